@@ -1,0 +1,93 @@
+package metalkit
+
+import "os"
+
+// backend is one implementation of every hot kernel. goBackend is the
+// reference; assembly backends (stubs_amd64.go) override what they
+// accelerate and inherit the rest. The test suite runs every available
+// backend against goBackend.
+type backend struct {
+	name string
+
+	dot      func(a, b []float32) float32
+	axpy     func(out []float32, a float32, x []float32)
+	dotF16   func(a []uint16, b []float32) float32
+	axpyF16  func(out []float32, a float32, x []uint16)
+	f16ToF32 func(out []float32, x []uint16)
+	f32ToF16 func(out []uint16, x []float32)
+
+	// 4-row quantised dots: out[r] = dot(row at w[r*stride:], a), r < 4.
+	q8_0 dot4Func
+	q4_0 dot4Func
+	q4_K dot4Func
+	q6_K dot4Func
+}
+
+type dot4Func func(w []byte, stride int, a *q8Act, out *[4]float32)
+
+var goBackend = backend{
+	name:     "go",
+	dot:      dotGo,
+	axpy:     axpyGo,
+	dotF16:   dotF16Go,
+	axpyF16:  axpyF16Go,
+	f16ToF32: f16ToF32RowGo,
+	f32ToF16: f32ToF16RowGo,
+	q8_0:     dot4Q8_0Go,
+	q4_0:     dot4Q4_0Go,
+	q4_K:     dot4Q4_KGo,
+	q6_K:     dot4Q6_KGo,
+}
+
+// backends lists every backend this CPU can run, reference first, fastest
+// last.
+var backends = append([]*backend{&goBackend}, asmBackends()...)
+
+// kern is the backend in use: the fastest, unless METALKIT_NOASM=1 forces
+// the pure-Go reference (so CI can cover both).
+var kern = pickBackend()
+
+func pickBackend() *backend {
+	if os.Getenv("METALKIT_NOASM") == "1" {
+		return &goBackend
+	}
+	return backends[len(backends)-1]
+}
+
+// Backend names the kernel implementation in use ("go", "avx2", ...).
+func Backend() string { return kern.name }
+
+// inherit fills b's nil kernels from parent.
+func (b *backend) inherit(parent *backend) *backend {
+	if b.dot == nil {
+		b.dot = parent.dot
+	}
+	if b.axpy == nil {
+		b.axpy = parent.axpy
+	}
+	if b.dotF16 == nil {
+		b.dotF16 = parent.dotF16
+	}
+	if b.axpyF16 == nil {
+		b.axpyF16 = parent.axpyF16
+	}
+	if b.f16ToF32 == nil {
+		b.f16ToF32 = parent.f16ToF32
+	}
+	if b.f32ToF16 == nil {
+		b.f32ToF16 = parent.f32ToF16
+	}
+	if b.q8_0 == nil {
+		b.q8_0 = parent.q8_0
+	}
+	if b.q4_0 == nil {
+		b.q4_0 = parent.q4_0
+	}
+	if b.q4_K == nil {
+		b.q4_K = parent.q4_K
+	}
+	if b.q6_K == nil {
+		b.q6_K = parent.q6_K
+	}
+	return b
+}

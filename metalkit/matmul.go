@@ -1,0 +1,156 @@
+package metalkit
+
+import "fmt"
+
+// serialPool runs MatMul calls given a nil pool, on the caller.
+var serialPool = NewPool(1)
+
+// MatMul computes, for every batch column b in [0, batch) and row r of m,
+//
+//	out[b*m.Rows + r] = Σ_c m[r][c] · x[b*m.Cols + c]
+//
+// x is f32 activations, batch columns back to back (a decode batch of
+// sessions, or a prefill chunk). For quantised m the activations are first
+// quantised to 8 bits (blocks of 32 for Q8_0/Q4_0, 256 for K-quants) and the
+// dots are integer dots, as llama.cpp does. Each weight row is read from
+// memory once for the whole batch. Rows are split across p's workers (a nil
+// p runs on the caller). Steady-state calls allocate nothing.
+//
+// It panics if out or x is too short or m.Type is unsupported: shapes are
+// checked when a model loads, so a mismatch here is a programmer error.
+func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
+	if batch <= 0 || m.Rows == 0 {
+		return
+	}
+	if len(out) < batch*m.Rows || len(x) < batch*m.Cols || !supported(m.Type) || len(m.Data) < m.Rows*m.rowBytes() {
+		panic(fmt.Sprintf("metalkit: MatMul %v %dx%d batch %d: out %d, x %d, data %d",
+			m.Type, m.Rows, m.Cols, batch, len(out), len(x), len(m.Data)))
+	}
+	if p == nil {
+		p = serialPool
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	t := &p.mm
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, rowBuf: p.rowBuf}
+	// Quantise the activations once for the whole call.
+	switch m.Type {
+	case Q8_0, Q4_0:
+		t.acts = p.act.prepare(m.Cols, batch, 32)
+	case Q4_K, Q6_K:
+		t.acts = p.act.prepare(m.Cols, batch, qkBlock)
+	}
+	if t.acts != nil {
+		bs := m.Type.BlockSize()
+		for b := range t.acts {
+			quantAct(&t.acts[b], x[b*m.Cols:(b+1)*m.Cols], bs)
+		}
+	}
+	if m.Type == BF16 {
+		for w := range p.rowBuf {
+			p.rowBuf[w] = grow(p.rowBuf[w], m.Cols)
+		}
+	}
+	// Chunks of up to 64 rows, several per worker so a busy core takes less.
+	chunk := (m.Rows/(p.threads*8) + 3) &^ 3
+	t.rows.reset(m.Rows, min(64, max(4, chunk)))
+	p.run(t)
+	*t = matmulTask{}
+}
+
+// matmulTask is one MatMul call in flight; it lives in its Pool so that a
+// call allocates nothing.
+type matmulTask struct {
+	m      Matrix
+	out, x []float32
+	batch  int
+	rb     int // bytes per weight row
+	k      *backend
+	acts   []q8Act // quantised activation columns, nil for float types
+	rowBuf [][]float32
+	rows   chunker
+}
+
+// matmulBatchTile is how many batch columns share one pass over a tile of
+// weight rows: their quantised activations (tile·Cols bytes) should stay in
+// L2 while the rows stay in L1.
+const matmulBatchTile = 64
+
+func (t *matmulTask) work(w int) {
+	for {
+		start, end, ok := t.rows.grab()
+		if !ok {
+			return
+		}
+		for b0 := 0; b0 < t.batch; b0 += matmulBatchTile {
+			b1 := min(t.batch, b0+matmulBatchTile)
+			switch t.m.Type {
+			case F32, F16:
+				t.floatRows(start, end, b0, b1)
+			case BF16:
+				t.bf16Rows(w, start, end, b0, b1)
+			default:
+				t.quantRows(start, end, b0, b1)
+			}
+		}
+	}
+}
+
+// quantRows does rows [start, end) × columns [b0, b1) four rows at a time.
+func (t *matmulTask) quantRows(start, end, b0, b1 int) {
+	var dot dot4Func
+	switch t.m.Type {
+	case Q8_0:
+		dot = t.k.q8_0
+	case Q4_0:
+		dot = t.k.q4_0
+	case Q4_K:
+		dot = t.k.q4_K
+	case Q6_K:
+		dot = t.k.q6_K
+	}
+	R, data := t.m.Rows, t.m.Data
+	var o [4]float32
+	r := start
+	for ; r+4 <= end; r += 4 {
+		w := data[r*t.rb : (r+4)*t.rb]
+		for b := b0; b < b1; b++ {
+			dot(w, t.rb, &t.acts[b], &o)
+			copy(t.out[b*R+r:b*R+r+4], o[:])
+		}
+	}
+	for ; r < end; r++ {
+		w := data[r*t.rb : (r+1)*t.rb]
+		for b := b0; b < b1; b++ {
+			dot(w, 0, &t.acts[b], &o)
+			t.out[b*R+r] = o[0]
+		}
+	}
+}
+
+func (t *matmulTask) floatRows(start, end, b0, b1 int) {
+	R, C := t.m.Rows, t.m.Cols
+	for r := start; r < end; r++ {
+		w := t.m.Data[r*t.rb : (r+1)*t.rb]
+		for b := b0; b < b1; b++ {
+			xb := t.x[b*C : (b+1)*C]
+			if t.m.Type == F32 {
+				t.out[b*R+r] = t.k.dot(bytesAsF32(w), xb)
+			} else {
+				t.out[b*R+r] = t.k.dotF16(bytesAsU16(w), xb)
+			}
+		}
+	}
+}
+
+func (t *matmulTask) bf16Rows(w, start, end, b0, b1 int) {
+	R, C := t.m.Rows, t.m.Cols
+	buf := t.rowBuf[w][:C]
+	for r := start; r < end; r++ {
+		bf16Row(buf, t.m.Data[r*t.rb:(r+1)*t.rb])
+		for b := b0; b < b1; b++ {
+			t.out[b*R+r] = t.k.dot(buf, t.x[b*C:(b+1)*C])
+		}
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !amd64 || noasm
+
+package metalkit
+
+// asmBackends: none without amd64 assembly.
+func asmBackends() []*backend { return nil }

@@ -1,0 +1,128 @@
+package metalkit
+
+import "math"
+
+// RMSNorm sets out = x / sqrt(mean(x²) + eps) · weight, elementwise over
+// len(x). out may alias x.
+func RMSNorm(out, x, weight []float32, eps float32) {
+	n := len(x)
+	out, weight = out[:n], weight[:n]
+	ss := Dot(x, x)
+	inv := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+	for i, v := range x {
+		out[i] = v * inv * weight[i]
+	}
+}
+
+// Softmax replaces x by exp(x-max)/Σexp(x-max), in place.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	var sum float32
+	for i, v := range x {
+		e := float32(math.Exp(float64(v - mx)))
+		x[i] = e
+		sum += e
+	}
+	Scale(x, 1/sum)
+}
+
+// SiLU is x·sigmoid(x).
+func SiLU(x float32) float32 {
+	return x / (1 + float32(math.Exp(float64(-x))))
+}
+
+// SwiGLU sets out[i] = SiLU(gate[i])·up[i] over len(gate). out may alias
+// either input.
+func SwiGLU(out, gate, up []float32) {
+	out, up = out[:len(gate)], up[:len(gate)]
+	for i, g := range gate {
+		out[i] = SiLU(g) * up[i]
+	}
+}
+
+// Add sets out[i] = a[i] + b[i] over len(a). out may alias a or b.
+func Add(out, a, b []float32) {
+	out, b = out[:len(a)], b[:len(a)]
+	for i, v := range a {
+		out[i] = v + b[i]
+	}
+}
+
+// Scale multiplies x by s in place.
+func Scale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// Dot returns Σ a[i]·b[i] over len(a); b must be at least as long.
+func Dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	return kern.dot(a, b)
+}
+
+// Axpy does out[i] += a·x[i] over len(x); out must be at least as long.
+func Axpy(out []float32, a float32, x []float32) {
+	out = out[:len(x)]
+	kern.axpy(out, a, x)
+}
+
+func dotGo(a, b []float32) float32 {
+	var s float32
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
+}
+
+func axpyGo(out []float32, a float32, x []float32) {
+	for i, v := range x {
+		out[i] += a * v
+	}
+}
+
+// RopeNorm applies rotary position embedding in place to x, nHeads heads of
+// headDim values each, rotating adjacent pairs (2i, 2i+1) of the first ropeDim
+// values of each head by θ_i = pos·freqScale·freqBase^(-2i/ropeDim)
+// (llama.cpp's "normal" mode, used by llama GGUFs).
+func RopeNorm(x []float32, nHeads, headDim, ropeDim, pos int, freqBase, freqScale float32) {
+	for i := 0; i < ropeDim; i += 2 {
+		c, s := ropeAngle(i, ropeDim, pos, freqBase, freqScale)
+		for h := 0; h < nHeads; h++ {
+			p := x[h*headDim+i : h*headDim+i+2]
+			x0, x1 := p[0], p[1]
+			p[0] = x0*c - x1*s
+			p[1] = x0*s + x1*c
+		}
+	}
+}
+
+// RopeNeox is RopeNorm rotating the pairs (i, i+ropeDim/2) instead
+// (GPT-NeoX mode, used by Qwen-style GGUFs).
+func RopeNeox(x []float32, nHeads, headDim, ropeDim, pos int, freqBase, freqScale float32) {
+	half := ropeDim / 2
+	for i := 0; i < half; i++ {
+		c, s := ropeAngle(2*i, ropeDim, pos, freqBase, freqScale)
+		for h := 0; h < nHeads; h++ {
+			o := h*headDim + i
+			x0, x1 := x[o], x[o+half]
+			x[o] = x0*c - x1*s
+			x[o+half] = x0*s + x1*c
+		}
+	}
+}
+
+// ropeAngle returns cos and sin of pos·freqScale·base^(-i2/ropeDim).
+func ropeAngle(i2, ropeDim, pos int, base, scale float32) (float32, float32) {
+	theta := float64(pos) * float64(scale) * math.Pow(float64(base), -float64(i2)/float64(ropeDim))
+	s, c := math.Sincos(theta)
+	return float32(c), float32(s)
+}
