@@ -33,7 +33,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	defer p.mu.Unlock()
 
 	t := &p.mm
-	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, rowBuf: p.rowBuf}
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, rowBuf: p.rowBuf, dotOut: p.dotOut}
 	// Quantise the activations once for the whole call.
 	switch m.Type {
 	case Q8_0, Q4_0:
@@ -69,6 +69,7 @@ type matmulTask struct {
 	k      *backend
 	acts   []q8Act // quantised activation columns, nil for float types
 	rowBuf [][]float32
+	dotOut [][4]float32 // per-worker kernel results (a local would escape)
 	rows   chunker
 }
 
@@ -91,14 +92,14 @@ func (t *matmulTask) work(w int) {
 			case BF16:
 				t.bf16Rows(w, start, end, b0, b1)
 			default:
-				t.quantRows(start, end, b0, b1)
+				t.quantRows(&t.dotOut[w], start, end, b0, b1)
 			}
 		}
 	}
 }
 
 // quantRows does rows [start, end) × columns [b0, b1) four rows at a time.
-func (t *matmulTask) quantRows(start, end, b0, b1 int) {
+func (t *matmulTask) quantRows(o *[4]float32, start, end, b0, b1 int) {
 	var dot dot4Func
 	switch t.m.Type {
 	case Q8_0:
@@ -111,19 +112,18 @@ func (t *matmulTask) quantRows(start, end, b0, b1 int) {
 		dot = t.k.q6_K
 	}
 	R, data := t.m.Rows, t.m.Data
-	var o [4]float32
 	r := start
 	for ; r+4 <= end; r += 4 {
 		w := data[r*t.rb : (r+4)*t.rb]
 		for b := b0; b < b1; b++ {
-			dot(w, t.rb, &t.acts[b], &o)
+			dot(w, t.rb, &t.acts[b], o)
 			copy(t.out[b*R+r:b*R+r+4], o[:])
 		}
 	}
 	for ; r < end; r++ {
 		w := data[r*t.rb : (r+1)*t.rb]
 		for b := b0; b < b1; b++ {
-			dot(w, 0, &t.acts[b], &o)
+			dot(w, 0, &t.acts[b], o)
 			t.out[b*R+r] = o[0]
 		}
 	}

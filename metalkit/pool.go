@@ -27,6 +27,7 @@ type Pool struct {
 	mm     matmulTask
 	act    actBuf
 	rowBuf [][]float32 // per-worker scratch rows (BF16 dequantisation)
+	dotOut [][4]float32
 }
 
 // task is one parallel job; work(w) runs on worker w (0 = the caller).
@@ -42,6 +43,7 @@ func NewPool(threads int) *Pool {
 		wake:    make([]chan struct{}, threads),
 		done:    make(chan struct{}, threads),
 		rowBuf:  make([][]float32, threads),
+		dotOut:  make([][4]float32, threads),
 	}
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)

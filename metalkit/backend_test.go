@@ -1,0 +1,162 @@
+package metalkit
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The tests here run every backend this CPU supports (see backends) against
+// the pure-Go reference, on random inputs with odd lengths and row counts.
+
+var oddLens = []int{0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1000}
+
+func forEachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
+	for _, b := range backends[1:] {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+	if len(backends) == 1 {
+		t.Log("no assembly backends on this CPU/build")
+	}
+}
+
+func TestBackendFloat(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		r := newRand(t, 10)
+		for _, n := range oddLens {
+			x, y := randVec(r, n), randVec(r, n)
+			tol := 1e-5 * float64(n+1)
+			if got, want := b.dot(x, y), dotGo(x, y); math.Abs(float64(got-want)) > tol {
+				t.Fatalf("dot n=%d: %g want %g", n, got, want)
+			}
+			o1, o2 := randVec(r, n), make([]float32, n)
+			copy(o2, o1)
+			b.axpy(o1, 0.75, x)
+			axpyGo(o2, 0.75, x)
+			checkClose(t, "axpy", o1, o2, 1e-6)
+
+			h := make([]uint16, n)
+			f32ToF16RowGo(h, x)
+			if got, want := b.dotF16(h, y), dotF16Go(h, y); math.Abs(float64(got-want)) > tol {
+				t.Fatalf("dotF16 n=%d: %g want %g", n, got, want)
+			}
+			copy(o2, o1)
+			b.axpyF16(o1, -1.5, h)
+			axpyF16Go(o2, -1.5, h)
+			checkClose(t, "axpyF16", o1, o2, 1e-6)
+		}
+	})
+}
+
+func TestBackendF16Convert(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		all := make([]uint16, 1<<16)
+		for i := range all {
+			all[i] = uint16(i)
+		}
+		got, want := make([]float32, len(all)), make([]float32, len(all))
+		b.f16ToF32(got, all)
+		f16ToF32RowGo(want, all)
+		for i := range all {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("f16ToF32(%#04x) = %#08x want %#08x", i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+		r := newRand(t, 11)
+		for _, n := range append(oddLens, 1<<16) {
+			x := make([]float32, n)
+			for i := range x {
+				switch i % 4 {
+				case 0:
+					x[i] = math.Float32frombits(r.Uint32()) // every pattern: NaN, inf, subnormal
+				case 1:
+					x[i] = float32(r.NormFloat64() * 1e-5)
+				default:
+					x[i] = float32(r.NormFloat64() * 100)
+				}
+			}
+			g, w := make([]uint16, n), make([]uint16, n)
+			b.f32ToF16(g, x)
+			f32ToF16RowGo(w, x)
+			for i := range x {
+				if g[i] != w[i] {
+					t.Fatalf("f32ToF16(%#08x) = %#04x want %#04x", math.Float32bits(x[i]), g[i], w[i])
+				}
+			}
+		}
+	})
+}
+
+// quantCase describes one quantised dot kernel for the cross-check.
+type quantCase struct {
+	typ       DType
+	pick      func(b *backend) dot4Func
+	scaleOffs []int // byte offsets of f16 scales within a block
+	bound     float64
+}
+
+var quantCases = []quantCase{
+	{Q8_0, func(b *backend) dot4Func { return b.q8_0 }, []int{0}, 32 * 128 * 127},
+	{Q4_0, func(b *backend) dot4Func { return b.q4_0 }, []int{0}, 32 * 8 * 127},
+	{Q4_K, func(b *backend) dot4Func { return b.q4_K }, []int{0, 2}, 256 * 127 * 63 * 16},
+	{Q6_K, func(b *backend) dot4Func { return b.q6_K }, []int{208}, 256 * 32 * 127 * 128},
+}
+
+// randAct makes a random activation column of nb blocks of the type's size.
+func randAct(r *rand.Rand, typ DType, nb int) *q8Act {
+	bs := typ.BlockSize()
+	a := &q8Act{qs: make([]int8, nb*bs), d: make([]float32, nb)}
+	for i := range a.qs {
+		a.qs[i] = int8(r.IntN(255) - 127)
+	}
+	for i := range a.d {
+		a.d[i] = 0.001 + 0.009*r.Float32()
+	}
+	if bs == qkBlock {
+		a.bs16, a.bs32 = make([]int16, 16*nb), make([]int16, 8*nb)
+		for s := range a.bs16 {
+			for _, v := range a.qs[16*s : 16*s+16] {
+				a.bs16[s] += int16(v)
+			}
+		}
+		for k := range a.bs32 {
+			a.bs32[k] = a.bs16[2*k] + a.bs16[2*k+1]
+		}
+	}
+	return a
+}
+
+func TestBackendQuantDots(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		r := newRand(t, 12)
+		for _, qc := range quantCases {
+			for _, nb := range []int{1, 2, 3, 5, 8, 17} {
+				rb := RowBytes(qc.typ, nb*qc.typ.BlockSize())
+				w := make([]byte, 4*rb+7) // slack: rows need not end the buffer
+				for i := range w {
+					w[i] = byte(r.Uint32())
+				}
+				for row := 0; row < 4; row++ {
+					for blk := 0; blk < nb; blk++ {
+						for _, off := range qc.scaleOffs {
+							d := 0.001 + 0.009*r.Float32()
+							if r.IntN(4) == 0 {
+								d = -d
+							}
+							binary.LittleEndian.PutUint16(w[row*rb+blk*qc.typ.BlockBytes()+off:], F32ToF16(d))
+						}
+					}
+				}
+				a := randAct(r, qc.typ, nb)
+				tol := 1e-4 * 1e-6 * float64(nb) * qc.bound
+				for _, stride := range []int{rb, 0} {
+					var got, want [4]float32
+					qc.pick(b)(w, stride, a, &got)
+					qc.pick(&goBackend)(w, stride, a, &want)
+					checkClose(t, qc.typ.String(), got[:], want[:], tol)
+				}
+			}
+		}
+	})
+}
