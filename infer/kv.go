@@ -1,0 +1,265 @@
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"reddwarf/metalkit"
+)
+
+// PageTokens is the number of token positions in one KV page. A page holds the
+// K and V rows of every layer for PageTokens consecutive positions, so a
+// session of n tokens owns ceil(n/PageTokens) pages and a fork copies at most
+// one page (the last, partial one).
+const PageTokens = 32
+
+// KVType is the element type of KV cache rows.
+type KVType uint8
+
+const (
+	KVF16 KVType = iota // IEEE half, as llama.cpp's default cache (2 bytes a value)
+	KVF32               // float32 (4 bytes a value); exact, for tests
+)
+
+// String returns "f16" or "f32".
+func (t KVType) String() string {
+	if t == KVF32 {
+		return "f32"
+	}
+	return "f16"
+}
+
+// ParseKVType parses "f16", "f32" or "" (= f16).
+func ParseKVType(s string) (KVType, error) {
+	switch s {
+	case "", "f16", "F16":
+		return KVF16, nil
+	case "f32", "F32":
+		return KVF32, nil
+	}
+	return 0, fmt.Errorf("infer: kv cache type %q: want f16 or f32", s)
+}
+
+// KVLayout says what one position of a State's KV cache holds: for each of
+// Layers layers a K row and a V row of Width values each.
+type KVLayout struct {
+	Layers int
+	Width  int // values in one K (or V) row: kv heads × head dim
+	Type   KVType
+}
+
+// pageValues is the number of values in one page.
+func (l KVLayout) pageValues() int { return l.Layers * 2 * PageTokens * l.Width }
+
+// rowOffset is the index, in a page's value array, of the K row (kind 0) or
+// V row (kind 1) of layer for slot. Layout: [layer][kind][slot][Width].
+func (l KVLayout) rowOffset(layer, kind, slot int) int {
+	return ((layer*2+kind)*PageTokens + slot) * l.Width
+}
+
+// page is one reference-counted KV page. Exactly one of f16 and f32 is set,
+// by the layout's Type. refs counts the States (and, later, snapshot views)
+// that hold the page; a holder may write into a page only while refs == 1.
+type page struct {
+	refs atomic.Int32
+	f16  []uint16
+	f32  []float32
+}
+
+func newPage(l KVLayout) *page {
+	p := &page{}
+	if l.Type == KVF32 {
+		p.f32 = make([]float32, l.pageValues())
+	} else {
+		p.f16 = make([]uint16, l.pageValues())
+	}
+	p.refs.Store(1)
+	return p
+}
+
+// clone returns a private copy of p with refs 1.
+func (p *page) clone() *page {
+	q := &page{}
+	if p.f32 != nil {
+		q.f32 = append([]float32(nil), p.f32...)
+	} else {
+		q.f16 = append([]uint16(nil), p.f16...)
+	}
+	q.refs.Store(1)
+	return q
+}
+
+// State is one session: the tokens fed so far, their KV cache in pages, and
+// the next-token logits after the last token. A State belongs to the Model
+// that made it. It is not safe for concurrent use; Model.Step writes it.
+//
+// Invariants: len(pages) == ceil(len(tokens)/PageTokens); positions
+// [0, len(tokens)) of the pages hold valid rows; slots past len(tokens) in
+// the last page are garbage (possibly another fork's rows) and are written
+// only after a copy-on-write check.
+type State struct {
+	layout KVLayout
+	vocab  int
+	ctx    int
+
+	tokens []int32
+	pages  []*page
+	logits []float32 // len vocab once any Step ran; nil after Truncate
+}
+
+// Sentinel errors of State and Model.Step.
+var (
+	ErrContextFull = errors.New("infer: context full")
+	ErrBadToken    = errors.New("infer: token id out of vocabulary")
+	ErrBadBatch    = errors.New("infer: invalid batch")
+	ErrRange       = errors.New("infer: position out of range")
+)
+
+// NewState returns an empty session for m.
+func (m *Model) NewState() *State {
+	return &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx}
+}
+
+// Len is the number of tokens in the state.
+func (s *State) Len() int { return len(s.tokens) }
+
+// Cap is the context size: the most tokens the state can hold.
+func (s *State) Cap() int { return s.ctx }
+
+// Tokens returns the tokens fed so far. The slice is the State's own; don't
+// modify it, and copy it to keep it past the next Step or Truncate.
+func (s *State) Tokens() []int32 { return s.tokens }
+
+// Logits returns the next-token logits after the last token (len = vocab),
+// or nil if none are known (empty state, or after Truncate). The slice is
+// the State's own and is overwritten by the next Step.
+func (s *State) Logits() []float32 { return s.logits }
+
+// SetLogits stores logits as the state's next-token logits (for restoring a
+// checkpoint or a saved state). len(logits) must be the vocab size.
+func (s *State) SetLogits(logits []float32) error {
+	if len(logits) != s.vocab {
+		return fmt.Errorf("infer: %d logits, vocab is %d: %w", len(logits), s.vocab, ErrBadBatch)
+	}
+	s.logits = append(s.logits[:0], logits...)
+	return nil
+}
+
+// Layout describes the state's KV rows.
+func (s *State) Layout() KVLayout { return s.layout }
+
+// Pages is the number of KV pages the state holds.
+func (s *State) Pages() int { return len(s.pages) }
+
+// Bytes is the memory the state references: KV pages (shared ones counted in
+// full), tokens and logits.
+func (s *State) Bytes() int64 {
+	per := int64(s.layout.pageValues()) * 2
+	if s.layout.Type == KVF32 {
+		per *= 2
+	}
+	return per*int64(len(s.pages)) + 4*int64(cap(s.tokens)) + 4*int64(cap(s.logits))
+}
+
+// Clone returns a copy-on-write fork: it shares every page with s (O(pages)),
+// copies tokens and logits. Writes to either state later copy the shared page
+// they touch first.
+func (s *State) Clone() *State {
+	c := &State{layout: s.layout, vocab: s.vocab, ctx: s.ctx}
+	c.tokens = append([]int32(nil), s.tokens...)
+	if s.logits != nil {
+		c.logits = append([]float32(nil), s.logits...)
+	}
+	c.pages = make([]*page, len(s.pages))
+	for i, p := range s.pages {
+		p.refs.Add(1)
+		c.pages[i] = p
+	}
+	return c
+}
+
+// Truncate keeps the first n tokens and drops the rest, releasing the pages
+// past them. The logits are dropped (they belong to the old last token);
+// Model.Rewind truncates and recomputes them. Fails with ErrRange unless
+// 0 <= n <= Len(), leaving s unchanged.
+func (s *State) Truncate(n int) error {
+	if n < 0 || n > len(s.tokens) {
+		return fmt.Errorf("infer: truncate to %d of %d tokens: %w", n, len(s.tokens), ErrRange)
+	}
+	if n == len(s.tokens) {
+		return nil
+	}
+	keep := (n + PageTokens - 1) / PageTokens
+	for i := keep; i < len(s.pages); i++ {
+		s.pages[i].refs.Add(-1)
+		s.pages[i] = nil
+	}
+	s.pages = s.pages[:keep]
+	s.tokens = s.tokens[:n]
+	s.logits = nil
+	return nil
+}
+
+// Release drops the state's page references, so pages it shared become
+// private to their other holders again, and empties it. Call it when a
+// session is deleted; the state stays usable (empty) afterwards.
+func (s *State) Release() {
+	for i, p := range s.pages {
+		p.refs.Add(-1)
+		s.pages[i] = nil
+	}
+	s.pages = nil
+	s.tokens = nil
+	s.logits = nil
+}
+
+// reserve makes sure positions [Len(), Len()+n) have private pages to write
+// into: it appends fresh pages and copies a shared last page (copy-on-write).
+// The caller has checked the context size.
+func (s *State) reserve(n int) {
+	end := len(s.tokens) + n
+	first := len(s.tokens) / PageTokens // page of the first new position
+	if first < len(s.pages) && s.pages[first].refs.Load() > 1 {
+		old := s.pages[first]
+		s.pages[first] = old.clone()
+		old.refs.Add(-1)
+	}
+	for len(s.pages)*PageTokens < end {
+		s.pages = append(s.pages, newPage(s.layout))
+	}
+}
+
+// putKV stores the K and V rows of layer at position pos, converting to the
+// cache type. pos must be reserved.
+func (s *State) putKV(layer, pos int, k, v []float32) {
+	p := s.pages[pos/PageTokens]
+	slot := pos % PageTokens
+	ko := s.layout.rowOffset(layer, 0, slot)
+	vo := s.layout.rowOffset(layer, 1, slot)
+	w := s.layout.Width
+	if p.f32 != nil {
+		copy(p.f32[ko:ko+w], k)
+		copy(p.f32[vo:vo+w], v)
+		return
+	}
+	metalkit.F32ToF16Row(p.f16[ko:ko+w], k)
+	metalkit.F32ToF16Row(p.f16[vo:vo+w], v)
+}
+
+// KVRow returns the K (kind 0) or V (kind 1) row of layer at position pos as
+// float32, written into out (len Width). For persistence and tests.
+func (s *State) KVRow(layer, kind, pos int, out []float32) error {
+	if pos < 0 || pos >= len(s.tokens) || layer < 0 || layer >= s.layout.Layers || kind < 0 || kind > 1 {
+		return fmt.Errorf("infer: kv row layer %d kind %d pos %d: %w", layer, kind, pos, ErrRange)
+	}
+	p := s.pages[pos/PageTokens]
+	o := s.layout.rowOffset(layer, kind, pos%PageTokens)
+	w := s.layout.Width
+	if p.f32 != nil {
+		copy(out[:w], p.f32[o:o+w])
+	} else {
+		metalkit.F16ToF32Row(out[:w], p.f16[o:o+w])
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package infer
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"reddwarf/infer/gguf"
+	"reddwarf/metalkit"
+)
+
+// Options configure a Model.
+type Options struct {
+	Threads int    // compute threads; 0 = runtime.NumCPU()
+	Ctx     int    // context size in tokens; 0 = the model's trained context
+	KVType  string // KV cache rows: "f16" (default, as llama.cpp) or "f32"
+}
+
+// Arch is one architecture's forward pass over a loaded GGUF. It is
+// registered by its general.architecture name (Register) and wrapped by a
+// Model, which validates batches and manages States around it.
+type Arch interface {
+	// Shape reports the model's dimensions.
+	Shape() Shape
+	// KVLayout says what a State keeps per position.
+	KVLayout() KVLayout
+	// Forward runs one batched step: for every Seq, feeds its Tokens at
+	// positions [State.Len(), State.Len()+len(Tokens)), writes their K/V rows
+	// into the State's (already reserved, private) pages, and sets the State's
+	// logits to those after the last token. It does not append the tokens;
+	// Model.Step does after it returns. Batches are validated before Forward
+	// is called, so it cannot fail on input.
+	Forward(pool *metalkit.Pool, batch []Seq)
+}
+
+// Shape is an architecture's dimensions, as Model.Info reports them.
+type Shape struct {
+	Vocab   int // tokens in the vocabulary (= logits per position)
+	Ctx     int // trained context length
+	Layers  int
+	Dim     int // embedding width
+	Heads   int // query heads
+	KVHeads int
+}
+
+// ArchLoader builds an Arch from a parsed GGUF. It must check every tensor it
+// uses (presence, shape, type) and return an error naming the tensor.
+type ArchLoader func(f *gguf.File, opt Options, kv KVType) (Arch, error)
+
+var (
+	archMu sync.Mutex
+	arches = map[string]ArchLoader{}
+)
+
+// Register makes an architecture loadable by its general.architecture name.
+// It panics on an empty name, a nil loader or a duplicate (programmer errors).
+func Register(name string, load ArchLoader) {
+	archMu.Lock()
+	defer archMu.Unlock()
+	if name == "" || load == nil {
+		panic("infer: Register with empty name or nil loader")
+	}
+	if _, dup := arches[name]; dup {
+		panic("infer: architecture registered twice: " + name)
+	}
+	arches[name] = load
+}
+
+// Architectures lists the registered architecture names, sorted.
+func Architectures() []string {
+	archMu.Lock()
+	defer archMu.Unlock()
+	names := make([]string, 0, len(arches))
+	for n := range arches {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Model is a loaded model: the GGUF (mmapped or in memory), its architecture
+// and a compute pool. Step is serialised by a mutex: one batch at a time.
+type Model struct {
+	name    string // file path or name given to OpenBytes
+	file    *gguf.File
+	arch    Arch
+	archID  string
+	pool    *metalkit.Pool
+	threads int
+	vocab   int
+	ctx     int
+	kvType  KVType
+
+	mu sync.Mutex // held by Step
+}
+
+// Seq is one session's part of a batch: Tokens are appended to State.
+type Seq struct {
+	State  *State
+	Tokens []int32
+}
+
+// Open memory-maps the GGUF file at path (read-only) and loads its
+// architecture. Close releases the mapping.
+func Open(path string, opt Options) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newModel(path, f, opt)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// OpenBytes loads a model from a GGUF held in memory (the embedded default
+// model). data must not change while the Model is used.
+func OpenBytes(name string, data []byte, opt Options) (*Model, error) {
+	f, err := gguf.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %s: %w", name, err)
+	}
+	return newModel(name, f, opt)
+}
+
+func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
+	kvType, err := ParseKVType(opt.KVType)
+	if err != nil {
+		return nil, err
+	}
+	archID := f.Architecture()
+	archMu.Lock()
+	load := arches[archID]
+	archMu.Unlock()
+	if load == nil {
+		return nil, fmt.Errorf("infer: %s: architecture %q not supported (have %v)", name, archID, Architectures())
+	}
+	arch, err := load(f, opt, kvType)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %s: %w", name, err)
+	}
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	sh := arch.Shape()
+	ctx := opt.Ctx
+	if ctx <= 0 {
+		ctx = sh.Ctx
+	}
+	if ctx <= 0 {
+		return nil, fmt.Errorf("infer: %s: no context length in the model; set Options.Ctx", name)
+	}
+	return &Model{
+		name: name, file: f, arch: arch, archID: archID,
+		pool: metalkit.NewPool(threads), threads: threads,
+		vocab: sh.Vocab, ctx: ctx, kvType: kvType,
+	}, nil
+}
+
+// Close releases the file mapping. The Model and its States must not be used
+// afterwards.
+func (m *Model) Close() error { return m.file.Close() }
+
+// File returns the parsed GGUF (metadata for the tokenizer, MODEL ...).
+func (m *Model) File() *gguf.File { return m.file }
+
+// Vocab is the number of logits per position.
+func (m *Model) Vocab() int { return m.vocab }
+
+// Ctx is the context size every State of this model has.
+func (m *Model) Ctx() int { return m.ctx }
+
+// Threads is the compute pool's size.
+func (m *Model) Threads() int { return m.threads }
+
+// Arch returns the architecture implementation.
+func (m *Model) Arch() Arch { return m.arch }
+
+// Step feeds one batch: each Seq's Tokens are appended to its State (a
+// prefill chunk, or one decode token, freely mixed), and each State's
+// Logits() becomes the next-token logits after its last token. All token
+// rows of all seqs share each weight read.
+//
+// Errors (a State twice or from another model, no tokens, a token id outside
+// the vocabulary, context full) are detected before anything changes: on
+// error every State is left as it was.
+func (m *Model) Step(batch []Seq) error {
+	if err := m.checkBatch(batch); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, sq := range batch {
+		sq.State.reserve(len(sq.Tokens))
+	}
+	m.arch.Forward(m.pool, batch)
+	for _, sq := range batch {
+		sq.State.tokens = append(sq.State.tokens, sq.Tokens...)
+	}
+	return nil
+}
+
+// checkBatch validates a batch without changing anything.
+func (m *Model) checkBatch(batch []Seq) error {
+	if len(batch) == 0 {
+		return fmt.Errorf("infer: empty batch: %w", ErrBadBatch)
+	}
+	seen := make(map[*State]bool, len(batch))
+	layout := m.arch.KVLayout()
+	for i, sq := range batch {
+		s := sq.State
+		switch {
+		case s == nil:
+			return fmt.Errorf("infer: seq %d: nil state: %w", i, ErrBadBatch)
+		case seen[s]:
+			return fmt.Errorf("infer: seq %d: state appears twice in one batch: %w", i, ErrBadBatch)
+		case s.layout != layout || s.vocab != m.vocab || s.ctx != m.ctx:
+			return fmt.Errorf("infer: seq %d: state belongs to another model: %w", i, ErrBadBatch)
+		case len(sq.Tokens) == 0:
+			return fmt.Errorf("infer: seq %d: no tokens: %w", i, ErrBadBatch)
+		case s.Len()+len(sq.Tokens) > m.ctx:
+			return fmt.Errorf("infer: seq %d: %d + %d tokens exceed context %d: %w", i, s.Len(), len(sq.Tokens), m.ctx, ErrContextFull)
+		}
+		seen[s] = true
+		for j, t := range sq.Tokens {
+			if t < 0 || int(t) >= m.vocab {
+				return fmt.Errorf("infer: seq %d token %d: id %d not in [0, %d): %w", i, j, t, m.vocab, ErrBadToken)
+			}
+		}
+	}
+	return nil
+}
+
+// Rewind truncates s to n tokens and recomputes its logits by re-feeding
+// token n-1 (its K/V rows are rewritten with the same values), so the state
+// is exactly what it was after n tokens. n == 0 empties s.
+func (m *Model) Rewind(s *State, n int) error {
+	if n < 0 || n > s.Len() {
+		return fmt.Errorf("infer: rewind to %d of %d tokens: %w", n, s.Len(), ErrRange)
+	}
+	if n == s.Len() && s.logits != nil {
+		return nil
+	}
+	if n == 0 {
+		return s.Truncate(0)
+	}
+	last := s.tokens[n-1]
+	if err := s.Truncate(n - 1); err != nil {
+		return err
+	}
+	return m.Step([]Seq{{State: s, Tokens: []int32{last}}})
+}
