@@ -2,5 +2,136 @@
 
 package metalkit
 
+import "golang.org/x/sys/cpu"
+
+// Assembly kernels (float_amd64.s, f16_amd64.s, q8_0_amd64.s, ...). Each
+// stub's comment is the Go loop it computes; the Go wrappers below check
+// bounds so the assembly can trust its arguments.
+
+// dotAVX2 returns Σ a[i]·b[i]; len(b) >= len(a). (AVX2+FMA)
+//
+//	for i := range a { s += a[i] * b[i] }
+//
+//go:noescape
+func dotAVX2(a, b []float32) float32
+
+// axpyAVX2 does out[i] += a·x[i]; len(out) >= len(x). (AVX2+FMA)
+//
+//	for i := range x { out[i] += a * x[i] }
+//
+//go:noescape
+func axpyAVX2(out []float32, a float32, x []float32)
+
+// sumBytesAVX2 returns Σ b[i], the memory-bandwidth baseline. (AVX2)
+//
+//	for _, v := range b { s += uint64(v) }
+//
+//go:noescape
+func sumBytesAVX2(b []byte) uint64
+
+// dotF16AVX2 returns Σ f16(a[i])·b[i]. (AVX2+FMA+F16C)
+//
+//	for i := range a { s += F16ToF32(a[i]) * b[i] }
+//
+//go:noescape
+func dotF16AVX2(a []uint16, b []float32) float32
+
+// axpyF16AVX2 does out[i] += a·f16(x[i]). (AVX2+FMA+F16C)
+//
+//	for i := range x { out[i] += a * F16ToF32(x[i]) }
+//
+//go:noescape
+func axpyF16AVX2(out []float32, a float32, x []uint16)
+
+// f16ToF32AVX2 widens halves. (F16C)
+//
+//	for i := range x { out[i] = F16ToF32(x[i]) }
+//
+//go:noescape
+func f16ToF32AVX2(out []float32, x []uint16)
+
+// f32ToF16AVX2 narrows to halves, round to nearest even. (F16C)
+//
+//	for i := range x { out[i] = F32ToF16(x[i]) }
+//
+//go:noescape
+func f32ToF16AVX2(out []uint16, x []float32)
+
+// q8_0Dot4AVX2 dots four Q8_0 rows (row r at w + r·stride) with nb blocks
+// of quantised activations (qs, d). (AVX2+FMA+F16C; VNNI: AVX512-VNNI+VL)
+//
+//	for r := 0; r < 4; r++ {
+//		for b := 0; b < nb; b++ {
+//			blk := w[r*stride+34*b:]
+//			var isum int32
+//			for i := 0; i < 32; i++ { isum += int32(int8(blk[2+i])) * int32(qs[32*b+i]) }
+//			out[r] += f16(blk[0:2]) * d[b] * float32(isum)
+//		}
+//	}
+//
+//go:noescape
+func q8_0Dot4AVX2(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]float32)
+
+//go:noescape
+func q8_0Dot4VNNI(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]float32)
+
+// q4_0Dot4AVX2 is q8_0Dot4AVX2 for Q4_0 rows (18-byte blocks):
+//
+//	isum += int32(int(blk[2+j]&15)-8)*qs[32b+j] + int32(int(blk[2+j]>>4)-8)*qs[32b+16+j]
+//
+//go:noescape
+func q4_0Dot4AVX2(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]float32)
+
+//go:noescape
+func q4_0Dot4VNNI(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]float32)
+
+var (
+	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
+	hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
+)
+
+var avx2Backend = backend{
+	name:     "avx2",
+	dot:      dotAVX2,
+	axpy:     axpyAVX2,
+	dotF16:   dotF16AVX2,
+	axpyF16:  axpyF16AVX2,
+	f16ToF32: f16ToF32AVX2,
+	f32ToF16: f32ToF16AVX2,
+	q8_0:     dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
+	q4_0:     dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
+}
+
+var vnniBackend = backend{
+	name: "avx512vnni",
+	q8_0: dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block),
+	q4_0: dot4Asm(q4_0Dot4VNNI, q4_0Bytes, q4_0Block),
+}
+
 // asmBackends lists the assembly backends this CPU supports, slowest first.
-func asmBackends() []*backend { return nil }
+func asmBackends() []*backend {
+	var bs []*backend
+	if hasAVX2 {
+		bs = append(bs, avx2Backend.inherit(&goBackend))
+	}
+	if hasVNNI {
+		bs = append(bs, vnniBackend.inherit(&avx2Backend))
+	}
+	return bs
+}
+
+// dot4Asm wraps a 4-row assembly kernel for 32-value blocks of blockBytes
+// bytes with the bounds checks the assembly skips.
+func dot4Asm(f func(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]float32), blockBytes, blockSize int) dot4Func {
+	return func(w []byte, stride int, a *q8Act, out *[4]float32) {
+		nb := len(a.d)
+		if nb == 0 {
+			*out = [4]float32{}
+			return
+		}
+		if len(w) < 3*stride+nb*blockBytes || len(a.qs) < nb*blockSize {
+			panic("metalkit: quantised dot out of bounds")
+		}
+		f(&w[0], stride, &a.qs[0], &a.d[0], nb, out)
+	}
+}
