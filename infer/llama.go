@@ -400,12 +400,21 @@ func (m *llama) attention(pool *metalkit.Pool, li int) {
 	for _, row := range r.rows {
 		maxLen = max(maxLen, row.pos+1)
 	}
+	f16 := m.kvType == KVF16
 	pool.Parallel(len(r.rows)*c.Heads, func(start, end int) {
 		scores := make([]float32, maxLen)
+		qr := make([]float32, hd)
 		for job := start; job < end; job++ {
 			t, h := job/c.Heads, job%c.Heads
 			row := r.rows[t]
 			q := r.q[t*qDim+h*hd : t*qDim+(h+1)*hd]
+			if f16 {
+				// With an f16 cache, K·q is an f16 product: round q to f16
+				// as llama.cpp does, so both engines compute the same dots.
+				copy(qr, q)
+				roundF16(qr)
+				q = qr
+			}
 			out := r.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
 			attendHead(row.s, li, (h/group)*hd, hd, row.pos+1, q, out, scores[:row.pos+1], scale)
 		}
@@ -432,6 +441,9 @@ func attendHead(s *State, li, off, hd, n int, q, out, scores []float32, scale fl
 		}
 	}
 	metalkit.Softmax(scores)
+	if l.Type == KVF16 {
+		roundF16(scores) // the weights of the f16 V product, as llama.cpp
+	}
 	// Output: Σ_t softmax_t · v_t.
 	clear(out)
 	for pi := 0; pi*PageTokens < n; pi++ {
@@ -447,5 +459,12 @@ func attendHead(s *State, li, off, hd, n int, q, out, scores []float32, scale fl
 				metalkit.AxpyF16(out, a, p.f16[o:o+hd])
 			}
 		}
+	}
+}
+
+// roundF16 rounds every value of x to the nearest f16, in place.
+func roundF16(x []float32) {
+	for i, v := range x {
+		x[i] = metalkit.F16ToF32(metalkit.F32ToF16(v))
 	}
 }

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"strconv"
@@ -252,4 +253,57 @@ func logSoftmax64(x []float64) []float64 {
 		out[i] = v - mx - math.Log(sum)
 	}
 	return out
+}
+
+// llamacppRef is infer/testdata/llamacpp-stories260K.json, written by
+// tools/llamacpp-ref/ref.mjs.
+type llamacppRef struct {
+	Engine  string
+	SHA256  string
+	Prompts []struct {
+		Tokens   []int32
+		Logprobs [][]*float64 // [position][token]; null where llama.cpp's probability underflowed to 0
+	}
+}
+
+// TestLlamaCppReference: with the default f16 KV cache, every next-token
+// log-prob at every position of several prompts is within 1e-2 of
+// llama.cpp's.
+func TestLlamaCppReference(t *testing.T) {
+	raw, err := os.ReadFile("testdata/llamacpp-stories260K.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref llamacppRef
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	m := openStories(t, "f16", 2)
+	got := make([]float64, m.Vocab())
+	worst, compared := 0.0, 0
+	for pi, p := range ref.Prompts {
+		s := m.NewState()
+		for i, tok := range p.Tokens {
+			if err := m.Step([]Seq{{s, []int32{tok}}}); err != nil {
+				t.Fatal(err)
+			}
+			LogSoftmax(got, s.Logits())
+			want := p.Logprobs[i]
+			if len(want) != len(got) {
+				t.Fatalf("prompt %d position %d: reference has %d log-probs, model vocab %d", pi, i, len(want), len(got))
+			}
+			for j, w := range want {
+				if w == nil {
+					continue
+				}
+				d := math.Abs(got[j] - *w)
+				if d > 1e-2 {
+					t.Fatalf("prompt %d position %d token %d: log-prob %.5f, llama.cpp %.5f", pi, i, j, got[j], *w)
+				}
+				worst = math.Max(worst, d)
+				compared++
+			}
+		}
+	}
+	t.Logf("%s: %d log-probs compared, max |Δ| = %.3g", ref.Engine, compared, worst)
 }
