@@ -1,0 +1,111 @@
+package server
+
+import (
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Blocking API.
+//
+// A command that cannot answer at once (GEN waits for the engine) calls
+// Block from its handler. The client's reply stays open: the rest of its
+// pipeline is parked in c.pending, its network goroutine keeps waiting, and
+// the loop goes on serving everyone else. Whoever finishes the work writes
+// the reply with ReplyTo and calls Unblock, which resumes the parked
+// pipeline and then releases the network goroutine.
+//
+// While blocked, a watcher goroutine waits for the peer to hang up; if it
+// does, Hooks.ClientGone is told (so GEN can roll back and drop its job)
+// and the client is unlinked as usual. A new kind of blocking needs only:
+// a Blocked value, ReplyTo + Unblock when done, and a ClientGone case.
+type Blocked struct {
+	Reason string // what CLIENT LIST and INFO show ("gen")
+	Key    string
+	Data   any // the blocking subsystem's own state (the GEN job)
+}
+
+// Block parks c (call from a handler).
+func (s *Server) Block(c *Client, b *Blocked) {
+	c.blocked = b
+	go s.watchHangup(c, b)
+}
+
+// BlockedOf returns what c waits for, or nil.
+func (c *Client) BlockedOf() *Blocked { return c.blocked }
+
+// ReplyTo writes to a client's reply buffer from outside its command.
+func (s *Server) ReplyTo(c *Client, fn func(r *Reply)) {
+	c.mu.Lock()
+	fn(&c.R)
+	c.mu.Unlock()
+}
+
+// Unblock resumes a blocked client after its reply was written.
+func (s *Server) Unblock(c *Client) {
+	if c.blocked == nil {
+		return
+	}
+	c.blocked = nil
+	if c.closed {
+		return
+	}
+	s.resume(c)
+}
+
+// watchHangup waits until the blocked client's socket reports end of file
+// (peeking, so pipelined bytes stay for redcon) and tells the loop.
+func (s *Server) watchHangup(c *Client, b *Blocked) {
+	tc := underlyingTCP(c.netConn)
+	if tc == nil {
+		return
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 1)
+	for {
+		hung := false
+		stop := false
+		rerr := rc.Read(func(fd uintptr) bool {
+			n, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			switch {
+			case err == unix.EAGAIN:
+				return false // not readable yet: wait in the poller
+			case err != nil || n == 0:
+				hung = true
+			default:
+				stop = true // data is waiting: check again a bit later
+			}
+			return true
+		})
+		if rerr != nil || hung {
+			s.Post(func() {
+				if c.blocked == b {
+					c.kill()
+				}
+			})
+			return
+		}
+		if stop {
+			time.Sleep(20 * time.Millisecond)
+		}
+		done := make(chan bool, 1)
+		s.Post(func() { done <- c.blocked == b && !c.closed })
+		if !<-done {
+			return
+		}
+	}
+}
+
+func underlyingTCP(c net.Conn) *net.TCPConn {
+	switch t := c.(type) {
+	case *net.TCPConn:
+		return t
+	case *protoGuard:
+		return underlyingTCP(t.Conn)
+	}
+	return nil
+}

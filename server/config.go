@@ -1,0 +1,582 @@
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Config holds every directive's current value as the server uses it. The
+// table below (directives) is the single description of each directive: its
+// name, default, how it parses and whether CONFIG SET may change it.
+type Config struct {
+	values   map[string]string // canonical text of each directive, as CONFIG GET prints it
+	file     string            // the config file given at start-up, for CONFIG REWRITE
+	seenSave bool              // a save line was read: later ones add to it
+
+	// Parsed copies of the values the hot paths read.
+	Port                   int
+	Bind                   []string
+	ProtectedMode          bool
+	RequirePass            string
+	Dir                    string
+	DBFilename             string
+	Databases              int
+	MaxClients             int
+	Timeout                int64 // seconds; 0 = never
+	ProtoMaxBulkLen        int64
+	ClientQueryBufferLimit int64
+	Hz                     int
+	SlowlogSlowerThan      int64 // microseconds
+	SlowlogMaxLen          int
+	MaxMemory              int64
+	MaxMemoryPolicy        string
+	LFULogFactor           int
+	LFUDecayTime           int
+	PubsubOutputLimit      int64 // hard limit of a pub/sub client's pending output
+	NormalOutputLimit      int64 // hard limit of any client's pending output
+}
+
+type directiveKind int
+
+const (
+	kindString directiveKind = iota
+	kindInt
+	kindBool
+	kindMemory // bytes, accepts 1k 1kb 1m 1mb 1g 1gb
+	kindEnum
+	kindSpecial // parsed by its own setter
+)
+
+type directive struct {
+	name      string
+	def       string
+	kind      directiveKind
+	immutable bool     // start-up only: CONFIG SET refuses it
+	enum      []string // for kindEnum
+	min, max  int64    // for kindInt / kindMemory (max 0 = unbounded)
+	sensitive bool     // not echoed in errors/logs
+	apply     func(c *Config, v string) error
+}
+
+// directives is the table of every directive reddwarf accepts, in the order
+// CONFIG REWRITE writes them.
+var directives = []*directive{
+	{name: "port", def: "6380", kind: kindInt, immutable: true, min: 0, max: 65535, apply: func(c *Config, v string) error { c.Port = atoi(v); return nil }},
+	{name: "bind", def: "127.0.0.1 -::1", kind: kindString, immutable: true, apply: func(c *Config, v string) error { c.Bind = strings.Fields(v); return nil }},
+	{name: "protected-mode", def: "yes", kind: kindBool, apply: func(c *Config, v string) error { c.ProtectedMode = v == "yes"; return nil }},
+	{name: "requirepass", def: "", kind: kindString, sensitive: true, apply: func(c *Config, v string) error { c.RequirePass = v; return nil }},
+	{name: "dir", def: ".", kind: kindSpecial, apply: applyDir},
+	{name: "dbfilename", def: "dump.dsv4", kind: kindString, apply: applyDBFilename},
+	{name: "save", def: "3600 1 300 100 60 10000", kind: kindSpecial, apply: applySave},
+	{name: "maxclients", def: "10000", kind: kindInt, min: 1, max: 1 << 30, apply: func(c *Config, v string) error { c.MaxClients = atoi(v); return nil }},
+	{name: "timeout", def: "0", kind: kindInt, min: 0, max: 1<<31 - 1, apply: func(c *Config, v string) error { c.Timeout = int64(atoi(v)); return nil }},
+	{name: "databases", def: "16", kind: kindInt, immutable: true, min: 1, max: 1 << 20, apply: func(c *Config, v string) error { c.Databases = atoi(v); return nil }},
+	{name: "loglevel", def: "notice", kind: kindEnum, enum: []string{"debug", "verbose", "notice", "warning", "nothing"}},
+	{name: "logfile", def: "", kind: kindString, immutable: true},
+	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: 1 << 40, apply: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
+	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: 1 << 40, apply: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},
+	{name: "client-output-buffer-limit", def: "normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60", kind: kindSpecial, apply: applyOutputLimit},
+	{name: "hz", def: "10", kind: kindInt, min: 1, max: 500, apply: func(c *Config, v string) error { c.Hz = atoi(v); return nil }},
+	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: 1 << 62, apply: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
+	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
+	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: 1 << 62},
+	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, apply: func(c *Config, v string) error { c.MaxMemory = atoi64(v); return nil }},
+	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, apply: func(c *Config, v string) error { c.MaxMemoryPolicy = v; return nil }},
+	{name: "maxmemory-samples", def: "5", kind: kindInt, min: 1, max: 64},
+	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
+	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
+	{name: "stop-writes-on-bgsave-error", def: "yes", kind: kindBool},
+	{name: "appendonly", def: "no", kind: kindBool},
+	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
+	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
+	{name: "notify-keyspace-events", def: "", kind: kindString},
+	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: 1 << 31},
+	{name: "daemonize", def: "no", kind: kindBool, immutable: true},
+	{name: "busy-reply-threshold", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
+	{name: "lua-time-limit", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
+	{name: "active-expire-effort", def: "1", kind: kindInt, min: 1, max: 10},
+	{name: "set-proc-title", def: "yes", kind: kindBool, immutable: true},
+	{name: "enable-debug-command", def: "local", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
+	// Model directives (the inference engine reads them at start-up).
+	{name: "model", def: "", kind: kindString, immutable: true},
+	{name: "threads", def: "0", kind: kindInt, immutable: true, min: 0, max: 1024},
+	{name: "ctx", def: "0", kind: kindInt, immutable: true, min: 0, max: 1 << 24},
+	{name: "prefill-chunk", def: "256", kind: kindInt, min: 1, max: 1 << 16},
+	{name: "kv-cache-type", def: "f16", kind: kindEnum, immutable: true, enum: []string{"f16", "f32"}},
+	{name: "checkpoint-interval", def: "2048", kind: kindInt, min: 0, max: 1 << 30},
+	{name: "dsv4-numerics", def: "ds4", kind: kindEnum, immutable: true, enum: []string{"ds4", "exact"}},
+}
+
+// Directive aliases Redis accepts for old names.
+var directiveAliases = map[string]string{
+	"slave-read-only": "replica-read-only",
+}
+
+func findDirective(name string) *directive {
+	name = strings.ToLower(name)
+	if a, ok := directiveAliases[name]; ok {
+		name = a
+	}
+	for _, d := range directives {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	c := &Config{values: map[string]string{}}
+	for _, d := range directives {
+		if err := c.set(d, d.def); err != nil {
+			panic("config: bad default for " + d.name + ": " + err.Error())
+		}
+	}
+	return c
+}
+
+// Get returns a directive's canonical value.
+func (c *Config) Get(name string) string { return c.values[name] }
+
+// Int returns a numeric directive's value.
+func (c *Config) Int(name string) int64 { return atoi64(c.values[name]) }
+
+// Set validates and applies one directive; it is what both start-up and
+// CONFIG SET call. Immutability is the caller's concern.
+func (c *Config) Set(name, value string) error {
+	d := findDirective(name)
+	if d == nil {
+		return fmt.Errorf("unknown directive '%s'", name)
+	}
+	return c.set(d, value)
+}
+
+func (c *Config) set(d *directive, value string) error {
+	canon := value
+	switch d.kind {
+	case kindInt:
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("argument couldn't be parsed into an integer")
+		}
+		if n < d.min || (d.max != 0 && n > d.max) {
+			return fmt.Errorf("argument must be between %d and %d inclusive", d.min, d.max)
+		}
+		canon = strconv.FormatInt(n, 10)
+	case kindMemory:
+		n, err := ParseMemory(value)
+		if err != nil {
+			return fmt.Errorf("argument must be a memory value")
+		}
+		if n < d.min || (d.max != 0 && n > d.max) {
+			return fmt.Errorf("argument must be between %d and %d inclusive", d.min, d.max)
+		}
+		canon = strconv.FormatInt(n, 10)
+	case kindBool:
+		switch strings.ToLower(value) {
+		case "yes":
+			canon = "yes"
+		case "no":
+			canon = "no"
+		default:
+			return fmt.Errorf("argument must be 'yes' or 'no'")
+		}
+	case kindEnum:
+		canon = strings.ToLower(value)
+		ok := false
+		for _, e := range d.enum {
+			ok = ok || e == canon
+		}
+		if !ok {
+			return fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(d.enum, ", "))
+		}
+	}
+	if d.apply != nil {
+		if err := d.apply(c, canon); err != nil {
+			return err
+		}
+	}
+	if d.name == "save" || d.name == "client-output-buffer-limit" {
+		canon = c.values[d.name] // the setter stored its canonical form
+	} else if d.name == "dir" {
+		canon = c.Dir
+	}
+	c.values[d.name] = canon
+	return nil
+}
+
+func applyDir(c *Config, v string) error {
+	if err := os.MkdirAll(v, 0o755); err != nil {
+		return fmt.Errorf("No such file or directory")
+	}
+	st, err := os.Stat(v)
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("No such file or directory")
+	}
+	abs := v
+	if a, err := absPath(v); err == nil {
+		abs = a
+	}
+	c.Dir = abs
+	return nil
+}
+
+func applyDBFilename(c *Config, v string) error {
+	if strings.ContainsRune(v, '/') {
+		return fmt.Errorf("dbfilename can't be a path, just a filename")
+	}
+	c.DBFilename = v
+	return nil
+}
+
+// SavePoint is one `save <seconds> <changes>` pair.
+type SavePoint struct{ Seconds, Changes int64 }
+
+// SavePoints returns the parsed save directive.
+func (c *Config) SavePoints() []SavePoint {
+	f := strings.Fields(c.values["save"])
+	var sp []SavePoint
+	for i := 0; i+1 < len(f); i += 2 {
+		sp = append(sp, SavePoint{atoi64(f[i]), atoi64(f[i+1])})
+	}
+	return sp
+}
+
+func applySave(c *Config, v string) error {
+	f := strings.Fields(v)
+	if len(f)%2 != 0 {
+		return fmt.Errorf("Invalid save parameters")
+	}
+	for _, x := range f {
+		if n, err := strconv.ParseInt(x, 10, 64); err != nil || n < 0 {
+			return fmt.Errorf("Invalid save parameters")
+		}
+	}
+	c.values["save"] = strings.Join(f, " ")
+	return nil
+}
+
+func applyOutputLimit(c *Config, v string) error {
+	f := strings.Fields(v)
+	if len(f)%4 != 0 || len(f) == 0 {
+		return fmt.Errorf("Wrong number of arguments in buffer limit configuration.")
+	}
+	cur := map[string][3]int64{}
+	old := strings.Fields(c.values["client-output-buffer-limit"])
+	for i := 0; i+3 < len(old); i += 4 {
+		cur[old[i]] = [3]int64{atoi64(old[i+1]), atoi64(old[i+2]), atoi64(old[i+3])}
+	}
+	for i := 0; i < len(f); i += 4 {
+		class := strings.ToLower(f[i])
+		if class == "slave" {
+			class = "replica"
+		}
+		if class != "normal" && class != "replica" && class != "pubsub" {
+			return fmt.Errorf("Invalid client class specified in buffer limit configuration.")
+		}
+		hard, err1 := ParseMemory(f[i+1])
+		soft, err2 := ParseMemory(f[i+2])
+		secs, err3 := strconv.ParseInt(f[i+3], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || hard < 0 || soft < 0 || secs < 0 {
+			return fmt.Errorf("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+		}
+		cur[class] = [3]int64{hard, soft, secs}
+	}
+	var parts []string
+	for _, class := range []string{"normal", "replica", "pubsub"} {
+		l := cur[class]
+		parts = append(parts, fmt.Sprintf("%s %d %d %d", class, l[0], l[1], l[2]))
+	}
+	c.values["client-output-buffer-limit"] = strings.Join(parts, " ")
+	c.PubsubOutputLimit = cur["pubsub"][0]
+	c.NormalOutputLimit = cur["normal"][0]
+	return nil
+}
+
+// ParseMemory parses a Redis memory value: 100, 1k, 1kb, 5mb, 1g, 1gb.
+func ParseMemory(s string) (int64, error) {
+	ls := strings.ToLower(strings.TrimSpace(s))
+	mul := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"kb", 1024}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000000}, {"g", 1000000000}, {"b", 1}} {
+		if strings.HasSuffix(ls, u.suffix) {
+			ls = strings.TrimSuffix(ls, u.suffix)
+			mul = u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(ls, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n != 0 && (n*mul)/mul != n {
+		return 0, fmt.Errorf("overflow")
+	}
+	return n * mul, nil
+}
+
+// LoadFile reads a redis.conf-syntax file: one directive per line, arguments
+// separated by spaces, double or single quotes for values with spaces, #
+// comments. Errors name the line and the directive.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("can't open config file '%s': %v", path, err)
+	}
+	defer f.Close()
+	c.file = path
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || text[0] == '#' {
+			continue
+		}
+		args, err := SplitArgs(text)
+		if err != nil {
+			return fmt.Errorf("config file %s line %d: %v", path, line, err)
+		}
+		if len(args) == 0 {
+			continue
+		}
+		if err := c.applyArgs(args[0], args[1:]); err != nil {
+			return fmt.Errorf("config file %s line %d: %v", path, line, err)
+		}
+	}
+	return sc.Err()
+}
+
+// LoadArgs applies `--directive value ...` command-line arguments.
+func (c *Config) LoadArgs(args []string) error {
+	for i := 0; i < len(args); {
+		if !strings.HasPrefix(args[i], "--") {
+			return fmt.Errorf("unexpected argument '%s' (directives are given as --name value)", args[i])
+		}
+		name := args[i][2:]
+		i++
+		var vals []string
+		for i < len(args) && !strings.HasPrefix(args[i], "--") {
+			vals = append(vals, args[i])
+			i++
+		}
+		if err := c.applyArgs(name, vals); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) applyArgs(name string, vals []string) error {
+	d := findDirective(name)
+	if d == nil {
+		return fmt.Errorf("unknown directive '%s'", name)
+	}
+	v := strings.Join(vals, " ")
+	if d.name == "save" && !c.seenSave {
+		// In a config file successive save lines add up; the first one
+		// replaces the default.
+		c.seenSave = true
+	} else if d.name == "save" {
+		v = strings.TrimSpace(c.values["save"] + " " + v)
+	}
+	if err := c.set(d, v); err != nil {
+		return fmt.Errorf("directive '%s': %v", d.name, err)
+	}
+	return nil
+}
+
+// Match returns the directive names matching a CONFIG GET glob, sorted.
+func (c *Config) Match(pattern string) []string {
+	var out []string
+	for _, d := range directives {
+		if GlobMatch(pattern, d.name, true) {
+			out = append(out, d.name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SetRuntime is CONFIG SET for one directive: refuses start-up-only ones.
+func (c *Config) SetRuntime(name, value string) error {
+	d := findDirective(name)
+	if d == nil {
+		return fmt.Errorf("Unknown option or number of arguments for CONFIG SET - '%s'", name)
+	}
+	if d.immutable {
+		return fmt.Errorf("CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", d.name)
+	}
+	if err := c.set(d, value); err != nil {
+		return fmt.Errorf("CONFIG SET failed (possibly related to argument '%s') - %v", d.name, err)
+	}
+	return nil
+}
+
+// IsDirective reports whether name is a known directive.
+func IsDirective(name string) bool { return findDirective(name) != nil }
+
+// Rewrite writes the current configuration back to the file the server was
+// started with, keeping its comments and replacing or appending directives
+// whose value differs from the default.
+func (c *Config) Rewrite() error {
+	if c.file == "" {
+		return fmt.Errorf("The server is running without a config file")
+	}
+	old, err := os.ReadFile(c.file)
+	if err != nil {
+		return fmt.Errorf("Rewriting config file: %v", err)
+	}
+	done := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' {
+			out = append(out, line)
+			continue
+		}
+		args, err := SplitArgs(t)
+		if err != nil || len(args) == 0 {
+			out = append(out, line)
+			continue
+		}
+		d := findDirective(args[0])
+		if d == nil || done[d.name] {
+			continue
+		}
+		done[d.name] = true
+		out = append(out, c.rewriteLine(d))
+	}
+	for _, d := range directives {
+		if !done[d.name] && c.values[d.name] != canonicalDefault(d) {
+			out = append(out, c.rewriteLine(d))
+		}
+	}
+	tmp := c.file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("Rewriting config file: %v", err)
+	}
+	if err := os.Rename(tmp, c.file); err != nil {
+		return fmt.Errorf("Rewriting config file: %v", err)
+	}
+	return nil
+}
+
+func canonicalDefault(d *directive) string {
+	tmp := NewConfig()
+	return tmp.values[d.name]
+}
+
+func (c *Config) rewriteLine(d *directive) string {
+	v := c.values[d.name]
+	if v == "" || strings.ContainsFunc(v, unicode.IsSpace) && d.name != "save" && d.name != "bind" && d.name != "client-output-buffer-limit" {
+		v = strconv.Quote(v)
+	}
+	return d.name + " " + v
+}
+
+// SplitArgs splits a line the way redis.conf and inline commands are split:
+// spaces separate arguments; "double quotes" allow \n \r \t \xHH escapes,
+// 'single quotes' only \'.
+func SplitArgs(line string) ([]string, error) {
+	var args []string
+	i := 0
+	for {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		if i >= len(line) {
+			return args, nil
+		}
+		var cur []byte
+		inDq, inSq := false, false
+		for {
+			if inDq {
+				if i >= len(line) {
+					return nil, fmt.Errorf("unbalanced quotes")
+				}
+				ch := line[i]
+				if ch == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+					v, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
+					cur = append(cur, byte(v))
+					i += 3
+				} else if ch == '\\' && i+1 < len(line) {
+					i++
+					switch line[i] {
+					case 'n':
+						cur = append(cur, '\n')
+					case 'r':
+						cur = append(cur, '\r')
+					case 't':
+						cur = append(cur, '\t')
+					case 'b':
+						cur = append(cur, '\b')
+					case 'a':
+						cur = append(cur, '\a')
+					default:
+						cur = append(cur, line[i])
+					}
+				} else if ch == '"' {
+					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
+						return nil, fmt.Errorf("unbalanced quotes")
+					}
+					inDq = false
+					i++
+					break
+				} else {
+					cur = append(cur, ch)
+				}
+			} else if inSq {
+				if i >= len(line) {
+					return nil, fmt.Errorf("unbalanced quotes")
+				}
+				ch := line[i]
+				if ch == '\\' && i+1 < len(line) && line[i+1] == '\'' {
+					cur = append(cur, '\'')
+					i++
+				} else if ch == '\'' {
+					if i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t' {
+						return nil, fmt.Errorf("unbalanced quotes")
+					}
+					inSq = false
+					i++
+					break
+				} else {
+					cur = append(cur, ch)
+				}
+			} else {
+				if i >= len(line) {
+					break
+				}
+				ch := line[i]
+				if ch == ' ' || ch == '\t' {
+					break
+				}
+				if ch == '"' && len(cur) == 0 {
+					inDq = true
+				} else if ch == '\'' && len(cur) == 0 {
+					inSq = true
+				} else {
+					cur = append(cur, ch)
+				}
+			}
+			i++
+		}
+		args = append(args, string(cur))
+	}
+}
+
+func isHex(b byte) bool {
+	return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F')
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+func atoi64(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }

@@ -1,0 +1,361 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Ctx is what a command handler gets: the server, the calling client, the
+// arguments (Args[0] is the command name) and the reply to write.
+type Ctx struct {
+	S    *Server
+	C    *Client
+	Args [][]byte
+	Cmd  *Spec
+	R    *Reply
+	DB   *DB
+	// Err is set by Error; the dispatcher counts it in failed_calls.
+	failed bool
+}
+
+// Arg returns argument i as a string.
+func (x *Ctx) Arg(i int) string { return string(x.Args[i]) }
+
+// Error replies with err and marks the call failed.
+func (x *Ctx) Error(err error) {
+	x.failed = true
+	x.S.countError(err)
+	x.R.Error(err)
+}
+
+// Modified ends a write to key: WATCHers are invalidated and the change is
+// counted for save points. Every write calls it once per key it changed.
+func (x *Ctx) Modified(key string) {
+	x.S.signalModified(x.DB, key)
+	x.S.Dirty++
+}
+
+// ModifiedDB is Modified for writes to another database (MOVE, COPY DB).
+func (x *Ctx) ModifiedDB(db *DB, key string) {
+	x.S.signalModified(db, key)
+	x.S.Dirty++
+}
+
+// execute is our processCommand: a flat run of checks, each an early
+// return with Redis's error, then call().
+func (s *Server) execute(c *Client, args [][]byte) {
+	c.lastInteraction = time.Now().UnixMilli()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	mark := len(c.R.buf)
+	s.current = c
+	s.process(c, args)
+	s.current = nil
+	// CLIENT REPLY OFF/SKIP: drop what this command wrote.
+	if c.replySkip {
+		c.replySkip = false
+		if !isClientReply(args) {
+			c.R.buf = c.R.buf[:mark]
+		}
+	} else if c.replyOff && !isClientReply(args) {
+		c.R.buf = c.R.buf[:mark]
+	}
+}
+
+func isClientReply(args [][]byte) bool {
+	return len(args) >= 2 && EqualFold(args[0], "client") && EqualFold(args[1], "reply")
+}
+
+func (s *Server) process(c *Client, args [][]byte) {
+	r := &c.R
+	// 1. Lookup and arity.
+	spec := s.Commands.Lookup(args[0])
+	if spec == nil {
+		s.rejectCommand(c, nil, unknownCommand(args))
+		return
+	}
+	if len(spec.Sub) > 0 && len(args) >= 2 {
+		if sub := spec.Subcommand(args[1]); sub != nil {
+			spec = sub
+		} else if spec.Handler == nil {
+			s.rejectCommand(c, spec, Errorf("unknown subcommand '"+trunc(string(args[1]), 128)+"'. Try "+strings.ToUpper(spec.Name)+" HELP."))
+			return
+		}
+	}
+	if (spec.Arity > 0 && len(args) != spec.Arity) || len(args) < -spec.Arity {
+		s.rejectCommand(c, spec, ErrWrongArgs(spec.Name))
+		return
+	}
+	// 2. Authentication.
+	if !c.authed.Load() && spec.Flags&FlagNoAuth == 0 {
+		s.rejectCommand(c, spec, ErrNoAuth)
+		return
+	}
+	// 3. A RESP2 client in pub/sub mode may only (un)subscribe, ping, quit, reset.
+	if c.InPubSub() && c.R.resp == 2 && !pubsubAllowed(spec.Name) {
+		s.rejectCommand(c, spec, Errorf("Can't execute '"+spec.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+		return
+	}
+	// 4. MULTI: queue everything but the transaction commands themselves.
+	if c.multi != nil && !multiControl(spec.Name) {
+		if spec.Flags&FlagNoMulti != 0 {
+			s.rejectCommand(c, spec, Errorf("Command not allowed inside a transaction"))
+			return
+		}
+		c.multi.queue = append(c.multi.queue, copyArgs(args))
+		r.Raw(respQueued)
+		return
+	}
+	// 5. Gates driven by flags.
+	if s.loading.Load() && spec.Flags&FlagLoading == 0 {
+		s.rejectCommand(c, spec, ErrLoading)
+		return
+	}
+	if s.Config.MaxMemory > 0 && spec.Flags&FlagDenyOOM != 0 && s.UsedMemory() > s.Config.MaxMemory {
+		s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
+		return
+	}
+	if s.Hooks.Gate != nil {
+		if err := s.Hooks.Gate(c, spec, args); err != nil {
+			s.rejectCommand(c, spec, err)
+			return
+		}
+	}
+	s.call(c, spec, args)
+}
+
+// call runs the handler with timing, stats, slowlog and MONITOR feed.
+func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
+	x := &Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
+	s.nowMS = time.Now().UnixMilli()
+	start := time.Now()
+	spec.Handler(x)
+	dur := time.Since(start)
+	s.nowMS = 0
+	c.lastCmd = spec.Name
+	st := s.cmdStat(spec.Name)
+	st.Calls++
+	st.USec += dur.Microseconds()
+	if x.failed {
+		st.Failed++
+	}
+	s.Stats.CommandsProcessed++
+	if spec.Flags&FlagSkipSlowlog == 0 {
+		s.slowlogPush(c, args, dur)
+	}
+	if len(s.monitors) > 0 && spec.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
+		s.feedMonitors(c, args)
+	}
+}
+
+// Call runs a command from inside another (EXEC) with the full checks of a
+// queued command's execution.
+func (s *Server) Call(c *Client, args [][]byte) {
+	spec := s.Commands.Lookup(args[0])
+	if spec == nil {
+		c.R.Error(unknownCommand(args))
+		return
+	}
+	if len(spec.Sub) > 0 && len(args) >= 2 {
+		if sub := spec.Subcommand(args[1]); sub != nil {
+			spec = sub
+		}
+	}
+	if s.Hooks.Gate != nil {
+		if err := s.Hooks.Gate(c, spec, args); err != nil {
+			s.countError(err)
+			c.R.Error(err)
+			return
+		}
+	}
+	s.call(c, spec, args)
+}
+
+// rejectCommand replies an error for a command that was not run. Inside
+// MULTI it also dooms the transaction, as Redis does.
+func (s *Server) rejectCommand(c *Client, spec *Spec, err error) {
+	if c.multi != nil {
+		c.multi.aborted = true
+	}
+	s.countError(err)
+	if spec != nil {
+		s.cmdStat(spec.Name).Rejected++
+	}
+	c.R.Error(err)
+}
+
+func (s *Server) cmdStat(name string) *CmdStat {
+	st := s.cmdStats[name]
+	if st == nil {
+		st = &CmdStat{}
+		s.cmdStats[name] = st
+	}
+	return st
+}
+
+func (s *Server) countError(err error) {
+	s.Stats.TotalErrorReplies++
+	s.errorStats[ErrorCode(err)]++
+}
+
+func unknownCommand(args [][]byte) error {
+	var b strings.Builder
+	b.WriteString("unknown command '")
+	b.WriteString(trunc(string(args[0]), 128))
+	b.WriteString("', with args beginning with: ")
+	for _, a := range args[1:] {
+		if b.Len() > 256 {
+			break
+		}
+		b.WriteString("'")
+		b.WriteString(trunc(string(a), 128))
+		b.WriteString("' ")
+	}
+	return Errorf(b.String())
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func pubsubAllowed(name string) bool {
+	switch name {
+	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe":
+		return true
+	}
+	return false
+}
+
+func multiControl(name string) bool {
+	switch name {
+	case "exec", "discard", "multi", "watch", "quit", "reset":
+		return true
+	}
+	return false
+}
+
+func copyArgs(args [][]byte) [][]byte {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		out[i] = append([]byte(nil), a...)
+	}
+	return out
+}
+
+// SlowlogEntry is one SLOWLOG GET item.
+type SlowlogEntry struct {
+	ID       int64
+	Time     int64 // unix seconds
+	Duration int64 // microseconds
+	Args     []string
+	Addr     string
+	Name     string
+}
+
+func (s *Server) slowlogPush(c *Client, args [][]byte, dur time.Duration) {
+	th := s.Config.SlowlogSlowerThan
+	if th < 0 || dur.Microseconds() < th {
+		return
+	}
+	e := SlowlogEntry{ID: s.slowlogID, Time: time.Now().Unix(), Duration: dur.Microseconds(), Addr: c.Addr, Name: c.Name}
+	s.slowlogID++
+	n := len(args)
+	if n > 32 {
+		n = 31
+	}
+	for _, a := range args[:n] {
+		if len(a) > 128 {
+			e.Args = append(e.Args, string(a[:128])+"... ("+strconv.Itoa(len(a)-128)+" more bytes)")
+		} else {
+			e.Args = append(e.Args, string(a))
+		}
+	}
+	if len(args) > 32 {
+		e.Args = append(e.Args, "... ("+strconv.Itoa(len(args)-31)+" more arguments)")
+	}
+	s.slowlog = append([]SlowlogEntry{e}, s.slowlog...)
+	if len(s.slowlog) > s.Config.SlowlogMaxLen {
+		s.slowlog = s.slowlog[:s.Config.SlowlogMaxLen]
+	}
+}
+
+// Slowlog returns the entries, newest first.
+func (s *Server) Slowlog() []SlowlogEntry { return s.slowlog }
+
+// SlowlogReset empties the slow log.
+func (s *Server) SlowlogReset() { s.slowlog = nil }
+
+func (s *Server) feedMonitors(c *Client, args [][]byte) {
+	var b []byte
+	now := time.Now()
+	b = append(b, '+')
+	b = strconv.AppendInt(b, now.Unix(), 10)
+	b = append(b, '.')
+	us := strconv.Itoa(now.Nanosecond() / 1000)
+	b = append(b, strings.Repeat("0", 6-len(us))+us...)
+	b = append(b, " ["...)
+	b = strconv.AppendInt(b, int64(c.DB.ID), 10)
+	b = append(b, ' ')
+	b = append(b, c.Addr...)
+	b = append(b, ']')
+	for _, a := range args {
+		b = append(b, ' ')
+		b = AppendRepr(b, a)
+	}
+	b = append(b, '\r', '\n')
+	for m := range s.monitors {
+		m.push(func(r *Reply) { r.Raw(b) })
+	}
+}
+
+// AppendRepr appends a quoted, escaped form of b (Redis's sdscatrepr).
+func AppendRepr(out, b []byte) []byte {
+	out = append(out, '"')
+	for _, ch := range b {
+		switch ch {
+		case '\\', '"':
+			out = append(out, '\\', ch)
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		case '\a':
+			out = append(out, '\\', 'a')
+		case '\b':
+			out = append(out, '\\', 'b')
+		default:
+			if ch >= 32 && ch < 127 {
+				out = append(out, ch)
+			} else {
+				out = append(out, '\\', 'x', "0123456789abcdef"[ch>>4], "0123456789abcdef"[ch&15])
+			}
+		}
+	}
+	return append(out, '"')
+}
+
+// AddMonitor puts c in MONITOR mode.
+func (s *Server) AddMonitor(c *Client) {
+	c.monitor = true
+	s.monitors[c] = struct{}{}
+}
+
+// CmdStats returns the per-command counters.
+func (s *Server) CmdStats() map[string]*CmdStat { return s.cmdStats }
+
+// ErrorStats returns the per-prefix error counters.
+func (s *Server) ErrorStats() map[string]int64 { return s.errorStats }
+
+// ResetStats is CONFIG RESETSTAT.
+func (s *Server) ResetStats() {
+	s.cmdStats = map[string]*CmdStat{}
+	s.errorStats = map[string]int64{}
+	s.Stats = Stats{}
+	s.slowlog = nil
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"time"
+)
+
+// loop is the one goroutine that owns the keyspace. Each turn:
+//
+//  1. run the command batches that have arrived (every client's pipeline,
+//     in arrival order, each command to completion unless it blocks);
+//  2. if an engine has work (GEN jobs), run one engine step for all of
+//     them together, then go back to 1 without sleeping, so any command
+//     waits at most one step;
+//  3. otherwise sleep until a batch, an event or the cron tick arrives.
+//
+// The cron (cron.go) runs hz times a second: active expiry, client
+// timeouts, save points.
+func (s *Server) loop() {
+	defer close(s.stopped)
+	tick := time.NewTicker(time.Second / time.Duration(s.Config.Hz))
+	defer tick.Stop()
+	hz := s.Config.Hz
+	for {
+		busy := s.Hooks.HasWork != nil && s.Hooks.HasWork()
+		if busy {
+			// Drain what has arrived without blocking, then step.
+			s.drain()
+			select {
+			case <-s.stopping:
+				return
+			default:
+			}
+			s.Hooks.Step()
+			continue
+		}
+		select {
+		case r := <-s.requests:
+			s.runBatch(r.c, r.batch)
+			s.drain()
+		case fn := <-s.events:
+			fn()
+		case <-tick.C:
+			s.cron()
+			if s.Config.Hz != hz {
+				hz = s.Config.Hz
+				tick.Reset(time.Second / time.Duration(hz))
+			}
+		case <-s.stopping:
+			return
+		}
+	}
+}
+
+// drain runs everything already queued, without waiting.
+func (s *Server) drain() {
+	for i := 0; i < 4096; i++ {
+		select {
+		case r := <-s.requests:
+			s.runBatch(r.c, r.batch)
+		case fn := <-s.events:
+			fn()
+		default:
+			return
+		}
+	}
+}
+
+// Post hands fn to the loop goroutine (from any goroutine).
+func (s *Server) Post(fn func()) {
+	select {
+	case s.events <- fn:
+	case <-s.stopping:
+	}
+}
+
+// runBatch executes a client's pipeline. A command that blocks the client
+// parks the rest of the batch in c.pending; Unblock resumes it.
+func (s *Server) runBatch(c *Client, batch [][][]byte) {
+	c.pending = batch
+	s.resume(c)
+}
+
+// resume runs c.pending until it is empty or the client blocks, then
+// releases the network goroutine.
+func (s *Server) resume(c *Client) {
+	for len(c.pending) > 0 && c.blocked == nil {
+		args := c.pending[0]
+		c.pending = c.pending[1:]
+		if c.closed {
+			continue
+		}
+		s.execute(c, args)
+	}
+	if c.blocked == nil {
+		c.pending = nil
+		select {
+		case c.done <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *Server) linkClient(c *Client) {
+	c.DB = s.DBs[0]
+	c.lastInteraction = time.Now().UnixMilli()
+	s.clients[c.ID] = c
+	s.Stats.ConnectionsReceived++
+}
+
+func (s *Server) unlinkClient(c *Client) {
+	if _, ok := s.clients[c.ID]; !ok {
+		return
+	}
+	c.closed = true
+	if c.blocked != nil && s.Hooks.ClientGone != nil {
+		s.Hooks.ClientGone(c)
+	}
+	c.blocked = nil
+	s.unwatchAll(c)
+	s.unsubscribeAll(c, false)
+	delete(s.monitors, c)
+	delete(s.clients, c.ID)
+	close(c.kick)
+}
+
+// Stop ends the loop and the listeners. exitCode is what main returns.
+func (s *Server) Stop(exitCode int) {
+	s.stopOnce.Do(func() {
+		s.exitCode = exitCode
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		close(s.stopping)
+	})
+}
+
+// Wait blocks until the loop has stopped and returns the exit code.
+func (s *Server) Wait() int {
+	<-s.stopped
+	if s.logFile != nil {
+		s.logFile.Close()
+	}
+	return s.exitCode
+}
+
+// Clients returns the connected clients (loop goroutine only).
+func (s *Server) Clients() map[uint64]*Client { return s.clients }

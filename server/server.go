@@ -1,0 +1,313 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// Version is reddwarf's own version (INFO reddwarf_version); redis_version
+// stays 7.0.0 so clients enable the features they check for.
+const Version = "0.1.0"
+
+// RedisVersion is what INFO server's redis_version and HELLO report.
+const RedisVersion = "7.0.0"
+
+// Server is the whole process state. The loop goroutine (loop.go) owns the
+// keyspace, the clients' loop-owned fields, pub/sub and every engine; other
+// goroutines talk to it only through the requests and events channels.
+type Server struct {
+	Config   *Config
+	Commands CommandTable
+	DBs      []*DB
+
+	clients   map[uint64]*Client
+	nclients  atomic.Int64 // for maxclients, checked at accept time
+	nextID    atomic.Uint64
+	requests  chan request // batches of commands from network goroutines
+	events    chan func()  // work other goroutines hand to the loop
+	limits    guardLimits
+	listeners []*redcon.Server
+	stopping  chan struct{}
+	stopped   chan struct{}
+	stopOnce  sync.Once
+	exitCode  int
+
+	Stats      Stats
+	startTime  time.Time
+	nowMS      int64 // cached command time, so one command sees one "now"
+	loading    atomic.Bool
+	noTouch    bool
+	current    *Client // the client whose command is running
+	Dirty      int64 // changes since the last save (rdb_changes_since_last_save)
+	LastSave   int64 // unix seconds
+	watchers   map[watchedKeyID]map[*Client]struct{}
+	channels   map[string]map[*Client]struct{}
+	patterns   map[string]map[*Client]struct{}
+	monitors   map[*Client]struct{}
+	slowlog    []SlowlogEntry
+	slowlogID  int64
+	cmdStats   map[string]*CmdStat
+	errorStats map[string]int64
+
+	logger  *log.Logger
+	logMu   sync.Mutex
+	logFile io.Closer
+
+	// Hooks lets later subsystems (the inference engine, persistence) plug
+	// into the loop without this package importing them.
+	Hooks Hooks
+}
+
+// Hooks are optional callbacks into subsystems the server does not import.
+type Hooks struct {
+	// Step runs one engine step when it reports work pending (HasWork).
+	HasWork func() bool
+	Step    func()
+	// Cron runs at every server cron tick (hz times a second).
+	Cron func()
+	// InfoSections adds sections to INFO: name → lines "field:value".
+	InfoSections func(name string) []string
+	// InfoNames lists the extra sections in INFO's default order.
+	InfoNames []string
+	// Shutdown runs before the process exits (SHUTDOWN SAVE, SIGTERM).
+	Shutdown func(save bool) error
+	// Gate can refuse a command before it runs (BUSY, MISCONF): a non-nil
+	// error is replied instead.
+	Gate func(c *Client, spec *Spec, args [][]byte) error
+	// ClientGone is told when a client disconnects (blocked job cleanup).
+	ClientGone func(c *Client)
+}
+
+// request is a pipeline of commands one client sent.
+type request struct {
+	c     *Client
+	batch [][][]byte
+}
+
+type watchedKeyID struct {
+	db  int
+	key string
+}
+
+// Stats are the counters INFO stats reports.
+type Stats struct {
+	ConnectionsReceived int64
+	CommandsProcessed   int64
+	RejectedConns       int64
+	ExpiredKeys         int64
+	KeyspaceHits        int64
+	KeyspaceMisses      int64
+	TotalNetInput       int64
+	TotalNetOutput      int64
+	TotalErrorReplies   int64
+	PubsubMessages      int64
+}
+
+// CmdStat is one line of INFO commandstats.
+type CmdStat struct {
+	Calls, USec, Rejected, Failed int64
+}
+
+// New makes a server from a configuration; Start listens.
+func New(cfg *Config) *Server {
+	s := &Server{
+		Config:     cfg,
+		clients:    map[uint64]*Client{},
+		requests:   make(chan request, 1024),
+		events:     make(chan func(), 1024),
+		stopping:   make(chan struct{}),
+		stopped:    make(chan struct{}),
+		startTime:  time.Now(),
+		watchers:   map[watchedKeyID]map[*Client]struct{}{},
+		channels:   map[string]map[*Client]struct{}{},
+		patterns:   map[string]map[*Client]struct{}{},
+		monitors:   map[*Client]struct{}{},
+		cmdStats:   map[string]*CmdStat{},
+		errorStats: map[string]int64{},
+		logger:     log.New(os.Stdout, "", 0),
+	}
+	s.LastSave = time.Now().Unix()
+	for i := 0; i < cfg.Databases; i++ {
+		s.DBs = append(s.DBs, newDB(i, s))
+	}
+	s.applyLimits()
+	if cfg.Get("logfile") != "" {
+		f, err := os.OpenFile(cfg.Get("logfile"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err == nil {
+			s.logger = log.New(f, "", 0)
+			s.logFile = f
+		}
+	}
+	return s
+}
+
+func (s *Server) applyLimits() {
+	s.limits.maxBulk.Store(s.Config.ProtoMaxBulkLen)
+	s.limits.queryBuf.Store(s.Config.ClientQueryBufferLimit)
+}
+
+// Now is the current time in unix ms, fixed for the duration of a command.
+func (s *Server) Now() int64 {
+	if s.nowMS != 0 {
+		return s.nowMS
+	}
+	return time.Now().UnixMilli()
+}
+
+// StartTime is when the server started.
+func (s *Server) StartTime() time.Time { return s.startTime }
+
+var logLevels = map[string]int{"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
+
+// logf writes a Redis-style log line if level passes loglevel.
+func (s *Server) logf(level, format string, args ...any) {
+	if logLevels[level] < logLevels[s.Config.Get("loglevel")] {
+		return
+	}
+	mark := map[string]string{"debug": ".", "verbose": "-", "notice": "*", "warning": "#"}[level]
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.logger.Printf("%d:M %s %s %s", os.Getpid(), time.Now().Format("02 Jan 2006 15:04:05.000"), mark, fmt.Sprintf(format, args...))
+}
+
+// Logf is logf for other packages.
+func (s *Server) Logf(level, format string, args ...any) { s.logf(level, format, args...) }
+
+// Start binds every address in `bind` on `port` and serves until Stop.
+func (s *Server) Start() error {
+	addrs := []string{}
+	for _, b := range s.Config.Bind {
+		optional := strings.HasPrefix(b, "-")
+		b = strings.TrimPrefix(b, "-")
+		addr := net.JoinHostPort(b, strconv.Itoa(s.Config.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if optional {
+				continue
+			}
+			return fmt.Errorf("could not bind %s: %v", addr, err)
+		}
+		addrs = append(addrs, addr)
+		rs := redcon.NewServerNetwork("tcp", addr, s.handle, s.accept, s.closed)
+		s.listeners = append(s.listeners, rs)
+		go rs.Serve(&guardListener{Listener: ln, s: s})
+	}
+	if len(addrs) == 0 {
+		return fmt.Errorf("no address to listen on")
+	}
+	s.logf("notice", "Ready to accept connections tcp on %s", strings.Join(addrs, ", "))
+	go s.loop()
+	return nil
+}
+
+// guardListener wraps accepted connections in the protocol guard.
+type guardListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &protoGuard{Conn: c, limits: &l.s.limits}, nil
+}
+
+// accept runs on redcon's accept goroutine: limits that need no loop state.
+func (s *Server) accept(conn redcon.Conn) bool {
+	nc := conn.NetConn()
+	g, _ := nc.(*protoGuard)
+	if s.nclients.Load() >= int64(s.Config.MaxClients) {
+		nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		atomic.AddInt64(&s.Stats.RejectedConns, 1)
+		return false
+	}
+	if s.Config.ProtectedMode && s.Config.RequirePass == "" && !isLoopback(nc.RemoteAddr()) {
+		nc.Write([]byte("-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"))
+		atomic.AddInt64(&s.Stats.RejectedConns, 1)
+		return false
+	}
+	s.nclients.Add(1)
+	c := &Client{
+		ID:      s.nextID.Add(1),
+		srv:     s,
+		conn:    conn,
+		netConn: nc,
+		Addr:    nc.RemoteAddr().String(),
+		LAddr:   nc.LocalAddr().String(),
+		created: time.Now(),
+		done:    make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1),
+	}
+	c.R.resp = 2
+	c.authed.Store(s.Config.RequirePass == "")
+	if g != nil {
+		g.client = c
+	}
+	conn.SetContext(c)
+	s.events <- func() { s.linkClient(c) }
+	return true
+}
+
+func isLoopback(a net.Addr) bool {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.IsLoopback()
+	}
+	return true
+}
+
+// handle runs on the connection's goroutine for each command redcon parsed.
+// It takes the rest of the pipeline too, hands the batch to the loop, waits
+// for it and writes the replies: one loop round trip per pipeline.
+func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
+	c, _ := conn.Context().(*Client)
+	if c == nil {
+		return
+	}
+	batch := make([][][]byte, 0, 1)
+	batch = append(batch, cmd.Args)
+	for _, more := range conn.ReadPipeline() {
+		batch = append(batch, more.Args)
+	}
+	s.submit(c, batch)
+	<-c.done
+	if err := c.flush(); err != nil {
+		conn.Close()
+		return
+	}
+	if c.closeAfterReply {
+		conn.Close()
+	}
+}
+
+// submit hands a batch to the loop.
+func (s *Server) submit(c *Client, batch [][][]byte) {
+	select {
+	case s.requests <- request{c, batch}:
+	case <-s.stopping:
+	}
+}
+
+// closed runs on the connection's goroutine when it ends.
+func (s *Server) closed(conn redcon.Conn, err error) {
+	c, _ := conn.Context().(*Client)
+	if c == nil {
+		return
+	}
+	s.nclients.Add(-1)
+	select {
+	case s.events <- func() { s.unlinkClient(c) }:
+	case <-s.stopping:
+	}
+}

@@ -1,0 +1,217 @@
+package server
+
+import "strings"
+
+// Flag is a command property, with Redis's meaning (COMMAND INFO prints
+// the lower-case names). The dispatcher's gates are driven by these flags so
+// handlers never repeat the checks.
+type Flag uint32
+
+const (
+	FlagWrite     Flag = 1 << iota // may modify the keyspace
+	FlagReadonly                   // never modifies the keyspace
+	FlagDenyOOM                    // may grow memory: refused with -OOM over maxmemory
+	FlagAdmin                      // administrative (CONFIG, SHUTDOWN, DEBUG...)
+	FlagPubsub                     // pub/sub related
+	FlagNoscript                   // not allowed in scripts
+	FlagBlocking                   // may block the client (GEN)
+	FlagLoading                    // allowed while the dataset loads
+	FlagStale                      // allowed on a stale replica
+	FlagSkipMonitor                // not shown to MONITOR
+	FlagSkipSlowlog                // not logged by SLOWLOG
+	FlagFast                       // O(1) or O(log N)
+	FlagNoAuth                     // allowed before AUTH
+	FlagMayReplicate               // may replicate
+	FlagNoMulti                    // refused inside MULTI
+	FlagAllowBusy                  // allowed while a script is busy
+	FlagSentinel                   // (unused: listed for Redis parity)
+)
+
+var flagNames = []struct {
+	f    Flag
+	name string
+}{
+	{FlagWrite, "write"}, {FlagReadonly, "readonly"}, {FlagDenyOOM, "denyoom"},
+	{FlagAdmin, "admin"}, {FlagPubsub, "pubsub"}, {FlagNoscript, "noscript"},
+	{FlagBlocking, "blocking"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
+	{FlagSkipMonitor, "skip_monitor"}, {FlagSkipSlowlog, "skip_slowlog"},
+	{FlagFast, "fast"}, {FlagNoAuth, "no_auth"}, {FlagMayReplicate, "may_replicate"},
+	{FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"},
+}
+
+// FlagNames lists a flag set's names in COMMAND INFO order.
+func (f Flag) Names() []string {
+	var out []string
+	for _, fn := range flagNames {
+		if f&fn.f != 0 {
+			out = append(out, fn.name)
+		}
+	}
+	return out
+}
+
+// KeySpec describes where a command's keys are (COMMAND INFO key specs, the
+// "range" kind: begin at an index, then keys up to LastKey step KeyStep;
+// LastKey -1 means the last argument, -2 the one before it).
+type KeySpec struct {
+	Flags   []string // RO RW OW RM ACCESS UPDATE INSERT DELETE ...
+	Begin   int
+	LastKey int
+	KeyStep int
+	// Keyword, when set, makes the spec begin at the argument after this
+	// keyword instead of at Begin (STREAMS-style "keyword" search).
+	Keyword string
+}
+
+// Spec is one command: a table entry plus its handler. The table is the
+// data COMMAND, COMMAND DOCS and the dispatcher read.
+type Spec struct {
+	Name       string // lower case, as COMMAND prints it
+	Arity      int    // argument count incl. the name; negative = at least -Arity
+	Flags      Flag
+	FirstKey   int // legacy key positions (COMMAND INFO first/last/step)
+	LastKey    int
+	Step       int
+	KeySpecs   []KeySpec
+	Group      string // generic string connection server pubsub transactions session persistence
+	Summary    string
+	Since      string
+	Complexity string
+	Args       string // syntax after the name, for docs and README
+	Tips       []string
+	ACL        []string // extra ACL categories (beyond those derived from group/flags)
+	Handler    func(*Ctx)
+	Sub        []*Spec // subcommands (CONFIG GET ...), each with Name "config|get"
+	// GetKeys, when set, returns the key argument indexes for commands whose
+	// keys the positions above can't express.
+	GetKeys func(args [][]byte) []int
+}
+
+// FullName is the command name as COMMAND prints it ("config|get").
+func (s *Spec) FullName() string { return s.Name }
+
+// KeyIndexes returns the positions of the key arguments in args (args[0] is
+// the command name).
+func (s *Spec) KeyIndexes(args [][]byte) []int {
+	if s.GetKeys != nil {
+		return s.GetKeys(args)
+	}
+	if s.FirstKey <= 0 {
+		return nil
+	}
+	last := s.LastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	var out []int
+	step := s.Step
+	if step <= 0 {
+		step = 1
+	}
+	for i := s.FirstKey; i <= last && i < len(args); i += step {
+		out = append(out, i)
+	}
+	return out
+}
+
+// ACLCategories derives Redis's ACL categories from the group and flags.
+func (s *Spec) ACLCategories() []string {
+	var out []string
+	add := func(c string) {
+		for _, x := range out {
+			if x == c {
+				return
+			}
+		}
+		out = append(out, c)
+	}
+	switch s.Group {
+	case "generic":
+		add("@keyspace")
+	case "string":
+		add("@string")
+	case "connection":
+		add("@connection")
+	case "pubsub":
+		add("@pubsub")
+	case "transactions":
+		add("@transaction")
+	case "session":
+		add("@session")
+	}
+	if s.Flags&FlagWrite != 0 {
+		add("@write")
+	}
+	if s.Flags&FlagReadonly != 0 && s.Group != "connection" {
+		add("@read")
+	}
+	if s.Flags&FlagAdmin != 0 {
+		add("@admin")
+		add("@dangerous")
+	}
+	if s.Flags&FlagFast != 0 {
+		add("@fast")
+	} else {
+		add("@slow")
+	}
+	if s.Flags&FlagBlocking != 0 {
+		add("@blocking")
+	}
+	for _, c := range s.ACL {
+		add(c)
+	}
+	return out
+}
+
+// CommandTable maps lower-case names to specs.
+type CommandTable struct {
+	byName map[string]*Spec
+	order  []*Spec
+}
+
+// Register adds specs. A duplicate or malformed entry is a programmer error
+// and panics at start-up, never at run time.
+func (t *CommandTable) Register(specs ...*Spec) {
+	if t.byName == nil {
+		t.byName = map[string]*Spec{}
+	}
+	for _, s := range specs {
+		if s.Name == "" || (s.Handler == nil && len(s.Sub) == 0) {
+			panic("server: command spec without name or handler: " + s.Name)
+		}
+		if s.Name != strings.ToLower(s.Name) {
+			panic("server: command name must be lower case: " + s.Name)
+		}
+		if _, dup := t.byName[s.Name]; dup {
+			panic("server: duplicate command " + s.Name)
+		}
+		t.byName[s.Name] = s
+		t.order = append(t.order, s)
+	}
+}
+
+// Lookup finds a command by name, any case.
+func (t *CommandTable) Lookup(name []byte) *Spec {
+	var buf [32]byte
+	if len(name) <= len(buf) {
+		b := buf[:len(name)]
+		for i, c := range name {
+			b[i] = lower(c)
+		}
+		return t.byName[string(b)]
+	}
+	return t.byName[strings.ToLower(string(name))]
+}
+
+// All returns every command in registration order.
+func (t *CommandTable) All() []*Spec { return t.order }
+
+// Subcommand finds a subcommand spec by its name after the '|'.
+func (s *Spec) Subcommand(name []byte) *Spec {
+	for _, sub := range s.Sub {
+		if i := strings.IndexByte(sub.Name, '|'); i >= 0 && EqualFold(name, sub.Name[i+1:]) {
+			return sub
+		}
+	}
+	return nil
+}
