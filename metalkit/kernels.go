@@ -91,3 +91,11 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	return b
 }
+
+func sumBytesGo(b []byte) uint64 {
+	var s uint64
+	for _, v := range b {
+		s += uint64(v)
+	}
+	return s
+}

@@ -85,6 +85,26 @@ func q4_0Dot4AVX2(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]flo
 //go:noescape
 func q4_0Dot4VNNI(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]float32)
 
+// q4KDotAVX2 dots one Q4_K row of nb super-blocks with Q8_K activations
+// (qs, d, and bs32, the sums of each 32 activations). (AVX2+FMA+F16C)
+//
+//	for b := 0; b < nb; b++ { s += d[b] * (d_w·Σ_k a_k·Σ_l q·qs − dmin_w·Σ_k b_k·bs32[8b+k]) }
+//
+// See dot4Q4_KGo for the exact loop.
+//
+//go:noescape
+func q4KDotAVX2(w *byte, qs *int8, d *float32, bs32 *int16, nb int) float32
+
+// q6KDotAVX2 dots one Q6_K row with Q8_K activations (bs16: sums of each 16
+// activations). (AVX2+FMA+F16C)
+//
+//	for b := 0; b < nb; b++ { s += d_w·d[b]·Σ_s scale_s·(Σ q·qs − 32·bs16[16b+s]) }
+//
+// See dot4Q6_KGo for the exact loop.
+//
+//go:noescape
+func q6KDotAVX2(w *byte, qs *int8, d *float32, bs16 *int16, nb int) float32
+
 var (
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
@@ -100,6 +120,8 @@ var avx2Backend = backend{
 	f32ToF16: f32ToF16AVX2,
 	q8_0:     dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
 	q4_0:     dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
+	q4_K:     dot4K(q4KDotAVX2, q4_KBytes, false),
+	q6_K:     dot4K(q6KDotAVX2, q6_KBytes, true),
 }
 
 var vnniBackend = backend{
@@ -133,5 +155,35 @@ func dot4Asm(f func(w *byte, stride int, qs *int8, d *float32, nb int, out *[4]f
 			panic("metalkit: quantised dot out of bounds")
 		}
 		f(&w[0], stride, &a.qs[0], &a.d[0], nb, out)
+	}
+}
+
+// sumBytes returns Σ b[i] (the bandwidth baseline).
+func sumBytes(b []byte) uint64 {
+	if hasAVX2 && kern != &goBackend {
+		return sumBytesAVX2(b)
+	}
+	return sumBytesGo(b)
+}
+
+// dot4K wraps a one-row K-quant assembly kernel as a 4-row kernel; the
+// activation column stays in L1 across the four rows.
+func dot4K(f func(w *byte, qs *int8, d *float32, bs *int16, nb int) float32, blockBytes int, use16 bool) dot4Func {
+	return func(w []byte, stride int, a *q8Act, out *[4]float32) {
+		nb := len(a.d)
+		if nb == 0 {
+			*out = [4]float32{}
+			return
+		}
+		bs := a.bs32
+		if use16 {
+			bs = a.bs16
+		}
+		if len(w) < 3*stride+nb*blockBytes || len(a.qs) < nb*qkBlock || len(bs) < nb*len(bs)/len(a.d) {
+			panic("metalkit: quantised dot out of bounds")
+		}
+		for r := 0; r < 4; r++ {
+			out[r] = f(&w[r*stride], &a.qs[0], &a.d[0], &bs[0], nb)
+		}
 	}
 }

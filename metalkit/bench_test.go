@@ -1,0 +1,85 @@
+package metalkit
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Benchmarks report GB/s of weight bytes (b.SetBytes), to compare with
+// BenchmarkBandwidth, the memory roofline of this machine measured with the
+// same SIMD loads.
+
+var benchMatrices = map[string]Matrix{}
+
+func benchMatrix(b *testing.B, typ DType, rows, cols int) Matrix {
+	key := fmt.Sprint(typ, rows, cols)
+	if m, ok := benchMatrices[key]; ok {
+		return m
+	}
+	r := newRand(b, 7)
+	m := randMatrix(b, r, typ, rows, cols)
+	benchMatrices[key] = m
+	return m
+}
+
+func BenchmarkMatMul(b *testing.B) {
+	pool := NewPool(0)
+	defer pool.Close()
+	for _, typ := range []DType{Q8_0, Q4_0, Q4_K, Q6_K, F16, BF16, F32} {
+		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
+			for _, batch := range []int{1, 32} {
+				name := fmt.Sprintf("%v/%dx%d/b%d", typ, shape[0], shape[1], batch)
+				b.Run(name, func(b *testing.B) {
+					m := benchMatrix(b, typ, shape[0], shape[1])
+					x := randVec(newRand(b, 8), shape[1]*batch)
+					out := make([]float32, shape[0]*batch)
+					b.SetBytes(int64(len(m.Data)))
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						MatMul(pool, out, m, x, batch)
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkBandwidth sums a 256 MB buffer on every pool thread: the memory
+// roofline for MatMul at batch 1.
+func BenchmarkBandwidth(b *testing.B) {
+	buf := make([]byte, 256<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	for _, threads := range []int{1, 0} {
+		pool := NewPool(threads)
+		b.Run(fmt.Sprintf("threads=%d", pool.Threads()), func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			sums := make([]uint64, len(buf)>>20)
+			for i := 0; i < b.N; i++ {
+				pool.Parallel(len(sums), func(s, e int) {
+					sums[s] = sumBytes(buf[s<<20 : e<<20])
+				})
+			}
+		})
+		pool.Close()
+	}
+}
+
+func BenchmarkDot(b *testing.B) {
+	x, y := randVec(newRand(b, 9), 4096), randVec(newRand(b, 10), 4096)
+	b.SetBytes(2 * 4 * 4096)
+	for i := 0; i < b.N; i++ {
+		Dot(x, y)
+	}
+}
+
+func BenchmarkDotF16(b *testing.B) {
+	x, y := randVec(newRand(b, 9), 4096), randVec(newRand(b, 10), 4096)
+	h := make([]uint16, len(x))
+	F32ToF16Row(h, x)
+	b.SetBytes(2 * 4096)
+	for i := 0; i < b.N; i++ {
+		DotF16(h, y)
+	}
+}
