@@ -1,0 +1,103 @@
+package tokenizer
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// EncodeOptions control Encode.
+type EncodeOptions struct {
+	// AddBOS prepends BOS if the model wants one (WantsBOS).
+	AddBOS bool
+	// ParseSpecial recognises the texts of control tokens ("<|endoftext|>",
+	// "<s>") in the input and emits their ids. User-defined tokens are always
+	// recognised, as llama.cpp and Hugging Face do.
+	ParseSpecial bool
+}
+
+// fragment is a piece of the input: raw text (id < 0) or a special token.
+type fragment struct {
+	text string
+	id   int32
+}
+
+// Encode converts text to token ids. Invalid UTF-8 is encoded as U+FFFD per
+// bad byte, as llama.cpp does.
+func (t *Tokenizer) Encode(text string, opt EncodeOptions) []int32 {
+	out := make([]int32, 0, len(text)/3+2)
+	if opt.AddBOS && t.WantsBOS() {
+		out = append(out, t.bos)
+	}
+	prevSpecial := true // SentencePiece: the first fragment gets the dummy prefix
+	for _, fr := range t.partition(text, opt.ParseSpecial) {
+		if fr.id >= 0 {
+			out = append(out, fr.id)
+			prevSpecial = true
+			continue
+		}
+		if t.model == "llama" {
+			out = t.spmEncode(out, fr.text, t.addSpacePrefix && prevSpecial)
+		} else {
+			out = t.bpeEncode(out, fr.text)
+		}
+		prevSpecial = false
+	}
+	return out
+}
+
+// partition splits text on special-token texts, longest specials first, as
+// llama.cpp's tokenizer_st_partition: control and unknown tokens only when
+// parseSpecial, user-defined tokens always.
+func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+	if text == "" {
+		return nil
+	}
+	frags := []fragment{{text, -1}}
+	for _, id := range t.specials {
+		if !parseSpecial && t.types[id] != TypeUserDefined {
+			continue
+		}
+		s := t.tokens[id]
+		if !strings.Contains(text, s) {
+			continue
+		}
+		next := make([]fragment, 0, len(frags)+2)
+		for _, fr := range frags {
+			if fr.id >= 0 {
+				next = append(next, fr)
+				continue
+			}
+			rest := fr.text
+			for {
+				k := strings.Index(rest, s)
+				if k < 0 {
+					break
+				}
+				if k > 0 {
+					next = append(next, fragment{rest[:k], -1})
+				}
+				next = append(next, fragment{s, id})
+				rest = rest[k+len(s):]
+			}
+			if rest != "" {
+				next = append(next, fragment{rest, -1})
+			}
+		}
+		frags = next
+	}
+	return frags
+}
+
+// bpeEncode pre-tokenizes one raw fragment and runs BPE on each piece.
+func (t *Tokenizer) bpeEncode(out []int32, text string) []int32 {
+	cs := []rune(text)
+	var buf []byte
+	for _, p := range t.split.split(cs) {
+		buf = buf[:0]
+		for _, r := range cs[p.s:p.e] {
+			buf = utf8.AppendRune(buf, r)
+		}
+		out = t.bpeWord(out, string(buf))
+	}
+	return out
+}
