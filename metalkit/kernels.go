@@ -21,9 +21,27 @@ type backend struct {
 	q4_0 dot4Func
 	q4_K dot4Func
 	q6_K dot4Func
+
+	// One row × four columns: out[c] = dot(w, a[c]), c < 4 (batched
+	// MatMul). nil means MatMul uses the 4-row kernel per column.
+	q8_0x4 dot1x4Func
+	q4_0x4 dot1x4Func
 }
 
 type dot4Func func(w []byte, stride int, a *q8Act, out *[4]float32)
+
+// dot1x4Func computes out[c] = dot(row w, a[c]) for c < 4; fallback is the
+// 4-row kernel of the same format, for layouts it cannot take.
+type dot1x4Func func(w []byte, a []q8Act, out *[4]float32, fallback dot4Func)
+
+// dot1x4Go is the reference one-row × four-column kernel.
+func dot1x4Go(w []byte, a []q8Act, out *[4]float32, d4 dot4Func) {
+	var o [4]float32
+	for c := 0; c < 4; c++ {
+		d4(w, 0, &a[c], &o)
+		out[c] = o[0]
+	}
+}
 
 var goBackend = backend{
 	name:     "go",
@@ -50,6 +68,14 @@ var kern = pickBackend()
 func pickBackend() *backend {
 	if os.Getenv("METALKIT_NOASM") == "1" {
 		return &goBackend
+	}
+	// METALKIT_BACKEND=name picks one backend (for benchmarks).
+	if name := os.Getenv("METALKIT_BACKEND"); name != "" {
+		for _, b := range backends {
+			if b.name == name {
+				return b
+			}
+		}
 	}
 	return backends[len(backends)-1]
 }
@@ -88,6 +114,12 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.q6_K == nil {
 		b.q6_K = parent.q6_K
+	}
+	if b.q8_0x4 == nil {
+		b.q8_0x4 = parent.q8_0x4
+	}
+	if b.q4_0x4 == nil {
+		b.q4_0x4 = parent.q4_0x4
 	}
 	return b
 }

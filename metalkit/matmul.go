@@ -42,10 +42,15 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 		t.acts = p.act.prepare(m.Cols, batch, qkBlock)
 	}
 	if t.acts != nil {
-		bs := m.Type.BlockSize()
-		for b := range t.acts {
-			quantAct(&t.acts[b], x[b*m.Cols:(b+1)*m.Cols], bs)
+		q := &p.quant
+		*q = quantTask{acts: t.acts, x: x, cols: m.Cols, bs: m.Type.BlockSize(), threads: p.threads}
+		if batch >= 2*p.threads {
+			p.run(q)
+		} else {
+			q.threads = 1
+			q.work(0)
 		}
+		*q = quantTask{}
 	}
 	if m.Type == BF16 {
 		for w := range p.rowBuf {
@@ -112,6 +117,32 @@ func (t *matmulTask) quantRows(o *[4]float32, start, end, b0, b1 int) {
 		dot = t.k.q6_K
 	}
 	R, data := t.m.Rows, t.m.Data
+	var x4 dot1x4Func
+	switch t.m.Type {
+	case Q8_0:
+		x4 = t.k.q8_0x4
+	case Q4_0:
+		x4 = t.k.q4_0x4
+	}
+	if x4 != nil && b1-b0 >= 4 {
+		// Many columns: one row at a time against four columns, so the
+		// row's unpacking and scales are shared.
+		for r := start; r < end; r++ {
+			w := data[r*t.rb : (r+1)*t.rb]
+			b := b0
+			for ; b+4 <= b1; b += 4 {
+				x4(w, t.acts[b:b+4], o, dot)
+				for c := 0; c < 4; c++ {
+					t.out[(b+c)*R+r] = o[c]
+				}
+			}
+			for ; b < b1; b++ {
+				dot(w, 0, &t.acts[b], o)
+				t.out[b*R+r] = o[0]
+			}
+		}
+		return
+	}
 	r := start
 	for ; r+4 <= end; r += 4 {
 		w := data[r*t.rb : (r+4)*t.rb]
@@ -152,5 +183,20 @@ func (t *matmulTask) bf16Rows(w, start, end, b0, b1 int) {
 		for b := b0; b < b1; b++ {
 			t.out[b*R+r] = t.k.dot(buf, t.x[b*C:(b+1)*C])
 		}
+	}
+}
+
+// quantTask quantises a batch of activation columns, split by column.
+type quantTask struct {
+	acts     []q8Act
+	x        []float32
+	cols, bs int
+	threads  int
+}
+
+func (q *quantTask) work(w int) {
+	n := len(q.acts)
+	for b := n * w / q.threads; b < n*(w+1)/q.threads; b++ {
+		quantAct(&q.acts[b], q.x[b*q.cols:(b+1)*q.cols], q.bs)
 	}
 }

@@ -25,6 +25,7 @@ type Pool struct {
 
 	par    parallelTask
 	mm     matmulTask
+	quant  quantTask
 	act    actBuf
 	rowBuf [][]float32 // per-worker scratch rows (BF16 dequantisation)
 	dotOut [][4]float32

@@ -2,7 +2,11 @@
 
 package metalkit
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // Assembly kernels (float_amd64.s, f16_amd64.s, q8_0_amd64.s, ...). Each
 // stub's comment is the Go loop it computes; the Go wrappers below check
@@ -105,6 +109,25 @@ func q4KDotAVX2(w *byte, qs *int8, d *float32, bs32 *int16, nb int) float32
 //go:noescape
 func q6KDotAVX2(w *byte, qs *int8, d *float32, bs16 *int16, nb int) float32
 
+// q8_0Dot1x4AVX2 dots one Q8_0 row of nb blocks with four activation
+// columns, column c at qs + c·qsStride, d + c·dStride (bytes):
+//
+//	for c := 0; c < 4; c++ { out[c] = q8_0 dot of w with column c }  // as q8_0Dot4AVX2
+//
+//go:noescape
+func q8_0Dot1x4AVX2(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb int, out *[4]float32)
+
+//go:noescape
+func q8_0Dot1x4VNNI(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb int, out *[4]float32)
+
+// q4_0Dot1x4AVX2 is q8_0Dot1x4AVX2 for a Q4_0 row.
+//
+//go:noescape
+func q4_0Dot1x4AVX2(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb int, out *[4]float32)
+
+//go:noescape
+func q4_0Dot1x4VNNI(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb int, out *[4]float32)
+
 var (
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
@@ -120,6 +143,8 @@ var avx2Backend = backend{
 	f32ToF16: f32ToF16AVX2,
 	q8_0:     dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
 	q4_0:     dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
+	q8_0x4:   dot1x4Asm(q8_0Dot1x4AVX2, q8_0Bytes),
+	q4_0x4:   dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
 	q4_K:     dot4K(q4KDotAVX2, q4_KBytes, false),
 	q6_K:     dot4K(q6KDotAVX2, q6_KBytes, true),
 }
@@ -128,6 +153,9 @@ var vnniBackend = backend{
 	name: "avx512vnni",
 	q8_0: dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block),
 	q4_0: dot4Asm(q4_0Dot4VNNI, q4_0Bytes, q4_0Block),
+
+	q8_0x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
+	q4_0x4: dot1x4Asm(q4_0Dot1x4VNNI, q4_0Bytes),
 }
 
 // asmBackends lists the assembly backends this CPU supports, slowest first.
@@ -185,5 +213,30 @@ func dot4K(f func(w *byte, qs *int8, d *float32, bs *int16, nb int) float32, blo
 		for r := 0; r < 4; r++ {
 			out[r] = f(&w[r*stride], &a.qs[0], &a.d[0], &bs[0], nb)
 		}
+	}
+}
+
+// dot1x4Asm wraps a one-row × four-column kernel for 32-value blocks. The
+// four columns must be evenly spaced in memory (as actBuf lays them out);
+// otherwise it falls back to fallback.
+func dot1x4Asm(f func(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb int, out *[4]float32), blockBytes int) dot1x4Func {
+	return func(w []byte, a []q8Act, out *[4]float32, fallback dot4Func) {
+		a = a[:4]
+		nb := len(a[0].d)
+		if nb == 0 || len(w) < nb*blockBytes {
+			dot1x4Go(w, a, out, fallback)
+			return
+		}
+		qsStride := int(uintptr(unsafe.Pointer(&a[1].qs[0])) - uintptr(unsafe.Pointer(&a[0].qs[0])))
+		dStride := int(uintptr(unsafe.Pointer(&a[1].d[0])) - uintptr(unsafe.Pointer(&a[0].d[0])))
+		for c := 1; c < 4; c++ {
+			if len(a[c].d) != nb || len(a[c].qs) < nb*32 ||
+				uintptr(unsafe.Pointer(&a[c].qs[0])) != uintptr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c*qsStride) ||
+				uintptr(unsafe.Pointer(&a[c].d[0])) != uintptr(unsafe.Pointer(&a[0].d[0]))+uintptr(c*dStride) {
+				dot1x4Go(w, a, out, fallback)
+				return
+			}
+		}
+		f(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, nb, out)
 	}
 }
