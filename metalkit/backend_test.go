@@ -41,6 +41,9 @@ func TestBackendFloat(t *testing.T) {
 			if got, want := b.dotF16(h, y), dotF16Go(h, y); math.Abs(float64(got-want)) > tol {
 				t.Fatalf("dotF16 n=%d: %g want %g", n, got, want)
 			}
+			if got, want := b.dotBF16(h, y), dotBF16Go(h, y); math.Abs(float64(got-want)) > tol*100 {
+				t.Fatalf("dotBF16 n=%d: %g want %g", n, got, want)
+			}
 			copy(o2, o1)
 			b.axpyF16(o1, -1.5, h)
 			axpyF16Go(o2, -1.5, h)

@@ -135,6 +135,14 @@ func dotF16Go(a []uint16, b []float32) float32 {
 	return s
 }
 
+func dotBF16Go(a []uint16, b []float32) float32 {
+	var s float32
+	for i, h := range a {
+		s += BF16ToF32(h) * b[i]
+	}
+	return s
+}
+
 func axpyF16Go(out []float32, a float32, x []uint16) {
 	for i, h := range x {
 		out[i] += a * F16ToF32(h)

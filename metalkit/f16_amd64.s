@@ -176,3 +176,60 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func dotBF16AVX2(a []uint16, b []float32) float32
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+loop16:
+	CMPQ        CX, $16
+	JLT         loop8
+	VPMOVZXWD   (SI), Y4
+	VPMOVZXWD   16(SI), Y5
+	VPSLLD      $16, Y4, Y4
+	VPSLLD      $16, Y5, Y5
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         loop16
+
+loop8:
+	CMPQ        CX, $8
+	JLT         reduce
+	VPMOVZXWD   (SI), Y4
+	VPSLLD      $16, Y4, Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $16, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         loop8
+
+reduce:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+tail:
+	TESTQ       CX, CX
+	JEQ         done
+	MOVWLZX     (SI), AX
+	SHLL        $16, AX
+	VMOVD       AX, X4
+	VFMADD231SS (DI), X4, X0
+	ADDQ        $2, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         tail
+
+done:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET

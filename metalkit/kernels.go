@@ -12,6 +12,7 @@ type backend struct {
 	dot      func(a, b []float32) float32
 	axpy     func(out []float32, a float32, x []float32)
 	dotF16   func(a []uint16, b []float32) float32
+	dotBF16  func(a []uint16, b []float32) float32
 	axpyF16  func(out []float32, a float32, x []uint16)
 	f16ToF32 func(out []float32, x []uint16)
 	f32ToF16 func(out []uint16, x []float32)
@@ -48,6 +49,7 @@ var goBackend = backend{
 	dot:      dotGo,
 	axpy:     axpyGo,
 	dotF16:   dotF16Go,
+	dotBF16:  dotBF16Go,
 	axpyF16:  axpyF16Go,
 	f16ToF32: f16ToF32RowGo,
 	f32ToF16: f32ToF16RowGo,
@@ -93,6 +95,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.dotF16 == nil {
 		b.dotF16 = parent.dotF16
+	}
+	if b.dotBF16 == nil {
+		b.dotBF16 = parent.dotBF16
 	}
 	if b.axpyF16 == nil {
 		b.axpyF16 = parent.axpyF16

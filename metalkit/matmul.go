@@ -33,7 +33,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	defer p.mu.Unlock()
 
 	t := &p.mm
-	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, rowBuf: p.rowBuf, dotOut: p.dotOut}
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut}
 	// Quantise the activations once for the whole call.
 	switch m.Type {
 	case Q8_0, Q4_0:
@@ -52,11 +52,6 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 		}
 		*q = quantTask{}
 	}
-	if m.Type == BF16 {
-		for w := range p.rowBuf {
-			p.rowBuf[w] = grow(p.rowBuf[w], m.Cols)
-		}
-	}
 	// Chunks of up to 64 rows, several per worker so a busy core takes less.
 	chunk := (m.Rows/(p.threads*8) + 3) &^ 3
 	t.rows.reset(m.Rows, min(64, max(4, chunk)))
@@ -72,8 +67,7 @@ type matmulTask struct {
 	batch  int
 	rb     int // bytes per weight row
 	k      *backend
-	acts   []q8Act // quantised activation columns, nil for float types
-	rowBuf [][]float32
+	acts   []q8Act      // quantised activation columns, nil for float types
 	dotOut [][4]float32 // per-worker kernel results (a local would escape)
 	rows   chunker
 }
@@ -92,10 +86,8 @@ func (t *matmulTask) work(w int) {
 		for b0 := 0; b0 < t.batch; b0 += matmulBatchTile {
 			b1 := min(t.batch, b0+matmulBatchTile)
 			switch t.m.Type {
-			case F32, F16:
+			case F32, F16, BF16:
 				t.floatRows(start, end, b0, b1)
-			case BF16:
-				t.bf16Rows(w, start, end, b0, b1)
 			default:
 				t.quantRows(&t.dotOut[w], start, end, b0, b1)
 			}
@@ -166,22 +158,14 @@ func (t *matmulTask) floatRows(start, end, b0, b1 int) {
 		w := t.m.Data[r*t.rb : (r+1)*t.rb]
 		for b := b0; b < b1; b++ {
 			xb := t.x[b*C : (b+1)*C]
-			if t.m.Type == F32 {
+			switch t.m.Type {
+			case F32:
 				t.out[b*R+r] = t.k.dot(bytesAsF32(w), xb)
-			} else {
+			case F16:
 				t.out[b*R+r] = t.k.dotF16(bytesAsU16(w), xb)
+			case BF16:
+				t.out[b*R+r] = t.k.dotBF16(bytesAsU16(w), xb)
 			}
-		}
-	}
-}
-
-func (t *matmulTask) bf16Rows(w, start, end, b0, b1 int) {
-	R, C := t.m.Rows, t.m.Cols
-	buf := t.rowBuf[w][:C]
-	for r := start; r < end; r++ {
-		bf16Row(buf, t.m.Data[r*t.rb:(r+1)*t.rb])
-		for b := b0; b < b1; b++ {
-			t.out[b*R+r] = t.k.dot(buf, t.x[b*C:(b+1)*C])
 		}
 	}
 }

@@ -27,7 +27,6 @@ type Pool struct {
 	mm     matmulTask
 	quant  quantTask
 	act    actBuf
-	rowBuf [][]float32 // per-worker scratch rows (BF16 dequantisation)
 	dotOut [][4]float32
 }
 
@@ -43,7 +42,6 @@ func NewPool(threads int) *Pool {
 		threads: threads,
 		wake:    make([]chan struct{}, threads),
 		done:    make(chan struct{}, threads),
-		rowBuf:  make([][]float32, threads),
 		dotOut:  make([][4]float32, threads),
 	}
 	for w := 1; w < threads; w++ {

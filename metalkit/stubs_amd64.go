@@ -47,6 +47,13 @@ func dotF16AVX2(a []uint16, b []float32) float32
 //go:noescape
 func axpyF16AVX2(out []float32, a float32, x []uint16)
 
+// dotBF16AVX2 returns Σ bf16(a[i])·b[i]. (AVX2+FMA)
+//
+//	for i := range a { s += BF16ToF32(a[i]) * b[i] }
+//
+//go:noescape
+func dotBF16AVX2(a []uint16, b []float32) float32
+
 // f16ToF32AVX2 widens halves. (F16C)
 //
 //	for i := range x { out[i] = F16ToF32(x[i]) }
@@ -138,6 +145,7 @@ var avx2Backend = backend{
 	dot:      dotAVX2,
 	axpy:     axpyAVX2,
 	dotF16:   dotF16AVX2,
+	dotBF16:  dotBF16AVX2,
 	axpyF16:  axpyF16AVX2,
 	f16ToF32: f16ToF32AVX2,
 	f32ToF16: f32ToF16AVX2,
