@@ -1,0 +1,63 @@
+// Package metalkit holds the CPU compute kernels of reddwarf's inference:
+// quantised weight formats, the batched matrix-vector product that takes
+// nearly all of a forward pass's time, and the small float kernels around
+// it (norms, RoPE, softmax, SwiGLU, attention dots over an f16 KV cache).
+// It is llama2.c's run.c kernels with gonum's assembly layout: model files
+// (infer/) call these and never split work or touch SIMD themselves.
+//
+// # API
+//
+//   - DType mirrors ggml/GGUF tensor types (F32, F16, BF16, Q8_0, Q4_0,
+//     Q4_K, Q6_K; the numbers are on-disk values). RowBytes sizes a row.
+//   - Matrix is a GGUF weight: Rows rows of Cols elements, row-major, Data
+//     usually a slice of the read-only mmap. NewMatrix checks the size;
+//     Row dequantises one row.
+//   - Pool is a persistent worker pool; Parallel splits [0, n) into
+//     contiguous chunks. MatMul(p, out, m, x, batch) computes
+//     out[b*Rows+r] = m[r]·x[b*Cols:] for a whole batch, reading each
+//     weight row once.
+//   - Float kernels, output first: RMSNorm, Softmax, SiLU, SwiGLU, Add,
+//     Scale, Dot, Axpy, RopeNorm, RopeNeox, DotF16, AxpyF16, and the
+//     F16/BF16 conversions.
+//   - Quantize encodes f32 as any supported type (for test GGUFs).
+//
+// # Invariants
+//
+//   - Block layouts are exactly ggml's; each format file (q8_0.go, q4_0.go,
+//     q4_k.go, q6_k.go, f16.go) draws its layout and holds the reference
+//     dequantiser, the reference dot kernel and the quantiser.
+//   - For quantised weights MatMul quantises the activations to 8 bits once
+//     per call (act.go: blocks of 32 for Q8_0/Q4_0, 256 with 16- and
+//     32-value sums for K-quants), then does integer dots, as llama.cpp does,
+//     so results match llama.cpp's to rounding, not bit for bit.
+//   - Steady-state MatMul allocates nothing: scratch lives in the Pool.
+//     Calls on one Pool are serialised; a nil Pool runs on the caller.
+//   - Shape mismatches in MatMul and the float kernels are programmer errors
+//     and panic; NewMatrix and Quantize return errors for bad input.
+//   - F16/F32 rows are read in place, which assumes a little-endian host.
+//
+// # Backends
+//
+// Every hot kernel has a pure-Go reference (goBackend in kernels.go) and,
+// on amd64, assembly chosen at run time with golang.org/x/sys/cpu:
+//
+//	avx2        AVX2+FMA+F16C: f32/f16/bf16 dots, axpy, f16 conversion,
+//	            Q8_0, Q4_0, Q4_K, Q6_K integer dots (VPMADDUBSW/VPMADDWD)
+//	avx512vnni  adds AVX512-VNNI (VPDPBUSD on YMM) Q8_0 and Q4_0 dots
+//
+// stubs_amd64.go declares each assembly function under a comment giving the
+// Go loop it computes; stubs_noasm.go (build tag noasm, or another GOARCH)
+// leaves only the reference. METALKIT_NOASM=1 forces the reference at run
+// time and METALKIT_BACKEND=avx2 picks one backend (run tests with -count=1
+// when switching: the choice is made at init). backend_test.go runs every
+// backend the CPU supports against the reference on odd sizes, so CI covers
+// all of them.
+//
+// # Reading order
+//
+// dtype.go (types), q8_0.go (the simplest format, and the contract of the
+// 4-row dot kernels), act.go (activation quantisation), matmul.go (tiling
+// and the pool task), pool.go, then the *_amd64.s files. bench_test.go
+// reports GB/s of weight bytes beside BenchmarkBandwidth, the machine's
+// memory roofline measured with the same SIMD loads.
+package metalkit
