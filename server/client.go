@@ -209,3 +209,30 @@ func (c *Client) Info(now time.Time) string {
 	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(c.R.resp))
 	return b.String()
 }
+
+// SetReplyMode is CLIENT REPLY ON|OFF|SKIP.
+func (c *Client) SetReplyMode(mode string) {
+	switch mode {
+	case "on":
+		c.replyOff, c.replySkip = false, false
+	case "off":
+		c.replyOff = true
+	case "skip":
+		if !c.replyOff {
+			c.replySkip = true
+		}
+	}
+}
+
+// Kill closes the client's connection (CLIENT KILL).
+func (c *Client) Kill() { c.kill() }
+
+// SetNoEvict is CLIENT NO-EVICT.
+func (c *Client) SetNoEvict(v bool) { c.noEvict = v }
+
+// Monitoring reports whether the client is in MONITOR mode.
+func (c *Client) Monitoring() bool { return c.monitor }
+
+// IsPubSub reports whether the client counts as a pub/sub client (CLIENT
+// LIST TYPE pubsub).
+func (c *Client) IsPubSub() bool { return c.InPubSub() }

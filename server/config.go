@@ -580,3 +580,14 @@ func isHex(b byte) bool {
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func atoi64(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+
+// Clone returns an independent copy (CONFIG SET validates on one first).
+func (c *Config) Clone() *Config {
+	n := *c
+	n.values = make(map[string]string, len(c.values))
+	for k, v := range c.values {
+		n.values[k] = v
+	}
+	n.Bind = append([]string(nil), c.Bind...)
+	return &n
+}

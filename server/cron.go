@@ -8,6 +8,9 @@ func (s *Server) cron() {
 	s.nowMS = 0
 	budget := time.Second / time.Duration(s.Config.Hz) / 4
 	for _, db := range s.DBs {
+		if s.noActiveExpire {
+			break
+		}
 		db.activeExpireCycle(budget / time.Duration(len(s.DBs)))
 	}
 	if t := s.Config.Timeout; t > 0 {

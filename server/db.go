@@ -283,3 +283,14 @@ func (db *DB) Dict(fn func(key string, o *Object, expireMS int64) bool) {
 		}
 	}
 }
+
+// Detach removes key without releasing its value, for moving the same
+// object under another name or database (RENAME, MOVE).
+func (db *DB) Detach(key string) {
+	if _, ok := db.dict[key]; !ok {
+		return
+	}
+	delete(db.dict, key)
+	delete(db.expires, key)
+	db.order.Delete(&keyItem{xxhash.Sum64String(key), key})
+}

@@ -49,22 +49,14 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	mark := len(c.R.buf)
+	skip := c.replySkip // CLIENT REPLY SKIP applies to the next command
+	c.replySkip = false
 	s.current = c
 	s.process(c, args)
 	s.current = nil
-	// CLIENT REPLY OFF/SKIP: drop what this command wrote.
-	if c.replySkip {
-		c.replySkip = false
-		if !isClientReply(args) {
-			c.R.buf = c.R.buf[:mark]
-		}
-	} else if c.replyOff && !isClientReply(args) {
+	if skip || c.replyOff {
 		c.R.buf = c.R.buf[:mark]
 	}
-}
-
-func isClientReply(args [][]byte) bool {
-	return len(args) >= 2 && EqualFold(args[0], "client") && EqualFold(args[1], "reply")
 }
 
 func (s *Server) process(c *Client, args [][]byte) {

@@ -24,7 +24,7 @@ type protoGuard struct {
 	limits *guardLimits
 	client *Client
 
-	in  []byte // raw bytes read from the socket
+	in     []byte // raw bytes read from the socket
 	out    []byte // validated bytes; out[outPos:] not yet handed to redcon
 	outPos int
 

@@ -142,3 +142,36 @@ func (s *Server) TouchAllWatched(db *DB, other *DB) {
 		}
 	}
 }
+
+// SwapDB exchanges two databases' contents (SWAPDB); clients keep their
+// selected index and so see the other contents, as in Redis.
+func (s *Server) SwapDB(a, b int) {
+	if a == b {
+		return
+	}
+	s.TouchAllWatched(s.DBs[a], s.DBs[b])
+	s.TouchAllWatched(s.DBs[b], s.DBs[a])
+	s.DBs[a].swap(s.DBs[b])
+}
+
+// CheckBusy returns -BUSY if any of keys in db is in use by a running job
+// (a GEN on a session); commands that would change such a key call it.
+func (s *Server) CheckBusy(db *DB, keys ...string) error {
+	if s.Hooks.KeyBusy == nil {
+		return nil
+	}
+	for _, k := range keys {
+		if s.Hooks.KeyBusy(db, k) {
+			return &Error{"BUSY key '" + k + "' is in use by a running GEN; wait for it to finish"}
+		}
+	}
+	return nil
+}
+
+// CheckBusyDB returns -BUSY if any key of db is in use by a running job.
+func (s *Server) CheckBusyDB(db *DB) error {
+	if s.Hooks.DBBusy != nil && s.Hooks.DBBusy(db) {
+		return &Error{"BUSY a running GEN uses a key of this database; wait for it to finish"}
+	}
+	return nil
+}

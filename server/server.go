@@ -42,22 +42,23 @@ type Server struct {
 	stopOnce  sync.Once
 	exitCode  int
 
-	Stats      Stats
-	startTime  time.Time
-	nowMS      int64 // cached command time, so one command sees one "now"
-	loading    atomic.Bool
-	noTouch    bool
-	current    *Client // the client whose command is running
-	Dirty      int64 // changes since the last save (rdb_changes_since_last_save)
-	LastSave   int64 // unix seconds
-	watchers   map[watchedKeyID]map[*Client]struct{}
-	channels   map[string]map[*Client]struct{}
-	patterns   map[string]map[*Client]struct{}
-	monitors   map[*Client]struct{}
-	slowlog    []SlowlogEntry
-	slowlogID  int64
-	cmdStats   map[string]*CmdStat
-	errorStats map[string]int64
+	Stats          Stats
+	startTime      time.Time
+	nowMS          int64 // cached command time, so one command sees one "now"
+	loading        atomic.Bool
+	noTouch        bool
+	current        *Client // the client whose command is running
+	noActiveExpire bool
+	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
+	LastSave       int64 // unix seconds
+	watchers       map[watchedKeyID]map[*Client]struct{}
+	channels       map[string]map[*Client]struct{}
+	patterns       map[string]map[*Client]struct{}
+	monitors       map[*Client]struct{}
+	slowlog        []SlowlogEntry
+	slowlogID      int64
+	cmdStats       map[string]*CmdStat
+	errorStats     map[string]int64
 
 	logger  *log.Logger
 	logMu   sync.Mutex
@@ -84,6 +85,11 @@ type Hooks struct {
 	// Gate can refuse a command before it runs (BUSY, MISCONF): a non-nil
 	// error is replied instead.
 	Gate func(c *Client, spec *Spec, args [][]byte) error
+	// KeyBusy / DBBusy report keys in use by running jobs (-BUSY).
+	KeyBusy func(db *DB, key string) bool
+	DBBusy  func(db *DB) bool
+	// AfterFlushAll runs after FLUSHALL (a save when save points are set).
+	AfterFlushAll func()
 	// ClientGone is told when a client disconnects (blocked job cleanup).
 	ClientGone func(c *Client)
 }
@@ -310,4 +316,30 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	case s.events <- func() { s.unlinkClient(c) }:
 	case <-s.stopping:
 	}
+}
+
+// ConfigChanged applies directives that need more than a new value (after
+// CONFIG SET).
+func (s *Server) ConfigChanged() { s.applyLimits() }
+
+// SetActiveExpire turns the cron's active expiry on or off (DEBUG
+// SET-ACTIVE-EXPIRE).
+func (s *Server) SetActiveExpire(on bool) { s.noActiveExpire = !on }
+
+// Shutdown stops the server after an optional save: save forces one,
+// nosave skips it, neither saves when save points are configured.
+func (s *Server) Shutdown(save, nosave bool) error {
+	doSave := save || (!nosave && len(s.Config.SavePoints()) > 0)
+	if s.Hooks.Shutdown != nil {
+		if err := s.Hooks.Shutdown(doSave); err != nil {
+			s.logf("warning", "Error trying to save the DB, can't exit.")
+			return err
+		}
+	}
+	s.logf("warning", "Redis is now ready to exit, bye bye...")
+	for _, c := range s.clients {
+		c.closeAfterReply = true
+	}
+	go s.Stop(0)
+	return nil
 }

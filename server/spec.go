@@ -8,23 +8,23 @@ import "strings"
 type Flag uint32
 
 const (
-	FlagWrite     Flag = 1 << iota // may modify the keyspace
-	FlagReadonly                   // never modifies the keyspace
-	FlagDenyOOM                    // may grow memory: refused with -OOM over maxmemory
-	FlagAdmin                      // administrative (CONFIG, SHUTDOWN, DEBUG...)
-	FlagPubsub                     // pub/sub related
-	FlagNoscript                   // not allowed in scripts
-	FlagBlocking                   // may block the client (GEN)
-	FlagLoading                    // allowed while the dataset loads
-	FlagStale                      // allowed on a stale replica
-	FlagSkipMonitor                // not shown to MONITOR
-	FlagSkipSlowlog                // not logged by SLOWLOG
-	FlagFast                       // O(1) or O(log N)
-	FlagNoAuth                     // allowed before AUTH
-	FlagMayReplicate               // may replicate
-	FlagNoMulti                    // refused inside MULTI
-	FlagAllowBusy                  // allowed while a script is busy
-	FlagSentinel                   // (unused: listed for Redis parity)
+	FlagWrite        Flag = 1 << iota // may modify the keyspace
+	FlagReadonly                      // never modifies the keyspace
+	FlagDenyOOM                       // may grow memory: refused with -OOM over maxmemory
+	FlagAdmin                         // administrative (CONFIG, SHUTDOWN, DEBUG...)
+	FlagPubsub                        // pub/sub related
+	FlagNoscript                      // not allowed in scripts
+	FlagBlocking                      // may block the client (GEN)
+	FlagLoading                       // allowed while the dataset loads
+	FlagStale                         // allowed on a stale replica
+	FlagSkipMonitor                   // not shown to MONITOR
+	FlagSkipSlowlog                   // not logged by SLOWLOG
+	FlagFast                          // O(1) or O(log N)
+	FlagNoAuth                        // allowed before AUTH
+	FlagMayReplicate                  // may replicate
+	FlagNoMulti                       // refused inside MULTI
+	FlagAllowBusy                     // allowed while a script is busy
+	FlagSentinel                      // (unused: listed for Redis parity)
 )
 
 var flagNames = []struct {

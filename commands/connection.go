@@ -1,0 +1,437 @@
+package commands
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"reddwarf/server"
+)
+
+const (
+	noauth  = server.FlagNoAuth
+	loading = server.FlagLoading
+	stale   = server.FlagStale
+)
+
+var connectionCommands = []*server.Spec{
+	{Name: "ping", Arity: -1, Flags: ft, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "[message]", Summary: "Returns the server's liveliness response.", Tips: []string{"request_policy:all_shards", "response_policy:all_succeeded"}, Handler: pingCommand},
+	{Name: "echo", Arity: 2, Flags: ft, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "message", Summary: "Returns the given string.", Handler: echoCommand},
+	{Name: "hello", Arity: -1, Flags: noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Args: "[protover [AUTH username password] [SETNAME clientname]]", Summary: "Handshakes with the Redis server.", Handler: helloCommand},
+	{Name: "auth", Arity: -2, Flags: noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "1.0.0", Complexity: "O(N) where N is the number of passwords defined for the user", Args: "[username] password", Summary: "Authenticates the connection.", Handler: authCommand},
+	{Name: "quit", Arity: -1, Flags: noauth | ft | loading | stale | server.FlagNoscript | server.FlagAllowBusy, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Summary: "Closes the connection.", Handler: quitCommand},
+	{Name: "reset", Arity: 1, Flags: noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "6.2.0", Complexity: "O(1)", Summary: "Resets the connection.", Handler: resetCommand},
+	{Name: "select", Arity: 2, Flags: ft | loading | stale, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "index", Summary: "Changes the selected database.", Handler: selectCommand},
+	{Name: "client", Arity: -2, Group: "connection", Since: "2.4.0", Summary: "A container for client connection commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "client|id", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns the unique client ID of the connection.", Handler: clientIDCommand},
+		{Name: "client|setname", Arity: 3, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "2.6.9", Complexity: "O(1)", Args: "connection-name", Summary: "Sets the connection name.", Handler: clientSetnameCommand},
+		{Name: "client|getname", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "2.6.9", Complexity: "O(1)", Summary: "Returns the name of the connection.", Handler: clientGetnameCommand},
+		{Name: "client|list", Arity: -2, Flags: server.FlagAdmin | loading | stale | server.FlagNoscript, Group: "connection", Since: "2.4.0", Complexity: "O(N) where N is the number of client connections", Args: "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]", Summary: "Lists open connections.", Handler: clientListCommand},
+		{Name: "client|info", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.2.0", Complexity: "O(1)", Summary: "Returns information about the connection.", Handler: clientInfoCommand},
+		{Name: "client|kill", Arity: -3, Flags: server.FlagAdmin | loading | stale | server.FlagNoscript, Group: "connection", Since: "2.4.0", Complexity: "O(N) where N is the number of client connections", Args: "ip:port | [ID client-id] [TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES | NO]", Summary: "Terminates open connections.", Handler: clientKillCommand},
+		{Name: "client|no-evict", Arity: 3, Flags: server.FlagAdmin | loading | stale | server.FlagNoscript, Group: "connection", Since: "7.0.0", Complexity: "O(1)", Args: "ON | OFF", Summary: "Sets the client eviction mode of the connection.", Handler: clientNoEvictCommand},
+		{Name: "client|reply", Arity: 3, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "3.2.0", Complexity: "O(1)", Args: "ON | OFF | SKIP", Summary: "Instructs the server whether to reply to commands.", Handler: clientReplyCommand},
+		{Name: "client|help", Arity: 2, Flags: loading | stale, Group: "connection", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: clientHelpCommand},
+	}},
+}
+
+// PING [message]
+func pingCommand(x *server.Ctx) {
+	if len(x.Args) > 2 {
+		x.Error(server.ErrWrongArgs("ping"))
+		return
+	}
+	if x.C.InPubSub() && x.C.RESP() == 2 {
+		x.R.Array(2)
+		x.R.BulkString("pong")
+		if len(x.Args) == 2 {
+			x.R.Bulk(x.Args[1])
+		} else {
+			x.R.BulkString("")
+		}
+		return
+	}
+	if len(x.Args) == 2 {
+		x.R.Bulk(x.Args[1])
+		return
+	}
+	x.R.Status("PONG")
+}
+
+// ECHO message
+func echoCommand(x *server.Ctx) { x.R.Bulk(x.Args[1]) }
+
+// checkPassword validates AUTH/HELLO credentials for the default user.
+func checkPassword(x *server.Ctx, user, pass string) error {
+	if user != "default" || pass != x.S.Config.RequirePass {
+		return server.ErrWrongPass
+	}
+	return nil
+}
+
+// AUTH [username] password
+func authCommand(x *server.Ctx) {
+	if len(x.Args) > 3 {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	user, pass := "default", x.Arg(1)
+	if len(x.Args) == 3 {
+		user, pass = x.Arg(1), x.Arg(2)
+	} else if x.S.Config.RequirePass == "" {
+		x.Error(server.Errorf("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
+		return
+	}
+	if err := checkPassword(x, user, pass); err != nil {
+		x.Error(err)
+		return
+	}
+	x.C.SetAuthenticated(true)
+	x.R.OK()
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]
+func helloCommand(x *server.Ctx) {
+	ver := int64(x.C.RESP())
+	if len(x.Args) >= 2 {
+		n, ok := server.ParseInt(x.Args[1])
+		if !ok {
+			x.Error(server.Errorf("Protocol version is not an integer or out of range"))
+			return
+		}
+		if n < 2 || n > 3 {
+			x.Error(server.Errorf("NOPROTO unsupported protocol version"))
+			return
+		}
+		ver = n
+	}
+	var user, pass, name string
+	auth, setname := false, false
+	for i := 2; i < len(x.Args); i++ {
+		more := len(x.Args) - i - 1
+		switch {
+		case is(x.Args[i], "AUTH") && more >= 2:
+			auth, user, pass = true, x.Arg(i+1), x.Arg(i+2)
+			i += 2
+		case is(x.Args[i], "SETNAME") && more >= 1:
+			setname, name = true, x.Arg(i+1)
+			i++
+		default:
+			x.Error(server.Errorf("Syntax error in HELLO option '" + x.Arg(i) + "'"))
+			return
+		}
+	}
+	if auth {
+		if err := checkPassword(x, user, pass); err != nil {
+			x.Error(err)
+			return
+		}
+		x.C.SetAuthenticated(true)
+	}
+	if !x.C.Authenticated() {
+		x.Error(server.Errorf("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
+		return
+	}
+	if setname {
+		if err := validClientName(name); err != nil {
+			x.Error(err)
+			return
+		}
+		x.C.Name = name
+	}
+	x.C.SetRESP(int(ver))
+	x.R.Map(7)
+	x.R.BulkString("server")
+	x.R.BulkString("redis")
+	x.R.BulkString("version")
+	x.R.BulkString(server.RedisVersion)
+	x.R.BulkString("proto")
+	x.R.Int(ver)
+	x.R.BulkString("id")
+	x.R.Int(int64(x.C.ID))
+	x.R.BulkString("mode")
+	x.R.BulkString("standalone")
+	x.R.BulkString("role")
+	x.R.BulkString("master")
+	x.R.BulkString("modules")
+	x.R.Array(0)
+}
+
+// QUIT
+func quitCommand(x *server.Ctx) {
+	x.R.OK()
+	x.C.CloseAfterReply()
+}
+
+// RESET
+func resetCommand(x *server.Ctx) {
+	x.S.ResetClient(x.C)
+	x.R.Status("RESET")
+}
+
+// SELECT index
+func selectCommand(x *server.Ctx) {
+	n, ok := server.ParseInt(x.Args[1])
+	if !ok {
+		x.Error(server.ErrNotInteger)
+		return
+	}
+	if n < 0 || n >= int64(len(x.S.DBs)) {
+		x.Error(server.ErrDBIndex)
+		return
+	}
+	x.C.DB = x.S.DBs[n]
+	x.R.OK()
+}
+
+// CLIENT ID
+func clientIDCommand(x *server.Ctx) { x.R.Int(int64(x.C.ID)) }
+
+func validClientName(name string) error {
+	for i := 0; i < len(name); i++ {
+		if name[i] < '!' || name[i] > '~' {
+			return server.Errorf("Client names cannot contain spaces, newlines or special characters.")
+		}
+	}
+	return nil
+}
+
+// CLIENT SETNAME name
+func clientSetnameCommand(x *server.Ctx) {
+	if err := validClientName(x.Arg(2)); err != nil {
+		x.Error(err)
+		return
+	}
+	x.C.Name = x.Arg(2)
+	x.R.OK()
+}
+
+// CLIENT GETNAME
+func clientGetnameCommand(x *server.Ctx) {
+	if x.C.Name == "" {
+		x.R.Null()
+		return
+	}
+	x.R.BulkString(x.C.Name)
+}
+
+// sortedClients returns the clients by ID.
+func sortedClients(x *server.Ctx) []*server.Client {
+	var out []*server.Client
+	for _, c := range x.S.Clients() {
+		out = append(out, c)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].ID < out[j-1].ID; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func clientType(c *server.Client) string {
+	if c.IsPubSub() {
+		return "pubsub"
+	}
+	return "normal"
+}
+
+// CLIENT LIST [TYPE type] [ID id ...]
+func clientListCommand(x *server.Ctx) {
+	typ := ""
+	var ids map[uint64]bool
+	for i := 2; i < len(x.Args); i++ {
+		switch {
+		case is(x.Args[i], "TYPE") && i+1 < len(x.Args):
+			typ = strings.ToLower(x.Arg(i + 1))
+			switch typ {
+			case "normal", "pubsub", "master", "replica", "slave":
+			default:
+				x.Error(server.Errorf("Unknown client type '" + x.Arg(i+1) + "'"))
+				return
+			}
+			i++
+		case is(x.Args[i], "ID") && i+1 < len(x.Args):
+			ids = map[uint64]bool{}
+			for i++; i < len(x.Args); i++ {
+				id, err := strconv.ParseUint(x.Arg(i), 10, 64)
+				if err != nil || id == 0 {
+					x.Error(server.Errorf("Invalid client ID"))
+					return
+				}
+				ids[id] = true
+			}
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	var b strings.Builder
+	now := time.Now()
+	for _, c := range sortedClients(x) {
+		if typ != "" && clientType(c) != typ {
+			continue
+		}
+		if ids != nil && !ids[c.ID] {
+			continue
+		}
+		b.WriteString(c.Info(now))
+		b.WriteString("\n")
+	}
+	x.R.Verbatim(b.String())
+}
+
+// CLIENT INFO
+func clientInfoCommand(x *server.Ctx) { x.R.Verbatim(x.C.Info(time.Now()) + "\n") }
+
+// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE t] [USER u] [ADDR a] [LADDR a] [SKIPME yes|no]
+func clientKillCommand(x *server.Ctx) {
+	if len(x.Args) == 3 {
+		// Old form: reply OK or an error, kill the one client at that address.
+		for _, c := range x.S.Clients() {
+			if c.Addr == x.Arg(2) {
+				c.Kill()
+				if c == x.C {
+					x.C.CloseAfterReply()
+				}
+				x.R.OK()
+				return
+			}
+		}
+		x.Error(server.Errorf("No such client"))
+		return
+	}
+	var id uint64
+	typ, user, addr, laddr := "", "", "", ""
+	skipme := true
+	if (len(x.Args)-2)%2 != 0 {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	for i := 2; i+1 < len(x.Args); i += 2 {
+		v := x.Arg(i + 1)
+		switch a := x.Args[i]; {
+		case is(a, "ID"):
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n == 0 {
+				x.Error(server.Errorf("client-id should be greater than 0"))
+				return
+			}
+			id = n
+		case is(a, "TYPE"):
+			typ = strings.ToLower(v)
+			switch typ {
+			case "normal", "pubsub", "master", "replica", "slave":
+			default:
+				x.Error(server.Errorf("Unknown client type '" + v + "'"))
+				return
+			}
+		case is(a, "USER"):
+			user = v
+			if user != "default" {
+				x.Error(server.Errorf("No such user '" + v + "'"))
+				return
+			}
+		case is(a, "ADDR"):
+			addr = v
+		case is(a, "LADDR"):
+			laddr = v
+		case is(a, "SKIPME"):
+			switch {
+			case is(x.Args[i+1], "YES"):
+				skipme = true
+			case is(x.Args[i+1], "NO"):
+				skipme = false
+			default:
+				x.Error(server.ErrSyntax)
+				return
+			}
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	killed := 0
+	for _, c := range sortedClients(x) {
+		if (id != 0 && c.ID != id) || (typ != "" && clientType(c) != typ) || (addr != "" && c.Addr != addr) || (laddr != "" && c.LAddr != laddr) {
+			continue
+		}
+		if c == x.C && skipme {
+			continue
+		}
+		if c == x.C {
+			x.C.CloseAfterReply()
+		} else {
+			c.Kill()
+		}
+		killed++
+	}
+	x.R.Int(int64(killed))
+}
+
+// CLIENT NO-EVICT ON|OFF
+func clientNoEvictCommand(x *server.Ctx) {
+	switch {
+	case is(x.Args[2], "ON"):
+		x.C.SetNoEvict(true)
+	case is(x.Args[2], "OFF"):
+		x.C.SetNoEvict(false)
+	default:
+		x.Error(server.ErrSyntax)
+		return
+	}
+	x.R.OK()
+}
+
+// CLIENT REPLY ON|OFF|SKIP
+func clientReplyCommand(x *server.Ctx) {
+	mode := strings.ToLower(x.Arg(2))
+	switch mode {
+	case "on", "off", "skip":
+	default:
+		x.Error(server.ErrSyntax)
+		return
+	}
+	x.C.SetReplyMode(mode)
+	if mode == "on" {
+		x.R.OK()
+	}
+}
+
+// CLIENT HELP
+func clientHelpCommand(x *server.Ctx) {
+	helpReply(x, "client", []string{
+		"GETNAME",
+		"    Return the name of the current connection.",
+		"ID",
+		"    Return the ID of the current connection.",
+		"INFO",
+		"    Return information about the current client connection.",
+		"KILL <ip:port>",
+		"    Kill connection made from <ip:port>.",
+		"KILL <option> <value> [<option> <value> [...]]",
+		"    Kill connections. Options are:",
+		"    * ADDR (<ip:port>|<unixsocket>:0)",
+		"      Kill connections made from the specified address",
+		"    * LADDR (<ip:port>|<unixsocket>:0)",
+		"      Kill connections made to specified local address",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"      Kill connections by type.",
+		"    * USER <username>",
+		"      Kill connections authenticated by <username>.",
+		"    * SKIPME (YES|NO)",
+		"      Skip killing current connection (default: yes).",
+		"    * ID <client-id>",
+		"      Kill connections by client id.",
+		"LIST [options ...]",
+		"    Return information about client connections. Options:",
+		"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+		"      Return clients of specified type.",
+		"NO-EVICT (ON|OFF)",
+		"    Protect current client connection from eviction.",
+		"REPLY (ON|OFF|SKIP)",
+		"    Control the replies sent to the current connection.",
+		"SETNAME <name>",
+		"    Assign the name <name> to the current connection.",
+	})
+}

@@ -1,0 +1,30 @@
+// Package commands says what every command means. Each family has a file
+// (strings.go, keyspace.go, expire.go, connection.go, server.go, pubsub.go,
+// tx.go, and later session.go and persist.go); each command is one Spec
+// entry — name, arity, flags, key positions, group, summary — plus one
+// handler named after it (getCommand, setCommand). Variants share a generic
+// function (setGeneric for SET/SETNX/SETEX/PSETEX, expireGeneric).
+//
+// Handlers parse every argument first and fail before changing anything;
+// the generic checks (arity, AUTH, MULTI queueing, LOADING/OOM/BUSY gates)
+// are the dispatcher's (server/dispatch.go), never repeated here. A write
+// ends the same way every time: change the value, x.Modified(key) (WATCH
+// and save points), reply.
+//
+// All returns the table; main registers it into the server, so the server
+// package never imports this one.
+package commands
+
+import "reddwarf/server"
+
+// All returns every command spec of every family.
+func All() []*server.Spec {
+	var all []*server.Spec
+	for _, family := range [][]*server.Spec{
+		connectionCommands, keyspaceCommands, expireCommands, stringCommands,
+		serverCommands, pubsubCommands, txCommands,
+	} {
+		all = append(all, family...)
+	}
+	return all
+}

@@ -1,0 +1,616 @@
+package commands
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"reddwarf/server"
+)
+
+const admin = server.FlagAdmin
+
+var serverCommands = []*server.Spec{
+	{Name: "info", Arity: -1, Flags: loading | stale, Group: "server", Since: "1.0.0", Complexity: "O(1)", Args: "[section [section ...]]", Summary: "Returns information and statistics about the server.", Tips: []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"}, Handler: infoCommand},
+	{Name: "config", Arity: -2, Group: "server", Since: "2.0.0", Summary: "A container for server configuration commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "config|get", Arity: -3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(N) when N is the number of configuration parameters provided", Args: "parameter [parameter ...]", Summary: "Returns the effective values of configuration parameters.", Handler: configGetCommand},
+		{Name: "config|set", Arity: -4, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(N) when N is the number of configuration parameters provided", Args: "parameter value [parameter value ...]", Summary: "Sets configuration parameters in-flight.", Handler: configSetCommand},
+		{Name: "config|resetstat", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(1)", Summary: "Resets the server's statistics.", Handler: configResetstatCommand},
+		{Name: "config|rewrite", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.0", Complexity: "O(1)", Summary: "Persists the effective configuration to file.", Handler: configRewriteCommand},
+		{Name: "config|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: configHelpCommand},
+	}},
+	{Name: "time", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "2.6.0", Complexity: "O(1)", Summary: "Returns the server time.", Tips: []string{"nondeterministic_output"}, Handler: timeCommand},
+	{Name: "lastsave", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "1.0.0", Complexity: "O(1)", Summary: "Returns the Unix timestamp of the last successful save to disk.", Tips: []string{"nondeterministic_output"}, Handler: lastsaveCommand},
+	{Name: "shutdown", Arity: -1, Flags: admin | server.FlagNoscript | loading | stale | server.FlagNoMulti | server.FlagAllowBusy, Group: "server", Since: "1.0.0", Complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", Args: "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", Handler: shutdownCommand},
+	{Name: "monitor", Arity: 1, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "", Summary: "Listens for all requests received by the server in real-time.", Handler: monitorCommand},
+	{Name: "slowlog", Arity: -2, Group: "server", Since: "2.2.12", Summary: "A container for slow log commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "slowlog|get", Arity: -2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(N) where N is the number of entries returned", Args: "[count]", Summary: "Returns the slow log's entries.", Handler: slowlogGetCommand},
+		{Name: "slowlog|len", Arity: 2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(1)", Summary: "Returns the number of entries in the slow log.", Handler: slowlogLenCommand},
+		{Name: "slowlog|reset", Arity: 2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(N) where N is the number of entries in the slowlog", Summary: "Clears all entries from the slow log.", Handler: slowlogResetCommand},
+		{Name: "slowlog|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "6.2.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands", Handler: slowlogHelpCommand},
+	}},
+	{Name: "latency", Arity: -2, Group: "server", Since: "2.8.13", Summary: "A container for latency diagnostics commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "latency|latest", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns the latest latency samples for all events.", Handler: latencyEmptyCommand},
+		{Name: "latency|history", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Returns timestamp-latency samples for an event.", Handler: latencyEmptyCommand},
+		{Name: "latency|reset", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "[event [event ...]]", Summary: "Resets the latency data for one or more events.", Handler: latencyResetCommand},
+		{Name: "latency|doctor", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns a human-readable latency analysis report.", Handler: latencyDoctorCommand},
+		{Name: "latency|graph", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Returns a latency graph for an event.", Handler: latencyGraphCommand},
+		{Name: "latency|histogram", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands with latency information being retrieved.", Args: "[command [command ...]]", Summary: "Returns the cumulative distribution of latencies of a subset or all commands.", Handler: latencyHistogramCommand},
+		{Name: "latency|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: latencyHelpCommand},
+	}},
+	{Name: "debug", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "Depends on subcommand.", Summary: "A container for debugging commands.", Handler: debugCommand},
+	{Name: "command", Arity: -1, Flags: loading | stale, Group: "server", Since: "2.8.13", Summary: "Returns detailed information about all commands.", Complexity: "O(N) where N is the total number of Redis commands", Tips: []string{"nondeterministic_output_order"}, Handler: commandCommand, Sub: []*server.Spec{
+		{Name: "command|count", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns a count of commands.", Handler: commandCountCommand},
+		{Name: "command|info", Arity: -2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, Handler: commandInfoCommand},
+		{Name: "command|docs", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns documentary information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, Handler: commandDocsCommand},
+		{Name: "command|list", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the total number of Redis commands", Args: "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", Summary: "Returns a list of command names.", Tips: []string{"nondeterministic_output_order"}, Handler: commandListCommand},
+		{Name: "command|getkeys", Arity: -3, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names from an arbitrary command.", Handler: commandGetkeysCommand},
+		{Name: "command|getkeysandflags", Arity: -3, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names and access flags for an arbitrary command.", Handler: commandGetkeysandflagsCommand},
+		{Name: "command|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: commandHelpCommand},
+	}},
+}
+
+// INFO [section ...]
+func infoCommand(x *server.Ctx) {
+	var names []string
+	for _, a := range x.Args[1:] {
+		names = append(names, strings.ToLower(string(a)))
+	}
+	x.R.Verbatim(x.S.Info(names))
+}
+
+// CONFIG GET parameter [parameter ...]
+func configGetCommand(x *server.Ctx) {
+	seen := map[string]bool{}
+	var names []string
+	for _, p := range x.Args[2:] {
+		for _, n := range x.S.Config.Match(strings.ToLower(string(p))) {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	x.R.Map(len(names))
+	for _, n := range names {
+		x.R.BulkString(n)
+		x.R.BulkString(x.S.Config.Get(n))
+	}
+}
+
+// CONFIG SET parameter value [parameter value ...] — all or nothing.
+func configSetCommand(x *server.Ctx) {
+	if len(x.Args)%2 != 0 {
+		x.Error(server.ErrWrongArgs("config|set"))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 2; i < len(x.Args); i += 2 {
+		n := strings.ToLower(x.Arg(i))
+		if seen[n] {
+			x.Error(server.Errorf("CONFIG SET failed (possibly related to argument '" + n + "') - duplicate parameter"))
+			return
+		}
+		seen[n] = true
+	}
+	// Validate on a scratch copy first so a bad pair changes nothing.
+	trial := x.S.Config.Clone()
+	for i := 2; i < len(x.Args); i += 2 {
+		if err := trial.SetRuntime(x.Arg(i), x.Arg(i+1)); err != nil {
+			x.Error(server.Errorf(err.Error()))
+			return
+		}
+	}
+	for i := 2; i < len(x.Args); i += 2 {
+		x.S.Config.SetRuntime(x.Arg(i), x.Arg(i+1))
+	}
+	x.S.ConfigChanged()
+	x.R.OK()
+}
+
+// CONFIG RESETSTAT
+func configResetstatCommand(x *server.Ctx) {
+	x.S.ResetStats()
+	x.R.OK()
+}
+
+// CONFIG REWRITE
+func configRewriteCommand(x *server.Ctx) {
+	if err := x.S.Config.Rewrite(); err != nil {
+		x.Error(server.Errorf(err.Error()))
+		return
+	}
+	x.R.OK()
+}
+
+// CONFIG HELP
+func configHelpCommand(x *server.Ctx) {
+	helpReply(x, "config", []string{
+		"GET <pattern>",
+		"    Return parameters matching the glob-like <pattern> and their values.",
+		"SET <directive> <value>",
+		"    Set the configuration <directive> to <value>.",
+		"RESETSTAT",
+		"    Reset statistics reported by the INFO command.",
+		"REWRITE",
+		"    Rewrite the configuration file.",
+	})
+}
+
+// TIME
+func timeCommand(x *server.Ctx) {
+	now := time.Now()
+	x.R.Array(2)
+	x.R.BulkString(strconv.FormatInt(now.Unix(), 10))
+	x.R.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+}
+
+// LASTSAVE
+func lastsaveCommand(x *server.Ctx) { x.R.Int(x.S.LastSave) }
+
+// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+func shutdownCommand(x *server.Ctx) {
+	save, nosave, abort := false, false, false
+	for _, a := range x.Args[1:] {
+		switch {
+		case is(a, "SAVE"):
+			save = true
+		case is(a, "NOSAVE"):
+			nosave = true
+		case is(a, "NOW"), is(a, "FORCE"):
+		case is(a, "ABORT"):
+			abort = true
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	if (save && nosave) || (abort && len(x.Args) > 2) {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	if abort {
+		x.Error(server.Errorf("No shutdown in progress."))
+		return
+	}
+	if err := x.S.Shutdown(save, nosave); err != nil {
+		x.Error(server.Errorf("Errors trying to SHUTDOWN. Check logs."))
+		return
+	}
+	// On success there is no reply: the connection just closes.
+}
+
+// MONITOR
+func monitorCommand(x *server.Ctx) {
+	if x.C.Monitoring() {
+		return
+	}
+	x.S.AddMonitor(x.C)
+	x.R.OK()
+}
+
+// SLOWLOG GET [count]
+func slowlogGetCommand(x *server.Ctx) {
+	count := int64(10)
+	if len(x.Args) > 3 {
+		x.Error(server.ErrWrongArgs("slowlog|get"))
+		return
+	}
+	if len(x.Args) == 3 {
+		n, ok := server.ParseInt(x.Args[2])
+		if !ok || n < -1 {
+			x.Error(server.Errorf("count should be greater than or equal to -1"))
+			return
+		}
+		count = n
+	}
+	entries := x.S.Slowlog()
+	if count >= 0 && int64(len(entries)) > count {
+		entries = entries[:count]
+	}
+	x.R.Array(len(entries))
+	for _, e := range entries {
+		x.R.Array(6)
+		x.R.Int(e.ID)
+		x.R.Int(e.Time)
+		x.R.Int(e.Duration)
+		x.R.Strings(e.Args)
+		x.R.BulkString(e.Addr)
+		x.R.BulkString(e.Name)
+	}
+}
+
+// SLOWLOG LEN
+func slowlogLenCommand(x *server.Ctx) { x.R.Int(int64(len(x.S.Slowlog()))) }
+
+// SLOWLOG RESET
+func slowlogResetCommand(x *server.Ctx) {
+	x.S.SlowlogReset()
+	x.R.OK()
+}
+
+// SLOWLOG HELP
+func slowlogHelpCommand(x *server.Ctx) {
+	helpReply(x, "slowlog", []string{
+		"GET [<count>]",
+		"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+		"    Entries are made of:",
+		"    id, timestamp, time in microseconds, arguments array, client IP and port,",
+		"    client name",
+		"LEN",
+		"    Return the length of the slowlog.",
+		"RESET",
+		"    Reset the slowlog.",
+	})
+}
+
+// LATENCY LATEST / HISTORY event: no latency events are recorded (the
+// monitor threshold is 0), so both are empty, as on an idle Redis.
+func latencyEmptyCommand(x *server.Ctx) { x.R.Array(0) }
+
+// LATENCY RESET [event ...]
+func latencyResetCommand(x *server.Ctx) { x.R.Int(0) }
+
+// LATENCY DOCTOR
+func latencyDoctorCommand(x *server.Ctx) {
+	x.R.Verbatim("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a bit more.\n")
+}
+
+// LATENCY GRAPH event
+func latencyGraphCommand(x *server.Ctx) {
+	x.Error(server.Errorf("No samples available for event '" + x.Arg(2) + "'"))
+}
+
+// LATENCY HISTOGRAM [command ...]
+func latencyHistogramCommand(x *server.Ctx) { x.R.Map(0) }
+
+// LATENCY HELP
+func latencyHelpCommand(x *server.Ctx) {
+	helpReply(x, "latency", []string{
+		"DOCTOR",
+		"    Return a human readable latency analysis report.",
+		"GRAPH <event>",
+		"    Return an ASCII latency graph for the <event> class.",
+		"HISTORY <event>",
+		"    Return time-latency samples for the <event> class.",
+		"LATEST",
+		"    Return the latest latency samples for all events.",
+		"RESET [<event> ...]",
+		"    Reset latency data of one or more <event> classes.",
+		"    (default: reset all data for all event classes)",
+		"HISTOGRAM [COMMAND ...]",
+		"    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+		"    If no commands are specified then all histograms are replied.",
+	})
+}
+
+// DEBUG SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key | HELP
+func debugCommand(x *server.Ctx) {
+	sub := strings.ToLower(x.Arg(1))
+	switch {
+	case sub == "sleep" && len(x.Args) == 3:
+		secs, err := floatArg(x, 2)
+		if err != nil {
+			x.Error(err)
+			return
+		}
+		// Like Redis, DEBUG SLEEP blocks the whole server.
+		time.Sleep(time.Duration(secs * float64(time.Second)))
+		x.R.OK()
+	case sub == "set-active-expire" && len(x.Args) == 3:
+		x.S.SetActiveExpire(x.Arg(2) != "0")
+		x.R.OK()
+	case sub == "object" && len(x.Args) == 3:
+		o := x.DB.Peek(x.Arg(2))
+		if o == nil {
+			x.Error(server.ErrNoSuchKey)
+			return
+		}
+		x.R.Status("Value at:0x0 refcount:" + strconv.FormatInt(o.Refcount(), 10) + " encoding:" + o.Encoding() + " serializedlength:" + strconv.FormatInt(o.MemoryUsage(x.Arg(2)), 10) + " lru:0 lru_seconds_idle:" + strconv.FormatInt(o.IdleMS(x.S.Now())/1000, 10))
+	case sub == "help":
+		helpReply(x, "debug", []string{
+			"OBJECT <key>",
+			"    Show low level info about the key and associated value.",
+			"SET-ACTIVE-EXPIRE <0|1>",
+			"    Setting it to 0 disables expiring keys in background when they are not",
+			"    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+			"    default.",
+			"SLEEP <seconds>",
+			"    Stop the server for <seconds>. Decimals allowed.",
+		})
+	default:
+		x.Error(server.Errorf("Unknown subcommand or wrong number of arguments for '" + x.Arg(1) + "'. Try DEBUG HELP."))
+	}
+}
+
+// COMMAND (every command's info)
+func commandCommand(x *server.Ctx) {
+	all := x.S.Commands.All()
+	x.R.Array(len(all))
+	for _, s := range all {
+		replyCommandInfo(x, s)
+	}
+}
+
+// COMMAND COUNT
+func commandCountCommand(x *server.Ctx) { x.R.Int(int64(len(x.S.Commands.All()))) }
+
+// lookupCommandName finds "get" or "config|get" (or "config get"? no:
+// COMMAND INFO takes names, subcommands as "container|sub").
+func lookupCommandName(x *server.Ctx, name string) *server.Spec {
+	name = strings.ToLower(name)
+	if i := strings.IndexByte(name, '|'); i >= 0 {
+		parent := x.S.Commands.Lookup([]byte(name[:i]))
+		if parent == nil {
+			return nil
+		}
+		return parent.Subcommand([]byte(name[i+1:]))
+	}
+	return x.S.Commands.Lookup([]byte(name))
+}
+
+// COMMAND INFO [name ...]
+func commandInfoCommand(x *server.Ctx) {
+	if len(x.Args) == 2 {
+		commandCommand(x)
+		return
+	}
+	x.R.Array(len(x.Args) - 2)
+	for _, a := range x.Args[2:] {
+		s := lookupCommandName(x, string(a))
+		if s == nil {
+			x.R.NullArray()
+			continue
+		}
+		replyCommandInfo(x, s)
+	}
+}
+
+// replyCommandInfo writes one COMMAND INFO entry: name, arity, flags,
+// first key, last key, step, ACL categories, tips, key specs, subcommands.
+func replyCommandInfo(x *server.Ctx, s *server.Spec) {
+	x.R.Array(10)
+	x.R.BulkString(s.Name)
+	x.R.Int(int64(s.Arity))
+	flags := s.Flags.Names()
+	x.R.Set(len(flags))
+	for _, f := range flags {
+		x.R.Status(f)
+	}
+	x.R.Int(int64(s.FirstKey))
+	x.R.Int(int64(s.LastKey))
+	x.R.Int(int64(s.Step))
+	cats := s.ACLCategories()
+	x.R.Set(len(cats))
+	for _, c := range cats {
+		x.R.Status(c)
+	}
+	x.R.Set(len(s.Tips))
+	for _, t := range s.Tips {
+		x.R.Status(t)
+	}
+	replyKeySpecs(x, s)
+	x.R.Array(len(s.Sub))
+	for _, sub := range s.Sub {
+		replyCommandInfo(x, sub)
+	}
+}
+
+// replyKeySpecs writes the key specs, derived from the legacy positions
+// (one "index" + "range" spec) with the flags the table gives.
+func replyKeySpecs(x *server.Ctx, s *server.Spec) {
+	if s.FirstKey <= 0 {
+		x.R.Array(0)
+		return
+	}
+	var flags []string
+	if len(s.KeySpecs) > 0 {
+		flags = s.KeySpecs[0].Flags
+	}
+	last := s.LastKey
+	if last > 0 {
+		last -= s.FirstKey
+	}
+	x.R.Array(1)
+	x.R.Map(3)
+	x.R.BulkString("flags")
+	x.R.Set(len(flags))
+	for _, f := range flags {
+		x.R.Status(f)
+	}
+	x.R.BulkString("begin_search")
+	x.R.Map(2)
+	x.R.BulkString("type")
+	x.R.BulkString("index")
+	x.R.BulkString("spec")
+	x.R.Map(1)
+	x.R.BulkString("index")
+	x.R.Int(int64(s.FirstKey))
+	x.R.BulkString("find_keys")
+	x.R.Map(2)
+	x.R.BulkString("type")
+	x.R.BulkString("range")
+	x.R.BulkString("spec")
+	x.R.Map(3)
+	x.R.BulkString("lastkey")
+	x.R.Int(int64(last))
+	x.R.BulkString("keystep")
+	x.R.Int(int64(s.Step))
+	x.R.BulkString("limit")
+	x.R.Int(0)
+}
+
+// COMMAND DOCS [name ...]
+func commandDocsCommand(x *server.Ctx) {
+	var specs []*server.Spec
+	if len(x.Args) == 2 {
+		specs = x.S.Commands.All()
+	} else {
+		for _, a := range x.Args[2:] {
+			if s := lookupCommandName(x, string(a)); s != nil {
+				specs = append(specs, s)
+			}
+		}
+	}
+	x.R.Map(len(specs))
+	for _, s := range specs {
+		x.R.BulkString(s.Name)
+		replyCommandDoc(x, s)
+	}
+}
+
+func replyCommandDoc(x *server.Ctx, s *server.Spec) {
+	n := 4
+	if len(s.Sub) > 0 {
+		n++
+	}
+	x.R.Map(n)
+	x.R.BulkString("summary")
+	x.R.BulkString(s.Summary)
+	x.R.BulkString("since")
+	x.R.BulkString(s.Since)
+	x.R.BulkString("group")
+	x.R.BulkString(s.Group)
+	x.R.BulkString("complexity")
+	x.R.BulkString(s.Complexity)
+	if len(s.Sub) > 0 {
+		x.R.BulkString("subcommands")
+		x.R.Map(len(s.Sub))
+		for _, sub := range s.Sub {
+			x.R.BulkString(sub.Name)
+			replyCommandDoc(x, sub)
+		}
+	}
+}
+
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT cat | PATTERN pattern]
+func commandListCommand(x *server.Ctx) {
+	var filter func(s *server.Spec) bool
+	if len(x.Args) != 2 && len(x.Args) != 5 {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	if len(x.Args) == 5 {
+		if !is(x.Args[2], "FILTERBY") {
+			x.Error(server.ErrSyntax)
+			return
+		}
+		v := x.Arg(4)
+		switch {
+		case is(x.Args[3], "MODULE"):
+			filter = func(*server.Spec) bool { return false }
+		case is(x.Args[3], "ACLCAT"):
+			filter = func(s *server.Spec) bool {
+				for _, c := range s.ACLCategories() {
+					if strings.EqualFold(c, "@"+v) {
+						return true
+					}
+				}
+				return false
+			}
+		case is(x.Args[3], "PATTERN"):
+			filter = func(s *server.Spec) bool { return server.GlobMatch(v, s.Name, true) }
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	var names []string
+	for _, s := range x.S.Commands.All() {
+		if filter == nil || filter(s) {
+			names = append(names, s.Name)
+		}
+		for _, sub := range s.Sub {
+			if filter != nil && filter(sub) {
+				names = append(names, sub.Name)
+			} else if filter == nil {
+				names = append(names, sub.Name)
+			}
+		}
+	}
+	sort.Strings(names)
+	x.R.Strings(names)
+}
+
+// commandKeys resolves the command in args[2:] and its key positions.
+func commandKeys(x *server.Ctx) (*server.Spec, []int, bool) {
+	args := x.Args[2:]
+	s := x.S.Commands.Lookup(args[0])
+	if s == nil {
+		x.Error(server.Errorf("Invalid command specified"))
+		return nil, nil, false
+	}
+	if len(s.Sub) > 0 && len(args) >= 2 {
+		if sub := s.Subcommand(args[1]); sub != nil {
+			s = sub
+		}
+	}
+	if (s.Arity > 0 && len(args) != s.Arity) || len(args) < -s.Arity {
+		x.Error(server.Errorf("Invalid number of arguments specified for command"))
+		return nil, nil, false
+	}
+	idx := s.KeyIndexes(args)
+	if len(idx) == 0 {
+		x.Error(server.Errorf("The command has no key arguments"))
+		return nil, nil, false
+	}
+	return s, idx, true
+}
+
+// COMMAND GETKEYS command [arg ...]
+func commandGetkeysCommand(x *server.Ctx) {
+	_, idx, ok := commandKeys(x)
+	if !ok {
+		return
+	}
+	x.R.Array(len(idx))
+	for _, i := range idx {
+		x.R.Bulk(x.Args[2+i])
+	}
+}
+
+// COMMAND GETKEYSANDFLAGS command [arg ...]
+func commandGetkeysandflagsCommand(x *server.Ctx) {
+	s, idx, ok := commandKeys(x)
+	if !ok {
+		return
+	}
+	var flags []string
+	if len(s.KeySpecs) > 0 {
+		flags = s.KeySpecs[0].Flags
+	}
+	x.R.Array(len(idx))
+	for _, i := range idx {
+		x.R.Array(2)
+		x.R.Bulk(x.Args[2+i])
+		x.R.Set(len(flags))
+		for _, f := range flags {
+			x.R.Status(f)
+		}
+	}
+}
+
+// COMMAND HELP
+func commandHelpCommand(x *server.Ctx) {
+	helpReply(x, "command", []string{
+		"(no subcommand)",
+		"    Return details about all Redis commands.",
+		"COUNT",
+		"    Return the total number of commands in this Redis server.",
+		"LIST",
+		"    Return a list of all commands in this Redis server.",
+		"INFO [<command-name> ...]",
+		"    Return details about multiple Redis commands.",
+		"    If no command names are given, documentation details for all",
+		"    commands are returned.",
+		"DOCS [<command-name> ...]",
+		"    Return documentation details about multiple Redis commands.",
+		"    If no command names are given, documentation details for all",
+		"    commands are returned.",
+		"GETKEYS <full-command>",
+		"    Return the keys from a full Redis command.",
+		"GETKEYSANDFLAGS <full-command>",
+		"    Return the keys and the access flags from a full Redis command.",
+	})
+}

@@ -1,0 +1,537 @@
+package commands
+
+import (
+	"math"
+	"strconv"
+
+	"reddwarf/server"
+)
+
+const (
+	w  = server.FlagWrite
+	ro = server.FlagReadonly
+	dm = server.FlagDenyOOM
+	ft = server.FlagFast
+)
+
+var stringCommands = []*server.Spec{
+	{Name: "get", Arity: 2, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key", Summary: "Returns the string value of a key.", Handler: getCommand},
+	{Name: "set", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE", "VARIABLE_FLAGS"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]", Summary: "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", Handler: setCommand},
+	{Name: "setnx", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "INSERT"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key value", Summary: "Set the string value of a key only when the key doesn't exist.", Handler: setnxCommand},
+	{Name: "setex", Arity: 4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "string", Since: "2.0.0", Complexity: "O(1)", Args: "key seconds value", Summary: "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", Handler: setexCommand},
+	{Name: "psetex", Arity: 4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "string", Since: "2.6.0", Complexity: "O(1)", Args: "key milliseconds value", Summary: "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", Handler: psetexCommand},
+	{Name: "getset", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key value", Summary: "Returns the previous string value of a key after setting it to a new value.", Handler: getsetCommand},
+	{Name: "getdel", Arity: 2, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "DELETE"), Group: "string", Since: "6.2.0", Complexity: "O(1)", Args: "key", Summary: "Returns the string value of a key after deleting the key.", Handler: getdelCommand},
+	{Name: "getex", Arity: -2, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "6.2.0", Complexity: "O(1)", Args: "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]", Summary: "Returns the string value of a key after setting its expiration time.", Handler: getexCommand},
+	{Name: "mget", Arity: -2, Flags: ro | ft, FirstKey: 1, LastKey: -1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "string", Since: "1.0.0", Complexity: "O(N) where N is the number of keys to retrieve.", Args: "key [key ...]", Summary: "Atomically returns the string values of one or more keys.", Handler: mgetCommand},
+	{Name: "mset", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: -1, Step: 2, KeySpecs: keys("OW", "UPDATE"), Group: "string", Since: "1.0.1", Complexity: "O(N) where N is the number of keys to set.", Args: "key value [key value ...]", Summary: "Atomically creates or modifies the string values of one or more keys.", Handler: msetCommand},
+	{Name: "msetnx", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: -1, Step: 2, KeySpecs: keys("OW", "INSERT"), Group: "string", Since: "1.0.1", Complexity: "O(N) where N is the number of keys to set.", Args: "key value [key value ...]", Summary: "Atomically modifies the string values of one or more keys only when all keys don't exist.", Handler: msetnxCommand},
+	{Name: "append", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "INSERT"), Group: "string", Since: "2.0.0", Complexity: "O(1)", Args: "key value", Summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", Handler: appendCommand},
+	{Name: "strlen", Arity: 2, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO"), Group: "string", Since: "2.2.0", Complexity: "O(1)", Args: "key", Summary: "Returns the length of a string value.", Handler: strlenCommand},
+	{Name: "getrange", Arity: 4, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "string", Since: "2.4.0", Complexity: "O(N) where N is the length of the returned string.", Args: "key start end", Summary: "Returns a substring of the string stored at a key.", Handler: getrangeCommand},
+	{Name: "substr", Arity: 4, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "string", Since: "1.0.0", Complexity: "O(N) where N is the length of the returned string.", Args: "key start end", Summary: "Returns a substring from a string value.", Handler: getrangeCommand},
+	{Name: "setrange", Arity: 4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "string", Since: "2.2.0", Complexity: "O(1), not counting the time taken to copy the new string in place.", Args: "key offset value", Summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", Handler: setrangeCommand},
+	{Name: "incr", Arity: 2, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key", Summary: "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", Handler: incrCommand},
+	{Name: "decr", Arity: 2, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key", Summary: "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", Handler: decrCommand},
+	{Name: "incrby", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key increment", Summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", Handler: incrbyCommand},
+	{Name: "decrby", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key decrement", Summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", Handler: decrbyCommand},
+	{Name: "incrbyfloat", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "2.6.0", Complexity: "O(1)", Args: "key increment", Summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", Handler: incrbyfloatCommand},
+}
+
+// GET key
+func getCommand(x *server.Ctx) {
+	o, err := lookupString(x, x.Arg(1))
+	switch {
+	case err != nil:
+		x.Error(err)
+	case o == nil:
+		x.R.Null()
+	default:
+		x.R.Bulk(o.Str)
+	}
+}
+
+// setOptions are SET's parsed flags; setGeneric acts on them.
+type setOptions struct {
+	nx, xx, get, keepTTL bool
+	expireAt             int64 // absolute unix ms; 0 = none
+}
+
+const (
+	unitSeconds = 1000
+	unitMillis  = 1
+)
+
+// parseSetOptions reads SET's options from args[3:], refusing conflicts.
+func parseSetOptions(x *server.Ctx) (setOptions, error) {
+	var o setOptions
+	expireSeen := false
+	for i := 3; i < len(x.Args); i++ {
+		a := x.Args[i]
+		next := i+1 < len(x.Args)
+		switch {
+		case is(a, "NX") && !o.xx:
+			o.nx = true
+		case is(a, "XX") && !o.nx:
+			o.xx = true
+		case is(a, "GET"):
+			o.get = true
+		case is(a, "KEEPTTL") && !expireSeen:
+			o.keepTTL = true
+		case (is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT")) && !o.keepTTL && !expireSeen && next:
+			expireSeen = true
+			i++
+			at, err := expireArg(x, i, string(a), "set")
+			if err != nil {
+				return o, err
+			}
+			o.expireAt = at
+		default:
+			return o, server.ErrSyntax
+		}
+	}
+	return o, nil
+}
+
+// expireArg parses argument i as a time in the unit that kind (EX PX EXAT
+// PXAT) implies and returns it as absolute unix ms, with Redis's errors.
+func expireArg(x *server.Ctx, i int, kind, cmd string) (int64, error) {
+	n, ok := server.ParseInt(x.Args[i])
+	if !ok {
+		return 0, server.ErrNotInteger
+	}
+	bad := server.Errorf("invalid expire time in '" + cmd + "' command")
+	if n <= 0 {
+		return 0, bad
+	}
+	unit := int64(unitMillis)
+	if is([]byte(kind), "EX") || is([]byte(kind), "EXAT") {
+		unit = unitSeconds
+		if n > math.MaxInt64/1000 {
+			return 0, bad
+		}
+	}
+	ms := n * unit
+	if is([]byte(kind), "EX") || is([]byte(kind), "PX") {
+		now := x.S.Now()
+		if ms > math.MaxInt64-now {
+			return 0, bad
+		}
+		ms += now
+	}
+	return ms, nil
+}
+
+// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
+func setCommand(x *server.Ctx) {
+	o, err := parseSetOptions(x)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	setGeneric(x, x.Arg(1), x.Args[2], o)
+}
+
+// setGeneric is SET with its options already parsed: NX/XX make the write
+// conditional, GET replies the old value instead of OK, expireAt/keepTTL
+// decide the TTL. The reply is OK, null (condition failed) or the old value.
+func setGeneric(x *server.Ctx, key string, val []byte, o setOptions) {
+	var old *server.Object
+	if o.get {
+		var err error
+		old, err = lookupString(x, key)
+		if err != nil {
+			x.Error(err)
+			return
+		}
+	}
+	exists := x.DB.LookupWrite(key) != nil
+	if (o.nx && exists) || (o.xx && !exists) {
+		if o.get {
+			replyOld(x, old)
+		} else {
+			x.R.Null()
+		}
+		return
+	}
+	x.DB.Set(key, server.NewString(append([]byte(nil), val...)), o.keepTTL)
+	if o.expireAt != 0 {
+		x.DB.SetExpire(key, o.expireAt)
+	}
+	x.Modified(key)
+	if o.get {
+		replyOld(x, old)
+	} else {
+		x.R.OK()
+	}
+}
+
+func replyOld(x *server.Ctx, old *server.Object) {
+	if old == nil {
+		x.R.Null()
+	} else {
+		x.R.Bulk(old.Str)
+	}
+}
+
+// SETNX key value
+func setnxCommand(x *server.Ctx) {
+	if x.DB.LookupWrite(x.Arg(1)) != nil {
+		x.R.Int(0)
+		return
+	}
+	x.DB.Set(x.Arg(1), server.NewString(append([]byte(nil), x.Args[2]...)), false)
+	x.Modified(x.Arg(1))
+	x.R.Int(1)
+}
+
+// SETEX key seconds value
+func setexCommand(x *server.Ctx) { setexGeneric(x, "EX", "setex") }
+
+// PSETEX key milliseconds value
+func psetexCommand(x *server.Ctx) { setexGeneric(x, "PX", "psetex") }
+
+func setexGeneric(x *server.Ctx, unit, name string) {
+	at, err := expireArg(x, 2, unit, name)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	setGeneric(x, x.Arg(1), x.Args[3], setOptions{expireAt: at})
+}
+
+// GETSET key value
+func getsetCommand(x *server.Ctx) {
+	setGeneric(x, x.Arg(1), x.Args[2], setOptions{get: true})
+}
+
+// GETDEL key
+func getdelCommand(x *server.Ctx) {
+	o, err := lookupString(x, x.Arg(1))
+	switch {
+	case err != nil:
+		x.Error(err)
+	case o == nil:
+		x.R.Null()
+	default:
+		x.R.Bulk(o.Str)
+		x.DB.Delete(x.Arg(1))
+		x.Modified(x.Arg(1))
+	}
+}
+
+// GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]
+func getexCommand(x *server.Ctx) {
+	var at int64
+	persist, seen := false, false
+	for i := 2; i < len(x.Args); i++ {
+		a := x.Args[i]
+		switch {
+		case is(a, "PERSIST") && !seen:
+			persist, seen = true, true
+		case (is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT")) && !seen && i+1 < len(x.Args):
+			seen = true
+			i++
+			var err error
+			if at, err = expireArg(x, i, string(a), "getex"); err != nil {
+				x.Error(err)
+				return
+			}
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	key := x.Arg(1)
+	o, err := lookupString(x, key)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if o == nil {
+		x.R.Null()
+		return
+	}
+	x.R.Bulk(o.Str)
+	switch {
+	case at != 0 && at <= x.S.Now():
+		x.DB.Delete(key)
+		x.Modified(key)
+	case at != 0:
+		x.DB.SetExpire(key, at)
+		x.Modified(key)
+	case persist:
+		if x.DB.Persist(key) {
+			x.Modified(key)
+		}
+	}
+}
+
+// MGET key [key ...]
+func mgetCommand(x *server.Ctx) {
+	x.R.Array(len(x.Args) - 1)
+	for _, k := range x.Args[1:] {
+		o := x.DB.Lookup(string(k))
+		if o == nil || o.Type != server.TypeString {
+			x.R.Null()
+		} else {
+			x.R.Bulk(o.Str)
+		}
+	}
+}
+
+// MSET key value [key value ...]
+func msetCommand(x *server.Ctx) { msetGeneric(x, false) }
+
+// MSETNX key value [key value ...]
+func msetnxCommand(x *server.Ctx) { msetGeneric(x, true) }
+
+// msetGeneric sets every pair; with nx it sets none if any key exists and
+// replies 0/1 instead of OK.
+func msetGeneric(x *server.Ctx, nx bool) {
+	if len(x.Args)%2 == 0 {
+		x.Error(server.ErrWrongArgs(x.Cmd.Name))
+		return
+	}
+	if nx {
+		for i := 1; i < len(x.Args); i += 2 {
+			if x.DB.LookupWrite(string(x.Args[i])) != nil {
+				x.R.Int(0)
+				return
+			}
+		}
+	}
+	for i := 1; i < len(x.Args); i += 2 {
+		k := string(x.Args[i])
+		x.DB.Set(k, server.NewString(append([]byte(nil), x.Args[i+1]...)), false)
+		x.Modified(k)
+	}
+	if nx {
+		x.R.Int(1)
+	} else {
+		x.R.OK()
+	}
+}
+
+// checkStringLength refuses results longer than proto-max-bulk-len.
+func checkStringLength(x *server.Ctx, n int64) error {
+	if n > x.S.Config.ProtoMaxBulkLen {
+		return server.ErrStringTooLong
+	}
+	return nil
+}
+
+// APPEND key value
+func appendCommand(x *server.Ctx) {
+	key := x.Arg(1)
+	o := x.DB.LookupWrite(key)
+	if o == nil {
+		o = server.NewString(append([]byte(nil), x.Args[2]...))
+		x.DB.Set(key, o, true)
+	} else {
+		if o.Type != server.TypeString {
+			x.Error(server.ErrWrongType)
+			return
+		}
+		if err := checkStringLength(x, int64(len(o.Str)+len(x.Args[2]))); err != nil {
+			x.Error(err)
+			return
+		}
+		o.Str = append(o.Str, x.Args[2]...)
+		o.SetRaw()
+	}
+	x.Modified(key)
+	x.R.Int(int64(len(o.Str)))
+}
+
+// STRLEN key
+func strlenCommand(x *server.Ctx) {
+	o, err := lookupString(x, x.Arg(1))
+	switch {
+	case err != nil:
+		x.Error(err)
+	case o == nil:
+		x.R.Int(0)
+	default:
+		x.R.Int(int64(len(o.Str)))
+	}
+}
+
+// GETRANGE key start end (inclusive, negative counts from the end)
+func getrangeCommand(x *server.Ctx) {
+	start, err1 := intArg(x, 2)
+	end, err2 := intArg(x, 3)
+	if err1 != nil || err2 != nil {
+		x.Error(server.ErrNotInteger)
+		return
+	}
+	o, err := lookupString(x, x.Arg(1))
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if o == nil {
+		x.R.BulkString("")
+		return
+	}
+	n := int64(len(o.Str))
+	if start < 0 && end < 0 && start > end {
+		x.R.BulkString("")
+		return
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		x.R.BulkString("")
+		return
+	}
+	x.R.Bulk(o.Str[start : end+1])
+}
+
+// SETRANGE key offset value
+func setrangeCommand(x *server.Ctx) {
+	off, ok := server.ParseInt(x.Args[2])
+	if !ok {
+		x.Error(server.ErrNotInteger)
+		return
+	}
+	if off < 0 {
+		x.Error(server.Errorf("offset is out of range"))
+		return
+	}
+	key, val := x.Arg(1), x.Args[3]
+	o := x.DB.LookupWrite(key)
+	if o != nil && o.Type != server.TypeString {
+		x.Error(server.ErrWrongType)
+		return
+	}
+	cur := 0
+	if o != nil {
+		cur = len(o.Str)
+	}
+	if len(val) == 0 {
+		x.R.Int(int64(cur))
+		return
+	}
+	if err := checkStringLength(x, off+int64(len(val))); err != nil {
+		x.Error(err)
+		return
+	}
+	if o == nil {
+		o = server.NewString(nil)
+		x.DB.Set(key, o, true)
+	}
+	if need := int(off) + len(val); need > len(o.Str) {
+		o.Str = append(o.Str, make([]byte, need-len(o.Str))...)
+	}
+	copy(o.Str[off:], val)
+	o.SetRaw()
+	x.Modified(key)
+	x.R.Int(int64(len(o.Str)))
+}
+
+// INCR key
+func incrCommand(x *server.Ctx) { incrDecr(x, 1) }
+
+// DECR key
+func decrCommand(x *server.Ctx) { incrDecr(x, -1) }
+
+// INCRBY key increment
+func incrbyCommand(x *server.Ctx) {
+	n, err := intArg(x, 2)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	incrDecr(x, n)
+}
+
+// DECRBY key decrement
+func decrbyCommand(x *server.Ctx) {
+	n, err := intArg(x, 2)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if n == math.MinInt64 {
+		x.Error(server.Errorf("decrement would overflow"))
+		return
+	}
+	incrDecr(x, -n)
+}
+
+// incrDecr adds by to the integer at key (0 if missing), keeping its TTL.
+func incrDecr(x *server.Ctx, by int64) {
+	key := x.Arg(1)
+	o := x.DB.LookupWrite(key)
+	var cur int64
+	if o != nil {
+		if o.Type != server.TypeString {
+			x.Error(server.ErrWrongType)
+			return
+		}
+		n, ok := o.IntValue()
+		if !ok {
+			x.Error(server.ErrNotInteger)
+			return
+		}
+		cur = n
+	}
+	if (by < 0 && cur < 0 && by < math.MinInt64-cur) || (by > 0 && cur > 0 && by > math.MaxInt64-cur) {
+		x.Error(server.ErrOverflow)
+		return
+	}
+	cur += by
+	x.DB.Set(key, server.NewString(server.FormatInt(cur)), true)
+	x.Modified(key)
+	x.R.Int(cur)
+}
+
+// INCRBYFLOAT key increment
+func incrbyfloatCommand(x *server.Ctx) {
+	by, err := floatArg(x, 2)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	key := x.Arg(1)
+	o := x.DB.LookupWrite(key)
+	var cur float64
+	if o != nil {
+		if o.Type != server.TypeString {
+			x.Error(server.ErrWrongType)
+			return
+		}
+		f, ok := server.ParseFloat(o.Str)
+		if !ok {
+			x.Error(server.ErrNotFloat)
+			return
+		}
+		cur = f
+	}
+	cur += by
+	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+		x.Error(server.Errorf("increment would produce NaN or Infinity"))
+		return
+	}
+	// Redis prints long doubles with up to 17 digits and no exponent; the
+	// shortest round-trip form of the float64 gives the same text for
+	// every value a float64 holds exactly and never prints noise digits.
+	s := strconv.FormatFloat(cur, 'f', -1, 64)
+	x.DB.Set(key, server.NewString([]byte(s)), true)
+	x.Modified(key)
+	x.R.BulkString(s)
+}

@@ -1,0 +1,75 @@
+// Command reddwarf is a Redis-protocol server whose keys are LLM inference
+// sessions.
+//
+//	reddwarf [config-file] [--directive value ...]   serve (default 127.0.0.1:6380)
+//	reddwarf tokenize --model FILE                   print token ids of stdin
+//	reddwarf bench --model FILE ...                  performance harness (JSON lines)
+//	reddwarf synth --arch llama ... -o FILE          write a random-weight GGUF
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"reddwarf/commands"
+	"reddwarf/server"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "tokenize":
+			os.Exit(tokenizeMain(os.Args[2:]))
+		case "bench":
+			os.Exit(benchMain(os.Args[2:]))
+		case "synth":
+			os.Exit(synthMain(os.Args[2:]))
+		case "-h", "--help", "help":
+			fmt.Println("usage: reddwarf [config-file] [--directive value ...] | tokenize | bench | synth")
+			return
+		case "-v", "--version", "version":
+			fmt.Println("reddwarf " + server.Version)
+			return
+		}
+	}
+	os.Exit(serve(os.Args[1:]))
+}
+
+// serve parses the configuration, starts the server and waits for it to
+// stop (SHUTDOWN, SIGTERM, SIGINT).
+func serve(args []string) int {
+	cfg := server.NewConfig()
+	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
+		if err := cfg.LoadFile(args[0]); err != nil {
+			fmt.Fprintln(os.Stderr, "reddwarf:", err)
+			return 1
+		}
+		args = args[1:]
+	}
+	if err := cfg.LoadArgs(args); err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
+	s := server.New(cfg)
+	s.Commands.Register(commands.All()...)
+	if err := s.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		for sig := range sigs {
+			s.Logf("warning", "Received %s scheduling shutdown...", sig)
+			s.Post(func() {
+				if err := s.Shutdown(false, false); err != nil {
+					s.Logf("warning", "SIGTERM received but errors trying to shut down the server, check the logs for more information")
+				}
+			})
+		}
+	}()
+	return s.Wait()
+}
