@@ -53,14 +53,8 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		return nil
 	}
 	frags := []fragment{{text, -1}}
-	for _, id := range t.specials {
-		if !parseSpecial && t.types[id] != TypeUserDefined {
-			continue
-		}
+	for _, id := range t.specialsIn(text, parseSpecial) {
 		s := t.tokens[id]
-		if !strings.Contains(text, s) {
-			continue
-		}
 		next := make([]fragment, 0, len(frags)+2)
 		for _, fr := range frags {
 			if fr.id >= 0 {
@@ -86,6 +80,46 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 		frags = next
 	}
 	return frags
+}
+
+// specialsIn returns the special tokens whose text occurs in text, longest
+// first. One pass over text with the specials bucketed by their first two
+// bytes, so that a vocabulary with thousands of added tokens costs little.
+func (t *Tokenizer) specialsIn(text string, parseSpecial bool) []int32 {
+	var found map[int32]bool
+	add := func(ids []int32, i int) {
+		for _, id := range ids {
+			if !parseSpecial && t.types[id] != TypeUserDefined {
+				continue
+			}
+			if strings.HasPrefix(text[i:], t.tokens[id]) {
+				if found == nil {
+					found = map[int32]bool{}
+				}
+				found[id] = true
+			}
+		}
+	}
+	for i := 0; i < len(text); i++ {
+		if ids := t.special1[text[i]]; ids != nil {
+			add(ids, i)
+		}
+		if i+1 < len(text) {
+			if ids := t.special2[uint16(text[i])<<8|uint16(text[i+1])]; ids != nil {
+				add(ids, i)
+			}
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	out := make([]int32, 0, len(found))
+	for _, id := range t.specials { // keeps the longest-first order
+		if found[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // bpeEncode pre-tokenizes one raw fragment and runs BPE on each piece.

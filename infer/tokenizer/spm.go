@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"container/heap"
 	"strings"
+	"unicode/utf8"
 )
 
 // SentencePiece-style BPE (tokenizer.ggml.model "llama"), as llama.cpp's
@@ -54,10 +55,10 @@ func (t *Tokenizer) spmEncode(out []int32, text string, prefix bool) []int32 {
 	}
 	syms := make([]spmSymbol, 0, len(s))
 	for i := 0; i < len(s); {
-		n := utf8Len(s[i])
-		if i+n > len(s) {
-			n = len(s) - i
-		}
+		// One symbol per character; a byte that is not part of a valid
+		// character is a symbol of its own (llama.cpp trusts the lead byte
+		// and can swallow the next "▁"; valid text is split the same way).
+		_, n := utf8.DecodeRuneInString(s[i:])
 		syms = append(syms, spmSymbol{start: i, end: i + n, prev: len(syms) - 1, next: len(syms) + 1})
 		i += n
 	}
@@ -104,18 +105,4 @@ func (t *Tokenizer) spmEncode(out []int32, text string, prefix bool) []int32 {
 		}
 	}
 	return out
-}
-
-// utf8Len is the length of the UTF-8 sequence a lead byte announces (1 for
-// a stray continuation byte), judged by the lead byte alone as llama.cpp does.
-func utf8Len(b byte) int {
-	switch {
-	case b < 0xC0:
-		return 1
-	case b < 0xE0:
-		return 2
-	case b < 0xF0:
-		return 3
-	}
-	return 4
 }

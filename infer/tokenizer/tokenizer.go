@@ -47,7 +47,9 @@ type Tokenizer struct {
 	split        preTokenizer
 	ignoreMerges bool // llama3: a piece that is a whole token skips merging
 
-	specials []int32 // control/user-defined/unknown ids, longest text first
+	specials []int32            // control/user-defined/unknown ids, longest text first
+	special1 [256][]int32       // one-byte specials by their byte
+	special2 map[uint16][]int32 // longer specials by their first two bytes
 
 	pieceData []byte  // concatenated Piece bytes
 	pieceOff  []int32 // id → offset into pieceData; len = n+1
@@ -173,6 +175,16 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	sort.SliceStable(t.specials, func(a, b int) bool {
 		return len(t.tokens[t.specials[a]]) > len(t.tokens[t.specials[b]])
 	})
+	t.special2 = map[uint16][]int32{}
+	for _, id := range t.specials {
+		s := t.tokens[id]
+		if len(s) == 1 {
+			t.special1[s[0]] = append(t.special1[s[0]], id)
+		} else {
+			k := uint16(s[0])<<8 | uint16(s[1])
+			t.special2[k] = append(t.special2[k], id)
+		}
+	}
 
 	t.buildPieces()
 	return t, nil

@@ -276,3 +276,20 @@ func FuzzEncode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkEncode(b *testing.B) {
+	for _, path := range []string{deepseekPath, storiesPath} {
+		tok := load(b, path)
+		inp, err := os.ReadFile(deepseekPath + ".inp")
+		if err != nil {
+			b.Fatal(err)
+		}
+		text := strings.Repeat(string(inp), 50) // ~100 KB
+		b.Run(tok.Model(), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				tok.Encode(text, EncodeOptions{})
+			}
+		})
+	}
+}
