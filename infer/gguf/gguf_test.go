@@ -353,3 +353,125 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestCorruptValues damages one value at a time in files built from scratch.
+func TestCorruptValues(t *testing.T) {
+	build := func(kvs func(b *builder) int) []byte {
+		var b builder
+		b.u32(Magic)
+		b.u32(3)
+		b.u64(0)
+		at := b.Len()
+		b.u64(0)
+		n := kvs(&b)
+		d := b.Bytes()
+		binary.LittleEndian.PutUint64(d[at:], uint64(n))
+		return d
+	}
+	cases := []struct {
+		name string
+		kvs  func(b *builder) int
+		want error
+	}{
+		{"duplicate key", func(b *builder) int {
+			for range 2 {
+				b.str("k")
+				b.u32(uint32(ValueUint8))
+				b.WriteByte(1)
+			}
+			return 2
+		}, ErrCorrupt},
+		{"bool 2", func(b *builder) int {
+			b.str("k")
+			b.u32(uint32(ValueBool))
+			b.WriteByte(2)
+			return 1
+		}, ErrCorrupt},
+		{"bool array 3", func(b *builder) int {
+			b.str("k")
+			b.u32(uint32(ValueArray))
+			b.u32(uint32(ValueBool))
+			b.u64(2)
+			b.WriteByte(1)
+			b.WriteByte(3)
+			return 1
+		}, ErrCorrupt},
+		{"alignment 48", func(b *builder) int {
+			b.str("general.alignment")
+			b.u32(uint32(ValueUint32))
+			b.u32(48)
+			return 1
+		}, ErrCorrupt},
+		{"alignment as u64", func(b *builder) int {
+			b.str("general.alignment")
+			b.u32(uint32(ValueUint64))
+			b.u64(64)
+			return 1
+		}, ErrCorrupt},
+		{"string array count", func(b *builder) int {
+			b.str("k")
+			b.u32(uint32(ValueArray))
+			b.u32(uint32(ValueString))
+			b.u64(3)
+			b.str("a")
+			return 1
+		}, ErrTruncated},
+	}
+	for _, c := range cases {
+		if _, err := Parse(build(c.kvs)); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// A well-formed file of every value type, read back through the accessors.
+	d := build(func(b *builder) int {
+		b.str("u8")
+		b.u32(uint32(ValueUint8))
+		b.WriteByte(200)
+		b.str("i16")
+		b.u32(uint32(ValueInt16))
+		binary.Write(b, binary.LittleEndian, int16(-5))
+		b.str("f64")
+		b.u32(uint32(ValueFloat64))
+		binary.Write(b, binary.LittleEndian, 2.5)
+		b.str("u64s")
+		b.u32(uint32(ValueArray))
+		b.u32(uint32(ValueUint64))
+		b.u64(2)
+		b.u64(1)
+		b.u64(1 << 40)
+		b.str("f64s")
+		b.u32(uint32(ValueArray))
+		b.u32(uint32(ValueFloat64))
+		b.u64(1)
+		binary.Write(b, binary.LittleEndian, 0.5)
+		return 5
+	})
+	f, err := Parse(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := f.Uint("u8"); !ok || v != 200 {
+		t.Errorf("u8 %d %v", v, ok)
+	}
+	if _, ok := f.Uint("i16"); ok {
+		t.Error("Uint of a negative value succeeded")
+	}
+	if v, ok := f.Float("i16"); !ok || v != -5 {
+		t.Errorf("Float(i16) %g %v", v, ok)
+	}
+	if v, ok := f.Float("f64"); !ok || v != 2.5 {
+		t.Errorf("f64 %g %v", v, ok)
+	}
+	if _, ok := f.Uints("u64s"); ok {
+		t.Error("Uints accepted 1<<40")
+	}
+	if v, ok := f.Int32s("u64s"); ok {
+		t.Errorf("Int32s accepted 1<<40: %v", v)
+	}
+	if v, ok := f.Float32s("f64s"); !ok || v[0] != 0.5 {
+		t.Errorf("Float32s of f64s: %v %v", v, ok)
+	}
+	if kv, _ := f.Get("u64s"); kv.Type != ValueArray || kv.ElemType != ValueUint64 {
+		t.Errorf("u64s: %v %v", kv.Type, kv.ElemType)
+	}
+}
