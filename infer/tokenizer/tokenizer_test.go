@@ -4,8 +4,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"reddwarf/infer/gguf"
 )
@@ -148,24 +148,42 @@ func TestLlamaCppVectors(t *testing.T) {
 	}
 }
 
-func TestLoadTime(t *testing.T) {
+// BenchmarkLoad measures gguf.Open + FromGGUF of the two vocab-only files
+// (50,257 and 102,400 tokens).
+func BenchmarkLoad(b *testing.B) {
 	for _, path := range []string{gpt2Path, deepseekPath} {
-		start := time.Now()
-		f, err := gguf.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed := time.Since(start)
-		if _, err := FromGGUF(f); err != nil {
-			t.Fatal(err)
-		}
-		total := time.Since(start)
-		f.Close()
-		t.Logf("%s: gguf.Open %v, FromGGUF %v, total %v", path, parsed, total-parsed, total)
-		if total > time.Second {
-			t.Errorf("%s: loading took %v", path, total)
-		}
+		b.Run(strings.TrimPrefix(path, "testdata/ggml-vocab-"), func(b *testing.B) {
+			for b.Loop() {
+				f, err := gguf.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := FromGGUF(f); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+		})
 	}
+}
+
+func TestConcurrentEncode(t *testing.T) {
+	tok := load(t, deepseekPath)
+	want := tok.Encode("Hello world, 我想 12345 ø", EncodeOptions{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if got := tok.Encode("Hello world, 我想 12345 ø", EncodeOptions{}); !equal(got, want) {
+					t.Errorf("concurrent Encode: %v", got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestSpecials(t *testing.T) {
