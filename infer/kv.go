@@ -42,20 +42,31 @@ func ParseKVType(s string) (KVType, error) {
 }
 
 // KVLayout says what one position of a State's KV cache holds: for each of
-// Layers layers a K row and a V row of Width values each.
+// Layers layers a K row and a V row of Heads × HeadDim values each.
 type KVLayout struct {
-	Layers int
-	Width  int // values in one K (or V) row: kv heads × head dim
-	Type   KVType
+	Layers  int
+	Heads   int // KV heads
+	HeadDim int
+	Type    KVType
 }
 
-// pageValues is the number of values in one page.
-func (l KVLayout) pageValues() int { return l.Layers * 2 * PageTokens * l.Width }
+// Width is the values in one K (or V) row: Heads × HeadDim.
+func (l KVLayout) Width() int { return l.Heads * l.HeadDim }
 
-// rowOffset is the index, in a page's value array, of the K row (kind 0) or
-// V row (kind 1) of layer for slot. Layout: [layer][kind][slot][Width].
-func (l KVLayout) rowOffset(layer, kind, slot int) int {
-	return ((layer*2+kind)*PageTokens + slot) * l.Width
+// pageValues is the number of values in one page.
+func (l KVLayout) pageValues() int { return l.Layers * 2 * PageTokens * l.Width() }
+
+// blockValues is the size of one head's block in a page: HeadDim × PageTokens.
+func (l KVLayout) blockValues() int { return l.HeadDim * PageTokens }
+
+// blockOffset is the index, in a page's value array, of the block holding
+// head's K (kind 0) or V (kind 1) values at layer. Page layout:
+// [layer][kind][head][HeadDim][PageTokens]: within a block, value i of the
+// head at slot t is at i*PageTokens + t. Storing each block transposed makes
+// attention's inner loops run along the page's positions (length
+// PageTokens) whatever the head size; see attendGroup.
+func (l KVLayout) blockOffset(layer, kind, head int) int {
+	return ((layer*2+kind)*l.Heads + head) * l.blockValues()
 }
 
 // page is one reference-counted KV page. Exactly one of f16 and f32 is set,
@@ -230,36 +241,47 @@ func (s *State) reserve(n int) {
 	}
 }
 
-// putKV stores the K and V rows of layer at position pos, converting to the
-// cache type. pos must be reserved.
+// putKV stores the K and V rows (Width() values each) of layer at position
+// pos, converting to the cache type. pos must be reserved.
 func (s *State) putKV(layer, pos int, k, v []float32) {
 	p := s.pages[pos/PageTokens]
 	slot := pos % PageTokens
-	ko := s.layout.rowOffset(layer, 0, slot)
-	vo := s.layout.rowOffset(layer, 1, slot)
-	w := s.layout.Width
-	if p.f32 != nil {
-		copy(p.f32[ko:ko+w], k)
-		copy(p.f32[vo:vo+w], v)
-		return
+	l := s.layout
+	for h := 0; h < l.Heads; h++ {
+		for kind, row := range [2][]float32{k, v} {
+			o := l.blockOffset(layer, kind, h) + slot
+			src := row[h*l.HeadDim : (h+1)*l.HeadDim]
+			if p.f32 != nil {
+				for i, x := range src {
+					p.f32[o+i*PageTokens] = x
+				}
+			} else {
+				for i, x := range src {
+					p.f16[o+i*PageTokens] = metalkit.F32ToF16(x)
+				}
+			}
+		}
 	}
-	metalkit.F32ToF16Row(p.f16[ko:ko+w], k)
-	metalkit.F32ToF16Row(p.f16[vo:vo+w], v)
 }
 
 // KVRow returns the K (kind 0) or V (kind 1) row of layer at position pos as
-// float32, written into out (len Width). For persistence and tests.
+// float32, written into out (len Width()). For persistence and tests.
 func (s *State) KVRow(layer, kind, pos int, out []float32) error {
 	if pos < 0 || pos >= len(s.tokens) || layer < 0 || layer >= s.layout.Layers || kind < 0 || kind > 1 {
 		return fmt.Errorf("infer: kv row layer %d kind %d pos %d: %w", layer, kind, pos, ErrRange)
 	}
 	p := s.pages[pos/PageTokens]
-	o := s.layout.rowOffset(layer, kind, pos%PageTokens)
-	w := s.layout.Width
-	if p.f32 != nil {
-		copy(out[:w], p.f32[o:o+w])
-	} else {
-		metalkit.F16ToF32Row(out[:w], p.f16[o:o+w])
+	l := s.layout
+	for h := 0; h < l.Heads; h++ {
+		o := l.blockOffset(layer, kind, h) + pos%PageTokens
+		dst := out[h*l.HeadDim : (h+1)*l.HeadDim]
+		for i := range dst {
+			if p.f32 != nil {
+				dst[i] = p.f32[o+i*PageTokens]
+			} else {
+				dst[i] = metalkit.F16ToF32(p.f16[o+i*PageTokens])
+			}
+		}
 	}
 	return nil
 }

@@ -236,7 +236,7 @@ func (m *llama) Shape() Shape {
 
 // KVLayout implements Arch: per layer one K and one V row of kvHeads·headDim.
 func (m *llama) KVLayout() KVLayout {
-	return KVLayout{Layers: m.cfg.Layers, Width: m.cfg.KVHeads * m.cfg.HeadDim, Type: m.kvType}
+	return KVLayout{Layers: m.cfg.Layers, Heads: m.cfg.KVHeads, HeadDim: m.cfg.HeadDim, Type: m.kvType}
 }
 
 // llamaScratch is the per-step activation memory (run.c's RunState minus the
@@ -384,87 +384,26 @@ func ropeWithFactors(x []float32, nHeads, headDim, ropeDim, pos int, base, scale
 	}
 }
 
-// attention computes r.att for every row and head of layer li: the softmax
-// of the head's query against the keys of positions [0, pos] of the row's
-// own state (causal), applied to their values. A query head h reads KV head
-// h / (heads/kvHeads) (grouped-query attention). Work is split over
-// (row, head) pairs.
+// attention computes r.att for every row of layer li: each row's query heads
+// attend to positions [0, pos] of the row's own state (causal). Work is
+// split over (row, KV head) pairs; see attendGroup.
 func (m *llama) attention(pool *metalkit.Pool, li int) {
 	c := &m.cfg
 	r := &m.run
-	hd := c.HeadDim
-	qDim := c.Heads * hd
+	qDim := c.Heads * c.HeadDim
 	group := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(hd)))
 	maxLen := 0
 	for _, row := range r.rows {
 		maxLen = max(maxLen, row.pos+1)
 	}
-	f16 := m.kvType == KVF16
-	pool.Parallel(len(r.rows)*c.Heads, func(start, end int) {
-		scores := make([]float32, maxLen)
-		qr := make([]float32, hd)
+	pool.Parallel(len(r.rows)*c.KVHeads, func(start, end int) {
+		sc := newAttnScratch(group, c.HeadDim, maxLen)
 		for job := start; job < end; job++ {
-			t, h := job/c.Heads, job%c.Heads
+			t, g := job/c.KVHeads, job%c.KVHeads
 			row := r.rows[t]
-			q := r.q[t*qDim+h*hd : t*qDim+(h+1)*hd]
-			if f16 {
-				// With an f16 cache, K·q is an f16 product: round q to f16
-				// as llama.cpp does, so both engines compute the same dots.
-				copy(qr, q)
-				roundF16(qr)
-				q = qr
-			}
-			out := r.att[t*qDim+h*hd : t*qDim+(h+1)*hd]
-			attendHead(row.s, li, (h/group)*hd, hd, row.pos+1, q, out, scores[:row.pos+1], scale)
+			q := r.q[t*qDim+g*group*c.HeadDim : t*qDim+(g+1)*group*c.HeadDim]
+			out := r.att[t*qDim+g*group*c.HeadDim : t*qDim+(g+1)*group*c.HeadDim]
+			attendGroup(row.s, li, g, c.HeadDim, group, row.pos+1, q, out, sc)
 		}
 	})
-}
-
-// attendHead writes into out (len hd) the attention of query q over positions
-// [0, n) of s at layer li, reading hd values at offset off of each K/V row.
-// scores (len n) is scratch.
-func attendHead(s *State, li, off, hd, n int, q, out, scores []float32, scale float32) {
-	l := s.layout
-	// Scores: q · k_t / sqrt(hd), page by page.
-	for pi := 0; pi*PageTokens < n; pi++ {
-		p := s.pages[pi]
-		cnt := min(PageTokens, n-pi*PageTokens)
-		base := l.rowOffset(li, 0, 0) + off
-		for slot := 0; slot < cnt; slot++ {
-			o := base + slot*l.Width
-			if p.f32 != nil {
-				scores[pi*PageTokens+slot] = metalkit.Dot(q, p.f32[o:o+hd]) * scale
-			} else {
-				scores[pi*PageTokens+slot] = metalkit.DotF16(p.f16[o:o+hd], q) * scale
-			}
-		}
-	}
-	metalkit.Softmax(scores)
-	if l.Type == KVF16 {
-		roundF16(scores) // the weights of the f16 V product, as llama.cpp
-	}
-	// Output: Σ_t softmax_t · v_t.
-	clear(out)
-	for pi := 0; pi*PageTokens < n; pi++ {
-		p := s.pages[pi]
-		cnt := min(PageTokens, n-pi*PageTokens)
-		base := l.rowOffset(li, 1, 0) + off
-		for slot := 0; slot < cnt; slot++ {
-			o := base + slot*l.Width
-			a := scores[pi*PageTokens+slot]
-			if p.f32 != nil {
-				metalkit.Axpy(out, a, p.f32[o:o+hd])
-			} else {
-				metalkit.AxpyF16(out, a, p.f16[o:o+hd])
-			}
-		}
-	}
-}
-
-// roundF16 rounds every value of x to the nearest f16, in place.
-func roundF16(x []float32) {
-	for i, v := range x {
-		x[i] = metalkit.F16ToF32(metalkit.F32ToF16(v))
-	}
 }

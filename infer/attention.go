@@ -1,0 +1,152 @@
+package infer
+
+import (
+	"math"
+
+	"reddwarf/metalkit"
+)
+
+// Paged grouped-query attention over a State's KV pages, shared by
+// architectures with llama-style per-layer K/V rows.
+
+// attnScratch is one worker's scratch for attendGroup.
+type attnScratch struct {
+	scores []float32 // group × n: scores, then weights
+	block  []float32 // one head's K or V block of a page, as f32 (hd × PageTokens)
+	q      []float32 // the group's queries, rounded for f16 (group × hd)
+}
+
+func newAttnScratch(group, hd, maxLen int) *attnScratch {
+	return &attnScratch{
+		scores: make([]float32, group*maxLen),
+		block:  make([]float32, PageTokens*hd),
+		q:      make([]float32, group*hd),
+	}
+}
+
+// attendGroup computes attention for the group query heads that share KV
+// head g, at layer li over positions [0, n) of s:
+//
+//	out_h = Σ_t softmax_t(q_h · k_t / sqrt(hd)) · v_t
+//
+// q and out hold group × hd values (heads back to back). A page stores each
+// head's block transposed (value i of every position together), so both
+// products run along positions: the scores of a page are Σ_i q_h[i]·K[i][·]
+// (hd axpys of PageTokens values) and out_h[i] is W_h · V[i][·] (hd dots).
+// Each block is read, and converted from f16, once for the whole group.
+//
+// With an f16 cache the products are f16 products, as in llama.cpp: q and the
+// softmax weights are rounded to f16 before they meet K and V, so both
+// engines compute the same numbers (the difference in log-probs stays
+// far below 1e-2; see TestLlamaCppReference).
+func attendGroup(s *State, li, g, hd, group, n int, q, out []float32, sc *attnScratch) {
+	l := s.layout
+	f16 := l.Type == KVF16
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	qs := sc.q[:group*hd]
+	for i, v := range q[:group*hd] {
+		if f16 {
+			v = metalkit.F16ToF32(metalkit.F32ToF16(v))
+		}
+		qs[i] = v * scale // scaling q scales every score
+	}
+	scores := sc.scores[:group*n]
+
+	// block returns page pi's K (kind 0) or V (kind 1) block of head g as
+	// f32: hd rows of PageTokens values (slots past n are garbage, unused).
+	block := func(pi, kind int) []float32 {
+		p := s.pages[pi]
+		o := l.blockOffset(li, kind, g)
+		if !f16 {
+			return p.f32[o : o+l.blockValues()]
+		}
+		metalkit.F16ToF32Row(sc.block, p.f16[o:o+l.blockValues()])
+		return sc.block
+	}
+
+	// Scores, page by page: scores[h*n+t] = Σ_i qs_h[i] · K[i][t].
+	for pi := 0; pi*PageTokens < n; pi++ {
+		cnt := min(PageTokens, n-pi*PageTokens)
+		kb := block(pi, 0)
+		for h := 0; h < group; h++ {
+			sh := scores[h*n+pi*PageTokens : h*n+pi*PageTokens+cnt]
+			clear(sh)
+			for i, qv := range qs[h*hd : (h+1)*hd] {
+				metalkit.Axpy(sh, qv, kb[i*PageTokens:i*PageTokens+cnt])
+			}
+		}
+	}
+	// Softmax per head, into weights.
+	for h := 0; h < group; h++ {
+		softmaxInPlace(scores[h*n:(h+1)*n], f16)
+	}
+	// Output: out_h[i] = Σ_t w_h[t] · V[i][t].
+	clear(out[:group*hd])
+	for pi := 0; pi*PageTokens < n; pi++ {
+		cnt := min(PageTokens, n-pi*PageTokens)
+		vb := block(pi, 1)
+		for h := 0; h < group; h++ {
+			wh := scores[h*n+pi*PageTokens : h*n+pi*PageTokens+cnt]
+			oh := out[h*hd : (h+1)*hd]
+			for i := range oh {
+				oh[i] += metalkit.Dot(wh, vb[i*PageTokens:i*PageTokens+cnt])
+			}
+		}
+	}
+}
+
+// softmaxInPlace replaces x by its softmax; with round16 the weights are
+// rounded to f16 precision (see roundF16Fast).
+func softmaxInPlace(x []float32, round16 bool) {
+	mx := x[0]
+	for _, v := range x[1:] {
+		mx = max(mx, v)
+	}
+	var sum float32
+	for i, v := range x {
+		e := expf(v - mx)
+		x[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	if !round16 {
+		for i := range x {
+			x[i] *= inv
+		}
+		return
+	}
+	for i := range x {
+		x[i] = roundF16Fast(x[i] * inv)
+	}
+}
+
+// expf is e^x in float32 for x ≤ 0 (softmax arguments), relative error
+// about 2e-7: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor
+// polynomial, times 2^n set in the exponent bits. Several times faster than
+// math.Exp, which attention calls once per position per head.
+func expf(x float32) float32 {
+	if x < -87 {
+		return 0
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375 // ln2 split so n·ln2hi is exact
+		ln2lo = -2.12194440e-4
+	)
+	ni := int32(x*log2e - 0.5) // round to nearest: x ≤ 0, and conversion truncates toward 0
+	n := float32(ni)
+	r := x - n*ln2hi - n*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	return p * math.Float32frombits(uint32(ni+127)<<23)
+}
+
+// roundF16Fast rounds x to the nearest value with f16's 11-bit significand
+// (ties to even), by rounding the float32 mantissa. It equals
+// F16ToF32(F32ToF16(x)) for x in f16's normal range; below it (|x| < 2^-14)
+// it keeps more precision than f16 would, which for softmax weights
+// (0 ≤ x ≤ 1) only affects weights too small to matter.
+func roundF16Fast(x float32) float32 {
+	b := math.Float32bits(x)
+	b += 0x0fff + (b>>13)&1
+	return math.Float32frombits(b &^ 0x1fff)
+}
