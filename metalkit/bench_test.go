@@ -83,3 +83,34 @@ func BenchmarkDotF16(b *testing.B) {
 		DotF16(h, y)
 	}
 }
+
+// BenchmarkMatMulCold is BenchmarkMatMul at batch 1 with the weights
+// cycling through a 256 MB buffer (copies of one matrix), so every call
+// reads them from DRAM rather than the last-level cache, as a model far
+// larger than the cache does. Compare with BenchmarkBandwidth.
+func BenchmarkMatMulCold(b *testing.B) {
+	pool := NewPool(0)
+	defer pool.Close()
+	for _, typ := range []DType{Q8_0, Q4_0, Q4_K, Q6_K, F16} {
+		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
+			b.Run(fmt.Sprintf("%v/%dx%d/b1", typ, shape[0], shape[1]), func(b *testing.B) {
+				m := benchMatrix(b, typ, shape[0], shape[1])
+				copies := max(2, (256<<20)/len(m.Data))
+				big := make([]byte, copies*len(m.Data))
+				ms := make([]Matrix, copies)
+				for i := range ms {
+					copy(big[i*len(m.Data):], m.Data)
+					ms[i] = m
+					ms[i].Data = big[i*len(m.Data) : (i+1)*len(m.Data)]
+				}
+				x := randVec(newRand(b, 8), shape[1])
+				out := make([]float32, shape[0])
+				b.SetBytes(int64(len(m.Data)))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					MatMul(pool, out, ms[i%copies], x, 1)
+				}
+			})
+		}
+	}
+}

@@ -22,7 +22,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	if batch <= 0 || m.Rows == 0 {
 		return
 	}
-	if len(out) < batch*m.Rows || len(x) < batch*m.Cols || !supported(m.Type) || len(m.Data) < m.Rows*m.rowBytes() {
+	if len(out) < batch*m.Rows || len(x) < batch*m.Cols || !supported(m.Type) || m.rowBytes() < 0 || len(m.Data) < m.Rows*m.rowBytes() {
 		panic(fmt.Sprintf("metalkit: MatMul %v %dx%d batch %d: out %d, x %d, data %d",
 			m.Type, m.Rows, m.Cols, batch, len(out), len(x), len(m.Data)))
 	}

@@ -7,8 +7,13 @@
 // activation scales; CX = blocks left; Y0-Y3 = per-row f32 accumulators;
 // Y4 = activation block; X5 = its scale; Y15 = int16 ones.
 
+// Software prefetch distance ahead of each row: DRAM latency is hidden
+// better than by the hardware prefetcher alone with four interleaved rows.
+#define PFDIST 640
+
 // Signed×signed bytes with VPMADDUBSW (unsigned×signed): |w| × (y·sign(w)).
 #define Q8ROW_AVX2(P, ACC) \
+	PREFETCHT0   PFDIST(P);    \
 	VMOVDQU      2(P), Y6;     \
 	VPSIGNB      Y6, Y6, Y7;   \
 	VPSIGNB      Y6, Y4, Y8;   \
@@ -25,6 +30,7 @@
 
 // The same with one VPDPBUSD (AVX512-VNNI on YMM) for the byte products.
 #define Q8ROW_VNNI(P, ACC) \
+	PREFETCHT0   PFDIST(P);    \
 	VMOVDQU      2(P), Y6;     \
 	VPSIGNB      Y6, Y6, Y7;   \
 	VPSIGNB      Y6, Y4, Y8;   \
@@ -113,6 +119,7 @@ done:
 // the low lane, high nibbles in the high lane); Y14 = 0x0F bytes, Y13 =
 // 0x08 bytes.
 #define Q4UNPACK(P) \
+	PREFETCHT0  PFDIST(P);      \
 	VMOVDQU     2(P), X6;       \
 	VPSRLW      $4, X6, X7;     \
 	VINSERTI128 $1, X7, Y6, Y6; \

@@ -211,11 +211,11 @@ func dot4K(f func(w *byte, qs *int8, d *float32, bs *int16, nb int) float32, blo
 			*out = [4]float32{}
 			return
 		}
-		bs := a.bs32
+		bs, per := a.bs32, 8
 		if use16 {
-			bs = a.bs16
+			bs, per = a.bs16, 16
 		}
-		if len(w) < 3*stride+nb*blockBytes || len(a.qs) < nb*qkBlock || len(bs) < nb*len(bs)/len(a.d) {
+		if len(w) < 3*stride+nb*blockBytes || len(a.qs) < nb*qkBlock || len(bs) < nb*per {
 			panic("metalkit: quantised dot out of bounds")
 		}
 		for r := 0; r < 4; r++ {
