@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"reddwarf/infer/tokenizer"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,4 +308,18 @@ func TestLlamaCppReference(t *testing.T) {
 		}
 	}
 	t.Logf("%s: %d log-probs compared, max |Δ| = %.3g", ref.Engine, compared, worst)
+}
+
+// TestModelTokenizer: the model's tokenizer encodes as the model expects
+// (the README's encodings of stories260K).
+func TestModelTokenizer(t *testing.T) {
+	m := openStories(t, "f16", 1)
+	tok, err := m.Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tok.Encode("Once upon a time", tokenizer.EncodeOptions{AddBOS: true})
+	if !slices.Equal(got, []int32{1, 403, 407, 261, 378}) {
+		t.Errorf("Encode = %v", got)
+	}
 }

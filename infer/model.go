@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"reddwarf/infer/gguf"
+	"reddwarf/infer/tokenizer"
 	"reddwarf/metalkit"
 )
 
@@ -93,6 +94,10 @@ type Model struct {
 	kvType  KVType
 
 	mu sync.Mutex // held by Step
+
+	tokOnce sync.Once
+	tok     *tokenizer.Tokenizer
+	tokErr  error
 }
 
 // Seq is one session's part of a batch: Tokens are appended to State.
@@ -167,6 +172,18 @@ func (m *Model) Close() error { return m.file.Close() }
 
 // File returns the parsed GGUF (metadata for the tokenizer, MODEL ...).
 func (m *Model) File() *gguf.File { return m.file }
+
+// Tokenizer returns the model's tokenizer, built from its GGUF metadata on
+// first use.
+func (m *Model) Tokenizer() (*tokenizer.Tokenizer, error) {
+	m.tokOnce.Do(func() {
+		m.tok, m.tokErr = tokenizer.FromGGUF(m.file)
+		if m.tokErr == nil && m.tok.VocabSize() > m.vocab {
+			m.tokErr = fmt.Errorf("infer: %s: tokenizer has %d tokens, model %d logits", m.name, m.tok.VocabSize(), m.vocab)
+		}
+	})
+	return m.tok, m.tokErr
+}
 
 // Vocab is the number of logits per position.
 func (m *Model) Vocab() int { return m.vocab }
