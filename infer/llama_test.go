@@ -2,9 +2,12 @@ package infer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
+	"reddwarf/infer/gguf"
 	"reddwarf/infer/tokenizer"
 	"slices"
 	"strconv"
@@ -270,44 +273,81 @@ type llamacppRef struct {
 
 // TestLlamaCppReference: with the default f16 KV cache, every next-token
 // log-prob at every position of several prompts is within 1e-2 of
-// llama.cpp's.
+// llama.cpp's for stories260K (F32 weights; max seen 0.007), and within
+// 3e-2 for synthetic models with Q8_0 and Q4_K weights (max seen 0.016 and
+// 0.020), where both engines also quantise the activations to 8 bits
+// (llama.cpp keeps the Q8_0 activation scale in f16, metalkit in f32; a
+// likely part of the extra difference).
+// The synthetic models are rebuilt here by SynthLlama; the reference records
+// their sha256, so a change to the synthesiser or the quantisers shows up as
+// a hash mismatch, not as a tolerance failure.
 func TestLlamaCppReference(t *testing.T) {
-	raw, err := os.ReadFile("testdata/llamacpp-stories260K.json")
+	vocab, err := gguf.Parse(models.Stories260K)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ref llamacppRef
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		t.Fatal(err)
+	synth := func(q gguf.Type) []byte {
+		var b bytes.Buffer
+		// = reddwarf synth --shape tiny --quant Q --vocab models/stories260K.gguf --seed 1
+		if err := SynthLlama(&b, SynthOptions{Shape: SynthShapes["tiny"], Quant: q, Vocab: vocab, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
 	}
-	m := openStories(t, "f16", 2)
-	got := make([]float64, m.Vocab())
-	worst, compared := 0.0, 0
-	for pi, p := range ref.Prompts {
-		s := m.NewState()
-		for i, tok := range p.Tokens {
-			if err := m.Step([]Seq{{s, []int32{tok}}}); err != nil {
+	for _, c := range []struct {
+		ref   string
+		model []byte
+		tol   float64
+	}{
+		{"llamacpp-stories260K.json", models.Stories260K, 1e-2},
+		{"llamacpp-synth-tiny-q8_0.json", synth(gguf.TypeQ8_0), 3e-2},
+		{"llamacpp-synth-tiny-q4_k.json", synth(gguf.TypeQ4_K), 3e-2},
+	} {
+		t.Run(c.ref, func(t *testing.T) {
+			raw, err := os.ReadFile("testdata/" + c.ref)
+			if err != nil {
 				t.Fatal(err)
 			}
-			LogSoftmax(got, s.Logits())
-			want := p.Logprobs[i]
-			if len(want) != len(got) {
-				t.Fatalf("prompt %d position %d: reference has %d log-probs, model vocab %d", pi, i, len(want), len(got))
+			var ref llamacppRef
+			if err := json.Unmarshal(raw, &ref); err != nil {
+				t.Fatal(err)
 			}
-			for j, w := range want {
-				if w == nil {
-					continue
-				}
-				d := math.Abs(got[j] - *w)
-				if d > 1e-2 {
-					t.Fatalf("prompt %d position %d token %d: log-prob %.5f, llama.cpp %.5f", pi, i, j, got[j], *w)
-				}
-				worst = math.Max(worst, d)
-				compared++
+			if sum := fmt.Sprintf("%x", sha256.Sum256(c.model)); sum != ref.SHA256 {
+				t.Fatalf("model sha256 %s, reference made from %s: regenerate it (tools/llamacpp-ref/README.md)", sum, ref.SHA256)
 			}
-		}
+			m, err := OpenBytes(c.ref, c.model, Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float64, m.Vocab())
+			worst, compared := 0.0, 0
+			for pi, p := range ref.Prompts {
+				s := m.NewState()
+				for i, tok := range p.Tokens {
+					if err := m.Step([]Seq{{s, []int32{tok}}}); err != nil {
+						t.Fatal(err)
+					}
+					LogSoftmax(got, s.Logits())
+					want := p.Logprobs[i]
+					if len(want) != len(got) {
+						t.Fatalf("prompt %d position %d: reference has %d log-probs, model vocab %d", pi, i, len(want), len(got))
+					}
+					for j, w := range want {
+						if w == nil {
+							continue
+						}
+						d := math.Abs(got[j] - *w)
+						if d > c.tol {
+							t.Fatalf("prompt %d position %d token %d: log-prob %.5f, llama.cpp %.5f", pi, i, j, got[j], *w)
+						}
+						worst = math.Max(worst, d)
+						compared++
+					}
+				}
+			}
+			t.Logf("%s: %d log-probs compared, max |Δ| = %.3g", ref.Engine, compared, worst)
+		})
 	}
-	t.Logf("%s: %d log-probs compared, max |Δ| = %.3g", ref.Engine, compared, worst)
 }
 
 // TestModelTokenizer: the model's tokenizer encodes as the model expects
