@@ -166,9 +166,12 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 	}, nil
 }
 
-// Close releases the file mapping. The Model and its States must not be used
-// afterwards.
-func (m *Model) Close() error { return m.file.Close() }
+// Close stops the compute pool and releases the file mapping. The Model and
+// its States must not be used afterwards.
+func (m *Model) Close() error {
+	m.pool.Close()
+	return m.file.Close()
+}
 
 // File returns the parsed GGUF (metadata for the tokenizer, MODEL ...).
 func (m *Model) File() *gguf.File { return m.file }
@@ -206,11 +209,11 @@ func (m *Model) Arch() Arch { return m.arch }
 // the vocabulary, context full) are detected before anything changes: on
 // error every State is left as it was.
 func (m *Model) Step(batch []Seq) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.checkBatch(batch); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, sq := range batch {
 		sq.State.reserve(len(sq.Tokens))
 	}
