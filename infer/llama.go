@@ -313,6 +313,14 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
 		}
 		m.attention(pool, li)
+		if li == len(w.layers)-1 {
+			// The last layer's output matters only for rows that need
+			// logits: keep those (each seq's last row) and drop the rest
+			// before the output projection and the FFN.
+			T = m.keepLastRows()
+			r.x, r.xb, r.att = r.x[:T*c.Dim], r.xb[:T*c.Dim], r.att[:T*qDim]
+			r.hb, r.hb2 = r.hb[:T*c.FFN], r.hb2[:T*c.FFN]
+		}
 		metalkit.MatMul(pool, r.xb, l.wo, r.att, T)
 		metalkit.Add(r.x, r.x, r.xb)
 
@@ -325,11 +333,10 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 		metalkit.Add(r.x, r.x, r.xb)
 	}
 
-	// Classifier, for the last row of each seq only: logits = Wout · n(x).
+	// Classifier, for the last row of each seq (now rows [0, S)):
+	// logits = Wout · n(x).
 	S := len(batch)
-	for i, t := range r.last {
-		metalkit.RMSNorm(r.xb[i*c.Dim:(i+1)*c.Dim], r.x[t*c.Dim:(t+1)*c.Dim], w.outNorm, c.Eps)
-	}
+	m.rmsnormRows(r.xb, r.x, w.outNorm, S)
 	r.logits = grow(r.logits, S*c.Vocab)
 	metalkit.MatMul(pool, r.logits, w.output, r.xb, S)
 	for i, sq := range batch {
@@ -340,6 +347,21 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 		s.logits = s.logits[:c.Vocab]
 		copy(s.logits, r.logits[i*c.Vocab:(i+1)*c.Vocab])
 	}
+}
+
+// keepLastRows moves each seq's last row of x and att to rows [0, seqs) and
+// returns the new row count. Moving in order is safe: r.last is increasing
+// and r.last[i] ≥ i, so no row is overwritten before it is moved.
+func (m *llama) keepLastRows() int {
+	r := &m.run
+	d, qDim := m.cfg.Dim, m.cfg.Heads*m.cfg.HeadDim
+	for i, t := range r.last {
+		if i != t {
+			copy(r.x[i*d:(i+1)*d], r.x[t*d:(t+1)*d])
+			copy(r.att[i*qDim:(i+1)*qDim], r.att[t*qDim:(t+1)*qDim])
+		}
+	}
+	return len(r.last)
 }
 
 // rmsnormRows normalises each of the n rows of x into out.
