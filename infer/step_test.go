@@ -237,3 +237,35 @@ func TestExpf(t *testing.T) {
 		t.Errorf("expf(-100) = %g, expf(0) = %g", expf(-100), expf(0))
 	}
 }
+
+// TestOpenAndInfo: Open maps the file; Info lists the fields in order.
+func TestOpenAndInfo(t *testing.T) {
+	m, err := Open("../models/stories260K.gguf", Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var keys []string
+	got := map[string]any{}
+	for _, f := range m.Info() {
+		keys = append(keys, f.Key)
+		got[f.Key] = f.Value
+	}
+	wantKeys := []string{"architecture", "params", "quant", "ctx", "vocab", "bytes mapped", "layers", "dim", "heads", "kv heads", "name"}
+	if !slices.Equal(keys, wantKeys) {
+		t.Errorf("keys %v", keys)
+	}
+	want := map[string]any{"architecture": "llama", "params": int64(292800), "quant": "F32", "ctx": 2048, "vocab": 512,
+		"bytes mapped": int64(1185376), "layers": 5, "dim": 64, "heads": 8, "kv heads": 4, "name": "llama"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v (%T), want %v", k, got[k], got[k], v)
+		}
+	}
+	if _, err := Open("testdata/stories260K-greedy256.txt", Options{}); err == nil {
+		t.Error("opened a text file as a model")
+	}
+	if _, err := OpenBytes("x", models.Stories260K, Options{KVType: "q8"}); err == nil {
+		t.Error("accepted kv type q8")
+	}
+}
