@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -52,6 +53,14 @@ func serve(args []string) int {
 	if err := cfg.LoadArgs(args); err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1
+	}
+	if path := os.Getenv("REDDWARF_CPUPROFILE"); path != "" {
+		// A CPU profile of the whole run, written at shutdown (for
+		// profiling the server under redis-benchmark).
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 	}
 	s := server.New(cfg)
 	s.Commands.Register(commands.All()...)

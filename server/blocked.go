@@ -37,9 +37,8 @@ func (c *Client) BlockedOf() *Blocked { return c.blocked }
 
 // ReplyTo writes to a client's reply buffer from outside its command.
 func (s *Server) ReplyTo(c *Client, fn func(r *Reply)) {
-	c.mu.Lock()
 	fn(&c.R)
-	c.mu.Unlock()
+	c.scheduleWrite()
 }
 
 // Unblock resumes a blocked client after its reply was written.

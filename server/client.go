@@ -1,6 +1,9 @@
 package server
 
 import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
 	"net"
 	"strconv"
 	"strings"
@@ -24,13 +27,15 @@ type Client struct {
 	authed  atomic.Bool
 	created time.Time
 
-	mu   sync.Mutex // guards R (the loop appends, flush takes)
-	R    Reply
-	wmu  sync.Mutex // one writer to the socket at a time
-	wbuf []byte     // the buffer flush wrote last, reused
+	raw  syscall.RawConn // the socket, for the loop's non-blocking writes
+	R    Reply           // pending output (loop-owned)
+	kick chan struct{}   // wakes the writer goroutine
 
-	done chan struct{} // the loop finished this client's request batch
-	kick chan struct{} // push data is waiting (pub/sub, MONITOR)
+	mu               sync.Mutex   // guards the writer hand-off below
+	wq               []byte       // output the writer goroutine still has to send
+	wbusy            bool         // the writer goroutine holds data
+	closeWhenDrained bool         // close the socket once wq is sent
+	pendingOut       atomic.Int64 // bytes not yet sent, for input backpressure
 
 	// loop-owned
 	Name            string
@@ -45,10 +50,12 @@ type Client struct {
 	replySkip       bool
 	closeAfterReply bool
 	closed          bool
+	linked          bool
 	noEvict         bool
 	lastCmd         string
 	lastInteraction int64 // unix ms
-	pusher          bool  // the push goroutine runs
+	writerStarted   bool
+	writeScheduled  bool
 	outputLimitHit  bool
 	// blocked is set while the client waits (GEN): the rest of its request
 	// batch resumes when it is cleared. See blocked.go.
@@ -96,65 +103,143 @@ func (c *Client) kill() {
 	c.netConn.Close()
 }
 
-// flush writes whatever the loop left in the reply buffer.
-func (c *Client) flush() error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.mu.Lock()
-	out := c.R.buf
-	c.R.buf = c.wbuf[:0]
-	c.mu.Unlock()
-	var err error
-	if len(out) > 0 {
-		_, err = c.netConn.Write(out)
+// Output.
+//
+// Replies accumulate in c.R, which only the loop touches. At the end of each
+// loop turn (as Redis's beforeSleep) the loop writes every client's pending
+// output with a non-blocking write. Whatever the socket does not take moves
+// to c.wq and the client's writer goroutine finishes it with blocking
+// writes; while that goroutine holds data, later output queues behind it so
+// the order never changes. The network goroutine only reads.
+
+// scheduleWrite marks c as having output to send at the end of this turn.
+func (c *Client) scheduleWrite() {
+	if !c.writeScheduled {
+		c.writeScheduled = true
+		c.srv.pendingWrites = append(c.srv.pendingWrites, c)
 	}
-	if cap(out) <= 64*1024 {
-		c.wbuf = out[:0]
-	} else {
-		c.wbuf = nil // don't keep a big buffer for an idle client
-	}
-	return err
 }
 
-// push appends out-of-band data (a pub/sub message, a MONITOR line) and
-// wakes the client's push goroutine. Called by the loop.
-func (c *Client) push(fn func(r *Reply)) {
-	if c.srv.current == c {
-		// The client is executing a command (its own PUBLISH, MONITOR of
-		// itself): execute holds c.mu and flushes after the command.
-		fn(&c.R)
+// writeOut sends c.R's bytes (loop goroutine).
+func (c *Client) writeOut() {
+	c.writeScheduled = false
+	out := c.R.buf
+	if len(out) == 0 || c.closed {
+		if c.closeAfterReply && !c.closed && !c.writerBusy() {
+			c.kill()
+		}
+		return
+	}
+	c.srv.Stats.TotalNetOutput += int64(len(out))
+	c.mu.Lock()
+	busy := c.wbusy
+	if busy {
+		c.wq = append(c.wq, out...)
+		c.closeWhenDrained = c.closeAfterReply
+		c.mu.Unlock()
+		c.R.buf = out[:0]
+		c.checkOutputLimit()
+		return
+	}
+	c.mu.Unlock()
+	n := 0
+	if c.raw != nil {
+		c.raw.Write(func(fd uintptr) bool {
+			for n < len(out) {
+				m, err := unix.Write(int(fd), out[n:])
+				if m <= 0 || err != nil {
+					break
+				}
+				n += m
+			}
+			return true // never wait for writability here
+		})
+	}
+	if n == len(out) {
+		c.R.buf = out[:0]
+		if cap(out) > 64*1024 {
+			c.R.buf = nil // don't keep a big buffer for an idle client
+		}
+		if c.closeAfterReply {
+			c.kill()
+		}
 		return
 	}
 	c.mu.Lock()
-	fn(&c.R)
-	n := len(c.R.buf)
+	c.wq = append(c.wq, out[n:]...)
+	c.wbusy = true
+	c.closeWhenDrained = c.closeAfterReply
 	c.mu.Unlock()
-	limit := c.srv.Config.NormalOutputLimit
-	if c.InPubSub() && c.srv.Config.PubsubOutputLimit > 0 {
-		limit = c.srv.Config.PubsubOutputLimit
-	}
-	if limit > 0 && int64(n) > limit && !c.outputLimitHit {
-		c.outputLimitHit = true
-		c.srv.logf("notice", "Client id=%d addr=%s closed for overcoming of output buffer limits.", c.ID, c.Addr)
-		c.kill()
-		return
-	}
-	if !c.pusher {
-		c.pusher = true
-		go c.pushLoop()
+	c.R.buf = out[:0]
+	c.pendingOut.Store(int64(len(out) - n))
+	if !c.writerStarted {
+		c.writerStarted = true
+		go c.writerLoop()
 	}
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
+	c.checkOutputLimit()
 }
 
-func (c *Client) pushLoop() {
+func (c *Client) writerBusy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wbusy
+}
+
+// writerLoop finishes writes the socket did not take at once.
+func (c *Client) writerLoop() {
 	for range c.kick {
-		if c.flush() != nil {
-			return
+		for {
+			c.mu.Lock()
+			out := c.wq
+			c.wq = nil
+			if len(out) == 0 {
+				c.wbusy = false
+				closeNow := c.closeWhenDrained
+				c.mu.Unlock()
+				c.pendingOut.Store(0)
+				if closeNow {
+					c.netConn.Close()
+				}
+				break
+			}
+			c.mu.Unlock()
+			if _, err := c.netConn.Write(out); err != nil {
+				c.netConn.Close()
+				return
+			}
 		}
 	}
+}
+
+// checkOutputLimit closes a client whose unsent output passed its limit.
+func (c *Client) checkOutputLimit() {
+	limit := c.srv.Config.NormalOutputLimit
+	if c.InPubSub() && c.srv.Config.PubsubOutputLimit > 0 {
+		limit = c.srv.Config.PubsubOutputLimit
+	}
+	c.mu.Lock()
+	n := int64(len(c.wq))
+	c.mu.Unlock()
+	c.pendingOut.Store(n)
+	if limit > 0 && n > limit && !c.outputLimitHit {
+		c.outputLimitHit = true
+		c.srv.logf("notice", "Client id=%d addr=%s closed for overcoming of output buffer limits.", c.ID, c.Addr)
+		c.kill()
+	}
+}
+
+// push appends out-of-band data (a pub/sub message, a MONITOR line) for c;
+// it is sent at the end of the loop turn.
+func (c *Client) push(fn func(r *Reply)) {
+	if c.closed {
+		return
+	}
+	fn(&c.R)
+	c.scheduleWrite()
 }
 
 // Info is the CLIENT LIST / CLIENT INFO line.
@@ -186,9 +271,7 @@ func (c *Client) Info(now time.Time) string {
 	if cmd == "" {
 		cmd = "NULL"
 	}
-	c.mu.Lock()
-	obl := len(c.R.buf)
-	c.mu.Unlock()
+	obl := len(c.R.buf) + int(c.pendingOut.Load())
 	b.WriteString("id=" + strconv.FormatUint(c.ID, 10))
 	b.WriteString(" addr=" + c.Addr)
 	b.WriteString(" laddr=" + c.LAddr)

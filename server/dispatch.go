@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -46,8 +47,6 @@ func (x *Ctx) ModifiedDB(db *DB, key string) {
 // return with Redis's error, then call().
 func (s *Server) execute(c *Client, args [][]byte) {
 	c.lastInteraction = time.Now().UnixMilli()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	mark := len(c.R.buf)
 	skip := c.replySkip // CLIENT REPLY SKIP applies to the next command
 	c.replySkip = false
@@ -56,6 +55,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	s.current = nil
 	if skip || c.replyOff {
 		c.R.buf = c.R.buf[:mark]
+	}
+	if len(c.R.buf) > 0 || c.closeAfterReply {
+		c.scheduleWrite()
 	}
 }
 
@@ -122,7 +124,7 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	x := &Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
 	s.nowMS = time.Now().UnixMilli()
 	start := time.Now()
-	spec.Handler(x)
+	s.safeHandle(x)
 	dur := time.Since(start)
 	s.nowMS = 0
 	c.lastCmd = spec.Name
@@ -139,6 +141,19 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	if len(s.monitors) > 0 && spec.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
 		s.feedMonitors(c, args)
 	}
+}
+
+// safeHandle runs the handler; a panic (a bug, never input: handlers
+// validate their arguments) is logged with its stack and answered with an
+// error instead of taking the server down.
+func (s *Server) safeHandle(x *Ctx) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logf("warning", "BUG in command '%s': %v\n%s", x.Cmd.Name, r, debug.Stack())
+			x.Error(Errorf("internal error while running '" + x.Cmd.Name + "' (logged)"))
+		}
+	}()
+	x.Cmd.Handler(x)
 }
 
 // Call runs a command from inside another (EXEC) with the full checks of a

@@ -31,6 +31,7 @@ func (s *Server) loop() {
 			default:
 			}
 			s.Hooks.Step()
+			s.flushWrites()
 			continue
 		}
 		select {
@@ -39,8 +40,10 @@ func (s *Server) loop() {
 			s.drain()
 		case fn := <-s.events:
 			fn()
+			s.drain()
 		case <-tick.C:
 			s.cron()
+			s.flushWrites()
 			if s.Config.Hz != hz {
 				hz = s.Config.Hz
 				tick.Reset(time.Second / time.Duration(hz))
@@ -60,9 +63,11 @@ func (s *Server) drain() {
 		case fn := <-s.events:
 			fn()
 		default:
+			s.flushWrites()
 			return
 		}
 	}
+	s.flushWrites()
 }
 
 // Post hands fn to the loop goroutine (from any goroutine).
@@ -76,6 +81,11 @@ func (s *Server) Post(fn func()) {
 // runBatch executes a client's pipeline. A command that blocks the client
 // parks the rest of the batch in c.pending; Unblock resumes it.
 func (s *Server) runBatch(c *Client, batch [][][]byte) {
+	s.linkClient(c) // the link event may still be queued behind this batch
+	if c.blocked != nil {
+		c.pending = append(c.pending, batch...) // queued behind the blocked command
+		return
+	}
 	c.pending = batch
 	s.resume(c)
 }
@@ -86,22 +96,30 @@ func (s *Server) resume(c *Client) {
 	for len(c.pending) > 0 && c.blocked == nil {
 		args := c.pending[0]
 		c.pending = c.pending[1:]
-		if c.closed {
-			continue
+		if c.closed || c.closeAfterReply {
+			continue // QUIT, CLIENT KILL: nothing after it runs
 		}
 		s.execute(c, args)
 	}
 	if c.blocked == nil {
 		c.pending = nil
-		select {
-		case c.done <- struct{}{}:
-		default:
-		}
 	}
 }
 
+// flushWrites sends every client's pending output (end of a loop turn).
+func (s *Server) flushWrites() {
+	for i, c := range s.pendingWrites {
+		c.writeOut()
+		s.pendingWrites[i] = nil
+	}
+	s.pendingWrites = s.pendingWrites[:0]
+}
+
 func (s *Server) linkClient(c *Client) {
-	c.DB = s.DBs[0]
+	if c.linked {
+		return
+	}
+	c.linked = true
 	c.lastInteraction = time.Now().UnixMilli()
 	s.clients[c.ID] = c
 	s.Stats.ConnectionsReceived++

@@ -47,7 +47,8 @@ type Server struct {
 	nowMS          int64 // cached command time, so one command sees one "now"
 	loading        atomic.Bool
 	noTouch        bool
-	current        *Client // the client whose command is running
+	current        *Client   // the client whose command is running
+	pendingWrites  []*Client // clients with output to send this turn
 	noActiveExpire bool
 	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
 	LastSave       int64 // unix seconds
@@ -253,13 +254,16 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		Addr:    nc.RemoteAddr().String(),
 		LAddr:   nc.LocalAddr().String(),
 		created: time.Now(),
-		done:    make(chan struct{}, 1),
 		kick:    make(chan struct{}, 1),
 	}
 	c.R.resp = 2
+	c.DB = s.DBs[0]
 	c.authed.Store(s.Config.RequirePass == "")
 	if g != nil {
 		g.client = c
+	}
+	if tc := underlyingTCP(nc); tc != nil {
+		c.raw, _ = tc.SyscallConn()
 	}
 	conn.SetContext(c)
 	s.events <- func() { s.linkClient(c) }
@@ -287,15 +291,16 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		batch = append(batch, more.Args)
 	}
 	s.submit(c, batch)
-	<-c.done
-	if err := c.flush(); err != nil {
-		conn.Close()
-		return
-	}
-	if c.closeAfterReply {
-		conn.Close()
+	// Backpressure: a client that sends faster than it reads its replies
+	// waits here until its unsent output drains.
+	for c.pendingOut.Load() > maxUnsentOutput {
+		time.Sleep(time.Millisecond)
 	}
 }
+
+// maxUnsentOutput is how much unsent reply data a client may have before
+// the server stops reading its commands.
+const maxUnsentOutput = 64 << 20
 
 // submit hands a batch to the loop.
 func (s *Server) submit(c *Client, batch [][][]byte) {
