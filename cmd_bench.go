@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	"reddwarf/infer"
+	"reddwarf/metalkit"
 	"reddwarf/models"
 )
 
@@ -39,8 +41,11 @@ type benchResult struct {
 	DecodeSessTokS  float64 `json:"decode_tok_s_per_session"`
 	PrefillMS       float64 `json:"prefill_ms"`
 	DecodeMS        float64 `json:"decode_ms"`
-	WeightBytes     int64   `json:"model_bytes"`
-	DecodeWeightGBs float64 `json:"decode_weight_gb_s"` // model bytes × decode steps ÷ decode time
+	WeightBytes     int64   `json:"weight_bytes_per_token"` // weight bytes one decode step reads
+	DecodeWeightGBs float64 `json:"decode_weight_gb_s"`     // weight bytes × decode steps ÷ decode time
+	ReadGBs         float64 `json:"read_bandwidth_gb_s"`    // measured memory read bandwidth, same threads
+	RooflineTokS    float64 `json:"roofline_decode_tok_s"`  // read bandwidth ÷ weight bytes: batch-1 decode ceiling
+	RooflineFrac    float64 `json:"decode_roofline_frac"`   // per-session decode rate ÷ roofline
 }
 
 // benchCommand is benchMain with its output streams as arguments, for tests.
@@ -54,6 +59,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	sessions := fs.Int("sessions", 1, "concurrent sessions, decoded in one batch")
 	chunk := fs.Int("chunk", 512, "prefill chunk (tokens per session per step)")
 	kv := fs.String("kv", "f16", "KV cache type: f16 or f32")
+	measureBW := fs.Bool("bandwidth", true, "measure memory read bandwidth for the roofline")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -137,12 +143,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	decode := time.Since(t0)
 
-	var modelBytes int64
-	for _, f := range m.Info() {
-		if f.Key == "bytes mapped" {
-			modelBytes = f.Value.(int64)
-		}
-	}
+	modelBytes := decodeWeightBytes(m)
 	res := benchResult{
 		Engine: "reddwarf", Model: name, Threads: m.Threads(), PromptTokens: *promptTokens,
 		GenTokens: *genTokens, Sessions: *sessions, KV: *kv,
@@ -153,6 +154,11 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		res.DecodeTokS = float64(*genTokens**sessions) / decode.Seconds()
 		res.DecodeSessTokS = float64(*genTokens) / decode.Seconds()
 		res.DecodeWeightGBs = float64(modelBytes) * float64(*genTokens) / decode.Seconds() / 1e9
+	}
+	if *measureBW {
+		res.ReadGBs = readBandwidth(*threads) / 1e9
+		res.RooflineTokS = res.ReadGBs * 1e9 / float64(modelBytes)
+		res.RooflineFrac = res.DecodeSessTokS / res.RooflineTokS
 	}
 	enc.Encode(res)
 	return 0
@@ -175,3 +181,47 @@ func benchPrompt(n, vocab int, seed uint64) []int32 {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// decodeWeightBytes is the weight bytes one decode step reads: every tensor,
+// except the token embedding when a separate output.weight exists (then only
+// one embedding row per token is read).
+func decodeWeightBytes(m *infer.Model) int64 {
+	f := m.File()
+	var n int64
+	_, untied := f.Tensor("output.weight")
+	for i := range f.Tensors {
+		if untied && f.Tensors[i].Name == "token_embd.weight" {
+			continue
+		}
+		n += int64(f.Tensors[i].Size)
+	}
+	return n
+}
+
+// readBandwidth measures memory read bandwidth in bytes/s: threads
+// goroutines stream disjoint parts of a 256 MiB buffer (far larger than any
+// cache) through metalkit.Dot(x, x), a SIMD kernel that reads each byte once
+// (its second operand hits the same cache line); the best of 5 passes.
+func readBandwidth(threads int) float64 {
+	buf := make([]float32, 256<<20/4)
+	for i := range buf {
+		buf[i] = float32(i & 1023)
+	}
+	best := 0.0
+	sums := make([]float32, threads)
+	for pass := 0; pass < 5; pass++ {
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for w := 0; w < threads; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				part := buf[len(buf)*w/threads : len(buf)*(w+1)/threads]
+				sums[w] = metalkit.Dot(part, part)
+			}(w)
+		}
+		wg.Wait()
+		best = max(best, float64(len(buf)*4)/time.Since(t0).Seconds())
+	}
+	return best
+}

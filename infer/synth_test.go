@@ -87,7 +87,7 @@ func TestSynthLoads(t *testing.T) {
 	shape := SynthShape{Name: "test", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, FFN: 512, Ctx: 128}
 	prompt := []int32{1, 50, 60, 70, 80, 90, 100}
 	var ref []float32
-	for _, q := range []gguf.Type{gguf.TypeF32, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeF16, gguf.TypeQ4_0, gguf.TypeQ6_K} {
+	for _, q := range []gguf.Type{gguf.TypeF32, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeF16, gguf.TypeQ4_0, gguf.TypeQ6_K, gguf.TypeBF16} {
 		var a, b bytes.Buffer
 		opt := SynthOptions{Shape: shape, Quant: q, Vocab: vocab, Seed: 9}
 		if err := SynthLlama(&a, opt); err != nil {
