@@ -72,7 +72,7 @@ func expireGeneric(x *server.Ctx, absolute bool, unit int64) {
 	when := n * unit
 	if !absolute {
 		now := x.S.Now()
-		if (when > 0 && when > math.MaxInt64-now) || (when < 0 && when < math.MinInt64-now) {
+		if when > 0 && when > math.MaxInt64-now {
 			x.Error(bad)
 			return
 		}

@@ -217,7 +217,7 @@ func copyCommand(x *server.Ctx) {
 		case is(x.Args[i], "DB") && i+1 < len(x.Args):
 			db, err := dbArg(x, i+1)
 			if err != nil {
-				x.Error(server.ErrDBIndex)
+				x.Error(err)
 				return
 			}
 			dstDB = db

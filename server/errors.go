@@ -20,27 +20,11 @@ func (e *Error) Code() string {
 	return e.msg
 }
 
-// Errorf makes an error reply with the ERR prefix unless msg brings its own
-// upper-case code.
-func Errorf(msg string) *Error {
-	if hasCode(msg) {
-		return &Error{msg}
-	}
-	return &Error{"ERR " + msg}
-}
+// Errorf makes an error reply with the ERR prefix.
+func Errorf(msg string) *Error { return &Error{"ERR " + msg} }
 
-func hasCode(msg string) bool {
-	i := strings.IndexByte(msg, ' ')
-	if i <= 0 {
-		return false
-	}
-	for _, c := range msg[:i] {
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
-}
+// CodeError makes an error reply with another code (NOAUTH, BUSYKEY...).
+func CodeError(code, msg string) *Error { return &Error{code + " " + msg} }
 
 // ErrorCode returns the Redis error code of err (ERR for non-RESP errors).
 func ErrorCode(err error) string {

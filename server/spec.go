@@ -142,7 +142,7 @@ func (s *Spec) ACLCategories() []string {
 	if s.Flags&FlagWrite != 0 {
 		add("@write")
 	}
-	if s.Flags&FlagReadonly != 0 && s.Group != "connection" {
+	if s.Flags&FlagReadonly != 0 && s.Group != "connection" && s.Group != "server" {
 		add("@read")
 	}
 	if s.Flags&FlagAdmin != 0 {
@@ -160,8 +160,24 @@ func (s *Spec) ACLCategories() []string {
 	for _, c := range s.ACL {
 		add(c)
 	}
+	// Redis prints categories in the order of its category bits.
+	rank := func(c string) int {
+		for i, k := range aclOrder {
+			if k == c {
+				return i
+			}
+		}
+		return len(aclOrder)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && rank(out[j]) < rank(out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
 	return out
 }
+
+var aclOrder = []string{"@keyspace", "@read", "@write", "@set", "@sortedset", "@list", "@hash", "@string", "@bitmap", "@hyperloglog", "@geo", "@stream", "@pubsub", "@admin", "@fast", "@slow", "@blocking", "@dangerous", "@connection", "@transaction", "@scripting"}
 
 // CommandTable maps lower-case names to specs.
 type CommandTable struct {
