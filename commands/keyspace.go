@@ -365,17 +365,13 @@ func helpReply(x *server.Ctx, name string, lines []string) {
 func objectHelpCommand(x *server.Ctx) {
 	helpReply(x, "object", []string{
 		"ENCODING <key>",
-		"    Return the kind of internal representation used in order to store the value",
-		"    associated with a <key>.",
+		"    How the value of <key> is stored (int, embstr, raw, kvstate...).",
 		"FREQ <key>",
-		"    Return the access frequency index of the <key>. The returned integer is",
-		"    proportional to the logarithm of the recent access frequency of the key.",
+		"    The logarithmic access counter of <key> (LFU policies only).",
 		"IDLETIME <key>",
-		"    Return the idle time of the <key>, that is the approximated number of",
-		"    seconds elapsed since the last access to the key.",
+		"    Seconds since <key> was last read or written (LRU policies only).",
 		"REFCOUNT <key>",
-		"    Return the number of references of the value associated with the specified",
-		"    <key>.",
+		"    How many references hold the value of <key>.",
 	})
 }
 
@@ -420,7 +416,7 @@ func memoryStatsCommand(x *server.Ctx) {
 
 // MEMORY DOCTOR
 func memoryDoctorCommand(x *server.Ctx) {
-	x.R.Verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.")
+	x.R.Verbatim("No memory problem found: the Go heap holds what INFO memory reports.")
 }
 
 // MEMORY PURGE
@@ -435,16 +431,15 @@ func memoryMallocStatsCommand(x *server.Ctx) {
 func memoryHelpCommand(x *server.Ctx) {
 	helpReply(x, "memory", []string{
 		"DOCTOR",
-		"    Return memory problems reports.",
+		"    A short report on the memory state.",
 		"MALLOC-STATS",
-		"    Return internal statistics report from the memory allocator.",
+		"    Allocator statistics (not available for the Go runtime).",
 		"PURGE",
-		"    Attempt to purge dirty pages for reclamation by the allocator.",
+		"    Return freed memory to the system (a no-op here).",
 		"STATS",
-		"    Return information about the memory usage of the server.",
+		"    Memory figures of the server as a map.",
 		"USAGE <key> [SAMPLES <count>]",
-		"    Return memory in bytes used by <key> and its value. Nested values are",
-		"    sampled up to <count> times (default: 5, 0 means sample all).",
+		"    Bytes held by <key> and its value (sessions: their share of KV pages).",
 	})
 }
 

@@ -78,15 +78,14 @@ func pubsubShardnumsubCommand(x *server.Ctx) {
 func pubsubHelpCommand(x *server.Ctx) {
 	helpReply(x, "pubsub", []string{
 		"CHANNELS [<pattern>]",
-		"    Return the currently active channels matching a <pattern> (default: '*').",
+		"    Channels with at least one subscriber, optionally matching <pattern>.",
 		"NUMPAT",
-		"    Return number of subscriptions to patterns.",
+		"    How many distinct patterns are subscribed.",
 		"NUMSUB [<channel> ...]",
-		"    Return the number of subscribers for the specified channels, excluding",
-		"    pattern subscriptions(default: no channels).",
+		"    Subscriber counts of the channels (pattern subscribers not counted).",
 		"SHARDCHANNELS [<pattern>]",
-		"    Return the currently active shard level channels matching a <pattern> (default: '*').",
+		"    Active shard channels (always empty outside cluster mode).",
 		"SHARDNUMSUB [<shardchannel> ...]",
-		"    Return the number of subscribers for the specified shard level channel(s)",
+		"    Subscriber counts of shard channels.",
 	})
 }

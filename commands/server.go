@@ -127,14 +127,14 @@ func configRewriteCommand(x *server.Ctx) {
 // CONFIG HELP
 func configHelpCommand(x *server.Ctx) {
 	helpReply(x, "config", []string{
-		"GET <pattern>",
-		"    Return parameters matching the glob-like <pattern> and their values.",
-		"SET <directive> <value>",
-		"    Set the configuration <directive> to <value>.",
+		"GET <pattern> [<pattern> ...]",
+		"    Directives matching the glob patterns, with their values.",
+		"SET <directive> <value> [<directive> <value> ...]",
+		"    Change directives at run time, all or none.",
 		"RESETSTAT",
-		"    Reset statistics reported by the INFO command.",
+		"    Zero the statistics INFO reports.",
 		"REWRITE",
-		"    Rewrite the configuration file.",
+		"    Write the running configuration back to the config file.",
 	})
 }
 
@@ -234,14 +234,12 @@ func slowlogResetCommand(x *server.Ctx) {
 func slowlogHelpCommand(x *server.Ctx) {
 	helpReply(x, "slowlog", []string{
 		"GET [<count>]",
-		"    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-		"    Entries are made of:",
-		"    id, timestamp, time in microseconds, arguments array, client IP and port,",
-		"    client name",
+		"    The newest <count> entries (default 10, -1 for all): id, unix time,",
+		"    duration in microseconds, arguments, client address, client name.",
 		"LEN",
-		"    Return the length of the slowlog.",
+		"    How many entries the slow log holds.",
 		"RESET",
-		"    Reset the slowlog.",
+		"    Empty the slow log.",
 	})
 }
 
@@ -254,7 +252,7 @@ func latencyResetCommand(x *server.Ctx) { x.R.Int(0) }
 
 // LATENCY DOCTOR
 func latencyDoctorCommand(x *server.Ctx) {
-	x.R.Verbatim("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a bit more.\n")
+	x.R.Verbatim("No latency events are recorded: latency monitoring is off (latency-monitor-threshold 0).\n")
 }
 
 // LATENCY GRAPH event
@@ -269,19 +267,17 @@ func latencyHistogramCommand(x *server.Ctx) { x.R.Map(0) }
 func latencyHelpCommand(x *server.Ctx) {
 	helpReply(x, "latency", []string{
 		"DOCTOR",
-		"    Return a human readable latency analysis report.",
+		"    A report on recorded latency events.",
 		"GRAPH <event>",
-		"    Return an ASCII latency graph for the <event> class.",
+		"    A text graph of an event's samples.",
 		"HISTORY <event>",
-		"    Return time-latency samples for the <event> class.",
+		"    Time and latency samples of an event.",
 		"LATEST",
-		"    Return the latest latency samples for all events.",
+		"    The newest sample of every event.",
 		"RESET [<event> ...]",
-		"    Reset latency data of one or more <event> classes.",
-		"    (default: reset all data for all event classes)",
-		"HISTOGRAM [COMMAND ...]",
-		"    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
-		"    If no commands are specified then all histograms are replied.",
+		"    Forget the samples of some or all events.",
+		"HISTOGRAM [<command> ...]",
+		"    Latency distribution per command.",
 	})
 }
 
@@ -311,13 +307,11 @@ func debugCommand(x *server.Ctx) {
 	case sub == "help":
 		helpReply(x, "debug", []string{
 			"OBJECT <key>",
-			"    Show low level info about the key and associated value.",
-			"SET-ACTIVE-EXPIRE <0|1>",
-			"    Setting it to 0 disables expiring keys in background when they are not",
-			"    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-			"    default.",
+			"    Low-level facts about <key> and its value.",
+			"SET-ACTIVE-EXPIRE 0|1",
+			"    Switch the cron's active expiry off (0) or on (1); lazy expiry stays on.",
 			"SLEEP <seconds>",
-			"    Stop the server for <seconds>. Decimals allowed.",
+			"    Block the whole server for <seconds> (fractions allowed).",
 		})
 	default:
 		x.Error(server.Errorf("Unknown subcommand or wrong number of arguments for '" + x.Arg(1) + "'. Try DEBUG HELP."))
@@ -595,22 +589,18 @@ func commandGetkeysandflagsCommand(x *server.Ctx) {
 func commandHelpCommand(x *server.Ctx) {
 	helpReply(x, "command", []string{
 		"(no subcommand)",
-		"    Return details about all Redis commands.",
+		"    Details of every command.",
 		"COUNT",
-		"    Return the total number of commands in this Redis server.",
-		"LIST",
-		"    Return a list of all commands in this Redis server.",
+		"    How many commands the server has.",
+		"LIST [FILTERBY MODULE <m>|ACLCAT <cat>|PATTERN <glob>]",
+		"    Command names, optionally filtered.",
 		"INFO [<command-name> ...]",
-		"    Return details about multiple Redis commands.",
-		"    If no command names are given, documentation details for all",
-		"    commands are returned.",
+		"    Details of the named commands (all when none are named).",
 		"DOCS [<command-name> ...]",
-		"    Return documentation details about multiple Redis commands.",
-		"    If no command names are given, documentation details for all",
-		"    commands are returned.",
+		"    Documentation of the named commands (all when none are named).",
 		"GETKEYS <full-command>",
-		"    Return the keys from a full Redis command.",
+		"    The key arguments of a full command line.",
 		"GETKEYSANDFLAGS <full-command>",
-		"    Return the keys and the access flags from a full Redis command.",
+		"    The key arguments of a full command line, with their access flags.",
 	})
 }
