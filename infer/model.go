@@ -208,6 +208,11 @@ func (m *Model) Arch() Arch { return m.arch }
 // Errors (a State twice or from another model, no tokens, a token id outside
 // the vocabulary, context full) are detected before anything changes: on
 // error every State is left as it was.
+//
+// Scratch memory grows with the batch's total token count (for a 1B model
+// about 100 KB per token row), so callers bound it: the server's
+// prefill-chunk splits long prompts over several Steps, which gives the same
+// logits as one big Step.
 func (m *Model) Step(batch []Seq) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
