@@ -2,7 +2,9 @@ package infer
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -267,5 +269,74 @@ func TestOpenAndInfo(t *testing.T) {
 	}
 	if _, err := OpenBytes("x", models.Stories260K, Options{KVType: "q8"}); err == nil {
 		t.Error("accepted kv type q8")
+	}
+}
+
+// TestRandomSessionOps runs a seeded random mix of batched steps, forks,
+// truncations and releases over several sessions, and checks after every
+// step that each session's logits equal a fresh token-by-token run over its
+// tokens (pages shared and copied on write must never leak between forks).
+func TestRandomSessionOps(t *testing.T) {
+	const seed = 20261125
+	rng := rand.New(rand.NewPCG(seed, 0))
+	m := openStories(t, "f16", 2)
+	fresh := map[string][]float32{} // token string → logits, memoised
+	check := func(s *State) {
+		key := fmt.Sprint(s.Tokens())
+		want, ok := fresh[key]
+		if !ok {
+			f := m.NewState()
+			if err := m.Step([]Seq{{f, slices.Clone(s.Tokens())}}); err != nil {
+				t.Fatal(err)
+			}
+			want = slices.Clone(f.Logits())
+			fresh[key] = want
+		}
+		if d := maxDiff(s.Logits(), want); d > 1e-4 {
+			t.Fatalf("seed %d: logits after %d tokens differ by %g", seed, s.Len(), d)
+		}
+	}
+	states := []*State{m.NewState()}
+	if err := m.Step([]Seq{{states[0], []int32{1, 403}}}); err != nil {
+		t.Fatal(err)
+	}
+	for op := 0; op < 150; op++ {
+		i := rng.IntN(len(states))
+		switch r := rng.IntN(10); {
+		case r < 2 && len(states) < 6: // fork
+			states = append(states, states[i].Clone())
+		case r < 4 && states[i].Len() > 1: // roll back, keeping at least one token
+			if err := m.Rewind(states[i], 1+rng.IntN(states[i].Len()-1)); err != nil {
+				t.Fatal(err)
+			}
+		case r < 5 && len(states) > 1: // delete
+			states[i].Release()
+			states = slices.Delete(states, i, i+1)
+		default: // one batched step over a random subset
+			var batch []Seq
+			for _, s := range states {
+				if rng.IntN(3) == 0 || s.Len() > 200 {
+					continue
+				}
+				n := 1
+				if rng.IntN(4) == 0 {
+					n = 1 + rng.IntN(2*PageTokens)
+				}
+				toks := make([]int32, n)
+				for j := range toks {
+					toks[j] = int32(3 + rng.IntN(509))
+				}
+				batch = append(batch, Seq{s, toks})
+			}
+			if len(batch) == 0 {
+				continue
+			}
+			if err := m.Step(batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range states {
+			check(s)
+		}
 	}
 }
