@@ -285,3 +285,43 @@ func (s *State) KVRow(layer, kind, pos int, out []float32) error {
 	}
 	return nil
 }
+
+// RestoreState rebuilds a session from saved parts (a DSV4 state, a
+// checkpoint): its tokens, the logits after the last one (nil if unknown),
+// and its KV rows, which row is called to fill: for every position, layer
+// and kind (0 = K, 1 = V) it writes Width() values into dst. Rows should be
+// what KVRow returned for the same model; an f16 cache stores them exactly.
+// Fails, returning no state, if a token is outside the vocabulary, the
+// tokens exceed the context, the logits have the wrong length or row fails.
+func (m *Model) RestoreState(tokens []int32, logits []float32, row func(layer, kind, pos int, dst []float32) error) (*State, error) {
+	s := m.NewState()
+	if len(tokens) > s.ctx {
+		return nil, fmt.Errorf("infer: restore %d tokens, context %d: %w", len(tokens), s.ctx, ErrContextFull)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= s.vocab {
+			return nil, fmt.Errorf("infer: restore token %d: id %d not in [0, %d): %w", i, t, s.vocab, ErrBadToken)
+		}
+	}
+	if logits != nil {
+		if err := s.SetLogits(logits); err != nil {
+			return nil, err
+		}
+	}
+	s.reserve(len(tokens))
+	k := make([]float32, s.layout.Width())
+	v := make([]float32, s.layout.Width())
+	for pos := range tokens {
+		for layer := 0; layer < s.layout.Layers; layer++ {
+			if err := row(layer, 0, pos, k); err != nil {
+				return nil, err
+			}
+			if err := row(layer, 1, pos, v); err != nil {
+				return nil, err
+			}
+			s.putKV(layer, pos, k, v)
+		}
+	}
+	s.tokens = append(s.tokens, tokens...)
+	return s, nil
+}
