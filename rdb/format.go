@@ -1,0 +1,104 @@
+package rdb
+
+// On-disk constants. Numbers written to files are fixed forever: never
+// renumber or reuse one; add new ones at the end of their list. In-memory
+// types (server.ObjType, infer.KVType) may change freely; the mapping to
+// these numbers lives in the writers and readers.
+//
+// Bump a version only when an old reader could misread a new file. A new
+// aux field, section kind or checkpoint flag does not need a bump: readers
+// skip aux fields they don't know and refuse (with an error naming it) a
+// section kind or flag they don't know.
+//
+// When adding a value type: a Type* below, the writer (snapshot.go
+// writeRecord, dump.go Dump), the reader (snapshot.go readRecord,
+// dump.go ParseDump), FORMAT.md, and the round-trip tests.
+
+// DSV4 state payload (state.go).
+const (
+	StateMagic   = "DSV4"
+	StateVersion = 1 // u16 after the magic
+
+	// stateFixedHeader is the size of the fixed part of the header, up to
+	// and including the architecture name's length (FORMAT.md §2).
+	stateFixedHeader = 50
+)
+
+// State header flags (u16).
+const (
+	StateHasLogits = 1 << 0 // the next-token logits follow the tokens
+)
+
+// Section kinds (u16). An architecture defines which sections a state of
+// it has; the reader hands every section to the architecture's decoder.
+const (
+	SectionKVKeys   = 1 // paged-attention K rows of one layer: tokens × width values, position-major
+	SectionKVValues = 2 // paged-attention V rows of one layer: same shape as SectionKVKeys
+	// 16..63 are reserved for deepseek4 (sliding-window ring, compressor
+	// frontier, compressed KV rows, indexer keys); assigned by that work.
+	SectionDeepSeek4First = 16
+	SectionDeepSeek4Last  = 63
+)
+
+// Section element types (u8).
+const (
+	DTypeBytes = 0 // opaque bytes, meaning defined by the section kind
+	DTypeF16   = 1 // IEEE 754 binary16, little-endian
+	DTypeF32   = 2 // IEEE 754 binary32, little-endian
+)
+
+// Checkpoint flags (u8): what restoring the checkpoint needs.
+const (
+	CheckpointHasLogits = 1 << 0 // next-token logits at Pos follow (vocab × f32)
+	CheckpointHasExtra  = 1 << 1 // an architecture blob follows (the small mutable state at Pos)
+)
+
+// Snapshot file (snapshot.go).
+const (
+	SnapshotMagic   = "REDDWARF" // 8 bytes at offset 0
+	SnapshotVersion = 1          // u16 after the magic
+	FooterMagic     = "DSV4END!" // last 8 bytes of a snapshot
+	footerSize      = 32         // index offset, index length, file xxhash64, magic
+)
+
+// Snapshot record opcodes (u8), the first byte of every record.
+const (
+	OpString  = 0x00 // a string key: db, expiry, key, raw bytes
+	OpSession = 0x01 // a kvstate key: db, expiry, key, a DSV4 state payload
+	OpAux     = 0xFA // an aux field: name, value (both strings)
+	OpEnd     = 0xFF // end of records; the index follows
+)
+
+// Value types inside a DUMP payload and the index (u8): the same numbers
+// as the record opcodes for keys.
+const (
+	TypeString  = OpString
+	TypeSession = OpSession
+)
+
+// DUMP payload (dump.go).
+const (
+	DumpVersion = 1 // u16 in the DUMP footer
+)
+
+// Aux field names the writer emits.
+const (
+	AuxVersion     = "reddwarf-ver"
+	AuxCTime       = "ctime"
+	AuxFingerprint = "model-fp"
+	AuxArch        = "model-arch"
+)
+
+// Limits every reader enforces before allocating (hostile input).
+const (
+	MaxKeyLen         = 512 << 20 // a key, as proto-max-bulk-len
+	MaxArchName       = 64
+	MaxSections       = 1 << 16
+	MaxCheckpoints    = 1 << 16
+	MaxCheckpointName = 64 << 10
+	MaxVocab          = 1 << 24
+	MaxLayers         = 1 << 12
+	MaxCtx            = 1 << 28
+	MaxAuxLen         = 1 << 20
+	MaxDB             = 1 << 20
+)
