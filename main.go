@@ -64,6 +64,10 @@ func serve(args []string) int {
 	}
 	s := server.New(cfg)
 	s.Commands.Register(commands.All()...)
+	if err := loadModel(s); err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
 	if err := s.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1

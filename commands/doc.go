@@ -22,7 +22,7 @@ func All() []*server.Spec {
 	var all []*server.Spec
 	for _, family := range [][]*server.Spec{
 		connectionCommands, keyspaceCommands, expireCommands, stringCommands,
-		serverCommands, pubsubCommands, txCommands,
+		serverCommands, pubsubCommands, txCommands, sessionCommands,
 	} {
 		all = append(all, family...)
 	}

@@ -43,6 +43,14 @@ var keyspaceCommands = []*server.Spec{
 
 // DEL key [key ...] and UNLINK key [key ...]
 func delCommand(x *server.Ctx) {
+	// A session with a GEN running or queued can't go away under it: the
+	// whole command is refused before any key is deleted.
+	for _, k := range x.Args[1:] {
+		if err := x.S.CheckBusy(x.DB, string(k)); err != nil {
+			x.Error(err)
+			return
+		}
+	}
 	n := 0
 	for _, k := range x.Args[1:] {
 		if x.DB.Delete(string(k)) {

@@ -1,0 +1,615 @@
+package commands
+
+import (
+	"sort"
+	"strconv"
+
+	"reddwarf/infer"
+	"reddwarf/infer/tokenizer"
+	"reddwarf/server"
+	"reddwarf/session"
+)
+
+const (
+	bl = server.FlagBlocking
+	nm = server.FlagNoMulti
+)
+
+var sessionCommands = []*server.Spec{
+	{Name: "gen", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text]... [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: genCommand},
+	{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: prefillCommand},
+	{Name: "fork", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
+	{Name: "rollback", Arity: -3, Flags: w, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: rollbackCommand},
+	{Name: "checkpoint", Arity: -2, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [name]", Summary: "Records the session's position and logits under a name; replies the position.", Handler: checkpointCommand},
+	{Name: "checkpoints", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N checkpoints", Args: "key", Summary: "Lists a session's checkpoints as name/position pairs.", Handler: checkpointsCommand},
+	{Name: "logits", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [TOP k]", Summary: "Returns the most likely next tokens: id, piece and log-probability.", Handler: logitsCommand},
+	{Name: "tokens", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens returned", Args: "key [start [stop]]", Summary: "Returns a range of a session's token ids (inclusive, negative from the end).", Handler: tokensCommand},
+	{Name: "text", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens decoded", Args: "key [start [stop]]", Summary: "Returns a range of a session's tokens decoded as text.", Handler: textCommand},
+	{Name: "tokenize", Arity: 2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: tokenizeCommand},
+	{Name: "detokenize", Arity: -2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N ids", Args: "id [id ...]", Summary: "Returns the text of token ids.", Handler: detokenizeCommand},
+	{Name: "model", Arity: 1, Flags: ro | ft, Group: "session", Since: "0.1.0", Complexity: "O(1)", Args: "", Summary: "Returns the served model's metadata.", Handler: modelCommand},
+}
+
+// Limits on what a session command accepts.
+const (
+	maxSessionKey = 4096     // bytes of a session key
+	maxPromptLen  = 16 << 20 // bytes of one prompt
+)
+
+// engine is the inference engine the session commands use (SetEngine);
+// nil when the server runs without a model.
+var engine *session.Engine
+
+// SetEngine gives the session commands their engine (main, tests).
+func SetEngine(e *session.Engine) { engine = e }
+
+var errNoModel = server.Errorf("no model loaded")
+
+// lookupSession returns key's session for a read: nil if missing,
+// ErrWrongType if it holds another type.
+func lookupSession(x *server.Ctx, key string) (*session.Session, error) {
+	o := x.DB.Lookup(key)
+	if o == nil {
+		return nil, nil
+	}
+	if o.Type != server.TypeKVState {
+		return nil, server.ErrWrongType
+	}
+	return o.Val.(*session.Session), nil
+}
+
+// parseGenOptions reads GEN's options from args[from:].
+func parseGenOptions(x *server.Ctx, from int) (session.GenOptions, error) {
+	o := session.DefaultGenOptions()
+	for i := from; i < len(x.Args); i++ {
+		a := x.Args[i]
+		hasArg := i+1 < len(x.Args)
+		switch {
+		case is(a, "STREAM"):
+			o.Stream = true
+		case is(a, "WITHSTATS"):
+			o.WithStats = true
+		case is(a, "MAXTOKENS") && hasArg:
+			i++
+			n, err := intArg(x, i)
+			if err != nil || n < 0 || n > 1<<30 {
+				return o, server.Errorf("MAXTOKENS must be an integer >= 0")
+			}
+			o.MaxTokens = int(n)
+		case is(a, "TOPK") && hasArg:
+			i++
+			n, err := intArg(x, i)
+			if err != nil || n < 0 || n > 1<<30 {
+				return o, server.Errorf("TOPK must be an integer >= 0")
+			}
+			o.Sampler.TopK = int(n)
+		case is(a, "SEED") && hasArg:
+			i++
+			n, err := strconv.ParseUint(x.Arg(i), 10, 64)
+			if err != nil {
+				v, ok := server.ParseInt(x.Args[i])
+				if !ok {
+					return o, server.Errorf("SEED must be an integer")
+				}
+				n = uint64(v)
+			}
+			o.Sampler.Seed, o.HasSeed = n, true
+		case is(a, "STOP") && hasArg:
+			i++
+			if len(x.Args[i]) == 0 {
+				return o, server.Errorf("STOP text must not be empty")
+			}
+			o.Stops = append(o.Stops, x.Arg(i))
+		case (is(a, "TEMPERATURE") || is(a, "TOPP") || is(a, "MINP")) && hasArg:
+			i++
+			f, err := floatArg(x, i)
+			if err != nil {
+				return o, err
+			}
+			switch {
+			case is(a, "TEMPERATURE"):
+				if f < 0 || f > 100 {
+					return o, server.Errorf("TEMPERATURE must be in [0, 100]")
+				}
+				o.Sampler.Temperature = f
+			case is(a, "TOPP"):
+				if f <= 0 || f > 1 {
+					return o, server.Errorf("TOPP must be in (0, 1]")
+				}
+				o.Sampler.TopP = f
+			default:
+				if f < 0 || f > 1 {
+					return o, server.Errorf("MINP must be in [0, 1]")
+				}
+				o.Sampler.MinP = f
+			}
+		default:
+			return o, server.ErrSyntax
+		}
+	}
+	return o, nil
+}
+
+// checkSessionKey refuses keys over the size limit.
+func checkSessionKey(key string) error {
+	if len(key) > maxSessionKey {
+		return server.Errorf("session key too long (" + strconv.Itoa(len(key)) + " bytes, max " + strconv.Itoa(maxSessionKey) + ")")
+	}
+	return nil
+}
+
+// submitJob checks what can be checked now (type, context, memory), then
+// queues j and blocks the client until the engine finishes it.
+func submitJob(x *server.Ctx, j *session.Job, ntokens int) {
+	sess, err := lookupSession(x, j.Key)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	cur := 0
+	if sess != nil {
+		cur = sess.State.Len()
+	}
+	if !x.S.Hooks.KeyBusy(x.DB, j.Key) { // queued jobs are checked when they start
+		if cur == 0 {
+			ntokens++ // BOS
+		}
+		if err := engine.CheckAppend(cur, ntokens); err != nil {
+			x.Error(err)
+			return
+		}
+	}
+	s, c := x.S, x.C
+	j.Owner = c
+	j.OnDone = func(j *session.Job) {
+		s.ReplyTo(c, func(r *server.Reply) { replyJob(r, j) })
+		s.Unblock(c)
+	}
+	engine.Submit(j)
+	s.Block(c, &server.Blocked{Reason: "gen", Key: j.Key, Data: j})
+}
+
+// replyJob writes a finished job's reply.
+func replyJob(r *server.Reply, j *session.Job) {
+	switch {
+	case j.Err != nil:
+		r.Error(asRESPError(j.Err))
+	case j.Prefill:
+		r.Int(int64(j.Tokens))
+	case j.Opt.WithStats:
+		r.Map(7)
+		r.BulkString("text")
+		r.Bulk(j.Text)
+		r.BulkString("prompt_tokens")
+		r.Int(int64(j.PromptTokens))
+		r.BulkString("cached_tokens")
+		r.Int(int64(j.CachedTokens))
+		r.BulkString("generated_tokens")
+		r.Int(int64(j.GeneratedTokens))
+		r.BulkString("stop_reason")
+		r.BulkString(j.StopReason)
+		r.BulkString("prefill_ms")
+		r.BulkString(strconv.FormatFloat(float64(j.PrefillTime.Microseconds())/1000, 'f', 3, 64))
+		r.BulkString("decode_ms")
+		r.BulkString(strconv.FormatFloat(float64(j.DecodeTime.Microseconds())/1000, 'f', 3, 64))
+	default:
+		r.Bulk(j.Text)
+	}
+}
+
+// asRESPError keeps RESP errors and gives others the ERR prefix.
+func asRESPError(err error) error {
+	if _, ok := err.(*server.Error); ok {
+		return err
+	}
+	return server.Errorf(err.Error())
+}
+
+// GEN key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p]
+// [SEED s] [STOP text]... [STREAM] [WITHSTATS]
+func genCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	key := x.Arg(1)
+	opt, err := parseGenOptions(x, 3)
+	if err == nil {
+		err = checkSessionKey(key)
+	}
+	if err == nil && len(x.Args[2]) > maxPromptLen {
+		err = server.Errorf("prompt too long (max " + strconv.Itoa(maxPromptLen) + " bytes)")
+	}
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
+	submitJob(x, session.NewGen(x.DB, key, toks, true, opt), len(toks)+opt.MaxTokens)
+}
+
+// PREFILL key text | PREFILL key IDS id [id ...]
+func prefillCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	key := x.Arg(1)
+	if err := checkSessionKey(key); err != nil {
+		x.Error(err)
+		return
+	}
+	if len(x.Args) > 3 && is(x.Args[2], "IDS") {
+		ids := make([]int32, 0, len(x.Args)-3)
+		for i := 3; i < len(x.Args); i++ {
+			n, ok := server.ParseInt(x.Args[i])
+			if !ok || n < 0 || n >= int64(engine.Model.Vocab()) {
+				x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(engine.Model.Vocab()) + ")"))
+				return
+			}
+			ids = append(ids, int32(n))
+		}
+		submitJob(x, session.NewPrefill(x.DB, key, ids, false), len(ids))
+		return
+	}
+	if len(x.Args) != 3 {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	if len(x.Args[2]) > maxPromptLen {
+		x.Error(server.Errorf("prompt too long (max " + strconv.Itoa(maxPromptLen) + " bytes)"))
+		return
+	}
+	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
+	submitJob(x, session.NewPrefill(x.DB, key, toks, true), len(toks))
+}
+
+// FORK source destination [REPLACE]
+func forkCommand(x *server.Ctx) {
+	replace := false
+	for i := 3; i < len(x.Args); i++ {
+		if !is(x.Args[i], "REPLACE") {
+			x.Error(server.ErrSyntax)
+			return
+		}
+		replace = true
+	}
+	src, dst := x.Arg(1), x.Arg(2)
+	if src == dst {
+		x.Error(server.ErrSameObject)
+		return
+	}
+	if err := checkSessionKey(dst); err != nil {
+		x.Error(err)
+		return
+	}
+	o := x.DB.Lookup(src)
+	switch {
+	case o == nil:
+		x.Error(server.ErrNoSuchKey)
+		return
+	case o.Type != server.TypeKVState:
+		x.Error(server.ErrWrongType)
+		return
+	}
+	if x.DB.LookupWrite(dst) != nil && !replace {
+		x.R.Int(0)
+		return
+	}
+	if err := x.S.CheckBusy(x.DB, dst); err != nil {
+		x.Error(err)
+		return
+	}
+	x.DB.Delete(dst)
+	x.DB.Set(dst, o.Clone(), false)
+	x.Modified(dst)
+	x.R.Int(1)
+}
+
+// writableSession returns key's session for a write: it must exist, hold a
+// session and have no GEN running or queued.
+func writableSession(x *server.Ctx, key string) (*session.Session, error) {
+	o := x.DB.LookupWrite(key)
+	if o == nil {
+		return nil, server.ErrNoSuchKey
+	}
+	if o.Type != server.TypeKVState {
+		return nil, server.ErrWrongType
+	}
+	if err := x.S.CheckBusy(x.DB, key); err != nil {
+		return nil, err
+	}
+	return o.Val.(*session.Session), nil
+}
+
+// ROLLBACK key n | ROLLBACK key -k | ROLLBACK key TO name
+func rollbackCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	var n int64
+	toName := ""
+	switch {
+	case len(x.Args) == 4 && is(x.Args[2], "TO"):
+		toName = x.Arg(3)
+	case len(x.Args) == 3:
+		v, err := intArg(x, 2)
+		if err != nil {
+			x.Error(err)
+			return
+		}
+		n = v
+	default:
+		x.Error(server.ErrSyntax)
+		return
+	}
+	sess, err := writableSession(x, x.Arg(1))
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if toName != "" {
+		cp, ok := sess.Checkpoint(toName)
+		if !ok {
+			x.Error(server.Errorf("no such checkpoint '" + toName + "'"))
+			return
+		}
+		n = int64(cp.Pos)
+	} else if n < 0 {
+		n += int64(sess.State.Len())
+	}
+	if n < 0 || n > int64(sess.State.Len()) {
+		x.Error(server.Errorf("position out of range [0, " + strconv.Itoa(sess.State.Len()) + "]"))
+		return
+	}
+	if err := engine.Rollback(sess, int(n)); err != nil {
+		x.Error(asRESPError(err))
+		return
+	}
+	x.Modified(x.Arg(1))
+	x.R.Int(int64(sess.State.Len()))
+}
+
+// CHECKPOINT key [name]
+func checkpointCommand(x *server.Ctx) {
+	if len(x.Args) > 3 {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	o := x.DB.LookupWrite(x.Arg(1))
+	switch {
+	case o == nil:
+		x.Error(server.ErrNoSuchKey)
+		return
+	case o.Type != server.TypeKVState:
+		x.Error(server.ErrWrongType)
+		return
+	}
+	sess := o.Val.(*session.Session)
+	name := strconv.Itoa(sess.State.Len())
+	if len(x.Args) == 3 {
+		name = x.Arg(2)
+	}
+	pos := sess.SetCheckpoint(name)
+	x.Modified(x.Arg(1))
+	x.R.Int(int64(pos))
+}
+
+// CHECKPOINTS key
+func checkpointsCommand(x *server.Ctx) {
+	sess, err := lookupSession(x, x.Arg(1))
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if sess == nil {
+		x.R.Map(0)
+		return
+	}
+	x.R.Map(len(sess.Checkpoints))
+	for _, c := range sess.Checkpoints {
+		x.R.BulkString(c.Name)
+		x.R.Int(int64(c.Pos))
+	}
+}
+
+// LOGITS key [TOP k]
+func logitsCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	k := 10
+	switch {
+	case len(x.Args) == 4 && is(x.Args[2], "TOP"):
+		n, err := intArg(x, 3)
+		if err != nil || n < 1 {
+			x.Error(server.Errorf("TOP must be a positive integer"))
+			return
+		}
+		k = int(min(n, int64(engine.Model.Vocab())))
+	case len(x.Args) != 2:
+		x.Error(server.ErrSyntax)
+		return
+	}
+	sess, err := lookupSession(x, x.Arg(1))
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if sess == nil {
+		x.Error(server.ErrNoSuchKey)
+		return
+	}
+	logits := sess.State.Logits()
+	if logits == nil {
+		x.R.Array(0)
+		return
+	}
+	lp := make([]float64, len(logits))
+	infer.LogSoftmax(lp, logits)
+	ids := make([]int32, len(lp))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	sort.Slice(ids, func(a, b int) bool {
+		if lp[ids[a]] != lp[ids[b]] {
+			return lp[ids[a]] > lp[ids[b]]
+		}
+		return ids[a] < ids[b]
+	})
+	x.R.Array(k)
+	for _, id := range ids[:k] {
+		x.R.Array(3)
+		x.R.Int(int64(id))
+		x.R.Bulk(engine.Tok.Piece(id))
+		x.R.Double(lp[id])
+	}
+}
+
+// tokenRange resolves TOKENS/TEXT's optional inclusive [start, stop] (as
+// LRANGE: negative counts from the end) to a half-open slice range.
+func tokenRange(x *server.Ctx, n int) (int, int, error) {
+	start, stop := int64(0), int64(-1)
+	var err error
+	switch len(x.Args) {
+	case 2:
+	case 3:
+		start, err = intArg(x, 2)
+	case 4:
+		if start, err = intArg(x, 2); err == nil {
+			stop, err = intArg(x, 3)
+		}
+	default:
+		err = server.ErrSyntax
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if start < 0 {
+		start += int64(n)
+	}
+	if stop < 0 {
+		stop += int64(n)
+	}
+	start = max(start, 0)
+	stop = min(stop, int64(n)-1)
+	if start > stop {
+		return 0, 0, nil
+	}
+	return int(start), int(stop) + 1, nil
+}
+
+// sessionTokens returns key's tokens in the requested range.
+func sessionTokens(x *server.Ctx) ([]int32, bool, error) {
+	sess, err := lookupSession(x, x.Arg(1))
+	if err != nil || sess == nil {
+		return nil, false, err
+	}
+	toks := sess.State.Tokens()
+	a, b, err := tokenRange(x, len(toks))
+	if err != nil {
+		return nil, false, err
+	}
+	return toks[a:b], a == 0, nil
+}
+
+// TOKENS key [start [stop]]
+func tokensCommand(x *server.Ctx) {
+	toks, _, err := sessionTokens(x)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	x.R.Array(len(toks))
+	for _, t := range toks {
+		x.R.Int(int64(t))
+	}
+}
+
+// TEXT key [start [stop]]: from the start, as Decode prints a sequence;
+// from inside, the pieces' exact bytes.
+func textCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	toks, fromStart, err := sessionTokens(x)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	if fromStart {
+		x.R.BulkString(engine.Tok.Decode(toks))
+		return
+	}
+	var out []byte
+	for _, t := range toks {
+		out = append(out, engine.Tok.Piece(t)...)
+	}
+	x.R.Bulk(out)
+}
+
+// TOKENIZE text
+func tokenizeCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	toks := engine.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true})
+	x.R.Array(len(toks))
+	for _, t := range toks {
+		x.R.Int(int64(t))
+	}
+}
+
+// DETOKENIZE id [id ...]
+func detokenizeCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	ids := make([]int32, 0, len(x.Args)-1)
+	for i := 1; i < len(x.Args); i++ {
+		n, ok := server.ParseInt(x.Args[i])
+		if !ok || n < 0 || n >= int64(engine.Model.Vocab()) {
+			x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(engine.Model.Vocab()) + ")"))
+			return
+		}
+		ids = append(ids, int32(n))
+	}
+	var out []byte
+	for _, t := range ids {
+		out = append(out, engine.Tok.Piece(t)...)
+	}
+	x.R.Bulk(out)
+}
+
+// MODEL
+func modelCommand(x *server.Ctx) {
+	if engine == nil {
+		x.Error(errNoModel)
+		return
+	}
+	info := engine.Model.Info()
+	x.R.Map(len(info))
+	for _, f := range info {
+		x.R.BulkString(f.Key)
+		switch v := f.Value.(type) {
+		case int:
+			x.R.Int(int64(v))
+		case int64:
+			x.R.Int(v)
+		default:
+			x.R.BulkString(strFmt(v))
+		}
+	}
+}
+
+func strFmt(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}

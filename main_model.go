@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"reddwarf/commands"
+	"reddwarf/infer"
+	"reddwarf/models"
+	"reddwarf/server"
+	"reddwarf/session"
+)
+
+// loadModel opens the model the `model` directive names (empty: the
+// embedded stories260K), logs what it is, and installs the inference engine
+// into s: the session commands, the loop's engine step, BUSY answers and the
+// INFO inference/model sections.
+func loadModel(s *server.Server) error {
+	cfg := s.Config
+	opt := infer.Options{
+		Threads: int(cfg.Int("threads")),
+		Ctx:     int(cfg.Int("ctx")),
+		KVType:  cfg.Get("kv-cache-type"),
+	}
+	var m *infer.Model
+	var err error
+	if path := cfg.Get("model"); path != "" {
+		m, err = infer.Open(path, opt)
+	} else {
+		m, err = infer.OpenBytes("stories260K (embedded)", models.Stories260K, opt)
+	}
+	if err != nil {
+		return fmt.Errorf("loading model: %w", err)
+	}
+	e, err := session.NewEngine(s, m)
+	if err != nil {
+		return fmt.Errorf("loading model: %w", err)
+	}
+	var parts []string
+	for _, f := range m.Info() {
+		parts = append(parts, fmt.Sprintf("%s=%v", f.Key, f.Value))
+	}
+	s.Logf("notice", "Model: %s, threads=%d, kv-cache-type=%s", strings.Join(parts, ", "), m.Threads(), cfg.Get("kv-cache-type"))
+	e.Install()
+	commands.SetEngine(e)
+	return nil
+}

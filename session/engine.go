@@ -1,0 +1,520 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"reddwarf/infer"
+	"reddwarf/infer/tokenizer"
+	"reddwarf/server"
+)
+
+// DefaultCacheBytes bounds the memory of idle prefix-cache pages (pages no
+// session holds any more) kept for reuse.
+const DefaultCacheBytes = 256 << 20
+
+// Errors jobs and commands reply with.
+var (
+	ErrContextFull = server.Errorf("context window full")
+	ErrOOM         = server.CodeError("OOM", "command not allowed when used memory > 'maxmemory'.")
+	ErrNoLogits    = server.Errorf("session is empty: give a prompt")
+)
+
+// Engine runs GEN and PREFILL jobs for one model. Everything is called on
+// the server's loop goroutine.
+type Engine struct {
+	Model *infer.Model
+	Tok   *tokenizer.Tokenizer
+	// CacheBytes bounds the idle pages the prefix cache keeps.
+	CacheBytes int64
+
+	srv     *server.Server
+	cache   *infer.PrefixCache
+	running []*Job
+	queued  []*Job
+	busy    map[keyRef]int // jobs queued or running per key
+	seeds   uint64         // splitmix64 sequence for new sessions' RNG
+	stats   Stats
+}
+
+type keyRef struct {
+	db  int
+	key string
+}
+
+// Stats are the counters INFO inference reports.
+type Stats struct {
+	TokensPrefilled int64 // prompt tokens pushed through the model
+	TokensGenerated int64
+	PrefixHitTokens int64 // prompt tokens reused from the prefix cache
+	Steps           int64
+	LastStep        time.Duration
+}
+
+// NewEngine makes an engine for m serving srv's keyspace.
+func NewEngine(srv *server.Server, m *infer.Model) (*Engine, error) {
+	tok, err := m.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		Model: m, Tok: tok, CacheBytes: DefaultCacheBytes,
+		srv: srv, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{},
+		seeds: uint64(time.Now().UnixNano()),
+	}, nil
+}
+
+// Install plugs the engine into the server's hooks: the loop's step, BUSY
+// answers, disconnect handling, INFO sections and the cron. InfoSections
+// chains to a hook already installed for other sections.
+func (e *Engine) Install() {
+	h := &e.srv.Hooks
+	h.HasWork = e.HasWork
+	h.Step = e.Step
+	h.KeyBusy = e.KeyBusy
+	h.DBBusy = e.DBBusy
+	prevGone := h.ClientGone
+	h.ClientGone = func(c *server.Client) {
+		if b := c.BlockedOf(); b != nil {
+			if j, ok := b.Data.(*Job); ok {
+				e.Cancel(j)
+			}
+		}
+		if prevGone != nil {
+			prevGone(c)
+		}
+	}
+	prevInfo := h.InfoSections
+	h.InfoSections = func(name string) []string {
+		switch name {
+		case "inference", "model":
+			return e.Info(name)
+		}
+		if prevInfo != nil {
+			return prevInfo(name)
+		}
+		return nil
+	}
+	h.InfoNames = append(h.InfoNames, "inference", "model")
+	prevCron := h.Cron
+	h.Cron = func() {
+		e.trimCache()
+		if prevCron != nil {
+			prevCron()
+		}
+	}
+}
+
+// Stats returns the counters.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// Cache is the prefix cache.
+func (e *Engine) Cache() *infer.PrefixCache { return e.cache }
+
+// HasWork reports whether jobs are queued or running.
+func (e *Engine) HasWork() bool { return len(e.running)+len(e.queued) > 0 }
+
+// Active and Queued count running and waiting jobs.
+func (e *Engine) Active() int { return len(e.running) }
+func (e *Engine) Queued() int { return len(e.queued) }
+
+// KeyBusy reports whether a job is queued or running on key.
+func (e *Engine) KeyBusy(db *server.DB, key string) bool {
+	return e.busy[keyRef{db.ID, key}] > 0
+}
+
+// DBBusy reports whether a job is queued or running on a key of db.
+func (e *Engine) DBBusy(db *server.DB) bool {
+	for r := range e.busy {
+		if r.db == db.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// Submit queues a job; it starts at the next step once no earlier job on
+// its key is left. The caller blocks the client.
+func (e *Engine) Submit(j *Job) {
+	e.queued = append(e.queued, j)
+	e.busy[keyRef{j.DB.ID, j.Key}]++
+}
+
+// Cancel drops a job whose client went away: the key is left as it was;
+// the pages computed so far go to the prefix cache. OnDone is not called.
+func (e *Engine) Cancel(j *Job) {
+	if j.done {
+		return
+	}
+	for i, q := range e.queued {
+		if q == j {
+			e.queued = append(e.queued[:i], e.queued[i+1:]...)
+			j.done, j.canceled = true, true
+			e.unbusy(j)
+			return
+		}
+	}
+	// Running: the next step's reap drops it.
+	j.done, j.canceled = true, true
+}
+
+func (e *Engine) unbusy(j *Job) {
+	r := keyRef{j.DB.ID, j.Key}
+	if e.busy[r]--; e.busy[r] <= 0 {
+		delete(e.busy, r)
+	}
+}
+
+// Step is one engine step: start the jobs whose key is free, run one
+// batched forward pass (a prefill chunk per prompt-reading job, one token
+// per generating job), sample, and finish the jobs that are done.
+func (e *Engine) Step() {
+	t0 := time.Now()
+	e.startJobs()
+	chunk := int(e.srv.Config.Int("prefill-chunk"))
+	if chunk <= 0 {
+		chunk = 256
+	}
+	var batch []infer.Seq
+	var fed []*Job
+	for _, j := range e.running {
+		if j.done || len(j.feed) == 0 {
+			continue
+		}
+		n := min(len(j.feed), chunk)
+		j.feeding = n
+		batch = append(batch, infer.Seq{State: j.st, Tokens: j.feed[:n]})
+		fed = append(fed, j)
+	}
+	if len(batch) > 0 {
+		if err := e.Model.Step(batch); err != nil {
+			for _, j := range fed {
+				e.fail(j, err)
+			}
+		} else {
+			for _, j := range fed {
+				if !j.decoding {
+					e.stats.TokensPrefilled += int64(j.feeding)
+				}
+				j.feed = j.feed[j.feeding:]
+				if len(j.feed) == 0 {
+					e.afterLogits(j)
+				}
+			}
+		}
+		e.stats.Steps++
+		e.stats.LastStep = time.Since(t0)
+	}
+	e.reap()
+}
+
+// startJobs moves queued jobs whose key has no running job to running.
+func (e *Engine) startJobs() {
+	for i := 0; i < len(e.queued); {
+		j := e.queued[i]
+		if e.runningOn(j) {
+			i++
+			continue
+		}
+		e.queued = append(e.queued[:i], e.queued[i+1:]...)
+		e.running = append(e.running, j)
+		if err := e.start(j); err != nil {
+			e.fail(j, err)
+		}
+	}
+}
+
+func (e *Engine) runningOn(j *Job) bool {
+	for _, r := range e.running {
+		if r.DB == j.DB && r.Key == j.Key {
+			return true
+		}
+	}
+	return false
+}
+
+// start prepares a job: its private clone of the session, the tokens to
+// feed, reuse of cached pages, the sampler. An empty GEN prompt samples at
+// once from the stored logits.
+func (e *Engine) start(j *Job) error {
+	j.started = time.Now()
+	var base *Session
+	if o := j.DB.Peek(j.Key); o != nil {
+		if o.Type != server.TypeKVState {
+			return server.ErrWrongType
+		}
+		base = o.Val.(*Session)
+		j.obj = o
+	}
+	rng := e.newSeed()
+	if base != nil {
+		j.st = base.State.Clone()
+		rng = base.RNG
+	} else {
+		j.st = e.Model.NewState()
+	}
+	j.startPos = j.st.Len()
+	if l := j.st.Logits(); l != nil {
+		j.startLogits = append([]float32(nil), l...)
+	}
+	// The tokens to feed.
+	feed := make([]int32, 0, len(j.prompt)+1)
+	if j.addBOS && j.st.Len() == 0 && e.Tok.WantsBOS() {
+		feed = append(feed, e.Tok.BOS())
+	}
+	feed = append(feed, j.prompt...)
+	if len(feed) == 0 && j.st.Logits() == nil && !j.Prefill {
+		switch {
+		case j.st.Len() > 0: // logits unknown: recompute them from the last token
+			last := j.st.Tokens()[j.st.Len()-1]
+			if err := j.st.Truncate(j.st.Len() - 1); err != nil {
+				return err
+			}
+			feed = append(feed, last)
+		case e.Tok.WantsBOS():
+			feed = append(feed, e.Tok.BOS())
+		default:
+			return ErrNoLogits
+		}
+	}
+	if j.st.Len()+len(feed) > j.st.Cap() {
+		return ErrContextFull
+	}
+	if err := e.checkMemory(j.st.Len(), len(feed)+j.Opt.MaxTokens); err != nil {
+		return err
+	}
+	j.PromptTokens = len(feed)
+	// Reuse cached pages for a prefix of session + prompt, keeping at least
+	// one token to feed so the logits get computed.
+	if len(feed) > 0 {
+		all := append(append(make([]int32, 0, j.st.Len()+len(feed)), j.st.Tokens()...), feed...)
+		if cached, n := e.cache.Lookup(e.Model, all, len(all)-1); cached != nil {
+			if n > j.st.Len() {
+				j.CachedTokens = n - j.st.Len()
+				e.stats.PrefixHitTokens += int64(j.CachedTokens)
+				j.st.Release()
+				j.st = cached
+				feed = all[n:]
+			} else {
+				cached.Release()
+			}
+		}
+	}
+	j.feed = feed
+	if !j.Prefill {
+		cfg := j.Opt.Sampler
+		j.sampler = infer.NewSampler(cfg)
+		if !j.Opt.HasSeed {
+			j.sampler.SetRNGState(rng)
+		}
+		j.dec = e.Tok.NewStreamDecoder()
+	}
+	if len(j.feed) == 0 {
+		e.afterLogits(j)
+	}
+	return nil
+}
+
+// afterLogits runs when a job's state has current logits and nothing left
+// to feed: PREFILL is done; GEN samples the next token, or finishes.
+func (e *Engine) afterLogits(j *Job) {
+	if j.Prefill || j.lastFeed {
+		j.done = true
+		return
+	}
+	if !j.decoding {
+		j.decoding = true
+		j.firstSample = time.Now()
+	}
+	if j.GeneratedTokens >= j.Opt.MaxTokens {
+		j.StopReason, j.done = StopLength, true
+		return
+	}
+	t := j.sampler.Sample(j.st.Logits())
+	if t < 0 || e.Tok.IsEOG(t) {
+		j.StopReason, j.done = StopEOS, true
+		return
+	}
+	if j.st.Len() >= j.st.Cap() {
+		j.StopReason, j.done = StopContext, true
+		return
+	}
+	e.stats.TokensGenerated++
+	j.GeneratedTokens++
+	piece := j.dec.Push(t)
+	j.Text = append(j.Text, piece...)
+	if at := j.findStop(len(piece)); at >= 0 {
+		j.Text = j.Text[:at]
+		j.StopReason, j.lastFeed = StopString, true
+	} else if j.GeneratedTokens >= j.Opt.MaxTokens {
+		j.StopReason, j.lastFeed = StopLength, true
+	}
+	e.stream(j, false)
+	j.feed = append(j.feed[:0], t)
+}
+
+// stream publishes the text not yet published on __gen__:<key>, holding
+// back a tail that could still turn into a STOP string; final publishes
+// everything and the empty end message.
+func (e *Engine) stream(j *Job, final bool) {
+	if !j.Opt.Stream {
+		return
+	}
+	end := len(j.Text)
+	if n := j.maxStop(); !final && !j.lastFeed && n > 1 {
+		end = max(j.published, end-(n-1)) // the tail may start a STOP string
+	}
+	ch := "__gen__:" + j.Key
+	if end > j.published {
+		e.srv.Publish(ch, append([]byte(nil), j.Text[j.published:end]...))
+		j.published = end
+	}
+	if final {
+		e.srv.Publish(ch, []byte{})
+	}
+}
+
+// fail ends a job with err; the key is left as it was.
+func (e *Engine) fail(j *Job, err error) {
+	j.Err = err
+	j.done = true
+}
+
+// reap removes finished jobs from running: commits or drops each, then
+// tells its owner. Owners are told last, so what they run (a client's next
+// pipelined GEN) sees a consistent engine.
+func (e *Engine) reap() {
+	var finished []*Job
+	keep := e.running[:0]
+	for _, j := range e.running {
+		if j.done {
+			finished = append(finished, j)
+		} else {
+			keep = append(keep, j)
+		}
+	}
+	for i := len(keep); i < len(e.running); i++ {
+		e.running[i] = nil
+	}
+	e.running = keep
+	if len(finished) == 0 {
+		return
+	}
+	for _, j := range finished {
+		e.unbusy(j)
+		if j.st != nil {
+			e.cache.Insert(j.st)
+		}
+		switch {
+		case j.canceled || j.Err != nil:
+			if j.st != nil {
+				j.st.Release()
+			}
+			e.stream(j, true)
+		default:
+			e.commit(j)
+		}
+	}
+	e.trimCache()
+	for _, j := range finished {
+		if !j.canceled && j.OnDone != nil {
+			j.OnDone(j)
+		}
+	}
+}
+
+// commit makes the job's state the key's session: in place when the key
+// still holds the object the job started from, else as a new key.
+func (e *Engine) commit(j *Job) {
+	end := time.Now()
+	if j.decoding {
+		j.PrefillTime = j.firstSample.Sub(j.started)
+		j.DecodeTime = end.Sub(j.firstSample)
+	} else {
+		j.PrefillTime = end.Sub(j.started)
+	}
+	j.Tokens = j.st.Len()
+	var rng uint64
+	if j.sampler != nil {
+		rng = j.sampler.RNGState()
+	}
+	if o := j.DB.Peek(j.Key); o != nil && o == j.obj {
+		s := o.Val.(*Session)
+		old := s.State
+		s.State = j.st
+		old.Release()
+		if j.sampler != nil {
+			s.RNG = rng
+		}
+		if !j.Prefill {
+			s.putCheckpoint(Checkpoint{Name: "gen", Pos: j.startPos, Logits: j.startLogits})
+		}
+	} else {
+		if j.sampler == nil {
+			rng = e.newSeed()
+		}
+		s := New(j.st, rng)
+		if !j.Prefill {
+			s.putCheckpoint(Checkpoint{Name: "gen", Pos: j.startPos, Logits: j.startLogits})
+		}
+		j.DB.Set(j.Key, server.NewValue(server.TypeKVState, s), false)
+	}
+	j.st = nil
+	e.srv.KeyModified(j.DB, j.Key)
+	e.stream(j, true)
+}
+
+// newSeed returns the next seed for a new session's RNG.
+func (e *Engine) newSeed() uint64 {
+	e.seeds += 0x9e3779b97f4a7c15
+	z := e.seeds
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// checkMemory refuses with -OOM when maxmemory is set and appending n
+// tokens to a session of cur tokens would take the server past it. Idle
+// prefix-cache pages are dropped first.
+func (e *Engine) checkMemory(cur, n int) error {
+	limit := e.srv.Config.MaxMemory
+	if limit <= 0 {
+		return nil
+	}
+	pages := (cur+n+infer.PageTokens-1)/infer.PageTokens - cur/infer.PageTokens
+	need := int64(pages) * e.pageBytes()
+	if e.srv.UsedMemory()+need <= limit {
+		return nil
+	}
+	e.cache.Trim(0)
+	if e.srv.UsedMemory()+need <= limit {
+		return nil
+	}
+	return ErrOOM
+}
+
+// CheckAppend reports the error a job appending n tokens to key's session
+// (cur tokens now) would fail with at once: context or memory.
+func (e *Engine) CheckAppend(cur, n int) error {
+	if cur+n > e.Model.Ctx() {
+		return ErrContextFull
+	}
+	return e.checkMemory(cur, n)
+}
+
+func (e *Engine) pageBytes() int64 { return e.Model.NewState().Layout().PageBytes() }
+
+// trimCache keeps the prefix cache's idle pages within CacheBytes.
+func (e *Engine) trimCache() {
+	e.cache.Trim(int(e.CacheBytes / max(1, e.pageBytes())))
+}
+
+// Rollback is Session.Rollback with the engine's model.
+func (e *Engine) Rollback(s *Session, n int) error {
+	err := s.Rollback(e.Model, n)
+	if errors.Is(err, ErrRange) {
+		return server.Errorf(fmt.Sprintf("position %d out of range [0, %d]", n, s.State.Len()))
+	}
+	return err
+}

@@ -1,0 +1,123 @@
+package session
+
+import (
+	"strings"
+	"time"
+
+	"reddwarf/infer"
+	"reddwarf/infer/tokenizer"
+	"reddwarf/server"
+)
+
+// DefaultMaxTokens is GEN's MAXTOKENS when none is given.
+const DefaultMaxTokens = 128
+
+// GenOptions are GEN's parsed options.
+type GenOptions struct {
+	MaxTokens int // tokens to generate at most; 0 = prefill only
+	Sampler   infer.SamplerConfig
+	// HasSeed: Sampler.Seed was given (SEED); otherwise the session's RNG
+	// continues (a new session gets a fresh seed).
+	HasSeed   bool
+	Stops     []string // STOP strings: generation ends before any of them
+	Stream    bool     // publish pieces on __gen__:<key>
+	WithStats bool
+}
+
+// DefaultGenOptions are GEN's defaults (as llama.cpp's server samples).
+func DefaultGenOptions() GenOptions {
+	return GenOptions{
+		MaxTokens: DefaultMaxTokens,
+		Sampler:   infer.SamplerConfig{Temperature: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05},
+	}
+}
+
+// Stop reasons (WITHSTATS stop_reason).
+const (
+	StopEOS     = "eos"     // the model produced an end-of-generation token
+	StopString  = "stop"    // a STOP string appeared (not included in the text)
+	StopLength  = "length"  // MAXTOKENS tokens were generated
+	StopContext = "context" // the session reached the context size
+)
+
+// Job is one GEN or PREFILL. The fields below "result" are what OnDone
+// reads; everything else is the engine's.
+type Job struct {
+	DB      *server.DB
+	Key     string
+	Prefill bool // PREFILL: no sampling, the result is the token count
+	Opt     GenOptions
+	// OnDone is called once on the loop goroutine when the job finished or
+	// failed (Err set), never after Cancel.
+	OnDone func(j *Job)
+	// Owner is whatever the caller ties the job to (the blocked client).
+	Owner any
+
+	prompt []int32 // tokens to append, without BOS
+	addBOS bool    // prepend BOS when the session is empty (text prompts)
+
+	// Running state.
+	obj         *server.Object // the key's object when the job started (nil: new key)
+	st          *infer.State   // the private clone the job works on
+	feed        []int32        // tokens still to feed
+	feeding     int            // tokens of feed in the current step
+	decoding    bool           // past the prompt
+	sampler     *infer.Sampler
+	dec         *tokenizer.StreamDecoder
+	startPos    int
+	startLogits []float32
+	lastFeed    bool // finish once feed is consumed
+	published   int  // bytes of Text already streamed
+	started     time.Time
+	firstSample time.Time
+	done        bool
+	canceled    bool
+
+	// Result.
+	Text            []byte
+	Err             error
+	Tokens          int // session length at the end
+	PromptTokens    int // tokens appended from the prompt (BOS included)
+	CachedTokens    int // of those, reused from the prefix cache
+	GeneratedTokens int
+	StopReason      string
+	PrefillTime     time.Duration
+	DecodeTime      time.Duration
+}
+
+// NewGen makes a GEN job appending prompt (token ids, no BOS; addBOS adds
+// one if the session is empty and the model wants it).
+func NewGen(db *server.DB, key string, prompt []int32, addBOS bool, opt GenOptions) *Job {
+	return &Job{DB: db, Key: key, prompt: prompt, addBOS: addBOS, Opt: opt}
+}
+
+// NewPrefill makes a PREFILL job: append tokens, generate nothing.
+func NewPrefill(db *server.DB, key string, tokens []int32, addBOS bool) *Job {
+	return &Job{DB: db, Key: key, prompt: tokens, addBOS: addBOS, Prefill: true}
+}
+
+// Done reports whether the job has finished (or failed, or was canceled).
+func (j *Job) Done() bool { return j.done }
+
+// maxStop is the length of the longest STOP string.
+func (j *Job) maxStop() int {
+	n := 0
+	for _, s := range j.Opt.Stops {
+		n = max(n, len(s))
+	}
+	return n
+}
+
+// findStop returns where the earliest STOP string starts in Text, looking
+// only where the last piece (added bytes) could have completed one; -1 if
+// none.
+func (j *Job) findStop(added int) int {
+	best := -1
+	for _, s := range j.Opt.Stops {
+		from := max(0, len(j.Text)-added-len(s)+1)
+		if i := strings.Index(string(j.Text[from:]), s); i >= 0 && (best < 0 || from+i < best) {
+			best = from + i
+		}
+	}
+	return best
+}

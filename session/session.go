@@ -1,0 +1,165 @@
+package session
+
+import (
+	"fmt"
+	"sort"
+	"sync/atomic"
+
+	"reddwarf/infer"
+	"reddwarf/server"
+)
+
+// Session is the value of a kvstate key: the model state plus what the
+// server keeps beside it. Fields are exported for persistence (rdb).
+type Session struct {
+	State       *infer.State
+	Checkpoints []Checkpoint // sorted by Pos, names unique
+	// RNG is the sampler's state after the last GEN; a GEN without SEED
+	// continues from it, so a session's draws never repeat by accident.
+	RNG uint64
+
+	released bool
+}
+
+// Checkpoint is a restorable position: ROLLBACK TO name truncates the
+// session to Pos and restores Logits (the next-token logits after Pos
+// tokens; nil at position 0). For llama-style models that is exact.
+type Checkpoint struct {
+	Name   string
+	Pos    int
+	Logits []float32 // never modified once stored (clones share it)
+}
+
+// live counts Sessions not yet released (INFO inference sessions).
+var live atomic.Int64
+
+// New wraps st as a session.
+func New(st *infer.State, rng uint64) *Session {
+	live.Add(1)
+	return &Session{State: st, RNG: rng}
+}
+
+// Live is the number of sessions not yet released.
+func Live() int64 { return live.Load() }
+
+// Encoding is what OBJECT ENCODING replies.
+func (s *Session) Encoding() string { return "paged" }
+
+// MemoryUsage is the bytes the session holds: each KV page's bytes divided
+// by the number of its holders (a page shared by a fork and its source
+// counts half to each), plus tokens, logits and checkpoint logits.
+func (s *Session) MemoryUsage() int64 {
+	per := s.State.Layout().PageBytes()
+	var n int64
+	for _, r := range s.State.PageRefs(nil) {
+		if refs := int64(r.Refs()); refs > 0 {
+			n += per / refs
+		}
+	}
+	n += 4*int64(s.State.Len()) + 4*int64(len(s.State.Logits()))
+	for _, c := range s.Checkpoints {
+		n += 4*int64(len(c.Logits)) + int64(len(c.Name)) + 16
+	}
+	return n + 64
+}
+
+// Clone is a copy-on-write fork (FORK, COPY): pages are shared, tokens,
+// logits and the checkpoint table copied.
+func (s *Session) Clone() server.Value {
+	c := New(s.State.Clone(), s.RNG)
+	c.Checkpoints = append([]Checkpoint(nil), s.Checkpoints...)
+	return c
+}
+
+// Release drops the session's page references (DEL, overwrite, expiry,
+// FLUSH). The session is empty afterwards.
+func (s *Session) Release() {
+	if s.released {
+		return
+	}
+	s.released = true
+	live.Add(-1)
+	s.State.Release()
+	s.Checkpoints = nil
+}
+
+// SetCheckpoint records the current position under name (replacing a
+// checkpoint of that name) and returns the position.
+func (s *Session) SetCheckpoint(name string) int {
+	pos := s.State.Len()
+	var logits []float32
+	if l := s.State.Logits(); l != nil {
+		logits = append([]float32(nil), l...)
+	}
+	s.putCheckpoint(Checkpoint{Name: name, Pos: pos, Logits: logits})
+	return pos
+}
+
+func (s *Session) putCheckpoint(c Checkpoint) {
+	s.DropCheckpoint(c.Name)
+	s.Checkpoints = append(s.Checkpoints, c)
+	sort.SliceStable(s.Checkpoints, func(i, j int) bool { return s.Checkpoints[i].Pos < s.Checkpoints[j].Pos })
+}
+
+// DropCheckpoint removes the checkpoint called name, if any.
+func (s *Session) DropCheckpoint(name string) {
+	for i, c := range s.Checkpoints {
+		if c.Name == name {
+			s.Checkpoints = append(s.Checkpoints[:i:i], s.Checkpoints[i+1:]...)
+			return
+		}
+	}
+}
+
+// Checkpoint returns the checkpoint called name.
+func (s *Session) Checkpoint(name string) (Checkpoint, bool) {
+	for _, c := range s.Checkpoints {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Checkpoint{}, false
+}
+
+// ErrRange is returned by Rollback for a position outside [0, Len()].
+var ErrRange = fmt.Errorf("position out of range")
+
+// Rollback keeps the first n tokens and makes the logits exact again: from
+// a checkpoint at n when there is one, else by re-feeding token n-1
+// (Model.Rewind). Checkpoints past n are dropped. On error the session is
+// unchanged.
+func (s *Session) Rollback(m *infer.Model, n int) error {
+	if n < 0 || n > s.State.Len() {
+		return ErrRange
+	}
+	if n == s.State.Len() && (s.State.Logits() != nil || n == 0) {
+		return nil
+	}
+	var from *Checkpoint
+	for i := range s.Checkpoints {
+		if c := &s.Checkpoints[i]; c.Pos == n && (c.Logits != nil || n == 0) {
+			from = c
+			break
+		}
+	}
+	if from != nil {
+		if err := s.State.Truncate(n); err != nil {
+			return err
+		}
+		if from.Logits != nil {
+			if err := s.State.SetLogits(from.Logits); err != nil {
+				return err
+			}
+		}
+	} else if err := m.Rewind(s.State, n); err != nil {
+		return err
+	}
+	var keep []Checkpoint
+	for _, c := range s.Checkpoints {
+		if c.Pos <= n {
+			keep = append(keep, c)
+		}
+	}
+	s.Checkpoints = keep
+	return nil
+}
