@@ -67,7 +67,7 @@ func (db *DB) Lookup(key string) *Object {
 		db.srv.Stats.KeyspaceMisses++
 		return nil
 	}
-	o := db.dict[key]
+	o := db.materialize(key, db.dict[key])
 	if o == nil {
 		db.srv.Stats.KeyspaceMisses++
 		return nil
@@ -82,7 +82,7 @@ func (db *DB) LookupWrite(key string) *Object {
 	if db.expireIfNeeded(key) {
 		return nil
 	}
-	o := db.dict[key]
+	o := db.materialize(key, db.dict[key])
 	if o != nil {
 		db.touch(o)
 	}
@@ -94,7 +94,33 @@ func (db *DB) Peek(key string) *Object {
 	if db.expireIfNeeded(key) {
 		return nil
 	}
-	return db.dict[key]
+	return db.materialize(key, db.dict[key])
+}
+
+// Lazy is a value not yet in memory (a session in the snapshot the server
+// started from): the first lookup of its key calls Materialize and stores
+// the result in its place. A value that fails to load is logged and its
+// key dropped, as if it had never been in the snapshot.
+type Lazy interface {
+	Materialize() (Value, error)
+}
+
+func (db *DB) materialize(key string, o *Object) *Object {
+	if o == nil || o.Val == nil {
+		return o
+	}
+	lz, ok := o.Val.(Lazy)
+	if !ok {
+		return o
+	}
+	v, err := lz.Materialize()
+	if err != nil {
+		db.srv.logf("warning", "Dropping key %q (db %d): loading it from the snapshot failed: %v", key, db.ID, err)
+		db.remove(key)
+		return nil
+	}
+	o.Val = v
+	return o
 }
 
 func (db *DB) touch(o *Object) {

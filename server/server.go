@@ -327,6 +327,10 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 // CONFIG SET).
 func (s *Server) ConfigChanged() { s.applyLimits() }
 
+// SetLoading sets the LOADING state (INFO loading; commands without the
+// loading flag are refused) while persistence loads a snapshot.
+func (s *Server) SetLoading(on bool) { s.loading.Store(on) }
+
 // SetActiveExpire turns the cron's active expiry on or off (DEBUG
 // SET-ACTIVE-EXPIRE).
 func (s *Server) SetActiveExpire(on bool) { s.noActiveExpire = !on }
