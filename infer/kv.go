@@ -117,6 +117,7 @@ type State struct {
 	tokens []int32
 	pages  []*page
 	logits []float32 // len vocab once any Step ran; nil after Truncate
+	ext    ArchState // the architecture's own state (StatefulArch), else nil
 }
 
 // Sentinel errors of State and Model.Step.
@@ -129,7 +130,11 @@ var (
 
 // NewState returns an empty session for m.
 func (m *Model) NewState() *State {
-	return &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx}
+	s := &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx}
+	if sa, ok := m.arch.(StatefulArch); ok {
+		s.ext = sa.NewArchState()
+	}
+	return s
 }
 
 // Len is the number of tokens in the state.
@@ -170,7 +175,11 @@ func (s *State) Bytes() int64 {
 	if s.layout.Type == KVF32 {
 		per *= 2
 	}
-	return per*int64(len(s.pages)) + 4*int64(cap(s.tokens)) + 4*int64(cap(s.logits))
+	b := per*int64(len(s.pages)) + 4*int64(cap(s.tokens)) + 4*int64(cap(s.logits))
+	if s.ext != nil {
+		b += s.ext.Bytes()
+	}
+	return b
 }
 
 // Clone returns a copy-on-write fork: it shares every page with s (O(pages)),
@@ -178,6 +187,9 @@ func (s *State) Bytes() int64 {
 // they touch first.
 func (s *State) Clone() *State {
 	c := &State{layout: s.layout, vocab: s.vocab, ctx: s.ctx}
+	if s.ext != nil {
+		c.ext = s.ext.Clone()
+	}
 	c.tokens = append([]int32(nil), s.tokens...)
 	if s.logits != nil {
 		c.logits = append([]float32(nil), s.logits...)
@@ -201,6 +213,11 @@ func (s *State) Truncate(n int) error {
 	if n == len(s.tokens) {
 		return nil
 	}
+	if s.ext != nil {
+		if err := s.ext.Truncate(s.tokens, n); err != nil {
+			return err
+		}
+	}
 	keep := (n + PageTokens - 1) / PageTokens
 	for i := keep; i < len(s.pages); i++ {
 		s.pages[i].refs.Add(-1)
@@ -223,6 +240,9 @@ func (s *State) Release() {
 	s.pages = nil
 	s.tokens = nil
 	s.logits = nil
+	if s.ext != nil {
+		s.ext.Release()
+	}
 }
 
 // reserve makes sure positions [Len(), Len()+n) have private pages to write

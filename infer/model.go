@@ -16,6 +16,9 @@ type Options struct {
 	Threads int    // compute threads; 0 = runtime.NumCPU()
 	Ctx     int    // context size in tokens; 0 = the model's trained context
 	KVType  string // KV cache rows: "f16" (default, as llama.cpp) or "f32"
+	// Numerics is deepseek4's rounding policy: "ds4" (default; FP8 KV and
+	// FP4 indexer round trips, as the model was trained) or "exact" (off).
+	Numerics string
 }
 
 // Arch is one architecture's forward pass over a loaded GGUF. It is

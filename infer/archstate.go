@@ -1,0 +1,29 @@
+package infer
+
+// ArchState is session state an architecture keeps itself instead of (or
+// beside) the paged K/V rows of a State: deepseek4's raw-window ring,
+// compressed rows and compressor frontiers. An Arch that implements
+// StatefulArch gets one per State (State.ext); the State forwards Clone,
+// Truncate, Release and Bytes to it.
+type ArchState interface {
+	// Clone returns an independent copy (FORK).
+	Clone() ArchState
+	// Truncate forgets everything after n tokens of toks (the State's tokens,
+	// len(toks) ≥ n). An architecture that cannot cut its state exactly
+	// restores an earlier point and marks toks[that:n] for replay: the next
+	// Forward feeds them before the new tokens.
+	Truncate(toks []int32, n int) error
+	// Release drops the state's memory; it must stay usable (empty).
+	Release()
+	// Bytes is the memory the state holds.
+	Bytes() int64
+}
+
+// StatefulArch is an Arch with its own per-session state.
+type StatefulArch interface {
+	Arch
+	NewArchState() ArchState
+}
+
+// Ext returns the architecture's state of s (nil for paged-KV architectures).
+func (s *State) Ext() ArchState { return s.ext }

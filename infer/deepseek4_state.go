@@ -1,0 +1,216 @@
+package infer
+
+import "fmt"
+
+// dsv4State is one deepseek4 session's state beside its tokens (spec §9.1):
+// per layer the raw sliding window (a ring of Window rows), the compressed
+// attention rows and indexer rows (append-only: floor(n/r) of each after n
+// tokens), and the compressor frontiers (partial pooling windows). The ring
+// and frontiers are the small mutable part a checkpoint copies; compressed
+// rows are cut back by count on rollback.
+//
+// Invariant: the state describes the first n tokens of its State; tokens
+// [n, State.Len()) are pending replay (after a Truncate to a point between
+// checkpoints) and are fed by the next Forward before the new tokens.
+type dsv4State struct {
+	arch        *dsv4
+	n           int
+	layers      []dsv4LayerState
+	checkpoints []dsv4Checkpoint // ascending n; n = 0 is implicit (empty state)
+}
+
+// dsv4LayerState is one layer's part. Rows are float32 (f16-rounded values
+// when the cache type is f16, as ds4 keeps them).
+type dsv4LayerState struct {
+	ring   []float32 // Window × HeadDim; slot p mod Window holds position p's raw K=V row
+	comp   []float32 // compressed rows, n/ratio × HeadDim
+	idx    []float32 // indexer rows, n/4 × IDim (ratio 4)
+	fKV    []float32 // attention compressor frontier values: slots × coff·HeadDim
+	fScore []float32 // its scores (gate + ape); -1e30 = empty
+	iKV    []float32 // indexer compressor frontier: 8 × 2·IDim
+	iScore []float32
+}
+
+// dsv4Checkpoint is the mutable part of a dsv4State after n tokens.
+type dsv4Checkpoint struct {
+	n      int
+	layers []dsv4LayerState // ring and frontiers copied; comp/idx nil
+}
+
+// dsv4NegInf marks an empty frontier slot (ds4's DS4_NEG_INF).
+const dsv4NegInf = -1e30
+
+// dsv4CheckpointInterval is how often (in tokens) Forward takes an automatic
+// checkpoint; rollback replays at most this many tokens.
+var dsv4CheckpointInterval = 2048
+
+// NewArchState implements StatefulArch.
+func (m *dsv4) NewArchState() ArchState {
+	st := &dsv4State{arch: m}
+	st.reset()
+	return st
+}
+
+// frontierSlots is the number of frontier slots of a ratio-r compressor and
+// the width of a slot: ratio 4 keeps 8 slots (previous + current window) of
+// both halves; ratio 128 keeps one window.
+func frontierSlots(r, width int) (slots, w int) {
+	if r == 4 {
+		return 8, 2 * width
+	}
+	return r, width
+}
+
+func (st *dsv4State) reset() {
+	c := &st.arch.cfg
+	st.n = 0
+	st.checkpoints = nil
+	st.layers = make([]dsv4LayerState, c.Layers)
+	for i := range st.layers {
+		l := &st.layers[i]
+		l.ring = make([]float32, c.Window*c.HeadDim)
+		if r := c.Ratios[i]; r != 0 {
+			s, w := frontierSlots(r, c.HeadDim)
+			l.fKV, l.fScore = make([]float32, s*w), make([]float32, s*w)
+			fill(l.fScore, dsv4NegInf)
+			if r == 4 {
+				l.iKV, l.iScore = make([]float32, 8*2*c.IDim), make([]float32, 8*2*c.IDim)
+				fill(l.iScore, dsv4NegInf)
+			}
+		}
+	}
+}
+
+func fill(x []float32, v float32) {
+	for i := range x {
+		x[i] = v
+	}
+}
+
+// snapshot copies the mutable part of a layer state.
+func (l *dsv4LayerState) snapshot() dsv4LayerState {
+	cp := func(x []float32) []float32 {
+		if x == nil {
+			return nil
+		}
+		return append([]float32(nil), x...)
+	}
+	return dsv4LayerState{ring: cp(l.ring), fKV: cp(l.fKV), fScore: cp(l.fScore), iKV: cp(l.iKV), iScore: cp(l.iScore)}
+}
+
+// Clone implements ArchState. Compressed rows are copied (forks share
+// nothing yet).
+func (st *dsv4State) Clone() ArchState {
+	c := &dsv4State{arch: st.arch, n: st.n, layers: make([]dsv4LayerState, len(st.layers))}
+	for i := range st.layers {
+		l := &st.layers[i]
+		s := l.snapshot()
+		s.comp = append([]float32(nil), l.comp...)
+		s.idx = append([]float32(nil), l.idx...)
+		c.layers[i] = s
+	}
+	c.checkpoints = append([]dsv4Checkpoint(nil), st.checkpoints...) // checkpoints are immutable
+	return c
+}
+
+// Truncate implements ArchState: restore the latest checkpoint at or before
+// n (the empty state if none) and leave toks[cp:n] pending replay.
+func (st *dsv4State) Truncate(toks []int32, n int) error {
+	if n < 0 || n > len(toks) {
+		return fmt.Errorf("deepseek4: truncate to %d of %d tokens: %w", n, len(toks), ErrRange)
+	}
+	if n >= st.n {
+		return nil // only pending tokens are dropped
+	}
+	k := len(st.checkpoints) - 1
+	for k >= 0 && st.checkpoints[k].n > n {
+		k--
+	}
+	st.checkpoints = st.checkpoints[:k+1]
+	if k < 0 {
+		st.restoreEmpty()
+		return nil
+	}
+	cp := &st.checkpoints[k]
+	c := &st.arch.cfg
+	for i := range st.layers {
+		l, s := &st.layers[i], &cp.layers[i]
+		copy(l.ring, s.ring)
+		copy(l.fKV, s.fKV)
+		copy(l.fScore, s.fScore)
+		copy(l.iKV, s.iKV)
+		copy(l.iScore, s.iScore)
+		if r := c.Ratios[i]; r != 0 {
+			l.comp = l.comp[:cp.n/r*c.HeadDim]
+			if r == 4 {
+				l.idx = l.idx[:cp.n/4*c.IDim]
+			}
+		}
+	}
+	st.n = cp.n
+	return nil
+}
+
+// restoreEmpty empties the state but keeps its buffers.
+func (st *dsv4State) restoreEmpty() {
+	st.n = 0
+	for i := range st.layers {
+		l := &st.layers[i]
+		fill(l.ring, 0)
+		fill(l.fKV, 0)
+		fill(l.fScore, dsv4NegInf)
+		fill(l.iKV, 0)
+		fill(l.iScore, dsv4NegInf)
+		l.comp, l.idx = l.comp[:0], l.idx[:0]
+	}
+}
+
+// Release implements ArchState.
+func (st *dsv4State) Release() { st.reset() }
+
+// Bytes implements ArchState: rows and frontiers as held (float32), plus
+// checkpoints.
+func (st *dsv4State) Bytes() int64 {
+	var b int64
+	for i := range st.layers {
+		l := &st.layers[i]
+		b += int64(len(l.ring)+cap(l.comp)+cap(l.idx)+len(l.fKV)+len(l.fScore)+len(l.iKV)+len(l.iScore)) * 4
+	}
+	for _, cp := range st.checkpoints {
+		for i := range cp.layers {
+			l := &cp.layers[i]
+			b += int64(len(l.ring)+len(l.fKV)+len(l.fScore)+len(l.iKV)+len(l.iScore)) * 4
+		}
+	}
+	return b
+}
+
+// Checkpoint records the current state (after n tokens) so a later rollback
+// to n or beyond replays from here. Taking one at an existing point is a
+// no-op.
+func (st *dsv4State) Checkpoint() {
+	if st.n == 0 || (len(st.checkpoints) > 0 && st.checkpoints[len(st.checkpoints)-1].n >= st.n) {
+		return
+	}
+	cp := dsv4Checkpoint{n: st.n, layers: make([]dsv4LayerState, len(st.layers))}
+	for i := range st.layers {
+		cp.layers[i] = st.layers[i].snapshot()
+	}
+	st.checkpoints = append(st.checkpoints, cp)
+}
+
+// GrowthBytesPerToken is the state's growth per token with float32 rows
+// (spec §9.2: compressed + indexer rows, and the token id).
+func (m *dsv4) GrowthBytesPerToken() float64 {
+	c := &m.cfg
+	var b float64
+	for _, r := range c.Ratios {
+		switch r {
+		case 4:
+			b += float64(c.HeadDim+c.IDim) * 4 / 4
+		case 128:
+			b += float64(c.HeadDim) * 4 / 128
+		}
+	}
+	return b + 4
+}
