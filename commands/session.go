@@ -140,7 +140,8 @@ func checkSessionKey(key string) error {
 
 // submitJob checks what can be checked now (type, context, memory), then
 // queues j and blocks the client until the engine finishes it.
-func submitJob(x *server.Ctx, j *session.Job, ntokens int) {
+// ntokens is the prompt's token count, ngen the tokens it may generate.
+func submitJob(x *server.Ctx, j *session.Job, ntokens, ngen int) {
 	sess, err := lookupSession(x, j.Key)
 	if err != nil {
 		x.Error(err)
@@ -154,7 +155,7 @@ func submitJob(x *server.Ctx, j *session.Job, ntokens int) {
 		if cur == 0 {
 			ntokens++ // BOS
 		}
-		if err := engine.CheckAppend(cur, ntokens); err != nil {
+		if err := engine.CheckAppend(cur, ntokens, ngen); err != nil {
 			x.Error(err)
 			return
 		}
@@ -225,7 +226,7 @@ func genCommand(x *server.Ctx) {
 		return
 	}
 	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	submitJob(x, session.NewGen(x.DB, key, toks, true, opt), len(toks)+opt.MaxTokens)
+	submitJob(x, session.NewGen(x.DB, key, toks, true, opt), len(toks), opt.MaxTokens)
 }
 
 // PREFILL key text | PREFILL key IDS id [id ...]
@@ -249,7 +250,7 @@ func prefillCommand(x *server.Ctx) {
 			}
 			ids = append(ids, int32(n))
 		}
-		submitJob(x, session.NewPrefill(x.DB, key, ids, false), len(ids))
+		submitJob(x, session.NewPrefill(x.DB, key, ids, false), len(ids), 0)
 		return
 	}
 	if len(x.Args) != 3 {
@@ -261,7 +262,7 @@ func prefillCommand(x *server.Ctx) {
 		return
 	}
 	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	submitJob(x, session.NewPrefill(x.DB, key, toks, true), len(toks))
+	submitJob(x, session.NewPrefill(x.DB, key, toks, true), len(toks), 0)
 }
 
 // FORK source destination [REPLACE]

@@ -281,7 +281,7 @@ func (e *Engine) start(j *Job) error {
 	if j.st.Len()+len(feed) > j.st.Cap() {
 		return ErrContextFull
 	}
-	if err := e.checkMemory(j.st.Len(), len(feed)+j.Opt.MaxTokens); err != nil {
+	if err := e.checkMemory(j.st.Len(), len(feed)+min(j.Opt.MaxTokens, j.st.Cap()-j.st.Len()-len(feed))); err != nil {
 		return err
 	}
 	j.PromptTokens = len(feed)
@@ -494,13 +494,15 @@ func (e *Engine) checkMemory(cur, n int) error {
 	return ErrOOM
 }
 
-// CheckAppend reports the error a job appending n tokens to key's session
-// (cur tokens now) would fail with at once: context or memory.
-func (e *Engine) CheckAppend(cur, n int) error {
+// CheckAppend reports the error a job appending n prompt tokens to a
+// session of cur tokens, then generating up to gen more, would fail with at
+// once: the prompt overflows the context, or the memory it may need passes
+// maxmemory.
+func (e *Engine) CheckAppend(cur, n, gen int) error {
 	if cur+n > e.Model.Ctx() {
 		return ErrContextFull
 	}
-	return e.checkMemory(cur, n)
+	return e.checkMemory(cur, n+min(gen, e.Model.Ctx()-cur-n))
 }
 
 func (e *Engine) pageBytes() int64 { return e.Model.NewState().Layout().PageBytes() }

@@ -1,0 +1,470 @@
+package session
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"reddwarf/infer"
+	"reddwarf/infer/tokenizer"
+	"reddwarf/models"
+	"reddwarf/server"
+)
+
+// newTestEngine serves the embedded stories260K (f32 KV, so recomputed
+// logits can be compared tightly) on a server that is never started: the
+// test goroutine plays the loop.
+func newTestEngine(t testing.TB, ctx int) (*Engine, *server.Server) {
+	t.Helper()
+	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Threads: 2, Ctx: ctx, KVType: "f32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	srv := server.New(server.NewConfig())
+	e, err := NewEngine(srv, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Install()
+	return e, srv
+}
+
+// run drives the engine until no job is left.
+func run(e *Engine) {
+	for e.HasWork() {
+		e.Step()
+	}
+}
+
+func (e *Engine) enc(text string) []int32 {
+	return e.Tok.Encode(text, tokenizer.EncodeOptions{})
+}
+
+// gen runs one GEN to completion and returns the finished job.
+func gen(t testing.TB, e *Engine, db *server.DB, key, prompt string, opt GenOptions) *Job {
+	t.Helper()
+	j := NewGen(db, key, e.enc(prompt), true, opt)
+	e.Submit(j)
+	run(e)
+	if j.Err != nil {
+		t.Fatalf("GEN %s %q: %v", key, prompt, j.Err)
+	}
+	return j
+}
+
+func prefill(t testing.TB, e *Engine, db *server.DB, key, text string) *Job {
+	t.Helper()
+	j := NewPrefill(db, key, e.enc(text), true)
+	e.Submit(j)
+	run(e)
+	if j.Err != nil {
+		t.Fatalf("PREFILL %s: %v", key, j.Err)
+	}
+	return j
+}
+
+func sess(t testing.TB, db *server.DB, key string) *Session {
+	t.Helper()
+	o := db.Peek(key)
+	if o == nil {
+		t.Fatalf("key %s missing", key)
+	}
+	return o.Val.(*Session)
+}
+
+func seeded(seed uint64, n int) GenOptions {
+	o := DefaultGenOptions()
+	o.MaxTokens = n
+	o.Sampler.Seed, o.HasSeed = seed, true
+	return o
+}
+
+func maxDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	d := 0.0
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+func TestGenSameSeedSameText(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	a := gen(t, e, db, "a", "Once upon a time", seeded(7, 40))
+	b := gen(t, e, db, "b", "Once upon a time", seeded(7, 40))
+	c := gen(t, e, db, "c", "Once upon a time", seeded(8, 40))
+	if string(a.Text) != string(b.Text) {
+		t.Fatalf("same seed, different text:\n%q\n%q", a.Text, b.Text)
+	}
+	if string(a.Text) == string(c.Text) {
+		t.Errorf("seeds 7 and 8 gave the same 40 tokens: %q", a.Text)
+	}
+	if a.GeneratedTokens == 0 || a.PromptTokens != len(e.enc("Once upon a time"))+1 {
+		t.Errorf("generated %d, prompt %d", a.GeneratedTokens, a.PromptTokens)
+	}
+	s := sess(t, db, "a")
+	if s.State.Tokens()[0] != e.Tok.BOS() {
+		t.Errorf("new session does not start with BOS")
+	}
+	// The reply is what the session's text gained.
+	full := e.Tok.Decode(s.State.Tokens())
+	if !strings.HasSuffix(full, string(a.Text)) {
+		t.Errorf("session text %q does not end with the reply %q", full, a.Text)
+	}
+	if cp, ok := s.Checkpoint("gen"); !ok || cp.Pos != 0 {
+		t.Errorf("automatic checkpoint: %+v %v", cp, ok)
+	}
+}
+
+func TestStopStringAndReasons(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	greedy := DefaultGenOptions()
+	greedy.Sampler = infer.SamplerConfig{}
+	greedy.MaxTokens = 60
+	full := gen(t, e, db, "full", "Once upon a time", greedy)
+	if full.StopReason != StopLength || full.GeneratedTokens != 60 {
+		t.Fatalf("reason %s, %d tokens", full.StopReason, full.GeneratedTokens)
+	}
+	// Stop at the first " Tim" or "." in the greedy text.
+	stop := "."
+	at := strings.Index(string(full.Text), stop)
+	if at < 0 {
+		t.Skipf("greedy text has no %q: %q", stop, full.Text)
+	}
+	o := greedy
+	o.Stops = []string{stop, "never appears"}
+	j := gen(t, e, db, "stopped", "Once upon a time", o)
+	if j.StopReason != StopString || string(j.Text) != string(full.Text[:at]) {
+		t.Errorf("STOP: reason %s text %q, want %q", j.StopReason, j.Text, full.Text[:at])
+	}
+	o = greedy
+	o.MaxTokens = 0
+	j = gen(t, e, db, "zero", "Once upon a time", o)
+	if j.StopReason != StopLength || len(j.Text) != 0 || sess(t, db, "zero").State.Logits() == nil {
+		t.Errorf("MAXTOKENS 0: reason %s text %q", j.StopReason, j.Text)
+	}
+}
+
+func TestContextLimit(t *testing.T) {
+	e, srv := newTestEngine(t, 40)
+	db := srv.DBs[0]
+	o := seeded(1, 1000)
+	j := gen(t, e, db, "k", "Once upon a time", o)
+	if j.StopReason != StopContext && j.StopReason != StopEOS {
+		t.Fatalf("reason %s", j.StopReason)
+	}
+	if n := sess(t, db, "k").State.Len(); n > 40 {
+		t.Fatalf("session holds %d tokens, ctx 40", n)
+	}
+	// A prompt that can't fit fails and leaves the key as it was.
+	before := slices.Clone(sess(t, db, "k").State.Tokens())
+	long := NewGen(db, "k", e.enc(strings.Repeat("the cat sat. ", 20)), true, o)
+	e.Submit(long)
+	run(e)
+	if long.Err != ErrContextFull {
+		t.Fatalf("err %v, want context window full", long.Err)
+	}
+	if !slices.Equal(before, sess(t, db, "k").State.Tokens()) {
+		t.Fatalf("failed GEN changed the key")
+	}
+}
+
+func TestForkIsolation(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	gen(t, e, db, "src", "Once upon a time there was a dog", seeded(1, 50))
+	src := sess(t, db, "src")
+	toks := slices.Clone(src.State.Tokens())
+	logits := slices.Clone(src.State.Logits())
+	db.Set("dst", server.NewValue(server.TypeKVState, src.Clone()), false)
+	dst := sess(t, db, "dst")
+	// Pages are shared, not copied.
+	sp, dp := src.State.PageRefs(nil), dst.State.PageRefs(nil)
+	for i := range sp {
+		if sp[i] != dp[i] {
+			t.Fatalf("page %d copied by the fork", i)
+		}
+	}
+	gen(t, e, db, "dst", " The dog ran", seeded(2, 30))
+	if !slices.Equal(toks, src.State.Tokens()) || maxDiff(logits, src.State.Logits()) != 0 {
+		t.Fatalf("GEN on the fork changed the source")
+	}
+	// The source continues exactly as it would have without the fork.
+	alone, _ := newTestEngine(t, 0)
+	adb := alone.srv.DBs[0]
+	gen(t, alone, adb, "src", "Once upon a time there was a dog", seeded(1, 50))
+	want := gen(t, alone, adb, "src", " and", seeded(3, 20))
+	got := gen(t, e, db, "src", " and", seeded(3, 20))
+	if string(want.Text) != string(got.Text) {
+		t.Errorf("source after fork: %q, alone: %q", got.Text, want.Text)
+	}
+	// Memory is shared fairly: the fork and source together count each
+	// shared page once.
+	if src.MemoryUsage() <= 0 || dst.MemoryUsage() <= 0 {
+		t.Errorf("memory usage %d %d", src.MemoryUsage(), dst.MemoryUsage())
+	}
+}
+
+func TestRollbackExact(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	prefill(t, e, db, "s", "Once upon a time there was a little girl named Lily.")
+	n := sess(t, db, "s").State.Len()
+	gen(t, e, db, "s", " She liked", seeded(5, 70))
+	s := sess(t, db, "s")
+	if s.State.Len() <= n+PageTokensForTest {
+		t.Fatalf("session too short for a page-crossing rollback: %d", s.State.Len())
+	}
+	// ROLLBACK to n+5: no checkpoint there, so the logits are recomputed;
+	// they match a fresh prefill of the same tokens.
+	m := n + 5
+	want := slices.Clone(s.State.Tokens()[:m])
+	if err := e.Rollback(s, m); err != nil {
+		t.Fatal(err)
+	}
+	fj := NewPrefill(db, "fresh", want, false)
+	e.Submit(fj)
+	run(e)
+	f := sess(t, db, "fresh")
+	if !slices.Equal(s.State.Tokens(), f.State.Tokens()) {
+		t.Fatalf("tokens after rollback differ from a fresh prefill")
+	}
+	if d := maxDiff(s.State.Logits(), f.State.Logits()); d > 1e-4 {
+		t.Fatalf("logits after rollback differ from a fresh prefill by %g", d)
+	}
+	// Continuing gives the same text as continuing the fresh session.
+	a := gen(t, e, db, "s", " She", seeded(9, 30))
+	b := gen(t, e, db, "fresh", " She", seeded(9, 30))
+	if string(a.Text) != string(b.Text) {
+		t.Errorf("after rollback %q, fresh %q", a.Text, b.Text)
+	}
+	// Out of range leaves the session unchanged.
+	l := s.State.Len()
+	if err := e.Rollback(s, l+1); err == nil || s.State.Len() != l {
+		t.Errorf("rollback past the end: %v, len %d", err, s.State.Len())
+	}
+}
+
+// PageTokensForTest keeps the test readable.
+const PageTokensForTest = infer.PageTokens
+
+func TestCheckpointLogitsAndGenCheckpoint(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	prefill(t, e, db, "s", "Once upon a time")
+	s := sess(t, db, "s")
+	pos := s.SetCheckpoint("start")
+	want := slices.Clone(s.State.Logits())
+	first := gen(t, e, db, "s", "", seeded(11, 40))
+	// ROLLBACK TO start: bit-exact logits from the checkpoint.
+	cp, _ := s.Checkpoint("start")
+	if err := e.Rollback(s, cp.Pos); err != nil {
+		t.Fatal(err)
+	}
+	if s.State.Len() != pos || maxDiff(want, s.State.Logits()) != 0 {
+		t.Fatalf("rollback to checkpoint: len %d/%d, logits diff %g", s.State.Len(), pos, maxDiff(want, s.State.Logits()))
+	}
+	again := gen(t, e, db, "s", "", seeded(11, 40))
+	if string(first.Text) != string(again.Text) {
+		t.Fatalf("regenerating from the checkpoint: %q vs %q", again.Text, first.Text)
+	}
+	// GEN's automatic checkpoint is where the last GEN started.
+	gcp, ok := s.Checkpoint("gen")
+	if !ok || gcp.Pos != pos {
+		t.Fatalf("gen checkpoint %+v, want pos %d", gcp, pos)
+	}
+	// Checkpoints past a rollback point are dropped.
+	s.SetCheckpoint("end")
+	if err := e.Rollback(s, pos-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Checkpoint("end"); ok {
+		t.Errorf("checkpoint past the rollback point survived")
+	}
+}
+
+func TestCancelLeavesKeyUntouched(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	prefill(t, e, db, "s", "Once upon a time")
+	s := sess(t, db, "s")
+	toks := slices.Clone(s.State.Tokens())
+	logits := slices.Clone(s.State.Logits())
+
+	long := strings.Repeat(" the little dog ran to the park and played with a ball.", 8)
+	j := NewGen(db, "s", e.enc(long), true, seeded(1, 100))
+	e.Submit(j)
+	if !e.KeyBusy(db, "s") || !e.DBBusy(db) {
+		t.Fatalf("key not busy with a queued GEN")
+	}
+	e.Step()
+	e.Step()
+	e.Cancel(j)
+	run(e)
+	if e.KeyBusy(db, "s") {
+		t.Fatalf("key still busy after cancel")
+	}
+	if !slices.Equal(toks, s.State.Tokens()) || maxDiff(logits, s.State.Logits()) != 0 {
+		t.Fatalf("canceled GEN changed the key")
+	}
+	// A canceled GEN on a new key leaves it absent.
+	k := NewGen(db, "new", e.enc(long), true, seeded(1, 100))
+	e.Submit(k)
+	e.Step()
+	e.Step()
+	e.Cancel(k)
+	run(e)
+	if db.Peek("new") != nil {
+		t.Fatalf("canceled GEN created its key")
+	}
+	// The work stays in the prefix cache: a retry reuses it.
+	r := gen(t, e, db, "new", long, seeded(1, 5))
+	if r.CachedTokens < PageTokensForTest {
+		t.Errorf("retry reused %d cached tokens", r.CachedTokens)
+	}
+}
+
+func TestSecondGenQueues(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	a := NewGen(db, "k", e.enc("Once upon a time"), true, seeded(1, 10))
+	b := NewGen(db, "k", e.enc(" The end"), true, seeded(2, 10))
+	var order []*Job
+	a.OnDone = func(j *Job) { order = append(order, j) }
+	b.OnDone = func(j *Job) { order = append(order, j) }
+	e.Submit(a)
+	e.Submit(b)
+	e.Step()
+	if e.Active() != 1 || e.Queued() != 1 {
+		t.Fatalf("active %d queued %d, want 1 and 1", e.Active(), e.Queued())
+	}
+	run(e)
+	if len(order) != 2 || order[0] != a || order[1] != b {
+		t.Fatalf("jobs finished out of order")
+	}
+	if a.Err != nil || b.Err != nil {
+		t.Fatal(a.Err, b.Err)
+	}
+	if n := sess(t, db, "k").State.Len(); n != b.Tokens || b.Tokens <= a.Tokens {
+		t.Fatalf("second GEN did not extend the first: %d %d %d", a.Tokens, b.Tokens, n)
+	}
+}
+
+func TestConcurrentGensMatchAlone(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	prompts := []string{"Once upon a time", "The cat", "Lily had a big red ball", "Tom"}
+	var jobs []*Job
+	for i, p := range prompts {
+		j := NewGen(db, string(rune('a'+i)), e.enc(p), true, seeded(uint64(i), 30))
+		e.Submit(j)
+		jobs = append(jobs, j)
+	}
+	run(e)
+	for i, p := range prompts {
+		alone := gen(t, e, db, "alone", p, seeded(uint64(i), 30))
+		db.Delete("alone")
+		if string(alone.Text) != string(jobs[i].Text) {
+			t.Errorf("%q batched: %q alone: %q", p, jobs[i].Text, alone.Text)
+		}
+	}
+}
+
+func TestPageRefsReachZero(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	gen(t, e, db, "a", "Once upon a time there was a dog named Max.", seeded(1, 80))
+	db.Set("b", server.NewValue(server.TypeKVState, sess(t, db, "a").Clone()), false)
+	gen(t, e, db, "b", " Max", seeded(2, 40))
+	var refs []infer.PageRef
+	refs = sess(t, db, "a").State.PageRefs(refs)
+	refs = sess(t, db, "b").State.PageRefs(refs)
+	refs = e.Cache().CachedPageRefs(refs)
+	if len(refs) == 0 {
+		t.Fatal("no pages")
+	}
+	before := Live()
+	db.Delete("a")
+	srv.DBs[0].Flush()
+	if Live() != before-2 {
+		t.Errorf("live sessions %d, want %d", Live(), before-2)
+	}
+	// Only the prefix cache holds pages now; dropping it frees them all.
+	for _, r := range refs {
+		if r.Refs() > 1 {
+			t.Fatalf("page still held %d times after DEL and FLUSH", r.Refs())
+		}
+	}
+	if pages, _ := e.KVUsage(); pages != e.Cache().Pages() {
+		t.Errorf("kv pages %d, cache pages %d", pages, e.Cache().Pages())
+	}
+	e.Cache().Clear()
+	for _, r := range refs {
+		if r.Refs() != 0 {
+			t.Fatalf("page refs %d after the cache let go", r.Refs())
+		}
+	}
+}
+
+func TestPrefixReuseAcrossKeys(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	system := "Once upon a time there was a little girl named Lily. She loved to play with her toys. One day she found a big box in the garden."
+	greedy := DefaultGenOptions()
+	greedy.Sampler = infer.SamplerConfig{}
+	greedy.MaxTokens = 20
+	cold := gen(t, e, db, "one", system+" She opened it", greedy)
+	if cold.CachedTokens != 0 {
+		t.Fatalf("cold GEN reused %d tokens", cold.CachedTokens)
+	}
+	warm := gen(t, e, db, "two", system+" She opened it", greedy)
+	full := (cold.PromptTokens - 1) / PageTokensForTest * PageTokensForTest
+	if warm.CachedTokens != full || full == 0 {
+		t.Fatalf("warm GEN reused %d tokens, want %d", warm.CachedTokens, full)
+	}
+	if string(warm.Text) != string(cold.Text) {
+		t.Errorf("warm %q cold %q", warm.Text, cold.Text)
+	}
+	if e.Stats().PrefixHitTokens != int64(full) {
+		t.Errorf("prefix hit stat %d", e.Stats().PrefixHitTokens)
+	}
+	// Same prefix, different ending: the shared pages are reused too.
+	other := gen(t, e, db, "three", system+" It was a", greedy)
+	if other.CachedTokens == 0 {
+		t.Errorf("different ending reused nothing")
+	}
+}
+
+func TestEmptyPromptSamplesStoredLogits(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	prefill(t, e, db, "s", "Once upon a time")
+	steps := e.Stats().Steps
+	o := seeded(3, 1)
+	j := gen(t, e, db, "s", "", o)
+	if j.GeneratedTokens != 1 || j.PromptTokens != 0 {
+		t.Fatalf("generated %d prompt %d", j.GeneratedTokens, j.PromptTokens)
+	}
+	// One step: feeding the sampled token; sampling itself needed no pass.
+	if e.Stats().Steps != steps+1 {
+		t.Errorf("%d steps for GEN \"\" MAXTOKENS 1", e.Stats().Steps-steps)
+	}
+}
+
+func TestWrongTypeAtStart(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	db := srv.DBs[0]
+	db.Set("str", server.NewString([]byte("x")), false)
+	j := NewGen(db, "str", e.enc("hi"), true, seeded(1, 3))
+	e.Submit(j)
+	run(e)
+	if j.Err != server.ErrWrongType {
+		t.Fatalf("err %v", j.Err)
+	}
+}
