@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -291,8 +292,8 @@ func wantErrPrefix(t *testing.T, c doer, p string, args ...any) {
 	}
 }
 
-// want runs a raw command and compares its reply with w (by %v formatting,
-// which is exact for strings, ints, nil and nested slices of them).
+// want runs a raw command and compares its reply with w, exactly (%#v);
+// an array or map reply may also be given as its fmt.Sprint form ("[0 [a]]").
 func want(t *testing.T, c doer, w any, args ...any) {
 	t.Helper()
 	v, err := c.Do(ctx, args...).Result()
@@ -303,7 +304,7 @@ func want(t *testing.T, c doer, w any, args ...any) {
 		t.Errorf("%v: %v, want %v", args, err, w)
 		return
 	}
-	if fmt.Sprintf("%#v", v) != fmt.Sprintf("%#v", w) {
+	if !same(v, w) {
 		t.Errorf("%v = %#v, want %#v", args, v, w)
 	}
 }
@@ -373,4 +374,19 @@ func skipUnlessRedis(t *testing.T, why string) {
 	if target != "redis" {
 		t.Skip(why)
 	}
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// same reports whether reply v matches the wanted w (see want).
+func same(v, w any) bool {
+	if fmt.Sprintf("%#v", v) == fmt.Sprintf("%#v", w) {
+		return true
+	}
+	ws, ok := w.(string)
+	switch v.(type) {
+	case []any, map[any]any, map[string]any:
+		return ok && fmt.Sprint(v) == ws
+	}
+	return false
 }

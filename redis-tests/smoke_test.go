@@ -1,8 +1,0 @@
-package redistests
-
-import "testing"
-
-func TestTheServerAnswersPing(t *testing.T) {
-	c := client(t)
-	want(t, c, "PONG", "PING")
-}
