@@ -1,0 +1,303 @@
+package redistests
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Session commands are reddwarf's own: these tests skip against redis-server.
+
+func onlyReddwarf(t *testing.T) {
+	t.Helper()
+	if target != "reddwarf" {
+		t.Skip("session commands are reddwarf's")
+	}
+}
+
+func ownClient(t *testing.T, s *Server, protocol int) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(options(s.Addr(), protocol))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func str(t *testing.T, c doer, args ...any) string {
+	t.Helper()
+	v, ok := do(t, c, args...).(string)
+	if !ok {
+		t.Fatalf("%v: reply is not a string", args)
+	}
+	return v
+}
+
+func num(t *testing.T, c doer, args ...any) int64 {
+	t.Helper()
+	v, ok := do(t, c, args...).(int64)
+	if !ok {
+		t.Fatalf("%v: reply is not an integer", args)
+	}
+	return v
+}
+
+// infoField reads one field of an INFO section.
+func infoField(t *testing.T, c doer, section, field string) string {
+	t.Helper()
+	for _, l := range strings.Split(str(t, c, "INFO", section), "\r\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return v
+		}
+	}
+	t.Fatalf("INFO %s has no %s", section, field)
+	return ""
+}
+
+// longPrompt is a prompt of several hundred tokens.
+var longPrompt = strings.Repeat(" The little dog ran to the park and played with a big red ball.", 40)
+
+func TestAnAgentForksASystemPromptPicksABranchAndRollsBackABadTurn(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	// A system prompt session, shared by every branch.
+	n := num(t, c, "PREFILL", "agent:sys", "Once upon a time there was a little girl named Lily. She loved to play outside.")
+	if n < 10 {
+		t.Fatalf("PREFILL replied %d tokens", n)
+	}
+	sysTokens := do(t, c, "TOKENS", "agent:sys")
+	// Three branches sampled with different seeds.
+	texts := map[string]string{}
+	for i, b := range []string{"agent:b1", "agent:b2", "agent:b3"} {
+		want(t, c, int64(1), "FORK", "agent:sys", b)
+		texts[b] = str(t, c, "GEN", b, " One day", "SEED", i+1, "MAXTOKENS", 30, "TEMPERATURE", 1)
+	}
+	if texts["agent:b1"] == texts["agent:b2"] && texts["agent:b2"] == texts["agent:b3"] {
+		t.Errorf("three seeds gave the same text %q", texts["agent:b1"])
+	}
+	// The system prompt is untouched by its forks.
+	want(t, c, sysTokens, "TOKENS", "agent:sys")
+	// The same seed from the same state gives the same tokens.
+	want(t, c, int64(1), "FORK", "agent:sys", "agent:check")
+	want(t, c, texts["agent:b2"], "GEN", "agent:check", " One day", "SEED", 2, "MAXTOKENS", 30, "TEMPERATURE", 1)
+	want(t, c, do(t, c, "TOKENS", "agent:b2"), "TOKENS", "agent:check")
+	// Pick branch 2, drop the others.
+	want(t, c, "OK", "RENAME", "agent:b2", "agent:main")
+	want(t, c, int64(3), "DEL", "agent:b1", "agent:b3", "agent:check")
+	// A good turn, remembered; a bad turn, rolled back.
+	pos := num(t, c, "CHECKPOINT", "agent:main", "turn1")
+	want(t, c, int64(1), "FORK", "agent:main", "agent:ref")
+	tokens := do(t, c, "TOKENS", "agent:main")
+	logits := do(t, c, "LOGITS", "agent:main", "TOP", 5)
+	do(t, c, "GEN", "agent:main", " Then a monster", "SEED", 9, "MAXTOKENS", 15)
+	want(t, c, pos, "ROLLBACK", "agent:main", "TO", "turn1")
+	want(t, c, tokens, "TOKENS", "agent:main")
+	want(t, c, logits, "LOGITS", "agent:main", "TOP", 5)
+	// Continuing gives exactly what continuing from the turn would have.
+	next := str(t, c, "GEN", "agent:main", " She smiled", "SEED", 4, "MAXTOKENS", 25)
+	want(t, c, next, "GEN", "agent:ref", " She smiled", "SEED", 4, "MAXTOKENS", 25)
+	want(t, c, do(t, c, "TOKENS", "agent:ref"), "TOKENS", "agent:main")
+	// ROLLBACK -k and n.
+	l := num(t, c, "ROLLBACK", "agent:main", -3)
+	want(t, c, l-2, "ROLLBACK", "agent:main", l-2)
+	wantErrPrefix(t, c, "ERR position out of range", "ROLLBACK", "agent:main", l+5)
+	wantErr(t, c, "ERR no such checkpoint 'nope'", "ROLLBACK", "agent:main", "TO", "nope")
+}
+
+func TestGenStreamsPiecesAndRepliesStats(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	ctx := context.Background()
+	ps := c.Subscribe(ctx, "__gen__:story")
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	text := str(t, c, "GEN", "story", "Once upon a time", "STREAM", "SEED", 5, "MAXTOKENS", 30)
+	var got strings.Builder
+	for {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Payload == "" {
+			break
+		}
+		got.WriteString(m.Payload)
+	}
+	if got.String() != text {
+		t.Errorf("streamed %q, replied %q", got.String(), text)
+	}
+	// WITHSTATS: a flat array in RESP2, a map in RESP3.
+	flat, ok := do(t, c, "GEN", "story", " The end", "MAXTOKENS", 5, "WITHSTATS").([]any)
+	if !ok || len(flat) != 14 || flat[0] != "text" || flat[6] != "generated_tokens" || flat[7] != int64(5) {
+		t.Fatalf("WITHSTATS RESP2: %v", flat)
+	}
+	c3 := client3(t)
+	do(t, c3, "PREFILL", "s3", "Once upon a time")
+	m, ok := do(t, c3, "GEN", "s3", "", "MAXTOKENS", 3, "WITHSTATS").(map[any]any)
+	if !ok || m["generated_tokens"] != int64(3) || m["stop_reason"] != "length" || m["prompt_tokens"] != int64(0) {
+		t.Fatalf("WITHSTATS RESP3: %v", m)
+	}
+	// STOP strings end the text before them.
+	full := str(t, c, "GEN", "g1", "Once upon a time", "TEMPERATURE", 0, "MAXTOKENS", 40)
+	if i := strings.Index(full, "."); i >= 0 {
+		want(t, c, full[:i], "GEN", "g2", "Once upon a time", "TEMPERATURE", 0, "MAXTOKENS", 40, "STOP", ".")
+	}
+}
+
+func TestSessionsObeyTheKeyspace(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	do(t, c, "GEN", "s", "Once upon a time", "MAXTOKENS", 5)
+	want(t, c, "kvstate", "TYPE", "s")
+	want(t, c, "paged", "OBJECT", "ENCODING", "s")
+	want(t, c, int64(1), "EXISTS", "s")
+	if num(t, c, "MEMORY", "USAGE", "s") <= 0 {
+		t.Errorf("MEMORY USAGE of a session")
+	}
+	do(t, c, "SET", "str", "x")
+	want(t, c, []any{"0", []any{"s"}}, "SCAN", 0, "TYPE", "kvstate")
+	wantErrPrefix(t, c, "WRONGTYPE", "GET", "s")
+	wantErrPrefix(t, c, "WRONGTYPE", "GEN", "str", "hi")
+	wantErrPrefix(t, c, "WRONGTYPE", "TOKENS", "str")
+	// COPY is a fork: independent afterwards.
+	want(t, c, int64(1), "COPY", "s", "c")
+	before := do(t, c, "TOKENS", "s")
+	do(t, c, "GEN", "c", " more", "MAXTOKENS", 5)
+	want(t, c, before, "TOKENS", "s")
+	want(t, c, int64(0), "FORK", "s", "c")
+	want(t, c, int64(1), "FORK", "s", "c", "REPLACE")
+	want(t, c, before, "TOKENS", "c")
+	wantErr(t, c, "ERR no such key", "FORK", "missing", "x")
+	// Expiry and deletion.
+	want(t, c, int64(1), "EXPIRE", "c", 100)
+	want(t, c, int64(1), "DEL", "c")
+	if n := infoField(t, c, "inference", "sessions"); n != "1" {
+		t.Errorf("INFO inference sessions:%s, want 1", n)
+	}
+	// PREFILL IDS out of range appends nothing.
+	n := num(t, c, "PREFILL", "s", "IDS", 1, 2, 3)
+	wantErrPrefix(t, c, "ERR token id '99999' out of range", "PREFILL", "s", "IDS", 5, 99999)
+	want(t, c, n+1, "PREFILL", "s", "IDS", 1)
+	want(t, c, n, "ROLLBACK", "s", n)
+	// Text and token utilities.
+	ids := do(t, c, "TOKENIZE", "Once upon a time").([]any)
+	args := []any{"DETOKENIZE"}
+	args = append(args, ids...)
+	if got := str(t, c, args...); strings.TrimSpace(got) != "Once upon a time" {
+		t.Errorf("DETOKENIZE(TOKENIZE) = %q", got)
+	}
+	do(t, c, "PREFILL", "t", "Once upon a time")
+	want(t, c, "Once upon a time", "TEXT", "t")
+	top := do(t, c, "LOGITS", "t", "TOP", 3).([]any)
+	if len(top) != 3 || len(top[0].([]any)) != 3 {
+		t.Fatalf("LOGITS TOP 3: %v", top)
+	}
+	model := do(t, c, "MODEL").([]any)
+	if model[0] != "architecture" || model[1] != "llama" {
+		t.Errorf("MODEL: %v", model)
+	}
+	if infoField(t, c, "model", "architecture") != "llama" {
+		t.Errorf("INFO model")
+	}
+	// COMMAND INFO describes the session commands from the table.
+	info := fmt.Sprint(do(t, c, "COMMAND", "INFO", "gen", "logits"))
+	for _, w := range []string{"gen -3 [write denyoom blocking", "logits -2 [readonly"} {
+		if !strings.Contains(info, w) {
+			t.Errorf("COMMAND INFO lacks %q: %s", w, info)
+		}
+	}
+	// GEN blocks, so it can't run inside MULTI.
+	tx := conn(t, c)
+	do(t, tx, "MULTI")
+	wantErr(t, tx, "ERR Command not allowed inside a transaction", "GEN", "s", "hi")
+	wantErrPrefix(t, tx, "EXECABORT", "EXEC")
+}
+
+func TestARunningGenMakesItsKeyBusyAndQueuesTheNext(t *testing.T) {
+	onlyReddwarf(t)
+	// One prompt token per step makes a GEN long enough to watch.
+	s := startServer(t, "--prefill-chunk", "1")
+	c := ownClient(t, s, 2)
+	ctx := context.Background()
+	do(t, c, "PREFILL", "k", "Once upon a time")
+	tokens := do(t, c, "TOKENS", "k")
+	done := make(chan *redis.Cmd, 2)
+	go func() { done <- c.Do(ctx, "GEN", "k", longPrompt, "MAXTOKENS", 5) }()
+	time.Sleep(20 * time.Millisecond)
+	go func() { done <- c.Do(ctx, "GEN", "k", " again", "MAXTOKENS", 5) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for infoField(t, c, "inference", "active_gens") != "1" || infoField(t, c, "inference", "queued_gens") != "1" {
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw one active and one queued GEN")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wantErrPrefix(t, c, "BUSY", "DEL", "k")
+	wantErrPrefix(t, c, "BUSY", "ROLLBACK", "k", 1)
+	wantErrPrefix(t, c, "BUSY", "RENAME", "k", "k2")
+	wantErrPrefix(t, c, "BUSY", "FLUSHALL")
+	// Reads see the state before the GEN.
+	want(t, c, tokens, "TOKENS", "k")
+	for i := 0; i < 2; i++ {
+		if r := <-done; r.Err() != nil {
+			t.Fatal(r.Err())
+		}
+	}
+	want(t, c, int64(1), "DEL", "k")
+}
+
+func TestADisconnectedGenLeavesTheKeyAsItWas(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--prefill-chunk", "1")
+	c := ownClient(t, s, 2)
+	do(t, c, "PREFILL", "k", "Once upon a time")
+	tokens := do(t, c, "TOKENS", "k")
+	for _, key := range []string{"k", "new"} {
+		nc, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(nc, "*3\r\n$3\r\nGEN\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(longPrompt), longPrompt)
+		deadline := time.Now().Add(5 * time.Second)
+		for infoField(t, c, "inference", "active_gens") != "1" {
+			if time.Now().After(deadline) {
+				t.Fatal("GEN never started")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		nc.Close()
+		for infoField(t, c, "inference", "active_gens") != "0" {
+			if time.Now().After(deadline) {
+				t.Fatal("GEN never ended")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	want(t, c, tokens, "TOKENS", "k")
+	want(t, c, int64(0), "EXISTS", "new")
+	// The computed pages stayed in the prefix cache: a retry reuses them.
+	st := do(t, c, "GEN", "new", longPrompt, "MAXTOKENS", 1, "WITHSTATS").([]any)
+	if st[4] != "cached_tokens" || st[5].(int64) < 32 {
+		t.Errorf("retry after disconnect: %v", st)
+	}
+}
+
+func TestContextAndMemoryLimits(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--ctx", "64")
+	c := ownClient(t, s, 2)
+	wantErr(t, c, "ERR context window full", "GEN", "k", longPrompt)
+	want(t, c, int64(0), "EXISTS", "k")
+	st := do(t, c, "GEN", "k", "Once upon a time", "MAXTOKENS", 500, "TEMPERATURE", 0, "WITHSTATS").([]any)
+	if r := st[9]; r != "context" && r != "eos" {
+		t.Errorf("stop reason %v", r)
+	}
+	do(t, c, "CONFIG", "SET", "maxmemory", "1mb")
+	wantErrPrefix(t, c, "OOM", "GEN", "k2", "hi")
+}
