@@ -7,13 +7,16 @@ import "math"
 // and Q4_0 weights) only qs and d are set; with 256-value blocks (Q8_K
 // style, for K-quants) bs16 and bs32 hold the sums of qs over each 16- and
 // 32-value group, which fold the weights' offsets and mins out of the inner
-// loop.
+// loop. With 32-value blocks cz[b] = −16·Σ qs[32b:32b+32] is the correction
+// of the ZMM kernels (q8_0z_amd64.s), which flip the weights' sign bit:
+// spread over a block's 8 int32 lanes it takes back 128·Σ qs.
 //
 //	x[i] ≈ d[i/block] · qs[i],  qs in −127..127 (never −128: the AVX2
 //	kernels negate it)
 type q8Act struct {
 	qs   []int8
 	d    []float32
+	cz   []int32
 	bs16 []int16
 	bs32 []int16
 }
@@ -34,6 +37,13 @@ func quantAct(a *q8Act, x []float32, bs int) {
 		for i, v := range xb {
 			q[i] = int8(math.RoundToEven(float64(v * id)))
 		}
+		if bs == 32 && len(a.cz) > b {
+			var t int32
+			for _, v := range q {
+				t += int32(v)
+			}
+			a.cz[b] = -16 * t
+		}
 		if bs == qkBlock {
 			for s := 0; s < 16; s++ {
 				var t int16
@@ -53,6 +63,7 @@ func quantAct(a *q8Act, x []float32, bs int) {
 type actBuf struct {
 	qs   []int8
 	d    []float32
+	cz   []int32
 	bs16 []int16
 	bs32 []int16
 	cols []q8Act
@@ -64,6 +75,9 @@ func (ab *actBuf) prepare(n, batch, bs int) []q8Act {
 	nb := n / bs
 	ab.qs = grow(ab.qs, n*batch)
 	ab.d = grow(ab.d, nb*batch)
+	if bs == 32 {
+		ab.cz = grow(ab.cz, nb*batch)
+	}
 	if bs == qkBlock {
 		ab.bs16 = grow(ab.bs16, 16*nb*batch)
 		ab.bs32 = grow(ab.bs32, 8*nb*batch)
@@ -76,7 +90,10 @@ func (ab *actBuf) prepare(n, batch, bs int) []q8Act {
 		c := &ab.cols[b]
 		c.qs = ab.qs[b*n : (b+1)*n]
 		c.d = ab.d[b*nb : (b+1)*nb]
-		c.bs16, c.bs32 = nil, nil
+		c.cz, c.bs16, c.bs32 = nil, nil, nil
+		if bs == 32 {
+			c.cz = ab.cz[b*nb : (b+1)*nb]
+		}
 		if bs == qkBlock {
 			c.bs16 = ab.bs16[b*16*nb : (b+1)*16*nb]
 			c.bs32 = ab.bs32[b*8*nb : (b+1)*8*nb]

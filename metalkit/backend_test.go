@@ -116,6 +116,14 @@ func randAct(r *rand.Rand, typ DType, nb int) *q8Act {
 	for i := range a.d {
 		a.d[i] = 0.001 + 0.009*r.Float32()
 	}
+	if bs == 32 {
+		a.cz = make([]int32, nb)
+		for b := range a.cz {
+			for _, v := range a.qs[32*b : 32*b+32] {
+				a.cz[b] -= 16 * int32(v)
+			}
+		}
+	}
 	if bs == qkBlock {
 		a.bs16, a.bs32 = make([]int16, 16*nb), make([]int16, 8*nb)
 		for s := range a.bs16 {
@@ -152,12 +160,16 @@ func TestBackendQuantDots(t *testing.T) {
 					}
 				}
 				a := randAct(r, qc.typ, nb)
+				noCz := *a // Q8_0 columns without corrections take the fallback
+				noCz.cz = nil
 				tol := 1e-4 * 1e-6 * float64(nb) * qc.bound
 				for _, stride := range []int{rb, 0} {
-					var got, want [4]float32
-					qc.pick(b)(w, stride, a, &got)
-					qc.pick(&goBackend)(w, stride, a, &want)
-					checkClose(t, qc.typ.String(), got[:], want[:], tol)
+					for _, a := range []*q8Act{a, &noCz} {
+						var got, want [4]float32
+						qc.pick(b)(w, stride, a, &got)
+						qc.pick(&goBackend)(w, stride, a, &want)
+						checkClose(t, qc.typ.String(), got[:], want[:], tol)
+					}
 				}
 			}
 		}
@@ -202,6 +214,48 @@ func TestBackendQuantDots1x4(t *testing.T) {
 					x4(w, a, &got, qc.pick(b))
 					dot1x4Go(w, a, &want, qc.pick(&goBackend))
 					checkClose(t, qc.typ.String()+"x4", got[:], want[:], tol)
+				}
+			}
+		}
+	})
+}
+
+// TestBackendQuantTiles checks the four-row × four-column kernels against
+// the reference, with columns laid out by actBuf (the assembly path) and
+// scattered (the fallback), odd block counts and a repeated row (stride 0).
+func TestBackendQuantTiles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		if b.q8_0t == nil {
+			t.Skip("no tile kernel")
+		}
+		r := newRand(t, 14)
+		qc := quantCases[0]
+		for _, nb := range []int{1, 2, 3, 5, 8, 17, 64} {
+			rb := RowBytes(Q8_0, nb*32)
+			w := make([]byte, 4*rb+5)
+			for i := range w {
+				w[i] = byte(r.Uint32())
+			}
+			for row := 0; row < 4; row++ {
+				for blk := 0; blk < nb; blk++ {
+					binary.LittleEndian.PutUint16(w[row*rb+blk*q8_0Bytes:], F32ToF16(0.001+0.009*r.Float32()))
+				}
+			}
+			var ab actBuf
+			cols := ab.prepare(nb*32, 4, 32)
+			scattered := make([]q8Act, 4)
+			for c := range cols {
+				x := randVec(r, nb*32)
+				quantAct(&cols[c], x, 32)
+				scattered[c] = *randAct(r, Q8_0, nb)
+			}
+			tol := 1e-4 * 1e-6 * float64(nb) * qc.bound
+			for _, a := range [][]q8Act{cols, scattered} {
+				for _, stride := range []int{rb, 0} {
+					var got, want [16]float32
+					b.q8_0t(w, stride, a, &got, b.q8_0)
+					dot4x4Go(w, stride, a, &want, goBackend.q8_0)
+					checkClose(t, "Q8_0 4x4", got[:], want[:], tol)
 				}
 			}
 		}

@@ -27,6 +27,24 @@ type backend struct {
 	// MatMul). nil means MatMul uses the 4-row kernel per column.
 	q8_0x4 dot1x4Func
 	q4_0x4 dot1x4Func
+
+	// Four rows × four columns, out[4c+r] (prefill tiles). nil means
+	// MatMul uses the one-row × four-column or 4-row kernels.
+	q8_0t dot4x4Func
+}
+
+// dot4x4Func computes out[4c+r] = dot(row at w[r*stride:], a[c]) for r, c <
+// 4; fallback is the 4-row kernel of the same format, for layouts it cannot
+// take.
+type dot4x4Func func(w []byte, stride int, a []q8Act, out *[16]float32, fallback dot4Func)
+
+// dot4x4Go is the reference four-row × four-column kernel.
+func dot4x4Go(w []byte, stride int, a []q8Act, out *[16]float32, d4 dot4Func) {
+	var o [4]float32
+	for c := 0; c < 4; c++ {
+		d4(w, stride, &a[c], &o)
+		copy(out[4*c:4*c+4], o[:])
+	}
 }
 
 type dot4Func func(w []byte, stride int, a *q8Act, out *[4]float32)
@@ -125,6 +143,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.q4_0x4 == nil {
 		b.q4_0x4 = parent.q4_0x4
+	}
+	if b.q8_0t == nil {
+		b.q8_0t = parent.q8_0t
 	}
 	return b
 }

@@ -33,7 +33,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	defer p.mu.Unlock()
 
 	t := &p.mm
-	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut}
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut}
 	// Quantise the activations once for the whole call.
 	switch m.Type {
 	case Q8_0, Q4_0:
@@ -62,14 +62,15 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 // matmulTask is one MatMul call in flight; it lives in its Pool so that a
 // call allocates nothing.
 type matmulTask struct {
-	m      Matrix
-	out, x []float32
-	batch  int
-	rb     int // bytes per weight row
-	k      *backend
-	acts   []q8Act      // quantised activation columns, nil for float types
-	dotOut [][4]float32 // per-worker kernel results (a local would escape)
-	rows   chunker
+	m       Matrix
+	out, x  []float32
+	batch   int
+	rb      int // bytes per weight row
+	k       *backend
+	acts    []q8Act       // quantised activation columns, nil for float types
+	dotOut  [][4]float32  // per-worker kernel results (a local would escape)
+	tileOut [][16]float32 // per-worker tile results
+	rows    chunker
 }
 
 // matmulBatchTile is how many batch columns share one pass over a tile of
@@ -89,14 +90,15 @@ func (t *matmulTask) work(w int) {
 			case F32, F16, BF16:
 				t.floatRows(start, end, b0, b1)
 			default:
-				t.quantRows(&t.dotOut[w], start, end, b0, b1)
+				t.quantRows(w, start, end, b0, b1)
 			}
 		}
 	}
 }
 
 // quantRows does rows [start, end) × columns [b0, b1) four rows at a time.
-func (t *matmulTask) quantRows(o *[4]float32, start, end, b0, b1 int) {
+func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
+	o := &t.dotOut[w]
 	var dot dot4Func
 	switch t.m.Type {
 	case Q8_0:
@@ -109,6 +111,27 @@ func (t *matmulTask) quantRows(o *[4]float32, start, end, b0, b1 int) {
 		dot = t.k.q6_K
 	}
 	R, data := t.m.Rows, t.m.Data
+	if t.m.Type == Q8_0 && t.k.q8_0t != nil && b1-b0 >= 4 {
+		// Prefill tiles: four rows stay in L1 while the columns stream
+		// past, four at a time.
+		o16 := &t.tileOut[w]
+		r := start
+		for ; r+4 <= end; r += 4 {
+			wr := data[r*t.rb : (r+4)*t.rb]
+			b := b0
+			for ; b+4 <= b1; b += 4 {
+				t.k.q8_0t(wr, t.rb, t.acts[b:b+4], o16, dot)
+				for c := 0; c < 4; c++ {
+					copy(t.out[(b+c)*R+r:(b+c)*R+r+4], o16[4*c:4*c+4])
+				}
+			}
+			for ; b < b1; b++ {
+				dot(wr, t.rb, &t.acts[b], o)
+				copy(t.out[b*R+r:b*R+r+4], o[:])
+			}
+		}
+		start = r
+	}
 	var x4 dot1x4Func
 	switch t.m.Type {
 	case Q8_0:

@@ -137,7 +137,7 @@ func q4_0Dot1x4VNNI(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb
 
 var (
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
-	hasVNNI = hasAVX2 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL
+	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 )
 
 var avx2Backend = backend{
@@ -159,11 +159,12 @@ var avx2Backend = backend{
 
 var vnniBackend = backend{
 	name: "avx512vnni",
-	q8_0: dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block),
+	q8_0: dot4Q8_0Z(dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block)),
 	q4_0: dot4Asm(q4_0Dot4VNNI, q4_0Bytes, q4_0Block),
 
 	q8_0x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
 	q4_0x4: dot1x4Asm(q4_0Dot1x4VNNI, q4_0Bytes),
+	q8_0t:  dot4x4Q8_0Z,
 }
 
 // asmBackends lists the assembly backends this CPU supports, slowest first.
@@ -247,4 +248,66 @@ func dot1x4Asm(f func(w *byte, qs *int8, qsStride int, d *float32, dStride int, 
 		}
 		f(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, nb, out)
 	}
+}
+
+// q8_0Dot4x1Z is q8_0Dot4VNNI on ZMM registers, two blocks per VPDPBUSD,
+// with the activation corrections cz (cz[b] = −16·Σ_i qs[32b+i]) that let it
+// skip the sign trick. (AVX512F+BW+VL+VNNI)
+//
+//go:noescape
+func q8_0Dot4x1Z(w *byte, stride int, qs *int8, d *float32, cz *int32, nb int, out *[4]float32)
+
+// q8_0Dot4x4Z dots four Q8_0 rows with four activation columns: out[4c+r].
+// Column c's quants are at qs + c·qsStride, its scales and corrections at
+// d + c·sStride and cz + c·sStride (bytes). (AVX512F+BW+VL+VNNI)
+//
+//	for c := 0; c < 4; c++ { for r := 0; r < 4; r++ { out[4c+r] = q8_0 dot of row r with column c } }
+//
+//go:noescape
+func q8_0Dot4x4Z(w *byte, stride int, qs *int8, qsStride int, d *float32, cz *int32, sStride int, nb int, out *[16]float32)
+
+// dot4Q8_0Z wraps q8_0Dot4x1Z; columns without corrections (cz) go to
+// fallback.
+func dot4Q8_0Z(fallback dot4Func) dot4Func {
+	return func(w []byte, stride int, a *q8Act, out *[4]float32) {
+		nb := len(a.d)
+		if nb == 0 || len(a.cz) < nb {
+			fallback(w, stride, a, out)
+			return
+		}
+		if len(w) < 3*stride+nb*q8_0Bytes || len(a.qs) < nb*q8_0Block {
+			panic("metalkit: quantised dot out of bounds")
+		}
+		q8_0Dot4x1Z(&w[0], stride, &a.qs[0], &a.d[0], &a.cz[0], nb, out)
+	}
+}
+
+// dot4x4Q8_0Z wraps q8_0Dot4x4Z. The four columns must be evenly spaced in
+// memory with their corrections (as actBuf lays them out); otherwise it
+// does one column at a time with fallback.
+func dot4x4Q8_0Z(w []byte, stride int, a []q8Act, out *[16]float32, fallback dot4Func) {
+	a = a[:4]
+	nb := len(a[0].d)
+	if nb == 0 || len(w) < 3*stride+nb*q8_0Bytes {
+		dot4x4Go(w, stride, a, out, fallback)
+		return
+	}
+	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
+	for c := range a {
+		if len(a[c].d) != nb || len(a[c].cz) != nb || len(a[c].qs) < nb*q8_0Block {
+			dot4x4Go(w, stride, a, out, fallback)
+			return
+		}
+	}
+	qsStride := addr(unsafe.Pointer(&a[1].qs[0])) - addr(unsafe.Pointer(&a[0].qs[0]))
+	sStride := addr(unsafe.Pointer(&a[1].d[0])) - addr(unsafe.Pointer(&a[0].d[0]))
+	for c := 1; c < 4; c++ {
+		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qsStride ||
+			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*sStride ||
+			addr(unsafe.Pointer(&a[c].cz[0])) != addr(unsafe.Pointer(&a[0].cz[0]))+uintptr(c)*sStride {
+			dot4x4Go(w, stride, a, out, fallback)
+			return
+		}
+	}
+	q8_0Dot4x4Z(&w[0], stride, &a[0].qs[0], int(qsStride), &a[0].d[0], &a[0].cz[0], int(sStride), nb, out)
 }

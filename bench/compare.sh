@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# compare.sh runs llama.cpp (node-llama-cpp 3.21.1, prebuilt CPU binaries,
+# build: "never") and `reddwarf bench` on the same GGUF with the same threads
+# and prompt, alternating the two engines for --reps repetitions, and prints
+# the medians side by side with their ratio and the decode roofline. This is
+# how every speed change to reddwarf is judged; the output format below is
+# stable (new lines may be added at the end of a section, nothing renamed).
+#
+#   bench/compare.sh --model FILE [--threads N] [--reps N] [--prompt-tokens N]
+#                    [--gen-tokens N] [--cpus LIST] [--keep DIR] [--reddwarf BIN]
+#
+# Defaults: --threads 2, --reps 3, --prompt-tokens 128, --gen-tokens 64.
+# --cpus pins both engines with taskset (e.g. 0-1). --keep DIR keeps every
+# run's JSON lines. --reddwarf BIN uses that binary instead of building the
+# work tree. Without --model it uses models/stories260K.gguf.
+#
+# Output (medians over the reps; "ratio" is reddwarf ÷ llama.cpp):
+#
+#   compare v1
+#   model            FILE
+#   machine          CPU model, cores; metalkit backend
+#   threads          N   reps N   prompt N   gen N
+#   read_gb_s        memory read bandwidth at --threads, measured before each
+#                    reddwarf run (bench/machine: metalkit.ReadBandwidth)
+#   bytes_per_token  weight bytes one decode step reads
+#   roofline_tok_s   read_gb_s ÷ bytes_per_token: the batch-1 decode ceiling
+#
+#   metric           llama.cpp     reddwarf      ratio
+#   prefill_tok_s    …             …             …x
+#   decode_tok_s     …             …             …x
+#   roofline_frac    …             …
+#
+#   runs prefill     llama.cpp a b c | reddwarf a b c
+#   runs decode      llama.cpp a b c | reddwarf a b c
+#   RESULT {one JSON object with all of the above}
+#
+# llama.cpp's rates are its own timers (llama_perf: prompt eval, eval), which
+# leave out node's per-call overhead; its wall-clock rates are in the RESULT
+# line (llamacpp_wall_*). Both engines use an f16 KV cache and no flash
+# attention; prompts are the same pseudo-random token ids.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+model="$root/models/stories260K.gguf"
+threads=2 reps=3 prompt=128 gen=64 cpus="" keep="" bin=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--model) model=$2; shift 2 ;;
+	--threads) threads=$2; shift 2 ;;
+	--reps) reps=$2; shift 2 ;;
+	--prompt-tokens) prompt=$2; shift 2 ;;
+	--gen-tokens) gen=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--keep) keep=$2; shift 2 ;;
+	--reddwarf) bin=$2; shift 2 ;;
+	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+	*) echo "compare.sh: unknown flag $1" >&2; exit 2 ;;
+	esac
+done
+[ -f "$model" ] || { echo "compare.sh: no model $model" >&2; exit 2; }
+model=$(cd "$(dirname "$model")" && pwd)/$(basename "$model")
+
+# llama.cpp through node-llama-cpp, pinned in tools/llamacpp-ref.
+ref="$root/tools/llamacpp-ref"
+if ! (cd "$ref" && node -e 'import("node-llama-cpp")' >/dev/null 2>&1); then
+	echo "compare.sh: installing node-llama-cpp 3.21.1 in $ref" >&2
+	(cd "$ref" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund node-llama-cpp@3.21.1; }) >&2
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=${keep:-$work}
+mkdir -p "$out"
+if [ -n "$bin" ]; then
+	cp "$bin" "$work/reddwarf"
+else
+	(cd "$root" && go build -o "$work/reddwarf" .)
+fi
+(cd "$root" && go build -o "$work/machine" ./bench/machine)
+
+pin=()
+[ -n "$cpus" ] && pin=(taskset -c "$cpus")
+args=(--model "$model" --threads "$threads" --prompt-tokens "$prompt" --gen-tokens "$gen")
+for i in $(seq 1 "$reps"); do
+	echo "compare.sh: rep $i/$reps llama.cpp" >&2
+	(cd "$ref" && "${pin[@]}" node bench.mjs "${args[@]}") >"$out/llamacpp-$i.jsonl" 2>"$out/llamacpp-$i.err"
+	echo "compare.sh: rep $i/$reps read bandwidth" >&2
+	"${pin[@]}" "$work/machine" --threads "$threads" >"$out/machine-$i.json"
+	echo "compare.sh: rep $i/$reps reddwarf" >&2
+	"${pin[@]}" "$work/reddwarf" bench "${args[@]}" >"$out/reddwarf-$i.jsonl" 2>"$out/reddwarf-$i.err"
+done
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+ncpu=$(nproc)
+backend=$(jq -r .backend "$out"/machine-1.json 2>/dev/null || echo unknown)
+
+# Summarise: last JSON line of each run, medians, ratios.
+jq -rs --arg model "$model" --arg cpu "$cpu" --argjson ncpu "$ncpu" --arg backend "$backend" \
+	--argjson threads "$threads" --argjson reps "$reps" --argjson prompt "$prompt" --argjson gen "$gen" '
+def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+def f(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
+def pad(w): tostring | . + (" " * ([w - length, 0] | max));
+(map(select(.read_gb_s != null))) as $bw
+| (map(select(.engine == "reddwarf"))) as $rd
+| (map(select(.engine != null and .engine != "reddwarf"))) as $lc
+| {
+	model: $model, cpu: $cpu, cpus: $ncpu, backend: $backend, threads: $threads, reps: $reps,
+	prompt_tokens: $prompt, gen_tokens: $gen,
+	read_gb_s: ($bw | map(.read_gb_s) | median),
+	reddwarf_bench_read_gb_s: ($rd | map(.read_bandwidth_gb_s) | median),
+	bytes_per_token: ($rd[0].weight_bytes_per_token),
+	llamacpp_prefill_tok_s: ($lc | map(.llamacpp_prefill_tok_s // .prefill_tok_s) | median),
+	llamacpp_decode_tok_s: ($lc | map(.llamacpp_decode_tok_s // .decode_tok_s) | median),
+	llamacpp_wall_prefill_tok_s: ($lc | map(.prefill_tok_s) | median),
+	llamacpp_wall_decode_tok_s: ($lc | map(.decode_tok_s) | median),
+	reddwarf_prefill_tok_s: ($rd | map(.prefill_tok_s) | median),
+	reddwarf_decode_tok_s: ($rd | map(.decode_tok_s) | median),
+	runs: {
+		llamacpp_prefill: ($lc | map(.llamacpp_prefill_tok_s // .prefill_tok_s)),
+		llamacpp_decode: ($lc | map(.llamacpp_decode_tok_s // .decode_tok_s)),
+		reddwarf_prefill: ($rd | map(.prefill_tok_s)),
+		reddwarf_decode: ($rd | map(.decode_tok_s))
+	}
+  }
+| .roofline_tok_s = (if .read_gb_s and .bytes_per_token then .read_gb_s * 1e9 / .bytes_per_token else null end)
+| .prefill_ratio = (if .llamacpp_prefill_tok_s then .reddwarf_prefill_tok_s / .llamacpp_prefill_tok_s else null end)
+| .decode_ratio = (if .llamacpp_decode_tok_s then .reddwarf_decode_tok_s / .llamacpp_decode_tok_s else null end)
+| .llamacpp_roofline_frac = (if .roofline_tok_s then .llamacpp_decode_tok_s / .roofline_tok_s else null end)
+| .reddwarf_roofline_frac = (if .roofline_tok_s then .reddwarf_decode_tok_s / .roofline_tok_s else null end)
+| . as $r
+| "compare v1",
+  "model            \($r.model)",
+  "machine          \($r.cpu), \($r.cpus) cores; metalkit \($r.backend)",
+  "threads          \($r.threads)   reps \($r.reps)   prompt \($r.prompt_tokens)   gen \($r.gen_tokens)",
+  "read_gb_s        \($r.read_gb_s | f(2))",
+  "bytes_per_token  \($r.bytes_per_token)",
+  "roofline_tok_s   \($r.roofline_tok_s | f(2))",
+  "",
+  "metric           \("llama.cpp" | pad(14))\("reddwarf" | pad(14))ratio",
+  "prefill_tok_s    \($r.llamacpp_prefill_tok_s | f(2) | pad(14))\($r.reddwarf_prefill_tok_s | f(2) | pad(14))\($r.prefill_ratio | f(3))x",
+  "decode_tok_s     \($r.llamacpp_decode_tok_s | f(2) | pad(14))\($r.reddwarf_decode_tok_s | f(2) | pad(14))\($r.decode_ratio | f(3))x",
+  "roofline_frac    \($r.llamacpp_roofline_frac | f(3) | pad(14))\($r.reddwarf_roofline_frac | f(3))",
+  "",
+  "runs prefill     llama.cpp \($r.runs.llamacpp_prefill | map(f(1)) | join(" ")) | reddwarf \($r.runs.reddwarf_prefill | map(f(1)) | join(" "))",
+  "runs decode      llama.cpp \($r.runs.llamacpp_decode | map(f(2)) | join(" ")) | reddwarf \($r.runs.reddwarf_decode | map(f(2)) | join(" "))",
+  "RESULT \($r | del(.runs) | tojson)"
+' <(for f in "$out"/llamacpp-*.jsonl "$out"/reddwarf-*.jsonl "$out"/machine-*.json; do tail -n 1 "$f"; done)
