@@ -28,6 +28,8 @@ func main() {
 			os.Exit(benchMain(os.Args[2:]))
 		case "synth":
 			os.Exit(synthMain(os.Args[2:]))
+		case "check":
+			os.Exit(checkMain(os.Args[2:]))
 		case "-h", "--help", "help":
 			fmt.Println("usage: reddwarf [config-file] [--directive value ...] | tokenize | bench | synth")
 			return
@@ -65,6 +67,10 @@ func serve(args []string) int {
 	s := server.New(cfg)
 	s.Commands.Register(commands.All()...)
 	if err := loadModel(s); err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
+	if err := commands.InstallPersistence(s); err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1
 	}

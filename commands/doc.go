@@ -22,7 +22,7 @@ func All() []*server.Spec {
 	var all []*server.Spec
 	for _, family := range [][]*server.Spec{
 		connectionCommands, keyspaceCommands, expireCommands, stringCommands,
-		serverCommands, pubsubCommands, txCommands, sessionCommands,
+		serverCommands, pubsubCommands, txCommands, sessionCommands, persistCommands,
 	} {
 		all = append(all, family...)
 	}
