@@ -139,3 +139,107 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// stepLogits feeds toks through Model.Step: a prefill of n tokens, then one
+// token at a time, and returns the logits at every position from the
+// prefill's last on (earlier positions are zero).
+func stepLogits(t testing.TB, m *Model, toks []int32, n int) []float32 {
+	t.Helper()
+	V := m.Vocab()
+	out := make([]float32, len(toks)*V)
+	s := m.NewState()
+	if err := m.Step([]Seq{{State: s, Tokens: toks[:n]}}); err != nil {
+		t.Fatal(err)
+	}
+	copy(out[(n-1)*V:], s.Logits())
+	for p := n; p < len(toks); p++ {
+		if err := m.Step([]Seq{{State: s, Tokens: toks[p : p+1]}}); err != nil {
+			t.Fatal(err)
+		}
+		copy(out[p*V:], s.Logits())
+	}
+	return out
+}
+
+// TestDSV4StepMatchesReference: the server's path (Model.Step, a prefill
+// then single-token decode) matches the reference's prefill + decode run
+// within 1e-3 at every decoded position (exact numerics, f32 cache).
+func TestDSV4StepMatchesReference(t *testing.T) {
+	ref := loadDSV4Ref(t)
+	m := openDSV4Tiny(t, "exact", "f32")
+	V := m.Vocab()
+	for si, sq := range ref.Sequences {
+		want, _ := ref.array(t, "exact/seq"+itoa(si)+"/stepwise")
+		got := stepLogits(t, m, sq.Tokens, sq.Prefill)
+		from := (sq.Prefill - 1) * V
+		mx, med, first := diffStats(got[from:], want[from:], V, 1e-3)
+		t.Logf("seq %d prefill %d + decode: max |Δ| %.3g, median %.3g", si, sq.Prefill, mx, med)
+		if mx > 1e-3 {
+			t.Errorf("seq %d: max |Δlogit| %.3g (first over 1e-3 at position %d)", si, mx, sq.Prefill-1+first)
+		}
+	}
+}
+
+// TestDSV4NumericsReference compares ds4 numerics (FP8 KV rows, Hadamard +
+// FP4 indexer, f16 cache rows) with the patched reference. The round trips
+// are discontinuous: a value within float32 noise of a rounding boundary
+// (FP8 has 3 mantissa bits, FP4 one) rounds differently in two correct
+// implementations, and the difference then spreads through the attention
+// memory. The reference disagrees with itself that way: its one-pass and
+// prefill + decode runs differ by up to 0.85 (tools/dsv4-ref/run.log), while
+// without the round trips they agree to 5e-6. So the test asks (1) that
+// before the first such boundary case (positions 0–8 of sequence 0) reddwarf
+// matches within 1e-4, and (2) that reddwarf's greedy (top-1) token agrees
+// with the reference's one-pass run at 85% of positions or more in each
+// sequence, and over all sequences at most 5 points less often than the
+// reference's own decode run does.
+func TestDSV4NumericsReference(t *testing.T) {
+	ref := loadDSV4Ref(t)
+	m := openDSV4Tiny(t, "ds4", "f16")
+	V := m.Vocab()
+	var agreeAll, selfAll, n int
+	for si, sq := range ref.Sequences {
+		want, _ := ref.array(t, "ds4/seq"+itoa(si)+"/onepass")
+		self, _ := ref.array(t, "ds4/seq"+itoa(si)+"/stepwise")
+		got := onePassLogits(t, m, sq.Tokens, len(sq.Tokens))
+		if si == 0 {
+			if mx, _, first := diffStats(got[:9*V], want[:9*V], V, 1e-4); mx > 1e-4 {
+				t.Errorf("seq 0 positions 0-8: max |Δlogit| %.3g (first over 1e-4 at %d)", mx, first)
+			}
+		}
+		a, b, c := argmaxRows(got, V), argmaxRows(want, V), argmaxRows(self, V)
+		agree, selfAgree := 0, 0
+		for i := range a {
+			if a[i] == b[i] {
+				agree++
+			}
+			if c[i] == b[i] {
+				selfAgree++
+			}
+		}
+		mx, med, _ := diffStats(got, want, V, 1e-3)
+		t.Logf("seq %d: top-1 agreement %d/%d (reference decode vs one-pass %d/%d); max |Δ| %.3g median %.3g", si, agree, len(a), selfAgree, len(a), mx, med)
+		if agree*100 < 85*len(a) {
+			t.Errorf("seq %d: top-1 agreement %d/%d", si, agree, len(a))
+		}
+		agreeAll, selfAll, n = agreeAll+agree, selfAll+selfAgree, n+len(a)
+	}
+	if (selfAll-agreeAll)*100 > 5*n {
+		t.Errorf("top-1 agreement %d/%d, reference's own %d/%d", agreeAll, n, selfAll, n)
+	}
+}
+
+// argmaxRows returns the index of the largest value of each row of width v.
+func argmaxRows(x []float32, v int) []int {
+	var out []int
+	for p := 0; p*v < len(x); p++ {
+		b := 0
+		for i := 1; i < v; i++ {
+			if x[p*v+i] > x[p*v+b] {
+				b = i
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
