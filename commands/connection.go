@@ -129,7 +129,7 @@ func helloCommand(x *server.Ctx) {
 		x.C.SetAuthenticated(true)
 	}
 	if !x.C.Authenticated() {
-		x.Error(server.CodeError("NOAUTH", "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
+		x.Error(server.CodeError("NOAUTH", "HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
 		return
 	}
 	if setname {

@@ -123,11 +123,11 @@ func (s *Server) process(c *Client, args [][]byte) {
 func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	x := &Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
 	s.nowMS = time.Now().UnixMilli()
+	c.lastCmd = spec.Name
 	start := time.Now()
 	s.safeHandle(x)
 	dur := time.Since(start)
 	s.nowMS = 0
-	c.lastCmd = spec.Name
 	st := s.cmdStat(spec.Name)
 	st.Calls++
 	st.USec += dur.Microseconds()
