@@ -21,6 +21,8 @@ func loadModel(s *server.Server) error {
 		Threads: int(cfg.Int("threads")),
 		Ctx:     int(cfg.Int("ctx")),
 		KVType:  cfg.Get("kv-cache-type"),
+		// deepseek4's FP8/FP4 round trips (other architectures ignore it).
+		Numerics: cfg.Get("dsv4-numerics"),
 	}
 	var m *infer.Model
 	var err error
