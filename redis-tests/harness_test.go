@@ -23,8 +23,8 @@ import (
 // by TestMain from the repository root).
 var target = "reddwarf"
 
-// binary is the built reddwarf executable (empty for target redis).
-var binary string
+// serverBinary is the built reddwarf executable (empty for target redis).
+var serverBinary string
 
 // shared is the server most tests talk to; tests start from FLUSHALL.
 var shared *Server
@@ -61,8 +61,8 @@ func run(m *testing.M) int {
 			return 1
 		}
 	case "reddwarf":
-		binary = filepath.Join(tmp, "reddwarf")
-		build := exec.Command("go", "build", "-o", binary, "..")
+		serverBinary = filepath.Join(tmp, "reddwarf")
+		build := exec.Command("go", "build", "-o", serverBinary, "..")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building reddwarf:", err)
@@ -150,7 +150,7 @@ func start(parent string, directives ...string) (*Server, error) {
 		args = []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
 			"--appendonly", "no", "--dir", dir}
 	default:
-		prog = binary
+		prog = serverBinary
 		args = []string{"--port", fmt.Sprint(port), "--dir", dir, "--save", ""}
 	}
 	args = append(args, directives...)
