@@ -243,3 +243,73 @@ func argmaxRows(x []float32, v int) []int {
 	}
 	return out
 }
+
+// TestDSV4RollbackReplay: a 333-token session (longer than two HCA blocks,
+// many CSA blocks and the sliding window) is rolled back to positions inside
+// and across compression blocks; each rollback restores the nearest
+// checkpoint, replays the tokens after it, and the session then continues
+// with exactly the logits of an unrolled run. A fork continues independently.
+func TestDSV4RollbackReplay(t *testing.T) {
+	defer func(n int) { dsv4CheckpointInterval = n }(dsv4CheckpointInterval)
+	dsv4CheckpointInterval = 64
+	ref := loadDSV4Ref(t)
+	toks := ref.Sequences[1].Tokens
+	for _, numerics := range []string{"ds4", "exact"} {
+		m := openDSV4Tiny(t, numerics, "f16")
+		V := m.Vocab()
+		want := onePassLogits(t, m, toks, len(toks)) // the unrolled run
+		s := m.NewState()
+		for i := 0; i < len(toks); i += 50 {
+			if err := m.Step([]Seq{{State: s, Tokens: toks[i:min(len(toks), i+50)]}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := s.ext.(*dsv4State)
+		if len(st.checkpoints) == 0 {
+			t.Fatalf("%s: no automatic checkpoints after %d tokens", numerics, len(toks))
+		}
+		fork := s.Clone()
+		for _, n := range []int{300, 257, 256, 200, 130, 128, 127, 64, 5, 1} {
+			if err := m.Rewind(s, n); err != nil {
+				t.Fatal(err)
+			}
+			if s.Len() != n {
+				t.Fatalf("%s: rewind to %d: length %d", numerics, n, s.Len())
+			}
+			if d := maxAbs(s.Logits(), want[(n-1)*V:n*V]); d != 0 {
+				t.Errorf("%s: rewind to %d: logits differ from the unrolled run by %.3g", numerics, n, d)
+			}
+			// Continue a few tokens one by one.
+			for p := n; p < min(len(toks), n+6); p++ {
+				if err := m.Step([]Seq{{State: s, Tokens: toks[p : p+1]}}); err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbs(s.Logits(), want[p*V:(p+1)*V]); d != 0 {
+					t.Errorf("%s: rewind to %d, then position %d: logits differ by %.3g", numerics, n, p, d)
+				}
+			}
+			if err := m.Rewind(s, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The fork still has all 333 tokens and continues as the unrolled run would.
+		if err := m.Rewind(fork, 333); err != nil || fork.Len() != 333 {
+			t.Fatalf("fork: %v, %d tokens", err, fork.Len())
+		}
+		if d := maxAbs(fork.Logits(), want[332*V:]); d != 0 {
+			t.Errorf("%s: fork logits differ by %.3g", numerics, d)
+		}
+		t.Logf("%s: state %d bytes after %d tokens, growth %.0f B/token (float32 rows)", numerics, fork.Bytes(), fork.Len(), m.arch.(*dsv4).GrowthBytesPerToken())
+	}
+}
+
+func maxAbs(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
