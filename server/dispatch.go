@@ -46,7 +46,8 @@ func (x *Ctx) ModifiedDB(db *DB, key string) {
 // execute is our processCommand: a flat run of checks, each an early
 // return with Redis's error, then call().
 func (s *Server) execute(c *Client, args [][]byte) {
-	c.lastInteraction = time.Now().UnixMilli()
+	s.started = time.Now()
+	c.lastInteraction = s.started.UnixMilli()
 	mark := len(c.R.buf)
 	skip := c.replySkip // CLIENT REPLY SKIP applies to the next command
 	c.replySkip = false
@@ -121,14 +122,31 @@ func (s *Server) process(c *Client, args [][]byte) {
 
 // call runs the handler with timing, stats, slowlog and MONITOR feed.
 func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
-	x := &Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
-	s.nowMS = time.Now().UnixMilli()
+	// Contexts are reused: the loop runs one command at a time, and EXEC's
+	// nested calls take the next slot of the stack.
+	if s.ctxDepth == len(s.ctxStack) {
+		s.ctxStack = append(s.ctxStack, &Ctx{})
+	}
+	x := s.ctxStack[s.ctxDepth]
+	s.ctxDepth++
+	*x = Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
+	start := s.started
+	if s.ctxDepth > 1 {
+		start = time.Now()
+	}
+	s.nowMS = start.UnixMilli()
 	c.lastCmd = spec.Name
-	start := time.Now()
 	s.safeHandle(x)
 	dur := time.Since(start)
-	s.nowMS = 0
-	st := s.cmdStat(spec.Name)
+	s.ctxDepth--
+	if s.ctxDepth == 0 {
+		s.nowMS = 0
+	}
+	st := spec.stat
+	if st == nil {
+		st = s.cmdStat(spec.Name)
+		spec.stat = st
+	}
 	st.Calls++
 	st.USec += dur.Microseconds()
 	if x.failed {
@@ -361,7 +379,10 @@ func (s *Server) ErrorStats() map[string]int64 { return s.errorStats }
 
 // ResetStats is CONFIG RESETSTAT.
 func (s *Server) ResetStats() {
-	s.cmdStats = map[string]*CmdStat{}
+	for name, st := range s.cmdStats {
+		*st = CmdStat{} // specs keep their pointers
+		_ = name
+	}
 	s.errorStats = map[string]int64{}
 	s.Stats = Stats{}
 	s.slowlog = nil

@@ -241,8 +241,10 @@ func (s *Server) infoSection(name string) []string {
 		return out
 	case "commandstats":
 		var keys []string
-		for k := range s.cmdStats {
-			keys = append(keys, k)
+		for k, st := range s.cmdStats {
+			if st.Calls > 0 || st.Rejected > 0 || st.Failed > 0 {
+				keys = append(keys, k)
+			}
 		}
 		sort.Strings(keys)
 		out := []string{}

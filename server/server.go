@@ -49,6 +49,9 @@ type Server struct {
 	noTouch        bool
 	current        *Client   // the client whose command is running
 	pendingWrites  []*Client // clients with output to send this turn
+	started        time.Time // when the running command started
+	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
+	ctxDepth       int
 	noActiveExpire bool
 	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
 	LastSave       int64 // unix seconds

@@ -85,6 +85,8 @@ type Spec struct {
 	// GetKeys, when set, returns the key argument indexes for commands whose
 	// keys the positions above can't express.
 	GetKeys func(args [][]byte) []int
+
+	stat *CmdStat // this command's INFO commandstats counters
 }
 
 // FullName is the command name as COMMAND prints it ("config|get").
