@@ -203,7 +203,7 @@ type Snapshot struct {
 	AuxOrder []string
 	Entries  []Entry // in file order
 	FileSum  uint64  // the footer's xxhash64 of the file
-	f        *os.File
+	f        file
 	refs     atomic.Int64
 	recStart int64 // first key record (after the aux fields)
 	indexOff int64
@@ -224,12 +224,22 @@ func OpenSnapshot(path string) (*Snapshot, error) {
 	return s, nil
 }
 
+// file is what a Snapshot reads: an *os.File, or bytes in tests.
+type file interface {
+	io.ReaderAt
+	io.Closer
+}
+
 func openSnapshot(f *os.File, path string) (*Snapshot, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("rdb: stat %s: %w", path, err)
 	}
-	s := &Snapshot{Path: path, Size: st.Size(), f: f, Aux: map[string]string{}}
+	return openSnapshotAt(f, st.Size(), path)
+}
+
+func openSnapshotAt(f file, size int64, path string) (*Snapshot, error) {
+	s := &Snapshot{Path: path, Size: size, f: f, Aux: map[string]string{}}
 	s.refs.Store(1)
 	bad := func(off int64, format string, args ...any) error {
 		return fmt.Errorf("rdb: snapshot %s at offset %d: %s: %w", path, off, fmt.Sprintf(format, args...), ErrCorrupt)
