@@ -27,3 +27,13 @@ type StatefulArch interface {
 
 // Ext returns the architecture's state of s (nil for paged-KV architectures).
 func (s *State) Ext() ArchState { return s.ext }
+
+// MarkCheckpoint asks the architecture's state to keep a restore point at
+// the current length (deepseek4: a copy of its ring and compressor
+// frontiers), so that a later Truncate back to it replays nothing. Sessions
+// call it at CHECKPOINT and when a GEN starts. No-op for paged-KV states.
+func (s *State) MarkCheckpoint() {
+	if c, ok := s.ext.(interface{ Checkpoint() }); ok {
+		c.Checkpoint()
+	}
+}
