@@ -390,3 +390,66 @@ func same(v, w any) bool {
 	}
 	return false
 }
+
+// value reads one whole RESP2/RESP3 value and returns it as Go values:
+// string for simple/bulk/verbatim strings, "ERR ..." errors as error text
+// prefixed with "-", int64, nil, []any for arrays, sets and pushes, and
+// []any of alternating keys and values for maps.
+func (r *raw) value() any {
+	r.t.Helper()
+	l := r.line()
+	if l == "" {
+		r.t.Fatalf("empty RESP line")
+	}
+	body := l[1:]
+	switch l[0] {
+	case '+', '(', ',':
+		return body
+	case '-', '!':
+		return "-" + body
+	case '#':
+		return body == "t"
+	case '_':
+		return nil
+	case ':':
+		n, err := strconv.ParseInt(body, 10, 64)
+		if err != nil {
+			r.t.Fatalf("bad integer %q", l)
+		}
+		return n
+	case '$', '=':
+		n, err := strconv.Atoi(body)
+		if err != nil {
+			r.t.Fatalf("bad bulk length %q", l)
+		}
+		if n < 0 {
+			return nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r.r, buf); err != nil {
+			r.t.Fatalf("bulk body: %v", err)
+		}
+		return string(buf[:n])
+	case '*', '~', '>', '%', '|':
+		n, err := strconv.Atoi(body)
+		if err != nil {
+			r.t.Fatalf("bad aggregate length %q", l)
+		}
+		if n < 0 {
+			return nil
+		}
+		if l[0] == '%' || l[0] == '|' {
+			n *= 2
+		}
+		out := []any{}
+		for i := 0; i < n; i++ {
+			out = append(out, r.value())
+		}
+		if l[0] == '|' { // an attribute precedes the real value
+			return r.value()
+		}
+		return out
+	}
+	r.t.Fatalf("unknown RESP type in %q", l)
+	return nil
+}
