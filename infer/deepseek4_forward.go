@@ -655,13 +655,13 @@ func (m *dsv4) moe(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
 		for i, p := range ps {
 			copy(r.eh[i*D:(i+1)*D], r.h[p.t*D:(p.t+1)*D])
 		}
-		metalkit.MatMul(pool, r.eg, l.gateExps[e], r.eh, n)
-		metalkit.MatMul(pool, r.eu, l.upExps[e], r.eh, n)
+		metalkit.MatMulLowBit(pool, r.eg, l.gateExps[e], r.eh, n)
+		metalkit.MatMulLowBit(pool, r.eu, l.upExps[e], r.eh, n)
 		swigluClamp(r.eg[:n*F], r.eu[:n*F], lim)
 		for i, p := range ps {
 			metalkit.Scale(r.eg[i*F:(i+1)*F], p.w)
 		}
-		metalkit.MatMul(pool, r.ed, l.downExps[e], r.eg, n)
+		metalkit.MatMulLowBit(pool, r.ed, l.downExps[e], r.eg, n)
 		for i, p := range ps {
 			metalkit.Add(y[p.t*D:(p.t+1)*D], y[p.t*D:(p.t+1)*D], r.ed[i*D:(i+1)*D])
 		}

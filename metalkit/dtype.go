@@ -14,11 +14,11 @@ const (
 	F16     DType = 1  // 2-byte IEEE half
 	Q4_0    DType = 2  // 32 values in 18 bytes, see q4_0.go
 	Q8_0    DType = 8  // 32 values in 34 bytes, see q8_0.go
-	Q2_K    DType = 10 // 256 values in 84 bytes (not implemented yet)
+	Q2_K    DType = 10 // 256 values in 84 bytes, see q2_k.go (MatMulLowBit)
 	Q4_K    DType = 12 // 256 values in 144 bytes, see q4_k.go
 	Q6_K    DType = 14 // 256 values in 210 bytes, see q6_k.go
 	Q8_K    DType = 15 // 256 values in 292 bytes, activation side only
-	IQ2_XXS DType = 16 // 256 values in 66 bytes (not implemented yet)
+	IQ2_XXS DType = 16 // 256 values in 66 bytes, see iq2_xxs.go (MatMulLowBit)
 	BF16    DType = 30 // 2-byte brain float (top half of an f32)
 )
 
@@ -71,7 +71,7 @@ func RowBytes(t DType, n int) int {
 // supported reports whether MatMul and Row handle t.
 func supported(t DType) bool {
 	switch t {
-	case F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K:
+	case F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q2_K, IQ2_XXS:
 		return true
 	}
 	return false
@@ -139,6 +139,10 @@ func dequantRow(t DType, src []byte, out []float32) {
 		dequantQ4_K(out, src)
 	case Q6_K:
 		dequantQ6_K(out, src)
+	case Q2_K:
+		dequantQ2_K(out, src)
+	case IQ2_XXS:
+		dequantIQ2_XXS(out, src)
 	default:
 		panic(fmt.Sprintf("metalkit: no dequantiser for %v", t))
 	}
