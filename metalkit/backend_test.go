@@ -181,32 +181,36 @@ func isNaN16(h uint16) bool { return h&0x7c00 == 0x7c00 && h&0x3ff != 0 }
 func TestBackendQuantDots1x4(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		r := newRand(t, 13)
-		for _, qc := range quantCases[:2] {
+		for _, qc := range quantCases[:3] {
 			x4 := b.q8_0x4
-			if qc.typ == Q4_0 {
+			switch qc.typ {
+			case Q4_0:
 				x4 = b.q4_0x4
+			case Q4_K:
+				x4 = b.q4_Kx4
 			}
 			if x4 == nil {
 				continue
 			}
+			bs := qc.typ.BlockSize()
 			for _, nb := range []int{1, 2, 3, 5, 8, 17} {
-				rb := RowBytes(qc.typ, nb*32)
+				rb := RowBytes(qc.typ, nb*bs)
 				w := make([]byte, rb)
 				for i := range w {
 					w[i] = byte(r.Uint32())
 				}
 				for blk := 0; blk < nb; blk++ {
-					binary.LittleEndian.PutUint16(w[blk*qc.typ.BlockBytes():], F32ToF16(0.001+0.009*r.Float32()))
+					for _, off := range qc.scaleOffs {
+						binary.LittleEndian.PutUint16(w[blk*qc.typ.BlockBytes()+off:], F32ToF16(0.001+0.009*r.Float32()))
+					}
 				}
 				// Contiguous columns, as MatMul lays them out, and scattered ones.
 				var ab actBuf
-				cols := ab.prepare(nb*32, 4, 32)
+				cols := ab.prepare(nb*bs, 4, bs)
 				scattered := make([]q8Act, 4)
 				for c := range cols {
-					ra := randAct(r, qc.typ, nb)
-					copy(cols[c].qs, ra.qs)
-					copy(cols[c].d, ra.d)
-					scattered[c] = *ra
+					quantAct(&cols[c], randVec(r, nb*bs), bs)
+					scattered[c] = *randAct(r, qc.typ, nb)
 				}
 				tol := 1e-4 * 1e-6 * float64(nb) * qc.bound
 				for _, a := range [][]q8Act{cols, scattered} {

@@ -114,3 +114,58 @@ func BenchmarkMatMulCold(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQuantKernels times each backend's quantised kernels on one
+// thread with weights in L2 (64 rows × 2048 columns), to compare kernels
+// without the memory system or the pool: b1 is the four-row kernel on one
+// column, b4 the prefill path on four columns (the tile kernel where the
+// backend has one).
+func BenchmarkQuantKernels(b *testing.B) {
+	const rows, cols = 64, 2048
+	for _, qc := range quantCases {
+		m := benchMatrix(b, qc.typ, rows, cols)
+		bs := qc.typ.BlockSize()
+		var ab actBuf
+		acts := ab.prepare(cols, 4, bs)
+		x := randVec(newRand(b, 8), 4*cols)
+		for c := range acts {
+			quantAct(&acts[c], x[c*cols:(c+1)*cols], bs)
+		}
+		rb := m.rowBytes()
+		for _, be := range backends {
+			d4 := qc.pick(be)
+			b.Run(fmt.Sprintf("%v/b1/%s", qc.typ, be.name), func(b *testing.B) {
+				var o [4]float32
+				b.SetBytes(int64(len(m.Data)))
+				for i := 0; i < b.N; i++ {
+					for r := 0; r < rows; r += 4 {
+						d4(m.Data[r*rb:(r+4)*rb], rb, &acts[0], &o)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%v/b4/%s", qc.typ, be.name), func(b *testing.B) {
+				var o [4]float32
+				var o16 [16]float32
+				b.SetBytes(int64(len(m.Data)))
+				for i := 0; i < b.N; i++ {
+					for r := 0; r < rows; r += 4 {
+						w := m.Data[r*rb : (r+4)*rb]
+						if qc.typ == Q8_0 && be.q8_0t != nil {
+							be.q8_0t(w, rb, acts, &o16, d4)
+							continue
+						}
+						if x4 := map[DType]dot1x4Func{Q8_0: be.q8_0x4, Q4_0: be.q4_0x4, Q4_K: be.q4_Kx4}[qc.typ]; x4 != nil {
+							for k := 0; k < 4; k++ {
+								x4(w[k*rb:(k+1)*rb], acts, &o, d4)
+							}
+							continue
+						}
+						for c := range acts {
+							d4(w, rb, &acts[c], &o)
+						}
+					}
+				}
+			})
+		}
+	}
+}

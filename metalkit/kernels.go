@@ -27,6 +27,7 @@ type backend struct {
 	// MatMul). nil means MatMul uses the 4-row kernel per column.
 	q8_0x4 dot1x4Func
 	q4_0x4 dot1x4Func
+	q4_Kx4 dot1x4Func
 
 	// Four rows × four columns, out[4c+r] (prefill tiles). nil means
 	// MatMul uses the one-row × four-column or 4-row kernels.
@@ -143,6 +144,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.q4_0x4 == nil {
 		b.q4_0x4 = parent.q4_0x4
+	}
+	if b.q4_Kx4 == nil {
+		b.q4_Kx4 = parent.q4_Kx4
 	}
 	if b.q8_0t == nil {
 		b.q8_0t = parent.q8_0t

@@ -138,6 +138,8 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 		x4 = t.k.q8_0x4
 	case Q4_0:
 		x4 = t.k.q4_0x4
+	case Q4_K:
+		x4 = t.k.q4_Kx4
 	}
 	if x4 != nil && b1-b0 >= 4 {
 		// Many columns: one row at a time against four columns, so the

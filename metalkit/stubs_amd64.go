@@ -165,6 +165,8 @@ var vnniBackend = backend{
 	q8_0x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
 	q4_0x4: dot1x4Asm(q4_0Dot1x4VNNI, q4_0Bytes),
 	q8_0t:  dot4x4Q8_0Z,
+	q4_K:   dot4K(q4KDotZ, q4_KBytes, false),
+	q4_Kx4: dot1x4Q4_KZ,
 }
 
 // asmBackends lists the assembly backends this CPU supports, slowest first.
@@ -250,6 +252,20 @@ func dot1x4Asm(f func(w *byte, qs *int8, qsStride int, d *float32, dStride int, 
 	}
 }
 
+// q4KDotZ is q4KDotAVX2 on ZMM registers with VPDPWSSD. (AVX512F+BW+VNNI)
+//
+//go:noescape
+func q4KDotZ(w *byte, qs *int8, d *float32, bs32 *int16, nb int) float32
+
+// q4KDot1x4Z dots one Q4_K row with four activation columns: column c's
+// quants at qs + c·qsStride, scales at d + c·dStride, 32-value sums at
+// bs32 + 4c·dStride (bytes). (AVX512F+BW+VNNI)
+//
+//	for c := 0; c < 4; c++ { out[c] = q4KDotZ(w, column c) }
+//
+//go:noescape
+func q4KDot1x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[4]float32)
+
 // q8_0Dot4x1Z is q8_0Dot4VNNI on ZMM registers, two blocks per VPDPBUSD,
 // with the activation corrections cz (cz[b] = −16·Σ_i qs[32b+i]) that let it
 // skip the sign trick. (AVX512F+BW+VL+VNNI)
@@ -310,4 +326,34 @@ func dot4x4Q8_0Z(w []byte, stride int, a []q8Act, out *[16]float32, fallback dot
 		}
 	}
 	q8_0Dot4x4Z(&w[0], stride, &a[0].qs[0], int(qsStride), &a[0].d[0], &a[0].cz[0], int(sStride), nb, out)
+}
+
+// dot1x4Q4_KZ wraps q4KDot1x4Z. The four columns must be evenly spaced in
+// memory with their scales and sums (as actBuf lays them out); otherwise
+// it does one column at a time with fallback.
+func dot1x4Q4_KZ(w []byte, a []q8Act, out *[4]float32, fallback dot4Func) {
+	a = a[:4]
+	nb := len(a[0].d)
+	if nb == 0 || len(w) < nb*q4_KBytes {
+		dot1x4Go(w, a, out, fallback)
+		return
+	}
+	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
+	for c := range a {
+		if len(a[c].d) != nb || len(a[c].bs32) < 8*nb || len(a[c].qs) < nb*qkBlock {
+			dot1x4Go(w, a, out, fallback)
+			return
+		}
+	}
+	qsStride := addr(unsafe.Pointer(&a[1].qs[0])) - addr(unsafe.Pointer(&a[0].qs[0]))
+	dStride := addr(unsafe.Pointer(&a[1].d[0])) - addr(unsafe.Pointer(&a[0].d[0]))
+	for c := 1; c < 4; c++ {
+		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qsStride ||
+			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*dStride ||
+			addr(unsafe.Pointer(&a[c].bs32[0])) != addr(unsafe.Pointer(&a[0].bs32[0]))+4*uintptr(c)*dStride {
+			dot1x4Go(w, a, out, fallback)
+			return
+		}
+	}
+	q4KDot1x4Z(&w[0], &a[0].qs[0], int(qsStride), &a[0].d[0], int(dStride), &a[0].bs32[0], nb, out)
 }
