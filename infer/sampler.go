@@ -88,21 +88,23 @@ func (s *Sampler) Sample(logits []float32) int32 {
 	}
 	// Candidates sorted by logit, best first; ties by id, so order is
 	// deterministic.
-	cs := s.cands[:0]
-	for i, v := range logits {
-		if v == v {
-			cs = append(cs, candidate{int32(i), float64(v)})
+	var cs []candidate
+	if c.TopK > 0 && c.TopK < len(logits) {
+		// Only the TopK best are needed: select them with a heap
+		// (O(V log K), not a sort of the whole vocabulary).
+		cs = topCandidates(s.cands[:0], logits, c.TopK)
+	} else {
+		cs = s.cands[:0]
+		for i, v := range logits {
+			if v == v {
+				cs = append(cs, candidate{int32(i), float64(v)})
+			}
 		}
 	}
 	if len(cs) == 0 {
 		return -1
 	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].p != cs[j].p {
-			return cs[i].p > cs[j].p
-		}
-		return cs[i].id < cs[j].id
-	})
+	sort.Slice(cs, func(i, j int) bool { return better(cs[i], cs[j]) })
 	if c.TopK > 0 && c.TopK < len(cs) {
 		cs = cs[:c.TopK]
 	}
@@ -167,4 +169,58 @@ func LogSoftmax(out []float64, logits []float32) {
 	for i, v := range logits {
 		out[i] = float64(v) - lse
 	}
+}
+
+// better orders candidates by logit, best first, ties to the lower id: the
+// order Sample cuts TopK in.
+func better(a, b candidate) bool {
+	if a.p != b.p {
+		return a.p > b.p
+	}
+	return a.id < b.id
+}
+
+// topCandidates appends to dst the k best non-NaN logits (by better), in
+// no particular order. dst is used as a heap whose root is the worst kept.
+func topCandidates(dst []candidate, logits []float32, k int) []candidate {
+	h := dst[:0]
+	down := func(i int) {
+		for {
+			l, w := 2*i+1, i
+			if l < len(h) && better(h[w], h[l]) {
+				w = l
+			}
+			if r := l + 1; r < len(h) && better(h[w], h[r]) {
+				w = r
+			}
+			if w == i {
+				return
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	}
+	for i, v := range logits {
+		if v != v {
+			continue
+		}
+		x := candidate{int32(i), float64(v)}
+		if len(h) < k {
+			h = append(h, x)
+			for j := len(h) - 1; j > 0; { // sift up: worse goes to the root
+				p := (j - 1) / 2
+				if !better(h[p], h[j]) {
+					break
+				}
+				h[p], h[j] = h[j], h[p]
+				j = p
+			}
+			continue
+		}
+		if better(x, h[0]) {
+			h[0] = x
+			down(0)
+		}
+	}
+	return h
 }

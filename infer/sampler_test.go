@@ -2,6 +2,7 @@ package infer
 
 import (
 	"math"
+	"sort"
 	"testing"
 )
 
@@ -87,4 +88,70 @@ func TestSamplerCutoffs(t *testing.T) {
 			t.Errorf("%+v drew %d distinct ids in 2000 draws, want %d", c.cfg, len(seen), c.allowed)
 		}
 	}
+}
+
+// TestTopKSelectionMatchesFullSort: the heap selection of TopK draws the
+// same tokens as sorting the whole vocabulary would (ties and NaNs too).
+func TestTopKSelectionMatchesFullSort(t *testing.T) {
+	rng := uint64(3)
+	logits := make([]float32, 5000)
+	for i := range logits {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		logits[i] = float32(int32(rng>>40)%200) / 10 // many ties
+	}
+	logits[17] = float32(math.NaN())
+	for _, k := range []int{1, 2, 40, 999} {
+		cfg := SamplerConfig{Temperature: 0.9, TopK: k, TopP: 0.97, Seed: 11}
+		fast := NewSampler(cfg)
+		slow := NewSampler(SamplerConfig{Temperature: 0.9, TopP: 0.97, Seed: 11})
+		for i := 0; i < 200; i++ {
+			got := fast.Sample(logits)
+			// Reference: the full sort, cut to k by hand.
+			want := slow.sampleFullSort(logits, k)
+			if got != want {
+				t.Fatalf("k %d draw %d: %d, full sort %d", k, i, got, want)
+			}
+		}
+	}
+}
+
+// sampleFullSort is Sample's original path: sort every candidate, cut to k.
+func (s *Sampler) sampleFullSort(logits []float32, k int) int32 {
+	var cs []candidate
+	for i, v := range logits {
+		if v == v {
+			cs = append(cs, candidate{int32(i), float64(v)})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return better(cs[i], cs[j]) })
+	cs = cs[:k]
+	top := cs[0].p
+	var sum float64
+	for i := range cs {
+		cs[i].p = math.Exp((cs[i].p - top) / s.cfg.Temperature)
+		sum += cs[i].p
+	}
+	for i := range cs {
+		cs[i].p /= sum
+	}
+	var cum float64
+	for i := range cs {
+		cum += cs[i].p
+		if cum >= s.cfg.TopP {
+			cs = cs[:i+1]
+			break
+		}
+	}
+	var mass float64
+	for _, x := range cs {
+		mass += x.p
+	}
+	u := s.float64() * mass
+	for _, x := range cs {
+		u -= x.p
+		if u < 0 {
+			return x.id
+		}
+	}
+	return cs[len(cs)-1].id
 }
