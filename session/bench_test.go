@@ -202,3 +202,34 @@ func BenchmarkTimeToFirstToken(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkModelStep is the engine-free baseline for BenchmarkDecode: one
+// Model.Step of 1 or 8 decode rows (sessions of 17 tokens), no sampling.
+func BenchmarkModelStep(b *testing.B) {
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			e, _ := benchEngine(b)
+			m := e.Model
+			batch := make([]infer.Seq, n)
+			for i := range batch {
+				st := m.NewState()
+				if err := m.Step([]infer.Seq{{State: st, Tokens: promptOf(e, 17)}}); err != nil {
+					b.Fatal(err)
+				}
+				batch[i] = infer.Seq{State: st, Tokens: []int32{1}}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := m.Step(batch); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				for _, sq := range batch {
+					sq.State.Truncate(17)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}

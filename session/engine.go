@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"reddwarf/infer"
@@ -193,14 +194,19 @@ func (e *Engine) Step() {
 				e.fail(j, err)
 			}
 		} else {
+			var ready []*Job
 			for _, j := range fed {
 				if !j.decoding {
 					e.stats.TokensPrefilled += int64(j.feeding)
 				}
 				j.feed = j.feed[j.feeding:]
 				if len(j.feed) == 0 {
-					e.afterLogits(j)
+					ready = append(ready, j)
 				}
+			}
+			presample(ready)
+			for _, j := range ready {
+				e.afterLogits(j)
 			}
 		}
 		e.stats.Steps++
@@ -331,7 +337,11 @@ func (e *Engine) afterLogits(j *Job) {
 		j.StopReason, j.done = StopLength, true
 		return
 	}
-	t := j.sampler.Sample(j.st.Logits())
+	t := j.next
+	if !j.hasNext {
+		t = j.sampler.Sample(j.st.Logits())
+	}
+	j.hasNext = false
 	if t < 0 || e.Tok.IsEOG(t) {
 		j.StopReason, j.done = StopEOS, true
 		return
@@ -352,6 +362,30 @@ func (e *Engine) afterLogits(j *Job) {
 	}
 	e.stream(j, false)
 	j.feed = append(j.feed[:0], t)
+}
+
+// presample draws the next token of every job in ready that will sample
+// one, in parallel: each has its own sampler and logits, and drawing from a
+// large vocabulary costs as much as a small model's forward pass.
+func presample(ready []*Job) {
+	var need []*Job
+	for _, j := range ready {
+		if !j.Prefill && !j.lastFeed && j.sampler != nil && j.GeneratedTokens < j.Opt.MaxTokens {
+			need = append(need, j)
+		}
+	}
+	if len(need) < 2 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, j := range need {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j.next, j.hasNext = j.sampler.Sample(j.st.Logits()), true
+		}()
+	}
+	wg.Wait()
 }
 
 // stream publishes the text not yet published on __gen__:<key>, holding

@@ -66,8 +66,10 @@ type Job struct {
 	dec         *tokenizer.StreamDecoder
 	startPos    int
 	startLogits []float32
-	lastFeed    bool // finish once feed is consumed
-	published   int  // bytes of Text already streamed
+	lastFeed    bool  // finish once feed is consumed
+	next        int32 // token drawn ahead by presample (hasNext)
+	hasNext     bool
+	published   int // bytes of Text already streamed
 	started     time.Time
 	firstSample time.Time
 	done        bool
