@@ -268,7 +268,7 @@ type doer interface {
 func do(t *testing.T, c doer, args ...any) any {
 	t.Helper()
 	v, err := c.Do(ctx, args...).Result()
-	if err != nil {
+	if err != nil && err != redis.Nil {
 		t.Fatalf("%v: %v", args, err)
 	}
 	return v
@@ -452,4 +452,13 @@ func (r *raw) value() any {
 	}
 	r.t.Fatalf("unknown RESP type in %q", l)
 	return nil
+}
+
+// redisClientAt is a RESP2 client for addr, closed when the test ends; it
+// does not flush.
+func redisClientAt(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(options(addr, 2))
+	t.Cleanup(func() { c.Close() })
+	return c
 }
