@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# redis-benchmark against reddwarf and against redis-server on this machine,
+# back to back, with the same parameters: ping, set and get, 100000 requests,
+# 50 clients, without pipelining (-P 1) and with 16-deep pipelines (-P 16).
+# Prints each pair of requests per second and the ratio reddwarf/redis.
+# A benchmark, not a test: it never fails on a slow result.
+#
+#   redis-tests/bench.sh            # from anywhere in the repository
+#   N=1000000 redis-tests/bench.sh  # more requests
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+n=${N:-100000}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+for tool in redis-server redis-benchmark redis-cli go; do
+	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is not installed" >&2; exit 1; }
+done
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_ping() {
+	for _ in $(seq 200); do
+		[ "$(redis-cli -p "$1" PING 2>/dev/null)" = PONG ] && return 0
+		sleep 0.05
+	done
+	echo "bench.sh: nothing answers PING on port $1" >&2
+	exit 1
+}
+
+(cd "$root" && go build -o "$tmp/reddwarf" .)
+
+rd_port=$(free_port)
+mkdir -p "$tmp/rd"
+"$tmp/reddwarf" --port "$rd_port" --dir "$tmp/rd" --save "" >"$tmp/rd.log" 2>&1 &
+pids+=($!)
+rs_port=$(free_port)
+mkdir -p "$tmp/rs"
+redis-server --port "$rs_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp/rs" >"$tmp/rs.log" 2>&1 &
+pids+=($!)
+wait_ping "$rd_port"
+wait_ping "$rs_port"
+
+# rps PORT PIPELINE -> lines "test rps"
+rps() {
+	redis-benchmark -p "$1" -t ping,set,get -n "$n" -c 50 -P "$2" -q 2>/dev/null |
+		tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); print $1, a[1] }'
+}
+
+echo "redis-benchmark -t ping,set,get -n $n -c 50 on $(nproc) cores; $(redis-server --version | cut -d' ' -f1-3)"
+printf '%-22s %4s %14s %14s %8s\n' test P reddwarf redis ratio
+for p in 1 16; do
+	rd=$(rps "$rd_port" "$p")
+	rs=$(rps "$rs_port" "$p")
+	join <(sort <<<"$rd") <(sort <<<"$rs") | while read -r name a b; do
+		printf '%-22s %4s %14s %14s %8s\n' "$name" "$p" "$a" "$b" \
+			"$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+	done
+done
