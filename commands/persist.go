@@ -549,6 +549,10 @@ func saveKeyCommand(x *server.Ctx, p *persistence) {
 		return
 	}
 	defer release()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		x.Error(server.Errorf(err.Error()))
+		return
+	}
 	var n int64
 	err = rdb.WriteFileAtomic(path, func(f *os.File) error {
 		var e error
