@@ -241,6 +241,12 @@ func TestARunningGenMakesItsKeyBusyAndQueuesTheNext(t *testing.T) {
 	wantErrPrefix(t, c, "BUSY", "ROLLBACK", "k", 1)
 	wantErrPrefix(t, c, "BUSY", "RENAME", "k", "k2")
 	wantErrPrefix(t, c, "BUSY", "FLUSHALL")
+	wantErrPrefix(t, c, "BUSY", "SET", "k", "x")
+	wantErrPrefix(t, c, "BUSY", "EXPIRE", "k", 0)
+	// CHECKPOINT and FORK of a busy key are fine: they see the state before.
+	want(t, c, int64(5), "CHECKPOINT", "k", "before")
+	want(t, c, int64(1), "FORK", "k", "k2")
+	want(t, c, tokens, "TOKENS", "k2")
 	// Reads see the state before the GEN.
 	want(t, c, tokens, "TOKENS", "k")
 	for i := 0; i < 2; i++ {

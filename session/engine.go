@@ -98,6 +98,15 @@ func (e *Engine) Install() {
 		return nil
 	}
 	h.InfoNames = append(h.InfoNames, "inference", "model")
+	prevGate := h.Gate
+	h.Gate = func(c *server.Client, spec *server.Spec, args [][]byte) error {
+		if prevGate != nil {
+			if err := prevGate(c, spec, args); err != nil {
+				return err
+			}
+		}
+		return e.gate(c, spec, args)
+	}
 	prevCron := h.Cron
 	h.Cron = func() {
 		e.trimCache()
@@ -105,6 +114,27 @@ func (e *Engine) Install() {
 			prevCron()
 		}
 	}
+}
+
+// queueingWrites are the write commands allowed on a busy key: GEN and
+// PREFILL queue behind the running job, CHECKPOINT only names a position
+// of the state readers see, FORK and COPY read their source (and check
+// their destination themselves).
+var queueingWrites = map[string]bool{"gen": true, "prefill": true, "checkpoint": true, "fork": true, "copy": true}
+
+// gate refuses, with -BUSY, any other write to a key that has a GEN
+// queued or running (SET, APPEND, RESTORE ... on a session mid-GEN), so
+// nothing changes a key under its job.
+func (e *Engine) gate(c *server.Client, spec *server.Spec, args [][]byte) error {
+	if len(e.busy) == 0 || spec.Flags&server.FlagWrite == 0 || queueingWrites[spec.Name] {
+		return nil
+	}
+	for _, i := range spec.KeyIndexes(args) {
+		if err := e.srv.CheckBusy(c.DB, string(args[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stats returns the counters.
