@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Runs units of Redis 7.0's own Tcl test suite against an external server:
+# reddwarf (default) or a real redis-server, to compare the two.
+#
+#   tools/redis-tcl/run.sh                         # reddwarf, the default units
+#   tools/redis-tcl/run.sh --target redis          # the same against redis-server
+#   tools/redis-tcl/run.sh unit/expire unit/multi  # chosen units only
+#
+# The suite is not part of this repository: it is taken from Debian's source
+# package of redis 7.0.15 at run time (`apt-get source`, or the same tarball
+# straight from deb.debian.org when there are no deb-src lines), checked
+# against its SHA-256, unpacked into a cache directory ($REDIS_TCL_CACHE,
+# default ~/.cache/reddwarf/redis-tcl) and never copied into the tree.
+#
+# Each unit runs on its own against a freshly started server with
+#   ./runtest --host 127.0.0.1 --port P --single UNIT --tags "$TAGS"
+# External mode skips tests tagged external:skip by itself; TAGS (default
+# "-needs:repl -needs:debug -needs:pfdebug") removes what we don't claim.
+# src/redis-server in the suite's tree is the server under test, so the
+# command-line tests in unit/introspection exercise it too.
+#
+# Output: one line per unit with passed/failed/skipped counts (skipped
+# counts tests left out by tag, [ignore], and by the suite, [skip]), the failing
+# test names, and the full logs under $OUT (default a temporary directory,
+# printed at the end). Exit status 1 if any test failed or a unit crashed.
+set -euo pipefail
+
+version=7.0.15
+orig=redis_${version}.orig.tar.gz
+sha256=4b1dc4ee6d622a09fff9c6777191209750fb5e5a725ef78ea012d6eef4c22982
+default_units="unit/protocol unit/keyspace unit/expire unit/scan unit/multi unit/pubsub unit/quit
+unit/info-command unit/introspection unit/introspection-2 unit/other unit/dump unit/slowlog
+unit/querybuf unit/type/string unit/type/incr"
+
+target=${TARGET:-reddwarf}
+units=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--target) target=$2; shift 2 ;;
+	--target=*) target=${1#*=}; shift ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) units+=("$1"); shift ;;
+	esac
+done
+[ ${#units[@]} -gt 0 ] || read -r -d '' -a units <<<"$default_units" || true
+tags=${TAGS:--needs:repl -needs:debug -needs:pfdebug}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${REDIS_TCL_CACHE:-$HOME/.cache/reddwarf/redis-tcl}
+out=${OUT:-$(mktemp -d /tmp/redis-tcl.XXXXXX)}
+mkdir -p "$cache" "$out"
+
+command -v tclsh >/dev/null || { echo "run.sh: tclsh is not installed (apt-get install tcl)" >&2; exit 1; }
+
+# fetch_suite leaves the unpacked source in $cache/redis-$version.
+fetch_suite() {
+	local src=$cache/redis-$version
+	[ -x "$src/runtest" ] && return 0
+	local dl
+	dl=$(mktemp -d)
+	if ! (cd "$dl" && apt-get source --download-only redis >/dev/null 2>&1) ||
+		[ ! -f "$dl/$orig" ]; then
+		echo "run.sh: apt-get source redis did not work (no deb-src lines?); fetching $orig from deb.debian.org" >&2
+		curl -fsSL -o "$dl/$orig" "https://deb.debian.org/debian/pool/main/r/redis/$orig"
+	fi
+	echo "$sha256  $dl/$orig" | sha256sum -c --quiet - >&2
+	tar -xzf "$dl/$orig" -C "$cache"
+	rm -rf "$dl"
+	[ -x "$src/runtest" ]
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+fetch_suite
+suite=$cache/redis-$version
+bin=$out/bin
+mkdir -p "$bin"
+case $target in
+reddwarf)
+	(cd "$root" && go build -o "$bin/reddwarf" .)
+	server=$bin/reddwarf
+	;;
+redis)
+	server=$(command -v redis-server)
+	;;
+*) echo "run.sh: --target reddwarf or redis" >&2; exit 2 ;;
+esac
+# The suite runs src/redis-server, src/redis-cli and src/redis-benchmark.
+mkdir -p "$suite/src"
+ln -sf "$server" "$suite/src/redis-server"
+for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
+	p=$(command -v "$t" || true)
+	[ -n "$p" ] && ln -sf "$p" "$suite/src/$t"
+done
+
+pid=
+stop_server() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		pid=
+	fi
+}
+trap stop_server EXIT
+
+start_server() {
+	local port=$1 dir=$2
+	mkdir -p "$dir"
+	if [ "$target" = redis ]; then
+		"$server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" >"$dir/server.log" 2>&1 &
+	else
+		"$server" --port "$port" --dir "$dir" --save "" >"$dir/server.log" 2>&1 &
+	fi
+	pid=$!
+	for _ in $(seq 200); do
+		[ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && return 0
+		sleep 0.05
+	done
+	echo "run.sh: $target did not answer PING on port $port" >&2
+	return 1
+}
+
+status=0
+total_ok=0 total_err=0 total_skip=0
+printf '%-22s %6s %6s %7s  %s\n' unit passed failed skipped note
+for unit in "${units[@]}"; do
+	name=${unit//\//_}
+	port=$(free_port)
+	log=$out/$name.log
+	note=
+	if ! start_server "$port" "$out/$name.server"; then
+		note="server did not start"
+		status=1
+	else
+		set +e
+		(cd "$suite" && timeout 600 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
+			--tags "$tags" --timeout 120 --dont-clean) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$log"
+		rc=${PIPESTATUS[0]}
+		set -e
+		stop_server
+		if [ $rc -ne 0 ]; then
+			status=1
+			if grep -q '\[exception\]' "$log"; then note="exception (see log)"
+			elif [ $rc -eq 124 ]; then note="timed out"
+			elif ! grep -q '\[err\]' "$log"; then note="runtest exit $rc (see log)"
+			fi
+		fi
+	fi
+	ok=$(grep -c '^\[ok\]:' "$log" 2>/dev/null || true)
+	err=$(grep -c '^\[err\]:' "$log" 2>/dev/null || true)
+	skip=$(grep -Ec '^\[(skip|ignore)\]:' "$log" 2>/dev/null || true)
+	total_ok=$((total_ok + ok)) total_err=$((total_err + err)) total_skip=$((total_skip + skip))
+	printf '%-22s %6s %6s %7s  %s\n' "$unit" "$ok" "$err" "$skip" "$note"
+	grep '^\[err\]:' "$log" 2>/dev/null | sed 's/^/    /' || true
+done
+printf '%-22s %6s %6s %7s\n' total "$total_ok" "$total_err" "$total_skip"
+echo "target $target, tags: $tags; logs in $out"
+exit $status
