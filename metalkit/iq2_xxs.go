@@ -192,7 +192,14 @@ func QuantizeIQ2_XXS(src []float32) []byte {
 		for ib := 0; ib < 8; ib++ {
 			sub := x[32*ib : 32*ib+32]
 			bestErr, bestW0, bestW1 := math.Inf(1), uint32(0), uint32(0)
-			for s := uint32(0); s < 16; s++ {
+			// Scales near the one that maps the sub-block's largest
+			// magnitude onto the largest grid value.
+			sa := float32(0)
+			for _, v := range sub {
+				sa = max(sa, float32(math.Abs(float64(v))))
+			}
+			s0 := int(math.Round(float64(sa/d)*8/43-1) / 2)
+			for s := uint32(max(0, s0-1)); s <= uint32(min(15, s0+1)); s++ {
 				db := float64(d) * float64(2*s+1) / 8
 				w0, w1, e := iq2xxsEncode(sub, db)
 				if e < bestErr {

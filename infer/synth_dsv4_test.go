@@ -1,0 +1,61 @@
+package infer
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"testing"
+
+	"reddwarf/infer/gguf"
+)
+
+var writeDSV4Q2 = flag.Bool("write-dsv4-q2", false, "rewrite ../models/deepseek4-tiny-q2.gguf")
+
+// TestDSV4SynthQ2: the 2-bit tiny file (ds4's q2 mix: IQ2_XXS gate/up, Q2_K
+// down, Q8_0 attention/shared/output, F16 elsewhere; SynthDSV4's tiny256
+// shape, seed 1, written by -write-dsv4-q2) loads and gives identical
+// logits in one pass and token by token.
+func TestDSV4SynthQ2(t *testing.T) {
+	const path = "../models/deepseek4-tiny-q2.gguf"
+	if *writeDSV4Q2 {
+		var buf bytes.Buffer
+		if err := SynthDSV4(&buf, DSV4SynthOptions{Shape: DSV4Shapes["tiny256"], Quant: "q2", Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disk, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"blk.3.ffn_gate_exps.weight", "blk.3.ffn_down_exps.weight", "blk.3.attn_q_b.weight"} {
+		ti, _ := f.Tensor(name)
+		t.Logf("%s: %v", name, ti.Type)
+	}
+	m, err := OpenBytes("tiny-q2", disk, Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ref := loadDSV4Ref(t)
+	toks := ref.Sequences[0].Tokens
+	V := m.Vocab()
+	all := onePassLogits(t, m, toks, len(toks))
+	step := stepLogits(t, m, toks, 1)
+	if d := maxAbs(all, step); d != 0 {
+		t.Errorf("one pass vs token by token: max |Δ| %g", d)
+	}
+	for _, v := range all {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatal("non-finite logit")
+		}
+	}
+	t.Logf("%d bytes, %d positions, vocab %d", len(disk), len(toks), V)
+}
