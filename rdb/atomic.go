@@ -33,6 +33,17 @@ func createTemp(path string) (*os.File, string, error) {
 	return f, tmp, nil
 }
 
+// createTempDirect is createTemp with O_DIRECT where possible.
+func createTempDirect(path string) (*os.File, string, bool, error) {
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, fmt.Sprintf("temp-%d-%d.%s", os.Getpid(), tempSeq.Add(1), filepath.Base(path)))
+	f, direct, err := openDirect(tmp)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("rdb: create temp file %s: %w", tmp, err)
+	}
+	return f, tmp, direct, nil
+}
+
 // commitTemp is steps 2-5 for a temp file whose buffered data is flushed.
 func commitTemp(f *os.File, tmp, path string) error {
 	if err := f.Sync(); err != nil {

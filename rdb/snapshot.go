@@ -1,7 +1,6 @@
 package rdb
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -46,7 +45,7 @@ func (e Entry) ValueLen() int64 { return e.valueLen() }
 type SnapshotWriter struct {
 	path, tmp string
 	f         *os.File
-	bw        *bufio.Writer
+	bw        *fileWriter
 	e         *enc // hashes the whole file
 	index     []Entry
 	done      bool
@@ -54,11 +53,11 @@ type SnapshotWriter struct {
 
 // CreateSnapshot starts a snapshot that Commit will rename to path.
 func CreateSnapshot(path string) (*SnapshotWriter, error) {
-	f, tmp, err := createTemp(path)
+	f, tmp, direct, err := createTempDirect(path)
 	if err != nil {
 		return nil, err
 	}
-	w := &SnapshotWriter{path: path, tmp: tmp, f: f, bw: bufio.NewWriterSize(f, 1<<20)}
+	w := &SnapshotWriter{path: path, tmp: tmp, f: f, bw: newFileWriter(f, direct)}
 	w.e = newEnc(w.bw)
 	w.e.str(SnapshotMagic)
 	w.e.u16(SnapshotVersion)
