@@ -3,8 +3,8 @@ package rdb
 import (
 	"errors"
 	"io"
-	"syscall"
 	"os"
+	"syscall"
 	"unsafe"
 )
 
