@@ -307,3 +307,29 @@ func TestContextAndMemoryLimits(t *testing.T) {
 	do(t, c, "CONFIG", "SET", "maxmemory", "1mb")
 	wantErrPrefix(t, c, "OOM", "GEN", "k2", "hi")
 }
+
+func TestAFinishedGenTouchesWatchersAndCountsInInfo(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	do(t, c, "PREFILL", "k", "Once upon a time")
+	tx := conn(t, c)
+	do(t, tx, "WATCH", "k")
+	do(t, c, "GEN", "k", " there", "MAXTOKENS", 3)
+	do(t, tx, "MULTI")
+	do(t, tx, "SET", "other", "1")
+	want(t, tx, nil, "EXEC")
+	before := infoField(t, c, "inference", "tokens_generated")
+	do(t, c, "GEN", "k", "", "MAXTOKENS", 4, "SEED", 1, "TEMPERATURE", 0)
+	after := infoField(t, c, "inference", "tokens_generated")
+	if before == after {
+		t.Errorf("tokens_generated did not move: %s", after)
+	}
+	for _, f := range []string{"kv_bytes", "kv_pages", "engine_steps", "last_step_ms", "prefix_cache_hit_tokens", "tokens_prefilled"} {
+		infoField(t, c, "inference", f)
+	}
+	// The default INFO includes both sections.
+	all := str(t, c, "INFO")
+	if !strings.Contains(all, "# Inference") || !strings.Contains(all, "# Model") {
+		t.Errorf("default INFO lacks the inference or model section")
+	}
+}
