@@ -4,14 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
 
 	"reddwarf/infer"
-	"reddwarf/metalkit"
 	"reddwarf/rdb"
 	"reddwarf/server"
 )
@@ -189,31 +187,21 @@ func kvSections(view *infer.State) []rdb.Section {
 	return secs
 }
 
-// writeRows writes one layer's K or V rows, position-major.
+// writeRows writes one layer's K or V rows, position-major, in chunks.
 func writeRows(w io.Writer, view *infer.State, layer, kind, elem int) error {
-	width := view.Layout().Width()
-	row := make([]float32, width)
-	buf := make([]byte, 0, 64<<10)
-	for pos := 0; pos < view.Len(); pos++ {
-		if err := view.KVRow(layer, kind, pos, row); err != nil {
+	per := max(1, (256<<10)/(view.Layout().Width()*elem))
+	var buf []byte
+	for from := 0; from < view.Len(); from += per {
+		var err error
+		buf, err = view.AppendKVRows(buf[:0], layer, kind, from, min(from+per, view.Len()))
+		if err != nil {
 			return err
 		}
-		for _, x := range row {
-			if elem == 2 {
-				buf = binary.LittleEndian.AppendUint16(buf, metalkit.F32ToF16(x))
-			} else {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
-			}
-		}
-		if len(buf) > cap(buf)-width*elem {
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
+		if _, err := w.Write(buf); err != nil {
+			return err
 		}
 	}
-	_, err := w.Write(buf)
-	return err
+	return nil
 }
 
 // incompatible explains why a state does not fit this model.
@@ -302,20 +290,12 @@ func (c *Codec) Decode(st *rdb.State) (server.Value, error) {
 		cps = append(cps, Checkpoint{Name: cp.Name, Pos: cp.Pos, Logits: cp.Logits})
 	}
 	sort.SliceStable(cps, func(i, j int) bool { return cps[i].Pos < cps[j].Pos })
-	state, err := c.m.RestoreState(st.Tokens, st.Logits, func(layer, kind, pos int, dst []float32) error {
-		s := rows[layer][kind]
-		if s.DType == rdb.DTypeF16 {
-			b := s.Data[pos*width*2:]
-			for i := range dst {
-				dst[i] = metalkit.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
-			}
-		} else {
-			b := s.Data[pos*width*4:]
-			for i := range dst {
-				dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-			}
+	state, err := c.m.RestoreStateRows(st.Tokens, st.Logits, func(layer, kind int) ([]byte, infer.KVType, error) {
+		sec := rows[layer][kind]
+		if sec.DType == rdb.DTypeF32 {
+			return sec.Data, infer.KVF32, nil
 		}
-		return nil
+		return sec.Data, infer.KVF16, nil
 	})
 	if err != nil {
 		return nil, corrupt("%v", err)

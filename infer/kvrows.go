@@ -1,0 +1,122 @@
+package infer
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"reddwarf/metalkit"
+)
+
+// Raw K/V rows for persistence (session/dsv4.go writes them as DSV4
+// sections): rows in the cache's own element type, with no float32 round
+// trip, position-major — the page's transposed blocks are an in-memory
+// layout that files must not depend on.
+
+// elemSize is the bytes of one cache value of type t.
+func elemSize(t KVType) int {
+	if t == KVF32 {
+		return 4
+	}
+	return 2
+}
+
+// AppendKVRows appends the K (kind 0) or V (kind 1) rows of layer at
+// positions [from, to) to dst: for each position Width() values, head by
+// head, little-endian in the cache's element type (IEEE half for KVF16,
+// float32 for KVF32).
+func (s *State) AppendKVRows(dst []byte, layer, kind, from, to int) ([]byte, error) {
+	if from < 0 || to > len(s.tokens) || from > to || layer < 0 || layer >= s.layout.Layers || kind < 0 || kind > 1 {
+		return dst, fmt.Errorf("infer: kv rows layer %d kind %d [%d, %d): %w", layer, kind, from, to, ErrRange)
+	}
+	l := s.layout
+	e := elemSize(l.Type)
+	start := len(dst)
+	dst = slices.Grow(dst, (to-from)*l.Width()*e)[:start+(to-from)*l.Width()*e]
+	out := dst[start:]
+	o := 0
+	for pos := from; pos < to; pos++ {
+		p := s.pages[pos/PageTokens]
+		slot := pos % PageTokens
+		for h := 0; h < l.Heads; h++ {
+			base := l.blockOffset(layer, kind, h) + slot
+			if p.f16 != nil {
+				for i := 0; i < l.HeadDim; i++ {
+					binary.LittleEndian.PutUint16(out[o:], p.f16[base+i*PageTokens])
+					o += 2
+				}
+			} else {
+				for i := 0; i < l.HeadDim; i++ {
+					binary.LittleEndian.PutUint32(out[o:], math.Float32bits(p.f32[base+i*PageTokens]))
+					o += 4
+				}
+			}
+		}
+	}
+	return dst, nil
+}
+
+// RestoreStateRows is RestoreState from raw rows: rows(layer, kind) returns
+// that layer's K or V rows for every token, as AppendKVRows writes them,
+// and their element type. Rows of the other type are converted (f16 to
+// f32 is exact; f32 to f16 rounds to nearest). Fails, returning no state,
+// on a token outside the vocabulary, more tokens than the context, logits
+// of the wrong length, or rows of the wrong size.
+func (m *Model) RestoreStateRows(tokens []int32, logits []float32, rows func(layer, kind int) ([]byte, KVType, error)) (*State, error) {
+	s := m.NewState()
+	if len(tokens) > s.ctx {
+		return nil, fmt.Errorf("infer: restore %d tokens, context %d: %w", len(tokens), s.ctx, ErrContextFull)
+	}
+	for i, t := range tokens {
+		if t < 0 || int(t) >= s.vocab {
+			return nil, fmt.Errorf("infer: restore token %d: id %d not in [0, %d): %w", i, t, s.vocab, ErrBadToken)
+		}
+	}
+	if logits != nil {
+		if err := s.SetLogits(logits); err != nil {
+			return nil, err
+		}
+	}
+	n := len(tokens)
+	l := s.layout
+	s.reserve(n)
+	for layer := 0; layer < l.Layers && n > 0; layer++ {
+		for kind := 0; kind < 2; kind++ {
+			data, typ, err := rows(layer, kind)
+			if err != nil {
+				s.Release()
+				return nil, err
+			}
+			e := elemSize(typ)
+			if len(data) != n*l.Width()*e {
+				s.Release()
+				return nil, fmt.Errorf("infer: restore layer %d kind %d: %d bytes of rows, want %d: %w", layer, kind, len(data), n*l.Width()*e, ErrBadBatch)
+			}
+			o := 0
+			for pos := 0; pos < n; pos++ {
+				p := s.pages[pos/PageTokens]
+				slot := pos % PageTokens
+				for h := 0; h < l.Heads; h++ {
+					base := l.blockOffset(layer, kind, h) + slot
+					for i := 0; i < l.HeadDim; i++ {
+						idx := base + i*PageTokens
+						switch {
+						case p.f16 != nil && typ == KVF16:
+							p.f16[idx] = binary.LittleEndian.Uint16(data[o:])
+						case p.f16 != nil:
+							p.f16[idx] = metalkit.F32ToF16(math.Float32frombits(binary.LittleEndian.Uint32(data[o:])))
+						case typ == KVF32:
+							p.f32[idx] = math.Float32frombits(binary.LittleEndian.Uint32(data[o:]))
+						default:
+							p.f32[idx] = metalkit.F16ToF32(binary.LittleEndian.Uint16(data[o:]))
+						}
+						o += e
+					}
+				}
+			}
+		}
+	}
+	s.tokens = append(s.tokens, tokens...)
+	return s, nil
+}
