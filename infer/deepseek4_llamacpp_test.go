@@ -68,7 +68,7 @@ func dsv4AllF32(t testing.TB, path string) []byte {
 type llamaCppRef struct {
 	Engine  string `json:"engine"`
 	Prompts []struct {
-		Tokens   []int32    `json:"tokens"`
+		Tokens   []int32      `json:"tokens"`
 		Logprobs [][]*float64 `json:"logprobs"`
 	} `json:"prompts"`
 }
@@ -127,6 +127,79 @@ func TestDSV4LlamaCpp(t *testing.T) {
 		t.Logf("seq %d (%d tokens): max |Δ log-prob| %.3g at position %d", si, len(p.Tokens), worst, at)
 		if worst > 1e-3 {
 			t.Errorf("seq %d: log-probs differ from llama.cpp by %.3g at position %d", si, worst, at)
+		}
+	}
+}
+
+// TestDSV4LlamaCppQ2 compares the 2-bit tiny file (ds4's q2 mix) with
+// llama.cpp on it (F32 KV cache, exact numerics). Both quantise activations
+// before quantised matmuls, but differently (llama.cpp: Q8_0 blocks of 32
+// for Q8_0, Q8_K for K-quants with its own rounding; reddwarf: Q8_0 / Q8_K
+// with amax/127 scales), so the two differ at the activation-quantisation
+// level, and this random 2-bit model amplifies such noise (with float
+// activations for the 2-bit experts the median is about the same, 0.13, so
+// the difference is not in the IQ2_XXS/Q2_K decoding: a layout error would
+// leave top-1 agreement near chance). Measured: per-position max |Δ log-prob|
+// median 0.146, max 1.69, top-1 agreement 793/893 (88.8%); the test bounds
+// median < 0.2 and top-1 ≥ 85%.
+func TestDSV4LlamaCppQ2(t *testing.T) {
+	js, err := os.ReadFile("testdata/llamacpp-deepseek4-tiny-q2.json")
+	if err != nil {
+		t.Skip("no llama.cpp reference:", err)
+	}
+	var ref llamaCppRef
+	if err := json.Unmarshal(js, &ref); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open("../models/deepseek4-tiny-q2.gguf", Options{Threads: 2, KVType: "f32", Numerics: "exact"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	V := m.Vocab()
+	var diffs []float64
+	agree, n := 0, 0
+	worst := 0.0
+	for _, p := range ref.Prompts {
+		got := onePassLogits(t, m, p.Tokens, len(p.Tokens))
+		for pos, row := range p.Logprobs {
+			lp := logSoftmaxRow(got[pos*V : (pos+1)*V])
+			best, bestRef := 0, 0
+			var d float64
+			for id, w := range row {
+				if lp[id] > lp[best] {
+					best = id
+				}
+				if w == nil {
+					continue
+				}
+				if row[bestRef] == nil || *w > *row[bestRef] {
+					bestRef = id
+				}
+				if *w > -20 {
+					d = math.Max(d, math.Abs(lp[id]-*w))
+				}
+			}
+			diffs = append(diffs, d)
+			worst = math.Max(worst, d)
+			if best == bestRef {
+				agree++
+			}
+			n++
+		}
+	}
+	sortFloats(diffs)
+	med := diffs[len(diffs)/2]
+	t.Logf("q2: per-position max |Δ log-prob| median %.3g, max %.3g; top-1 agreement %d/%d", med, worst, agree, n)
+	if med > 0.2 || agree*100 < 85*n {
+		t.Errorf("q2 vs llama.cpp: median %.3g, top-1 %d/%d", med, agree, n)
+	}
+}
+
+func sortFloats(x []float64) {
+	for i := 1; i < len(x); i++ {
+		for j := i; j > 0 && x[j] < x[j-1]; j-- {
+			x[j], x[j-1] = x[j-1], x[j]
 		}
 	}
 }
