@@ -17,7 +17,8 @@
 # External mode skips tests tagged external:skip by itself; TAGS (default
 # "-needs:repl -needs:debug -needs:pfdebug") removes what we don't claim.
 # src/redis-server in the suite's tree is the server under test, so the
-# command-line tests in unit/introspection exercise it too.
+# command-line tests in unit/introspection exercise it too. One line of the
+# unpacked copy is adapted: the per-unit `r function flush` may fail.
 #
 # Output: one line per unit with passed/failed/skipped counts (skipped
 # counts tests left out by tag, [ignore], and by the suite, [skip]), the failing
@@ -74,6 +75,9 @@ free_port() {
 
 fetch_suite
 suite=$cache/redis-$version
+# The external-server setup flushes Redis Functions before every unit;
+# reddwarf has no scripting, so that one call may fail (a no-op for Redis).
+sed -i 's/^    r function flush$/    catch {r function flush}/' "$suite/tests/support/server.tcl"
 bin=$out/bin
 mkdir -p "$bin"
 case $target in
