@@ -1,0 +1,31 @@
+// Package rdb holds reddwarf's on-disk formats: the DSV4 state payload
+// (one session), the snapshot file (the whole keyspace) and the DUMP
+// payload. FORMAT.md documents every byte; format.go holds the constants,
+// whose numbers never change.
+//
+// # Types
+//
+//   - State (state.go): a session as the payload holds it, independent of
+//     the architecture: header fields, tokens, logits, the sections the
+//     architecture defines (Section) and the checkpoint table. WriteState
+//     streams one (sections may write themselves, from a copy-on-write
+//     view, on another goroutine); DecodeState verifies and parses one.
+//   - SnapshotWriter / Snapshot (snapshot.go): a streaming writer (temp
+//     file, O_DIRECT blocks, atomic rename) and a reader that opens with the
+//     footer and the index and reads each key's record on demand, which is
+//     what makes lazy session loading possible.
+//   - DumpString, DumpState, ParseDump (dump.go): DUMP/RESTORE payloads.
+//   - PathInDir (safepath.go): confines SAVE key file / LOAD key file to dir.
+//
+// # Rules
+//
+// Writers and readers sit side by side (enc and dec in enc.go). Every
+// reader treats its input as hostile: lengths are checked against what
+// remains before allocating, checksums are verified before parsing, and
+// errors wrap ErrCorrupt (or ErrIncompatible) with the offset and field.
+// Nothing is applied from a partly read input.
+//
+// This package knows bytes, not the server: commands/persist.go decides
+// what goes into a snapshot and when, session/dsv4.go turns sessions into
+// States and back.
+package rdb
