@@ -20,10 +20,13 @@
 # command-line tests in unit/introspection exercise it too. One line of the
 # unpacked copy is adapted: the per-unit `r function flush` may fail.
 #
-# Output: one line per unit with passed/failed/skipped counts (skipped
-# counts tests left out by tag, [ignore], and by the suite, [skip]), the failing
-# test names, and the full logs under $OUT (default a temporary directory,
-# printed at the end). Exit status 1 if any test failed or a unit crashed.
+# Runs with --durable, so an error inside a test fails that test and the
+# unit goes on. Output: one line per unit with counts: passed; failed;
+# unknown (failed because the server does not know a command the test uses,
+# with the command names); skipped (left out by tag, [ignore], or by the
+# suite, [skip]); then the failing test names. Full logs are under $OUT
+# (default a temporary directory, printed at the end). Exit status 1 if any
+# test failed or a unit stopped.
 set -euo pipefail
 
 version=7.0.15
@@ -125,39 +128,68 @@ start_server() {
 	return 1
 }
 
+# classify LOG prints "failed unknown commands": [err] entries whose message
+# names an unknown command are counted apart (a command we don't have, not
+# a wrong answer), with the distinct command names.
+classify() {
+	awk '
+		function flush() {
+			if (!inerr) return
+			if (cmd != "") { unk++; names[cmd] = 1 } else failed++
+			inerr = 0; cmd = ""
+		}
+		/^\[/ { flush() }
+		/^\[err\]:/ { inerr = 1; next }
+		inerr && cmd == "" && match($0, /unknown command .[^'"'"' ]+/) {
+			cmd = tolower(substr($0, RSTART + 17, RLENGTH - 17))
+		}
+		END {
+			flush()
+			list = ""
+			for (n in names) list = list (list == "" ? "" : ",") n
+			printf "%d %d %s\n", failed, unk, list
+		}' "$1"
+}
+
 status=0
-total_ok=0 total_err=0 total_skip=0
-printf '%-22s %6s %6s %7s  %s\n' unit passed failed skipped note
+total_ok=0 total_err=0 total_unk=0 total_skip=0
+printf '%-22s %6s %6s %7s %7s  %s\n' unit passed failed unknown skipped note
 for unit in "${units[@]}"; do
 	name=${unit//\//_}
 	port=$(free_port)
 	log=$out/$name.log
 	note=
+	: >"$log"
 	if ! start_server "$port" "$out/$name.server"; then
 		note="server did not start"
 		status=1
 	else
+		# The suite's own test-server port comes from --baseport; a free
+		# range per unit lets several runs share a machine.
+		base=$(($(free_port) % 20000 + 21000))
 		set +e
-		(cd "$suite" && timeout 600 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
-			--tags "$tags" --timeout 120 --dont-clean) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >"$log"
+		(cd "$suite" && timeout 900 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
+			--tags "$tags" --timeout 120 --durable --dont-clean --baseport "$base") 2>&1 |
+			sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
 		rc=${PIPESTATUS[0]}
 		set -e
 		stop_server
 		if [ $rc -ne 0 ]; then
 			status=1
-			if grep -q '\[exception\]' "$log"; then note="exception (see log)"
+			if grep -q '^\[exception\]' "$log"; then note="exception: unit stopped (see log)"
 			elif [ $rc -eq 124 ]; then note="timed out"
-			elif ! grep -q '\[err\]' "$log"; then note="runtest exit $rc (see log)"
+			elif ! grep -q '^\[err\]' "$log"; then note="runtest exit $rc (see log)"
 			fi
 		fi
 	fi
-	ok=$(grep -c '^\[ok\]:' "$log" 2>/dev/null || true)
-	err=$(grep -c '^\[err\]:' "$log" 2>/dev/null || true)
-	skip=$(grep -Ec '^\[(skip|ignore)\]:' "$log" 2>/dev/null || true)
-	total_ok=$((total_ok + ok)) total_err=$((total_err + err)) total_skip=$((total_skip + skip))
-	printf '%-22s %6s %6s %7s  %s\n' "$unit" "$ok" "$err" "$skip" "$note"
-	grep '^\[err\]:' "$log" 2>/dev/null | sed 's/^/    /' || true
+	ok=$(grep -c '^\[ok\]:' "$log" || true)
+	skip=$(grep -Ec '^\[(skip|ignore)\]:' "$log" || true)
+	read -r err unk unknames <<<"$(classify "$log")"
+	[ -z "$unknames" ] || note="unknown: $unknames${note:+; $note}"
+	total_ok=$((total_ok + ok)) total_err=$((total_err + err)) total_unk=$((total_unk + unk)) total_skip=$((total_skip + skip))
+	printf '%-22s %6s %6s %7s %7s  %s\n' "$unit" "$ok" "$err" "$unk" "$skip" "$note"
+	grep '^\[err\]:' "$log" | sed 's/^/    /' || true
 done
-printf '%-22s %6s %6s %7s\n' total "$total_ok" "$total_err" "$total_skip"
+printf '%-22s %6s %6s %7s %7s\n' total "$total_ok" "$total_err" "$total_unk" "$total_skip"
 echo "target $target, tags: $tags; logs in $out"
 exit $status
