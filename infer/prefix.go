@@ -22,7 +22,12 @@ import (
 // indexed page never changes. A page whose only holder is the cache is idle;
 // Trim drops idle pages, least recently used first. Not safe for concurrent
 // use (the server's loop goroutine owns it).
+//
+// Architectures with their own per-session state (StatefulArch: deepseek4's
+// sliding-window ring and compressor frontier) can't resume from pages
+// alone, so for them the cache stays empty and Lookup finds nothing.
 type PrefixCache struct {
+	off     bool // the model is a StatefulArch
 	layout  KVLayout
 	entries map[uint64]*prefixEntry
 	clock   uint64
@@ -37,7 +42,8 @@ type prefixEntry struct {
 
 // NewPrefixCache returns an empty cache for m's pages.
 func NewPrefixCache(m *Model) *PrefixCache {
-	return &PrefixCache{layout: m.arch.KVLayout(), entries: map[uint64]*prefixEntry{}}
+	_, stateful := m.arch.(StatefulArch)
+	return &PrefixCache{off: stateful, layout: m.arch.KVLayout(), entries: map[uint64]*prefixEntry{}}
 }
 
 // pageHash chains parent with one page's tokens.
@@ -54,7 +60,7 @@ func pageHash(parent uint64, toks []int32) uint64 {
 // how many it added. Pages already indexed (under the same tokens) are
 // marked used.
 func (c *PrefixCache) Insert(s *State) int {
-	if s.layout != c.layout {
+	if c.off || s.layout != c.layout {
 		return 0
 	}
 	c.clock++
@@ -96,7 +102,7 @@ func sameTokens(a, b []int32) bool {
 // holding those pages and their tokens (no logits: feed it at least one more
 // token), or nil and 0 when no page matches.
 func (c *PrefixCache) Lookup(m *Model, tokens []int32, limit int) (*State, int) {
-	if m.arch.KVLayout() != c.layout {
+	if c.off || m.arch.KVLayout() != c.layout {
 		return nil, 0
 	}
 	if limit > len(tokens) {
