@@ -291,6 +291,9 @@ func (e *Engine) start(j *Job) error {
 		j.st = e.Model.NewState()
 	}
 	j.startPos = j.st.Len()
+	if !j.Prefill {
+		j.st.MarkCheckpoint() // the "gen" checkpoint, for architectures with their own state
+	}
 	if l := j.st.Logits(); l != nil {
 		j.startLogits = append([]float32(nil), l...)
 	}

@@ -87,6 +87,7 @@ func (s *Session) Release() {
 // checkpoint of that name) and returns the position.
 func (s *Session) SetCheckpoint(name string) int {
 	pos := s.State.Len()
+	s.State.MarkCheckpoint() // deepseek4: keep its ring here, so rolling back replays nothing
 	var logits []float32
 	if l := s.State.Logits(); l != nil {
 		logits = append([]float32(nil), l...)
