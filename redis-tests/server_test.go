@@ -364,3 +364,23 @@ func TestMonitorStreamsEveryCommand(t *testing.T) {
 		t.Errorf("MONITOR saw %q", seen)
 	}
 }
+
+func TestHelpSubcommandsReplyWellFormedArrays(t *testing.T) {
+	client(t)
+	for _, cmd := range []string{"CLIENT", "OBJECT", "CONFIG", "COMMAND", "SLOWLOG", "LATENCY", "PUBSUB", "MEMORY"} {
+		r := dialRaw(t, shared.Addr())
+		r.send(cmd + " HELP\r\nPING\r\n")
+		v, ok := r.value().([]any)
+		if !ok || len(v) < 3 {
+			t.Errorf("%s HELP = %v", cmd, v)
+		}
+		for _, l := range v {
+			if _, ok := l.(string); !ok {
+				t.Errorf("%s HELP line %#v is not a string", cmd, l)
+			}
+		}
+		if got := r.value(); got != "PONG" {
+			t.Errorf("after %s HELP, PING read %#v: the HELP array has more lines than its count", cmd, got)
+		}
+	}
+}
