@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -234,3 +235,69 @@ func TestIdleConnectionStaysOpen(t *testing.T) {
 }
 
 func itoa(n int64) string { return formatInt(n) }
+
+func TestHelloWithoutArgumentsKeepsTheProtocol(t *testing.T) {
+	c := client(t)
+	cn := conn(t, c)
+	v := do(t, cn, "HELLO").([]any)
+	if len(v) != 14 || v[5] != int64(2) {
+		t.Errorf("HELLO = %v, want proto 2", v)
+	}
+	info := do(t, cn, "CLIENT", "INFO").(string)
+	if !strings.Contains(info, " resp=2") {
+		t.Errorf("CLIENT INFO = %s", info)
+	}
+	r := dialRaw(t, shared.Addr())
+	r.send("HELLO 3\r\nSELECT 4\r\nCLIENT INFO\r\n")
+	r.value()
+	r.expect("+OK")
+	ci, _ := r.value().(string)
+	if !strings.Contains(ci, " db=4 ") || !strings.Contains(ci, " resp=3") {
+		t.Errorf("CLIENT INFO after HELLO 3 and SELECT 4 = %q", ci)
+	}
+}
+
+func TestClientKillFilters(t *testing.T) {
+	c := client(t)
+	a := dialRaw(t, shared.Addr())
+	a.send("CLIENT INFO\r\n")
+	ai := a.value().(string)
+	addr := strings.TrimPrefix(strings.Fields(ai)[1], "addr=")
+	want(t, c, int64(1), "CLIENT", "KILL", "ADDR", addr)
+	a.closed()
+	b := dialRaw(t, shared.Addr())
+	b.send("CLIENT ID\r\n")
+	b.value()
+	// SKIPME yes (the default) spares the caller; USER default matches everyone else.
+	cn := conn(t, c)
+	if n := do(t, cn, "CLIENT", "KILL", "USER", "default").(int64); n < 1 {
+		t.Errorf("CLIENT KILL USER default killed %d", n)
+	}
+	b.closed()
+	want(t, cn, "PONG", "PING")
+	wantErr(t, c, "ERR No such user 'nobody'", "CLIENT", "KILL", "USER", "nobody")
+	wantErr(t, c, "ERR syntax error", "CLIENT", "KILL", "SKIPME", "maybe")
+}
+
+func TestResetLeavesPubSubMultiAndWatch(t *testing.T) {
+	c := client(t)
+	r := dialRaw(t, shared.Addr())
+	r.send("SUBSCRIBE ch\r\n")
+	r.value()
+	r.send("RESET\r\n")
+	r.expect("+RESET")
+	r.send("GET k\r\n")
+	r.expect("$-1")
+	want(t, c, int64(0), "PUBLISH", "ch", "x")
+	r.send("WATCH k\r\nMULTI\r\nRESET\r\n")
+	r.expect("+OK")
+	r.expect("+OK")
+	r.expect("+RESET")
+	do(t, c, "SET", "k", "changed")
+	r.send("MULTI\r\nGET k\r\nEXEC\r\n")
+	r.expect("+OK")
+	r.expect("+QUEUED")
+	if v := r.value(); fmt.Sprint(v) != "[changed]" {
+		t.Errorf("EXEC after RESET cleared WATCH = %v", v)
+	}
+}
