@@ -104,6 +104,8 @@ func BenchmarkDecode(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(tokens)/elapsed.Seconds(), "tok/s")
+			st := e.Stats()
+			b.ReportMetric(100*(1-st.ForwardTime.Seconds()/st.StepTime.Seconds()), "%outside-forward")
 		})
 	}
 }

@@ -51,6 +51,8 @@ type Stats struct {
 	PrefixHitTokens int64 // prompt tokens reused from the prefix cache
 	Steps           int64
 	LastStep        time.Duration
+	StepTime        time.Duration // all steps together
+	ForwardTime     time.Duration // of which in Model.Step
 }
 
 // NewEngine makes an engine for m serving srv's keyspace.
@@ -219,7 +221,10 @@ func (e *Engine) Step() {
 		fed = append(fed, j)
 	}
 	if len(batch) > 0 {
-		if err := e.Model.Step(batch); err != nil {
+		tf := time.Now()
+		err := e.Model.Step(batch)
+		e.stats.ForwardTime += time.Since(tf)
+		if err != nil {
 			for _, j := range fed {
 				e.fail(j, err)
 			}
@@ -240,9 +245,12 @@ func (e *Engine) Step() {
 			}
 		}
 		e.stats.Steps++
-		e.stats.LastStep = time.Since(t0)
 	}
 	e.reap()
+	if len(batch) > 0 {
+		e.stats.LastStep = time.Since(t0)
+		e.stats.StepTime += e.stats.LastStep
+	}
 }
 
 // startJobs moves queued jobs whose key has no running job to running.
