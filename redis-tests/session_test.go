@@ -243,6 +243,7 @@ func TestARunningGenMakesItsKeyBusyAndQueuesTheNext(t *testing.T) {
 	wantErrPrefix(t, c, "BUSY", "FLUSHALL")
 	wantErrPrefix(t, c, "BUSY", "SET", "k", "x")
 	wantErrPrefix(t, c, "BUSY", "EXPIRE", "k", 0)
+	wantErrPrefix(t, c, "BUSY", "SWAPDB", 1, 0)
 	// CHECKPOINT and FORK of a busy key are fine: they see the state before.
 	want(t, c, int64(5), "CHECKPOINT", "k", "before")
 	want(t, c, int64(1), "FORK", "k", "k2")

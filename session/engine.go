@@ -131,6 +131,19 @@ func (e *Engine) gate(c *server.Client, spec *server.Spec, args [][]byte) error 
 	if len(e.busy) == 0 || spec.Flags&server.FlagWrite == 0 || queueingWrites[spec.Name] {
 		return nil
 	}
+	if spec.Name == "swapdb" {
+		// A job's key would change database under it.
+		for _, i := range []int{1, 2} {
+			if i < len(args) {
+				if n, ok := server.ParseInt(args[i]); ok && n >= 0 && n < int64(len(e.srv.DBs)) {
+					if err := e.srv.CheckBusyDB(e.srv.DBs[n]); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
 	for _, i := range spec.KeyIndexes(args) {
 		if err := e.srv.CheckBusy(c.DB, string(args[i])); err != nil {
 			return err
