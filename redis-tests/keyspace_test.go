@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -318,4 +319,23 @@ func TestDbsizeCountsKeysOfTheSelectedDatabase(t *testing.T) {
 	want(t, c, int64(0), "DBSIZE")
 	do(t, c, "MSET", "a", "1", "b", "2")
 	want(t, c, int64(2), "DBSIZE")
+}
+
+func TestPathologicalGlobPatternsFinishQuickly(t *testing.T) {
+	// A server of its own: a matcher that backtracks exponentially would
+	// keep the shared one busy for the tests after this.
+	c := redisClientAt(t, startServer(t).Addr())
+	c.Options().ReadTimeout = 3 * time.Second
+	do(t, c, "SET", strings.Repeat("a", 60), "v")
+	pat := strings.Repeat("a*", 30) + "b"
+	for _, args := range [][]any{{"KEYS", pat}, {"SCAN", 0, "MATCH", pat, "COUNT", 100}, {"PUBSUB", "CHANNELS", pat}} {
+		start := time.Now()
+		v := do(t, c, args...)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s with a nested-star pattern took %v", args[0], d)
+		}
+		if s := fmt.Sprint(v); s != "[]" && s != "[0 []]" {
+			t.Errorf("%s = %v", args[0], v)
+		}
+	}
 }
