@@ -102,12 +102,18 @@ for t in redis-cli redis-benchmark redis-check-aof redis-check-rdb; do
 done
 
 pid=
+# stop_server asks the server to exit and kills it after 5 seconds (a
+# server stuck in a command never gets to its shutdown).
 stop_server() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		pid=
-	fi
+	[ -n "$pid" ] || return 0
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	pid=
 }
 trap stop_server EXIT
 
