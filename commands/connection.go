@@ -16,11 +16,11 @@ const (
 
 var connectionCommands = []*server.Spec{
 	{Name: "ping", Arity: -1, Flags: ft, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "[message]", Summary: "Returns the server's liveliness response.", Tips: []string{"request_policy:all_shards", "response_policy:all_succeeded"}, Handler: pingCommand},
-	{Name: "echo", Arity: 2, Flags: ft, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "message", Summary: "Returns the given string.", Handler: echoCommand},
-	{Name: "hello", Arity: -1, Flags: noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Args: "[protover [AUTH username password] [SETNAME clientname]]", Summary: "Handshakes with the Redis server.", Handler: helloCommand},
-	{Name: "auth", Arity: -2, Flags: noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "1.0.0", Complexity: "O(N) where N is the number of passwords defined for the user", Args: "[username] password", Summary: "Authenticates the connection.", Handler: authCommand},
+	{Name: "echo", Arity: 2, Flags: loading | stale | ft, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "message", Summary: "Returns the given string.", Handler: echoCommand},
+	{Name: "hello", Arity: -1, Flags: server.FlagAllowBusy | noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Args: "[protover [AUTH username password] [SETNAME clientname]]", Summary: "Handshakes with the Redis server.", Handler: helloCommand},
+	{Name: "auth", Arity: -2, Flags: server.FlagAllowBusy | noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "1.0.0", Complexity: "O(N) where N is the number of passwords defined for the user", Args: "[username] password", Summary: "Authenticates the connection.", Handler: authCommand},
 	{Name: "quit", Arity: -1, Flags: noauth | ft | loading | stale | server.FlagNoscript | server.FlagAllowBusy, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Summary: "Closes the connection.", Handler: quitCommand},
-	{Name: "reset", Arity: 1, Flags: noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "6.2.0", Complexity: "O(1)", Summary: "Resets the connection.", Handler: resetCommand},
+	{Name: "reset", Arity: 1, Flags: server.FlagAllowBusy | noauth | ft | loading | stale | server.FlagNoscript, Group: "connection", Since: "6.2.0", Complexity: "O(1)", Summary: "Resets the connection.", Handler: resetCommand},
 	{Name: "select", Arity: 2, Flags: ft | loading | stale, Group: "connection", Since: "1.0.0", Complexity: "O(1)", Args: "index", Summary: "Changes the selected database.", Handler: selectCommand},
 	{Name: "client", Arity: -2, Group: "connection", Since: "2.4.0", Summary: "A container for client connection commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
 		{Name: "client|id", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns the unique client ID of the connection.", Handler: clientIDCommand},

@@ -21,7 +21,7 @@ var serverCommands = []*server.Spec{
 		{Name: "config|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: configHelpCommand},
 	}},
 	{Name: "time", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "2.6.0", Complexity: "O(1)", Summary: "Returns the server time.", Tips: []string{"nondeterministic_output"}, Handler: timeCommand},
-	{Name: "lastsave", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "1.0.0", Complexity: "O(1)", Summary: "Returns the Unix timestamp of the last successful save to disk.", Tips: []string{"nondeterministic_output"}, Handler: lastsaveCommand},
+	{Name: "lastsave", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "1.0.0", Complexity: "O(1)", Summary: "Returns the Unix timestamp of the last successful save to disk.", Tips: []string{"nondeterministic_output"}, ACL: []string{"@admin", "@dangerous"}, Handler: lastsaveCommand},
 	{Name: "shutdown", Arity: -1, Flags: admin | server.FlagNoscript | loading | stale | server.FlagNoMulti | server.FlagAllowBusy, Group: "server", Since: "1.0.0", Complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", Args: "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", Handler: shutdownCommand},
 	{Name: "monitor", Arity: 1, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "", Summary: "Listens for all requests received by the server in real-time.", Handler: monitorCommand},
 	{Name: "slowlog", Arity: -2, Group: "server", Since: "2.2.12", Summary: "A container for slow log commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
@@ -40,14 +40,14 @@ var serverCommands = []*server.Spec{
 		{Name: "latency|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: latencyHelpCommand},
 	}},
 	{Name: "debug", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "Depends on subcommand.", Summary: "A container for debugging commands.", Handler: debugCommand},
-	{Name: "command", Arity: -1, Flags: loading | stale, Group: "server", Since: "2.8.13", Summary: "Returns detailed information about all commands.", Complexity: "O(N) where N is the total number of Redis commands", Tips: []string{"nondeterministic_output_order"}, Handler: commandCommand, Sub: []*server.Spec{
-		{Name: "command|count", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns a count of commands.", Handler: commandCountCommand},
-		{Name: "command|info", Arity: -2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, Handler: commandInfoCommand},
-		{Name: "command|docs", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns documentary information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, Handler: commandDocsCommand},
-		{Name: "command|list", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the total number of Redis commands", Args: "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", Summary: "Returns a list of command names.", Tips: []string{"nondeterministic_output_order"}, Handler: commandListCommand},
-		{Name: "command|getkeys", Arity: -4, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names from an arbitrary command.", Handler: commandGetkeysCommand},
-		{Name: "command|getkeysandflags", Arity: -4, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names and access flags for an arbitrary command.", Handler: commandGetkeysandflagsCommand},
-		{Name: "command|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: commandHelpCommand},
+	{Name: "command", Arity: -1, Flags: loading | stale, Group: "server", Since: "2.8.13", Summary: "Returns detailed information about all commands.", Complexity: "O(N) where N is the total number of Redis commands", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandCommand, Sub: []*server.Spec{
+		{Name: "command|count", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns a count of commands.", ACL: []string{"@connection"}, Handler: commandCountCommand},
+		{Name: "command|info", Arity: -2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandInfoCommand},
+		{Name: "command|docs", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns documentary information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandDocsCommand},
+		{Name: "command|list", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the total number of Redis commands", Args: "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", Summary: "Returns a list of command names.", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandListCommand},
+		{Name: "command|getkeys", Arity: -4, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names from an arbitrary command.", ACL: []string{"@connection"}, Handler: commandGetkeysCommand},
+		{Name: "command|getkeysandflags", Arity: -4, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names and access flags for an arbitrary command.", ACL: []string{"@connection"}, Handler: commandGetkeysandflagsCommand},
+		{Name: "command|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", ACL: []string{"@connection"}, Handler: commandHelpCommand},
 	}},
 }
 
@@ -283,6 +283,10 @@ func latencyHelpCommand(x *server.Ctx) {
 
 // DEBUG SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key | HELP
 func debugCommand(x *server.Ctx) {
+	if mode := x.S.Config.Get("enable-debug-command"); mode == "no" || (mode == "local" && !x.C.IsLocal()) {
+		x.Error(server.Errorf("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."))
+		return
+	}
 	sub := strings.ToLower(x.Arg(1))
 	switch {
 	case sub == "sleep" && len(x.Args) == 3:

@@ -319,3 +319,6 @@ func (c *Client) Monitoring() bool { return c.monitor }
 // IsPubSub reports whether the client counts as a pub/sub client (CLIENT
 // LIST TYPE pubsub).
 func (c *Client) IsPubSub() bool { return c.InPubSub() }
+
+// IsLocal reports whether the client connected over loopback.
+func (c *Client) IsLocal() bool { return c.netConn == nil || isLoopback(c.netConn.RemoteAddr()) }

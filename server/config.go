@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -78,7 +79,7 @@ var directives = []*directive{
 	{name: "databases", def: "16", kind: kindInt, immutable: true, min: 1, max: 1 << 20, apply: func(c *Config, v string) error { c.Databases = atoi(v); return nil }},
 	{name: "loglevel", def: "notice", kind: kindEnum, enum: []string{"debug", "verbose", "notice", "warning", "nothing"}},
 	{name: "logfile", def: "", kind: kindString, immutable: true},
-	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: 1 << 40, apply: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
+	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: math.MaxInt64, apply: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
 	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: 1 << 40, apply: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},
 	{name: "client-output-buffer-limit", def: "normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60", kind: kindSpecial, apply: applyOutputLimit},
 	{name: "hz", def: "10", kind: kindInt, min: 1, max: 500, apply: func(c *Config, v string) error { c.Hz = atoi(v); return nil }},
@@ -101,7 +102,7 @@ var directives = []*directive{
 	{name: "lua-time-limit", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
 	{name: "active-expire-effort", def: "1", kind: kindInt, min: 1, max: 10},
 	{name: "set-proc-title", def: "yes", kind: kindBool, immutable: true},
-	{name: "enable-debug-command", def: "local", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
+	{name: "enable-debug-command", def: "no", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
 	// Model directives (the inference engine reads them at start-up).
 	{name: "model", def: "", kind: kindString, immutable: true},
 	{name: "threads", def: "0", kind: kindInt, immutable: true, min: 0, max: 1024},

@@ -115,20 +115,46 @@ func (g *protoGuard) scan(b []byte) {
 			g.state = gsInline
 			g.cmdBytes = 0
 		case gsInline:
+			// Inline commands are split here, with redis.conf's quoting rules
+			// (SplitArgs, as Redis's sdssplitargs), and passed on as a
+			// multibulk, so redcon only ever parses one syntax.
 			j := i
 			for j < len(b) && b[j] != '\n' {
 				j++
 			}
+			g.header = append(g.header, b[i:j]...)
 			g.cmdBytes += int64(j - i)
-			if j < len(b) {
-				j++ // include the newline
-				g.state = gsStart
-			}
-			g.out = append(g.out, b[i:j]...)
-			if g.state == gsInline && g.cmdBytes > inlineMax {
-				g.fail("too big inline request")
-			}
 			i = j
+			if j == len(b) {
+				if g.cmdBytes > inlineMax {
+					g.fail("too big inline request")
+				}
+				break
+			}
+			i++ // the newline
+			g.state = gsStart
+			line := g.header
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			args, err := SplitArgs(string(line))
+			if err != nil {
+				g.fail("unbalanced quotes in request")
+				break
+			}
+			if len(args) == 0 {
+				break // an empty line is ignored
+			}
+			g.out = append(g.out, '*')
+			g.out = strconv.AppendInt(g.out, int64(len(args)), 10)
+			g.out = append(g.out, '\r', '\n')
+			for _, a := range args {
+				g.out = append(g.out, '$')
+				g.out = strconv.AppendInt(g.out, int64(len(a)), 10)
+				g.out = append(g.out, '\r', '\n')
+				g.out = append(g.out, a...)
+				g.out = append(g.out, '\r', '\n')
+			}
 		case gsMultibulkHeader, gsBulkHeader:
 			c := b[i]
 			i++

@@ -94,6 +94,7 @@ func TestGuardProtocolErrors(t *testing.T) {
 		{"*3000000000\r\n", "invalid multibulk length"},
 		{"*abc\r\n", "invalid multibulk length"},
 		{"*1\r\nfoo\r\n", "expected '$', got 'f'"},
+		{"set \"a b\r\n", "unbalanced quotes in request"},
 		{"*1\r\n$-10\r\n", "invalid bulk length"},
 		{"*1\r\n$2000000000\r\n", "invalid bulk length"},
 		{"*1\r\n$blabla\r\n", "invalid bulk length"},

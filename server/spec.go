@@ -8,23 +8,23 @@ import "strings"
 type Flag uint32
 
 const (
-	FlagWrite        Flag = 1 << iota // may modify the keyspace
-	FlagReadonly                      // never modifies the keyspace
-	FlagDenyOOM                       // may grow memory: refused with -OOM over maxmemory
-	FlagAdmin                         // administrative (CONFIG, SHUTDOWN, DEBUG...)
-	FlagPubsub                        // pub/sub related
-	FlagNoscript                      // not allowed in scripts
-	FlagBlocking                      // may block the client (GEN)
-	FlagLoading                       // allowed while the dataset loads
-	FlagStale                         // allowed on a stale replica
-	FlagSkipMonitor                   // not shown to MONITOR
-	FlagSkipSlowlog                   // not logged by SLOWLOG
-	FlagFast                          // O(1) or O(log N)
-	FlagNoAuth                        // allowed before AUTH
-	FlagMayReplicate                  // may replicate
-	FlagNoMulti                       // refused inside MULTI
-	FlagAllowBusy                     // allowed while a script is busy
-	FlagSentinel                      // (unused: listed for Redis parity)
+	FlagWrite          Flag = 1 << iota // may modify the keyspace
+	FlagReadonly                        // never modifies the keyspace
+	FlagDenyOOM                         // may grow memory: refused with -OOM over maxmemory
+	FlagAdmin                           // administrative (CONFIG, SHUTDOWN, DEBUG...)
+	FlagPubsub                          // pub/sub related
+	FlagNoscript                        // not allowed in scripts
+	FlagBlocking                        // may block the client (GEN)
+	FlagLoading                         // allowed while the dataset loads
+	FlagStale                           // allowed on a stale replica
+	FlagSkipMonitor                     // not shown to MONITOR
+	FlagSkipSlowlog                     // not logged by SLOWLOG
+	FlagFast                            // O(1) or O(log N)
+	FlagNoAuth                          // allowed before AUTH
+	FlagMayReplicate                    // may replicate
+	FlagNoMulti                         // refused inside MULTI
+	FlagAllowBusy                       // allowed while a script is busy
+	FlagNoAsyncLoading                  // refused during an async load
 )
 
 var flagNames = []struct {
@@ -36,7 +36,7 @@ var flagNames = []struct {
 	{FlagBlocking, "blocking"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
 	{FlagSkipMonitor, "skip_monitor"}, {FlagSkipSlowlog, "skip_slowlog"},
 	{FlagFast, "fast"}, {FlagNoAuth, "no_auth"}, {FlagMayReplicate, "may_replicate"},
-	{FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"},
+	{FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"}, {FlagNoAsyncLoading, "no_async_loading"},
 }
 
 // FlagNames lists a flag set's names in COMMAND INFO order.
@@ -126,6 +126,11 @@ func (s *Spec) ACLCategories() []string {
 			}
 		}
 		out = append(out, c)
+	}
+	if len(s.Sub) > 0 && s.Handler == nil || s.Name == "pubsub|help" {
+		// Containers (and, oddly, PUBSUB HELP): Redis files them under @slow only.
+		out = append(out, "@slow")
+		return out
 	}
 	switch s.Group {
 	case "generic":
