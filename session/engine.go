@@ -30,13 +30,15 @@ type Engine struct {
 	// CacheBytes bounds the idle pages the prefix cache keeps.
 	CacheBytes int64
 
-	srv     *server.Server
-	cache   *infer.PrefixCache
-	running []*Job
-	queued  []*Job
-	busy    map[keyRef]int // jobs queued or running per key
-	seeds   uint64         // splitmix64 sequence for new sessions' RNG
-	stats   Stats
+	srv      *server.Server
+	chat     *ChatFormat // nil: the vocabulary has no known chat format
+	hasThink bool        // the vocabulary has "<think>"
+	cache    *infer.PrefixCache
+	running  []*Job
+	queued   []*Job
+	busy     map[keyRef]int // jobs queued or running per key
+	seeds    uint64         // splitmix64 sequence for new sessions' RNG
+	stats    Stats
 }
 
 type keyRef struct {
@@ -61,11 +63,29 @@ func NewEngine(srv *server.Server, m *infer.Model) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	has := func(text string) bool { _, ok := tok.Lookup(text); return ok }
 	return &Engine{
 		Model: m, Tok: tok, CacheBytes: DefaultCacheBytes,
 		srv: srv, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{},
 		seeds: uint64(time.Now().UnixNano()),
+		chat:  chatFormat(has), hasThink: has("<think>"),
 	}, nil
+}
+
+// Chat is the model's chat format, or nil.
+func (e *Engine) Chat() *ChatFormat { return e.chat }
+
+// renderChat encodes a GEN CHAT user turn for a session of st.
+func (e *Engine) renderChat(st *infer.State, text string, think bool) ([]int32, error) {
+	if e.chat == nil {
+		return nil, ErrNoChatFormat
+	}
+	afterEnd := false
+	if id, ok := e.Tok.Lookup(e.chat.turnEnd); ok && st.Len() > 0 {
+		afterEnd = st.Tokens()[st.Len()-1] == id
+	}
+	turn := e.chat.Render(text, afterEnd, think, e.hasThink)
+	return e.Tok.Encode(turn, tokenizer.EncodeOptions{ParseSpecial: true}), nil
 }
 
 // Install plugs the engine into the server's hooks: the loop's step, BUSY
@@ -318,6 +338,13 @@ func (e *Engine) start(j *Job) error {
 	if l := j.st.Logits(); l != nil {
 		j.startLogits = append([]float32(nil), l...)
 	}
+	if j.Opt.Chat {
+		p, err := e.renderChat(j.st, j.chat, j.Opt.Think)
+		if err != nil {
+			return err
+		}
+		j.prompt = p
+	}
 	// The tokens to feed.
 	feed := make([]int32, 0, len(j.prompt)+1)
 	if j.addBOS && j.st.Len() == 0 && e.Tok.WantsBOS() {
@@ -397,7 +424,15 @@ func (e *Engine) afterLogits(j *Job) {
 	}
 	j.hasNext = false
 	if t < 0 || e.Tok.IsEOG(t) {
-		j.StopReason, j.done = StopEOS, true
+		j.StopReason = StopEOS
+		if j.Opt.Chat && t >= 0 && j.st.Len() < j.st.Cap() {
+			// Keep the end of the assistant's turn in the session, so the
+			// next turn follows a closed one.
+			j.lastFeed = true
+			j.feed = append(j.feed[:0], t)
+			return
+		}
+		j.done = true
 		return
 	}
 	if j.st.Len() >= j.st.Cap() {

@@ -22,6 +22,10 @@ type GenOptions struct {
 	Stops     []string // STOP strings: generation ends before any of them
 	Stream    bool     // publish pieces on __gen__:<key>
 	WithStats bool
+	// Chat renders the prompt as a user turn in the model's chat format
+	// (ChatFormat); the end-of-turn token the model samples is kept in the
+	// session. Think asks a reasoning model to think first.
+	Chat, Think bool
 }
 
 // DefaultGenOptions are GEN's defaults (as llama.cpp's server samples).
@@ -54,6 +58,7 @@ type Job struct {
 	Owner any
 
 	prompt []int32 // tokens to append, without BOS
+	chat   string  // GEN CHAT: the user's text, rendered and encoded at start
 	addBOS bool    // prepend BOS when the session is empty (text prompts)
 
 	// Running state.
@@ -91,6 +96,14 @@ type Job struct {
 // one if the session is empty and the model wants it).
 func NewGen(db *server.DB, key string, prompt []int32, addBOS bool, opt GenOptions) *Job {
 	return &Job{DB: db, Key: key, prompt: prompt, addBOS: addBOS, Opt: opt}
+}
+
+// NewChatGen makes a GEN CHAT job: text becomes a user turn in the model's
+// chat format when the job starts (so a turn queued behind another follows
+// the state that one leaves).
+func NewChatGen(db *server.DB, key, text string, opt GenOptions) *Job {
+	opt.Chat = true
+	return &Job{DB: db, Key: key, chat: text, addBOS: true, Opt: opt}
 }
 
 // NewPrefill makes a PREFILL job: append tokens, generate nothing.

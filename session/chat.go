@@ -1,0 +1,65 @@
+package session
+
+import "fmt"
+
+// ChatFormat renders a user turn in a model family's chat format (GEN
+// CHAT). We don't run the GGUF's Jinja template: the families differ only
+// in a few marker tokens, and which one a model uses is told by which of
+// those markers its vocabulary has.
+type ChatFormat struct {
+	Name    string
+	probe   string // a special token only this family's vocabulary has
+	userPre string // opens a user turn
+	// userPost closes the user turn and opens the assistant's; think and
+	// noThink are appended after it when the vocabulary has "<think>".
+	userPost       string
+	think, noThink string
+	// turnEnd closes an assistant turn: GEN CHAT feeds the end token the
+	// model sampled, so the next turn starts after it; sepAfterEnd goes
+	// between that end and the next user turn.
+	turnEnd, sepAfterEnd string
+}
+
+// chatFormats, probed in order.
+var chatFormats = []ChatFormat{
+	{Name: "chatml", probe: "<|im_start|>", userPre: "<|im_start|>user\n", userPost: "<|im_end|>\n<|im_start|>assistant\n",
+		noThink: "<think>\n\n</think>\n\n", turnEnd: "<|im_end|>", sepAfterEnd: "\n"},
+	{Name: "llama3", probe: "<|start_header_id|>", userPre: "<|start_header_id|>user<|end_header_id|>\n\n",
+		userPost: "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", turnEnd: "<|eot_id|>"},
+	{Name: "deepseek", probe: "<｜User｜>", userPre: "<｜User｜>", userPost: "<｜Assistant｜>",
+		think: "<think>", noThink: "</think>", turnEnd: "<｜end▁of▁sentence｜>"},
+	{Name: "mistral", probe: "[INST]", userPre: "[INST] ", userPost: " [/INST]", turnEnd: "</s>"},
+}
+
+// chatFormat returns the family of a vocabulary (has reports whether a
+// special token exists), or nil.
+func chatFormat(has func(string) bool) *ChatFormat {
+	for i := range chatFormats {
+		if has(chatFormats[i].probe) {
+			return &chatFormats[i]
+		}
+	}
+	return nil
+}
+
+// Render returns the text of one user turn: afterEnd says the session ends
+// with the previous assistant turn's end token; think asks a reasoning
+// model to think first (hasThink: the vocabulary has "<think>").
+func (f *ChatFormat) Render(prompt string, afterEnd, think, hasThink bool) string {
+	s := ""
+	if afterEnd {
+		s = f.sepAfterEnd
+	}
+	s += f.userPre + prompt + f.userPost
+	if hasThink {
+		if think {
+			s += f.think
+		} else {
+			s += f.noThink
+		}
+	}
+	return s
+}
+
+// ErrNoChatFormat is GEN CHAT's error for a model without a known format.
+var ErrNoChatFormat = fmt.Errorf("the model has no chat format CHAT knows (ChatML, Llama 3, DeepSeek, Mistral [INST])")
