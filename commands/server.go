@@ -463,6 +463,10 @@ func replyCommandDoc(x *server.Ctx, s *server.Spec) {
 	if len(s.Sub) > 0 {
 		n++
 	}
+	args := parseArgsDoc(s.Args)
+	if len(args) > 0 {
+		n++
+	}
 	x.R.Map(n)
 	x.R.BulkString("summary")
 	x.R.BulkString(s.Summary)
@@ -472,6 +476,10 @@ func replyCommandDoc(x *server.Ctx, s *server.Spec) {
 	x.R.BulkString(s.Group)
 	x.R.BulkString("complexity")
 	x.R.BulkString(s.Complexity)
+	if len(args) > 0 {
+		x.R.BulkString("arguments")
+		replyDocArgs(x.R, args)
+	}
 	if len(s.Sub) > 0 {
 		x.R.BulkString("subcommands")
 		x.R.Map(len(s.Sub))

@@ -1,0 +1,52 @@
+package commands
+
+import (
+	"fmt"
+	"testing"
+)
+
+func describe(args []docArg) string {
+	s := ""
+	for _, a := range args {
+		s += fmt.Sprintf("(%s %s", a.name, a.typ)
+		if a.token != "" {
+			s += " token=" + a.token
+		}
+		if a.optional {
+			s += " optional"
+		}
+		if a.multiple {
+			s += " multiple"
+		}
+		if len(a.args) > 0 {
+			s += " " + describe(a.args)
+		}
+		s += ")"
+	}
+	return s
+}
+
+func TestParseArgsDoc(t *testing.T) {
+	cases := map[string]string{
+		"key":                                  "(key key)",
+		"key [key ...]":                        "(key key multiple)",
+		"key value [NX | XX]":                  "(key key)(value string)(nx-xx oneof optional (nx pure-token token=NX)(xx pure-token token=XX))",
+		"cursor [MATCH pattern] [COUNT count]": "(cursor integer)(pattern string token=MATCH optional)(count integer token=COUNT optional)",
+		"key [EX seconds | PERSIST]":           "(key key)(seconds-persist oneof optional (seconds integer token=EX)(persist pure-token token=PERSIST))",
+		"key value [key value ...]":            "(key key)(value string multiple)",
+	}
+	for in, want := range cases {
+		if got := describe(parseArgsDoc(in)); got != want {
+			t.Errorf("%q:\n got  %s\n want %s", in, got, want)
+		}
+	}
+}
+
+// Every command's syntax line must parse into something.
+func TestEverySpecDocuments(t *testing.T) {
+	for _, s := range All() {
+		if s.Args != "" && len(parseArgsDoc(s.Args)) == 0 {
+			t.Errorf("%s: syntax %q gives no arguments", s.Name, s.Args)
+		}
+	}
+}
