@@ -32,27 +32,37 @@ func (s *State) AppendKVRows(dst []byte, layer, kind, from, to int) ([]byte, err
 	}
 	l := s.layout
 	e := elemSize(l.Type)
+	w := l.Width()
 	start := len(dst)
-	dst = slices.Grow(dst, (to-from)*l.Width()*e)[:start+(to-from)*l.Width()*e]
+	dst = slices.Grow(dst, (to-from)*w*e)[:start+(to-from)*w*e]
 	out := dst[start:]
-	o := 0
-	for pos := from; pos < to; pos++ {
+	// Page by page: each head's block holds, for every value index i, the
+	// page's slots contiguously; scatter them to the position-major rows.
+	for pos := from; pos < to; {
 		p := s.pages[pos/PageTokens]
-		slot := pos % PageTokens
+		first := pos % PageTokens
+		last := min(PageTokens, first+(to-pos))
+		rowBase := (pos - from) * w // row of slot first, in values
 		for h := 0; h < l.Heads; h++ {
-			base := l.blockOffset(layer, kind, h) + slot
-			if p.f16 != nil {
-				for i := 0; i < l.HeadDim; i++ {
-					binary.LittleEndian.PutUint16(out[o:], p.f16[base+i*PageTokens])
-					o += 2
-				}
-			} else {
-				for i := 0; i < l.HeadDim; i++ {
-					binary.LittleEndian.PutUint32(out[o:], math.Float32bits(p.f32[base+i*PageTokens]))
-					o += 4
+			base := l.blockOffset(layer, kind, h)
+			for i := 0; i < l.HeadDim; i++ {
+				col := rowBase + h*l.HeadDim + i
+				if p.f16 != nil {
+					src := p.f16[base+i*PageTokens+first : base+i*PageTokens+last]
+					for k, v := range src {
+						o := (col + k*w) * 2
+						out[o] = byte(v)
+						out[o+1] = byte(v >> 8)
+					}
+				} else {
+					src := p.f32[base+i*PageTokens+first : base+i*PageTokens+last]
+					for k, v := range src {
+						binary.LittleEndian.PutUint32(out[(col+k*w)*4:], math.Float32bits(v))
+					}
 				}
 			}
 		}
+		pos += last - first
 	}
 	return dst, nil
 }

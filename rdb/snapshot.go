@@ -61,7 +61,11 @@ func CreateSnapshot(path string) (*SnapshotWriter, error) {
 	w.e = newEnc(w.bw)
 	w.e.str(SnapshotMagic)
 	w.e.u16(SnapshotVersion)
-	return w, w.err("header")
+	if err := w.err("header"); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return w, nil
 }
 
 func (w *SnapshotWriter) err(step string) error {
@@ -168,12 +172,13 @@ func (w *SnapshotWriter) Commit() error {
 		_, w.e.err = w.bw.Write(foot[:])
 	}
 	if err := w.err("index and footer"); err != nil {
+		w.bw.Close()
 		w.abort()
 		return err
 	}
 	if err := w.bw.Flush(); err != nil {
 		w.abort()
-		return fmt.Errorf("rdb: flush %s: %w", w.tmp, err)
+		return fmt.Errorf("rdb: write %s: %w", w.tmp, err)
 	}
 	return commitTemp(w.f, w.tmp, w.path)
 }
@@ -182,6 +187,7 @@ func (w *SnapshotWriter) Commit() error {
 func (w *SnapshotWriter) Abort() {
 	if !w.done {
 		w.done = true
+		w.bw.Close()
 		w.abort()
 	}
 }
