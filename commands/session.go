@@ -16,7 +16,7 @@ const (
 )
 
 var sessionCommands = []*server.Spec{
-	{Name: "gen", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text]... [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: genCommand},
+	{Name: "gen", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: genCommand},
 	{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: prefillCommand},
 	{Name: "fork", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
 	{Name: "rollback", Arity: -3, Flags: w, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: rollbackCommand},
@@ -211,7 +211,7 @@ func asRESPError(err error) error {
 }
 
 // GEN key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p]
-// [SEED s] [STOP text]... [CHAT [THINK]] [STREAM] [WITHSTATS]
+// [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]
 func genCommand(x *server.Ctx) {
 	if engine == nil {
 		x.Error(errNoModel)
