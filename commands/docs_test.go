@@ -48,5 +48,18 @@ func TestEverySpecDocuments(t *testing.T) {
 		if s.Args != "" && len(parseArgsDoc(s.Args)) == 0 {
 			t.Errorf("%s: syntax %q gives no arguments", s.Name, s.Args)
 		}
+		var check func(args []docArg)
+		check = func(args []docArg) {
+			for _, a := range args {
+				if a.typ == "" || a.name == "..." {
+					t.Errorf("%s: syntax %q gives an untyped argument %q", s.Name, s.Args, a.name)
+				}
+				check(a.args)
+			}
+		}
+		check(parseArgsDoc(s.Args))
+		for _, sub := range s.Sub {
+			check(parseArgsDoc(sub.Args))
+		}
 	}
 }

@@ -360,7 +360,7 @@ func objectCommand(x *server.Ctx) {
 }
 
 func helpReply(x *server.Ctx, name string, lines []string) {
-	x.R.Array(len(lines) + 2)
+	x.R.Array(len(lines) + 3)
 	x.R.Status(strings.ToUpper(name) + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
 	for _, l := range lines {
 		x.R.Status(l)

@@ -8,98 +8,95 @@ import (
 
 // GlobMatch reports whether s matches a Redis glob pattern: * ? [abc] [^a]
 // [a-z] and \ escapes, as KEYS, SCAN MATCH, PSUBSCRIBE and CONFIG GET use.
+//
+// It backtracks only to the last '*' seen, so it runs in O(len(pattern) ×
+// len(s)) even for hostile patterns like a*a*a*...b, which make a naive
+// recursive matcher exponential.
 func GlobMatch(pattern, s string, nocase bool) bool {
-	return globMatch(pattern, s, nocase, 0)
-}
-
-func globMatch(p, s string, nocase bool, depth int) bool {
-	if depth > 1000 {
-		return false // pathological patterns: refuse rather than recurse forever
-	}
-	for len(p) > 0 {
-		switch p[0] {
-		case '*':
-			for len(p) > 1 && p[1] == '*' {
-				p = p[1:]
+	p, i := 0, 0
+	starP, starI := -1, 0
+	for i < len(s) {
+		if p < len(pattern) && pattern[p] == '*' {
+			for p < len(pattern) && pattern[p] == '*' {
+				p++
 			}
-			if len(p) == 1 {
+			if p == len(pattern) {
 				return true
 			}
-			for i := 0; i <= len(s); i++ {
-				if globMatch(p[1:], s[i:], nocase, depth+1) {
-					return true
-				}
+			starP, starI = p, i
+			continue
+		}
+		if p < len(pattern) {
+			if n, ok := matchOne(pattern[p:], s[i], nocase); ok {
+				p += n
+				i++
+				continue
 			}
+		}
+		if starP < 0 {
 			return false
-		case '?':
-			if len(s) == 0 {
-				return false
-			}
-			s = s[1:]
-			p = p[1:]
-		case '[':
-			if len(s) == 0 {
-				return false
-			}
-			p = p[1:]
-			not := len(p) > 0 && p[0] == '^'
-			if not {
-				p = p[1:]
-			}
-			match := false
-			for {
-				if len(p) == 0 {
-					break // unterminated class: Redis treats the rest as the class
-				}
-				if p[0] == '\\' && len(p) >= 2 {
-					p = p[1:]
-					if p[0] == s[0] {
-						match = true
-					}
-				} else if p[0] == ']' {
-					break
-				} else if len(p) >= 3 && p[1] == '-' {
-					lo, hi := p[0], p[2]
-					if lo > hi {
-						lo, hi = hi, lo
-					}
-					c := s[0]
-					if nocase {
-						lo, hi, c = lower(lo), lower(hi), lower(c)
-					}
-					if c >= lo && c <= hi {
-						match = true
-					}
-					p = p[2:]
-				} else if eqByte(p[0], s[0], nocase) {
+		}
+		// Let the last star absorb one more character and retry.
+		starI++
+		p, i = starP, starI
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// matchOne matches one pattern element (not '*') at the start of p against
+// c; it returns the element's length in the pattern and whether it matched.
+func matchOne(p string, c byte, nocase bool) (int, bool) {
+	switch p[0] {
+	case '?':
+		return 1, true
+	case '\\':
+		if len(p) >= 2 {
+			return 2, eqByte(p[1], c, nocase)
+		}
+		return 1, eqByte('\\', c, nocase)
+	case '[':
+		k := 1
+		not := k < len(p) && p[k] == '^'
+		if not {
+			k++
+		}
+		match := false
+		for k < len(p) && p[k] != ']' {
+			switch {
+			case p[k] == '\\' && k+1 < len(p):
+				if eqByte(p[k+1], c, nocase) {
 					match = true
 				}
-				p = p[1:]
+				k += 2
+			case k+2 < len(p) && p[k+1] == '-' && p[k+2] != ']':
+				lo, hi, x := p[k], p[k+2], c
+				if lo > hi {
+					lo, hi = hi, lo
+				}
+				if nocase {
+					lo, hi, x = lower(lo), lower(hi), lower(x)
+				}
+				if x >= lo && x <= hi {
+					match = true
+				}
+				k += 3
+			default:
+				if eqByte(p[k], c, nocase) {
+					match = true
+				}
+				k++
 			}
-			if len(p) > 0 {
-				p = p[1:] // the ]
-			}
-			if not {
-				match = !match
-			}
-			if !match {
-				return false
-			}
-			s = s[1:]
-		case '\\':
-			if len(p) >= 2 {
-				p = p[1:]
-			}
-			fallthrough
-		default:
-			if len(s) == 0 || !eqByte(p[0], s[0], nocase) {
-				return false
-			}
-			s = s[1:]
-			p = p[1:]
 		}
+		if k < len(p) {
+			k++ // the ]
+		}
+		return k, match != not
+	default:
+		return 1, eqByte(p[0], c, nocase)
 	}
-	return len(s) == 0
 }
 
 func lower(c byte) byte {
