@@ -32,6 +32,9 @@ func synthMain(args []string) int {
 
 // synthCommand is synthMain with its output streams as arguments, for tests.
 func synthCommand(args []string, stdout, stderr io.Writer) int {
+	if synthArch(args) == "deepseek4" {
+		return synthDSV4Command(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	arch := fs.String("arch", "llama", "architecture (only llama for now)")

@@ -84,16 +84,24 @@ func dotQ2_KGo(w []byte, a *q8KAct) float32 {
 	for b := range a.d {
 		blk := w[b*q2_KBytes : (b+1)*q2_KBytes]
 		y := a.q[b*qkBlock : (b+1)*qkBlock]
+		bs := a.bsums[b*16 : b*16+16]
 		var sumi, summ int32
-		for n := 0; n < qkBlock; n += 16 {
-			s := n / 16
-			h, j, l0 := n/128, (n%128)/32, n%32
-			var t int32
-			for l := l0; l < l0+16; l++ {
-				t += int32((blk[16+32*h+l]>>(2*j))&3) * int32(y[128*h+32*j+l])
+		for h := 0; h < 2; h++ {
+			qs := blk[16+32*h : 16+32*h+32]
+			for j := 0; j < 4; j++ {
+				shift := uint(2 * j)
+				yy := y[128*h+32*j : 128*h+32*j+32]
+				var t0, t1 int32
+				for l := 0; l < 16; l++ {
+					t0 += int32((qs[l]>>shift)&3) * int32(yy[l])
+					t1 += int32((qs[l+16]>>shift)&3) * int32(yy[l+16])
+				}
+				s := 8*h + 2*j
+				sumi += int32(blk[s]&15)*t0 + int32(blk[s+1]&15)*t1
 			}
-			sumi += int32(blk[s]&15) * t
-			summ += int32(blk[s]>>4) * int32(a.bsums[b*16+s])
+		}
+		for s := 0; s < 16; s++ {
+			summ += int32(blk[s]>>4) * int32(bs[s])
 		}
 		d := F16ToF32(binary.LittleEndian.Uint16(blk[80:]))
 		dmin := F16ToF32(binary.LittleEndian.Uint16(blk[82:]))
