@@ -362,7 +362,7 @@ func (m *dsv4) attention(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
 					if roundRows {
 						roundF16(row)
 					}
-					ls.comp = append(ls.comp, row...)
+					ls.comp.append(row)
 				}
 			}
 			if ratio == 4 {
@@ -375,7 +375,7 @@ func (m *dsv4) attention(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
 					if roundRows {
 						roundF16(row)
 					}
-					ls.idx = append(ls.idx, row...)
+					ls.idx.append(row)
 				}
 			}
 		}
@@ -422,7 +422,7 @@ func (m *dsv4) attention(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
 					}
 					w := r.iw[t*c.IHeads+h] * scale
 					for ci := 0; ci < nc; ci++ {
-						d := metalkit.Dot(qh, ls.idx[ci*I:(ci+1)*I])
+						d := metalkit.Dot(qh, ls.idx.row(ci))
 						if d > 0 {
 							scores[ci] += w * d
 						}
@@ -468,12 +468,12 @@ func (m *dsv4) attention(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
 			}
 			if ratio == 128 {
 				for ci := 0; ci < (row.pos+1)/128; ci++ {
-					rowsBuf = append(rowsBuf, ls.comp[ci*W:(ci+1)*W])
+					rowsBuf = append(rowsBuf, ls.comp.row(ci))
 				}
 			} else if ratio == 4 {
 				for _, ci := range r.sel[t*k : (t+1)*k] {
 					if ci >= 0 {
-						rowsBuf = append(rowsBuf, ls.comp[int(ci)*W:(int(ci)+1)*W])
+						rowsBuf = append(rowsBuf, ls.comp.row(int(ci)))
 					}
 				}
 			}

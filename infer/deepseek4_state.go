@@ -23,8 +23,8 @@ type dsv4State struct {
 // when the cache type is f16, as ds4 keeps them).
 type dsv4LayerState struct {
 	ring   []float32 // Window × HeadDim; slot p mod Window holds position p's raw K=V row
-	comp   []float32 // compressed rows, n/ratio × HeadDim
-	idx    []float32 // indexer rows, n/4 × IDim (ratio 4)
+	comp   rowStore  // compressed rows, n/ratio × HeadDim
+	idx    rowStore  // indexer rows, n/4 × IDim (ratio 4)
 	fKV    []float32 // attention compressor frontier values: slots × coff·HeadDim
 	fScore []float32 // its scores (gate + ape); -1e30 = empty
 	iKV    []float32 // indexer compressor frontier: 8 × 2·IDim
@@ -34,7 +34,7 @@ type dsv4LayerState struct {
 // dsv4Checkpoint is the mutable part of a dsv4State after n tokens.
 type dsv4Checkpoint struct {
 	n      int
-	layers []dsv4LayerState // ring and frontiers copied; comp/idx nil
+	layers []dsv4LayerState // ring and frontiers copied; comp/idx empty
 }
 
 // dsv4NegInf marks an empty frontier slot (ds4's DS4_NEG_INF).
@@ -69,6 +69,7 @@ func (st *dsv4State) reset() {
 	for i := range st.layers {
 		l := &st.layers[i]
 		l.ring = make([]float32, c.Window*c.HeadDim)
+		l.comp, l.idx = rowStore{width: c.HeadDim}, rowStore{width: c.IDim}
 		if r := c.Ratios[i]; r != 0 {
 			s, w := frontierSlots(r, c.HeadDim)
 			l.fKV, l.fScore = make([]float32, s*w), make([]float32, s*w)
@@ -98,15 +99,15 @@ func (l *dsv4LayerState) snapshot() dsv4LayerState {
 	return dsv4LayerState{ring: cp(l.ring), fKV: cp(l.fKV), fScore: cp(l.fScore), iKV: cp(l.iKV), iScore: cp(l.iScore)}
 }
 
-// Clone implements ArchState. Compressed rows are copied (forks share
-// nothing yet).
+// Clone implements ArchState. Full pages of compressed and indexer rows
+// are shared with the fork; the rest is copied.
 func (st *dsv4State) Clone() ArchState {
 	c := &dsv4State{arch: st.arch, n: st.n, layers: make([]dsv4LayerState, len(st.layers))}
 	for i := range st.layers {
 		l := &st.layers[i]
 		s := l.snapshot()
-		s.comp = append([]float32(nil), l.comp...)
-		s.idx = append([]float32(nil), l.idx...)
+		s.comp = l.comp.clone()
+		s.idx = l.idx.clone()
 		c.layers[i] = s
 	}
 	c.checkpoints = append([]dsv4Checkpoint(nil), st.checkpoints...) // checkpoints are immutable
@@ -141,9 +142,9 @@ func (st *dsv4State) Truncate(toks []int32, n int) error {
 		copy(l.iKV, s.iKV)
 		copy(l.iScore, s.iScore)
 		if r := c.Ratios[i]; r != 0 {
-			l.comp = l.comp[:cp.n/r*c.HeadDim]
+			l.comp.truncate(cp.n / r)
 			if r == 4 {
-				l.idx = l.idx[:cp.n/4*c.IDim]
+				l.idx.truncate(cp.n / 4)
 			}
 		}
 	}
@@ -161,7 +162,8 @@ func (st *dsv4State) restoreEmpty() {
 		fill(l.fScore, dsv4NegInf)
 		fill(l.iKV, 0)
 		fill(l.iScore, dsv4NegInf)
-		l.comp, l.idx = l.comp[:0], l.idx[:0]
+		l.comp.truncate(0)
+		l.idx.truncate(0)
 	}
 }
 
@@ -174,7 +176,7 @@ func (st *dsv4State) Bytes() int64 {
 	var b int64
 	for i := range st.layers {
 		l := &st.layers[i]
-		b += int64(len(l.ring)+cap(l.comp)+cap(l.idx)+len(l.fKV)+len(l.fScore)+len(l.iKV)+len(l.iScore)) * 4
+		b += int64(len(l.ring)+len(l.fKV)+len(l.fScore)+len(l.iKV)+len(l.iScore))*4 + l.comp.bytes() + l.idx.bytes()
 	}
 	for _, cp := range st.checkpoints {
 		for i := range cp.layers {
@@ -213,4 +215,63 @@ func (m *dsv4) GrowthBytesPerToken() float64 {
 		}
 	}
 	return b + 4
+}
+
+// rowPage is the number of rows in one page of a rowStore.
+const rowPage = 64
+
+// rowStore is an append-only list of rows of width floats, in pages of
+// rowPage rows. Full pages never change, so forks share them; the last,
+// partial page is private to its store (clone and truncate copy it).
+type rowStore struct {
+	width int
+	n     int
+	pages [][]float32
+}
+
+// row returns row i (shared storage: don't modify).
+func (s *rowStore) row(i int) []float32 {
+	o := (i % rowPage) * s.width
+	return s.pages[i/rowPage][o : o+s.width]
+}
+
+func (s *rowStore) append(x []float32) {
+	if s.n%rowPage == 0 {
+		s.pages = append(s.pages, make([]float32, 0, rowPage*s.width))
+	}
+	last := len(s.pages) - 1
+	s.pages[last] = append(s.pages[last], x[:s.width]...)
+	s.n++
+}
+
+// truncate keeps the first n rows; a partial last page becomes a private copy.
+func (s *rowStore) truncate(n int) {
+	if n >= s.n {
+		return
+	}
+	np := (n + rowPage - 1) / rowPage
+	s.pages = s.pages[:np:np]
+	if k := n % rowPage; k != 0 {
+		s.pages[np-1] = append(make([]float32, 0, rowPage*s.width), s.pages[np-1][:k*s.width]...)
+	}
+	s.n = n
+}
+
+// clone shares the full pages and copies the partial one.
+func (s *rowStore) clone() rowStore {
+	c := rowStore{width: s.width, n: s.n, pages: append([][]float32(nil), s.pages...)}
+	if k := s.n % rowPage; k != 0 {
+		last := len(c.pages) - 1
+		c.pages[last] = append(make([]float32, 0, rowPage*s.width), s.pages[last]...)
+	}
+	return c
+}
+
+// bytes is the memory of the pages (shared ones counted in full).
+func (s *rowStore) bytes() int64 {
+	var b int64
+	for _, p := range s.pages {
+		b += int64(cap(p)) * 4
+	}
+	return b
 }
