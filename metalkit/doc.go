@@ -43,7 +43,12 @@
 //
 //	avx2        AVX2+FMA+F16C: f32/f16/bf16 dots, axpy, f16 conversion,
 //	            Q8_0, Q4_0, Q4_K, Q6_K integer dots (VPMADDUBSW/VPMADDWD)
-//	avx512vnni  adds AVX512-VNNI (VPDPBUSD on YMM) Q8_0 and Q4_0 dots
+//	avx512vnni  adds AVX512-VNNI: Q8_0 on ZMM, two blocks per VPDPBUSD
+//	            with the weights' sign bit flipped and a per-block
+//	            activation correction (q8_0z_amd64.s: 4 rows × 1 column
+//	            for decode, 4 × 4 tiles for prefill); Q4_K on ZMM with
+//	            VPDPWSSD (q4_kz_amd64.s: one row, and one row × 4
+//	            columns); Q4_0 with VPDPBUSD on YMM
 //
 // stubs_amd64.go declares each assembly function under a comment giving the
 // Go loop it computes; stubs_noasm.go (build tag noasm, or another GOARCH)
@@ -59,5 +64,7 @@
 // 4-row dot kernels), act.go (activation quantisation), matmul.go (tiling
 // and the pool task), pool.go, then the *_amd64.s files. bench_test.go
 // reports GB/s of weight bytes beside BenchmarkBandwidth, the machine's
-// memory roofline measured with the same SIMD loads.
+// memory roofline measured with the same SIMD loads (ReadBandwidth is the
+// same measurement for programs: bench/compare.sh uses it);
+// BenchmarkQuantKernels compares the backends' kernels on one thread.
 package metalkit

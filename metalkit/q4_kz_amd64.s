@@ -2,21 +2,16 @@
 
 #include "textflag.h"
 
-// func q4KDotZ(w *byte, qs *int8, d *float32, bs32 *int16, nb int) float32
-//
-// One Q4_K row against Q8_K activations on ZMM registers (AVX512BW+VNNI),
-// the same sums as q4KDotAVX2. Each 32-byte chunk j of nibbles is
-// broadcast to both halves of a ZMM and shifted by 0 in the lower half and
-// 4 in the upper (VPSRLVW), so one register holds sub-blocks 2j and 2j+1 in
-// the order the activations already have; VPMADDUBSW makes int16 pair
-// sums, and VPDPWSSD multiplies them by the sub-blocks' scales (spread by
-// VPERMW to [a_2j ×16, a_2j+1 ×16]) and accumulates int32.
-//
-// Registers: SI = block, DI = activations, DX = activation scales, R11 =
-// bsums32, CX = blocks left; Z0 = f32 accumulator (d part), X1 = f32
-// accumulator (min part, 4 lanes), Z7 = the block's int32 sum, Z12 =
-// d·dy, X13 = dmin·dy; Z14 = 0x0F bytes, Z15 = word shifts [0 ×16, 4
-// ×16], Z20-Z23 = VPERMW indices for chunks 0-3.
+// Q4_K × Q8_K dots on ZMM registers (AVX512BW+VNNI), the sums of
+// q4KDotAVX2. Each 32-byte chunk j of nibbles is broadcast to both halves
+// of a ZMM and shifted by 0 in the lower half and 4 in the upper (VPSRLVW),
+// so one register holds sub-blocks 2j and 2j+1 in the order the
+// activations already have; VPMADDUBSW makes int16 pair sums, and VPDPWSSD
+// multiplies them by the sub-blocks' 6-bit scales (spread by VPERMW to
+// [a_2j ×16, a_2j+1 ×16]) and accumulates int32. The scales and mins are
+// unpacked in general registers as in q4KDotAVX2; the mins dot the
+// activations' 32-value sums. Constants: 0x0F bytes, the word shifts [0
+// ×16, 4 ×16], and four VPERMW indices.
 
 // Z(dst) = words [lo ×16, hi ×16]
 #define SPREAD_WORDS(LO, HI, DST) \
@@ -25,113 +20,6 @@
 	MOVL          $HI, AX;          \
 	VPBROADCASTW  AX, Y25;          \
 	VINSERTI64X4  $1, Y25, Z24, DST
-
-#define Q4KZ_CHUNK(J, ZS) \
-	VBROADCASTI64X4 (16+32*J)(SI), Z8;  \
-	VPSRLVW         Z15, Z8, Z8;        \
-	VPANDD          Z14, Z8, Z8;        \
-	VPMADDUBSW      (64*J)(DI), Z8, Z8; \
-	VPDPWSSD        ZS, Z8, Z7
-
-TEXT ·q4KDotZ(SB), NOSPLIT, $0-44
-	MOVQ         w+0(FP), SI
-	MOVQ         qs+8(FP), DI
-	MOVQ         d+16(FP), DX
-	MOVQ         bs32+24(FP), R11
-	MOVQ         nb+32(FP), CX
-	VPXORD       Z0, Z0, Z0
-	VXORPS       X1, X1, X1
-	MOVL         $0x0f0f0f0f, AX
-	VPBROADCASTD AX, Z14
-	SPREAD_WORDS(0, 4, Z15)
-	SPREAD_WORDS(0, 1, Z20)
-	SPREAD_WORDS(2, 3, Z21)
-	SPREAD_WORDS(4, 5, Z22)
-	SPREAD_WORDS(6, 7, Z23)
-
-loop:
-	TESTQ CX, CX
-	JEQ   done
-	PREFETCHT0 576(SI)
-	PREFETCHT0 640(SI)
-
-	// Z12 = d·dy, X13 = dmin·dy (broadcast)
-	MOVL         (SI), AX
-	VMOVD        AX, X2
-	VCVTPH2PS    X2, X2
-	VBROADCASTSS (DX), X3
-	VMULPS       X3, X2, X2
-	VBROADCASTSS X2, Z12
-	VMOVSHDUP    X2, X13
-	VBROADCASTSS X13, X13
-
-	// Unpack scales (AX:R8 → 8 scale bytes) and mins (BX:R9 → 8 min bytes).
-	MOVL 4(SI), R8
-	MOVL 8(SI), R9
-	MOVL 12(SI), R10
-	MOVL R10, AX
-	ANDL $0x0f0f0f0f, AX
-	MOVL R8, BX
-	SHRL $6, BX
-	ANDL $0x03030303, BX
-	SHLL $4, BX
-	ORL  BX, AX
-	MOVL R10, BX
-	SHRL $4, BX
-	ANDL $0x0f0f0f0f, BX
-	MOVL R9, R12
-	SHRL $6, R12
-	ANDL $0x03030303, R12
-	SHLL $4, R12
-	ORL  R12, BX
-	ANDL $0x3f3f3f3f, R8
-	ANDL $0x3f3f3f3f, R9
-	SHLQ $32, AX
-	ORQ  R8, AX
-	SHLQ $32, BX
-	ORQ  R9, BX
-
-	// mins: X1 += dmin·dy · Σ_k b_k·bsum32_k (as 4 lanes)
-	VMOVQ       BX, X5
-	VPMOVZXBW   X5, X5
-	VPMADDWD    (R11), X5, X5
-	VCVTDQ2PS   X5, X5
-	VFMADD231PS X13, X5, X1
-
-	// scales as words, spread per chunk
-	VMOVQ     AX, X4
-	VPMOVZXBW X4, X4
-	VPERMW    Z4, Z20, Z16
-	VPERMW    Z4, Z21, Z17
-	VPERMW    Z4, Z22, Z18
-	VPERMW    Z4, Z23, Z19
-
-	VPXORD Z7, Z7, Z7
-	Q4KZ_CHUNK(0, Z16)
-	Q4KZ_CHUNK(1, Z17)
-	Q4KZ_CHUNK(2, Z18)
-	Q4KZ_CHUNK(3, Z19)
-	VCVTDQ2PS   Z7, Z7
-	VFMADD231PS Z12, Z7, Z0
-
-	ADDQ $144, SI
-	ADDQ $256, DI
-	ADDQ $4, DX
-	ADDQ $16, R11
-	DECQ CX
-	JMP  loop
-
-done:
-	VEXTRACTF64X4 $1, Z0, Y2
-	VADDPS        Y2, Y0, Y0
-	VEXTRACTF128  $1, Y0, X2
-	VADDPS        X2, X0, X0
-	VSUBPS        X1, X0, X0
-	VHADDPS       X0, X0, X0
-	VHADDPS       X0, X0, X0
-	VZEROUPPER
-	MOVSS         X0, ret+40(FP)
-	RET
 
 // func q4KDot1x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[4]float32)
 //
@@ -211,7 +99,7 @@ loop4:
 	VMOVSHDUP    X9, X15
 	VBROADCASTSS X15, X15
 
-	// Unpack scales (AX:R8) and mins (BX:R9) as in q4KDotZ.
+	// Unpack scales (AX:R8) and mins (BX:R9) as in q4KDotAVX2.
 	MOVL 4(SI), R8
 	MOVL 8(SI), R9
 	MOVL 12(SI), R10
@@ -291,5 +179,162 @@ done4:
 	VHADDPS       X2, X0, X0
 	MOVQ          out+56(FP), AX
 	VMOVUPS       X0, (AX)
+	VZEROUPPER
+	RET
+
+// func q4KDot4Z(w *byte, stride int, qs *int8, d *float32, bs32 *int16, nb int, out *[4]float32)
+//
+// Four Q4_K rows (row r at w + r·stride) against one activation column,
+// the batch-1 decode kernel: the sums above with each super-block's
+// activations loaded once for the four rows, and four weight streams in
+// flight with software prefetch, so DRAM latency overlaps the unpacking.
+//
+// Registers: SI, R8, R9, R10 = rows; DI = activations, DX = activation
+// scales, R11 = bsums32, 0(SP) = blocks left (CX is an unpacking
+// temporary); Z0-Z3 = f32 accumulators (d part), X4-X7 = f32 accumulators
+// (min part); Z24-Z27 = the block's activations by chunk, X31 = their
+// scale; Z28 = a row's int32 sum, Z29 = nibbles; Z12 = d·dy, X13 =
+// dmin·dy; X8-X11 temporaries; constants as in q4KDotAVX2.
+
+#define Q4K4PF 768
+
+// Unpack row P's scales into AX (8 bytes) and mins into BX (8 bytes).
+#define Q4K_UNPACK(P) \
+	MOVL 4(P), R12;          \
+	MOVL 8(P), R13;          \
+	MOVL 12(P), R14;         \
+	MOVL R14, AX;            \
+	ANDL $0x0f0f0f0f, AX;    \
+	MOVL R12, BX;            \
+	SHRL $6, BX;             \
+	ANDL $0x03030303, BX;    \
+	SHLL $4, BX;             \
+	ORL  BX, AX;             \
+	MOVL R14, BX;            \
+	SHRL $4, BX;             \
+	ANDL $0x0f0f0f0f, BX;    \
+	MOVL R13, CX;            \
+	SHRL $6, CX;             \
+	ANDL $0x03030303, CX;    \
+	SHLL $4, CX;             \
+	ORL  CX, BX;             \
+	ANDL $0x3f3f3f3f, R12;   \
+	ANDL $0x3f3f3f3f, R13;   \
+	SHLQ $32, AX;            \
+	ORQ  R12, AX;            \
+	SHLQ $32, BX;            \
+	ORQ  R13, BX
+
+#define Q4K4_ROW(P, ACC, MACC) \
+	PREFETCHT0   Q4K4PF(P);                   \
+	PREFETCHT0   (Q4K4PF+64)(P);              \
+	PREFETCHT0   (Q4K4PF+128)(P);             \
+	MOVL         (P), AX;                     \
+	VMOVD        AX, X8;                      \
+	VCVTPH2PS    X8, X8;                      \
+	VMULPS       X31, X8, X8;                 \
+	VBROADCASTSS X8, Z12;                     \
+	VMOVSHDUP    X8, X13;                     \
+	VBROADCASTSS X13, X13;                    \
+	Q4K_UNPACK(P);                            \
+	VMOVQ        BX, X9;                      \
+	VPMOVZXBW    X9, X9;                      \
+	VPMADDWD     (R11), X9, X9;               \
+	VCVTDQ2PS    X9, X9;                      \
+	VFMADD231PS  X13, X9, MACC;               \
+	VMOVQ        AX, X10;                     \
+	VPMOVZXBW    X10, X10;                    \
+	VPERMW       Z10, Z20, Z16;               \
+	VPERMW       Z10, Z21, Z17;               \
+	VPERMW       Z10, Z22, Z18;               \
+	VPERMW       Z10, Z23, Z19;               \
+	VPXORD       Z28, Z28, Z28;               \
+	VBROADCASTI64X4 16(P), Z29;               \
+	VPSRLVW      Z15, Z29, Z29;               \
+	VPANDD       Z14, Z29, Z29;               \
+	VPMADDUBSW   Z24, Z29, Z29;               \
+	VPDPWSSD     Z16, Z29, Z28;               \
+	VBROADCASTI64X4 48(P), Z29;               \
+	VPSRLVW      Z15, Z29, Z29;               \
+	VPANDD       Z14, Z29, Z29;               \
+	VPMADDUBSW   Z25, Z29, Z29;               \
+	VPDPWSSD     Z17, Z29, Z28;               \
+	VBROADCASTI64X4 80(P), Z29;               \
+	VPSRLVW      Z15, Z29, Z29;               \
+	VPANDD       Z14, Z29, Z29;               \
+	VPMADDUBSW   Z26, Z29, Z29;               \
+	VPDPWSSD     Z18, Z29, Z28;               \
+	VBROADCASTI64X4 112(P), Z29;              \
+	VPSRLVW      Z15, Z29, Z29;               \
+	VPANDD       Z14, Z29, Z29;               \
+	VPMADDUBSW   Z27, Z29, Z29;               \
+	VPDPWSSD     Z19, Z29, Z28;               \
+	VCVTDQ2PS    Z28, Z28;                    \
+	VFMADD231PS  Z12, Z28, ACC;               \
+	ADDQ         $144, P
+
+// Z0..Z3 minus X4..X7 summed per row into out.
+#define Q4K4_RED(ZA, YA, XA, XM) \
+	VEXTRACTF64X4 $1, ZA, Y8; \
+	VADDPS        Y8, YA, YA; \
+	VEXTRACTF128  $1, YA, X8; \
+	VADDPS        X8, XA, XA; \
+	VSUBPS        XM, XA, XA
+
+TEXT ·q4KDot4Z(SB), NOSPLIT, $8-56
+	MOVQ         w+0(FP), SI
+	MOVQ         stride+8(FP), BX
+	LEAQ         (SI)(BX*1), R8
+	LEAQ         (R8)(BX*1), R9
+	LEAQ         (R9)(BX*1), R10
+	MOVQ         qs+16(FP), DI
+	MOVQ         d+24(FP), DX
+	MOVQ         bs32+32(FP), R11
+	MOVQ         nb+40(FP), CX
+	MOVQ         CX, 0(SP)
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VXORPS       X4, X4, X4
+	VXORPS       X5, X5, X5
+	VXORPS       X6, X6, X6
+	VXORPS       X7, X7, X7
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z14
+	SPREAD_WORDS(0, 4, Z15)
+	SPREAD_WORDS(0, 1, Z20)
+	SPREAD_WORDS(2, 3, Z21)
+	SPREAD_WORDS(4, 5, Z22)
+	SPREAD_WORDS(6, 7, Z23)
+
+loop4r:
+	CMPQ 0(SP), $0
+	JEQ  done4r
+	VMOVDQU64    (DI), Z24
+	VMOVDQU64    64(DI), Z25
+	VMOVDQU64    128(DI), Z26
+	VMOVDQU64    192(DI), Z27
+	VBROADCASTSS (DX), X31
+	Q4K4_ROW(SI, Z0, X4)
+	Q4K4_ROW(R8, Z1, X5)
+	Q4K4_ROW(R9, Z2, X6)
+	Q4K4_ROW(R10, Z3, X7)
+	ADDQ $256, DI
+	ADDQ $4, DX
+	ADDQ $16, R11
+	DECQ 0(SP)
+	JMP  loop4r
+
+done4r:
+	Q4K4_RED(Z0, Y0, X0, X4)
+	Q4K4_RED(Z1, Y1, X1, X5)
+	Q4K4_RED(Z2, Y2, X2, X6)
+	Q4K4_RED(Z3, Y3, X3, X7)
+	VHADDPS X1, X0, X0
+	VHADDPS X3, X2, X2
+	VHADDPS X2, X0, X0
+	MOVQ    out+48(FP), AX
+	VMOVUPS X0, (AX)
 	VZEROUPPER
 	RET

@@ -165,7 +165,7 @@ var vnniBackend = backend{
 	q8_0x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
 	q4_0x4: dot1x4Asm(q4_0Dot1x4VNNI, q4_0Bytes),
 	q8_0t:  dot4x4Q8_0Z,
-	q4_K:   dot4K(q4KDotZ, q4_KBytes, false),
+	q4_K:   dot4Q4_KZ,
 	q4_Kx4: dot1x4Q4_KZ,
 }
 
@@ -252,16 +252,19 @@ func dot1x4Asm(f func(w *byte, qs *int8, qsStride int, d *float32, dStride int, 
 	}
 }
 
-// q4KDotZ is q4KDotAVX2 on ZMM registers with VPDPWSSD. (AVX512F+BW+VNNI)
+// q4KDot4Z dots four Q4_K rows (row r at w + r·stride) with one column of
+// Q8_K activations. (AVX512F+BW+VNNI)
+//
+//	for r := 0; r < 4; r++ { out[r] = q4KDotAVX2(w + r·stride, ...) }
 //
 //go:noescape
-func q4KDotZ(w *byte, qs *int8, d *float32, bs32 *int16, nb int) float32
+func q4KDot4Z(w *byte, stride int, qs *int8, d *float32, bs32 *int16, nb int, out *[4]float32)
 
 // q4KDot1x4Z dots one Q4_K row with four activation columns: column c's
 // quants at qs + c·qsStride, scales at d + c·dStride, 32-value sums at
 // bs32 + 4c·dStride (bytes). (AVX512F+BW+VNNI)
 //
-//	for c := 0; c < 4; c++ { out[c] = q4KDotZ(w, column c) }
+//	for c := 0; c < 4; c++ { out[c] = q4KDotAVX2(w, column c) }
 //
 //go:noescape
 func q4KDot1x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[4]float32)
@@ -356,4 +359,17 @@ func dot1x4Q4_KZ(w []byte, a []q8Act, out *[4]float32, fallback dot4Func) {
 		}
 	}
 	q4KDot1x4Z(&w[0], &a[0].qs[0], int(qsStride), &a[0].d[0], int(dStride), &a[0].bs32[0], nb, out)
+}
+
+// dot4Q4_KZ wraps q4KDot4Z with the bounds checks the assembly skips.
+func dot4Q4_KZ(w []byte, stride int, a *q8Act, out *[4]float32) {
+	nb := len(a.d)
+	if nb == 0 {
+		*out = [4]float32{}
+		return
+	}
+	if len(w) < 3*stride+nb*q4_KBytes || len(a.qs) < nb*qkBlock || len(a.bs32) < nb*8 {
+		panic("metalkit: quantised dot out of bounds")
+	}
+	q4KDot4Z(&w[0], stride, &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
 }

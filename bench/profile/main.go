@@ -1,0 +1,67 @@
+// Command profile writes a CPU profile of reddwarf decoding a GGUF, for
+// `go tool pprof`: it prefills a short pseudo-random prompt (not profiled),
+// then decodes --tokens tokens greedily, one session, with the profiler on.
+//
+//	go run ./bench/profile --model FILE --threads 2 --tokens 32 -o cpu.pprof
+//	go tool pprof -top cpu.pprof
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"reddwarf/infer"
+)
+
+func main() {
+	model := flag.String("model", "", "GGUF `file`")
+	threads := flag.Int("threads", 2, "compute threads")
+	prompt := flag.Int("prompt-tokens", 16, "prompt tokens (not profiled)")
+	tokens := flag.Int("tokens", 32, "decode steps to profile")
+	out := flag.String("o", "cpu.pprof", "profile `file`")
+	flag.Parse()
+	if err := run(*model, *threads, *prompt, *tokens, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string, threads, prompt, tokens int, out string) error {
+	m, err := infer.Open(path, infer.Options{Threads: threads, KVType: "f16", Ctx: prompt + tokens})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s := m.NewState()
+	ids := make([]int32, prompt)
+	for i := range ids {
+		ids[i] = int32(3 + (i*7919)%(m.Vocab()-3))
+	}
+	if err := m.Step([]infer.Seq{{State: s, Tokens: ids}}); err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	tok := make([]int32, 1)
+	for i := 0; i < tokens; i++ {
+		tok[0] = infer.Argmax(s.Logits())
+		if err := m.Step([]infer.Seq{{State: s, Tokens: tok}}); err != nil {
+			pprof.StopCPUProfile()
+			return err
+		}
+	}
+	el := time.Since(t0)
+	pprof.StopCPUProfile()
+	fmt.Printf("decode %d tokens in %v: %.2f tok/s\n", tokens, el, float64(tokens)/el.Seconds())
+	return nil
+}
