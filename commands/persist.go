@@ -61,7 +61,7 @@ type persistence struct {
 	scheduled     bool    // BGSAVE SCHEDULE waiting for the running one
 	lastBgOK      bool
 	lastBgTry     time.Time
-	lastBgTimeSec int64
+	lastBgTimeSec int64 // -1 until a BGSAVE finished
 	saves         int64
 	lastCowSize   int64
 }
@@ -96,7 +96,7 @@ var pendingCodec SessionCodec
 // loads dir/dbfilename if it exists. An unreadable or corrupt snapshot is
 // an error: the server should not start on an empty keyspace silently.
 func InstallPersistence(s *server.Server) error {
-	p := &persistence{s: s, codec: pendingCodec, lastBgOK: true}
+	p := &persistence{s: s, codec: pendingCodec, lastBgOK: true, lastBgTimeSec: -1}
 	if p.codec == nil && engine != nil {
 		c, err := session.NewCodec(engine.Model)
 		if err != nil {
@@ -430,10 +430,6 @@ func (p *persistence) info() []string {
 	if p.bg != nil {
 		cur = int64(time.Since(p.bg.start).Seconds())
 	}
-	last := p.lastBgTimeSec
-	if p.saves == 0 && last == 0 {
-		last = -1
-	}
 	return []string{
 		"loading:0",
 		"async_loading:0",
@@ -441,7 +437,7 @@ func (p *persistence) info() []string {
 		fmt.Sprintf("rdb_bgsave_in_progress:%d", b2i(p.bg != nil)),
 		fmt.Sprintf("rdb_last_save_time:%d", p.s.LastSave),
 		"rdb_last_bgsave_status:" + status,
-		fmt.Sprintf("rdb_last_bgsave_time_sec:%d", last),
+		fmt.Sprintf("rdb_last_bgsave_time_sec:%d", p.lastBgTimeSec),
 		fmt.Sprintf("rdb_current_bgsave_time_sec:%d", cur),
 		fmt.Sprintf("rdb_saves:%d", p.saves),
 		fmt.Sprintf("rdb_last_cow_size:%d", p.lastCowSize),

@@ -28,9 +28,11 @@ import (
 // ArchSections persists the state an architecture keeps beside (or
 // instead of) the paged K/V rows.
 type ArchSections interface {
-	// Sections returns the sections of ext (a private clone the caller
-	// owns; WriteTo may run on another goroutine) and the architecture
-	// blob of each checkpoint position it can restore exactly.
+	// Sections returns the sections of ext, the architecture state of a
+	// copy-on-write view the caller owns until the sections are written
+	// (WriteTo may run on another goroutine). Kinds come from the range
+	// format.go reserves for the architecture; whatever the architecture
+	// keeps per checkpoint goes into its sections too.
 	Sections(ext infer.ArchState) ([]rdb.Section, error)
 	// Restore fills the architecture state of st (already holding the
 	// tokens, logits and paged rows) from the sections of kinds it owns.
