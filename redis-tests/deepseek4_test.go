@@ -3,6 +3,7 @@ package redistests
 import (
 	bin "encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -96,5 +97,21 @@ func TestDeepseek4PrefillLogits(t *testing.T) {
 	t.Logf("max |Δ log-prob| over %d tokens: %.3g", V, worst)
 	if worst > 1e-3 {
 		t.Errorf("LOGITS log-probs differ from the reference by up to %.3g", worst)
+	}
+
+	// SAVE key file / LOAD key file carry the deepseek4 state (ring,
+	// compressed rows, frontiers): the loaded session gives the same logits
+	// after one more token as the original.
+	do(t, c, "SAVE", "ds", "ds.dsv4")
+	do(t, c, "LOAD", "ds2", "ds.dsv4")
+	do(t, c, "PREFILL", "ds", "IDS", 7)
+	do(t, c, "PREFILL", "ds2", "IDS", 7)
+	a := do(t, c, "LOGITS", "ds", "TOP", 5)
+	b := do(t, c, "LOGITS", "ds2", "TOP", 5)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("after SAVE/LOAD: LOGITS %v, original %v", b, a)
+	}
+	if n := num(t, c, "MEMORY", "USAGE", "ds2"); n < 100000 {
+		t.Errorf("MEMORY USAGE of a deepseek4 session: %d bytes", n)
 	}
 }

@@ -57,6 +57,9 @@ func (s *Session) MemoryUsage() int64 {
 		}
 	}
 	n += 4*int64(s.State.Len()) + 4*int64(len(s.State.Logits()))
+	if e := s.State.Ext(); e != nil {
+		n += e.Bytes() // deepseek4: ring, compressed rows, frontiers, restore points
+	}
 	for _, c := range s.Checkpoints {
 		n += 4*int64(len(c.Logits)) + int64(len(c.Name)) + 16
 	}
