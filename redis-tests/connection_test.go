@@ -301,3 +301,11 @@ func TestResetLeavesPubSubMultiAndWatch(t *testing.T) {
 		t.Errorf("EXEC after RESET cleared WATCH = %v", v)
 	}
 }
+
+func TestClientReplyOnClearsAPendingSkip(t *testing.T) {
+	client(t)
+	r := dialRaw(t, shared.Addr())
+	r.send("CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n")
+	r.expect("+OK")
+	r.expect("+PONG")
+}

@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -140,4 +141,38 @@ func TestResp3ClientCanRunCommandsWhileSubscribed(t *testing.T) {
 	}
 	r.send("PING\r\n")
 	r.expect("+PONG")
+}
+
+func TestPunsubscribeWithoutArgumentsLeavesEveryPattern(t *testing.T) {
+	c := client(t)
+	r := dialRaw(t, shared.Addr())
+	r.send("PSUBSCRIBE a.* b.*\r\n")
+	r.value()
+	r.value()
+	r.send("PUNSUBSCRIBE\r\n")
+	a, b := r.value().([]any), r.value().([]any)
+	if a[0] != "punsubscribe" || b[0] != "punsubscribe" || b[2] != int64(0) {
+		t.Errorf("PUNSUBSCRIBE replied %v then %v", a, b)
+	}
+	want(t, c, int64(0), "PUBLISH", "a.x", "m")
+	want(t, c, int64(0), "PUBSUB", "NUMPAT")
+}
+
+func TestMessagesArriveWhileClientReplyIsOff(t *testing.T) {
+	c := client(t)
+	r := dialRaw(t, shared.Addr())
+	r.send("CLIENT REPLY OFF\r\nSUBSCRIBE ch\r\n")
+	// Neither replies; wait until the subscription is in place.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && fmt.Sprint(do(t, c, "PUBSUB", "NUMSUB", "ch")) != "[ch 1]" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	want(t, c, int64(1), "PUBLISH", "ch", "still here")
+	// Subscription confirmations and messages are pushes: REPLY OFF keeps them.
+	if v := fmt.Sprint(r.value()); v != "[subscribe ch 1]" {
+		t.Errorf("with CLIENT REPLY OFF, got %v, want the subscribe confirmation", v)
+	}
+	if v := fmt.Sprint(r.value()); v != "[message ch still here]" {
+		t.Errorf("with CLIENT REPLY OFF, got %v", v)
+	}
 }
