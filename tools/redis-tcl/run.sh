@@ -157,6 +157,23 @@ classify() {
 		}' "$1"
 }
 
+# failures LOG lists the failed tests, each marked "failed" or "unknown X"
+# (X the first unknown command in its message).
+failures() {
+	awk '
+		function flush() {
+			if (!inerr) return
+			printf "    %-18s %s\n", (cmd == "" ? "failed" : "unknown " cmd), name
+			inerr = 0; cmd = ""
+		}
+		/^\[/ { flush() }
+		/^\[err\]:/ { inerr = 1; name = substr($0, 8); sub(/ in tests\/.*$/, "", name); next }
+		inerr && cmd == "" && match($0, /unknown command .[^'"'"' ]+/) {
+			cmd = tolower(substr($0, RSTART + 17, RLENGTH - 17))
+		}
+		END { flush() }' "$1"
+}
+
 status=0
 total_ok=0 total_err=0 total_unk=0 total_skip=0
 printf '%-22s %6s %6s %7s %7s  %s\n' unit passed failed unknown skipped note
@@ -175,14 +192,16 @@ for unit in "${units[@]}"; do
 		base=$(($(free_port) % 20000 + 21000))
 		set +e
 		(cd "$suite" && timeout 900 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
-			--tags "$tags" --timeout 120 --durable --dont-clean --baseport "$base") 2>&1 |
+			--tags "$tags" --timeout 60 --durable --dont-clean --baseport "$base") 2>&1 |
 			sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
 		rc=${PIPESTATUS[0]}
 		set -e
 		stop_server
 		if [ $rc -ne 0 ]; then
 			status=1
-			if grep -q '^\[exception\]' "$log"; then note="exception: unit stopped (see log)"
+			if grep -q '^\[TIMEOUT\]' "$log"; then
+				note="stopped by the suite's timeout in: $(grep -m1 -A1 '^\[TIMEOUT\]' "$log" | tail -1 | sed 's/^.*(IN PROGRESS) //')"
+			elif grep -q '^\[exception\]' "$log"; then note="exception: unit stopped (see log)"
 			elif [ $rc -eq 124 ]; then note="timed out"
 			elif ! grep -q '^\[err\]' "$log"; then note="runtest exit $rc (see log)"
 			fi
@@ -194,7 +213,7 @@ for unit in "${units[@]}"; do
 	[ -z "$unknames" ] || note="unknown: $unknames${note:+; $note}"
 	total_ok=$((total_ok + ok)) total_err=$((total_err + err)) total_unk=$((total_unk + unk)) total_skip=$((total_skip + skip))
 	printf '%-22s %6s %6s %7s %7s  %s\n' "$unit" "$ok" "$err" "$unk" "$skip" "$note"
-	grep '^\[err\]:' "$log" | sed 's/^/    /' || true
+	failures "$log"
 done
 printf '%-22s %6s %6s %7s %7s\n' total "$total_ok" "$total_err" "$total_unk" "$total_skip"
 echo "target $target, tags: $tags; logs in $out"
