@@ -15,6 +15,11 @@ import (
 // session holds any more) kept for reuse.
 const DefaultCacheBytes = 256 << 20
 
+// StepPrefillChunks bounds the prompt tokens of one engine step to this
+// many prefill-chunks (all jobs together), which bounds the step's scratch
+// memory and how long other commands wait.
+const StepPrefillChunks = 4
+
 // Errors jobs and commands reply with.
 var (
 	ErrContextFull = server.Errorf("context window full")
@@ -37,6 +42,7 @@ type Engine struct {
 	running  []*Job
 	queued   []*Job
 	busy     map[keyRef]int // jobs queued or running per key
+	rr       int            // rotates which job's prompt goes first in a step
 	seeds    uint64         // splitmix64 sequence for new sessions' RNG
 	stats    Stats
 }
@@ -242,13 +248,26 @@ func (e *Engine) Step() {
 	if chunk <= 0 {
 		chunk = 256
 	}
+	// Every generating job feeds its one token; prompt-reading jobs share
+	// a budget of StepPrefillChunks chunks, starting at a rotating job so
+	// none starves when many prompts arrive at once.
 	var batch []infer.Seq
 	var fed []*Job
-	for _, j := range e.running {
+	budget := StepPrefillChunks * chunk
+	e.rr++
+	for k := range e.running {
+		j := e.running[(k+e.rr)%len(e.running)]
 		if j.done || len(j.feed) == 0 {
 			continue
 		}
-		n := min(len(j.feed), chunk)
+		n := 1
+		if !j.decoding {
+			if budget <= 0 {
+				continue
+			}
+			n = min(len(j.feed), chunk, budget)
+			budget -= n
+		}
 		j.feeding = n
 		batch = append(batch, infer.Seq{State: j.st, Tokens: j.feed[:n]})
 		fed = append(fed, j)

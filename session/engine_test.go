@@ -468,3 +468,30 @@ func TestWrongTypeAtStart(t *testing.T) {
 		t.Fatalf("err %v", j.Err)
 	}
 }
+
+func TestStepBoundsPromptTokens(t *testing.T) {
+	e, srv := newTestEngine(t, 0)
+	srv.Config.Set("prefill-chunk", "8")
+	db := srv.DBs[0]
+	long := strings.Repeat(" the dog ran.", 20)
+	var jobs []*Job
+	for i := 0; i < 6; i++ {
+		j := NewGen(db, string(rune('a'+i)), e.enc(long), true, seeded(1, 2))
+		e.Submit(j)
+		jobs = append(jobs, j)
+	}
+	before := e.Stats().TokensPrefilled
+	e.Step()
+	if n := e.Stats().TokensPrefilled - before; n != StepPrefillChunks*8 {
+		t.Fatalf("one step fed %d prompt tokens, want %d", n, StepPrefillChunks*8)
+	}
+	run(e)
+	for i, j := range jobs {
+		if j.Err != nil || j.GeneratedTokens != 2 {
+			t.Fatalf("job %d: %v, %d tokens", i, j.Err, j.GeneratedTokens)
+		}
+		if i > 0 && string(j.Text) != string(jobs[0].Text) {
+			t.Errorf("job %d: %q, job 0: %q", i, j.Text, jobs[0].Text)
+		}
+	}
+}
