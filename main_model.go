@@ -23,6 +23,11 @@ func loadModel(s *server.Server) error {
 		KVType:  cfg.Get("kv-cache-type"),
 		// deepseek4's FP8/FP4 round trips (other architectures ignore it).
 		Numerics: cfg.Get("dsv4-numerics"),
+		// deepseek4's automatic restore points (0 in the config: none).
+		CheckpointInterval: int(cfg.Int("checkpoint-interval")),
+	}
+	if opt.CheckpointInterval == 0 {
+		opt.CheckpointInterval = -1
 	}
 	var m *infer.Model
 	var err error

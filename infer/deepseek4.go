@@ -347,6 +347,7 @@ type dsv4 struct {
 	w        dsv4Weights
 	kvType   KVType
 	ds4      bool      // ds4 numerics: FP8 KV and FP4 indexer round trips (Options.Numerics "ds4")
+	cpEvery  int       // automatic restore point every cpEvery tokens (Options.CheckpointInterval); 0 = never
 	ropeMain []float32 // per rotary pair: inverse frequency, ratio-0 layers
 	ropeComp []float32 // per rotary pair: inverse frequency (YaRN-blended), compressed layers
 	run      dsv4Scratch
@@ -358,7 +359,13 @@ func loadDSV4(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &dsv4{kvType: kv}
+	m := &dsv4{kvType: kv, cpEvery: opt.CheckpointInterval}
+	switch {
+	case m.cpEvery == 0:
+		m.cpEvery = dsv4CheckpointInterval
+	case m.cpEvery < 0:
+		m.cpEvery = 0
+	}
 	switch opt.Numerics {
 	case "", "ds4":
 		m.ds4 = true

@@ -158,7 +158,7 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 		s.logits = s.logits[:c.Vocab]
 		copy(s.logits, last)
 		sq.st.n += sq.n
-		if cps := sq.st.checkpoints; dsv4CheckpointInterval > 0 && sq.st.n-lastCheckpoint(cps) >= dsv4CheckpointInterval {
+		if cps := sq.st.checkpoints; m.cpEvery > 0 && sq.st.n-lastCheckpoint(cps) >= m.cpEvery {
 			sq.st.Checkpoint()
 		}
 	}

@@ -19,6 +19,9 @@ type Options struct {
 	// Numerics is deepseek4's rounding policy: "ds4" (default; FP8 KV and
 	// FP4 indexer round trips, as the model was trained) or "exact" (off).
 	Numerics string
+	// CheckpointInterval is how often (tokens) deepseek4 keeps an automatic
+	// restore point for rollbacks; 0 = 2048, negative = never.
+	CheckpointInterval int
 }
 
 // Arch is one architecture's forward pass over a loaded GGUF. It is

@@ -96,6 +96,7 @@ func (s *Session) SetCheckpoint(name string) int {
 		logits = append([]float32(nil), l...)
 	}
 	s.putCheckpoint(Checkpoint{Name: name, Pos: pos, Logits: logits})
+	s.State.MarkCheckpoint() // deepseek4: keep its ring and frontiers at pos
 	return pos
 }
 
