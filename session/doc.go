@@ -23,6 +23,15 @@
 //   - Prefix reuse (infer.PrefixCache): every finished or abandoned job's full
 //     pages are indexed by a chained hash of their tokens; a job whose tokens
 //     start like any indexed chain starts from those pages (cached_tokens).
+//   - ChatFormat (chat.go): GEN CHAT's user turn in the model family's
+//     format, told by the marker tokens of the vocabulary.
+//   - Info (info.go): INFO inference and model; KVUsage counts distinct pages.
+//
+// A step's batch holds one token per generating job and at most
+// StepPrefillChunks prefill-chunks of prompt in all; the next tokens of all
+// jobs are drawn in parallel (each job has its own sampler). Install also
+// sets Hooks.Gate so that other writes to a busy key reply -BUSY, and
+// Hooks.ClientGone so that a blocked client's disconnect cancels its job.
 //
 // # A job's life
 //
