@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -231,7 +233,9 @@ var errCancelled = errors.New("cancelled by a newer save")
 // writeView writes items to path (temp file, fsync, rename, fsync dir)
 // and releases the view. Safe on any goroutine: it touches no loop state.
 func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bool) (err error) {
+	enc := startEncoders(items)
 	defer releaseView(items)
+	defer enc.stop() // before releaseView: no encoder reads a released view
 	w, err := rdb.CreateSnapshot(path)
 	if err != nil {
 		return err
@@ -250,7 +254,15 @@ func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bo
 		if cancel != nil && cancel.Load() {
 			return errCancelled
 		}
+		pre := enc.next()
 		switch {
+		case pre != nil:
+			if pre.err != nil {
+				return fmt.Errorf("key %q: %w", it.key, pre.err)
+			}
+			err = w.SessionPayload(it.db, it.key, it.expireMS, int64(len(pre.buf.Bytes())), bytes.NewReader(pre.buf.Bytes()))
+			pre.buf.Reset()
+			encodeBufs.Put(pre.buf)
 		case it.st != nil:
 			err = w.Session(it.db, it.key, it.expireMS, it.st)
 		case it.lazy != nil:
@@ -269,6 +281,73 @@ func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bo
 		return errCancelled
 	}
 	return w.Commit()
+}
+
+// Session payloads up to encodeAheadMax bytes are encoded ahead, on as
+// many goroutines as there are CPUs, while the writer writes the records
+// before them in order (the transpose from the KV pages' layout is the
+// costly part of a snapshot). Larger ones stream from the writer; at most
+// one buffer per encoder is held.
+const encodeAheadMax = 64 << 20
+
+// encodeBufs are reused across payloads and saves: fresh memory costs
+// page faults, which on small machines are slower than the encoding.
+var encodeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+type encoded struct {
+	buf  *bytes.Buffer
+	err  error
+	done chan struct{}
+}
+
+type encoders struct {
+	ch   chan *encoded // one per item, in order; nil = write it inline
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startEncoders(items []viewItem) *encoders {
+	e := &encoders{ch: make(chan *encoded, runtime.GOMAXPROCS(0)), quit: make(chan struct{})}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for _, it := range items {
+			var f *encoded
+			if it.st != nil && rdb.StateSize(it.st) <= encodeAheadMax {
+				f = &encoded{done: make(chan struct{})}
+				e.wg.Add(1)
+				go func(st *rdb.State) {
+					defer e.wg.Done()
+					b := encodeBufs.Get().(*bytes.Buffer)
+					b.Grow(int(rdb.StateSize(st)))
+					_, f.err = rdb.WriteState(b, st)
+					f.buf = b
+					close(f.done)
+				}(it.st)
+			}
+			select {
+			case e.ch <- f:
+			case <-e.quit:
+				return
+			}
+		}
+	}()
+	return e
+}
+
+// next is the pre-encoded payload of the next item, or nil.
+func (e *encoders) next() *encoded {
+	f := <-e.ch
+	if f != nil {
+		<-f.done
+	}
+	return f
+}
+
+// stop ends the encoders and waits for every one to finish.
+func (e *encoders) stop() {
+	close(e.quit)
+	e.wg.Wait()
 }
 
 func (p *persistence) aux() [][2]string {
