@@ -339,3 +339,21 @@ func TestPathologicalGlobPatternsFinishQuickly(t *testing.T) {
 		}
 	}
 }
+
+func TestObjectIdletimeGrowsAndOnlyAccessResetsIt(t *testing.T) {
+	c := client(t)
+	do(t, c, "SET", "k", "v")
+	do(t, c, "SET", "t", "v")
+	time.Sleep(2100 * time.Millisecond)
+	// TTL, TYPE, EXISTS and OBJECT do not count as access; TOUCH and GET do.
+	do(t, c, "TTL", "k")
+	do(t, c, "TYPE", "k")
+	do(t, c, "EXISTS", "k")
+	if n := do(t, c, "OBJECT", "IDLETIME", "k").(int64); n < 2 {
+		t.Errorf("OBJECT IDLETIME after 2.1s = %d, want >= 2", n)
+	}
+	do(t, c, "TOUCH", "t")
+	want(t, c, int64(0), "OBJECT", "IDLETIME", "t")
+	do(t, c, "GET", "k")
+	want(t, c, int64(0), "OBJECT", "IDLETIME", "k")
+}

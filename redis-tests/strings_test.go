@@ -178,6 +178,10 @@ func TestSetrangePadsWithZerosAndLimitsSize(t *testing.T) {
 	wantErr(t, c, "ERR offset is out of range", "SETRANGE", "k", -1, "x")
 	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "SETRANGE", "k", 512*1024*1024, "x")
 	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "SETRANGE", "new", 536870911, "xy")
+	// offset + length must not overflow before the size check.
+	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "SETRANGE", "new", "9223372036854775807", "A")
+	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "SETRANGE", "k", "9223372036854775807", "A")
+	wantErr(t, c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)", "SETRANGE", "new", "2147483647", "A")
 	wantErr(t, c, "ERR value is not an integer or out of range", "SETRANGE", "k", "x", "x")
 }
 
