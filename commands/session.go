@@ -452,7 +452,7 @@ func logitsCommand(x *server.Ctx) {
 		return
 	}
 	if sess == nil {
-		x.Error(server.ErrNoSuchKey)
+		x.R.Array(0) // as reads of a missing key do
 		return
 	}
 	logits := sess.State.Logits()

@@ -334,3 +334,29 @@ func TestAFinishedGenTouchesWatchersAndCountsInInfo(t *testing.T) {
 		t.Errorf("default INFO lacks the inference or model section")
 	}
 }
+
+func TestReadsOfAMissingSessionAreEmpty(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	want(t, c, []any{}, "TOKENS", "nope")
+	want(t, c, "", "TEXT", "nope")
+	want(t, c, []any{}, "LOGITS", "nope")
+	want(t, c, []any{}, "CHECKPOINTS", "nope")
+	wantErr(t, c, "ERR no such key", "ROLLBACK", "nope", 0)
+	wantErr(t, c, "ERR no such key", "CHECKPOINT", "nope")
+	// Bad options fail before anything runs.
+	wantErr(t, c, "ERR syntax error", "GEN", "k", "hi", "BOGUS")
+	wantErr(t, c, "ERR MAXTOKENS must be an integer >= 0", "GEN", "k", "hi", "MAXTOKENS", -1)
+	wantErr(t, c, "ERR TOPP must be in (0, 1]", "GEN", "k", "hi", "TOPP", 0)
+	wantErr(t, c, "ERR value is not a valid float", "GEN", "k", "hi", "TEMPERATURE", "hot")
+	wantErr(t, c, "ERR syntax error", "GEN", "k", "hi", "THINK")
+	wantErrPrefix(t, c, "ERR session key too long", "GEN", strings.Repeat("k", 5000), "hi")
+	want(t, c, int64(0), "EXISTS", "k")
+	// A GEN with MAXTOKENS 0 only prefills.
+	want(t, c, "", "GEN", "k", "Once upon a time", "MAXTOKENS", 0)
+	if n := len(do(t, c, "TOKENS", "k").([]any)); n < 2 {
+		t.Errorf("GEN MAXTOKENS 0 left %d tokens", n)
+	}
+	// COMMAND GETKEYS knows where FORK's keys are.
+	want(t, c, []any{"a", "b"}, "COMMAND", "GETKEYS", "FORK", "a", "b")
+}
