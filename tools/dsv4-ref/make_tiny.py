@@ -484,6 +484,10 @@ def main():
         cache.update = update
         return cache
 
+    if "--probe" in sys.argv:
+        probe(out, say, torch, np, e4m3_rt, fp4_qat, kv_row, new_cache, model, c)
+        return
+
     # ------------------------------------------------ sequences and runs
     g = torch.Generator().manual_seed(SEED + 1)
     seqs = [
@@ -584,6 +588,60 @@ def main():
             f.write(inspect.getsource(mdl))
     except Exception as e:  # the source is only for the record
         say("no source:", e)
+
+
+def probe(out, say, torch, np, e4m3_rt, fp4_qat, kv_row, new_cache, model, c):
+    """--probe: the reference's rounding helpers on fixed test vectors, and
+    the raw K=V rows (before and after the ds4 round trips) of the first
+    tokens of sequence 1, for infer's numerics tests (probe.json/.bin)."""
+    g = torch.Generator().manual_seed(99)
+    n = 256
+    scale = torch.pow(10.0, torch.rand(n, 1, generator=g) * 9 - 6)
+    x8 = torch.randn(n, 192, generator=g) * scale
+    x8[0] = 0
+    x8[1, :64] = 1e-30
+    x8[2] = torch.arange(192) * 0.5 - 40  # many values on E4M3 midpoints
+    x4 = torch.randn(n, 128, generator=g) * scale
+    x4[0] = 0
+    x4[1] = torch.arange(128) * 0.25 - 16
+    blobs, index = [], {"arrays": []}
+    off = [0]
+
+    def put(name, a):
+        a = np.ascontiguousarray(a.detach().float().numpy().astype("<f4"))
+        index["arrays"].append({"name": name, "shape": list(a.shape), "offset": off[0]})
+        blobs.append(a.tobytes())
+        off[0] += a.nbytes
+    put("fp8/in", x8)
+    put("fp8/out", e4m3_rt(x8))
+    put("fp4/in", x4)
+    put("fp4/out", fp4_qat(x4))
+    put("f16/in", x8)
+    put("f16/out", x8.half().float())
+    # Raw rows of the first 3 tokens of sequence 1, every layer.
+    gseq = torch.Generator().manual_seed(SEED + 1)
+    torch.randint(0, c["vocab"], (300,), generator=gseq)
+    toks = torch.randint(0, c["vocab"], (333,), generator=gseq).tolist()[:3]
+    index["tokens"] = toks
+    rec = []
+    cache = new_cache()
+    upd = cache.update
+
+    def update(k, v, layer_idx, *a, **kw):
+        rec.append((layer_idx, k.detach().clone(), kv_row(k)))
+        return upd(kv_row(k), kv_row(k), layer_idx, *a, **kw)
+    cache.update = update
+    r = model(input_ids=torch.tensor([toks]), past_key_values=cache, use_cache=True)
+    for L, pre, post in rec:
+        put("rows/pre%d" % L, pre[0, 0])
+        put("rows/post%d" % L, post[0, 0])
+    put("rows/logits", r.logits[0])
+    with open(os.path.join(out, "probe.bin"), "wb") as f:
+        for b in blobs:
+            f.write(b)
+    with open(os.path.join(out, "probe.json"), "w") as f:
+        json.dump(index, f)
+    say("probe: wrote", off[0], "bytes,", len(index["arrays"]), "arrays")
 
 
 if __name__ == "__main__":
