@@ -145,6 +145,14 @@ func TestQuitRepliesOkAndClosesTheConnection(t *testing.T) {
 	r.send("QUIT\r\n")
 	r.expect("+OK")
 	r.closed()
+	// Commands pipelined after QUIT are not run.
+	c := client(t)
+	r = dialRaw(t, shared.Addr())
+	r.send("SET before 1\r\nQUIT\r\nSET after 1\r\n")
+	r.expect("+OK")
+	r.expect("+OK")
+	r.closed()
+	want(t, c, int64(1), "EXISTS", "before", "after")
 }
 
 func TestClientIdIsUniqueAndIncreasing(t *testing.T) {
