@@ -487,7 +487,13 @@ func TestPersistStartup1000Sessions(t *testing.T) {
 	dir := t.TempDir()
 	s := startIn(t, dir)
 	c := cli(t, s)
-	do(t, c, "PREFILL", "base", strings.Repeat("The little dog ran to the park and played. ", 12))
+	// REDDWARF_PERSIST_BIG=1: sessions of about 2,000 tokens (a 1.3 GB
+	// snapshot) instead of about 120.
+	repeat := 12
+	if os.Getenv("REDDWARF_PERSIST_BIG") != "" {
+		repeat = 124
+	}
+	ntok := do(t, c, "PREFILL", "base", strings.Repeat("The little dog ran to the park and played. ", repeat))
 	pipe := c.Pipeline()
 	for i := 0; i < 1000; i++ {
 		pipe.Do(ctx, "FORK", "base", fmt.Sprintf("s:%d", i))
@@ -517,8 +523,8 @@ func TestPersistStartup1000Sessions(t *testing.T) {
 	}
 	touch := time.Since(start)
 	var b strings.Builder
-	fmt.Fprintf(&b, "snapshot of 1,001 sessions: %d bytes, SAVE %v; restart to first PONG %v; first access of all 1,000 (lazy loads) %v",
-		st.Size(), saveTime, up, touch)
+	fmt.Fprintf(&b, "snapshot of 1,001 sessions of %s tokens: %d bytes, SAVE %v; restart to first PONG %v; first access of all 1,000 (lazy loads) %v",
+		fmt.Sprint(ntok), st.Size(), saveTime, up, touch)
 	if data, err := os.ReadFile(s.log); err == nil {
 		for _, l := range strings.Split(string(data), "\n") {
 			if strings.Contains(l, "DB loaded") {
