@@ -102,13 +102,7 @@ func softmaxInPlace(x []float32, round16 bool) {
 	for _, v := range x[1:] {
 		mx = max(mx, v)
 	}
-	var sum float32
-	for i, v := range x {
-		e := expf(v - mx)
-		x[i] = e
-		sum += e
-	}
-	inv := 1 / sum
+	inv := 1 / metalkit.ExpSub(x, mx)
 	if !round16 {
 		for i := range x {
 			x[i] *= inv
@@ -118,26 +112,6 @@ func softmaxInPlace(x []float32, round16 bool) {
 	for i := range x {
 		x[i] = roundF16Fast(x[i] * inv)
 	}
-}
-
-// expf is e^x in float32 for x ≤ 0 (softmax arguments), relative error
-// about 2e-7: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor
-// polynomial, times 2^n set in the exponent bits. Several times faster than
-// math.Exp, which attention calls once per position per head.
-func expf(x float32) float32 {
-	if x < -87 {
-		return 0
-	}
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375 // ln2 split so n·ln2hi is exact
-		ln2lo = -2.12194440e-4
-	)
-	ni := int32(x*log2e - 0.5) // round to nearest: x ≤ 0, and conversion truncates toward 0
-	n := float32(ni)
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(ni+127)<<23)
 }
 
 // roundF16Fast rounds x to the nearest value with f16's 11-bit significand

@@ -226,20 +226,6 @@ func TestStepErrorsLeaveStatesUnchanged(t *testing.T) {
 	}
 }
 
-func TestExpf(t *testing.T) {
-	worst := 0.0
-	for x := -87.0; x <= 0; x += 0.0037 {
-		got, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
-		worst = math.Max(worst, math.Abs(got-want)/want)
-	}
-	if worst > 5e-7 {
-		t.Errorf("expf max relative error %g", worst)
-	}
-	if expf(-100) != 0 || expf(0) != 1 {
-		t.Errorf("expf(-100) = %g, expf(0) = %g", expf(-100), expf(0))
-	}
-}
-
 // TestOpenAndInfo: Open maps the file; Info lists the fields in order.
 func TestOpenAndInfo(t *testing.T) {
 	m, err := Open("../models/stories260K.gguf", Options{Threads: 1})

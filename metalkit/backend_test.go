@@ -265,3 +265,33 @@ func TestBackendQuantTiles(t *testing.T) {
 		}
 	})
 }
+
+func TestBackendExpSub(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		r := newRand(t, 15)
+		for _, n := range append(oddLens, 4097) {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 20)
+			}
+			m := float32(0)
+			for _, v := range x {
+				m = max(m, v)
+			}
+			got, want := append([]float32(nil), x...), append([]float32(nil), x...)
+			gs, ws := b.expSub(got, m), expSubGo(want, m)
+			for i := range x {
+				exact := math.Exp(math.Max(float64(x[i]-m), -87))
+				if d := math.Abs(float64(got[i]) - exact); d > 1e-6*exact {
+					t.Fatalf("n=%d: e^(%g) = %g want %g", n, x[i]-m, got[i], exact)
+				}
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*float64(want[i]) {
+					t.Fatalf("n=%d: e^(%g) = %g, reference %g", n, x[i]-m, got[i], want[i])
+				}
+			}
+			if math.Abs(float64(gs-ws)) > 1e-5*float64(ws)+1e-30 {
+				t.Fatalf("n=%d: sum %g want %g", n, gs, ws)
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ type backend struct {
 	axpyF16  func(out []float32, a float32, x []uint16)
 	f16ToF32 func(out []float32, x []uint16)
 	f32ToF16 func(out []uint16, x []float32)
+	expSub   func(x []float32, m float32) float32
 
 	// 4-row quantised dots: out[r] = dot(row at w[r*stride:], a), r < 4.
 	q8_0 dot4Func
@@ -72,6 +73,7 @@ var goBackend = backend{
 	axpyF16:  axpyF16Go,
 	f16ToF32: f16ToF32RowGo,
 	f32ToF16: f32ToF16RowGo,
+	expSub:   expSubGo,
 	q8_0:     dot4Q8_0Go,
 	q4_0:     dot4Q4_0Go,
 	q4_K:     dot4Q4_KGo,
@@ -126,6 +128,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.f32ToF16 == nil {
 		b.f32ToF16 = parent.f32ToF16
+	}
+	if b.expSub == nil {
+		b.expSub = parent.expSub
 	}
 	if b.q8_0 == nil {
 		b.q8_0 = parent.q8_0

@@ -167,6 +167,7 @@ var vnniBackend = backend{
 	q8_0t:  dot4x4Q8_0Z,
 	q4_K:   dot4Q4_KZ,
 	q4_Kx4: dot1x4Q4_KZ,
+	expSub: expSubAVX512,
 }
 
 // asmBackends lists the assembly backends this CPU supports, slowest first.
@@ -268,6 +269,12 @@ func q4KDot4Z(w *byte, stride int, qs *int8, d *float32, bs32 *int16, nb int, ou
 //
 //go:noescape
 func q4KDot1x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[4]float32)
+
+// expSubAVX512 sets x[i] = e^(x[i]−m) and returns Σ x[i], the steps of
+// expSubGo on sixteen lanes. (AVX512F)
+//
+//go:noescape
+func expSubAVX512(x []float32, m float32) float32
 
 // q8_0Dot4x1Z is q8_0Dot4VNNI on ZMM registers, two blocks per VPDPBUSD,
 // with the activation corrections cz (cz[b] = −16·Σ_i qs[32b+i]) that let it

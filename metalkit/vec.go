@@ -25,13 +25,35 @@ func Softmax(x []float32) {
 			mx = v
 		}
 	}
+	Scale(x, 1/ExpSub(x, mx))
+}
+
+// ExpSub sets x[i] = e^(x[i]−m) and returns Σ x[i]: softmax's numerators
+// and denominator, with m the maximum of x. Relative error about 2e-7 for
+// x[i]−m in [−87, 0]; below −87 the result is e^−87 (as good as 0 beside
+// the maximum's 1), and above 0 it is only meant to be close.
+func ExpSub(x []float32, m float32) float32 { return kern.expSub(x, m) }
+
+// expSubGo is the reference ExpSub: v = max(x−m, −87) = n·ln2 + r with n
+// an integer and |r| ≤ ln2/2, e^r by its degree-6 Taylor polynomial, times
+// 2^n.
+func expSubGo(x []float32, m float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375 // ln2 split so n·ln2hi is exact
+		ln2lo = -2.12194440e-4
+	)
 	var sum float32
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
+		v = max(v-m, -87)
+		n := float32(math.RoundToEven(float64(v * log2e)))
+		r := v - n*ln2hi - n*ln2lo
+		p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+		e := p * math.Float32frombits(uint32(int32(n)+127)<<23)
 		x[i] = e
 		sum += e
 	}
-	Scale(x, 1/sum)
+	return sum
 }
 
 // SiLU is x·sigmoid(x).
