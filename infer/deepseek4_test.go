@@ -1,12 +1,16 @@
 package infer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"testing"
+
+	"reddwarf/infer/gguf"
 )
 
 // The reference: tools/dsv4-ref/make_tiny.py ran transformers 5.17.0's
@@ -384,4 +388,88 @@ func TestDSV4PersistRoundTrip(t *testing.T) {
 		t.Error("truncated blob accepted")
 	}
 	t.Logf("%d blobs, %d bytes for 261 tokens", len(blobs), size)
+}
+
+// TestDSV4LoaderErrors: a missing tensor, a wrong shape and bad metadata are
+// errors that name the tensor or key and what was expected.
+func TestDSV4LoaderErrors(t *testing.T) {
+	src, err := os.ReadFile("../models/deepseek4-tiny.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// rewrite copies the tiny model, renaming, reshaping or dropping tensors
+	// and replacing metadata values.
+	rewrite := func(rename map[string]string, reshape map[string][]uint64, meta map[string]any) []byte {
+		var buf bytes.Buffer
+		g := NewGGUFWriter(&buf)
+		for _, kv := range f.KVs {
+			if kv.Key == "general.alignment" {
+				continue
+			}
+			v := kv.Value
+			if nv, ok := meta[kv.Key]; ok {
+				if nv == nil {
+					continue
+				}
+				v = nv
+			}
+			if err := g.AddKV(kv.Key, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var keep []gguf.TensorInfo
+		for _, ti := range f.Tensors {
+			name, dims := ti.Name, ti.Dims
+			if n, ok := rename[name]; ok {
+				name = n
+			}
+			if d, ok := reshape[ti.Name]; ok {
+				dims = d
+			}
+			if name == "" {
+				continue
+			}
+			if err := g.AddTensor(name, ti.Type, dims...); err != nil {
+				t.Fatal(err)
+			}
+			keep = append(keep, ti)
+		}
+		if err := g.WriteHeader(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range keep {
+			data := f.TensorData(&keep[i])
+			if want := g.Tensors()[i].Size; uint64(len(data)) != want {
+				data = make([]byte, want)
+			}
+			if err := g.WriteTensor(data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.Close()
+		return buf.Bytes()
+	}
+	for _, tc := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"missing tensor", rewrite(map[string]string{"blk.2.indexer.proj.weight": ""}, nil, nil),
+			"tensor blk.2.indexer.proj.weight missing (want shape [64 16])"},
+		{"wrong shape", rewrite(nil, map[string][]uint64{"blk.1.attn_kv.weight": {64, 128}}, nil),
+			"tensor blk.1.attn_kv.weight has shape [64 128], want [64 256]"},
+		{"bad ratio", rewrite(nil, nil, map[string]any{"deepseek4.attention.compress_ratios": []uint32{0, 0, 8, 128, 4, 128}}),
+			"layer 2 compress ratio 8, want 0, 4 or 128"},
+		{"missing key", rewrite(nil, nil, map[string]any{"deepseek4.hyper_connection.count": nil}),
+			"metadata deepseek4.hyper_connection.count missing"},
+	} {
+		_, err := OpenBytes(tc.name, tc.file, Options{Threads: 1})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
 }
