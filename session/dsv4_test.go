@@ -236,3 +236,47 @@ func BenchmarkDSV4Save2000(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// A state moves between KV cache types of one model (the fingerprint
+// leaves the cache type out): f32 rows load into an f16 cache, rounded.
+func TestDSV4AcrossKVTypes(t *testing.T) {
+	open := func(kv string) *infer.Model {
+		m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Threads: 1, Ctx: 256, KVType: kv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	m32, m16 := open("f32"), open("f16")
+	c32, _ := NewCodec(m32)
+	c16, _ := NewCodec(m16)
+	if c32.Fingerprint() != c16.Fingerprint() {
+		t.Fatal("fingerprint depends on the KV cache type")
+	}
+	st := m32.NewState()
+	if err := m32.Step([]infer.Seq{{State: st, Tokens: []int32{1, 300, 42, 7, 99}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := roundTrip(t, c32, New(st, 3)) // sanity: same model
+	view, release, _, _ := c32.View(got)
+	var buf bytes.Buffer
+	rdb.WriteState(&buf, view)
+	release()
+	dec, _ := rdb.DecodeState(buf.Bytes(), 0)
+	v, err := c16.Decode(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s16 := v.(*Session).State
+	a, b := make([]float32, 32), make([]float32, 32)
+	for pos := 0; pos < 5; pos++ {
+		st.KVRow(2, 0, pos, a)
+		s16.KVRow(2, 0, pos, b)
+		for i := range a {
+			if d := a[i] - b[i]; d > 1e-2 || d < -1e-2 {
+				t.Fatalf("pos %d value %d: f32 %g, f16 %g", pos, i, a[i], b[i])
+			}
+		}
+	}
+}
