@@ -103,30 +103,54 @@ func (m *Model) RestoreStateRows(tokens []int32, logits []float32, rows func(lay
 				s.Release()
 				return nil, fmt.Errorf("infer: restore layer %d kind %d: %d bytes of rows, want %d: %w", layer, kind, len(data), n*l.Width()*e, ErrBadBatch)
 			}
-			o := 0
-			for pos := 0; pos < n; pos++ {
-				p := s.pages[pos/PageTokens]
-				slot := pos % PageTokens
-				for h := 0; h < l.Heads; h++ {
-					base := l.blockOffset(layer, kind, h) + slot
-					for i := 0; i < l.HeadDim; i++ {
-						idx := base + i*PageTokens
-						switch {
-						case p.f16 != nil && typ == KVF16:
-							p.f16[idx] = binary.LittleEndian.Uint16(data[o:])
-						case p.f16 != nil:
-							p.f16[idx] = metalkit.F32ToF16(math.Float32frombits(binary.LittleEndian.Uint32(data[o:])))
-						case typ == KVF32:
-							p.f32[idx] = math.Float32frombits(binary.LittleEndian.Uint32(data[o:]))
-						default:
-							p.f32[idx] = metalkit.F16ToF32(binary.LittleEndian.Uint16(data[o:]))
-						}
-						o += e
+			fillRows(s, layer, kind, data, typ)
+		}
+	}
+	s.tokens = append(s.tokens, tokens...)
+	return s, nil
+}
+
+// fillRows writes one layer's K or V rows (position-major, type typ) into
+// the state's reserved pages, page by page: each head's block takes its
+// slots contiguously, converting when the types differ.
+func fillRows(s *State, layer, kind int, data []byte, typ KVType) {
+	l := s.layout
+	w := l.Width()
+	e := elemSize(typ)
+	n := len(data) / (w * e)
+	for pos := 0; pos < n; pos += PageTokens {
+		p := s.pages[pos/PageTokens]
+		slots := min(PageTokens, n-pos)
+		for h := 0; h < l.Heads; h++ {
+			base := l.blockOffset(layer, kind, h)
+			for i := 0; i < l.HeadDim; i++ {
+				col := pos*w + h*l.HeadDim + i // value index of slot 0
+				dst := base + i*PageTokens
+				switch {
+				case p.f16 != nil && typ == KVF16:
+					d := p.f16[dst : dst+slots]
+					for k := range d {
+						o := (col + k*w) * 2
+						d[k] = uint16(data[o]) | uint16(data[o+1])<<8
+					}
+				case p.f16 != nil:
+					d := p.f16[dst : dst+slots]
+					for k := range d {
+						d[k] = metalkit.F32ToF16(math.Float32frombits(binary.LittleEndian.Uint32(data[(col+k*w)*4:])))
+					}
+				case typ == KVF32:
+					d := p.f32[dst : dst+slots]
+					for k := range d {
+						d[k] = math.Float32frombits(binary.LittleEndian.Uint32(data[(col+k*w)*4:]))
+					}
+				default:
+					d := p.f32[dst : dst+slots]
+					for k := range d {
+						o := (col + k*w) * 2
+						d[k] = metalkit.F16ToF32(uint16(data[o]) | uint16(data[o+1])<<8)
 					}
 				}
 			}
 		}
 	}
-	s.tokens = append(s.tokens, tokens...)
-	return s, nil
 }
