@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"reddwarf/infer"
-	"reddwarf/server"
 )
 
 // Info renders INFO's inference or model section.
@@ -43,17 +42,12 @@ func (e *Engine) Info(section string) []string {
 func (e *Engine) KVUsage() (pages int, bytes int64) {
 	seen := map[infer.PageRef]struct{}{}
 	var refs []infer.PageRef
-	for _, db := range e.srv.DBs {
-		db.Dict(func(key string, o *server.Object, _ int64) bool {
-			if s, ok := o.Val.(*Session); ok && o.Type == server.TypeKVState {
-				refs = s.State.PageRefs(refs[:0])
-				for _, r := range refs {
-					seen[r] = struct{}{}
-				}
-			}
-			return true
-		})
-	}
+	eachLive(func(s *Session) {
+		refs = s.State.PageRefs(refs[:0])
+		for _, r := range refs {
+			seen[r] = struct{}{}
+		}
+	})
 	for _, j := range e.running {
 		if j.st != nil {
 			for _, r := range j.st.PageRefs(nil) {

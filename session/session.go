@@ -3,7 +3,7 @@ package session
 import (
 	"fmt"
 	"sort"
-	"sync/atomic"
+	"sync"
 
 	"reddwarf/infer"
 	"reddwarf/server"
@@ -30,17 +30,46 @@ type Checkpoint struct {
 	Logits []float32 // never modified once stored (clones share it)
 }
 
-// live counts Sessions not yet released (INFO inference sessions).
-var live atomic.Int64
+// live holds the Sessions not yet released, so INFO can count them and
+// their pages without walking the keyspace (which may hold millions of
+// strings).
+var live struct {
+	sync.Mutex
+	m map[*Session]struct{}
+}
 
 // New wraps st as a session.
 func New(st *infer.State, rng uint64) *Session {
-	live.Add(1)
-	return &Session{State: st, RNG: rng}
+	s := &Session{State: st, RNG: rng}
+	live.Lock()
+	if live.m == nil {
+		live.m = map[*Session]struct{}{}
+	}
+	live.m[s] = struct{}{}
+	live.Unlock()
+	return s
 }
 
 // Live is the number of sessions not yet released.
-func Live() int64 { return live.Load() }
+func Live() int64 {
+	live.Lock()
+	defer live.Unlock()
+	return int64(len(live.m))
+}
+
+// eachLive calls fn for every session not yet released (loop goroutine:
+// their States must not change meanwhile).
+func eachLive(fn func(*Session)) {
+	live.Lock()
+	list := make([]*Session, 0, len(live.m))
+	for s := range live.m {
+		list = append(list, s)
+	}
+	live.Unlock()
+	for _, s := range list {
+		fn(s)
+	}
+}
 
 // Encoding is what OBJECT ENCODING replies.
 func (s *Session) Encoding() string { return "paged" }
@@ -81,7 +110,9 @@ func (s *Session) Release() {
 		return
 	}
 	s.released = true
-	live.Add(-1)
+	live.Lock()
+	delete(live.m, s)
+	live.Unlock()
 	s.State.Release()
 	s.Checkpoints = nil
 }
