@@ -169,7 +169,7 @@ func lowBitDot(t DType) func(w []byte, a *q8KAct) float32 {
 	case Q2_K:
 		return dotQ2_KGo
 	case IQ2_XXS:
-		return dotIQ2_XXSGo
+		return dotIQ2_XXS
 	}
 	return nil
 }
