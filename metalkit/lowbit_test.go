@@ -130,3 +130,27 @@ func TestIQ2_XXSKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestQ2_KKernel: the AVX2 Q2_K kernel gives exactly the Go reference's
+// result on random blocks.
+func TestQ2_KKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, nb := range []int{1, 2, 8, 40} {
+		w := make([]byte, nb*q2_KBytes)
+		for i := range w {
+			w[i] = byte(rng.Uint32())
+		}
+		for b := 0; b < nb; b++ {
+			w[b*q2_KBytes+81], w[b*q2_KBytes+83] = 0x1c, 0x18
+		}
+		x := make([]float32, nb*qkBlock)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		var a q8KAct
+		quantQ8K(&a, x)
+		if got, want := dotQ2_K(w, &a), dotQ2_KGo(w, &a); got != want {
+			t.Errorf("%d blocks: kernel %g, reference %g", nb, got, want)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func QuantizeQ2_K(src []float32) []byte {
 func lowBitDot(t DType) func(w []byte, a *q8KAct) float32 {
 	switch t {
 	case Q2_K:
-		return dotQ2_KGo
+		return dotQ2_K
 	case IQ2_XXS:
 		return dotIQ2_XXS
 	}
