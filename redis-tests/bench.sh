@@ -25,8 +25,18 @@ for tool in redis-server redis-benchmark redis-cli go; do
 	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is not installed" >&2; exit 1; }
 done
 
+# free_port prints a random port in 30000-59999 that nothing listens on.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	local p
+	for _ in $(seq 100); do
+		p=$((RANDOM % 30000 + 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "no free port found" >&2
+	return 1
 }
 
 wait_ping() {
