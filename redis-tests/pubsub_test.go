@@ -176,3 +176,44 @@ func TestMessagesArriveWhileClientReplyIsOff(t *testing.T) {
 		t.Errorf("with CLIENT REPLY OFF, got %v", v)
 	}
 }
+
+func TestKeyspaceNotificationsFollowNotifyKeyspaceEvents(t *testing.T) {
+	c := client(t)
+	want(t, c, []any{"notify-keyspace-events", ""}, "CONFIG", "GET", "notify-keyspace-events")
+	want(t, c, "OK", "CONFIG", "SET", "notify-keyspace-events", "KEA")
+	defer do(t, c, "CONFIG", "SET", "notify-keyspace-events", "")
+	v := fmt.Sprint(do(t, c, "CONFIG", "GET", "notify-keyspace-events"))
+	if v != "[notify-keyspace-events AKE]" {
+		t.Errorf("CONFIG GET notify-keyspace-events = %s, want the canonical AKE", v)
+	}
+	r := dialRaw(t, shared.Addr())
+	r.send("PSUBSCRIBE __key*@0__:*\r\n")
+	r.value()
+	do(t, c, "SET", "k", "1")
+	do(t, c, "INCRBY", "k", 2)
+	do(t, c, "EXPIRE", "k", 100)
+	do(t, c, "DEL", "k")
+	var got []string
+	for i := 0; i < 8; i++ {
+		m := r.value().([]any)
+		got = append(got, fmt.Sprint(m[2], " ", m[3]))
+	}
+	w := []string{
+		"__keyspace@0__:k set", "__keyevent@0__:set k",
+		"__keyspace@0__:k incrby", "__keyevent@0__:incrby k",
+		"__keyspace@0__:k expire", "__keyevent@0__:expire k",
+		"__keyspace@0__:k del", "__keyevent@0__:del k",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(w) {
+		t.Errorf("notifications:\n got  %v\n want %v", got, w)
+	}
+	do(t, c, "SET", "e", "1", "PX", 20)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		m := r.value().([]any)
+		if fmt.Sprint(m[2], " ", m[3]) == "__keyevent@0__:expired e" {
+			return
+		}
+	}
+	t.Errorf("no expired event for e")
+}

@@ -147,3 +147,22 @@ func TestGoRedisTxPipelinedAndWatchRetry(t *testing.T) {
 		t.Errorf("a = %q, want 101", v)
 	}
 }
+
+func TestSwapdbAndFlushdbTouchWatchedKeys(t *testing.T) {
+	c := client(t)
+	cn := conn(t, c)
+	other := conn(t, c)
+	do(t, other, "SELECT", 1)
+	do(t, other, "SET", "w", "db1")
+	do(t, cn, "SET", "w", "db0")
+	do(t, cn, "WATCH", "w")
+	do(t, c, "SWAPDB", 0, 1)
+	do(t, cn, "MULTI")
+	do(t, cn, "GET", "w")
+	want(t, cn, nil, "EXEC")
+	do(t, cn, "WATCH", "w")
+	do(t, other, "FLUSHDB") // a different database: no effect on the watch
+	do(t, cn, "MULTI")
+	do(t, cn, "GET", "w")
+	want(t, cn, []any{"db1"}, "EXEC")
+}
