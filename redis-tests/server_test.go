@@ -403,3 +403,26 @@ func TestHelpSubcommandsReplyWellFormedArrays(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxmemoryRejectsDenyoomCommandsWhenFull(t *testing.T) {
+	c := redisClientAt(t, startServer(t).Addr())
+	cn := conn(t, c)
+	do(t, c, "SET", "k", "v")
+	do(t, cn, "MULTI")
+	do(t, cn, "GET", "k")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", 1)
+	want(t, cn, []any{"v"}, "EXEC") // queued reads run even when full
+	const oom = "OOM command not allowed when used memory > 'maxmemory'."
+	wantErr(t, c, oom, "SET", "x", "y")
+	wantErr(t, c, oom, "APPEND", "k", "more")
+	want(t, c, "v", "GET", "k")
+	want(t, c, int64(1), "EXISTS", "k")
+	// Queuing itself uses memory: inside MULTI every command is refused.
+	do(t, cn, "MULTI")
+	wantErr(t, cn, oom, "SET", "x", "y")
+	wantErr(t, cn, oom, "GET", "k")
+	want(t, cn, "OK", "DISCARD")
+	want(t, c, int64(1), "DEL", "k")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", 0)
+	want(t, c, "OK", "SET", "x", "y")
+}
