@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 
 	"reddwarf/infer/gguf"
 	"reddwarf/metalkit"
@@ -351,6 +352,8 @@ type dsv4 struct {
 	ropeMain []float32 // per rotary pair: inverse frequency, ratio-0 layers
 	ropeComp []float32 // per rotary pair: inverse frequency (YaRN-blended), compressed layers
 	run      dsv4Scratch
+
+	layerTime []time.Duration // when non-nil, forward adds each layer's time (speed tests)
 }
 
 // loadDSV4 reads the config and every tensor, checking names, shapes and types.

@@ -3,6 +3,7 @@ package infer
 import (
 	"math"
 	"sort"
+	"time"
 
 	"reddwarf/metalkit"
 )
@@ -107,6 +108,10 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 
 	for li := range m.w.layers {
 		l := &m.w.layers[li]
+		var t0 time.Time
+		if m.layerTime != nil {
+			t0 = time.Now()
+		}
 		m.hcPre(pool, l.hcAttnFn, l.hcAttnScale, l.hcAttnBase, T)
 		for t := 0; t < T; t++ {
 			rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.attnNorm, c.Eps)
@@ -120,6 +125,9 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 		}
 		m.moe(pool, li, l, T)
 		m.hcPost(T)
+		if m.layerTime != nil {
+			m.layerTime[li] += time.Since(t0)
+		}
 	}
 
 	// Output head for the rows that need logits.
