@@ -3,7 +3,7 @@ package infer
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
+	"unsafe"
 )
 
 // Persistence of deepseek4 session state (the DSV4 payload's deepseek4
@@ -29,20 +29,23 @@ type DSV4Blob struct {
 	Data  []byte
 }
 
+// f32Bytes returns x as little-endian bytes (a copy). Like metalkit, this
+// assumes a little-endian host (amd64, arm64), so it is one memory copy.
 func f32Bytes(x []float32) []byte {
 	b := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	if len(x) > 0 {
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 4*len(x)))
 	}
 	return b
 }
 
+// bytesF32 copies little-endian float32 bytes into dst.
 func bytesF32(dst []float32, b []byte) error {
 	if len(b) != 4*len(dst) {
 		return fmt.Errorf("%d bytes for %d values", len(b), len(dst))
 	}
-	for i := range dst {
-		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	if len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), b)
 	}
 	return nil
 }
