@@ -426,3 +426,15 @@ func TestMaxmemoryRejectsDenyoomCommandsWhenFull(t *testing.T) {
 	want(t, c, "OK", "CONFIG", "SET", "maxmemory", 0)
 	want(t, c, "OK", "SET", "x", "y")
 }
+
+func TestConfigSetSeveralParametersIsAllOrNothing(t *testing.T) {
+	c := client(t)
+	defer do(t, c, "CONFIG", "SET", "maxmemory", 0, "maxmemory-policy", "noeviction")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "10mb", "maxmemory-policy", "allkeys-lru")
+	want(t, c, []any{"maxmemory", "10485760"}, "CONFIG", "GET", "maxmemory")
+	want(t, c, []any{"maxmemory-policy", "allkeys-lru"}, "CONFIG", "GET", "maxmemory-policy")
+	wantErrPrefix(t, c, "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy')", "CONFIG", "SET", "maxmemory", "20mb", "maxmemory-policy", "bogus")
+	want(t, c, []any{"maxmemory", "10485760"}, "CONFIG", "GET", "maxmemory")
+	wantErr(t, c, "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter", "CONFIG", "SET", "maxmemory", "1mb", "maxmemory", "2mb")
+	wantErr(t, c, "ERR syntax error", "CONFIG", "SET", "maxmemory", "1mb", "maxmemory-policy")
+}
