@@ -230,3 +230,16 @@ func TestLongValuesRoundTrip(t *testing.T) {
 	}
 	want(t, c, int64(len(v)), "STRLEN", "big")
 }
+
+func TestIncrbyfloatFormatsLikeRedisLongDouble(t *testing.T) {
+	c := client(t)
+	// Redis adds in long double and prints with 17 fixed decimals, trailing
+	// zeros removed: 1.1+2.2 is "3.3", and tiny values round to "0".
+	want(t, c, "1.1", "INCRBYFLOAT", "a", "1.1")
+	want(t, c, "3.3", "INCRBYFLOAT", "a", "2.2")
+	want(t, c, "0.1", "INCRBYFLOAT", "b", "0.1")
+	want(t, c, "0.3", "INCRBYFLOAT", "b", "0.2")
+	want(t, c, "100000000000000000000", "INCRBYFLOAT", "c", "1e20")
+	want(t, c, "0", "INCRBYFLOAT", "d", "5e-20")
+	want(t, c, "10.5", "INCRBYFLOAT", "e", "10.50")
+}
