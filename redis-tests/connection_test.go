@@ -125,6 +125,7 @@ func TestSelectSwitchesDatabaseAndRejectsBadIndexes(t *testing.T) {
 	wantErr(t, cn, "ERR DB index is out of range", "SELECT", "16")
 	wantErr(t, cn, "ERR DB index is out of range", "SELECT", "-1")
 	wantErr(t, cn, "ERR value is not an integer or out of range", "SELECT", "x")
+	wantErr(t, cn, "ERR value is out of range, value must between -2147483648 and 2147483647", "SELECT", "2147483648")
 }
 
 func TestResetRestoresConnectionDefaults(t *testing.T) {

@@ -217,3 +217,9 @@ func TestKeyspaceNotificationsFollowNotifyKeyspaceEvents(t *testing.T) {
 	}
 	t.Errorf("no expired event for e")
 }
+
+func TestPubsubSubcommandArityErrorsNameTheSubcommand(t *testing.T) {
+	c := client(t)
+	wantErr(t, c, "ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.", "PUBSUB", "CHANNELS", "a", "b")
+	wantErr(t, c, "ERR wrong number of arguments for 'pubsub|numpat' command", "PUBSUB", "NUMPAT", "x")
+}

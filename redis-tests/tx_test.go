@@ -166,3 +166,14 @@ func TestSwapdbAndFlushdbTouchWatchedKeys(t *testing.T) {
 	do(t, cn, "GET", "w")
 	want(t, cn, []any{"db1"}, "EXEC")
 }
+
+func TestExecWithWrongArityAbortsEvenOutsideMulti(t *testing.T) {
+	c := client(t)
+	cn := conn(t, c)
+	wantErr(t, cn, "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command", "EXEC", "x")
+	do(t, cn, "MULTI")
+	do(t, cn, "SET", "a", "1")
+	wantErr(t, cn, "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command", "EXEC", "x")
+	wantErr(t, cn, "ERR EXEC without MULTI", "EXEC")
+	want(t, c, int64(0), "EXISTS", "a")
+}
