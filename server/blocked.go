@@ -56,8 +56,8 @@ func (s *Server) Unblock(c *Client) {
 // watchHangup waits until the blocked client's socket reports end of file
 // (peeking, so pipelined bytes stay for redcon) and tells the loop.
 func (s *Server) watchHangup(c *Client, b *Blocked) {
-	tc := underlyingTCP(c.netConn)
-	if tc == nil {
+	tc, ok := c.netConn.(*net.TCPConn)
+	if !ok {
 		return
 	}
 	rc, err := tc.SyscallConn()
@@ -97,14 +97,4 @@ func (s *Server) watchHangup(c *Client, b *Blocked) {
 			return
 		}
 	}
-}
-
-func underlyingTCP(c net.Conn) *net.TCPConn {
-	switch t := c.(type) {
-	case *net.TCPConn:
-		return t
-	case *protoGuard:
-		return underlyingTCP(t.Conn)
-	}
-	return nil
 }

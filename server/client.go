@@ -30,6 +30,7 @@ type Client struct {
 	raw  syscall.RawConn // the socket, for the loop's non-blocking writes
 	R    Reply           // pending output (loop-owned)
 	kick chan struct{}   // wakes the writer goroutine
+	gone chan struct{}   // closed when the loop closes the connection
 
 	mu               sync.Mutex   // guards the writer hand-off below
 	wq               []byte       // output the writer goroutine still has to send
@@ -51,6 +52,9 @@ type Client struct {
 	closeAfterReply bool
 	closed          bool
 	linked          bool
+	replyOnNow      bool   // this command was CLIENT REPLY ON: reply even if skipping
+	replySkipping   bool   // this command's reply is skipped (CLIENT REPLY SKIP before it)
+	pushes          []byte // push replies of this command, kept under REPLY OFF
 	noEvict         bool
 	lastCmd         string
 	lastInteraction int64 // unix ms
@@ -101,6 +105,7 @@ func (c *Client) kill() {
 	}
 	c.closed = true
 	c.netConn.Close()
+	close(c.gone)
 }
 
 // Output.
@@ -298,6 +303,7 @@ func (c *Client) SetReplyMode(mode string) {
 	switch mode {
 	case "on":
 		c.replyOff, c.replySkip = false, false
+		c.replyOnNow = true
 	case "off":
 		c.replyOff = true
 	case "skip":

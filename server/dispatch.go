@@ -50,12 +50,19 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	c.lastInteraction = s.started.UnixMilli()
 	mark := len(c.R.buf)
 	skip := c.replySkip // CLIENT REPLY SKIP applies to the next command
-	c.replySkip = false
+	c.replySkip, c.replyOnNow = false, false
+	c.replySkipping = skip
 	s.current = c
 	s.process(c, args)
 	s.current = nil
-	if skip || c.replyOff {
+	c.replySkipping = false
+	if (skip && !c.replyOnNow) || c.replyOff {
 		c.R.buf = c.R.buf[:mark]
+	}
+	if len(c.pushes) > 0 {
+		// Pub/sub confirmations are pushes: CLIENT REPLY OFF keeps them.
+		c.R.buf = append(c.R.buf, c.pushes...)
+		c.pushes = c.pushes[:0]
 	}
 	if len(c.R.buf) > 0 || c.closeAfterReply {
 		c.scheduleWrite()

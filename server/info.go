@@ -19,7 +19,7 @@ func (s *Server) UsedMemory() int64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(sample)
 	if sample[0].Value.Kind() == metrics.KindUint64 {
-		return int64(sample[0].Value.Uint64())
+		return max(0, int64(sample[0].Value.Uint64())-gcBallastSize)
 	}
 	return 0
 }
@@ -144,7 +144,7 @@ func (s *Server) infoSection(name string) []string {
 	case "memory":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		used := int64(ms.HeapAlloc)
+		used := max(0, int64(ms.HeapAlloc)-gcBallastSize)
 		rss := int64(ms.Sys)
 		return []string{
 			fmt.Sprintf("used_memory:%d", used),

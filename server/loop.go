@@ -36,7 +36,7 @@ func (s *Server) loop() {
 		}
 		select {
 		case r := <-s.requests:
-			s.runBatch(r.c, r.batch)
+			s.runRequest(r)
 			s.drain()
 		case fn := <-s.events:
 			fn()
@@ -59,7 +59,7 @@ func (s *Server) drain() {
 	for i := 0; i < 4096; i++ {
 		select {
 		case r := <-s.requests:
-			s.runBatch(r.c, r.batch)
+			s.runRequest(r)
 		case fn := <-s.events:
 			fn()
 		default:
@@ -75,6 +75,25 @@ func (s *Server) Post(fn func()) {
 	select {
 	case s.events <- fn:
 	case <-s.stopping:
+	}
+}
+
+// runRequest handles one request from a client's connection goroutine.
+func (s *Server) runRequest(r request) {
+	if r.hangup {
+		s.unlinkClient(r.c)
+		return
+	}
+	if len(r.batch) > 0 {
+		s.runBatch(r.c, r.batch)
+	}
+	if r.protoErr != "" {
+		c := r.c
+		s.linkClient(c)
+		s.countError(Errorf(string(r.protoErr)))
+		c.R.Error(Errorf(r.protoErr.Error()))
+		c.closeAfterReply = true
+		c.scheduleWrite()
 	}
 }
 

@@ -21,10 +21,29 @@ func (s *Server) Subscribe(c *Client, names [][]byte, pattern bool) {
 			}
 			set[n][c] = struct{}{}
 		}
-		c.R.Push(3)
-		c.R.BulkString(kind)
-		c.R.BulkString(n)
-		c.R.Int(int64(len(c.channels) + len(c.patterns)))
+		c.confirm(kind, n, true)
+	}
+}
+
+// confirm writes a (un)subscribe confirmation; under CLIENT REPLY OFF/SKIP
+// it goes to c.pushes, which execute keeps.
+func (c *Client) confirm(kind, name string, hasName bool) {
+	r := &c.R
+	var side Reply
+	if c.replyOff || c.replySkipping {
+		side = Reply{buf: c.pushes, resp: c.R.resp}
+		r = &side
+	}
+	r.Push(3)
+	r.BulkString(kind)
+	if hasName {
+		r.BulkString(name)
+	} else {
+		r.Null()
+	}
+	r.Int(int64(len(c.channels) + len(c.patterns)))
+	if r == &side {
+		c.pushes = side.buf
 	}
 }
 
@@ -42,10 +61,7 @@ func (s *Server) Unsubscribe(c *Client, names [][]byte, pattern bool) {
 		}
 		sort.Strings(all)
 		if len(all) == 0 {
-			c.R.Push(3)
-			c.R.BulkString(kind)
-			c.R.Null()
-			c.R.Int(int64(len(c.channels) + len(c.patterns)))
+			c.confirm(kind, "", false)
 			return
 		}
 		for _, n := range all {
@@ -54,10 +70,7 @@ func (s *Server) Unsubscribe(c *Client, names [][]byte, pattern bool) {
 	}
 	for _, nb := range names {
 		s.unsubscribeOne(c, string(nb), pattern)
-		c.R.Push(3)
-		c.R.BulkString(kind)
-		c.R.BulkString(string(nb))
-		c.R.Int(int64(len(c.channels) + len(c.patterns)))
+		c.confirm(kind, string(nb), true)
 	}
 }
 

@@ -109,7 +109,9 @@ test('hello 3 switches the connection to RESP3 (map, null, push)', async () => {
   await waitFor(/^_\r\n/);
   sock.write('SUBSCRIBE node:push\r\n');
   await waitFor(/^>3\r\n\$9\r\nsubscribe\r\n\$9\r\nnode:push\r\n:1\r\n/);
+  // Listen before publishing: the push may arrive before PUBLISH's reply.
+  const pushed = waitFor(/^>3\r\n\$7\r\nmessage\r\n\$9\r\nnode:push\r\n\$2\r\nhi\r\n/);
   const pub = connect();
   assert.equal(await pub.publish('node:push', 'hi'), 1);
-  await waitFor(/^>3\r\n\$7\r\nmessage\r\n\$9\r\nnode:push\r\n\$2\r\nhi\r\n/);
+  await pushed;
 });

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+)
+
+// Reading requests.
+//
+// redcon accepts each connection and runs its goroutine; the first thing
+// that goroutine parses is a one-argument command the listener injects
+// (attachCommand), on which handle detaches the connection from redcon's
+// parser and runs serveConn: our own reader, below, from then on. It parses
+// RESP multibulk and inline commands straight from one buffer, enforces
+// Redis's limits on the way, and hands the loop whole pipelines: every
+// complete command of a read goes in one batch, copied into one allocation.
+//
+// Limits, with Redis's errors: multibulk counts up to 1024*1024 (10 before
+// AUTH), bulk lengths up to proto-max-bulk-len (16 KiB before AUTH), inline
+// requests and header lines up to 64 KiB, and one command at most
+// client-query-buffer-limit bytes. `*0` and `*-1` are ignored, as Redis
+// does. On a violation, the commands before it still run; then the client
+// gets "-ERR Protocol error: ..." and is closed.
+
+// guardLimits are read by every connection's reader; the loop updates them
+// on CONFIG SET.
+type guardLimits struct {
+	maxBulk  atomic.Int64
+	queryBuf atomic.Int64
+}
+
+const (
+	inlineMax       = 64 * 1024
+	maxMultibulk    = 1024 * 1024
+	unauthMultibulk = 10
+	unauthBulk      = 16384
+	readChunk       = 16 * 1024
+)
+
+var errQueryBufExceeded = errors.New("query buffer limit exceeded")
+
+// protocolError is a framing violation; its text follows "Protocol error: ".
+type protocolError string
+
+func (e protocolError) Error() string { return "Protocol error: " + string(e) }
+
+// respReader parses one connection's requests.
+type respReader struct {
+	conn   net.Conn
+	limits *guardLimits
+	client *Client // for the before-AUTH limits; nil = authenticated
+
+	buf        []byte
+	start, end int // unparsed bytes are buf[start:end]
+
+	// Parsed spans of the current batch, as offsets into buf.
+	spans  [][2]int
+	counts []int    // arguments per command; negative = inline (args in inline)
+	inline []string // arguments of inline commands
+}
+
+func newRespReader(conn net.Conn, limits *guardLimits, c *Client) *respReader {
+	return &respReader{conn: conn, limits: limits, client: c, buf: make([]byte, readChunk)}
+}
+
+// readBatch blocks until at least one complete command arrived and returns
+// every complete command buffered, as argument lists that the caller owns.
+// With a non-nil error, the commands returned are those before the problem
+// (a protocolError, or the connection's read error).
+func (r *respReader) readBatch() ([][][]byte, error) {
+	for {
+		need, err := r.parse()
+		if len(r.counts) > 0 || err != nil {
+			return r.takeBatch(), err
+		}
+		if err := r.fill(need); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// fill reads more bytes, making room for at least need unparsed bytes.
+func (r *respReader) fill(need int) error {
+	if r.start == r.end {
+		r.start, r.end = 0, 0
+	}
+	if want := max(need, r.end-r.start+readChunk); r.start+want > len(r.buf) {
+		if want > len(r.buf) {
+			nb := make([]byte, max(want, 2*len(r.buf)))
+			copy(nb, r.buf[r.start:r.end])
+			r.buf = nb
+		} else {
+			copy(r.buf, r.buf[r.start:r.end])
+		}
+		r.end -= r.start
+		r.start = 0
+	}
+	n, err := r.conn.Read(r.buf[r.end:])
+	r.end += n
+	if n > 0 {
+		return nil
+	}
+	return err
+}
+
+// parse records complete commands from buf[start:end] into spans/counts and
+// advances start past them. It returns how many unparsed bytes the next
+// command needs at least (a hint for fill), or a protocol error.
+func (r *respReader) parse() (int, error) {
+	authed := r.client == nil || r.client.authed.Load()
+	for r.start < r.end {
+		b := r.buf[r.start:r.end]
+		if b[0] != '*' {
+			n, err := r.parseInline(b)
+			if n == 0 || err != nil {
+				return 0, err
+			}
+			r.start += n
+			continue
+		}
+		n, need, err := r.parseMultibulk(b, authed)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			if int64(need) > r.limits.queryBuf.Load() {
+				return 0, errQueryBufExceeded
+			}
+			return need, nil
+		}
+		r.start += n
+	}
+	return 0, nil
+}
+
+// parseInline parses one inline command at the start of b; it returns the
+// bytes consumed (0 = incomplete).
+func (r *respReader) parseInline(b []byte) (int, error) {
+	nl := indexByte(b, '\n')
+	if nl < 0 {
+		if len(b) > inlineMax {
+			return 0, protocolError("too big inline request")
+		}
+		return 0, nil
+	}
+	line := b[:nl]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	args, err := SplitArgs(string(line))
+	if err != nil {
+		return 0, protocolError("unbalanced quotes in request")
+	}
+	if len(args) > 0 {
+		// Inline arguments are unescaped copies, not spans of buf: keep
+		// them in the batch as extra data.
+		r.counts = append(r.counts, -len(args))
+		r.inline = append(r.inline, args...)
+	}
+	return nl + 1, nil
+}
+
+// parseMultibulk parses one *N command at the start of b: the bytes
+// consumed (0 = incomplete, with need = bytes the command needs at least).
+func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, err error) {
+	line, next, err := headerLine(b, 0, "too big mbulk count string")
+	if line == nil {
+		return 0, len(b) + 1, err
+	}
+	count, perr := strconv.ParseInt(string(line[1:]), 10, 64)
+	if perr != nil || count > maxMultibulk {
+		return 0, 0, protocolError("invalid multibulk length")
+	}
+	if count > unauthMultibulk && !authed {
+		return 0, 0, protocolError("unauthenticated multibulk length")
+	}
+	if count <= 0 {
+		return next, 0, nil // ignored, as Redis does
+	}
+	mark := len(r.spans)
+	pos := next
+	for i := int64(0); i < count; i++ {
+		if pos >= len(b) {
+			r.spans = r.spans[:mark]
+			return 0, pos + 1, nil
+		}
+		if b[pos] != '$' {
+			r.spans = r.spans[:mark]
+			return 0, 0, protocolError("expected '$', got '" + string(b[pos]) + "'")
+		}
+		line, after, err := headerLine(b, pos, "too big bulk count string")
+		if line == nil {
+			r.spans = r.spans[:mark]
+			return 0, len(b) + 1, err
+		}
+		size, perr := strconv.ParseInt(string(line[1:]), 10, 64)
+		if perr != nil || size < 0 || size > r.limits.maxBulk.Load() {
+			r.spans = r.spans[:mark]
+			return 0, 0, protocolError("invalid bulk length")
+		}
+		if size > unauthBulk && !authed {
+			r.spans = r.spans[:mark]
+			return 0, 0, protocolError("unauthenticated bulk length")
+		}
+		if int64(after)+size+2 > int64(len(b)) {
+			r.spans = r.spans[:mark]
+			return 0, after + int(size) + 2, nil
+		}
+		r.spans = append(r.spans, [2]int{r.start + after, r.start + after + int(size)})
+		pos = after + int(size) + 2
+	}
+	r.counts = append(r.counts, int(count))
+	return pos, 0, nil
+}
+
+// headerLine finds the "*N\r\n" or "$N\r\n" line starting at b[from]; it
+// returns the line without CRLF and the offset after it, or a nil line when
+// incomplete (an error when it grew past the inline limit without one).
+func headerLine(b []byte, from int, tooBig string) ([]byte, int, error) {
+	cr := indexByte(b[from:], '\r')
+	if cr < 0 || from+cr+1 >= len(b) {
+		if len(b)-from > inlineMax {
+			return nil, 0, protocolError(tooBig)
+		}
+		return nil, 0, nil
+	}
+	return b[from : from+cr], from + cr + 2, nil
+}
+
+// takeBatch copies the parsed commands out of buf into one allocation and
+// resets the parse state.
+func (r *respReader) takeBatch() [][][]byte {
+	if len(r.counts) == 0 {
+		return nil
+	}
+	size, nargs := 0, 0
+	for _, sp := range r.spans {
+		size += sp[1] - sp[0]
+	}
+	for _, a := range r.inline {
+		size += len(a)
+	}
+	for _, n := range r.counts {
+		nargs += abs(n)
+	}
+	data := make([]byte, size)
+	args := make([][]byte, nargs)
+	batch := make([][][]byte, len(r.counts))
+	d, a, s, in := 0, 0, 0, 0
+	for i, n := range r.counts {
+		cmd := args[a : a+abs(n) : a+abs(n)]
+		for j := range cmd {
+			var src []byte
+			if n > 0 {
+				src = r.buf[r.spans[s][0]:r.spans[s][1]]
+				s++
+			} else {
+				src = []byte(r.inline[in])
+				in++
+			}
+			cmd[j] = data[d : d+len(src) : d+len(src)]
+			copy(cmd[j], src)
+			d += len(src)
+		}
+		a += abs(n)
+		batch[i] = cmd
+	}
+	r.spans, r.counts, r.inline = r.spans[:0], r.counts[:0], r.inline[:0]
+	return batch
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
+
+// attachCommand is the command the listener injects at the start of every
+// connection, so that redcon's first parse yields it and nothing of the
+// client's, and handle can take the connection over (see serveConn).
+const attachCommand = "\x00reddwarf-attach"
+
+var attachBytes = []byte("*1\r\n$" + strconv.Itoa(len(attachCommand)) + "\r\n" + attachCommand + "\r\n")
+
+// attachConn is an accepted connection whose first Read yields attachBytes.
+type attachConn struct {
+	net.Conn
+	sent bool
+}
+
+func (a *attachConn) Read(p []byte) (int, error) {
+	if !a.sent {
+		a.sent = true
+		return copy(p, attachBytes), nil
+	}
+	return a.Conn.Read(p)
+}
+
+// attachListener wraps accepted connections in attachConn.
+type attachListener struct{ net.Listener }
+
+func (l attachListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &attachConn{Conn: c}, nil
+}

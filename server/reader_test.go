@@ -1,0 +1,140 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+)
+
+// chunkConn is a net.Conn whose reads come from a fixed input delivered in
+// chunks of chunk bytes.
+type chunkConn struct {
+	net.Conn
+	in    []byte
+	chunk int
+}
+
+func (p *chunkConn) Read(b []byte) (int, error) {
+	if len(p.in) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(b), p.chunk, len(p.in))
+	copy(b, p.in[:n])
+	p.in = p.in[n:]
+	return n, nil
+}
+
+func newTestReader(input string, chunk int) *respReader {
+	l := &guardLimits{}
+	l.maxBulk.Store(512 << 20)
+	l.queryBuf.Store(1 << 30)
+	return newRespReader(&chunkConn{in: []byte(input), chunk: chunk}, l, nil)
+}
+
+// readAll returns every command the reader yields and the final error.
+func readAll(r *respReader) (string, error) {
+	var cmds []string
+	for {
+		batch, err := r.readBatch()
+		for _, c := range batch {
+			var args []string
+			for _, a := range c {
+				args = append(args, string(a))
+			}
+			cmds = append(cmds, "["+strings.Join(args, " ")+"]")
+		}
+		if err != nil {
+			return strings.Join(cmds, " "), err
+		}
+	}
+}
+
+func TestReaderParsesAnyChunking(t *testing.T) {
+	input := "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*0\r\n*-1\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\n" +
+		"set \"a b\" '\\x41' \"\\x41\"\r\n\r\n"
+	want := "[SET k hello] [PING] [ECHO ] [set a b \\x41 A]"
+	for chunk := 1; chunk <= len(input); chunk++ {
+		got, err := readAll(newTestReader(input, chunk))
+		if err != io.EOF || got != want {
+			t.Fatalf("chunk %d: got %s (%v), want %s", chunk, got, err, want)
+		}
+	}
+}
+
+func TestReaderProtocolErrors(t *testing.T) {
+	cases := []struct{ in, err string }{
+		{"*3000000000\r\n", "invalid multibulk length"},
+		{"*abc\r\n", "invalid multibulk length"},
+		{"*1\r\nfoo\r\n", "expected '$', got 'f'"},
+		{"set \"a b\r\n", "unbalanced quotes in request"},
+		{"*1\r\n$-10\r\n", "invalid bulk length"},
+		{"*1\r\n$2000000000\r\n", "invalid bulk length"},
+		{"*1\r\n$blabla\r\n", "invalid bulk length"},
+		{strings.Repeat("x", 70000), "too big inline request"},
+		{"*" + strings.Repeat("1", 70000), "too big mbulk count string"},
+		{"*1\r\n$" + strings.Repeat("1", 70000), "too big bulk count string"},
+	}
+	for _, c := range cases {
+		name := c.in[:min(20, len(c.in))]
+		got, err := readAll(newTestReader("PING\r\n"+c.in, 7))
+		var pe protocolError
+		if !errors.As(err, &pe) || string(pe) != c.err {
+			t.Fatalf("%q: error %v, want %q", name, err, c.err)
+		}
+		if got != "[PING]" {
+			t.Fatalf("%q: the command before the error must pass, got %s", name, got)
+		}
+	}
+}
+
+func TestReaderUnauthenticatedLimits(t *testing.T) {
+	c := &Client{}
+	r := newTestReader("*11\r\n", 100)
+	r.client = c
+	if _, err := readAll(r); err == nil || !strings.Contains(err.Error(), "unauthenticated multibulk length") {
+		t.Fatalf("got %v", err)
+	}
+	r = newTestReader("*1\r\n$20000\r\n", 100)
+	r.client = c
+	if _, err := readAll(r); err == nil || !strings.Contains(err.Error(), "unauthenticated bulk length") {
+		t.Fatalf("got %v", err)
+	}
+	c.authed.Store(true)
+	r = newTestReader("*11\r\n", 100)
+	r.client = c
+	if _, err := readAll(r); err != io.EOF {
+		t.Fatalf("authenticated client refused: %v", err)
+	}
+}
+
+func TestReaderQueryBufferLimit(t *testing.T) {
+	r := newTestReader("*1\r\n$100000\r\n"+strings.Repeat("a", 100000)+"\r\n", 4096)
+	r.limits.queryBuf.Store(50000)
+	if _, err := readAll(r); err != errQueryBufExceeded {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// FuzzReader feeds arbitrary bytes in arbitrary chunks: nothing may panic,
+// and the commands parsed must not depend on how the input was split.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"), 3)
+	f.Add([]byte("PING\r\nset a \"b c\"\r\n"), 1)
+	f.Add([]byte("*1\r\n$-1\r\n*0\r\n"), 2)
+	f.Fuzz(func(t *testing.T, in []byte, chunk int) {
+		if chunk <= 0 {
+			chunk = -chunk
+		}
+		r1 := newTestReader(string(in), chunk%64+1)
+		r1.limits.maxBulk.Store(1 << 16)
+		got1, err1 := readAll(r1)
+		r2 := newTestReader(string(in), len(in)+1)
+		r2.limits.maxBulk.Store(1 << 16)
+		got2, err2 := readAll(r2)
+		if got1 != got2 || (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+			t.Fatalf("chunking changed the result: %q %v vs %q %v", got1, err1, got2, err2)
+		}
+	})
+}
