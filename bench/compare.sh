@@ -24,6 +24,9 @@
 #                    reddwarf run (bench/machine: metalkit.ReadBandwidth)
 #   bytes_per_token  weight bytes one decode step reads
 #   roofline_tok_s   read_gb_s ÷ bytes_per_token: the batch-1 decode ceiling
+#   load             1-minute load average before and after the runs; above
+#                    the core count, other programs shared the CPUs and the
+#                    numbers say more about them than about the engines
 #
 #   metric           llama.cpp     reddwarf      ratio
 #   prefill_tok_s    …             …             …x
@@ -78,6 +81,7 @@ else
 fi
 (cd "$root" && go build -o "$work/machine" ./bench/machine)
 
+load0=$(cut -d' ' -f1 /proc/loadavg)
 pin=()
 [ -n "$cpus" ] && pin=(taskset -c "$cpus")
 args=(--model "$model" --threads "$threads" --prompt-tokens "$prompt" --gen-tokens "$gen")
@@ -90,12 +94,13 @@ for i in $(seq 1 "$reps"); do
 	"${pin[@]}" "$work/reddwarf" bench "${args[@]}" >"$out/reddwarf-$i.jsonl" 2>"$out/reddwarf-$i.err"
 done
 
+load1=$(cut -d' ' -f1 /proc/loadavg)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 ncpu=$(nproc)
 backend=$(jq -r .backend "$out"/machine-1.json 2>/dev/null || echo unknown)
 
 # Summarise: last JSON line of each run, medians, ratios.
-jq -rs --arg model "$model" --arg cpu "$cpu" --argjson ncpu "$ncpu" --arg backend "$backend" \
+jq -rs --arg model "$model" --arg cpu "$cpu" --argjson ncpu "$ncpu" --arg backend "$backend" --arg load0 "$load0" --arg load1 "$load1" \
 	--argjson threads "$threads" --argjson reps "$reps" --argjson prompt "$prompt" --argjson gen "$gen" '
 def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
 def f(n): if . == null then "-" else (. * pow(10; n) | round) / pow(10; n) | tostring end;
@@ -105,7 +110,7 @@ def pad(w): tostring | . + (" " * ([w - length, 0] | max));
 | (map(select(.engine != null and .engine != "reddwarf"))) as $lc
 | {
 	model: $model, cpu: $cpu, cpus: $ncpu, backend: $backend, threads: $threads, reps: $reps,
-	prompt_tokens: $prompt, gen_tokens: $gen,
+	prompt_tokens: $prompt, gen_tokens: $gen, load_before: ($load0 | tonumber), load_after: ($load1 | tonumber),
 	read_gb_s: ($bw | map(.read_gb_s) | median),
 	reddwarf_bench_read_gb_s: ($rd | map(.read_bandwidth_gb_s) | median),
 	bytes_per_token: ($rd[0].weight_bytes_per_token),
@@ -135,6 +140,7 @@ def pad(w): tostring | . + (" " * ([w - length, 0] | max));
   "read_gb_s        \($r.read_gb_s | f(2))",
   "bytes_per_token  \($r.bytes_per_token)",
   "roofline_tok_s   \($r.roofline_tok_s | f(2))",
+  "load             before \($r.load_before) after \($r.load_after) on \($r.cpus) cores",
   "",
   "metric           \("llama.cpp" | pad(14))\("reddwarf" | pad(14))ratio",
   "prefill_tok_s    \($r.llamacpp_prefill_tok_s | f(2) | pad(14))\($r.reddwarf_prefill_tok_s | f(2) | pad(14))\($r.prefill_ratio | f(3))x",
