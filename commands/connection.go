@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,10 @@ func selectCommand(x *server.Ctx) {
 	n, ok := server.ParseInt(x.Args[1])
 	if !ok {
 		x.Error(server.ErrNotInteger)
+		return
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		x.Error(server.Errorf("value is out of range, value must between -2147483648 and 2147483647"))
 		return
 	}
 	if n < 0 || n >= int64(len(x.S.DBs)) {

@@ -112,7 +112,7 @@ func expireGeneric(x *server.Ctx, absolute bool, unit int64) {
 // (relative, or absolute with abs) in ms or rounded seconds.
 func ttlGeneric(x *server.Ctx, ms, abs bool) {
 	key := x.Arg(1)
-	if x.DB.Lookup(key) == nil {
+	if x.DB.Peek(key) == nil { // no access-time update, as Redis's LOOKUP_NOTOUCH
 		x.R.Int(-2)
 		return
 	}

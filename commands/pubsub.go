@@ -40,7 +40,7 @@ func publishCommand(x *server.Ctx) {
 // PUBSUB CHANNELS [pattern]
 func pubsubChannelsCommand(x *server.Ctx) {
 	if len(x.Args) > 3 {
-		x.Error(server.ErrWrongArgs("pubsub|channels"))
+		x.Error(server.Errorf("unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP."))
 		return
 	}
 	pat := ""

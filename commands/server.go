@@ -82,7 +82,7 @@ func configGetCommand(x *server.Ctx) {
 // CONFIG SET parameter value [parameter value ...] — all or nothing.
 func configSetCommand(x *server.Ctx) {
 	if len(x.Args)%2 != 0 {
-		x.Error(server.ErrWrongArgs("config|set"))
+		x.Error(server.ErrSyntax)
 		return
 	}
 	seen := map[string]bool{}

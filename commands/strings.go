@@ -2,7 +2,8 @@ package commands
 
 import (
 	"math"
-	"strconv"
+	"math/big"
+	"strings"
 
 	"reddwarf/server"
 )
@@ -426,6 +427,10 @@ func setrangeCommand(x *server.Ctx) {
 		x.R.Int(int64(cur))
 		return
 	}
+	if off > x.S.Config.ProtoMaxBulkLen-int64(len(val)) {
+		x.Error(server.ErrStringTooLong)
+		return
+	}
 	if err := checkStringLength(x, off+int64(len(val))); err != nil {
 		x.Error(err)
 		return
@@ -501,37 +506,64 @@ func incrDecr(x *server.Ctx, by int64) {
 }
 
 // INCRBYFLOAT key increment
+//
+// Redis adds in C's long double (x87 80-bit: a 64-bit mantissa) and prints
+// the sum with 17 decimals, trailing zeros trimmed. A big.Float of 64-bit
+// precision rounds exactly as that does, so 1.1+2.2 gives "3.3" as in
+// Redis, not float64's 3.3000000000000003.
 func incrbyfloatCommand(x *server.Ctx) {
-	by, err := floatArg(x, 2)
-	if err != nil {
-		x.Error(err)
+	by, ok := parseLongDouble(x.Args[2])
+	if !ok {
+		x.Error(server.ErrNotFloat)
 		return
 	}
 	key := x.Arg(1)
 	o := x.DB.LookupWrite(key)
-	var cur float64
+	cur := new(big.Float).SetPrec(64)
 	if o != nil {
 		if o.Type != server.TypeString {
 			x.Error(server.ErrWrongType)
 			return
 		}
-		f, ok := server.ParseFloat(o.Str)
-		if !ok {
+		if cur, ok = parseLongDouble(o.Str); !ok {
 			x.Error(server.ErrNotFloat)
 			return
 		}
-		cur = f
 	}
-	cur += by
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+	sum := new(big.Float).SetPrec(64).Add(cur, by)
+	if sum.IsInf() || sum.MantExp(nil) > 16384 {
 		x.Error(server.Errorf("increment would produce NaN or Infinity"))
 		return
 	}
-	// Redis prints long doubles with up to 17 digits and no exponent; the
-	// shortest round-trip form of the float64 gives the same text for
-	// every value a float64 holds exactly and never prints noise digits.
-	s := strconv.FormatFloat(cur, 'f', -1, 64)
-	x.DB.Set(key, server.NewString([]byte(s)), true)
+	str := formatLongDouble(sum)
+	x.DB.Set(key, server.NewString([]byte(str)), true)
 	x.Modified(key)
-	x.R.BulkString(s)
+	x.R.BulkString(str)
+}
+
+// parseLongDouble parses a float argument at long double precision (no
+// spaces, no NaN; inf is accepted so that adding it can be refused).
+func parseLongDouble(b []byte) (*big.Float, bool) {
+	s := string(b)
+	if s == "" || strings.TrimSpace(s) != s || strings.ContainsAny(s, "nN_") && !strings.EqualFold(strings.TrimLeft(s, "+-"), "inf") {
+		return nil, false
+	}
+	f, _, err := big.ParseFloat(s, 10, 64, big.ToNearestEven)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// formatLongDouble prints like "%.17Lf" with trailing zeros and point removed.
+func formatLongDouble(f *big.Float) string {
+	s := f.Text('f', 17)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
 }

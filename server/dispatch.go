@@ -99,7 +99,14 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, Errorf("Can't execute '"+spec.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
 		return
 	}
-	// 4. MULTI: queue everything but the transaction commands themselves.
+	// 4. Memory: DENYOOM commands are refused over maxmemory, queued or not.
+	// Inside MULTI every queued command counts: queueing itself takes memory.
+	denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name))
+	if s.Config.MaxMemory > 0 && denyOOM && s.UsedMemory() > s.Config.MaxMemory {
+		s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
+		return
+	}
+	// 5. MULTI: queue everything but the transaction commands themselves.
 	if c.multi != nil && !multiControl(spec.Name) {
 		if spec.Flags&FlagNoMulti != 0 {
 			s.rejectCommand(c, spec, Errorf("Command not allowed inside a transaction"))
@@ -109,13 +116,9 @@ func (s *Server) process(c *Client, args [][]byte) {
 		r.Raw(respQueued)
 		return
 	}
-	// 5. Gates driven by flags.
+	// 6. Gates driven by flags.
 	if s.loading.Load() && spec.Flags&FlagLoading == 0 {
 		s.rejectCommand(c, spec, ErrLoading)
-		return
-	}
-	if s.Config.MaxMemory > 0 && spec.Flags&FlagDenyOOM != 0 && s.UsedMemory() > s.Config.MaxMemory {
-		s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
 		return
 	}
 	if s.Hooks.Gate != nil {
@@ -207,6 +210,12 @@ func (s *Server) Call(c *Client, args [][]byte) {
 // rejectCommand replies an error for a command that was not run. Inside
 // MULTI it also dooms the transaction, as Redis does.
 func (s *Server) rejectCommand(c *Client, spec *Spec, err error) {
+	if spec != nil && spec.Name == "exec" {
+		// A refused EXEC discards the transaction, saying why.
+		c.multi = nil
+		s.unwatchAll(c)
+		err = CodeError("EXECABORT", "Transaction discarded because of: "+strings.TrimPrefix(err.Error(), "ERR "))
+	}
 	if c.multi != nil {
 		c.multi.aborted = true
 	}
@@ -257,6 +266,15 @@ func trunc(s string, n int) string {
 func pubsubAllowed(name string) bool {
 	switch name {
 	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit", "reset", "ssubscribe", "sunsubscribe":
+		return true
+	}
+	return false
+}
+
+// multiEnd reports the commands that end or leave a transaction.
+func multiEnd(name string) bool {
+	switch name {
+	case "exec", "discard", "quit", "reset":
 		return true
 	}
 	return false
