@@ -95,16 +95,19 @@ func expireGeneric(x *server.Ctx, absolute bool, unit int64) {
 		x.R.Int(0)
 		return
 	}
+	event := "expire"
 	if when <= x.S.Now() {
 		if err := x.S.CheckBusy(x.DB, key); err != nil {
 			x.Error(err)
 			return
 		}
 		x.DB.Delete(key)
+		event = "del"
 	} else {
 		x.DB.SetExpire(key, when)
 	}
 	x.Modified(key)
+	x.Notify(event, key)
 	x.R.Int(1)
 }
 
@@ -154,5 +157,6 @@ func persistCommand(x *server.Ctx) {
 		return
 	}
 	x.Modified(key)
+	x.Notify("persist", key)
 	x.R.Int(1)
 }

@@ -55,6 +55,7 @@ func delCommand(x *server.Ctx) {
 	for _, k := range x.Args[1:] {
 		if x.DB.Delete(string(k)) {
 			x.Modified(string(k))
+			x.Notify("del", string(k))
 			n++
 		}
 	}
@@ -207,6 +208,8 @@ func renameGeneric(x *server.Ctx, nx bool) {
 	}
 	x.Modified(src)
 	x.Modified(dst)
+	x.Notify("rename_from", src)
+	x.Notify("rename_to", dst)
 	if nx {
 		x.R.Int(1)
 	} else {
@@ -262,6 +265,7 @@ func copyCommand(x *server.Ctx) {
 		dstDB.SetExpire(dst, exp)
 	}
 	x.ModifiedDB(dstDB, dst)
+	x.S.Notify(dstDB, "copy_to", dst)
 	x.R.Int(1)
 }
 
@@ -294,6 +298,8 @@ func moveCommand(x *server.Ctx) {
 	}
 	x.Modified(key)
 	x.ModifiedDB(dst, key)
+	x.Notify("move_from", key)
+	x.S.Notify(dst, "move_to", key)
 	x.R.Int(1)
 }
 

@@ -160,6 +160,10 @@ func setGeneric(x *server.Ctx, key string, val []byte, o setOptions) {
 		x.DB.SetExpire(key, o.expireAt)
 	}
 	x.Modified(key)
+	x.Notify("set", key)
+	if o.expireAt != 0 {
+		x.Notify("expire", key)
+	}
 	if o.get {
 		replyOld(x, old)
 	} else {
@@ -183,6 +187,7 @@ func setnxCommand(x *server.Ctx) {
 	}
 	x.DB.Set(x.Arg(1), server.NewString(append([]byte(nil), x.Args[2]...)), false)
 	x.Modified(x.Arg(1))
+	x.Notify("set", x.Arg(1))
 	x.R.Int(1)
 }
 
@@ -218,6 +223,7 @@ func getdelCommand(x *server.Ctx) {
 		x.R.Bulk(o.Str)
 		x.DB.Delete(x.Arg(1))
 		x.Modified(x.Arg(1))
+		x.Notify("del", x.Arg(1))
 	}
 }
 
@@ -258,12 +264,15 @@ func getexCommand(x *server.Ctx) {
 	case at != 0 && at <= x.S.Now():
 		x.DB.Delete(key)
 		x.Modified(key)
+		x.Notify("del", key)
 	case at != 0:
 		x.DB.SetExpire(key, at)
 		x.Modified(key)
+		x.Notify("expire", key)
 	case persist:
 		if x.DB.Persist(key) {
 			x.Modified(key)
+			x.Notify("persist", key)
 		}
 	}
 }
@@ -306,6 +315,7 @@ func msetGeneric(x *server.Ctx, nx bool) {
 		k := string(x.Args[i])
 		x.DB.Set(k, server.NewString(append([]byte(nil), x.Args[i+1]...)), false)
 		x.Modified(k)
+		x.Notify("set", k)
 	}
 	if nx {
 		x.R.Int(1)
@@ -342,6 +352,7 @@ func appendCommand(x *server.Ctx) {
 		o.SetRaw()
 	}
 	x.Modified(key)
+	x.Notify("append", key)
 	x.R.Int(int64(len(o.Str)))
 }
 
@@ -445,6 +456,7 @@ func setrangeCommand(x *server.Ctx) {
 	copy(o.Str[off:], val)
 	o.SetRaw()
 	x.Modified(key)
+	x.Notify("setrange", key)
 	x.R.Int(int64(len(o.Str)))
 }
 
@@ -502,6 +514,7 @@ func incrDecr(x *server.Ctx, by int64) {
 	cur += by
 	x.DB.Set(key, server.NewString(server.FormatInt(cur)), true)
 	x.Modified(key)
+	x.Notify("incrby", key)
 	x.R.Int(cur)
 }
 
@@ -538,6 +551,7 @@ func incrbyfloatCommand(x *server.Ctx) {
 	str := formatLongDouble(sum)
 	x.DB.Set(key, server.NewString([]byte(str)), true)
 	x.Modified(key)
+	x.Notify("incrbyfloat", key)
 	x.R.BulkString(str)
 }
 

@@ -38,6 +38,7 @@ type Config struct {
 	MaxMemoryPolicy        string
 	LFULogFactor           int
 	LFUDecayTime           int
+	NotifyFlags            int   // notify-keyspace-events classes (notify.go)
 	PubsubOutputLimit      int64 // hard limit of a pub/sub client's pending output
 	NormalOutputLimit      int64 // hard limit of any client's pending output
 }
@@ -95,7 +96,7 @@ var directives = []*directive{
 	{name: "appendonly", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
-	{name: "notify-keyspace-events", def: "", kind: kindString},
+	{name: "notify-keyspace-events", def: "", kind: kindSpecial, apply: applyNotify},
 	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: 1 << 31},
 	{name: "daemonize", def: "no", kind: kindBool, immutable: true},
 	{name: "busy-reply-threshold", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
@@ -203,7 +204,7 @@ func (c *Config) set(d *directive, value string) error {
 			return err
 		}
 	}
-	if d.name == "save" || d.name == "client-output-buffer-limit" {
+	if d.name == "save" || d.name == "client-output-buffer-limit" || d.name == "notify-keyspace-events" {
 		canon = c.values[d.name] // the setter stored its canonical form
 	} else if d.name == "dir" {
 		canon = c.Dir

@@ -58,6 +58,7 @@ func (db *DB) expireIfNeeded(key string) bool {
 	db.remove(key)
 	db.srv.Stats.ExpiredKeys++
 	db.srv.signalModified(db, key)
+	db.srv.Notify(db, "expired", key)
 	return true
 }
 
@@ -141,6 +142,7 @@ func (db *DB) Set(key string, o *Object, keepTTL bool) {
 		}
 	} else {
 		db.order.Set(&keyItem{xxhash.Sum64String(key), key})
+		db.srv.Notify(db, "new", key)
 	}
 	if o.lruMS == 0 {
 		o.lruMS = db.srv.Now()
@@ -277,6 +279,7 @@ func (db *DB) activeExpireCycle(budget time.Duration) {
 				db.remove(k)
 				db.srv.Stats.ExpiredKeys++
 				db.srv.signalModified(db, k)
+				db.srv.Notify(db, "expired", k)
 				expired++
 			}
 			if sampled >= 20 {
