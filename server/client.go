@@ -65,7 +65,7 @@ type Client struct {
 	// batch resumes when it is cleared. See blocked.go.
 	blocked *Blocked
 	pending [][][]byte // commands of the batch not yet run while blocked
-	argvMem int64
+	curArgs [][]byte   // the running command, for CLIENT LIST's qbuf
 }
 
 type multiState struct {
@@ -289,7 +289,16 @@ func (c *Client) Info(now time.Time) string {
 	b.WriteString(" psub=" + strconv.Itoa(len(c.patterns)))
 	b.WriteString(" ssub=0")
 	b.WriteString(" multi=" + strconv.Itoa(multi))
-	b.WriteString(" qbuf=0 qbuf-free=0 argv-mem=" + strconv.FormatInt(c.argvMem, 10))
+	qbuf, argv := 0, 0
+	if c.srv.current == c {
+		// Redis shows the running command still in its query buffer.
+		for _, a := range c.curArgs {
+			qbuf += 1 + len(strconv.Itoa(len(a))) + 2 + len(a) + 2
+			argv += len(a)
+		}
+		qbuf += 1 + len(strconv.Itoa(len(c.curArgs))) + 2
+	}
+	b.WriteString(" qbuf=" + strconv.Itoa(qbuf) + " qbuf-free=0 argv-mem=" + strconv.Itoa(argv))
 	b.WriteString(" multi-mem=0 rbs=1024 rbp=0 obl=" + strconv.Itoa(obl))
 	b.WriteString(" oll=0 omem=" + strconv.Itoa(obl))
 	b.WriteString(" tot-mem=" + strconv.Itoa(obl+1024))

@@ -103,6 +103,10 @@ var directives = []*directive{
 	{name: "lua-time-limit", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
 	{name: "active-expire-effort", def: "1", kind: kindInt, min: 1, max: 10},
 	{name: "set-proc-title", def: "yes", kind: kindBool, immutable: true},
+	{name: "repl-backlog-size", def: "1048576", kind: kindMemory, min: 1},
+	{name: "maxmemory-clients", def: "0", kind: kindString},
+	{name: "replicaof", def: "", kind: kindString, immutable: true},
+	{name: "replica-read-only", def: "yes", kind: kindBool},
 	{name: "enable-debug-command", def: "no", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
 	// Model directives (the inference engine reads them at start-up).
 	{name: "model", def: "", kind: kindString, immutable: true},
@@ -117,6 +121,7 @@ var directives = []*directive{
 // Directive aliases Redis accepts for old names.
 var directiveAliases = map[string]string{
 	"slave-read-only": "replica-read-only",
+	"slaveof":         "replicaof",
 }
 
 func findDirective(name string) *directive {
@@ -143,8 +148,13 @@ func NewConfig() *Config {
 	return c
 }
 
-// Get returns a directive's canonical value.
-func (c *Config) Get(name string) string { return c.values[name] }
+// Get returns a directive's canonical value (by name or alias).
+func (c *Config) Get(name string) string {
+	if a, ok := directiveAliases[name]; ok {
+		name = a
+	}
+	return c.values[name]
+}
 
 // Int returns a numeric directive's value.
 func (c *Config) Int(name string) int64 { return atoi64(c.values[name]) }
@@ -401,6 +411,11 @@ func (c *Config) Match(pattern string) []string {
 	for _, d := range directives {
 		if GlobMatch(pattern, d.name, true) {
 			out = append(out, d.name)
+		}
+	}
+	for alias := range directiveAliases {
+		if GlobMatch(pattern, alias, true) {
+			out = append(out, alias) // Redis lists aliases too
 		}
 	}
 	sort.Strings(out)

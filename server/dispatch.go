@@ -52,9 +52,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	skip := c.replySkip // CLIENT REPLY SKIP applies to the next command
 	c.replySkip, c.replyOnNow = false, false
 	c.replySkipping = skip
-	s.current = c
+	s.current, c.curArgs = c, args
 	s.process(c, args)
-	s.current = nil
+	s.current, c.curArgs = nil, nil
 	c.replySkipping = false
 	if (skip && !c.replyOnNow) || c.replyOff {
 		c.R.buf = c.R.buf[:mark]
