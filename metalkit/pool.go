@@ -4,12 +4,14 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a persistent set of worker goroutines that kernels split their
-// work across. The goroutines start once in NewPool and park on a channel
-// between calls (no spinning), so an idle pool costs nothing and a call
-// creates no goroutines. The calling goroutine works too: a pool of n threads
+// work across. The goroutines start once in NewPool and, between calls,
+// poll for spinWait (30µs) and then park on a channel, so an idle pool
+// costs nothing, back-to-back calls skip the wake-up, and a call creates
+// no goroutines. The calling goroutine works too: a pool of n threads
 // runs n-1 goroutines.
 //
 // Calls on one Pool are serialised (a mutex): concurrent callers wait their
@@ -75,10 +77,43 @@ func (p *Pool) Close() {
 	}
 }
 
+// spinWait is how long a worker, or a caller waiting for its workers, polls
+// before it parks. A forward pass runs a matmul every few tens of
+// microseconds, and waking a parked goroutine's thread costs about as much
+// (a futex round trip), so a short poll keeps both cores busy inside a step;
+// bounded, it cannot starve another program of the core the way an
+// unbounded spin does (llama.cpp's thread pool collapses when a core is
+// shared).
+const spinWait = 30 * time.Microsecond
+
 func (p *Pool) worker(w int) {
-	for range p.wake[w] {
+	for {
+		if !spinRecv(p.wake[w]) {
+			if _, ok := <-p.wake[w]; !ok {
+				return
+			}
+		}
 		p.task.work(w)
 		p.done <- struct{}{}
+	}
+}
+
+// spinRecv polls c for up to spinWait and reports whether it received.
+func spinRecv(c chan struct{}) bool {
+	var t0 time.Time
+	for i := 0; ; i++ {
+		select {
+		case _, ok := <-c:
+			return ok
+		default:
+		}
+		if i%64 == 63 {
+			if t0.IsZero() {
+				t0 = time.Now()
+			} else if time.Since(t0) > spinWait {
+				return false
+			}
+		}
 	}
 }
 
@@ -93,7 +128,9 @@ func (p *Pool) run(t task) {
 	}
 	t.work(0)
 	for w := 1; w < p.threads; w++ {
-		<-p.done
+		if !spinRecv(p.done) {
+			<-p.done
+		}
 	}
 	p.task = nil
 }
