@@ -1,6 +1,7 @@
 // Command profile writes a CPU profile of reddwarf decoding a GGUF, for
 // `go tool pprof`: it prefills a short pseudo-random prompt (not profiled),
 // then decodes --tokens tokens greedily, one session, with the profiler on.
+// With --prefill it profiles the prompt's prefill instead (one Step).
 //
 //	go run ./bench/profile --model FILE --threads 2 --tokens 32 -o cpu.pprof
 //	go tool pprof -top cpu.pprof
@@ -22,14 +23,15 @@ func main() {
 	prompt := flag.Int("prompt-tokens", 16, "prompt tokens (not profiled)")
 	tokens := flag.Int("tokens", 32, "decode steps to profile")
 	out := flag.String("o", "cpu.pprof", "profile `file`")
+	prefill := flag.Bool("prefill", false, "profile the prefill instead of decode")
 	flag.Parse()
-	if err := run(*model, *threads, *prompt, *tokens, *out); err != nil {
+	if err := run(*model, *threads, *prompt, *tokens, *out, *prefill); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string, threads, prompt, tokens int, out string) error {
+func run(path string, threads, prompt, tokens int, out string, prefill bool) error {
 	m, err := infer.Open(path, infer.Options{Threads: threads, KVType: "f16", Ctx: prompt + tokens})
 	if err != nil {
 		return err
@@ -40,14 +42,25 @@ func run(path string, threads, prompt, tokens int, out string) error {
 	for i := range ids {
 		ids[i] = int32(3 + (i*7919)%(m.Vocab()-3))
 	}
-	if err := m.Step([]infer.Seq{{State: s, Tokens: ids}}); err != nil {
-		return err
-	}
 	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if prefill {
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		err := m.Step([]infer.Seq{{State: s, Tokens: ids}})
+		el := time.Since(t0)
+		pprof.StopCPUProfile()
+		fmt.Printf("prefill %d tokens in %v: %.2f tok/s\n", prompt, el, float64(prompt)/el.Seconds())
+		return err
+	}
+	if err := m.Step([]infer.Seq{{State: s, Tokens: ids}}); err != nil {
+		return err
+	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
