@@ -316,6 +316,7 @@ func forkCommand(x *server.Ctx) {
 	x.DB.Delete(dst)
 	x.DB.Set(dst, o.Clone(), false)
 	x.Modified(dst)
+	x.Notify("fork", dst)
 	x.R.Int(1)
 }
 
@@ -381,6 +382,7 @@ func rollbackCommand(x *server.Ctx) {
 		return
 	}
 	x.Modified(x.Arg(1))
+	x.Notify("rollback", x.Arg(1))
 	x.R.Int(int64(sess.State.Len()))
 }
 
@@ -406,6 +408,7 @@ func checkpointCommand(x *server.Ctx) {
 	}
 	pos := sess.SetCheckpoint(name)
 	x.Modified(x.Arg(1))
+	x.Notify("checkpoint", x.Arg(1))
 	x.R.Int(int64(pos))
 }
 

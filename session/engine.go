@@ -604,6 +604,11 @@ func (e *Engine) commit(j *Job) {
 	}
 	j.st = nil
 	e.srv.KeyModified(j.DB, j.Key)
+	if j.Prefill {
+		e.srv.Notify(j.DB, "prefill", j.Key)
+	} else {
+		e.srv.Notify(j.DB, "gen", j.Key)
+	}
 	e.stream(j, true)
 }
 
