@@ -24,6 +24,15 @@ type q8Act struct {
 // quantAct quantises x into a with blocks of bs values (32 or 256); a's
 // slices must already have the right lengths.
 func quantAct(a *q8Act, x []float32, bs int) {
+	if bs == 32 && len(a.cz) > 0 && kern.quant32 != nil {
+		kern.quant32(a, x)
+		return
+	}
+	quantActGo(a, x, bs)
+}
+
+// quantActGo is the reference quantAct.
+func quantActGo(a *q8Act, x []float32, bs int) {
 	for b := 0; b < len(x)/bs; b++ {
 		xb := x[b*bs : (b+1)*bs]
 		q := a.qs[b*bs : (b+1)*bs]

@@ -295,3 +295,35 @@ func TestBackendExpSub(t *testing.T) {
 		}
 	})
 }
+
+func TestBackendQuantAct(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		if b.quant32 == nil {
+			t.Skip("no quantiser")
+		}
+		r := newRand(t, 16)
+		for _, nb := range []int{1, 2, 3, 17, 64} {
+			x := randVec(r, nb*32)
+			for i := 0; i < 32; i++ { // an all-zero block
+				x[i] = 0
+			}
+			if nb > 1 {
+				x[40] = -x[41] // sign symmetry
+			}
+			var g, w actBuf
+			got, want := &g.prepare(nb*32, 1, 32)[0], &w.prepare(nb*32, 1, 32)[0]
+			b.quant32(got, x)
+			quantActGo(want, x, 32)
+			for i := range want.qs {
+				if got.qs[i] != want.qs[i] {
+					t.Fatalf("nb=%d: qs[%d] = %d want %d", nb, i, got.qs[i], want.qs[i])
+				}
+			}
+			for i := range want.d {
+				if got.d[i] != want.d[i] || got.cz[i] != want.cz[i] {
+					t.Fatalf("nb=%d block %d: d %g cz %d, want %g %d", nb, i, got.d[i], got.cz[i], want.d[i], want.cz[i])
+				}
+			}
+		}
+	})
+}

@@ -18,6 +18,10 @@ type backend struct {
 	f32ToF16 func(out []uint16, x []float32)
 	expSub   func(x []float32, m float32) float32
 
+	// quant32 is quantAct for 32-value blocks with corrections (a.cz
+	// set); nil means quantAct's Go loop.
+	quant32 func(a *q8Act, x []float32)
+
 	// 4-row quantised dots: out[r] = dot(row at w[r*stride:], a), r < 4.
 	q8_0 dot4Func
 	q4_0 dot4Func
@@ -131,6 +135,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.expSub == nil {
 		b.expSub = parent.expSub
+	}
+	if b.quant32 == nil {
+		b.quant32 = parent.quant32
 	}
 	if b.q8_0 == nil {
 		b.q8_0 = parent.q8_0

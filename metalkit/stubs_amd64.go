@@ -168,6 +168,16 @@ var vnniBackend = backend{
 	q4_K:   dot4Q4_KZ,
 	q4_Kx4: dot1x4Q4_KZ,
 	expSub: expSubAVX512,
+	quant32: func(a *q8Act, x []float32) {
+		nb := len(x) / 32
+		if nb == 0 {
+			return
+		}
+		if len(a.qs) < nb*32 || len(a.d) < nb || len(a.cz) < nb {
+			panic("metalkit: activation quantisation out of bounds")
+		}
+		quantQ8BlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.cz[0])
+	},
 }
 
 // asmBackends lists the assembly backends this CPU supports, slowest first.
@@ -275,6 +285,12 @@ func q4KDot1x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *
 //
 //go:noescape
 func expSubAVX512(x []float32, m float32) float32
+
+// quantQ8BlocksAVX512 quantises nb blocks of 32 activations into qs, d and
+// cz, exactly as quantAct with 32-value blocks. (AVX512F+BW)
+//
+//go:noescape
+func quantQ8BlocksAVX512(x *float32, nb int, qs *int8, d *float32, cz *int32)
 
 // q8_0Dot4x1Z is q8_0Dot4VNNI on ZMM registers, two blocks per VPDPBUSD,
 // with the activation corrections cz (cz[b] = −16·Σ_i qs[32b+i]) that let it

@@ -1,0 +1,79 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// func quantQ8BlocksAVX512(x *float32, nb int, qs *int8, d *float32, cz *int32)
+//
+// Quantises nb blocks of 32 activations as quantAct does with 32-value
+// blocks: d = max|x|/127, q = round-to-even(x·(1/d)) (0 when d = 0), and
+// the correction cz = −16·Σq. Z0, Z1 = the block; Z30 = abs mask.
+TEXT ·quantQ8BlocksAVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         nb+8(FP), CX
+	MOVQ         qs+16(FP), DI
+	MOVQ         d+24(FP), DX
+	MOVQ         cz+32(FP), R8
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $0x42fe0000, AX // 127
+	VMOVD        AX, X29
+	MOVL         $0x3f800000, AX // 1
+	VMOVD        AX, X28
+
+loop:
+	TESTQ CX, CX
+	JEQ   done
+	VMOVUPS       (SI), Z0
+	VMOVUPS       64(SI), Z1
+	VANDPS        Z30, Z0, Z2
+	VANDPS        Z30, Z1, Z3
+	VMAXPS        Z3, Z2, Z2
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS        Y3, Y2, Y2
+	VEXTRACTF128  $1, Y2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VMAXPS        X3, X2, X2
+	VDIVSS        X29, X2, X4 // d
+	VMOVSS        X4, (DX)
+	VXORPS        X5, X5, X5
+	VMOVD         X4, AX
+	TESTL         AX, AX
+	JEQ           zero
+	VDIVSS        X4, X28, X5 // 1/d
+
+zero:
+	VBROADCASTSS  X5, Z5
+	VMULPS        Z5, Z0, Z0
+	VMULPS        Z5, Z1, Z1
+	VCVTPS2DQ     Z0, Z0
+	VCVTPS2DQ     Z1, Z1
+	VPMOVSDB      Z0, X6
+	VPMOVSDB      Z1, X7
+	VMOVDQU       X6, (DI)
+	VMOVDQU       X7, 16(DI)
+	VPADDD        Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	VEXTRACTI128  $1, Y0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, AX
+	SHLL          $4, AX
+	NEGL          AX
+	MOVL          AX, (R8)
+	ADDQ          $128, SI
+	ADDQ          $32, DI
+	ADDQ          $4, DX
+	ADDQ          $4, R8
+	DECQ          CX
+	JMP           loop
+
+done:
+	VZEROUPPER
+	RET
