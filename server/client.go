@@ -71,6 +71,7 @@ type Client struct {
 type multiState struct {
 	queue   [][][]byte
 	aborted bool // a queued command was refused: EXEC replies EXECABORT
+	flags   Flag // union of the queued commands' flags
 }
 
 type watchedKey struct {

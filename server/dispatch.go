@@ -101,7 +101,9 @@ func (s *Server) process(c *Client, args [][]byte) {
 	}
 	// 4. Memory: DENYOOM commands are refused over maxmemory, queued or not.
 	// Inside MULTI every queued command counts: queueing itself takes memory.
-	denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name))
+	// EXEC counts as the commands it would run.
+	denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name)) ||
+		(spec.Name == "exec" && c.multi != nil && c.multi.flags&FlagDenyOOM != 0)
 	if s.Config.MaxMemory > 0 && denyOOM && s.UsedMemory() > s.Config.MaxMemory {
 		s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
 		return
@@ -113,6 +115,7 @@ func (s *Server) process(c *Client, args [][]byte) {
 			return
 		}
 		c.multi.queue = append(c.multi.queue, copyArgs(args))
+		c.multi.flags |= spec.Flags
 		r.Raw(respQueued)
 		return
 	}
