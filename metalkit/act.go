@@ -28,6 +28,10 @@ func quantAct(a *q8Act, x []float32, bs int) {
 		kern.quant32(a, x)
 		return
 	}
+	if bs == qkBlock && kern.quant256 != nil {
+		kern.quant256(a, x)
+		return
+	}
 	quantActGo(a, x, bs)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -323,6 +324,23 @@ func TestBackendQuantAct(t *testing.T) {
 				if got.d[i] != want.d[i] || got.cz[i] != want.cz[i] {
 					t.Fatalf("nb=%d block %d: d %g cz %d, want %g %d", nb, i, got.d[i], got.cz[i], want.d[i], want.cz[i])
 				}
+			}
+		}
+		for _, nb := range []int{1, 2, 5} { // 256-value super-blocks
+			x := randVec(r, nb*qkBlock)
+			for i := 0; i < qkBlock; i++ {
+				x[i] *= 1e-3
+			}
+			if nb > 1 {
+				clear(x[qkBlock : 2*qkBlock])
+			}
+			var g, w actBuf
+			got, want := &g.prepare(nb*qkBlock, 1, qkBlock)[0], &w.prepare(nb*qkBlock, 1, qkBlock)[0]
+			b.quant256(got, x)
+			quantActGo(want, x, qkBlock)
+			if !slices.Equal(got.qs, want.qs) || !slices.Equal(got.d, want.d) ||
+				!slices.Equal(got.bs16, want.bs16) || !slices.Equal(got.bs32, want.bs32) {
+				t.Fatalf("nb=%d: 256-value blocks differ from quantActGo", nb)
 			}
 		}
 	})

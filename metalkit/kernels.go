@@ -21,6 +21,8 @@ type backend struct {
 	// quant32 is quantAct for 32-value blocks with corrections (a.cz
 	// set); nil means quantAct's Go loop.
 	quant32 func(a *q8Act, x []float32)
+	// quant256 is quantAct for 256-value blocks; nil means the Go loop.
+	quant256 func(a *q8Act, x []float32)
 
 	// 4-row quantised dots: out[r] = dot(row at w[r*stride:], a), r < 4.
 	q8_0 dot4Func
@@ -138,6 +140,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.quant32 == nil {
 		b.quant32 = parent.quant32
+	}
+	if b.quant256 == nil {
+		b.quant256 = parent.quant256
 	}
 	if b.q8_0 == nil {
 		b.q8_0 = parent.q8_0

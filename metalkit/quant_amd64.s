@@ -77,3 +77,99 @@ zero:
 done:
 	VZEROUPPER
 	RET
+
+// func quantQ8KBlocksAVX512(x *float32, nb int, qs *int8, d *float32, bs16 *int16, bs32 *int16)
+//
+// quantQ8BlocksAVX512 for 256-value super-blocks (the K-quants' activation
+// side): one scale per 256 values, and the sums of each 16 and 32 quants
+// (bs16, bs32) instead of the correction. Each ZMM of 16 values is one
+// 16-value group. R9 = groups left in the block, BX = the previous group's
+// sum.
+TEXT ·quantQ8KBlocksAVX512(SB), NOSPLIT, $0-48
+	MOVQ         x+0(FP), SI
+	MOVQ         nb+8(FP), CX
+	MOVQ         qs+16(FP), DI
+	MOVQ         d+24(FP), DX
+	MOVQ         bs16+32(FP), R8
+	MOVQ         bs32+40(FP), R10
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL         $0x42fe0000, AX // 127
+	VMOVD        AX, X29
+	MOVL         $0x3f800000, AX // 1
+	VMOVD        AX, X28
+
+kloop:
+	TESTQ CX, CX
+	JEQ   kdone
+
+	// max |x| over the 256 values
+	VPXORD Z2, Z2, Z2
+	MOVQ   $0, R9
+
+kmax:
+	VANDPS (SI)(R9*1), Z30, Z3
+	VMAXPS Z3, Z2, Z2
+	ADDQ   $64, R9
+	CMPQ   R9, $1024
+	JLT    kmax
+	VEXTRACTF64X4 $1, Z2, Y3
+	VMAXPS        Y3, Y2, Y2
+	VEXTRACTF128  $1, Y2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0x4e, X2, X3
+	VMAXPS        X3, X2, X2
+	VPERMILPS     $0xb1, X2, X3
+	VMAXPS        X3, X2, X2
+	VDIVSS        X29, X2, X4 // d
+	VMOVSS        X4, (DX)
+	VXORPS        X5, X5, X5
+	VMOVD         X4, AX
+	TESTL         AX, AX
+	JEQ           kzero
+	VDIVSS        X4, X28, X5 // 1/d
+
+kzero:
+	VBROADCASTSS X5, Z5
+	MOVQ         $16, R9
+
+kgroup:
+	VMOVUPS       (SI), Z0
+	VMULPS        Z5, Z0, Z0
+	VCVTPS2DQ     Z0, Z0
+	VPMOVSDB      Z0, X6
+	VMOVDQU       X6, (DI)
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	VEXTRACTI128  $1, Y0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, AX
+	MOVW          AX, (R8)
+	TESTQ         $1, R9
+	JNE           kodd
+	MOVL          AX, BX
+	JMP           knext
+
+kodd:
+	ADDL AX, BX
+	MOVW BX, (R10)
+	ADDQ $2, R10
+
+knext:
+	ADDQ $64, SI
+	ADDQ $16, DI
+	ADDQ $2, R8
+	DECQ R9
+	JNE  kgroup
+
+	ADDQ $4, DX
+	DECQ CX
+	JMP  kloop
+
+kdone:
+	VZEROUPPER
+	RET

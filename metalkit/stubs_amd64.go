@@ -178,6 +178,16 @@ var vnniBackend = backend{
 		}
 		quantQ8BlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.cz[0])
 	},
+	quant256: func(a *q8Act, x []float32) {
+		nb := len(x) / qkBlock
+		if nb == 0 {
+			return
+		}
+		if len(a.qs) < nb*qkBlock || len(a.d) < nb || len(a.bs16) < 16*nb || len(a.bs32) < 8*nb {
+			panic("metalkit: activation quantisation out of bounds")
+		}
+		quantQ8KBlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.bs16[0], &a.bs32[0])
+	},
 }
 
 // asmBackends lists the assembly backends this CPU supports, slowest first.
@@ -291,6 +301,13 @@ func expSubAVX512(x []float32, m float32) float32
 //
 //go:noescape
 func quantQ8BlocksAVX512(x *float32, nb int, qs *int8, d *float32, cz *int32)
+
+// quantQ8KBlocksAVX512 quantises nb super-blocks of 256 activations into
+// qs, d, bs16 and bs32, exactly as quantAct with 256-value blocks.
+// (AVX512F+BW)
+//
+//go:noescape
+func quantQ8KBlocksAVX512(x *float32, nb int, qs *int8, d *float32, bs16, bs32 *int16)
 
 // q8_0Dot4x1Z is q8_0Dot4VNNI on ZMM registers, two blocks per VPDPBUSD,
 // with the activation corrections cz (cz[b] = −16·Σ_i qs[32b+i]) that let it
