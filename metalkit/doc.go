@@ -12,10 +12,12 @@
 //   - Matrix is a GGUF weight: Rows rows of Cols elements, row-major, Data
 //     usually a slice of the read-only mmap. NewMatrix checks the size;
 //     Row dequantises one row.
-//   - Pool is a persistent worker pool; Parallel splits [0, n) into
-//     contiguous chunks. MatMul(p, out, m, x, batch) computes
-//     out[b*Rows+r] = m[r]·x[b*Cols:] for a whole batch, reading each
-//     weight row once.
+//   - Pool is a persistent worker pool (workers poll for 30µs between
+//     calls, then park); Parallel splits [0, n) into contiguous chunks.
+//     MatMul(p, out, m, x, batch) computes out[b*Rows+r] = m[r]·x[b*Cols:]
+//     for a whole batch, reading each weight row once; batches of four or
+//     more columns go through tiles (4 rows × 4 columns for Q8_0, 1 row × 4
+//     columns for Q4_K/Q4_0).
 //   - Float kernels, output first: RMSNorm, Softmax, SiLU, SwiGLU, Add,
 //     Scale, Dot, Axpy, RopeNorm, RopeNeox, DotF16, AxpyF16, and the
 //     F16/BF16 conversions.
@@ -47,8 +49,10 @@
 //	            with the weights' sign bit flipped and a per-block
 //	            activation correction (q8_0z_amd64.s: 4 rows × 1 column
 //	            for decode, 4 × 4 tiles for prefill); Q4_K on ZMM with
-//	            VPDPWSSD (q4_kz_amd64.s: one row, and one row × 4
-//	            columns); Q4_0 with VPDPBUSD on YMM
+//	            VPDPWSSD (q4_kz_amd64.s: four rows for decode, one row ×
+//	            four columns for prefill); Q4_0 with VPDPBUSD on
+//	            YMM; activation quantisers for 32- and 256-value blocks
+//	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM
 //
 // stubs_amd64.go declares each assembly function under a comment giving the
 // Go loop it computes; stubs_noasm.go (build tag noasm, or another GOARCH)
