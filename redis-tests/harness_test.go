@@ -62,7 +62,9 @@ func run(m *testing.M) int {
 		}
 	case "reddwarf":
 		serverBinary = filepath.Join(tmp, "reddwarf")
-		build := exec.Command("go", "build", "-o", serverBinary, "..")
+		// REDDWARF_BUILD_FLAGS="-race" runs every test against a race-detector build.
+		args := append([]string{"build"}, strings.Fields(os.Getenv("REDDWARF_BUILD_FLAGS"))...)
+		build := exec.Command("go", append(args, "-o", serverBinary, "..")...)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building reddwarf:", err)
@@ -99,6 +101,7 @@ var trackOnce sync.Once
 func trackInputs() {
 	trackOnce.Do(func() {
 		os.Getenv("REDDWARF_TARGET")
+		os.Getenv("REDDWARF_BUILD_FLAGS")
 		os.Getenv("PATH")
 		if p, err := exec.LookPath("redis-server"); err == nil {
 			os.Stat(p)
