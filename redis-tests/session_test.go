@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,15 +270,27 @@ func TestADisconnectedGenLeavesTheKeyAsItWas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		before, _ := strconv.Atoi(infoField(t, c, "inference", "tokens_prefilled"))
 		fmt.Fprintf(nc, "*3\r\n$3\r\nGEN\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(longPrompt), longPrompt)
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(20 * time.Second)
 		for infoField(t, c, "inference", "active_gens") != "1" {
 			if time.Now().After(deadline) {
 				t.Fatal("GEN never started")
 			}
 			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Disconnect once a few pages are computed (not after a fixed time:
+		// a loaded machine may be slow), well before the prompt's end.
+		for {
+			n, _ := strconv.Atoi(infoField(t, c, "inference", "tokens_prefilled"))
+			if n-before >= 3*32 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("GEN made no progress")
+			}
+			time.Sleep(time.Millisecond)
+		}
 		nc.Close()
 		for infoField(t, c, "inference", "active_gens") != "0" {
 			if time.Now().After(deadline) {
