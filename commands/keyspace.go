@@ -98,8 +98,8 @@ func keysCommand(x *server.Ctx) {
 
 // SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 func scanCommand(x *server.Ctx) {
-	cursor, err := strconv.ParseUint(x.Arg(1), 10, 64)
-	if err != nil {
+	cursor, ok := parseCursor(x.Arg(1))
+	if !ok {
 		x.Error(server.Errorf("invalid cursor"))
 		return
 	}
@@ -154,6 +154,27 @@ func scanCommand(x *server.Ctx) {
 	x.R.Array(2)
 	x.R.BulkString(strconv.FormatUint(next, 10))
 	x.R.Strings(out)
+}
+
+// parseCursor reads a SCAN cursor as C's strtoul does for Redis: an
+// optional sign, decimal digits, nothing else; "-1" wraps to 2^64-1.
+func parseCursor(s string) (uint64, bool) {
+	if s == "" || s[0] == ' ' {
+		return 0, false
+	}
+	neg := s[0] == '-'
+	digits := strings.TrimLeft(s, "+-")
+	if len(s)-len(digits) > 1 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // RANDOMKEY
