@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime"
 	"time"
 )
 
@@ -36,6 +37,7 @@ func (s *Server) loop() {
 		}
 		select {
 		case r := <-s.requests:
+			s.drained = len(r.batch)
 			s.runRequest(r)
 			s.drain()
 		case fn := <-s.events:
@@ -56,17 +58,30 @@ func (s *Server) loop() {
 
 // drain runs everything already queued, without waiting.
 func (s *Server) drain() {
+	yielded := false
 	for i := 0; i < 4096; i++ {
 		select {
 		case r := <-s.requests:
+			s.drained += len(r.batch)
 			s.runRequest(r)
 		case fn := <-s.events:
 			fn()
 		default:
+			if !yielded && s.drained <= 2 {
+				// Unpipelined traffic: let connection goroutines that are
+				// ready on this thread hand in their requests first, so
+				// one loop wake-up serves several clients. Pipelined
+				// batches are big enough already.
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
+			s.drained = 0
 			s.flushWrites()
 			return
 		}
 	}
+	s.drained = 0
 	s.flushWrites()
 }
 

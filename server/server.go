@@ -53,6 +53,7 @@ type Server struct {
 	started        time.Time // when the running command started
 	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
 	ctxDepth       int
+	drained        int // commands taken by the current drain (loop.go)
 	noActiveExpire bool
 	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
 	LastSave       int64 // unix seconds
