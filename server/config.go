@@ -36,6 +36,7 @@ type Config struct {
 	SlowlogMaxLen          int
 	MaxMemory              int64
 	MaxMemoryPolicy        string
+	LFUPolicy              bool // maxmemory-policy is an LFU one: OBJECT FREQ is tracked
 	LFULogFactor           int
 	LFUDecayTime           int
 	NotifyFlags            int   // notify-keyspace-events classes (notify.go)
@@ -88,7 +89,11 @@ var directives = []*directive{
 	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
 	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: 1 << 62},
 	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, apply: func(c *Config, v string) error { c.MaxMemory = atoi64(v); return nil }},
-	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, apply: func(c *Config, v string) error { c.MaxMemoryPolicy = v; return nil }},
+	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, apply: func(c *Config, v string) error {
+		c.MaxMemoryPolicy = v
+		c.LFUPolicy = strings.HasSuffix(v, "-lfu")
+		return nil
+	}},
 	{name: "maxmemory-samples", def: "5", kind: kindInt, min: 1, max: 64},
 	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
 	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},

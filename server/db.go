@@ -130,7 +130,11 @@ func (db *DB) touch(o *Object) {
 	}
 	now := db.srv.Now()
 	o.lruMS = now
-	db.srv.lfuIncr(o, now)
+	// As Redis, the access counter is kept only under an LFU policy (it
+	// costs a random draw per access).
+	if db.srv.Config.LFUPolicy {
+		db.srv.lfuIncr(o, now)
+	}
 }
 
 // Set stores o under key, replacing any old value. keepTTL keeps an existing
