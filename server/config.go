@@ -442,9 +442,6 @@ func (c *Config) SetRuntime(name, value string) error {
 	return nil
 }
 
-// IsDirective reports whether name is a known directive.
-func IsDirective(name string) bool { return findDirective(name) != nil }
-
 // Rewrite writes the current configuration back to the file the server was
 // started with, keeping its comments and replacing or appending directives
 // whose value differs from the default.

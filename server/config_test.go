@@ -122,12 +122,4 @@ func TestReplyEncodings(t *testing.T) {
 	if got := string(r.buf); got != "%1\r\n$1\r\na\r\n,1.5\r\n_\r\n#t\r\n>1\r\n" {
 		t.Fatalf("resp3: %q", got)
 	}
-	r = &Reply{resp: 2}
-	m := r.Deferred()
-	r.Int(1)
-	r.Int(2)
-	r.SetDeferred(m, '*', 2)
-	if got := string(r.buf); got != "*2\r\n:1\r\n:2\r\n" {
-		t.Fatalf("deferred: %q", got)
-	}
 }

@@ -407,11 +407,11 @@ func (s *Server) ErrorStats() map[string]int64 { return s.errorStats }
 
 // ResetStats is CONFIG RESETSTAT.
 func (s *Server) ResetStats() {
-	for name, st := range s.cmdStats {
+	for _, st := range s.cmdStats {
 		*st = CmdStat{} // specs keep their pointers
-		_ = name
 	}
 	s.errorStats = map[string]int64{}
 	s.Stats = Stats{}
+	s.netInput.Store(0)
 	s.slowlog = nil
 }

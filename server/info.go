@@ -195,7 +195,7 @@ func (s *Server) infoSection(name string) []string {
 			fmt.Sprintf("total_connections_received:%d", st.ConnectionsReceived),
 			fmt.Sprintf("total_commands_processed:%d", st.CommandsProcessed),
 			"instantaneous_ops_per_sec:0",
-			fmt.Sprintf("total_net_input_bytes:%d", st.TotalNetInput),
+			fmt.Sprintf("total_net_input_bytes:%d", s.netInput.Load()),
 			fmt.Sprintf("total_net_output_bytes:%d", st.TotalNetOutput),
 			fmt.Sprintf("rejected_connections:%d", st.RejectedConns),
 			"sync_full:0",

@@ -12,9 +12,6 @@ func (s *Server) Multi(c *Client) error {
 	return nil
 }
 
-// InMulti reports whether c is queueing a transaction.
-func (c *Client) InMulti() bool { return c.multi != nil }
-
 // Discard drops the transaction and the watches.
 func (s *Server) Discard(c *Client) error {
 	if c.multi == nil {

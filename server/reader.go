@@ -49,9 +49,10 @@ func (e protocolError) Error() string { return "Protocol error: " + string(e) }
 
 // respReader parses one connection's requests.
 type respReader struct {
-	conn   net.Conn
-	limits *guardLimits
-	client *Client // for the before-AUTH limits; nil = authenticated
+	conn    net.Conn
+	limits  *guardLimits
+	counter *atomic.Int64 // bytes read, summed over connections (may be nil)
+	client  *Client       // for the before-AUTH limits; nil = authenticated
 
 	buf        []byte
 	start, end int // unparsed bytes are buf[start:end]
@@ -100,6 +101,9 @@ func (r *respReader) fill(need int) error {
 	}
 	n, err := r.conn.Read(r.buf[r.end:])
 	r.end += n
+	if r.counter != nil {
+		r.counter.Add(int64(n))
+	}
 	if n > 0 {
 		return nil
 	}

@@ -202,28 +202,3 @@ func (r *Reply) Strings(ss []string) {
 		r.BulkString(s)
 	}
 }
-
-// Deferred starts an aggregate whose length is known only at the end: it
-// returns a mark for SetDeferred. The header is written there.
-func (r *Reply) Deferred() int {
-	mark := len(r.buf)
-	return mark
-}
-
-// SetDeferred inserts an aggregate header (kind '*', '%' map pairs, '~') of n
-// elements at mark, choosing the RESP2 form as Map/Set do.
-func (r *Reply) SetDeferred(mark int, kind byte, n int) {
-	var h []byte
-	switch {
-	case kind == '%' && r.resp != 3:
-		h = strconv.AppendInt([]byte{'*'}, int64(2*n), 10)
-	case kind == '~' && r.resp != 3:
-		h = strconv.AppendInt([]byte{'*'}, int64(n), 10)
-	default:
-		h = strconv.AppendInt([]byte{kind}, int64(n), 10)
-	}
-	h = append(h, '\r', '\n')
-	r.buf = append(r.buf, h...)
-	copy(r.buf[mark+len(h):], r.buf[mark:len(r.buf)-len(h)])
-	copy(r.buf[mark:], h)
-}

@@ -33,6 +33,7 @@ type Server struct {
 
 	clients   map[uint64]*Client
 	nclients  atomic.Int64 // for maxclients, checked at accept time
+	netInput  atomic.Int64 // bytes read from clients (INFO total_net_input_bytes)
 	nextID    atomic.Uint64
 	requests  chan request // batches of commands from network goroutines
 	events    chan func()  // work other goroutines hand to the loop
@@ -121,7 +122,6 @@ type Stats struct {
 	ExpiredKeys         int64
 	KeyspaceHits        int64
 	KeyspaceMisses      int64
-	TotalNetInput       int64
 	TotalNetOutput      int64
 	TotalErrorReplies   int64
 	PubsubMessages      int64
@@ -302,6 +302,7 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 // backpressure to a client that does not read them.
 func (s *Server) serveConn(c *Client) {
 	rd := newRespReader(c.netConn, &s.limits, c)
+	rd.counter = &s.netInput
 	for {
 		batch, err := rd.readBatch()
 		var pe protocolError

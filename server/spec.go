@@ -50,17 +50,12 @@ func (f Flag) Names() []string {
 	return out
 }
 
-// KeySpec describes where a command's keys are (COMMAND INFO key specs, the
-// "range" kind: begin at an index, then keys up to LastKey step KeyStep;
-// LastKey -1 means the last argument, -2 the one before it).
+// KeySpec gives the access flags of a command's keys (RO RW OW RM ACCESS
+// UPDATE INSERT DELETE ...). Where the keys are comes from the legacy
+// positions FirstKey/LastKey/Step: COMMAND INFO derives Redis's one
+// "index" + "range" key spec from them.
 type KeySpec struct {
-	Flags   []string // RO RW OW RM ACCESS UPDATE INSERT DELETE ...
-	Begin   int
-	LastKey int
-	KeyStep int
-	// Keyword, when set, makes the spec begin at the argument after this
-	// keyword instead of at Begin (STREAMS-style "keyword" search).
-	Keyword string
+	Flags []string
 }
 
 // Spec is one command: a table entry plus its handler. The table is the
@@ -88,9 +83,6 @@ type Spec struct {
 
 	stat *CmdStat // this command's INFO commandstats counters
 }
-
-// FullName is the command name as COMMAND prints it ("config|get").
-func (s *Spec) FullName() string { return s.Name }
 
 // KeyIndexes returns the positions of the key arguments in args (args[0] is
 // the command name).
