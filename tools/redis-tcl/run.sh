@@ -20,6 +20,12 @@
 # command-line tests in unit/introspection exercise it too. One line of the
 # unpacked copy is adapted: the per-unit `r function flush` may fail.
 #
+# Tests that need what issue 2 leaves out (other data types, scripting,
+# ACL users) are listed by exact name, each group with its reason, in
+# tools/redis-tcl/skip.txt and passed as --skipfile: they count as skipped,
+# and one that would fail inside MULTI cannot leave its connection there
+# for the tests after it. SKIPFILE=/dev/null runs everything.
+#
 # Runs with --durable, so an error inside a test fails that test and the
 # unit goes on. Output: one line per unit with counts: passed; failed;
 # unknown (failed because the server does not know a command the test uses,
@@ -54,6 +60,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${REDIS_TCL_CACHE:-$HOME/.cache/reddwarf/redis-tcl}
 out=${OUT:-$(mktemp -d /tmp/redis-tcl.XXXXXX)}
 mkdir -p "$cache" "$out"
+# The suite matches skip names exactly; comments and blank lines go.
+grep -v -e '^#' -e '^$' "${SKIPFILE:-$root/tools/redis-tcl/skip.txt}" >"$out/skip.txt" || true
 
 command -v tclsh >/dev/null || { echo "run.sh: tclsh is not installed (apt-get install tcl)" >&2; exit 1; }
 
@@ -204,7 +212,7 @@ for unit in "${units[@]}"; do
 		base=$(($(free_port) % 20000 + 21000))
 		set +e
 		(cd "$suite" && timeout 900 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
-			--tags "$tags" --timeout 60 --durable --dont-clean --baseport "$base") 2>&1 |
+			--tags "$tags" --skipfile "$out/skip.txt" --timeout 60 --durable --dont-clean --baseport "$base") 2>&1 |
 			sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
 		rc=${PIPESTATUS[0]}
 		set -e
