@@ -95,6 +95,7 @@ var directives = []*directive{
 		return nil
 	}},
 	{name: "maxmemory-samples", def: "5", kind: kindInt, min: 1, max: 64},
+	{name: "maxmemory-eviction-tenacity", def: "10", kind: kindInt, min: 0, max: 100}, // evict.go reads it
 	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
 	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
 	{name: "stop-writes-on-bgsave-error", def: "yes", kind: kindBool},
