@@ -32,11 +32,12 @@ type Client struct {
 	kick chan struct{}   // wakes the writer goroutine
 	gone chan struct{}   // closed when the loop closes the connection
 
-	mu               sync.Mutex   // guards the writer hand-off below
-	wq               []byte       // output the writer goroutine still has to send
-	wbusy            bool         // the writer goroutine holds data
-	closeWhenDrained bool         // close the socket once wq is sent
-	pendingOut       atomic.Int64 // bytes not yet sent, for input backpressure
+	mu               sync.Mutex                 // guards the writer hand-off below
+	wq               []byte                     // output the writer goroutine still has to send
+	wbusy            bool                       // the writer goroutine holds data
+	closeWhenDrained bool                       // close the socket once wq is sent
+	pendingOut       atomic.Int64               // bytes not yet sent, for input backpressure
+	reader           atomic.Pointer[respReader] // set when the reader starts
 
 	// loop-owned
 	Name            string
@@ -290,7 +291,10 @@ func (c *Client) Info(now time.Time) string {
 	b.WriteString(" psub=" + strconv.Itoa(len(c.patterns)))
 	b.WriteString(" ssub=0")
 	b.WriteString(" multi=" + strconv.Itoa(multi))
-	qbuf, argv := 0, 0
+	qbuf, qsize, argv := 0, 0, 0
+	if rd := c.reader.Load(); rd != nil {
+		qbuf, qsize = int(rd.qbufUsed.Load()), int(rd.qbufSize.Load())
+	}
 	if c.srv.current == c {
 		// Redis shows the running command still in its query buffer.
 		for _, a := range c.curArgs {
@@ -299,10 +303,11 @@ func (c *Client) Info(now time.Time) string {
 		}
 		qbuf += 1 + len(strconv.Itoa(len(c.curArgs))) + 2
 	}
-	b.WriteString(" qbuf=" + strconv.Itoa(qbuf) + " qbuf-free=0 argv-mem=" + strconv.Itoa(argv))
+	b.WriteString(" qbuf=" + strconv.Itoa(qbuf) + " qbuf-free=" + strconv.Itoa(max(qsize-qbuf, 0)))
+	b.WriteString(" argv-mem=" + strconv.Itoa(argv))
 	b.WriteString(" multi-mem=0 rbs=1024 rbp=0 obl=" + strconv.Itoa(obl))
 	b.WriteString(" oll=0 omem=" + strconv.Itoa(obl))
-	b.WriteString(" tot-mem=" + strconv.Itoa(obl+1024))
+	b.WriteString(" tot-mem=" + strconv.Itoa(obl+max(qsize, qbuf)+argv+1024))
 	b.WriteString(" events=r cmd=" + cmd)
 	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(c.R.resp))
 	return b.String()

@@ -25,7 +25,31 @@ func (s *Server) cron() {
 			}
 		}
 	}
+	s.clientsCron()
 	if s.Hooks.Cron != nil {
 		s.Hooks.Cron()
+	}
+}
+
+// clientsCron looks at the clients' query buffers, spread over the ticks
+// as Redis's clientsCron spreads them: every tick covers at least 5
+// clients or 1/hz of them, so each is seen at least once a second (every
+// tick when there are few).
+func (s *Server) clientsCron() {
+	s.cronTicks++
+	n := len(s.clients)
+	perTick := max(n/max(s.Config.Hz, 1), 5)
+	every := uint64((n + perTick - 1) / perTick) // a client is seen every this many ticks
+	if every == 0 {
+		return
+	}
+	now := time.Now().UnixMilli()
+	for _, c := range s.clients {
+		if (c.ID+s.cronTicks)%every != 0 {
+			continue
+		}
+		if rd := c.reader.Load(); rd != nil {
+			rd.resizeQueryBuffer(now-c.lastInteraction > 2000)
+		}
 	}
 }

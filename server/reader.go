@@ -3,9 +3,14 @@ package server
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Reading requests.
@@ -48,14 +53,35 @@ type protocolError string
 func (e protocolError) Error() string { return "Protocol error: " + string(e) }
 
 // respReader parses one connection's requests.
+//
+// Its buffer is the client's query buffer, sized as Redis sizes its own:
+// reads ask for 16 KiB (or what the command being read still needs), and
+// the cron (resizeQueryBuffer) frees the buffer of a client idle for more
+// than 2 seconds and trims one much larger than its recent peak. So that
+// the cron can do that while the reader waits for data, the socket is read
+// through its RawConn: the reader holds mu (and touches buf) only while it
+// reads and parses, never while it is parked in the poller.
 type respReader struct {
 	conn    net.Conn
+	raw     syscall.RawConn // nil: plain conn.Read (tests)
 	limits  *guardLimits
 	counter *atomic.Int64 // bytes read, summed over connections (may be nil)
 	client  *Client       // for the before-AUTH limits; nil = authenticated
 
+	mu         sync.Mutex // guards buf, start, end, peak, need
 	buf        []byte
 	start, end int // unparsed bytes are buf[start:end]
+	peak       int // most bytes a read needed room for since the cron's last look
+	need       int // bytes the incomplete command at start needs (0: none known)
+
+	// For CLIENT LIST (read by the loop): unparsed bytes and buffer size.
+	qbufUsed, qbufSize atomic.Int64
+
+	// State of readSocket between its calls by raw.Read.
+	waited bool // mu was released to wait for readability
+	nread  int
+	rerr   error
+	readFn func(fd uintptr) bool
 
 	// Parsed spans of the current batch, as offsets into buf.
 	spans  [][2]int
@@ -64,7 +90,15 @@ type respReader struct {
 }
 
 func newRespReader(conn net.Conn, limits *guardLimits, c *Client) *respReader {
-	return &respReader{conn: conn, limits: limits, client: c, buf: make([]byte, readChunk)}
+	r := &respReader{conn: conn, limits: limits, client: c}
+	if c != nil {
+		r.raw = c.raw
+		c.reader.Store(r)
+	}
+	r.readFn = r.readSocket
+	r.reserve(0)
+	r.publish()
+	return r
 }
 
 // readBatch blocks until at least one complete command arrived and returns
@@ -72,9 +106,13 @@ func newRespReader(conn net.Conn, limits *guardLimits, c *Client) *respReader {
 // With a non-nil error, the commands returned are those before the problem
 // (a protocolError, or the connection's read error).
 func (r *respReader) readBatch() ([][][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for {
 		need, err := r.parse()
+		r.need = need
 		if len(r.counts) > 0 || err != nil {
+			r.publish()
 			return r.takeBatch(), err
 		}
 		if err := r.fill(need); err != nil {
@@ -83,12 +121,14 @@ func (r *respReader) readBatch() ([][][]byte, error) {
 	}
 }
 
-// fill reads more bytes, making room for at least need unparsed bytes.
-func (r *respReader) fill(need int) error {
+// reserve makes room in buf for a read, keeping at least need unparsed
+// bytes' worth of space (mu held). A freed buffer comes back at 16 KiB.
+func (r *respReader) reserve(need int) {
 	if r.start == r.end {
 		r.start, r.end = 0, 0
 	}
-	if want := max(need, r.end-r.start+readChunk); r.start+want > len(r.buf) {
+	want := max(need, r.end-r.start+readChunk)
+	if r.start+want > len(r.buf) {
 		if want > len(r.buf) {
 			nb := make([]byte, max(want, 2*len(r.buf)))
 			copy(nb, r.buf[r.start:r.end])
@@ -99,15 +139,117 @@ func (r *respReader) fill(need int) error {
 		r.end -= r.start
 		r.start = 0
 	}
-	n, err := r.conn.Read(r.buf[r.end:])
+	r.peak = max(r.peak, want)
+}
+
+// fill reads more bytes, making room for at least need unparsed bytes.
+func (r *respReader) fill(need int) error {
+	r.reserve(need)
+	var n int
+	var err error
+	if r.raw != nil {
+		r.nread, r.rerr = 0, nil
+		if perr := r.raw.Read(r.readFn); perr != nil && r.rerr == nil {
+			r.rerr = perr // closed or deadline: the poller's error
+		}
+		if r.waited {
+			r.mu.Lock() // raw.Read gave up while we were parked
+			r.waited = false
+		}
+		n, err = r.nread, r.rerr
+	} else {
+		n, err = r.conn.Read(r.buf[r.end:])
+	}
 	r.end += n
 	if r.counter != nil {
 		r.counter.Add(int64(n))
 	}
+	r.publish()
 	if n > 0 {
 		return nil
 	}
+	if err == nil {
+		err = io.EOF
+	}
 	return err
+}
+
+// readSocket is raw.Read's callback: one non-blocking read into buf. When
+// the socket has nothing, it releases mu before raw.Read parks (so the
+// cron may resize the buffer meanwhile) and takes it back when woken.
+func (r *respReader) readSocket(fd uintptr) bool {
+	if r.waited {
+		r.mu.Lock()
+		r.waited = false
+		r.reserve(r.need)
+	}
+	for {
+		n, err := unix.Read(int(fd), r.buf[r.end:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			r.waited = true
+			r.publish()
+			r.mu.Unlock()
+			return false
+		case err != nil:
+			r.rerr = err
+		case n == 0:
+			r.rerr = io.EOF
+		default:
+			r.nread = n
+		}
+		return true
+	}
+}
+
+// publish stores the buffer's figures for CLIENT LIST (mu held).
+func (r *respReader) publish() {
+	r.qbufUsed.Store(int64(r.end - r.start))
+	r.qbufSize.Store(int64(len(r.buf)))
+}
+
+// Query buffer resizing thresholds, as Redis's: a buffer is only resized
+// when it wastes more than resizeMinFree bytes; a busy one only when it is
+// over resizeThreshold and twice its recent peak.
+const (
+	resizeMinFree   = 4 * 1024
+	resizeThreshold = 32 * 1024
+)
+
+// resizeQueryBuffer is the cron's look at one client's buffer (loop
+// goroutine): free it when the client has been idle for over 2 seconds,
+// trim it when it is much bigger than what recent reads needed. It skips a
+// reader that is busy parsing; the next look gets it.
+func (r *respReader) resizeQueryBuffer(idle bool) {
+	if r.mu.TryLock() {
+		r.resize(idle)
+		r.mu.Unlock()
+	}
+}
+
+func (r *respReader) resize(idle bool) {
+	used := r.end - r.start
+	if len(r.buf)-used > resizeMinFree {
+		size := -1
+		switch {
+		case idle:
+			size = used
+		case len(r.buf) > resizeThreshold && len(r.buf)/2 > r.peak:
+			size = max(used, r.peak, r.need)
+		}
+		if size >= 0 {
+			var nb []byte
+			if size > 0 {
+				nb = make([]byte, size)
+				copy(nb, r.buf[r.start:r.end])
+			}
+			r.buf, r.start, r.end = nb, 0, used
+		}
+	}
+	r.peak = max(used, r.need)
+	r.publish()
 }
 
 // parse records complete commands from buf[start:end] into spans/counts and

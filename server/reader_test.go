@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -137,4 +138,98 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("chunking changed the result: %q %v vs %q %v", got1, err1, got2, err2)
 		}
 	})
+}
+
+// TestQueryBufferResize follows one connection's query buffer through the
+// cron's two rules over a real socket: trimmed once it is over 32 KiB and
+// twice what recent reads needed, freed while the client idles (with the
+// reader parked in the poller), and back at 16 KiB for the next command.
+func TestQueryBufferResize(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	c := &Client{}
+	c.authed.Store(true)
+	c.raw, _ = sc.(*net.TCPConn).SyscallConn()
+	l := &guardLimits{}
+	l.maxBulk.Store(512 << 20)
+	l.queryBuf.Store(1 << 30)
+	r := newRespReader(sc, l, c)
+	if c.reader.Load() != r || r.qbufSize.Load() != readChunk {
+		t.Fatalf("new reader: size %d, want %d", r.qbufSize.Load(), readChunk)
+	}
+
+	batches := make(chan string)
+	go func() {
+		for {
+			batch, err := r.readBatch()
+			if err != nil {
+				close(batches)
+				return
+			}
+			for _, cmd := range batch {
+				batches <- string(cmd[0]) + ":" + strconv.Itoa(len(cmd[len(cmd)-1]))
+			}
+		}
+	}()
+	resize := func(idle bool) { // waits for the reader to park, unlike the cron
+		r.mu.Lock()
+		r.resize(idle)
+		r.mu.Unlock()
+	}
+	send := func(args ...string) string {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+		for _, a := range args {
+			b.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+		}
+		if _, err := client.Write([]byte(b.String())); err != nil {
+			t.Fatal(err)
+		}
+		return <-batches
+	}
+
+	if got := send("SET", "x", strings.Repeat("A", 400000)); got != "SET:400000" {
+		t.Fatalf("big command read as %q", got)
+	}
+	big := r.qbufSize.Load()
+	if big < 400000 {
+		t.Fatalf("buffer after a 400 KB command: %d bytes", big)
+	}
+	resize(false) // the peak still covers the big read
+	if r.qbufSize.Load() != big {
+		t.Fatalf("trimmed below the recent peak: %d -> %d", big, r.qbufSize.Load())
+	}
+	send("SET", "x", "small")
+	resize(false)
+	if got := r.qbufSize.Load(); got != readChunk {
+		t.Fatalf("after small reads the buffer is %d bytes, want %d", got, readChunk)
+	}
+	resize(true) // idle: the reader is parked with an empty buffer
+	if got := r.qbufSize.Load(); got != 0 {
+		t.Fatalf("idle buffer kept %d bytes", got)
+	}
+	if got := send("GET", "x"); got != "GET:1" {
+		t.Fatalf("after the free, read %q", got)
+	}
+	if got := r.qbufSize.Load(); got != readChunk {
+		t.Fatalf("buffer after the free and a read: %d bytes", got)
+	}
+	client.Close()
+	if _, ok := <-batches; ok {
+		t.Fatal("reader did not end at EOF")
+	}
 }

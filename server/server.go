@@ -54,7 +54,8 @@ type Server struct {
 	started        time.Time // when the running command started
 	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
 	ctxDepth       int
-	drained        int // commands taken by the current drain (loop.go)
+	drained        int    // commands taken by the current drain (loop.go)
+	cronTicks      uint64 // cron calls so far (clientsCron spreads clients over them)
 	noActiveExpire bool
 	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
 	LastSave       int64 // unix seconds
