@@ -37,6 +37,7 @@ var stringCommands = []*server.Spec{
 	{Name: "incrby", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key increment", Summary: "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", Handler: incrbyCommand},
 	{Name: "decrby", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "1.0.0", Complexity: "O(1)", Args: "key decrement", Summary: "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", Handler: decrbyCommand},
 	{Name: "incrbyfloat", Arity: 3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "string", Since: "2.6.0", Complexity: "O(1)", Args: "key increment", Summary: "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", Handler: incrbyfloatCommand},
+	{Name: "lcs", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "string", Since: "7.0.0", Complexity: "O(N*M) where N and M are the lengths of s1 and s2, respectively", Args: "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]", Summary: "Finds the longest common substring.", Handler: lcsCommand},
 }
 
 // GET key
@@ -580,4 +581,166 @@ func formatLongDouble(f *big.Float) string {
 		s = "0"
 	}
 	return s
+}
+
+// Errors of LCS, with Redis 7.0's text.
+var (
+	errLCSType     = server.Errorf("The specified keys must contain string values")
+	errLCSLenIdx   = server.Errorf("If you want both the length and indexes, please just use IDX.")
+	errLCSTooLong  = server.Errorf("String too long for LCS")
+	errLCSTooBig   = server.Errorf("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+	errLCSNoMemory = server.Errorf("Insufficient memory, failed allocating transient memory for LCS")
+)
+
+// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
+//
+// Missing keys are empty strings. The reply is the longest common
+// subsequence itself, its length (LEN), or (IDX) its runs from the end of
+// the strings backward with the length, each run as [[a-start, a-end],
+// [b-start, b-end]] (inclusive) plus its length with WITHMATCHLEN, runs
+// shorter than MINMATCHLEN left out.
+func lcsCommand(x *server.Ctx) {
+	oa, ob := x.DB.Lookup(x.Arg(1)), x.DB.Lookup(x.Arg(2))
+	if (oa != nil && oa.Type != server.TypeString) || (ob != nil && ob.Type != server.TypeString) {
+		x.Error(errLCSType)
+		return
+	}
+	var a, b []byte
+	if oa != nil {
+		a = oa.Str
+	}
+	if ob != nil {
+		b = ob.Str
+	}
+	var getLen, getIdx, withLen bool
+	var minLen int64
+	for j := 3; j < len(x.Args); j++ {
+		switch o := x.Args[j]; {
+		case is(o, "IDX"):
+			getIdx = true
+		case is(o, "LEN"):
+			getLen = true
+		case is(o, "WITHMATCHLEN"):
+			withLen = true
+		case is(o, "MINMATCHLEN") && j+1 < len(x.Args):
+			j++
+			n, err := intArg(x, j)
+			if err != nil {
+				x.Error(err)
+				return
+			}
+			minLen = max(n, 0)
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	if getLen && getIdx {
+		x.Error(errLCSLenIdx)
+		return
+	}
+	if len(a) >= math.MaxUint32-1 || len(b) >= math.MaxUint32-1 {
+		x.Error(errLCSTooLong)
+		return
+	}
+	// The table holds (len(a)+1)*(len(b)+1) uint32s; it is checked against
+	// proto-max-bulk-len before it is allocated.
+	cells := uint64(len(a)+1) * uint64(len(b)+1)
+	if cells > math.MaxUint64/4 || cells > math.MaxInt/4 {
+		x.Error(errLCSNoMemory)
+		return
+	}
+	if cells*4 > uint64(x.S.Config.ProtoMaxBulkLen) {
+		x.Error(errLCSTooBig)
+		return
+	}
+	seq, runs := longestCommonSubsequence(a, b)
+	switch {
+	case getIdx:
+		shown := runs[:0:0]
+		for _, r := range runs {
+			if int64(r.aEnd-r.aStart+1) >= minLen {
+				shown = append(shown, r)
+			}
+		}
+		x.R.Map(2)
+		x.R.BulkString("matches")
+		x.R.Array(len(shown))
+		for _, r := range shown {
+			if withLen {
+				x.R.Array(3)
+			} else {
+				x.R.Array(2)
+			}
+			x.R.Array(2)
+			x.R.Int(int64(r.aStart))
+			x.R.Int(int64(r.aEnd))
+			x.R.Array(2)
+			x.R.Int(int64(r.bStart))
+			x.R.Int(int64(r.bEnd))
+			if withLen {
+				x.R.Int(int64(r.aEnd - r.aStart + 1))
+			}
+		}
+		x.R.BulkString("len")
+		x.R.Int(int64(len(seq)))
+	case getLen:
+		x.R.Int(int64(len(seq)))
+	default:
+		x.R.Bulk(seq)
+	}
+}
+
+// lcsRun is a run of the common subsequence: a[aStart..aEnd] equals
+// b[bStart..bEnd] (inclusive).
+type lcsRun struct{ aStart, aEnd, bStart, bEnd int }
+
+// longestCommonSubsequence returns an LCS of a and b and its runs, last run
+// first. It is Redis's dynamic program, walked back from the end with the
+// same tie-break (a's index moves back only when that keeps a longer LCS),
+// so the same subsequence and runs come out.
+func longestCommonSubsequence(a, b []byte) ([]byte, []lcsRun) {
+	w := len(b) + 1
+	// t[i*w+j] is the LCS length of a[:i] and b[:j].
+	t := make([]uint32, (len(a)+1)*w)
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			switch {
+			case a[i-1] == b[j-1]:
+				t[i*w+j] = t[(i-1)*w+j-1] + 1
+			default:
+				t[i*w+j] = max(t[(i-1)*w+j], t[i*w+j-1])
+			}
+		}
+	}
+	n := int(t[len(a)*w+len(b)])
+	seq := make([]byte, n)
+	var runs []lcsRun
+	var cur lcsRun
+	open := false
+	for i, j := len(a), len(b); i > 0 && j > 0; {
+		if a[i-1] == b[j-1] {
+			n--
+			seq[n] = a[i-1]
+			if open {
+				cur.aStart, cur.bStart = i-1, j-1 // a match right before the run extends it
+			} else {
+				cur, open = lcsRun{i - 1, i - 1, j - 1, j - 1}, true
+			}
+			i, j = i-1, j-1
+			if i == 0 || j == 0 {
+				runs = append(runs, cur)
+			}
+			continue
+		}
+		if t[(i-1)*w+j] > t[i*w+j-1] {
+			i--
+		} else {
+			j--
+		}
+		if open {
+			runs, open = append(runs, cur), false
+		}
+	}
+	return seq, runs
 }

@@ -110,7 +110,7 @@ func applyNotify(c *Config, v string) error {
 // eventClass maps an event name to its class.
 func eventClass(event string) int {
 	switch event {
-	case "set", "setrange", "incrby", "incrbyfloat", "append":
+	case "set", "setrange", "incrby", "incrbyfloat", "append", "setbit":
 		return notifyString
 	case "expired":
 		return notifyExpired
