@@ -109,7 +109,8 @@ type llamaLayer struct {
 	wDown    metalkit.Matrix // ffn_down.weight    (dim × ffn)
 }
 
-// llamaWeights holds every tensor, in place in the GGUF's data (mmap).
+// llamaWeights holds every tensor, in place in the GGUF's data (mmap), or
+// repacked on the heap where metalkit has a better layout (Q4_K).
 type llamaWeights struct {
 	embed     metalkit.Matrix // token_embd.weight  (vocab × dim)
 	layers    []llamaLayer
@@ -206,6 +207,13 @@ func loadMatrix(f *gguf.File, name string, rows, cols int) (metalkit.Matrix, err
 	m, err := metalkit.NewMatrix(metalkit.DType(t.Type), rows, cols, f.TensorData(t))
 	if err != nil {
 		return metalkit.Matrix{}, fmt.Errorf("llama: tensor %s (%v, shape %v): %w", name, t.Type, t.Dims, err)
+	}
+	// Weights the kernels stream better in another layout (Q4_K) are
+	// copied into it; the file's pages are then dropped, so the weights
+	// are resident once.
+	if p := metalkit.Repack(m); p.Repacked() {
+		f.Release(t)
+		m = p
 	}
 	return m, nil
 }

@@ -169,3 +169,38 @@ func BenchmarkQuantKernels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQ4Kx16 is BenchmarkQuantKernels for the repacked Q4_K×16 layout
+// (same matrix size): b1 the 16-row kernel on one column, b4 the 16 × 4
+// tile. Compare with Q4_K/b1 and Q4_K/b4 there.
+func BenchmarkQ4Kx16(b *testing.B) {
+	const rows, cols = 64, 2048
+	m := repack(benchMatrix(b, Q4_K, rows, cols))
+	var ab actBuf
+	acts := ab.prepare(cols, 4, qkBlock)
+	x := randVec(newRand(b, 8), 4*cols)
+	for c := range acts {
+		quantAct(&acts[c], x[c*cols:(c+1)*cols], qkBlock)
+	}
+	gb := q4KxRows * m.rowBytes()
+	for _, be := range backends {
+		b.Run("b1/"+be.name, func(b *testing.B) {
+			var o [16]float32
+			b.SetBytes(int64(len(m.Data)))
+			for i := 0; i < b.N; i++ {
+				for g := 0; g < rows/q4KxRows; g++ {
+					be.q4Kx16(m.Data[g*gb:(g+1)*gb], &acts[0], &o)
+				}
+			}
+		})
+		b.Run("b4/"+be.name, func(b *testing.B) {
+			var o [64]float32
+			b.SetBytes(int64(len(m.Data)))
+			for i := 0; i < b.N; i++ {
+				for g := 0; g < rows/q4KxRows; g++ {
+					be.q4Kx16t(m.Data[g*gb:(g+1)*gb], acts, &o, be.q4Kx16)
+				}
+			}
+		})
+	}
+}

@@ -80,11 +80,13 @@ func supported(t DType) bool {
 // Matrix is a row-major weight matrix as GGUF stores it: Rows rows of Cols
 // elements (ggml ne0 = Cols, ne1 = Rows), each row RowBytes(Type, Cols) bytes,
 // rows back to back. Data is usually a slice of the read-only model mmap;
-// metalkit never writes to it.
+// metalkit never writes to it. Repack may return the same matrix with Data
+// rearranged for the kernels (same size, a heap copy).
 type Matrix struct {
 	Type       DType
 	Rows, Cols int
 	Data       []byte
+	layout     layout // layoutGGUF unless Repack changed it
 }
 
 // NewMatrix checks that t is supported, that cols is a whole number of
@@ -119,6 +121,10 @@ func (m Matrix) Row(i int, out []float32) {
 		panic(fmt.Sprintf("metalkit: Row %d of %d", i, m.Rows))
 	}
 	out = out[:m.Cols]
+	if m.layout == layoutQ4Kx16 {
+		m.rowQ4Kx16(i, out)
+		return
+	}
 	dequantRow(m.Type, m.rowData(i), out)
 }
 

@@ -39,6 +39,14 @@ type backend struct {
 	// Four rows × four columns, out[4c+r] (prefill tiles). nil means
 	// MatMul uses the one-row × four-column or 4-row kernels.
 	q8_0t dot4x4Func
+
+	// Q4_K×16 (q4_kx16.go): sixteen repacked rows × one column, and × four
+	// columns (out[16c+r]). packQ4K says whether Repack should use the
+	// layout: backends without their own kernels for it (avx2) keep the
+	// GGUF rows rather than fall back to the Go loops.
+	q4Kx16  dot16Func
+	q4Kx16t dot16x4Func
+	packQ4K bool
 }
 
 // dot4x4Func computes out[4c+r] = dot(row at w[r*stride:], a[c]) for r, c <
@@ -84,6 +92,9 @@ var goBackend = backend{
 	q4_0:     dot4Q4_0Go,
 	q4_K:     dot4Q4_KGo,
 	q6_K:     dot4Q6_KGo,
+	q4Kx16:   dot16Q4_KxGo,
+	q4Kx16t:  dot16x4Q4_KxGo,
+	packQ4K:  true,
 }
 
 // backends lists every backend this CPU can run, reference first, fastest
@@ -167,6 +178,15 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.q8_0t == nil {
 		b.q8_0t = parent.q8_0t
+	}
+	// Kernels for the Q4_K×16 layout are inherited so that a repacked
+	// matrix always computes, but packQ4K is not: a backend repacks only
+	// when it has its own kernels for the layout.
+	if b.q4Kx16 == nil {
+		b.q4Kx16 = parent.q4Kx16
+	}
+	if b.q4Kx16t == nil {
+		b.q4Kx16t = parent.q4Kx16t
 	}
 	return b
 }

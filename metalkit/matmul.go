@@ -33,7 +33,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	defer p.mu.Unlock()
 
 	t := &p.mm
-	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut}
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut, wideOut: p.wideOut}
 	// Quantise the activations once for the whole call.
 	switch m.Type {
 	case Q8_0, Q4_0:
@@ -53,8 +53,11 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 		*q = quantTask{}
 	}
 	// Chunks of up to 64 rows, several per worker so a busy core takes less.
-	chunk := (m.Rows/(p.threads*8) + 3) &^ 3
-	t.rows.reset(m.Rows, min(64, max(4, chunk)))
+	chunk := min(64, max(4, (m.Rows/(p.threads*8)+3)&^3))
+	if m.layout == layoutQ4Kx16 {
+		chunk = (chunk + q4KxRows - 1) &^ (q4KxRows - 1) // whole groups
+	}
+	t.rows.reset(m.Rows, chunk)
 	p.run(t)
 	*t = matmulTask{}
 }
@@ -70,6 +73,7 @@ type matmulTask struct {
 	acts    []q8Act       // quantised activation columns, nil for float types
 	dotOut  [][4]float32  // per-worker kernel results (a local would escape)
 	tileOut [][16]float32 // per-worker tile results
+	wideOut [][64]float32 // per-worker 16 × 4 tile results
 	rows    chunker
 }
 
@@ -89,6 +93,12 @@ func (t *matmulTask) work(w int) {
 			switch t.m.Type {
 			case F32, F16, BF16:
 				t.floatRows(start, end, b0, b1)
+			case Q4_K:
+				if t.m.layout == layoutQ4Kx16 {
+					t.q4KxRows(w, start, end, b0, b1)
+					break
+				}
+				fallthrough
 			default:
 				t.quantRows(w, start, end, b0, b1)
 			}
@@ -174,6 +184,33 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 			dot(w, 0, &t.acts[b], o)
 			t.out[b*R+r] = o[0]
 		}
+	}
+}
+
+// q4KxRows does rows [start, end) × columns [b0, b1) of a Q4_K×16 matrix:
+// whole groups with the 16-row kernels, four columns at a time while the
+// group's 16 rows stay in L1, then the rows past the last group (GGUF
+// layout) with quantRows. start is a multiple of 16.
+func (t *matmulTask) q4KxRows(w int, start, end, b0, b1 int) {
+	R := t.m.Rows
+	gEnd := min(end, R/q4KxRows*q4KxRows)
+	o16, o64 := &t.tileOut[w], &t.wideOut[w]
+	for r := start; r+q4KxRows <= gEnd; r += q4KxRows {
+		g := t.m.Data[r*t.rb : (r+q4KxRows)*t.rb]
+		b := b0
+		for ; b+4 <= b1; b += 4 {
+			t.k.q4Kx16t(g, t.acts[b:b+4], o64, t.k.q4Kx16)
+			for c := 0; c < 4; c++ {
+				copy(t.out[(b+c)*R+r:(b+c)*R+r+q4KxRows], o64[16*c:16*c+16])
+			}
+		}
+		for ; b < b1; b++ {
+			t.k.q4Kx16(g, &t.acts[b], o16)
+			copy(t.out[b*R+r:b*R+r+q4KxRows], o16[:])
+		}
+	}
+	if gEnd < end {
+		t.quantRows(w, max(start, gEnd), end, b0, b1)
 	}
 }
 

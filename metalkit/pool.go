@@ -31,6 +31,7 @@ type Pool struct {
 	act     actBuf
 	dotOut  [][4]float32
 	tileOut [][16]float32
+	wideOut [][64]float32
 }
 
 // task is one parallel job; work(w) runs on worker w (0 = the caller).
@@ -47,6 +48,7 @@ func NewPool(threads int) *Pool {
 		done:    make(chan struct{}, threads),
 		dotOut:  make([][4]float32, threads),
 		tileOut: make([][16]float32, threads),
+		wideOut: make([][64]float32, threads),
 	}
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)

@@ -63,23 +63,7 @@ func dot4Q4_KGo(w []byte, stride int, a *q8Act, out *[4]float32) {
 		row := w[r*stride:]
 		var sum float32
 		for b := 0; b < nb; b++ {
-			blk := row[b*q4_KBytes : (b+1)*q4_KBytes]
-			qy := a.qs[b*qkBlock : (b+1)*qkBlock]
-			var sumi, summ int32
-			for k := 0; k < 8; k++ {
-				sc, m := q4KScaleMin(k, blk[4:16])
-				q := blk[16+32*(k/2):]
-				shift := 4 * uint(k%2)
-				var s int32
-				for l := 0; l < 32; l++ {
-					s += int32((q[l]>>shift)&15) * int32(qy[32*k+l])
-				}
-				sumi += int32(sc) * s
-				summ += int32(m) * int32(a.bs32[b*8+k])
-			}
-			d := F16ToF32(binary.LittleEndian.Uint16(blk))
-			dmin := F16ToF32(binary.LittleEndian.Uint16(blk[2:]))
-			sum += a.d[b] * (d*float32(sumi) - dmin*float32(summ))
+			sum += q4KBlockDot(row[b*q4_KBytes:(b+1)*q4_KBytes], a, b)
 		}
 		out[r] = sum
 	}

@@ -168,6 +168,10 @@ var vnniBackend = backend{
 	q4_K:   dot4Q4_KZ,
 	q4_Kx4: dot1x4Q4_KZ,
 	expSub: expSubAVX512,
+
+	q4Kx16:  dot16Q4_KxZ,
+	q4Kx16t: dot16x4Q4_KxZ,
+	packQ4K: true,
 	quant32: func(a *q8Act, x []float32) {
 		nb := len(x) / 32
 		if nb == 0 {
@@ -412,4 +416,66 @@ func dot4Q4_KZ(w []byte, stride int, a *q8Act, out *[4]float32) {
 		panic("metalkit: quantised dot out of bounds")
 	}
 	q4KDot4Z(&w[0], stride, &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
+}
+
+// q4KDot16x1Z dots the sixteen rows of a Q4_K×16 group (nb super-blocks at
+// w) with one column of Q8_K activations. (AVX512F+BW+VNNI)
+//
+//	for r := 0; r < 16; r++ { out[r] = Σ_b q4KBlockDot(row r's block b, a, b) }
+//
+// See dot16Q4_KxGo for the exact loop.
+//
+//go:noescape
+func q4KDot16x1Z(w *byte, qs *int8, d *float32, bs32 *int16, nb int, out *[16]float32)
+
+// q4KDot16x4Z dots the sixteen rows of a Q4_K×16 group with four columns:
+// column c's quants at qs + c·qsStride, scales at d + c·dStride, 32-value
+// sums at bs32 + 4c·dStride (bytes). (AVX512F+BW+VNNI)
+//
+//	for c := 0; c < 4; c++ { out[16c:16c+16] = q4KDot16x1Z(w, column c) }
+//
+//go:noescape
+func q4KDot16x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[64]float32)
+
+// dot16Q4_KxZ wraps q4KDot16x1Z with the bounds checks the assembly skips.
+func dot16Q4_KxZ(w []byte, a *q8Act, out *[16]float32) {
+	nb := len(a.d)
+	if nb == 0 {
+		*out = [16]float32{}
+		return
+	}
+	if len(w) < nb*q4KxBlock || len(a.qs) < nb*qkBlock || len(a.bs32) < nb*8 {
+		panic("metalkit: quantised dot out of bounds")
+	}
+	q4KDot16x1Z(&w[0], &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
+}
+
+// dot16x4Q4_KxZ wraps q4KDot16x4Z. The four columns must be evenly spaced
+// in memory with their scales and sums (as actBuf lays them out);
+// otherwise it does one column at a time with fallback.
+func dot16x4Q4_KxZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
+	a = a[:4]
+	nb := len(a[0].d)
+	if nb == 0 || len(w) < nb*q4KxBlock {
+		dot16x4Q4_KxGo(w, a, out, fallback)
+		return
+	}
+	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
+	for c := range a {
+		if len(a[c].d) != nb || len(a[c].bs32) < 8*nb || len(a[c].qs) < nb*qkBlock {
+			dot16x4Q4_KxGo(w, a, out, fallback)
+			return
+		}
+	}
+	qsStride := addr(unsafe.Pointer(&a[1].qs[0])) - addr(unsafe.Pointer(&a[0].qs[0]))
+	dStride := addr(unsafe.Pointer(&a[1].d[0])) - addr(unsafe.Pointer(&a[0].d[0]))
+	for c := 1; c < 4; c++ {
+		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qsStride ||
+			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*dStride ||
+			addr(unsafe.Pointer(&a[c].bs32[0])) != addr(unsafe.Pointer(&a[0].bs32[0]))+4*uintptr(c)*dStride {
+			dot16x4Q4_KxGo(w, a, out, fallback)
+			return
+		}
+	}
+	q4KDot16x4Z(&w[0], &a[0].qs[0], int(qsStride), &a[0].d[0], int(dStride), &a[0].bs32[0], nb, out)
 }

@@ -38,3 +38,22 @@ func Open(path string) (*File, error) {
 	f.unmap = func() error { return unix.Munmap(data) }
 	return f, nil
 }
+
+// Release tells the kernel that t's mapped bytes won't be read again soon
+// (madvise MADV_DONTNEED over the whole pages inside the tensor), for a
+// tensor the caller has copied elsewhere, such as weights repacked at load:
+// its pages leave the process's resident set instead of staying there
+// beside the copy. Reading the tensor afterwards still works (the pages
+// fault back in from the file). It does nothing for a File from Parse.
+func (f *File) Release(t *TensorInfo) {
+	if f.unmap == nil {
+		return
+	}
+	page := uint64(os.Getpagesize())
+	start := (f.DataOffset + t.Offset + page - 1) / page * page
+	end := (f.DataOffset + t.Offset + t.Size) / page * page
+	if start < end {
+		// Advice only: on failure the pages just stay resident.
+		_ = unix.Madvise(f.data[start:end], unix.MADV_DONTNEED)
+	}
+}
