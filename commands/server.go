@@ -62,50 +62,27 @@ func infoCommand(x *server.Ctx) {
 
 // CONFIG GET parameter [parameter ...]
 func configGetCommand(x *server.Ctx) {
-	seen := map[string]bool{}
-	var names []string
-	for _, p := range x.Args[2:] {
-		for _, n := range x.S.Config.Match(strings.ToLower(string(p))) {
-			if !seen[n] {
-				seen[n] = true
-				names = append(names, n)
-			}
-		}
+	params := make([]string, len(x.Args)-2)
+	for i := range params {
+		params[i] = x.Arg(i + 2)
 	}
-	x.R.Map(len(names))
-	for _, n := range names {
-		x.R.BulkString(n)
-		x.R.BulkString(x.S.Config.Get(n))
+	pairs := x.S.Config.Lookup(params)
+	x.R.Map(len(pairs) / 2)
+	for _, s := range pairs {
+		x.R.BulkString(s)
 	}
 }
 
 // CONFIG SET parameter value [parameter value ...] — all or nothing.
 func configSetCommand(x *server.Ctx) {
-	if len(x.Args)%2 != 0 {
-		x.Error(server.ErrSyntax)
+	args := make([]string, len(x.Args)-2)
+	for i := range args {
+		args[i] = x.Arg(i + 2)
+	}
+	if err := x.S.ConfigSet(args); err != nil {
+		x.Error(err)
 		return
 	}
-	seen := map[string]bool{}
-	for i := 2; i < len(x.Args); i += 2 {
-		n := strings.ToLower(x.Arg(i))
-		if seen[n] {
-			x.Error(server.Errorf("CONFIG SET failed (possibly related to argument '" + n + "') - duplicate parameter"))
-			return
-		}
-		seen[n] = true
-	}
-	// Validate on a scratch copy first so a bad pair changes nothing.
-	trial := x.S.Config.Clone()
-	for i := 2; i < len(x.Args); i += 2 {
-		if err := trial.SetRuntime(x.Arg(i), x.Arg(i+1)); err != nil {
-			x.Error(server.Errorf(err.Error()))
-			return
-		}
-	}
-	for i := 2; i < len(x.Args); i += 2 {
-		x.S.Config.SetRuntime(x.Arg(i), x.Arg(i+1))
-	}
-	x.S.ConfigChanged()
 	x.R.OK()
 }
 

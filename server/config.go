@@ -2,9 +2,11 @@ package server
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,97 +52,132 @@ const (
 	kindString directiveKind = iota
 	kindInt
 	kindBool
-	kindMemory // bytes, accepts 1k 1kb 1m 1mb 1g 1gb
+	kindMemory        // bytes, accepts 1k 1kb 1m 1mb 1g 1gb
+	kindMemoryPercent // kindMemory or "N%" (N <= -min), printed as Redis does
 	kindEnum
-	kindSpecial // parsed by its own setter
+	kindSpecial // parsed by its own setter, which stores its canonical text
+)
+
+// applyStep is work the server does after CONFIG SET changed a directive,
+// Redis's apply functions: it may fail (a port already in use), and then
+// the whole CONFIG SET is undone. Directives sharing a step run it once.
+type applyStep int
+
+const (
+	stepNone applyStep = iota
+	stepPort           // port: rebind the listening sockets
+	stepBind           // bind: the same, with its own error text
 )
 
 type directive struct {
-	name      string
-	def       string
-	kind      directiveKind
-	immutable bool     // start-up only: CONFIG SET refuses it
-	enum      []string // for kindEnum
-	min, max  int64    // for kindInt / kindMemory (max 0 = unbounded)
-	sensitive bool     // not echoed in errors/logs
-	apply     func(c *Config, v string) error
+	name string
+	def  string
+	kind directiveKind
+	// immutable is Redis's IMMUTABLE_CONFIG: start-up only, CONFIG SET
+	// refuses it. startupOnly marks reddwarf's own start-up directives (the
+	// model's): CONFIG SET accepts only the value they already have, so a
+	// client can write back everything CONFIG GET * printed (as Redis's
+	// "CONFIG sanity" test does), and refuses any other as immutable.
+	immutable   bool
+	startupOnly bool
+	hidden      bool     // Redis's HIDDEN_CONFIG: CONFIG GET finds it by exact name only
+	enum        []string // for kindEnum
+	min, max    int64    // for kindInt / kindMemory (max 0 = unbounded)
+	sensitive   bool     // not echoed in errors/logs
+	set         func(c *Config, v string) error
+	then        applyStep
 }
 
 // directives is the table of every directive reddwarf accepts, in the order
 // CONFIG REWRITE writes them.
 var directives = []*directive{
-	{name: "port", def: "6380", kind: kindInt, immutable: true, min: 0, max: 65535, apply: func(c *Config, v string) error { c.Port = atoi(v); return nil }},
-	{name: "bind", def: "127.0.0.1 -::1", kind: kindString, immutable: true, apply: func(c *Config, v string) error { c.Bind = strings.Fields(v); return nil }},
-	{name: "protected-mode", def: "yes", kind: kindBool, apply: func(c *Config, v string) error { c.ProtectedMode = v == "yes"; return nil }},
-	{name: "requirepass", def: "", kind: kindString, sensitive: true, apply: func(c *Config, v string) error { c.RequirePass = v; return nil }},
-	{name: "dir", def: ".", kind: kindSpecial, apply: applyDir},
-	{name: "dbfilename", def: "dump.dsv4", kind: kindString, apply: applyDBFilename},
-	{name: "save", def: "3600 1 300 100 60 10000", kind: kindSpecial, apply: applySave},
-	{name: "maxclients", def: "10000", kind: kindInt, min: 1, max: 1 << 30, apply: func(c *Config, v string) error { c.MaxClients = atoi(v); return nil }},
-	{name: "timeout", def: "0", kind: kindInt, min: 0, max: 1<<31 - 1, apply: func(c *Config, v string) error { c.Timeout = int64(atoi(v)); return nil }},
-	{name: "databases", def: "16", kind: kindInt, immutable: true, min: 1, max: 1 << 20, apply: func(c *Config, v string) error { c.Databases = atoi(v); return nil }},
+	{name: "port", def: "6380", kind: kindInt, min: 0, max: 65535, then: stepPort, set: func(c *Config, v string) error { c.Port = atoi(v); return nil }},
+	{name: "bind", def: "127.0.0.1 -::1", kind: kindSpecial, then: stepBind, set: setBind},
+	{name: "protected-mode", def: "yes", kind: kindBool, set: func(c *Config, v string) error { c.ProtectedMode = v == "yes"; return nil }},
+	{name: "requirepass", def: "", kind: kindString, sensitive: true, set: func(c *Config, v string) error { c.RequirePass = v; return nil }},
+	{name: "dir", def: ".", kind: kindSpecial, set: setDir},
+	{name: "dbfilename", def: "dump.dsv4", kind: kindString, set: setDBFilename},
+	{name: "save", def: "3600 1 300 100 60 10000", kind: kindSpecial, set: setSave},
+	{name: "maxclients", def: "10000", kind: kindInt, min: 1, max: 1 << 30, set: func(c *Config, v string) error { c.MaxClients = atoi(v); return nil }},
+	{name: "timeout", def: "0", kind: kindInt, min: 0, max: 1<<31 - 1, set: func(c *Config, v string) error { c.Timeout = int64(atoi(v)); return nil }},
+	{name: "databases", def: "16", kind: kindInt, immutable: true, min: 1, max: 1 << 20, set: func(c *Config, v string) error { c.Databases = atoi(v); return nil }},
 	{name: "loglevel", def: "notice", kind: kindEnum, enum: []string{"debug", "verbose", "notice", "warning", "nothing"}},
 	{name: "logfile", def: "", kind: kindString, immutable: true},
-	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: math.MaxInt64, apply: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
-	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: 1 << 40, apply: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},
-	{name: "client-output-buffer-limit", def: "normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60", kind: kindSpecial, apply: applyOutputLimit},
-	{name: "hz", def: "10", kind: kindInt, min: 1, max: 500, apply: func(c *Config, v string) error { c.Hz = atoi(v); return nil }},
-	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: 1 << 62, apply: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
-	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
+	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: math.MaxInt64, set: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
+	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: 1 << 40, set: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},
+	{name: "client-output-buffer-limit", def: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", kind: kindSpecial, set: setOutputLimit},
+	{name: "hz", def: "10", kind: kindInt, min: 1, max: 500, set: func(c *Config, v string) error { c.Hz = atoi(v); return nil }},
+	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: 1 << 62, set: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
+	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: 1 << 31, set: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
 	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: 1 << 62},
-	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, apply: func(c *Config, v string) error { c.MaxMemory = atoi64(v); return nil }},
-	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, apply: func(c *Config, v string) error {
+	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, set: func(c *Config, v string) error { c.MaxMemory = atoi64(v); return nil }},
+	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, set: func(c *Config, v string) error {
 		c.MaxMemoryPolicy = v
 		c.LFUPolicy = strings.HasSuffix(v, "-lfu")
 		return nil
 	}},
 	{name: "maxmemory-samples", def: "5", kind: kindInt, min: 1, max: 64},
 	{name: "maxmemory-eviction-tenacity", def: "10", kind: kindInt, min: 0, max: 100}, // evict.go reads it
-	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
-	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: 1 << 31, apply: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
+	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: 1 << 31, set: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
+	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: 1 << 31, set: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
 	{name: "stop-writes-on-bgsave-error", def: "yes", kind: kindBool},
 	{name: "appendonly", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
-	{name: "notify-keyspace-events", def: "", kind: kindSpecial, apply: applyNotify},
+	{name: "notify-keyspace-events", def: "", kind: kindSpecial, set: applyNotify},
 	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: 1 << 31},
 	{name: "daemonize", def: "no", kind: kindBool, immutable: true},
 	{name: "busy-reply-threshold", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
-	{name: "lua-time-limit", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
 	{name: "active-expire-effort", def: "1", kind: kindInt, min: 1, max: 10},
 	{name: "set-proc-title", def: "yes", kind: kindBool, immutable: true},
 	{name: "repl-backlog-size", def: "1048576", kind: kindMemory, min: 1},
-	{name: "maxmemory-clients", def: "0", kind: kindString},
+	// Accepted and stored only: reddwarf does not evict clients, so the
+	// limit on their total memory has nothing to act on.
+	{name: "maxmemory-clients", def: "0", kind: kindMemoryPercent, min: -100},
 	{name: "replicaof", def: "", kind: kindString, immutable: true},
 	{name: "replica-read-only", def: "yes", kind: kindBool},
 	{name: "enable-debug-command", def: "no", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
+	// Hidden, accepted and stored only: Redis sleeps this long per key it
+	// loads (a test hook); reddwarf loads snapshot values lazily.
+	{name: "key-load-delay", def: "0", kind: kindInt, hidden: true, min: math.MinInt32, max: math.MaxInt32},
 	// Model directives (the inference engine reads them at start-up).
-	{name: "model", def: "", kind: kindString, immutable: true},
-	{name: "threads", def: "0", kind: kindInt, immutable: true, min: 0, max: 1024},
-	{name: "ctx", def: "0", kind: kindInt, immutable: true, min: 0, max: 1 << 24},
+	{name: "model", def: "", kind: kindString, startupOnly: true},
+	{name: "threads", def: "0", kind: kindInt, startupOnly: true, min: 0, max: 1024},
+	{name: "ctx", def: "0", kind: kindInt, startupOnly: true, min: 0, max: 1 << 24},
 	{name: "prefill-chunk", def: "256", kind: kindInt, min: 1, max: 1 << 16},
-	{name: "kv-cache-type", def: "f16", kind: kindEnum, immutable: true, enum: []string{"f16", "f32"}},
+	{name: "kv-cache-type", def: "f16", kind: kindEnum, startupOnly: true, enum: []string{"f16", "f32"}},
 	{name: "checkpoint-interval", def: "2048", kind: kindInt, min: 0, max: 1 << 30},
-	{name: "dsv4-numerics", def: "ds4", kind: kindEnum, immutable: true, enum: []string{"ds4", "exact"}},
+	{name: "dsv4-numerics", def: "ds4", kind: kindEnum, startupOnly: true, enum: []string{"ds4", "exact"}},
 }
 
 // Directive aliases Redis accepts for old names.
 var directiveAliases = map[string]string{
 	"slave-read-only": "replica-read-only",
 	"slaveof":         "replicaof",
+	"lua-time-limit":  "busy-reply-threshold",
 }
 
 func findDirective(name string) *directive {
-	name = strings.ToLower(name)
-	if a, ok := directiveAliases[name]; ok {
-		name = a
+	_, d := lookupDirective(name)
+	return d
+}
+
+// lookupDirective finds a directive by name or alias, in any case. key is
+// the name found, lower-cased: the alias itself when name is one, as Redis
+// keeps an alias as an entry of its own (CONFIG GET * lists both, and an
+// error about an alias names the alias).
+func lookupDirective(name string) (key string, d *directive) {
+	key = strings.ToLower(name)
+	canon := key
+	if a, ok := directiveAliases[key]; ok {
+		canon = a
 	}
 	for _, d := range directives {
-		if d.name == name {
-			return d
+		if d.name == canon {
+			return key, d
 		}
 	}
-	return nil
+	return "", nil
 }
 
 // NewConfig returns the defaults.
@@ -154,7 +191,7 @@ func NewConfig() *Config {
 	return c
 }
 
-// Get returns a directive's canonical value (by name or alias).
+// Get returns a directive's canonical value (by lower-case name or alias).
 func (c *Config) Get(name string) string {
 	if a, ok := directiveAliases[name]; ok {
 		name = a
@@ -165,8 +202,8 @@ func (c *Config) Get(name string) string {
 // Int returns a numeric directive's value.
 func (c *Config) Int(name string) int64 { return atoi64(c.values[name]) }
 
-// Set validates and applies one directive; it is what both start-up and
-// CONFIG SET call. Immutability is the caller's concern.
+// Set validates and stores one directive, as start-up does: immutability
+// and the server's apply steps are CONFIG SET's concern (Server.ConfigSet).
 func (c *Config) Set(name, value string) error {
 	d := findDirective(name)
 	if d == nil {
@@ -196,6 +233,11 @@ func (c *Config) set(d *directive, value string) error {
 			return fmt.Errorf("argument must be between %d and %d inclusive", d.min, d.max)
 		}
 		canon = strconv.FormatInt(n, 10)
+	case kindMemoryPercent:
+		var err error
+		if canon, err = parseMemoryPercent(value, -d.min); err != nil {
+			return err
+		}
 	case kindBool:
 		switch strings.ToLower(value) {
 		case "yes":
@@ -215,21 +257,54 @@ func (c *Config) set(d *directive, value string) error {
 			return fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(d.enum, ", "))
 		}
 	}
-	if d.apply != nil {
-		if err := d.apply(c, canon); err != nil {
+	if d.set != nil {
+		if err := d.set(c, canon); err != nil {
 			return err
 		}
 	}
-	if d.name == "save" || d.name == "client-output-buffer-limit" || d.name == "notify-keyspace-events" {
-		canon = c.values[d.name] // the setter stored its canonical form
-	} else if d.name == "dir" {
-		canon = c.Dir
+	if d.kind != kindSpecial {
+		c.values[d.name] = canon
 	}
-	c.values[d.name] = canon
 	return nil
 }
 
-func applyDir(c *Config, v string) error {
+// parseMemoryPercent parses a memory value or a percentage ("10%", at most
+// maxPercent) and returns the text CONFIG GET prints: bytes, or N%. Redis
+// stores a percentage as a negative number, so 0% is 0.
+func parseMemoryPercent(v string, maxPercent int64) (string, error) {
+	if n, err := ParseMemory(v); err == nil {
+		return strconv.FormatInt(n, 10), nil
+	}
+	if len(v) > 1 && v[len(v)-1] == '%' {
+		if n, err := strconv.ParseInt(v[:len(v)-1], 10, 64); err == nil && n >= 0 {
+			if n > maxPercent {
+				return "", fmt.Errorf("percentage argument must be less or equal to %d", maxPercent)
+			}
+			if n == 0 {
+				return "0", nil
+			}
+			return strconv.FormatInt(n, 10) + "%", nil
+		}
+	}
+	return "", fmt.Errorf("argument must be a memory or percent value")
+}
+
+// setBind takes Redis's space-separated address list ("" = no TCP
+// listener); a leading - marks an address that may be unavailable.
+func setBind(c *Config, v string) error {
+	addrs := strings.Fields(v)
+	if len(addrs) > maxBindAddrs {
+		return fmt.Errorf("Too many bind addresses specified.")
+	}
+	c.Bind = addrs
+	c.values["bind"] = strings.Join(addrs, " ")
+	return nil
+}
+
+// maxBindAddrs is Redis's CONFIG_BINDADDR_MAX.
+const maxBindAddrs = 16
+
+func setDir(c *Config, v string) error {
 	if err := os.MkdirAll(v, 0o755); err != nil {
 		return fmt.Errorf("No such file or directory")
 	}
@@ -242,10 +317,11 @@ func applyDir(c *Config, v string) error {
 		abs = a
 	}
 	c.Dir = abs
+	c.values["dir"] = abs
 	return nil
 }
 
-func applyDBFilename(c *Config, v string) error {
+func setDBFilename(c *Config, v string) error {
 	if strings.ContainsRune(v, '/') {
 		return fmt.Errorf("dbfilename can't be a path, just a filename")
 	}
@@ -266,7 +342,7 @@ func (c *Config) SavePoints() []SavePoint {
 	return sp
 }
 
-func applySave(c *Config, v string) error {
+func setSave(c *Config, v string) error {
 	f := strings.Fields(v)
 	if len(f)%2 != 0 {
 		return fmt.Errorf("Invalid save parameters")
@@ -280,7 +356,7 @@ func applySave(c *Config, v string) error {
 	return nil
 }
 
-func applyOutputLimit(c *Config, v string) error {
+func setOutputLimit(c *Config, v string) error {
 	f := strings.Fields(v)
 	if len(f)%4 != 0 || len(f) == 0 {
 		return fmt.Errorf("Wrong number of arguments in buffer limit configuration.")
@@ -288,13 +364,10 @@ func applyOutputLimit(c *Config, v string) error {
 	cur := map[string][3]int64{}
 	old := strings.Fields(c.values["client-output-buffer-limit"])
 	for i := 0; i+3 < len(old); i += 4 {
-		cur[old[i]] = [3]int64{atoi64(old[i+1]), atoi64(old[i+2]), atoi64(old[i+3])}
+		cur[outputLimitClass(old[i])] = [3]int64{atoi64(old[i+1]), atoi64(old[i+2]), atoi64(old[i+3])}
 	}
 	for i := 0; i < len(f); i += 4 {
-		class := strings.ToLower(f[i])
-		if class == "slave" {
-			class = "replica"
-		}
+		class := outputLimitClass(f[i])
 		if class != "normal" && class != "replica" && class != "pubsub" {
 			return fmt.Errorf("Invalid client class specified in buffer limit configuration.")
 		}
@@ -309,7 +382,11 @@ func applyOutputLimit(c *Config, v string) error {
 	var parts []string
 	for _, class := range []string{"normal", "replica", "pubsub"} {
 		l := cur[class]
-		parts = append(parts, fmt.Sprintf("%s %d %d %d", class, l[0], l[1], l[2]))
+		name := class
+		if class == "replica" {
+			name = "slave" // as Redis 7.0 prints it
+		}
+		parts = append(parts, fmt.Sprintf("%s %d %d %d", name, l[0], l[1], l[2]))
 	}
 	c.values["client-output-buffer-limit"] = strings.Join(parts, " ")
 	c.PubsubOutputLimit = cur["pubsub"][0]
@@ -317,9 +394,21 @@ func applyOutputLimit(c *Config, v string) error {
 	return nil
 }
 
+// outputLimitClass is a client class of client-output-buffer-limit,
+// lower-cased, with slave read as replica.
+func outputLimitClass(name string) string {
+	if name = strings.ToLower(name); name == "slave" {
+		return "replica"
+	}
+	return name
+}
+
 // ParseMemory parses a Redis memory value: 100, 1k, 1kb, 5mb, 1g, 1gb.
 func ParseMemory(s string) (int64, error) {
-	ls := strings.ToLower(strings.TrimSpace(s))
+	ls := strings.ToLower(s)
+	if ls == "" || ls[0] < '0' || ls[0] > '9' {
+		return 0, fmt.Errorf("not a memory value") // no sign, no spaces: as Redis's memtoull
+	}
 	mul := int64(1)
 	for _, u := range []struct {
 		suffix string
@@ -411,34 +500,147 @@ func (c *Config) applyArgs(name string, vals []string) error {
 	return nil
 }
 
-// Match returns the directive names matching a CONFIG GET glob, sorted.
+// Lookup is CONFIG GET: name, value pairs for the given parameters, each
+// directive once. A parameter without glob characters is an exact name or
+// alias, hidden directives included, printed as the client spelled it; a
+// pattern matches names and aliases in any case, hidden ones left out, as
+// Redis 7.0 does.
+func (c *Config) Lookup(params []string) []string {
+	var out []string
+	seen := map[string]bool{} // lower-cased names and aliases already out
+	add := func(printed, key string, d *directive) {
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, printed, c.values[d.name])
+		}
+	}
+	for _, p := range params {
+		if !strings.ContainsAny(p, "[*?") {
+			if key, d := lookupDirective(p); d != nil {
+				add(p, key, d)
+			}
+			continue
+		}
+		for _, key := range c.Match(p) {
+			add(key, key, findDirective(key))
+		}
+	}
+	return out
+}
+
+// Match returns the names and aliases a CONFIG GET glob matches (in any
+// case), sorted, without hidden directives.
 func (c *Config) Match(pattern string) []string {
 	var out []string
 	for _, d := range directives {
-		if GlobMatch(pattern, d.name, true) {
+		if !d.hidden && GlobMatch(pattern, d.name, true) {
 			out = append(out, d.name)
 		}
 	}
-	for alias := range directiveAliases {
-		if GlobMatch(pattern, alias, true) {
-			out = append(out, alias) // Redis lists aliases too
+	for alias, name := range directiveAliases {
+		if !findDirective(name).hidden && GlobMatch(pattern, alias, true) {
+			out = append(out, alias)
 		}
 	}
 	sort.Strings(out)
 	return out
 }
 
-// SetRuntime is CONFIG SET for one directive: refuses start-up-only ones.
-func (c *Config) SetRuntime(name, value string) error {
-	d := findDirective(name)
-	if d == nil {
-		return fmt.Errorf("Unknown option or number of arguments for CONFIG SET - '%s'", name)
+// ConfigSet is CONFIG SET: args are name, value pairs, applied all or none
+// in Redis 7.0's three phases, and the error is the reply.
+//
+//  1. Look every name up. The first unknown, immutable or repeated one
+//     fails the command before anything changes.
+//  2. Set each value in turn, keeping the old ones. A value that does not
+//     parse puts back the values set before it.
+//  3. Run the apply step of every directive whose value changed, each step
+//     once, in order. A step that fails (a port in use) puts back every
+//     old value and runs the steps again, so the server is as it was.
+//     Then ConfigChanged, for what cannot fail.
+//
+// It runs on the loop goroutine.
+func (s *Server) ConfigSet(args []string) error {
+	if len(args)%2 != 0 {
+		return ErrSyntax
 	}
-	if d.immutable {
-		return fmt.Errorf("CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", d.name)
+	type change struct {
+		key      string // the name or alias, lower-cased
+		d        *directive
+		old, new string
 	}
-	if err := c.set(d, value); err != nil {
-		return fmt.Errorf("CONFIG SET failed (possibly related to argument '%s') - %v", d.name, err)
+	c := s.Config
+	changes := make([]change, 0, len(args)/2)
+	for i := 0; i < len(args); i += 2 {
+		name, value := args[i], args[i+1]
+		key, d := lookupDirective(name)
+		if d == nil {
+			return Errorf("Unknown option or number of arguments for CONFIG SET - '" + name + "'")
+		}
+		if d.immutable || d.startupOnly && value != c.values[d.name] {
+			return configSetError(name, "can't set immutable config")
+		}
+		for _, ch := range changes {
+			if ch.key == key {
+				return configSetError(name, "duplicate parameter")
+			}
+		}
+		changes = append(changes, change{key: key, d: d, old: c.values[d.name], new: value})
+	}
+	restore := func(changed []change) {
+		for _, ch := range changed {
+			if err := c.set(ch.d, ch.old); err != nil {
+				s.logf("warning", "Failed restoring failed CONFIG SET command. Error setting %s to '%s': %v", ch.key, ch.old, err)
+			}
+		}
+	}
+
+	var steps []applyStep
+	var stepOwner []string // the directive that first asked for each step
+	for i, ch := range changes {
+		if err := c.set(ch.d, ch.new); err != nil {
+			restore(changes[:i+1])
+			return configSetError(ch.key, err.Error())
+		}
+		if ch.d.then != stepNone && c.values[ch.d.name] != ch.old && !slices.Contains(steps, ch.d.then) {
+			steps = append(steps, ch.d.then)
+			stepOwner = append(stepOwner, ch.key)
+		}
+	}
+
+	for i, step := range steps {
+		if err := s.applyConfig(step); err != nil {
+			s.logf("warning", "Failed applying new configuration. Possibly related to new %s setting. Restoring previous settings.", stepOwner[i])
+			restore(changes)
+			for _, step := range steps {
+				if err := s.applyConfig(step); err != nil {
+					s.logf("warning", "Failed applying restored failed CONFIG SET command: %v", err)
+				}
+			}
+			return configSetError(stepOwner[i], err.Error())
+		}
+	}
+	s.ConfigChanged()
+	return nil
+}
+
+func configSetError(name, why string) *Error {
+	return Errorf("CONFIG SET failed (possibly related to argument '" + name + "') - " + why)
+}
+
+// applyConfig runs one apply step; its error is the text CONFIG SET
+// replies, as Redis words it.
+func (s *Server) applyConfig(step applyStep) error {
+	switch step {
+	case stepPort:
+		if err := s.rebind(); err != nil {
+			s.logf("warning", "%v", err)
+			return errors.New("Unable to listen on this port. Check server logs.")
+		}
+	case stepBind:
+		if err := s.rebind(); err != nil {
+			s.logf("warning", "%v", err)
+			return errors.New("Failed to bind to specified addresses.")
+		}
 	}
 	return nil
 }
@@ -600,14 +802,3 @@ func isHex(b byte) bool {
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func atoi64(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
-
-// Clone returns an independent copy (CONFIG SET validates on one first).
-func (c *Config) Clone() *Config {
-	n := *c
-	n.values = make(map[string]string, len(c.values))
-	for k, v := range c.values {
-		n.values[k] = v
-	}
-	n.Bind = append([]string(nil), c.Bind...)
-	return &n
-}

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitArgs(t *testing.T) {
@@ -47,14 +51,11 @@ func TestConfigFileAndArgs(t *testing.T) {
 	if err := c.LoadArgs([]string{"--no-such-thing", "1"}); err == nil || !strings.Contains(err.Error(), "no-such-thing") {
 		t.Fatalf("unknown directive: %v", err)
 	}
-	if err := c.SetRuntime("port", "1"); err == nil || !strings.Contains(err.Error(), "immutable") {
-		t.Fatalf("immutable: %v", err)
-	}
-	if err := c.SetRuntime("maxmemory", "zzz"); err == nil {
+	if err := c.Set("maxmemory", "zzz"); err == nil {
 		t.Fatal("bad memory value accepted")
 	}
 	// REWRITE keeps comments, replaces changed directives, appends new ones.
-	c.SetRuntime("hz", "30")
+	c.Set("hz", "30")
 	if err := c.Rewrite(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +70,240 @@ func TestConfigFileAndArgs(t *testing.T) {
 }
 
 func TestParseMemory(t *testing.T) {
-	for in, want := range map[string]int64{"100": 100, "1k": 1000, "1kb": 1024, "2mb": 2 << 20, "1gb": 1 << 30, "3g": 3000000000} {
+	for in, want := range map[string]int64{"100": 100, "1k": 1000, "1kb": 1024, "2mb": 2 << 20, "1gb": 1 << 30, "3g": 3000000000, "5B": 5, "1GB": 1 << 30} {
 		if got, err := ParseMemory(in); err != nil || got != want {
 			t.Errorf("ParseMemory(%q) = %d, %v", in, got, err)
 		}
+	}
+	// As Redis's memtoull: digits then a unit, nothing else.
+	for _, bad := range []string{"", "-1", "+1", " 1", "1 ", "1x", "kb", "99999999999gb"} {
+		if got, err := ParseMemory(bad); err == nil {
+			t.Errorf("ParseMemory(%q) = %d, want an error", bad, got)
+		}
+	}
+}
+
+// Every value CONFIG GET prints is one CONFIG SET takes back unchanged, as
+// Redis's "CONFIG sanity" test checks: for the defaults and after values
+// given in other spellings.
+func TestConfigValuesRoundTrip(t *testing.T) {
+	c := NewConfig()
+	for _, kv := range [][2]string{
+		{"dir", t.TempDir()}, {"maxmemory", "1gb"}, {"maxmemory-clients", "10%"},
+		{"client-output-buffer-limit", "replica 1mb 2mb 3 PUBSUB 1k 0 0"}, {"save", "900 1  300 10"},
+		{"bind", "* -::*"}, {"notify-keyspace-events", "AKE"}, {"loglevel", "WARNING"},
+		{"appendonly", "YES"}, {"lua-time-limit", "100"}, {"key-load-delay", "-5"},
+	} {
+		if err := c.Set(kv[0], kv[1]); err != nil {
+			t.Fatalf("Set(%s, %q): %v", kv[0], kv[1], err)
+		}
+	}
+	for _, d := range directives {
+		v := c.Get(d.name)
+		if err := c.Set(d.name, v); err != nil || c.Get(d.name) != v {
+			t.Errorf("%s: Set(%q) = %v, then Get = %q", d.name, v, err, c.Get(d.name))
+		}
+	}
+	for name, want := range map[string]string{
+		"maxmemory-clients":          "10%",
+		"client-output-buffer-limit": "normal 0 0 0 slave 1048576 2097152 3 pubsub 1000 0 0",
+		"save":                       "900 1 300 10",
+		"busy-reply-threshold":       "100", // lua-time-limit is its alias
+		"lua-time-limit":             "100",
+	} {
+		if got := c.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestConfigMemoryPercent(t *testing.T) {
+	c := NewConfig()
+	for in, want := range map[string]string{"0": "0", "1k": "1000", "50%": "50%", "100%": "100%", "0%": "0"} {
+		if err := c.Set("maxmemory-clients", in); err != nil || c.Get("maxmemory-clients") != want {
+			t.Errorf("maxmemory-clients %q: %v, got %q want %q", in, err, c.Get("maxmemory-clients"), want)
+		}
+	}
+	for in, msg := range map[string]string{
+		"200%": "percentage argument must be less or equal to 100",
+		"-5":   "argument must be a memory or percent value",
+		"-5%":  "argument must be a memory or percent value",
+		"%":    "argument must be a memory or percent value",
+		"5x":   "argument must be a memory or percent value",
+	} {
+		if err := c.Set("maxmemory-clients", in); err == nil || err.Error() != msg {
+			t.Errorf("maxmemory-clients %q: error %v, want %q", in, err, msg)
+		}
+	}
+}
+
+// CONFIG GET: exact names (hidden ones too) as spelled, patterns without
+// hidden directives, aliases listed beside their names, no duplicates.
+func TestConfigLookup(t *testing.T) {
+	c := NewConfig()
+	pairs := func(params ...string) map[string]string {
+		out := c.Lookup(params)
+		m := map[string]string{}
+		for i := 0; i < len(out); i += 2 {
+			if _, dup := m[strings.ToLower(out[i])]; dup {
+				t.Errorf("Lookup(%q): %s twice", params, out[i])
+			}
+			m[strings.ToLower(out[i])] = out[i+1]
+		}
+		return m
+	}
+	all := pairs("*")
+	if _, ok := all["key-load-delay"]; ok {
+		t.Error("CONFIG GET * lists the hidden key-load-delay")
+	}
+	for _, n := range []string{"replicaof", "slaveof", "busy-reply-threshold", "lua-time-limit", "model", "port"} {
+		if _, ok := all[n]; !ok {
+			t.Errorf("CONFIG GET * lacks %s", n)
+		}
+	}
+	if got := pairs("key-load-delay"); got["key-load-delay"] != "0" {
+		t.Errorf("CONFIG GET key-load-delay = %v", got)
+	}
+	if got := pairs("key-load-*"); len(got) != 0 {
+		t.Errorf("CONFIG GET key-load-* = %v, want nothing (hidden)", got)
+	}
+	if got := c.Lookup([]string{"MaxMemory", "maxmemory", "max*"}); got[0] != "MaxMemory" || len(pairs("MaxMemory", "maxmemory", "max*")) != len(pairs("max*")) {
+		t.Errorf("CONFIG GET MaxMemory maxmemory max* = %q", got)
+	}
+	if got := c.Lookup([]string{"nosuch"}); len(got) != 0 {
+		t.Errorf("CONFIG GET nosuch = %q", got)
+	}
+}
+
+// newTestServer is a server that is not started: CONFIG SET runs on the
+// test's goroutine as it would on the loop.
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	c := NewConfig()
+	if err := c.LoadArgs([]string{"--loglevel", "nothing", "--dir", t.TempDir(), "--port", strconv.Itoa(freeTestPort(t)), "--bind", "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	return New(c)
+}
+
+func freeTestPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// CONFIG SET's three phases: names checked first, then values set (a bad
+// one undoes those before it), the error naming the argument as Redis does.
+func TestConfigSetAllOrNothing(t *testing.T) {
+	s := newTestServer(t)
+	cases := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"maxmemory"}, "ERR syntax error"},
+		{[]string{"maxmemory", "5", "Bogus", "1"}, "ERR Unknown option or number of arguments for CONFIG SET - 'Bogus'"},
+		{[]string{"maxmemory", "5", "DAEMONIZE", "no"}, "ERR CONFIG SET failed (possibly related to argument 'DAEMONIZE') - can't set immutable config"},
+		{[]string{"maxmemory", "5", "MAXMEMORY", "6"}, "ERR CONFIG SET failed (possibly related to argument 'MAXMEMORY') - duplicate parameter"},
+		{[]string{"maxmemory", "5", "maxmemory-clients", "200%", "client-query-buffer-limit", "invalid"}, "ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100"},
+		{[]string{"maxmemory", "5", "SLAVE-read-only", "maybe"}, "ERR CONFIG SET failed (possibly related to argument 'slave-read-only') - argument must be 'yes' or 'no'"},
+		{[]string{"maxmemory", "5", "threads", "3"}, "ERR CONFIG SET failed (possibly related to argument 'threads') - can't set immutable config"},
+	}
+	for _, tc := range cases {
+		err := s.ConfigSet(tc.args)
+		if err == nil || err.Error() != tc.err {
+			t.Errorf("CONFIG SET %q: %v, want %q", tc.args, err, tc.err)
+		}
+		if s.Config.MaxMemory != 0 || s.Config.Get("maxmemory") != "0" {
+			t.Fatalf("CONFIG SET %q left maxmemory %d %q", tc.args, s.Config.MaxMemory, s.Config.Get("maxmemory"))
+		}
+	}
+	// A start-up-only model directive takes back its own value; an alias is
+	// an entry of its own, not a duplicate of its name (as Redis 7.0).
+	ok := [][]string{
+		{"threads", s.Config.Get("threads"), "model", s.Config.Get("model")},
+		{"replica-read-only", "no", "slave-read-only", "yes"},
+		{"maxmemory", "1mb", "proto-max-bulk-len", "2mb"},
+	}
+	for _, args := range ok {
+		if err := s.ConfigSet(args); err != nil {
+			t.Errorf("CONFIG SET %q: %v", args, err)
+		}
+	}
+	if s.Config.MaxMemory != 1<<20 || s.limits.maxBulk.Load() != 2<<20 {
+		t.Errorf("after CONFIG SET: maxmemory %d, readers' bulk limit %d", s.Config.MaxMemory, s.limits.maxBulk.Load())
+	}
+}
+
+// CONFIG SET port rebinds: a port in use fails the whole command and every
+// value goes back; a free one moves the listener while clients connected
+// through the old one stay connected.
+func TestConfigSetPort(t *testing.T) {
+	s := newTestServer(t)
+	if err := s.rebind(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(0)
+	oldPort := s.Config.Port
+	dial := func(port int) (net.Conn, error) {
+		return net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+	}
+
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	err = s.ConfigSet([]string{"maxmemory", "10000001", "port", busyPort, "client-query-buffer-limit", "10m"})
+	if want := "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."; err == nil || err.Error() != want {
+		t.Fatalf("port in use: %v, want %q", err, want)
+	}
+	if s.Config.Port != oldPort || s.Config.MaxMemory != 0 || s.Config.Get("client-query-buffer-limit") != "1073741824" {
+		t.Fatalf("not rolled back: port %d maxmemory %d client-query-buffer-limit %s", s.Config.Port, s.Config.MaxMemory, s.Config.Get("client-query-buffer-limit"))
+	}
+	old, err := dial(oldPort)
+	if err != nil {
+		t.Fatalf("the old port stopped listening: %v", err)
+	}
+	defer old.Close()
+
+	newPort := freeTestPort(t)
+	if err := s.ConfigSet([]string{"port", strconv.Itoa(newPort)}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := dial(newPort); err != nil {
+		t.Errorf("new port: %v", err)
+	} else {
+		c.Close()
+	}
+	if c, err := dial(oldPort); err == nil {
+		c.Close()
+		t.Error("the old port still accepts")
+	}
+	old.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := old.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a client of the old port was disconnected: %v", err)
+	}
+
+	// A wildcard address on the same port is in the way of the specific
+	// one: the old socket gives way, as Redis closes before it binds.
+	if err := s.ConfigSet([]string{"bind", "*"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := dial(newPort); err != nil {
+		t.Errorf("after bind *: %v", err)
+	} else {
+		c.Close()
+	}
+	if err := s.ConfigSet([]string{"bind", "256.0.0.1"}); err == nil || !strings.HasSuffix(err.Error(), "- Failed to bind to specified addresses.") {
+		t.Errorf("bind 256.0.0.1: %v", err)
+	}
+	if s.Config.Get("bind") != "*" || len(s.listeners) != 1 {
+		t.Errorf("after a failed bind: bind %q, %d listeners", s.Config.Get("bind"), len(s.listeners))
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"log"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -38,7 +40,8 @@ type Server struct {
 	requests  chan request // batches of commands from network goroutines
 	events    chan func()  // work other goroutines hand to the loop
 	limits    guardLimits
-	listeners []*redcon.Server
+	listeners []*boundAddr // what Stop closes; changed by rebind, on the loop
+	stopAsked bool         // Shutdown has handed listeners to Stop: no more rebinds
 	stopping  chan struct{}
 	stopped   chan struct{}
 	stopOnce  sync.Once
@@ -213,29 +216,155 @@ func (s *Server) Logf(level, format string, args ...any) { s.logf(level, format,
 
 // Start binds every address in `bind` on `port` and serves until Stop.
 func (s *Server) Start() error {
-	addrs := []string{}
-	for _, b := range s.Config.Bind {
-		optional := strings.HasPrefix(b, "-")
-		b = strings.TrimPrefix(b, "-")
-		addr := net.JoinHostPort(b, strconv.Itoa(s.Config.Port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if optional {
-				continue
-			}
-			return fmt.Errorf("could not bind %s: %v", addr, err)
-		}
-		addrs = append(addrs, addr)
-		rs := redcon.NewServerNetwork("tcp", addr, s.handle, s.accept, s.closed)
-		s.listeners = append(s.listeners, rs)
-		go rs.Serve(attachListener{ln})
+	if err := s.rebind(); err != nil {
+		return err
 	}
-	if len(addrs) == 0 {
-		return fmt.Errorf("no address to listen on")
+	if len(s.listeners) == 0 {
+		return errors.New("Configured to not listen anywhere, exiting.")
+	}
+	var addrs []string
+	for _, b := range s.listeners {
+		addrs = append(addrs, b.addr)
 	}
 	s.logf("notice", "Ready to accept connections tcp on %s", strings.Join(addrs, ", "))
 	go s.loop()
 	return nil
+}
+
+// boundAddr is one listening socket, served by its own redcon server.
+type boundAddr struct {
+	network, addr string // as net.Listen took them
+	sock          *listenSocket
+}
+
+// Close stops accepting here and ends the connections accepted here (Stop).
+func (b *boundAddr) Close() error { return b.sock.Listener.Close() }
+
+// listenSocket lets rebind retire a socket without dropping its clients:
+// redcon closes every connection a server accepted when Serve returns, so a
+// retired socket's Accept waits for the server to stop instead of failing.
+type listenSocket struct {
+	net.Listener
+	retired  atomic.Bool
+	stopping <-chan struct{}
+}
+
+func (l *listenSocket) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil && l.retired.Load() {
+		<-l.stopping
+	}
+	return c, err
+}
+
+func (l *listenSocket) retire() {
+	l.retired.Store(true)
+	l.Listener.Close()
+}
+
+// listenAddr is one address bind and port ask for.
+type listenAddr struct {
+	network, addr string // tcp4, or tcp6 for an address with a colon; host:port
+	optional      bool   // bind's "-" prefix: skipped when not available here
+}
+
+func (a listenAddr) key() string { return a.network + " " + a.addr }
+
+// listenAddrs reads bind as Redis does: * and ::* are every IPv4 and IPv6
+// address; port 0 or an empty bind listen on nothing.
+func listenAddrs(bind []string, port int) []listenAddr {
+	if port == 0 {
+		return nil
+	}
+	var out []listenAddr
+	for _, b := range bind {
+		a := listenAddr{network: "tcp4", optional: strings.HasPrefix(b, "-")}
+		host := strings.TrimPrefix(b, "-")
+		if strings.Contains(host, ":") {
+			a.network = "tcp6"
+		}
+		if host == "*" || host == "::*" {
+			host = ""
+		}
+		a.addr = net.JoinHostPort(host, strconv.Itoa(port))
+		out = append(out, a)
+	}
+	return out
+}
+
+// rebind makes the listening sockets match bind and port (Redis's
+// changeBindAddr and changeListenPort). An address already bound keeps its
+// socket; new ones are opened, and the sockets no longer wanted are retired:
+// they stop accepting, while the clients they accepted stay connected. An
+// old socket in the way of a new one on its port (0.0.0.0 against
+// 127.0.0.1) is retired first, as Redis closes before it binds. On error
+// the sockets opened here are closed and the old ones not yet retired stay;
+// CONFIG SET then rebinds the old configuration. Loop goroutine.
+func (s *Server) rebind() error {
+	if s.stopAsked {
+		return errors.New("the server is shutting down")
+	}
+	addrs := listenAddrs(s.Config.Bind, s.Config.Port)
+	wanted := map[string]bool{}
+	for _, a := range addrs {
+		wanted[a.key()] = true
+	}
+	old := map[string]*boundAddr{} // not yet kept or retired
+	for _, b := range s.listeners {
+		old[b.network+" "+b.addr] = b
+	}
+	retireOn := func(port string) {
+		for k, b := range old {
+			if _, p, _ := net.SplitHostPort(b.addr); p == port && !wanted[k] {
+				b.sock.retire()
+				delete(old, k)
+			}
+		}
+	}
+
+	var next []*boundAddr
+	for _, a := range addrs {
+		if b := old[a.key()]; b != nil {
+			next = append(next, b)
+			delete(old, a.key())
+			continue
+		}
+		ln, err := net.Listen(a.network, a.addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			_, port, _ := net.SplitHostPort(a.addr)
+			retireOn(port)
+			ln, err = net.Listen(a.network, a.addr)
+		}
+		if err != nil {
+			s.logf("warning", "Warning: Could not create server TCP listening socket %s: %v", a.addr, err)
+			if unavailable(err, a.optional) {
+				continue
+			}
+			for _, b := range next {
+				if !slices.Contains(s.listeners, b) {
+					b.sock.Listener.Close()
+				}
+			}
+			s.listeners = slices.DeleteFunc(s.listeners, func(b *boundAddr) bool { return b.sock.retired.Load() })
+			return fmt.Errorf("Could not create server TCP listening socket %s: %v", a.addr, err)
+		}
+		b := &boundAddr{network: a.network, addr: a.addr, sock: &listenSocket{Listener: ln, stopping: s.stopping}}
+		rs := redcon.NewServerNetwork(a.network, a.addr, s.handle, s.accept, s.closed)
+		go rs.Serve(attachListener{b.sock})
+		next = append(next, b)
+	}
+	for _, b := range old {
+		b.sock.retire()
+	}
+	s.listeners = next
+	return nil
+}
+
+// unavailable tells a listen error that skips the address rather than
+// failing: no such address here (for an optional one) or no IPv6 at all.
+func unavailable(err error, optional bool) bool {
+	return optional && errors.Is(err, syscall.EADDRNOTAVAIL) ||
+		errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EPROTONOSUPPORT)
 }
 
 // accept runs on redcon's accept goroutine: limits that need no loop state.
@@ -387,6 +516,7 @@ func (s *Server) Shutdown(save, nosave bool) error {
 	for _, c := range s.clients {
 		c.closeAfterReply = true
 	}
+	s.stopAsked = true // Stop reads s.listeners on its own goroutine
 	go s.Stop(0)
 	return nil
 }
