@@ -23,12 +23,15 @@ var bitmapCommands = []*server.Spec{
 	{Name: "bitcount", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.6.0", Complexity: "O(N)", Args: "key [start end [BYTE | BIT]]", Summary: "Counts the number of set bits (population counting) in a string.", ACL: bm, Handler: bitcountCommand},
 	{Name: "bitpos", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.8.7", Complexity: "O(N)", Args: "key bit [start [end [BYTE | BIT]]]", Summary: "Finds the first set (1) or clear (0) bit in a string.", ACL: bm, Handler: bitposCommand},
 	{Name: "bitop", Arity: -4, Flags: w | dm, FirstKey: 2, LastKey: -1, Step: 1, KeySpecs: bitopKeySpecs, Group: "bitmap", Since: "2.6.0", Complexity: "O(N)", Args: "operation destkey key [key ...]", Summary: "Performs bitwise operations on multiple strings, and stores the result.", ACL: bm, Handler: bitopCommand},
-	{Name: "bitfield", Arity: -2, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE", "VARIABLE_FLAGS"), Group: "bitmap", Since: "3.2.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset] [OVERFLOW WRAP | SAT | FAIL] [SET encoding offset value] [INCRBY encoding offset increment]", Summary: "Performs arbitrary bitfield integer operations on strings.", ACL: bm, Handler: bitfieldCommand},
+	{Name: "bitfield", Arity: -2, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: []server.KeySpec{{Flags: []string{"RW", "ACCESS", "UPDATE", "VARIABLE_FLAGS"}, Notes: "This command allows both access and modification of the key"}}, Group: "bitmap", Since: "3.2.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset] [OVERFLOW WRAP | SAT | FAIL] [SET encoding offset value] [INCRBY encoding offset increment]", Summary: "Performs arbitrary bitfield integer operations on strings.", ACL: bm, Handler: bitfieldCommand},
 	{Name: "bitfield_ro", Arity: -2, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "6.0.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset [GET encoding offset ...]]", Summary: "Performs arbitrary read-only bitfield integer operations on strings.", ACL: bm, Handler: bitfieldroCommand},
 }
 
 // bitopKeySpecs: BITOP overwrites its destination and reads its sources.
-var bitopKeySpecs = keys("OW", "UPDATE")
+var bitopKeySpecs = []server.KeySpec{
+	{Flags: []string{"OW", "UPDATE"}, Begin: 2, LastKey: 0},
+	{Flags: []string{"RO", "ACCESS"}, Begin: 3, LastKey: -1},
+}
 
 // Errors of the bitmap commands, with Redis 7.0's text.
 var (

@@ -372,48 +372,95 @@ func replyCommandInfo(x *server.Ctx, s *server.Spec) {
 	}
 }
 
-// replyKeySpecs writes the key specs, derived from the legacy positions
-// (one "index" + "range" spec) with the flags the table gives.
+// replyKeySpecs writes the key specs, each one "index" + "range" spec:
+// derived from the legacy positions, or placed by its own Begin/LastKey.
 func replyKeySpecs(x *server.Ctx, s *server.Spec) {
 	if s.FirstKey <= 0 {
 		x.R.Array(0)
 		return
 	}
-	var flags []string
-	if len(s.KeySpecs) > 0 {
-		flags = s.KeySpecs[0].Flags
+	specs := s.KeySpecs
+	if len(specs) == 0 {
+		specs = []server.KeySpec{{}}
 	}
-	last := s.LastKey
+	x.R.Array(len(specs))
+	for _, ks := range specs {
+		begin, last := keySpecRange(s, ks)
+		if ks.Notes != "" {
+			x.R.Map(4)
+			x.R.BulkString("notes")
+			x.R.BulkString(ks.Notes)
+		} else {
+			x.R.Map(3)
+		}
+		x.R.BulkString("flags")
+		x.R.Set(len(ks.Flags))
+		for _, f := range ks.Flags {
+			x.R.Status(keySpecFlag(f))
+		}
+		x.R.BulkString("begin_search")
+		x.R.Map(2)
+		x.R.BulkString("type")
+		x.R.BulkString("index")
+		x.R.BulkString("spec")
+		x.R.Map(1)
+		x.R.BulkString("index")
+		x.R.Int(int64(begin))
+		x.R.BulkString("find_keys")
+		x.R.Map(2)
+		x.R.BulkString("type")
+		x.R.BulkString("range")
+		x.R.BulkString("spec")
+		x.R.Map(3)
+		x.R.BulkString("lastkey")
+		x.R.Int(int64(last))
+		x.R.BulkString("keystep")
+		x.R.Int(int64(s.Step))
+		x.R.BulkString("limit")
+		x.R.Int(0)
+	}
+}
+
+// keySpecRange is where ks's keys are: the first one's index and Redis's
+// range "lastkey" (relative to it when >= 0, from the end when < 0).
+func keySpecRange(s *server.Spec, ks server.KeySpec) (begin, last int) {
+	if ks.Begin > 0 {
+		return ks.Begin, ks.LastKey
+	}
+	last = s.LastKey
 	if last > 0 {
 		last -= s.FirstKey
 	}
-	x.R.Array(1)
-	x.R.Map(3)
-	x.R.BulkString("flags")
-	x.R.Set(len(flags))
-	for _, f := range flags {
-		x.R.Status(f)
+	return s.FirstKey, last
+}
+
+// keyFlagsAt returns the flags of the key spec that covers argument i of a
+// command line of argc arguments.
+func keyFlagsAt(s *server.Spec, i, argc int) []string {
+	for _, ks := range s.KeySpecs {
+		begin, last := keySpecRange(s, ks)
+		end := begin + last
+		if last < 0 {
+			end = argc + last
+		}
+		if i >= begin && i <= end {
+			return ks.Flags
+		}
 	}
-	x.R.BulkString("begin_search")
-	x.R.Map(2)
-	x.R.BulkString("type")
-	x.R.BulkString("index")
-	x.R.BulkString("spec")
-	x.R.Map(1)
-	x.R.BulkString("index")
-	x.R.Int(int64(s.FirstKey))
-	x.R.BulkString("find_keys")
-	x.R.Map(2)
-	x.R.BulkString("type")
-	x.R.BulkString("range")
-	x.R.BulkString("spec")
-	x.R.Map(3)
-	x.R.BulkString("lastkey")
-	x.R.Int(int64(last))
-	x.R.BulkString("keystep")
-	x.R.Int(int64(s.Step))
-	x.R.BulkString("limit")
-	x.R.Int(0)
+	if len(s.KeySpecs) > 0 {
+		return s.KeySpecs[0].Flags
+	}
+	return nil
+}
+
+// keySpecFlag spells a key-spec flag as Redis prints it: RO RW OW RM in
+// capitals, the others (access, update, variable_flags...) in lower case.
+func keySpecFlag(f string) string {
+	switch f {
+	case "RO", "RW", "OW", "RM":
+		return f
+	}
+	return strings.ToLower(f)
 }
 
 // COMMAND DOCS [name ...]
@@ -559,17 +606,14 @@ func commandGetkeysandflagsCommand(x *server.Ctx) {
 	if !ok {
 		return
 	}
-	var flags []string
-	if len(s.KeySpecs) > 0 {
-		flags = s.KeySpecs[0].Flags
-	}
 	x.R.Array(len(idx))
 	for _, i := range idx {
+		flags := keyFlagsAt(s, i, len(x.Args)-2)
 		x.R.Array(2)
 		x.R.Bulk(x.Args[2+i])
 		x.R.Set(len(flags))
 		for _, f := range flags {
-			x.R.Status(f)
+			x.R.Status(keySpecFlag(f))
 		}
 	}
 }

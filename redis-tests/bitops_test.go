@@ -2,6 +2,7 @@ package redistests
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -342,4 +343,31 @@ func TestBitmapCommandKeys(t *testing.T) {
 	want(t, c, []any{"d", "a", "b"}, "COMMAND", "GETKEYS", "BITOP", "AND", "d", "a", "b")
 	want(t, c, []any{"a", "b"}, "COMMAND", "GETKEYS", "LCS", "a", "b", "IDX")
 	want(t, c, []any{"k"}, "COMMAND", "GETKEYS", "BITFIELD", "k", "GET", "u8", 0)
+}
+
+// COMMAND INFO of the bitmap commands and LCS, key specs included, is
+// exactly a real redis-server 7.0's; so are BITOP's per-key flags.
+func TestBitmapCommandInfoWithKeySpecsMatchesRedis70(t *testing.T) {
+	c := client(t)
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server is not installed; it is the reference")
+	}
+	ref := c
+	if target != "redis" {
+		saved := target
+		target = "redis"
+		s := startServer(t)
+		target = saved
+		ref = redisClientAt(t, s.Addr())
+	}
+	for _, n := range []string{"setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro", "lcs", "substr"} {
+		mine, theirs := fmt.Sprint(do(t, c, "COMMAND", "INFO", n)), fmt.Sprint(do(t, ref, "COMMAND", "INFO", n))
+		if mine != theirs {
+			t.Errorf("COMMAND INFO %s\n ours:  %s\n redis: %s", n, mine, theirs)
+		}
+	}
+	args := []any{"COMMAND", "GETKEYSANDFLAGS", "BITOP", "OR", "d", "a", "b"}
+	if mine, theirs := fmt.Sprint(do(t, c, args...)), fmt.Sprint(do(t, ref, args...)); mine != theirs {
+		t.Errorf("%v\n ours:  %s\n redis: %s", args, mine, theirs)
+	}
 }

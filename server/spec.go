@@ -53,9 +53,15 @@ func (f Flag) Names() []string {
 // KeySpec gives the access flags of a command's keys (RO RW OW RM ACCESS
 // UPDATE INSERT DELETE ...). Where the keys are comes from the legacy
 // positions FirstKey/LastKey/Step: COMMAND INFO derives Redis's one
-// "index" + "range" key spec from them.
+// "index" + "range" key spec from them, unless Begin is set (a command
+// with several specs, BITOP): then the spec's keys run from argument Begin
+// to LastKey arguments after it (LastKey < 0: counted from the end), as
+// Redis's "index" + "range". Notes is Redis's remark on the spec.
 type KeySpec struct {
-	Flags []string
+	Flags   []string
+	Begin   int
+	LastKey int
+	Notes   string
 }
 
 // Spec is one command: a table entry plus its handler. The table is the
