@@ -297,6 +297,30 @@ func TestBackendExpSub(t *testing.T) {
 	})
 }
 
+func TestBackendSwiGLU(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		r := newRand(t, 17)
+		for _, n := range append(oddLens, 4097) {
+			gate, up := make([]float32, n), randVec(r, n)
+			for i := range gate {
+				gate[i] = float32(r.NormFloat64() * 8)
+				if i%37 == 5 {
+					gate[i] = float32(r.NormFloat64() * 200) // past e^±88
+				}
+			}
+			got, want := make([]float32, n+1), make([]float32, n+1)
+			got[n], want[n] = 7, 7 // past the end: untouched
+			b.swiglu(got, gate, up)
+			swigluGo(want, gate, up)
+			for i := range want {
+				if d := math.Abs(float64(got[i] - want[i])); d > 2e-6*math.Abs(float64(want[i]))+1e-30 {
+					t.Fatalf("n=%d: SwiGLU(%g, %g) = %g want %g", n, gate[i], up[i], got[i], want[i])
+				}
+			}
+		}
+	})
+}
+
 func TestBackendQuantAct(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		if b.quant32 == nil {

@@ -85,3 +85,74 @@ done:
 	VZEROUPPER
 	MOVSS         X0, ret+32(FP)
 	RET
+
+// func swigluAVX512(out, gate, up []float32)
+//
+// out[i] = gate[i]·up[i] / (1 + e^(−gate[i])), sixteen lanes at a time:
+// e^v by EXP16's steps (without its −m), then one VDIVPS. For gate below
+// about −88, e^v overflows to +Inf and the lane is −0, as SiLU's is.
+// Callers check that out and up are at least as long as gate. Constants as
+// in expSubAVX512; Z4, Z5 = gate and up; K1 = tail mask.
+TEXT ·swigluAVX512(SB), NOSPLIT, $0-72
+	MOVQ         out_base+0(FP), DI
+	MOVQ         gate_base+24(FP), SI
+	MOVQ         gate_len+32(FP), CX
+	MOVQ         up_base+48(FP), DX
+	MOVL         $0xc2ae0000, AX // −87
+	VPBROADCASTD AX, Z8
+	MOVL         $0x3fb8aa3b, AX // log2 e
+	VPBROADCASTD AX, Z9
+	MOVL         $0x3f318000, AX // ln2 high part
+	VPBROADCASTD AX, Z10
+	MOVL         $0xb95e8083, AX // ln2 low part
+	VPBROADCASTD AX, Z11
+	MOVL         $0x3ab60b61, AX // 1/720
+	VPBROADCASTD AX, Z12
+	MOVL         $0x3c088889, AX // 1/120
+	VPBROADCASTD AX, Z13
+	MOVL         $0x3d2aaaab, AX // 1/24
+	VPBROADCASTD AX, Z14
+	MOVL         $0x3e2aaaab, AX // 1/6
+	VPBROADCASTD AX, Z15
+	MOVL         $0x3f000000, AX // 1/2
+	VPBROADCASTD AX, Z16
+	MOVL         $0x3f800000, AX // 1
+	VPBROADCASTD AX, Z17
+	VPXORD       Z7, Z7, Z7      // m = 0 for EXP16
+
+// Z1 = gate·up / (1 + e^(−gate)), from Z4 (gate) and Z5 (up).
+#define SWIGLU16 \
+	VSUBPS  Z4, Z7, Z1; \
+	EXP16;              \
+	VADDPS  Z17, Z1, Z1; \
+	VMULPS  Z5, Z4, Z6;  \
+	VDIVPS  Z1, Z6, Z1
+
+sw16:
+	CMPQ    CX, $16
+	JLT     swtail
+	VMOVUPS (SI), Z4
+	VMOVUPS (DX), Z5
+	SWIGLU16
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     sw16
+
+swtail:
+	TESTQ     CX, CX
+	JEQ       swdone
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VMOVUPS.Z (DX), K1, Z5
+	SWIGLU16
+	VMOVUPS   Z1, K1, (DI)
+
+swdone:
+	VZEROUPPER
+	RET

@@ -17,6 +17,7 @@ type backend struct {
 	f16ToF32 func(out []float32, x []uint16)
 	f32ToF16 func(out []uint16, x []float32)
 	expSub   func(x []float32, m float32) float32
+	swiglu   func(out, gate, up []float32) // len(out), len(up) >= len(gate)
 
 	// quant32 is quantAct for 32-value blocks with corrections (a.cz
 	// set); nil means quantAct's Go loop.
@@ -88,6 +89,7 @@ var goBackend = backend{
 	f16ToF32: f16ToF32RowGo,
 	f32ToF16: f32ToF16RowGo,
 	expSub:   expSubGo,
+	swiglu:   swigluGo,
 	q8_0:     dot4Q8_0Go,
 	q4_0:     dot4Q4_0Go,
 	q4_K:     dot4Q4_KGo,
@@ -148,6 +150,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.expSub == nil {
 		b.expSub = parent.expSub
+	}
+	if b.swiglu == nil {
+		b.swiglu = parent.swiglu
 	}
 	if b.quant32 == nil {
 		b.quant32 = parent.quant32

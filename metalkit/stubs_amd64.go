@@ -168,6 +168,7 @@ var vnniBackend = backend{
 	q4_K:   dot4Q4_KZ,
 	q4_Kx4: dot1x4Q4_KZ,
 	expSub: expSubAVX512,
+	swiglu: swigluAVX512,
 
 	q4Kx16:  dot16Q4_KxZ,
 	q4Kx16t: dot16x4Q4_KxZ,
@@ -299,6 +300,14 @@ func q4KDot1x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *
 //
 //go:noescape
 func expSubAVX512(x []float32, m float32) float32
+
+// swigluAVX512 sets out[i] = gate[i]·up[i] / (1 + e^(−gate[i])), SwiGLU
+// with ExpSub's exponential; len(out), len(up) >= len(gate). (AVX512F)
+//
+//	for i, g := range gate { out[i] = SiLU(g) * up[i] }
+//
+//go:noescape
+func swigluAVX512(out, gate, up []float32)
 
 // quantQ8BlocksAVX512 quantises nb blocks of 32 activations into qs, d and
 // cz, exactly as quantAct with 32-value blocks. (AVX512F+BW)

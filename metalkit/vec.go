@@ -65,6 +65,16 @@ func SiLU(x float32) float32 {
 // either input.
 func SwiGLU(out, gate, up []float32) {
 	out, up = out[:len(gate)], up[:len(gate)]
+	if kern.swiglu != nil {
+		kern.swiglu(out, gate, up)
+		return
+	}
+	swigluGo(out, gate, up)
+}
+
+// swigluGo is the reference SwiGLU.
+func swigluGo(out, gate, up []float32) {
+	out, up = out[:len(gate)], up[:len(gate)]
 	for i, g := range gate {
 		out[i] = SiLU(g) * up[i]
 	}
