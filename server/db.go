@@ -2,6 +2,7 @@ package server
 
 import (
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -152,6 +153,10 @@ func (db *DB) Set(key string, o *Object, keepTTL bool) {
 		o.lruMS = db.srv.Now()
 		o.lfu = lfuInitVal
 		o.lfuMins = o.lruMS / 60000
+		if db.srv.Config.MaxMemory > 0 {
+			p := db.srv.Config.MaxMemoryPolicy
+			o.unshared = strings.HasSuffix(p, "-lru") || strings.HasSuffix(p, "-lfu")
+		}
 	}
 	db.dict[key] = o
 	if !keepTTL {

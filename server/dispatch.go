@@ -99,14 +99,17 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, Errorf("Can't execute '"+spec.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
 		return
 	}
-	// 4. Memory: DENYOOM commands are refused over maxmemory, queued or not.
-	// Inside MULTI every queued command counts: queueing itself takes memory.
-	// EXEC counts as the commands it would run.
-	denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name)) ||
-		(spec.Name == "exec" && c.multi != nil && c.multi.flags&FlagDenyOOM != 0)
-	if s.Config.MaxMemory > 0 && denyOOM && s.UsedMemory() > s.Config.MaxMemory {
-		s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
-		return
+	// 4. Memory: over maxmemory, keys are evicted first as the policy says
+	// (evict.go); DENYOOM commands are refused, queued or not, only when
+	// nothing more can be evicted. Inside MULTI every queued command counts:
+	// queueing itself takes memory. EXEC counts as the commands it would run.
+	if s.Config.MaxMemory > 0 {
+		denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name)) ||
+			(spec.Name == "exec" && c.multi != nil && c.multi.flags&FlagDenyOOM != 0)
+		if s.evictBeforeCommand(denyOOM) == evictFail && denyOOM {
+			s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
+			return
+		}
 	}
 	// 5. MULTI: queue everything but the transaction commands themselves.
 	if c.multi != nil && !multiControl(spec.Name) {
@@ -412,6 +415,7 @@ func (s *Server) ResetStats() {
 	}
 	s.errorStats = map[string]int64{}
 	s.Stats = Stats{}
+	s.evict.resetStats()
 	s.netInput.Store(0)
 	s.slowlog = nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"sort"
 	"strings"
 	"time"
@@ -13,16 +12,10 @@ import (
 )
 
 // UsedMemory is the Go heap in use, what INFO's used_memory and the
-// maxmemory gate read. It is sampled cheaply (runtime/metrics), not via a
-// stop-the-world ReadMemStats.
-func (s *Server) UsedMemory() int64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() == metrics.KindUint64 {
-		return max(0, int64(sample[0].Value.Uint64())-gcBallastSize)
-	}
-	return 0
-}
+// maxmemory gate read, less the estimated size of keys evicted since the
+// last GC cycle (evict.go says why). It is sampled cheaply
+// (runtime/metrics), not via a stop-the-world ReadMemStats.
+func (s *Server) UsedMemory() int64 { return s.evict.used() }
 
 // infoDefault is INFO's section order with no argument (and "default").
 var infoDefault = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"}
@@ -144,7 +137,7 @@ func (s *Server) infoSection(name string) []string {
 	case "memory":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		used := max(0, int64(ms.HeapAlloc)-gcBallastSize)
+		used := s.UsedMemory()
 		rss := int64(ms.Sys)
 		return []string{
 			fmt.Sprintf("used_memory:%d", used),
@@ -191,6 +184,7 @@ func (s *Server) infoSection(name string) []string {
 		return lines
 	case "stats":
 		st := s.Stats
+		exceededTotal, exceededCur := s.evict.exceededMS(now)
 		return []string{
 			fmt.Sprintf("total_connections_received:%d", st.ConnectionsReceived),
 			fmt.Sprintf("total_commands_processed:%d", st.CommandsProcessed),
@@ -204,8 +198,10 @@ func (s *Server) infoSection(name string) []string {
 			fmt.Sprintf("expired_keys:%d", st.ExpiredKeys),
 			"expired_stale_perc:0.00",
 			"expired_time_cap_reached_count:0",
-			"evicted_keys:0",
+			fmt.Sprintf("evicted_keys:%d", s.evict.keys),
 			"evicted_clients:0",
+			fmt.Sprintf("total_eviction_exceeded_time:%d", exceededTotal),
+			fmt.Sprintf("current_eviction_exceeded_time:%d", exceededCur),
 			fmt.Sprintf("keyspace_hits:%d", st.KeyspaceHits),
 			fmt.Sprintf("keyspace_misses:%d", st.KeyspaceMisses),
 			fmt.Sprintf("pubsub_channels:%d", len(s.channels)),

@@ -8,18 +8,8 @@ import "math/rand/v2"
 const lfuInitVal = 5
 
 func (s *Server) lfuIncr(o *Object, nowMS int64) {
-	mins := nowMS / 60000
-	if d := int64(s.Config.LFUDecayTime); d > 0 && o.lfuMins > 0 {
-		periods := (mins - o.lfuMins) / d
-		if periods > 0 {
-			if periods >= int64(o.lfu) {
-				o.lfu = 0
-			} else {
-				o.lfu -= uint8(periods)
-			}
-		}
-	}
-	o.lfuMins = mins
+	o.lfu = s.lfuDecayed(o, nowMS)
+	o.lfuMins = nowMS / 60000
 	if o.lfu == 255 {
 		return
 	}
@@ -31,6 +21,23 @@ func (s *Server) lfuIncr(o *Object, nowMS int64) {
 	if rand.Float64() < p {
 		o.lfu++
 	}
+}
+
+// lfuDecayed is o's counter after the decay due at nowMS, leaving o as it
+// is: an access stores it (lfuIncr); eviction only ranks by it.
+func (s *Server) lfuDecayed(o *Object, nowMS int64) uint8 {
+	d := int64(s.Config.LFUDecayTime)
+	if d <= 0 || o.lfuMins <= 0 {
+		return o.lfu
+	}
+	periods := (nowMS/60000 - o.lfuMins) / d
+	if periods <= 0 {
+		return o.lfu
+	}
+	if periods >= int64(o.lfu) {
+		return 0
+	}
+	return o.lfu - uint8(periods)
 }
 
 // LFU returns the object's access frequency counter (OBJECT FREQ).

@@ -42,10 +42,13 @@ type Object struct {
 	Val  Value  // other types
 	// raw marks a string that was modified in place (APPEND, SETRANGE): Redis
 	// reports such strings as "raw" whatever their length.
-	raw     bool
-	lruMS   int64 // last access, unix ms (OBJECT IDLETIME)
-	lfu     uint8 // logarithmic access counter (OBJECT FREQ)
-	lfuMins int64 // minutes timestamp of the last LFU decrement
+	raw bool
+	// unshared: stored while an LRU/LFU policy had maxmemory set, when
+	// Redis gives integers their own object (they carry access metadata).
+	unshared bool
+	lruMS    int64 // last access, unix ms (OBJECT IDLETIME)
+	lfu      uint8 // logarithmic access counter (OBJECT FREQ)
+	lfuMins  int64 // minutes timestamp of the last LFU decrement
 }
 
 // NewString makes a string object.
@@ -76,7 +79,7 @@ func (o *Object) Encoding() string {
 // sharedInt reports whether Redis would hold this value as one of its shared
 // integer objects (0..9999), whose refcount OBJECT REFCOUNT shows as INT_MAX.
 func (o *Object) sharedInt() bool {
-	if o.Type != TypeString || o.raw {
+	if o.Type != TypeString || o.raw || o.unshared {
 		return false
 	}
 	n, ok := ParseInt(o.Str)

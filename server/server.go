@@ -70,6 +70,7 @@ type Server struct {
 	slowlogID      int64
 	cmdStats       map[string]*CmdStat
 	errorStats     map[string]int64
+	evict          evictor // maxmemory eviction (evict.go)
 
 	logger  *log.Logger
 	logMu   sync.Mutex
@@ -103,6 +104,10 @@ type Hooks struct {
 	AfterFlushAll func()
 	// ClientGone is told when a client disconnects (blocked job cleanup).
 	ClientGone func(c *Client)
+	// FreeMemory drops what a subsystem keeps only as a cache (idle
+	// prefix-cache pages) when maxmemory is reached, before keys are
+	// evicted; it returns the bytes released.
+	FreeMemory func() int64
 }
 
 // request is a pipeline of commands one client sent.
@@ -492,7 +497,10 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 
 // ConfigChanged applies directives that need more than a new value (after
 // CONFIG SET).
-func (s *Server) ConfigChanged() { s.applyLimits() }
+func (s *Server) ConfigChanged() {
+	s.applyLimits()
+	s.maxmemoryChanged()
+}
 
 // SetLoading sets the LOADING state (INFO loading; commands without the
 // loading flag are refused) while persistence loads a snapshot.

@@ -103,6 +103,7 @@ func (e *Engine) Install() {
 	h.Step = e.Step
 	h.KeyBusy = e.KeyBusy
 	h.DBBusy = e.DBBusy
+	h.FreeMemory = func() int64 { return int64(e.cache.Trim(0)) * e.pageBytes() }
 	prevGone := h.ClientGone
 	h.ClientGone = func(c *server.Client) {
 		if b := c.BlockedOf(); b != nil {
@@ -622,20 +623,15 @@ func (e *Engine) newSeed() uint64 {
 }
 
 // checkMemory refuses with -OOM when maxmemory is set and appending n
-// tokens to a session of cur tokens would take the server past it. Idle
-// prefix-cache pages are dropped first.
+// tokens to a session of cur tokens would take the server past it even
+// after idle prefix-cache pages are dropped and keys evicted as
+// maxmemory-policy allows (server.MemoryFits).
 func (e *Engine) checkMemory(cur, n int) error {
-	limit := e.srv.Config.MaxMemory
-	if limit <= 0 {
+	if e.srv.Config.MaxMemory <= 0 {
 		return nil
 	}
 	pages := (cur+n+infer.PageTokens-1)/infer.PageTokens - cur/infer.PageTokens
-	need := int64(pages) * e.pageBytes()
-	if e.srv.UsedMemory()+need <= limit {
-		return nil
-	}
-	e.cache.Trim(0)
-	if e.srv.UsedMemory()+need <= limit {
+	if e.srv.MemoryFits(int64(pages) * e.pageBytes()) {
 		return nil
 	}
 	return ErrOOM
