@@ -32,6 +32,10 @@ var connectionCommands = []*server.Spec{
 		{Name: "client|kill", Arity: -3, Flags: server.FlagAdmin | loading | stale | server.FlagNoscript, Group: "connection", Since: "2.4.0", Complexity: "O(N) where N is the number of client connections", Args: "ip:port | [ID client-id] [TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES | NO]", Summary: "Terminates open connections.", Handler: clientKillCommand},
 		{Name: "client|no-evict", Arity: 3, Flags: server.FlagAdmin | loading | stale | server.FlagNoscript, Group: "connection", Since: "7.0.0", Complexity: "O(1)", Args: "ON | OFF", Summary: "Sets the client eviction mode of the connection.", Handler: clientNoEvictCommand},
 		{Name: "client|reply", Arity: 3, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "3.2.0", Complexity: "O(1)", Args: "ON | OFF | SKIP", Summary: "Instructs the server whether to reply to commands.", Handler: clientReplyCommand},
+		{Name: "client|tracking", Arity: -3, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1). Some options may introduce additional complexity.", Args: "ON | OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", Summary: "Enable or disable server assisted client side caching support", Handler: clientTrackingCommand},
+		{Name: "client|caching", Arity: 3, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Args: "YES | NO", Summary: "Instruct the server about tracking or not keys in the next request", Handler: clientCachingCommand},
+		{Name: "client|getredir", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Summary: "Get tracking notifications redirection client ID if any", Handler: clientGetredirCommand},
+		{Name: "client|trackinginfo", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.2.0", Complexity: "O(1)", Summary: "Return information about server assisted client side caching for the current connection", Handler: clientTrackinginfoCommand},
 		{Name: "client|help", Arity: 2, Flags: loading | stale, Group: "connection", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: clientHelpCommand},
 	}},
 }
@@ -403,11 +407,110 @@ func clientReplyCommand(x *server.Ctx) {
 	}
 }
 
+// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX prefix ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+func clientTrackingCommand(x *server.Ctx) {
+	var opts server.TrackingOptions
+	for i := 3; i < len(x.Args); i++ {
+		more := i+1 < len(x.Args)
+		switch a := x.Args[i]; {
+		case is(a, "REDIRECT") && more:
+			i++
+			if opts.Redirect != 0 {
+				x.Error(server.Errorf("A client can only redirect to a single other client"))
+				return
+			}
+			id, ok := server.ParseInt(x.Args[i])
+			if !ok {
+				x.Error(server.ErrNotInteger)
+				return
+			}
+			// The client must exist now, even if it may go away later.
+			if id <= 0 || x.S.Clients()[uint64(id)] == nil {
+				x.Error(server.Errorf("The client ID you want redirect to does not exist"))
+				return
+			}
+			opts.Redirect = uint64(id)
+		case is(a, "BCAST"):
+			opts.BCAST = true
+		case is(a, "OPTIN"):
+			opts.OptIn = true
+		case is(a, "OPTOUT"):
+			opts.OptOut = true
+		case is(a, "NOLOOP"):
+			opts.NoLoop = true
+		case is(a, "PREFIX") && more:
+			i++
+			opts.Prefixes = append(opts.Prefixes, x.Arg(i))
+		default:
+			x.Error(server.ErrSyntax)
+			return
+		}
+	}
+	switch {
+	case is(x.Args[2], "ON"):
+		if err := x.S.EnableTracking(x.C, opts); err != nil {
+			x.Error(err)
+			return
+		}
+	case is(x.Args[2], "OFF"):
+		x.S.DisableTracking(x.C)
+	default:
+		x.Error(server.ErrSyntax)
+		return
+	}
+	x.R.OK()
+}
+
+// CLIENT CACHING YES|NO
+func clientCachingCommand(x *server.Ctx) {
+	if !x.C.Tracking() {
+		x.Error(server.Errorf("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"))
+		return
+	}
+	yes := is(x.Args[2], "YES")
+	if !yes && !is(x.Args[2], "NO") {
+		x.Error(server.ErrSyntax)
+		return
+	}
+	if err := x.S.SetTrackingCaching(x.C, yes); err != nil {
+		x.Error(err)
+		return
+	}
+	x.R.OK()
+}
+
+// CLIENT GETREDIR
+func clientGetredirCommand(x *server.Ctx) { x.R.Int(x.C.TrackingRedirect()) }
+
+// CLIENT TRACKINGINFO
+func clientTrackinginfoCommand(x *server.Ctx) {
+	flags := x.C.TrackingFlags()
+	prefixes := x.C.TrackingPrefixes()
+	x.R.Map(3)
+	x.R.BulkString("flags")
+	x.R.Set(len(flags))
+	for _, f := range flags {
+		x.R.BulkString(f)
+	}
+	x.R.BulkString("redirect")
+	x.R.Int(x.C.TrackingRedirect())
+	x.R.BulkString("prefixes")
+	x.R.Array(len(prefixes))
+	for _, p := range prefixes {
+		x.R.BulkString(p)
+	}
+}
+
 // CLIENT HELP
 func clientHelpCommand(x *server.Ctx) {
 	helpReply(x, "client", []string{
+		"CACHING YES|NO",
+		"    In OPTIN (OPTOUT) tracking mode, remember (don't remember) the keys of",
+		"    the next command or transaction.",
 		"GETNAME",
 		"    The name of this connection, or null.",
+		"GETREDIR",
+		"    The ID invalidations are redirected to: 0 for none, -1 when tracking is off.",
 		"ID",
 		"    The unique id of this connection.",
 		"INFO",
@@ -429,5 +532,9 @@ func clientHelpCommand(x *server.Ctx) {
 		"    Turn replies to this connection on or off, or skip the next one.",
 		"SETNAME <name>",
 		"    Name this connection (no spaces or special characters).",
+		"TRACKING ON|OFF [REDIRECT <id>] [BCAST] [PREFIX <prefix> ...] [OPTIN] [OPTOUT] [NOLOOP]",
+		"    Turn client-side caching invalidations on or off for this connection.",
+		"TRACKINGINFO",
+		"    This connection's tracking flags, redirect ID and BCAST prefixes.",
 	})
 }

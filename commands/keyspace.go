@@ -500,6 +500,7 @@ func flushdbCommand(x *server.Ctx) {
 		return
 	}
 	x.S.TouchAllWatched(x.DB, nil)
+	x.S.TrackingFlush()
 	x.S.Dirty += int64(x.DB.Flush())
 	x.R.OK()
 }
@@ -520,6 +521,7 @@ func flushallCommand(x *server.Ctx) {
 		x.S.TouchAllWatched(db, nil)
 		x.S.Dirty += int64(db.Flush())
 	}
+	x.S.TrackingFlush()
 	if x.S.Hooks.AfterFlushAll != nil {
 		x.S.Hooks.AfterFlushAll()
 	}

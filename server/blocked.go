@@ -50,6 +50,7 @@ func (s *Server) Unblock(c *Client) {
 	if c.closed {
 		return
 	}
+	s.trackingUnblocked(c)
 	s.resume(c)
 }
 

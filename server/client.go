@@ -67,6 +67,9 @@ type Client struct {
 	blocked *Blocked
 	pending [][][]byte // commands of the batch not yet run while blocked
 	curArgs [][]byte   // the running command, for CLIENT LIST's qbuf
+
+	// tracking is the CLIENT TRACKING state, nil while off (tracking.go).
+	tracking *clientTracking
 }
 
 type multiState struct {
@@ -256,7 +259,7 @@ func (c *Client) Info(now time.Time) string {
 	if c.DB != nil {
 		db = c.DB.ID
 	}
-	flags := "N"
+	flags := ""
 	switch {
 	case c.monitor:
 		flags = "O"
@@ -267,8 +270,12 @@ func (c *Client) Info(now time.Time) string {
 	case c.blocked != nil:
 		flags = "b"
 	}
+	flags += c.trackingListFlags()
 	if c.noEvict {
 		flags += "e"
+	}
+	if flags == "" {
+		flags = "N"
 	}
 	multi := -1
 	if c.multi != nil {
@@ -309,7 +316,8 @@ func (c *Client) Info(now time.Time) string {
 	b.WriteString(" oll=0 omem=" + strconv.Itoa(obl))
 	b.WriteString(" tot-mem=" + strconv.Itoa(obl+max(qsize, qbuf)+argv+1024))
 	b.WriteString(" events=r cmd=" + cmd)
-	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(c.R.resp))
+	b.WriteString(" user=default redir=" + strconv.FormatInt(c.TrackingRedirect(), 10))
+	b.WriteString(" resp=" + strconv.Itoa(c.R.resp))
 	return b.String()
 }
 

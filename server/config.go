@@ -136,6 +136,7 @@ var directives = []*directive{
 	{name: "maxmemory-clients", def: "0", kind: kindMemoryPercent, min: -100},
 	{name: "replicaof", def: "", kind: kindString, immutable: true},
 	{name: "replica-read-only", def: "yes", kind: kindBool},
+	{name: "tracking-table-max-keys", def: "1000000", kind: kindInt, min: 0, max: math.MaxInt64},
 	{name: "enable-debug-command", def: "no", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
 	// Hidden, accepted and stored only: Redis sleeps this long per key it
 	// loads (a test hook); reddwarf loads snapshot values lazily.

@@ -26,6 +26,7 @@ func (s *Server) cron() {
 		}
 	}
 	s.clientsCron()
+	s.trackingLimit()
 	if s.Hooks.Cron != nil {
 		s.Hooks.Cron()
 	}

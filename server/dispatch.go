@@ -64,6 +64,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.R.buf = append(c.R.buf, c.pushes...)
 		c.pushes = c.pushes[:0]
 	}
+	if s.trk != nil {
+		s.trackingAfterCommand(c, args) // invalidations held for c go after its reply
+	}
 	if len(c.R.buf) > 0 || c.closeAfterReply {
 		c.scheduleWrite()
 	}
@@ -111,6 +114,10 @@ func (s *Server) process(c *Client, args [][]byte) {
 			return
 		}
 	}
+	// Keep the client-side caching table within tracking-table-max-keys.
+	if s.trk != nil {
+		s.trackingLimit()
+	}
 	// 5. MULTI: queue everything but the transaction commands themselves.
 	if c.multi != nil && !multiControl(spec.Name) {
 		if spec.Flags&FlagNoMulti != 0 {
@@ -153,6 +160,9 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	s.nowMS = start.UnixMilli()
 	c.lastCmd = spec.Name
 	s.safeHandle(x)
+	if c.tracking != nil {
+		s.trackingAfterCall(c, spec, args) // remember the keys a read returned
+	}
 	dur := time.Since(start)
 	s.ctxDepth--
 	if s.ctxDepth == 0 {

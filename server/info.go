@@ -109,6 +109,7 @@ func (s *Server) infoSection(name string) []string {
 			"io_threads_active:0",
 		}
 	case "clients":
+		trackingClients, _, _, _ := s.TrackingStats()
 		blocked, pubsub, watching := 0, 0, 0
 		for _, c := range s.clients {
 			if c.blocked != nil {
@@ -128,7 +129,7 @@ func (s *Server) infoSection(name string) []string {
 			"client_recent_max_input_buffer:0",
 			"client_recent_max_output_buffer:0",
 			fmt.Sprintf("blocked_clients:%d", blocked),
-			"tracking_clients:0",
+			fmt.Sprintf("tracking_clients:%d", trackingClients),
 			fmt.Sprintf("clients_in_timeout_table:%d", blocked),
 			fmt.Sprintf("pubsub_clients:%d", pubsub),
 			fmt.Sprintf("watching_clients:%d", watching),
@@ -184,6 +185,7 @@ func (s *Server) infoSection(name string) []string {
 		return lines
 	case "stats":
 		st := s.Stats
+		_, trackingKeys, trackingItems, trackingPrefixes := s.TrackingStats()
 		exceededTotal, exceededCur := s.evict.exceededMS(now)
 		return []string{
 			fmt.Sprintf("total_connections_received:%d", st.ConnectionsReceived),
@@ -209,7 +211,9 @@ func (s *Server) infoSection(name string) []string {
 			"latest_fork_usec:0",
 			"total_forks:0",
 			"migrate_cached_sockets:0",
-			"tracking_total_keys:0",
+			fmt.Sprintf("tracking_total_keys:%d", trackingKeys),
+			fmt.Sprintf("tracking_total_items:%d", trackingItems),
+			fmt.Sprintf("tracking_total_prefixes:%d", trackingPrefixes),
 			fmt.Sprintf("total_error_replies:%d", st.TotalErrorReplies),
 			"dump_payload_sanitizations:0",
 			"total_reads_processed:0",

@@ -142,6 +142,7 @@ func (s *Server) resume(c *Client) {
 
 // flushWrites sends every client's pending output (end of a loop turn).
 func (s *Server) flushWrites() {
+	s.trackingBeforeSleep() // BCAST invalidations collected this turn
 	for i, c := range s.pendingWrites {
 		c.writeOut()
 		s.pendingWrites[i] = nil
@@ -170,6 +171,7 @@ func (s *Server) unlinkClient(c *Client) {
 	c.blocked = nil
 	s.unwatchAll(c)
 	s.unsubscribeAll(c, false)
+	s.DisableTracking(c)
 	delete(s.monitors, c)
 	delete(s.clients, c.ID)
 	close(c.kick)

@@ -111,8 +111,10 @@ func (s *Server) watchTouched(c *Client) bool {
 	return false
 }
 
-// signalModified marks every client watching key in db.
+// signalModified marks every client watching key in db and invalidates
+// key for clients tracking it (tracking.go).
 func (s *Server) signalModified(db *DB, key string) {
+	s.trackingKeyModified(db, key)
 	if len(s.watchers) == 0 {
 		return
 	}

@@ -162,5 +162,6 @@ func (s *Server) ResetClient(c *Client) {
 	c.Name = ""
 	c.replyOff, c.replySkip = false, false
 	c.noEvict = false
+	s.DisableTracking(c)
 	c.authed.Store(s.Config.RequirePass == "")
 }

@@ -72,6 +72,10 @@ type Server struct {
 	errorStats     map[string]int64
 	evict          evictor // maxmemory eviction (evict.go)
 
+	// trk is the client-side caching state, nil until the first CLIENT
+	// TRACKING on (tracking.go).
+	trk *trackingTables
+
 	logger  *log.Logger
 	logMu   sync.Mutex
 	logFile io.Closer
