@@ -318,7 +318,7 @@ func TestContextAndMemoryLimits(t *testing.T) {
 	if r := st[9]; r != "context" && r != "eos" {
 		t.Errorf("stop reason %v", r)
 	}
-	do(t, c, "CONFIG", "SET", "maxmemory", "1mb")
+	do(t, c, "CONFIG", "SET", "maxmemory", "1") // below the live heap: what a GEN adds cannot fit
 	wantErrPrefix(t, c, "OOM", "GEN", "k2", "hi")
 }
 
