@@ -14,6 +14,7 @@ import (
 //
 // lower-case words are values, upper-case words are tokens (alone: a
 // pure-token; followed by a value: the value's token), [ ] is optional,
+// < > groups required alternatives (CLIENT TRACKING <ON | OFF> ...),
 // | separates alternatives, and "x [x ...]" means x may repeat.
 
 // docArg is one argument of COMMAND DOCS.
@@ -34,16 +35,16 @@ func parseArgsDoc(syntax string) []docArg {
 }
 
 func tokenizeSyntax(s string) []string {
-	s = strings.NewReplacer("[", " [ ", "]", " ] ", "|", " | ").Replace(s)
+	s = strings.NewReplacer("[", " [ ", "]", " ] ", "<", " < ", ">", " > ", "|", " | ").Replace(s)
 	return strings.Fields(s)
 }
 
-// parseSyntaxSeq parses items until a closing ] or the end; alternatives
-// separated by | become one oneof argument.
+// parseSyntaxSeq parses items until a closing ] or > or the end;
+// alternatives separated by | become one oneof argument.
 func parseSyntaxSeq(toks []string, i int) ([]docArg, int) {
 	var alts [][]docArg
 	var cur []docArg
-	for i < len(toks) && toks[i] != "]" {
+	for i < len(toks) && toks[i] != "]" && toks[i] != ">" {
 		t := toks[i]
 		switch {
 		case t == "|":
@@ -63,6 +64,14 @@ func parseSyntaxSeq(toks []string, i int) ([]docArg, int) {
 				cur = append(cur, inner[0])
 			} else {
 				cur = append(cur, docArg{name: blockName(inner), typ: "block", optional: true, args: inner})
+			}
+		case t == "<":
+			inner, j := parseSyntaxSeq(toks, i+1)
+			i = j + 1 // past the >
+			if len(inner) == 1 {
+				cur = append(cur, inner[0])
+			} else {
+				cur = append(cur, docArg{name: blockName(inner), typ: "block", args: inner})
 			}
 		case t == "...":
 			cur = append(cur, docArg{name: "..."})
@@ -101,7 +110,7 @@ func isToken(t string) bool {
 }
 
 func isValue(t string) bool {
-	return t != "[" && t != "]" && t != "|" && t != "..." && !isToken(t)
+	return t != "[" && t != "]" && t != "<" && t != ">" && t != "|" && t != "..." && !isToken(t)
 }
 
 func valueArg(t string) docArg {
@@ -111,7 +120,7 @@ func valueArg(t string) docArg {
 		a.typ = "key"
 	case t == "seconds" || t == "milliseconds" || t == "count" || t == "offset" || t == "start" ||
 		t == "end" || t == "cursor" || t == "index1" || t == "index2" || t == "db" || t == "n" ||
-		t == "increment" || t == "decrement" || t == "ttl" || strings.HasPrefix(t, "unix-time"):
+		t == "increment" || t == "decrement" || t == "ttl" || t == "client-id" || strings.HasPrefix(t, "unix-time"):
 		a.typ = "integer"
 	}
 	return a

@@ -34,6 +34,7 @@ func TestParseArgsDoc(t *testing.T) {
 		"cursor [MATCH pattern] [COUNT count]": "(cursor integer)(pattern string token=MATCH optional)(count integer token=COUNT optional)",
 		"key [EX seconds | PERSIST]":           "(key key)(seconds-persist oneof optional (seconds integer token=EX)(persist pure-token token=PERSIST))",
 		"key value [key value ...]":            "(key key)(value string multiple)",
+		"<ON | OFF> [REDIRECT client-id]":      "(on-off oneof (on pure-token token=ON)(off pure-token token=OFF))(client-id integer token=REDIRECT optional)",
 	}
 	for in, want := range cases {
 		if got := describe(parseArgsDoc(in)); got != want {
