@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,8 @@ type benchResult struct {
 	PrefillMS       float64 `json:"prefill_ms"`
 	DecodeMS        float64 `json:"decode_ms"`
 	WeightBytes     int64   `json:"weight_bytes_per_token"` // weight bytes one decode step reads
+	Layers          int     `json:"layers"`                 // transformer blocks
+	LayerBytes      int64   `json:"layer_bytes_per_token"`  // the part of WeightBytes in blocks (blk.N.*), all layers
 	DecodeWeightGBs float64 `json:"decode_weight_gb_s"`     // weight bytes × decode steps ÷ decode time
 	ReadGBs         float64 `json:"read_bandwidth_gb_s"`    // measured memory read bandwidth, same threads
 	RooflineTokS    float64 `json:"roofline_decode_tok_s"`  // read bandwidth ÷ weight bytes: batch-1 decode ceiling
@@ -143,12 +146,13 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	decode := time.Since(t0)
 
-	modelBytes := decodeWeightBytes(m)
+	modelBytes, layerBytes := decodeWeightBytes(m)
 	res := benchResult{
 		Engine: "reddwarf", Model: name, Threads: m.Threads(), PromptTokens: *promptTokens,
 		GenTokens: *genTokens, Sessions: *sessions, KV: *kv,
 		PrefillTokS: float64(totalPrompt) / prefill.Seconds(),
 		PrefillMS:   ms(prefill), DecodeMS: ms(decode), WeightBytes: modelBytes,
+		Layers: m.Arch().Shape().Layers, LayerBytes: layerBytes,
 	}
 	if *genTokens > 0 {
 		res.DecodeTokS = float64(*genTokens**sessions) / decode.Seconds()
@@ -182,20 +186,38 @@ func benchPrompt(n, vocab int, seed uint64) []int32 {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// decodeWeightBytes is the weight bytes one decode step reads: every tensor,
-// except the token embedding when a separate output.weight exists (then only
-// one embedding row per token is read).
-func decodeWeightBytes(m *infer.Model) int64 {
+// decodeWeightBytes is the weight bytes one decode step reads (total), and
+// the part of them in the transformer blocks (tensors "blk.N.*"): every
+// tensor, except
+//   - the token embedding when a separate output.weight exists (then only
+//     one embedding row per token is read), and so a hash-routing table
+//     (deepseek4's ffn_gate_tid2eid, one row per token);
+//   - routed experts (tensors "*_exps.weight", all experts of a layer in
+//     one tensor), of which a token reads expert_used_count of
+//     expert_count: that share of their bytes.
+func decodeWeightBytes(m *infer.Model) (total, layers int64) {
 	f := m.File()
-	var n int64
+	arch := f.Architecture()
+	experts, _ := f.Uint(arch + ".expert_count")
+	used, _ := f.Uint(arch + ".expert_used_count")
 	_, untied := f.Tensor("output.weight")
 	for i := range f.Tensors {
-		if untied && f.Tensors[i].Name == "token_embd.weight" {
+		t := &f.Tensors[i]
+		n := int64(t.Size)
+		switch {
+		case untied && t.Name == "token_embd.weight":
 			continue
+		case strings.HasSuffix(t.Name, ".ffn_gate_tid2eid.weight") && len(t.Dims) == 2 && t.Dims[1] > 0:
+			n /= int64(t.Dims[1])
+		case strings.HasSuffix(t.Name, "_exps.weight") && experts > 0 && used <= experts:
+			n = n / int64(experts) * int64(used)
 		}
-		n += int64(f.Tensors[i].Size)
+		total += n
+		if strings.HasPrefix(t.Name, "blk.") {
+			layers += n
+		}
 	}
-	return n
+	return total, layers
 }
 
 // readBandwidth measures memory read bandwidth in bytes/s: threads
