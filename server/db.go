@@ -58,7 +58,7 @@ func (db *DB) expireIfNeeded(key string) bool {
 	}
 	db.remove(key)
 	db.srv.Stats.ExpiredKeys++
-	db.srv.signalModified(db, key)
+	db.srv.signalExpired(db, key)
 	db.srv.Notify(db, "expired", key)
 	return true
 }
@@ -287,7 +287,7 @@ func (db *DB) activeExpireCycle(budget time.Duration) {
 			if when <= now {
 				db.remove(k)
 				db.srv.Stats.ExpiredKeys++
-				db.srv.signalModified(db, k)
+				db.srv.signalExpired(db, k)
 				db.srv.Notify(db, "expired", k)
 				expired++
 			}

@@ -73,6 +73,7 @@ type trackingTables struct {
 	items    int                            // IDs over all keys (INFO tracking_total_items)
 	prefixes map[string]*bcastState         // BCAST prefix → keys modified this turn, subscribers
 	bcastDue bool                           // some prefix collected keys this turn
+	expiring bool                           // the change is an expiry: no client made it
 	pending  []pendingInvalidation          // for the running client, sent after its reply
 	overruns int                            // limit runs in a row that did not fit the table
 }
@@ -346,6 +347,20 @@ func (s *Server) trackingKeyModified(db *DB, key string) {
 	}
 }
 
+// signalExpired is signalModified for a key deleted because its TTL
+// passed. No client changed it, so BCAST NOLOOP clients hear of it even
+// when their own command found it expired, as in Redis, where an expiry
+// is signalled without a client.
+func (s *Server) signalExpired(db *DB, key string) {
+	if s.trk == nil {
+		s.signalModified(db, key)
+		return
+	}
+	s.trk.expiring = true
+	s.signalModified(db, key)
+	s.trk.expiring = false
+}
+
 // trackingInvalidateKey tells every client in key's table entry that key
 // changed and drops the entry; with bcast it also collects key for the
 // BCAST prefixes it matches. db is the database of the change (nil when
@@ -354,9 +369,13 @@ func (s *Server) trackingKeyModified(db *DB, key string) {
 func (s *Server) trackingInvalidateKey(db *DB, key string, bcast bool) {
 	t := s.trk
 	if bcast && len(t.prefixes) > 0 {
+		modifier := s.current
+		if t.expiring {
+			modifier = nil
+		}
 		for p, bs := range t.prefixes {
 			if strings.HasPrefix(key, p) {
-				bs.keys[key] = s.current
+				bs.keys[key] = modifier
 				t.bcastDue = true
 			}
 		}

@@ -407,3 +407,22 @@ func TestTrackingOffAndGone(t *testing.T) {
 		t.Errorf("after disconnect: %d clients %d prefixes", clients, prefixes)
 	}
 }
+
+func TestTrackingExpiryIsNobodysWrite(t *testing.T) {
+	s := newTrackingServer(t)
+	c := addClient(s, 1, 3)
+	mustEnable(t, s, c, TrackingOptions{BCAST: true, NoLoop: true})
+	db := s.DBs[0]
+	db.Set("gone", NewString([]byte("v")), false)
+	db.SetExpire("gone", 1)      // long past
+	s.current, s.ctxDepth = c, 1 // c's own command finds it expired
+	if db.Lookup("gone") != nil {
+		t.Fatal("an expired key was returned")
+	}
+	s.signalModified(db, "mine") // c's own write: left out
+	s.current, s.ctxDepth = nil, 0
+	s.trackingBeforeSleep()
+	if got := out(c); got != invalidate("gone") {
+		t.Errorf("got %q, want the expired key only", got)
+	}
+}
