@@ -58,6 +58,7 @@ type Client struct {
 	pushes          []byte // push replies of this command, kept under REPLY OFF
 	noEvict         bool
 	lastCmd         string
+	lastSpec        *Spec // the previous command's table entry (a lookup shortcut)
 	lastInteraction int64 // unix ms
 	writerStarted   bool
 	writeScheduled  bool

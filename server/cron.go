@@ -6,6 +6,7 @@ import "time"
 // idle-client timeouts, and the subsystems' periodic work (save points).
 func (s *Server) cron() {
 	s.nowMS = 0
+	s.clock.anchor()
 	budget := time.Second / time.Duration(s.Config.Hz) / 4
 	for _, db := range s.DBs {
 		if s.noActiveExpire {

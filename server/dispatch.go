@@ -46,8 +46,8 @@ func (x *Ctx) ModifiedDB(db *DB, key string) {
 // execute is our processCommand: a flat run of checks, each an early
 // return with Redis's error, then call().
 func (s *Server) execute(c *Client, args [][]byte) {
-	s.started = time.Now()
-	c.lastInteraction = s.started.UnixMilli()
+	s.startNS = s.clock.commandStart()
+	c.lastInteraction = s.clock.wallMS(s.startNS)
 	mark := len(c.R.buf)
 	skip := c.replySkip // CLIENT REPLY SKIP applies to the next command
 	c.replySkip, c.replyOnNow = false, false
@@ -74,8 +74,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 
 func (s *Server) process(c *Client, args [][]byte) {
 	r := &c.R
-	// 1. Lookup and arity.
-	spec := s.Commands.Lookup(args[0])
+	// 1. Lookup and arity. A pipeline mostly repeats one command: the
+	// client's previous one is checked before the table.
+	spec := c.lastSpec
+	if spec == nil || !EqualFold(args[0], spec.Name) {
+		spec = s.Commands.Lookup(args[0])
+		c.lastSpec = spec
+	}
 	if spec == nil {
 		s.rejectCommand(c, nil, unknownCommand(args))
 		return
@@ -153,17 +158,21 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	x := s.ctxStack[s.ctxDepth]
 	s.ctxDepth++
 	*x = Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
-	start := s.started
+	start := s.startNS
 	if s.ctxDepth > 1 {
-		start = time.Now()
+		start = s.clock.now()
 	}
-	s.nowMS = start.UnixMilli()
+	s.nowMS = s.clock.wallMS(start)
 	c.lastCmd = spec.Name
 	s.safeHandle(x)
 	if c.tracking != nil {
 		s.trackingAfterCall(c, spec, args) // remember the keys a read returned
 	}
-	dur := time.Since(start)
+	end := s.clock.now()
+	dur := time.Duration(end - start)
+	if s.ctxDepth == 1 {
+		s.clock.commandEnd(end)
+	}
 	s.ctxDepth--
 	if s.ctxDepth == 0 {
 		s.nowMS = 0

@@ -21,19 +21,44 @@ func (s *Server) loop() {
 	tick := time.NewTicker(time.Second / time.Duration(s.Config.Hz))
 	defer tick.Stop()
 	hz := s.Config.Hz
+	cron := func() {
+		s.cron()
+		s.flushWrites()
+		if s.Config.Hz != hz {
+			hz = s.Config.Hz
+			tick.Reset(time.Second / time.Duration(hz))
+		}
+	}
 	for {
-		busy := s.Hooks.HasWork != nil && s.Hooks.HasWork()
-		if busy {
+		// The tick and the stop are looked at first, without blocking, so
+		// that neither engine work nor a steady stream of requests can
+		// starve the cron.
+		select {
+		case <-tick.C:
+			cron()
+		default:
+		}
+		select {
+		case <-s.stopping:
+			return
+		default:
+		}
+		if s.Hooks.HasWork != nil && s.Hooks.HasWork() {
 			// Drain what has arrived without blocking, then step.
 			s.drain()
-			select {
-			case <-s.stopping:
-				return
-			default:
-			}
 			s.Hooks.Step()
 			s.flushWrites()
 			continue
+		}
+		// A request already queued is taken without the full select below
+		// (which locks every channel it waits on): under load, this path.
+		select {
+		case r := <-s.requests:
+			s.drained = len(r.batch)
+			s.runRequest(r)
+			s.drain()
+			continue
+		default:
 		}
 		select {
 		case r := <-s.requests:
@@ -44,12 +69,7 @@ func (s *Server) loop() {
 			fn()
 			s.drain()
 		case <-tick.C:
-			s.cron()
-			s.flushWrites()
-			if s.Config.Hz != hz {
-				hz = s.Config.Hz
-				tick.Reset(time.Second / time.Duration(hz))
-			}
+			cron()
 		case <-s.stopping:
 			return
 		}
@@ -60,13 +80,23 @@ func (s *Server) loop() {
 func (s *Server) drain() {
 	yielded := false
 	for i := 0; i < 4096; i++ {
+		// Two one-case selects compile to plain non-blocking receives,
+		// cheaper than one select over both channels.
+		got := false
 		select {
 		case r := <-s.requests:
 			s.drained += len(r.batch)
 			s.runRequest(r)
+			got = true
+		default:
+		}
+		select {
 		case fn := <-s.events:
 			fn()
 		default:
+			if got {
+				continue
+			}
 			if !yielded && s.drained <= 2 {
 				// Unpipelined traffic: let connection goroutines that are
 				// ready on this thread hand in their requests first, so
@@ -127,6 +157,8 @@ func (s *Server) runBatch(c *Client, batch [][][]byte) {
 // resume runs c.pending until it is empty or the client blocks, then
 // releases the network goroutine.
 func (s *Server) resume(c *Client) {
+	s.clock.chain = false // the first command of a batch reads the clock
+	defer func() { s.clock.chain = false }()
 	for len(c.pending) > 0 && c.blocked == nil {
 		args := c.pending[0]
 		c.pending = c.pending[1:]

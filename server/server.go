@@ -54,7 +54,8 @@ type Server struct {
 	noTouch        bool
 	current        *Client   // the client whose command is running
 	pendingWrites  []*Client // clients with output to send this turn
-	started        time.Time // when the running command started
+	clock          loopClock // command timing (clock.go)
+	startNS        int64     // when the running command started, on clock
 	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
 	ctxDepth       int
 	drained        int    // commands taken by the current drain (loop.go)
@@ -177,6 +178,7 @@ func New(cfg *Config) *Server {
 		logger:     log.New(os.Stdout, "", 0),
 	}
 	s.LastSave = time.Now().Unix()
+	s.clock.anchor()
 	for i := 0; i < cfg.Databases; i++ {
 		s.DBs = append(s.DBs, newDB(i, s))
 	}
@@ -481,6 +483,11 @@ const maxUnsentOutput = 64 << 20
 
 // submit hands a request to the loop.
 func (s *Server) submit(r request) {
+	select {
+	case s.requests <- r: // the common case, without the two-channel select
+		return
+	default:
+	}
 	select {
 	case s.requests <- r:
 	case <-s.stopping:
