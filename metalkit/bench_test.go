@@ -2,6 +2,7 @@ package metalkit
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -22,15 +23,20 @@ func benchMatrix(b *testing.B, typ DType, rows, cols int) Matrix {
 	return m
 }
 
+// BenchmarkMatMul: "Q4_Kx16" is Q4_K repacked (Repack), as llama loads it.
 func BenchmarkMatMul(b *testing.B) {
 	pool := NewPool(0)
 	defer pool.Close()
-	for _, typ := range []DType{Q8_0, Q4_0, Q4_K, Q6_K, F16, BF16, F32} {
+	for _, name := range []string{"Q8_0", "Q4_0", "Q4_K", "Q4_Kx16", "Q6_K", "F16", "BF16", "F32"} {
+		typ := map[string]DType{"Q8_0": Q8_0, "Q4_0": Q4_0, "Q4_K": Q4_K, "Q4_Kx16": Q4_K, "Q6_K": Q6_K, "F16": F16, "BF16": BF16, "F32": F32}[name]
 		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
-			for _, batch := range []int{1, 32} {
-				name := fmt.Sprintf("%v/%dx%d/b%d", typ, shape[0], shape[1], batch)
+			for _, batch := range []int{1, 32, 128} {
+				name := fmt.Sprintf("%v/%dx%d/b%d", name, shape[0], shape[1], batch)
 				b.Run(name, func(b *testing.B) {
 					m := benchMatrix(b, typ, shape[0], shape[1])
+					if strings.HasPrefix(name, "Q4_Kx16/") {
+						m = repack(m)
+					}
 					x := randVec(newRand(b, 8), shape[1]*batch)
 					out := make([]float32, shape[0]*batch)
 					b.SetBytes(int64(len(m.Data)))
@@ -172,13 +178,14 @@ func BenchmarkQuantKernels(b *testing.B) {
 
 // BenchmarkQ4Kx16 is BenchmarkQuantKernels for the repacked Q4_K×16 layout
 // (same matrix size): b1 the 16-row kernel on one column, b4 the 16 × 4
-// tile. Compare with Q4_K/b1 and Q4_K/b4 there.
+// tile, b8 the 16 × 8 tile (its bytes do twice b4's work). Compare with
+// Q4_K/b1 and Q4_K/b4 there.
 func BenchmarkQ4Kx16(b *testing.B) {
 	const rows, cols = 64, 2048
 	m := repack(benchMatrix(b, Q4_K, rows, cols))
 	var ab actBuf
-	acts := ab.prepare(cols, 4, qkBlock)
-	x := randVec(newRand(b, 8), 4*cols)
+	acts := ab.prepare(cols, 8, qkBlock)
+	x := randVec(newRand(b, 8), 8*cols)
 	for c := range acts {
 		quantAct(&acts[c], x[c*cols:(c+1)*cols], qkBlock)
 	}
@@ -198,7 +205,16 @@ func BenchmarkQ4Kx16(b *testing.B) {
 			b.SetBytes(int64(len(m.Data)))
 			for i := 0; i < b.N; i++ {
 				for g := 0; g < rows/q4KxRows; g++ {
-					be.q4Kx16t(m.Data[g*gb:(g+1)*gb], acts, &o, be.q4Kx16)
+					be.q4Kx16t(m.Data[g*gb:(g+1)*gb], acts[:4], &o, be.q4Kx16)
+				}
+			}
+		})
+		b.Run("b8/"+be.name, func(b *testing.B) {
+			var o [128]float32
+			b.SetBytes(int64(len(m.Data)))
+			for i := 0; i < b.N; i++ {
+				for g := 0; g < rows/q4KxRows; g++ {
+					be.q4Kx16w(m.Data[g*gb:(g+1)*gb], acts, &o, be.q4Kx16)
 				}
 			}
 		})

@@ -41,12 +41,13 @@ type backend struct {
 	// MatMul uses the one-row × four-column or 4-row kernels.
 	q8_0t dot4x4Func
 
-	// Q4_K×16 (q4_kx16.go): sixteen repacked rows × one column, and × four
-	// columns (out[16c+r]). packQ4K says whether Repack should use the
+	// Q4_K×16 (q4_kx16.go): sixteen repacked rows × one column, × four
+	// and × eight columns (out[16c+r]). packQ4K says whether Repack should use the
 	// layout: backends without their own kernels for it (avx2) keep the
 	// GGUF rows rather than fall back to the Go loops.
 	q4Kx16  dot16Func
 	q4Kx16t dot16x4Func
+	q4Kx16w dot16x8Func
 	packQ4K bool
 }
 
@@ -96,6 +97,7 @@ var goBackend = backend{
 	q6_K:     dot4Q6_KGo,
 	q4Kx16:   dot16Q4_KxGo,
 	q4Kx16t:  dot16x4Q4_KxGo,
+	q4Kx16w:  dot16x8Q4_KxGo,
 	packQ4K:  true,
 }
 
@@ -192,6 +194,9 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.q4Kx16t == nil {
 		b.q4Kx16t = parent.q4Kx16t
+	}
+	if b.q4Kx16w == nil {
+		b.q4Kx16w = parent.q4Kx16w
 	}
 	return b
 }

@@ -33,7 +33,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	defer p.mu.Unlock()
 
 	t := &p.mm
-	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut, wideOut: p.wideOut}
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut, wideOut: p.wideOut, wide8Out: p.wide8Out}
 	// Quantise the activations once for the whole call.
 	switch m.Type {
 	case Q8_0, Q4_0:
@@ -65,16 +65,17 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 // matmulTask is one MatMul call in flight; it lives in its Pool so that a
 // call allocates nothing.
 type matmulTask struct {
-	m       Matrix
-	out, x  []float32
-	batch   int
-	rb      int // bytes per weight row
-	k       *backend
-	acts    []q8Act       // quantised activation columns, nil for float types
-	dotOut  [][4]float32  // per-worker kernel results (a local would escape)
-	tileOut [][16]float32 // per-worker tile results
-	wideOut [][64]float32 // per-worker 16 × 4 tile results
-	rows    chunker
+	m        Matrix
+	out, x   []float32
+	batch    int
+	rb       int // bytes per weight row
+	k        *backend
+	acts     []q8Act        // quantised activation columns, nil for float types
+	dotOut   [][4]float32   // per-worker kernel results (a local would escape)
+	tileOut  [][16]float32  // per-worker tile results
+	wideOut  [][64]float32  // per-worker 16 × 4 tile results
+	wide8Out [][128]float32 // per-worker 16 × 8 tile results
+	rows     chunker
 }
 
 // matmulBatchTile is how many batch columns share one pass over a tile of
@@ -188,16 +189,22 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 }
 
 // q4KxRows does rows [start, end) × columns [b0, b1) of a Q4_K×16 matrix:
-// whole groups with the 16-row kernels, four columns at a time while the
+// whole groups with the 16-row kernels, eight columns at a time while the
 // group's 16 rows stay in L1, then the rows past the last group (GGUF
 // layout) with quantRows. start is a multiple of 16.
 func (t *matmulTask) q4KxRows(w int, start, end, b0, b1 int) {
 	R := t.m.Rows
 	gEnd := min(end, R/q4KxRows*q4KxRows)
-	o16, o64 := &t.tileOut[w], &t.wideOut[w]
+	o16, o64, o128 := &t.tileOut[w], &t.wideOut[w], &t.wide8Out[w]
 	for r := start; r+q4KxRows <= gEnd; r += q4KxRows {
 		g := t.m.Data[r*t.rb : (r+q4KxRows)*t.rb]
 		b := b0
+		for ; b+8 <= b1; b += 8 {
+			t.k.q4Kx16w(g, t.acts[b:b+8], o128, t.k.q4Kx16)
+			for c := 0; c < 8; c++ {
+				copy(t.out[(b+c)*R+r:(b+c)*R+r+q4KxRows], o128[16*c:16*c+16])
+			}
+		}
 		for ; b+4 <= b1; b += 4 {
 			t.k.q4Kx16t(g, t.acts[b:b+4], o64, t.k.q4Kx16)
 			for c := 0; c < 4; c++ {

@@ -25,13 +25,14 @@ type Pool struct {
 	task    task // the running task, set under mu before waking workers
 	closed  bool
 
-	par     parallelTask
-	mm      matmulTask
-	quant   quantTask
-	act     actBuf
-	dotOut  [][4]float32
-	tileOut [][16]float32
-	wideOut [][64]float32
+	par      parallelTask
+	mm       matmulTask
+	quant    quantTask
+	act      actBuf
+	dotOut   [][4]float32
+	tileOut  [][16]float32
+	wideOut  [][64]float32
+	wide8Out [][128]float32
 }
 
 // task is one parallel job; work(w) runs on worker w (0 = the caller).
@@ -43,12 +44,13 @@ func NewPool(threads int) *Pool {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	p := &Pool{
-		threads: threads,
-		wake:    make([]chan struct{}, threads),
-		done:    make(chan struct{}, threads),
-		dotOut:  make([][4]float32, threads),
-		tileOut: make([][16]float32, threads),
-		wideOut: make([][64]float32, threads),
+		threads:  threads,
+		wake:     make([]chan struct{}, threads),
+		done:     make(chan struct{}, threads),
+		dotOut:   make([][4]float32, threads),
+		tileOut:  make([][16]float32, threads),
+		wideOut:  make([][64]float32, threads),
+		wide8Out: make([][128]float32, threads),
 	}
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)

@@ -141,6 +141,9 @@ type dot16Func func(w []byte, a *q8Act, out *[16]float32)
 // take.
 type dot16x4Func func(w []byte, a []q8Act, out *[64]float32, fallback dot16Func)
 
+// dot16x8Func is dot16x4Func for eight columns, out[16c+r].
+type dot16x8Func func(w []byte, a []q8Act, out *[128]float32, fallback dot16Func)
+
 // dot16Q4_KxGo is the reference Q4_K×16 kernel: each row's blocks gathered
 // back into the GGUF layout and dotted as dot4Q4_KGo does.
 func dot16Q4_KxGo(w []byte, a *q8Act, out *[16]float32) {
@@ -160,6 +163,15 @@ func dot16Q4_KxGo(w []byte, a *q8Act, out *[16]float32) {
 func dot16x4Q4_KxGo(w []byte, a []q8Act, out *[64]float32, d16 dot16Func) {
 	var o [16]float32
 	for c := 0; c < 4; c++ {
+		d16(w, &a[c], &o)
+		copy(out[16*c:16*c+16], o[:])
+	}
+}
+
+// dot16x8Q4_KxGo is the reference 16-row × 8-column kernel.
+func dot16x8Q4_KxGo(w []byte, a []q8Act, out *[128]float32, d16 dot16Func) {
+	var o [16]float32
+	for c := 0; c < 8; c++ {
 		d16(w, &a[c], &o)
 		copy(out[16*c:16*c+16], o[:])
 	}

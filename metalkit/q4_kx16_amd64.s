@@ -237,3 +237,152 @@ loop4:
 	VMOVUPS Z3, 192(AX)
 	VZEROUPPER
 	RET
+
+DATA q4kxFF<>+0(SB)/4, $0x000000ff
+GLOBL q4kxFF<>(SB), RODATA|NOPTR, $4
+
+// func q4KDot16x8Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[128]float32)
+//
+// Sixteen rows × eight columns, out[16c+r], as q4KDot16x4Z with the same
+// column layout: each super-block's unpacking serves eight columns. Every
+// ZMM register is taken: Z0-Z7 = acc, Z22 and Z25-Z31 = F by column, Z8-Z15
+// = nibbles (at the super-block's start: the scale dwords, then the min
+// pairs in Z12-Z15 and dmin in Z8), Z16 = a sub-block's scales, Z17/Z18 =
+// int32 sums, Z19/Z20 = a_0..3/a_4..7, Z21 = d, Z23/Z24 = 0x0F/0xF0 bytes;
+// 0xFF and 1/16 come from memory. GP registers: DI, R8 = columns 0 and 4's
+// quants, R11, R12 = qsStride, 3·qsStride; DX, R10 = columns 0 and 4's
+// scales, R13, BX = dStride, 3·dStride; R14, CX = columns 0 and 4's sums,
+// R9, AX = 4·dStride, 12·dStride; 0(SP) = blocks left.
+#define Q4KX8_SCALES \
+	VCVTPH2PS   (SI), Z21;                     \
+	VMOVDQU32   64(SI), Z8;                    \
+	VMOVDQU32   128(SI), Z9;                   \
+	VMOVDQU32   192(SI), Z10;                  \
+	VPANDD.BCST q4kx3F<>(SB), Z8, Z19;         \
+	VPSRLD      $2, Z8, Z8;                    \
+	VPANDD.BCST q4kx30<>(SB), Z8, Z8;          \
+	VPANDD      Z23, Z10, Z20;                 \
+	VPORD       Z8, Z20, Z20;                  \
+	VPANDD.BCST q4kx3F<>(SB), Z9, Z11;         \
+	VPSRLD      $2, Z9, Z9;                    \
+	VPANDD.BCST q4kx30<>(SB), Z9, Z9;          \
+	VPSRLD      $4, Z10, Z10;                  \
+	VPANDD      Z23, Z10, Z10;                 \
+	VPORD       Z9, Z10, Z10;                  \
+	VPSHUFB     q4kxMinIdx<>(SB), Z11, Z12;    \
+	VPSHUFB     q4kxMinIdx<>+64(SB), Z11, Z13; \
+	VPSHUFB     q4kxMinIdx<>(SB), Z10, Z14;    \
+	VPSHUFB     q4kxMinIdx<>+64(SB), Z10, Z15; \
+	VCVTPH2PS   32(SI), Z8
+
+#define Q4KX8_MINS(BS, F) \
+	VPXORD          Z17, Z17, Z17;        \
+	VPDPWSSD.BCST   (0)BS, Z12, Z17;      \
+	VPDPWSSD.BCST   (4)BS, Z13, Z17;      \
+	VPDPWSSD.BCST   (8)BS, Z14, Z17;      \
+	VPDPWSSD.BCST   (12)BS, Z15, Z17;     \
+	VCVTDQ2PS       Z17, Z17;             \
+	VPXORD          F, F, F;              \
+	VFNMADD231PS    Z8, Z17, F
+
+// Z16 = d·a_k (HI = 0) or d·a_k/16 (HI = 1) from byte SH/8 of SC.
+#define Q4KX8_SCALE_LO(SC, SH) \
+	VPSRLD      $SH, SC, Z16;           \
+	VPANDD.BCST q4kxFF<>(SB), Z16, Z16; \
+	VCVTDQ2PS   Z16, Z16;               \
+	VMULPS      Z21, Z16, Z16
+
+#define Q4KX8_SCALE_HI(SC, SH) \
+	Q4KX8_SCALE_LO(SC, SH); \
+	VMULPS.BCST q4kxSixteenth<>(SB), Z16, Z16
+
+#define Q4KX8_SUB(OFF) \
+	Q4KX_DOT8(OFF, (DI), Z17, Z22);        \
+	Q4KX_DOT8(OFF, (DI)(R11*1), Z18, Z25); \
+	Q4KX_DOT8(OFF, (DI)(R11*2), Z17, Z26); \
+	Q4KX_DOT8(OFF, (DI)(R12*1), Z18, Z27); \
+	Q4KX_DOT8(OFF, (R8), Z17, Z28);        \
+	Q4KX_DOT8(OFF, (R8)(R11*1), Z18, Z29); \
+	Q4KX_DOT8(OFF, (R8)(R11*2), Z17, Z30); \
+	Q4KX_DOT8(OFF, (R8)(R12*1), Z18, Z31)
+
+#define Q4KX8_CHUNK(J, SC, SH) \
+	Q4KX8_SCALE_LO(SC, SH);   \
+	Q4KX_NIBBLES(J, Z23);     \
+	Q4KX8_SUB(64*J);          \
+	Q4KX8_SCALE_HI(SC, SH+8); \
+	Q4KX_NIBBLES(J, Z24);     \
+	Q4KX8_SUB(64*J+32)
+
+TEXT ·q4KDot16x8Z(SB), NOSPLIT, $8-64
+	MOVL         $0x0f0f0f0f, AX
+	VPBROADCASTD AX, Z23
+	MOVL         $0xf0f0f0f0, AX
+	VPBROADCASTD AX, Z24
+	MOVQ         w+0(FP), SI
+	MOVQ         qs+8(FP), DI
+	MOVQ         qsStride+16(FP), R11
+	MOVQ         d+24(FP), DX
+	MOVQ         dStride+32(FP), R13
+	MOVQ         bs32+40(FP), R14
+	MOVQ         nb+48(FP), AX
+	MOVQ         AX, 0(SP)
+	LEAQ         (R11)(R11*2), R12
+	LEAQ         (DI)(R11*4), R8
+	LEAQ         (R13)(R13*2), BX
+	LEAQ         (DX)(R13*4), R10
+	LEAQ         (R13*4), R9
+	LEAQ         (R14)(R9*4), CX
+	LEAQ         (R9)(R9*2), AX
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+
+loop8:
+	Q4KX8_SCALES
+	Q4KX8_MINS((R14), Z22)
+	Q4KX8_MINS((R14)(R9*1), Z25)
+	Q4KX8_MINS((R14)(R9*2), Z26)
+	Q4KX8_MINS((R14)(AX*1), Z27)
+	Q4KX8_MINS((CX), Z28)
+	Q4KX8_MINS((CX)(R9*1), Z29)
+	Q4KX8_MINS((CX)(R9*2), Z30)
+	Q4KX8_MINS((CX)(AX*1), Z31)
+	Q4KX8_CHUNK(0, Z19, 0)
+	Q4KX8_CHUNK(1, Z19, 16)
+	Q4KX8_CHUNK(2, Z20, 0)
+	Q4KX8_CHUNK(3, Z20, 16)
+	VFMADD231PS.BCST (DX), Z22, Z0
+	VFMADD231PS.BCST (DX)(R13*1), Z25, Z1
+	VFMADD231PS.BCST (DX)(R13*2), Z26, Z2
+	VFMADD231PS.BCST (DX)(BX*1), Z27, Z3
+	VFMADD231PS.BCST (R10), Z28, Z4
+	VFMADD231PS.BCST (R10)(R13*1), Z29, Z5
+	VFMADD231PS.BCST (R10)(R13*2), Z30, Z6
+	VFMADD231PS.BCST (R10)(BX*1), Z31, Z7
+	ADDQ $2304, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $4, DX
+	ADDQ $4, R10
+	ADDQ $16, R14
+	ADDQ $16, CX
+	DECQ 0(SP)
+	JNE  loop8
+
+	MOVQ    out+56(FP), SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	VMOVUPS Z4, 256(SI)
+	VMOVUPS Z5, 320(SI)
+	VMOVUPS Z6, 384(SI)
+	VMOVUPS Z7, 448(SI)
+	VZEROUPPER
+	RET

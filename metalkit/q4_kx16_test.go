@@ -26,7 +26,7 @@ func TestRepackQ4Kx16(t *testing.T) {
 			m.Row(i, want)
 			checkClose(t, fmt.Sprintf("%dx%d row %d", rows, cols, i), got, want, 0)
 		}
-		for _, batch := range []int{1, 2, 4, 5, 9, 70} {
+		for _, batch := range []int{1, 2, 4, 5, 8, 9, 13, 70} {
 			x := randVec(r, cols*batch)
 			want := make([]float32, rows*batch)
 			MatMul(nil, want, m, x, batch)
@@ -87,8 +87,8 @@ func TestBackendQ4Kx16(t *testing.T) {
 			group, _ := randQ4KGroup(t, nb)
 			w := append(group, 1, 2, 3) // slack: a group need not end the buffer
 			var ab actBuf
-			cols := ab.prepare(nb*qkBlock, 4, qkBlock)
-			scattered := make([]q8Act, 4)
+			cols := ab.prepare(nb*qkBlock, 8, qkBlock)
+			scattered := make([]q8Act, 8)
 			for c := range cols {
 				quantAct(&cols[c], randVec(r, nb*qkBlock), qkBlock)
 				scattered[c] = *randAct(r, Q4_K, nb)
@@ -101,9 +101,13 @@ func TestBackendQ4Kx16(t *testing.T) {
 					checkClose(t, fmt.Sprintf("Q4_Kx16 nb=%d", nb), got[:], want[:], tol(nb))
 				}
 				var got, want [64]float32
-				b.q4Kx16t(w, a, &got, b.q4Kx16)
-				dot16x4Q4_KxGo(w, a, &want, goBackend.q4Kx16)
+				b.q4Kx16t(w, a[3:7], &got, b.q4Kx16)
+				dot16x4Q4_KxGo(w, a[3:7], &want, goBackend.q4Kx16)
 				checkClose(t, fmt.Sprintf("Q4_Kx16 16x4 nb=%d", nb), got[:], want[:], tol(nb))
+				var got8, want8 [128]float32
+				b.q4Kx16w(w, a, &got8, b.q4Kx16)
+				dot16x8Q4_KxGo(w, a, &want8, goBackend.q4Kx16)
+				checkClose(t, fmt.Sprintf("Q4_Kx16 16x8 nb=%d", nb), got8[:], want8[:], tol(nb))
 			}
 		}
 	})

@@ -172,6 +172,7 @@ var vnniBackend = backend{
 
 	q4Kx16:  dot16Q4_KxZ,
 	q4Kx16t: dot16x4Q4_KxZ,
+	q4Kx16w: dot16x8Q4_KxZ,
 	packQ4K: true,
 	quant32: func(a *q8Act, x []float32) {
 		nb := len(x) / 32
@@ -459,32 +460,55 @@ func dot16Q4_KxZ(w []byte, a *q8Act, out *[16]float32) {
 	q4KDot16x1Z(&w[0], &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
 }
 
+// q4KDot16x8Z is q4KDot16x4Z for eight columns, out[16c+r]. (AVX512F+BW+VNNI)
+//
+//go:noescape
+func q4KDot16x8Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[128]float32)
+
+// q8KColumns reports the byte strides between the quants and between the
+// scales of columns a, when they are evenly spaced in memory with their
+// 32-value sums as actBuf lays them out, each nb super-blocks long.
+func q8KColumns(a []q8Act, nb int) (qsStride, dStride int, ok bool) {
+	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
+	for c := range a {
+		if len(a[c].d) != nb || len(a[c].bs32) < 8*nb || len(a[c].qs) < nb*qkBlock {
+			return 0, 0, false
+		}
+	}
+	qs := addr(unsafe.Pointer(&a[1].qs[0])) - addr(unsafe.Pointer(&a[0].qs[0]))
+	d := addr(unsafe.Pointer(&a[1].d[0])) - addr(unsafe.Pointer(&a[0].d[0]))
+	for c := 1; c < len(a); c++ {
+		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qs ||
+			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*d ||
+			addr(unsafe.Pointer(&a[c].bs32[0])) != addr(unsafe.Pointer(&a[0].bs32[0]))+4*uintptr(c)*d {
+			return 0, 0, false
+		}
+	}
+	return int(qs), int(d), true
+}
+
 // dot16x4Q4_KxZ wraps q4KDot16x4Z. The four columns must be evenly spaced
 // in memory with their scales and sums (as actBuf lays them out);
 // otherwise it does one column at a time with fallback.
 func dot16x4Q4_KxZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
 	a = a[:4]
 	nb := len(a[0].d)
-	if nb == 0 || len(w) < nb*q4KxBlock {
+	qsStride, dStride, ok := q8KColumns(a, nb)
+	if nb == 0 || len(w) < nb*q4KxBlock || !ok {
 		dot16x4Q4_KxGo(w, a, out, fallback)
 		return
 	}
-	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
-	for c := range a {
-		if len(a[c].d) != nb || len(a[c].bs32) < 8*nb || len(a[c].qs) < nb*qkBlock {
-			dot16x4Q4_KxGo(w, a, out, fallback)
-			return
-		}
+	q4KDot16x4Z(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
+}
+
+// dot16x8Q4_KxZ wraps q4KDot16x8Z as dot16x4Q4_KxZ wraps q4KDot16x4Z.
+func dot16x8Q4_KxZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
+	a = a[:8]
+	nb := len(a[0].d)
+	qsStride, dStride, ok := q8KColumns(a, nb)
+	if nb == 0 || len(w) < nb*q4KxBlock || !ok {
+		dot16x8Q4_KxGo(w, a, out, fallback)
+		return
 	}
-	qsStride := addr(unsafe.Pointer(&a[1].qs[0])) - addr(unsafe.Pointer(&a[0].qs[0]))
-	dStride := addr(unsafe.Pointer(&a[1].d[0])) - addr(unsafe.Pointer(&a[0].d[0]))
-	for c := 1; c < 4; c++ {
-		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qsStride ||
-			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*dStride ||
-			addr(unsafe.Pointer(&a[c].bs32[0])) != addr(unsafe.Pointer(&a[0].bs32[0]))+4*uintptr(c)*dStride {
-			dot16x4Q4_KxGo(w, a, out, fallback)
-			return
-		}
-	}
-	q4KDot16x4Z(&w[0], &a[0].qs[0], int(qsStride), &a[0].d[0], int(dStride), &a[0].bs32[0], nb, out)
+	q4KDot16x8Z(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
 }
