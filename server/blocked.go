@@ -29,7 +29,9 @@ type Blocked struct {
 // Block parks c (call from a handler).
 func (s *Server) Block(c *Client, b *Blocked) {
 	c.blocked = b
-	go s.watchHangup(c, b)
+	if !c.polled {
+		go s.watchHangup(c, b) // a polled client's hang-up is read by the loop
+	}
 }
 
 // BlockedOf returns what c waits for, or nil.

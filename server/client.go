@@ -40,6 +40,12 @@ type Client struct {
 	reader           atomic.Pointer[respReader] // set when the reader starts
 
 	// loop-owned
+	polled          bool // the loop does the socket's I/O itself (poller_linux.go)
+	fd              int  // the socket's descriptor while polled, else -1
+	pollIn          bool // epoll interest: input (off while readPaused)
+	pollOut         bool // epoll interest: output queued in wq
+	readPaused      bool // polled input is off until the client reads its replies
+	dropped         bool // unlinked by dropClient
 	Name            string
 	DB              *DB
 	multi           *multiState
@@ -110,7 +116,13 @@ func (c *Client) kill() {
 		return
 	}
 	c.closed = true
-	c.netConn.Close()
+	if c.polled {
+		// Unlinked at the end of the turn: its own command may be running.
+		c.srv.poller.close(c)
+		c.srv.closedClients = append(c.srv.closedClients, c)
+	} else {
+		c.netConn.Close()
+	}
 	close(c.gone)
 }
 
@@ -142,6 +154,10 @@ func (c *Client) writeOut() {
 		return
 	}
 	c.srv.Stats.TotalNetOutput += int64(len(out))
+	if c.polled {
+		c.writePolled(out)
+		return
+	}
 	c.mu.Lock()
 	busy := c.wbusy
 	if busy {
@@ -192,6 +208,57 @@ func (c *Client) writeOut() {
 	default:
 	}
 	c.checkOutputLimit()
+}
+
+// writePolled sends out on a polled client's socket (loop goroutine):
+// what the socket does not take waits in wq for EPOLLOUT (writeQueued).
+func (c *Client) writePolled(out []byte) {
+	c.R.buf = out[:0]
+	if len(c.wq) > 0 {
+		c.wq = append(c.wq, out...) // behind what is already waiting
+	} else {
+		n, err := writeSocket(c.fd, out)
+		if err != nil {
+			c.kill()
+			return
+		}
+		if n < len(out) {
+			c.wq = append(c.wq, out[n:]...)
+			c.srv.poller.setWriting(c, true)
+		}
+		if cap(out) > 64*1024 {
+			c.R.buf = nil // don't keep a big buffer for an idle client
+		}
+	}
+	c.pendingOut.Store(int64(len(c.wq)))
+	if len(c.wq) == 0 {
+		if c.closeAfterReply {
+			c.kill()
+		}
+		return
+	}
+	c.closeWhenDrained = c.closeAfterReply
+	c.checkOutputLimit()
+}
+
+// writeQueued sends a polled client's waiting output when its socket can
+// take more (loop goroutine).
+func (s *Server) writeQueued(c *Client) {
+	n, err := writeSocket(c.fd, c.wq)
+	if err != nil {
+		c.kill()
+		return
+	}
+	c.wq = c.wq[n:]
+	c.pendingOut.Store(int64(len(c.wq)))
+	if len(c.wq) > 0 {
+		return
+	}
+	c.wq = nil
+	s.poller.setWriting(c, false)
+	if c.closeWhenDrained {
+		c.kill()
+	}
 }
 
 func (c *Client) writerBusy() bool {
@@ -290,7 +357,11 @@ func (c *Client) Info(now time.Time) string {
 	b.WriteString("id=" + strconv.FormatUint(c.ID, 10))
 	b.WriteString(" addr=" + c.Addr)
 	b.WriteString(" laddr=" + c.LAddr)
-	b.WriteString(" fd=8 name=" + c.Name)
+	fd := 8 // the goroutine reader does not know it
+	if c.polled {
+		fd = c.fd
+	}
+	b.WriteString(" fd=" + strconv.Itoa(fd) + " name=" + c.Name)
 	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created).Seconds()), 10))
 	b.WriteString(" idle=" + strconv.FormatInt((now.UnixMilli()-c.lastInteraction)/1000, 10))
 	b.WriteString(" flags=" + flags)

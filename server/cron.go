@@ -53,5 +53,9 @@ func (s *Server) clientsCron() {
 		if rd := c.reader.Load(); rd != nil {
 			rd.resizeQueryBuffer(now-c.lastInteraction > 2000)
 		}
+		if c.readPaused && c.pendingOut.Load() <= maxUnsentOutput/2 {
+			c.readPaused = false
+			s.poller.setReading(c, true)
+		}
 	}
 }

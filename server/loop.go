@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"runtime"
 	"time"
 )
@@ -18,6 +19,10 @@ import (
 // timeouts, save points.
 func (s *Server) loop() {
 	defer close(s.stopped)
+	if s.poller != nil {
+		s.loopPolled()
+		return
+	}
 	tick := time.NewTicker(time.Second / time.Duration(s.Config.Hz))
 	defer tick.Stop()
 	hz := s.Config.Hz
@@ -76,6 +81,125 @@ func (s *Server) loop() {
 	}
 }
 
+// loopPolled is the loop when it reads its clients' sockets itself
+// (poller.go): the same turn, with the epoll wait in place of the
+// channel select. Batches from goroutine readers (connections without a
+// pollable socket) and Post'ed work still come through the channels; the
+// poller's eventfd wakes the wait for them.
+func (s *Server) loopPolled() {
+	p := s.poller
+	period := time.Second / time.Duration(s.Config.Hz)
+	lastCron := time.Now()
+	for {
+		if since := time.Since(lastCron); since >= period {
+			lastCron = lastCron.Add(since / period * period)
+			s.cron()
+			s.flushWrites()
+			s.dropClosed()
+			period = time.Second / time.Duration(max(s.Config.Hz, 1))
+		}
+		select {
+		case <-s.stopping:
+			return
+		default:
+		}
+		busy := s.Hooks.HasWork != nil && s.Hooks.HasWork()
+		timeout := 0
+		if !busy && !s.takeQueued() {
+			// Nothing to do: sleep until input, a wake-up or the cron.
+			p.sleeping.Store(true)
+			if len(s.requests) == 0 && len(s.events) == 0 {
+				timeout = int((period - time.Since(lastCron) + time.Millisecond - 1) / time.Millisecond)
+				timeout = max(timeout, 1)
+			}
+		}
+		p.wait(timeout, s.readClient, s.writeQueued)
+		p.sleeping.Store(false)
+		s.takeQueued()
+		if busy {
+			s.Hooks.Step()
+		}
+		s.flushWrites()
+		s.dropClosed()
+	}
+}
+
+// takeQueued runs what goroutines queued for the loop, without waiting;
+// it reports whether there was anything.
+func (s *Server) takeQueued() bool {
+	took := false
+	for i := 0; i < 4096; i++ {
+		select {
+		case r := <-s.requests:
+			s.runRequest(r)
+			took = true
+			continue
+		default:
+		}
+		select {
+		case fn := <-s.events:
+			fn()
+			took = true
+			continue
+		default:
+		}
+		break
+	}
+	return took
+}
+
+// readClient reads what a polled client sent and runs its complete
+// commands at once, as Redis's readQueryFromClient does.
+func (s *Server) readClient(c *Client) {
+	if c.pendingOut.Load() > maxUnsentOutput {
+		// It does not read its replies: stop reading its commands until
+		// the writer catches up (the cron turns reading back on).
+		s.poller.setReading(c, false)
+		c.readPaused = true
+		return
+	}
+	rd := c.reader.Load()
+	batch, perr, rerr := rd.readFrom(c.fd)
+	if len(batch) > 0 {
+		s.runBatch(c, batch)
+	}
+	var pe protocolError
+	switch {
+	case perr == errQueryBufExceeded:
+		s.logf("warning", "Closing client that reached max query buffer length: id=%d addr=%s", c.ID, c.Addr)
+		s.dropClient(c)
+	case errors.As(perr, &pe):
+		// Redis runs what came before, replies the error, then closes.
+		s.poller.setReading(c, false)
+		s.runRequest(request{c: c, protoErr: pe})
+	case rerr != nil:
+		s.dropClient(c)
+	}
+}
+
+// dropClient ends a polled client: its socket is closed (if the loop has
+// not closed it already) and it is unlinked.
+func (s *Server) dropClient(c *Client) {
+	if c.dropped {
+		return
+	}
+	c.dropped = true
+	c.kill()
+	s.unlinkClient(c)
+	s.nclients.Add(-1)
+}
+
+// dropClosed unlinks the polled clients closed during this turn (CLIENT
+// KILL, QUIT, timeouts: kill queues them, as their command may still run).
+func (s *Server) dropClosed() {
+	for len(s.closedClients) > 0 {
+		c := s.closedClients[0]
+		s.closedClients = s.closedClients[1:]
+		s.dropClient(c)
+	}
+	s.closedClients = s.closedClients[:0]
+}
+
 // drain runs everything already queued, without waiting.
 func (s *Server) drain() {
 	yielded := false
@@ -116,12 +240,7 @@ func (s *Server) drain() {
 }
 
 // Post hands fn to the loop goroutine (from any goroutine).
-func (s *Server) Post(fn func()) {
-	select {
-	case s.events <- fn:
-	case <-s.stopping:
-	}
-}
+func (s *Server) Post(fn func()) { s.post(fn) }
 
 // runRequest handles one request from a client's connection goroutine.
 func (s *Server) runRequest(r request) {
@@ -217,6 +336,10 @@ func (s *Server) Stop(exitCode int) {
 			l.Close()
 		}
 		close(s.stopping)
+		if s.poller != nil {
+			s.poller.sleeping.Store(true)
+			s.poller.wake()
+		}
 	})
 }
 

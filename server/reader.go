@@ -109,16 +109,39 @@ func (r *respReader) readBatch() ([][][]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
-		need, err := r.parse()
-		r.need = need
-		if len(r.counts) > 0 || err != nil {
-			r.publish()
-			return r.takeBatch(), err
+		batch, err := r.parseReady()
+		if batch != nil || err != nil {
+			return batch, err
 		}
-		if err := r.fill(need); err != nil {
+		if err := r.fill(r.need); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// parseReady returns the complete commands buffered (nil: none), and a
+// protocol error after them if there is one (mu held).
+func (r *respReader) parseReady() ([][][]byte, error) {
+	need, err := r.parse()
+	r.need = need
+	r.publish()
+	return r.takeBatch(), err
+}
+
+// readFrom is the loop's read for a polled client (poller.go): one
+// non-blocking read from the socket, then the complete commands buffered.
+// A read error (io.EOF at the end) comes after the commands read before it.
+func (r *respReader) readFrom(fd int) ([][][]byte, error, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reserve(r.need)
+	n, rerr := readSocket(fd, r.buf[r.end:])
+	r.end += n
+	if r.counter != nil && n > 0 {
+		r.counter.Add(int64(n))
+	}
+	batch, perr := r.parseReady()
+	return batch, perr, rerr
 }
 
 // reserve makes room in buf for a read, keeping at least need unparsed
@@ -143,6 +166,8 @@ func (r *respReader) reserve(need int) {
 }
 
 // fill reads more bytes, making room for at least need unparsed bytes.
+var errEOF = io.EOF
+
 func (r *respReader) fill(need int) error {
 	r.reserve(need)
 	var n int

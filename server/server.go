@@ -33,19 +33,23 @@ type Server struct {
 	Commands CommandTable
 	DBs      []*DB
 
-	clients   map[uint64]*Client
-	nclients  atomic.Int64 // for maxclients, checked at accept time
-	netInput  atomic.Int64 // bytes read from clients (INFO total_net_input_bytes)
-	nextID    atomic.Uint64
-	requests  chan request // batches of commands from network goroutines
-	events    chan func()  // work other goroutines hand to the loop
-	limits    guardLimits
-	listeners []*boundAddr // what Stop closes; changed by rebind, on the loop
-	stopAsked bool         // Shutdown has handed listeners to Stop: no more rebinds
-	stopping  chan struct{}
-	stopped   chan struct{}
-	stopOnce  sync.Once
-	exitCode  int
+	clients  map[uint64]*Client
+	nclients atomic.Int64 // for maxclients, checked at accept time
+	netInput atomic.Int64 // bytes read from clients (INFO total_net_input_bytes)
+	nextID   atomic.Uint64
+	requests chan request // batches of commands from network goroutines
+	events   chan func()  // work other goroutines hand to the loop
+	poller   *poller      // the loop reads clients itself when set (poller_linux.go)
+	// closedClients are polled clients the loop closed this turn, to be
+	// unlinked at its end.
+	closedClients []*Client
+	limits        guardLimits
+	listeners     []*boundAddr // what Stop closes; changed by rebind, on the loop
+	stopAsked     bool         // Shutdown has handed listeners to Stop: no more rebinds
+	stopping      chan struct{}
+	stopped       chan struct{}
+	stopOnce      sync.Once
+	exitCode      int
 
 	Stats          Stats
 	startTime      time.Time
@@ -168,6 +172,7 @@ func New(cfg *Config) *Server {
 		events:     make(chan func(), 1024),
 		stopping:   make(chan struct{}),
 		stopped:    make(chan struct{}),
+		poller:     newPoller(),
 		startTime:  time.Now(),
 		watchers:   map[watchedKeyID]map[*Client]struct{}{},
 		channels:   map[string]map[*Client]struct{}{},
@@ -403,6 +408,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		Addr:    nc.RemoteAddr().String(),
 		LAddr:   nc.LocalAddr().String(),
 		created: time.Now(),
+		fd:      -1,
 		kick:    make(chan struct{}, 1),
 		gone:    make(chan struct{}),
 	}
@@ -413,7 +419,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		c.raw, _ = tc.SyscallConn()
 	}
 	conn.SetContext(c)
-	s.events <- func() { s.linkClient(c) }
+	s.post(func() { s.linkClient(c) })
 	return true
 }
 
@@ -435,6 +441,19 @@ func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 		return
 	}
 	conn.Detach()
+	if s.poller != nil && takeSocket(c) {
+		// The loop does this socket's I/O from now on (poller_linux.go);
+		// this goroutine ends here, and redcon's closed callback is ignored.
+		c.polled = true
+		newRespReader(c.netConn, &s.limits, c).counter = &s.netInput
+		s.post(func() {
+			s.linkClient(c)
+			if !s.poller.add(c) {
+				s.dropClient(c)
+			}
+		})
+		return
+	}
 	s.serveConn(c)
 }
 
@@ -485,20 +504,35 @@ const maxUnsentOutput = 64 << 20
 func (s *Server) submit(r request) {
 	select {
 	case s.requests <- r: // the common case, without the two-channel select
-		return
 	default:
+		select {
+		case s.requests <- r:
+		case <-s.stopping:
+			return
+		}
 	}
+	if s.poller != nil {
+		s.poller.wake()
+	}
+}
+
+// post hands fn to the loop (from any goroutine but the loop's).
+func (s *Server) post(fn func()) {
 	select {
-	case s.requests <- r:
+	case s.events <- fn:
 	case <-s.stopping:
+		return
+	}
+	if s.poller != nil {
+		s.poller.wake()
 	}
 }
 
 // closed runs on the connection's goroutine when it ends.
 func (s *Server) closed(conn redcon.Conn, err error) {
 	c, _ := conn.Context().(*Client)
-	if c == nil {
-		return
+	if c == nil || c.polled {
+		return // a polled client ends in dropClient
 	}
 	s.nclients.Add(-1)
 	// Through the requests channel, so the hang-up is handled after every
