@@ -18,10 +18,14 @@ import (
 // redcon accepts each connection and runs its goroutine; the first thing
 // that goroutine parses is a one-argument command the listener injects
 // (attachCommand), on which handle detaches the connection from redcon's
-// parser and runs serveConn: our own reader, below, from then on. It parses
-// RESP multibulk and inline commands straight from one buffer, enforces
-// Redis's limits on the way, and hands the loop whole pipelines: every
-// complete command of a read goes in one batch, copied into one allocation.
+// parser. On Linux the loop takes the socket over from there (poller_linux.go):
+// it reads each ready socket once per turn into the client's respReader
+// (readFrom) and runs the complete commands at once. Elsewhere, or with
+// REDDWARF_NETPOLL=goroutines, serveConn reads on the connection's goroutine
+// (readBatch) and hands the loop whole pipelines. Either way the parser
+// below reads RESP multibulk and inline commands straight from one buffer,
+// enforces Redis's limits on the way, and copies every complete command of
+// a read into one allocation.
 //
 // Limits, with Redis's errors: multibulk counts up to 1024*1024 (10 before
 // AUTH), bulk lengths up to proto-max-bulk-len (16 KiB before AUTH), inline

@@ -26,7 +26,8 @@ const Version = "0.1.0"
 const RedisVersion = "7.0.0"
 
 // Server is the whole process state. The loop goroutine (loop.go) owns the
-// keyspace, the clients' loop-owned fields, pub/sub and every engine; other
+// keyspace, the clients' loop-owned fields, pub/sub and every engine, and
+// on Linux does its clients' socket I/O itself (poller_linux.go); other
 // goroutines talk to it only through the requests and events channels.
 type Server struct {
 	Config   *Config
