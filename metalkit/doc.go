@@ -17,7 +17,12 @@
 //     MatMul(p, out, m, x, batch) computes out[b*Rows+r] = m[r]·x[b*Cols:]
 //     for a whole batch, reading each weight row once; batches of four or
 //     more columns go through tiles (4 rows × 4 columns for Q8_0, 1 row × 4
-//     columns for Q4_K/Q4_0).
+//     columns for Q4_0, 16 rows × 8 and × 4 for repacked Q4_K).
+//   - Repack(m) returns m with Data rearranged, once at load, into the
+//     layout the kernels in use stream best: Q4_K rows in groups of 16, one
+//     row per ZMM lane (q4_kx16.go), the same size as the file's bytes.
+//     A backend without kernels for the layout (avx2) leaves m as it is;
+//     the reference backend repacks, so METALKIT_NOASM=1 tests the layout.
 //   - Float kernels, output first: RMSNorm, Softmax, SiLU, SwiGLU, Add,
 //     Scale, Dot, Axpy, RopeNorm, RopeNeox, DotF16, AxpyF16, and the
 //     F16/BF16 conversions.
@@ -50,7 +55,9 @@
 //	            activation correction (q8_0z_amd64.s: 4 rows × 1 column
 //	            for decode, 4 × 4 tiles for prefill); Q4_K on ZMM with
 //	            VPDPWSSD (q4_kz_amd64.s: four rows for decode, one row ×
-//	            four columns for prefill); Q4_0 with VPDPBUSD on
+//	            four columns for prefill); repacked Q4_K with VPDPBUSD on
+//	            broadcast activations (q4_kx16_amd64.s: 16 rows × 1, 4
+//	            and 8 columns); SwiGLU (exp_amd64.s); Q4_0 with VPDPBUSD on
 //	            YMM; activation quantisers for 32- and 256-value blocks
 //	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM
 //
@@ -66,7 +73,8 @@
 //
 // dtype.go (types), q8_0.go (the simplest format, and the contract of the
 // 4-row dot kernels), act.go (activation quantisation), matmul.go (tiling
-// and the pool task), pool.go, then the *_amd64.s files. bench_test.go
+// and the pool task), pool.go, q4_kx16.go (a repacked layout), then the
+// *_amd64.s files. bench_test.go
 // reports GB/s of weight bytes beside BenchmarkBandwidth, the machine's
 // memory roofline measured with the same SIMD loads (ReadBandwidth is the
 // same measurement for programs: bench/compare.sh uses it);
