@@ -51,5 +51,12 @@ func dbArg(x *server.Ctx, i int) (*server.DB, error) {
 	return x.S.DBs[n], nil
 }
 
-// keySpec builds the usual one-range key spec.
+// keys builds the usual one-range key spec.
 func keys(flags ...string) []server.KeySpec { return []server.KeySpec{{Flags: flags}} }
+
+// sourceDest builds the key specs of a command whose argument 1 is a
+// source key and argument 2 a destination (RENAME, COPY): one spec each,
+// as Redis gives them, so each key has its own access flags.
+func sourceDest(src, dst []string) []server.KeySpec {
+	return []server.KeySpec{{Flags: src, Begin: 1}, {Flags: dst, Begin: 2}}
+}

@@ -18,13 +18,13 @@ import (
 var bm = []string{"@bitmap"}
 
 var bitmapCommands = []*server.Spec{
-	{Name: "setbit", Arity: 4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "bitmap", Since: "2.2.0", Complexity: "O(1)", Args: "key offset value", Summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", ACL: bm, Handler: setbitCommand},
-	{Name: "getbit", Arity: 3, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.2.0", Complexity: "O(1)", Args: "key offset", Summary: "Returns a bit value by offset.", ACL: bm, Handler: getbitCommand},
-	{Name: "bitcount", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.6.0", Complexity: "O(N)", Args: "key [start end [BYTE | BIT]]", Summary: "Counts the number of set bits (population counting) in a string.", ACL: bm, Handler: bitcountCommand},
-	{Name: "bitpos", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.8.7", Complexity: "O(N)", Args: "key bit [start [end [BYTE | BIT]]]", Summary: "Finds the first set (1) or clear (0) bit in a string.", ACL: bm, Handler: bitposCommand},
-	{Name: "bitop", Arity: -4, Flags: w | dm, FirstKey: 2, LastKey: -1, Step: 1, KeySpecs: bitopKeySpecs, Group: "bitmap", Since: "2.6.0", Complexity: "O(N)", Args: "operation destkey key [key ...]", Summary: "Performs bitwise operations on multiple strings, and stores the result.", ACL: bm, Handler: bitopCommand},
-	{Name: "bitfield", Arity: -2, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: []server.KeySpec{{Flags: []string{"RW", "ACCESS", "UPDATE", "VARIABLE_FLAGS"}, Notes: "This command allows both access and modification of the key"}}, Group: "bitmap", Since: "3.2.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset] [OVERFLOW WRAP | SAT | FAIL] [SET encoding offset value] [INCRBY encoding offset increment]", Summary: "Performs arbitrary bitfield integer operations on strings.", ACL: bm, Handler: bitfieldCommand},
-	{Name: "bitfield_ro", Arity: -2, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "6.0.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset [GET encoding offset ...]]", Summary: "Performs arbitrary read-only bitfield integer operations on strings.", ACL: bm, Handler: bitfieldroCommand},
+	{Name: "setbit", Arity: 4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "bitmap", Since: "2.2.0", Complexity: "O(1)", Args: "key offset value:integer", Summary: "Sets or clears the bit at offset in the string value stored at key", ACL: bm, Handler: setbitCommand},
+	{Name: "getbit", Arity: 3, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.2.0", Complexity: "O(1)", Args: "key offset", Summary: "Returns the bit value at offset in the string value stored at key", ACL: bm, Handler: getbitCommand},
+	{Name: "bitcount", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.6.0", Complexity: "O(N)", Args: "key [index: start end [index_unit: BYTE | BIT]@7.0.0]", Summary: "Count set bits in a string", History: [][2]string{{"7.0.0", "Added the `BYTE|BIT` option."}}, ACL: bm, Handler: bitcountCommand},
+	{Name: "bitpos", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "2.8.7", Complexity: "O(N)", Args: "key bit:integer [index: start [end_index: end [index_unit: BYTE | BIT]@7.0.0]]", Summary: "Find first bit set or clear in a string", History: [][2]string{{"7.0.0", "Added the `BYTE|BIT` option."}}, ACL: bm, Handler: bitposCommand},
+	{Name: "bitop", Arity: -4, Flags: w | dm, FirstKey: 2, LastKey: -1, Step: 1, KeySpecs: bitopKeySpecs, Group: "bitmap", Since: "2.6.0", Complexity: "O(N)", Args: "operation destkey key [key ...]", Summary: "Perform bitwise operations between strings", ACL: bm, Handler: bitopCommand},
+	{Name: "bitfield", Arity: -2, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: []server.KeySpec{{Flags: []string{"RW", "ACCESS", "UPDATE", "VARIABLE_FLAGS"}, Notes: "This command allows both access and modification of the key"}}, KeyFlags: bitfieldKeyFlags, Group: "bitmap", Since: "3.2.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset] [OVERFLOW WRAP | SAT | FAIL] [SET encoding offset value] [INCRBY encoding offset increment]", Summary: "Perform arbitrary bitfield integer operations on strings", ACL: bm, Handler: bitfieldCommand},
+	{Name: "bitfield_ro", Arity: -2, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "bitmap", Since: "6.0.0", Complexity: "O(1) for each subcommand specified", Args: "key [GET encoding offset [GET encoding offset ...]]", Summary: "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD", ACL: bm, Handler: bitfieldroCommand},
 }
 
 // bitopKeySpecs: BITOP overwrites its destination and reads its sources.
@@ -489,6 +489,26 @@ func bitfieldCommand(x *server.Ctx) { bitfieldGeneric(x, false) }
 
 // BITFIELD_RO key [GET type offset ...]
 func bitfieldroCommand(x *server.Ctx) { bitfieldGeneric(x, true) }
+
+// bitfieldKeyFlags is BITFIELD's key access for COMMAND GETKEYSANDFLAGS:
+// RO ACCESS when the line is only complete GET and OVERFLOW operations
+// (none at all included), RW ACCESS UPDATE as soon as an operation writes
+// or is cut short or unknown, as Redis decides without parsing types or
+// offsets.
+func bitfieldKeyFlags(args [][]byte, _ int) []string {
+	for i := 2; i < len(args); i++ {
+		rest := len(args) - i - 1 // arguments after the operation's name
+		switch {
+		case is(args[i], "GET") && rest >= 2:
+			i += 2
+		case is(args[i], "OVERFLOW") && rest >= 1:
+			i++
+		default:
+			return []string{"RW", "ACCESS", "UPDATE"}
+		}
+	}
+	return []string{"RO", "ACCESS"}
+}
 
 // bitfieldGeneric parses every operation, then runs them in order on one
 // string. With readOnly (BITFIELD_RO) only GET is allowed. A write grows the

@@ -12,6 +12,9 @@ func describe(args []docArg) string {
 		if a.token != "" {
 			s += " token=" + a.token
 		}
+		if a.since != "" {
+			s += " since=" + a.since
+		}
 		if a.optional {
 			s += " optional"
 		}
@@ -28,13 +31,18 @@ func describe(args []docArg) string {
 
 func TestParseArgsDoc(t *testing.T) {
 	cases := map[string]string{
-		"key":                                  "(key key)",
-		"key [key ...]":                        "(key key multiple)",
-		"key value [NX | XX]":                  "(key key)(value string)(nx-xx oneof optional (nx pure-token token=NX)(xx pure-token token=XX))",
-		"cursor [MATCH pattern] [COUNT count]": "(cursor integer)(pattern string token=MATCH optional)(count integer token=COUNT optional)",
-		"key [EX seconds | PERSIST]":           "(key key)(seconds-persist oneof optional (seconds integer token=EX)(persist pure-token token=PERSIST))",
-		"key value [key value ...]":            "(key key)(value string multiple)",
-		"<ON | OFF> [REDIRECT client-id]":      "(on-off oneof (on pure-token token=ON)(off pure-token token=OFF))(client-id integer token=REDIRECT optional)",
+		"key":                                    "(key key)",
+		"key [key ...]":                          "(key key multiple)",
+		"key value [NX | XX]":                    "(key key)(value string)(nx_xx oneof optional (nx pure-token token=NX)(xx pure-token token=XX))",
+		"cursor [MATCH pattern] [COUNT count]":   "(cursor integer)(pattern pattern token=MATCH optional)(count integer token=COUNT optional)",
+		"key [EX seconds | PERSIST]":             "(key key)(seconds_persist oneof optional (seconds integer token=EX)(persist pure-token token=PERSIST))",
+		"key value [key value ...]":              "(key_value block multiple (key key)(value string))",
+		"<ON | OFF> [REDIRECT client-id]":        "(on_off oneof (on pure-token token=ON)(off pure-token token=OFF))(client-id integer token=REDIRECT optional)",
+		"key increment:double":                   "(key key)(increment double)",
+		"[condition: NX | XX]@7.0.0 [GET]@6.2.0": "(condition oneof since=7.0.0 optional (nx pure-token token=NX)(xx pure-token token=XX))(get pure-token token=GET since=6.2.0 optional)",
+		"key [index: start end [BYTE | BIT]]":    "(key key)(index block optional (start integer)(end integer)(byte_bit oneof optional (byte pure-token token=BYTE)(bit pure-token token=BIT)))",
+		"enabled: ON | OFF":                      "(enabled oneof (on pure-token token=ON)(off pure-token token=OFF))",
+		"ip:port [EX seconds@2.6.12]":            "(ip:port string)(seconds integer token=EX since=2.6.12 optional)",
 	}
 	for in, want := range cases {
 		if got := describe(parseArgsDoc(in)); got != want {

@@ -12,42 +12,42 @@ import (
 const admin = server.FlagAdmin
 
 var serverCommands = []*server.Spec{
-	{Name: "info", Arity: -1, Flags: loading | stale, Group: "server", Since: "1.0.0", Complexity: "O(1)", Args: "[section [section ...]]", Summary: "Returns information and statistics about the server.", ACL: []string{"@dangerous"}, Tips: []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"}, Handler: infoCommand},
-	{Name: "config", Arity: -2, Group: "server", Since: "2.0.0", Summary: "A container for server configuration commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
-		{Name: "config|get", Arity: -3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(N) when N is the number of configuration parameters provided", Args: "parameter [parameter ...]", Summary: "Returns the effective values of configuration parameters.", Handler: configGetCommand},
-		{Name: "config|set", Arity: -4, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(N) when N is the number of configuration parameters provided", Args: "parameter value [parameter value ...]", Summary: "Sets configuration parameters in-flight.", Handler: configSetCommand},
-		{Name: "config|resetstat", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(1)", Summary: "Resets the server's statistics.", Handler: configResetstatCommand},
-		{Name: "config|rewrite", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.0", Complexity: "O(1)", Summary: "Persists the effective configuration to file.", Handler: configRewriteCommand},
-		{Name: "config|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: configHelpCommand},
+	{Name: "info", Arity: -1, Flags: loading | stale, Group: "server", Since: "1.0.0", Complexity: "O(1)", Args: "[section [section ...]]", Summary: "Get information and statistics about the server", History: [][2]string{{"7.0.0", "Added support for taking multiple section arguments."}}, ACL: []string{"@dangerous"}, Tips: []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"}, Handler: infoCommand},
+	{Name: "config", Arity: -2, Group: "server", Since: "2.0.0", Summary: "A container for server configuration commands", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "config|get", Arity: -3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(N) when N is the number of configuration parameters provided", Args: "parameter [parameter ...]", Summary: "Get the values of configuration parameters", History: [][2]string{{"7.0.0", "Added the ability to pass multiple pattern parameters in one call"}}, Handler: configGetCommand},
+		{Name: "config|set", Arity: -4, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(N) when N is the number of configuration parameters provided", Args: "parameter value [parameter value ...]", Summary: "Set configuration parameters to the given values", History: [][2]string{{"7.0.0", "Added the ability to set multiple parameters in one call."}}, Tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"}, Handler: configSetCommand},
+		{Name: "config|resetstat", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.0.0", Complexity: "O(1)", Summary: "Reset the stats returned by INFO", Handler: configResetstatCommand},
+		{Name: "config|rewrite", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.0", Complexity: "O(1)", Summary: "Rewrite the configuration file with the in memory configuration", Handler: configRewriteCommand},
+		{Name: "config|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands", Handler: configHelpCommand},
 	}},
-	{Name: "time", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "2.6.0", Complexity: "O(1)", Summary: "Returns the server time.", Tips: []string{"nondeterministic_output"}, Handler: timeCommand},
-	{Name: "lastsave", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "1.0.0", Complexity: "O(1)", Summary: "Returns the Unix timestamp of the last successful save to disk.", Tips: []string{"nondeterministic_output"}, ACL: []string{"@admin", "@dangerous"}, Handler: lastsaveCommand},
-	{Name: "shutdown", Arity: -1, Flags: admin | server.FlagNoscript | loading | stale | server.FlagNoMulti | server.FlagAllowBusy, Group: "server", Since: "1.0.0", Complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", Args: "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]", Summary: "Synchronously saves the database(s) to disk and shuts down the Redis server.", Handler: shutdownCommand},
-	{Name: "monitor", Arity: 1, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "", Summary: "Listens for all requests received by the server in real-time.", Handler: monitorCommand},
-	{Name: "slowlog", Arity: -2, Group: "server", Since: "2.2.12", Summary: "A container for slow log commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
-		{Name: "slowlog|get", Arity: -2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(N) where N is the number of entries returned", Args: "[count]", Summary: "Returns the slow log's entries.", Handler: slowlogGetCommand},
-		{Name: "slowlog|len", Arity: 2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(1)", Summary: "Returns the number of entries in the slow log.", Handler: slowlogLenCommand},
-		{Name: "slowlog|reset", Arity: 2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(N) where N is the number of entries in the slowlog", Summary: "Clears all entries from the slow log.", Handler: slowlogResetCommand},
+	{Name: "time", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "2.6.0", Complexity: "O(1)", Summary: "Return the current server time", Tips: []string{"nondeterministic_output"}, Handler: timeCommand},
+	{Name: "lastsave", Arity: 1, Flags: loading | stale | ft, Group: "server", Since: "1.0.0", Complexity: "O(1)", Summary: "Get the UNIX time stamp of the last successful save to disk", Tips: []string{"nondeterministic_output"}, ACL: []string{"@admin", "@dangerous"}, Handler: lastsaveCommand},
+	{Name: "shutdown", Arity: -1, Flags: admin | server.FlagNoscript | loading | stale | server.FlagNoMulti | server.FlagAllowBusy, Group: "server", Since: "1.0.0", Complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", Args: "[NOSAVE | SAVE] [NOW]@7.0.0 [FORCE]@7.0.0 [ABORT]@7.0.0", Summary: "Synchronously save the dataset to disk and then shut down the server", History: [][2]string{{"7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."}}, Handler: shutdownCommand},
+	{Name: "monitor", Arity: 1, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "", Summary: "Listen for all requests received by the server in real time", Handler: monitorCommand},
+	{Name: "slowlog", Arity: -2, Group: "server", Since: "2.2.12", Summary: "A container for slow log commands", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "slowlog|get", Arity: -2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(N) where N is the number of entries returned", Args: "[count]", Summary: "Get the slow log's entries", History: [][2]string{{"4.0.0", "Added client IP address, port and name to the reply."}}, Tips: []string{"nondeterministic_output", "request_policy:all_nodes"}, Handler: slowlogGetCommand},
+		{Name: "slowlog|len", Arity: 2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(1)", Summary: "Get the slow log's length", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:agg_sum"}, Handler: slowlogLenCommand},
+		{Name: "slowlog|reset", Arity: 2, Flags: admin | loading | stale, Group: "server", Since: "2.2.12", Complexity: "O(N) where N is the number of entries in the slowlog", Summary: "Clear all entries from the slow log", Tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"}, Handler: slowlogResetCommand},
 		{Name: "slowlog|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "6.2.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands", Handler: slowlogHelpCommand},
 	}},
-	{Name: "latency", Arity: -2, Group: "server", Since: "2.8.13", Summary: "A container for latency diagnostics commands.", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
-		{Name: "latency|latest", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns the latest latency samples for all events.", Handler: latencyEmptyCommand},
-		{Name: "latency|history", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Returns timestamp-latency samples for an event.", Handler: latencyEmptyCommand},
-		{Name: "latency|reset", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "[event [event ...]]", Summary: "Resets the latency data for one or more events.", Handler: latencyResetCommand},
-		{Name: "latency|doctor", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns a human-readable latency analysis report.", Handler: latencyDoctorCommand},
-		{Name: "latency|graph", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Returns a latency graph for an event.", Handler: latencyGraphCommand},
-		{Name: "latency|histogram", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands with latency information being retrieved.", Args: "[command [command ...]]", Summary: "Returns the cumulative distribution of latencies of a subset or all commands.", Handler: latencyHistogramCommand},
-		{Name: "latency|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", Handler: latencyHelpCommand},
+	{Name: "latency", Arity: -2, Group: "server", Since: "2.8.13", Summary: "A container for latency diagnostics commands", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
+		{Name: "latency|latest", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Return the latest latency samples for all events.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyEmptyCommand},
+		{Name: "latency|history", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Return timestamp-latency samples for the event.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyEmptyCommand},
+		{Name: "latency|reset", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "[event [event ...]]", Summary: "Reset latency data for one or more events.", Tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"}, Handler: latencyResetCommand},
+		{Name: "latency|doctor", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Return a human readable latency analysis report.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyDoctorCommand},
+		{Name: "latency|graph", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Return a latency graph for the event.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyGraphCommand},
+		{Name: "latency|histogram", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands with latency information being retrieved.", Args: "[command [command ...]]", Summary: "Return the cumulative distribution of latencies of a subset of commands or all.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyHistogramCommand},
+		{Name: "latency|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands.", Handler: latencyHelpCommand},
 	}},
-	{Name: "debug", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "Depends on subcommand.", Summary: "A container for debugging commands.", Handler: debugCommand},
-	{Name: "command", Arity: -1, Flags: loading | stale, Group: "server", Since: "2.8.13", Summary: "Returns detailed information about all commands.", Complexity: "O(N) where N is the total number of Redis commands", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandCommand, Sub: []*server.Spec{
-		{Name: "command|count", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Returns a count of commands.", ACL: []string{"@connection"}, Handler: commandCountCommand},
-		{Name: "command|info", Arity: -2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandInfoCommand},
-		{Name: "command|docs", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Returns documentary information about one, multiple or all commands.", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandDocsCommand},
-		{Name: "command|list", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the total number of Redis commands", Args: "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", Summary: "Returns a list of command names.", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandListCommand},
-		{Name: "command|getkeys", Arity: -4, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names from an arbitrary command.", ACL: []string{"@connection"}, Handler: commandGetkeysCommand},
-		{Name: "command|getkeysandflags", Arity: -4, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of arguments to the command", Args: "command [arg [arg ...]]", Summary: "Extracts the key names and access flags for an arbitrary command.", ACL: []string{"@connection"}, Handler: commandGetkeysandflagsCommand},
-		{Name: "command|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Returns helpful text about the different subcommands.", ACL: []string{"@connection"}, Handler: commandHelpCommand},
+	{Name: "debug", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "Depends on subcommand.", Summary: "A container for debugging commands", DocFlags: []string{"syscmd"}, Handler: debugCommand},
+	{Name: "command", Arity: -1, Flags: loading | stale, Group: "server", Since: "2.8.13", Summary: "Get array of Redis command details", Complexity: "O(N) where N is the total number of Redis commands", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandCommand, Sub: []*server.Spec{
+		{Name: "command|count", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Get total number of Redis commands", ACL: []string{"@connection"}, Handler: commandCountCommand},
+		{Name: "command|info", Arity: -2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Get array of specific Redis command details, or all when no argument is given.", History: [][2]string{{"7.0.0", "Allowed to be called with no argument to get info on all commands."}}, Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandInfoCommand},
+		{Name: "command|docs", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Get array of specific Redis command documentation", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandDocsCommand},
+		{Name: "command|list", Arity: -2, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the total number of Redis commands", Args: "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", Summary: "Get an array of Redis command names", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandListCommand},
+		{Name: "command|getkeys", Arity: -4, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of arguments to the command", Summary: "Extract keys given a full Redis command", ACL: []string{"@connection"}, Handler: commandGetkeysCommand},
+		{Name: "command|getkeysandflags", Arity: -4, Flags: loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of arguments to the command", Summary: "Extract keys and access flags given a full Redis command", ACL: []string{"@connection"}, Handler: commandGetkeysandflagsCommand},
+		{Name: "command|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "5.0.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands", ACL: []string{"@connection"}, Handler: commandHelpCommand},
 	}},
 }
 
@@ -385,7 +385,7 @@ func replyKeySpecs(x *server.Ctx, s *server.Spec) {
 	}
 	x.R.Array(len(specs))
 	for _, ks := range specs {
-		begin, last := keySpecRange(s, ks)
+		begin, last, step := keySpecRange(s, ks)
 		if ks.Notes != "" {
 			x.R.Map(4)
 			x.R.BulkString("notes")
@@ -415,35 +415,44 @@ func replyKeySpecs(x *server.Ctx, s *server.Spec) {
 		x.R.BulkString("lastkey")
 		x.R.Int(int64(last))
 		x.R.BulkString("keystep")
-		x.R.Int(int64(s.Step))
+		x.R.Int(int64(step))
 		x.R.BulkString("limit")
 		x.R.Int(0)
 	}
 }
 
-// keySpecRange is where ks's keys are: the first one's index and Redis's
-// range "lastkey" (relative to it when >= 0, from the end when < 0).
-func keySpecRange(s *server.Spec, ks server.KeySpec) (begin, last int) {
+// keySpecRange is where ks's keys are: the first one's index, Redis's
+// range "lastkey" (relative to it when >= 0, from the end when < 0) and
+// the step between keys.
+func keySpecRange(s *server.Spec, ks server.KeySpec) (begin, last, step int) {
 	if ks.Begin > 0 {
-		return ks.Begin, ks.LastKey
+		step = ks.Step
+		if step <= 0 {
+			step = 1
+		}
+		return ks.Begin, ks.LastKey, step
 	}
 	last = s.LastKey
 	if last > 0 {
 		last -= s.FirstKey
 	}
-	return s.FirstKey, last
+	return s.FirstKey, last, max(s.Step, 1)
 }
 
-// keyFlagsAt returns the flags of the key spec that covers argument i of a
-// command line of argc arguments.
-func keyFlagsAt(s *server.Spec, i, argc int) []string {
+// keyFlagsAt returns the access flags of argument i, a key, of the command
+// line args: from the command's KeyFlags hook when it has one, else those
+// of the key spec that covers i.
+func keyFlagsAt(s *server.Spec, args [][]byte, i int) []string {
+	if s.KeyFlags != nil {
+		return s.KeyFlags(args, i)
+	}
 	for _, ks := range s.KeySpecs {
-		begin, last := keySpecRange(s, ks)
+		begin, last, step := keySpecRange(s, ks)
 		end := begin + last
 		if last < 0 {
-			end = argc + last
+			end = len(args) + last
 		}
-		if i >= begin && i <= end {
+		if i >= begin && i <= end && (i-begin)%step == 0 {
 			return ks.Flags
 		}
 	}
@@ -482,14 +491,17 @@ func commandDocsCommand(x *server.Ctx) {
 	}
 }
 
+// replyCommandDoc writes one command's COMMAND DOCS map, its fields in
+// Redis's order; those a command lacks (complexity of MONITOR, history...)
+// are left out rather than empty.
 func replyCommandDoc(x *server.Ctx, s *server.Spec) {
-	n := 4
-	if len(s.Sub) > 0 {
-		n++
-	}
-	args := parseArgsDoc(s.Args)
-	if len(args) > 0 {
-		n++
+	args := commandDocArgs(s)
+	n := 3
+	for _, set := range []bool{s.Complexity != "", len(s.DocFlags) > 0, s.DeprecatedSince != "",
+		s.ReplacedBy != "", len(s.History) > 0, len(args) > 0, len(s.Sub) > 0} {
+		if set {
+			n++
+		}
 	}
 	x.R.Map(n)
 	x.R.BulkString("summary")
@@ -498,8 +510,34 @@ func replyCommandDoc(x *server.Ctx, s *server.Spec) {
 	x.R.BulkString(s.Since)
 	x.R.BulkString("group")
 	x.R.BulkString(s.Group)
-	x.R.BulkString("complexity")
-	x.R.BulkString(s.Complexity)
+	if s.Complexity != "" {
+		x.R.BulkString("complexity")
+		x.R.BulkString(s.Complexity)
+	}
+	if len(s.DocFlags) > 0 {
+		x.R.BulkString("doc_flags")
+		x.R.Set(len(s.DocFlags))
+		for _, f := range s.DocFlags {
+			x.R.Status(f)
+		}
+	}
+	if s.DeprecatedSince != "" {
+		x.R.BulkString("deprecated_since")
+		x.R.BulkString(s.DeprecatedSince)
+	}
+	if s.ReplacedBy != "" {
+		x.R.BulkString("replaced_by")
+		x.R.BulkString(s.ReplacedBy)
+	}
+	if len(s.History) > 0 {
+		x.R.BulkString("history")
+		x.R.Array(len(s.History))
+		for _, h := range s.History {
+			x.R.Array(2)
+			x.R.BulkString(h[0])
+			x.R.BulkString(h[1])
+		}
+	}
 	if len(args) > 0 {
 		x.R.BulkString("arguments")
 		replyDocArgs(x.R, args)
@@ -608,7 +646,7 @@ func commandGetkeysandflagsCommand(x *server.Ctx) {
 	}
 	x.R.Array(len(idx))
 	for _, i := range idx {
-		flags := keyFlagsAt(s, i, len(x.Args)-2)
+		flags := keyFlagsAt(s, x.Args[2:], i)
 		x.R.Array(2)
 		x.R.Bulk(x.Args[2+i])
 		x.R.Set(len(flags))

@@ -51,16 +51,18 @@ func (f Flag) Names() []string {
 }
 
 // KeySpec gives the access flags of a command's keys (RO RW OW RM ACCESS
-// UPDATE INSERT DELETE ...). Where the keys are comes from the legacy
-// positions FirstKey/LastKey/Step: COMMAND INFO derives Redis's one
-// "index" + "range" key spec from them, unless Begin is set (a command
-// with several specs, BITOP): then the spec's keys run from argument Begin
-// to LastKey arguments after it (LastKey < 0: counted from the end), as
-// Redis's "index" + "range". Notes is Redis's remark on the spec.
+// UPDATE INSERT DELETE ...) and where they are, as Redis's "index" begin
+// search + "range" find-keys spec. With Begin zero the spec covers the
+// legacy positions FirstKey/LastKey/Step (the usual single spec). With
+// Begin set (commands with several specs: BITOP, RENAME, COPY) the spec's
+// keys run from argument Begin to LastKey arguments after it (LastKey < 0:
+// counted from the end of the line), every Step-th (0 means 1). Notes is
+// Redis's remark on the spec, printed by COMMAND INFO.
 type KeySpec struct {
 	Flags   []string
 	Begin   int
 	LastKey int
+	Step    int
 	Notes   string
 }
 
@@ -79,13 +81,24 @@ type Spec struct {
 	Since      string
 	Complexity string
 	Args       string // syntax after the name, for docs and README
-	Tips       []string
-	ACL        []string // extra ACL categories (beyond those derived from group/flags)
-	Handler    func(*Ctx)
-	Sub        []*Spec // subcommands (CONFIG GET ...), each with Name "config|get"
+	// COMMAND DOCS facts beyond the summary, printed only when set.
+	DocFlags        []string    // "deprecated", "syscmd"
+	DeprecatedSince string      // version
+	ReplacedBy      string      // what to use instead
+	History         [][2]string // {version, what changed}, oldest first
+	Tips            []string
+	ACL             []string // extra ACL categories (beyond those derived from group/flags)
+	Handler         func(*Ctx)
+	Sub             []*Spec // subcommands (CONFIG GET ...), each with Name "config|get"
 	// GetKeys, when set, returns the key argument indexes for commands whose
 	// keys the positions above can't express.
 	GetKeys func(args [][]byte) []int
+	// KeyFlags, when set, gives the access flags of the key at args[i] for
+	// commands whose flags depend on their other arguments (Redis's getkeys
+	// procs; their key spec says VARIABLE_FLAGS): SET is OW UPDATE, or
+	// RW ACCESS UPDATE with GET. Nil: the flags of the key spec covering i.
+	// COMMAND GETKEYSANDFLAGS reads it.
+	KeyFlags func(args [][]byte, i int) []string
 
 	stat *CmdStat // this command's INFO commandstats counters
 }
