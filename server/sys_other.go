@@ -1,0 +1,16 @@
+//go:build !linux
+
+package server
+
+import "syscall"
+
+// totalSystemMemory is unknown here (INFO total_system_memory reads 0).
+func totalSystemMemory() int64 { return 0 }
+
+func cpuTimes() (user, sys float64) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	return float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6, float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6
+}
