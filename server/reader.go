@@ -341,12 +341,20 @@ func (r *respReader) parseInline(b []byte) (int, error) {
 // parseMultibulk parses one *N command at the start of b: the bytes
 // consumed (0 = incomplete, with need = bytes the command needs at least).
 func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, err error) {
-	line, next, err := headerLine(b, 0, "too big mbulk count string")
-	if line == nil {
-		return 0, len(b) + 1, err
+	count, next, ok := digitsLine(b, 1)
+	if !ok {
+		line, after, err := headerLine(b, 0, "too big mbulk count string")
+		if line == nil {
+			return 0, len(b) + 1, err
+		}
+		var perr error
+		count, perr = strconv.ParseInt(string(line[1:]), 10, 64)
+		if perr != nil {
+			count = -1 << 62 // refused below
+		}
+		next = after
 	}
-	count, perr := strconv.ParseInt(string(line[1:]), 10, 64)
-	if perr != nil || count > maxMultibulk {
+	if count > maxMultibulk || count == -1<<62 {
 		return 0, 0, protocolError("invalid multibulk length")
 	}
 	if count > unauthMultibulk && !authed {
@@ -366,13 +374,20 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 			r.spans = r.spans[:mark]
 			return 0, 0, protocolError("expected '$', got '" + string(b[pos]) + "'")
 		}
-		line, after, err := headerLine(b, pos, "too big bulk count string")
-		if line == nil {
-			r.spans = r.spans[:mark]
-			return 0, len(b) + 1, err
+		size, after, ok := digitsLine(b, pos+1)
+		if !ok {
+			line, end, err := headerLine(b, pos, "too big bulk count string")
+			if line == nil {
+				r.spans = r.spans[:mark]
+				return 0, len(b) + 1, err
+			}
+			var perr error
+			if size, perr = strconv.ParseInt(string(line[1:]), 10, 64); perr != nil {
+				size = -1 // refused below
+			}
+			after = end
 		}
-		size, perr := strconv.ParseInt(string(line[1:]), 10, 64)
-		if perr != nil || size < 0 || size > r.limits.maxBulk.Load() {
+		if size < 0 || size > r.limits.maxBulk.Load() {
 			r.spans = r.spans[:mark]
 			return 0, 0, protocolError("invalid bulk length")
 		}
@@ -389,6 +404,29 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 	}
 	r.counts = append(r.counts, int(count))
 	return pos, 0, nil
+}
+
+// digitsLine is the fast path of a header line: up to 18 decimal digits
+// from b[from] and the "\r" after them (the byte after the "\r" is
+// skipped unseen, as Redis does). It returns the value and the offset past
+// the line; ok is false for anything else (a sign, other bytes, an
+// incomplete line), which headerLine and ParseInt then judge.
+func digitsLine(b []byte, from int) (v int64, next int, ok bool) {
+	i := from
+	for ; i < len(b) && i-from < 18; i++ {
+		c := b[i]
+		if c == '\r' {
+			break
+		}
+		if c < '0' || c > '9' {
+			return 0, 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if i == from || i+1 >= len(b) || b[i] != '\r' {
+		return 0, 0, false
+	}
+	return v, i + 2, true
 }
 
 // headerLine finds the "*N\r\n" or "$N\r\n" line starting at b[from]; it
