@@ -214,11 +214,16 @@ func TestMatMulNoAlloc(t *testing.T) {
 	r := newRand(t, 4)
 	pool := NewPool(2)
 	defer pool.Close()
+	var ms []Matrix
 	for _, typ := range quantTypes {
-		m := randMatrix(t, r, typ, 64, 512)
-		x := randVec(r, 512*9)
-		out := make([]float32, 64*9)
-		for _, batch := range []int{1, 4, 9} { // decode, one tile, tiles and leftovers
+		ms = append(ms, randMatrix(t, r, typ, 64, 512))
+	}
+	ms = append(ms, repack(randMatrix(t, r, Q4_K, 67, 512))) // Q4_K×16 and a tail
+	for _, m := range ms {
+		typ := m.Type
+		x := randVec(r, 512*13)
+		out := make([]float32, m.Rows*13)
+		for _, batch := range []int{1, 4, 9, 13} { // decode, one tile, tiles and leftovers
 			MatMul(pool, out, m, x, batch)
 			if n := testing.AllocsPerRun(20, func() { MatMul(pool, out, m, x, batch) }); n != 0 {
 				t.Errorf("%v batch %d: %v allocations per MatMul", typ, batch, n)
