@@ -161,19 +161,15 @@ func dot16Q4_KxGo(w []byte, a *q8Act, out *[16]float32) {
 
 // dot16x4Q4_KxGo is the reference 16-row × 4-column kernel.
 func dot16x4Q4_KxGo(w []byte, a []q8Act, out *[64]float32, d16 dot16Func) {
-	var o [16]float32
 	for c := 0; c < 4; c++ {
-		d16(w, &a[c], &o)
-		copy(out[16*c:16*c+16], o[:])
+		d16(w, &a[c], (*[16]float32)(out[16*c:])) // a local would escape
 	}
 }
 
 // dot16x8Q4_KxGo is the reference 16-row × 8-column kernel.
 func dot16x8Q4_KxGo(w []byte, a []q8Act, out *[128]float32, d16 dot16Func) {
-	var o [16]float32
 	for c := 0; c < 8; c++ {
-		d16(w, &a[c], &o)
-		copy(out[16*c:16*c+16], o[:])
+		d16(w, &a[c], (*[16]float32)(out[16*c:]))
 	}
 }
 
