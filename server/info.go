@@ -66,7 +66,11 @@ func (s *Server) Info(names []string) string {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		b.WriteString("# " + strings.ToUpper(n[:1]) + n[1:] + "\r\n")
+		title := strings.ToUpper(n[:1]) + n[1:]
+		if n == "cpu" {
+			title = "CPU" // as Redis spells it
+		}
+		b.WriteString("# " + title + "\r\n")
 		for _, l := range lines {
 			b.WriteString(l + "\r\n")
 		}
@@ -140,24 +144,69 @@ func (s *Server) infoSection(name string) []string {
 		runtime.ReadMemStats(&ms)
 		used := s.UsedMemory()
 		rss := int64(ms.Sys)
+		peak := int64(ms.HeapSys)
+		clients := s.clientsMemory()
+		// Redis's allocator figures, from Go's heap: allocated = live
+		// objects, active = spans in use, resident = spans obtained.
+		allocated, active, resident := int64(ms.HeapAlloc), int64(ms.HeapInuse), int64(ms.HeapSys)
+		ratio := func(a, b int64) string { return fmt.Sprintf("%.2f", float64(a)/float64(max(b, 1))) }
 		return []string{
 			fmt.Sprintf("used_memory:%d", used),
 			"used_memory_human:" + humanize.IBytes(uint64(used)),
 			fmt.Sprintf("used_memory_rss:%d", rss),
 			"used_memory_rss_human:" + humanize.IBytes(uint64(rss)),
-			fmt.Sprintf("used_memory_peak:%d", ms.HeapSys),
-			"used_memory_peak_human:" + humanize.IBytes(ms.HeapSys),
+			fmt.Sprintf("used_memory_peak:%d", peak),
+			"used_memory_peak_human:" + humanize.IBytes(uint64(peak)),
+			fmt.Sprintf("used_memory_peak_perc:%.2f%%", float64(used)*100/float64(max(peak, 1))),
+			fmt.Sprintf("used_memory_overhead:%d", clients),
 			fmt.Sprintf("used_memory_startup:%d", 0),
-			fmt.Sprintf("used_memory_dataset:%d", used),
+			fmt.Sprintf("used_memory_dataset:%d", max(used-clients, 0)),
+			fmt.Sprintf("used_memory_dataset_perc:%.2f%%", float64(max(used-clients, 0))*100/float64(max(used, 1))),
+			fmt.Sprintf("allocator_allocated:%d", allocated),
+			fmt.Sprintf("allocator_active:%d", active),
+			fmt.Sprintf("allocator_resident:%d", resident),
 			fmt.Sprintf("total_system_memory:%d", totalSystemMemory()),
 			"total_system_memory_human:" + humanize.IBytes(uint64(totalSystemMemory())),
+			// No scripting or functions: their engines hold nothing.
+			"used_memory_lua:0",
+			"used_memory_vm_eval:0",
+			"used_memory_lua_human:0B",
+			"used_memory_scripts_eval:0",
+			"number_of_cached_scripts:0",
+			"number_of_functions:0",
+			"number_of_libraries:0",
+			"used_memory_vm_functions:0",
+			"used_memory_vm_total:0",
+			"used_memory_vm_total_human:0B",
+			"used_memory_functions:0",
+			"used_memory_scripts:0",
+			"used_memory_scripts_human:0B",
 			fmt.Sprintf("maxmemory:%d", s.Config.MaxMemory),
 			"maxmemory_human:" + humanize.IBytes(uint64(s.Config.MaxMemory)),
 			"maxmemory_policy:" + s.Config.MaxMemoryPolicy,
-			fmt.Sprintf("mem_fragmentation_ratio:%.2f", float64(rss)/float64(max(used, 1))),
+			"allocator_frag_ratio:" + ratio(active, allocated),
+			fmt.Sprintf("allocator_frag_bytes:%d", active-allocated),
+			"allocator_rss_ratio:" + ratio(resident, active),
+			fmt.Sprintf("allocator_rss_bytes:%d", resident-active),
+			"rss_overhead_ratio:" + ratio(rss, resident),
+			fmt.Sprintf("rss_overhead_bytes:%d", rss-resident),
+			"mem_fragmentation_ratio:" + ratio(rss, used),
+			fmt.Sprintf("mem_fragmentation_bytes:%d", rss-used),
+			// Memory maxmemory doesn't count: in Redis, replica output
+			// buffers and the AOF buffer. reddwarf has neither replicas nor
+			// an AOF, so all of used_memory counts for eviction.
+			"mem_not_counted_for_evict:0",
+			"mem_replication_backlog:0",
+			"mem_total_replication_buffers:0",
+			"mem_clients_slaves:0",
+			fmt.Sprintf("mem_clients_normal:%d", clients),
+			"mem_cluster_links:0",
+			"mem_aof_buffer:0",
 			"mem_allocator:go",
-			fmt.Sprintf("gc_cycles:%d", ms.NumGC),
+			"active_defrag_running:0",
 			"lazyfree_pending_objects:0",
+			"lazyfreed_objects:0",
+			fmt.Sprintf("gc_cycles:%d", ms.NumGC),
 		}
 	case "persistence":
 		lines := []string{
@@ -193,6 +242,12 @@ func (s *Server) infoSection(name string) []string {
 			"instantaneous_ops_per_sec:0",
 			fmt.Sprintf("total_net_input_bytes:%d", s.netInput.Load()),
 			fmt.Sprintf("total_net_output_bytes:%d", st.TotalNetOutput),
+			"total_net_repl_input_bytes:0",
+			"total_net_repl_output_bytes:0",
+			"instantaneous_input_kbps:0.00",
+			"instantaneous_output_kbps:0.00",
+			"instantaneous_input_repl_kbps:0.00",
+			"instantaneous_output_repl_kbps:0.00",
 			fmt.Sprintf("rejected_connections:%d", st.RejectedConns),
 			"sync_full:0",
 			"sync_partial_ok:0",
@@ -200,6 +255,7 @@ func (s *Server) infoSection(name string) []string {
 			fmt.Sprintf("expired_keys:%d", st.ExpiredKeys),
 			"expired_stale_perc:0.00",
 			"expired_time_cap_reached_count:0",
+			"expire_cycle_cpu_milliseconds:0",
 			fmt.Sprintf("evicted_keys:%d", s.evict.keys),
 			"evicted_clients:0",
 			fmt.Sprintf("total_eviction_exceeded_time:%d", exceededTotal),
@@ -208,16 +264,29 @@ func (s *Server) infoSection(name string) []string {
 			fmt.Sprintf("keyspace_misses:%d", st.KeyspaceMisses),
 			fmt.Sprintf("pubsub_channels:%d", len(s.channels)),
 			fmt.Sprintf("pubsub_patterns:%d", len(s.patterns)),
+			"pubsubshard_channels:0",
 			"latest_fork_usec:0",
 			"total_forks:0",
 			"migrate_cached_sockets:0",
+			"slave_expires_tracked_keys:0",
+			"active_defrag_hits:0",
+			"active_defrag_misses:0",
+			"active_defrag_key_hits:0",
+			"active_defrag_key_misses:0",
+			"total_active_defrag_time:0",
+			"current_active_defrag_time:0",
 			fmt.Sprintf("tracking_total_keys:%d", trackingKeys),
 			fmt.Sprintf("tracking_total_items:%d", trackingItems),
 			fmt.Sprintf("tracking_total_prefixes:%d", trackingPrefixes),
+			"unexpected_error_replies:0",
 			fmt.Sprintf("total_error_replies:%d", st.TotalErrorReplies),
 			"dump_payload_sanitizations:0",
 			"total_reads_processed:0",
 			"total_writes_processed:0",
+			"io_threaded_reads_processed:0",
+			"io_threaded_writes_processed:0",
+			"reply_buffer_shrinks:0",
+			"reply_buffer_expands:0",
 		}
 	case "replication":
 		return []string{"role:master", "connected_slaves:0", "master_failover_state:no-failover", "master_replid:" + s.runID(), "master_replid2:0000000000000000000000000000000000000000", "master_repl_offset:0", "second_repl_offset:-1", "repl_backlog_active:0", "repl_backlog_size:1048576", "repl_backlog_first_byte_offset:0", "repl_backlog_histlen:0"}
@@ -273,6 +342,20 @@ func (s *Server) infoSection(name string) []string {
 		return s.Hooks.InfoSections(name)
 	}
 	return nil
+}
+
+// clientsMemory is what the normal clients' buffers hold (INFO
+// mem_clients_normal): each one's query buffer, pending reply and the 1 KiB
+// a reply buffer starts with, as CLIENT LIST's tot-mem counts them.
+func (s *Server) clientsMemory() int64 {
+	var n int64
+	for _, c := range s.clients {
+		n += 1024 + int64(len(c.R.buf)) + c.pendingOut.Load()
+		if rd := c.reader.Load(); rd != nil {
+			n += rd.qbufSize.Load()
+		}
+	}
+	return n
 }
 
 func (db *DB) avgTTL(now int64) int64 {
