@@ -97,10 +97,14 @@ func BenchmarkDotF16(b *testing.B) {
 func BenchmarkMatMulCold(b *testing.B) {
 	pool := NewPool(0)
 	defer pool.Close()
-	for _, typ := range []DType{Q8_0, Q4_0, Q4_K, Q6_K, F16} {
+	for _, name := range []string{"Q8_0", "Q4_0", "Q4_K", "Q4_Kx16", "Q6_K", "F16"} {
+		typ := map[string]DType{"Q8_0": Q8_0, "Q4_0": Q4_0, "Q4_K": Q4_K, "Q4_Kx16": Q4_K, "Q6_K": Q6_K, "F16": F16}[name]
 		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
-			b.Run(fmt.Sprintf("%v/%dx%d/b1", typ, shape[0], shape[1]), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%v/%dx%d/b1", name, shape[0], shape[1]), func(b *testing.B) {
 				m := benchMatrix(b, typ, shape[0], shape[1])
+				if name == "Q4_Kx16" {
+					m = repack(m)
+				}
 				copies := max(2, (256<<20)/len(m.Data))
 				big := make([]byte, copies*len(m.Data))
 				ms := make([]Matrix, copies)
