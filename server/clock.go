@@ -15,7 +15,7 @@ import "time"
 // wall clock shows within one cron tick.
 type loopClock struct {
 	base   time.Time // anchor: a wall and monotonic reading taken together
-	baseMS int64     // base in unix ms
+	baseNS int64     // base in unix ns
 	last   int64     // end of the previous command of this batch, ns since base
 	chain  bool      // last may stand for "now" (inside one batch)
 }
@@ -23,7 +23,7 @@ type loopClock struct {
 // anchor resets the clock's base (never while a batch runs).
 func (k *loopClock) anchor() {
 	k.base = time.Now()
-	k.baseMS = k.base.UnixMilli()
+	k.baseNS = k.base.UnixNano()
 	k.chain = false
 }
 
@@ -42,5 +42,8 @@ func (k *loopClock) commandStart() int64 {
 // commandEnd records t as the end of a top-level command.
 func (k *loopClock) commandEnd(t int64) { k.last, k.chain = t, true }
 
-// wallMS converts a reading of now to unix milliseconds.
-func (k *loopClock) wallMS(t int64) int64 { return k.baseMS + t/int64(time.Millisecond) }
+// wallMS converts a reading of now to unix milliseconds. It rounds once,
+// at the end: rounding the base and the offset apart could put "now" up to
+// 2 ms behind the wall clock (a TTL set from the client's clock then reads
+// longer than it was set to).
+func (k *loopClock) wallMS(t int64) int64 { return (k.baseNS + t) / int64(time.Millisecond) }

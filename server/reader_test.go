@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // chunkConn is a net.Conn whose reads come from a fixed input delivered in
@@ -252,6 +253,26 @@ func TestDigitsLineMatchesParseInt(t *testing.T) {
 		want, err := strconv.ParseInt(c[:cr], 10, 64)
 		if err != nil || v != want || next != cr+2 {
 			t.Errorf("%q: got %d next %d, ParseInt %d (%v) next %d", c, v, next, want, err, cr+2)
+		}
+	}
+}
+
+// TestLoopClockWallTime checks the derived wall clock never runs behind
+// time.Now's milliseconds (GETEX PXAT and PTTL compare it with the
+// client's clock) and stays within a few ms ahead of it, at offsets from
+// the anchor that cross millisecond boundaries.
+func TestLoopClockWallTime(t *testing.T) {
+	var k loopClock
+	for a := 0; a < 5; a++ {
+		k.anchor()
+		for i := 0; i < 40; i++ {
+			time.Sleep(time.Duration(97+i*13) * time.Microsecond)
+			before := time.Now().UnixMilli()
+			got := k.wallMS(k.now())
+			after := time.Now().UnixMilli()
+			if got < before || got > after+2 {
+				t.Fatalf("anchor %d, step %d: wallMS %d outside [%d, %d]", a, i, got, before, after+2)
+			}
 		}
 	}
 }
