@@ -169,7 +169,7 @@ func setGeneric(x *server.Ctx, key string, val []byte, o setOptions) {
 		}
 		return
 	}
-	x.DB.Set(key, server.NewString(append([]byte(nil), val...)), o.keepTTL)
+	x.DB.Set(key, server.NewStringCopy(val), o.keepTTL)
 	if o.expireAt != 0 {
 		x.DB.SetExpire(key, o.expireAt)
 	}
@@ -199,7 +199,7 @@ func setnxCommand(x *server.Ctx) {
 		x.R.Int(0)
 		return
 	}
-	x.DB.Set(x.Arg(1), server.NewString(append([]byte(nil), x.Args[2]...)), false)
+	x.DB.Set(x.Arg(1), server.NewStringCopy(x.Args[2]), false)
 	x.Modified(x.Arg(1))
 	x.Notify("set", x.Arg(1))
 	x.R.Int(1)
@@ -327,7 +327,7 @@ func msetGeneric(x *server.Ctx, nx bool) {
 	}
 	for i := 1; i < len(x.Args); i += 2 {
 		k := string(x.Args[i])
-		x.DB.Set(k, server.NewString(append([]byte(nil), x.Args[i+1]...)), false)
+		x.DB.Set(k, server.NewStringCopy(x.Args[i+1]), false)
 		x.Modified(k)
 		x.Notify("set", k)
 	}
@@ -351,7 +351,7 @@ func appendCommand(x *server.Ctx) {
 	key := x.Arg(1)
 	o := x.DB.LookupWrite(key)
 	if o == nil {
-		o = server.NewString(append([]byte(nil), x.Args[2]...))
+		o = server.NewStringCopy(x.Args[2])
 		x.DB.Set(key, o, true)
 	} else {
 		if o.Type != server.TypeString {

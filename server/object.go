@@ -54,6 +54,29 @@ type Object struct {
 // NewString makes a string object.
 func NewString(b []byte) *Object { return &Object{Type: TypeString, Str: b} }
 
+// smallStringMax is the longest value NewStringCopy keeps inside the
+// object's own allocation.
+const smallStringMax = 32
+
+// smallString is a string object and its bytes in one allocation.
+type smallString struct {
+	Object
+	buf [smallStringMax]byte
+}
+
+// NewStringCopy makes a string object holding a copy of b (SET, MSET...).
+// Short values share the object's allocation: one allocation instead of
+// two for most writes. Str's capacity is its length, so APPEND moves it out.
+func NewStringCopy(b []byte) *Object {
+	if len(b) <= smallStringMax {
+		s := &smallString{}
+		n := copy(s.buf[:], b)
+		s.Object = Object{Type: TypeString, Str: s.buf[:n:n]}
+		return &s.Object
+	}
+	return NewString(append([]byte(nil), b...))
+}
+
 // NewValue makes an object of a non-string type.
 func NewValue(t ObjType, v Value) *Object { return &Object{Type: t, Val: v} }
 
