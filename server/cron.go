@@ -7,7 +7,7 @@ import "time"
 func (s *Server) cron() {
 	s.nowMS = 0
 	s.clock.anchor()
-	budget := time.Second / time.Duration(s.Config.Hz) / 4
+	budget := time.Second / time.Duration(max(s.Config.Hz, 1)) / 4
 	for _, db := range s.DBs {
 		if s.noActiveExpire {
 			break

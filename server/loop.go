@@ -23,7 +23,7 @@ func (s *Server) loop() {
 		s.loopPolled()
 		return
 	}
-	tick := time.NewTicker(time.Second / time.Duration(s.Config.Hz))
+	tick := time.NewTicker(time.Second / time.Duration(max(s.Config.Hz, 1)))
 	defer tick.Stop()
 	hz := s.Config.Hz
 	cron := func() {
@@ -31,7 +31,7 @@ func (s *Server) loop() {
 		s.flushWrites()
 		if s.Config.Hz != hz {
 			hz = s.Config.Hz
-			tick.Reset(time.Second / time.Duration(hz))
+			tick.Reset(time.Second / time.Duration(max(hz, 1)))
 		}
 	}
 	for {
@@ -88,7 +88,7 @@ func (s *Server) loop() {
 // poller's eventfd wakes the wait for them.
 func (s *Server) loopPolled() {
 	p := s.poller
-	period := time.Second / time.Duration(s.Config.Hz)
+	period := time.Second / time.Duration(max(s.Config.Hz, 1))
 	lastCron := time.Now()
 	for {
 		if since := time.Since(lastCron); since >= period {
