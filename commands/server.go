@@ -39,7 +39,7 @@ var serverCommands = []*server.Spec{
 		{Name: "latency|histogram", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "7.0.0", Complexity: "O(N) where N is the number of commands with latency information being retrieved.", Args: "[command [command ...]]", Summary: "Return the cumulative distribution of latencies of a subset of commands or all.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyHistogramCommand},
 		{Name: "latency|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands.", Handler: latencyHelpCommand},
 	}},
-	{Name: "debug", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "1.0.0", Complexity: "Depends on subcommand.", Summary: "A container for debugging commands", DocFlags: []string{"syscmd"}, Handler: debugCommand},
+	{Name: "debug", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale | server.FlagProtected, Group: "server", Since: "1.0.0", Complexity: "Depends on subcommand.", Summary: "A container for debugging commands", DocFlags: []string{"syscmd"}, Handler: debugCommand},
 	{Name: "command", Arity: -1, Flags: loading | stale, Group: "server", Since: "2.8.13", Summary: "Get array of Redis command details", Complexity: "O(N) where N is the total number of Redis commands", Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandCommand, Sub: []*server.Spec{
 		{Name: "command|count", Arity: 2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Get total number of Redis commands", ACL: []string{"@connection"}, Handler: commandCountCommand},
 		{Name: "command|info", Arity: -2, Flags: loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(N) where N is the number of commands to look up", Args: "[command-name [command-name ...]]", Summary: "Get array of specific Redis command details, or all when no argument is given.", History: [][2]string{{"7.0.0", "Allowed to be called with no argument to get info on all commands."}}, Tips: []string{"nondeterministic_output_order"}, ACL: []string{"@connection"}, Handler: commandInfoCommand},
@@ -79,7 +79,7 @@ func configSetCommand(x *server.Ctx) {
 	for i := range args {
 		args[i] = x.Arg(i + 2)
 	}
-	if err := x.S.ConfigSet(args); err != nil {
+	if err := x.S.ConfigSet(x.C, args); err != nil {
 		x.Error(err)
 		return
 	}
@@ -259,11 +259,9 @@ func latencyHelpCommand(x *server.Ctx) {
 }
 
 // DEBUG SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key | HELP
+// (FlagProtected: the dispatcher refuses it unless enable-debug-command
+// allows the client)
 func debugCommand(x *server.Ctx) {
-	if mode := x.S.Config.Get("enable-debug-command"); mode == "no" || (mode == "local" && !x.C.IsLocal()) {
-		x.Error(server.Errorf("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."))
-		return
-	}
 	sub := strings.ToLower(x.Arg(1))
 	switch {
 	case sub == "sleep" && len(x.Args) == 3:

@@ -352,6 +352,11 @@ func TestLatencyAndDebugSleep(t *testing.T) {
 		t.Errorf("LATENCY HELP = %v", h)
 	}
 	wantErr(t, c, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.", "DEBUG", "SLEEP", 0)
+	// The refusal comes before MULTI queues the command, so EXEC aborts.
+	cn := conn(t, c)
+	want(t, cn, "OK", "MULTI")
+	wantErrPrefix(t, cn, "ERR DEBUG command not allowed.", "DEBUG", "SLEEP", 0)
+	wantErr(t, cn, "EXECABORT Transaction discarded because of previous errors.", "EXEC")
 	c = redisClientAt(t, startServer(t, "--enable-debug-command", "local").Addr())
 	want(t, c, "OK", "DEBUG", "SLEEP", 0)
 	start := time.Now()

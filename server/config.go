@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 )
 
@@ -64,9 +65,11 @@ const (
 type applyStep int
 
 const (
-	stepNone applyStep = iota
-	stepPort           // port: rebind the listening sockets
-	stepBind           // bind: the same, with its own error text
+	stepNone        applyStep = iota
+	stepPort                  // port: rebind the listening sockets
+	stepBind                  // bind: the same, with its own error text
+	stepMaxclients            // maxclients: raise the open files limit to fit
+	stepReplBacklog           // repl-backlog-size: at least 16kb, as Redis resizes it
 )
 
 type directive struct {
@@ -80,13 +83,32 @@ type directive struct {
 	// "CONFIG sanity" test does), and refuses any other as immutable.
 	immutable   bool
 	startupOnly bool
-	hidden      bool     // Redis's HIDDEN_CONFIG: CONFIG GET finds it by exact name only
-	enum        []string // for kindEnum
-	min, max    int64    // for kindInt / kindMemory (max 0 = unbounded)
-	sensitive   bool     // not echoed in errors/logs
-	set         func(c *Config, v string) error
-	then        applyStep
+	// protected is Redis's PROTECTED_CONFIG: CONFIG SET refuses it unless
+	// enable-protected-configs allows the client (yes, or local from
+	// loopback), as it does DEBUG with enable-debug-command.
+	protected bool
+	hidden    bool     // Redis's HIDDEN_CONFIG: CONFIG GET finds it by exact name only
+	enum      []string // for kindEnum
+	// min and max bound kindInt and kindMemory values, inclusive, as Redis's
+	// table has them for the C type behind the directive. unsigned marks
+	// directives Redis keeps in an unsigned type (unsigned int, size_t,
+	// unsigned long long): the value and both bounds are then compared as
+	// uint64, so -1 is above any bound and ullongMax means ULLONG_MAX.
+	min, max  int64
+	unsigned  bool
+	sensitive bool // not echoed in errors/logs
+	set       func(c *Config, v string) error
+	then      applyStep
 }
+
+// Bounds of Redis's C types, as its config table uses them.
+const (
+	intMax    = math.MaxInt32  // INT_MAX
+	intMin    = math.MinInt32  // INT_MIN
+	uintMax   = math.MaxUint32 // UINT_MAX
+	longMax   = math.MaxInt64  // LONG_MAX, LLONG_MAX, SSIZE_MAX
+	ullongMax = -1             // ULLONG_MAX, for unsigned directives only
+)
 
 // directives is the table of every directive reddwarf accepts, in the order
 // CONFIG REWRITE writes them.
@@ -95,52 +117,58 @@ var directives = []*directive{
 	{name: "bind", def: "127.0.0.1 -::1", kind: kindSpecial, then: stepBind, set: setBind},
 	{name: "protected-mode", def: "yes", kind: kindBool, set: func(c *Config, v string) error { c.ProtectedMode = v == "yes"; return nil }},
 	{name: "requirepass", def: "", kind: kindString, sensitive: true, set: func(c *Config, v string) error { c.RequirePass = v; return nil }},
-	{name: "dir", def: ".", kind: kindSpecial, set: setDir},
-	{name: "dbfilename", def: "dump.dsv4", kind: kindString, set: setDBFilename},
+	{name: "dir", def: ".", kind: kindSpecial, protected: true, set: setDir},
+	{name: "dbfilename", def: "dump.dsv4", kind: kindString, protected: true, set: setDBFilename},
 	{name: "save", def: "3600 1 300 100 60 10000", kind: kindSpecial, set: setSave},
-	{name: "maxclients", def: "10000", kind: kindInt, min: 1, max: 1 << 30, set: func(c *Config, v string) error { c.MaxClients = atoi(v); return nil }},
-	{name: "timeout", def: "0", kind: kindInt, min: 0, max: 1<<31 - 1, set: func(c *Config, v string) error { c.Timeout = int64(atoi(v)); return nil }},
+	{name: "maxclients", def: "10000", kind: kindInt, min: 1, max: uintMax, unsigned: true, then: stepMaxclients, set: func(c *Config, v string) error { c.MaxClients = atoi(v); return nil }},
+	{name: "timeout", def: "0", kind: kindInt, min: 0, max: intMax, set: func(c *Config, v string) error { c.Timeout = int64(atoi(v)); return nil }},
 	{name: "databases", def: "16", kind: kindInt, immutable: true, min: 1, max: 1 << 20, set: func(c *Config, v string) error { c.Databases = atoi(v); return nil }},
 	{name: "loglevel", def: "notice", kind: kindEnum, enum: []string{"debug", "verbose", "notice", "warning", "nothing"}},
 	{name: "logfile", def: "", kind: kindString, immutable: true},
-	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: math.MaxInt64, set: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
-	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: 1 << 40, set: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},
+	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: longMax, set: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
+	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},
 	{name: "client-output-buffer-limit", def: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", kind: kindSpecial, set: setOutputLimit},
-	{name: "hz", def: "10", kind: kindInt, min: 1, max: 500, set: func(c *Config, v string) error { c.Hz = atoi(v); return nil }},
-	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: 1 << 62, set: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
-	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: 1 << 31, set: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
-	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: 1 << 62},
-	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, set: func(c *Config, v string) error { c.MaxMemory = atoi64(v); return nil }},
+	{name: "hz", def: "10", kind: kindInt, min: 0, max: intMax, set: setHz},
+	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: longMax, set: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
+	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: longMax, set: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
+	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: longMax},
+	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, max: ullongMax, unsigned: true, set: setMaxmemory},
 	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, set: func(c *Config, v string) error {
 		c.MaxMemoryPolicy = v
 		c.LFUPolicy = strings.HasSuffix(v, "-lfu")
 		return nil
 	}},
-	{name: "maxmemory-samples", def: "5", kind: kindInt, min: 1, max: 64},
+	{name: "maxmemory-samples", def: "5", kind: kindInt, min: 1, max: intMax},
 	{name: "maxmemory-eviction-tenacity", def: "10", kind: kindInt, min: 0, max: 100}, // evict.go reads it
-	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: 1 << 31, set: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
-	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: 1 << 31, set: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
+	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: intMax, set: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
+	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: intMax, set: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
 	{name: "stop-writes-on-bgsave-error", def: "yes", kind: kindBool},
 	{name: "appendonly", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
 	{name: "notify-keyspace-events", def: "", kind: kindSpecial, set: applyNotify},
-	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: 1 << 31},
+	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: intMax},
 	{name: "daemonize", def: "no", kind: kindBool, immutable: true},
-	{name: "busy-reply-threshold", def: "5000", kind: kindInt, min: 0, max: 1 << 40},
+	{name: "busy-reply-threshold", def: "5000", kind: kindInt, min: 0, max: longMax},
 	{name: "active-expire-effort", def: "1", kind: kindInt, min: 1, max: 10},
 	{name: "set-proc-title", def: "yes", kind: kindBool, immutable: true},
-	{name: "repl-backlog-size", def: "1048576", kind: kindMemory, min: 1},
+	{name: "repl-backlog-size", def: "1048576", kind: kindMemory, min: 1, max: longMax, then: stepReplBacklog},
 	// Accepted and stored only: reddwarf does not evict clients, so the
 	// limit on their total memory has nothing to act on.
-	{name: "maxmemory-clients", def: "0", kind: kindMemoryPercent, min: -100},
+	{name: "maxmemory-clients", def: "0", kind: kindMemoryPercent, min: -100, max: longMax},
 	{name: "replicaof", def: "", kind: kindString, immutable: true},
 	{name: "replica-read-only", def: "yes", kind: kindBool},
-	{name: "tracking-table-max-keys", def: "1000000", kind: kindInt, min: 0, max: math.MaxInt64},
-	{name: "enable-debug-command", def: "no", kind: kindEnum, immutable: true, enum: []string{"no", "yes", "local"}},
+	{name: "tracking-table-max-keys", def: "1000000", kind: kindInt, min: 0, max: longMax, unsigned: true},
+	// Redis's protected actions: no, yes, or local (loopback clients only).
+	// enable-protected-configs lets CONFIG SET change the protected
+	// directives (dir, dbfilename); enable-debug-command allows DEBUG;
+	// enable-module-command is stored only (there is no MODULE command).
+	{name: "enable-protected-configs", def: "no", kind: kindEnum, immutable: true, enum: protectedActionModes},
+	{name: "enable-debug-command", def: "no", kind: kindEnum, immutable: true, enum: protectedActionModes},
+	{name: "enable-module-command", def: "no", kind: kindEnum, immutable: true, enum: protectedActionModes},
 	// Hidden, accepted and stored only: Redis sleeps this long per key it
 	// loads (a test hook); reddwarf loads snapshot values lazily.
-	{name: "key-load-delay", def: "0", kind: kindInt, hidden: true, min: math.MinInt32, max: math.MaxInt32},
+	{name: "key-load-delay", def: "0", kind: kindInt, hidden: true, min: intMin, max: intMax},
 	// Model directives (the inference engine reads them at start-up).
 	{name: "model", def: "", kind: kindString, startupOnly: true},
 	{name: "threads", def: "0", kind: kindInt, startupOnly: true, min: 0, max: 1024},
@@ -149,6 +177,24 @@ var directives = []*directive{
 	{name: "kv-cache-type", def: "f16", kind: kindEnum, startupOnly: true, enum: []string{"f16", "f32"}},
 	{name: "checkpoint-interval", def: "2048", kind: kindInt, min: 0, max: 1 << 30},
 	{name: "dsv4-numerics", def: "ds4", kind: kindEnum, startupOnly: true, enum: []string{"ds4", "exact"}},
+}
+
+// protectedActionModes are the values of Redis's enable-*-command and
+// enable-protected-configs directives.
+var protectedActionModes = []string{"no", "yes", "local"}
+
+// AllowProtected reports whether c may do what the protected-action
+// directive (enable-debug-command, enable-protected-configs) guards: always
+// with yes, from a loopback client with local, never with no. A nil client
+// is the server itself and always may.
+func (s *Server) AllowProtected(directive string, c *Client) bool {
+	switch s.Config.Get(directive) {
+	case "yes":
+		return true
+	case "local":
+		return c == nil || c.IsLocal()
+	}
+	return c == nil
 }
 
 // Directive aliases Redis accepts for old names.
@@ -217,23 +263,23 @@ func (c *Config) set(d *directive, value string) error {
 	canon := value
 	switch d.kind {
 	case kindInt:
-		n, err := strconv.ParseInt(value, 10, 64)
-		if err != nil {
+		n, ok := parseStrictInt(value)
+		if !ok {
 			return fmt.Errorf("argument couldn't be parsed into an integer")
 		}
-		if n < d.min || (d.max != 0 && n > d.max) {
-			return fmt.Errorf("argument must be between %d and %d inclusive", d.min, d.max)
+		if err := d.checkBounds(n); err != nil {
+			return err
 		}
-		canon = strconv.FormatInt(n, 10)
+		canon = d.format(n)
 	case kindMemory:
-		n, err := ParseMemory(value)
-		if err != nil {
+		n, ok := parseMemoryUnsigned(value)
+		if !ok {
 			return fmt.Errorf("argument must be a memory value")
 		}
-		if n < d.min || (d.max != 0 && n > d.max) {
-			return fmt.Errorf("argument must be between %d and %d inclusive", d.min, d.max)
+		if err := d.checkBounds(int64(n)); err != nil {
+			return err
 		}
-		canon = strconv.FormatInt(n, 10)
+		canon = d.format(int64(n))
 	case kindMemoryPercent:
 		var err error
 		if canon, err = parseMemoryPercent(value, -d.min); err != nil {
@@ -258,36 +304,142 @@ func (c *Config) set(d *directive, value string) error {
 			return fmt.Errorf("argument(s) must be one of the following: %s", strings.Join(d.enum, ", "))
 		}
 	}
-	if d.set != nil {
-		if err := d.set(c, canon); err != nil {
-			return err
-		}
-	}
+	// The canonical text is stored first, so a setter may store another
+	// (hz stores the capped value); a setter that fails leaves the old one.
+	old, had := c.values[d.name]
 	if d.kind != kindSpecial {
 		c.values[d.name] = canon
 	}
+	if d.set != nil {
+		if err := d.set(c, canon); err != nil {
+			if had {
+				c.values[d.name] = old
+			} else {
+				delete(c.values, d.name)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// checkBounds is Redis's numeric bounds check: signed directives compare
+// n as int64, unsigned ones as uint64 (a negative n is then huge).
+func (d *directive) checkBounds(n int64) error {
+	if d.unsigned {
+		if uint64(n) < uint64(d.min) || uint64(n) > uint64(d.max) {
+			return fmt.Errorf("argument must be between %d and %d inclusive", uint64(d.min), uint64(d.max))
+		}
+		return nil
+	}
+	if n < d.min || n > d.max {
+		return fmt.Errorf("argument must be between %d and %d inclusive", d.min, d.max)
+	}
+	return nil
+}
+
+// format is the text CONFIG GET prints for a number within bounds.
+func (d *directive) format(n int64) string {
+	if d.unsigned {
+		return strconv.FormatUint(uint64(n), 10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// parseStrictInt parses an integer as Redis's string2ll does: an optional
+// minus and decimal digits without leading zeros, within int64. "+5",
+// "007", "-0", " 5" and "1k" are not integers.
+func parseStrictInt(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != s {
+		return 0, false
+	}
+	return n, true
+}
+
+// parseMemoryUnsigned parses a memory value as Redis's memtoull does for
+// directives: digits, then an optional unit (b k kb m mb g gb, any case).
+// No sign is accepted; a number beyond 64 bits saturates at the maximum and
+// the unit's product wraps, as strtoull and the C multiplication do.
+func parseMemoryUnsigned(s string) (uint64, bool) {
+	digits := 0
+	for digits < len(s) && s[digits] >= '0' && s[digits] <= '9' {
+		digits++
+	}
+	var mul uint64
+	switch strings.ToLower(s[digits:]) {
+	case "", "b":
+		mul = 1
+	case "k":
+		mul = 1000
+	case "kb":
+		mul = 1024
+	case "m":
+		mul = 1000 * 1000
+	case "mb":
+		mul = 1 << 20
+	case "g":
+		mul = 1000 * 1000 * 1000
+	case "gb":
+		mul = 1 << 30
+	default:
+		return 0, false
+	}
+	if digits >= 128 {
+		return 0, false // longer than memtoull's buffer
+	}
+	n, err := strconv.ParseUint(s[:digits], 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		n = math.MaxUint64
+	} else if err != nil && digits > 0 {
+		return 0, false
+	}
+	return n * mul, true // digits == 0 ("", "kb") is 0, as strtoull reads it
+}
+
+// setHz stores hz clamped to 1..500: Redis takes any int >= 0 as a hint and
+// caps it (updateHZ), at start-up as on CONFIG SET, so CONFIG GET prints
+// the capped value.
+func setHz(c *Config, v string) error {
+	c.Hz = min(max(atoi(v), minHz), maxHz)
+	c.values["hz"] = strconv.Itoa(c.Hz)
+	return nil
+}
+
+// Redis's CONFIG_MIN_HZ and CONFIG_MAX_HZ.
+const (
+	minHz = 1
+	maxHz = 500
+)
+
+// setMaxmemory keeps the unsigned value for CONFIG GET; the hot paths read
+// MaxMemory, capped at MaxInt64 (no heap comes near either).
+func setMaxmemory(c *Config, v string) error {
+	n, _ := strconv.ParseUint(v, 10, 64)
+	c.MaxMemory = int64(min(n, math.MaxInt64))
 	return nil
 }
 
 // parseMemoryPercent parses a memory value or a percentage ("10%", at most
 // maxPercent) and returns the text CONFIG GET prints: bytes, or N%. Redis
-// stores a percentage as a negative number, so 0% is 0.
+// keeps a percentage as a negative number (0% is 0), so, as there, a memory
+// value beyond MaxInt64 reads as a percentage.
 func parseMemoryPercent(v string, maxPercent int64) (string, error) {
-	if n, err := ParseMemory(v); err == nil {
-		return strconv.FormatInt(n, 10), nil
+	var n int64
+	if u, ok := parseMemoryUnsigned(v); ok {
+		n = int64(u)
+	} else if p, ok := parseStrictInt(strings.TrimSuffix(v, "%")); ok && len(v) > 1 && v[len(v)-1] == '%' && p >= 0 {
+		n = -p
+	} else {
+		return "", fmt.Errorf("argument must be a memory or percent value")
 	}
-	if len(v) > 1 && v[len(v)-1] == '%' {
-		if n, err := strconv.ParseInt(v[:len(v)-1], 10, 64); err == nil && n >= 0 {
-			if n > maxPercent {
-				return "", fmt.Errorf("percentage argument must be less or equal to %d", maxPercent)
-			}
-			if n == 0 {
-				return "0", nil
-			}
-			return strconv.FormatInt(n, 10) + "%", nil
-		}
+	if n < -maxPercent {
+		return "", fmt.Errorf("percentage argument must be less or equal to %d", maxPercent)
 	}
-	return "", fmt.Errorf("argument must be a memory or percent value")
+	if n < 0 {
+		return strconv.FormatInt(-n, 10) + "%", nil
+	}
+	return strconv.FormatInt(n, 10), nil
 }
 
 // setBind takes Redis's space-separated address list ("" = no TCP
@@ -305,13 +457,21 @@ func setBind(c *Config, v string) error {
 // maxBindAddrs is Redis's CONFIG_BINDADDR_MAX.
 const maxBindAddrs = 16
 
+// setDir takes a directory that exists, failing as Redis's chdir does
+// with strerror's text ("No such file or directory", "Not a directory").
+// reddwarf keeps the absolute path instead of changing its working
+// directory.
 func setDir(c *Config, v string) error {
-	if err := os.MkdirAll(v, 0o755); err != nil {
-		return fmt.Errorf("No such file or directory")
-	}
 	st, err := os.Stat(v)
-	if err != nil || !st.IsDir() {
-		return fmt.Errorf("No such file or directory")
+	if err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return errors.New(strerror(errno))
+		}
+		return err
+	}
+	if !st.IsDir() {
+		return errors.New(strerror(syscall.ENOTDIR))
 	}
 	abs := v
 	if a, err := absPath(v); err == nil {
@@ -320,6 +480,16 @@ func setDir(c *Config, v string) error {
 	c.Dir = abs
 	c.values["dir"] = abs
 	return nil
+}
+
+// strerror is errno's text as C's strerror prints it: Go's table has the
+// same words, in lower case.
+func strerror(errno syscall.Errno) string {
+	msg := errno.Error()
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:]
 }
 
 func setDBFilename(c *Config, v string) error {
@@ -547,11 +717,13 @@ func (c *Config) Match(pattern string) []string {
 	return out
 }
 
-// ConfigSet is CONFIG SET: args are name, value pairs, applied all or none
+// ConfigSet is CONFIG SET from client cl (nil: the server itself, which
+// may set protected directives): args are name, value pairs, applied all or none
 // in Redis 7.0's three phases, and the error is the reply.
 //
-//  1. Look every name up. The first unknown, immutable or repeated one
-//     fails the command before anything changes.
+//  1. Look every name up. The first unknown, immutable, protected (and not
+//     allowed to cl) or repeated one fails the command before anything
+//     changes.
 //  2. Set each value in turn, keeping the old ones. A value that does not
 //     parse puts back the values set before it.
 //  3. Run the apply step of every directive whose value changed, each step
@@ -560,7 +732,7 @@ func (c *Config) Match(pattern string) []string {
 //     Then ConfigChanged, for what cannot fail.
 //
 // It runs on the loop goroutine.
-func (s *Server) ConfigSet(args []string) error {
+func (s *Server) ConfigSet(cl *Client, args []string) error {
 	if len(args)%2 != 0 {
 		return ErrSyntax
 	}
@@ -579,6 +751,9 @@ func (s *Server) ConfigSet(args []string) error {
 		}
 		if d.immutable || d.startupOnly && value != c.values[d.name] {
 			return configSetError(name, "can't set immutable config")
+		}
+		if d.protected && !s.AllowProtected("enable-protected-configs", cl) {
+			return configSetError(name, "can't set protected config")
 		}
 		for _, ch := range changes {
 			if ch.key == key {
@@ -624,6 +799,11 @@ func (s *Server) ConfigSet(args []string) error {
 	return nil
 }
 
+// minReplBacklog is Redis's CONFIG_REPL_BACKLOG_MIN_SIZE: CONFIG SET of a
+// smaller repl-backlog-size stores this (there is no backlog here; the
+// value is only kept).
+const minReplBacklog = 16 * 1024
+
 func configSetError(name, why string) *Error {
 	return Errorf("CONFIG SET failed (possibly related to argument '" + name + "') - " + why)
 }
@@ -641,6 +821,14 @@ func (s *Server) applyConfig(step applyStep) error {
 		if err := s.rebind(); err != nil {
 			s.logf("warning", "%v", err)
 			return errors.New("Failed to bind to specified addresses.")
+		}
+	case stepMaxclients:
+		if best := fitOpenFilesLimit(s.Config.MaxClients); best != s.Config.MaxClients {
+			return fmt.Errorf("The operating system is not able to handle the specified number of clients, try with %d", best)
+		}
+	case stepReplBacklog:
+		if s.Config.Int("repl-backlog-size") < minReplBacklog {
+			s.Config.values["repl-backlog-size"] = strconv.Itoa(minReplBacklog)
 		}
 	}
 	return nil

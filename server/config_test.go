@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -213,7 +214,7 @@ func TestConfigSetAllOrNothing(t *testing.T) {
 		{[]string{"maxmemory", "5", "threads", "3"}, "ERR CONFIG SET failed (possibly related to argument 'threads') - can't set immutable config"},
 	}
 	for _, tc := range cases {
-		err := s.ConfigSet(tc.args)
+		err := s.ConfigSet(nil, tc.args)
 		if err == nil || err.Error() != tc.err {
 			t.Errorf("CONFIG SET %q: %v, want %q", tc.args, err, tc.err)
 		}
@@ -229,7 +230,7 @@ func TestConfigSetAllOrNothing(t *testing.T) {
 		{"maxmemory", "1mb", "proto-max-bulk-len", "2mb"},
 	}
 	for _, args := range ok {
-		if err := s.ConfigSet(args); err != nil {
+		if err := s.ConfigSet(nil, args); err != nil {
 			t.Errorf("CONFIG SET %q: %v", args, err)
 		}
 	}
@@ -258,7 +259,7 @@ func TestConfigSetPort(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
-	err = s.ConfigSet([]string{"maxmemory", "10000001", "port", busyPort, "client-query-buffer-limit", "10m"})
+	err = s.ConfigSet(nil, []string{"maxmemory", "10000001", "port", busyPort, "client-query-buffer-limit", "10m"})
 	if want := "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."; err == nil || err.Error() != want {
 		t.Fatalf("port in use: %v, want %q", err, want)
 	}
@@ -272,7 +273,7 @@ func TestConfigSetPort(t *testing.T) {
 	defer old.Close()
 
 	newPort := freeTestPort(t)
-	if err := s.ConfigSet([]string{"port", strconv.Itoa(newPort)}); err != nil {
+	if err := s.ConfigSet(nil, []string{"port", strconv.Itoa(newPort)}); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := dial(newPort); err != nil {
@@ -291,7 +292,7 @@ func TestConfigSetPort(t *testing.T) {
 
 	// A wildcard address on the same port is in the way of the specific
 	// one: the old socket gives way, as Redis closes before it binds.
-	if err := s.ConfigSet([]string{"bind", "*"}); err != nil {
+	if err := s.ConfigSet(nil, []string{"bind", "*"}); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := dial(newPort); err != nil {
@@ -299,7 +300,7 @@ func TestConfigSetPort(t *testing.T) {
 	} else {
 		c.Close()
 	}
-	if err := s.ConfigSet([]string{"bind", "256.0.0.1"}); err == nil || !strings.HasSuffix(err.Error(), "- Failed to bind to specified addresses.") {
+	if err := s.ConfigSet(nil, []string{"bind", "256.0.0.1"}); err == nil || !strings.HasSuffix(err.Error(), "- Failed to bind to specified addresses.") {
 		t.Errorf("bind 256.0.0.1: %v", err)
 	}
 	if s.Config.Get("bind") != "*" || len(s.listeners) != 1 {
@@ -352,5 +353,52 @@ func TestReplyEncodings(t *testing.T) {
 	r.Push(1)
 	if got := string(r.buf); got != "%1\r\n$1\r\na\r\n,1.5\r\n_\r\n#t\r\n>1\r\n" {
 		t.Fatalf("resp3: %q", got)
+	}
+}
+
+// Numbers parse as Redis 7.0's string2ll and memtoull do, and bounds are
+// checked as the C type behind each directive would.
+func TestConfigNumbersAsRedis(t *testing.T) {
+	for in, ok := range map[string]bool{"0": true, "-1": true, "42": true, "+5": false, "007": false, "-0": false, " 5": false, "1k": false, "": false, "9223372036854775808": false} {
+		if _, got := parseStrictInt(in); got != ok {
+			t.Errorf("parseStrictInt(%q) ok = %v, want %v", in, got, ok)
+		}
+	}
+	for in, want := range map[string]uint64{"0": 0, "1kb": 1024, "1K": 1000, "2GB": 2 << 30, "18446744073709551615": math.MaxUint64,
+		"99999999999999999999": math.MaxUint64, "18446744073709551615k": math.MaxUint64 - 999} { // 18446744073709551615k: the product wraps, as in C
+		if got, ok := parseMemoryUnsigned(in); !ok || got != want {
+			t.Errorf("parseMemoryUnsigned(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"-1", "+1", "1.5k", "0x10", "1tb", "k5"} {
+		if n, ok := parseMemoryUnsigned(in); ok {
+			t.Errorf("parseMemoryUnsigned(%q) = %d, want an error", in, n)
+		}
+	}
+	c := NewConfig()
+	for in, want := range map[string]string{"0": "1", "501": "500", "2147483647": "500", "20": "20"} {
+		if err := c.Set("hz", in); err != nil || c.Get("hz") != want || strconv.Itoa(c.Hz) != want {
+			t.Errorf("hz %s: %v, stored %q (Hz %d), want %s", in, err, c.Get("hz"), c.Hz, want)
+		}
+	}
+	if err := c.Set("maxclients", "-1"); err == nil || err.Error() != "argument must be between 1 and 4294967295 inclusive" {
+		t.Errorf("maxclients -1: %v", err)
+	}
+	if err := c.Set("maxmemory", "18446744073709551615"); err != nil || c.Get("maxmemory") != "18446744073709551615" || c.MaxMemory != math.MaxInt64 {
+		t.Errorf("maxmemory ULLONG_MAX: %v, %q, %d", err, c.Get("maxmemory"), c.MaxMemory)
+	}
+	if err := c.Set("proto-max-bulk-len", "9223372036854775808"); err == nil || err.Error() != "argument must be between 1048576 and 9223372036854775807 inclusive" {
+		t.Errorf("proto-max-bulk-len 2^63: %v", err)
+	}
+	if err := c.Set("maxmemory-clients", "18446744073709551615"); err != nil || c.Get("maxmemory-clients") != "1%" {
+		t.Errorf("maxmemory-clients ULLONG_MAX: %v, %q (Redis reads it as -1, 1%%)", err, c.Get("maxmemory-clients"))
+	}
+	// A directory that does not exist is an error, not created.
+	missing := filepath.Join(t.TempDir(), "missing")
+	if err := c.Set("dir", missing); err == nil || err.Error() != "No such file or directory" {
+		t.Errorf("dir %s: %v", missing, err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("dir %s was created", missing)
 	}
 }

@@ -97,6 +97,15 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, ErrWrongArgs(spec.Name))
 		return
 	}
+	// Protected commands (DEBUG), before authentication as in Redis: the
+	// refusal flags a MULTI like any rejected command.
+	if spec.Flags&FlagProtected != 0 {
+		name, _, _ := strings.Cut(spec.Name, "|")
+		if !s.AllowProtected("enable-"+name+"-command", c) {
+			s.rejectCommand(c, spec, Errorf(strings.ToUpper(name)+" command not allowed. If the enable-"+name+"-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."))
+			return
+		}
+	}
 	// 2. Authentication.
 	if !c.authed.Load() && spec.Flags&FlagNoAuth == 0 {
 		s.rejectCommand(c, spec, ErrNoAuth)

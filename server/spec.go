@@ -25,6 +25,10 @@ const (
 	FlagNoMulti                         // refused inside MULTI
 	FlagAllowBusy                       // allowed while a script is busy
 	FlagNoAsyncLoading                  // refused during an async load
+	// FlagProtected: refused unless the directive enable-<name>-command
+	// allows the client (DEBUG). COMMAND INFO does not print it, as Redis
+	// hides its CMD_PROTECTED.
+	FlagProtected
 )
 
 var flagNames = []struct {
