@@ -344,3 +344,54 @@ func TestTrackingSessionCommandsInvalidate(t *testing.T) {
 	r.next("[invalidate [s:2]]")
 	r.want("PING", "PONG")
 }
+
+// SWAPDB tells tracking clients nothing, as in Redis 7.0 (dbSwapDatabases
+// touches WATCH, not the tracking table); the table is not per database,
+// so a later write of the name in any database invalidates it.
+func TestTrackingSwapdbSendsNoInvalidation(t *testing.T) {
+	c := client(t)
+	r := newTracker(t, shared.Addr(), 3)
+	r.want("CLIENT TRACKING on", "OK")
+	want(t, c, "OK", "SET", "k", "1")
+	r.want("GET k", "1")
+	want(t, c, "OK", "SWAPDB", 0, 1)
+	r.want("PING", "PONG")
+	want(t, c, "OK", "SWAPDB", 0, 1)
+	cn := conn(t, c)
+	do(t, cn, "SELECT", 5)
+	want(t, cn, "OK", "SET", "k", "2")
+	r.next("[invalidate [k]]")
+}
+
+// Evicted keys are signalled with no client, as Redis's performEvictions
+// does: a BCAST NOLOOP client hears of the keys its own command evicted.
+// The PING that follows CONFIG SET maxmemory in the same packet evicts
+// every key before it runs (allkeys-random, used memory far over 1 byte).
+func TestTrackingNoloopClientHearsEvictionsItsCommandCaused(t *testing.T) {
+	s := startServer(t)
+	c := redisClientAt(t, s.Addr())
+	r := newTracker(t, s.Addr(), 3)
+	r.want("CLIENT TRACKING on BCAST NOLOOP", "OK")
+	keys := []string{"e:1", "e:2", "e:3"}
+	want(t, c, "OK", "MSET", "e:1", "x", "e:2", "x", "e:3", "x")
+	r.next("[invalidate [e:1 e:2 e:3]]")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+	r.send("CONFIG SET maxmemory 1\r\nPING\r\n")
+	r.next("OK")
+	seen := map[string]bool{}
+	for len(seen) < len(keys) {
+		v := r.value()
+		if s := fmt.Sprint(v); s == "PONG" {
+			continue
+		}
+		push, ok := v.([]any)
+		if !ok || len(push) != 2 || push[0] != "invalidate" {
+			t.Fatalf("got %v, want invalidate pushes for %v", v, keys)
+		}
+		for _, k := range push[1].([]any) {
+			seen[k.(string)] = true
+		}
+	}
+	r.send("CONFIG SET maxmemory 0\r\n")
+	r.next("OK")
+}

@@ -318,7 +318,7 @@ func (s *Server) evictKey(db *DB, key string) int64 {
 	db.remove(key)
 	s.evict.debt += size
 	s.evict.keys++
-	s.signalModified(db, key)
+	s.signalEvicted(db, key)
 	s.Notify(db, "evicted", key)
 	if o.Type != TypeString {
 		// The session's pages that only the prefix cache still holds are

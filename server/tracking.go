@@ -351,7 +351,18 @@ func (s *Server) trackingKeyModified(db *DB, key string) {
 // passed. No client changed it, so BCAST NOLOOP clients hear of it even
 // when their own command found it expired, as in Redis, where an expiry
 // is signalled without a client.
-func (s *Server) signalExpired(db *DB, key string) {
+func (s *Server) signalExpired(db *DB, key string) { s.signalNoClient(db, key) }
+
+// signalEvicted is signalModified for a key maxmemory evicted: Redis's
+// performEvictions signals it without a client too, so a BCAST NOLOOP
+// client hears of the keys evicted before its own command ran.
+func (s *Server) signalEvicted(db *DB, key string) { s.signalNoClient(db, key) }
+
+// signalNoClient is signalModified for a change no client made: the BCAST
+// tables record no modifier, so NOLOOP leaves nobody out. (Default-mode
+// NOLOOP still skips the running client, as Redis's check is against
+// current_client there.)
+func (s *Server) signalNoClient(db *DB, key string) {
 	if s.trk == nil {
 		s.signalModified(db, key)
 		return
