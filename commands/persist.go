@@ -66,6 +66,9 @@ type persistence struct {
 	lastBgTimeSec int64 // -1 until a BGSAVE finished
 	saves         int64
 	lastCowSize   int64
+	// The last snapshot load (start-up): keys loaded, and keys left out
+	// because their TTL had passed (INFO rdb_last_load_keys_*).
+	lastLoadKeys, lastLoadExpired int64
 }
 
 // bgsave is one background save in flight.
@@ -74,6 +77,12 @@ type bgsave struct {
 	dirtyBefore int64
 	cancel      atomic.Bool
 	done        chan struct{}
+	// For INFO's current_* fields: the bytes the view copied when it was
+	// taken (the save's whole copy-on-write cost), the keys in the view,
+	// and the keys written so far (by the save's goroutine).
+	cow       int64
+	keys      int64
+	processed atomic.Int64
 }
 
 // renameMu orders a background save's rename against a foreground save:
@@ -232,7 +241,10 @@ var errCancelled = errors.New("cancelled by a newer save")
 
 // writeView writes items to path (temp file, fsync, rename, fsync dir)
 // and releases the view. Safe on any goroutine: it touches no loop state.
-func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bool) (err error) {
+//
+// processed, when not nil, counts the keys written (INFO
+// current_save_keys_processed).
+func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bool, processed *atomic.Int64) (err error) {
 	enc := startEncoders(items)
 	defer releaseView(items)
 	defer enc.stop() // before releaseView: no encoder reads a released view
@@ -273,6 +285,9 @@ func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bo
 		}
 		if err != nil {
 			return err
+		}
+		if processed != nil {
+			processed.Add(1)
 		}
 	}
 	renameMu.Lock()
@@ -370,7 +385,7 @@ func (p *persistence) save() error {
 	p.killBgsave()
 	items, cow, err := p.takeView()
 	if err == nil {
-		err = writeView(p.path(), items, p.aux(), nil)
+		err = writeView(p.path(), items, p.aux(), nil, nil)
 	}
 	if err != nil {
 		p.s.Logf("warning", "Failed saving the DB: %v", err)
@@ -407,13 +422,13 @@ func (p *persistence) bgsave() error {
 		p.s.Logf("warning", "Can't save in background: %v", err)
 		return err
 	}
-	bg := &bgsave{start: time.Now(), dirtyBefore: p.s.Dirty, done: make(chan struct{})}
+	bg := &bgsave{start: time.Now(), dirtyBefore: p.s.Dirty, done: make(chan struct{}), cow: cow, keys: int64(len(items))}
 	p.bg = bg
 	p.lastCowSize = cow
 	path, aux := p.path(), p.aux()
 	p.s.Logf("notice", "Background saving started")
 	go func() {
-		err := writeView(path, items, aux, &bg.cancel)
+		err := writeView(path, items, aux, &bg.cancel, &bg.processed)
 		close(bg.done)
 		p.s.Post(func() { p.bgsaveDone(bg, err) })
 	}()
@@ -505,13 +520,28 @@ func (p *persistence) info() []string {
 	if !p.lastBgOK {
 		status = "err"
 	}
+	// A BGSAVE's view is copied once, when taken (no fork), so its
+	// copy-on-write size is known from the start and never grows: peak and
+	// current are that copy, as old as the save.
 	cur := int64(-1)
-	if p.bg != nil {
-		cur = int64(time.Since(p.bg.start).Seconds())
+	var cow, cowAge, keys, processed int64
+	perc := 0.0
+	if bg := p.bg; bg != nil {
+		cur = int64(time.Since(bg.start).Seconds())
+		cow, cowAge, keys, processed = bg.cow, cur, bg.keys, bg.processed.Load()
+		if keys > 0 {
+			perc = float64(processed) * 100 / float64(keys)
+		}
 	}
-	return []string{
+	return append([]string{
 		"loading:0",
 		"async_loading:0",
+		fmt.Sprintf("current_cow_peak:%d", cow),
+		fmt.Sprintf("current_cow_size:%d", cow),
+		fmt.Sprintf("current_cow_size_age:%d", cowAge),
+		fmt.Sprintf("current_fork_perc:%.2f", perc),
+		fmt.Sprintf("current_save_keys_processed:%d", processed),
+		fmt.Sprintf("current_save_keys_total:%d", keys),
 		fmt.Sprintf("rdb_changes_since_last_save:%d", p.s.Dirty),
 		fmt.Sprintf("rdb_bgsave_in_progress:%d", b2i(p.bg != nil)),
 		fmt.Sprintf("rdb_last_save_time:%d", p.s.LastSave),
@@ -520,12 +550,9 @@ func (p *persistence) info() []string {
 		fmt.Sprintf("rdb_current_bgsave_time_sec:%d", cur),
 		fmt.Sprintf("rdb_saves:%d", p.saves),
 		fmt.Sprintf("rdb_last_cow_size:%d", p.lastCowSize),
-		"aof_enabled:0",
-		"aof_rewrite_in_progress:0",
-		"aof_rewrite_scheduled:0",
-		"aof_last_bgrewrite_status:ok",
-		"aof_last_write_status:ok",
-	}
+		fmt.Sprintf("rdb_last_load_keys_expired:%d", p.lastLoadExpired),
+		fmt.Sprintf("rdb_last_load_keys_loaded:%d", p.lastLoadKeys),
+	}, server.InfoNoAOFOrModules...)
 }
 
 var errNoPersist = server.Errorf("persistence is not enabled")
@@ -975,8 +1002,10 @@ func (p *persistence) loadSnapshot(path string) (int, error) {
 		o *server.Object
 	}
 	var keys []loaded
+	expired := 0
 	for _, e := range snap.Entries {
 		if e.ExpireMS != -1 && e.ExpireMS <= now {
+			expired++
 			continue
 		}
 		if e.Type == rdb.TypeString {
@@ -1001,5 +1030,6 @@ func (p *persistence) loadSnapshot(path string) (int, error) {
 			db.SetExpire(k.e.Key, k.e.ExpireMS)
 		}
 	}
+	p.lastLoadKeys, p.lastLoadExpired = int64(len(keys)), int64(expired)
 	return len(keys), nil
 }

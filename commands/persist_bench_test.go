@@ -49,7 +49,7 @@ func benchKeyspace(b *testing.B, n int) (*persistence, int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := writeView(p.path(), items, p.aux(), nil); err != nil {
+	if err := writeView(p.path(), items, p.aux(), nil, nil); err != nil {
 		b.Fatal(err)
 	}
 	fi, _ := os.Stat(p.path())

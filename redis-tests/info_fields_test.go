@@ -19,11 +19,12 @@ func infoFields(t *testing.T, c doer, section string) map[string]bool {
 
 // Monitoring tools (redis_exporter, redis-cli --stat, Redis's own tests) read
 // these sections by field name: every field Redis 7.0 prints must be there,
-// even where reddwarf's value is a constant (no replicas, no AOF, no Lua).
-func TestInfoMemoryStatsClientsHaveEveryRedis70Field(t *testing.T) {
+// even where reddwarf's value is a constant (no replicas, no AOF, no Lua,
+// no modules, no fork).
+func TestInfoMemoryStatsClientsPersistenceHaveEveryRedis70Field(t *testing.T) {
 	c := client(t)
 	ref := referenceRedis(t)
-	for _, section := range []string{"memory", "stats", "clients"} {
+	for _, section := range []string{"memory", "stats", "clients", "persistence"} {
 		mine := infoFields(t, c, section)
 		theirs := infoFields(t, ref, section)
 		if len(theirs) < 5 {

@@ -622,3 +622,29 @@ func TestPersistCorruptSnapshots(t *testing.T) {
 	}
 	t.Logf("40 damaged snapshots: %d refused at start, %d loaded (%d keys dropped on first access), no key half-restored", refused, loaded, dropped)
 }
+
+// INFO persistence counts the keys the last load added and those it left
+// out because their TTL passed while the server was down, as Redis 7.0's
+// rdb_last_load_keys_loaded and rdb_last_load_keys_expired; rdb_saves
+// counts the saves done since start.
+func TestPersistInfoCountsKeysLoadedAndExpired(t *testing.T) {
+	dir := t.TempDir()
+	s := startIn(t, dir)
+	c := cli(t, s)
+	wantInfo(t, c, "persistence", "rdb_last_load_keys_loaded", "0")
+	do(t, c, "SET", "a", "1")
+	do(t, c, "SET", "b", "2", "EX", "1000")
+	do(t, c, "SET", "short", "3", "PX", "200")
+	want(t, c, "OK", "SAVE")
+	wantInfo(t, c, "persistence", "rdb_saves", "1")
+	s.stop()
+	time.Sleep(250 * time.Millisecond)
+
+	s = startIn(t, dir)
+	c = cli(t, s)
+	wantInfo(t, c, "persistence", "rdb_last_load_keys_loaded", "2")
+	wantInfo(t, c, "persistence", "rdb_last_load_keys_expired", "1")
+	wantInfo(t, c, "persistence", "rdb_saves", "0")
+	wantInfo(t, c, "persistence", "current_save_keys_total", "0")
+	wantInfo(t, c, "persistence", "aof_rewrites", "0")
+}

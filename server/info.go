@@ -15,6 +15,25 @@ import (
 // maxmemory gate read, less the estimated size of keys evicted since the
 // last GC cycle (evict.go says why). It is sampled cheaply
 // (runtime/metrics), not via a stop-the-world ReadMemStats.
+// InfoNoAOFOrModules ends INFO persistence with Redis 7.0's AOF and module
+// fork fields. reddwarf has no append-only file and no modules, so they
+// keep the values of a Redis that never enabled either: nothing in
+// progress, no rewrites, times -1, statuses ok, sizes 0.
+var InfoNoAOFOrModules = []string{
+	"aof_enabled:0",
+	"aof_rewrite_in_progress:0",
+	"aof_rewrite_scheduled:0",
+	"aof_last_rewrite_time_sec:-1",
+	"aof_current_rewrite_time_sec:-1",
+	"aof_last_bgrewrite_status:ok",
+	"aof_rewrites:0",
+	"aof_rewrites_consecutive_failures:0",
+	"aof_last_write_status:ok",
+	"aof_last_cow_size:0",
+	"module_fork_in_progress:0",
+	"module_fork_last_cow_size:0",
+}
+
 func (s *Server) UsedMemory() int64 { return s.evict.used() }
 
 // infoDefault is INFO's section order with no argument (and "default").
@@ -212,6 +231,12 @@ func (s *Server) infoSection(name string) []string {
 		lines := []string{
 			fmt.Sprintf("loading:%d", b2i(s.loading.Load())),
 			"async_loading:0",
+			"current_cow_peak:0",
+			"current_cow_size:0",
+			"current_cow_size_age:0",
+			"current_fork_perc:0.00",
+			"current_save_keys_processed:0",
+			"current_save_keys_total:0",
 			fmt.Sprintf("rdb_changes_since_last_save:%d", s.Dirty),
 			"rdb_bgsave_in_progress:0",
 			fmt.Sprintf("rdb_last_save_time:%d", s.LastSave),
@@ -220,12 +245,10 @@ func (s *Server) infoSection(name string) []string {
 			"rdb_current_bgsave_time_sec:-1",
 			"rdb_saves:0",
 			"rdb_last_cow_size:0",
-			"aof_enabled:0",
-			"aof_rewrite_in_progress:0",
-			"aof_rewrite_scheduled:0",
-			"aof_last_bgrewrite_status:ok",
-			"aof_last_write_status:ok",
+			"rdb_last_load_keys_expired:0",
+			"rdb_last_load_keys_loaded:0",
 		}
+		lines = append(lines, InfoNoAOFOrModules...)
 		if s.Hooks.InfoSections != nil {
 			if more := s.Hooks.InfoSections("persistence"); more != nil {
 				return more
