@@ -8,16 +8,18 @@
 // # API
 //
 //   - DType mirrors ggml/GGUF tensor types (F32, F16, BF16, Q8_0, Q4_0,
-//     Q4_K, Q6_K; the numbers are on-disk values). RowBytes sizes a row.
+//     Q4_K, Q6_K, and deepseek4's 2-bit Q2_K and IQ2_XXS; the numbers are
+//     on-disk values). RowBytes sizes a row.
 //   - Matrix is a GGUF weight: Rows rows of Cols elements, row-major, Data
 //     usually a slice of the read-only mmap. NewMatrix checks the size;
 //     Row dequantises one row.
 //   - Pool is a persistent worker pool (workers poll for 30µs between
 //     calls, then park); Parallel splits [0, n) into contiguous chunks.
 //     MatMul(p, out, m, x, batch) computes out[b*Rows+r] = m[r]·x[b*Cols:]
-//     for a whole batch, reading each weight row once; batches of four or
-//     more columns go through tiles (4 rows × 4 columns for Q8_0, 1 row × 4
-//     columns for Q4_0, 16 rows × 8 and × 4 for repacked Q4_K).
+//     for a whole batch, reading each weight row once (MatMulLowBit is
+//     the same call); batches of four or more columns go through tiles
+//     (4 rows × 4 columns for Q8_0, 1 row × 4 columns for Q4_0, 16 rows
+//     × 8 and × 4 for repacked Q4_K).
 //   - Repack(m) returns m with Data rearranged, once at load, into the
 //     layout the kernels in use stream best: Q4_K rows in groups of 16, one
 //     row per ZMM lane (q4_kx16.go), the same size as the file's bytes.
@@ -31,12 +33,14 @@
 // # Invariants
 //
 //   - Block layouts are exactly ggml's; each format file (q8_0.go, q4_0.go,
-//     q4_k.go, q6_k.go, f16.go) draws its layout and holds the reference
-//     dequantiser, the reference dot kernel and the quantiser.
+//     q4_k.go, q6_k.go, q2_k.go, iq2_xxs.go, f16.go) draws its layout and
+//     holds the reference dequantiser, the reference dot kernel and the
+//     quantiser.
 //   - For quantised weights MatMul quantises the activations to 8 bits once
 //     per call (act.go: blocks of 32 for Q8_0/Q4_0, 256 with 16- and
-//     32-value sums for K-quants), then does integer dots, as llama.cpp does,
-//     so results match llama.cpp's to rounding, not bit for bit.
+//     32-value sums for K-quants and the 2-bit formats), then does integer
+//     dots, as llama.cpp does, so results match llama.cpp's to rounding,
+//     not bit for bit.
 //   - Steady-state MatMul allocates nothing: scratch lives in the Pool.
 //     Calls on one Pool are serialised; a nil Pool runs on the caller.
 //   - Shape mismatches in MatMul and the float kernels are programmer errors
@@ -49,7 +53,8 @@
 // on amd64, assembly chosen at run time with golang.org/x/sys/cpu:
 //
 //	avx2        AVX2+FMA+F16C: f32/f16/bf16 dots, axpy, f16 conversion,
-//	            Q8_0, Q4_0, Q4_K, Q6_K integer dots (VPMADDUBSW/VPMADDWD)
+//	            Q8_0, Q4_0, Q4_K, Q6_K, Q2_K, IQ2_XXS integer dots
+//	            (VPMADDUBSW/VPMADDWD; the 2-bit ones a row at a time)
 //	avx512vnni  adds AVX512-VNNI: Q8_0 on ZMM, two blocks per VPDPBUSD
 //	            with the weights' sign bit flipped and a per-block
 //	            activation correction (q8_0z_amd64.s: 4 rows × 1 column
@@ -57,7 +62,12 @@
 //	            VPDPWSSD (q4_kz_amd64.s: four rows for decode, one row ×
 //	            four columns for prefill); repacked Q4_K with VPDPBUSD on
 //	            broadcast activations (q4_kx16_amd64.s: 16 rows × 1, 4
-//	            and 8 columns); SwiGLU (exp_amd64.s); Q4_0 with VPDPBUSD on
+//	            and 8 columns); Q2_K four rows per pass, each block's
+//	            activations arranged once for the four (q2_kz_amd64.s);
+//	            IQ2_XXS with its codebook read by VPGATHERQQ and its
+//	            signs and scales decoded by byte permutes, multishift and
+//	            popcount (iq2_xxsz_amd64.s; also needs VBMI and BITALG);
+//	            SwiGLU (exp_amd64.s); Q4_0 with VPDPBUSD on
 //	            YMM; activation quantisers for 32- and 256-value blocks
 //	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM
 //

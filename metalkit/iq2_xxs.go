@@ -165,14 +165,14 @@ func iq2xxsTable() [][8]int8 {
 	return iq2xxsSigned
 }
 
-// dotIQ2_XXSGo is the reference dot of one IQ2_XXS row with Q8_K
-// activations: Σ_blocks d·d_y/8 · Σ_sub (2s+1) · Σ_i grid·sign·q_y.
-func dotIQ2_XXSGo(w []byte, a *q8KAct) float32 {
+// dotIQ2_XXSGo is the reference dot of one IQ2_XXS row with activations in
+// 256-value blocks: Σ_blocks d·d_y/8 · Σ_sub (2s+1) · Σ_i grid·sign·q_y.
+func dotIQ2_XXSGo(w []byte, a *q8Act) float32 {
 	tab := iq2xxsTable()
 	var sum float32
 	for b := range a.d {
 		blk := w[b*iq2xxsBytes : (b+1)*iq2xxsBytes]
-		q := a.q[b*qkBlock : (b+1)*qkBlock]
+		q := a.qs[b*qkBlock : (b+1)*qkBlock]
 		var bsum int32
 		for ib := 0; ib < 8; ib++ {
 			w0 := binary.LittleEndian.Uint32(blk[2+8*ib:])
@@ -189,6 +189,14 @@ func dotIQ2_XXSGo(w []byte, a *q8KAct) float32 {
 		sum += F16ToF32(binary.LittleEndian.Uint16(blk)) * a.d[b] * float32(bsum) / 8
 	}
 	return sum
+}
+
+// dot4IQ2_XXSGo is the reference 4-row IQ2_XXS kernel (the goBackend's):
+// out[r] is the dot of the row at w[r*stride:] with a.
+func dot4IQ2_XXSGo(w []byte, stride int, a *q8Act, out *[4]float32) {
+	for r := 0; r < 4; r++ {
+		out[r] = dotIQ2_XXSGo(w[r*stride:], a)
+	}
 }
 
 // QuantizeIQ2_XXS encodes src (a multiple of 256 values) greedily: per

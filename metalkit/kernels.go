@@ -30,12 +30,18 @@ type backend struct {
 	q4_0 dot4Func
 	q4_K dot4Func
 	q6_K dot4Func
+	// The 2-bit formats of deepseek4's routed experts (q2_k.go,
+	// iq2_xxs.go), with activations in 256-value blocks.
+	q2_K    dot4Func
+	iq2_XXS dot4Func
 
 	// One row × four columns: out[c] = dot(w, a[c]), c < 4 (batched
 	// MatMul). nil means MatMul uses the 4-row kernel per column.
-	q8_0x4 dot1x4Func
-	q4_0x4 dot1x4Func
-	q4_Kx4 dot1x4Func
+	q8_0x4    dot1x4Func
+	q4_0x4    dot1x4Func
+	q4_Kx4    dot1x4Func
+	q2_Kx4    dot1x4Func
+	iq2_XXSx4 dot1x4Func
 
 	// Four rows × four columns, out[4c+r] (prefill tiles). nil means
 	// MatMul uses the one-row × four-column or 4-row kernels.
@@ -95,6 +101,8 @@ var goBackend = backend{
 	q4_0:     dot4Q4_0Go,
 	q4_K:     dot4Q4_KGo,
 	q6_K:     dot4Q6_KGo,
+	q2_K:     dot4Q2_KGo,
+	iq2_XXS:  dot4IQ2_XXSGo,
 	q4Kx16:   dot16Q4_KxGo,
 	q4Kx16t:  dot16x4Q4_KxGo,
 	q4Kx16w:  dot16x8Q4_KxGo,
@@ -174,6 +182,12 @@ func (b *backend) inherit(parent *backend) *backend {
 	if b.q6_K == nil {
 		b.q6_K = parent.q6_K
 	}
+	if b.q2_K == nil {
+		b.q2_K = parent.q2_K
+	}
+	if b.iq2_XXS == nil {
+		b.iq2_XXS = parent.iq2_XXS
+	}
 	if b.q8_0x4 == nil {
 		b.q8_0x4 = parent.q8_0x4
 	}
@@ -182,6 +196,12 @@ func (b *backend) inherit(parent *backend) *backend {
 	}
 	if b.q4_Kx4 == nil {
 		b.q4_Kx4 = parent.q4_Kx4
+	}
+	if b.q2_Kx4 == nil {
+		b.q2_Kx4 = parent.q2_Kx4
+	}
+	if b.iq2_XXSx4 == nil {
+		b.iq2_XXSx4 = parent.iq2_XXSx4
 	}
 	if b.q8_0t == nil {
 		b.q8_0t = parent.q8_0t

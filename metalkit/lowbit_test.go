@@ -1,6 +1,7 @@
 package metalkit
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -105,52 +106,158 @@ func BenchmarkMatMulLowBit(b *testing.B) {
 	}
 }
 
-// TestIQ2_XXSKernel: the AVX2 IQ2_XXS kernel gives exactly the pure-Go
-// reference's result (the same integer sums, the same float steps) on
-// random blocks with every codebook entry, sign selector and scale.
-func TestIQ2_XXSKernel(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	for _, nb := range []int{1, 3, 16, 40} {
-		w := make([]byte, nb*iq2xxsBytes)
-		for i := range w {
-			w[i] = byte(rng.Uint32())
+// lowBitCases are the 2-bit formats with their 4-row kernels and the byte
+// offsets of their f16 scales in a block.
+var lowBitCases = []struct {
+	typ       DType
+	pick      func(b *backend) dot4Func
+	pick4     func(b *backend) dot1x4Func
+	scaleOffs []int
+}{
+	{Q2_K, func(b *backend) dot4Func { return b.q2_K }, func(b *backend) dot1x4Func { return b.q2_Kx4 }, []int{80, 82}},
+	{IQ2_XXS, func(b *backend) dot4Func { return b.iq2_XXS }, func(b *backend) dot1x4Func { return b.iq2_XXSx4 }, []int{0}},
+}
+
+// randLowBitRows returns rows random rows of nb blocks of typ (every
+// codebook entry, sign selector, scale and 2-bit value occurs) with f16
+// scales in ±[0.001, 0.01], plus slack bytes after them.
+func randLowBitRows(r *rand.Rand, typ DType, offs []int, rows, nb int) []byte {
+	rb := RowBytes(typ, nb*qkBlock)
+	w := make([]byte, rows*rb+7)
+	for i := range w {
+		w[i] = byte(r.Uint32())
+	}
+	for blk := 0; blk < rows*nb; blk++ {
+		for _, off := range offs {
+			d := 0.001 + 0.009*r.Float32()
+			if r.IntN(4) == 0 {
+				d = -d
+			}
+			binary.LittleEndian.PutUint16(w[blk*typ.BlockBytes()+off:], F32ToF16(d))
 		}
-		for b := 0; b < nb; b++ {
-			w[b*iq2xxsBytes], w[b*iq2xxsBytes+1] = byte(rng.Uint32()), 0x1c // d around 2^-2
-		}
-		x := make([]float32, nb*qkBlock)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		var a q8KAct
-		quantQ8K(&a, x)
-		got, want := dotIQ2_XXS(w, &a), dotIQ2_XXSGo(w, &a)
-		if got != want {
-			t.Errorf("%d blocks: kernel %g, reference %g", nb, got, want)
-		}
+	}
+	return w
+}
+
+// lowBitWant is the dot of a dequantised row with the activations a
+// represents, in float64, and the sum of the terms' magnitudes.
+func lowBitWant(typ DType, row []byte, a *q8Act) (want, mag float64) {
+	nb := len(a.d)
+	deq := make([]float32, nb*qkBlock)
+	m := Matrix{Type: typ, Rows: 1, Cols: nb * qkBlock, Data: row[:RowBytes(typ, nb*qkBlock)]}
+	m.Row(0, deq)
+	for i, w := range deq {
+		x := float64(a.d[i/qkBlock]) * float64(a.qs[i])
+		want += float64(w) * x
+		mag += math.Abs(float64(w) * x)
+	}
+	return want, mag
+}
+
+// TestBackendLowBit: every backend's Q2_K and IQ2_XXS 4-row kernels, and
+// the Go reference, give the float64 dot of the dequantised rows with the
+// quantised activations to float32 rounding, for odd block counts, four
+// rows and one row repeated (stride 0).
+func TestBackendLowBit(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			r := newRand(t, 20)
+			for _, lc := range lowBitCases {
+				for _, nb := range []int{1, 2, 3, 5, 8, 16, 17, 33} {
+					rb := RowBytes(lc.typ, nb*qkBlock)
+					w := randLowBitRows(r, lc.typ, lc.scaleOffs, 4, nb)
+					a := randAct(r, lc.typ, nb)
+					for _, stride := range []int{rb, 0} {
+						var got [4]float32
+						lc.pick(b)(w, stride, a, &got)
+						for row := 0; row < 4; row++ {
+							want, mag := lowBitWant(lc.typ, w[row*stride:], a)
+							if d := math.Abs(float64(got[row]) - want); !(d <= 1e-5*mag+1e-7) {
+								t.Fatalf("%v %d blocks stride %d row %d: %g, want %g (terms %g)", lc.typ, nb, stride, row, got[row], want, mag)
+							}
+						}
+					}
+				}
+			}
+		})
 	}
 }
 
-// TestQ2_KKernel: the AVX2 Q2_K kernel gives exactly the Go reference's
-// result on random blocks.
-func TestQ2_KKernel(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
-	for _, nb := range []int{1, 2, 8, 40} {
-		w := make([]byte, nb*q2_KBytes)
-		for i := range w {
-			w[i] = byte(rng.Uint32())
+// TestBackendLowBit1x4: the one-row × four-column kernels, where a backend
+// has them, on columns in actBuf's layout and on four separate columns
+// (which take the 4-row kernel, one column at a time), and bit for bit as
+// the 4-row kernel, so that a prompt and its tokens one by one give the
+// same logits.
+func TestBackendLowBit1x4(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		r := newRand(t, 22)
+		for _, lc := range lowBitCases {
+			x4 := lc.pick4(b)
+			if x4 == nil {
+				continue
+			}
+			for _, nb := range []int{1, 3, 8, 17} {
+				w := randLowBitRows(r, lc.typ, lc.scaleOffs, 1, nb)
+				var ab actBuf
+				laid := ab.prepare(nb*qkBlock, 4, qkBlock)
+				x := randVec(r, 4*nb*qkBlock)
+				for c := range laid {
+					quantActGo(&laid[c], x[c*nb*qkBlock:(c+1)*nb*qkBlock], qkBlock)
+				}
+				apart := []q8Act{*randAct(r, lc.typ, nb), *randAct(r, lc.typ, nb), *randAct(r, lc.typ, nb), *randAct(r, lc.typ, nb)}
+				for _, cols := range [][]q8Act{laid, apart} {
+					var got [4]float32
+					x4(w, cols, &got, lc.pick(b))
+					for c := range cols {
+						want, mag := lowBitWant(lc.typ, w, &cols[c])
+						if d := math.Abs(float64(got[c]) - want); !(d <= 1e-5*mag+1e-7) {
+							t.Fatalf("%v %d blocks column %d: %g, want %g (terms %g)", lc.typ, nb, c, got[c], want, mag)
+						}
+						var one [4]float32
+						lc.pick(b)(w, 0, &cols[c], &one)
+						if math.Float32bits(one[0]) != math.Float32bits(got[c]) {
+							t.Fatalf("%v %d blocks column %d: %g, 4-row kernel %g", lc.typ, nb, c, got[c], one[0])
+						}
+					}
+				}
+			}
 		}
-		for b := 0; b < nb; b++ {
-			w[b*q2_KBytes+81], w[b*q2_KBytes+83] = 0x1c, 0x18
-		}
-		x := make([]float32, nb*qkBlock)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		var a q8KAct
-		quantQ8K(&a, x)
-		if got, want := dotQ2_K(w, &a), dotQ2_KGo(w, &a); got != want {
-			t.Errorf("%d blocks: kernel %g, reference %g", nb, got, want)
+	})
+}
+
+// TestMatMulLowBit: MatMul on Q2_K and IQ2_XXS matrices with odd row counts
+// and batches (four-row groups, a tail, several columns) matches the Go
+// reference row dots on the same quantised activations.
+func TestMatMulLowBit(t *testing.T) {
+	r := newRand(t, 21)
+	pool := NewPool(3)
+	defer pool.Close()
+	for _, lc := range lowBitCases {
+		for _, shape := range [][3]int{{1, 256, 1}, {5, 768, 3}, {37, 4352, 1}, {66, 512, 6}} {
+			rows, cols, batch := shape[0], shape[1], shape[2]
+			nb := cols / qkBlock
+			w := randLowBitRows(r, lc.typ, lc.scaleOffs, rows, nb)
+			m, err := NewMatrix(lc.typ, rows, cols, w[:rows*RowBytes(lc.typ, cols)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randVec(r, cols*batch)
+			got := make([]float32, rows*batch)
+			MatMul(pool, got, m, x, batch)
+			a := randAct(r, lc.typ, nb)
+			rb := RowBytes(lc.typ, cols)
+			for c := 0; c < batch; c++ {
+				quantActGo(a, x[c*cols:(c+1)*cols], qkBlock)
+				for row := 0; row < rows; row++ {
+					want, mag := lowBitWant(lc.typ, w[row*rb:], a)
+					if d := math.Abs(float64(got[c*rows+row]) - want); !(d <= 1e-5*mag+1e-7) {
+						t.Fatalf("%v %dx%d column %d row %d: %g, want %g", lc.typ, rows, cols, c, row, got[c*rows+row], want)
+					}
+				}
+			}
+			if n := testing.AllocsPerRun(10, func() { MatMul(pool, got, m, x, batch) }); n != 0 {
+				t.Errorf("%v %dx%d batch %d: %v allocations per MatMul", lc.typ, rows, cols, batch, n)
+			}
 		}
 	}
 }

@@ -38,7 +38,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	switch m.Type {
 	case Q8_0, Q4_0:
 		t.acts = p.act.prepare(m.Cols, batch, 32)
-	case Q4_K, Q6_K:
+	case Q4_K, Q6_K, Q2_K, IQ2_XXS:
 		t.acts = p.act.prepare(m.Cols, batch, qkBlock)
 	}
 	if t.acts != nil {
@@ -120,6 +120,10 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 		dot = t.k.q4_K
 	case Q6_K:
 		dot = t.k.q6_K
+	case Q2_K:
+		dot = t.k.q2_K
+	case IQ2_XXS:
+		dot = t.k.iq2_XXS
 	}
 	R, data := t.m.Rows, t.m.Data
 	if t.m.Type == Q8_0 && t.k.q8_0t != nil && b1-b0 >= 4 {
@@ -151,6 +155,10 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 		x4 = t.k.q4_0x4
 	case Q4_K:
 		x4 = t.k.q4_Kx4
+	case Q2_K:
+		x4 = t.k.q2_Kx4
+	case IQ2_XXS:
+		x4 = t.k.iq2_XXSx4
 	}
 	if x4 != nil && b1-b0 >= 4 {
 		// Many columns: one row at a time against four columns, so the

@@ -2,7 +2,6 @@ package metalkit
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 )
 
@@ -35,56 +34,17 @@ func dequantQ2_K(out []float32, src []byte) {
 	}
 }
 
-// q8KAct is one column of activations quantised for the K-quant and IQ
-// dots of this file and iq2_xxs.go: per 256-value block a scale d and 8-bit
-// values, plus the sums of each 16-value group (they fold the Q2_K mins out
-// of the inner loop).
-//
-//	x[i] ≈ d[i/256] · q[i],  d = amax/127
-type q8KAct struct {
-	q     []int8
-	d     []float32
-	bsums []int16
-}
-
-// quantQ8K quantises x (a multiple of 256 values) into a, reusing its memory.
-func quantQ8K(a *q8KAct, x []float32) {
-	nb := len(x) / qkBlock
-	if cap(a.q) < len(x) {
-		a.q, a.d, a.bsums = make([]int8, len(x)), make([]float32, nb), make([]int16, 16*nb)
-	}
-	a.q, a.d, a.bsums = a.q[:len(x)], a.d[:nb], a.bsums[:16*nb]
-	for b := 0; b < nb; b++ {
-		xb := x[b*qkBlock : (b+1)*qkBlock]
-		amax := absMax(xb)
-		d := amax / 127
-		id := float32(0)
-		if d != 0 {
-			id = 1 / d
-		}
-		a.d[b] = d
-		for i, v := range xb {
-			a.q[b*qkBlock+i] = int8(math.RoundToEven(float64(v * id)))
-		}
-		for s := 0; s < 16; s++ {
-			var t int16
-			for _, v := range a.q[b*qkBlock+16*s : b*qkBlock+16*s+16] {
-				t += int16(v)
-			}
-			a.bsums[b*16+s] = t
-		}
-	}
-}
-
-// dotQ2_KGo is the reference dot of one Q2_K row with Q8_K activations:
+// dotQ2_KGo is the reference dot of one Q2_K row with activations in
+// 256-value blocks (a.qs, a.d, and a.bs16, the sums of each 16 values, which
+// fold the mins out of the inner loop):
 //
 //	Σ_b d_y·(d·Σ_s a_s·Σ_{i∈s} q_i·y_i − dmin·Σ_s b_s·bsum_s)
-func dotQ2_KGo(w []byte, a *q8KAct) float32 {
+func dotQ2_KGo(w []byte, a *q8Act) float32 {
 	var sum float32
 	for b := range a.d {
 		blk := w[b*q2_KBytes : (b+1)*q2_KBytes]
-		y := a.q[b*qkBlock : (b+1)*qkBlock]
-		bs := a.bsums[b*16 : b*16+16]
+		y := a.qs[b*qkBlock : (b+1)*qkBlock]
+		bs := a.bs16[b*16 : b*16+16]
 		var sumi, summ int32
 		for h := 0; h < 2; h++ {
 			qs := blk[16+32*h : 16+32*h+32]
@@ -108,6 +68,14 @@ func dotQ2_KGo(w []byte, a *q8KAct) float32 {
 		sum += a.d[b] * (d*float32(sumi) - dmin*float32(summ))
 	}
 	return sum
+}
+
+// dot4Q2_KGo is the reference 4-row Q2_K kernel (the goBackend's): out[r] is
+// the dot of the row at w[r*stride:] with a.
+func dot4Q2_KGo(w []byte, stride int, a *q8Act, out *[4]float32) {
+	for r := 0; r < 4; r++ {
+		out[r] = dotQ2_KGo(w[r*stride:], a)
+	}
 }
 
 // QuantizeQ2_K encodes src (a multiple of 256 values): per 16-value
@@ -163,51 +131,9 @@ func QuantizeQ2_K(src []float32) []byte {
 	return out
 }
 
-// lowBitDot is the dot kernel of a type MatMulLowBit handles.
-func lowBitDot(t DType) func(w []byte, a *q8KAct) float32 {
-	switch t {
-	case Q2_K:
-		return dotQ2_K
-	case IQ2_XXS:
-		return dotIQ2_XXS
-	}
-	return nil
-}
-
-// MatMulLowBit is MatMul for the 2-bit formats (Q2_K, IQ2_XXS) and falls
-// back to MatMul for every other type:
-//
-//	out[b*m.Rows + r] = Σ_c m[r][c] · x[b*m.Cols + c]
-//
-// Activations are quantised to 8 bits per 256 values (Q8_K) once per call
-// and each weight row is read once for the whole batch. Rows are split over
-// p's workers.
+// MatMulLowBit is MatMul, which takes the 2-bit formats (Q2_K, IQ2_XXS)
+// like every other since their kernels joined the backends; deepseek4's
+// routed experts call it by this name.
 func MatMulLowBit(p *Pool, out []float32, m Matrix, x []float32, batch int) {
-	dot := lowBitDot(m.Type)
-	if dot == nil {
-		MatMul(p, out, m, x, batch)
-		return
-	}
-	if batch <= 0 || m.Rows == 0 {
-		return
-	}
-	rb := RowBytes(m.Type, m.Cols)
-	if len(out) < batch*m.Rows || len(x) < batch*m.Cols || len(m.Data) < m.Rows*rb {
-		panic(fmt.Sprintf("metalkit: MatMulLowBit %v %dx%d batch %d: out %d, x %d", m.Type, m.Rows, m.Cols, batch, len(out), len(x)))
-	}
-	acts := make([]q8KAct, batch)
-	for b := range acts {
-		quantQ8K(&acts[b], x[b*m.Cols:(b+1)*m.Cols])
-	}
-	if p == nil {
-		p = serialPool
-	}
-	p.Parallel(m.Rows, func(start, end int) {
-		for r := start; r < end; r++ {
-			w := m.Data[r*rb : (r+1)*rb]
-			for b := range acts {
-				out[b*m.Rows+r] = dot(w, &acts[b])
-			}
-		}
-	})
+	MatMul(p, out, m, x, batch)
 }

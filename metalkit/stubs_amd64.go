@@ -138,6 +138,10 @@ func q4_0Dot1x4VNNI(w *byte, qs *int8, qsStride int, d *float32, dStride int, nb
 var (
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+	// hasIQ2Z: the IQ2_XXS ZMM kernel also needs VBMI (byte permutes and
+	// multishift) and BITALG (byte popcount), which the VNNI CPUs since
+	// Ice Lake and Zen 4 have (Cascade and Cooper Lake do not).
+	hasIQ2Z = hasVNNI && cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512BITALG
 )
 
 var avx2Backend = backend{
@@ -155,6 +159,8 @@ var avx2Backend = backend{
 	q4_0x4:   dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
 	q4_K:     dot4K(q4KDotAVX2, q4_KBytes, false),
 	q6_K:     dot4K(q6KDotAVX2, q6_KBytes, true),
+	q2_K:     dot4Q2_KAVX2,
+	iq2_XXS:  dot4IQ2_XXSAVX2,
 }
 
 var vnniBackend = backend{
@@ -167,6 +173,8 @@ var vnniBackend = backend{
 	q8_0t:  dot4x4Q8_0Z,
 	q4_K:   dot4Q4_KZ,
 	q4_Kx4: dot1x4Q4_KZ,
+	q2_K:   dot4Q2_KZ, // iq2_XXS, iq2_XXSx4: where hasIQ2Z
+	q2_Kx4: dot1x4Q2_KZ,
 	expSub: expSubAVX512,
 	swiglu: swigluAVX512,
 
@@ -203,6 +211,10 @@ func asmBackends() []*backend {
 		bs = append(bs, avx2Backend.inherit(&goBackend))
 	}
 	if hasVNNI {
+		if hasIQ2Z {
+			vnniBackend.iq2_XXS = dot4IQ2_XXSZ
+			vnniBackend.iq2_XXSx4 = dot1x4IQ2_XXSZ
+		}
 		bs = append(bs, vnniBackend.inherit(&avx2Backend))
 	}
 	return bs
