@@ -9,15 +9,16 @@
 // sub-blocks' w0, w1 as qword s) are decoded with vector ops only:
 //
 //   - signs: VPMULTISHIFTQB takes the 7-bit selectors z_t of qword s (bits
-//     32+7t) to byte 8s+t, the byte's popcount gives the parity bit, so
-//     byte 8s+t = K(z_t), beside group t's grid index (byte 8s+t of qs);
+//     32+7t) to byte t, the byte's popcount gives the parity bit, so byte
+//     t = K(z_t); VPMOVQD packs the four of each sub-block together and
+//     they are stored on the stack, where qword G is quarter G's sign mask
+//     (bit 8k+i: value i of its group k), loaded by KMOVQ;
 //   - scales: qword s >> 59 | 1 = 2·s_s+1, its low word at word 4s;
 //   - for each quarter G of the block (sub-blocks 2G, 2G+1: 8 groups, 64
 //     values): VPERMB spreads the 8 grid indices to qwords (zero-extended)
 //     and VPGATHERQQ reads their codebook entries, the 64 magnitudes in
-//     value order; the same VPERMB on the sign bytes and a VPTESTMB against
-//     1, 2, 4, ... 128 give a 64-bit mask that negates the activations
-//     (merge-masked VPSUBB); VPMADDUBSW (magnitudes unsigned, activations
+//     value order; the sign mask negates the activations (merge-masked
+//     VPSUBB); VPMADDUBSW (magnitudes unsigned, activations
 //     signed) gives word pairs and VPDPWSSD adds them times their
 //     sub-block's 2s+1 (VPERMW) into int32 lanes;
 //   - acc += float(sums)·d·d_y.
@@ -27,8 +28,8 @@
 // BX = out, R11 = rows left; in the block loop R12, R13, R14 = block,
 // quants, scale, CX = blocks left. Z0 = acc, Z1 = qs, Z2 = sign bytes, Z3 =
 // scales, Z4 = int32 sums; Z20-Z23 = the VPERMB indices, Z24-Z27 the
-// VPERMW indices of G = 0..3; Z29 = multishift control, Z30 = bit masks,
-// Z31 = zero; K1 = byte 0 of each qword.
+// VPERMW indices of G = 0..3; Z29 = multishift control, Z31 = zero; K1 =
+// byte 0 of each qword; 0(SP)..32(SP) = the block's four sign masks.
 
 // VPERMB indices, 64 bytes per G: qword k = byte 8(2G+k/4) + k%4, eight
 // times.
@@ -102,8 +103,6 @@ DATA iq2zScIdx<>+0xf0(SB)/8, $0x001c001c001c001c
 DATA iq2zScIdx<>+0xf8(SB)/8, $0x001c001c001c001c
 GLOBL iq2zScIdx<>(SB), RODATA|NOPTR, $256
 
-DATA iq2zBits<>+0(SB)/8, $0x8040201008040201
-GLOBL iq2zBits<>(SB), RODATA|NOPTR, $8
 DATA iq2zShift<>+0(SB)/8, $0x00000000352e2720
 GLOBL iq2zShift<>(SB), RODATA|NOPTR, $8
 DATA iq2z7F<>+0(SB)/4, $0x7f7f7f7f
@@ -122,15 +121,14 @@ GLOBL iq2zEighth<>(SB), RODATA|NOPTR, $4
 	KXNORB     K2, K2, K2;          \
 	VPXORQ     Z6, Z6, Z6;          \
 	VPGATHERQQ (R10)(Z5*8), K2, Z6; \
-	VPERMB     Z2, IDX, Z7;         \
-	VPTESTMB   Z30, Z7, K3;         \
+	KMOVQ      (8*G)(SP), K3;       \
 	VMOVDQU8   (64*G)(R13), Z8;     \
 	VPSUBB     Z8, Z31, K3, Z8;     \
 	VPMADDUBSW Z8, Z6, Z8;          \
 	VPERMW     Z3, IDXW, Z9;        \
 	OP         Z9, Z8, Z4
 
-TEXT ·iq2xxsDot4Z(SB), NOSPLIT, $0-56
+TEXT ·iq2xxsDot4Z(SB), NOSPLIT, $32-56
 	MOVQ         w+0(FP), SI
 	MOVQ         stride+8(FP), R8
 	MOVQ         grid+16(FP), R10
@@ -139,7 +137,6 @@ TEXT ·iq2xxsDot4Z(SB), NOSPLIT, $0-56
 	MOVQ         nb+40(FP), R9
 	MOVQ         out+48(FP), BX
 	VPXORD       Z31, Z31, Z31
-	VPBROADCASTQ iq2zBits<>(SB), Z30
 	VPBROADCASTQ iq2zShift<>(SB), Z29
 	VMOVDQU64    iq2zIdx<>+0(SB), Z20
 	VMOVDQU64    iq2zIdx<>+64(SB), Z21
@@ -168,6 +165,8 @@ block:
 	VPSLLW         $7, Z3, Z3
 	VPANDD.BCST    iq2z80<>(SB), Z3, Z3
 	VPORD          Z3, Z2, Z2
+	VPMOVQD        Z2, Y28
+	VMOVDQU64      Y28, (SP)
 	VPSRLQ         $59, Z1, Z3
 	VPORQ.BCST     iq2zOne<>(SB), Z3, Z3
 	IQ2Z_QUARTER(0, Z20, Z24, VPMADDWD)
@@ -220,8 +219,7 @@ block:
 	KXNORB     K2, K2, K2;               \
 	VPXORQ     Z6, Z6, Z6;               \
 	VPGATHERQQ (R10)(Z5*8), K2, Z6;      \
-	VPERMB     Z2, IDX, Z7;              \
-	VPTESTMB   Z30, Z7, K3;              \
+	KMOVQ      (8*G)(SP), K3;            \
 	VPERMW     Z3, IDXW, Z9;             \
 	IQ2Z4_COL(G, (R13), Z4, OP);         \
 	IQ2Z4_COL(G, (R13)(R11*1), Z11, OP); \
@@ -239,7 +237,7 @@ block:
 	VMULSS        iq2zEighth<>(SB), X14, X14; \
 	VMOVSS        X14, OFF(AX)
 
-TEXT ·iq2xxsDot1x4Z(SB), NOSPLIT, $0-64
+TEXT ·iq2xxsDot1x4Z(SB), NOSPLIT, $32-64
 	MOVQ         w+0(FP), SI
 	MOVQ         grid+8(FP), R10
 	MOVQ         qs+16(FP), R13
@@ -250,7 +248,6 @@ TEXT ·iq2xxsDot1x4Z(SB), NOSPLIT, $0-64
 	LEAQ         (R11)(R11*2), R12
 	LEAQ         (R8)(R8*2), R9
 	VPXORD       Z31, Z31, Z31
-	VPBROADCASTQ iq2zBits<>(SB), Z30
 	VPBROADCASTQ iq2zShift<>(SB), Z29
 	VMOVDQU64    iq2zIdx<>+0(SB), Z20
 	VMOVDQU64    iq2zIdx<>+64(SB), Z21
@@ -275,6 +272,8 @@ block1x4:
 	VPSLLW         $7, Z3, Z3
 	VPANDD.BCST    iq2z80<>(SB), Z3, Z3
 	VPORD          Z3, Z2, Z2
+	VPMOVQD        Z2, Y28
+	VMOVDQU64      Y28, (SP)
 	VPSRLQ         $59, Z1, Z3
 	VPORQ.BCST     iq2zOne<>(SB), Z3, Z3
 	IQ2Z4_QUARTER(0, Z20, Z24, VPMADDWD)
