@@ -68,41 +68,54 @@ func TestLowBitFormats(t *testing.T) {
 
 // BenchmarkMatMulLowBit: one routed expert's gate (IQ2_XXS) or down (Q2_K)
 // projection at DeepSeek V4 Flash width, one token, 2 threads; reports the
-// weight bytes read per second.
+// weight bytes read per second. "warm" reads one matrix over and over (it
+// stays in L2 and L3); "cold" cycles through 256 MB of copies, so every
+// byte comes from DRAM, as in decode.
 func BenchmarkMatMulLowBit(b *testing.B) {
 	for _, tc := range []struct {
 		t          DType
 		rows, cols int
 	}{{IQ2_XXS, 2048, 4096}, {Q2_K, 4096, 2048}} {
-		b.Run(tc.t.String(), func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(3, 4))
-			data := make([]byte, RowBytes(tc.t, tc.cols)*tc.rows)
-			for i := range data {
-				data[i] = byte(rng.Uint32())
+		rng := rand.New(rand.NewPCG(3, 4))
+		data := make([]byte, RowBytes(tc.t, tc.cols)*tc.rows)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		bb := tc.t.BlockBytes()
+		for i := 0; i < len(data)/bb; i++ { // sane scales
+			off := 0
+			if tc.t == Q2_K {
+				off = 80
+				data[i*bb+82], data[i*bb+83] = 0, 0x20
 			}
-			bs, bb := tc.t.BlockSize(), tc.t.BlockBytes()
-			for i := 0; i < len(data)/bb; i++ { // sane scales
-				off := 0
-				if tc.t == Q2_K {
-					off = 80
-					data[i*bb+82], data[i*bb+83] = 0, 0x20
+			data[i*bb+off], data[i*bb+off+1] = 0, 0x20
+		}
+		x := make([]float32, tc.cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		for _, temp := range []string{"warm", "cold"} {
+			b.Run(tc.t.String()+"/"+temp, func(b *testing.B) {
+				copies := 1
+				if temp == "cold" {
+					copies = max(2, (256<<20)/len(data))
 				}
-				data[i*bb+off], data[i*bb+off+1] = 0, 0x20
-			}
-			_ = bs
-			m, _ := NewMatrix(tc.t, tc.rows, tc.cols, data)
-			x := make([]float32, tc.cols)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			out := make([]float32, tc.rows)
-			p := NewPool(2)
-			defer p.Close()
-			b.SetBytes(int64(len(data)))
-			for i := 0; i < b.N; i++ {
-				MatMulLowBit(p, out, m, x, 1)
-			}
-		})
+				big := make([]byte, copies*len(data))
+				ms := make([]Matrix, copies)
+				for i := range ms {
+					copy(big[i*len(data):], data)
+					ms[i], _ = NewMatrix(tc.t, tc.rows, tc.cols, big[i*len(data):(i+1)*len(data)])
+				}
+				out := make([]float32, tc.rows)
+				p := NewPool(2)
+				defer p.Close()
+				b.SetBytes(int64(len(data)))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					MatMulLowBit(p, out, ms[i%copies], x, 1)
+				}
+			})
+		}
 	}
 }
 
