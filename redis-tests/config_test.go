@@ -198,6 +198,9 @@ func TestConfigSetNumericBoundsAndSyntaxAsRedis70(t *testing.T) {
 		{"maxmemory", "0", "0", ""},
 		{"maxmemory-clients", "9223372036854775808", "", "ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100"},
 		{"maxmemory-clients", "0", "0", ""},
+		{"loglevel", "nothing", "", "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning"},
+		{"loglevel", "WARNING", "warning", ""},
+		{"loglevel", "notice", "notice", ""},
 	} {
 		if tc.err != "" {
 			wantErr(t, c, tc.err, "CONFIG", "SET", tc.name, tc.value)

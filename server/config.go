@@ -123,7 +123,7 @@ var directives = []*directive{
 	{name: "maxclients", def: "10000", kind: kindInt, min: 1, max: uintMax, unsigned: true, then: stepMaxclients, set: func(c *Config, v string) error { c.MaxClients = atoi(v); return nil }},
 	{name: "timeout", def: "0", kind: kindInt, min: 0, max: intMax, set: func(c *Config, v string) error { c.Timeout = int64(atoi(v)); return nil }},
 	{name: "databases", def: "16", kind: kindInt, immutable: true, min: 1, max: 1 << 20, set: func(c *Config, v string) error { c.Databases = atoi(v); return nil }},
-	{name: "loglevel", def: "notice", kind: kindEnum, enum: []string{"debug", "verbose", "notice", "warning", "nothing"}},
+	{name: "loglevel", def: "notice", kind: kindEnum, enum: []string{"debug", "verbose", "notice", "warning"}}, // "nothing" came in Redis 7.2
 	{name: "logfile", def: "", kind: kindString, immutable: true},
 	{name: "proto-max-bulk-len", def: "536870912", kind: kindMemory, min: 1 << 20, max: longMax, set: func(c *Config, v string) error { c.ProtoMaxBulkLen = atoi64(v); return nil }},
 	{name: "client-query-buffer-limit", def: "1073741824", kind: kindMemory, min: 1 << 20, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.ClientQueryBufferLimit = atoi64(v); return nil }},

@@ -181,7 +181,8 @@ func TestConfigLookup(t *testing.T) {
 func newTestServer(t *testing.T) *Server {
 	t.Helper()
 	c := NewConfig()
-	if err := c.LoadArgs([]string{"--loglevel", "nothing", "--dir", t.TempDir(), "--port", strconv.Itoa(freeTestPort(t)), "--bind", "127.0.0.1"}); err != nil {
+	dir := t.TempDir()
+	if err := c.LoadArgs([]string{"--logfile", filepath.Join(dir, "server.log"), "--dir", dir, "--port", strconv.Itoa(freeTestPort(t)), "--bind", "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	return New(c)
