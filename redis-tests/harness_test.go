@@ -2,6 +2,7 @@ package redistests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -81,6 +82,16 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	shared.stop()
+	for _, log := range racyLogs {
+		fmt.Fprintln(os.Stderr, "data race reported in", log+":")
+		if b, err := os.ReadFile(log); err == nil {
+			if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
+				b = b[i:min(len(b), i+6000)]
+			}
+			os.Stderr.Write(b)
+		}
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "target %s, server log %s:\n", target, shared.log)
 		if b, err := os.ReadFile(shared.log); err == nil {
@@ -205,7 +216,19 @@ func (s *Server) stop() {
 	}
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
+	// A race-detector build reports to the server's log, not to a test:
+	// the run fails at the end if any server logged a race.
+	if b, err := os.ReadFile(s.log); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+		racesMu.Lock()
+		racyLogs = append(racyLogs, s.log)
+		racesMu.Unlock()
+	}
 }
+
+var (
+	racesMu  sync.Mutex
+	racyLogs []string // server logs with a data race (REDDWARF_BUILD_FLAGS=-race)
+)
 
 // startServer starts a server of its own for one test, with extra
 // directives, stopped when the test ends.
