@@ -148,6 +148,7 @@ start_server() {
 	pid=$!
 	for _ in $(seq 200); do
 		[ "$(redis-cli -p "$port" PING 2>/dev/null)" = PONG ] && return 0
+		kill -0 "$pid" 2>/dev/null || break # it exited (port taken?)
 		sleep 0.05
 	done
 	echo "run.sh: $target did not answer PING on port $port" >&2
@@ -199,11 +200,18 @@ total_ok=0 total_err=0 total_unk=0 total_skip=0
 printf '%-22s %6s %6s %7s %7s  %s\n' unit passed failed unknown skipped note
 for unit in "${units[@]}"; do
 	name=${unit//\//_}
-	port=$(free_port)
 	log=$out/$name.log
 	note=
 	: >"$log"
-	if ! start_server "$port" "$out/$name.server"; then
+	# A port free when picked can be taken (by an outgoing connection's
+	# ephemeral port) before the server binds it: pick again, twice.
+	started=
+	for _ in 1 2 3; do
+		port=$(free_port)
+		if start_server "$port" "$out/$name.server"; then started=1; break; fi
+		stop_server
+	done
+	if [ -z "$started" ]; then
 		note="server did not start"
 		status=1
 	else
