@@ -1,14 +1,12 @@
 package server
 
 import (
-	"syscall"
-
-	"golang.org/x/sys/unix"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -172,14 +170,8 @@ func (c *Client) writeOut() {
 	n := 0
 	if c.raw != nil {
 		c.raw.Write(func(fd uintptr) bool {
-			for n < len(out) {
-				m, err := unix.Write(int(fd), out[n:])
-				if m <= 0 || err != nil {
-					break
-				}
-				n += m
-			}
-			return true // never wait for writability here
+			n, _ = writeSocket(int(fd), out) // an error shows on the next read
+			return true                      // never wait for writability here
 		})
 	}
 	if n == len(out) {

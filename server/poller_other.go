@@ -15,5 +15,3 @@ func (p *poller) setReading(c *Client, on bool)                   {}
 func (p *poller) setWriting(c *Client, on bool)                   {}
 func (p *poller) wait(timeoutMS int, read, write func(c *Client)) {}
 func (p *poller) wake()                                           {}
-func readSocket(fd int, b []byte) (int, error)                    { return 0, errEOF }
-func writeSocket(fd int, b []byte) (int, error)                   { return 0, errEOF }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Reading requests.
@@ -81,7 +79,7 @@ type respReader struct {
 	// For CLIENT LIST (read by the loop): unparsed bytes and buffer size.
 	qbufUsed, qbufSize atomic.Int64
 
-	// State of readSocket between its calls by raw.Read.
+	// State of readRaw between its calls by raw.Read.
 	waited bool // mu was released to wait for readability
 	nread  int
 	rerr   error
@@ -99,7 +97,7 @@ func newRespReader(conn net.Conn, limits *guardLimits, c *Client) *respReader {
 		r.raw = c.raw
 		c.reader.Store(r)
 	}
-	r.readFn = r.readSocket
+	r.readFn = r.readRaw
 	r.reserve(0)
 	r.publish()
 	return r
@@ -170,8 +168,6 @@ func (r *respReader) reserve(need int) {
 }
 
 // fill reads more bytes, making room for at least need unparsed bytes.
-var errEOF = io.EOF
-
 func (r *respReader) fill(need int) error {
 	r.reserve(need)
 	var n int
@@ -203,34 +199,24 @@ func (r *respReader) fill(need int) error {
 	return err
 }
 
-// readSocket is raw.Read's callback: one non-blocking read into buf. When
+// readRaw is raw.Read's callback: one non-blocking read into buf. When
 // the socket has nothing, it releases mu before raw.Read parks (so the
 // cron may resize the buffer meanwhile) and takes it back when woken.
-func (r *respReader) readSocket(fd uintptr) bool {
+func (r *respReader) readRaw(fd uintptr) bool {
 	if r.waited {
 		r.mu.Lock()
 		r.waited = false
 		r.reserve(r.need)
 	}
-	for {
-		n, err := unix.Read(int(fd), r.buf[r.end:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			r.waited = true
-			r.publish()
-			r.mu.Unlock()
-			return false
-		case err != nil:
-			r.rerr = err
-		case n == 0:
-			r.rerr = io.EOF
-		default:
-			r.nread = n
-		}
-		return true
+	n, err := readSocket(int(fd), r.buf[r.end:])
+	if n == 0 && err == nil {
+		r.waited = true
+		r.publish()
+		r.mu.Unlock()
+		return false
 	}
+	r.nread, r.rerr = n, err
+	return true
 }
 
 // publish stores the buffer's figures for CLIENT LIST (mu held).
