@@ -333,14 +333,13 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 		if line == nil {
 			return 0, len(b) + 1, err
 		}
-		var perr error
-		count, perr = strconv.ParseInt(string(line[1:]), 10, 64)
+		n, perr := strconv.ParseInt(string(line[1:]), 10, 64)
 		if perr != nil {
-			count = -1 << 62 // refused below
+			return 0, 0, protocolError("invalid multibulk length")
 		}
-		next = after
+		count, next = n, after
 	}
-	if count > maxMultibulk || count == -1<<62 {
+	if count > maxMultibulk {
 		return 0, 0, protocolError("invalid multibulk length")
 	}
 	if count > unauthMultibulk && !authed {
@@ -367,11 +366,12 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 				r.spans = r.spans[:mark]
 				return 0, len(b) + 1, err
 			}
-			var perr error
-			if size, perr = strconv.ParseInt(string(line[1:]), 10, 64); perr != nil {
-				size = -1 // refused below
+			n, perr := strconv.ParseInt(string(line[1:]), 10, 64)
+			if perr != nil {
+				r.spans = r.spans[:mark]
+				return 0, 0, protocolError("invalid bulk length")
 			}
-			after = end
+			size, after = n, end
 		}
 		if size < 0 || size > r.limits.maxBulk.Load() {
 			r.spans = r.spans[:mark]
