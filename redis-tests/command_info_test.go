@@ -136,6 +136,18 @@ func TestCommandInfoIsRedis70sForEverySharedCommand(t *testing.T) {
 		}
 	}
 	sort.Strings(compared)
+	// Every command COMMAND LIST names, ours alone included, has an entry.
+	var all []any
+	for _, n := range do(t, c, "COMMAND", "LIST").([]any) {
+		if !strings.Contains(n.(string), "|") {
+			all = append(all, n)
+		}
+	}
+	for i, e := range do(t, c, append([]any{"COMMAND", "INFO"}, all...)...).([]any) {
+		if _, ok := e.([]any); !ok {
+			t.Errorf("COMMAND INFO %s: no entry, though COMMAND LIST names it", all[i])
+		}
+	}
 	if len(compared) < 100 {
 		t.Errorf("compared only %d commands and subcommands", len(compared))
 	}

@@ -2,10 +2,7 @@ package redistests
 
 import (
 	"fmt"
-	"os/exec"
-	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,85 +211,6 @@ func TestCommandGetkeys(t *testing.T) {
 	wantErr(t, c, "ERR wrong number of arguments for 'command|getkeys' command", "COMMAND", "GETKEYS", "PING")
 	wantErr(t, c, "ERR Invalid number of arguments specified for command", "COMMAND", "GETKEYS", "SET", "a")
 	wantErr(t, c, "ERR Invalid command specified", "COMMAND", "GETKEYS", "NOSUCH", "a")
-}
-
-// commandInfo fetches COMMAND INFO for names: name -> arity, flags, first,
-// last and step key, ACL categories. Tips and key specs are documentation;
-// subcommands are listed (and compared) on their own by COMMAND LIST.
-func commandInfo(t *testing.T, c doer, names []string) map[string]string {
-	t.Helper()
-	args := []any{"COMMAND", "INFO"}
-	for _, n := range names {
-		args = append(args, n)
-	}
-	out := map[string]string{}
-	for _, e := range do(t, c, args...).([]any) {
-		v, ok := e.([]any)
-		if !ok {
-			continue
-		}
-		out[v[0].(string)] = fmt.Sprintf("arity=%v flags=%v keys=%v,%v,%v acl=%v",
-			v[1], sortedStrings(v[2]), v[3], v[4], v[5], v[6])
-	}
-	return out
-}
-
-// extended names the Redis commands that reddwarf deliberately extends with
-// a form of its own, so their arity and key positions differ from Redis's.
-var extended = map[string]string{
-	"save": "DESIGN.md: SAVE key file writes one session",
-}
-
-func TestCommandInfoMatchesRedis70ForSharedCommands(t *testing.T) {
-	c := client(t)
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed; it is the reference")
-	}
-	var ours []string
-	for _, n := range do(t, c, "COMMAND", "LIST").([]any) {
-		ours = append(ours, n.(string))
-	}
-	sort.Strings(ours)
-	ref := c
-	if target != "redis" {
-		saved := target
-		target = "redis"
-		s := startServer(t)
-		target = saved
-		ref = redisClientAt(t, s.Addr())
-	}
-	theirs := commandInfo(t, ref, ours)
-	mine := commandInfo(t, c, ours)
-	var shared []string
-	for _, n := range ours {
-		if _, ok := theirs[n]; ok {
-			shared = append(shared, n)
-		}
-	}
-	if len(shared) < 30 {
-		t.Errorf("only %d commands shared with Redis", len(shared))
-	}
-	for _, n := range shared {
-		if why, ok := extended[n]; ok {
-			// Arity and key positions may differ; flags and ACL may not.
-			cut := func(s string) string {
-				_, rest, _ := strings.Cut(s, " flags=")
-				f, _, _ := strings.Cut(rest, " keys=")
-				_, acl, _ := strings.Cut(rest, " acl=")
-				return f + " " + acl
-			}
-			if cut(mine[n]) != cut(theirs[n]) {
-				t.Errorf("COMMAND INFO %s (%s)\n ours:  %s\n redis: %s", n, why, mine[n], theirs[n])
-			}
-			continue
-		}
-		if mine[n] != theirs[n] {
-			t.Errorf("COMMAND INFO %s\n ours:  %s\n redis: %s", n, mine[n], theirs[n])
-		}
-	}
-	if !reflect.DeepEqual(len(mine), len(ours)) {
-		t.Errorf("COMMAND INFO answered %d of %d listed commands", len(mine), len(ours))
-	}
 }
 
 func TestSlowlogRecordsSlowCommands(t *testing.T) {
