@@ -882,7 +882,7 @@ func restoreObject(payload []byte) (*server.Object, error) {
 		return nil, errBadData
 	}
 	if typ == rdb.TypeString {
-		return server.NewString(append([]byte(nil), val...)), nil
+		return server.NewStringCopy(val), nil
 	}
 	codec := persistCodec()
 	if codec == nil {
