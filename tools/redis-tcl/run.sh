@@ -82,11 +82,12 @@ fetch_suite() {
 	[ -x "$src/runtest" ]
 }
 
-# free_port prints a random port in 30000-59999 that nothing listens on.
+# free_port prints a random port in 10000-19999 (below the kernel's ephemeral
+# ports, which outgoing connections take) that nothing listens on.
 free_port() {
 	local p
 	for _ in $(seq 100); do
-		p=$((RANDOM % 30000 + 30000))
+		p=$((RANDOM % 10000 + 10000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -215,15 +216,20 @@ for unit in "${units[@]}"; do
 		note="server did not start"
 		status=1
 	else
-		# The suite's own test-server port comes from --baseport; a free
-		# range per unit lets several runs share a machine.
-		base=$(($(free_port) % 20000 + 21000))
-		set +e
-		(cd "$suite" && timeout 900 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
-			--tags "$tags" --skipfile "$out/skip.txt" --timeout 60 --durable --dont-clean --baseport "$base") 2>&1 |
-			sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
-		rc=${PIPESTATUS[0]}
-		set -e
+		# The suite's own test-server port comes from --baseport: a random
+		# range below the kernel's ephemeral ports (32768 and up), so
+		# several runs can share a machine; if its port is taken anyway,
+		# the unit starts again on another range.
+		for _ in 1 2 3; do
+			base=$((RANDOM % 10000 + 20000))
+			set +e
+			(cd "$suite" && timeout 900 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
+				--tags "$tags" --skipfile "$out/skip.txt" --timeout 60 --durable --dont-clean --baseport "$base") 2>&1 |
+				sed -u 's/\x1b\[[0-9;]*m//g' >"$log"
+			rc=${PIPESTATUS[0]}
+			set -e
+			grep -q "^couldn't open socket: address already in use" "$log" || break
+		done
 		stop_server
 		if [ $rc -ne 0 ]; then
 			if grep -q '^\[TIMEOUT\]' "$log"; then
