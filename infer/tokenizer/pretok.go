@@ -69,6 +69,8 @@ func preTokenizerFor(pre string) (preTokenizer, bool) {
 		return preTokenizer{matchGPT2}, true
 	case "llama-bpe", "llama3", "llama-v3", "dbrx", "smaug-bpe":
 		return preTokenizer{matchLlama3}, true
+	case "qwen2", "stablelm2", "hunyuan":
+		return preTokenizer{matchQwen2}, true
 	case "deepseek-llm":
 		return preTokenizer{matchNewline, matchDeepseekLetters, matchDeepseekPunct,
 			matchTrailingSpace, matchDeepseekCJK, matchNumbers}, true
@@ -185,7 +187,14 @@ func matchGPT2(cs []rune, i, end int) int {
 // matchLlama3 implements Llama 3's
 //
 //	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-func matchLlama3(cs []rune, i, end int) int {
+func matchLlama3(cs []rune, i, end int) int { return matchLlama3Digits(cs, i, end, 3) }
+
+// matchQwen2 implements Qwen2's regex, Llama 3's with one digit per piece
+// (\p{N} instead of \p{N}{1,3}).
+func matchQwen2(cs []rune, i, end int) int { return matchLlama3Digits(cs, i, end, 1) }
+
+// matchLlama3Digits is matchLlama3 with runs of at most maxDigits digits.
+func matchLlama3Digits(cs []rune, i, end, maxDigits int) int {
 	if n := isContraction(cs, i, end, true); n > 0 {
 		return n
 	}
@@ -198,10 +207,10 @@ func matchLlama3(cs []rune, i, end int) int {
 		}
 		return j - i
 	}
-	// \p{N}{1,3}
+	// \p{N}{1,maxDigits}
 	if isN(c) {
 		j := i
-		for j < end && j-i < 3 && isN(cs[j]) {
+		for j < end && j-i < maxDigits && isN(cs[j]) {
 			j++
 		}
 		return j - i

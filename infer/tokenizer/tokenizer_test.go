@@ -14,6 +14,8 @@ const (
 	storiesPath  = "../../models/stories260K.gguf"
 	gpt2Path     = "testdata/ggml-vocab-gpt-2.gguf"
 	deepseekPath = "testdata/ggml-vocab-deepseek-llm.gguf"
+	qwen2Path    = "testdata/ggml-vocab-qwen2.gguf"
+	phi3Path     = "testdata/ggml-vocab-phi-3.gguf"
 )
 
 func load(t testing.TB, path string) *Tokenizer {
@@ -126,7 +128,7 @@ func readVectors(t *testing.T, path string) (inputs []string, outputs [][]int32)
 }
 
 func TestLlamaCppVectors(t *testing.T) {
-	for _, path := range []string{gpt2Path, deepseekPath} {
+	for _, path := range []string{gpt2Path, deepseekPath, qwen2Path, phi3Path} {
 		t.Run(strings.TrimPrefix(path, "testdata/"), func(t *testing.T) {
 			tok := load(t, path)
 			inputs, outputs := readVectors(t, path)
