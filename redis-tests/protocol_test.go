@@ -29,6 +29,24 @@ func TestMalformedRequestsGetAProtocolErrorAndAreDisconnected(t *testing.T) {
 	protoError(t, "set \"a\\x\" b \"c\r\n", "unbalanced quotes in request")
 }
 
+// Lengths are integers as Redis's string2ll reads them: a sign, a leading
+// zero or "-0" is a protocol error (the texts are redis-server 7.0.15's).
+func TestSignedOrZeroPaddedLengthsAreProtocolErrors(t *testing.T) {
+	client(t)
+	protoError(t, "*1\r\n$+4\r\nPING\r\n", "invalid bulk length")
+	protoError(t, "*1\r\n$04\r\nPING\r\n", "invalid bulk length")
+	protoError(t, "*1\r\n$-0\r\n", "invalid bulk length")
+	protoError(t, "*+1\r\n$4\r\nPING\r\n", "invalid multibulk length")
+	protoError(t, "*01\r\n$4\r\nPING\r\n", "invalid multibulk length")
+	protoError(t, "*00\r\nPING\r\n", "invalid multibulk length")
+	protoError(t, "*-0\r\n", "invalid multibulk length")
+	// Plain zero is a length like any other.
+	r := dialRaw(t, shared.Addr())
+	r.send("*0\r\n*2\r\n$4\r\nECHO\r\n$0\r\n\r\n")
+	r.expect("$0")
+	r.expect("")
+}
+
 func TestTooLongInlineOrHeaderLinesAreRejected(t *testing.T) {
 	client(t)
 	protoError(t, strings.Repeat("a", 70000), "too big inline request")

@@ -333,8 +333,8 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 		if line == nil {
 			return 0, len(b) + 1, err
 		}
-		n, perr := strconv.ParseInt(string(line[1:]), 10, 64)
-		if perr != nil {
+		n, ok := ParseInt(line[1:]) // string2ll: no "+", no leading zero
+		if !ok {
 			return 0, 0, protocolError("invalid multibulk length")
 		}
 		count, next = n, after
@@ -366,8 +366,8 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 				r.spans = r.spans[:mark]
 				return 0, len(b) + 1, err
 			}
-			n, perr := strconv.ParseInt(string(line[1:]), 10, 64)
-			if perr != nil {
+			n, ok := ParseInt(line[1:])
+			if !ok {
 				r.spans = r.spans[:mark]
 				return 0, 0, protocolError("invalid bulk length")
 			}
@@ -395,9 +395,12 @@ func (r *respReader) parseMultibulk(b []byte, authed bool) (consumed, need int, 
 // digitsLine is the fast path of a header line: up to 18 decimal digits
 // from b[from] and the "\r" after them (the byte after the "\r" is
 // skipped unseen, as Redis does). It returns the value and the offset past
-// the line; ok is false for anything else (a sign, other bytes, an
-// incomplete line), which headerLine and ParseInt then judge.
+// the line; ok is false for anything else (a sign, a leading zero, other
+// bytes, an incomplete line), which headerLine and ParseInt then judge.
 func digitsLine(b []byte, from int) (v int64, next int, ok bool) {
+	if from+1 < len(b) && b[from] == '0' && b[from+1] != '\r' {
+		return 0, 0, false // "04": string2ll refuses it, so ParseInt does
+	}
 	i := from
 	for ; i < len(b) && i-from < 18; i++ {
 		c := b[i]

@@ -74,6 +74,15 @@ func TestReaderProtocolErrors(t *testing.T) {
 		{"*1\r\n$-10\r\n", "invalid bulk length"},
 		{"*1\r\n$2000000000\r\n", "invalid bulk length"},
 		{"*1\r\n$blabla\r\n", "invalid bulk length"},
+		// Lengths are read as Redis's string2ll reads them: no sign, no
+		// leading zero, no "-0".
+		{"*1\r\n$+4\r\nPING\r\n", "invalid bulk length"},
+		{"*1\r\n$04\r\nPING\r\n", "invalid bulk length"},
+		{"*1\r\n$-0\r\n", "invalid bulk length"},
+		{"*+1\r\n$4\r\nPING\r\n", "invalid multibulk length"},
+		{"*01\r\n$4\r\nPING\r\n", "invalid multibulk length"},
+		{"*00\r\n", "invalid multibulk length"},
+		{"*-0\r\n", "invalid multibulk length"},
 		{strings.Repeat("x", 70000), "too big inline request"},
 		{"*" + strings.Repeat("1", 70000), "too big mbulk count string"},
 		{"*1\r\n$" + strings.Repeat("1", 70000), "too big bulk count string"},
