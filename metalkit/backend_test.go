@@ -2,11 +2,45 @@ package metalkit
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 )
+
+// TestMain ends the run with what it did not cover: the assembly kernels
+// this build has but this CPU cannot run, so a green run on a CPU without
+// them is not read as a test of them.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fmt.Println(coverageNote())
+	os.Exit(code)
+}
+
+// coverageNote names the backends that ran and the kernels that did not.
+func coverageNote() string {
+	var names []string
+	for _, b := range backends {
+		names = append(names, b.name)
+	}
+	note := "metalkit: backends tested: " + strings.Join(names, ", ") + "; in use: " + kern.name
+	if len(notRun) == 0 {
+		return note + "; every assembly kernel ran"
+	}
+	return note + "; NOT exercised on this CPU: " + strings.Join(notRun, "; ")
+}
+
+// TestBackendCoverage logs coverageNote (go test -v shows it), and fails
+// if the list of backends disagrees with what the CPU reports.
+func TestBackendCoverage(t *testing.T) {
+	t.Log(coverageNote())
+	if backends[0] != &goBackend || len(backends)+len(notRun) < 2 {
+		t.Fatalf("backends %d, not run %q: every build has the reference and says what else it ran or skipped", len(backends), notRun)
+	}
+}
 
 // The tests here run every backend this CPU supports (see backends) against
 // the pure-Go reference, on random inputs with odd lengths and row counts.
@@ -101,10 +135,10 @@ type quantCase struct {
 }
 
 var quantCases = []quantCase{
-	{Q8_0, func(b *backend) dot4Func { return b.q8_0 }, []int{0}, 32 * 128 * 127},
-	{Q4_0, func(b *backend) dot4Func { return b.q4_0 }, []int{0}, 32 * 8 * 127},
-	{Q4_K, func(b *backend) dot4Func { return b.q4_K }, []int{0, 2}, 256 * 127 * 63 * 16},
-	{Q6_K, func(b *backend) dot4Func { return b.q6_K }, []int{208}, 256 * 32 * 127 * 128},
+	{Q8_0, func(b *backend) dot4Func { return b.formats[Q8_0].dot4 }, []int{0}, 32 * 128 * 127},
+	{Q4_0, func(b *backend) dot4Func { return b.formats[Q4_0].dot4 }, []int{0}, 32 * 8 * 127},
+	{Q4_K, func(b *backend) dot4Func { return b.formats[Q4_K].dot4 }, []int{0, 2}, 256 * 127 * 63 * 16},
+	{Q6_K, func(b *backend) dot4Func { return b.formats[Q6_K].dot4 }, []int{208}, 256 * 32 * 127 * 128},
 }
 
 // randAct makes a random activation column of nb blocks of the type's size.
@@ -183,13 +217,7 @@ func TestBackendQuantDots1x4(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		r := newRand(t, 13)
 		for _, qc := range quantCases[:3] {
-			x4 := b.q8_0x4
-			switch qc.typ {
-			case Q4_0:
-				x4 = b.q4_0x4
-			case Q4_K:
-				x4 = b.q4_Kx4
-			}
+			x4 := b.formats[qc.typ].dot1x4
 			if x4 == nil {
 				continue
 			}
@@ -230,7 +258,8 @@ func TestBackendQuantDots1x4(t *testing.T) {
 // scattered (the fallback), odd block counts and a repeated row (stride 0).
 func TestBackendQuantTiles(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		if b.q8_0t == nil {
+		tile := b.formats[Q8_0].dot4x4
+		if tile == nil {
 			t.Skip("no tile kernel")
 		}
 		r := newRand(t, 14)
@@ -258,8 +287,8 @@ func TestBackendQuantTiles(t *testing.T) {
 			for _, a := range [][]q8Act{cols, scattered} {
 				for _, stride := range []int{rb, 0} {
 					var got, want [16]float32
-					b.q8_0t(w, stride, a, &got, b.q8_0)
-					dot4x4Go(w, stride, a, &want, goBackend.q8_0)
+					tile(w, stride, a, &got, b.formats[Q8_0].dot4)
+					dot4x4Go(w, stride, a, &want, dot4Q8_0Go)
 					checkClose(t, "Q8_0 4x4", got[:], want[:], tol)
 				}
 			}

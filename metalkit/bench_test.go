@@ -160,11 +160,11 @@ func BenchmarkQuantKernels(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					for r := 0; r < rows; r += 4 {
 						w := m.Data[r*rb : (r+4)*rb]
-						if qc.typ == Q8_0 && be.q8_0t != nil {
-							be.q8_0t(w, rb, acts, &o16, d4)
+						if tile := be.formats[qc.typ].dot4x4; tile != nil {
+							tile(w, rb, acts, &o16, d4)
 							continue
 						}
-						if x4 := map[DType]dot1x4Func{Q8_0: be.q8_0x4, Q4_0: be.q4_0x4, Q4_K: be.q4_Kx4}[qc.typ]; x4 != nil {
+						if x4 := be.formats[qc.typ].dot1x4; x4 != nil {
 							for k := 0; k < 4; k++ {
 								x4(w[k*rb:(k+1)*rb], acts, &o, d4)
 							}
@@ -195,12 +195,13 @@ func BenchmarkQ4Kx16(b *testing.B) {
 	}
 	gb := q4KxRows * m.rowBytes()
 	for _, be := range backends {
+		k := be.formats[Q4_K].x16
 		b.Run("b1/"+be.name, func(b *testing.B) {
 			var o [16]float32
 			b.SetBytes(int64(len(m.Data)))
 			for i := 0; i < b.N; i++ {
 				for g := 0; g < rows/q4KxRows; g++ {
-					be.q4Kx16(m.Data[g*gb:(g+1)*gb], &acts[0], &o)
+					k.dot(m.Data[g*gb:(g+1)*gb], &acts[0], &o)
 				}
 			}
 		})
@@ -209,7 +210,7 @@ func BenchmarkQ4Kx16(b *testing.B) {
 			b.SetBytes(int64(len(m.Data)))
 			for i := 0; i < b.N; i++ {
 				for g := 0; g < rows/q4KxRows; g++ {
-					be.q4Kx16t(m.Data[g*gb:(g+1)*gb], acts[:4], &o, be.q4Kx16)
+					k.dotx4(m.Data[g*gb:(g+1)*gb], acts[:4], &o, k.dot)
 				}
 			}
 		})
@@ -218,7 +219,7 @@ func BenchmarkQ4Kx16(b *testing.B) {
 			b.SetBytes(int64(len(m.Data)))
 			for i := 0; i < b.N; i++ {
 				for g := 0; g < rows/q4KxRows; g++ {
-					be.q4Kx16w(m.Data[g*gb:(g+1)*gb], acts, &o, be.q4Kx16)
+					k.dotx8(m.Data[g*gb:(g+1)*gb], acts, &o, k.dot)
 				}
 			}
 		})

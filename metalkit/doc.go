@@ -49,8 +49,13 @@
 //
 // # Backends
 //
-// Every hot kernel has a pure-Go reference (goBackend in kernels.go) and,
-// on amd64, assembly chosen at run time with golang.org/x/sys/cpu:
+// A backend (kernels.go) is the float kernels plus a table of kernels per
+// weight format (formats[DType]: four rows × one column, one row × four
+// columns, 4 × 4 tiles, and the 16-row kernels of a repacked layout);
+// MatMul takes the widest one a format has. Every hot kernel has a pure-Go
+// reference (goBackend) and, on amd64, assembly chosen at run time with
+// golang.org/x/sys/cpu, each backend a copy of the one below it with the
+// kernels it accelerates replaced:
 //
 //	avx2        AVX2+FMA+F16C: f32/f16/bf16 dots, axpy, f16 conversion,
 //	            Q8_0, Q4_0, Q4_K, Q6_K, Q2_K, IQ2_XXS integer dots
@@ -77,7 +82,7 @@
 // time and METALKIT_BACKEND=avx2 picks one backend (run tests with -count=1
 // when switching: the choice is made at init). backend_test.go runs every
 // backend the CPU supports against the reference on odd sizes, so CI covers
-// all of them.
+// all of them; the run ends by naming the kernels this CPU could not run.
 //
 // # Reading order
 //

@@ -70,11 +70,8 @@ func RowBytes(t DType, n int) int {
 
 // supported reports whether MatMul and Row handle t.
 func supported(t DType) bool {
-	switch t {
-	case F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q2_K, IQ2_XXS:
-		return true
-	}
-	return false
+	_, quantised := goBackend.formats[t]
+	return quantised || t == F32 || t == F16 || t == BF16
 }
 
 // Matrix is a row-major weight matrix as GGUF stores it: Rows rows of Cols

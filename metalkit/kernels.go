@@ -2,13 +2,21 @@ package metalkit
 
 import "os"
 
-// backend is one implementation of every hot kernel. goBackend is the
-// reference; assembly backends (stubs_amd64.go) override what they
-// accelerate and inherit the rest. The test suite runs every available
-// backend against goBackend.
+// backend is one implementation of every hot kernel: the float and
+// activation kernels (vecKernels), and for each quantised weight format the
+// integer dot kernels MatMul tiles with (formats). goBackend is the
+// reference; an assembly backend (stubs_amd64.go) starts as a copy of the
+// backend below it (derive) and replaces what it accelerates, a whole
+// format at a time. The test suite runs every available backend against
+// goBackend. A GPU device keeps the same shape: a table per weight format.
 type backend struct {
 	name string
+	vecKernels
+	formats map[DType]formatKernels
+}
 
+// vecKernels are the float and activation-quantising kernels.
+type vecKernels struct {
 	dot      func(a, b []float32) float32
 	axpy     func(out []float32, a float32, x []float32)
 	dotF16   func(a []uint16, b []float32) float32
@@ -24,37 +32,45 @@ type backend struct {
 	quant32 func(a *q8Act, x []float32)
 	// quant256 is quantAct for 256-value blocks; nil means the Go loop.
 	quant256 func(a *q8Act, x []float32)
+}
 
-	// 4-row quantised dots: out[r] = dot(row at w[r*stride:], a), r < 4.
-	q8_0 dot4Func
-	q4_0 dot4Func
-	q4_K dot4Func
-	q6_K dot4Func
-	// The 2-bit formats of deepseek4's routed experts (q2_k.go,
-	// iq2_xxs.go), with activations in 256-value blocks.
-	q2_K    dot4Func
-	iq2_XXS dot4Func
+// formatKernels are the kernels a backend computes one weight format with,
+// against activations quantised to 8 bits in the format's block size. For
+// each tile of rows and columns MatMul takes the widest one there is.
+type formatKernels struct {
+	// dot4: four rows × one column, out[r] = dot(row at w[r*stride:], a);
+	// every format has one.
+	dot4 dot4Func
+	// dot1x4: one row × four columns (batches); nil means dot4 per column.
+	dot1x4 dot1x4Func
+	// dot4x4: four rows × four columns (prefill tiles); nil means dot1x4
+	// or dot4.
+	dot4x4 dot4x4Func
+	// x16: the kernels of the format's 16-row repacked layout (Q4_K×16,
+	// q4_kx16.go), nil where the format has none. They are kept even by a
+	// backend that does not repack, so that a repacked matrix always
+	// computes; repack says whether Repack should use the layout: a
+	// backend without its own kernels for it (avx2) keeps the GGUF rows
+	// rather than fall back to the Go loops.
+	x16    *x16Kernels
+	repack bool
+}
 
-	// One row × four columns: out[c] = dot(w, a[c]), c < 4 (batched
-	// MatMul). nil means MatMul uses the 4-row kernel per column.
-	q8_0x4    dot1x4Func
-	q4_0x4    dot1x4Func
-	q4_Kx4    dot1x4Func
-	q2_Kx4    dot1x4Func
-	iq2_XXSx4 dot1x4Func
+// x16Kernels compute a 16-row group of a repacked layout.
+type x16Kernels struct {
+	dot   dot16Func   // 16 rows × 1 column
+	dotx4 dot16x4Func // 16 rows × 4 columns, out[16c+r]
+	dotx8 dot16x8Func // 16 rows × 8 columns, out[16c+r]
+}
 
-	// Four rows × four columns, out[4c+r] (prefill tiles). nil means
-	// MatMul uses the one-row × four-column or 4-row kernels.
-	q8_0t dot4x4Func
-
-	// Q4_K×16 (q4_kx16.go): sixteen repacked rows × one column, × four
-	// and × eight columns (out[16c+r]). packQ4K says whether Repack should use the
-	// layout: backends without their own kernels for it (avx2) keep the
-	// GGUF rows rather than fall back to the Go loops.
-	q4Kx16  dot16Func
-	q4Kx16t dot16x4Func
-	q4Kx16w dot16x8Func
-	packQ4K bool
+// derive returns a copy of b named name, with its own formats table, for a
+// backend that replaces some of b's kernels.
+func (b *backend) derive(name string) *backend {
+	d := &backend{name: name, vecKernels: b.vecKernels, formats: make(map[DType]formatKernels, len(b.formats))}
+	for t, f := range b.formats {
+		d.formats[t] = f
+	}
+	return d
 }
 
 // dot4x4Func computes out[4c+r] = dot(row at w[r*stride:], a[c]) for r, c <
@@ -86,42 +102,50 @@ func dot1x4Go(w []byte, a []q8Act, out *[4]float32, d4 dot4Func) {
 	}
 }
 
+// goBackend is the pure-Go reference.
 var goBackend = backend{
-	name:     "go",
-	dot:      dotGo,
-	axpy:     axpyGo,
-	dotF16:   dotF16Go,
-	dotBF16:  dotBF16Go,
-	axpyF16:  axpyF16Go,
-	f16ToF32: f16ToF32RowGo,
-	f32ToF16: f32ToF16RowGo,
-	expSub:   expSubGo,
-	swiglu:   swigluGo,
-	q8_0:     dot4Q8_0Go,
-	q4_0:     dot4Q4_0Go,
-	q4_K:     dot4Q4_KGo,
-	q6_K:     dot4Q6_KGo,
-	q2_K:     dot4Q2_KGo,
-	iq2_XXS:  dot4IQ2_XXSGo,
-	q4Kx16:   dot16Q4_KxGo,
-	q4Kx16t:  dot16x4Q4_KxGo,
-	q4Kx16w:  dot16x8Q4_KxGo,
-	packQ4K:  true,
+	name: "go",
+	vecKernels: vecKernels{
+		dot:      dotGo,
+		axpy:     axpyGo,
+		dotF16:   dotF16Go,
+		dotBF16:  dotBF16Go,
+		axpyF16:  axpyF16Go,
+		f16ToF32: f16ToF32RowGo,
+		f32ToF16: f32ToF16RowGo,
+		expSub:   expSubGo,
+		swiglu:   swigluGo,
+	},
+	formats: map[DType]formatKernels{
+		Q8_0:    {dot4: dot4Q8_0Go},
+		Q4_0:    {dot4: dot4Q4_0Go},
+		Q4_K:    {dot4: dot4Q4_KGo, x16: &x16Kernels{dot16Q4_KxGo, dot16x4Q4_KxGo, dot16x8Q4_KxGo}, repack: true},
+		Q6_K:    {dot4: dot4Q6_KGo},
+		Q2_K:    {dot4: dot4Q2_KGo},
+		IQ2_XXS: {dot4: dot4IQ2_XXSGo},
+	},
 }
 
 // backends lists every backend this CPU can run, reference first, fastest
-// last.
-var backends = append([]*backend{&goBackend}, asmBackends()...)
+// last; notRun names the assembly kernels this build has but this CPU
+// cannot run (the test log lists them, so a run says what it did not
+// cover).
+var backends, notRun = listBackends()
+
+func listBackends() ([]*backend, []string) {
+	asm, notRun := asmBackends(&goBackend)
+	return append([]*backend{&goBackend}, asm...), notRun
+}
 
 // kern is the backend in use: the fastest, unless METALKIT_NOASM=1 forces
-// the pure-Go reference (so CI can cover both).
+// the pure-Go reference (so CI can cover both) or METALKIT_BACKEND=name
+// picks one (Backend says which ran).
 var kern = pickBackend()
 
 func pickBackend() *backend {
 	if os.Getenv("METALKIT_NOASM") == "1" {
 		return &goBackend
 	}
-	// METALKIT_BACKEND=name picks one backend (for benchmarks).
 	if name := os.Getenv("METALKIT_BACKEND"); name != "" {
 		for _, b := range backends {
 			if b.name == name {
@@ -134,92 +158,6 @@ func pickBackend() *backend {
 
 // Backend names the kernel implementation in use ("go", "avx2", ...).
 func Backend() string { return kern.name }
-
-// inherit fills b's nil kernels from parent.
-func (b *backend) inherit(parent *backend) *backend {
-	if b.dot == nil {
-		b.dot = parent.dot
-	}
-	if b.axpy == nil {
-		b.axpy = parent.axpy
-	}
-	if b.dotF16 == nil {
-		b.dotF16 = parent.dotF16
-	}
-	if b.dotBF16 == nil {
-		b.dotBF16 = parent.dotBF16
-	}
-	if b.axpyF16 == nil {
-		b.axpyF16 = parent.axpyF16
-	}
-	if b.f16ToF32 == nil {
-		b.f16ToF32 = parent.f16ToF32
-	}
-	if b.f32ToF16 == nil {
-		b.f32ToF16 = parent.f32ToF16
-	}
-	if b.expSub == nil {
-		b.expSub = parent.expSub
-	}
-	if b.swiglu == nil {
-		b.swiglu = parent.swiglu
-	}
-	if b.quant32 == nil {
-		b.quant32 = parent.quant32
-	}
-	if b.quant256 == nil {
-		b.quant256 = parent.quant256
-	}
-	if b.q8_0 == nil {
-		b.q8_0 = parent.q8_0
-	}
-	if b.q4_0 == nil {
-		b.q4_0 = parent.q4_0
-	}
-	if b.q4_K == nil {
-		b.q4_K = parent.q4_K
-	}
-	if b.q6_K == nil {
-		b.q6_K = parent.q6_K
-	}
-	if b.q2_K == nil {
-		b.q2_K = parent.q2_K
-	}
-	if b.iq2_XXS == nil {
-		b.iq2_XXS = parent.iq2_XXS
-	}
-	if b.q8_0x4 == nil {
-		b.q8_0x4 = parent.q8_0x4
-	}
-	if b.q4_0x4 == nil {
-		b.q4_0x4 = parent.q4_0x4
-	}
-	if b.q4_Kx4 == nil {
-		b.q4_Kx4 = parent.q4_Kx4
-	}
-	if b.q2_Kx4 == nil {
-		b.q2_Kx4 = parent.q2_Kx4
-	}
-	if b.iq2_XXSx4 == nil {
-		b.iq2_XXSx4 = parent.iq2_XXSx4
-	}
-	if b.q8_0t == nil {
-		b.q8_0t = parent.q8_0t
-	}
-	// Kernels for the Q4_K×16 layout are inherited so that a repacked
-	// matrix always computes, but packQ4K is not: a backend repacks only
-	// when it has its own kernels for the layout.
-	if b.q4Kx16 == nil {
-		b.q4Kx16 = parent.q4Kx16
-	}
-	if b.q4Kx16t == nil {
-		b.q4Kx16t = parent.q4Kx16t
-	}
-	if b.q4Kx16w == nil {
-		b.q4Kx16w = parent.q4Kx16w
-	}
-	return b
-}
 
 func sumBytesGo(b []byte) uint64 {
 	var s uint64

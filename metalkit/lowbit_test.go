@@ -127,8 +127,8 @@ var lowBitCases = []struct {
 	pick4     func(b *backend) dot1x4Func
 	scaleOffs []int
 }{
-	{Q2_K, func(b *backend) dot4Func { return b.q2_K }, func(b *backend) dot1x4Func { return b.q2_Kx4 }, []int{80, 82}},
-	{IQ2_XXS, func(b *backend) dot4Func { return b.iq2_XXS }, func(b *backend) dot1x4Func { return b.iq2_XXSx4 }, []int{0}},
+	{Q2_K, func(b *backend) dot4Func { return b.formats[Q2_K].dot4 }, func(b *backend) dot1x4Func { return b.formats[Q2_K].dot1x4 }, []int{80, 82}},
+	{IQ2_XXS, func(b *backend) dot4Func { return b.formats[IQ2_XXS].dot4 }, func(b *backend) dot1x4Func { return b.formats[IQ2_XXS].dot1x4 }, []int{0}},
 }
 
 // randLowBitRows returns rows random rows of nb blocks of typ (every

@@ -34,12 +34,11 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 
 	t := &p.mm
 	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut, wideOut: p.wideOut, wide8Out: p.wide8Out}
-	// Quantise the activations once for the whole call.
-	switch m.Type {
-	case Q8_0, Q4_0:
-		t.acts = p.act.prepare(m.Cols, batch, 32)
-	case Q4_K, Q6_K, Q2_K, IQ2_XXS:
-		t.acts = p.act.prepare(m.Cols, batch, qkBlock)
+	// Quantise the activations once for the whole call, in the weight
+	// format's block size (32, or 256 for K-quants).
+	if f, ok := kern.formats[m.Type]; ok {
+		t.f = f
+		t.acts = p.act.prepare(m.Cols, batch, m.Type.BlockSize())
 	}
 	if t.acts != nil {
 		q := &p.quant
@@ -70,6 +69,7 @@ type matmulTask struct {
 	batch    int
 	rb       int // bytes per weight row
 	k        *backend
+	f        formatKernels  // the backend's kernels for m.Type, if quantised
 	acts     []q8Act        // quantised activation columns, nil for float types
 	dotOut   [][4]float32   // per-worker kernel results (a local would escape)
 	tileOut  [][16]float32  // per-worker tile results
@@ -110,23 +110,9 @@ func (t *matmulTask) work(w int) {
 // quantRows does rows [start, end) × columns [b0, b1) four rows at a time.
 func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 	o := &t.dotOut[w]
-	var dot dot4Func
-	switch t.m.Type {
-	case Q8_0:
-		dot = t.k.q8_0
-	case Q4_0:
-		dot = t.k.q4_0
-	case Q4_K:
-		dot = t.k.q4_K
-	case Q6_K:
-		dot = t.k.q6_K
-	case Q2_K:
-		dot = t.k.q2_K
-	case IQ2_XXS:
-		dot = t.k.iq2_XXS
-	}
+	dot := t.f.dot4
 	R, data := t.m.Rows, t.m.Data
-	if t.m.Type == Q8_0 && t.k.q8_0t != nil && b1-b0 >= 4 {
+	if t.f.dot4x4 != nil && b1-b0 >= 4 {
 		// Prefill tiles: four rows stay in L1 while the columns stream
 		// past, four at a time.
 		o16 := &t.tileOut[w]
@@ -135,7 +121,7 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 			wr := data[r*t.rb : (r+4)*t.rb]
 			b := b0
 			for ; b+4 <= b1; b += 4 {
-				t.k.q8_0t(wr, t.rb, t.acts[b:b+4], o16, dot)
+				t.f.dot4x4(wr, t.rb, t.acts[b:b+4], o16, dot)
 				for c := 0; c < 4; c++ {
 					copy(t.out[(b+c)*R+r:(b+c)*R+r+4], o16[4*c:4*c+4])
 				}
@@ -147,19 +133,7 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 		}
 		start = r
 	}
-	var x4 dot1x4Func
-	switch t.m.Type {
-	case Q8_0:
-		x4 = t.k.q8_0x4
-	case Q4_0:
-		x4 = t.k.q4_0x4
-	case Q4_K:
-		x4 = t.k.q4_Kx4
-	case Q2_K:
-		x4 = t.k.q2_Kx4
-	case IQ2_XXS:
-		x4 = t.k.iq2_XXSx4
-	}
+	x4 := t.f.dot1x4
 	if x4 != nil && b1-b0 >= 4 {
 		// Many columns: one row at a time against four columns, so the
 		// row's unpacking and scales are shared.
@@ -204,23 +178,24 @@ func (t *matmulTask) q4KxRows(w int, start, end, b0, b1 int) {
 	R := t.m.Rows
 	gEnd := min(end, R/q4KxRows*q4KxRows)
 	o16, o64, o128 := &t.tileOut[w], &t.wideOut[w], &t.wide8Out[w]
+	k := t.f.x16
 	for r := start; r+q4KxRows <= gEnd; r += q4KxRows {
 		g := t.m.Data[r*t.rb : (r+q4KxRows)*t.rb]
 		b := b0
 		for ; b+8 <= b1; b += 8 {
-			t.k.q4Kx16w(g, t.acts[b:b+8], o128, t.k.q4Kx16)
+			k.dotx8(g, t.acts[b:b+8], o128, k.dot)
 			for c := 0; c < 8; c++ {
 				copy(t.out[(b+c)*R+r:(b+c)*R+r+q4KxRows], o128[16*c:16*c+16])
 			}
 		}
 		for ; b+4 <= b1; b += 4 {
-			t.k.q4Kx16t(g, t.acts[b:b+4], o64, t.k.q4Kx16)
+			k.dotx4(g, t.acts[b:b+4], o64, k.dot)
 			for c := 0; c < 4; c++ {
 				copy(t.out[(b+c)*R+r:(b+c)*R+r+q4KxRows], o64[16*c:16*c+16])
 			}
 		}
 		for ; b < b1; b++ {
-			t.k.q4Kx16(g, &t.acts[b], o16)
+			k.dot(g, &t.acts[b], o16)
 			copy(t.out[b*R+r:b*R+r+q4KxRows], o16[:])
 		}
 	}

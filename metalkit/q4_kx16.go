@@ -54,7 +54,7 @@ const (
 // repacked) it returns m itself. Only MatMul and Row understand a repacked
 // Data: don't slice it into row ranges.
 func Repack(m Matrix) Matrix {
-	if !kern.packQ4K {
+	if !kern.formats[m.Type].repack {
 		return m
 	}
 	return repack(m)

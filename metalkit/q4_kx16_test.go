@@ -83,6 +83,7 @@ func TestBackendQ4Kx16(t *testing.T) {
 		}
 	}
 	forEachBackend(t, func(t *testing.T, b *backend) {
+		k, ref := b.formats[Q4_K].x16, goBackend.formats[Q4_K].x16
 		for _, nb := range []int{1, 2, 3, 5, 8, 17} {
 			group, _ := randQ4KGroup(t, nb)
 			w := append(group, 1, 2, 3) // slack: a group need not end the buffer
@@ -96,17 +97,17 @@ func TestBackendQ4Kx16(t *testing.T) {
 			for _, a := range [][]q8Act{cols, scattered} {
 				for c := range a {
 					var got, want [16]float32
-					b.q4Kx16(w, &a[c], &got)
+					k.dot(w, &a[c], &got)
 					dot16Q4_KxGo(w, &a[c], &want)
 					checkClose(t, fmt.Sprintf("Q4_Kx16 nb=%d", nb), got[:], want[:], tol(nb))
 				}
 				var got, want [64]float32
-				b.q4Kx16t(w, a[3:7], &got, b.q4Kx16)
-				dot16x4Q4_KxGo(w, a[3:7], &want, goBackend.q4Kx16)
+				k.dotx4(w, a[3:7], &got, k.dot)
+				dot16x4Q4_KxGo(w, a[3:7], &want, ref.dot)
 				checkClose(t, fmt.Sprintf("Q4_Kx16 16x4 nb=%d", nb), got[:], want[:], tol(nb))
 				var got8, want8 [128]float32
-				b.q4Kx16w(w, a, &got8, b.q4Kx16)
-				dot16x8Q4_KxGo(w, a, &want8, goBackend.q4Kx16)
+				k.dotx8(w, a, &got8, k.dot)
+				dot16x8Q4_KxGo(w, a, &want8, ref.dot)
 				checkClose(t, fmt.Sprintf("Q4_Kx16 16x8 nb=%d", nb), got8[:], want8[:], tol(nb))
 			}
 		}

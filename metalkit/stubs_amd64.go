@@ -144,80 +144,97 @@ var (
 	hasIQ2Z = hasVNNI && cpu.X86.HasAVX512VBMI && cpu.X86.HasAVX512BITALG
 )
 
-var avx2Backend = backend{
-	name:     "avx2",
-	dot:      dotAVX2,
-	axpy:     axpyAVX2,
-	dotF16:   dotF16AVX2,
-	dotBF16:  dotBF16AVX2,
-	axpyF16:  axpyF16AVX2,
-	f16ToF32: f16ToF32AVX2,
-	f32ToF16: f32ToF16AVX2,
-	q8_0:     dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
-	q4_0:     dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
-	q8_0x4:   dot1x4Asm(q8_0Dot1x4AVX2, q8_0Bytes),
-	q4_0x4:   dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
-	q4_K:     dot4K(q4KDotAVX2, q4_KBytes, false),
-	q6_K:     dot4K(q6KDotAVX2, q6_KBytes, true),
-	q2_K:     dot4Q2_KAVX2,
-	iq2_XXS:  dot4IQ2_XXSAVX2,
+// newAVX2Backend is parent with the AVX2 kernels.
+func newAVX2Backend(parent *backend) *backend {
+	b := parent.derive("avx2")
+	b.dot, b.axpy = dotAVX2, axpyAVX2
+	b.dotF16, b.dotBF16, b.axpyF16 = dotF16AVX2, dotBF16AVX2, axpyF16AVX2
+	b.f16ToF32, b.f32ToF16 = f16ToF32AVX2, f32ToF16AVX2
+	b.formats[Q8_0] = formatKernels{
+		dot4:   dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
+		dot1x4: dot1x4Asm(q8_0Dot1x4AVX2, q8_0Bytes),
+	}
+	b.formats[Q4_0] = formatKernels{
+		dot4:   dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
+		dot1x4: dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
+	}
+	// The Q4_K×16 kernels stay the parent's, without repack.
+	b.formats[Q4_K] = formatKernels{dot4: dot4K(q4KDotAVX2, q4_KBytes, false), x16: parent.formats[Q4_K].x16}
+	b.formats[Q6_K] = formatKernels{dot4: dot4K(q6KDotAVX2, q6_KBytes, true)}
+	b.formats[Q2_K] = formatKernels{dot4: dot4Q2_KAVX2}
+	b.formats[IQ2_XXS] = formatKernels{dot4: dot4IQ2_XXSAVX2}
+	return b
 }
 
-var vnniBackend = backend{
-	name: "avx512vnni",
-	q8_0: dot4Q8_0Z(dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block)),
-	q4_0: dot4Asm(q4_0Dot4VNNI, q4_0Bytes, q4_0Block),
-
-	q8_0x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
-	q4_0x4: dot1x4Asm(q4_0Dot1x4VNNI, q4_0Bytes),
-	q8_0t:  dot4x4Q8_0Z,
-	q4_K:   dot4Q4_KZ,
-	q4_Kx4: dot1x4Q4_KZ,
-	q2_K:   dot4Q2_KZ, // iq2_XXS, iq2_XXSx4: where hasIQ2Z
-	q2_Kx4: dot1x4Q2_KZ,
-	expSub: expSubAVX512,
-	swiglu: swigluAVX512,
-
-	q4Kx16:  dot16Q4_KxZ,
-	q4Kx16t: dot16x4Q4_KxZ,
-	q4Kx16w: dot16x8Q4_KxZ,
-	packQ4K: true,
-	quant32: func(a *q8Act, x []float32) {
-		nb := len(x) / 32
-		if nb == 0 {
-			return
-		}
-		if len(a.qs) < nb*32 || len(a.d) < nb || len(a.cz) < nb {
-			panic("metalkit: activation quantisation out of bounds")
-		}
-		quantQ8BlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.cz[0])
-	},
-	quant256: func(a *q8Act, x []float32) {
-		nb := len(x) / qkBlock
-		if nb == 0 {
-			return
-		}
-		if len(a.qs) < nb*qkBlock || len(a.d) < nb || len(a.bs16) < 16*nb || len(a.bs32) < 8*nb {
-			panic("metalkit: activation quantisation out of bounds")
-		}
-		quantQ8KBlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.bs16[0], &a.bs32[0])
-	},
+// newVNNIBackend is parent (avx2) with the AVX-512 VNNI kernels; the
+// IQ2_XXS ones only where iq2z (VBMI and BITALG as well).
+func newVNNIBackend(parent *backend, iq2z bool) *backend {
+	b := parent.derive("avx512vnni")
+	b.expSub, b.swiglu = expSubAVX512, swigluAVX512
+	b.quant32, b.quant256 = quant32AVX512, quant256AVX512
+	b.formats[Q8_0] = formatKernels{
+		dot4:   dot4Q8_0Z(dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block)),
+		dot1x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
+		dot4x4: dot4x4Q8_0Z,
+	}
+	b.formats[Q4_0] = formatKernels{
+		dot4:   dot4Asm(q4_0Dot4VNNI, q4_0Bytes, q4_0Block),
+		dot1x4: dot1x4Asm(q4_0Dot1x4VNNI, q4_0Bytes),
+	}
+	b.formats[Q4_K] = formatKernels{
+		dot4:   dot4Q4_KZ,
+		dot1x4: dot1x4Q4_KZ,
+		x16:    &x16Kernels{dot16Q4_KxZ, dot16x4Q4_KxZ, dot16x8Q4_KxZ},
+		repack: true,
+	}
+	b.formats[Q2_K] = formatKernels{dot4: dot4Q2_KZ, dot1x4: dot1x4Q2_KZ}
+	if iq2z {
+		b.formats[IQ2_XXS] = formatKernels{dot4: dot4IQ2_XXSZ, dot1x4: dot1x4IQ2_XXSZ}
+	}
+	return b
 }
 
-// asmBackends lists the assembly backends this CPU supports, slowest first.
-func asmBackends() []*backend {
-	var bs []*backend
-	if hasAVX2 {
-		bs = append(bs, avx2Backend.inherit(&goBackend))
+// quant32AVX512 is quantAct for 32-value blocks with corrections.
+func quant32AVX512(a *q8Act, x []float32) {
+	nb := len(x) / 32
+	if nb == 0 {
+		return
 	}
-	if hasVNNI {
-		if hasIQ2Z {
-			vnniBackend.iq2_XXS = dot4IQ2_XXSZ
-			vnniBackend.iq2_XXSx4 = dot1x4IQ2_XXSZ
-		}
-		bs = append(bs, vnniBackend.inherit(&avx2Backend))
+	if len(a.qs) < nb*32 || len(a.d) < nb || len(a.cz) < nb {
+		panic("metalkit: activation quantisation out of bounds")
 	}
-	return bs
+	quantQ8BlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.cz[0])
+}
+
+// quant256AVX512 is quantAct for 256-value blocks.
+func quant256AVX512(a *q8Act, x []float32) {
+	nb := len(x) / qkBlock
+	if nb == 0 {
+		return
+	}
+	if len(a.qs) < nb*qkBlock || len(a.d) < nb || len(a.bs16) < 16*nb || len(a.bs32) < 8*nb {
+		panic("metalkit: activation quantisation out of bounds")
+	}
+	quantQ8KBlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.bs16[0], &a.bs32[0])
+}
+
+// asmBackends lists the assembly backends this CPU supports on top of
+// parent (the reference), slowest first, and names the kernels it has but
+// this CPU lacks the features for.
+func asmBackends(parent *backend) (bs []*backend, notRun []string) {
+	if !hasAVX2 {
+		return nil, []string{"avx2 and avx512vnni backends (need AVX2, FMA, F16C)"}
+	}
+	avx2 := newAVX2Backend(parent)
+	bs = append(bs, avx2)
+	if !hasVNNI {
+		return bs, []string{"avx512vnni backend (needs AVX512F, BW, VL, VNNI)"}
+	}
+	bs = append(bs, newVNNIBackend(avx2, hasIQ2Z))
+	if !hasIQ2Z {
+		notRun = append(notRun, "avx512vnni IQ2_XXS kernels (need AVX512VBMI, BITALG; the avx2 ones ran instead)")
+	}
+	return bs, notRun
 }
 
 // dot4Asm wraps a 4-row assembly kernel for 32-value blocks of blockBytes

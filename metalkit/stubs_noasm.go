@@ -3,6 +3,8 @@
 package metalkit
 
 // asmBackends: none without amd64 assembly.
-func asmBackends() []*backend { return nil }
+func asmBackends(*backend) ([]*backend, []string) {
+	return nil, []string{"every assembly backend (built with -tags noasm or for another GOARCH)"}
+}
 
 func sumBytes(b []byte) uint64 { return sumBytesGo(b) }
