@@ -1,4 +1,4 @@
-package commands
+package persist
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // benchKeyspace fills a server with n sessions of 2,000 tokens (each a
 // fork of one prefilled state: the snapshot writes every one in full) and
 // returns its persistence.
-func benchKeyspace(b *testing.B, n int) (*persistence, int64) {
+func benchKeyspace(b *testing.B, n int) (*Engine, int64) {
 	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Ctx: 2048})
 	if err != nil {
 		b.Fatal(err)
@@ -44,15 +44,15 @@ func benchKeyspace(b *testing.B, n int) (*persistence, int64) {
 	for i := 0; i < n; i++ {
 		srv.DBs[0].Set(fmt.Sprintf("s:%d", i), server.NewValue(server.TypeKVState, session.New(st.Clone(), 1)), false)
 	}
-	p := &persistence{s: srv, codec: c, lastBgOK: true}
+	p := New(srv, c)
 	items, _, err := p.takeView()
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := writeView(p.path(), items, p.aux(), nil, nil); err != nil {
+	if err := writeView(p.Path(), items, p.aux(), nil, nil); err != nil {
 		b.Fatal(err)
 	}
-	fi, _ := os.Stat(p.path())
+	fi, _ := os.Stat(p.Path())
 	return p, fi.Size()
 }
 
@@ -62,7 +62,7 @@ func BenchmarkSaveSessions(b *testing.B) {
 	p, size := benchKeyspace(b, 200)
 	b.SetBytes(size)
 	for b.Loop() {
-		if err := p.save(); err != nil {
+		if err := p.Save(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -75,7 +75,7 @@ func BenchmarkLoadSessions(b *testing.B) {
 	b.SetBytes(size)
 	for b.Loop() {
 		srv := server.New(p.s.Config)
-		q := &persistence{s: srv, codec: p.codec, lastBgOK: true}
+		q := New(srv, p.codec)
 		if _, err := q.loadSnapshot(filepath.Join(p.s.Config.Dir, p.s.Config.Get("dbfilename"))); err != nil {
 			b.Fatal(err)
 		}
