@@ -2,9 +2,12 @@
 // sessions.
 //
 //	reddwarf [config-file] [--directive value ...]   serve (default 127.0.0.1:6380)
-//	reddwarf tokenize --model FILE                   print token ids of stdin
+//	reddwarf check FILE                              verify a snapshot or state file
 //	reddwarf bench --model FILE ...                  performance harness (JSON lines)
 //	reddwarf synth --arch llama ... -o FILE          write a random-weight GGUF
+//	reddwarf tokenize --model FILE                   print token ids of stdin
+//
+// The subcommands live in internal/cli; `reddwarf --help` lists them.
 package main
 
 import (
@@ -16,22 +19,18 @@ import (
 	"syscall"
 
 	"reddwarf/commands"
+	"reddwarf/internal/cli"
 	"reddwarf/server"
 )
 
 func main() {
 	if len(os.Args) > 1 {
+		if c, ok := cli.Lookup(os.Args[1]); ok {
+			os.Exit(c.Run(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+		}
 		switch os.Args[1] {
-		case "tokenize":
-			os.Exit(tokenizeMain(os.Args[2:]))
-		case "bench":
-			os.Exit(benchMain(os.Args[2:]))
-		case "synth":
-			os.Exit(synthMain(os.Args[2:]))
-		case "check":
-			os.Exit(checkMain(os.Args[2:]))
 		case "-h", "--help", "help":
-			fmt.Println("usage: reddwarf [config-file] [--directive value ...] | tokenize | bench | synth")
+			cli.Help(os.Stdout)
 			return
 		case "-v", "--version", "version":
 			fmt.Println("reddwarf " + server.Version)
@@ -66,7 +65,7 @@ func serve(args []string) int {
 	}
 	s := server.New(cfg)
 	s.Commands.Register(commands.All()...)
-	if err := loadModel(s); err != nil {
+	if err := cli.LoadModel(s); err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1
 	}

@@ -26,7 +26,7 @@ func dsv4TestTokenizer(t *testing.T) *tokenizer.Tokenizer {
 		types = append(types, 3)
 	}
 	var buf bytes.Buffer
-	g := NewGGUFWriter(&buf)
+	g := gguf.NewWriter(&buf)
 	for _, kv := range []struct {
 		k string
 		v any

@@ -24,7 +24,7 @@ func dsv4AllF32(t testing.TB, path string) []byte {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	g := NewGGUFWriter(&buf)
+	g := gguf.NewWriter(&buf)
 	for _, kv := range f.KVs {
 		if kv.Key == "general.alignment" {
 			continue

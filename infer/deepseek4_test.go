@@ -405,7 +405,7 @@ func TestDSV4LoaderErrors(t *testing.T) {
 	// and replacing metadata values.
 	rewrite := func(rename map[string]string, reshape map[string][]uint64, meta map[string]any) []byte {
 		var buf bytes.Buffer
-		g := NewGGUFWriter(&buf)
+		g := gguf.NewWriter(&buf)
 		for _, kv := range f.KVs {
 			if kv.Key == "general.alignment" {
 				continue

@@ -26,8 +26,9 @@
 //   - Seq (model.go): one State and the tokens to append to it in a Step.
 //   - Sampler (sampler.go): greedy, temperature, top-k, top-p, min-p, with a
 //     seeded splitmix64 RNG per session.
-//   - GGUFWriter and SynthLlama (ggufwrite.go, synth.go): write GGUF files,
-//     random-weight llama models for benchmarks and tests.
+//
+// Random-weight models for benchmarks and tests are written by infer/synth,
+// GGUF files by gguf.Writer.
 //
 // # Basics
 //

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"reddwarf/infer/gguf"
+	"reddwarf/infer/synth"
 	"reddwarf/infer/tokenizer"
 	"slices"
 	"strconv"
@@ -278,7 +279,7 @@ type llamacppRef struct {
 // 0.020), where both engines also quantise the activations to 8 bits
 // (llama.cpp keeps the Q8_0 activation scale in f16, metalkit in f32; a
 // likely part of the extra difference).
-// The synthetic models are rebuilt here by SynthLlama; the reference records
+// The synthetic models are rebuilt here by synth.Llama; the reference records
 // their sha256, so a change to the synthesiser or the quantisers shows up as
 // a hash mismatch, not as a tolerance failure.
 func TestLlamaCppReference(t *testing.T) {
@@ -286,10 +287,10 @@ func TestLlamaCppReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	synth := func(q gguf.Type) []byte {
+	synthesise := func(q gguf.Type) []byte {
 		var b bytes.Buffer
 		// = reddwarf synth --shape tiny --quant Q --vocab models/stories260K.gguf --seed 1
-		if err := SynthLlama(&b, SynthOptions{Shape: SynthShapes["tiny"], Quant: q, Vocab: vocab, Seed: 1}); err != nil {
+		if err := synth.Llama(&b, synth.Options{Shape: synth.Shapes["tiny"], Quant: q, Vocab: vocab, Seed: 1}); err != nil {
 			t.Fatal(err)
 		}
 		return b.Bytes()
@@ -300,8 +301,8 @@ func TestLlamaCppReference(t *testing.T) {
 		tol   float64
 	}{
 		{"llamacpp-stories260K.json", models.Stories260K, 1e-2},
-		{"llamacpp-synth-tiny-q8_0.json", synth(gguf.TypeQ8_0), 3e-2},
-		{"llamacpp-synth-tiny-q4_k.json", synth(gguf.TypeQ4_K), 3e-2},
+		{"llamacpp-synth-tiny-q8_0.json", synthesise(gguf.TypeQ8_0), 3e-2},
+		{"llamacpp-synth-tiny-q4_k.json", synthesise(gguf.TypeQ4_K), 3e-2},
 	} {
 		t.Run(c.ref, func(t *testing.T) {
 			raw, err := os.ReadFile("testdata/" + c.ref)

@@ -74,7 +74,7 @@ func SynthDSV4(w io.Writer, opt DSV4SynthOptions) error {
 	if len(rs) != s.Layers {
 		return fmt.Errorf("synth deepseek4: %d ratios for %d layers", len(rs), s.Layers)
 	}
-	g := NewGGUFWriter(w)
+	g := gguf.NewWriter(w)
 	const a = "deepseek4."
 	u := func(v int) uint32 { return uint32(v) }
 	ratios := make([]uint32, len(rs))

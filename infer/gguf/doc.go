@@ -1,5 +1,6 @@
 // Package gguf reads GGUF model files (versions 2 and 3), the container
-// llama.cpp and ds4 load weights from.
+// llama.cpp and ds4 load weights from, and writes version 3 (Writer, for
+// synthetic models and tests).
 //
 // A GGUF file is a little-endian header (magic "GGUF", version, tensor count,
 // metadata count), the metadata key/value pairs, the tensor directory (name,

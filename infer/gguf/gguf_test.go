@@ -12,7 +12,7 @@ import (
 const (
 	storiesPath  = "../../models/stories260K.gguf"
 	deepseekPath = "../tokenizer/testdata/ggml-vocab-deepseek-llm.gguf"
-	gpt2Path     = "../tokenizer/testdata/ggml-vocab-gpt-2.gguf"
+	gpt2Path     = "../../models/ggml-vocab-gpt-2.gguf"
 )
 
 func mustOpen(t testing.TB, path string) *File {

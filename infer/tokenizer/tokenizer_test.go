@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +13,7 @@ import (
 
 const (
 	storiesPath  = "../../models/stories260K.gguf"
-	gpt2Path     = "testdata/ggml-vocab-gpt-2.gguf"
+	gpt2Path     = "../../models/ggml-vocab-gpt-2.gguf" // embedded for reddwarf synth; vectors in testdata
 	deepseekPath = "testdata/ggml-vocab-deepseek-llm.gguf"
 	qwen2Path    = "testdata/ggml-vocab-qwen2.gguf"
 	phi3Path     = "testdata/ggml-vocab-phi-3.gguf"
@@ -96,10 +97,12 @@ func TestStories260K(t *testing.T) {
 	}
 }
 
-// readVectors splits llama.cpp's .inp/.out test files the way
+// readVectors reads the vectors of the vocabulary at path (testdata/NAME.inp
+// and .out, NAME being the GGUF's file name) and splits them the way
 // tests/test-tokenizer-0.cpp does: inputs are separated (and terminated) by
 // "\n__ggml_vocab_test__\n", outputs are one line of ids per input.
 func readVectors(t *testing.T, path string) (inputs []string, outputs [][]int32) {
+	path = filepath.Join("testdata", filepath.Base(path))
 	inp, err := os.ReadFile(path + ".inp")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +132,7 @@ func readVectors(t *testing.T, path string) (inputs []string, outputs [][]int32)
 
 func TestLlamaCppVectors(t *testing.T) {
 	for _, path := range []string{gpt2Path, deepseekPath, qwen2Path, phi3Path} {
-		t.Run(strings.TrimPrefix(path, "testdata/"), func(t *testing.T) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
 			tok := load(t, path)
 			inputs, outputs := readVectors(t, path)
 			for i, text := range inputs {
@@ -154,7 +157,7 @@ func TestLlamaCppVectors(t *testing.T) {
 // (50,257 and 102,400 tokens).
 func BenchmarkLoad(b *testing.B) {
 	for _, path := range []string{gpt2Path, deepseekPath} {
-		b.Run(strings.TrimPrefix(path, "testdata/ggml-vocab-"), func(b *testing.B) {
+		b.Run(strings.TrimPrefix(filepath.Base(path), "ggml-vocab-"), func(b *testing.B) {
 			for b.Loop() {
 				f, err := gguf.Open(path)
 				if err != nil {

@@ -1,11 +1,10 @@
-package main
+package cli
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,43 +15,39 @@ import (
 	"reddwarf/models"
 )
 
-// benchMain implements `reddwarf bench [--model FILE] [--threads N]
+// Bench implements `reddwarf bench [--model FILE] [--threads N]
 // [--prompt-tokens N] [--gen-tokens N] [--sessions N] [--chunk N] [--kv f16|f32]`:
 // it prefills every session with a deterministic pseudo-random prompt, then
 // decodes greedily, all sessions batched in each step, and prints one JSON
 // object per line: progress, then a summary with prefill_tok_s and
 // decode_tok_s (aggregate over sessions). Without --model it runs the
 // embedded stories260K. tools/llamacpp-ref/bench.mjs prints the same shape
-// for llama.cpp. Returns the exit status.
-func benchMain(args []string) int {
-	return benchCommand(args, os.Stdout, os.Stderr)
-}
+// for llama.cpp.
+func Bench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
-// benchResult is the last line of bench output.
-type benchResult struct {
-	Engine          string  `json:"engine"`
-	Model           string  `json:"model"`
-	Threads         int     `json:"threads"`
-	PromptTokens    int     `json:"prompt_tokens"`
-	GenTokens       int     `json:"gen_tokens"`
-	Sessions        int     `json:"sessions"`
-	KV              string  `json:"kv"`
-	PrefillTokS     float64 `json:"prefill_tok_s"`
-	DecodeTokS      float64 `json:"decode_tok_s"`
-	DecodeSessTokS  float64 `json:"decode_tok_s_per_session"`
-	PrefillMS       float64 `json:"prefill_ms"`
-	DecodeMS        float64 `json:"decode_ms"`
-	WeightBytes     int64   `json:"weight_bytes_per_token"` // weight bytes one decode step reads
-	Layers          int     `json:"layers"`                 // transformer blocks
-	LayerBytes      int64   `json:"layer_bytes_per_token"`  // the part of WeightBytes in blocks (blk.N.*), all layers
-	DecodeWeightGBs float64 `json:"decode_weight_gb_s"`     // weight bytes × decode steps ÷ decode time
-	ReadGBs         float64 `json:"read_bandwidth_gb_s"`    // measured memory read bandwidth, same threads
-	RooflineTokS    float64 `json:"roofline_decode_tok_s"`  // read bandwidth ÷ weight bytes: batch-1 decode ceiling
-	RooflineFrac    float64 `json:"decode_roofline_frac"`   // per-session decode rate ÷ roofline
-}
+	// benchResult is the last line of bench output.
+	type benchResult struct {
+		Engine          string  `json:"engine"`
+		Model           string  `json:"model"`
+		Threads         int     `json:"threads"`
+		PromptTokens    int     `json:"prompt_tokens"`
+		GenTokens       int     `json:"gen_tokens"`
+		Sessions        int     `json:"sessions"`
+		KV              string  `json:"kv"`
+		PrefillTokS     float64 `json:"prefill_tok_s"`
+		DecodeTokS      float64 `json:"decode_tok_s"`
+		DecodeSessTokS  float64 `json:"decode_tok_s_per_session"`
+		PrefillMS       float64 `json:"prefill_ms"`
+		DecodeMS        float64 `json:"decode_ms"`
+		WeightBytes     int64   `json:"weight_bytes_per_token"` // weight bytes one decode step reads
+		Layers          int     `json:"layers"`                 // transformer blocks
+		LayerBytes      int64   `json:"layer_bytes_per_token"`  // the part of WeightBytes in blocks (blk.N.*), all layers
+		DecodeWeightGBs float64 `json:"decode_weight_gb_s"`     // weight bytes × decode steps ÷ decode time
+		ReadGBs         float64 `json:"read_bandwidth_gb_s"`    // measured memory read bandwidth, same threads
+		RooflineTokS    float64 `json:"roofline_decode_tok_s"`  // read bandwidth ÷ weight bytes: batch-1 decode ceiling
+		RooflineFrac    float64 `json:"decode_roofline_frac"`   // per-session decode rate ÷ roofline
+	}
 
-// benchCommand is benchMain with its output streams as arguments, for tests.
-func benchCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelPath := fs.String("model", "", "GGUF `file` (default: the embedded stories260K)")

@@ -1,4 +1,4 @@
-package infer
+package gguf
 
 import (
 	"bufio"
@@ -6,42 +6,40 @@ import (
 	"fmt"
 	"io"
 	"math"
-
-	"reddwarf/infer/gguf"
 )
 
-// GGUFWriter writes a GGUF v3 file in one pass, for synthetic models and
+// Writer writes a GGUF v3 file in one pass, for synthetic models and
 // tests: metadata and the tensor directory first, then each tensor's bytes
 // streamed in declared order, so a multi-GB model never sits in memory.
 //
-//	w := NewGGUFWriter(out)
+//	w := NewWriter(out)
 //	w.AddKV("general.architecture", "llama")   // any number, in file order
-//	w.AddTensor("token_embd.weight", gguf.TypeQ8_0, 2048, 50257) // dims ne0 first
+//	w.AddTensor("token_embd.weight", TypeQ8_0, 2048, 50257) // dims ne0 first
 //	w.WriteHeader()                             // after the last AddKV/AddTensor
 //	w.WriteTensor(data)                         // once per tensor, in order
 //	w.Close()                                   // flushes; checks all tensors came
 //
 // Metadata values are typed by their Go type: uint8, int8, uint16, int16,
 // uint32, int32, float32, bool, string, uint64, int64, float64, or a slice of
-// one of those (an array). gguf.KV.Value values fit, so metadata copies from
+// one of those (an array). KV.Value values fit, so metadata copies from
 // another file unchanged.
-type GGUFWriter struct {
+type Writer struct {
 	w         *bufio.Writer
-	kvs       []gguf.KV
-	tensors   []gguf.TensorInfo
+	kvs       []KV
+	tensors   []TensorInfo
 	alignment uint64
 	next      int    // index of the next tensor WriteTensor expects
 	off       uint64 // bytes written so far
 	err       error  // first write error, sticky
 }
 
-// NewGGUFWriter returns a writer to w with the default alignment (32).
-func NewGGUFWriter(w io.Writer) *GGUFWriter {
-	return &GGUFWriter{w: bufio.NewWriterSize(w, 1<<20), alignment: gguf.DefaultAlignment}
+// NewWriter returns a writer to w with the default alignment (32).
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{w: bufio.NewWriterSize(w, 1<<20), alignment: DefaultAlignment}
 }
 
 // AddKV appends a metadata entry. It fails on a value type GGUF can't hold.
-func (g *GGUFWriter) AddKV(key string, value any) error {
+func (g *Writer) AddKV(key string, value any) error {
 	t, et, ok := valueTypeOf(value)
 	if !ok {
 		return fmt.Errorf("gguf write: key %s: unsupported value type %T", key, value)
@@ -53,14 +51,14 @@ func (g *GGUFWriter) AddKV(key string, value any) error {
 		}
 		g.alignment = uint64(a)
 	}
-	g.kvs = append(g.kvs, gguf.KV{Key: key, Type: t, ElemType: et, Value: value})
+	g.kvs = append(g.kvs, KV{Key: key, Type: t, ElemType: et, Value: value})
 	return nil
 }
 
 // AddTensor declares a tensor: its type and dims (ne0, the row length,
 // first). Offsets are assigned in declaration order.
-func (g *GGUFWriter) AddTensor(name string, typ gguf.Type, dims ...uint64) error {
-	if !typ.Known() || len(dims) == 0 || len(dims) > gguf.MaxDims {
+func (g *Writer) AddTensor(name string, typ Type, dims ...uint64) error {
+	if !typ.Known() || len(dims) == 0 || len(dims) > MaxDims {
 		return fmt.Errorf("gguf write: tensor %s: bad type %v or dims %v", name, typ, dims)
 	}
 	n := uint64(1)
@@ -74,20 +72,20 @@ func (g *GGUFWriter) AddTensor(name string, typ gguf.Type, dims ...uint64) error
 	var off uint64
 	if k := len(g.tensors); k > 0 {
 		last := g.tensors[k-1]
-		off = alignUp(last.Offset+last.Size, g.alignment)
+		off = roundUp(last.Offset+last.Size, g.alignment)
 	}
-	g.tensors = append(g.tensors, gguf.TensorInfo{Name: name, Dims: dims, Type: typ, Offset: off,
+	g.tensors = append(g.tensors, TensorInfo{Name: name, Dims: dims, Type: typ, Offset: off,
 		Size: n / bs * uint64(typ.BlockBytes())})
 	return nil
 }
 
 // Tensors returns the declared tensors (with offsets and sizes).
-func (g *GGUFWriter) Tensors() []gguf.TensorInfo { return g.tensors }
+func (g *Writer) Tensors() []TensorInfo { return g.tensors }
 
 // WriteHeader writes magic, version, counts, metadata, the tensor directory
 // and the padding up to the data section.
-func (g *GGUFWriter) WriteHeader() error {
-	g.u32(gguf.Magic)
+func (g *Writer) WriteHeader() error {
+	g.u32(Magic)
 	g.u32(3)
 	g.u64(uint64(len(g.tensors)))
 	g.u64(uint64(len(g.kvs)))
@@ -111,7 +109,7 @@ func (g *GGUFWriter) WriteHeader() error {
 
 // WriteTensor writes the next tensor's bytes (exactly its Size) and the
 // padding after it.
-func (g *GGUFWriter) WriteTensor(data []byte) error {
+func (g *Writer) WriteTensor(data []byte) error {
 	if g.err != nil {
 		return g.err
 	}
@@ -132,7 +130,7 @@ func (g *GGUFWriter) WriteTensor(data []byte) error {
 
 // Close flushes the buffer and checks that every tensor was written. It does
 // not close the underlying writer.
-func (g *GGUFWriter) Close() error {
+func (g *Writer) Close() error {
 	if g.err == nil && g.next != len(g.tensors) {
 		g.err = fmt.Errorf("gguf write: %d of %d tensors written", g.next, len(g.tensors))
 	}
@@ -142,9 +140,9 @@ func (g *GGUFWriter) Close() error {
 	return g.err
 }
 
-func alignUp(x, a uint64) uint64 { return (x + a - 1) / a * a }
+func roundUp(x, a uint64) uint64 { return (x + a - 1) / a * a }
 
-func (g *GGUFWriter) write(p []byte) {
+func (g *Writer) write(p []byte) {
 	if g.err != nil {
 		return
 	}
@@ -152,19 +150,19 @@ func (g *GGUFWriter) write(p []byte) {
 	g.off += uint64(len(p))
 }
 
-func (g *GGUFWriter) pad() {
-	if n := alignUp(g.off, g.alignment) - g.off; n > 0 {
+func (g *Writer) pad() {
+	if n := roundUp(g.off, g.alignment) - g.off; n > 0 {
 		g.write(make([]byte, n))
 	}
 }
 
-func (g *GGUFWriter) u32(v uint32) { g.write(binary.LittleEndian.AppendUint32(nil, v)) }
-func (g *GGUFWriter) u64(v uint64) { g.write(binary.LittleEndian.AppendUint64(nil, v)) }
-func (g *GGUFWriter) str(s string) { g.u64(uint64(len(s))); g.write([]byte(s)) }
+func (g *Writer) u32(v uint32) { g.write(binary.LittleEndian.AppendUint32(nil, v)) }
+func (g *Writer) u64(v uint64) { g.write(binary.LittleEndian.AppendUint64(nil, v)) }
+func (g *Writer) str(s string) { g.u64(uint64(len(s))); g.write([]byte(s)) }
 
 // value encodes one metadata value of type t (array elements of type et).
-func (g *GGUFWriter) value(t, et gguf.ValueType, v any) {
-	if t == gguf.ValueArray {
+func (g *Writer) value(t, et ValueType, v any) {
+	if t == ValueArray {
 		g.u32(uint32(et))
 		switch a := v.(type) {
 		case []string:
@@ -187,56 +185,56 @@ func (g *GGUFWriter) value(t, et gguf.ValueType, v any) {
 }
 
 // valueTypeOf maps a Go value to its GGUF type (and element type for slices).
-func valueTypeOf(v any) (t, et gguf.ValueType, ok bool) {
+func valueTypeOf(v any) (t, et ValueType, ok bool) {
 	switch v.(type) {
 	case uint8:
-		return gguf.ValueUint8, 0, true
+		return ValueUint8, 0, true
 	case int8:
-		return gguf.ValueInt8, 0, true
+		return ValueInt8, 0, true
 	case uint16:
-		return gguf.ValueUint16, 0, true
+		return ValueUint16, 0, true
 	case int16:
-		return gguf.ValueInt16, 0, true
+		return ValueInt16, 0, true
 	case uint32:
-		return gguf.ValueUint32, 0, true
+		return ValueUint32, 0, true
 	case int32:
-		return gguf.ValueInt32, 0, true
+		return ValueInt32, 0, true
 	case float32:
-		return gguf.ValueFloat32, 0, true
+		return ValueFloat32, 0, true
 	case bool:
-		return gguf.ValueBool, 0, true
+		return ValueBool, 0, true
 	case string:
-		return gguf.ValueString, 0, true
+		return ValueString, 0, true
 	case uint64:
-		return gguf.ValueUint64, 0, true
+		return ValueUint64, 0, true
 	case int64:
-		return gguf.ValueInt64, 0, true
+		return ValueInt64, 0, true
 	case float64:
-		return gguf.ValueFloat64, 0, true
+		return ValueFloat64, 0, true
 	case []uint8:
-		return gguf.ValueArray, gguf.ValueUint8, true
+		return ValueArray, ValueUint8, true
 	case []int8:
-		return gguf.ValueArray, gguf.ValueInt8, true
+		return ValueArray, ValueInt8, true
 	case []uint16:
-		return gguf.ValueArray, gguf.ValueUint16, true
+		return ValueArray, ValueUint16, true
 	case []int16:
-		return gguf.ValueArray, gguf.ValueInt16, true
+		return ValueArray, ValueInt16, true
 	case []uint32:
-		return gguf.ValueArray, gguf.ValueUint32, true
+		return ValueArray, ValueUint32, true
 	case []int32:
-		return gguf.ValueArray, gguf.ValueInt32, true
+		return ValueArray, ValueInt32, true
 	case []float32:
-		return gguf.ValueArray, gguf.ValueFloat32, true
+		return ValueArray, ValueFloat32, true
 	case []bool:
-		return gguf.ValueArray, gguf.ValueBool, true
+		return ValueArray, ValueBool, true
 	case []string:
-		return gguf.ValueArray, gguf.ValueString, true
+		return ValueArray, ValueString, true
 	case []uint64:
-		return gguf.ValueArray, gguf.ValueUint64, true
+		return ValueArray, ValueUint64, true
 	case []int64:
-		return gguf.ValueArray, gguf.ValueInt64, true
+		return ValueArray, ValueInt64, true
 	case []float64:
-		return gguf.ValueArray, gguf.ValueFloat64, true
+		return ValueArray, ValueFloat64, true
 	}
 	return 0, 0, false
 }

@@ -1,17 +1,19 @@
-package main
+package cli
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"reddwarf/rdb"
 )
 
-// TestCheckMain: a sound snapshot and state file pass (exit 0); a damaged
+// TestCheck: a sound snapshot and state file pass (exit 0); a damaged
 // one fails (exit 1); bad usage is exit 2.
-func TestCheckMain(t *testing.T) {
+func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "dump.dsv4")
 	w, err := rdb.CreateSnapshot(snap)
@@ -29,18 +31,21 @@ func TestCheckMain(t *testing.T) {
 	rdb.WriteState(&buf, st)
 	os.WriteFile(state, buf.Bytes(), 0o644)
 	for _, p := range []string{snap, state} {
-		if code := checkMain([]string{p}); code != 0 {
-			t.Fatalf("%s: exit %d", p, code)
+		var so, se bytes.Buffer
+		if code := Check([]string{p}, nil, &so, &se); code != 0 || !strings.HasSuffix(so.String(), "OK\n") {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", p, code, so.String(), se.String())
 		}
 		b, _ := os.ReadFile(p)
 		b[len(b)/2] ^= 0x40
 		bad := p + ".bad"
 		os.WriteFile(bad, b, 0o644)
-		if code := checkMain([]string{bad}); code != 1 {
-			t.Fatalf("%s: exit %d, want 1", bad, code)
+		so.Reset()
+		se.Reset()
+		if code := Check([]string{bad}, nil, &so, &se); code != 1 || !strings.Contains(se.String(), "FAILED") {
+			t.Fatalf("%s: exit %d, want 1; stderr %q", bad, code, se.String())
 		}
 	}
-	if code := checkMain(nil); code != 2 {
+	if code := Check(nil, nil, io.Discard, io.Discard); code != 2 {
 		t.Fatalf("no arguments: exit %d", code)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -8,13 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"reddwarf/infer"
 	"reddwarf/infer/gguf"
+	"reddwarf/infer/synth"
+	"reddwarf/models"
 )
-
-// defaultSynthVocab is the GPT-2 byte-level BPE vocabulary (50,257 tokens)
-// the synthetic models borrow when --vocab is not given.
-const defaultSynthVocab = "infer/tokenizer/testdata/ggml-vocab-gpt-2.gguf"
 
 // synthQuants are the --quant names and their weight types.
 var synthQuants = map[string]gguf.Type{
@@ -22,16 +19,12 @@ var synthQuants = map[string]gguf.Type{
 	"q4_0": gguf.TypeQ4_0, "q4_k": gguf.TypeQ4_K, "q6_k": gguf.TypeQ6_K,
 }
 
-// synthMain implements `reddwarf synth --arch llama --shape 1b|tiny
+// Synth implements `reddwarf synth --arch llama --shape 1b|tiny
 // --quant q8_0|q4_k|f32 -o FILE [--vocab FILE] [--seed N]`: it writes a
 // random-weight GGUF v3 model (that llama.cpp loads too) for benchmarks.
-// Returns the exit status.
-func synthMain(args []string) int {
-	return synthCommand(args, os.Stdout, os.Stderr)
-}
-
-// synthCommand is synthMain with its output streams as arguments, for tests.
-func synthCommand(args []string, stdout, stderr io.Writer) int {
+// The vocabulary is GPT-2's (embedded in the binary, so the same model
+// comes out wherever it runs) unless --vocab names a GGUF to copy it from.
+func Synth(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if synthArch(args) == "deepseek4" {
 		return synthDSV4Command(args, stdout, stderr)
 	}
@@ -41,12 +34,12 @@ func synthCommand(args []string, stdout, stderr io.Writer) int {
 	shape := fs.String("shape", "tiny", "model shape: 1b or tiny")
 	quant := fs.String("quant", "q8_0", "weight type: f32, f16, q8_0, q4_0, q4_k or q6_k")
 	out := fs.String("o", "", "output GGUF `file` (required)")
-	vocabPath := fs.String("vocab", defaultSynthVocab, "GGUF `file` whose tokenizer.* metadata to copy")
+	vocabPath := fs.String("vocab", "", "GGUF `file` whose tokenizer.* metadata to copy (default: GPT-2's, 50,257 tokens)")
 	seed := fs.Uint64("seed", 1, "weight noise seed")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	sh, okShape := infer.SynthShapes[*shape]
+	sh, okShape := synth.Shapes[*shape]
 	q, okQuant := synthQuants[strings.ToLower(*quant)]
 	switch {
 	case *arch != "llama":
@@ -62,13 +55,13 @@ func synthCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "synth: -o FILE is required")
 		return 2
 	}
-	vocab, err := gguf.Open(*vocabPath)
+	vocab, err := openVocab(*vocabPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "synth: vocab: %v\n", err)
 		return 1
 	}
 	defer vocab.Close()
-	if err := writeSynth(*out, infer.SynthOptions{Shape: sh, Quant: q, Vocab: vocab, Seed: *seed}); err != nil {
+	if err := writeSynth(*out, synth.Options{Shape: sh, Quant: q, Vocab: vocab, Seed: *seed}); err != nil {
 		fmt.Fprintf(stderr, "synth: %v\n", err)
 		return 1
 	}
@@ -79,13 +72,13 @@ func synthCommand(args []string, stdout, stderr io.Writer) int {
 
 // writeSynth writes the model to a temp file beside path and renames it
 // into place, so a failed run leaves no half file.
-func writeSynth(path string, opt infer.SynthOptions) error {
+func writeSynth(path string, opt synth.Options) error {
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name()) // no-op after the rename
-	if err := infer.SynthLlama(f, opt); err != nil {
+	if err := synth.Llama(f, opt); err != nil {
 		f.Close()
 		return err
 	}
@@ -93,4 +86,13 @@ func writeSynth(path string, opt infer.SynthOptions) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// openVocab opens the GGUF at path, or the embedded GPT-2 vocabulary if
+// path is empty.
+func openVocab(path string) (*gguf.File, error) {
+	if path == "" {
+		return gguf.Parse(models.GPT2Vocab)
+	}
+	return gguf.Open(path)
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -10,12 +10,12 @@ import (
 	"reddwarf/infer"
 )
 
-// TestBenchCommand: bench on the embedded model prints JSON lines ending
+// TestBench: bench on the embedded model prints JSON lines ending
 // with the summary.
-func TestBenchCommand(t *testing.T) {
+func TestBench(t *testing.T) {
 	var so, se bytes.Buffer
 	args := []string{"--threads", "2", "--prompt-tokens", "40", "--gen-tokens", "20", "--sessions", "3", "--chunk", "16"}
-	if code := benchCommand(args, &so, &se); code != 0 {
+	if code := Bench(args, nil, &so, &se); code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())
 	}
 	var last map[string]any
@@ -42,7 +42,7 @@ func TestBenchCommand(t *testing.T) {
 	if l, lb, wb := last["layers"].(float64), last["layer_bytes_per_token"].(float64), last["weight_bytes_per_token"].(float64); l <= 0 || lb <= 0 || lb >= wb {
 		t.Errorf("layers %v, layer bytes %v of %v", l, lb, wb)
 	}
-	if code := benchCommand([]string{"--sessions", "0"}, &so, &se); code != 2 {
+	if code := Bench([]string{"--sessions", "0"}, nil, &so, &se); code != 2 {
 		t.Errorf("--sessions 0: exit %d", code)
 	}
 }
@@ -50,7 +50,7 @@ func TestBenchCommand(t *testing.T) {
 // TestDecodeWeightBytesMoE: a deepseek4 token reads expert_used_count of
 // expert_count routed experts and one row of the hash-routing table.
 func TestDecodeWeightBytesMoE(t *testing.T) {
-	m, err := infer.Open("models/deepseek4-tiny-q2.gguf", infer.Options{Threads: 1})
+	m, err := infer.Open("../../models/deepseek4-tiny-q2.gguf", infer.Options{Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package infer
+package synth
 
 import (
 	"fmt"
@@ -12,8 +12,8 @@ import (
 	"reddwarf/metalkit"
 )
 
-// SynthShape is the shape of a synthetic llama model.
-type SynthShape struct {
+// Shape is the shape of a synthetic llama model.
+type Shape struct {
 	Name    string
 	Dim     int
 	Layers  int
@@ -24,36 +24,36 @@ type SynthShape struct {
 	Tied    bool // no output.weight: the classifier reuses token_embd.weight
 }
 
-// SynthShapes are the shapes `reddwarf synth --shape` knows. "1b" is the
+// Shapes are the shapes `reddwarf synth --shape` knows. "1b" is the
 // Llama-3.2-1B body (dim 2048, 16 layers, 32/8 heads, FFN 8192, tied
 // embeddings); "tiny" is a small untied model for quick tests. The
-// vocabulary comes from the tokenizer file given to SynthLlama.
-var SynthShapes = map[string]SynthShape{
+// vocabulary comes from the tokenizer file given to Llama.
+var Shapes = map[string]Shape{
 	"1b":   {Name: "1b", Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, FFN: 8192, Ctx: 4096, Tied: true},
 	"tiny": {Name: "tiny", Dim: 256, Layers: 4, Heads: 8, KVHeads: 4, FFN: 768, Ctx: 2048},
 }
 
-// SynthOptions configure SynthLlama.
-type SynthOptions struct {
-	Shape SynthShape
+// Options configure Llama.
+type Options struct {
+	Shape Shape
 	Quant gguf.Type  // weight matrices: F32, F16, Q8_0, Q4_0, Q4_K, Q6_K ...
 	Vocab *gguf.File // tokenizer.* metadata is copied from it
 	Seed  uint64
 	Std   float64 // weight noise standard deviation; 0 = 0.02
 }
 
-// synthFileTypes maps the weight type to general.file_type (llama_ftype).
-var synthFileTypes = map[gguf.Type]uint32{
+// fileTypes maps the weight type to general.file_type (llama_ftype).
+var fileTypes = map[gguf.Type]uint32{
 	gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ4_0: 2, gguf.TypeQ8_0: 7,
 	gguf.TypeQ4_K: 14, gguf.TypeQ6_K: 18, gguf.TypeBF16: 32,
 }
 
-// SynthLlama writes a random-weight llama GGUF v3 to w: weights are
+// Llama writes a random-weight llama GGUF v3 to w: weights are
 // gaussian noise (so activations stay sane through RMSNorm), norms are 1,
 // the tokenizer is copied from opt.Vocab. The same options give the same
 // bytes. Tensors are generated and quantised one at a time, in parallel
 // row chunks, so memory stays near the largest tensor.
-func SynthLlama(w io.Writer, opt SynthOptions) error {
+func Llama(w io.Writer, opt Options) error {
 	sh := opt.Shape
 	if opt.Std == 0 {
 		opt.Std = 0.02
@@ -64,12 +64,12 @@ func SynthLlama(w io.Writer, opt SynthOptions) error {
 	}
 	vocab := len(toks)
 	hd := sh.Dim / sh.Heads
-	ft, ok := synthFileTypes[opt.Quant]
+	ft, ok := fileTypes[opt.Quant]
 	if !ok {
 		return fmt.Errorf("synth: weight type %v not supported", opt.Quant)
 	}
 
-	g := NewGGUFWriter(w)
+	g := gguf.NewWriter(w)
 	kvs := []struct {
 		k string
 		v any
@@ -142,7 +142,7 @@ func SynthLlama(w io.Writer, opt SynthOptions) error {
 		return err
 	}
 	for i, s := range specs {
-		data, err := synthTensor(s.typ, s.rows, s.cols, s.norm, opt.Std, opt.Seed, uint64(i))
+		data, err := tensorData(s.typ, s.rows, s.cols, s.norm, opt.Std, opt.Seed, uint64(i))
 		if err != nil {
 			return fmt.Errorf("synth: %s: %w", s.name, err)
 		}
@@ -153,11 +153,11 @@ func SynthLlama(w io.Writer, opt SynthOptions) error {
 	return g.Close()
 }
 
-// synthTensor returns rows × cols values of type typ: ones if norm, else
+// tensorData returns rows × cols values of type typ: ones if norm, else
 // N(0, std²) noise. Rows are generated in chunks, each from its own PCG
 // stream (seed, tensor index, chunk), so the bytes don't depend on how many
 // goroutines ran.
-func synthTensor(typ gguf.Type, rows, cols int, norm bool, std float64, seed, index uint64) ([]byte, error) {
+func tensorData(typ gguf.Type, rows, cols int, norm bool, std float64, seed, index uint64) ([]byte, error) {
 	rb := metalkit.RowBytes(metalkit.DType(typ), cols)
 	out := make([]byte, rows*rb)
 	const chunkRows = 64

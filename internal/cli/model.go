@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -11,11 +11,11 @@ import (
 	"reddwarf/session"
 )
 
-// loadModel opens the model the `model` directive names (empty: the
+// LoadModel opens the model the `model` directive names (empty: the
 // embedded stories260K), logs what it is, and installs the inference engine
 // into s: the session commands, the loop's engine step, BUSY answers and the
 // INFO inference/model sections.
-func loadModel(s *server.Server) error {
+func LoadModel(s *server.Server) error {
 	cfg := s.Config
 	opt := infer.Options{
 		Threads: int(cfg.Int("threads")),

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -11,7 +11,7 @@ import (
 )
 
 // synthArch returns the value of --arch in args ("" if absent), so
-// synthCommand can hand other architectures their own flag set.
+// Synth can hand other architectures their own flag set.
 func synthArch(args []string) string {
 	for i, a := range args {
 		switch {

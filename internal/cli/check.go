@@ -1,7 +1,8 @@
-package main
+package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/dustin/go-humanize"
@@ -9,59 +10,59 @@ import (
 	"reddwarf/rdb"
 )
 
-// checkMain is `reddwarf check FILE`, like redis-check-rdb: it verifies a
+// Check is `reddwarf check FILE`, like redis-check-rdb: it verifies a
 // snapshot (dump.dsv4) or a single DSV4 state file end to end — every
 // checksum, the index against the records, every session payload — and
 // prints what it holds. Exit status 0 if the file is sound, 1 with the
 // offset and reason of the first error, 2 on usage errors.
-func checkMain(args []string) int {
+func Check(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: reddwarf check FILE")
+		fmt.Fprintln(stderr, "usage: reddwarf check FILE")
 		return 2
 	}
 	path := args[0]
 	f, err := os.Open(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "check:", err)
+		fmt.Fprintln(stderr, "check:", err)
 		return 1
 	}
 	var magic [8]byte
 	n, _ := f.Read(magic[:])
 	f.Close()
 	if n >= 4 && string(magic[:4]) == rdb.StateMagic {
-		return checkState(path)
+		return checkState(path, stdout, stderr)
 	}
-	return checkSnapshot(path)
+	return checkSnapshot(path, stdout, stderr)
 }
 
-func checkState(path string) int {
+func checkState(path string, stdout, stderr io.Writer) int {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "check:", err)
+		fmt.Fprintln(stderr, "check:", err)
 		return 1
 	}
 	st, err := rdb.DecodeState(b, 0)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "check: %s: FAILED: %v\n", path, err)
+		fmt.Fprintf(stderr, "check: %s: FAILED: %v\n", path, err)
 		return 1
 	}
-	fmt.Printf("%s: DSV4 state, architecture %s, fingerprint %016x\n", path, st.Arch, st.Fingerprint)
-	fmt.Printf("tokens %d, layers %d, vocab %d, sections %d, checkpoints %d, logits %v, %s\n",
+	fmt.Fprintf(stdout, "%s: DSV4 state, architecture %s, fingerprint %016x\n", path, st.Arch, st.Fingerprint)
+	fmt.Fprintf(stdout, "tokens %d, layers %d, vocab %d, sections %d, checkpoints %d, logits %v, %s\n",
 		len(st.Tokens), st.Layers, st.Vocab, len(st.Sections), len(st.Checkpoints), st.Logits != nil, humanize.IBytes(uint64(len(b))))
-	fmt.Println("OK")
+	fmt.Fprintln(stdout, "OK")
 	return 0
 }
 
-func checkSnapshot(path string) int {
+func checkSnapshot(path string, stdout, stderr io.Writer) int {
 	snap, err := rdb.OpenSnapshot(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "check: %s: FAILED: %v\n", path, err)
+		fmt.Fprintf(stderr, "check: %s: FAILED: %v\n", path, err)
 		return 1
 	}
 	defer snap.Close()
-	fmt.Printf("%s: snapshot, %s\n", path, humanize.IBytes(uint64(snap.Size)))
+	fmt.Fprintf(stdout, "%s: snapshot, %s\n", path, humanize.IBytes(uint64(snap.Size)))
 	for _, k := range snap.AuxOrder {
-		fmt.Printf("aux %s = %s\n", k, snap.Aux[k])
+		fmt.Fprintf(stdout, "aux %s = %s\n", k, snap.Aux[k])
 	}
 	var strings, sessions, tokens, bytes int64
 	err = snap.Verify(func(e rdb.Entry, v []byte) error {
@@ -79,11 +80,11 @@ func checkSnapshot(path string) int {
 		return nil
 	})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "check: %s: FAILED: %v\n", path, err)
+		fmt.Fprintf(stderr, "check: %s: FAILED: %v\n", path, err)
 		return 1
 	}
-	fmt.Printf("keys %d (strings %d, sessions %d), tokens %d, value bytes %s\n",
+	fmt.Fprintf(stdout, "keys %d (strings %d, sessions %d), tokens %d, value bytes %s\n",
 		strings+sessions, strings, sessions, tokens, humanize.IBytes(uint64(bytes)))
-	fmt.Println("OK")
+	fmt.Fprintln(stdout, "OK")
 	return 0
 }

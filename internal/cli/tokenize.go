@@ -1,28 +1,21 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"reddwarf/infer/gguf"
 	"reddwarf/infer/tokenizer"
 )
 
-// tokenizeMain implements `reddwarf tokenize --model FILE`: it reads all of
+// Tokenize implements `reddwarf tokenize --model FILE`: it reads all of
 // stdin, tokenizes it with the model's tokenizer and prints the ids on one
 // line, space-separated. By default no BOS is added and special-token texts
 // are plain text, as llama.cpp's tokenizer test (test-tokenizer-0) runs.
-// Returns the exit status.
-func tokenizeMain(args []string) int {
-	return tokenizeCommand(args, os.Stdin, os.Stdout, os.Stderr)
-}
-
-// tokenizeCommand is tokenizeMain with its streams as arguments, for tests.
-func tokenizeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Tokenize(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "GGUF `file` whose tokenizer to use (required)")

@@ -1,0 +1,17 @@
+// Package synth writes random-weight models as GGUF files, for benchmarks
+// and tests: the real shapes and tensor names of an architecture with
+// gaussian-noise weights, so speed can be measured without downloading
+// weights and engines can be compared on the same bytes (llama.cpp loads
+// these files too).
+//
+// Llama writes a llama model of a Shape (Shapes holds the named ones that
+// `reddwarf synth --shape` offers), quantised to Options.Quant, with the
+// tokenizer metadata copied from Options.Vocab. The same options always give
+// the same bytes: each tensor's noise comes from PCG streams keyed by the
+// seed, the tensor's index and the row chunk, not by how many goroutines
+// ran, which is what lets tests pin a file by its hash.
+//
+// The package never imports infer: it only needs the GGUF writer
+// (gguf.Writer) and metalkit's quantisers, so infer's own tests can build
+// models with it.
+package synth
