@@ -36,13 +36,20 @@
 #   model            FILE
 #   machine          CPU model, cores; metalkit backend
 #   threads          N   reps N   prompt N   gen N
-#   read_gb_s        memory read bandwidth at --threads, measured before each
-#                    reddwarf run (bench/machine: metalkit.ReadBandwidth)
+#   read_gb_s        the memory read ceiling at --threads: the highest of the
+#                    probe (bench/machine, before each reddwarf run:
+#                    metalkit.ReadBandwidth, the best of several read loops
+#                    at 1 to --threads threads) and the weight bytes per
+#                    second either engine decoded at in any run, so that no
+#                    engine is ever above "the roofline"
 #   bytes_per_token  weight bytes one decode step reads
 #   roofline_tok_s   read_gb_s ÷ bytes_per_token: the batch-1 decode ceiling
 #   load             1-minute load average before and after the runs; above
 #                    the core count, other programs shared the CPUs and the
 #                    numbers say more about them than about the engines
+#   read_probe       the probe's best loop and its GB/s (best of the reps),
+#                    and each engine's best decode rate in weight GB/s
+#   cpu_flags        the CPU's AVX2, AVX-512 and AMX flags
 #
 #   metric           llama.cpp     reddwarf      ratio
 #   prefill_tok_s    …             …             …x
@@ -87,7 +94,7 @@ while [ $# -gt 0 ]; do
 	--keep) keep=$2; shift 2 ;;
 	--reddwarf) bin=$2; shift 2 ;;
 	--base-model) base=$2; shift 2 ;;
-	-h | --help) sed -n '2,76p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,79p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown flag $1" >&2; exit 2 ;;
 	esac
 done
@@ -155,7 +162,9 @@ def pad(w): tostring | . + (" " * ([w - length, 0] | max));
 | {
 	model: $model, cpu: $cpu, cpus: $ncpu, backend: $backend, threads: $threads, reps: $reps,
 	prompt_tokens: $prompt, gen_tokens: $gen, load_before: ($load0 | tonumber), load_after: ($load1 | tonumber),
-	read_gb_s: ($bw | map(.read_gb_s) | median),
+	probe_read_gb_s: ($bw | map(.read_gb_s) | max),
+	probe_best: ($bw | max_by(.read_gb_s) | .read_best),
+	cpu_flags: ($bw[0].cpu_flags // [] | join(" ")),
 	reddwarf_bench_read_gb_s: ($rd | map(.read_bandwidth_gb_s) | median),
 	bytes_per_token: ($rd[0].weight_bytes_per_token),
 	llamacpp_prefill_tok_s: ($lc | map(.llamacpp_prefill_tok_s // .prefill_tok_s) | median),
@@ -171,6 +180,9 @@ def pad(w): tostring | . + (" " * ([w - length, 0] | max));
 		reddwarf_decode: ($rd | map(.decode_tok_s))
 	}
   }
+| .llamacpp_best_gb_s = (if .bytes_per_token then ($lc | map(.llamacpp_decode_tok_s // .decode_tok_s) | max) * .bytes_per_token / 1e9 else null end)
+| .reddwarf_best_gb_s = (if .bytes_per_token then ($rd | map(.decode_tok_s) | max) * .bytes_per_token / 1e9 else null end)
+| .read_gb_s = ([.probe_read_gb_s, .llamacpp_best_gb_s, .reddwarf_best_gb_s] | map(select(. != null)) | max)
 | .roofline_tok_s = (if .read_gb_s and .bytes_per_token then .read_gb_s * 1e9 / .bytes_per_token else null end)
 | .prefill_ratio = (if .llamacpp_prefill_tok_s then .reddwarf_prefill_tok_s / .llamacpp_prefill_tok_s else null end)
 | .decode_ratio = (if .llamacpp_decode_tok_s then .reddwarf_decode_tok_s / .llamacpp_decode_tok_s else null end)
@@ -207,6 +219,8 @@ def pad(w): tostring | . + (" " * ([w - length, 0] | max));
   "bytes_per_token  \($r.bytes_per_token)",
   "roofline_tok_s   \($r.roofline_tok_s | f(2))",
   "load             before \($r.load_before) after \($r.load_after) on \($r.cpus) cores",
+  "read_probe       \($r.probe_best // "-") (best of \($r.reps)); decoding: llama.cpp \($r.llamacpp_best_gb_s | f(2)), reddwarf \($r.reddwarf_best_gb_s | f(2)) GB/s",
+  "cpu_flags        \($r.cpu_flags)",
   "",
   "metric           \("llama.cpp" | pad(14))\("reddwarf" | pad(14))ratio",
   "prefill_tok_s    \($r.llamacpp_prefill_tok_s | f(2) | pad(14))\($r.reddwarf_prefill_tok_s | f(2) | pad(14))\($r.prefill_ratio | f(3))x",

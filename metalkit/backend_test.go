@@ -398,3 +398,25 @@ func TestBackendQuantAct(t *testing.T) {
 		}
 	})
 }
+
+// TestReadPatterns: every loop of the bandwidth probe reads every byte (its
+// result is the xor of the buffer's 8-byte words, whatever the length), so
+// the probe cannot report a rate for bytes it skipped.
+func TestReadPatterns(t *testing.T) {
+	r := newRand(t, 18)
+	for _, n := range []int{8, 256, 264, 512, 4096 + 8, 1 << 16} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		want := xorWordsGo(b)
+		for _, p := range readPatterns()[1:] { // [0] is the byte sum
+			if got := p.read(b); got != want {
+				t.Fatalf("%s over %d bytes: %#x, want %#x", p.name, n, got, want)
+			}
+		}
+	}
+	if len(readPatterns()) < 2 {
+		t.Fatal("the probe needs more than one read loop")
+	}
+}

@@ -166,3 +166,14 @@ func sumBytesGo(b []byte) uint64 {
 	}
 	return s
 }
+
+// xorWordsGo reads b eight bytes at a time (the Go bandwidth probe).
+func xorWordsGo(b []byte) uint64 {
+	var s uint64
+	for len(b) >= 8 {
+		s ^= uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		b = b[8:]
+	}
+	return s
+}

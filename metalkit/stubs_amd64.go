@@ -541,3 +541,44 @@ func dot16x8Q4_KxZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
 	}
 	q4KDot16x8Z(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
 }
+
+// readZ reads p[:n] with ZMM loads, prefetching ahead bytes ahead; n is a
+// positive multiple of 256 (bandwidth_amd64.s). (AVX512F)
+//
+//	for i := 0; i < n; i += 8 { s ^= le.Uint64(p[i:]) }
+//
+//go:noescape
+func readZ(p *byte, n int, ahead int) uint64
+
+// readY is readZ with YMM loads. (AVX2)
+//
+//go:noescape
+func readY(p *byte, n int, ahead int) uint64
+
+// readPatterns are the bandwidth probe's read loops on this CPU: the byte
+// sum, and plain loads at the widest width without and with software
+// prefetch (1 and 4 KiB ahead).
+func readPatterns() []readPattern {
+	if !hasAVX2 {
+		return []readPattern{{"sum", sumBytesGo}, {"load", xorWordsGo}}
+	}
+	load, width := readY, "ymm"
+	if hasVNNI {
+		load, width = readZ, "zmm"
+	}
+	at := func(ahead int) func(b []byte) uint64 {
+		return func(b []byte) uint64 {
+			n := len(b) &^ 255
+			if n == 0 {
+				return xorWordsGo(b)
+			}
+			return load(&b[0], n, ahead) ^ xorWordsGo(b[n:])
+		}
+	}
+	return []readPattern{
+		{"sum", sumBytesAVX2},
+		{width, at(0)},
+		{width + "+pf1k", at(1 << 10)},
+		{width + "+pf4k", at(4 << 10)},
+	}
+}

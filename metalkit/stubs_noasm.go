@@ -8,3 +8,8 @@ func asmBackends(*backend) ([]*backend, []string) {
 }
 
 func sumBytes(b []byte) uint64 { return sumBytesGo(b) }
+
+// readPatterns: the byte sum and a word loop, in Go.
+func readPatterns() []readPattern {
+	return []readPattern{{"sum", sumBytesGo}, {"load", xorWordsGo}}
+}
