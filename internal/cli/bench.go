@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"reddwarf/infer"
@@ -215,30 +214,9 @@ func decodeWeightBytes(m *infer.Model) (total, layers int64) {
 	return total, layers
 }
 
-// readBandwidth measures memory read bandwidth in bytes/s: threads
-// goroutines stream disjoint parts of a 256 MiB buffer (far larger than any
-// cache) through metalkit.Dot(x, x), a SIMD kernel that reads each byte once
-// (its second operand hits the same cache line); the best of 5 passes.
+// readBandwidth measures memory read bandwidth in bytes/s at threads
+// threads: metalkit.ReadBandwidth, the probe bench/compare.sh uses (the
+// best of several read loops over 256 MiB, far larger than any cache).
 func readBandwidth(threads int) float64 {
-	buf := make([]float32, 256<<20/4)
-	for i := range buf {
-		buf[i] = float32(i & 1023)
-	}
-	best := 0.0
-	sums := make([]float32, threads)
-	for pass := 0; pass < 5; pass++ {
-		var wg sync.WaitGroup
-		t0 := time.Now()
-		for w := 0; w < threads; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				part := buf[len(buf)*w/threads : len(buf)*(w+1)/threads]
-				sums[w] = metalkit.Dot(part, part)
-			}(w)
-		}
-		wg.Wait()
-		best = max(best, float64(len(buf)*4)/time.Since(t0).Seconds())
-	}
-	return best
+	return metalkit.ReadBandwidth(threads, 256<<20, 5)
 }
