@@ -298,13 +298,24 @@ func TestSnapshotCorruptions(t *testing.T) {
 	}
 }
 
+// FuzzSnapshot: any bytes either verify (the intact snapshot must) or fail
+// with ErrCorrupt, never with another error or a panic.
 func FuzzSnapshot(f *testing.F) {
 	dir := f.TempDir()
-	good, _ := os.ReadFile(writeTestSnapshot(f, dir))
+	good, err := os.ReadFile(writeTestSnapshot(f, dir))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkSnapshotBytes(b)
+		err := checkSnapshotBytes(b)
+		switch {
+		case bytes.Equal(b, good) && err != nil:
+			t.Fatalf("the intact snapshot fails: %v", err)
+		case err != nil && !errors.Is(err, ErrCorrupt):
+			t.Fatalf("%v is not ErrCorrupt", err)
+		}
 	})
 }
 

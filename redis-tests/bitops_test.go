@@ -2,7 +2,6 @@ package redistests
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -349,17 +348,7 @@ func TestBitmapCommandKeys(t *testing.T) {
 // exactly a real redis-server 7.0's; so are BITOP's per-key flags.
 func TestBitmapCommandInfoWithKeySpecsMatchesRedis70(t *testing.T) {
 	c := client(t)
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed; it is the reference")
-	}
-	ref := c
-	if target != "redis" {
-		saved := target
-		target = "redis"
-		s := startServer(t)
-		target = saved
-		ref = redisClientAt(t, s.Addr())
-	}
+	ref := referenceRedis(t)
 	for _, n := range []string{"setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro", "lcs", "substr"} {
 		mine, theirs := fmt.Sprint(do(t, c, "COMMAND", "INFO", n)), fmt.Sprint(do(t, ref, "COMMAND", "INFO", n))
 		if mine != theirs {

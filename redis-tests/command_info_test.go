@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // COMMAND INFO and COMMAND DOCS are compared with a real redis-server 7.0
@@ -32,20 +34,34 @@ var infoExtended = map[string]string{
 
 // referenceRedis returns a client of a redis-server 7.0 to compare with:
 // the shared server when the target is Redis itself, else one started for
-// the test. It skips the test when redis-server is not installed.
+// the test. It skips the test when redis-server is not installed, and
+// fails it when the one installed is not 7.0 (another version's replies
+// differ, and reddwarf follows 7.0's).
 func referenceRedis(t *testing.T) doer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed; it is the reference")
 	}
+	var c *redis.Client
 	if target == "redis" {
-		return redisClientAt(t, shared.Addr())
+		c = redisClientAt(t, shared.Addr())
+	} else {
+		saved := target
+		target = "redis"
+		s := startServer(t)
+		target = saved
+		c = redisClientAt(t, s.Addr())
 	}
-	saved := target
-	target = "redis"
-	s := startServer(t)
-	target = saved
-	return redisClientAt(t, s.Addr())
+	var v string
+	for _, line := range strings.Split(do(t, c, "INFO", "server").(string), "\r\n") {
+		if after, ok := strings.CutPrefix(line, "redis_version:"); ok {
+			v = after
+		}
+	}
+	if !strings.HasPrefix(v, "7.0.") {
+		t.Fatalf("the reference redis-server is %s; these tests compare with Redis 7.0 (install 7.0.x, e.g. Debian 12's redis-server)", v)
+	}
+	return c
 }
 
 // infoEntries runs COMMAND INFO for names and flattens the replies into

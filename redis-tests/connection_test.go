@@ -236,11 +236,24 @@ func TestClientHelpAndUnknownSubcommand(t *testing.T) {
 	wantErr(t, c, "ERR unknown subcommand 'bogus'. Try CLIENT HELP.", "CLIENT", "bogus")
 }
 
-func TestIdleConnectionStaysOpen(t *testing.T) {
-	r := dialRaw(t, shared.Addr())
-	time.Sleep(200 * time.Millisecond)
-	r.send("PING\r\n")
-	r.expect("+PONG")
+// TestIdleTimeout: with `timeout 1`, a client that talks more often than
+// once a second stays connected while a silent one is closed (Redis checks
+// in whole seconds, so within about 2 s of its last command).
+func TestIdleTimeout(t *testing.T) {
+	s := startServer(t, "--timeout", "1")
+	busy, idle := dialRaw(t, s.Addr()), dialRaw(t, s.Addr())
+	for _, r := range []*raw{busy, idle} {
+		r.send("PING\r\n")
+		r.expect("+PONG")
+	}
+	for end := time.Now().Add(3500 * time.Millisecond); time.Now().Before(end); {
+		time.Sleep(250 * time.Millisecond)
+		busy.send("PING\r\n")
+		busy.expect("+PONG")
+	}
+	idle.closed()
+	busy.send("PING\r\n")
+	busy.expect("+PONG")
 }
 
 func itoa(n int64) string { return formatInt(n) }
