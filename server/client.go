@@ -34,7 +34,7 @@ type Client struct {
 	wq               []byte                     // output the writer goroutine still has to send
 	wbusy            bool                       // the writer goroutine holds data
 	closeWhenDrained bool                       // close the socket once wq is sent
-	pendingOut       atomic.Int64               // bytes not yet sent, for input backpressure
+	pendingOut       atomic.Int64               // bytes handed to the socket path and not yet sent
 	reader           atomic.Pointer[respReader] // set when the reader starts
 
 	// loop-owned
@@ -67,6 +67,7 @@ type Client struct {
 	writerStarted   bool
 	writeScheduled  bool
 	outputLimitHit  bool
+	softLimitSince  int64 // unix ms when pending output was first seen over the soft limit; 0 when under
 	// blocked is set while the client waits (GEN): the rest of its request
 	// batch resumes when it is cleared. See blocked.go.
 	blocked *Blocked
@@ -160,6 +161,7 @@ func (c *Client) writeOut() {
 	busy := c.wbusy
 	if busy {
 		c.wq = append(c.wq, out...)
+		c.pendingOut.Add(int64(len(out)))
 		c.closeWhenDrained = c.closeAfterReply
 		c.mu.Unlock()
 		c.R.buf = out[:0]
@@ -186,11 +188,11 @@ func (c *Client) writeOut() {
 	}
 	c.mu.Lock()
 	c.wq = append(c.wq, out[n:]...)
+	c.pendingOut.Add(int64(len(out) - n))
 	c.wbusy = true
 	c.closeWhenDrained = c.closeAfterReply
 	c.mu.Unlock()
 	c.R.buf = out[:0]
-	c.pendingOut.Store(int64(len(out) - n))
 	if !c.writerStarted {
 		c.writerStarted = true
 		go c.writerLoop()
@@ -270,14 +272,15 @@ func (c *Client) writerLoop() {
 				c.wbusy = false
 				closeNow := c.closeWhenDrained
 				c.mu.Unlock()
-				c.pendingOut.Store(0)
 				if closeNow {
 					c.netConn.Close()
 				}
 				break
 			}
 			c.mu.Unlock()
-			if _, err := c.netConn.Write(out); err != nil {
+			n, err := c.netConn.Write(out)
+			c.pendingOut.Add(-int64(n))
+			if err != nil {
 				c.netConn.Close()
 				return
 			}
@@ -285,21 +288,66 @@ func (c *Client) writerLoop() {
 	}
 }
 
-// checkOutputLimit closes a client whose unsent output passed its limit.
+// unauthOutputLimit bounds the pending output of a client that has not
+// authenticated. Redis 7.0 (with CVE-2025-21605's fix) closes such a
+// client as soon as its reply list holds more than 1 KiB beyond its 16 KiB
+// reply buffer: a client that has not shown the password and does not read
+// its -NOAUTH replies cannot make the server keep them.
+const unauthOutputLimit = 16<<10 + 1<<10
+
+// class is c's client-output-buffer-limit class.
+func (c *Client) class() ClientClass {
+	if c.InPubSub() {
+		return ClassPubsub
+	}
+	return ClassNormal
+}
+
+// outputUsage is c's pending output in bytes: replies of this turn not
+// written yet plus what the socket has not taken.
+func (c *Client) outputUsage() int64 {
+	return int64(len(c.R.buf)) + c.pendingOut.Load()
+}
+
+// outputLimited reports whether any output limit applies to c now, so the
+// common case (an authenticated client of an unlimited class) costs two
+// loads per command.
+func (c *Client) outputLimited() bool {
+	return !c.Authenticated() || c.srv.Config.OutputLimits[c.class()] != (OutputLimit{})
+}
+
+// checkOutputLimit closes c when its pending output passed a limit, as
+// Redis's checkClientOutputBufferLimits: the unauthenticated limit, the
+// class's hard limit at once, its soft limit when c stayed over it for
+// more than the soft seconds (counted from the first check that saw it
+// over; a check under it starts again). Loop goroutine.
 func (c *Client) checkOutputLimit() {
-	limit := c.srv.Config.NormalOutputLimit
-	if c.InPubSub() && c.srv.Config.PubsubOutputLimit > 0 {
-		limit = c.srv.Config.PubsubOutputLimit
+	if c.closed || c.outputLimitHit || !c.outputLimited() {
+		return
 	}
-	c.mu.Lock()
-	n := int64(len(c.wq))
-	c.mu.Unlock()
-	c.pendingOut.Store(n)
-	if limit > 0 && n > limit && !c.outputLimitHit {
-		c.outputLimitHit = true
-		c.srv.logf("notice", "Client id=%d addr=%s closed for overcoming of output buffer limits.", c.ID, c.Addr)
-		c.kill()
+	used := c.outputUsage()
+	over := !c.Authenticated() && used > unauthOutputLimit
+	l := c.srv.Config.OutputLimits[c.class()]
+	if l.Hard > 0 && used >= l.Hard {
+		over = true
 	}
+	if l.Soft > 0 && used >= l.Soft {
+		now := time.Now().UnixMilli()
+		if c.softLimitSince == 0 {
+			c.softLimitSince = now
+		} else if now-c.softLimitSince > l.SoftSeconds*1000 {
+			over = true
+		}
+	} else {
+		c.softLimitSince = 0
+	}
+	if !over {
+		return
+	}
+	c.outputLimitHit = true
+	c.srv.logf("warning", "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.", c.Info(time.Now()))
+	c.R.buf = nil // never sent: let it go now
+	c.kill()
 }
 
 // push appends out-of-band data (a pub/sub message, a MONITOR line) for c;
@@ -310,6 +358,9 @@ func (c *Client) push(fn func(r *Reply)) {
 	}
 	fn(&c.R)
 	c.scheduleWrite()
+	if c.outputLimited() {
+		c.checkOutputLimit()
+	}
 }
 
 // Info is the CLIENT LIST / CLIENT INFO line.

@@ -42,9 +42,29 @@ type Config struct {
 	LFUPolicy              bool // maxmemory-policy is an LFU one: OBJECT FREQ is tracked
 	LFULogFactor           int
 	LFUDecayTime           int
-	NotifyFlags            int   // notify-keyspace-events classes (notify.go)
-	PubsubOutputLimit      int64 // hard limit of a pub/sub client's pending output
-	NormalOutputLimit      int64 // hard limit of any client's pending output
+	NotifyFlags            int                           // notify-keyspace-events classes (notify.go)
+	OutputLimits           [numClientClasses]OutputLimit // client-output-buffer-limit, by ClientClass
+}
+
+// ClientClass is a class of client-output-buffer-limit, Redis's
+// CLIENT_TYPE_*: a MONITOR client is a normal one, a client with any
+// subscription a pub/sub one. No client is a replica (reddwarf does not
+// replicate): the class is kept so configurations written for Redis load.
+type ClientClass int
+
+const (
+	ClassNormal ClientClass = iota
+	ClassReplica
+	ClassPubsub
+	numClientClasses
+)
+
+// OutputLimit is one class's client-output-buffer-limit: a client whose
+// pending output reaches Hard bytes is closed at once; one that stays at
+// or over Soft bytes for more than SoftSeconds is closed too. 0 disables
+// a limit.
+type OutputLimit struct {
+	Hard, Soft, SoftSeconds int64
 }
 
 type directiveKind int
@@ -560,8 +580,10 @@ func setOutputLimit(c *Config, v string) error {
 		parts = append(parts, fmt.Sprintf("%s %d %d %d", name, l[0], l[1], l[2]))
 	}
 	c.values["client-output-buffer-limit"] = strings.Join(parts, " ")
-	c.PubsubOutputLimit = cur["pubsub"][0]
-	c.NormalOutputLimit = cur["normal"][0]
+	for class, name := range map[ClientClass]string{ClassNormal: "normal", ClassReplica: "replica", ClassPubsub: "pubsub"} {
+		l := cur[name]
+		c.OutputLimits[class] = OutputLimit{Hard: l[0], Soft: l[1], SoftSeconds: l[2]}
+	}
 	return nil
 }
 

@@ -70,6 +70,11 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if len(c.R.buf) > 0 || c.closeAfterReply {
 		c.scheduleWrite()
 	}
+	// A pipeline's replies may pass a limit before the turn ends: the
+	// client is closed here and the rest of its pipeline does not run.
+	if len(c.R.buf) > 0 && c.outputLimited() {
+		c.checkOutputLimit()
+	}
 }
 
 func (s *Server) process(c *Client, args [][]byte) {

@@ -62,6 +62,17 @@ import (
 // session, and its bytes count as freed. GEN asks for the KV pages it will
 // need before it starts (MemoryFits), so it evicts too rather than fail.
 //
+// Clients' buffers: Redis counts normal clients' query and output buffers
+// in used memory, so a client that does not read its replies can make it
+// evict keys (maxmemory-clients, its client eviction, is off by default).
+// We keep them out of the figure eviction compares (clientsMemory, INFO
+// mem_clients_normal, is subtracted): buffers are bounded per client
+// instead, by client-output-buffer-limit, client-query-buffer-limit, the
+// 64 MiB of unsent output after which a client's input is no longer read,
+// and, for a client that has not authenticated, 1 MiB of query and 17 KiB
+// of output (client.go). maxmemory-clients is accepted and shown by CONFIG
+// but evicts no client.
+//
 // With maxmemory 0 (the default) none of this runs: dispatch checks one
 // integer.
 
@@ -208,6 +219,12 @@ func (s *Server) memoryState(extra int64) int64 {
 	limit := s.Config.MaxMemory - extra
 	e := &s.evict
 	m := e.sample()
+	if m.heap-e.debt <= limit {
+		return 0
+	}
+	// Clients' buffers are no key's data: they never evict a key nor deny a
+	// command (see "Clients' buffers" above).
+	limit += s.clientsMemory()
 	if m.heap-e.debt <= limit {
 		return 0
 	}

@@ -492,7 +492,12 @@ func (s *Server) serveConn(c *Client) {
 		// Backpressure: a client that sends faster than it reads its
 		// replies waits here until its unsent output drains.
 		for c.pendingOut.Load() > maxUnsentOutput {
-			time.Sleep(time.Millisecond)
+			select {
+			case <-c.gone: // closed by the loop, maybe over an output limit
+				c.netConn.Close()
+				return
+			case <-time.After(time.Millisecond):
+			}
 		}
 	}
 }
