@@ -21,6 +21,10 @@ import (
 	"reddwarf/commands"
 	"reddwarf/internal/cli"
 	"reddwarf/server"
+
+	// Architectures register with infer when imported, like database/sql
+	// drivers; llama is part of infer itself.
+	_ "reddwarf/infer/deepseek4"
 )
 
 func main() {

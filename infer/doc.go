@@ -14,15 +14,11 @@
 //   - State (kv.go): a session. Tokens, the KV cache in reference-counted
 //     pages of PageTokens positions, and the logits after the last token.
 //     Clone forks in O(pages) with copy-on-write; Truncate rolls back.
-//   - deepseek4*.go: DeepSeek V4 Flash as antirez's ds4 runs it
-//     (../shared/spec/dsv4-arch.md): hyper-connections with Sinkhorn,
-//     sliding-window + CSA/HCA compressed attention with a lightning indexer,
-//     hash and biased top-k MoE, ds4's FP8/FP4 round trips (Options.Numerics).
-//     Its session state (ring, compressed rows in fork-shared pages,
-//     compressor frontiers, restore points) is an ArchState in State.ext
-//     (archstate.go); a rollback restores the nearest restore point and
-//     replays the tokens after it. Verified against transformers
-//     (tools/dsv4-ref) and llama.cpp's deepseek4 (tools/llamacpp-ref/dsv4.mjs).
+//   - Architectures outside infer register themselves when imported, like
+//     database/sql drivers: infer/deepseek4 (DeepSeek V4 Flash) keeps its
+//     session state as an ArchState in State.ext (archstate.go) and
+//     reaches a State only through its exported methods (Ext, Tokens,
+//     SetLogits). main imports it with _.
 //   - Seq (model.go): one State and the tokens to append to it in a Step.
 //   - Sampler (sampler.go): greedy, temperature, top-k, top-p, min-p, with a
 //     seeded splitmix64 RNG per session.

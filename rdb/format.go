@@ -34,10 +34,21 @@ const (
 const (
 	SectionKVKeys   = 1 // paged-attention K rows of one layer: tokens × width values, position-major
 	SectionKVValues = 2 // paged-attention V rows of one layer: same shape as SectionKVKeys
-	// 16..63 are reserved for deepseek4 (sliding-window ring, compressor
-	// frontier, compressed KV rows, indexer keys); assigned by that work.
-	SectionDeepSeek4First = 16
-	SectionDeepSeek4Last  = 63
+
+	// 16..63 are deepseek4's (infer/deepseek4/persist.go): per layer, float32
+	// (DTypeF32) unless said otherwise; n is the tokens the state describes,
+	// r the layer's compression ratio (0, 4 or 128), W the head width, I the
+	// indexer key width. Only the kinds a layer's ratio has are present.
+	SectionDeepSeek4First      = 16
+	SectionDeepSeek4Header     = 16 // layer 0, DTypeBytes: u32 n, u32 layers
+	SectionDeepSeek4Ring       = 17 // Window × W: the raw sliding-window ring, slot p mod Window = position p
+	SectionDeepSeek4Comp       = 18 // n/r × W compressed attention rows (r ≠ 0)
+	SectionDeepSeek4Index      = 19 // n/4 × I lightning-indexer rows (r = 4)
+	SectionDeepSeek4FrontKV    = 20 // attention compressor frontier: slots × width values of the open windows (r ≠ 0)
+	SectionDeepSeek4FrontScore = 21 // its scores (gate + position bias; -1e30 = empty slot)
+	SectionDeepSeek4IdxKV      = 22 // indexer compressor frontier values (r = 4)
+	SectionDeepSeek4IdxScore   = 23 // its scores
+	SectionDeepSeek4Last       = 63
 )
 
 // Section element types (u8).

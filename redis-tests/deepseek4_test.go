@@ -13,7 +13,7 @@ import (
 // TestDeepseek4PrefillLogits runs the tiny random DeepSeek V4 Flash
 // (models/deepseek4-tiny.gguf) through the server: PREFILL key IDS …, then
 // LOGITS key TOP vocab, and compares the log-probabilities with those of
-// transformers' reference logits (infer/testdata/deepseek4-ref.*, written by
+// transformers' reference logits (infer/deepseek4/testdata/deepseek4-ref.*, written by
 // tools/dsv4-ref/make_tiny.py) after the same tokens, within 1e-3. Exact
 // numerics and an f32 cache, as the reference.
 func TestDeepseek4PrefillLogits(t *testing.T) {
@@ -22,11 +22,11 @@ func TestDeepseek4PrefillLogits(t *testing.T) {
 	s := startServer(t, "--model", model, "--kv-cache-type", "f32", "--dsv4-numerics", "exact")
 	c := ownClient(t, s, 2)
 
-	js, err := os.ReadFile("../infer/testdata/deepseek4-ref.json")
+	js, err := os.ReadFile("../infer/deepseek4/testdata/deepseek4-ref.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile("../infer/testdata/deepseek4-ref.bin")
+	data, err := os.ReadFile("../infer/deepseek4/testdata/deepseek4-ref.bin")
 	if err != nil {
 		t.Fatal(err)
 	}

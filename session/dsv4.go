@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"sync"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -22,39 +21,21 @@ import (
 // Paged-attention architectures (llama) have two sections per layer, the
 // K rows and the V rows of every position, position-major, in the KV
 // cache's element type. An architecture with its own state
-// (infer.StatefulArch, deepseek4) supplies its sections through
-// RegisterArchSections.
+// (infer.StatefulArch, deepseek4) persists it itself: its
+// infer.ArchState implements ArchSections.
 
-// ArchSections persists the state an architecture keeps beside (or
-// instead of) the paged K/V rows.
+// ArchSections is an architecture state (infer.ArchState) that persists
+// itself beside (or instead of) the paged K/V rows.
 type ArchSections interface {
-	// Sections returns the sections of ext, the architecture state of a
-	// copy-on-write view the caller owns until the sections are written
-	// (WriteTo may run on another goroutine). Kinds come from the range
-	// format.go reserves for the architecture; whatever the architecture
-	// keeps per checkpoint goes into its sections too.
-	Sections(ext infer.ArchState) ([]rdb.Section, error)
-	// Restore fills the architecture state of st (already holding the
-	// tokens, logits and paged rows) from the sections of kinds it owns.
-	Restore(st *infer.State, sections []rdb.Section) error
-}
-
-var (
-	archSectionsMu sync.Mutex
-	archSections   = map[string]ArchSections{}
-)
-
-// RegisterArchSections makes states of architecture arch persistable.
-func RegisterArchSections(arch string, a ArchSections) {
-	archSectionsMu.Lock()
-	defer archSectionsMu.Unlock()
-	archSections[arch] = a
-}
-
-func archSectionsOf(arch string) ArchSections {
-	archSectionsMu.Lock()
-	defer archSectionsMu.Unlock()
-	return archSections[arch]
+	// Sections returns the state's sections, copies of kinds from the range
+	// rdb/format.go gives the architecture; the state is a copy-on-write
+	// view's, which the caller owns until the sections are written (WriteTo
+	// may run on another goroutine).
+	Sections() ([]rdb.Section, error)
+	// RestoreSections fills the state of a State just rebuilt (holding
+	// tokens tokens, the logits and the paged rows) from the sections of
+	// kinds it owns.
+	RestoreSections(tokens int, sections []rdb.Section) error
 }
 
 // Codec persists the sessions of one model.
@@ -134,9 +115,8 @@ func (c *Codec) View(v server.Value) (*rdb.State, func(), int64, error) {
 	if !ok {
 		return nil, nil, 0, fmt.Errorf("session: cannot persist a %T", v)
 	}
-	var as ArchSections
-	if s.State.Ext() != nil {
-		if as = archSectionsOf(c.arch); as == nil {
+	if ext := s.State.Ext(); ext != nil {
+		if _, ok := ext.(ArchSections); !ok {
 			return nil, nil, 0, fmt.Errorf("session: saving %s states is not supported yet", c.arch)
 		}
 	}
@@ -148,8 +128,8 @@ func (c *Codec) View(v server.Value) (*rdb.State, func(), int64, error) {
 	}
 	cow := 4*int64(len(st.Tokens)) + 4*int64(len(st.Logits))
 	st.Sections = kvSections(view)
-	if as != nil {
-		more, err := as.Sections(view.Ext())
+	if as, ok := view.Ext().(ArchSections); ok {
+		more, err := as.Sections()
 		if err != nil {
 			view.Release()
 			return nil, nil, 0, err
@@ -270,14 +250,7 @@ func (c *Codec) Decode(st *rdb.State) (server.Value, error) {
 			}
 		}
 	}
-	var as ArchSections
-	stateful := false
-	if _, ok := c.m.Arch().(infer.StatefulArch); ok {
-		stateful = true
-		if as = archSectionsOf(c.arch); as == nil {
-			return nil, fmt.Errorf("session: loading %s states is not supported yet", c.arch)
-		}
-	}
+	_, stateful := c.m.Arch().(infer.StatefulArch)
 	if len(rest) > 0 && !stateful {
 		return nil, corrupt("section kind %d is not one this architecture has", rest[0].Kind)
 	}
@@ -302,8 +275,13 @@ func (c *Codec) Decode(st *rdb.State) (server.Value, error) {
 	if err != nil {
 		return nil, corrupt("%v", err)
 	}
-	if as != nil {
-		if err := as.Restore(state, rest); err != nil {
+	if stateful {
+		as, ok := state.Ext().(ArchSections)
+		if !ok {
+			state.Release()
+			return nil, fmt.Errorf("session: loading %s states is not supported yet", c.arch)
+		}
+		if err := as.RestoreSections(state.Len(), rest); err != nil {
 			state.Release()
 			return nil, err
 		}

@@ -4,7 +4,7 @@
 //
 //   node dsv4.mjs model.gguf refs.json out.json [kv]
 //
-// The token sequences are those of refs.json (infer/testdata/deepseek4-ref.json,
+// The token sequences are those of refs.json (infer/deepseek4/testdata/deepseek4-ref.json,
 // made by tools/dsv4-ref/make_tiny.py). kv is the KV cache type, "F32"
 // (default: exact comparisons need it, see ../../../shared/spec §13) or "F16".
 // CPU, 1 thread, no flash attention; the whole sequence is evaluated in one

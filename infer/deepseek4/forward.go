@@ -1,18 +1,18 @@
-package infer
+package deepseek4
 
 import (
 	"math"
 	"sort"
-	"time"
 
+	"reddwarf/infer"
 	"reddwarf/metalkit"
 )
 
-// dsv4Scratch is per-step activation memory, grown to the largest batch.
+// scratch is per-step activation memory, grown to the largest batch.
 // Buffers hold T token rows back to back.
-type dsv4Scratch struct {
-	rows []dsv4Row
-	seqs []dsv4Seq
+type scratch struct {
+	rows []batchRow
+	seqs []batchSeq
 
 	X     []float32 // HC state                       (T × HC·Dim)
 	Xn    []float32 // HC state / rms                 (T × HC·Dim)
@@ -46,29 +46,28 @@ type dsv4Scratch struct {
 	hb    []float32 // head inputs                    (R × Dim)
 }
 
-// dsv4Row is one token row of a batch.
-type dsv4Row struct {
+// batchRow is one token row of a batch.
+type batchRow struct {
 	seq int // index into run.seqs
 	pos int // absolute position
 	tok int32
 }
 
-// dsv4Seq is one session's part of a batch: its rows [first, first+n) and,
+// batchSeq is one session's part of a batch: its rows [first, first+n) and,
 // while a layer runs, its raw rows: the Window−1 before the chunk (from the
 // ring) followed by the chunk's own.
-type dsv4Seq struct {
-	st     *dsv4State
-	s      *State
-	first  int
-	n      int
-	start  int       // position of the first row
-	win    []float32 // raw rows of positions [start−nprev, start+n)
-	nprev  int
-	topSel [][]int32
+type batchSeq struct {
+	st    *state
+	s     *infer.State
+	first int
+	n     int
+	start int       // position of the first row
+	win   []float32 // raw rows of positions [start−nprev, start+n)
+	nprev int
 }
 
-// Forward implements Arch.
-func (m *dsv4) Forward(pool *metalkit.Pool, batch []Seq) {
+// Forward implements infer.Arch.
+func (m *model) Forward(pool *metalkit.Pool, batch []infer.Seq) {
 	m.forward(pool, batch, nil)
 }
 
@@ -76,28 +75,42 @@ func (m *dsv4) Forward(pool *metalkit.Pool, batch []Seq) {
 // rollback) are fed first. With all != nil it also stores the logits of
 // every row of every seq into all[i] (tests); otherwise only each State's
 // last logits are computed.
-func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
+func (m *model) forward(pool *metalkit.Pool, batch []infer.Seq, all [][]float32) {
+	m.layOut(batch)
+	m.embed()
+	for li := range m.w.layers {
+		m.layer(pool, li)
+	}
+	m.head(pool, all)
+	m.advance()
+}
+
+// layOut lists the batch's token rows, seq by seq: pending replay tokens,
+// then the new ones; and sizes the per-row buffers.
+func (m *model) layOut(batch []infer.Seq) {
 	c := &m.cfg
 	r := &m.run
-	D, hcD, mix := c.Dim, c.HC*c.Dim, c.mix()
-
-	// Lay out rows: pending replay tokens, then the new ones, seq by seq.
 	r.rows, r.seqs = r.rows[:0], r.seqs[:0]
 	for i, sq := range batch {
-		st := sq.State.ext.(*dsv4State)
-		toks := append(append([]int32(nil), sq.State.tokens[st.n:]...), sq.Tokens...)
-		r.seqs = append(r.seqs, dsv4Seq{st: st, s: sq.State, first: len(r.rows), n: len(toks), start: st.n})
+		st := sq.State.Ext().(*state)
+		toks := append(append([]int32(nil), sq.State.Tokens()[st.n:]...), sq.Tokens...)
+		r.seqs = append(r.seqs, batchSeq{st: st, s: sq.State, first: len(r.rows), n: len(toks), start: st.n})
 		for j, t := range toks {
-			r.rows = append(r.rows, dsv4Row{seq: i, pos: st.n + j, tok: t})
+			r.rows = append(r.rows, batchRow{seq: i, pos: st.n + j, tok: t})
 		}
 	}
-	T := len(r.rows)
+	T, D, hcD, mix := len(r.rows), c.Dim, c.HC*c.Dim, c.mix()
 	r.X, r.Xn = grow(r.X, T*hcD), grow(r.Xn, T*hcD)
 	r.mixes = grow(r.mixes, T*mix)
 	r.pre, r.post, r.comb = grow(r.pre, T*c.HC), grow(r.post, T*c.HC), grow(r.comb, T*c.HC*c.HC)
 	r.x, r.h, r.y = grow(r.x, T*D), grow(r.h, T*D), grow(r.y, T*D)
+}
 
-	// Embed: every stream starts as the token's embedding.
+// embed starts every HC stream of every row as the token's embedding.
+func (m *model) embed() {
+	c := &m.cfg
+	r := &m.run
+	D, hcD := c.Dim, c.HC*c.Dim
 	for t, row := range r.rows {
 		e := r.X[t*hcD : t*hcD+D]
 		m.w.embed.Row(int(row.tok), e)
@@ -105,34 +118,41 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 			copy(r.X[t*hcD+s*D:t*hcD+(s+1)*D], e)
 		}
 	}
+}
 
-	for li := range m.w.layers {
-		l := &m.w.layers[li]
-		var t0 time.Time
-		if m.layerTime != nil {
-			t0 = time.Now()
-		}
-		m.hcPre(pool, l.hcAttnFn, l.hcAttnScale, l.hcAttnBase, T)
-		for t := 0; t < T; t++ {
-			rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.attnNorm, c.Eps)
-		}
-		m.attention(pool, li, l, T)
-		m.hcPost(T)
+// layer runs block li on every row: the attention sub-layer, then the MoE
+// sub-layer, each between the HC state's collapse (hcPre) and update
+// (hcPost), with its own RMSNorm.
+func (m *model) layer(pool *metalkit.Pool, li int) {
+	c := &m.cfg
+	r := &m.run
+	l := &m.w.layers[li]
+	T, D := len(r.rows), c.Dim
 
-		m.hcPre(pool, l.hcFFNFn, l.hcFFNScale, l.hcFFNBase, T)
-		for t := 0; t < T; t++ {
-			rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.ffnNorm, c.Eps)
-		}
-		m.moe(pool, li, l, T)
-		m.hcPost(T)
-		if m.layerTime != nil {
-			m.layerTime[li] += time.Since(t0)
-		}
+	m.hcPre(pool, l.hcAttnFn, l.hcAttnScale, l.hcAttnBase, T)
+	for t := 0; t < T; t++ {
+		rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.attnNorm, c.Eps)
 	}
+	m.attention(pool, li, l, T)
+	m.hcPost(T)
 
-	// Output head for the rows that need logits.
+	m.hcPre(pool, l.hcFFNFn, l.hcFFNScale, l.hcFFNBase, T)
+	for t := 0; t < T; t++ {
+		rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.ffnNorm, c.Eps)
+	}
+	m.moe(pool, li, l, T)
+	m.hcPost(T)
+}
+
+// head collapses the HC state of the rows that need logits (each seq's
+// last, or every row when all != nil), norms it and applies the output
+// matrix; each State gets its last row's logits.
+func (m *model) head(pool *metalkit.Pool, all [][]float32) {
+	c := &m.cfg
+	r := &m.run
+	D, hcD := c.Dim, c.HC*c.Dim
 	var need []int
-	for si, sq := range r.seqs {
+	for _, sq := range r.seqs {
 		if all != nil {
 			for t := sq.first; t < sq.first+sq.n; t++ {
 				need = append(need, t)
@@ -140,7 +160,6 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 		} else {
 			need = append(need, sq.first+sq.n-1)
 		}
-		_ = si
 	}
 	R := len(need)
 	r.hb = grow(r.hb, R*D)
@@ -158,13 +177,15 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 		} else {
 			k++
 		}
-		last := r.logit[(k-1)*c.Vocab : k*c.Vocab]
-		s := sq.s
-		if cap(s.logits) < c.Vocab {
-			s.logits = make([]float32, c.Vocab)
-		}
-		s.logits = s.logits[:c.Vocab]
-		copy(s.logits, last)
+		// Cannot fail: the row is Vocab wide.
+		_ = sq.s.SetLogits(r.logit[(k-1)*c.Vocab : k*c.Vocab])
+	}
+}
+
+// advance counts the rows into each seq's state and takes an automatic
+// restore point every cpEvery tokens.
+func (m *model) advance() {
+	for _, sq := range m.run.seqs {
 		sq.st.n += sq.n
 		if cps := sq.st.checkpoints; m.cpEvery > 0 && sq.st.n-lastCheckpoint(cps) >= m.cpEvery {
 			sq.st.Checkpoint()
@@ -172,7 +193,7 @@ func (m *dsv4) forward(pool *metalkit.Pool, batch []Seq, all [][]float32) {
 	}
 }
 
-func lastCheckpoint(cps []dsv4Checkpoint) int {
+func lastCheckpoint(cps []checkpoint) int {
 	if len(cps) == 0 {
 		return 0
 	}
@@ -183,7 +204,7 @@ func lastCheckpoint(cps []dsv4Checkpoint) int {
 // sub-layer from the HC state X (spec §4.2) and the collapsed input x:
 // f = X/rms(X); m = fn·f; pre = σ(a_pre·m + b) + ε; post = 2σ(a_post·m + b);
 // comb = Sinkhorn(softmax rows of a_comb·m + b); x = Σ_s pre_s X_s.
-func (m *dsv4) hcPre(pool *metalkit.Pool, fn metalkit.Matrix, scale, base []float32, T int) {
+func (m *model) hcPre(pool *metalkit.Pool, fn metalkit.Matrix, scale, base []float32, T int) {
 	c := &m.cfg
 	r := &m.run
 	H, D, hcD, mix := c.HC, c.Dim, c.HC*c.Dim, c.mix()
@@ -249,7 +270,7 @@ func sinkhornCols(cm []float32, H int, eps float32) {
 }
 
 // hcPost replaces the HC state by X'_j = post_j·y + Σ_i comb_ij·X_i (spec §4.3).
-func (m *dsv4) hcPost(T int) {
+func (m *model) hcPost(T int) {
 	c := &m.cfg
 	r := &m.run
 	H, D, hcD := c.HC, c.Dim, c.HC*c.Dim
@@ -272,7 +293,7 @@ func (m *dsv4) hcPost(T int) {
 }
 
 // outputHC collapses an HC state for the output head (spec §4.8).
-func (m *dsv4) outputHC(X, out []float32) {
+func (m *model) outputHC(X, out []float32) {
 	c := &m.cfg
 	H, D, hcD := c.HC, c.Dim, c.HC*c.Dim
 	f := make([]float32, hcD)
@@ -290,7 +311,7 @@ func (m *dsv4) outputHC(X, out []float32) {
 
 // attention runs the attention sub-layer on r.h, leaving its output in r.y
 // (spec §4.4).
-func (m *dsv4) attention(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
+func (m *model) attention(pool *metalkit.Pool, li int, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	W, H, I := c.HeadDim, c.Heads, c.IDim
@@ -300,7 +321,7 @@ func (m *dsv4) attention(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
 	if ratio != 0 {
 		freq = m.ropeComp
 	}
-	roundRows := m.kvType == KVF16
+	roundRows := m.kvType == infer.KVF16
 
 	// Queries: q = q_b · RMSNorm(q_a · h); per-head unweighted norm; RoPE.
 	r.qa = grow(r.qa, T*c.QLora)
@@ -585,6 +606,14 @@ func poolColumn(sc, vs []float32) float32 {
 	return num / den
 }
 
+// grow returns b resized to n values, reallocated only when too small.
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
 func growInt32(b []int32, n int) []int32 {
 	if cap(b) < n {
 		return make([]int32, n)
@@ -593,7 +622,7 @@ func growInt32(b []int32, n int) []int32 {
 }
 
 // moe runs the FFN sub-layer on r.h, leaving its output in r.y (spec §4.7).
-func (m *dsv4) moe(pool *metalkit.Pool, li int, l *dsv4Layer, T int) {
+func (m *model) moe(pool *metalkit.Pool, li int, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	D, E, K, F := c.Dim, c.Experts, c.ExpertsUsed, c.ExpertFFN

@@ -1,4 +1,4 @@
-package infer
+package deepseek4
 
 import (
 	"bytes"
@@ -7,20 +7,21 @@ import (
 	"os"
 	"testing"
 
+	"reddwarf/infer"
 	"reddwarf/infer/gguf"
 )
 
-var writeDSV4Q2 = flag.Bool("write-dsv4-q2", false, "rewrite ../models/deepseek4-tiny-q2.gguf")
+var writeQ2 = flag.Bool("write-q2", false, "rewrite ../../models/deepseek4-tiny-q2.gguf")
 
-// TestDSV4SynthQ2: the 2-bit tiny file (ds4's q2 mix: IQ2_XXS gate/up, Q2_K
+// TestSynthQ2: the 2-bit tiny file (ds4's q2 mix: IQ2_XXS gate/up, Q2_K
 // down, Q8_0 attention/shared/output, F16 elsewhere; SynthDSV4's tiny256
-// shape, seed 1, written by -write-dsv4-q2) loads and gives identical
+// shape, seed 1, written by -write-q2) loads and gives identical
 // logits in one pass and token by token.
-func TestDSV4SynthQ2(t *testing.T) {
-	const path = "../models/deepseek4-tiny-q2.gguf"
-	if *writeDSV4Q2 {
+func TestSynthQ2(t *testing.T) {
+	const path = "../../models/deepseek4-tiny-q2.gguf"
+	if *writeQ2 {
 		var buf bytes.Buffer
-		if err := SynthDSV4(&buf, DSV4SynthOptions{Shape: DSV4Shapes["tiny256"], Quant: "q2", Seed: 1}); err != nil {
+		if err := infer.SynthDSV4(&buf, infer.DSV4SynthOptions{Shape: infer.DSV4Shapes["tiny256"], Quant: "q2", Seed: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
@@ -39,12 +40,12 @@ func TestDSV4SynthQ2(t *testing.T) {
 		ti, _ := f.Tensor(name)
 		t.Logf("%s: %v", name, ti.Type)
 	}
-	m, err := OpenBytes("tiny-q2", disk, Options{Threads: 2})
+	m, err := infer.OpenBytes("tiny-q2", disk, infer.Options{Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	ref := loadDSV4Ref(t)
+	ref := loadRef(t)
 	toks := ref.Sequences[0].Tokens
 	V := m.Vocab()
 	all := onePassLogits(t, m, toks, len(toks))

@@ -1,4 +1,4 @@
-package infer
+package deepseek4
 
 import (
 	"math"

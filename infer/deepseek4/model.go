@@ -1,29 +1,25 @@
-package infer
+package deepseek4
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"time"
 
+	"reddwarf/infer"
 	"reddwarf/infer/gguf"
 	"reddwarf/metalkit"
 )
 
-// This file is DeepSeek V4 Flash (general.architecture "deepseek4"), as
-// antirez's ds4 runs it (spec: ../shared/spec/dsv4-arch.md): dsv4Config
-// (hyperparameters, every one from metadata), dsv4Weights (tensors with ds4's
-// names), and the loader. The forward pass is in deepseek4_forward.go, the
-// ds4 numerics (FP8/FP4 round trips, Hadamard) in deepseek4_numerics.go and
-// the session state (raw window ring, compressed rows, compressor frontiers)
-// in deepseek4_state.go.
+// This file is the model: config (hyperparameters, every one from
+// metadata), weights (tensors with ds4's names) and the loader, which init
+// registers with infer under the architecture name "deepseek4".
 
-func init() { Register("deepseek4", loadDSV4) }
+func init() { infer.Register("deepseek4", load) }
 
-// dsv4Config holds the hyperparameters; each field names its GGUF key
+// config holds the hyperparameters; each field names its GGUF key
 // ("deepseek4." prefix). Nothing is hard-coded, so small configurations run
 // too (tests use a 6-layer, 64-wide model).
-type dsv4Config struct {
+type config struct {
 	Dim         int       // embedding_length
 	Layers      int       // block_count
 	Vocab       int       // vocab_size (else rows of token_embd.weight)
@@ -59,12 +55,12 @@ type dsv4Config struct {
 }
 
 // mix is the width of an HC control vector: pre (HC), post (HC), comb (HC²).
-func (c *dsv4Config) mix() int { return (2 + c.HC) * c.HC }
+func (c *config) mix() int { return (2 + c.HC) * c.HC }
 
-// readDSV4Config reads and checks the hyperparameters.
-func readDSV4Config(f *gguf.File) (dsv4Config, error) {
+// readConfig reads and checks the hyperparameters.
+func readConfig(f *gguf.File) (config, error) {
 	const p = "deepseek4."
-	var c dsv4Config
+	var c config
 	ints := []struct {
 		k   string
 		dst *int
@@ -176,10 +172,10 @@ func readDSV4Config(f *gguf.File) (dsv4Config, error) {
 	return c, nil
 }
 
-// dsv4Layer is one block's tensors (GGUF "blk.N."); shapes are rows × cols
+// layerWeights is one block's tensors (GGUF "blk.N."); shapes are rows × cols
 // (GGUF dims reversed). r is the layer's compression ratio, c = 2 when r = 4
 // else 1, W = HeadDim, I = IDim.
-type dsv4Layer struct {
+type layerWeights struct {
 	ratio int
 
 	hcAttnFn    metalkit.Matrix // hc_attn_fn.weight    (mix × HC·Dim)
@@ -224,25 +220,25 @@ type dsv4Layer struct {
 	downSh     metalkit.Matrix   // ffn_down_shexp.weight (Dim × ExpertFFN)
 }
 
-// dsv4Weights holds every tensor, in place in the GGUF's data.
-type dsv4Weights struct {
+// weights holds every tensor, in place in the GGUF's data.
+type weights struct {
 	embed     metalkit.Matrix // token_embd.weight      (Vocab × Dim)
 	outHCFn   metalkit.Matrix // output_hc_fn.weight    (HC × HC·Dim)
 	outHCBase []float32       // output_hc_base.weight  (HC)
 	outHCScl  []float32       // output_hc_scale.weight (1)
 	outNorm   []float32       // output_norm.weight     (Dim)
 	output    metalkit.Matrix // output.weight          (Vocab × Dim)
-	layers    []dsv4Layer
+	layers    []layerWeights
 }
 
-// dsv4Loader reads tensors, turning every problem into an error that names
+// loader reads tensors, turning every problem into an error that names
 // the tensor and what was expected.
-type dsv4Loader struct {
+type loader struct {
 	f   *gguf.File
 	err error
 }
 
-func (ld *dsv4Loader) info(name string, want []uint64) *gguf.TensorInfo {
+func (ld *loader) info(name string, want []uint64) *gguf.TensorInfo {
 	if ld.err != nil {
 		return nil
 	}
@@ -265,7 +261,7 @@ func (ld *dsv4Loader) info(name string, want []uint64) *gguf.TensorInfo {
 }
 
 // matrix loads a 2-D tensor as rows × cols (GGUF dims [cols, rows]).
-func (ld *dsv4Loader) matrix(name string, rows, cols int) metalkit.Matrix {
+func (ld *loader) matrix(name string, rows, cols int) metalkit.Matrix {
 	t := ld.info(name, []uint64{uint64(cols), uint64(rows)})
 	if t == nil {
 		return metalkit.Matrix{}
@@ -278,7 +274,7 @@ func (ld *dsv4Loader) matrix(name string, rows, cols int) metalkit.Matrix {
 }
 
 // experts loads a 3-D expert tensor (GGUF [cols, rows, n]) as n matrices.
-func (ld *dsv4Loader) experts(name string, rows, cols, n int) []metalkit.Matrix {
+func (ld *loader) experts(name string, rows, cols, n int) []metalkit.Matrix {
 	t := ld.info(name, []uint64{uint64(cols), uint64(rows), uint64(n)})
 	if t == nil {
 		return nil
@@ -297,13 +293,13 @@ func (ld *dsv4Loader) experts(name string, rows, cols, n int) []metalkit.Matrix 
 }
 
 // vector loads a 1-D float tensor of n values (a copy, as float32).
-func (ld *dsv4Loader) vector(name string, n int) []float32 {
+func (ld *loader) vector(name string, n int) []float32 {
 	return ld.table(name, 1, n)
 }
 
 // table loads a float tensor of GGUF dims [cols, rows] (or [cols] when rows
 // is 1) as rows·cols float32 values, row-major.
-func (ld *dsv4Loader) table(name string, rows, cols int) []float32 {
+func (ld *loader) table(name string, rows, cols int) []float32 {
 	want := []uint64{uint64(cols)}
 	if rows != 1 {
 		want = append(want, uint64(rows))
@@ -325,7 +321,7 @@ func (ld *dsv4Loader) table(name string, rows, cols int) []float32 {
 }
 
 // int32s loads an I32 tensor of GGUF dims [cols, rows].
-func (ld *dsv4Loader) int32s(name string, rows, cols int) []int32 {
+func (ld *loader) int32s(name string, rows, cols int) []int32 {
 	t := ld.info(name, []uint64{uint64(cols), uint64(rows)})
 	if t == nil {
 		return nil
@@ -342,30 +338,28 @@ func (ld *dsv4Loader) int32s(name string, rows, cols int) []int32 {
 	return out
 }
 
-// dsv4 is the loaded architecture.
-type dsv4 struct {
-	cfg      dsv4Config
-	w        dsv4Weights
-	kvType   KVType
-	ds4      bool      // ds4 numerics: FP8 KV and FP4 indexer round trips (Options.Numerics "ds4")
-	cpEvery  int       // automatic restore point every cpEvery tokens (Options.CheckpointInterval); 0 = never
+// model is the loaded architecture (an infer.StatefulArch).
+type model struct {
+	cfg      config
+	w        weights
+	kvType   infer.KVType
+	ds4      bool      // ds4 numerics: FP8 KV and FP4 indexer round trips (infer.Options.Numerics "ds4")
+	cpEvery  int       // automatic restore point every cpEvery tokens (infer.Options.CheckpointInterval); 0 = never
 	ropeMain []float32 // per rotary pair: inverse frequency, ratio-0 layers
 	ropeComp []float32 // per rotary pair: inverse frequency (YaRN-blended), compressed layers
-	run      dsv4Scratch
-
-	layerTime []time.Duration // when non-nil, forward adds each layer's time (speed tests)
+	run      scratch
 }
 
-// loadDSV4 reads the config and every tensor, checking names, shapes and types.
-func loadDSV4(f *gguf.File, opt Options, kv KVType) (Arch, error) {
-	cfg, err := readDSV4Config(f)
+// load reads the config and every tensor, checking names, shapes and types.
+func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) {
+	cfg, err := readConfig(f)
 	if err != nil {
 		return nil, err
 	}
-	m := &dsv4{kvType: kv, cpEvery: opt.CheckpointInterval}
+	m := &model{kvType: kv, cpEvery: opt.CheckpointInterval}
 	switch {
 	case m.cpEvery == 0:
-		m.cpEvery = dsv4CheckpointInterval
+		m.cpEvery = defaultCheckpointInterval
 	case m.cpEvery < 0:
 		m.cpEvery = 0
 	}
@@ -391,7 +385,7 @@ func loadDSV4(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 	}
 	m.cfg = cfg
 	c := &m.cfg
-	ld := &dsv4Loader{f: f}
+	ld := &loader{f: f}
 	w := &m.w
 	D, W, hcD, mix := c.Dim, c.HeadDim, c.HC*c.Dim, c.mix()
 	w.embed = ld.matrix("token_embd.weight", c.Vocab, D)
@@ -400,7 +394,7 @@ func loadDSV4(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 	w.outHCScl = ld.vector("output_hc_scale.weight", 1)
 	w.outNorm = ld.vector("output_norm.weight", D)
 	w.output = ld.matrix("output.weight", c.Vocab, D)
-	w.layers = make([]dsv4Layer, c.Layers)
+	w.layers = make([]layerWeights, c.Layers)
 	for i := range w.layers {
 		l := &w.layers[i]
 		p := fmt.Sprintf("blk.%d.", i)
@@ -470,15 +464,15 @@ func loadDSV4(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 	if ld.err != nil {
 		return nil, ld.err
 	}
-	m.ropeMain, m.ropeComp = dsv4RopeFreqs(c)
+	m.ropeMain, m.ropeComp = ropeFreqs(c)
 	return m, nil
 }
 
-// dsv4RopeFreqs returns the per-pair inverse frequencies of the two RoPE
+// ropeFreqs returns the per-pair inverse frequencies of the two RoPE
 // kinds (spec §3.2): plain θ_k = base^(−2k/R) on ratio-0 layers; on
 // compressed layers a YaRN blend of θ_k and θ_k/factor, γ_k = 1 − ramp(k)
 // between the correction dims of β_fast and β_slow. No magnitude factor.
-func dsv4RopeFreqs(c *dsv4Config) (main, comp []float32) {
+func ropeFreqs(c *config) (main, comp []float32) {
 	R := c.RopeDim
 	main = make([]float32, R/2)
 	comp = make([]float32, R/2)
@@ -506,13 +500,13 @@ func dsv4RopeFreqs(c *dsv4Config) (main, comp []float32) {
 }
 
 // Shape implements Arch.
-func (m *dsv4) Shape() Shape {
+func (m *model) Shape() infer.Shape {
 	c := &m.cfg
-	return Shape{Vocab: c.Vocab, Ctx: c.Ctx, Layers: c.Layers, Dim: c.Dim, Heads: c.Heads, KVHeads: 1}
+	return infer.Shape{Vocab: c.Vocab, Ctx: c.Ctx, Layers: c.Layers, Dim: c.Dim, Heads: c.Heads, KVHeads: 1}
 }
 
 // KVLayout implements Arch. deepseek4 keeps no paged K/V rows: its session
-// state (dsv4State) hangs off State.ext, so the pages are empty.
-func (m *dsv4) KVLayout() KVLayout {
-	return KVLayout{Layers: 0, Heads: 1, HeadDim: m.cfg.HeadDim, Type: m.kvType}
+// state (state) hangs off State.ext, so the pages are empty.
+func (m *model) KVLayout() infer.KVLayout {
+	return infer.KVLayout{Layers: 0, Heads: 1, HeadDim: m.cfg.HeadDim, Type: m.kvType}
 }

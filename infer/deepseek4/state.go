@@ -1,8 +1,12 @@
-package infer
+package deepseek4
 
-import "fmt"
+import (
+	"fmt"
 
-// dsv4State is one deepseek4 session's state beside its tokens (spec §9.1):
+	"reddwarf/infer"
+)
+
+// state is one deepseek4 session's state beside its tokens (spec §9.1):
 // per layer the raw sliding window (a ring of Window rows), the compressed
 // attention rows and indexer rows (append-only: floor(n/r) of each after n
 // tokens), and the compressor frontiers (partial pooling windows). The ring
@@ -12,16 +16,16 @@ import "fmt"
 // Invariant: the state describes the first n tokens of its State; tokens
 // [n, State.Len()) are pending replay (after a Truncate to a point between
 // checkpoints) and are fed by the next Forward before the new tokens.
-type dsv4State struct {
-	arch        *dsv4
+type state struct {
+	arch        *model
 	n           int
-	layers      []dsv4LayerState
-	checkpoints []dsv4Checkpoint // ascending n; n = 0 is implicit (empty state)
+	layers      []layerState
+	checkpoints []checkpoint // ascending n; n = 0 is implicit (empty state)
 }
 
-// dsv4LayerState is one layer's part. Rows are float32 (f16-rounded values
+// layerState is one layer's part. Rows are float32 (f16-rounded values
 // when the cache type is f16, as ds4 keeps them).
-type dsv4LayerState struct {
+type layerState struct {
 	ring   []float32 // Window × HeadDim; slot p mod Window holds position p's raw K=V row
 	comp   rowStore  // compressed rows, n/ratio × HeadDim
 	idx    rowStore  // indexer rows, n/4 × IDim (ratio 4)
@@ -31,22 +35,22 @@ type dsv4LayerState struct {
 	iScore []float32
 }
 
-// dsv4Checkpoint is the mutable part of a dsv4State after n tokens.
-type dsv4Checkpoint struct {
+// checkpoint is the mutable part of a state after n tokens.
+type checkpoint struct {
 	n      int
-	layers []dsv4LayerState // ring and frontiers copied; comp/idx empty
+	layers []layerState // ring and frontiers copied; comp/idx empty
 }
 
-// dsv4NegInf marks an empty frontier slot (ds4's DS4_NEG_INF).
-const dsv4NegInf = -1e30
+// negInf marks an empty frontier slot (ds4's DS4_NEG_INF).
+const negInf = -1e30
 
-// dsv4CheckpointInterval is how often (in tokens) Forward takes an automatic
+// defaultCheckpointInterval is how often (in tokens) Forward takes an automatic
 // checkpoint; rollback replays at most this many tokens.
-var dsv4CheckpointInterval = 2048
+var defaultCheckpointInterval = 2048
 
 // NewArchState implements StatefulArch.
-func (m *dsv4) NewArchState() ArchState {
-	st := &dsv4State{arch: m}
+func (m *model) NewArchState() infer.ArchState {
+	st := &state{arch: m}
 	st.reset()
 	return st
 }
@@ -61,11 +65,11 @@ func frontierSlots(r, width int) (slots, w int) {
 	return r, width
 }
 
-func (st *dsv4State) reset() {
+func (st *state) reset() {
 	c := &st.arch.cfg
 	st.n = 0
 	st.checkpoints = nil
-	st.layers = make([]dsv4LayerState, c.Layers)
+	st.layers = make([]layerState, c.Layers)
 	for i := range st.layers {
 		l := &st.layers[i]
 		l.ring = make([]float32, c.Window*c.HeadDim)
@@ -73,10 +77,10 @@ func (st *dsv4State) reset() {
 		if r := c.Ratios[i]; r != 0 {
 			s, w := frontierSlots(r, c.HeadDim)
 			l.fKV, l.fScore = make([]float32, s*w), make([]float32, s*w)
-			fill(l.fScore, dsv4NegInf)
+			fill(l.fScore, negInf)
 			if r == 4 {
 				l.iKV, l.iScore = make([]float32, 8*2*c.IDim), make([]float32, 8*2*c.IDim)
-				fill(l.iScore, dsv4NegInf)
+				fill(l.iScore, negInf)
 			}
 		}
 	}
@@ -89,20 +93,20 @@ func fill(x []float32, v float32) {
 }
 
 // snapshot copies the mutable part of a layer state.
-func (l *dsv4LayerState) snapshot() dsv4LayerState {
+func (l *layerState) snapshot() layerState {
 	cp := func(x []float32) []float32 {
 		if x == nil {
 			return nil
 		}
 		return append([]float32(nil), x...)
 	}
-	return dsv4LayerState{ring: cp(l.ring), fKV: cp(l.fKV), fScore: cp(l.fScore), iKV: cp(l.iKV), iScore: cp(l.iScore)}
+	return layerState{ring: cp(l.ring), fKV: cp(l.fKV), fScore: cp(l.fScore), iKV: cp(l.iKV), iScore: cp(l.iScore)}
 }
 
 // Clone implements ArchState. Full pages of compressed and indexer rows
 // are shared with the fork; the rest is copied.
-func (st *dsv4State) Clone() ArchState {
-	c := &dsv4State{arch: st.arch, n: st.n, layers: make([]dsv4LayerState, len(st.layers))}
+func (st *state) Clone() infer.ArchState {
+	c := &state{arch: st.arch, n: st.n, layers: make([]layerState, len(st.layers))}
 	for i := range st.layers {
 		l := &st.layers[i]
 		s := l.snapshot()
@@ -110,15 +114,15 @@ func (st *dsv4State) Clone() ArchState {
 		s.idx = l.idx.clone()
 		c.layers[i] = s
 	}
-	c.checkpoints = append([]dsv4Checkpoint(nil), st.checkpoints...) // checkpoints are immutable
+	c.checkpoints = append([]checkpoint(nil), st.checkpoints...) // checkpoints are immutable
 	return c
 }
 
 // Truncate implements ArchState: restore the latest checkpoint at or before
 // n (the empty state if none) and leave toks[cp:n] pending replay.
-func (st *dsv4State) Truncate(toks []int32, n int) error {
+func (st *state) Truncate(toks []int32, n int) error {
 	if n < 0 || n > len(toks) {
-		return fmt.Errorf("deepseek4: truncate to %d of %d tokens: %w", n, len(toks), ErrRange)
+		return fmt.Errorf("deepseek4: truncate to %d of %d tokens: %w", n, len(toks), infer.ErrRange)
 	}
 	if n >= st.n {
 		return nil // only pending tokens are dropped
@@ -153,26 +157,26 @@ func (st *dsv4State) Truncate(toks []int32, n int) error {
 }
 
 // restoreEmpty empties the state but keeps its buffers.
-func (st *dsv4State) restoreEmpty() {
+func (st *state) restoreEmpty() {
 	st.n = 0
 	for i := range st.layers {
 		l := &st.layers[i]
 		fill(l.ring, 0)
 		fill(l.fKV, 0)
-		fill(l.fScore, dsv4NegInf)
+		fill(l.fScore, negInf)
 		fill(l.iKV, 0)
-		fill(l.iScore, dsv4NegInf)
+		fill(l.iScore, negInf)
 		l.comp.truncate(0)
 		l.idx.truncate(0)
 	}
 }
 
 // Release implements ArchState.
-func (st *dsv4State) Release() { st.reset() }
+func (st *state) Release() { st.reset() }
 
 // Bytes implements ArchState: rows and frontiers as held (float32), plus
 // checkpoints.
-func (st *dsv4State) Bytes() int64 {
+func (st *state) Bytes() int64 {
 	var b int64
 	for i := range st.layers {
 		l := &st.layers[i]
@@ -190,11 +194,11 @@ func (st *dsv4State) Bytes() int64 {
 // Checkpoint records the current state (after n tokens) so a later rollback
 // to n or beyond replays from here. Taking one at an existing point is a
 // no-op.
-func (st *dsv4State) Checkpoint() {
+func (st *state) Checkpoint() {
 	if st.n == 0 || (len(st.checkpoints) > 0 && st.checkpoints[len(st.checkpoints)-1].n >= st.n) {
 		return
 	}
-	cp := dsv4Checkpoint{n: st.n, layers: make([]dsv4LayerState, len(st.layers))}
+	cp := checkpoint{n: st.n, layers: make([]layerState, len(st.layers))}
 	for i := range st.layers {
 		cp.layers[i] = st.layers[i].snapshot()
 	}
@@ -203,7 +207,7 @@ func (st *dsv4State) Checkpoint() {
 
 // GrowthBytesPerToken is the state's growth per token with float32 rows
 // (spec §9.2: compressed + indexer rows, and the token id).
-func (m *dsv4) GrowthBytesPerToken() float64 {
+func (m *model) GrowthBytesPerToken() float64 {
 	c := &m.cfg
 	var b float64
 	for _, r := range c.Ratios {
@@ -265,6 +269,27 @@ func (s *rowStore) clone() rowStore {
 		c.pages[last] = append(make([]float32, 0, rowPage*s.width), s.pages[last]...)
 	}
 	return c
+}
+
+// all returns the rows back to back (a copy).
+func (s *rowStore) all() []float32 {
+	x := make([]float32, 0, s.n*s.width)
+	for _, p := range s.pages {
+		x = append(x, p...)
+	}
+	return x
+}
+
+// load appends n rows from little-endian float32 bytes (exactly n rows).
+func (s *rowStore) load(n int, b []byte) error {
+	x := make([]float32, n*s.width)
+	if err := bytesF32(x, b); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		s.append(x[i*s.width : (i+1)*s.width])
+	}
+	return nil
 }
 
 // bytes is the memory of the pages (shared ones counted in full).

@@ -1,4 +1,4 @@
-package infer
+package deepseek4
 
 import (
 	"bytes"
@@ -6,17 +6,19 @@ import (
 	"flag"
 	"math"
 	"os"
+	"sort"
 	"testing"
 
+	"reddwarf/infer"
 	"reddwarf/infer/gguf"
 	"reddwarf/metalkit"
 )
 
-var writeDSV4F32 = flag.String("write-dsv4-f32", "", "write the all-F32 copy of models/deepseek4-tiny.gguf to this `file` (input of tools/llamacpp-ref/dsv4.mjs)")
+var writeF32 = flag.String("write-f32", "", "write the all-F32 copy of models/deepseek4-tiny.gguf to this `file` (input of tools/llamacpp-ref/dsv4.mjs)")
 
-// dsv4AllF32 returns the GGUF at path with every F16 tensor widened to F32
+// allF32 returns the GGUF at path with every F16 tensor widened to F32
 // (exact), the rest unchanged.
-func dsv4AllF32(t testing.TB, path string) []byte {
+func allF32(t testing.TB, path string) []byte {
 	t.Helper()
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -89,26 +91,26 @@ func logSoftmaxRow(x []float32) []float64 {
 	return out
 }
 
-// TestDSV4LlamaCpp compares reddwarf with llama.cpp's own deepseek4 port
+// TestLlamaCpp compares reddwarf with llama.cpp's own deepseek4 port
 // (node-llama-cpp 3.21.1, CPU) on the tiny model with all-F32 weights and an
 // F32 KV cache. llama.cpp does no FP8/FP4 round trips, so reddwarf runs with
 // dsv4-numerics exact; the log-probs must agree within 1e-3 at every
 // position of every sequence.
-func TestDSV4LlamaCpp(t *testing.T) {
-	if *writeDSV4F32 != "" {
-		if err := os.WriteFile(*writeDSV4F32, dsv4AllF32(t, "../models/deepseek4-tiny.gguf"), 0o644); err != nil {
+func TestLlamaCpp(t *testing.T) {
+	if *writeF32 != "" {
+		if err := os.WriteFile(*writeF32, allF32(t, "../../models/deepseek4-tiny.gguf"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	js, err := os.ReadFile("testdata/llamacpp-deepseek4-tiny.json")
 	if err != nil {
-		t.Skip("no llama.cpp reference:", err)
+		t.Fatal("the committed llama.cpp reference is missing (tools/llamacpp-ref writes it):", err)
 	}
 	var ref llamaCppRef
 	if err := json.Unmarshal(js, &ref); err != nil {
 		t.Fatal(err)
 	}
-	m := openDSV4Tiny(t, "exact", "f32")
+	m := openTiny(t, "exact", "f32")
 	V := m.Vocab()
 	for si, p := range ref.Prompts {
 		got := onePassLogits(t, m, p.Tokens, len(p.Tokens))
@@ -131,7 +133,7 @@ func TestDSV4LlamaCpp(t *testing.T) {
 	}
 }
 
-// TestDSV4LlamaCppQ2 compares the 2-bit tiny file (ds4's q2 mix) with
+// TestLlamaCppQ2 compares the 2-bit tiny file (ds4's q2 mix) with
 // llama.cpp on it (F32 KV cache, exact numerics). Both quantise activations
 // before quantised matmuls, but differently (llama.cpp: Q8_0 blocks of 32
 // for Q8_0, Q8_K for K-quants with its own rounding; reddwarf: Q8_0 / Q8_K
@@ -143,16 +145,16 @@ func TestDSV4LlamaCpp(t *testing.T) {
 // A layout error in IQ2_XXS/Q2_K would leave top-1 agreement near chance. Measured: per-position max |Δ log-prob|
 // median 0.146, max 1.69, top-1 agreement 793/893 (88.8%); the test bounds
 // median < 0.2 and top-1 ≥ 85%.
-func TestDSV4LlamaCppQ2(t *testing.T) {
+func TestLlamaCppQ2(t *testing.T) {
 	js, err := os.ReadFile("testdata/llamacpp-deepseek4-tiny-q2.json")
 	if err != nil {
-		t.Skip("no llama.cpp reference:", err)
+		t.Fatal("the committed llama.cpp reference is missing (tools/llamacpp-ref writes it):", err)
 	}
 	var ref llamaCppRef
 	if err := json.Unmarshal(js, &ref); err != nil {
 		t.Fatal(err)
 	}
-	m, err := Open("../models/deepseek4-tiny-q2.gguf", Options{Threads: 2, KVType: "f32", Numerics: "exact"})
+	m, err := infer.Open("../../models/deepseek4-tiny-q2.gguf", infer.Options{Threads: 2, KVType: "f32", Numerics: "exact"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,18 +191,10 @@ func TestDSV4LlamaCppQ2(t *testing.T) {
 			n++
 		}
 	}
-	sortFloats(diffs)
+	sort.Float64s(diffs)
 	med := diffs[len(diffs)/2]
 	t.Logf("q2: per-position max |Δ log-prob| median %.3g, max %.3g; top-1 agreement %d/%d", med, worst, agree, n)
 	if med > 0.2 || agree*100 < 85*n {
 		t.Errorf("q2 vs llama.cpp: median %.3g, top-1 %d/%d", med, agree, n)
-	}
-}
-
-func sortFloats(x []float64) {
-	for i := 1; i < len(x); i++ {
-		for j := i; j > 0 && x[j] < x[j-1]; j-- {
-			x[j], x[j-1] = x[j-1], x[j]
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package infer
+package deepseek4
 
 import (
 	"bytes"
@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"reddwarf/infer"
 	"reddwarf/infer/gguf"
+	"reddwarf/metalkit"
 )
 
 // The reference: tools/dsv4-ref/make_tiny.py ran transformers 5.17.0's
@@ -18,7 +20,7 @@ import (
 // models/deepseek4-tiny.gguf and wrote logits for three token sequences, in
 // one pass and as prefill + single-token decode, with ds4's numerics patched
 // in ("ds4") and without ("exact").
-type dsv4Ref struct {
+type reference struct {
 	Sequences []struct {
 		Tokens  []int32 `json:"tokens"`
 		Prefill int     `json:"prefill"`
@@ -31,13 +33,13 @@ type dsv4Ref struct {
 	bin []byte
 }
 
-func loadDSV4Ref(t testing.TB) *dsv4Ref {
+func loadRef(t testing.TB) *reference {
 	t.Helper()
 	js, err := os.ReadFile("testdata/deepseek4-ref.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r dsv4Ref
+	var r reference
 	if err := json.Unmarshal(js, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func loadDSV4Ref(t testing.TB) *dsv4Ref {
 }
 
 // array returns a reference array's values and shape.
-func (r *dsv4Ref) array(t testing.TB, name string) ([]float32, []int) {
+func (r *reference) array(t testing.TB, name string) ([]float32, []int) {
 	t.Helper()
 	for _, a := range r.Arrays {
 		if a.Name != name {
@@ -68,9 +70,14 @@ func (r *dsv4Ref) array(t testing.TB, name string) ([]float32, []int) {
 	return nil, nil
 }
 
-func openDSV4Tiny(t testing.TB, numerics, kv string) *Model {
+func openTiny(t testing.TB, numerics, kv string) *infer.Model {
 	t.Helper()
-	m, err := Open("../models/deepseek4-tiny.gguf", Options{Threads: 2, KVType: kv, Numerics: numerics})
+	return openTinyOpt(t, infer.Options{Threads: 2, KVType: kv, Numerics: numerics})
+}
+
+func openTinyOpt(t testing.TB, opt infer.Options) *infer.Model {
+	t.Helper()
+	m, err := infer.Open("../../models/deepseek4-tiny.gguf", opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,20 +86,28 @@ func openDSV4Tiny(t testing.TB, numerics, kv string) *Model {
 }
 
 // onePassLogits feeds toks in chunks of chunk tokens and returns the logits
-// at every position.
-func onePassLogits(t testing.TB, m *Model, toks []int32, chunk int) []float32 {
+// at every position. Model.Step keeps only each chunk's last logits, so the
+// test runs the architecture's forward itself, with every row's logits, on
+// a State rebuilt for each chunk around the deepseek4 state so far.
+func onePassLogits(t testing.TB, m *infer.Model, toks []int32, chunk int) []float32 {
 	t.Helper()
-	s := m.NewState()
-	arch := m.arch.(*dsv4)
+	a := m.Arch().(*model)
+	pool := metalkit.NewPool(m.Threads())
+	defer pool.Close()
+	var cur *state
 	var out []float32
 	for i := 0; i < len(toks); i += chunk {
 		j := min(len(toks), i+chunk)
+		s, err := m.RestoreState(toks[:i], nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur != nil {
+			*s.Ext().(*state) = *cur
+		}
 		all := make([][]float32, 1)
-		m.mu.Lock()
-		s.reserve(j - i)
-		arch.forward(m.pool, []Seq{{State: s, Tokens: toks[i:j]}}, all)
-		s.tokens = append(s.tokens, toks[i:j]...)
-		m.mu.Unlock()
+		a.forward(pool, []infer.Seq{{State: s, Tokens: toks[i:j]}}, all)
+		cur = s.Ext().(*state)
 		out = append(out, all[0]...)
 	}
 	return out
@@ -118,13 +133,13 @@ func diffStats(a, b []float32, v int, tol float64) (mx, med float64, first int) 
 	return mx, rows[len(rows)/2], first
 }
 
-// TestDSV4ExactMatchesReference: with the FP8/FP4 round trips off and an
+// TestExactMatchesReference: with the FP8/FP4 round trips off and an
 // f32 cache, reddwarf's logits at every position of every sequence match
 // transformers' within 1e-3, in one pass, in odd prefill chunks and as
 // prefill + decode.
-func TestDSV4ExactMatchesReference(t *testing.T) {
-	ref := loadDSV4Ref(t)
-	m := openDSV4Tiny(t, "exact", "f32")
+func TestExactMatchesReference(t *testing.T) {
+	ref := loadRef(t)
+	m := openTiny(t, "exact", "f32")
 	V := m.Vocab()
 	for si, sq := range ref.Sequences {
 		want, _ := ref.array(t, "exact/seq"+itoa(si)+"/onepass")
@@ -147,17 +162,17 @@ func itoa(i int) string {
 // stepLogits feeds toks through Model.Step: a prefill of n tokens, then one
 // token at a time, and returns the logits at every position from the
 // prefill's last on (earlier positions are zero).
-func stepLogits(t testing.TB, m *Model, toks []int32, n int) []float32 {
+func stepLogits(t testing.TB, m *infer.Model, toks []int32, n int) []float32 {
 	t.Helper()
 	V := m.Vocab()
 	out := make([]float32, len(toks)*V)
 	s := m.NewState()
-	if err := m.Step([]Seq{{State: s, Tokens: toks[:n]}}); err != nil {
+	if err := m.Step([]infer.Seq{{State: s, Tokens: toks[:n]}}); err != nil {
 		t.Fatal(err)
 	}
 	copy(out[(n-1)*V:], s.Logits())
 	for p := n; p < len(toks); p++ {
-		if err := m.Step([]Seq{{State: s, Tokens: toks[p : p+1]}}); err != nil {
+		if err := m.Step([]infer.Seq{{State: s, Tokens: toks[p : p+1]}}); err != nil {
 			t.Fatal(err)
 		}
 		copy(out[p*V:], s.Logits())
@@ -165,12 +180,12 @@ func stepLogits(t testing.TB, m *Model, toks []int32, n int) []float32 {
 	return out
 }
 
-// TestDSV4StepMatchesReference: the server's path (Model.Step, a prefill
+// TestStepMatchesReference: the server's path (Model.Step, a prefill
 // then single-token decode) matches the reference's prefill + decode run
 // within 1e-3 at every decoded position (exact numerics, f32 cache).
-func TestDSV4StepMatchesReference(t *testing.T) {
-	ref := loadDSV4Ref(t)
-	m := openDSV4Tiny(t, "exact", "f32")
+func TestStepMatchesReference(t *testing.T) {
+	ref := loadRef(t)
+	m := openTiny(t, "exact", "f32")
 	V := m.Vocab()
 	for si, sq := range ref.Sequences {
 		want, _ := ref.array(t, "exact/seq"+itoa(si)+"/stepwise")
@@ -184,7 +199,7 @@ func TestDSV4StepMatchesReference(t *testing.T) {
 	}
 }
 
-// TestDSV4NumericsReference compares ds4 numerics (FP8 KV rows, Hadamard +
+// TestNumericsReference compares ds4 numerics (FP8 KV rows, Hadamard +
 // FP4 indexer, f16 cache rows) with the patched reference. The round trips
 // are discontinuous: a value within float32 noise of a rounding boundary
 // (FP8 has 3 mantissa bits, FP4 one) rounds differently in two correct
@@ -197,9 +212,9 @@ func TestDSV4StepMatchesReference(t *testing.T) {
 // with the reference's one-pass run at 85% of positions or more in each
 // sequence, and over all sequences at most 5 points less often than the
 // reference's own decode run does.
-func TestDSV4NumericsReference(t *testing.T) {
-	ref := loadDSV4Ref(t)
-	m := openDSV4Tiny(t, "ds4", "f16")
+func TestNumericsReference(t *testing.T) {
+	ref := loadRef(t)
+	m := openTiny(t, "ds4", "f16")
 	V := m.Vocab()
 	var agreeAll, selfAll, n int
 	for si, sq := range ref.Sequences {
@@ -248,27 +263,25 @@ func argmaxRows(x []float32, v int) []int {
 	return out
 }
 
-// TestDSV4RollbackReplay: a 333-token session (longer than two HCA blocks,
+// TestRollbackReplay: a 333-token session (longer than two HCA blocks,
 // many CSA blocks and the sliding window) is rolled back to positions inside
 // and across compression blocks; each rollback restores the nearest
 // checkpoint, replays the tokens after it, and the session then continues
 // with exactly the logits of an unrolled run. A fork continues independently.
-func TestDSV4RollbackReplay(t *testing.T) {
-	defer func(n int) { dsv4CheckpointInterval = n }(dsv4CheckpointInterval)
-	dsv4CheckpointInterval = 64
-	ref := loadDSV4Ref(t)
+func TestRollbackReplay(t *testing.T) {
+	ref := loadRef(t)
 	toks := ref.Sequences[1].Tokens
 	for _, numerics := range []string{"ds4", "exact"} {
-		m := openDSV4Tiny(t, numerics, "f16")
+		m := openTinyOpt(t, infer.Options{Threads: 2, KVType: "f16", Numerics: numerics, CheckpointInterval: 64})
 		V := m.Vocab()
 		want := onePassLogits(t, m, toks, len(toks)) // the unrolled run
 		s := m.NewState()
 		for i := 0; i < len(toks); i += 50 {
-			if err := m.Step([]Seq{{State: s, Tokens: toks[i:min(len(toks), i+50)]}}); err != nil {
+			if err := m.Step([]infer.Seq{{State: s, Tokens: toks[i:min(len(toks), i+50)]}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		st := s.ext.(*dsv4State)
+		st := s.Ext().(*state)
 		if len(st.checkpoints) == 0 {
 			t.Fatalf("%s: no automatic checkpoints after %d tokens", numerics, len(toks))
 		}
@@ -285,7 +298,7 @@ func TestDSV4RollbackReplay(t *testing.T) {
 			}
 			// Continue a few tokens one by one.
 			for p := n; p < min(len(toks), n+6); p++ {
-				if err := m.Step([]Seq{{State: s, Tokens: toks[p : p+1]}}); err != nil {
+				if err := m.Step([]infer.Seq{{State: s, Tokens: toks[p : p+1]}}); err != nil {
 					t.Fatal(err)
 				}
 				if d := maxAbs(s.Logits(), want[p*V:(p+1)*V]); d != 0 {
@@ -303,7 +316,7 @@ func TestDSV4RollbackReplay(t *testing.T) {
 			t.Fatalf("fork: %v, %d tokens", err, fork.Len())
 		}
 		for p := 290; p < len(toks); p++ {
-			if err := m.Step([]Seq{{State: fork, Tokens: toks[p : p+1]}}); err != nil {
+			if err := m.Step([]infer.Seq{{State: fork, Tokens: toks[p : p+1]}}); err != nil {
 				t.Fatal(err)
 			}
 			if d := maxAbs(fork.Logits(), want[p*V:(p+1)*V]); d != 0 {
@@ -311,14 +324,14 @@ func TestDSV4RollbackReplay(t *testing.T) {
 			}
 		}
 		// Different tokens in s after a rollback leave the fork's rows alone.
-		if err := m.Step([]Seq{{State: s, Tokens: toks[s.Len():200]}}); err != nil {
+		if err := m.Step([]infer.Seq{{State: s, Tokens: toks[s.Len():200]}}); err != nil {
 			t.Fatal(err)
 		}
 		other := append([]int32(nil), toks[:200]...)
 		for i := 0; i < 100; i++ {
 			other = append(other, int32((i*7)%V))
 		}
-		if err := m.Step([]Seq{{State: s, Tokens: other[200:]}}); err != nil {
+		if err := m.Step([]infer.Seq{{State: s, Tokens: other[200:]}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := m.Rewind(fork, 260); err != nil {
@@ -327,7 +340,7 @@ func TestDSV4RollbackReplay(t *testing.T) {
 		if d := maxAbs(fork.Logits(), want[259*V:260*V]); d != 0 {
 			t.Errorf("%s: fork after the original diverged: logits differ by %.3g", numerics, d)
 		}
-		t.Logf("%s: state %d bytes after %d tokens, growth %.0f B/token (float32 rows)", numerics, fork.Bytes(), fork.Len(), m.arch.(*dsv4).GrowthBytesPerToken())
+		t.Logf("%s: state %d bytes after %d tokens, growth %.0f B/token (float32 rows)", numerics, fork.Bytes(), fork.Len(), m.Arch().(*model).GrowthBytesPerToken())
 	}
 }
 
@@ -342,58 +355,58 @@ func maxAbs(a, b []float32) float64 {
 	return d
 }
 
-// TestDSV4PersistRoundTrip: a session's deepseek4 state, encoded and
+// TestPersistRoundTrip: a session's deepseek4 state, encoded and
 // restored into a state rebuilt from its tokens and logits, continues with
 // the unrolled run's logits without replaying.
-func TestDSV4PersistRoundTrip(t *testing.T) {
-	ref := loadDSV4Ref(t)
+func TestPersistRoundTrip(t *testing.T) {
+	ref := loadRef(t)
 	toks := ref.Sequences[1].Tokens
-	m := openDSV4Tiny(t, "ds4", "f16")
+	m := openTiny(t, "ds4", "f16")
 	V := m.Vocab()
 	want := onePassLogits(t, m, toks, len(toks))
 	s := m.NewState()
-	if err := m.Step([]Seq{{State: s, Tokens: toks[:261]}}); err != nil {
+	if err := m.Step([]infer.Seq{{State: s, Tokens: toks[:261]}}); err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := DSV4StateBlobs(s.Ext())
+	secs, err := s.Ext().(*state).Sections()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var size int
-	for _, b := range blobs {
+	for _, b := range secs {
 		size += len(b.Data)
 	}
 	r, err := m.RestoreState(s.Tokens(), s.Logits(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := DSV4RestoreBlobs(r, blobs); err != nil {
+	if err := r.Ext().(*state).RestoreSections(r.Len(), secs); err != nil {
 		t.Fatal(err)
 	}
-	if st := r.Ext().(*dsv4State); st.n != 261 {
+	if st := r.Ext().(*state); st.n != 261 {
 		t.Fatalf("restored state describes %d tokens", st.n)
 	}
 	for p := 261; p < len(toks); p++ {
-		if err := m.Step([]Seq{{State: r, Tokens: toks[p : p+1]}}); err != nil {
+		if err := m.Step([]infer.Seq{{State: r, Tokens: toks[p : p+1]}}); err != nil {
 			t.Fatal(err)
 		}
 		if d := maxAbs(r.Logits(), want[p*V:(p+1)*V]); d != 0 {
 			t.Fatalf("position %d after restore: logits differ by %.3g", p, d)
 		}
 	}
-	// A truncated blob is an error naming it.
-	blobs[3].Data = blobs[3].Data[:4]
+	// A truncated section is an error naming it.
+	secs[3].Data = secs[3].Data[:4]
 	r2, _ := m.RestoreState(s.Tokens(), s.Logits(), nil)
-	if err := DSV4RestoreBlobs(r2, blobs); err == nil {
-		t.Error("truncated blob accepted")
+	if err := r2.Ext().(*state).RestoreSections(r2.Len(), secs); err == nil || !strings.Contains(err.Error(), "section kind") {
+		t.Errorf("truncated section: error %v", err)
 	}
-	t.Logf("%d blobs, %d bytes for 261 tokens", len(blobs), size)
+	t.Logf("%d sections, %d bytes for 261 tokens", len(secs), size)
 }
 
-// TestDSV4LoaderErrors: a missing tensor, a wrong shape and bad metadata are
+// TestLoaderErrors: a missing tensor, a wrong shape and bad metadata are
 // errors that name the tensor or key and what was expected.
-func TestDSV4LoaderErrors(t *testing.T) {
-	src, err := os.ReadFile("../models/deepseek4-tiny.gguf")
+func TestLoaderErrors(t *testing.T) {
+	src, err := os.ReadFile("../../models/deepseek4-tiny.gguf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,30 +480,30 @@ func TestDSV4LoaderErrors(t *testing.T) {
 		{"missing key", rewrite(nil, nil, map[string]any{"deepseek4.hyper_connection.count": nil}),
 			"metadata deepseek4.hyper_connection.count missing"},
 	} {
-		_, err := OpenBytes(tc.name, tc.file, Options{Threads: 1})
+		_, err := infer.OpenBytes(tc.name, tc.file, infer.Options{Threads: 1})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tc.name, err, tc.want)
 		}
 	}
 }
 
-// TestDSV4BatchedDecode: three sessions advanced together in one Step each
+// TestBatchedDecode: three sessions advanced together in one Step each
 // time (a prefill chunk of one beside decode tokens of the others, then
 // batched decode) get exactly the logits they get alone.
-func TestDSV4BatchedDecode(t *testing.T) {
-	ref := loadDSV4Ref(t)
-	m := openDSV4Tiny(t, "ds4", "f16")
+func TestBatchedDecode(t *testing.T) {
+	ref := loadRef(t)
+	m := openTiny(t, "ds4", "f16")
 	V := m.Vocab()
 	var want [3][]float32
 	for i := range want {
 		want[i] = onePassLogits(t, m, ref.Sequences[i].Tokens[:200], 200)
 	}
-	st := []*State{m.NewState(), m.NewState(), m.NewState()}
+	st := []*infer.State{m.NewState(), m.NewState(), m.NewState()}
 	// Seq 0 prefills 150 tokens while 1 and 2 prefill 20 and 1.
 	pos := []int{150, 20, 1}
-	batch := make([]Seq, 3)
+	batch := make([]infer.Seq, 3)
 	for i := range batch {
-		batch[i] = Seq{State: st[i], Tokens: ref.Sequences[i].Tokens[:pos[i]]}
+		batch[i] = infer.Seq{State: st[i], Tokens: ref.Sequences[i].Tokens[:pos[i]]}
 	}
 	if err := m.Step(batch); err != nil {
 		t.Fatal(err)
@@ -504,7 +517,7 @@ func TestDSV4BatchedDecode(t *testing.T) {
 			if i == 1 && step%10 == 0 {
 				n = 5 // another short chunk mixed in
 			}
-			batch[i] = Seq{State: st[i], Tokens: ref.Sequences[i].Tokens[pos[i] : pos[i]+n]}
+			batch[i] = infer.Seq{State: st[i], Tokens: ref.Sequences[i].Tokens[pos[i] : pos[i]+n]}
 			pos[i] += n
 		}
 		if err := m.Step(batch); err != nil {

@@ -1,4 +1,4 @@
-package infer
+package deepseek4
 
 import (
 	"encoding/binary"
@@ -6,13 +6,15 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"reddwarf/infer"
 )
 
 // The probe (tools/dsv4-ref/make_tiny.py --probe, on transformers 5.17.0 /
 // torch 2.11.0): the reference's FP8 (torch float8_e4m3fn), FP4 + Hadamard
 // and f16 rounding helpers applied to fixed test vectors, and the raw K=V
 // rows of the first tokens of sequence 1 before and after them.
-func loadDSV4Probe(t *testing.T) func(name string) ([]float32, []int) {
+func loadProbe(t *testing.T) func(name string) ([]float32, []int) {
 	t.Helper()
 	js, err := os.ReadFile("testdata/deepseek4-probe.json")
 	if err != nil {
@@ -51,14 +53,14 @@ func loadDSV4Probe(t *testing.T) func(name string) ([]float32, []int) {
 	}
 }
 
-// TestDSV4RoundTripsMatchReference: reddwarf's FP8, FP4 and f16 round trips
+// TestRoundTripsMatchReference: reddwarf's FP8, FP4 and f16 round trips
 // give the reference's values bit for bit on 256 rows spanning nine decades,
 // zeros, subnormals and exact rounding midpoints. One exception, allowed:
 // where the exact Hadamard output is 0 (row 1, a linear ramp) the
 // reference's matrix product leaves float noise (up to 4e-6 in a row of ±16) that
 // FP4 keeps, while the butterflies give exact zeros.
-func TestDSV4RoundTripsMatchReference(t *testing.T) {
-	get := loadDSV4Probe(t)
+func TestRoundTripsMatchReference(t *testing.T) {
+	get := loadProbe(t)
 	for _, tc := range []struct {
 		name string
 		fn   func([]float32)
@@ -96,7 +98,7 @@ func TestDSV4RoundTripsMatchReference(t *testing.T) {
 	}
 }
 
-// TestDSV4RawRowsMatchReference: the cached raw rows of the first three
+// TestRawRowsMatchReference: the cached raw rows of the first three
 // tokens of sequence 1 (after RoPE, FP8 and f16 rounding) at every layer.
 // The reference's own rows are reproduced exactly by fp8RoundTrip+roundF16
 // from its unrounded rows. reddwarf's rows (from its own float32 forward
@@ -104,17 +106,17 @@ func TestDSV4RoundTripsMatchReference(t *testing.T) {
 // lies within float32 noise of an FP8 rounding midpoint: there (layer 3,
 // −0.10547212, 3e-5 relative from the midpoint −0.10546875) the two round
 // to neighbouring FP8 values, and later layers inherit the difference. That
-// is why TestDSV4NumericsReference compares ds4 numerics statistically.
-func TestDSV4RawRowsMatchReference(t *testing.T) {
-	get := loadDSV4Probe(t)
-	ref := loadDSV4Ref(t)
-	m := openDSV4Tiny(t, "ds4", "f16")
+// is why TestNumericsReference compares ds4 numerics statistically.
+func TestRawRowsMatchReference(t *testing.T) {
+	get := loadProbe(t)
+	ref := loadRef(t)
+	m := openTiny(t, "ds4", "f16")
 	s := m.NewState()
-	if err := m.Step([]Seq{{State: s, Tokens: ref.Sequences[1].Tokens[:3]}}); err != nil {
+	if err := m.Step([]infer.Seq{{State: s, Tokens: ref.Sequences[1].Tokens[:3]}}); err != nil {
 		t.Fatal(err)
 	}
-	st := s.Ext().(*dsv4State)
-	c := &m.arch.(*dsv4).cfg
+	st := s.Ext().(*state)
+	c := &m.Arch().(*model).cfg
 	W, nope := c.HeadDim, c.HeadDim-c.RopeDim
 	flipped := false
 	for li := range st.layers {
