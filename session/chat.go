@@ -1,6 +1,12 @@
 package session
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"reddwarf/infer/tokenizer"
+)
 
 // ChatFormat renders a user turn in a model family's chat format (GEN
 // CHAT). We don't run the GGUF's Jinja template: the families differ only
@@ -59,6 +65,24 @@ func (f *ChatFormat) Render(prompt string, afterEnd, think, hasThink bool) strin
 		}
 	}
 	return s
+}
+
+// Encode renders a user turn (Render) as token ids: the format's markers
+// become their special tokens, while the user's own text stays text even
+// where it spells a special token (a typed "<｜User｜>" or "<|im_end|>"
+// must not open a turn: ds4 renders DeepSeek prompts that way). Text that
+// spells no special token is encoded together with the markers, exactly as
+// the whole rendered turn.
+func (f *ChatFormat) Encode(tok *tokenizer.Tokenizer, prompt string, afterEnd, think, hasThink bool) []int32 {
+	special := tokenizer.EncodeOptions{ParseSpecial: true}
+	plain := tok.Encode(prompt, tokenizer.EncodeOptions{})
+	if slices.Equal(plain, tok.Encode(prompt, special)) {
+		return tok.Encode(f.Render(prompt, afterEnd, think, hasThink), special)
+	}
+	before, after, _ := strings.Cut(f.Render("\x00", afterEnd, think, hasThink), "\x00")
+	out := tok.Encode(before, special)
+	out = append(out, plain...)
+	return append(out, tok.Encode(after, special)...)
 }
 
 // ErrNoChatFormat is GEN CHAT's error for a model without a known format.

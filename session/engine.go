@@ -90,8 +90,7 @@ func (e *Engine) renderChat(st *infer.State, text string, think bool) ([]int32, 
 	if id, ok := e.Tok.Lookup(e.chat.turnEnd); ok && st.Len() > 0 {
 		afterEnd = st.Tokens()[st.Len()-1] == id
 	}
-	turn := e.chat.Render(text, afterEnd, think, e.hasThink)
-	return e.Tok.Encode(turn, tokenizer.EncodeOptions{ParseSpecial: true}), nil
+	return e.chat.Encode(e.Tok, text, afterEnd, think, e.hasThink), nil
 }
 
 // Install plugs the engine into the server's hooks: the loop's step, BUSY
