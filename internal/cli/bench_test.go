@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"reddwarf/infer"
+	_ "reddwarf/infer/deepseek4" // TestDecodeWeightBytesMoE opens a deepseek4 file
 )
 
 // TestBench: bench on the embedded model prints JSON lines ending
