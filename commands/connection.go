@@ -83,7 +83,11 @@ func authCommand(x *server.Ctx) {
 	user, pass := "default", x.Arg(1)
 	if len(x.Args) == 3 {
 		user, pass = x.Arg(1), x.Arg(2)
-	} else if x.S.Config.RequirePass == "" {
+	}
+	for i := 1; i < len(x.Args); i++ {
+		x.Redact(i) // MONITOR shows "AUTH" "(redacted)", as Redis 7.0
+	}
+	if len(x.Args) == 2 && x.S.Config.RequirePass == "" {
 		x.Error(server.Errorf("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"))
 		return
 	}
@@ -117,6 +121,8 @@ func helloCommand(x *server.Ctx) {
 		switch {
 		case is(x.Args[i], "AUTH") && more >= 2:
 			auth, user, pass = true, x.Arg(i+1), x.Arg(i+2)
+			x.Redact(i + 1) // where Redis 7.0 redacts them: options before a bad one only
+			x.Redact(i + 2)
 			i += 2
 		case is(x.Args[i], "SETNAME") && more >= 1:
 			setname, name = true, x.Arg(i+1)

@@ -307,6 +307,35 @@ func TestMonitorStreamsEveryCommand(t *testing.T) {
 	}
 }
 
+// MONITOR never shows a password: AUTH's arguments and HELLO's AUTH pair
+// read "(redacted)", whether the password was right or not, as Redis 7.0
+// shows them (the lines below are redis-server 7.0.15's).
+func TestMonitorRedactsPasswords(t *testing.T) {
+	s := startServer(t, "--requirepass", "pw")
+	m := dialRaw(t, s.Addr())
+	m.send("AUTH pw\r\nMONITOR\r\n")
+	m.expect("+OK")
+	m.expect("+OK")
+	c := dialRaw(t, s.Addr())
+	sent := []string{"AUTH pw", "AUTH default pw", "AUTH wrong", "HELLO 2 AUTH default pw SETNAME x",
+		"HELLO 3 AUTH default wrong", "HELLO 2 SETNAME y AUTH default pw", "PING"}
+	for _, cmd := range sent {
+		c.send(cmd + "\r\n")
+		c.value()
+	}
+	wantLines := []string{`"AUTH" "(redacted)"`, `"AUTH" "(redacted)" "(redacted)"`, `"AUTH" "(redacted)"`,
+		`"HELLO" "2" "AUTH" "(redacted)" "(redacted)" "SETNAME" "x"`, `"HELLO" "3" "AUTH" "(redacted)" "(redacted)"`,
+		`"HELLO" "2" "SETNAME" "y" "AUTH" "(redacted)" "(redacted)"`, `"PING"`}
+	re := regexp.MustCompile(`^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] (.*)$`)
+	for i, w := range wantLines {
+		l := m.line()
+		g := re.FindStringSubmatch(l)
+		if g == nil || g[1] != w {
+			t.Errorf("MONITOR line for %q: %q, want %s", sent[i], l, w)
+		}
+	}
+}
+
 func TestHelpSubcommandsReplyWellFormedArrays(t *testing.T) {
 	client(t)
 	for _, cmd := range []string{"CLIENT", "OBJECT", "CONFIG", "COMMAND", "SLOWLOG", "LATENCY", "PUBSUB", "MEMORY"} {

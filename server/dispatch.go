@@ -23,6 +23,11 @@ type Ctx struct {
 // Arg returns argument i as a string.
 func (x *Ctx) Arg(i int) string { return string(x.Args[i]) }
 
+// Redact replaces argument i with "(redacted)" in what MONITOR and the
+// slow log show of this call, as Redis's redactClientCommandArgument: a
+// handler calls it for a secret (a password) once it has read it.
+func (x *Ctx) Redact(i int) { x.Args[i] = []byte("(redacted)") }
+
 // Error replies with err and marks the call failed.
 func (x *Ctx) Error(err error) {
 	x.failed = true
