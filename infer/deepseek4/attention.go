@@ -1,0 +1,391 @@
+package deepseek4
+
+import (
+	"math"
+	"sort"
+
+	"reddwarf/infer"
+	"reddwarf/metalkit"
+)
+
+// attention runs the attention sub-layer on r.h, leaving its output in r.y
+// (spec §4.4). Every row attends, with a per-head sink, to the raw rows of
+// the last Window positions and to compressed rows: on ratio-128 layers
+// every one so far, on ratio-4 layers the ITopK the lightning indexer
+// picks.
+func (m *model) attention(pool *metalkit.Pool, li int, l *layerWeights, T int) {
+	m.queries(pool, l, T)
+	m.kvRows(pool, l, T)
+	m.compressorInputs(pool, l, T)
+	for si := range m.run.seqs {
+		m.window(li, si)
+		m.compress(li, l, si)
+		m.keepRing(li, si)
+	}
+	if l.ratio == 4 {
+		m.indexerSelect(pool, li, T)
+	}
+	m.attend(pool, li, l, T)
+	m.outputProjection(pool, l, T)
+}
+
+// ropeFreq is the RoPE of a layer of the given ratio: plain on ratio-0
+// layers, YaRN-blended on compressed ones.
+func (m *model) ropeFreq(ratio int) []float32 {
+	if ratio != 0 {
+		return m.ropeComp
+	}
+	return m.ropeMain
+}
+
+// queries sets r.qa = RMSNorm(q_a · h) and r.q = q_b · qa, each head then
+// normed without weight and rotated at its position.
+func (m *model) queries(pool *metalkit.Pool, l *layerWeights, T int) {
+	c := &m.cfg
+	r := &m.run
+	W, H := c.HeadDim, c.Heads
+	freq := m.ropeFreq(l.ratio)
+	r.qa = grow(r.qa, T*c.QLora)
+	r.q = grow(r.q, T*H*W)
+	metalkit.MatMul(pool, r.qa, l.qA, r.h, T)
+	for t := 0; t < T; t++ {
+		rmsNormW(r.qa[t*c.QLora:(t+1)*c.QLora], r.qa[t*c.QLora:(t+1)*c.QLora], l.qANorm, c.Eps)
+	}
+	metalkit.MatMul(pool, r.q, l.qB, r.qa, T)
+	for t, row := range r.rows {
+		for h := 0; h < H; h++ {
+			qh := r.q[(t*H+h)*W : (t*H+h+1)*W]
+			rmsNormNoWeight(qh, qh, c.Eps)
+			ropeTail(qh, freq, row.pos, 1)
+		}
+	}
+}
+
+// kvRows sets r.kv to each row's raw K=V row: RMSNorm(kv · h), RoPE on the
+// tail, ds4's FP8 round trip on the rest, f16 rounding with an f16 cache.
+func (m *model) kvRows(pool *metalkit.Pool, l *layerWeights, T int) {
+	c := &m.cfg
+	r := &m.run
+	W, nope := c.HeadDim, c.HeadDim-c.RopeDim
+	freq := m.ropeFreq(l.ratio)
+	r.kv = grow(r.kv, T*W)
+	metalkit.MatMul(pool, r.kv, l.kv, r.h, T)
+	for t, row := range r.rows {
+		k := r.kv[t*W : (t+1)*W]
+		rmsNormW(k, k, l.kvNorm, c.Eps)
+		ropeTail(k, freq, row.pos, 1)
+		if m.ds4 {
+			fp8RoundTrip(k[:nope])
+		}
+		if m.kvType == infer.KVF16 {
+			roundF16(k)
+		}
+	}
+}
+
+// compressorInputs runs the batched projections the compressors and the
+// indexer take: compressor values and gates (ratio ≠ 0); indexer
+// compressor values and gates, indexer queries and head weights (ratio 4).
+func (m *model) compressorInputs(pool *metalkit.Pool, l *layerWeights, T int) {
+	c := &m.cfg
+	r := &m.run
+	I := c.IDim
+	if l.ratio != 0 {
+		cw := len(l.cmpAPE) / l.ratio
+		r.ckv, r.cg = grow(r.ckv, T*cw), grow(r.cg, T*cw)
+		metalkit.MatMul(pool, r.ckv, l.cmpKV, r.h, T)
+		metalkit.MatMul(pool, r.cg, l.cmpGate, r.h, T)
+	}
+	if l.ratio == 4 {
+		r.ikv, r.ig = grow(r.ikv, T*2*I), grow(r.ig, T*2*I)
+		r.iq, r.iw = grow(r.iq, T*c.IHeads*I), grow(r.iw, T*c.IHeads)
+		metalkit.MatMul(pool, r.ikv, l.idxCmpKV, r.h, T)
+		metalkit.MatMul(pool, r.ig, l.idxCmpGate, r.h, T)
+		metalkit.MatMul(pool, r.iq, l.idxQB, r.qa, T)
+		metalkit.MatMul(pool, r.iw, l.idxProj, r.h, T)
+	}
+}
+
+// window gathers seq si's raw rows for this layer into sq.win: the
+// Window−1 positions before the chunk (from the ring), then the chunk's own.
+func (m *model) window(li, si int) {
+	c := &m.cfg
+	r := &m.run
+	W := c.HeadDim
+	sq := &r.seqs[si]
+	ls := &sq.st.layers[li]
+	nprev := min(c.Window-1, sq.start)
+	sq.nprev = nprev
+	sq.win = grow(sq.win, (nprev+sq.n)*W)
+	for j := 0; j < nprev; j++ {
+		p := sq.start - nprev + j
+		copy(sq.win[j*W:(j+1)*W], ls.ring[(p%c.Window)*W:(p%c.Window+1)*W])
+	}
+	copy(sq.win[nprev*W:], r.kv[sq.first*W:(sq.first+sq.n)*W])
+}
+
+// compress feeds seq si's rows, in position order, to the layer's
+// compressors (spec §4.5); each window they complete appends a compressed
+// row (normed, rotated at the window's first position, FP8 and f16 rounded)
+// and, on ratio-4 layers, an indexer row (FP4 instead of FP8).
+func (m *model) compress(li int, l *layerWeights, si int) {
+	c := &m.cfg
+	r := &m.run
+	W, I, nope, ratio := c.HeadDim, c.IDim, c.HeadDim-c.RopeDim, l.ratio
+	if ratio == 0 {
+		return
+	}
+	sq := &r.seqs[si]
+	ls := &sq.st.layers[li]
+	roundRows := m.kvType == infer.KVF16
+	cw := len(l.cmpAPE) / ratio
+	for j := 0; j < sq.n; j++ {
+		t, p := sq.first+j, sq.start+j
+		if row := compressStep(ls.fKV, ls.fScore, r.ckv[t*cw:(t+1)*cw], r.cg[t*cw:(t+1)*cw], l.cmpAPE, ratio, W, p); row != nil {
+			rmsNormW(row, row, l.cmpNorm, c.Eps)
+			ropeTail(row, m.ropeComp, p+1-ratio, 1)
+			if m.ds4 {
+				fp8RoundTrip(row[:nope])
+			}
+			if roundRows {
+				roundF16(row)
+			}
+			ls.comp.append(row)
+		}
+		if ratio != 4 {
+			continue
+		}
+		if row := compressStep(ls.iKV, ls.iScore, r.ikv[t*2*I:(t+1)*2*I], r.ig[t*2*I:(t+1)*2*I], l.idxCmpAPE, 4, I, p); row != nil {
+			rmsNormW(row, row, l.idxCmpNorm, c.Eps)
+			ropeTail(row, m.ropeComp, p+1-4, 1)
+			if m.ds4 {
+				fp4RoundTrip(row)
+			}
+			if roundRows {
+				roundF16(row)
+			}
+			ls.idx.append(row)
+		}
+	}
+}
+
+// keepRing stores the last Window of seq si's raw rows in the layer's ring.
+func (m *model) keepRing(li, si int) {
+	c := &m.cfg
+	W := c.HeadDim
+	sq := &m.run.seqs[si]
+	ls := &sq.st.layers[li]
+	end := sq.start + sq.n
+	for p := max(end-c.Window, sq.start-sq.nprev); p < end; p++ {
+		j := p - (sq.start - sq.nprev)
+		copy(ls.ring[(p%c.Window)*W:(p%c.Window+1)*W], sq.win[j*W:(j+1)*W])
+	}
+}
+
+// indexerSelect picks, for every row of a ratio-4 layer, the ITopK
+// compressed rows it attends to (all of them while there are no more),
+// into r.sel in ascending order, -1 padded: the lightning indexer scores
+// row i as Σ_h w_h·max(0, q_h·k_i) (spec §4.6).
+func (m *model) indexerSelect(pool *metalkit.Pool, li, T int) {
+	c := &m.cfg
+	r := &m.run
+	I, k := c.IDim, c.ITopK
+	r.sel = growInt32(r.sel, T*k)
+	pool.Parallel(T, func(a, b int) {
+		var scores []float32
+		var order []int32
+		qh := make([]float32, I)
+		for t := a; t < b; t++ {
+			row := r.rows[t]
+			ls := &r.seqs[row.seq].st.layers[li]
+			nc := (row.pos + 1) / 4
+			sel := r.sel[t*k : (t+1)*k]
+			if nc <= k {
+				for i := range sel {
+					sel[i] = -1
+					if i < nc {
+						sel[i] = int32(i)
+					}
+				}
+				continue
+			}
+			scores = grow(scores, nc)
+			for i := range scores {
+				scores[i] = 0
+			}
+			scale := float32(1 / math.Sqrt(float64(I*c.IHeads)))
+			for h := 0; h < c.IHeads; h++ {
+				copy(qh, r.iq[(t*c.IHeads+h)*I:(t*c.IHeads+h+1)*I])
+				ropeTail(qh, m.ropeComp, row.pos, 1)
+				if m.ds4 {
+					fp4RoundTrip(qh)
+				}
+				w := r.iw[t*c.IHeads+h] * scale
+				for ci := 0; ci < nc; ci++ {
+					d := metalkit.Dot(qh, ls.idx.row(ci))
+					if d > 0 {
+						scores[ci] += w * d
+					}
+				}
+			}
+			order = order[:0]
+			for i := 0; i < nc; i++ {
+				order = append(order, int32(i))
+			}
+			// Largest score first; equal scores: lower row first (ds4).
+			sort.Slice(order, func(x, y int) bool {
+				a, b := order[x], order[y]
+				if scores[a] != scores[b] {
+					return scores[a] > scores[b]
+				}
+				return a < b
+			})
+			copy(sel, order[:k])
+			sort.Slice(sel, func(x, y int) bool { return sel[x] < sel[y] })
+		}
+	})
+}
+
+// attend sets r.att, per row and head, to the softmax-weighted sum of the
+// visible rows (raw positions max(0, p−Window+1)…p, then the compressed
+// rows), with the head's sink as an extra logit that has no value, and
+// rotates the result back (RoPE at −p).
+func (m *model) attend(pool *metalkit.Pool, li int, l *layerWeights, T int) {
+	c := &m.cfg
+	r := &m.run
+	W, H, k, ratio := c.HeadDim, c.Heads, c.ITopK, l.ratio
+	freq := m.ropeFreq(ratio)
+	r.att = grow(r.att, T*H*W)
+	scale := float32(1 / math.Sqrt(float64(W)))
+	pool.Parallel(T*H, func(a, b int) {
+		var z []float32
+		var rowsBuf [][]float32
+		for job := a; job < b; job++ {
+			t, h := job/H, job%H
+			row := r.rows[t]
+			sq := &r.seqs[row.seq]
+			ls := &sq.st.layers[li]
+			q := r.q[(t*H+h)*W : (t*H+h+1)*W]
+			out := r.att[(t*H+h)*W : (t*H+h+1)*W]
+			rowsBuf = rowsBuf[:0]
+			lo := max(0, row.pos-c.Window+1)
+			for p := lo; p <= row.pos; p++ {
+				j := p - (sq.start - sq.nprev)
+				rowsBuf = append(rowsBuf, sq.win[j*W:(j+1)*W])
+			}
+			if ratio == 128 {
+				for ci := 0; ci < (row.pos+1)/128; ci++ {
+					rowsBuf = append(rowsBuf, ls.comp.row(ci))
+				}
+			} else if ratio == 4 {
+				for _, ci := range r.sel[t*k : (t+1)*k] {
+					if ci >= 0 {
+						rowsBuf = append(rowsBuf, ls.comp.row(int(ci)))
+					}
+				}
+			}
+			z = grow(z, len(rowsBuf))
+			mx := l.sinks[h]
+			for i, kr := range rowsBuf {
+				z[i] = metalkit.Dot(q, kr) * scale
+				mx = max(mx, z[i])
+			}
+			den := float32(math.Exp(float64(l.sinks[h] - mx)))
+			for i := range out {
+				out[i] = 0
+			}
+			for i, kr := range rowsBuf {
+				e := float32(math.Exp(float64(z[i] - mx)))
+				den += e
+				metalkit.Axpy(out, e, kr)
+			}
+			metalkit.Scale(out, 1/den)
+			ropeTail(out, freq, row.pos, -1)
+		}
+	})
+}
+
+// outputProjection sets r.y = B · concat_g(A_g · o_g): each group of
+// Heads/OGroups heads' outputs through its own low-rank A_g, then one B.
+func (m *model) outputProjection(pool *metalkit.Pool, l *layerWeights, T int) {
+	c := &m.cfg
+	r := &m.run
+	W, H := c.HeadDim, c.Heads
+	gw := H * W / c.OGroups
+	r.grp = grow(r.grp, T*gw)
+	r.low, r.lowg = grow(r.low, T*c.OGroups*c.OLora), grow(r.lowg, T*c.OLora)
+	rb := len(l.oA.Data) / l.oA.Rows
+	for g := 0; g < c.OGroups; g++ {
+		for t := 0; t < T; t++ {
+			copy(r.grp[t*gw:(t+1)*gw], r.att[t*H*W+g*gw:t*H*W+(g+1)*gw])
+		}
+		A := metalkit.Matrix{Type: l.oA.Type, Rows: c.OLora, Cols: gw, Data: l.oA.Data[g*c.OLora*rb : (g+1)*c.OLora*rb]}
+		metalkit.MatMul(pool, r.lowg, A, r.grp, T)
+		for t := 0; t < T; t++ {
+			copy(r.low[t*c.OGroups*c.OLora+g*c.OLora:], r.lowg[t*c.OLora:(t+1)*c.OLora])
+		}
+	}
+	metalkit.MatMul(pool, r.y, l.oB, r.low, T)
+}
+
+// compressStep feeds one token's compressor projections (kv, gate: coff·w
+// values) into a frontier (spec §4.5) and returns the pooled row (w values,
+// a fresh slice) when position p completes a window, else nil.
+func compressStep(fKV, fScore, kv, gate, ape []float32, ratio, w, p int) []float32 {
+	cw := len(kv)
+	slot := p % ratio
+	if ratio == 4 {
+		slot += 4
+	}
+	apeRow := ape[(p%ratio)*cw : (p%ratio+1)*cw]
+	for j := 0; j < cw; j++ {
+		fKV[slot*cw+j] = kv[j]
+		fScore[slot*cw+j] = gate[j] + apeRow[j]
+	}
+	if (p+1)%ratio != 0 {
+		return nil
+	}
+	out := make([]float32, w)
+	if ratio == 4 {
+		// 8 candidates per column: A-halves of slots 0–3 (previous window),
+		// B-halves of slots 4–7 (current window).
+		for j := 0; j < w; j++ {
+			var sc, vs [8]float32
+			for s := 0; s < 4; s++ {
+				sc[s], vs[s] = fScore[s*cw+j], fKV[s*cw+j]
+				sc[4+s], vs[4+s] = fScore[(4+s)*cw+w+j], fKV[(4+s)*cw+w+j]
+			}
+			out[j] = poolColumn(sc[:], vs[:])
+		}
+		copy(fKV[:4*cw], fKV[4*cw:])
+		copy(fScore[:4*cw], fScore[4*cw:])
+		return out
+	}
+	var sc, vs []float32
+	sc, vs = make([]float32, ratio), make([]float32, ratio)
+	for j := 0; j < w; j++ {
+		for s := 0; s < ratio; s++ {
+			sc[s], vs[s] = fScore[s*cw+j], fKV[s*cw+j]
+		}
+		out[j] = poolColumn(sc, vs)
+	}
+	return out
+}
+
+// poolColumn is Σ softmax(sc)·vs; empty slots (score ≤ −5e29) weigh 0.
+func poolColumn(sc, vs []float32) float32 {
+	mx := float32(math.Inf(-1))
+	for _, s := range sc {
+		mx = max(mx, s)
+	}
+	if mx <= -5e29 {
+		return 0
+	}
+	var den, num float32
+	for i, s := range sc {
+		e := float32(math.Exp(float64(s - mx)))
+		den += e
+		num += e * vs[i]
+	}
+	return num / den
+}
