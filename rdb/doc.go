@@ -16,6 +16,11 @@
 //     what makes lazy session loading possible.
 //   - DumpString, DumpState, ParseDump (dump.go): DUMP/RESTORE payloads.
 //   - PathInDir (safepath.go): confines SAVE key file / LOAD key file to dir.
+//   - The session store's files (FORMAT.md §5): log records (aof.go: RESP
+//     records, LogReader with torn-tail detection; sessionlog.go: the
+//     checksummed RDW.* session records), page segments (segment.go:
+//     PageRecord, ScanSegment) and the manifest (manifest.go). The engine
+//     that writes them is persist/store.
 //
 // # Rules
 //
