@@ -238,7 +238,7 @@ func genCommand(x *server.Ctx) {
 		submitJob(x, session.NewChatGen(x.DB, key, x.Arg(2), opt), len(toks)+8, opt.MaxTokens)
 		return
 	}
-	submitJob(x, session.NewGen(x.DB, key, toks, true, opt), len(toks), opt.MaxTokens)
+	submitJob(x, session.NewTextGen(x.DB, key, x.Arg(2), toks, opt), len(toks), opt.MaxTokens)
 }
 
 // PREFILL key text | PREFILL key IDS id [id ...]
@@ -274,7 +274,7 @@ func prefillCommand(x *server.Ctx) {
 		return
 	}
 	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	submitJob(x, session.NewPrefill(x.DB, key, toks, true), len(toks), 0)
+	submitJob(x, session.NewTextPrefill(x.DB, key, x.Arg(2), toks), len(toks), 0)
 }
 
 // FORK source destination [REPLACE]
@@ -573,7 +573,7 @@ func tokenizeCommand(x *server.Ctx) {
 		x.Error(errNoModel)
 		return
 	}
-	toks := engine.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true})
+	toks := engine.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
 	x.R.Array(len(toks))
 	for _, t := range toks {
 		x.R.Int(int64(t))

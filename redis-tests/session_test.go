@@ -194,6 +194,18 @@ func TestSessionsObeyTheKeyspace(t *testing.T) {
 	}
 	do(t, c, "PREFILL", "t", "Once upon a time")
 	want(t, c, "Once upon a time", "TEXT", "t")
+	// Text appended to a session continues it: no space comes between, and
+	// TOKENIZE gives the ids it appends.
+	do(t, c, "PREFILL", "u", "The cat sat")
+	do(t, c, "PREFILL", "u", " on the mat")
+	want(t, c, "The cat sat on the mat", "TEXT", "u")
+	do(t, c, "PREFILL", "w", "ti")
+	do(t, c, "PREFILL", "w", "me")
+	want(t, c, "time", "TEXT", "w")
+	me := do(t, c, "TOKENIZE", "me").([]any)
+	want(t, c, me, "TOKENS", "w", -len(me), -1)
+	do(t, c, "GEN", "w", " and", "MAXTOKENS", 0)
+	want(t, c, "time and", "TEXT", "w")
 	top := do(t, c, "LOGITS", "t", "TOP", 3).([]any)
 	if len(top) != 3 || len(top[0].([]any)) != 3 {
 		t.Fatalf("LOGITS TOP 3: %v", top)

@@ -357,6 +357,10 @@ func (e *Engine) start(j *Job) error {
 	if l := j.st.Logits(); l != nil {
 		j.startLogits = append([]float32(nil), l...)
 	}
+	// Text appended to a session continues it (see NewTextGen).
+	if j.text != "" && j.st.Len() > 0 {
+		j.prompt = e.Tok.Encode(j.text, tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
+	}
 	if j.Opt.Chat {
 		p, err := e.renderChat(j.st, j.chat, j.Opt.Think)
 		if err != nil {

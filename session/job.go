@@ -58,6 +58,7 @@ type Job struct {
 	Owner any
 
 	prompt []int32 // tokens to append, without BOS
+	text   string  // a text prompt: encoded again at start if the session is not empty
 	chat   string  // GEN CHAT: the user's text, rendered and encoded at start
 	addBOS bool    // prepend BOS when the session is empty (text prompts)
 
@@ -109,6 +110,21 @@ func NewChatGen(db *server.DB, key, text string, opt GenOptions) *Job {
 // NewPrefill makes a PREFILL job: append tokens, generate nothing.
 func NewPrefill(db *server.DB, key string, tokens []int32, addBOS bool) *Job {
 	return &Job{DB: db, Key: key, prompt: tokens, addBOS: addBOS, Prefill: true}
+}
+
+// NewTextGen and NewTextPrefill make GEN and PREFILL jobs for a text
+// prompt; toks is text encoded as a sequence start without BOS (what the
+// caller counted for admission). BOS is added if the session is empty and
+// the model wants one; if the session is not empty, text is encoded again
+// as a continuation (tokenizer.EncodeOptions.Continue), so "ti" then "me"
+// reads "time", not "ti me".
+func NewTextGen(db *server.DB, key, text string, toks []int32, opt GenOptions) *Job {
+	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Opt: opt}
+}
+
+// NewTextPrefill: see NewTextGen.
+func NewTextPrefill(db *server.DB, key, text string, toks []int32) *Job {
+	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Prefill: true}
 }
 
 // Done reports whether the job has finished (or failed, or was canceled).

@@ -18,6 +18,9 @@
 // Before either, Encode cuts the text at special-token strings (encode.go):
 // user-defined tokens always, control tokens such as "<|endoftext|>" only
 // with EncodeOptions.ParseSpecial, longest first, as llama.cpp does.
+// Text that continues a sequence already holding tokens is encoded with
+// EncodeOptions.Continue: no BOS and no dummy-prefix "▁", so the joined ids
+// decode to the joined texts.
 //
 // Going back, Piece gives the bytes of one token, Decode the text of a
 // sequence, and StreamDecoder the text of a sequence arriving one token at a
@@ -27,7 +30,9 @@
 //
 // The tests run llama.cpp's own tokenizer vectors (testdata/, from
 // llama.cpp's models/ggml-vocab-*.gguf.inp/.out) for GPT-2 and DeepSeek LLM
-// and the stories260K encodings from models/README.md. The pre-tokenizers are
+// and the stories260K encodings from models/README.md, and continuations
+// against llama.cpp on two SentencePiece and two byte-level BPE vocabularies
+// (testdata/llamacpp-continuation.json, from tools/llamacpp-ref/continuation.mjs). The pre-tokenizers are
 // hand-written scanners, one function per regex, each with the regex it
 // implements in its comment; Go's regexp has no lookahead.
 //

@@ -7,12 +7,21 @@ import (
 
 // EncodeOptions control Encode.
 type EncodeOptions struct {
-	// AddBOS prepends BOS if the model wants one (WantsBOS).
+	// AddBOS prepends BOS if the model wants one (WantsBOS), unless
+	// Continue is set.
 	AddBOS bool
 	// ParseSpecial recognises the texts of control tokens ("<|endoftext|>",
 	// "<s>") in the input and emits their ids. User-defined tokens are always
 	// recognised, as llama.cpp and Hugging Face do.
 	ParseSpecial bool
+	// Continue encodes text that continues a sequence already holding
+	// tokens, so that decoding the whole gives the two texts joined: no
+	// BOS, and no SentencePiece space prefix at the start (a fresh sequence
+	// gets one, which Decode drops: without Continue, "ti" then "me" would
+	// read "ti me"). A fragment after a special token inside text still gets
+	// the prefix, as llama.cpp gives it. Byte-level BPE adds no prefix, so
+	// for it only BOS differs.
+	Continue bool
 }
 
 // fragment is a piece of the input: raw text (id < 0) or a special token.
@@ -25,10 +34,10 @@ type fragment struct {
 // bad byte, as llama.cpp does.
 func (t *Tokenizer) Encode(text string, opt EncodeOptions) []int32 {
 	out := make([]int32, 0, len(text)/3+2)
-	if opt.AddBOS && t.WantsBOS() {
+	if opt.AddBOS && !opt.Continue && t.WantsBOS() {
 		out = append(out, t.bos)
 	}
-	prevSpecial := true // SentencePiece: the first fragment gets the dummy prefix
+	prevSpecial := !opt.Continue // SentencePiece: the first fragment of a sequence gets the dummy prefix
 	for _, fr := range t.partition(text, opt.ParseSpecial) {
 		if fr.id >= 0 {
 			out = append(out, fr.id)

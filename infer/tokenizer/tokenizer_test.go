@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -314,5 +315,60 @@ func BenchmarkEncode(b *testing.B) {
 				tok.Encode(text, EncodeOptions{})
 			}
 		})
+	}
+}
+
+// TestContinuationLlamaCpp: text encoded with Continue after a sequence
+// start gives llama.cpp's ids (testdata/llamacpp-continuation.json, written
+// by tools/llamacpp-ref/continuation.mjs), and the joined ids decode to the
+// two texts joined, on two SentencePiece and two byte-level BPE
+// vocabularies. Without Continue, SentencePiece's space prefix would come
+// back as a space between the two.
+func TestContinuationLlamaCpp(t *testing.T) {
+	b, err := os.ReadFile("testdata/llamacpp-continuation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Vocabs map[string]struct {
+			Model string
+			Cases []struct {
+				A, B string
+				AIDs []int32 `json:"a_ids"`
+				BIDs []int32 `json:"b_ids"`
+				Text string
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(ref.Vocabs) != 4 {
+		t.Fatalf("%d vocabularies in the reference, want 4", len(ref.Vocabs))
+	}
+	spm := 0
+	for path, v := range ref.Vocabs {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			tok := load(t, filepath.Join("../..", path))
+			if tok.Model() != v.Model {
+				t.Fatalf("model %q, reference says %q", tok.Model(), v.Model)
+			}
+			if v.Model == "llama" {
+				spm++
+			}
+			for _, c := range v.Cases {
+				a := tok.Encode(c.A, EncodeOptions{})
+				cont := tok.Encode(c.B, EncodeOptions{Continue: true, AddBOS: true})
+				if !equal(a, c.AIDs) || !equal(cont, c.BIDs) {
+					t.Errorf("%q + %q: ids %v + %v, llama.cpp %v + %v", c.A, c.B, a, cont, c.AIDs, c.BIDs)
+				}
+				if got := tok.Decode(append(a, cont...)); got != c.A+c.B || c.Text != c.A+c.B {
+					t.Errorf("%q + %q decodes to %q (llama.cpp %q)", c.A, c.B, got, c.Text)
+				}
+			}
+		})
+	}
+	if spm != 2 {
+		t.Errorf("%d SentencePiece vocabularies in the reference, want 2", spm)
 	}
 }
