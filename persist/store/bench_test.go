@@ -153,4 +153,3 @@ func ddWrite(b *testing.B, dir string) float64 {
 	sec, _ := strconv.ParseFloat(string(m[2]), 64)
 	return n / 1e6 / sec
 }
-
