@@ -13,7 +13,8 @@
 // Tests run one at a time and begin with FLUSHALL. Test names are sentences
 // about behaviour, as in Redis's tests/unit/*.tcl. Files follow the command
 // families: connection, keyspace, strings, tx, pubsub, protocol, server,
-// clients (redis-cli and the ioredis suite in node/, which needs `npm ci`).
+// clients (redis-cli and the ioredis suite in node/, whose test runs `npm ci`
+// there the first time).
 //
 // Not tests: bench.sh runs redis-benchmark against reddwarf and redis-server
 // side by side; tools/redis-tcl/run.sh runs Redis's own Tcl units.
