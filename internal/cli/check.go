@@ -13,7 +13,8 @@ import (
 // Check is `reddwarf check FILE`, like redis-check-rdb: it verifies a
 // snapshot (dump.dsv4) or a single DSV4 state file end to end — every
 // checksum, the index against the records, every session payload — and
-// prints what it holds. Exit status 0 if the file is sound, 1 with the
+// prints what it holds; given a directory, the session store in it
+// (appenddirname, check_store.go). Exit status 0 if the file is sound, 1 with the
 // offset and reason of the first error, 2 on usage errors.
 func Check(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
@@ -21,6 +22,9 @@ func Check(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	path := args[0]
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return checkStore(path, stdout, stderr)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "check:", err)
