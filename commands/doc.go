@@ -21,7 +21,7 @@ import "reddwarf/server"
 func All() []*server.Spec {
 	var all []*server.Spec
 	for _, family := range [][]*server.Spec{
-		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands,
+		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands, hashCommands,
 		serverCommands, pubsubCommands, txCommands, sessionCommands, persistCommands,
 	} {
 		all = append(all, family...)

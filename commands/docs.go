@@ -222,7 +222,7 @@ func commandDocArgs(s *server.Spec) []docArg {
 // keySpecIndexAt is the index of s's key spec that covers argument pos
 // (counted from the command name, 0), or -1.
 func keySpecIndexAt(s *server.Spec, pos int) int {
-	if s.FirstKey <= 0 {
+	if s.FirstKey <= 0 && len(s.KeySpecs) == 0 {
 		return -1
 	}
 	specs := s.KeySpecs
@@ -230,6 +230,12 @@ func keySpecIndexAt(s *server.Spec, pos int) int {
 		specs = []server.KeySpec{{}}
 	}
 	for i, ks := range specs {
+		if ks.KeyNum && pos > ks.Begin {
+			return i // "numkeys key [key ...]": the keys follow the count
+		}
+		if ks.Keyword != "" || ks.Unknown || ks.KeyNum {
+			continue
+		}
 		begin, last, _ := keySpecRange(s, ks)
 		if pos >= begin && (last < 0 || pos <= begin+last) {
 			return i

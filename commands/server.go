@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -373,7 +374,7 @@ func replyCommandInfo(x *server.Ctx, s *server.Spec) {
 // replyKeySpecs writes the key specs, each one "index" + "range" spec:
 // derived from the legacy positions, or placed by its own Begin/LastKey.
 func replyKeySpecs(x *server.Ctx, s *server.Spec) {
-	if s.FirstKey <= 0 {
+	if s.FirstKey <= 0 && len(s.KeySpecs) == 0 {
 		x.R.Array(0)
 		return
 	}
@@ -396,17 +397,61 @@ func replyKeySpecs(x *server.Ctx, s *server.Spec) {
 		for _, f := range ks.Flags {
 			x.R.Status(keySpecFlag(f))
 		}
-		x.R.BulkString("begin_search")
+		replyBeginSearch(x, ks, begin)
+		replyFindKeys(x, ks, last, step)
+	}
+}
+
+// replyBeginSearch writes a key spec's begin_search: an index, a keyword
+// (XREAD's STREAMS) or unknown (SORT's BY/GET/STORE).
+func replyBeginSearch(x *server.Ctx, ks server.KeySpec, begin int) {
+	x.R.BulkString("begin_search")
+	x.R.Map(2)
+	x.R.BulkString("type")
+	switch {
+	case ks.Unknown:
+		x.R.BulkString("unknown")
+		x.R.BulkString("spec")
+		x.R.Map(0)
+	case ks.Keyword != "":
+		x.R.BulkString("keyword")
+		x.R.BulkString("spec")
 		x.R.Map(2)
-		x.R.BulkString("type")
+		x.R.BulkString("keyword")
+		x.R.BulkString(ks.Keyword)
+		x.R.BulkString("startfrom")
+		x.R.Int(int64(ks.StartFrom))
+	default:
 		x.R.BulkString("index")
 		x.R.BulkString("spec")
 		x.R.Map(1)
 		x.R.BulkString("index")
 		x.R.Int(int64(begin))
-		x.R.BulkString("find_keys")
-		x.R.Map(2)
-		x.R.BulkString("type")
+	}
+}
+
+// replyFindKeys writes a key spec's find_keys: a range, a keynum (a count
+// argument then the keys) or unknown.
+func replyFindKeys(x *server.Ctx, ks server.KeySpec, last, step int) {
+	x.R.BulkString("find_keys")
+	x.R.Map(2)
+	x.R.BulkString("type")
+	switch {
+	case ks.Unknown:
+		x.R.BulkString("unknown")
+		x.R.BulkString("spec")
+		x.R.Map(0)
+	case ks.KeyNum:
+		x.R.BulkString("keynum")
+		x.R.BulkString("spec")
+		x.R.Map(3)
+		x.R.BulkString("keynumidx")
+		x.R.Int(0)
+		x.R.BulkString("firstkey")
+		x.R.Int(1)
+		x.R.BulkString("keystep")
+		x.R.Int(int64(step))
+	default:
 		x.R.BulkString("range")
 		x.R.BulkString("spec")
 		x.R.Map(3)
@@ -415,7 +460,7 @@ func replyKeySpecs(x *server.Ctx, s *server.Spec) {
 		x.R.BulkString("keystep")
 		x.R.Int(int64(step))
 		x.R.BulkString("limit")
-		x.R.Int(0)
+		x.R.Int(int64(ks.Limit))
 	}
 }
 
@@ -423,7 +468,7 @@ func replyKeySpecs(x *server.Ctx, s *server.Spec) {
 // range "lastkey" (relative to it when >= 0, from the end when < 0) and
 // the step between keys.
 func keySpecRange(s *server.Spec, ks server.KeySpec) (begin, last, step int) {
-	if ks.Begin > 0 {
+	if ks.Begin > 0 || ks.Keyword != "" || ks.Unknown {
 		step = ks.Step
 		if step <= 0 {
 			step = 1
@@ -443,6 +488,13 @@ func keySpecRange(s *server.Spec, ks server.KeySpec) (begin, last, step int) {
 func keyFlagsAt(s *server.Spec, args [][]byte, i int) []string {
 	if s.KeyFlags != nil {
 		return s.KeyFlags(args, i)
+	}
+	if s.Flags&server.FlagMovableKeys != 0 {
+		for _, ks := range s.KeySpecs {
+			if slices.Contains(ks.Keys(args), i) {
+				return ks.Flags
+			}
+		}
 	}
 	for _, ks := range s.KeySpecs {
 		begin, last, step := keySpecRange(s, ks)
@@ -617,6 +669,11 @@ func commandKeys(x *server.Ctx) (*server.Spec, []int, bool) {
 		return nil, nil, false
 	}
 	idx := s.KeyIndexes(args)
+	if len(idx) == 0 && s.Flags&server.FlagMovableKeys != 0 {
+		// Redis's getkeys procs refuse a line whose numkeys doesn't fit.
+		x.Error(server.Errorf("Invalid arguments specified for command"))
+		return nil, nil, false
+	}
 	if len(idx) == 0 {
 		x.Error(server.Errorf("The command has no key arguments"))
 		return nil, nil, false

@@ -323,6 +323,11 @@ var keyLines = [][]any{
 	{"MEMORY", "USAGE", "k"}, {"DUMP", "k"}, {"RESTORE", "k", 0, "x"}, {"EXPIRE", "k", 1}, {"PEXPIRE", "k", 1},
 	{"EXPIREAT", "k", 1}, {"PEXPIREAT", "k", 1}, {"TTL", "k"}, {"PTTL", "k"}, {"EXPIRETIME", "k"},
 	{"PEXPIRETIME", "k"}, {"PERSIST", "k"}, {"WATCH", "a", "b"},
+	// Hashes.
+	{"HSET", "k", "f", "v"}, {"HSETNX", "k", "f", "v"}, {"HGET", "k", "f"}, {"HMSET", "k", "f", "v"},
+	{"HMGET", "k", "f", "g"}, {"HDEL", "k", "f"}, {"HLEN", "k"}, {"HSTRLEN", "k", "f"},
+	{"HINCRBY", "k", "f", 1}, {"HINCRBYFLOAT", "k", "f", 1.5}, {"HKEYS", "k"}, {"HVALS", "k"},
+	{"HGETALL", "k"}, {"HEXISTS", "k", "f"}, {"HRANDFIELD", "k", 2, "WITHVALUES"}, {"HSCAN", "k", 0},
 }
 
 func TestCommandGetkeysAndFlagsAreRedis70s(t *testing.T) {

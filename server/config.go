@@ -44,6 +44,13 @@ type Config struct {
 	LFUDecayTime           int
 	NotifyFlags            int                           // notify-keyspace-events classes (notify.go)
 	OutputLimits           [numClientClasses]OutputLimit // client-output-buffer-limit, by ClientClass
+	// Compact encodings: a value stays in its small form (listpack,
+	// intset) while within these, as in Redis.
+	HashMaxListpackEntries int64
+	HashMaxListpackValue   int64
+	SetMaxIntsetEntries    int64
+	ZSetMaxListpackEntries int64
+	ZSetMaxListpackValue   int64
 }
 
 // ClientClass is a class of client-output-buffer-limit, Redis's
@@ -166,6 +173,17 @@ var directives = []*directive{
 	{name: "appendonly", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
+	{name: "hash-max-listpack-entries", def: "512", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.HashMaxListpackEntries = atoi64(v); return nil }},
+	{name: "hash-max-listpack-value", def: "64", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.HashMaxListpackValue = atoi64(v); return nil }},
+	{name: "set-max-intset-entries", def: "512", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.SetMaxIntsetEntries = atoi64(v); return nil }},
+	{name: "zset-max-listpack-entries", def: "128", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.ZSetMaxListpackEntries = atoi64(v); return nil }},
+	{name: "zset-max-listpack-value", def: "64", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.ZSetMaxListpackValue = atoi64(v); return nil }},
+	// Stored only: lists are one deque whatever the node size (quicklist
+	// is the only list encoding Redis 7.0 reports).
+	{name: "list-max-listpack-size", def: "-2", kind: kindInt, min: intMin, max: intMax},
+	{name: "list-compress-depth", def: "0", kind: kindInt, min: 0, max: intMax},
+	{name: "stream-node-max-bytes", def: "4096", kind: kindMemory, min: 0, max: longMax},
+	{name: "stream-node-max-entries", def: "100", kind: kindInt, min: 0, max: longMax},
 	{name: "notify-keyspace-events", def: "", kind: kindSpecial, set: applyNotify},
 	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: intMax},
 	{name: "daemonize", def: "no", kind: kindBool, immutable: true},
@@ -219,9 +237,14 @@ func (s *Server) AllowProtected(directive string, c *Client) bool {
 
 // Directive aliases Redis accepts for old names.
 var directiveAliases = map[string]string{
-	"slave-read-only": "replica-read-only",
-	"slaveof":         "replicaof",
-	"lua-time-limit":  "busy-reply-threshold",
+	"slave-read-only":          "replica-read-only",
+	"slaveof":                  "replicaof",
+	"lua-time-limit":           "busy-reply-threshold",
+	"hash-max-ziplist-entries": "hash-max-listpack-entries",
+	"hash-max-ziplist-value":   "hash-max-listpack-value",
+	"zset-max-ziplist-entries": "zset-max-listpack-entries",
+	"zset-max-ziplist-value":   "zset-max-listpack-value",
+	"list-max-ziplist-size":    "list-max-listpack-size",
 }
 
 func findDirective(name string) *directive {

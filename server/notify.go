@@ -122,6 +122,18 @@ func eventClass(event string) int {
 		return notifyKeyMiss
 	case "gen", "prefill", "fork", "rollback", "checkpoint", "load":
 		return notifySession
+	case "hset", "hdel", "hincrby", "hincrbyfloat":
+		return notifyHash
+	case "lpush", "rpush", "lpop", "rpop", "linsert", "lset", "lrem", "ltrim":
+		return notifyList
+	case "sadd", "srem", "spop", "sinterstore", "sunionstore", "sdiffstore":
+		return notifySet
+	case "zadd", "zincr", "zrem", "zremrangebyscore", "zremrangebyrank", "zremrangebylex",
+		"zinterstore", "zunionstore", "zdiffstore", "zrangestore", "zpopmin", "zpopmax":
+		return notifyZset
+	case "xadd", "xtrim", "xdel", "xsetid", "xgroup-create", "xgroup-createconsumer",
+		"xgroup-delconsumer", "xgroup-destroy", "xgroup-setid", "xclaim", "xautoclaim":
+		return notifyStream
 	}
 	return notifyGeneric
 }

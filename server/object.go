@@ -11,6 +11,10 @@ type ObjType uint8
 const (
 	TypeString  ObjType = iota // bytes
 	TypeKVState                // an inference session (see the sessions issue)
+	TypeHash                   // *Hash
+	TypeList                   // *List
+	TypeSet                    // *Set
+	TypeZSet                   // *ZSet
 )
 
 // TypeName is what TYPE replies and SCAN TYPE matches.
@@ -20,6 +24,14 @@ func (t ObjType) String() string {
 		return "string"
 	case TypeKVState:
 		return "kvstate"
+	case TypeHash:
+		return "hash"
+	case TypeList:
+		return "list"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return "none"
 }

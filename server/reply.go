@@ -28,6 +28,10 @@ var (
 	respOne    = []byte(":1\r\n")
 )
 
+// Resp is the protocol version the client negotiated (2 or 3), for the
+// few replies whose shape, not only encoding, differs (HRANDFIELD's pairs).
+func (r *Reply) Resp() int { return r.resp }
+
 // Len reports the bytes buffered so far.
 func (r *Reply) Len() int { return len(r.buf) }
 

@@ -29,6 +29,9 @@ const (
 	// allows the client (DEBUG). COMMAND INFO does not print it, as Redis
 	// hides its CMD_PROTECTED.
 	FlagProtected
+	// FlagMovableKeys: the keys' positions depend on the other arguments
+	// (a numkeys count, a keyword): COMMAND GETKEYS must read the line.
+	FlagMovableKeys
 )
 
 var flagNames = []struct {
@@ -41,6 +44,7 @@ var flagNames = []struct {
 	{FlagSkipMonitor, "skip_monitor"}, {FlagSkipSlowlog, "skip_slowlog"},
 	{FlagFast, "fast"}, {FlagNoAuth, "no_auth"}, {FlagMayReplicate, "may_replicate"},
 	{FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"}, {FlagNoAsyncLoading, "no_async_loading"},
+	{FlagMovableKeys, "movablekeys"},
 }
 
 // FlagNames lists a flag set's names in COMMAND INFO order.
@@ -62,12 +66,85 @@ func (f Flag) Names() []string {
 // keys run from argument Begin to LastKey arguments after it (LastKey < 0:
 // counted from the end of the line), every Step-th (0 means 1). Notes is
 // Redis's remark on the spec, printed by COMMAND INFO.
+//
+// Commands whose keys move (FlagMovableKeys) use Redis's other searches:
+// Keyword (begin_search "keyword") starts the keys after the first
+// argument equal to it, looked for from StartFrom on (negative: from the
+// end, backwards); KeyNum (find_keys "keynum") reads the key count at the
+// first position and the keys after it (BLMPOP's "numkeys key ..."); Limit
+// splits a range whose end is relative to the line's end (XREAD's
+// STREAMS a b 0 0: limit 2, the first half are keys). Unknown is a spec
+// Redis can't place (SORT's BY/GET/STORE): the command's GetKeys does.
 type KeySpec struct {
-	Flags   []string
-	Begin   int
-	LastKey int
-	Step    int
-	Notes   string
+	Flags     []string
+	Begin     int
+	LastKey   int
+	Step      int
+	Notes     string
+	Keyword   string
+	StartFrom int
+	KeyNum    bool
+	Limit     int
+	Unknown   bool
+}
+
+// movable reports whether ks is placed by the line's content.
+func (ks KeySpec) movable() bool { return ks.Keyword != "" || ks.KeyNum || ks.Unknown || ks.Limit > 1 }
+
+// Keys returns the argument indexes ks covers in args (args[0] is the
+// command name), nil when the line does not fit it (a numkeys that is not
+// a positive count of the arguments that follow).
+func (ks KeySpec) Keys(args [][]byte) []int {
+	begin := ks.Begin
+	switch {
+	case ks.Unknown:
+		return nil
+	case ks.Keyword != "":
+		begin = 0
+		if ks.StartFrom >= 0 {
+			for i := ks.StartFrom; i < len(args); i++ {
+				if EqualFold(args[i], ks.Keyword) {
+					begin = i + 1
+					break
+				}
+			}
+		} else {
+			for i := len(args) + ks.StartFrom; i > 0; i-- {
+				if EqualFold(args[i], ks.Keyword) {
+					begin = i + 1
+					break
+				}
+			}
+		}
+		if begin == 0 || begin >= len(args) {
+			return nil
+		}
+	}
+	step := max(ks.Step, 1)
+	first, last := begin, 0
+	switch {
+	case ks.KeyNum:
+		if begin >= len(args) {
+			return nil
+		}
+		n, ok := ParseInt(args[begin])
+		if !ok || n < 1 || n > int64(len(args)-begin-1) {
+			return nil
+		}
+		first = begin + 1
+		last = first + (int(n)-1)*step
+	case ks.LastKey >= 0:
+		last = begin + ks.LastKey
+	case ks.Limit > 1:
+		last = begin + (len(args)-begin)/ks.Limit + ks.LastKey
+	default:
+		last = len(args) + ks.LastKey
+	}
+	var out []int
+	for i := first; i <= last && i < len(args); i += step {
+		out = append(out, i)
+	}
+	return out
 }
 
 // Spec is one command: a table entry plus its handler. The table is the
@@ -112,6 +189,13 @@ type Spec struct {
 func (s *Spec) KeyIndexes(args [][]byte) []int {
 	if s.GetKeys != nil {
 		return s.GetKeys(args)
+	}
+	if s.Flags&FlagMovableKeys != 0 {
+		var out []int
+		for _, ks := range s.KeySpecs {
+			out = append(out, ks.Keys(args)...)
+		}
+		return out
 	}
 	if s.FirstKey <= 0 {
 		return nil
@@ -160,6 +244,16 @@ func (s *Spec) ACLCategories() []string {
 		add("@transaction")
 	case "session":
 		add("@session")
+	case "hash":
+		add("@hash")
+	case "list":
+		add("@list")
+	case "set":
+		add("@set")
+	case "sorted-set":
+		add("@sortedset")
+	case "stream":
+		add("@stream")
 	}
 	if s.Flags&FlagWrite != 0 {
 		add("@write")
