@@ -245,6 +245,9 @@ func dumpObject(o *server.Object) ([]byte, error) {
 	if o.Type == server.TypeString {
 		return rdb.DumpString(o.Str), nil
 	}
+	if typ, p, ok := persist.EncodeValue(o); ok {
+		return rdb.DumpCollection(typ, p), nil
+	}
 	codec := persistCodec()
 	if codec == nil {
 		return nil, errors.New("no model loaded: sessions cannot be dumped")
@@ -295,7 +298,7 @@ func restoreCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	o, err := restoreObject(x.Args[3])
+	o, err := restoreObject(x.S.Config, x.Args[3])
 	if err != nil {
 		x.Error(err)
 		return
@@ -368,7 +371,7 @@ func parseRestoreOptions(x *server.Ctx) (restoreOptions, error) {
 
 // restoreObject verifies and decodes a DUMP payload into a new object,
 // touching nothing else.
-func restoreObject(payload []byte) (*server.Object, error) {
+func restoreObject(cfg *server.Config, payload []byte) (*server.Object, error) {
 	typ, val, err := rdb.ParseDump(payload)
 	if errors.Is(err, rdb.ErrDumpPayload) {
 		return nil, errDumpPayload
@@ -378,6 +381,13 @@ func restoreObject(payload []byte) (*server.Object, error) {
 	}
 	if typ == rdb.TypeString {
 		return server.NewStringCopy(val), nil
+	}
+	if rdb.IsCollection(typ) {
+		o, err := persist.DecodeValue(cfg, typ, val, 0)
+		if err != nil {
+			return nil, errBadData
+		}
+		return o, nil
 	}
 	codec := persistCodec()
 	if codec == nil {

@@ -74,7 +74,7 @@ func corrupt(rng *rand.Rand, b []byte) []byte {
 // hit) never panic and never give a partial value.
 func TestRestoreCorruptPayloads(t *testing.T) {
 	good := sessionDump(t)
-	if o, err := restoreObject(good); err != nil || o.Type != server.TypeKVState {
+	if o, err := restoreObject(nil, good); err != nil || o.Type != server.TypeKVState {
 		t.Fatalf("good payload: %v", err)
 	}
 	str := rdb.DumpString([]byte("a string value"))
@@ -85,10 +85,10 @@ func TestRestoreCorruptPayloads(t *testing.T) {
 			src = str
 		}
 		b := corrupt(rng, src)
-		if _, err := restoreObject(b); err != errDumpPayload {
+		if _, err := restoreObject(nil, b); err != errDumpPayload {
 			t.Fatalf("case %d: %v, want %v", i, err, errDumpPayload)
 		}
-		if o, err := restoreObject(resealDump(b)); err == nil {
+		if o, err := restoreObject(nil, resealDump(b)); err == nil {
 			// Accepted after resealing: a complete value that dumps again.
 			if _, err := dumpObject(o); err != nil {
 				t.Fatalf("case %d: restored value does not dump: %v", i, err)
@@ -106,7 +106,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(rdb.DumpString([]byte("x")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, p := range [][]byte{b, resealDump(append([]byte(nil), b...))} {
-			o, err := restoreObject(p)
+			o, err := restoreObject(nil, p)
 			if err != nil {
 				continue
 			}

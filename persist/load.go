@@ -127,6 +127,18 @@ func (p *Engine) loadSnapshot(path string) (int, error) {
 			keys = append(keys, loaded{e, server.NewString(v)})
 			continue
 		}
+		if rdb.IsCollection(e.Type) {
+			v, err := snap.ReadRecord(e)
+			if err != nil {
+				return 0, err
+			}
+			o, err := DecodeValue(p.s.Config, e.Type, v, e.Off)
+			if err != nil {
+				return 0, fmt.Errorf("key %q: %w", e.Key, err)
+			}
+			keys = append(keys, loaded{e, o})
+			continue
+		}
 		keys = append(keys, loaded{e, nil})
 	}
 	for _, k := range keys {

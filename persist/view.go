@@ -19,7 +19,8 @@ type viewItem struct {
 	db       int
 	key      string
 	expireMS int64
-	str      []byte     // a string's private copy
+	str      []byte     // a string's private copy, or a collection's payload
+	coll     uint8      // the rdb type of a collection (str holds its payload)
 	st       *rdb.State // a session's view
 	release  func()
 	lazy     *lazySession // a session still in the previous snapshot
@@ -39,6 +40,12 @@ func (p *Engine) takeView() (items []viewItem, cow int64, err error) {
 			case o.Type == server.TypeString:
 				it.str = append([]byte(nil), o.Str...)
 				cow += int64(len(it.str))
+			case o.Type != server.TypeKVState:
+				// A collection is encoded here, on the loop: the payload is
+				// the view (writes after this don't reach it).
+				typ, p, _ := EncodeValue(o)
+				it.coll, it.str = typ, p
+				cow += int64(len(p))
 			case isLazy(o.Val):
 				lz := o.Val.(*lazySession)
 				lz.snap.Retain()
@@ -121,6 +128,8 @@ func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bo
 		case it.lazy != nil:
 			e := it.lazy.ent
 			err = w.SessionPayload(it.db, it.key, it.expireMS, e.ValueLen(), it.lazy.snap.ValueReader(e))
+		case it.coll != 0:
+			err = w.Collection(it.coll, it.db, it.key, it.expireMS, it.str)
 		default:
 			err = w.String(it.db, it.key, it.expireMS, it.str)
 		}

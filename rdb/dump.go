@@ -29,6 +29,15 @@ func DumpString(val []byte) []byte {
 	return sealDump(b)
 }
 
+// DumpCollection makes the DUMP payload of a collection of type typ from
+// its collection payload p.
+func DumpCollection(typ uint8, p []byte) []byte {
+	b := make([]byte, 0, 1+len(p)+dumpFooter)
+	b = append(b, typ)
+	b = append(b, p...)
+	return sealDump(b)
+}
+
 // DumpState makes the DUMP payload of a session.
 func DumpState(st *State) ([]byte, error) {
 	var buf bytes.Buffer
@@ -63,7 +72,7 @@ func ParseDump(p []byte) (typ uint8, value []byte, err error) {
 		return 0, nil, ErrDumpPayload
 	}
 	typ = p[0]
-	if typ != TypeString && typ != TypeSession {
+	if typ != TypeString && typ != TypeSession && !IsCollection(typ) {
 		return 0, nil, fmt.Errorf("rdb: DUMP payload of unknown type %d: %w", typ, ErrCorrupt)
 	}
 	return typ, p[1 : len(p)-dumpFooter], nil

@@ -76,6 +76,10 @@ const (
 const (
 	OpString  = 0x00 // a string key: db, expiry, key, raw bytes
 	OpSession = 0x01 // a kvstate key: db, expiry, key, a DSV4 state payload
+	OpHash    = 0x02 // a hash key: db, expiry, key, a collection payload (field, value pairs)
+	OpList    = 0x03 // a list key: db, expiry, key, a collection payload (elements, head first)
+	OpSet     = 0x04 // a set key: db, expiry, key, a collection payload (members)
+	OpZSet    = 0x05 // a sorted set key: db, expiry, key, a collection payload (member, score pairs)
 	OpAux     = 0xFA // an aux field: name, value (both strings)
 	OpEnd     = 0xFF // end of records; the index follows
 )
@@ -85,6 +89,10 @@ const (
 const (
 	TypeString  = OpString
 	TypeSession = OpSession
+	TypeHash    = OpHash
+	TypeList    = OpList
+	TypeSet     = OpSet
+	TypeZSet    = OpZSet
 )
 
 // DUMP payload (dump.go).

@@ -117,6 +117,12 @@ func (w *SnapshotWriter) String(db int, key string, expireMS int64, val []byte) 
 	return w.record(OpString, db, key, expireMS, int64(len(val)), func(e *enc) error { e.bytes(val); return nil })
 }
 
+// Collection writes a hash, list, set or sorted set key (typ) whose
+// collection payload is p (EncodeCollection).
+func (w *SnapshotWriter) Collection(typ uint8, db int, key string, expireMS int64, p []byte) error {
+	return w.record(typ, db, key, expireMS, int64(len(p)), func(e *enc) error { e.bytes(p); return nil })
+}
+
 // Session writes a kvstate key from a state view.
 func (w *SnapshotWriter) Session(db int, key string, expireMS int64, st *State) error {
 	return w.record(OpSession, db, key, expireMS, StateSize(st), func(e *enc) error {
@@ -306,7 +312,7 @@ func openSnapshotAt(f file, size int64, path string) (*Snapshot, error) {
 		e.Len = int64(d.u64("record length"))
 		switch {
 		case d.err != nil:
-		case e.Type != TypeString && e.Type != TypeSession:
+		case e.Type != TypeString && e.Type != TypeSession && !IsCollection(e.Type):
 			d.fail("entry %d (%q): unknown type %d", i, e.Key, e.Type)
 		case e.DB < 0 || e.DB > MaxDB:
 			d.fail("entry %d (%q): db %d", i, e.Key, e.DB)

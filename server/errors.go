@@ -62,3 +62,7 @@ var (
 func ErrWrongArgs(cmd string) *Error {
 	return &Error{"ERR wrong number of arguments for '" + strings.ToLower(cmd) + "' command"}
 }
+
+// errDuplicate refuses a loaded collection that names a field or member
+// twice (a corrupt payload; RESTORE answers "Bad data format").
+var errDuplicate = errors.New("duplicate field or member")

@@ -161,3 +161,26 @@ func nextPow2(n int) int {
 	}
 	return p
 }
+
+// Pairs returns field, value, field, value... in the hash's order (for
+// persistence; the values are the hash's own).
+func (h *Hash) Pairs() [][]byte {
+	out := make([][]byte, 0, 2*len(h.fields))
+	for i, f := range h.fields {
+		out = append(out, []byte(f), h.vals[i])
+	}
+	return out
+}
+
+// NewHashFrom builds a hash from field, value pairs (a loaded snapshot or
+// RESTORE), its encoding chosen from cfg's limits. A field given twice is
+// refused: it can only come from a corrupt payload.
+func NewHashFrom(cfg *Config, pairs [][]byte) (*Hash, error) {
+	h := NewHash()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if !h.Set(cfg, string(pairs[i]), pairs[i+1]) {
+			return nil, errDuplicate
+		}
+	}
+	return h, nil
+}

@@ -68,12 +68,17 @@ func checkSnapshot(path string, stdout, stderr io.Writer) int {
 	for _, k := range snap.AuxOrder {
 		fmt.Fprintf(stdout, "aux %s = %s\n", k, snap.Aux[k])
 	}
-	var strings, sessions, tokens, bytes int64
+	var strings, sessions, collections, tokens, bytes int64
 	err = snap.Verify(func(e rdb.Entry, v []byte) error {
 		bytes += int64(len(v))
 		if e.Type == rdb.TypeString {
 			strings++
 			return nil
+		}
+		if rdb.IsCollection(e.Type) {
+			collections++
+			_, err := rdb.DecodeCollection(e.Type, v, e.Off)
+			return err
 		}
 		st, err := rdb.DecodeState(v, e.Off)
 		if err != nil {
@@ -87,8 +92,8 @@ func checkSnapshot(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "check: %s: FAILED: %v\n", path, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "keys %d (strings %d, sessions %d), tokens %d, value bytes %s\n",
-		strings+sessions, strings, sessions, tokens, humanize.IBytes(uint64(bytes)))
+	fmt.Fprintf(stdout, "keys %d (strings %d, sessions %d, collections %d), tokens %d, value bytes %s\n",
+		strings+sessions+collections, strings, sessions, collections, tokens, humanize.IBytes(uint64(bytes)))
 	fmt.Fprintln(stdout, "OK")
 	return 0
 }

@@ -1,0 +1,45 @@
+package persist
+
+import (
+	"fmt"
+
+	"reddwarf/rdb"
+	"reddwarf/server"
+)
+
+// Collections (hashes, lists, sets, sorted sets) are stored as rdb
+// collection payloads: a flat run of byte strings. EncodeValue and
+// DecodeValue map between them and the server's value types; the
+// snapshot, DUMP and RESTORE share them.
+
+// EncodeValue returns the rdb type and collection payload of a
+// collection object; ok is false for strings and sessions.
+func EncodeValue(o *server.Object) (typ uint8, payload []byte, ok bool) {
+	switch o.Type {
+	case server.TypeHash:
+		return rdb.TypeHash, rdb.EncodeCollection(o.Val.(*server.Hash).Pairs()), true
+	}
+	return 0, nil, false
+}
+
+// DecodeValue checks a collection payload of rdb type typ and builds its
+// object, the encoding chosen from cfg's limits.
+func DecodeValue(cfg *server.Config, typ uint8, payload []byte, base int64) (*server.Object, error) {
+	items, err := rdb.DecodeCollection(typ, payload, base)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		// The keyspace never holds an empty collection.
+		return nil, fmt.Errorf("rdb: empty collection at offset %d: %w", base, rdb.ErrCorrupt)
+	}
+	switch typ {
+	case rdb.TypeHash:
+		h, err := server.NewHashFrom(cfg, items)
+		if err != nil {
+			return nil, fmt.Errorf("rdb: hash at offset %d: %w: %w", base, err, rdb.ErrCorrupt)
+		}
+		return server.NewValue(server.TypeHash, h), nil
+	}
+	return nil, fmt.Errorf("rdb: collection type %d at offset %d: %w", typ, base, rdb.ErrCorrupt)
+}
