@@ -6,11 +6,17 @@
 #   tools/redis-tcl/run.sh --target redis          # the same against redis-server
 #   tools/redis-tcl/run.sh unit/expire unit/multi  # chosen units only
 #
-# The suite is not part of this repository: it is taken from Debian's source
-# package of redis 7.0.15 at run time (`apt-get source`, or the same tarball
-# straight from deb.debian.org when there are no deb-src lines), checked
-# against its SHA-256, unpacked into a cache directory ($REDIS_TCL_CACHE,
-# default ~/.cache/reddwarf/redis-tcl) and never copied into the tree.
+# One command on a fresh Debian machine with Go: it installs what is missing
+# (tcl, redis-tools, and redis-server for --target redis) with apt-get, as
+# root or through sudo. The suite is not part of this repository: it is
+# Debian's source package of redis 7.0.15, fetched at run time with
+# `apt-get source --download-only redis` from deb-src entries derived from
+# the machine's own apt sources (/etc/apt/sources.list.d/debian.sources, or
+# the deb lines of /etc/apt/sources.list), written to a temporary sources
+# directory with its own package lists so the system's apt state is left
+# alone. The tarball is checked against its SHA-256, unpacked into a cache
+# directory ($REDIS_TCL_CACHE, default ~/.cache/reddwarf/redis-tcl) and
+# never copied into the tree.
 #
 # Each unit runs on its own against a freshly started server with
 #   ./runtest --host 127.0.0.1 --port P --single UNIT --tags "$TAGS"
@@ -63,24 +69,71 @@ mkdir -p "$cache" "$out"
 # The suite matches skip names exactly; comments and blank lines go.
 grep -v -e '^#' -e '^$' "${SKIPFILE:-$root/tools/redis-tcl/skip.txt}" >"$out/skip.txt" || true
 
-command -v tclsh >/dev/null || { echo "run.sh: tclsh is not installed (apt-get install tcl)" >&2; exit 1; }
+# install_missing installs the Debian packages whose commands are missing:
+# tclsh runs the suite, redis-cli waits for the server and some units use
+# it, redis-server is the server of --target redis.
+install_missing() {
+	local pkgs=()
+	command -v tclsh >/dev/null || pkgs+=(tcl)
+	command -v redis-cli >/dev/null || pkgs+=(redis-tools)
+	[ "$target" != redis ] || command -v redis-server >/dev/null || pkgs+=(redis-server)
+	[ ${#pkgs[@]} -gt 0 ] || return 0
+	local sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	echo "run.sh: installing ${pkgs[*]}" >&2
+	$sudo apt-get update >&2
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${pkgs[@]}" >&2
+}
+
+# debsrc_entries prints a deb-src entry for every deb entry of the machine's
+# apt sources: deb822 stanzas of debian.sources with their Types set to
+# deb-src, or the one-line deb entries of sources.list as deb-src lines.
+debsrc_entries() {
+	local d=/etc/apt/sources.list.d/debian.sources
+	if [ -f "$d" ]; then
+		awk '
+			function flush() { if (deb && st != "") printf "%s\n", st; st = ""; deb = 0 }
+			/^[[:space:]]*#/ { next }
+			/^[[:space:]]*$/ { flush(); next }
+			/^Types:/ { if ($0 ~ /[[:space:]]deb([[:space:]]|$)/) deb = 1; st = st "Types: deb-src\n"; next }
+			{ st = st $0 "\n" }
+			END { flush() }' "$d"
+	elif [ -f /etc/apt/sources.list ]; then
+		sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' /etc/apt/sources.list
+	fi
+}
 
 # fetch_suite leaves the unpacked source in $cache/redis-$version.
 fetch_suite() {
 	local src=$cache/redis-$version
 	[ -x "$src/runtest" ] && return 0
-	local dl
-	dl=$(mktemp -d)
-	if ! (cd "$dl" && apt-get source --download-only redis >/dev/null 2>&1) ||
-		[ ! -f "$dl/$orig" ]; then
-		echo "run.sh: apt-get source redis did not work (no deb-src lines?); fetching $orig from deb.debian.org" >&2
-		curl -fsSL -o "$dl/$orig" "https://deb.debian.org/debian/pool/main/r/redis/$orig"
+	local apt
+	apt=$(mktemp -d)
+	mkdir -p "$apt/parts" "$apt/lists/partial" "$apt/dl"
+	chmod -R a+rwx "$apt" # apt fetches as its own _apt user
+	local ext=sources
+	[ -f /etc/apt/sources.list.d/debian.sources ] || ext=list
+	debsrc_entries >"$apt/parts/deb-src.$ext"
+	if [ ! -s "$apt/parts/deb-src.$ext" ]; then
+		echo "run.sh: no deb entries in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list to derive deb-src from" >&2
+		return 1
 	fi
-	echo "$sha256  $dl/$orig" | sha256sum -c --quiet - >&2
-	tar -xzf "$dl/$orig" -C "$cache"
-	rm -rf "$dl"
+	local o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt/parts" -o "Dir::State::Lists=$apt/lists")
+	echo "run.sh: fetching Debian's source package of redis $version (apt-get source)" >&2
+	apt-get "${o[@]}" update >"$apt/update.log" 2>&1 || { cat "$apt/update.log" >&2; return 1; }
+	(cd "$apt/dl" && apt-get "${o[@]}" source --download-only redis) >"$apt/source.log" 2>&1 || true
+	if [ ! -f "$apt/dl/$orig" ]; then
+		cat "$apt/source.log" >&2
+		echo "run.sh: apt-get source redis gave no $orig (the suite is pinned to Debian 12's redis $version)" >&2
+		return 1
+	fi
+	echo "$sha256  $apt/dl/$orig" | sha256sum -c --quiet - >&2
+	tar -xzf "$apt/dl/$orig" -C "$cache"
+	rm -rf "$apt"
 	[ -x "$src/runtest" ]
 }
+
+install_missing
 
 # free_port prints a random port in 10000-19999 (below the kernel's ephemeral
 # ports, which outgoing connections take) that nothing listens on.
