@@ -3,7 +3,6 @@ package commands
 import (
 	"errors"
 	"os"
-	"path/filepath"
 
 	"reddwarf/persist"
 	"reddwarf/rdb"
@@ -111,22 +110,9 @@ func bgsaveCommand(x *server.Ctx) {
 
 // ---- One session's state file: SAVE key file, LOAD key file ----
 
-func stateFilePath(x *server.Ctx, name string) (string, error) {
-	path, err := rdb.PathInDir(x.S.Config.Dir, name)
-	if err != nil {
-		return "", server.Errorf(err.Error())
-	}
-	return path, nil
-}
-
 // saveKeyCommand writes one session's DSV4 state to dir/file.
 func saveKeyCommand(x *server.Ctx, p *persist.Engine) {
 	key := x.Arg(1)
-	path, err := stateFilePath(x, x.Arg(2))
-	if err != nil {
-		x.Error(err)
-		return
-	}
 	o := x.DB.Lookup(key)
 	if o == nil {
 		x.Error(server.ErrNoSuchKey)
@@ -146,12 +132,8 @@ func saveKeyCommand(x *server.Ctx, p *persist.Engine) {
 		return
 	}
 	defer release()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		x.Error(server.Errorf(err.Error()))
-		return
-	}
 	var n int64
-	err = rdb.WriteFileAtomic(path, func(f *os.File) error {
+	err = rdb.WriteFileAtomicIn(x.S.Config.Dir, x.Arg(2), func(f *os.File) error {
 		var e error
 		n, e = rdb.WriteState(f, st)
 		return e
@@ -181,11 +163,6 @@ func loadCommand(x *server.Ctx) {
 		}
 		replace = true
 	}
-	path, err := stateFilePath(x, x.Arg(2))
-	if err != nil {
-		x.Error(err)
-		return
-	}
 	if !replace && x.DB.Exists(key) {
 		x.Error(errBusyKey)
 		return
@@ -198,7 +175,7 @@ func loadCommand(x *server.Ctx) {
 		x.Error(errNoModel2)
 		return
 	}
-	b, err := os.ReadFile(path)
+	b, err := rdb.ReadFileIn(x.S.Config.Dir, x.Arg(2))
 	if err != nil {
 		x.Error(server.Errorf("reading the state file: " + err.Error()))
 		return

@@ -22,10 +22,14 @@ import (
 
 var tempSeq atomic.Int64
 
+// tempName is the name of a fresh temp file for the file named base.
+func tempName(base string) string {
+	return fmt.Sprintf("temp-%d-%d.%s", os.Getpid(), tempSeq.Add(1), base)
+}
+
 // createTemp creates a fresh temp file beside path.
 func createTemp(path string) (*os.File, string, error) {
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, fmt.Sprintf("temp-%d-%d.%s", os.Getpid(), tempSeq.Add(1), filepath.Base(path)))
+	tmp := filepath.Join(filepath.Dir(path), tempName(filepath.Base(path)))
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, "", fmt.Errorf("rdb: create temp file %s: %w", tmp, err)
@@ -35,8 +39,7 @@ func createTemp(path string) (*os.File, string, error) {
 
 // createTempDirect is createTemp with O_DIRECT where possible.
 func createTempDirect(path string) (*os.File, string, bool, error) {
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, fmt.Sprintf("temp-%d-%d.%s", os.Getpid(), tempSeq.Add(1), filepath.Base(path)))
+	tmp := filepath.Join(filepath.Dir(path), tempName(filepath.Base(path)))
 	f, direct, err := openDirect(tmp)
 	if err != nil {
 		return nil, "", false, fmt.Errorf("rdb: create temp file %s: %w", tmp, err)

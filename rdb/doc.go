@@ -15,7 +15,9 @@
 //     footer and the index and reads each key's record on demand, which is
 //     what makes lazy session loading possible.
 //   - DumpString, DumpState, ParseDump (dump.go): DUMP/RESTORE payloads.
-//   - PathInDir (safepath.go): confines SAVE key file / LOAD key file to dir.
+//   - ReadFileIn, WriteFileAtomicIn (safepath.go): SAVE key file / LOAD key
+//     file, confined to dir by the kernel at open time (openat2
+//     RESOLVE_BENEATH, or O_NOFOLLOW component by component).
 //   - The session store's files (FORMAT.md §5): log records (aof.go: RESP
 //     records, LogReader with torn-tail detection; sessionlog.go: the
 //     checksummed RDW.* session records), page segments (segment.go:

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -351,19 +354,128 @@ func TestDumpPayload(t *testing.T) {
 	}
 }
 
-func TestPathInDir(t *testing.T) {
+// Both ways of staying inside dir: openat2 RESOLVE_BENEATH, and the
+// component-by-component O_NOFOLLOW fallback.
+var beneathModes = []struct {
+	name       string
+	useOpenat2 bool
+}{{"openat2", true}, {"nofollow", false}}
+
+func TestFilesInDirStayInside(t *testing.T) {
+	for _, m := range beneathModes {
+		t.Run(m.name, func(t *testing.T) {
+			dir, out := t.TempDir(), t.TempDir()
+			os.WriteFile(filepath.Join(out, "secret"), []byte("outside"), 0o644)
+			os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+			os.Symlink(out, filepath.Join(dir, "escape"))
+			os.Symlink("../"+filepath.Base(out), filepath.Join(dir, "sub", "up"))
+			os.Symlink("sub", filepath.Join(dir, "inside"))
+			for name, ok := range map[string]bool{
+				"a.dsv4": true, "sub/a.dsv4": true, "new/dir/a": true, "./b": true,
+				"../a": false, "sub/../../a": false, "/etc/passwd": false, "escape/a": false,
+				"sub/up/a": false, "": false, ".": false, "sub/..": false, "a\x00b": false,
+			} {
+				err := writeFileAtomicIn(dir, name, func(f *os.File) error { _, err := f.WriteString("v"); return err }, m.useOpenat2)
+				if (err == nil) != ok {
+					t.Errorf("write %q: err %v, want ok=%v", name, err, ok)
+				}
+				b, err := readFileIn(dir, name, m.useOpenat2)
+				if ok && (err != nil || string(b) != "v") {
+					t.Errorf("read %q: %q, %v", name, b, err)
+				}
+				if !ok && err == nil {
+					t.Errorf("read %q: read %q, want an error", name, b)
+				}
+			}
+			for _, name := range []string{"escape/secret", "escape"} {
+				if b, err := readFileIn(dir, name, m.useOpenat2); err == nil {
+					t.Errorf("read %q: read %q outside dir", name, b)
+				}
+			}
+			// A symlink inside dir to a file inside dir may be read where
+			// openat2 checks where it leads; the fallback follows none.
+			if b, err := readFileIn(dir, "inside/a.dsv4", m.useOpenat2); m.useOpenat2 && (err != nil || string(b) != "v") {
+				t.Errorf("read inside/a.dsv4: %q, %v", b, err)
+			}
+			ents, _ := os.ReadDir(out)
+			if len(ents) != 1 {
+				t.Errorf("files appeared outside dir: %v", ents)
+			}
+		})
+	}
+}
+
+func TestReadFileInRefusesWhatIsNotAFile(t *testing.T) {
 	dir := t.TempDir()
-	out := t.TempDir()
-	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
-	os.Symlink(out, filepath.Join(dir, "escape"))
-	os.Symlink(filepath.Join(dir, "sub"), filepath.Join(dir, "inside"))
-	for name, ok := range map[string]bool{
-		"a.dsv4": true, "sub/a.dsv4": true, "inside/a.dsv4": true, "new/dir/a": true,
-		"../a": false, "sub/../../a": false, "/etc/passwd": false, "escape/a": false, "escape": false, "": false,
-	} {
-		_, err := PathInDir(dir, name)
-		if (err == nil) != ok {
-			t.Errorf("%q: err %v, want ok=%v", name, err, ok)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "d"), 0o755)
+	for _, name := range []string{"fifo", "d"} {
+		done := make(chan error, 1)
+		go func() { _, err := ReadFileIn(dir, name); done <- err }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrNotRegular) {
+				t.Errorf("%s: %v, want ErrNotRegular", name, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: reading blocked", name)
 		}
+	}
+	// Saving over a directory fails and leaves no temp file.
+	if err := WriteFileAtomicIn(dir, "d", func(f *os.File) error { return nil }); err == nil {
+		t.Error("a file replaced the directory d")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "temp-*")); len(m) != 0 {
+		t.Errorf("temp files left: %v", m)
+	}
+}
+
+// The issue-13 attack: one goroutine flips dir/race between a directory
+// inside dir and a symlink to one outside while files are written and read
+// through it. Nothing may appear outside and nothing outside may be read.
+func TestFilesInDirSymlinkRace(t *testing.T) {
+	for _, m := range beneathModes {
+		t.Run(m.name, func(t *testing.T) {
+			dir, out := t.TempDir(), t.TempDir()
+			os.WriteFile(filepath.Join(out, "x"), []byte("outside"), 0o644)
+			race := filepath.Join(dir, "race")
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					os.RemoveAll(race)
+					if i%2 == 0 {
+						os.Symlink(out, race)
+					} else if os.Mkdir(race, 0o755) == nil {
+						os.WriteFile(filepath.Join(race, "x"), []byte("inside"), 0o644)
+					}
+				}
+			}()
+			for i := 0; i < 2000; i++ {
+				writeFileAtomicIn(dir, "race/y", func(f *os.File) error { _, err := f.WriteString("v"); return err }, m.useOpenat2)
+				if b, err := readFileIn(dir, "race/x", m.useOpenat2); err == nil && string(b) == "outside" {
+					t.Fatalf("read a file outside dir through the symlink")
+				}
+			}
+			close(stop)
+			wg.Wait()
+			ents, _ := os.ReadDir(out)
+			if len(ents) != 1 {
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				t.Fatalf("%d files appeared outside dir: %v", len(ents)-1, names)
+			}
+		})
 	}
 }
