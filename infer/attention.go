@@ -25,7 +25,8 @@ func newAttnScratch(group, hd, maxLen int) *attnScratch {
 }
 
 // attendGroup computes attention for the group query heads that share KV
-// head g, at layer li over positions [0, n) of s:
+// head g, at layer li over positions [from, n) of s (from > 0 for a
+// sliding-window layer):
 //
 //	out_h = Σ_t softmax_t(q_h · k_t / sqrt(hd)) · v_t
 //
@@ -39,7 +40,7 @@ func newAttnScratch(group, hd, maxLen int) *attnScratch {
 // softmax weights are rounded to f16 before they meet K and V, so both
 // engines compute the same numbers (the difference in log-probs stays
 // far below 1e-2; see TestLlamaCppReference).
-func attendGroup(s *State, li, g, hd, group, n int, q, out []float32, sc *attnScratch) {
+func attendGroup(s *State, li, g, hd, group, from, n int, q, out []float32, sc *attnScratch) {
 	l := s.layout
 	f16 := l.Type == KVF16
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -50,10 +51,11 @@ func attendGroup(s *State, li, g, hd, group, n int, q, out []float32, sc *attnSc
 		}
 		qs[i] = v * scale // scaling q scales every score
 	}
-	scores := sc.scores[:group*n]
+	m := n - from // positions attended; score t of head h is scores[h*m+t-from]
+	scores := sc.scores[:group*m]
 
 	// block returns page pi's K (kind 0) or V (kind 1) block of head g as
-	// f32: hd rows of PageTokens values (slots past n are garbage, unused).
+	// f32: hd rows of PageTokens values (slots outside [from, n) unused).
 	block := func(pi, kind int) []float32 {
 		p := s.pages[pi]
 		o := l.blockOffset(li, kind, g)
@@ -64,32 +66,35 @@ func attendGroup(s *State, li, g, hd, group, n int, q, out []float32, sc *attnSc
 		return sc.block
 	}
 
-	// Scores, page by page: scores[h*n+t] = Σ_i qs_h[i] · K[i][t].
-	for pi := 0; pi*PageTokens < n; pi++ {
-		cnt := min(PageTokens, n-pi*PageTokens)
+	// Scores, page by page: scores[h*m+t-from] = Σ_i qs_h[i] · K[i][t]
+	// for the page's positions t in [lo, hi), slots [off, off+cnt).
+	for pi := from / PageTokens; pi*PageTokens < n; pi++ {
+		lo, hi := max(from, pi*PageTokens), min(n, (pi+1)*PageTokens)
+		off, cnt := lo-pi*PageTokens, hi-lo
 		kb := block(pi, 0)
 		for h := 0; h < group; h++ {
-			sh := scores[h*n+pi*PageTokens : h*n+pi*PageTokens+cnt]
+			sh := scores[h*m+lo-from : h*m+hi-from]
 			clear(sh)
 			for i, qv := range qs[h*hd : (h+1)*hd] {
-				metalkit.Axpy(sh, qv, kb[i*PageTokens:i*PageTokens+cnt])
+				metalkit.Axpy(sh, qv, kb[i*PageTokens+off:i*PageTokens+off+cnt])
 			}
 		}
 	}
 	// Softmax per head, into weights.
 	for h := 0; h < group; h++ {
-		softmaxInPlace(scores[h*n:(h+1)*n], f16)
+		softmaxInPlace(scores[h*m:(h+1)*m], f16)
 	}
 	// Output: out_h[i] = Σ_t w_h[t] · V[i][t].
 	clear(out[:group*hd])
-	for pi := 0; pi*PageTokens < n; pi++ {
-		cnt := min(PageTokens, n-pi*PageTokens)
+	for pi := from / PageTokens; pi*PageTokens < n; pi++ {
+		lo, hi := max(from, pi*PageTokens), min(n, (pi+1)*PageTokens)
+		off, cnt := lo-pi*PageTokens, hi-lo
 		vb := block(pi, 1)
 		for h := 0; h < group; h++ {
-			wh := scores[h*n+pi*PageTokens : h*n+pi*PageTokens+cnt]
+			wh := scores[h*m+lo-from : h*m+hi-from]
 			oh := out[h*hd : (h+1)*hd]
 			for i := range oh {
-				oh[i] += metalkit.Dot(wh, vb[i*PageTokens:i*PageTokens+cnt])
+				oh[i] += metalkit.Dot(wh, vb[i*PageTokens+off:i*PageTokens+off+cnt])
 			}
 		}
 	}

@@ -10,7 +10,12 @@
 //   - Arch (model.go): one architecture's forward pass, registered by its
 //     general.architecture name. llama.go is the llama architecture, written
 //     like llama2.c's run.c: a config, a weights struct, a scratch struct and
-//     one forward read top to bottom, batched over token rows.
+//     one forward read top to bottom, batched over token rows. The same
+//     forward runs qwen2.go (Q/K/V biases), qwen3.go (per-head Q/K norms),
+//     qwen3moe.go (a mixture-of-experts FFN, moe.go) and phi3.go (fused
+//     matrices split at load); gemma3.go has its own forward (sandwich
+//     norms, GeGLU, sliding-window local layers) over llama's blocks. Each
+//     is checked against llama.cpp (archs_test.go).
 //   - State (kv.go): a session. Tokens, the KV cache in reference-counted
 //     pages of PageTokens positions, and the logits after the last token.
 //     Clone forks in O(pages) with copy-on-write; Truncate rolls back.

@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"reddwarf/infer/gguf"
 	"reddwarf/metalkit"
@@ -13,6 +14,12 @@ import (
 // shape of llama2.c's run.c: llamaConfig (hyperparameters), llamaWeights
 // (tensors), llamaScratch (per-step activations; the KV cache lives in each
 // State), and one batched forward read top to bottom.
+//
+// The same forward runs the architectures that differ from llama only by
+// optional parts of a block, each marked in Forward and loaded by its own
+// file: Q/K/V biases (qwen2.go), RMSNorm of each query and key head
+// (qwen3.go), a mixture-of-experts FFN (qwen3moe.go, moe.go) and fused
+// Q/K/V and gate/up matrices, split at load time (phi3.go).
 
 func init() { Register("llama", loadLlama) }
 
@@ -41,7 +48,7 @@ func readLlamaConfig(f *gguf.File, arch string) (llamaConfig, error) {
 	need := func(k string, dst *int) error {
 		v, ok := f.Uint(key(k))
 		if !ok || v == 0 || v > 1<<24 {
-			return fmt.Errorf("llama: metadata %s missing or out of range", key(k))
+			return fmt.Errorf("%s: metadata %s missing or out of range", arch, key(k))
 		}
 		*dst = int(v)
 		return nil
@@ -67,10 +74,10 @@ func readLlamaConfig(f *gguf.File, arch string) (llamaConfig, error) {
 		c.HeadDim = int(v)
 	}
 	if v, ok := f.Uint(key("attention.value_length")); ok && int(v) != c.HeadDim {
-		return c, fmt.Errorf("llama: value_length %d != key_length %d not supported", v, c.HeadDim)
+		return c, fmt.Errorf("%s: value_length %d != key_length %d not supported", arch, v, c.HeadDim)
 	}
 	if c.KVHeads <= 0 || c.Heads%c.KVHeads != 0 || c.HeadDim <= 0 || c.HeadDim%2 != 0 {
-		return c, fmt.Errorf("llama: heads %d, kv heads %d, head dim %d: not a valid GQA shape", c.Heads, c.KVHeads, c.HeadDim)
+		return c, fmt.Errorf("%s: heads %d, kv heads %d, head dim %d: not a valid GQA shape", arch, c.Heads, c.KVHeads, c.HeadDim)
 	}
 	if v, ok := f.Float(key("attention.layer_norm_rms_epsilon")); ok && v > 0 {
 		c.Eps = float32(v)
@@ -80,7 +87,7 @@ func readLlamaConfig(f *gguf.File, arch string) (llamaConfig, error) {
 		c.RopeDim = int(v)
 	}
 	if c.RopeDim <= 0 || c.RopeDim > c.HeadDim || c.RopeDim%2 != 0 {
-		return c, fmt.Errorf("llama: rope dimension %d with head dim %d", c.RopeDim, c.HeadDim)
+		return c, fmt.Errorf("%s: rope dimension %d with head dim %d", arch, c.RopeDim, c.HeadDim)
 	}
 	if v, ok := f.Float(key("rope.freq_base")); ok && v > 0 {
 		c.RopeBase = float32(v)
@@ -97,16 +104,20 @@ func readLlamaConfig(f *gguf.File, arch string) (llamaConfig, error) {
 }
 
 // llamaLayer is one transformer block's tensors (GGUF names "blk.N.*").
+// The optional parts are nil (or zero) in a plain llama file.
 type llamaLayer struct {
-	attnNorm []float32       // attn_norm.weight   (dim)
-	wq       metalkit.Matrix // attn_q.weight      (heads·headDim rows × dim)
-	wk       metalkit.Matrix // attn_k.weight      (kvHeads·headDim × dim)
-	wv       metalkit.Matrix // attn_v.weight      (kvHeads·headDim × dim)
-	wo       metalkit.Matrix // attn_output.weight (dim × heads·headDim)
-	ffnNorm  []float32       // ffn_norm.weight    (dim)
-	wGate    metalkit.Matrix // ffn_gate.weight    (ffn × dim)
-	wUp      metalkit.Matrix // ffn_up.weight      (ffn × dim)
-	wDown    metalkit.Matrix // ffn_down.weight    (dim × ffn)
+	attnNorm     []float32       // attn_norm.weight   (dim)
+	wq           metalkit.Matrix // attn_q.weight      (heads·headDim rows × dim)
+	wk           metalkit.Matrix // attn_k.weight      (kvHeads·headDim × dim)
+	wv           metalkit.Matrix // attn_v.weight      (kvHeads·headDim × dim)
+	bq, bk, bv   []float32       // attn_{q,k,v}.bias  (heads·headDim, kvHeads·headDim ×2), optional (qwen2)
+	qNorm, kNorm []float32       // attn_{q,k}_norm.weight (headDim), optional (qwen3): RMSNorm per head
+	wo           metalkit.Matrix // attn_output.weight (dim × heads·headDim)
+	ffnNorm      []float32       // ffn_norm.weight    (dim)
+	wGate        metalkit.Matrix // ffn_gate.weight    (ffn × dim)
+	wUp          metalkit.Matrix // ffn_up.weight      (ffn × dim)
+	wDown        metalkit.Matrix // ffn_down.weight    (dim × ffn)
+	moe          *moeFFN         // replaces the dense FFN when set (qwen3moe)
 }
 
 // llamaWeights holds every tensor, in place in the GGUF's data (mmap), or
@@ -127,109 +138,196 @@ type llama struct {
 	run    llamaScratch
 }
 
-// loadLlama reads the config and every tensor, checking names, shapes and types.
+// loadLlama reads the config and every tensor, checking names, shapes and
+// types.
 func loadLlama(f *gguf.File, opt Options, kv KVType) (Arch, error) {
-	cfg, err := readLlamaConfig(f, f.Architecture())
+	m, ld, err := newLlamaBody(f, kv)
 	if err != nil {
 		return nil, err
 	}
-	m := &llama{cfg: cfg, kvType: kv}
-	qDim, kvDim := cfg.Heads*cfg.HeadDim, cfg.KVHeads*cfg.HeadDim
+	for i := range m.w.layers {
+		l, p := &m.w.layers[i], fmt.Sprintf("blk.%d.", i)
+		ld.attention(l, p, &m.cfg)
+		ld.denseFFN(l, p, &m.cfg)
+	}
+	return m, ld.err
+}
 
+// newLlamaBody reads the config of f's architecture and the tensors outside
+// the blocks (embedding, final norm, classifier, rope factors), and returns
+// the model with its layers allocated but not loaded, and the loader the
+// caller loads them with.
+func newLlamaBody(f *gguf.File, kv KVType) (*llama, *tensorLoader, error) {
+	arch := f.Architecture()
+	cfg, err := readLlamaConfig(f, arch)
+	if err != nil {
+		return nil, nil, err
+	}
 	// The embedding gives the vocabulary size when the metadata doesn't.
 	if cfg.Vocab == 0 {
 		t, ok := f.Tensor("token_embd.weight")
-		if !ok || len(t.Dims) != 2 {
-			return nil, fmt.Errorf("llama: tensor token_embd.weight missing or not 2-D")
+		if !ok || len(t.Dims) != 2 || t.Dims[1] == 0 || t.Dims[1] > 1<<24 {
+			return nil, nil, fmt.Errorf("%s: tensor token_embd.weight missing or not 2-D", arch)
 		}
-		m.cfg.Vocab = int(t.Dims[1])
-		cfg.Vocab = m.cfg.Vocab
+		cfg.Vocab = int(t.Dims[1])
 	}
+	m := &llama{cfg: cfg, kvType: kv}
+	ld := &tensorLoader{f: f, arch: arch}
 	w := &m.w
-	if w.embed, err = loadMatrix(f, "token_embd.weight", cfg.Vocab, cfg.Dim); err != nil {
-		return nil, err
-	}
-	if w.outNorm, err = loadVector(f, "output_norm.weight", cfg.Dim); err != nil {
-		return nil, err
-	}
-	if _, ok := f.Tensor("output.weight"); ok {
-		if w.output, err = loadMatrix(f, "output.weight", cfg.Vocab, cfg.Dim); err != nil {
-			return nil, err
-		}
+	ld.matrix(&w.embed, "token_embd.weight", cfg.Vocab, cfg.Dim)
+	ld.vector(&w.outNorm, "output_norm.weight", cfg.Dim)
+	if ld.has("output.weight") {
+		ld.matrix(&w.output, "output.weight", cfg.Vocab, cfg.Dim)
 	} else {
 		w.output = w.embed // tied classifier
 	}
-	if _, ok := f.Tensor("rope_freqs.weight"); ok {
-		if w.ropeFreqs, err = loadVector(f, "rope_freqs.weight", cfg.RopeDim/2); err != nil {
-			return nil, err
-		}
+	if ld.has("rope_freqs.weight") {
+		ld.vector(&w.ropeFreqs, "rope_freqs.weight", cfg.RopeDim/2)
 	}
 	w.layers = make([]llamaLayer, cfg.Layers)
-	for i := range w.layers {
-		l := &w.layers[i]
-		p := fmt.Sprintf("blk.%d.", i)
-		for _, t := range []struct {
-			name       string
-			dst        *metalkit.Matrix
-			rows, cols int
-		}{
-			{"attn_q.weight", &l.wq, qDim, cfg.Dim},
-			{"attn_k.weight", &l.wk, kvDim, cfg.Dim},
-			{"attn_v.weight", &l.wv, kvDim, cfg.Dim},
-			{"attn_output.weight", &l.wo, cfg.Dim, qDim},
-			{"ffn_gate.weight", &l.wGate, cfg.FFN, cfg.Dim},
-			{"ffn_up.weight", &l.wUp, cfg.FFN, cfg.Dim},
-			{"ffn_down.weight", &l.wDown, cfg.Dim, cfg.FFN},
-		} {
-			if *t.dst, err = loadMatrix(f, p+t.name, t.rows, t.cols); err != nil {
-				return nil, err
-			}
-		}
-		if l.attnNorm, err = loadVector(f, p+"attn_norm.weight", cfg.Dim); err != nil {
-			return nil, err
-		}
-		if l.ffnNorm, err = loadVector(f, p+"ffn_norm.weight", cfg.Dim); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return m, ld, ld.err
 }
 
-// loadMatrix returns tensor name as a rows × cols matrix (GGUF dims [cols, rows]).
-func loadMatrix(f *gguf.File, name string, rows, cols int) (metalkit.Matrix, error) {
+// attention loads block p's attention norm, its separate Q, K, V and
+// output matrices, and the Q/K/V biases when the file has them (qwen2
+// does; llama.cpp takes them in any of these architectures).
+func (ld *tensorLoader) attention(l *llamaLayer, p string, c *llamaConfig) {
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	ld.vector(&l.attnNorm, p+"attn_norm.weight", c.Dim)
+	ld.matrix(&l.wq, p+"attn_q.weight", qDim, c.Dim)
+	ld.matrix(&l.wk, p+"attn_k.weight", kvDim, c.Dim)
+	ld.matrix(&l.wv, p+"attn_v.weight", kvDim, c.Dim)
+	ld.matrix(&l.wo, p+"attn_output.weight", c.Dim, qDim)
+	ld.qkvBias(l, p, c)
+}
+
+// qkvBias loads block p's Q, K and V biases if attn_q.bias is present.
+func (ld *tensorLoader) qkvBias(l *llamaLayer, p string, c *llamaConfig) {
+	if !ld.has(p + "attn_q.bias") {
+		return
+	}
+	ld.vector(&l.bq, p+"attn_q.bias", c.Heads*c.HeadDim)
+	ld.vector(&l.bk, p+"attn_k.bias", c.KVHeads*c.HeadDim)
+	ld.vector(&l.bv, p+"attn_v.bias", c.KVHeads*c.HeadDim)
+}
+
+// qkNorm loads block p's per-head query and key norms.
+func (ld *tensorLoader) qkNorm(l *llamaLayer, p string, c *llamaConfig) {
+	ld.vector(&l.qNorm, p+"attn_q_norm.weight", c.HeadDim)
+	ld.vector(&l.kNorm, p+"attn_k_norm.weight", c.HeadDim)
+}
+
+// denseFFN loads block p's FFN norm and SwiGLU matrices.
+func (ld *tensorLoader) denseFFN(l *llamaLayer, p string, c *llamaConfig) {
+	ld.vector(&l.ffnNorm, p+"ffn_norm.weight", c.Dim)
+	ld.matrix(&l.wGate, p+"ffn_gate.weight", c.FFN, c.Dim)
+	ld.matrix(&l.wUp, p+"ffn_up.weight", c.FFN, c.Dim)
+	ld.matrix(&l.wDown, p+"ffn_down.weight", c.Dim, c.FFN)
+}
+
+// tensorLoader loads and checks tensors by name, keeping the first error
+// (every later call is a no-op), so loaders read as a list of tensors.
+// Errors name the architecture and the tensor.
+type tensorLoader struct {
+	f    *gguf.File
+	arch string
+	err  error
+}
+
+// has reports whether tensor name is in the file.
+func (ld *tensorLoader) has(name string) bool {
+	_, ok := ld.f.Tensor(name)
+	return ok
+}
+
+// matrix loads tensor name as a rows × cols matrix (GGUF dims [cols, rows]).
+func (ld *tensorLoader) matrix(dst *metalkit.Matrix, name string, rows, cols int) {
+	ld.split([]*metalkit.Matrix{dst}, name, []uint64{uint64(cols), uint64(rows)}, []int{rows}, cols)
+}
+
+// vector loads 1-D tensor name of n values as float32 (a copy).
+func (ld *tensorLoader) vector(dst *[]float32, name string, n int) {
+	if ld.err != nil {
+		return
+	}
+	*dst, ld.err = loadVector(ld.f, name, n)
+	if ld.err != nil {
+		ld.err = fmt.Errorf("%s: %w", ld.arch, ld.err)
+	}
+}
+
+// split loads tensor name, whose GGUF dims must be dims, as consecutive
+// matrices of rows[i] rows × cols each: the parts of a fused matrix
+// (phi3's attn_qkv: Q, K, V rows one after the other) or the experts of a
+// 3-D expert tensor (dims [cols, rows, experts]).
+func (ld *tensorLoader) split(dst []*metalkit.Matrix, name string, dims []uint64, rows []int, cols int) {
+	if ld.err != nil {
+		return
+	}
+	var ms []metalkit.Matrix
+	ms, ld.err = loadSplit(ld.f, name, dims, rows, cols)
+	if ld.err != nil {
+		ld.err = fmt.Errorf("%s: %w", ld.arch, ld.err)
+		return
+	}
+	for i, m := range ms {
+		*dst[i] = m
+	}
+}
+
+// loadSplit is tensorLoader.split. Weights the kernels stream better in
+// another layout (Q4_K) are copied into it; when every part was, the file's
+// pages are then dropped, so the weights are resident once.
+func loadSplit(f *gguf.File, name string, dims []uint64, rows []int, cols int) ([]metalkit.Matrix, error) {
 	t, ok := f.Tensor(name)
 	if !ok {
-		return metalkit.Matrix{}, fmt.Errorf("llama: tensor %s missing (want shape [%d, %d])", name, cols, rows)
+		return nil, fmt.Errorf("tensor %s missing (want shape %v)", name, dims)
 	}
-	if len(t.Dims) != 2 || t.Dims[0] != uint64(cols) || t.Dims[1] != uint64(rows) {
-		return metalkit.Matrix{}, fmt.Errorf("llama: tensor %s has shape %v, want [%d, %d]", name, t.Dims, cols, rows)
+	if !slices.Equal(t.Dims, dims) {
+		return nil, fmt.Errorf("tensor %s has shape %v, want %v", name, t.Dims, dims)
 	}
-	m, err := metalkit.NewMatrix(metalkit.DType(t.Type), rows, cols, f.TensorData(t))
-	if err != nil {
-		return metalkit.Matrix{}, fmt.Errorf("llama: tensor %s (%v, shape %v): %w", name, t.Type, t.Dims, err)
+	data := f.TensorData(t)
+	rb := metalkit.RowBytes(metalkit.DType(t.Type), cols)
+	out := make([]metalkit.Matrix, len(rows))
+	all := true
+	off := 0
+	for i, n := range rows {
+		end := off + n*rb
+		if rb < 0 || end > len(data) {
+			return nil, fmt.Errorf("tensor %s (%v, shape %v): %d bytes, too few for its shape", name, t.Type, t.Dims, len(data))
+		}
+		m, err := metalkit.NewMatrix(metalkit.DType(t.Type), n, cols, data[off:end:end])
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s (%v, shape %v): %w", name, t.Type, t.Dims, err)
+		}
+		if p := metalkit.Repack(m); p.Repacked() {
+			m = p
+		} else {
+			all = false
+		}
+		out[i], off = m, end
 	}
-	// Weights the kernels stream better in another layout (Q4_K) are
-	// copied into it; the file's pages are then dropped, so the weights
-	// are resident once.
-	if p := metalkit.Repack(m); p.Repacked() {
+	if off != len(data) {
+		return nil, fmt.Errorf("tensor %s (%v, shape %v): %d bytes, want %d", name, t.Type, t.Dims, len(data), off)
+	}
+	if all {
 		f.Release(t)
-		m = p
 	}
-	return m, nil
+	return out, nil
 }
 
 // loadVector returns 1-D tensor name of n values as float32 (a copy).
 func loadVector(f *gguf.File, name string, n int) ([]float32, error) {
 	t, ok := f.Tensor(name)
 	if !ok {
-		return nil, fmt.Errorf("llama: tensor %s missing (want shape [%d])", name, n)
+		return nil, fmt.Errorf("tensor %s missing (want shape [%d])", name, n)
 	}
 	if len(t.Dims) != 1 || t.Dims[0] != uint64(n) {
-		return nil, fmt.Errorf("llama: tensor %s has shape %v, want [%d]", name, t.Dims, n)
+		return nil, fmt.Errorf("tensor %s has shape %v, want [%d]", name, t.Dims, n)
 	}
 	m, err := metalkit.NewMatrix(metalkit.DType(t.Type), 1, n, f.TensorData(t))
 	if err != nil {
-		return nil, fmt.Errorf("llama: tensor %s (%v): %w", name, t.Type, err)
+		return nil, fmt.Errorf("tensor %s (%v): %w", name, t.Type, err)
 	}
 	out := make([]float32, n)
 	m.Row(0, out)
@@ -261,6 +359,7 @@ type llamaScratch struct {
 	hb     []float32 // ffn gate, then SwiGLU   (T × ffn)
 	hb2    []float32 // ffn up                  (T × ffn)
 	logits []float32 // classifier output       (seqs × vocab)
+	moe    moeScratch
 }
 
 // rowRef is one token row of a batch: which state, at which position.
@@ -283,7 +382,63 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 	r := &m.run
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 
-	// Lay out the rows: every new token of every seq, seq after seq.
+	// Embed: row t of x is the embedding of the batch's t-th token.
+	T := m.embedBatch(batch)
+
+	for li := range w.layers {
+		l := &w.layers[li]
+
+		// Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
+		m.rmsnormRows(r.xb, r.x, l.attnNorm, T)
+		metalkit.MatMul(pool, r.q, l.wq, r.xb, T)
+		metalkit.MatMul(pool, r.k, l.wk, r.xb, T)
+		metalkit.MatMul(pool, r.v, l.wv, r.xb, T)
+		addBias(r.q, l.bq, T) // qwen2: Q/K/V biases
+		addBias(r.k, l.bk, T)
+		addBias(r.v, l.bv, T)
+		m.normHeads(r.q, l.qNorm, T*c.Heads) // qwen3: RMSNorm of each head
+		m.normHeads(r.k, l.kNorm, T*c.KVHeads)
+		for t, row := range r.rows {
+			m.rope(r.q[t*qDim:(t+1)*qDim], c.Heads, row.pos, c.RopeBase, c.RopeScale)
+			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos, c.RopeBase, c.RopeScale)
+			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
+		}
+		m.attention(pool, li, 0)
+		if li == len(w.layers)-1 {
+			// The last layer's output matters only for rows that need
+			// logits: keep those (each seq's last row) and drop the rest
+			// before the output projection and the FFN.
+			T = m.keepLastRows()
+		}
+		metalkit.MatMul(pool, r.xb, l.wo, r.att, T)
+		metalkit.Add(r.x, r.x, r.xb)
+
+		// Feed-forward block: x += Wdown · (SiLU(Wgate·n(x)) ⊙ Wup·n(x)),
+		// or x += MoE(n(x)) (qwen3moe).
+		m.rmsnormRows(r.xb, r.x, l.ffnNorm, T)
+		if l.moe != nil {
+			l.moe.addTo(pool, r.x, r.xb, T, &r.moe)
+			continue
+		}
+		metalkit.MatMul(pool, r.hb, l.wGate, r.xb, T)
+		metalkit.MatMul(pool, r.hb2, l.wUp, r.xb, T)
+		metalkit.SwiGLU(r.hb, r.hb, r.hb2)
+		metalkit.MatMul(pool, r.xb, l.wDown, r.hb, T)
+		metalkit.Add(r.x, r.x, r.xb)
+	}
+
+	// Classifier, for the last row of each seq (now rows [0, seqs)):
+	// logits = Wout · n(x).
+	m.classify(pool, batch)
+}
+
+// embedBatch lays out the batch's rows (every new token of every seq, seq
+// after seq), sizes the scratch for them and sets row t of x to the
+// embedding of its token. It returns the row count.
+func (m *llama) embedBatch(batch []Seq) int {
+	c := &m.cfg
+	r := &m.run
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	r.rows, r.last = r.rows[:0], r.last[:0]
 	for _, sq := range batch {
 		start := sq.State.Len()
@@ -297,56 +452,25 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 	r.q, r.att = grow(r.q, T*qDim), grow(r.att, T*qDim)
 	r.k, r.v = grow(r.k, T*kvDim), grow(r.v, T*kvDim)
 	r.hb, r.hb2 = grow(r.hb, T*c.FFN), grow(r.hb2, T*c.FFN)
-
-	// Embed: row t of x is the embedding of its token.
 	t := 0
 	for _, sq := range batch {
 		for _, tok := range sq.Tokens {
-			w.embed.Row(int(tok), r.x[t*c.Dim:(t+1)*c.Dim])
+			m.w.embed.Row(int(tok), r.x[t*c.Dim:(t+1)*c.Dim])
 			t++
 		}
 	}
+	return T
+}
 
-	for li := range w.layers {
-		l := &w.layers[li]
-
-		// Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
-		m.rmsnormRows(r.xb, r.x, l.attnNorm, T)
-		metalkit.MatMul(pool, r.q, l.wq, r.xb, T)
-		metalkit.MatMul(pool, r.k, l.wk, r.xb, T)
-		metalkit.MatMul(pool, r.v, l.wv, r.xb, T)
-		for t, row := range r.rows {
-			m.rope(r.q[t*qDim:(t+1)*qDim], c.Heads, row.pos)
-			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos)
-			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
-		}
-		m.attention(pool, li)
-		if li == len(w.layers)-1 {
-			// The last layer's output matters only for rows that need
-			// logits: keep those (each seq's last row) and drop the rest
-			// before the output projection and the FFN.
-			T = m.keepLastRows()
-			r.x, r.xb, r.att = r.x[:T*c.Dim], r.xb[:T*c.Dim], r.att[:T*qDim]
-			r.hb, r.hb2 = r.hb[:T*c.FFN], r.hb2[:T*c.FFN]
-		}
-		metalkit.MatMul(pool, r.xb, l.wo, r.att, T)
-		metalkit.Add(r.x, r.x, r.xb)
-
-		// Feed-forward block: x += Wdown · (SiLU(Wgate·n(x)) ⊙ Wup·n(x)).
-		m.rmsnormRows(r.xb, r.x, l.ffnNorm, T)
-		metalkit.MatMul(pool, r.hb, l.wGate, r.xb, T)
-		metalkit.MatMul(pool, r.hb2, l.wUp, r.xb, T)
-		metalkit.SwiGLU(r.hb, r.hb, r.hb2)
-		metalkit.MatMul(pool, r.xb, l.wDown, r.hb, T)
-		metalkit.Add(r.x, r.x, r.xb)
-	}
-
-	// Classifier, for the last row of each seq (now rows [0, S)):
-	// logits = Wout · n(x).
+// classify sets each seq's logits from its row of x (rows [0, seqs), after
+// keepLastRows): logits = Wout · n(x).
+func (m *llama) classify(pool *metalkit.Pool, batch []Seq) {
+	c := &m.cfg
+	r := &m.run
 	S := len(batch)
-	m.rmsnormRows(r.xb, r.x, w.outNorm, S)
+	m.rmsnormRows(r.xb, r.x, m.w.outNorm, S)
 	r.logits = grow(r.logits, S*c.Vocab)
-	metalkit.MatMul(pool, r.logits, w.output, r.xb, S)
+	metalkit.MatMul(pool, r.logits, m.w.output, r.xb, S)
 	for i, sq := range batch {
 		s := sq.State
 		if cap(s.logits) < c.Vocab {
@@ -357,8 +481,8 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 	}
 }
 
-// keepLastRows moves each seq's last row of x and att to rows [0, seqs) and
-// returns the new row count. Moving in order is safe: r.last is increasing
+// keepLastRows moves each seq's last row of x and att to rows [0, seqs),
+// shortens the row buffers to them and returns the new row count. Moving in order is safe: r.last is increasing
 // and r.last[i] ≥ i, so no row is overwritten before it is moved.
 func (m *llama) keepLastRows() int {
 	r := &m.run
@@ -369,7 +493,10 @@ func (m *llama) keepLastRows() int {
 			copy(r.att[i*qDim:(i+1)*qDim], r.att[t*qDim:(t+1)*qDim])
 		}
 	}
-	return len(r.last)
+	T, ffn := len(r.last), m.cfg.FFN
+	r.x, r.xb, r.att = r.x[:T*d], r.xb[:T*d], r.att[:T*qDim]
+	r.hb, r.hb2 = r.hb[:T*ffn], r.hb2[:T*ffn]
+	return T
 }
 
 // rmsnormRows normalises each of the n rows of x into out.
@@ -380,16 +507,40 @@ func (m *llama) rmsnormRows(out, x, weight []float32, n int) {
 	}
 }
 
-// rope rotates the nHeads heads of x for position pos, in place.
-func (m *llama) rope(x []float32, nHeads, pos int) {
+// normHeads applies RMSNorm with weight w (headDim values) to each of the n
+// heads in x, in place; nothing when w is nil.
+func (m *llama) normHeads(x, w []float32, n int) {
+	if w == nil {
+		return
+	}
+	hd := m.cfg.HeadDim
+	for h := 0; h < n; h++ {
+		metalkit.RMSNorm(x[h*hd:(h+1)*hd], x[h*hd:(h+1)*hd], w, m.cfg.Eps)
+	}
+}
+
+// addBias adds bias b to each of the n rows of x; nothing when b is nil.
+func addBias(x, b []float32, n int) {
+	if b == nil {
+		return
+	}
+	d := len(b)
+	for t := 0; t < n; t++ {
+		metalkit.Add(x[t*d:(t+1)*d], x[t*d:(t+1)*d], b)
+	}
+}
+
+// rope rotates the nHeads heads of x for position pos, in place, with
+// frequency base and scale (per layer in gemma3).
+func (m *llama) rope(x []float32, nHeads, pos int, base, scale float32) {
 	c := &m.cfg
 	switch {
 	case m.w.ropeFreqs != nil:
-		ropeWithFactors(x, nHeads, c.HeadDim, c.RopeDim, pos, c.RopeBase, c.RopeScale, m.w.ropeFreqs, c.RopeNeox)
+		ropeWithFactors(x, nHeads, c.HeadDim, c.RopeDim, pos, base, scale, m.w.ropeFreqs, c.RopeNeox)
 	case c.RopeNeox:
-		metalkit.RopeNeox(x, nHeads, c.HeadDim, c.RopeDim, pos, c.RopeBase, c.RopeScale)
+		metalkit.RopeNeox(x, nHeads, c.HeadDim, c.RopeDim, pos, base, scale)
 	default:
-		metalkit.RopeNorm(x, nHeads, c.HeadDim, c.RopeDim, pos, c.RopeBase, c.RopeScale)
+		metalkit.RopeNorm(x, nHeads, c.HeadDim, c.RopeDim, pos, base, scale)
 	}
 }
 
@@ -415,9 +566,10 @@ func ropeWithFactors(x []float32, nHeads, headDim, ropeDim, pos int, base, scale
 }
 
 // attention computes r.att for every row of layer li: each row's query heads
-// attend to positions [0, pos] of the row's own state (causal). Work is
-// split over (row, KV head) pairs; see attendGroup.
-func (m *llama) attention(pool *metalkit.Pool, li int) {
+// attend to positions [0, pos] of the row's own state (causal), or with a
+// sliding window of w > 0 positions to [pos-w+1, pos]. Work is split over
+// (row, KV head) pairs; see attendGroup.
+func (m *llama) attention(pool *metalkit.Pool, li, w int) {
 	c := &m.cfg
 	r := &m.run
 	qDim := c.Heads * c.HeadDim
@@ -433,7 +585,11 @@ func (m *llama) attention(pool *metalkit.Pool, li int) {
 			row := r.rows[t]
 			q := r.q[t*qDim+g*group*c.HeadDim : t*qDim+(g+1)*group*c.HeadDim]
 			out := r.att[t*qDim+g*group*c.HeadDim : t*qDim+(g+1)*group*c.HeadDim]
-			attendGroup(row.s, li, g, c.HeadDim, group, row.pos+1, q, out, sc)
+			from := 0
+			if w > 0 {
+				from = max(0, row.pos+1-w)
+			}
+			attendGroup(row.s, li, g, c.HeadDim, group, from, row.pos+1, q, out, sc)
 		}
 	})
 }

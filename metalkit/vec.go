@@ -72,6 +72,22 @@ func SwiGLU(out, gate, up []float32) {
 	swigluGo(out, gate, up)
 }
 
+// GELU is the tanh approximation of x·Φ(x) that Gemma uses
+// (gelu_pytorch_tanh): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func GELU(x float32) float32 {
+	const sqrt2OverPi = 0.7978845608028654
+	return 0.5 * x * (1 + float32(math.Tanh(float64(sqrt2OverPi*x*(1+0.044715*x*x)))))
+}
+
+// GeGLU sets out[i] = GELU(gate[i])·up[i] over len(gate). out may alias
+// either input.
+func GeGLU(out, gate, up []float32) {
+	out, up = out[:len(gate)], up[:len(gate)]
+	for i, g := range gate {
+		out[i] = GELU(g) * up[i]
+	}
+}
+
 // swigluGo is the reference SwiGLU.
 func swigluGo(out, gate, up []float32) {
 	out, up = out[:len(gate)], up[:len(gate)]

@@ -1,0 +1,152 @@
+package infer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"reddwarf/infer/gguf"
+	"reddwarf/infer/tokenizer"
+)
+
+var writeArchs = flag.String("write-archs", "", "write the random-weight models of TestArchsLlamaCpp into `dir` (for tools/llamacpp-ref/archs.mjs) and stop")
+
+// archCase is one architecture's reference test: a synthetic model (real
+// vocabulary, random weights) and llama.cpp's log-probs for it.
+type archCase struct {
+	arch  string
+	vocab string  // vocabulary GGUF (tokenizer.* copied into the model)
+	ref   string  // testdata json written by tools/llamacpp-ref/archs.mjs
+	tol   float64 // max |Δ log-prob| allowed
+}
+
+// archCases are the architectures checked against llama.cpp. All are F32
+// (the kernels' quantised paths are checked on llama), with weights of
+// std 0.25 so that the logits are far from uniform and every part of a
+// block moves them.
+var archCases = []archCase{
+	{"qwen2", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen2-tiny.json", 1e-2},
+	{"qwen3", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen3-tiny.json", 1e-2},
+	{"qwen3moe", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen3moe-tiny.json", 1e-2},
+	{"phi3", "tokenizer/testdata/ggml-vocab-phi-3.gguf", "llamacpp-phi3-tiny.json", 1e-2},
+	{"gemma3", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-gemma3-tiny.json", 1e-2}, // Qwen2 vocabulary until the tokenizer reads Gemma's
+}
+
+// synthArch builds case c's model: = reddwarf synth --arch ARCH --shape tiny
+// --quant f32 --std 0.25 --vocab VOCAB --seed 1.
+func synthArch(t testing.TB, c archCase) []byte {
+	t.Helper()
+	vocab, err := gguf.Open(c.vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vocab.Close()
+	var b bytes.Buffer
+	if err := SynthModel(&b, c.arch, SynthArchShapes[c.arch]["tiny"], SynthOptions{Quant: gguf.TypeF32, Vocab: vocab, Seed: 1, Std: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// archRef is a json written by tools/llamacpp-ref/archs.mjs.
+type archRef struct {
+	Engine  string
+	SHA256  string
+	Vocab   int
+	Prompts []struct {
+		Text     string
+		Tokens   []int32
+		Logprobs [][][2]*float64 // [position] → [id, log-prob] pairs; log-prob null where it underflowed
+	}
+}
+
+// TestArchsLlamaCpp: for every architecture, the tokenizer gives llama.cpp's
+// ids for each reference text, and every next-token log-prob that the
+// reference keeps (a sample of ids plus the 16 most probable), at every
+// position, is within the case's tolerance of llama.cpp's: fed one token at
+// a time, and again as one prefill of the whole prompt.
+func TestArchsLlamaCpp(t *testing.T) {
+	if *writeArchs != "" {
+		for _, c := range archCases {
+			path := filepath.Join(*writeArchs, c.arch+"-tiny.gguf")
+			if err := os.WriteFile(path, synthArch(t, c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %s", path)
+		}
+		t.Skip("models written; regenerate the references with tools/llamacpp-ref/archs.mjs")
+	}
+	for _, c := range archCases {
+		t.Run(c.arch, func(t *testing.T) {
+			raw, err := os.ReadFile("testdata/" + c.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ref archRef
+			if err := json.Unmarshal(raw, &ref); err != nil {
+				t.Fatal(err)
+			}
+			model := synthArch(t, c)
+			if sum := fmt.Sprintf("%x", sha256.Sum256(model)); sum != ref.SHA256 {
+				t.Fatalf("model sha256 %s, reference made from %s: regenerate it (tools/llamacpp-ref/README.md)", sum, ref.SHA256)
+			}
+			m, err := OpenBytes(c.arch, model, Options{Threads: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.Vocab() != ref.Vocab {
+				t.Fatalf("vocab %d, reference %d", m.Vocab(), ref.Vocab)
+			}
+			tok, err := m.Tokenizer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float64, m.Vocab())
+			worst, compared := 0.0, 0
+			check := func(pi, i int, logits []float32) {
+				LogSoftmax(got, logits)
+				for _, pair := range ref.Prompts[pi].Logprobs[i] {
+					if pair[0] == nil || pair[1] == nil {
+						continue
+					}
+					id, want := int(*pair[0]), *pair[1]
+					d := math.Abs(got[id] - want)
+					if d > c.tol {
+						t.Fatalf("prompt %d position %d token %d: log-prob %.5f, llama.cpp %.5f", pi, i, id, got[id], want)
+					}
+					worst = math.Max(worst, d)
+					compared++
+				}
+			}
+			for pi, p := range ref.Prompts {
+				enc := tok.Encode(p.Text, tokenizer.EncodeOptions{AddBOS: true, ParseSpecial: true})
+				if !slices.Equal(enc, p.Tokens) {
+					t.Fatalf("prompt %d %q: tokens %v, llama.cpp %v", pi, p.Text, enc, p.Tokens)
+				}
+				// One token at a time.
+				s := m.NewState()
+				for i, id := range p.Tokens {
+					if err := m.Step([]Seq{{s, []int32{id}}}); err != nil {
+						t.Fatal(err)
+					}
+					check(pi, i, s.Logits())
+				}
+				// One prefill: the last position's logits.
+				s2 := m.NewState()
+				if err := m.Step([]Seq{{s2, p.Tokens}}); err != nil {
+					t.Fatal(err)
+				}
+				check(pi, len(p.Tokens)-1, s2.Logits())
+			}
+			t.Logf("%s: %d log-probs compared, max |Δ| = %.3g", ref.Engine, compared, worst)
+		})
+	}
+}
