@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"reddwarf/infer/gguf"
+	"reddwarf/infer/synth"
 	"reddwarf/infer/tokenizer"
 )
 
@@ -49,7 +50,7 @@ func synthArch(t testing.TB, c archCase) []byte {
 	}
 	defer vocab.Close()
 	var b bytes.Buffer
-	if err := SynthModel(&b, c.arch, SynthArchShapes[c.arch]["tiny"], SynthOptions{Quant: gguf.TypeF32, Vocab: vocab, Seed: 1, Std: 0.25}); err != nil {
+	if err := synth.Model(&b, c.arch, synth.ArchShapes[c.arch]["tiny"], synth.Options{Quant: gguf.TypeF32, Vocab: vocab, Seed: 1, Std: 0.25}); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

@@ -6,7 +6,11 @@
 //
 // Llama writes a llama model of a Shape (Shapes holds the named ones that
 // `reddwarf synth --shape` offers), quantised to Options.Quant, with the
-// tokenizer metadata copied from Options.Vocab. The same options always give
+// tokenizer metadata copied from Options.Vocab. Model writes any other
+// architecture infer runs (qwen2, qwen3, qwen3moe, phi3, gemma3) of an
+// ArchShape (ArchShapes per architecture), with its own tensors: biases,
+// head norms, experts, fused matrices, sandwich norms; its norm weights are
+// 1 plus noise, so a norm applied with the wrong weights shows. The same options always give
 // the same bytes: each tensor's noise comes from PCG streams keyed by the
 // seed, the tensor's index and the row chunk, not by how many goroutines
 // ran, which is what lets tests pin a file by its hash.

@@ -4,8 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"reddwarf/infer/gguf"
@@ -19,37 +22,43 @@ var synthQuants = map[string]gguf.Type{
 	"q4_0": gguf.TypeQ4_0, "q4_k": gguf.TypeQ4_K, "q6_k": gguf.TypeQ6_K,
 }
 
-// Synth implements `reddwarf synth --arch llama --shape 1b|tiny
-// --quant q8_0|q4_k|f32 -o FILE [--vocab FILE] [--seed N]`: it writes a
-// random-weight GGUF v3 model (that llama.cpp loads too) for benchmarks.
-// The vocabulary is GPT-2's (embedded in the binary, so the same model
-// comes out wherever it runs) unless --vocab names a GGUF to copy it from.
+// Synth implements `reddwarf synth [--arch llama|qwen2|qwen3|qwen3moe|phi3|
+// gemma3|deepseek4] --shape NAME --quant q8_0|q4_k|f32... -o FILE
+// [--vocab FILE] [--seed N] [--std X]`: it writes a random-weight GGUF v3
+// model (that llama.cpp loads too) for benchmarks and tests. The
+// vocabulary is GPT-2's (embedded in the binary, so the same model comes out
+// wherever it runs) unless --vocab names a GGUF to copy it from.
 func Synth(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if synthArch(args) == "deepseek4" {
 		return synthDSV4Command(args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	arch := fs.String("arch", "llama", "architecture (only llama for now)")
-	shape := fs.String("shape", "tiny", "model shape: 1b or tiny")
+	arch := fs.String("arch", "llama", "architecture: "+strings.Join(synthArches(), ", ")+" or deepseek4")
+	shape := fs.String("shape", "tiny", "model shape (per architecture; llama: 1b or tiny)")
 	quant := fs.String("quant", "q8_0", "weight type: f32, f16, q8_0, q4_0, q4_k or q6_k")
 	out := fs.String("o", "", "output GGUF `file` (required)")
 	vocabPath := fs.String("vocab", "", "GGUF `file` whose tokenizer.* metadata to copy (default: GPT-2's, 50,257 tokens)")
 	seed := fs.Uint64("seed", 1, "weight noise seed")
+	std := fs.Float64("std", 0, "weight noise standard deviation (0: 0.02)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	sh, okShape := synth.Shapes[*shape]
+	shapes := synthShapes(*arch)
+	sh, okShape := shapes[*shape]
 	q, okQuant := synthQuants[strings.ToLower(*quant)]
 	switch {
-	case *arch != "llama":
-		fmt.Fprintf(stderr, "synth: architecture %q not supported (llama)\n", *arch)
+	case shapes == nil:
+		fmt.Fprintf(stderr, "synth: architecture %q not supported (%s, deepseek4)\n", *arch, strings.Join(synthArches(), ", "))
 		return 2
 	case !okShape:
-		fmt.Fprintf(stderr, "synth: unknown shape %q (1b, tiny)\n", *shape)
+		fmt.Fprintf(stderr, "synth: unknown %s shape %q (%s)\n", *arch, *shape, strings.Join(slices.Sorted(maps.Keys(shapes)), ", "))
 		return 2
 	case !okQuant:
 		fmt.Fprintf(stderr, "synth: unknown quant %q (f32, f16, q8_0, q4_0, q4_k, q6_k)\n", *quant)
+		return 2
+	case *std < 0 || math.IsNaN(*std) || math.IsInf(*std, 0):
+		fmt.Fprintf(stderr, "synth: --std %v: want a finite number ≥ 0\n", *std)
 		return 2
 	case *out == "":
 		fmt.Fprintln(stderr, "synth: -o FILE is required")
@@ -61,24 +70,41 @@ func Synth(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer vocab.Close()
-	if err := writeSynth(*out, synth.Options{Shape: sh, Quant: q, Vocab: vocab, Seed: *seed}); err != nil {
+	if err := writeSynth(*out, *arch, sh, synth.Options{Quant: q, Vocab: vocab, Seed: *seed, Std: *std}); err != nil {
 		fmt.Fprintf(stderr, "synth: %v\n", err)
 		return 1
 	}
 	st, _ := os.Stat(*out)
-	fmt.Fprintf(stdout, "wrote %s: llama %s %s, %d bytes\n", *out, sh.Name, q, st.Size())
+	fmt.Fprintf(stdout, "wrote %s: %s %s %s, %d bytes\n", *out, *arch, sh.Name, q, st.Size())
 	return 0
+}
+
+// synthArches lists the architectures synth.Model writes, llama first.
+func synthArches() []string {
+	return append([]string{"llama"}, slices.Sorted(maps.Keys(synth.ArchShapes))...)
+}
+
+// synthShapes returns arch's named shapes, nil for an unknown architecture.
+func synthShapes(arch string) map[string]synth.ArchShape {
+	if arch != "llama" {
+		return synth.ArchShapes[arch]
+	}
+	out := map[string]synth.ArchShape{}
+	for name, sh := range synth.Shapes {
+		out[name] = synth.ArchShape{Shape: sh}
+	}
+	return out
 }
 
 // writeSynth writes the model to a temp file beside path and renames it
 // into place, so a failed run leaves no half file.
-func writeSynth(path string, opt synth.Options) error {
+func writeSynth(path, arch string, sh synth.ArchShape, opt synth.Options) error {
 	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name()) // no-op after the rename
-	if err := synth.Llama(f, opt); err != nil {
+	if err := synth.Model(f, arch, sh, opt); err != nil {
 		f.Close()
 		return err
 	}

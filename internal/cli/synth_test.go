@@ -2,6 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,5 +68,65 @@ func TestSynthDefaultVocab(t *testing.T) {
 	toks, _ := f.Strings("tokenizer.ggml.tokens")
 	if model, _ := f.String("tokenizer.ggml.model"); len(toks) != 50257 || model != "gpt2" {
 		t.Errorf("vocab: %d tokens, model %q; want GPT-2's 50257", len(toks), model)
+	}
+}
+
+// TestSynthArchs: `reddwarf synth --arch A` writes, for every architecture,
+// a model that loads as A and runs; the phi3 file made with the options in
+// infer/archs_test.go is byte for byte the one its llama.cpp reference was
+// made from.
+func TestSynthArchs(t *testing.T) {
+	dir := t.TempDir()
+	for _, arch := range synthArches() {
+		out := filepath.Join(dir, arch+".gguf")
+		var so, se bytes.Buffer
+		args := []string{"--arch", arch, "--shape", "tiny", "--quant", "q8_0", "--vocab", "../../models/stories260K.gguf", "-o", out}
+		if code := Synth(args, nil, &so, &se); code != 0 {
+			t.Fatalf("%s: exit %d: %s", arch, code, se.String())
+		}
+		m, err := infer.Open(out, infer.Options{Threads: 2})
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if got, _ := m.File().String("general.architecture"); got != arch {
+			t.Errorf("%s: file says architecture %q", arch, got)
+		}
+		s := m.NewState()
+		if err := m.Step([]infer.Seq{{State: s, Tokens: []int32{1, 5, 6}}}); err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if err := m.Step([]infer.Seq{{State: s, Tokens: []int32{7}}}); err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		m.Close()
+	}
+
+	out := filepath.Join(dir, "phi3-ref.gguf")
+	var so, se bytes.Buffer
+	args := []string{"--arch", "phi3", "--shape", "tiny", "--quant", "f32", "--std", "0.25",
+		"--vocab", "../../infer/tokenizer/testdata/ggml-vocab-phi-3.gguf", "--seed", "1", "-o", out}
+	if code := Synth(args, nil, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	raw, err := os.ReadFile("../../infer/testdata/llamacpp-phi3-tiny.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct{ SHA256 string }
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := fmt.Sprintf("%x", sha256.Sum256(data)); sum != ref.SHA256 {
+		t.Errorf("phi3 tiny: sha256 %s, the reference's model %s", sum, ref.SHA256)
+	}
+
+	for _, bad := range [][]string{{"--arch", "qwen2", "--shape", "1b", "-o", out}, {"--arch", "gemma3", "--std", "-1", "-o", out}} {
+		if code := Synth(bad, nil, &so, &se); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
 	}
 }

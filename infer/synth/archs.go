@@ -1,4 +1,4 @@
-package infer
+package synth
 
 import (
 	"encoding/binary"
@@ -11,10 +11,10 @@ import (
 	"reddwarf/infer/gguf"
 )
 
-// SynthArchShape is the shape of a synthetic model of an architecture other
-// than llama (SynthModel): llama's shape and what the others add.
-type SynthArchShape struct {
-	SynthShape
+// ArchShape is the shape of a synthetic model of any architecture (Model):
+// llama's Shape and what the others add.
+type ArchShape struct {
+	Shape
 	HeadDim     int // attention.key_length; 0 = Dim/Heads
 	Experts     int // qwen3moe: expert_count
 	ExpertsUsed int // qwen3moe: expert_used_count
@@ -23,29 +23,30 @@ type SynthArchShape struct {
 	Pattern     int // gemma3: attention.sliding_window_pattern (every Pattern-th layer is global)
 }
 
-// SynthArchShapes are the shapes SynthModel knows, per architecture. "tiny"
+// ArchShapes are the shapes Model knows, per architecture other than llama
+// (Shapes). "tiny"
 // is for the reference tests; the others are the bodies of released models
 // (random weights), for benchmarks.
-var SynthArchShapes = map[string]map[string]SynthArchShape{
+var ArchShapes = map[string]map[string]ArchShape{
 	"qwen2": {
-		"tiny": {SynthShape: SynthShape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}},
-		"0.5b": {SynthShape: SynthShape{Name: "0.5b", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, Ctx: 4096, Tied: true}},
+		"tiny": {Shape: Shape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}},
+		"0.5b": {Shape: Shape{Name: "0.5b", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, FFN: 4864, Ctx: 4096, Tied: true}},
 	},
 	"qwen3": {
-		"tiny": {SynthShape: SynthShape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}, HeadDim: 32},
-		"0.6b": {SynthShape: SynthShape{Name: "0.6b", Dim: 1024, Layers: 28, Heads: 16, KVHeads: 8, FFN: 3072, Ctx: 4096, Tied: true}, HeadDim: 128},
+		"tiny": {Shape: Shape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}, HeadDim: 32},
+		"0.6b": {Shape: Shape{Name: "0.6b", Dim: 1024, Layers: 28, Heads: 16, KVHeads: 8, FFN: 3072, Ctx: 4096, Tied: true}, HeadDim: 128},
 	},
 	"qwen3moe": {
-		"tiny": {SynthShape: SynthShape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}, HeadDim: 32,
+		"tiny": {Shape: Shape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}, HeadDim: 32,
 			Experts: 8, ExpertsUsed: 2, ExpertFFN: 32},
 	},
 	"phi3": {
-		"tiny": {SynthShape: SynthShape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512}},
+		"tiny": {Shape: Shape{Name: "tiny", Dim: 64, Layers: 2, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512}},
 	},
 	"gemma3": {
-		"tiny": {SynthShape: SynthShape{Name: "tiny", Dim: 64, Layers: 3, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}, HeadDim: 32,
+		"tiny": {Shape: Shape{Name: "tiny", Dim: 64, Layers: 3, Heads: 4, KVHeads: 2, FFN: 128, Ctx: 512, Tied: true}, HeadDim: 32,
 			Window: 8, Pattern: 3},
-		"1b": {SynthShape: SynthShape{Name: "1b", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, FFN: 6912, Ctx: 4096, Tied: true}, HeadDim: 256,
+		"1b": {Shape: Shape{Name: "1b", Dim: 1152, Layers: 26, Heads: 4, KVHeads: 1, FFN: 6912, Ctx: 4096, Tied: true}, HeadDim: 256,
 			Window: 512, Pattern: 6},
 	},
 }
@@ -66,17 +67,17 @@ type synthSpec struct {
 	kind synthKind
 }
 
-// SynthModel writes a random-weight GGUF v3 model of architecture arch
-// (qwen2, qwen3, qwen3moe, phi3, gemma3; llama goes to SynthLlama) with the
+// Model writes a random-weight GGUF v3 model of architecture arch
+// (qwen2, qwen3, qwen3moe, phi3, gemma3; llama goes to Llama) with the
 // shape sh and opt's weight type, vocabulary, seed and noise; the same
 // arguments give the same bytes. Norm weights are 1 plus small noise, so a
 // norm applied with the wrong weights shows in the logits.
-func SynthModel(w io.Writer, arch string, sh SynthArchShape, opt SynthOptions) error {
+func Model(w io.Writer, arch string, sh ArchShape, opt Options) error {
 	if arch == "llama" {
-		opt.Shape = sh.SynthShape
-		return SynthLlama(w, opt)
+		opt.Shape = sh.Shape
+		return Llama(w, opt)
 	}
-	if _, ok := SynthArchShapes[arch]; !ok {
+	if _, ok := ArchShapes[arch]; !ok {
 		return fmt.Errorf("synth: architecture %q not supported", arch)
 	}
 	if opt.Std == 0 {
@@ -86,7 +87,7 @@ func SynthModel(w io.Writer, arch string, sh SynthArchShape, opt SynthOptions) e
 	if !ok || len(toks) == 0 {
 		return fmt.Errorf("synth: vocab file has no tokenizer.ggml.tokens")
 	}
-	ft, ok := synthFileTypes[opt.Quant]
+	ft, ok := fileTypes[opt.Quant]
 	if !ok {
 		return fmt.Errorf("synth: weight type %v not supported", opt.Quant)
 	}
@@ -95,7 +96,7 @@ func SynthModel(w io.Writer, arch string, sh SynthArchShape, opt SynthOptions) e
 		hd = sh.Dim / sh.Heads
 	}
 
-	g := NewGGUFWriter(w)
+	g := gguf.NewWriter(w)
 	type kv struct {
 		k string
 		v any
@@ -220,7 +221,7 @@ func SynthModel(w io.Writer, arch string, sh SynthArchShape, opt SynthOptions) e
 				rows *= int(n)
 			}
 			var err error
-			if data, err = synthTensor(opt.Quant, rows, int(s.dims[0]), false, opt.Std, opt.Seed, uint64(i)); err != nil {
+			if data, err = tensorData(opt.Quant, rows, int(s.dims[0]), false, opt.Std, opt.Seed, uint64(i)); err != nil {
 				return fmt.Errorf("synth: %s: %w", s.name, err)
 			}
 		case synthNorm:
