@@ -1,0 +1,98 @@
+package redistests
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestChatQwen2 tries GEN … CHAT as a user would with a model whose
+// vocabulary has a chat format: `reddwarf synth` writes a random-weight
+// qwen2 model with Qwen2's real vocabulary (ChatML), the server loads it,
+// and a CHAT turn's tokens are the ChatML rendering of the prompt exactly
+// as llama.cpp tokenises it (the ids in infer/testdata/llamacpp-qwen2-tiny.json),
+// followed by the generated reply; a second turn opens a second user turn.
+func TestChatQwen2(t *testing.T) {
+	onlyReddwarf(t)
+	model := filepath.Join(t.TempDir(), "qwen2.gguf")
+	vocab, _ := filepath.Abs("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
+	synth := exec.Command(serverBinary, "synth", "--arch", "qwen2", "--shape", "tiny", "--quant", "q8_0", "--vocab", vocab, "-o", model)
+	if out, err := synth.CombinedOutput(); err != nil {
+		t.Fatalf("reddwarf synth: %v\n%s", err, out)
+	}
+	s := startServer(t, "--model", model)
+	c := ownClient(t, s, 2)
+
+	mod := do(t, c, "MODEL").([]any)
+	if mod[0] != "architecture" || mod[1] != "qwen2" {
+		t.Fatalf("MODEL: %v", mod)
+	}
+
+	// llama.cpp's ids for "<|im_start|>user\nWhat is 2+2? Answer in one
+	// word.<|im_end|>\n<|im_start|>assistant\n".
+	raw, err := os.ReadFile("../infer/testdata/llamacpp-qwen2-tiny.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Prompts []struct {
+			Text   string
+			Tokens []int64
+		}
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	turn := ref.Prompts[2]
+	if turn.Text != "<|im_start|>user\nWhat is 2+2? Answer in one word.<|im_end|>\n<|im_start|>assistant\n" {
+		t.Fatalf("reference prompt 2 is %q", turn.Text)
+	}
+
+	str(t, c, "GEN", "chat", "What is 2+2? Answer in one word.", "CHAT", "MAXTOKENS", 3, "SEED", 1)
+	toks := int64s(t, do(t, c, "TOKENS", "chat"))
+	if len(toks) <= len(turn.Tokens) || len(toks) > len(turn.Tokens)+3 {
+		t.Fatalf("after one turn: %d tokens, want the %d of the prompt and 1 to 3 generated", len(toks), len(turn.Tokens))
+	}
+	if !slices.Equal(toks[:len(turn.Tokens)], turn.Tokens) {
+		t.Fatalf("CHAT turn tokens\n got %v\nwant %v (llama.cpp's ChatML)", toks[:len(turn.Tokens)], turn.Tokens)
+	}
+
+	// A second turn opens a second ChatML user turn after the reply.
+	str(t, c, "GEN", "chat", "And 3+3?", "CHAT", "MAXTOKENS", 3, "SEED", 1)
+	toks2 := int64s(t, do(t, c, "TOKENS", "chat"))
+	if !slices.Equal(toks2[:len(toks)], toks) {
+		t.Fatalf("the second turn changed the first: %v", toks2)
+	}
+	imStart := turn.Tokens[0] // <|im_start|>
+	if n := count(toks2, imStart); n != 4 {
+		t.Errorf("two turns hold %d <|im_start|> tokens, want 4 (user and assistant twice): %v", n, toks2)
+	}
+}
+
+func int64s(t *testing.T, v any) []int64 {
+	t.Helper()
+	a, ok := v.([]any)
+	if !ok {
+		t.Fatalf("reply %v is not an array", v)
+	}
+	out := make([]int64, len(a))
+	for i, x := range a {
+		if out[i], ok = x.(int64); !ok {
+			t.Fatalf("reply element %v is not an integer", x)
+		}
+	}
+	return out
+}
+
+func count(a []int64, x int64) int {
+	n := 0
+	for _, v := range a {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}
