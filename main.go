@@ -20,6 +20,7 @@ import (
 
 	"reddwarf/commands"
 	"reddwarf/internal/cli"
+	"reddwarf/persist"
 	"reddwarf/server"
 
 	// Architectures register with infer when imported, like database/sql
@@ -68,12 +69,23 @@ func serve(args []string) int {
 		}
 	}
 	s := server.New(cfg)
-	s.Commands.Register(commands.All()...)
-	if err := cli.LoadModel(s); err != nil {
+	e, err := cli.LoadModel(s)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1
 	}
-	if err := commands.InstallPersistence(s); err != nil {
+	codec, err := e.Codec()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
+	p := persist.New(s, codec)
+	e.Install()
+	p.Install()
+	s.Commands.Register(commands.All(e, p)...)
+	// An unreadable or corrupt snapshot stops the start: the server must
+	// not come up on an empty keyspace silently.
+	if err := p.Load(); err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1
 	}

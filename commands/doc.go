@@ -1,6 +1,6 @@
 // Package commands says what every command means. Each family has a file
 // (strings.go, keyspace.go, expire.go, connection.go, server.go, pubsub.go,
-// tx.go, and later session.go and persist.go); each command is one Spec
+// tx.go, session.go, persist.go); each command is one Spec
 // entry — name, arity, flags, key positions, group, summary — plus one
 // handler named after it (getCommand, setCommand). Variants share a generic
 // function (setGeneric for SET/SETNX/SETEX/PSETEX, expireGeneric).
@@ -12,17 +12,25 @@
 // and save points), reply.
 //
 // All returns the table; main registers it into the server, so the server
-// package never imports this one.
+// package never imports this one. Families that need a subsystem (the
+// session commands their engine, the persistence commands theirs) are
+// built by a constructor that closes over it: no package variable wires
+// a handler to its engine.
 package commands
 
-import "reddwarf/server"
+import (
+	"reddwarf/persist"
+	"reddwarf/server"
+	"reddwarf/session"
+)
 
-// All returns every command spec of every family.
-func All() []*server.Spec {
+// All returns every command spec of every family: the session commands
+// run on e (nil: no model is loaded), the persistence commands on p.
+func All(e *session.Engine, p *persist.Engine) []*server.Spec {
 	var all []*server.Spec
 	for _, family := range [][]*server.Spec{
 		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands, hashCommands,
-		serverCommands, pubsubCommands, txCommands, sessionCommands, persistCommands,
+		serverCommands, pubsubCommands, txCommands, sessionCommands(e), persistCommands(p),
 	} {
 		all = append(all, family...)
 	}

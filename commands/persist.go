@@ -7,58 +7,33 @@ import (
 	"reddwarf/persist"
 	"reddwarf/rdb"
 	"reddwarf/server"
-	"reddwarf/session"
 )
 
 // Persistence commands: SAVE, BGSAVE, DUMP, RESTORE, LOAD (LASTSAVE and
 // SHUTDOWN are in server.go). The byte formats are the rdb package's;
 // what goes into a snapshot, and when, is the persist package's.
 
-var persistCommands = []*server.Spec{
-	{Name: "save", Arity: -1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoMulti | server.FlagNoAsyncLoading, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "server", Since: "1.0.0", Complexity: "O(N) where N is the total number of keys in all databases", Args: "[key file]", Summary: "Synchronously saves the database(s) to disk, or one session's state to a file in dir.", Handler: saveCommand},
-	{Name: "bgsave", Arity: -1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoAsyncLoading, Group: "server", Since: "1.0.0", Complexity: "O(1)", Args: "[SCHEDULE]@3.2.2", Summary: "Asynchronously save the dataset to disk", History: [][2]string{{"3.2.2", "Added the `SCHEDULE` option."}}, Handler: bgsaveCommand},
-	{Name: "load", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "server", Since: "0.1.0", Complexity: "O(N) where N is the size of the state", Args: "key file [REPLACE]", Summary: "Loads one session's state from a DSV4 state file in dir.", Handler: loadCommand},
-	{Name: "dump", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "generic", Since: "2.6.0", Complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", Args: "key", Summary: "Return a serialized version of the value stored at the specified key.", Tips: []string{"nondeterministic_output"}, Handler: dumpCommand},
-	{Name: "restore", Arity: -4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "generic", Since: "2.6.0", Complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", Args: "key ttl serialized-value [REPLACE]@3.0.0 [ABSTTL]@5.0.0 [IDLETIME seconds]@5.0.0 [FREQ frequency:integer]@5.0.0", Summary: "Create a key using the provided serialized value, previously obtained using DUMP.", History: [][2]string{{"3.0.0", "Added the `REPLACE` modifier."}, {"5.0.0", "Added the `ABSTTL` modifier."}, {"5.0.0", "Added the `IDLETIME` and `FREQ` options."}}, ACL: []string{"@dangerous"}, Handler: restoreCommand},
-}
-
-// persistence is the persistence engine the handlers use
-// (InstallPersistence); nil before it is installed.
-var persistence *persist.Engine
-
-// SetSessionCodec gives DUMP, RESTORE and persistence their session codec
-// (main, tests). Without one, sessions cannot be saved or loaded.
-func SetSessionCodec(c persist.SessionCodec) { pendingCodec = c }
-
-var pendingCodec persist.SessionCodec
-
-// InstallPersistence plugs persistence into s and loads dir/dbfilename if
-// it exists (persist.Engine.Load).
-func InstallPersistence(s *server.Server) error {
-	codec := pendingCodec
-	if codec == nil && engine != nil {
-		c, err := session.NewCodec(engine.Model)
-		if err != nil {
-			return err
-		}
-		codec = c
+// persistCommands are the persistence commands, run on p.
+func persistCommands(p *persist.Engine) []*server.Spec {
+	h := &persistHandlers{p: p}
+	return []*server.Spec{
+		{Name: "save", Arity: -1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoMulti | server.FlagNoAsyncLoading, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "server", Since: "1.0.0", Complexity: "O(N) where N is the total number of keys in all databases", Args: "[key file]", Summary: "Synchronously saves the database(s) to disk, or one session's state to a file in dir.", Handler: h.saveCommand},
+		{Name: "bgsave", Arity: -1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoAsyncLoading, Group: "server", Since: "1.0.0", Complexity: "O(1)", Args: "[SCHEDULE]@3.2.2", Summary: "Asynchronously save the dataset to disk", History: [][2]string{{"3.2.2", "Added the `SCHEDULE` option."}}, Handler: h.bgsaveCommand},
+		{Name: "load", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "server", Since: "0.1.0", Complexity: "O(N) where N is the size of the state", Args: "key file [REPLACE]", Summary: "Loads one session's state from a DSV4 state file in dir.", Handler: h.loadCommand},
+		{Name: "dump", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "generic", Since: "2.6.0", Complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", Args: "key", Summary: "Return a serialized version of the value stored at the specified key.", Tips: []string{"nondeterministic_output"}, Handler: h.dumpCommand},
+		{Name: "restore", Arity: -4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "generic", Since: "2.6.0", Complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", Args: "key ttl serialized-value [REPLACE]@3.0.0 [ABSTTL]@5.0.0 [IDLETIME seconds]@5.0.0 [FREQ frequency:integer]@5.0.0", Summary: "Create a key using the provided serialized value, previously obtained using DUMP.", History: [][2]string{{"3.0.0", "Added the `REPLACE` modifier."}, {"5.0.0", "Added the `ABSTTL` modifier."}, {"5.0.0", "Added the `IDLETIME` and `FREQ` options."}}, ACL: []string{"@dangerous"}, Handler: h.restoreCommand},
 	}
-	p := persist.New(s, codec)
-	persistence = p
-	p.Install()
-	return p.Load()
 }
 
-var errNoPersist = server.Errorf("persistence is not enabled")
+// persistHandlers are the persistence commands' handlers.
+type persistHandlers struct {
+	p *persist.Engine
+}
 
 // SAVE
 // SAVE key file
-func saveCommand(x *server.Ctx) {
-	p := persistence
-	if p == nil {
-		x.Error(errNoPersist)
-		return
-	}
+func (h *persistHandlers) saveCommand(x *server.Ctx) {
+	p := h.p
 	switch len(x.Args) {
 	case 1:
 		if p.BgsaveRunning() {
@@ -71,19 +46,15 @@ func saveCommand(x *server.Ctx) {
 		}
 		x.R.OK()
 	case 3:
-		saveKeyCommand(x, p)
+		h.saveKeyCommand(x)
 	default:
 		x.Error(server.ErrSyntax)
 	}
 }
 
 // BGSAVE [SCHEDULE]
-func bgsaveCommand(x *server.Ctx) {
-	p := persistence
-	if p == nil {
-		x.Error(errNoPersist)
-		return
-	}
+func (h *persistHandlers) bgsaveCommand(x *server.Ctx) {
+	p := h.p
 	schedule := false
 	if len(x.Args) > 1 {
 		if len(x.Args) > 2 || !is(x.Args[1], "SCHEDULE") {
@@ -111,7 +82,8 @@ func bgsaveCommand(x *server.Ctx) {
 // ---- One session's state file: SAVE key file, LOAD key file ----
 
 // saveKeyCommand writes one session's DSV4 state to dir/file.
-func saveKeyCommand(x *server.Ctx, p *persist.Engine) {
+func (h *persistHandlers) saveKeyCommand(x *server.Ctx) {
+	p := h.p
 	key := x.Arg(1)
 	o := x.DB.Lookup(key)
 	if o == nil {
@@ -148,12 +120,8 @@ func saveKeyCommand(x *server.Ctx, p *persist.Engine) {
 var errNoModel2 = server.Errorf("no model loaded: sessions cannot be saved or loaded")
 
 // LOAD key file [REPLACE]
-func loadCommand(x *server.Ctx) {
-	p := persistence
-	if p == nil {
-		x.Error(errNoPersist)
-		return
-	}
+func (h *persistHandlers) loadCommand(x *server.Ctx) {
+	p := h.p
 	key := x.Arg(1)
 	replace := false
 	for _, a := range x.Args[3:] {
@@ -204,13 +172,13 @@ var (
 )
 
 // DUMP key
-func dumpCommand(x *server.Ctx) {
+func (h *persistHandlers) dumpCommand(x *server.Ctx) {
 	o := x.DB.Lookup(x.Arg(1))
 	if o == nil {
 		x.R.Null()
 		return
 	}
-	payload, err := dumpObject(o)
+	payload, err := dumpObject(h.p.Codec(), o)
 	if err != nil {
 		x.Error(server.Errorf(err.Error()))
 		return
@@ -218,14 +186,13 @@ func dumpCommand(x *server.Ctx) {
 	x.R.Bulk(payload)
 }
 
-func dumpObject(o *server.Object) ([]byte, error) {
+func dumpObject(codec persist.SessionCodec, o *server.Object) ([]byte, error) {
 	if o.Type == server.TypeString {
 		return rdb.DumpString(o.Str), nil
 	}
 	if typ, p, ok := persist.EncodeValue(o); ok {
 		return rdb.DumpCollection(typ, p), nil
 	}
-	codec := persistCodec()
 	if codec == nil {
 		return nil, errors.New("no model loaded: sessions cannot be dumped")
 	}
@@ -237,13 +204,6 @@ func dumpObject(o *server.Object) ([]byte, error) {
 	return rdb.DumpState(st)
 }
 
-func persistCodec() persist.SessionCodec {
-	if persistence != nil {
-		return persistence.Codec()
-	}
-	return pendingCodec
-}
-
 // restoreOptions are RESTORE's parsed options.
 type restoreOptions struct {
 	replace, absTTL bool
@@ -251,7 +211,7 @@ type restoreOptions struct {
 }
 
 // RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
-func restoreCommand(x *server.Ctx) {
+func (h *persistHandlers) restoreCommand(x *server.Ctx) {
 	key := x.Arg(1)
 	opt, err := parseRestoreOptions(x)
 	if err != nil {
@@ -275,7 +235,7 @@ func restoreCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	o, err := restoreObject(x.S.Config, x.Args[3])
+	o, err := restoreObject(x.S.Config, h.p.Codec(), x.Args[3])
 	if err != nil {
 		x.Error(err)
 		return
@@ -348,7 +308,7 @@ func parseRestoreOptions(x *server.Ctx) (restoreOptions, error) {
 
 // restoreObject verifies and decodes a DUMP payload into a new object,
 // touching nothing else.
-func restoreObject(cfg *server.Config, payload []byte) (*server.Object, error) {
+func restoreObject(cfg *server.Config, codec persist.SessionCodec, payload []byte) (*server.Object, error) {
 	typ, val, err := rdb.ParseDump(payload)
 	if errors.Is(err, rdb.ErrDumpPayload) {
 		return nil, errDumpPayload
@@ -366,7 +326,6 @@ func restoreObject(cfg *server.Config, payload []byte) (*server.Object, error) {
 		}
 		return o, nil
 	}
-	codec := persistCodec()
 	if codec == nil {
 		return nil, errNoModel2
 	}

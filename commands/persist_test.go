@@ -10,6 +10,7 @@ import (
 
 	"reddwarf/infer"
 	"reddwarf/models"
+	"reddwarf/persist"
 	"reddwarf/rdb"
 	"reddwarf/server"
 	"reddwarf/session"
@@ -17,29 +18,29 @@ import (
 
 // sessionDump makes a model, a codec for it, and the DUMP payload of a
 // short session.
-func sessionDump(t testing.TB) []byte {
+func sessionDump(t testing.TB) (persist.SessionCodec, []byte) {
 	t.Helper()
 	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Threads: 1, Ctx: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := session.NewCodec(m)
+	live := session.NewSessions()
+	c, err := session.NewCodec(m, live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	SetSessionCodec(c)
 	st := m.NewState()
 	if err := m.Step([]infer.Seq{{State: st, Tokens: []int32{1, 400, 50, 7, 9}}}); err != nil {
 		t.Fatal(err)
 	}
-	s := session.New(st, 7)
+	s := live.New(st, 7)
 	s.SetCheckpoint("c")
 	o := server.NewValue(server.TypeKVState, s)
-	p, err := dumpObject(o)
+	p, err := dumpObject(c, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return c, p
 }
 
 func resealDump(b []byte) []byte {
@@ -73,8 +74,8 @@ func corrupt(rng *rand.Rand, b []byte) []byte {
 // the same with the checksum recomputed (so the decoders' own checks are
 // hit) never panic and never give a partial value.
 func TestRestoreCorruptPayloads(t *testing.T) {
-	good := sessionDump(t)
-	if o, err := restoreObject(nil, good); err != nil || o.Type != server.TypeKVState {
+	codec, good := sessionDump(t)
+	if o, err := restoreObject(nil, codec, good); err != nil || o.Type != server.TypeKVState {
 		t.Fatalf("good payload: %v", err)
 	}
 	str := rdb.DumpString([]byte("a string value"))
@@ -85,12 +86,12 @@ func TestRestoreCorruptPayloads(t *testing.T) {
 			src = str
 		}
 		b := corrupt(rng, src)
-		if _, err := restoreObject(nil, b); err != errDumpPayload {
+		if _, err := restoreObject(nil, codec, b); err != errDumpPayload {
 			t.Fatalf("case %d: %v, want %v", i, err, errDumpPayload)
 		}
-		if o, err := restoreObject(nil, resealDump(b)); err == nil {
+		if o, err := restoreObject(nil, codec, resealDump(b)); err == nil {
 			// Accepted after resealing: a complete value that dumps again.
-			if _, err := dumpObject(o); err != nil {
+			if _, err := dumpObject(codec, o); err != nil {
 				t.Fatalf("case %d: restored value does not dump: %v", i, err)
 			}
 			if o.Val != nil {
@@ -101,16 +102,16 @@ func TestRestoreCorruptPayloads(t *testing.T) {
 }
 
 func FuzzRestore(f *testing.F) {
-	good := sessionDump(f)
+	codec, good := sessionDump(f)
 	f.Add(good)
 	f.Add(rdb.DumpString([]byte("x")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, p := range [][]byte{b, resealDump(append([]byte(nil), b...))} {
-			o, err := restoreObject(nil, p)
+			o, err := restoreObject(nil, codec, p)
 			if err != nil {
 				continue
 			}
-			again, err := dumpObject(o)
+			again, err := dumpObject(codec, o)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,19 +15,24 @@ const (
 	nm = server.FlagNoMulti
 )
 
-var sessionCommands = []*server.Spec{
-	{Name: "gen", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: genCommand},
-	{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: prefillCommand},
-	{Name: "fork", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
-	{Name: "rollback", Arity: -3, Flags: w, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: rollbackCommand},
-	{Name: "checkpoint", Arity: -2, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [name]", Summary: "Records the session's position and logits under a name; replies the position.", Handler: checkpointCommand},
-	{Name: "checkpoints", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N checkpoints", Args: "key", Summary: "Lists a session's checkpoints as name/position pairs.", Handler: checkpointsCommand},
-	{Name: "logits", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [TOP k]", Summary: "Returns the most likely next tokens: id, piece and log-probability.", Handler: logitsCommand},
-	{Name: "tokens", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens returned", Args: "key [start [stop]]", Summary: "Returns a range of a session's token ids (inclusive, negative from the end).", Handler: tokensCommand},
-	{Name: "text", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens decoded", Args: "key [start [stop]]", Summary: "Returns a range of a session's tokens decoded as text.", Handler: textCommand},
-	{Name: "tokenize", Arity: 2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: tokenizeCommand},
-	{Name: "detokenize", Arity: -2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N ids", Args: "id [id ...]", Summary: "Returns the text of token ids.", Handler: detokenizeCommand},
-	{Name: "model", Arity: 1, Flags: ro | ft, Group: "session", Since: "0.1.0", Complexity: "O(1)", Args: "", Summary: "Returns the served model's metadata.", Handler: modelCommand},
+// sessionCommands are the session commands, run on e (nil: no model is
+// loaded, and they answer errNoModel).
+func sessionCommands(e *session.Engine) []*server.Spec {
+	h := &sessionHandlers{e: e}
+	return []*server.Spec{
+		{Name: "gen", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: h.genCommand},
+		{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: h.prefillCommand},
+		{Name: "fork", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
+		{Name: "rollback", Arity: -3, Flags: w, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: h.rollbackCommand},
+		{Name: "checkpoint", Arity: -2, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [name]", Summary: "Records the session's position and logits under a name; replies the position.", Handler: checkpointCommand},
+		{Name: "checkpoints", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N checkpoints", Args: "key", Summary: "Lists a session's checkpoints as name/position pairs.", Handler: checkpointsCommand},
+		{Name: "logits", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [TOP k]", Summary: "Returns the most likely next tokens: id, piece and log-probability.", Handler: h.logitsCommand},
+		{Name: "tokens", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens returned", Args: "key [start [stop]]", Summary: "Returns a range of a session's token ids (inclusive, negative from the end).", Handler: tokensCommand},
+		{Name: "text", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens decoded", Args: "key [start [stop]]", Summary: "Returns a range of a session's tokens decoded as text.", Handler: h.textCommand},
+		{Name: "tokenize", Arity: 2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: h.tokenizeCommand},
+		{Name: "detokenize", Arity: -2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N ids", Args: "id [id ...]", Summary: "Returns the text of token ids.", Handler: h.detokenizeCommand},
+		{Name: "model", Arity: 1, Flags: ro | ft, Group: "session", Since: "0.1.0", Complexity: "O(1)", Args: "", Summary: "Returns the served model's metadata.", Handler: h.modelCommand},
+	}
 }
 
 // Limits on what a session command accepts.
@@ -36,12 +41,10 @@ const (
 	maxPromptLen  = 16 << 20 // bytes of one prompt
 )
 
-// engine is the inference engine the session commands use (SetEngine);
-// nil when the server runs without a model.
-var engine *session.Engine
-
-// SetEngine gives the session commands their engine (main, tests).
-func SetEngine(e *session.Engine) { engine = e }
+// sessionHandlers are the session commands that need the engine.
+type sessionHandlers struct {
+	e *session.Engine // nil: no model loaded
+}
 
 var errNoModel = server.Errorf("no model loaded")
 
@@ -145,7 +148,7 @@ func checkSessionKey(key string) error {
 // submitJob checks what can be checked now (type, context, memory), then
 // queues j and blocks the client until the engine finishes it.
 // ntokens is the prompt's token count, ngen the tokens it may generate.
-func submitJob(x *server.Ctx, j *session.Job, ntokens, ngen int) {
+func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job, ntokens, ngen int) {
 	sess, err := lookupSession(x, j.Key)
 	if err != nil {
 		x.Error(err)
@@ -159,7 +162,7 @@ func submitJob(x *server.Ctx, j *session.Job, ntokens, ngen int) {
 		if cur == 0 {
 			ntokens++ // BOS
 		}
-		if err := engine.CheckAppend(cur, ntokens, ngen); err != nil {
+		if err := h.e.CheckAppend(cur, ntokens, ngen); err != nil {
 			x.Error(err)
 			return
 		}
@@ -170,7 +173,7 @@ func submitJob(x *server.Ctx, j *session.Job, ntokens, ngen int) {
 		s.ReplyTo(c, func(r *server.Reply) { replyJob(r, j) })
 		s.Unblock(c)
 	}
-	engine.Submit(j)
+	h.e.Submit(j)
 	s.Block(c, &server.Blocked{Reason: "gen", Key: j.Key, Data: j})
 }
 
@@ -212,8 +215,8 @@ func asRESPError(err error) error {
 
 // GEN key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p]
 // [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]
-func genCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) genCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
@@ -229,21 +232,21 @@ func genCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
+	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
 	if opt.Chat {
-		if engine.Chat() == nil {
+		if h.e.Chat() == nil {
 			x.Error(server.Errorf(session.ErrNoChatFormat.Error()))
 			return
 		}
-		submitJob(x, session.NewChatGen(x.DB, key, x.Arg(2), opt), len(toks)+8, opt.MaxTokens)
+		h.submitJob(x, session.NewChatGen(x.DB, key, x.Arg(2), opt), len(toks)+8, opt.MaxTokens)
 		return
 	}
-	submitJob(x, session.NewTextGen(x.DB, key, x.Arg(2), toks, opt), len(toks), opt.MaxTokens)
+	h.submitJob(x, session.NewTextGen(x.DB, key, x.Arg(2), toks, opt), len(toks), opt.MaxTokens)
 }
 
 // PREFILL key text | PREFILL key IDS id [id ...]
-func prefillCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) prefillCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
@@ -256,13 +259,13 @@ func prefillCommand(x *server.Ctx) {
 		ids := make([]int32, 0, len(x.Args)-3)
 		for i := 3; i < len(x.Args); i++ {
 			n, ok := server.ParseInt(x.Args[i])
-			if !ok || n < 0 || n >= int64(engine.Model.Vocab()) {
-				x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(engine.Model.Vocab()) + ")"))
+			if !ok || n < 0 || n >= int64(h.e.Model.Vocab()) {
+				x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(h.e.Model.Vocab()) + ")"))
 				return
 			}
 			ids = append(ids, int32(n))
 		}
-		submitJob(x, session.NewPrefill(x.DB, key, ids, false), len(ids), 0)
+		h.submitJob(x, session.NewPrefill(x.DB, key, ids, false), len(ids), 0)
 		return
 	}
 	if len(x.Args) != 3 {
@@ -273,8 +276,8 @@ func prefillCommand(x *server.Ctx) {
 		x.Error(server.Errorf("prompt too long (max " + strconv.Itoa(maxPromptLen) + " bytes)"))
 		return
 	}
-	toks := engine.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	submitJob(x, session.NewTextPrefill(x.DB, key, x.Arg(2), toks), len(toks), 0)
+	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
+	h.submitJob(x, session.NewTextPrefill(x.DB, key, x.Arg(2), toks), len(toks), 0)
 }
 
 // FORK source destination [REPLACE]
@@ -337,8 +340,8 @@ func writableSession(x *server.Ctx, key string) (*session.Session, error) {
 }
 
 // ROLLBACK key n | ROLLBACK key -k | ROLLBACK key TO name
-func rollbackCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) rollbackCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
@@ -377,7 +380,7 @@ func rollbackCommand(x *server.Ctx) {
 		x.Error(server.Errorf("position out of range [0, " + strconv.Itoa(sess.State.Len()) + "]"))
 		return
 	}
-	if err := engine.Rollback(sess, int(n)); err != nil {
+	if err := h.e.Rollback(sess, int(n)); err != nil {
 		x.Error(asRESPError(err))
 		return
 	}
@@ -431,8 +434,8 @@ func checkpointsCommand(x *server.Ctx) {
 }
 
 // LOGITS key [TOP k]
-func logitsCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) logitsCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
@@ -444,7 +447,7 @@ func logitsCommand(x *server.Ctx) {
 			x.Error(server.Errorf("TOP must be a positive integer"))
 			return
 		}
-		k = int(min(n, int64(engine.Model.Vocab())))
+		k = int(min(n, int64(h.e.Model.Vocab())))
 	case len(x.Args) != 2:
 		x.Error(server.ErrSyntax)
 		return
@@ -479,7 +482,7 @@ func logitsCommand(x *server.Ctx) {
 	for _, id := range ids[:k] {
 		x.R.Array(3)
 		x.R.Int(int64(id))
-		x.R.Bulk(engine.Tok.Piece(id))
+		x.R.Bulk(h.e.Tok.Piece(id))
 		x.R.Double(lp[id])
 	}
 }
@@ -546,8 +549,8 @@ func tokensCommand(x *server.Ctx) {
 
 // TEXT key [start [stop]]: from the start, as Decode prints a sequence;
 // from inside, the pieces' exact bytes.
-func textCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) textCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
@@ -557,23 +560,23 @@ func textCommand(x *server.Ctx) {
 		return
 	}
 	if fromStart {
-		x.R.BulkString(engine.Tok.Decode(toks))
+		x.R.BulkString(h.e.Tok.Decode(toks))
 		return
 	}
 	var out []byte
 	for _, t := range toks {
-		out = append(out, engine.Tok.Piece(t)...)
+		out = append(out, h.e.Tok.Piece(t)...)
 	}
 	x.R.Bulk(out)
 }
 
 // TOKENIZE text
-func tokenizeCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) tokenizeCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
-	toks := engine.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
+	toks := h.e.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
 	x.R.Array(len(toks))
 	for _, t := range toks {
 		x.R.Int(int64(t))
@@ -581,34 +584,34 @@ func tokenizeCommand(x *server.Ctx) {
 }
 
 // DETOKENIZE id [id ...]
-func detokenizeCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) detokenizeCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
 	ids := make([]int32, 0, len(x.Args)-1)
 	for i := 1; i < len(x.Args); i++ {
 		n, ok := server.ParseInt(x.Args[i])
-		if !ok || n < 0 || n >= int64(engine.Model.Vocab()) {
-			x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(engine.Model.Vocab()) + ")"))
+		if !ok || n < 0 || n >= int64(h.e.Model.Vocab()) {
+			x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(h.e.Model.Vocab()) + ")"))
 			return
 		}
 		ids = append(ids, int32(n))
 	}
 	var out []byte
 	for _, t := range ids {
-		out = append(out, engine.Tok.Piece(t)...)
+		out = append(out, h.e.Tok.Piece(t)...)
 	}
 	x.R.Bulk(out)
 }
 
 // MODEL
-func modelCommand(x *server.Ctx) {
-	if engine == nil {
+func (h *sessionHandlers) modelCommand(x *server.Ctx) {
+	if h.e == nil {
 		x.Error(errNoModel)
 		return
 	}
-	info := engine.Model.Info()
+	info := h.e.Model.Info()
 	x.R.Map(len(info))
 	for _, f := range info {
 		x.R.BulkString(f.Key)

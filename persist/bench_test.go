@@ -21,7 +21,8 @@ func benchKeyspace(b *testing.B, n int) (*Engine, int64) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close() })
-	c, err := session.NewCodec(m)
+	live := session.NewSessions()
+	c, err := session.NewCodec(m, live)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func benchKeyspace(b *testing.B, n int) (*Engine, int64) {
 	}
 	srv := server.New(cfg)
 	for i := 0; i < n; i++ {
-		srv.DBs[0].Set(fmt.Sprintf("s:%d", i), server.NewValue(server.TypeKVState, session.New(st.Clone(), 1)), false)
+		srv.DBs[0].Set(fmt.Sprintf("s:%d", i), server.NewValue(server.TypeKVState, live.New(st.Clone(), 1)), false)
 	}
 	p := New(srv, c)
 	items, _, err := p.takeView()

@@ -43,15 +43,16 @@ type Codec struct {
 	m    *infer.Model
 	arch string
 	fp   uint64
+	live *Sessions // where decoded sessions are counted
 }
 
-// NewCodec makes the codec for m.
-func NewCodec(m *infer.Model) (*Codec, error) {
+// NewCodec makes the codec for m; the sessions it decodes join live.
+func NewCodec(m *infer.Model, live *Sessions) (*Codec, error) {
 	fp, err := ModelFingerprint(m)
 	if err != nil {
 		return nil, err
 	}
-	return &Codec{m: m, arch: archName(m), fp: fp}, nil
+	return &Codec{m: m, arch: archName(m), fp: fp, live: live}, nil
 }
 
 func archName(m *infer.Model) string {
@@ -286,7 +287,7 @@ func (c *Codec) Decode(st *rdb.State) (server.Value, error) {
 			return nil, err
 		}
 	}
-	sess := New(state, st.RNG)
+	sess := c.live.New(state, st.RNG)
 	sess.Checkpoints = cps
 	return sess, nil
 }

@@ -56,7 +56,7 @@ func TestDSV4RestoreContinuesExactly(t *testing.T) {
 		srv := server.New(server.NewConfig())
 		e, _ := NewEngine(srv, m)
 		e.Install()
-		c, err := NewCodec(m)
+		c, err := e.Codec()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestDSV4RestoreContinuesExactly(t *testing.T) {
 // the view was taken.
 func TestDSV4ViewIsCopyOnWrite(t *testing.T) {
 	e, srv := newTestEngine(t, 512)
-	c, _ := NewCodec(e.Model)
+	c, _ := e.Codec()
 	db := srv.DBs[0]
 	gen(t, e, db, "a", "The cat sat", greedy(30)) // 30+ tokens: a partial last page
 	before := sess(t, db, "a").Clone().(*Session)
@@ -132,7 +132,7 @@ func TestDSV4ViewIsCopyOnWrite(t *testing.T) {
 // layout is ErrCorrupt. Nothing panics.
 func TestDSV4Refusals(t *testing.T) {
 	e, srv := newTestEngine(t, 512)
-	c, _ := NewCodec(e.Model)
+	c, _ := e.Codec()
 	gen(t, e, srv.DBs[0], "a", "Hello", greedy(5))
 	st, release, _, _ := c.View(sess(t, srv.DBs[0], "a"))
 	defer release()
@@ -178,8 +178,9 @@ func bench2000(b *testing.B) (*infer.Model, *Codec, []int32, *Session, []byte) {
 	}
 	st := m.NewState()
 	prefillAll(b, m, st, toks)
-	c, _ := NewCodec(m)
-	s := New(st, 1)
+	live := NewSessions()
+	c, _ := NewCodec(m, live)
+	s := live.New(st, 1)
 	view, release, _, _ := c.View(s)
 	var buf bytes.Buffer
 	rdb.WriteState(&buf, view)
@@ -249,8 +250,9 @@ func TestDSV4AcrossKVTypes(t *testing.T) {
 		return m
 	}
 	m32, m16 := open("f32"), open("f16")
-	c32, _ := NewCodec(m32)
-	c16, _ := NewCodec(m16)
+	live := NewSessions()
+	c32, _ := NewCodec(m32, live)
+	c16, _ := NewCodec(m16, NewSessions())
 	if c32.Fingerprint() != c16.Fingerprint() {
 		t.Fatal("fingerprint depends on the KV cache type")
 	}
@@ -258,7 +260,7 @@ func TestDSV4AcrossKVTypes(t *testing.T) {
 	if err := m32.Step([]infer.Seq{{State: st, Tokens: []int32{1, 300, 42, 7, 99}}}); err != nil {
 		t.Fatal(err)
 	}
-	got := roundTrip(t, c32, New(st, 3)) // sanity: same model
+	got := roundTrip(t, c32, live.New(st, 3)) // sanity: same model
 	view, release, _, _ := c32.View(got)
 	var buf bytes.Buffer
 	rdb.WriteState(&buf, view)

@@ -44,6 +44,7 @@ type Engine struct {
 	busy     map[keyRef]int // jobs queued or running per key
 	rr       int            // rotates which job's prompt goes first in a step
 	seeds    uint64         // splitmix64 sequence for new sessions' RNG
+	live     *Sessions      // every session of this engine's model
 	stats    Stats
 }
 
@@ -72,11 +73,18 @@ func NewEngine(srv *server.Server, m *infer.Model) (*Engine, error) {
 	has := func(text string) bool { _, ok := tok.Lookup(text); return ok }
 	return &Engine{
 		Model: m, Tok: tok, CacheBytes: DefaultCacheBytes,
-		srv: srv, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{},
+		srv: srv, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{}, live: NewSessions(),
 		seeds: uint64(time.Now().UnixNano()),
 		chat:  chatFormat(has), hasThink: has("<think>"),
 	}, nil
 }
+
+// Sessions is the set of this engine's sessions not yet released.
+func (e *Engine) Sessions() *Sessions { return e.live }
+
+// Codec is the persistence codec of the engine's model; the sessions it
+// decodes join Sessions.
+func (e *Engine) Codec() (*Codec, error) { return NewCodec(e.Model, e.live) }
 
 // Chat is the model's chat format, or nil.
 func (e *Engine) Chat() *ChatFormat { return e.chat }
@@ -600,7 +608,7 @@ func (e *Engine) commit(j *Job) {
 		if j.sampler == nil {
 			rng = e.newSeed()
 		}
-		s := New(j.st, rng)
+		s := e.live.New(j.st, rng)
 		if !j.Prefill {
 			s.putCheckpoint(Checkpoint{Name: "gen", Pos: j.startPos, Logits: j.startLogits})
 		}

@@ -411,7 +411,7 @@ func TestPageRefsReachZero(t *testing.T) {
 	if len(refs) == 0 {
 		t.Fatal("no pages")
 	}
-	before := Live()
+	before := e.Sessions().Len()
 	// Distinct pages the two sessions hold that the cache does not.
 	inCache := map[infer.PageRef]bool{}
 	for _, r := range e.Cache().CachedPageRefs(nil) {
@@ -426,8 +426,8 @@ func TestPageRefsReachZero(t *testing.T) {
 	pagesBefore, _ := e.KVUsage()
 	db.Delete("a")
 	srv.DBs[0].Flush()
-	if Live() != before-2 {
-		t.Errorf("live sessions %d, want %d", Live(), before-2)
+	if e.Sessions().Len() != before-2 {
+		t.Errorf("live sessions %d, want %d", e.Sessions().Len(), before-2)
 	}
 	// Only the prefix cache holds pages now; dropping it frees them all.
 	for _, r := range refs {

@@ -14,7 +14,7 @@ func (e *Engine) Info(section string) []string {
 		pages, bytes := e.KVUsage()
 		st := e.stats
 		return []string{
-			fmt.Sprintf("sessions:%d", Live()),
+			fmt.Sprintf("sessions:%d", e.live.Len()),
 			fmt.Sprintf("active_gens:%d", len(e.running)),
 			fmt.Sprintf("queued_gens:%d", len(e.queued)),
 			fmt.Sprintf("tokens_prefilled:%d", st.TokensPrefilled),
@@ -42,7 +42,7 @@ func (e *Engine) Info(section string) []string {
 func (e *Engine) KVUsage() (pages int, bytes int64) {
 	seen := map[infer.PageRef]struct{}{}
 	var refs []infer.PageRef
-	eachLive(func(s *Session) {
+	e.live.each(func(s *Session) {
 		refs = s.State.PageRefs(refs[:0])
 		for _, r := range refs {
 			seen[r] = struct{}{}

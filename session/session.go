@@ -18,6 +18,7 @@ type Session struct {
 	// continues from it, so a session's draws never repeat by accident.
 	RNG uint64
 
+	live     *Sessions // the set that counts this session until Release
 	released bool
 }
 
@@ -30,45 +31,53 @@ type Checkpoint struct {
 	Logits []float32 // never modified once stored (clones share it)
 }
 
-// live holds the Sessions not yet released, so INFO can count them and
-// their pages without walking the keyspace (which may hold millions of
-// strings).
-var live struct {
-	sync.Mutex
-	m map[*Session]struct{}
+// Sessions is the set of sessions not yet released, so INFO can count
+// them and their pages without walking the keyspace (which may hold
+// millions of strings). An engine has one (Engine.Sessions); its codec
+// adds the sessions it decodes to it, and a clone joins its source's set.
+// Release may run on any goroutine (a BGSAVE's view), hence the lock.
+type Sessions struct {
+	mu sync.Mutex
+	m  map[*Session]struct{}
 }
 
-// New wraps st as a session.
-func New(st *infer.State, rng uint64) *Session {
-	s := &Session{State: st, RNG: rng}
-	live.Lock()
-	if live.m == nil {
-		live.m = map[*Session]struct{}{}
-	}
-	live.m[s] = struct{}{}
-	live.Unlock()
+// NewSessions makes an empty set.
+func NewSessions() *Sessions { return &Sessions{m: map[*Session]struct{}{}} }
+
+// New wraps st as a session counted in l.
+func (l *Sessions) New(st *infer.State, rng uint64) *Session {
+	s := &Session{State: st, RNG: rng, live: l}
+	l.mu.Lock()
+	l.m[s] = struct{}{}
+	l.mu.Unlock()
 	return s
 }
 
-// Live is the number of sessions not yet released.
-func Live() int64 {
-	live.Lock()
-	defer live.Unlock()
-	return int64(len(live.m))
+// Len is the number of sessions not yet released.
+func (l *Sessions) Len() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return int64(len(l.m))
 }
 
-// eachLive calls fn for every session not yet released (loop goroutine:
-// their States must not change meanwhile).
-func eachLive(fn func(*Session)) {
-	live.Lock()
-	list := make([]*Session, 0, len(live.m))
-	for s := range live.m {
+// each calls fn for every session not yet released (loop goroutine: their
+// States must not change meanwhile).
+func (l *Sessions) each(fn func(*Session)) {
+	l.mu.Lock()
+	list := make([]*Session, 0, len(l.m))
+	for s := range l.m {
 		list = append(list, s)
 	}
-	live.Unlock()
+	l.mu.Unlock()
 	for _, s := range list {
 		fn(s)
 	}
+}
+
+func (l *Sessions) remove(s *Session) {
+	l.mu.Lock()
+	delete(l.m, s)
+	l.mu.Unlock()
 }
 
 // Encoding is what OBJECT ENCODING replies.
@@ -98,7 +107,7 @@ func (s *Session) MemoryUsage() int64 {
 // Clone is a copy-on-write fork (FORK, COPY): pages are shared, tokens,
 // logits and the checkpoint table copied.
 func (s *Session) Clone() server.Value {
-	c := New(s.State.Clone(), s.RNG)
+	c := s.live.New(s.State.Clone(), s.RNG)
 	c.Checkpoints = append([]Checkpoint(nil), s.Checkpoints...)
 	return c
 }
@@ -110,9 +119,7 @@ func (s *Session) Release() {
 		return
 	}
 	s.released = true
-	live.Lock()
-	delete(live.m, s)
-	live.Unlock()
+	s.live.remove(s)
 	s.State.Release()
 	s.Checkpoints = nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"reddwarf/commands"
 	"reddwarf/infer"
 	"reddwarf/models"
 	"reddwarf/server"
@@ -12,10 +11,9 @@ import (
 )
 
 // LoadModel opens the model the `model` directive names (empty: the
-// embedded stories260K), logs what it is, and installs the inference engine
-// into s: the session commands, the loop's engine step, BUSY answers and the
-// INFO inference/model sections.
-func LoadModel(s *server.Server) error {
+// embedded stories260K), logs what it is, and makes the inference engine
+// serving it in s's keyspace.
+func LoadModel(s *server.Server) (*session.Engine, error) {
 	cfg := s.Config
 	opt := infer.Options{
 		Threads: int(cfg.Int("threads")),
@@ -37,18 +35,16 @@ func LoadModel(s *server.Server) error {
 		m, err = infer.OpenBytes("stories260K (embedded)", models.Stories260K, opt)
 	}
 	if err != nil {
-		return fmt.Errorf("loading model: %w", err)
+		return nil, fmt.Errorf("loading model: %w", err)
 	}
 	e, err := session.NewEngine(s, m)
 	if err != nil {
-		return fmt.Errorf("loading model: %w", err)
+		return nil, fmt.Errorf("loading model: %w", err)
 	}
 	var parts []string
 	for _, f := range m.Info() {
 		parts = append(parts, fmt.Sprintf("%s=%v", f.Key, f.Value))
 	}
 	s.Logf("notice", "Model: %s, threads=%d, kv-cache-type=%s", strings.Join(parts, ", "), m.Threads(), cfg.Get("kv-cache-type"))
-	e.Install()
-	commands.SetEngine(e)
-	return nil
+	return e, nil
 }
