@@ -37,3 +37,22 @@ func (s *State) MarkCheckpoint() {
 		c.Checkpoint()
 	}
 }
+
+// ArchSnapshot is an architecture state frozen after the first N tokens of
+// its State. State is never modified: resume from a Clone of it.
+type ArchSnapshot struct {
+	N     int
+	State ArchState
+}
+
+// ResumableArchState is an ArchState a PrefixCache can resume sessions
+// from. deepseek4's rows alone can't continue a session: its sliding-window
+// ring and compressor frontiers hold the positions before, so the cache
+// keeps whole states at the points the state offers.
+type ResumableArchState interface {
+	ArchState
+	// Snapshots returns states of the state's first N tokens for the N it
+	// can offer cheaply (deepseek4: its restore points and its current
+	// length), N ascending.
+	Snapshots() []ArchSnapshot
+}

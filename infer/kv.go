@@ -48,6 +48,9 @@ type KVLayout struct {
 	Heads   int // KV heads
 	HeadDim int
 	Type    KVType
+	// StateBytes is what an architecture's own state (ArchState) grows by
+	// over PageTokens positions: deepseek4's compressed and indexer rows.
+	StateBytes int64
 }
 
 // Width is the values in one K (or V) row: Heads × HeadDim.

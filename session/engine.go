@@ -659,7 +659,9 @@ func (e *Engine) CheckAppend(cur, n, gen int) error {
 	return e.checkMemory(cur, n+min(gen, e.Model.Ctx()-cur-n))
 }
 
-func (e *Engine) pageBytes() int64 { return e.Model.NewState().Layout().PageBytes() }
+// pageBytes is the memory of PageTokens positions of a session, from the
+// model's layout (no State is built).
+func (e *Engine) pageBytes() int64 { return e.Model.Arch().KVLayout().PageBytes() }
 
 // trimCache keeps the prefix cache's idle pages within CacheBytes.
 func (e *Engine) trimCache() {

@@ -133,6 +133,9 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 	r := &m.run
 	W, I, nope, ratio := c.HeadDim, c.IDim, c.HeadDim-c.RopeDim, l.ratio
 	if ratio == 0 {
+		if r.seqs[si].snap != nil {
+			m.snapLayer(li, si)
+		}
 		return
 	}
 	sq := &r.seqs[si]
@@ -141,6 +144,9 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 	cw := len(l.cmpAPE) / ratio
 	for j := 0; j < sq.n; j++ {
 		t, p := sq.first+j, sq.start+j
+		if sq.snap != nil && p == sq.snap.n {
+			m.snapLayer(li, si) // before position p changes the frontiers
+		}
 		if row := compressStep(ls.fKV, ls.fScore, r.ckv[t*cw:(t+1)*cw], r.cg[t*cw:(t+1)*cw], l.cmpAPE, ratio, W, p); row != nil {
 			rmsNormW(row, row, l.cmpNorm, c.Eps)
 			ropeTail(row, m.ropeComp, p+1-ratio, 1)
@@ -167,6 +173,31 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 			ls.idx.append(row)
 		}
 	}
+}
+
+// snapLayer captures layer li of seq si's state at the page boundary
+// sq.snap.n, while compress is there: the ring then held the raw rows of
+// the Window positions before it (in sq.win past the chunk's start), the
+// frontiers and rows are the layer's now. Slots of positions not reached yet stay zero, as in
+// a fresh state; nothing reads them.
+func (m *model) snapLayer(li, si int) {
+	c := &m.cfg
+	W := c.HeadDim
+	sq := &m.run.seqs[si]
+	ls := &sq.st.layers[li]
+	b := sq.snap.n
+	s := ls.snapshot()
+	if b > sq.start { // else the ring is still the one at b
+		for i := range s.ring {
+			s.ring[i] = 0
+		}
+		for p := max(0, b-c.Window); p < b; p++ {
+			j := p - (sq.start - sq.nprev)
+			copy(s.ring[(p%c.Window)*W:(p%c.Window+1)*W], sq.win[j*W:(j+1)*W])
+		}
+	}
+	s.comp, s.idx = ls.comp.clone(), ls.idx.clone()
+	sq.snap.layers[li] = s
 }
 
 // keepRing stores the last Window of seq si's raw rows in the layer's ring.

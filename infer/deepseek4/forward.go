@@ -63,6 +63,7 @@ type batchSeq struct {
 	start int       // position of the first row
 	win   []float32 // raw rows of positions [start−nprev, start+n)
 	nprev int
+	snap  *state // the state at the page boundary snap.n being captured, or nil
 }
 
 // Forward implements infer.Arch.
@@ -93,7 +94,13 @@ func (m *model) layOut(batch []infer.Seq) {
 	for i, sq := range batch {
 		st := sq.State.Ext().(*state)
 		toks := append(append([]int32(nil), sq.State.Tokens()[st.n:]...), sq.Tokens...)
-		r.seqs = append(r.seqs, batchSeq{st: st, s: sq.State, first: len(r.rows), n: len(toks), start: st.n})
+		bs := batchSeq{st: st, s: sq.State, first: len(r.rows), n: len(toks), start: st.n}
+		// The last page boundary before a prefill chunk's last row: a
+		// prefix cache can resume a later prompt with these tokens there.
+		if b := (st.n + len(toks) - 1) / infer.PageTokens * infer.PageTokens; len(toks) > 1 && b > 0 && b >= st.n {
+			bs.snap = &state{arch: m, n: b, layers: make([]layerState, c.Layers)}
+		}
+		r.seqs = append(r.seqs, bs)
 		for j, t := range toks {
 			r.rows = append(r.rows, batchRow{seq: i, pos: st.n + j, tok: t})
 		}
@@ -181,10 +188,19 @@ func (m *model) head(pool *metalkit.Pool, all [][]float32) {
 	}
 }
 
-// advance counts the rows into each seq's state and takes an automatic
-// restore point every cpEvery tokens.
+// advance counts the rows into each seq's state, keeps the page-boundary
+// snapshot captured, and takes an automatic restore point every cpEvery
+// tokens.
 func (m *model) advance() {
 	for _, sq := range m.run.seqs {
+		if ps := sq.snap; ps != nil {
+			k := len(sq.st.checkpoints)
+			for k > 0 && sq.st.checkpoints[k-1].n > ps.n {
+				k--
+			}
+			ps.checkpoints = sq.st.checkpoints[:k:k]
+			sq.st.pageSnap = ps
+		}
 		sq.st.n += sq.n
 		if cps := sq.st.checkpoints; m.cpEvery > 0 && sq.st.n-lastCheckpoint(cps) >= m.cpEvery {
 			sq.st.Checkpoint()

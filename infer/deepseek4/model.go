@@ -505,8 +505,10 @@ func (m *model) Shape() infer.Shape {
 	return infer.Shape{Vocab: c.Vocab, Ctx: c.Ctx, Layers: c.Layers, Dim: c.Dim, Heads: c.Heads, KVHeads: 1}
 }
 
-// KVLayout implements Arch. deepseek4 keeps no paged K/V rows: its session
-// state (state) hangs off State.ext, so the pages are empty.
+// KVLayout implements infer.Arch. deepseek4 keeps no paged K/V rows: its
+// session state hangs off State.ext, so the pages are empty, and a page's
+// memory is what that state grows by over its positions.
 func (m *model) KVLayout() infer.KVLayout {
-	return infer.KVLayout{Layers: 0, Heads: 1, HeadDim: m.cfg.HeadDim, Type: m.kvType}
+	return infer.KVLayout{Layers: 0, Heads: 1, HeadDim: m.cfg.HeadDim, Type: m.kvType,
+		StateBytes: int64(math.Ceil(m.GrowthBytesPerToken() * infer.PageTokens))}
 }

@@ -21,6 +21,11 @@ type state struct {
 	n           int
 	layers      []layerState
 	checkpoints []checkpoint // ascending n; n = 0 is implicit (empty state)
+	// pageSnap is the state at the last page boundary a prefill chunk
+	// crossed before its last row (captured by Forward, never modified),
+	// kept until Snapshots hands it to a prefix cache: a later prompt that
+	// repeats this one's tokens resumes there.
+	pageSnap *state
 }
 
 // layerState is one layer's part. Rows are float32 (f16-rounded values
@@ -69,6 +74,7 @@ func (st *state) reset() {
 	c := &st.arch.cfg
 	st.n = 0
 	st.checkpoints = nil
+	st.pageSnap = nil
 	st.layers = make([]layerState, c.Layers)
 	for i := range st.layers {
 		l := &st.layers[i]
@@ -123,6 +129,9 @@ func (st *state) Clone() infer.ArchState {
 func (st *state) Truncate(toks []int32, n int) error {
 	if n < 0 || n > len(toks) {
 		return fmt.Errorf("deepseek4: truncate to %d of %d tokens: %w", n, len(toks), infer.ErrRange)
+	}
+	if st.pageSnap != nil && st.pageSnap.n > n {
+		st.pageSnap = nil
 	}
 	if n >= st.n {
 		return nil // only pending tokens are dropped
@@ -182,6 +191,12 @@ func (st *state) Bytes() int64 {
 		l := &st.layers[i]
 		b += int64(len(l.ring)+len(l.fKV)+len(l.fScore)+len(l.iKV)+len(l.iScore))*4 + l.comp.bytes() + l.idx.bytes()
 	}
+	if ps := st.pageSnap; ps != nil {
+		for i := range ps.layers {
+			l := &ps.layers[i]
+			b += int64(len(l.ring)+len(l.fKV)+len(l.fScore)+len(l.iKV)+len(l.iScore)) * 4
+		}
+	}
 	for _, cp := range st.checkpoints {
 		for i := range cp.layers {
 			l := &cp.layers[i]
@@ -203,6 +218,58 @@ func (st *state) Checkpoint() {
 		cp.layers[i] = st.layers[i].snapshot()
 	}
 	st.checkpoints = append(st.checkpoints, cp)
+}
+
+// Snapshots implements infer.ResumableArchState: the state at each restore
+// point (sharing the restore point's ring and frontiers, and the full pages
+// of rows before it), at the last page boundary a prefill chunk crossed
+// (handed over: the state forgets it) and, unless one is there, at its
+// current length (a copy). None describes more than n tokens; pending
+// replay tokens are not part of any.
+func (st *state) Snapshots() []infer.ArchSnapshot {
+	out := make([]infer.ArchSnapshot, 0, len(st.checkpoints)+2)
+	for k := range st.checkpoints {
+		if cp := &st.checkpoints[k]; cp.n <= st.n {
+			out = append(out, infer.ArchSnapshot{N: cp.n, State: st.at(k)})
+		}
+	}
+	if ps := st.pageSnap; ps != nil {
+		st.pageSnap = nil
+		i := len(out)
+		for i > 0 && out[i-1].N >= ps.n {
+			i--
+		}
+		if i == len(out) || out[i].N != ps.n {
+			out = append(out[:i], append([]infer.ArchSnapshot{{N: ps.n, State: ps}}, out[i:]...)...)
+		}
+	}
+	if st.n > 0 && (len(out) == 0 || out[len(out)-1].N < st.n) {
+		out = append(out, infer.ArchSnapshot{N: st.n, State: st.Clone()})
+	}
+	return out
+}
+
+// at returns the state at restore point k without copying: its ring and
+// frontiers are the restore point's, which never change, and its rows
+// share the full pages of st's. It must not be modified (Clone it).
+func (st *state) at(k int) *state {
+	cp := &st.checkpoints[k]
+	c := &st.arch.cfg
+	s := &state{arch: st.arch, n: cp.n, layers: make([]layerState, len(st.layers)), checkpoints: st.checkpoints[: k+1 : k+1]}
+	for i := range st.layers {
+		l := cp.layers[i]
+		l.comp, l.idx = rowStore{width: c.HeadDim}, rowStore{width: c.IDim}
+		if r := c.Ratios[i]; r != 0 {
+			l.comp = st.layers[i].comp.clone()
+			l.comp.truncate(cp.n / r)
+		}
+		if c.Ratios[i] == 4 {
+			l.idx = st.layers[i].idx.clone()
+			l.idx.truncate(cp.n / 4)
+		}
+		s.layers[i] = l
+	}
+	return s
 }
 
 // GrowthBytesPerToken is the state's growth per token with float32 rows
