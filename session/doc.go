@@ -23,6 +23,8 @@
 //   - Prefix reuse (infer.PrefixCache): every finished or abandoned job's full
 //     pages are indexed by a chained hash of their tokens; a job whose tokens
 //     start like any indexed chain starts from those pages (cached_tokens).
+//     deepseek4 resumes from whole states the cache keeps beside the pages
+//     (infer.ResumableArchState).
 //   - ChatFormat (chat.go): GEN CHAT's user turn in the model family's
 //     format, told by the marker tokens of the vocabulary.
 //   - Info (info.go): INFO inference and model; KVUsage counts distinct pages.
