@@ -9,19 +9,20 @@ import (
 
 	"reddwarf/infer"
 	"reddwarf/infer/gguf"
+	"reddwarf/infer/synth"
 )
 
 var writeQ2 = flag.Bool("write-q2", false, "rewrite ../../models/deepseek4-tiny-q2.gguf")
 
 // TestSynthQ2: the 2-bit tiny file (ds4's q2 mix: IQ2_XXS gate/up, Q2_K
-// down, Q8_0 attention/shared/output, F16 elsewhere; SynthDSV4's tiny256
+// down, Q8_0 attention/shared/output, F16 elsewhere; synth.DeepSeek4's tiny256
 // shape, seed 1, written by -write-q2) loads and gives identical
 // logits in one pass and token by token.
 func TestSynthQ2(t *testing.T) {
 	const path = "../../models/deepseek4-tiny-q2.gguf"
 	if *writeQ2 {
 		var buf bytes.Buffer
-		if err := infer.SynthDSV4(&buf, infer.DSV4SynthOptions{Shape: infer.DSV4Shapes["tiny256"], Quant: "q2", Seed: 1}); err != nil {
+		if err := synth.DeepSeek4(&buf, synth.DeepSeek4Options{Shape: synth.DeepSeek4Shapes["tiny256"], Quant: "q2", Seed: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {

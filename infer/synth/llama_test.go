@@ -3,6 +3,7 @@ package synth_test
 import (
 	"bytes"
 	"math"
+	"os"
 	"testing"
 
 	"reddwarf/infer"
@@ -60,4 +61,22 @@ func maxDiff(a, b []float32) float64 {
 		d = max(d, math.Abs(float64(a[i]-b[i])))
 	}
 	return d
+}
+
+// TestDeepSeek4TinyQ2: DeepSeek4's tiny256 shape in ds4's 2-bit mix, seed
+// 1, is byte for byte the committed models/deepseek4-tiny-q2.gguf (which
+// infer/deepseek4's tests load), so a change to the writer or the
+// quantisers shows up here.
+func TestDeepSeek4TinyQ2(t *testing.T) {
+	var buf bytes.Buffer
+	if err := synth.DeepSeek4(&buf, synth.DeepSeek4Options{Shape: synth.DeepSeek4Shapes["tiny256"], Quant: "q2", Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := os.ReadFile("../../models/deepseek4-tiny-q2.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), disk) {
+		t.Errorf("synth.DeepSeek4 tiny256 q2 seed 1: %d bytes differing from models/deepseek4-tiny-q2.gguf (%d bytes); rewrite it with go test ./infer/deepseek4 -run SynthQ2 -write-q2 if the change is meant", buf.Len(), len(disk))
+	}
 }

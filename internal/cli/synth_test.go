@@ -43,7 +43,8 @@ func TestSynth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, bad := range [][]string{{"--shape", "7b", "-o", out}, {"--quant", "q3", "-o", out}, {"--arch", "gpt2", "-o", out}, {}} {
+	for _, bad := range [][]string{{"--shape", "7b", "-o", out}, {"--quant", "q3", "-o", out}, {"--arch", "gpt2", "-o", out}, {},
+		{"--arch", "deepseek4", "--shape", "huge", "-o", out}, {"--arch=deepseek4", "--quant", "q4_k", "-o", out}, {"--arch", "deepseek4"}} {
 		if code := Synth(bad, nil, &so, &se); code != 2 {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
@@ -128,5 +129,27 @@ func TestSynthArchs(t *testing.T) {
 		if code := Synth(bad, nil, &so, &se); code != 2 {
 			t.Errorf("%v: exit %d, want 2", bad, code)
 		}
+	}
+}
+
+// TestSynthDeepSeek4: --arch deepseek4 writes a file with the layers asked
+// for.
+func TestSynthDeepSeek4(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "ds4.gguf")
+	var so, se bytes.Buffer
+	args := []string{"--arch", "deepseek4", "--shape", "tiny256", "--quant", "f32", "--layers", "2", "-o", out}
+	if code := Synth(args, nil, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if arch := f.Architecture(); arch != "deepseek4" {
+		t.Errorf("architecture %q", arch)
+	}
+	if n, _ := f.Uint("deepseek4.block_count"); n != 2 || !strings.Contains(so.String(), "deepseek4 tiny256 2 layers f32") {
+		t.Errorf("block_count %d, stdout %q", n, so.String())
 	}
 }

@@ -1,4 +1,4 @@
-package infer
+package synth
 
 import (
 	"encoding/binary"
@@ -11,8 +11,8 @@ import (
 	"reddwarf/metalkit"
 )
 
-// DSV4Shape is a deepseek4 configuration for synthetic models.
-type DSV4Shape struct {
+// DeepSeek4Shape is a deepseek4 configuration for synthetic models.
+type DeepSeek4Shape struct {
 	Name                               string
 	Dim, Layers, Vocab, Heads, HeadDim int
 	RopeDim, QLora, OGroups, OLora     int
@@ -21,10 +21,10 @@ type DSV4Shape struct {
 	Ratios                             []int // per layer; nil = ds4's schedule (0, 0, then 4 on even, 128 on odd layers)
 }
 
-// DSV4Shapes are the synthetic deepseek4 shapes: "full" has DeepSeek V4
+// DeepSeek4Shapes are the synthetic deepseek4 shapes: "full" has DeepSeek V4
 // Flash's real widths (spec §2.1) with the layer count left to the caller;
 // "tiny256" is the smallest shape whose widths hold K-quant blocks (256).
-var DSV4Shapes = map[string]DSV4Shape{
+var DeepSeek4Shapes = map[string]DeepSeek4Shape{
 	"full": {Name: "full", Dim: 4096, Layers: 43, Vocab: 129280, Heads: 64, HeadDim: 512, RopeDim: 64,
 		QLora: 1024, OGroups: 8, OLora: 1024, Experts: 256, ExpertsUsed: 6, FFN: 2048, Hash: 3,
 		Window: 128, IHeads: 64, IDim: 128, ITopK: 512, Ctx: 1 << 20},
@@ -33,9 +33,9 @@ var DSV4Shapes = map[string]DSV4Shape{
 		Window: 8, IHeads: 8, IDim: 64, ITopK: 8, Ctx: 1024},
 }
 
-// DSV4SynthOptions say what SynthDSV4 writes.
-type DSV4SynthOptions struct {
-	Shape DSV4Shape
+// DeepSeek4Options say what DeepSeek4 writes.
+type DeepSeek4Options struct {
+	Shape DeepSeek4Shape
 	// Quant: "f32" (every matrix F32), or "q2", ds4's 2-bit mix (routed
 	// gate/up IQ2_XXS, routed down Q2_K, attention/shared/output Q8_0,
 	// embedding/HC/router/compressor/indexer F16).
@@ -47,8 +47,8 @@ type DSV4SynthOptions struct {
 	Fast bool
 }
 
-// dsv4Ratios returns the per-layer compression ratios of a shape.
-func (s DSV4Shape) ratios() []int {
+// ratios returns the per-layer compression ratios of a shape.
+func (s DeepSeek4Shape) ratios() []int {
 	if s.Ratios != nil {
 		return s.Ratios
 	}
@@ -66,9 +66,9 @@ func (s DSV4Shape) ratios() []int {
 	return r
 }
 
-// SynthDSV4 writes a random-weight deepseek4 GGUF with ds4's tensor names
+// DeepSeek4 writes a random-weight deepseek4 GGUF with ds4's tensor names
 // and metadata (plus the keys llama.cpp's deepseek4 loader needs).
-func SynthDSV4(w io.Writer, opt DSV4SynthOptions) error {
+func DeepSeek4(w io.Writer, opt DeepSeek4Options) error {
 	s := opt.Shape
 	rs := s.ratios()
 	if len(rs) != s.Layers {
