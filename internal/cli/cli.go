@@ -11,6 +11,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // A Command is one reddwarf subcommand.
@@ -26,7 +27,7 @@ func Commands() []Command {
 	return []Command{
 		{"check", "FILE", "verify a snapshot (dump.dsv4) or a session state file end to end", Check},
 		{"bench", "[--model FILE] [--threads N] [--prompt-tokens N] [--gen-tokens N] [--sessions N]", "prefill and decode speed, as JSON lines", Bench},
-		{"synth", "--arch llama|deepseek4 --shape NAME --quant TYPE -o FILE", "write a random-weight GGUF model for benchmarks", Synth},
+		{"synth", "[--arch ARCH] --shape NAME --quant TYPE -o FILE", "write a random-weight GGUF model: " + strings.Join(synthArches(), ", ") + " or deepseek4", Synth},
 		{"tokenize", "--model FILE [--add-bos] [--parse-special] < text", "print the token ids of stdin", Tokenize},
 	}
 }
