@@ -13,7 +13,7 @@ import (
 // and prefill (a 16-token chunk), reporting ms per token and the GB/s of
 // weights a decode step reads per layer (dense weights, the routed experts
 // used, the shared expert). The file is the committed tiny 2-bit model,
-// or DSV4_FULL=path for a full-width one, e.g. from `reddwarf synth --arch
+// or DEEPSEEK4_FULL=path for a full-width one, e.g. from `reddwarf synth --arch
 // deepseek4 --shape full --layers 4 --quant q2 --fast`. A warm-up first
 // routes 256 tokens so every expert's weights are in the page cache.
 //
@@ -21,7 +21,7 @@ import (
 // restored first), so the session's state past the warm-up is garbage:
 // only the times mean anything.
 func BenchmarkLayer(b *testing.B) {
-	path := os.Getenv("DSV4_FULL")
+	path := os.Getenv("DEEPSEEK4_FULL")
 	if path == "" {
 		path = "../../models/deepseek4-tiny-q2.gguf"
 	}
@@ -82,7 +82,7 @@ func decodeBytes(c *config, l *layerWeights) int {
 // BenchmarkDecode times whole decode steps (every layer and the output
 // head) of one session, on the same file as BenchmarkLayer.
 func BenchmarkDecode(b *testing.B) {
-	path := os.Getenv("DSV4_FULL")
+	path := os.Getenv("DEEPSEEK4_FULL")
 	if path == "" {
 		path = "../../models/deepseek4-tiny-q2.gguf"
 	}
