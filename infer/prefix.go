@@ -27,8 +27,9 @@ import (
 // Architectures with their own per-session state (ResumableArchState:
 // deepseek4's sliding-window ring and compressor frontiers) can't resume
 // from pages alone. For them each Insert also keeps the whole states the
-// state offers (Snapshots: deepseek4's restore points and its current
-// length), each on the entry of the last full page before it with the
+// state offers (Snapshots: deepseek4's restore points, the last page
+// boundary a prefill chunk crossed, and its current length), each on the
+// entry of the last full page before it with the
 // tokens past that page; Lookup resumes from the longest snapshot whose
 // tokens prefix the lookup's. A snapshot's memory counts, in pages of the
 // layout's PageBytes, among the idle pages Trim bounds: the cache alone
