@@ -42,6 +42,16 @@
 // BeginRewrite switches appends to a new incremental log and returns a
 // writer for the new base; Commit installs it (manifest, then deleting
 // the old base and logs) and Reclaim drops segments none of whose pages
-// the caller still holds. The base writer and the page copies of Compact
-// are rate-limited so they never take the disk from the loop's appends.
+// the caller still holds. Compact empties mostly-dead segments of their
+// held pages (copied to the active segment) and drops them. The base
+// writer and Compact's copies are rate-limited so they never take the
+// disk from the loop's appends.
+//
+// # Disk budget
+//
+// With Options.DiskMax (session-disk-max), PutPage makes room before a
+// page would take the store past it: pages Options.Held does not report
+// (prefix-only pages) go first, the segments with the fewest held bytes
+// first; when every stored page is held it refuses with ErrDiskFull and
+// drops nothing.
 package store

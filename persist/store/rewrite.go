@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
 	"reddwarf/rdb"
@@ -231,36 +230,10 @@ func (s *Store) Reclaim(keep func(rdb.PageKey) bool) (int, error) {
 			dead[seq] = true
 		}
 	}
-	if len(dead) == 0 {
-		return 0, nil
-	}
-	m := &rdb.Manifest{}
-	for _, f := range s.manifest.Files {
-		if f.Type != rdb.ManifestSegment || !dead[f.Seq] {
-			m.Files = append(m.Files, f)
-		}
-	}
-	if err := s.writeManifest(m); err != nil {
+	if err := s.dropSegments(dead); err != nil {
 		return 0, err
 	}
-	s.manifest = m
-	for k, loc := range s.index {
-		if dead[loc.seg] {
-			delete(s.index, k)
-		}
-	}
-	seqs := make([]uint64, 0, len(dead))
-	for seq := range dead {
-		seqs = append(seqs, seq)
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for _, seq := range seqs {
-		seg := s.segs[seq]
-		seg.f.Close()
-		os.Remove(s.path(seg.name))
-		delete(s.segs, seq)
-	}
-	s.stats.reclaimedSegs.Add(int64(len(dead)))
+	s.closeRetired()
 	return len(dead), nil
 }
 

@@ -58,6 +58,16 @@ type Options struct {
 	SegmentMax  int64 // a segment takes no more pages past this size (default 256 MiB)
 	RewriteRate int64 // bytes per second for a rewrite's base and Compact's copies; 0 = unlimited
 	Model       Model
+	// DiskMax is session-disk-max: the store's bytes (segments and logs)
+	// never grow past it; 0 = as far as the disk goes. To make room,
+	// PutPage drops pages Held does not report (prefix-only pages), the
+	// segments holding the fewest held bytes first, moving the held pages
+	// they share out first; when only held pages remain it refuses with
+	// ErrDiskFull and drops nothing.
+	DiskMax int64
+	// Held reports whether a key or a checkpoint holds a page; nil = all
+	// pages are held. Called on PutPage's goroutine, with the store locked.
+	Held func(rdb.PageKey) bool
 	// Logf receives what Open repaired (a torn tail) and background
 	// errors; nil discards them.
 	Logf func(format string, args ...any)
@@ -66,6 +76,10 @@ type Options struct {
 // ErrPageCorrupt is wrapped by ReadPage when a page fails its checksum;
 // the page is dropped from the index (recompute it from its tokens).
 var ErrPageCorrupt = errors.New("store: page damaged")
+
+// ErrDiskFull is returned by PutPage when a page would take the store
+// past Options.DiskMax and every stored page is held.
+var ErrDiskFull = errors.New("store: session-disk-max reached and every stored page is held by a key")
 
 // ErrClosed is returned by every method after Close.
 var ErrClosed = errors.New("store: closed")
@@ -88,9 +102,10 @@ type Store struct {
 	index    map[rdb.PageKey]pageLoc
 	nextSeq  uint64 // next seq for any new file
 	rewrite  *Rewrite
-	writeErr error // the last failed write, nil once one succeeds
-	syncErr  error // the last failed fsync, nil once one succeeds
-	dirty    bool  // data written since the last fsync (log or segments)
+	retired  []*os.File // dropped segments' files, closed at the next fsync turn
+	writeErr error      // the last failed write, nil once one succeeds
+	syncErr  error      // the last failed fsync, nil once one succeeds
+	dirty    bool       // data written since the last fsync (log or segments)
 
 	// syncMu is held while fsyncing outside mu, so a file is never closed
 	// under a running fsync.
@@ -559,6 +574,7 @@ func (s *Store) backgroundSync() {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
+	s.closeRetired()
 	if !s.dirty || s.closed {
 		s.mu.Unlock()
 		return
@@ -632,6 +648,12 @@ func (s *Store) PutPage(p *rdb.PageRecord) (bool, error) {
 		s.stats.dedupHits.Add(1)
 		return false, nil
 	}
+	b := rdb.AppendPageRecord(nil, p)
+	if s.o.DiskMax > 0 && s.diskBytes()+int64(len(b)) > s.o.DiskMax {
+		if err := s.makeRoom(int64(len(b))); err != nil {
+			return false, err
+		}
+	}
 	if s.active == nil || s.active.size >= s.o.SegmentMax {
 		if err := s.newSegment(); err != nil {
 			s.writeErr = err
@@ -640,7 +662,6 @@ func (s *Store) PutPage(p *rdb.PageRecord) (bool, error) {
 		}
 	}
 	seg := s.active
-	b := rdb.AppendPageRecord(nil, p)
 	n, err := seg.f.WriteAt(b, seg.size)
 	if err != nil {
 		s.failWrite(seg.f, seg.name, seg.size, n, err)
@@ -753,6 +774,7 @@ func (s *Store) Close() error {
 	<-s.done
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.closeRetired()
 	s.closeFiles()
 	return err
 }
