@@ -12,6 +12,11 @@ import (
 
 var benchMatrices = map[string]Matrix{}
 
+// benchTypes names the benchmarks' matrix types; "x16" is the type
+// repacked into groups of 16 rows.
+var benchTypes = map[string]DType{"Q8_0": Q8_0, "Q8_0x16": Q8_0, "Q4_0": Q4_0, "Q4_K": Q4_K, "Q4_Kx16": Q4_K,
+	"Q6_K": Q6_K, "F16": F16, "BF16": BF16, "F32": F32}
+
 func benchMatrix(b *testing.B, typ DType, rows, cols int) Matrix {
 	key := fmt.Sprint(typ, rows, cols)
 	if m, ok := benchMatrices[key]; ok {
@@ -23,18 +28,19 @@ func benchMatrix(b *testing.B, typ DType, rows, cols int) Matrix {
 	return m
 }
 
-// BenchmarkMatMul: "Q4_Kx16" is Q4_K repacked (Repack), as llama loads it.
+// BenchmarkMatMul: "Q4_Kx16" and "Q8_0x16" are Q4_K and Q8_0 repacked
+// (repack), as llama loads them where the backend has the kernels.
 func BenchmarkMatMul(b *testing.B) {
 	pool := NewPool(0)
 	defer pool.Close()
-	for _, name := range []string{"Q8_0", "Q4_0", "Q4_K", "Q4_Kx16", "Q6_K", "F16", "BF16", "F32"} {
-		typ := map[string]DType{"Q8_0": Q8_0, "Q4_0": Q4_0, "Q4_K": Q4_K, "Q4_Kx16": Q4_K, "Q6_K": Q6_K, "F16": F16, "BF16": BF16, "F32": F32}[name]
+	for _, name := range []string{"Q8_0", "Q8_0x16", "Q4_0", "Q4_K", "Q4_Kx16", "Q6_K", "F16", "BF16", "F32"} {
+		typ := benchTypes[name]
 		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
 			for _, batch := range []int{1, 32, 128} {
 				name := fmt.Sprintf("%v/%dx%d/b%d", name, shape[0], shape[1], batch)
 				b.Run(name, func(b *testing.B) {
 					m := benchMatrix(b, typ, shape[0], shape[1])
-					if strings.HasPrefix(name, "Q4_Kx16/") {
+					if strings.Contains(name, "x16/") {
 						m = repack(m)
 					}
 					x := randVec(newRand(b, 8), shape[1]*batch)
@@ -97,12 +103,12 @@ func BenchmarkDotF16(b *testing.B) {
 func BenchmarkMatMulCold(b *testing.B) {
 	pool := NewPool(0)
 	defer pool.Close()
-	for _, name := range []string{"Q8_0", "Q4_0", "Q4_K", "Q4_Kx16", "Q6_K", "F16"} {
-		typ := map[string]DType{"Q8_0": Q8_0, "Q4_0": Q4_0, "Q4_K": Q4_K, "Q4_Kx16": Q4_K, "Q6_K": Q6_K, "F16": F16}[name]
+	for _, name := range []string{"Q8_0", "Q8_0x16", "Q4_0", "Q4_K", "Q4_Kx16", "Q6_K", "F16"} {
+		typ := benchTypes[name]
 		for _, shape := range [][2]int{{2048, 2048}, {8192, 2048}} {
 			b.Run(fmt.Sprintf("%v/%dx%d/b1", name, shape[0], shape[1]), func(b *testing.B) {
 				m := benchMatrix(b, typ, shape[0], shape[1])
-				if name == "Q4_Kx16" {
+				if strings.HasSuffix(name, "x16") {
 					m = repack(m)
 				}
 				copies := max(2, (256<<20)/len(m.Data))
@@ -220,6 +226,42 @@ func BenchmarkQ4Kx16(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for g := 0; g < rows/q4KxRows; g++ {
 					k.dotx8(m.Data[g*gb:(g+1)*gb], acts, &o, k.dot)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkQ8_0x16 is BenchmarkQuantKernels for the repacked Q8_0×16
+// layout (same matrix size), per backend: b1 the one-column kernel, b8 the
+// eight-column one. Compare with Q8_0/b1 and Q8_0/b4 there.
+func BenchmarkQ8_0x16(b *testing.B) {
+	const rows, cols = 64, 2048
+	m := repack(benchMatrix(b, Q8_0, rows, cols))
+	var ab actBuf
+	acts := ab.prepare(cols, 8, 32)
+	x := randVec(newRand(b, 8), 8*cols)
+	for c := range acts {
+		quantAct(&acts[c], x[c*cols:(c+1)*cols], 32)
+	}
+	gb := groupRows * m.rowBytes()
+	for _, be := range backends {
+		k := be.formats[Q8_0].x16
+		b.Run("b1/"+be.name, func(b *testing.B) {
+			var o [16]float32
+			b.SetBytes(int64(len(m.Data)))
+			for i := 0; i < b.N; i++ {
+				for g := 0; g < rows/groupRows; g++ {
+					k.dot(m.Data[g*gb:(g+1)*gb], &acts[0], &o)
+				}
+			}
+		})
+		b.Run("b8/"+be.name, func(b *testing.B) {
+			var o [128]float32
+			b.SetBytes(int64(len(m.Data)))
+			for i := 0; i < b.N; i++ {
+				for g := 0; g < rows/groupRows; g++ {
+					k.dotx8(m.Data[g*gb:(g+1)*gb], acts[:8], &o, k.dot)
 				}
 			}
 		})

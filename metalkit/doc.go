@@ -21,8 +21,9 @@
 //     (4 rows × 4 columns for Q8_0, 1 row × 4 columns for Q4_0, 16 rows
 //     × 8 and × 4 for repacked Q4_K).
 //   - Repack(m) returns m with Data rearranged, once at load, into the
-//     layout the kernels in use stream best: Q4_K rows in groups of 16, one
-//     row per ZMM lane (q4_kx16.go), the same size as the file's bytes.
+//     layout the kernels in use stream best: Q4_K and Q8_0 rows in groups
+//     of 16, one row per ZMM lane (q4_kx16.go, q8_0x16.go), the same size
+//     as the file's bytes.
 //     A backend without kernels for the layout (avx2) leaves m as it is;
 //     the reference backend repacks, so METALKIT_NOASM=1 tests the layout.
 //   - Float kernels, output first: RMSNorm, Softmax, SiLU, SwiGLU, Add,
@@ -67,7 +68,9 @@
 //	            VPDPWSSD (q4_kz_amd64.s: four rows for decode, one row ×
 //	            four columns for prefill); repacked Q4_K with VPDPBUSD on
 //	            broadcast activations (q4_kx16_amd64.s: 16 rows × 1, 4
-//	            and 8 columns); Q2_K four rows per pass, each block's
+//	            and 8 columns); repacked Q8_0 the same way, one kernel
+//	            for 16 rows × any number of columns (q8_0x16_amd64.s);
+//	            Q2_K four rows per pass, each block's
 //	            activations arranged once for the four (q2_kz_amd64.s);
 //	            IQ2_XXS with its codebook read by VPGATHERQQ and its
 //	            signs and scales decoded by byte permutes, multishift and

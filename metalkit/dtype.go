@@ -118,8 +118,12 @@ func (m Matrix) Row(i int, out []float32) {
 		panic(fmt.Sprintf("metalkit: Row %d of %d", i, m.Rows))
 	}
 	out = out[:m.Cols]
-	if m.layout == layoutQ4Kx16 {
+	switch m.layout {
+	case layoutQ4Kx16:
 		m.rowQ4Kx16(i, out)
+		return
+	case layoutQ8_0x16:
+		m.rowQ8_0x16(i, out)
 		return
 	}
 	dequantRow(m.Type, m.rowData(i), out)

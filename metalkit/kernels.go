@@ -47,7 +47,7 @@ type formatKernels struct {
 	// or dot4.
 	dot4x4 dot4x4Func
 	// x16: the kernels of the format's 16-row repacked layout (Q4_K×16,
-	// q4_kx16.go), nil where the format has none. They are kept even by a
+	// q4_kx16.go; Q8_0×16, q8_0x16.go), nil where the format has none. They are kept even by a
 	// backend that does not repack, so that a repacked matrix always
 	// computes; repack says whether Repack should use the layout: a
 	// backend without its own kernels for it (avx2) keeps the GGUF rows
@@ -117,9 +117,9 @@ var goBackend = backend{
 		swiglu:   swigluGo,
 	},
 	formats: map[DType]formatKernels{
-		Q8_0:    {dot4: dot4Q8_0Go},
+		Q8_0:    {dot4: dot4Q8_0Go, x16: &x16Kernels{dot: dot16Q8_0xGo, dotx4: dot16x4Go, dotx8: dot16x8Go}, repack: true},
 		Q4_0:    {dot4: dot4Q4_0Go},
-		Q4_K:    {dot4: dot4Q4_KGo, x16: &x16Kernels{dot16Q4_KxGo, dot16x4Q4_KxGo, dot16x8Q4_KxGo}, repack: true},
+		Q4_K:    {dot4: dot4Q4_KGo, x16: &x16Kernels{dot: dot16Q4_KxGo, dotx4: dot16x4Go, dotx8: dot16x8Go}, repack: true},
 		Q6_K:    {dot4: dot4Q6_KGo},
 		Q2_K:    {dot4: dot4Q2_KGo},
 		IQ2_XXS: {dot4: dot4IQ2_XXSGo},

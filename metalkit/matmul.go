@@ -53,8 +53,8 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	}
 	// Chunks of up to 64 rows, several per worker so a busy core takes less.
 	chunk := min(64, max(4, (m.Rows/(p.threads*8)+3)&^3))
-	if m.layout == layoutQ4Kx16 {
-		chunk = (chunk + q4KxRows - 1) &^ (q4KxRows - 1) // whole groups
+	if m.layout != layoutGGUF {
+		chunk = (chunk + groupRows - 1) &^ (groupRows - 1) // whole groups
 	}
 	t.rows.reset(m.Rows, chunk)
 	p.run(t)
@@ -91,15 +91,11 @@ func (t *matmulTask) work(w int) {
 		}
 		for b0 := 0; b0 < t.batch; b0 += matmulBatchTile {
 			b1 := min(t.batch, b0+matmulBatchTile)
-			switch t.m.Type {
-			case F32, F16, BF16:
+			switch {
+			case t.acts == nil:
 				t.floatRows(start, end, b0, b1)
-			case Q4_K:
-				if t.m.layout == layoutQ4Kx16 {
-					t.q4KxRows(w, start, end, b0, b1)
-					break
-				}
-				fallthrough
+			case t.m.layout != layoutGGUF:
+				t.groupRows(w, start, end, b0, b1)
 			default:
 				t.quantRows(w, start, end, b0, b1)
 			}
@@ -170,33 +166,34 @@ func (t *matmulTask) quantRows(w int, start, end, b0, b1 int) {
 	}
 }
 
-// q4KxRows does rows [start, end) × columns [b0, b1) of a Q4_K×16 matrix:
-// whole groups with the 16-row kernels, eight columns at a time while the
-// group's 16 rows stay in L1, then the rows past the last group (GGUF
-// layout) with quantRows. start is a multiple of 16.
-func (t *matmulTask) q4KxRows(w int, start, end, b0, b1 int) {
+// groupRows does rows [start, end) × columns [b0, b1) of a repacked
+// matrix (Q4_K×16, Q8_0×16): whole groups with the 16-row kernels, eight
+// columns at a time while the group's 16 rows stay in L1, then the rows
+// past the last group (GGUF layout) with quantRows. start is a multiple
+// of 16.
+func (t *matmulTask) groupRows(w int, start, end, b0, b1 int) {
 	R := t.m.Rows
-	gEnd := min(end, R/q4KxRows*q4KxRows)
+	gEnd := min(end, R/groupRows*groupRows)
 	o16, o64, o128 := &t.tileOut[w], &t.wideOut[w], &t.wide8Out[w]
 	k := t.f.x16
-	for r := start; r+q4KxRows <= gEnd; r += q4KxRows {
-		g := t.m.Data[r*t.rb : (r+q4KxRows)*t.rb]
+	for r := start; r+groupRows <= gEnd; r += groupRows {
+		g := t.m.Data[r*t.rb : (r+groupRows)*t.rb]
 		b := b0
 		for ; b+8 <= b1; b += 8 {
 			k.dotx8(g, t.acts[b:b+8], o128, k.dot)
 			for c := 0; c < 8; c++ {
-				copy(t.out[(b+c)*R+r:(b+c)*R+r+q4KxRows], o128[16*c:16*c+16])
+				copy(t.out[(b+c)*R+r:(b+c)*R+r+groupRows], o128[16*c:16*c+16])
 			}
 		}
 		for ; b+4 <= b1; b += 4 {
 			k.dotx4(g, t.acts[b:b+4], o64, k.dot)
 			for c := 0; c < 4; c++ {
-				copy(t.out[(b+c)*R+r:(b+c)*R+r+q4KxRows], o64[16*c:16*c+16])
+				copy(t.out[(b+c)*R+r:(b+c)*R+r+groupRows], o64[16*c:16*c+16])
 			}
 		}
 		for ; b < b1; b++ {
 			k.dot(g, &t.acts[b], o16)
-			copy(t.out[b*R+r:b*R+r+q4KxRows], o16[:])
+			copy(t.out[b*R+r:b*R+r+groupRows], o16[:])
 		}
 	}
 	if gEnd < end {

@@ -1,11 +1,6 @@
 package metalkit
 
-import (
-	"encoding/binary"
-	"fmt"
-	"runtime"
-	"sync"
-)
+import "encoding/binary"
 
 // Q4_K×16: Q4_K rows repacked at load in groups of 16, so that the 16 rows
 // sit in the 16 int32 lanes of a ZMM register. A VPDPBUSD then multiplies
@@ -35,57 +30,6 @@ const (
 	q4KxRows  = 16                   // rows per group
 	q4KxBlock = q4KxRows * q4_KBytes // bytes of one super-block of a group
 )
-
-var le = binary.LittleEndian
-
-// layout says how a Matrix's Data is arranged.
-type layout uint8
-
-const (
-	layoutGGUF   layout = iota // rows back to back, as in the file
-	layoutQ4Kx16               // Q4_K×16 groups (q4_kx16.go), then GGUF rows
-)
-
-// Repack returns m with its Data rearranged into the layout the kernels in
-// use stream best, in a new heap slice of the same size; m.Data is only
-// read, so the caller may then release the pages it came from (the file
-// stays the source of truth). When there is no better layout (another type,
-// fewer than 16 rows, a backend without such kernels, or m already
-// repacked) it returns m itself. Only MatMul and Row understand a repacked
-// Data: don't slice it into row ranges.
-func Repack(m Matrix) Matrix {
-	if !kern.formats[m.Type].repack {
-		return m
-	}
-	return repack(m)
-}
-
-// repack is Repack whatever the backend.
-func repack(m Matrix) Matrix {
-	if m.Type != Q4_K || m.layout != layoutGGUF || m.Rows < q4KxRows {
-		return m
-	}
-	rb := m.rowBytes()
-	if rb <= 0 || len(m.Data) != m.Rows*rb {
-		panic(fmt.Sprintf("metalkit: Repack %v %dx%d: %d bytes", m.Type, m.Rows, m.Cols, len(m.Data)))
-	}
-	out := make([]byte, len(m.Data))
-	groups := m.Rows / q4KxRows
-	// A 1B model's 600 MB take a few hundred ms; split them across cores.
-	n := min(groups, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for w := 0; w < n; w++ {
-		g0, g1 := groups*w/n*q4KxRows*rb, groups*(w+1)/n*q4KxRows*rb
-		wg.Go(func() { repackQ4Kx16(out[g0:g1], m.Data[g0:g1], rb/q4_KBytes) })
-	}
-	wg.Wait()
-	copy(out[groups*q4KxRows*rb:], m.Data[groups*q4KxRows*rb:])
-	m.Data, m.layout = out, layoutQ4Kx16
-	return m
-}
-
-// Repacked reports whether m's Data is in a repacked layout.
-func (m Matrix) Repacked() bool { return m.layout != layoutGGUF }
 
 // repackQ4Kx16 moves whole groups of 16 GGUF Q4_K rows of nb super-blocks
 // from src into the Q4_K×16 layout in dst (the same length).
@@ -159,15 +103,15 @@ func dot16Q4_KxGo(w []byte, a *q8Act, out *[16]float32) {
 	}
 }
 
-// dot16x4Q4_KxGo is the reference 16-row × 4-column kernel.
-func dot16x4Q4_KxGo(w []byte, a []q8Act, out *[64]float32, d16 dot16Func) {
+// dot16x4Go is the reference 16-row × 4-column kernel (any 16-row layout).
+func dot16x4Go(w []byte, a []q8Act, out *[64]float32, d16 dot16Func) {
 	for c := 0; c < 4; c++ {
 		d16(w, &a[c], (*[16]float32)(out[16*c:])) // a local would escape
 	}
 }
 
-// dot16x8Q4_KxGo is the reference 16-row × 8-column kernel.
-func dot16x8Q4_KxGo(w []byte, a []q8Act, out *[128]float32, d16 dot16Func) {
+// dot16x8Go is the reference 16-row × 8-column kernel (any 16-row layout).
+func dot16x8Go(w []byte, a []q8Act, out *[128]float32, d16 dot16Func) {
 	for c := 0; c < 8; c++ {
 		d16(w, &a[c], (*[16]float32)(out[16*c:]))
 	}

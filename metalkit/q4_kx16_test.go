@@ -103,11 +103,11 @@ func TestBackendQ4Kx16(t *testing.T) {
 				}
 				var got, want [64]float32
 				k.dotx4(w, a[3:7], &got, k.dot)
-				dot16x4Q4_KxGo(w, a[3:7], &want, ref.dot)
+				dot16x4Go(w, a[3:7], &want, ref.dot)
 				checkClose(t, fmt.Sprintf("Q4_Kx16 16x4 nb=%d", nb), got[:], want[:], tol(nb))
 				var got8, want8 [128]float32
 				k.dotx8(w, a, &got8, k.dot)
-				dot16x8Q4_KxGo(w, a, &want8, ref.dot)
+				dot16x8Go(w, a, &want8, ref.dot)
 				checkClose(t, fmt.Sprintf("Q4_Kx16 16x8 nb=%d", nb), got8[:], want8[:], tol(nb))
 			}
 		}

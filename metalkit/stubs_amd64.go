@@ -153,12 +153,13 @@ func newAVX2Backend(parent *backend) *backend {
 	b.formats[Q8_0] = formatKernels{
 		dot4:   dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
 		dot1x4: dot1x4Asm(q8_0Dot1x4AVX2, q8_0Bytes),
+		x16:    parent.formats[Q8_0].x16,
 	}
 	b.formats[Q4_0] = formatKernels{
 		dot4:   dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
 		dot1x4: dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
 	}
-	// The Q4_K×16 kernels stay the parent's, without repack.
+	// The 16-row kernels stay the parent's, without repack.
 	b.formats[Q4_K] = formatKernels{dot4: dot4K(q4KDotAVX2, q4_KBytes, false), x16: parent.formats[Q4_K].x16}
 	b.formats[Q6_K] = formatKernels{dot4: dot4K(q6KDotAVX2, q6_KBytes, true)}
 	b.formats[Q2_K] = formatKernels{dot4: dot4Q2_KAVX2}
@@ -176,6 +177,8 @@ func newVNNIBackend(parent *backend, iq2z bool) *backend {
 		dot4:   dot4Q8_0Z(dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block)),
 		dot1x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
 		dot4x4: dot4x4Q8_0Z,
+		x16:    &x16Kernels{dot: dot16Q8_0xZ, dotx4: dot16x4Q8_0xZ, dotx8: dot16x8Q8_0xZ},
+		repack: true,
 	}
 	b.formats[Q4_0] = formatKernels{
 		dot4:   dot4Asm(q4_0Dot4VNNI, q4_0Bytes, q4_0Block),
@@ -184,7 +187,7 @@ func newVNNIBackend(parent *backend, iq2z bool) *backend {
 	b.formats[Q4_K] = formatKernels{
 		dot4:   dot4Q4_KZ,
 		dot1x4: dot1x4Q4_KZ,
-		x16:    &x16Kernels{dot16Q4_KxZ, dot16x4Q4_KxZ, dot16x8Q4_KxZ},
+		x16:    &x16Kernels{dot: dot16Q4_KxZ, dotx4: dot16x4Q4_KxZ, dotx8: dot16x8Q4_KxZ},
 		repack: true,
 	}
 	b.formats[Q2_K] = formatKernels{dot4: dot4Q2_KZ, dot1x4: dot1x4Q2_KZ}
@@ -230,7 +233,8 @@ func asmBackends(parent *backend) (bs []*backend, notRun []string) {
 	if !hasVNNI {
 		return bs, []string{"avx512vnni backend (needs AVX512F, BW, VL, VNNI)"}
 	}
-	bs = append(bs, newVNNIBackend(avx2, hasIQ2Z))
+	vnni := newVNNIBackend(avx2, hasIQ2Z)
+	bs = append(bs, vnni)
 	if !hasIQ2Z {
 		notRun = append(notRun, "avx512vnni IQ2_XXS kernels (need AVX512VBMI, BITALG; the avx2 ones ran instead)")
 	}
@@ -524,7 +528,7 @@ func dot16x4Q4_KxZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
 	nb := len(a[0].d)
 	qsStride, dStride, ok := q8KColumns(a, nb)
 	if nb == 0 || len(w) < nb*q4KxBlock || !ok {
-		dot16x4Q4_KxGo(w, a, out, fallback)
+		dot16x4Go(w, a, out, fallback)
 		return
 	}
 	q4KDot16x4Z(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
@@ -536,7 +540,7 @@ func dot16x8Q4_KxZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
 	nb := len(a[0].d)
 	qsStride, dStride, ok := q8KColumns(a, nb)
 	if nb == 0 || len(w) < nb*q4KxBlock || !ok {
-		dot16x8Q4_KxGo(w, a, out, fallback)
+		dot16x8Go(w, a, out, fallback)
 		return
 	}
 	q4KDot16x8Z(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
@@ -580,5 +584,74 @@ func readPatterns() []readPattern {
 		{width, at(0)},
 		{width + "+pf1k", at(1 << 10)},
 		{width + "+pf4k", at(4 << 10)},
+	}
+}
+
+// q8_0Dot16xNZ dots the sixteen rows of a Q8_0×16 group (nb blocks a row,
+// at w) with n columns of activations in 32-value blocks with corrections:
+// column c's quants at qs + c·qsStride, its scales and corrections at
+// d + c·sStride and cz + c·sStride (bytes); out[16c+r]. (AVX512F+BW+VNNI)
+//
+//	for c := 0; c < n; c++ { dot16Q8_0xGo(w, column c, out[16c:16c+16]) }
+//
+//go:noescape
+func q8_0Dot16xNZ(w *byte, nb int, qs *int8, qsStride int, d *float32, cz *int32, sStride int, n int, out *float32)
+
+// q8Columns reports the byte strides between the quants and between the
+// scales (and corrections) of columns a, when they are evenly spaced in
+// memory as actBuf lays them out, each nb blocks of 32 with corrections.
+func q8Columns(a []q8Act, nb int) (qsStride, sStride int, ok bool) {
+	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
+	for c := range a {
+		if len(a[c].d) != nb || len(a[c].cz) != nb || len(a[c].qs) < nb*q8_0Block {
+			return 0, 0, false
+		}
+	}
+	if len(a) == 1 {
+		return 0, 0, true
+	}
+	qs := addr(unsafe.Pointer(&a[1].qs[0])) - addr(unsafe.Pointer(&a[0].qs[0]))
+	s := addr(unsafe.Pointer(&a[1].d[0])) - addr(unsafe.Pointer(&a[0].d[0]))
+	for c := 1; c < len(a); c++ {
+		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qs ||
+			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*s ||
+			addr(unsafe.Pointer(&a[c].cz[0])) != addr(unsafe.Pointer(&a[0].cz[0]))+uintptr(c)*s {
+			return 0, 0, false
+		}
+	}
+	return int(qs), int(s), true
+}
+
+// dot16xNQ8_0Z runs q8_0Dot16xNZ on columns a (out[16c+r], len(a) ≥ 1),
+// or reports false where a's columns are not laid out as it needs.
+func dot16xNQ8_0Z(w []byte, a []q8Act, out []float32) bool {
+	nb := len(a[0].d)
+	qsStride, sStride, ok := q8Columns(a, nb)
+	if !ok || nb == 0 || len(w) < nb*q8xBlock || len(out) < 16*len(a) {
+		return false
+	}
+	q8_0Dot16xNZ(&w[0], nb, &a[0].qs[0], qsStride, &a[0].d[0], &a[0].cz[0], sStride, len(a), &out[0])
+	return true
+}
+
+// dot16Q8_0xZ is the one-column Q8_0×16 kernel.
+func dot16Q8_0xZ(w []byte, a *q8Act, out *[16]float32) {
+	if !dot16xNQ8_0Z(w, unsafe.Slice(a, 1), out[:]) {
+		dot16Q8_0xGo(w, a, out)
+	}
+}
+
+// dot16x4Q8_0xZ is the four-column Q8_0×16 kernel; columns it cannot take
+// go one at a time to fallback.
+func dot16x4Q8_0xZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
+	if !dot16xNQ8_0Z(w, a[:4], out[:]) {
+		dot16x4Go(w, a, out, fallback)
+	}
+}
+
+// dot16x8Q8_0xZ is the eight-column Q8_0×16 kernel.
+func dot16x8Q8_0xZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
+	if !dot16xNQ8_0Z(w, a[:8], out[:]) {
+		dot16x8Go(w, a, out, fallback)
 	}
 }
