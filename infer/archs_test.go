@@ -37,7 +37,7 @@ var archCases = []archCase{
 	{"qwen3", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen3-tiny.json", 1e-2},
 	{"qwen3moe", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen3moe-tiny.json", 1e-2},
 	{"phi3", "tokenizer/testdata/ggml-vocab-phi-3.gguf", "llamacpp-phi3-tiny.json", 1e-2},
-	{"gemma3", "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-gemma3-tiny.json", 1e-2}, // Qwen2 vocabulary until the tokenizer reads Gemma's
+	{"gemma3", "tokenizer/testdata/ggml-vocab-gemma-4.gguf", "llamacpp-gemma3-tiny.json", 1e-2},
 }
 
 // synthArch builds case c's model: = reddwarf synth --arch ARCH --shape tiny

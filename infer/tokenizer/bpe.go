@@ -83,9 +83,14 @@ func (t *Tokenizer) bpeWord(out []int32, piece string) []int32 {
 	if ids, ok := t.cacheGet(piece); ok {
 		return append(out, ids...)
 	}
-	enc := byteEncode(make([]byte, 0, 2*len(piece)), piece)
+	enc := []byte(piece)
+	if !t.rawBPE {
+		enc = byteEncode(make([]byte, 0, 2*len(piece)), piece)
+	}
 	n0 := len(out)
-	if id, ok := t.byText[string(enc)]; ok && t.ignoreMerges {
+	if id, ok := t.byText[string(enc)]; ok && (t.ignoreMerges || t.rawBPE && strings.Trim(piece, "\n") == "") {
+		// llama3 takes a piece that is a token whole; gemma4 does so for
+		// a run of newlines.
 		out = append(out, id)
 	} else {
 		out = t.bpeMerge(out, enc)
@@ -145,7 +150,10 @@ func (t *Tokenizer) bpeMerge(out []int32, enc []byte) []int32 {
 		}
 		// Not in the vocabulary: one token per byte, if the byte's
 		// encoded form is a token (as llama.cpp does).
-		raw := byteDecode(nil, string(enc[s.start:s.end]))
+		raw := enc[s.start:s.end]
+		if !t.rawBPE {
+			raw = byteDecode(nil, string(raw))
+		}
 		for _, b := range raw {
 			if id := t.byteID[b]; id >= 0 {
 				out = append(out, id)

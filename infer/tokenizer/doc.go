@@ -1,7 +1,7 @@
 // Package tokenizer converts between text and token ids for the vocabularies
 // GGUF files carry (tokenizer.ggml.*), matching llama.cpp token for token.
 //
-// FromGGUF builds a *Tokenizer for one of two models:
+// FromGGUF builds a *Tokenizer for one of three models:
 //
 //   - "llama": SentencePiece-style BPE with scores (spm.go). Spaces become
 //     "▁", text that starts a sequence gets a dummy-prefix "▁"
@@ -13,9 +13,13 @@
 //     (pretok.go: gpt-2 and the default, llama-bpe/llama3, deepseek-llm,
 //     deepseek-v3 and joyai-llm for DeepSeek V3/V4), each piece is mapped
 //     byte by byte to printable code points, and the lowest-ranked adjacent
-//     pair merges first.
+//     pair merges first. The pre-tokenizers also include qwen2 (Llama 3's
+//     regex with single digits).
+//   - "gemma4": BPE with ranked merges over raw UTF-8 (bpe.go): spaces
+//     become "▁", the text is split only into lines and runs of newlines,
+//     and bytes without a token fall back to <0xNN>, as SentencePiece does.
 //
-// Before either, Encode cuts the text at special-token strings (encode.go):
+// Before any of them, Encode cuts the text at special-token strings (encode.go):
 // user-defined tokens always, control tokens such as "<|endoftext|>" only
 // with EncodeOptions.ParseSpecial, longest first, as llama.cpp does.
 // Text that continues a sequence already holding tokens is encoded with

@@ -133,6 +133,9 @@ func (t *Tokenizer) specialsIn(text string, parseSpecial bool) []int32 {
 
 // bpeEncode pre-tokenizes one raw fragment and runs BPE on each piece.
 func (t *Tokenizer) bpeEncode(out []int32, text string) []int32 {
+	if t.rawBPE {
+		text = strings.ReplaceAll(text, " ", spmSpace)
+	}
 	cs := []rune(text)
 	var buf []byte
 	for _, p := range t.split.split(cs) {

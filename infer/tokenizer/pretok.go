@@ -80,6 +80,17 @@ func preTokenizerFor(pre string) (preTokenizer, bool) {
 	return preTokenizer{matchGPT2}, false
 }
 
+// matchLineRuns implements gemma4's [^\n]+|[\n]+: its merges run over
+// whole lines (spaces included), and runs of newlines apart.
+func matchLineRuns(cs []rune, i, end int) int {
+	nl := cs[i] == '\n'
+	j := i + 1
+	for j < end && (cs[j] == '\n') == nl {
+		j++
+	}
+	return j - i
+}
+
 // Unicode classes as the regexes use them.
 func isL(r rune) bool {
 	return r < 0x80 && ('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') || r >= 0x80 && unicode.IsLetter(r)

@@ -46,6 +46,10 @@ type Tokenizer struct {
 	merges       map[uint64]mergeRule
 	split        preTokenizer
 	ignoreMerges bool // llama3: a piece that is a whole token skips merging
+	// SentencePiece-style BPE (gemma4): merges run on the raw UTF-8 of the
+	// text with spaces written "▁", no byte-level mapping; bytes without a
+	// token of their own fall back to <0xNN>.
+	rawBPE bool
 
 	specials []int32            // control/user-defined/unknown ids, longest text first
 	special1 [256][]int32       // one-byte specials by their byte
@@ -64,7 +68,7 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	model, _ := f.String("tokenizer.ggml.model")
 	t := &Tokenizer{model: model, bos: -1, eos: -1, unk: -1, eog: map[int32]bool{}, cache: map[string][]int32{}}
 	t.pre, _ = f.String("tokenizer.ggml.pre")
-	if model != "llama" && model != "gpt2" {
+	if model != "llama" && model != "gpt2" && model != "gemma4" {
 		return nil, fmt.Errorf("tokenizer: model %q: %w", model, ErrUnsupported)
 	}
 	var ok bool
@@ -97,11 +101,7 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		if t.scores, ok = f.Float32s("tokenizer.ggml.scores"); !ok || len(t.scores) != n {
 			return nil, fmt.Errorf("tokenizer: llama model needs tokenizer.ggml.scores with %d entries", n)
 		}
-		for b := 0; b < 256; b++ {
-			if id, ok := t.byText[fmt.Sprintf("<0x%02X>", b)]; ok {
-				t.byteID[b] = id
-			}
-		}
+		t.byteFallbackIDs()
 		t.addBOS, t.addSpacePrefix = true, true
 		t.bos, t.eos, t.unk = 1, 2, 0
 	case "gpt2":
@@ -119,6 +119,15 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		case "llama-bpe", "llama3", "llama-v3":
 			t.ignoreMerges, t.addBOS = true, true
 		}
+		t.buildMerges(merges)
+	case "gemma4":
+		merges, ok := f.Strings("tokenizer.ggml.merges")
+		if !ok {
+			return nil, errors.New("tokenizer: gemma4 model needs tokenizer.ggml.merges")
+		}
+		t.byteFallbackIDs()
+		t.rawBPE, t.addBOS = true, true
+		t.split = preTokenizer{matchLineRuns}
 		t.buildMerges(merges)
 	}
 
@@ -142,7 +151,7 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		t.eos = t.findFirst("<｜end▁of▁sentence｜>", "<|end_of_text|>", "<|endoftext|>", "</s>")
 	}
 	if v, ok := f.Bool("tokenizer.ggml.add_bos_token"); ok {
-		t.addBOS = v
+		t.addBOS = v || t.model == "gemma4" // llama.cpp forces BOS for gemma4
 	}
 	if v, ok := f.Bool("tokenizer.ggml.add_space_prefix"); ok {
 		t.addSpacePrefix = v
@@ -190,6 +199,15 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	return t, nil
 }
 
+// byteFallbackIDs sets byteID from the <0xNN> tokens.
+func (t *Tokenizer) byteFallbackIDs() {
+	for b := 0; b < 256; b++ {
+		if id, ok := t.byText[fmt.Sprintf("<0x%02X>", b)]; ok {
+			t.byteID[b] = id
+		}
+	}
+}
+
 func (t *Tokenizer) findFirst(texts ...string) int32 {
 	for _, s := range texts {
 		if id, ok := t.byText[s]; ok {
@@ -224,7 +242,7 @@ func (t *Tokenizer) buildPieces() {
 				t.pieceData = append(t.pieceData, b)
 			}
 		default:
-			if t.model == "llama" {
+			if t.model == "llama" || t.rawBPE {
 				t.pieceData = append(t.pieceData, strings.ReplaceAll(s, spmSpace, " ")...)
 			} else {
 				t.pieceData = byteDecode(t.pieceData, s)
