@@ -286,6 +286,18 @@ func (c *PrefixCache) Trim(maxIdle int) int {
 	return dropped
 }
 
+// SnapshotBytes is the memory of the snapshots the cache keeps (stateful
+// models; 0 otherwise).
+func (c *PrefixCache) SnapshotBytes() int64 {
+	var b int64
+	for _, e := range c.entries {
+		for _, sn := range e.snaps {
+			b += sn.state.Bytes()
+		}
+	}
+	return b
+}
+
 // Clear drops every entry, releasing the cache's page references.
 func (c *PrefixCache) Clear() {
 	for h, e := range c.entries {

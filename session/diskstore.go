@@ -23,7 +23,7 @@ func StoreModel(m *infer.Model) (store.Model, error) {
 		return store.Model{}, err
 	}
 	kind := uint8(rdb.PageKVF16)
-	if m.NewState().Layout().Type == infer.KVF32 {
+	if m.Arch().KVLayout().Type == infer.KVF32 {
 		kind = rdb.PageKVF32
 	}
 	return store.Model{Arch: archName(m), Fingerprint: fp, PageKind: kind, PageTokens: infer.PageTokens}, nil

@@ -84,7 +84,7 @@ func ModelFingerprint(m *infer.Model) (uint64, error) {
 	h.WriteString(archName(m))
 	h.Write([]byte{0})
 	sh := m.Arch().Shape()
-	l := m.NewState().Layout()
+	l := m.Arch().KVLayout()
 	for _, v := range []int{sh.Vocab, sh.Layers, sh.Dim, sh.Heads, sh.KVHeads, l.Layers, l.Heads, l.HeadDim} {
 		put(v)
 	}
@@ -207,7 +207,7 @@ func (c *Codec) Decode(st *rdb.State) (server.Value, error) {
 	if st.Fingerprint != c.fp {
 		return nil, c.incompatible("model fingerprint %016x, this model's is %016x (another model or tokenizer)", st.Fingerprint, c.fp)
 	}
-	l := c.m.NewState().Layout()
+	l := c.m.Arch().KVLayout()
 	if st.Vocab != c.m.Vocab() || st.Layers != l.Layers {
 		return nil, c.incompatible("vocab %d layers %d, model has %d and %d", st.Vocab, st.Layers, c.m.Vocab(), l.Layers)
 	}

@@ -32,13 +32,14 @@ func (e *Engine) Info(section string) []string {
 		for _, f := range e.Model.Info() {
 			out = append(out, fmt.Sprintf("%s:%v", strings.ReplaceAll(f.Key, " ", "_"), f.Value))
 		}
-		return append(out, fmt.Sprintf("threads:%d", e.Model.Threads()), fmt.Sprintf("kv_cache_type:%s", e.Model.NewState().Layout().Type))
+		return append(out, fmt.Sprintf("threads:%d", e.Model.Threads()), fmt.Sprintf("kv_cache_type:%s", e.Model.Arch().KVLayout().Type))
 	}
 	return nil
 }
 
 // KVUsage counts the distinct KV pages held by sessions, running jobs and
-// the prefix cache, and their bytes (a shared page counts once).
+// the prefix cache, and their bytes (a shared page counts once) with the
+// states the cache keeps for deepseek4.
 func (e *Engine) KVUsage() (pages int, bytes int64) {
 	seen := map[infer.PageRef]struct{}{}
 	var refs []infer.PageRef
@@ -58,5 +59,5 @@ func (e *Engine) KVUsage() (pages int, bytes int64) {
 	for _, r := range e.cache.CachedPageRefs(nil) {
 		seen[r] = struct{}{}
 	}
-	return len(seen), int64(len(seen)) * e.pageBytes()
+	return len(seen), int64(len(seen))*e.pageBytes() + e.cache.SnapshotBytes()
 }

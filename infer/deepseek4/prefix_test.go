@@ -85,9 +85,12 @@ func TestPrefixCacheContinuesExactly(t *testing.T) {
 		if c.IdlePages() < 4 {
 			t.Errorf("%s: idle pages %d with four snapshots", numerics, c.IdlePages())
 		}
+		if c.SnapshotBytes() <= 0 {
+			t.Errorf("%s: snapshots of %d bytes", numerics, c.SnapshotBytes())
+		}
 		c.Trim(0)
-		if c.IdlePages() != 0 {
-			t.Errorf("%s: idle pages %d after Trim(0)", numerics, c.IdlePages())
+		if c.IdlePages() != 0 || c.SnapshotBytes() != 0 {
+			t.Errorf("%s: idle pages %d, snapshots of %d bytes after Trim(0)", numerics, c.IdlePages(), c.SnapshotBytes())
 		}
 		if e, _ := c.Lookup(m, toks, len(toks)-1); e != nil {
 			t.Errorf("%s: a lookup resumed after Trim(0)", numerics)
