@@ -32,7 +32,10 @@
 //     infer.ArchState: per layer the raw sliding-window ring, compressed
 //     and indexer rows (fork-shared pages) and compressor frontiers, plus
 //     restore points; a rollback restores the nearest restore point and
-//     replays the tokens after it.
+//     replays the tokens after it. Snapshots offers frozen states to
+//     infer.PrefixCache (restore points, the last page boundary a prefill
+//     chunk crossed, the current length), from which another session
+//     resumes exactly.
 //   - persist.go: that state as sections of the DSV4 file format (kinds in
 //     rdb/format.go).
 //

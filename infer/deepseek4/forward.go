@@ -307,38 +307,6 @@ func (m *model) hcPost(T int) {
 	}
 }
 
-// outputHC collapses an HC state for the output head (spec §4.8).
-func (m *model) outputHC(X, out []float32) {
-	c := &m.cfg
-	H, D, hcD := c.HC, c.Dim, c.HC*c.Dim
-	f := make([]float32, hcD)
-	rmsNormNoWeight(f, X, c.Eps)
-	mx := make([]float32, H)
-	metalkit.MatMul(nil, mx, m.w.outHCFn, f, 1)
-	for i := range out[:D] {
-		out[i] = 0
-	}
-	for s := 0; s < H; s++ {
-		w := sigmoid(mx[s]*m.w.outHCScl[0]+m.w.outHCBase[s]) + c.HCEps
-		metalkit.Axpy(out[:D], w, X[s*D:(s+1)*D])
-	}
-}
-
-// grow returns b resized to n values, reallocated only when too small.
-func grow(b []float32, n int) []float32 {
-	if cap(b) < n {
-		return make([]float32, n)
-	}
-	return b[:n]
-}
-
-func growInt32(b []int32, n int) []int32 {
-	if cap(b) < n {
-		return make([]int32, n)
-	}
-	return b[:n]
-}
-
 // moe runs the FFN sub-layer on r.h, leaving its output in r.y (spec §4.7).
 func (m *model) moe(pool *metalkit.Pool, li int, l *layerWeights, T int) {
 	c := &m.cfg
@@ -433,4 +401,36 @@ func swigluClamp(g, u []float32, lim float32) {
 		}
 		g[i] = metalkit.SiLU(gv) * uv
 	}
+}
+
+// outputHC collapses an HC state for the output head (spec §4.8).
+func (m *model) outputHC(X, out []float32) {
+	c := &m.cfg
+	H, D, hcD := c.HC, c.Dim, c.HC*c.Dim
+	f := make([]float32, hcD)
+	rmsNormNoWeight(f, X, c.Eps)
+	mx := make([]float32, H)
+	metalkit.MatMul(nil, mx, m.w.outHCFn, f, 1)
+	for i := range out[:D] {
+		out[i] = 0
+	}
+	for s := 0; s < H; s++ {
+		w := sigmoid(mx[s]*m.w.outHCScl[0]+m.w.outHCBase[s]) + c.HCEps
+		metalkit.Axpy(out[:D], w, X[s*D:(s+1)*D])
+	}
+}
+
+// grow returns b resized to n values, reallocated only when too small.
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func growInt32(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n)
+	}
+	return b[:n]
 }
