@@ -36,6 +36,7 @@ var connectionCommands = []*server.Spec{
 		{Name: "client|caching", Arity: 3, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Args: "mode: YES | NO", Summary: "Instruct the server about tracking or not keys in the next request", Handler: clientCachingCommand},
 		{Name: "client|getredir", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.0.0", Complexity: "O(1)", Summary: "Get tracking notifications redirection client ID if any", Handler: clientGetredirCommand},
 		{Name: "client|trackinginfo", Arity: 2, Flags: loading | stale | server.FlagNoscript, Group: "connection", Since: "6.2.0", Complexity: "O(1)", Summary: "Return information about server assisted client side caching for the current connection", Handler: clientTrackinginfoCommand},
+		{Name: "client|unblock", Arity: -3, Flags: server.FlagAdmin | server.FlagNoscript | loading | stale, Group: "connection", Since: "5.0.0", Complexity: "O(log N) where N is the number of client connections", Args: "client-id [TIMEOUT | ERROR]", Summary: "Unblock a client blocked in a blocking command from a different connection", Handler: clientUnblockCommand},
 		{Name: "client|help", Arity: 2, Flags: loading | stale, Group: "connection", Since: "5.0.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands", Handler: clientHelpCommand},
 	}},
 }
@@ -543,4 +544,24 @@ func clientHelpCommand(x *server.Ctx) {
 		"TRACKINGINFO",
 		"    This connection's tracking flags, redirect ID and BCAST prefixes.",
 	})
+}
+
+// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+func clientUnblockCommand(x *server.Ctx) {
+	id, ok := server.ParseInt(x.Args[2])
+	if !ok {
+		x.Error(server.ErrNotInteger)
+		return
+	}
+	asError := false
+	switch {
+	case len(x.Args) == 3:
+	case len(x.Args) == 4 && is(x.Args[3], "TIMEOUT"):
+	case len(x.Args) == 4 && is(x.Args[3], "ERROR"):
+		asError = true
+	default:
+		x.Error(server.Errorf("CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
+		return
+	}
+	x.R.Int(b2i(id > 0 && x.S.UnblockClient(uint64(id), asError)))
 }

@@ -18,6 +18,8 @@ func EncodeValue(o *server.Object) (typ uint8, payload []byte, ok bool) {
 	switch o.Type {
 	case server.TypeHash:
 		return rdb.TypeHash, rdb.EncodeCollection(o.Val.(*server.Hash).Pairs()), true
+	case server.TypeList:
+		return rdb.TypeList, rdb.EncodeCollection(o.Val.(*server.List).Items()), true
 	}
 	return 0, nil, false
 }
@@ -40,6 +42,12 @@ func DecodeValue(cfg *server.Config, typ uint8, payload []byte, base int64) (*se
 			return nil, fmt.Errorf("rdb: hash at offset %d: %w: %w", base, err, rdb.ErrCorrupt)
 		}
 		return server.NewValue(server.TypeHash, h), nil
+	case rdb.TypeList:
+		l := server.NewList()
+		for _, it := range items {
+			l.PushRight(it) // copies: items may be the snapshot's mapped bytes
+		}
+		return server.NewValue(server.TypeList, l), nil
 	}
 	return nil, fmt.Errorf("rdb: collection type %d at offset %d: %w", typ, base, rdb.ErrCorrupt)
 }

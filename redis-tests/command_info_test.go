@@ -328,6 +328,14 @@ var keyLines = [][]any{
 	{"HMGET", "k", "f", "g"}, {"HDEL", "k", "f"}, {"HLEN", "k"}, {"HSTRLEN", "k", "f"},
 	{"HINCRBY", "k", "f", 1}, {"HINCRBYFLOAT", "k", "f", 1.5}, {"HKEYS", "k"}, {"HVALS", "k"},
 	{"HGETALL", "k"}, {"HEXISTS", "k", "f"}, {"HRANDFIELD", "k", 2, "WITHVALUES"}, {"HSCAN", "k", 0},
+	// Lists.
+	{"LPUSH", "k", "v"}, {"RPUSH", "k", "v"}, {"LPUSHX", "k", "v"}, {"RPUSHX", "k", "v"},
+	{"LINSERT", "k", "BEFORE", "p", "v"}, {"LLEN", "k"}, {"LINDEX", "k", 0}, {"LSET", "k", 0, "v"},
+	{"LRANGE", "k", 0, -1}, {"LTRIM", "k", 0, -1}, {"LREM", "k", 0, "v"}, {"LPOP", "k"}, {"RPOP", "k", 2},
+	{"RPOPLPUSH", "a", "b"}, {"LMOVE", "a", "b", "LEFT", "RIGHT"}, {"LPOS", "k", "v", "RANK", 1},
+	{"LMPOP", 2, "a", "b", "LEFT"}, {"LMPOP", 1, "a", "RIGHT", "COUNT", 2}, {"LMPOP", 0, "a", "LEFT"},
+	{"LMPOP", 5, "a", "LEFT"}, {"BLPOP", "a", "b", 0}, {"BRPOP", "a", 1}, {"BRPOPLPUSH", "a", "b", 0},
+	{"BLMOVE", "a", "b", "LEFT", "LEFT", 0}, {"BLMPOP", 0, 2, "a", "b", "LEFT"}, {"BLMPOP", 0, 1, "a", "LEFT", "COUNT", 3},
 }
 
 func TestCommandGetkeysAndFlagsAreRedis70s(t *testing.T) {

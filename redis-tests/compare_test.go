@@ -25,7 +25,10 @@ var unorderedReplies = map[string]int{
 	"HKEYS": 1, "HVALS": 1, "HGETALL": 2, "HSCAN": 2,
 }
 
-func compareWithRedis(t *testing.T, seeds, ops int, gen opGen) {
+// compareWithRedis runs seeds × ops random commands from gen on both
+// servers; after each one the probes (commands that read every key's
+// whole value) must agree too, so a divergence shows where it starts.
+func compareWithRedis(t *testing.T, seeds, ops int, gen opGen, probes ...[]any) {
 	t.Helper()
 	if target == "redis" {
 		t.Skip("the reference is the target: nothing to compare")
@@ -43,6 +46,17 @@ func compareWithRedis(t *testing.T, seeds, ops int, gen opGen) {
 			a, errA := mine.Do(ctx, line...).Result()
 			b, errB := ref.Do(ctx, line...).Result()
 			ma, mb := canonReply(line, a, errA), canonReply(line, b, errB)
+			for _, p := range probes {
+				if ma != mb {
+					break
+				}
+				a, errA := mine.Do(ctx, p...).Result()
+				b, errB := ref.Do(ctx, p...).Result()
+				ma, mb = canonReply(p, a, errA), canonReply(p, b, errB)
+				if ma != mb {
+					ma, mb = fmt.Sprint(p, " after it: ", ma), fmt.Sprint(p, " after it: ", mb)
+				}
+			}
 			if ma != mb {
 				start := max(0, len(history)-8)
 				t.Fatalf("seed %d op %d: %v\n ours:  %s\n redis: %s\nlast commands:\n  %s", seed, i, line, ma, mb, strings.Join(history[start:], "\n  "))
@@ -151,5 +165,69 @@ func hashOp(r *rand.Rand) []any {
 }
 
 func TestHashRepliesMatchRedisOnRandomOperations(t *testing.T) {
-	compareWithRedis(t, 20, 400, hashOp)
+	compareWithRedis(t, 20, 400, hashOp, probeAll("HGETALL")...)
+}
+
+func listOp(r *rand.Rand) []any {
+	k := randKey(r)
+	elem := func() any { return pick[any](r, "a", "b", "c", "", 1, 2, strings.Repeat("z", 40)) }
+	idx := func() any { return r.IntN(9) - 4 }
+	switch r.IntN(22) {
+	case 0, 1:
+		return []any{"LPUSH", k, elem(), elem()}
+	case 2, 3:
+		return []any{"RPUSH", k, elem()}
+	case 4:
+		return []any{pick(r, "LPUSHX", "RPUSHX"), k, elem()}
+	case 5:
+		return []any{"LINSERT", k, pick(r, "BEFORE", "AFTER", "x"), elem(), elem()}
+	case 6:
+		return []any{"LLEN", k}
+	case 7:
+		return []any{"LINDEX", k, idx()}
+	case 8:
+		return []any{"LSET", k, idx(), elem()}
+	case 9, 10:
+		return []any{"LRANGE", k, idx(), idx()}
+	case 11:
+		return []any{"LTRIM", k, idx(), idx()}
+	case 12:
+		return []any{"LREM", k, idx(), elem()}
+	case 13:
+		return []any{pick(r, "LPOP", "RPOP"), k}
+	case 14:
+		return []any{pick(r, "LPOP", "RPOP"), k, pick[any](r, 0, 1, 3, -1)}
+	case 15:
+		return []any{"RPOPLPUSH", k, randKey(r)}
+	case 16:
+		return []any{"LMOVE", k, randKey(r), pick(r, "LEFT", "RIGHT"), pick(r, "LEFT", "RIGHT", "UP")}
+	case 17:
+		line := []any{"LPOS", k, elem()}
+		for _, o := range []string{"RANK", "COUNT", "MAXLEN"} {
+			if r.IntN(2) == 0 {
+				line = append(line, o, r.IntN(5)-1)
+			}
+		}
+		return line
+	case 18:
+		return []any{"LMPOP", pick[any](r, 1, 2, 0), k, randKey(r), pick(r, "LEFT", "RIGHT"), "COUNT", pick[any](r, 1, 2, 0)}
+	case 19:
+		return []any{pick(r, "BLPOP", "BRPOP"), k, randKey(r), "0.01"}
+	case 20:
+		return []any{"BLMOVE", k, randKey(r), "RIGHT", "LEFT", "0.01"}
+	}
+	return []any{pick(r, "SET", "DEL"), "str", "s"}
+}
+
+func TestListRepliesMatchRedisOnRandomOperations(t *testing.T) {
+	compareWithRedis(t, 20, 400, listOp, probeAll("LRANGE", 0, -1)...)
+}
+
+// probeAll is the probe cmd applied to every key randKey gives, with args.
+func probeAll(cmd string, args ...any) [][]any {
+	var out [][]any
+	for _, k := range []string{"k1", "k2", "k3"} {
+		out = append(out, append([]any{cmd, k}, args...))
+	}
+	return out
 }

@@ -17,6 +17,10 @@ func fillTypes(t *testing.T, c doer) {
 	do(t, c, "HSET", "h:small", "a", "1", "b", "")
 	do(t, c, "HSET", "h:big", "f", strings.Repeat("v", 100))
 	do(t, c, "PEXPIRE", "h:small", 1000000)
+	do(t, c, "RPUSH", "l:small", "a", "", "c")
+	for i := 0; i < 300; i++ {
+		do(t, c, "LPUSH", "l:big", strings.Repeat("e", i))
+	}
 }
 
 // typesDigest reads back every value fillTypes wrote, with its encoding.
@@ -26,6 +30,8 @@ func typesDigest(t *testing.T, c doer) string {
 	for _, line := range [][]any{
 		{"HGETALL", "h:small"}, {"OBJECT", "ENCODING", "h:small"},
 		{"HGETALL", "h:big"}, {"OBJECT", "ENCODING", "h:big"},
+		{"LRANGE", "l:small", 0, -1}, {"OBJECT", "ENCODING", "l:small"},
+		{"LRANGE", "l:big", 0, -1}, {"OBJECT", "ENCODING", "l:big"},
 	} {
 		b.WriteString(pstr(t, c, line...) + "\n")
 	}
@@ -39,7 +45,7 @@ func TestPersistCollectionsRestartDumpRestoreAndCheck(t *testing.T) {
 	fillTypes(t, c)
 	before := typesDigest(t, c)
 	// DUMP and RESTORE give the same value under another name.
-	for _, k := range []string{"h:small", "h:big"} {
+	for _, k := range []string{"h:small", "h:big", "l:small", "l:big"} {
 		p := do(t, c, "DUMP", k).(string)
 		want(t, c, "OK", "RESTORE", k+":copy", 0, p)
 		want(t, c, pstr(t, c, "OBJECT", "ENCODING", k), "OBJECT", "ENCODING", k+":copy")
@@ -51,7 +57,7 @@ func TestPersistCollectionsRestartDumpRestoreAndCheck(t *testing.T) {
 	want(t, c, "OK", "SAVE")
 	s.stop()
 	out, err := exec.Command(serverBinary, "check", filepath.Join(dir, "dump.dsv4")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "collections 2") || !strings.Contains(string(out), "OK") {
+	if err != nil || !strings.Contains(string(out), "collections 4") || !strings.Contains(string(out), "OK") {
 		t.Errorf("reddwarf check: %v\n%s", err, out)
 	}
 	s = startIn(t, dir)

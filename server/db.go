@@ -148,6 +148,7 @@ func (db *DB) Set(key string, o *Object, keepTTL bool) {
 	} else {
 		db.order.Set(&keyItem{xxhash.Sum64String(key), key})
 		db.srv.Notify(db, "new", key)
+		db.srv.SignalKeyReady(db, key) // a list/zset/stream created where clients wait
 	}
 	if o.lruMS == 0 {
 		o.lruMS = db.srv.Now()

@@ -60,6 +60,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	s.current, c.curArgs = c, args
 	s.process(c, args)
 	s.current, c.curArgs = nil, nil
+	if len(s.readyKeys) > 0 {
+		s.serveReadyKeys() // clients blocked on keys this command filled
+	}
 	c.replySkipping = false
 	if (skip && !c.replyOnNow) || c.replyOff {
 		c.R.buf = c.R.buf[:mark]

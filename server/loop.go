@@ -316,6 +316,7 @@ func (s *Server) unlinkClient(c *Client) {
 		return
 	}
 	c.closed = true
+	s.keyWaitGone(c)
 	if c.blocked != nil && s.Hooks.ClientGone != nil {
 		s.Hooks.ClientGone(c)
 	}

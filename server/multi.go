@@ -151,6 +151,7 @@ func (s *Server) SwapDB(a, b int) {
 	s.TouchAllWatched(s.DBs[a], s.DBs[b])
 	s.TouchAllWatched(s.DBs[b], s.DBs[a])
 	s.DBs[a].swap(s.DBs[b])
+	s.signalSwapped(s.DBs[a], s.DBs[b])
 }
 
 // CheckBusy returns -BUSY if any of keys in db is in use by a running job

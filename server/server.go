@@ -63,8 +63,10 @@ type Server struct {
 	startNS        int64     // when the running command started, on clock
 	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
 	ctxDepth       int
-	drained        int    // commands taken by the current drain (loop.go)
-	cronTicks      uint64 // cron calls so far (clientsCron spreads clients over them)
+	blockedOn      map[dbKey][]*KeyWait // clients blocked on keys, oldest first (keyblock.go)
+	readyKeys      []dbKey              // keys signalled ready during the current command
+	drained        int                  // commands taken by the current drain (loop.go)
+	cronTicks      uint64               // cron calls so far (clientsCron spreads clients over them)
 	noActiveExpire bool
 	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
 	LastSave       int64 // unix seconds
