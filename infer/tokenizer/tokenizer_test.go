@@ -290,18 +290,28 @@ func FuzzEncode(f *testing.F) {
 		// U+FFFD per bad byte; SentencePiece keeps every byte but reads
 		// "▁" as a space; gemma4 does both.
 		for _, tk := range []*Tokenizer{tok, spm, gemma} {
-			want := string([]rune(s))
-			switch tk {
-			case spm:
-				want = strings.ReplaceAll(s, "▁", " ")
-			case gemma:
-				want = strings.ReplaceAll(want, "▁", " ")
+			want := func(s string) string {
+				switch tk {
+				case spm:
+					return strings.ReplaceAll(s, "▁", " ")
+				case gemma:
+					return strings.ReplaceAll(string([]rune(s)), "▁", " ")
+				}
+				return string([]rune(s))
 			}
 			got := tk.Encode(s, EncodeOptions{})
-			if back := tk.Decode(got); back != want {
+			if back := tk.Decode(got); back != want(s) {
 				t.Errorf("%s: %q → %v → %q", tk.Model(), s, got, back)
 			}
 			tk.Encode(s, EncodeOptions{AddBOS: true, ParseSpecial: true})
+			// The second half appended as a continuation of the first
+			// decodes to the two joined.
+			if a, b := s[:len(s)/2], s[len(s)/2:]; a != "" {
+				ids := append(tk.Encode(a, EncodeOptions{}), tk.Encode(b, EncodeOptions{Continue: true})...)
+				if back := tk.Decode(ids); back != want(a)+want(b) {
+					t.Errorf("%s: %q + %q → %v → %q", tk.Model(), a, b, ids, back)
+				}
+			}
 		}
 	})
 }
