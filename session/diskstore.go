@@ -1,9 +1,7 @@
 package session
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"reddwarf/infer"
 	"reddwarf/persist/store"
@@ -76,16 +74,13 @@ func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Sess
 	if d.Logits == nil && use*infer.PageTokens == len(toks) && use > 0 {
 		use-- // the last token must be fed to get its logits
 	}
-	var payloads [][]byte
-	for _, k := range keys[:use] {
-		p, err := ds.ReadPage(k)
-		if err != nil {
-			if errors.Is(err, store.ErrPageCorrupt) || errors.Is(err, os.ErrNotExist) {
-				break // recompute from here
-			}
-			return nil, 0, err
-		}
-		payloads = append(payloads, p.Payload)
+	pages, err := ds.ReadRun(keys[:use]) // a missing or damaged page ends the run: recompute from there
+	if err != nil {
+		return nil, 0, err
+	}
+	payloads := make([][]byte, len(pages))
+	for i, p := range pages {
+		payloads[i] = p.Payload
 	}
 	st, err := m.StateFromPages(toks, payloads)
 	if err != nil {
@@ -107,4 +102,29 @@ func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Sess
 		}
 	}
 	return st, len(toks) - len(payloads)*infer.PageTokens, nil
+}
+
+// LookupStored is the prefix cache on disk: it finds the longest run of
+// stored pages that starts tokens and covers at most limit of them, and
+// returns a state holding those pages (no logits: feed it at least one
+// more token) and its length, or nil and 0 when the first page is not
+// stored. A page that is damaged ends the run (it is recomputed).
+func LookupStored(m *infer.Model, ds *store.Store, tokens []int32, limit int) (*infer.State, int, error) {
+	limit = min(limit, len(tokens))
+	pages, err := ds.ReadRun(ds.PageKeys(tokens[:limit]))
+	if err != nil {
+		return nil, 0, err
+	}
+	payloads := make([][]byte, len(pages))
+	for i, p := range pages {
+		payloads[i] = p.Payload
+	}
+	if len(payloads) == 0 {
+		return nil, 0, nil
+	}
+	st, err := m.StateFromPages(tokens, payloads)
+	if err != nil {
+		return nil, 0, err
+	}
+	return st, st.Len(), nil
 }

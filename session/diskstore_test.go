@@ -150,3 +150,62 @@ func testStoreContinues(t *testing.T, kv string, gen int, damage bool) {
 	}
 	t.Logf("%d tokens, %d from stored pages, %d fed; page reads %d", st.Len(), st.Len()-fed, fed, ds.Stats().PageReads)
 }
+
+// TestStoredPrefixAfterRestart: after the store is closed and opened
+// again (a restart), a prompt that starts like a stored session takes
+// those pages from disk, and the prefill that continues from them gives
+// bit for bit the logits of a cold prefill.
+func TestStoredPrefixAfterRestart(t *testing.T) {
+	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Threads: 2, Ctx: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := StoreModel(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ds, err := store.Open(store.Options{Dir: dir, Model: sm}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a []int32
+	for i := 0; i < 200; i++ {
+		a = append(a, int32(1+(i*37)%500))
+	}
+	st := m.NewState()
+	if err := m.Step([]infer.Seq{{State: st, Tokens: a}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := StorePages(ds, sm, nil, []byte("a"), st, 0); err != nil {
+		t.Fatal(err)
+	}
+	ds.Close()
+
+	ds, err = store.Open(store.Options{Dir: dir, Model: sm}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	prompt := append(slices.Clone(a[:150]), 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+	got, n, err := LookupStored(m, ds, prompt, len(prompt)-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4*infer.PageTokens {
+		t.Fatalf("%d tokens from disk, want %d (the stored pages the prompt starts with)", n, 4*infer.PageTokens)
+	}
+	if err := m.Step([]infer.Seq{{State: got, Tokens: prompt[n:]}}); err != nil {
+		t.Fatal(err)
+	}
+	cold := m.NewState()
+	if err := m.Step([]infer.Seq{{State: cold, Tokens: prompt}}); err != nil {
+		t.Fatal(err)
+	}
+	if !sameBits(got.Logits(), cold.Logits()) {
+		t.Fatal("logits after the stored prefix differ from a cold prefill")
+	}
+	if none, n, _ := LookupStored(m, ds, []int32{3, 3, 3}, 3); none != nil || n != 0 {
+		t.Errorf("a prompt nothing stored starts with found %d tokens", n)
+	}
+}
