@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"reddwarf/infer/gguf"
 	"reddwarf/infer/synth"
 	"reddwarf/infer/tokenizer"
+	"reddwarf/models"
 )
 
 var writeArchs = flag.String("write-archs", "", "write the random-weight models of TestArchsLlamaCpp into `dir` (for tools/llamacpp-ref/archs.mjs) and stop")
@@ -149,5 +151,36 @@ func TestArchsLlamaCpp(t *testing.T) {
 			}
 			t.Logf("%s: %d log-probs compared, max |Δ| = %.3g", ref.Engine, compared, worst)
 		})
+	}
+}
+
+// TestArchsWrongFile: a file whose architecture name is swapped for one of
+// the same length is refused with an error naming the architecture and the
+// tensor: a qwen2 file read as qwen3 lacks the head norms, and a qwen3 file
+// read as qwen2 has tensors qwen2 would silently ignore.
+func TestArchsWrongFile(t *testing.T) {
+	vocab, err := gguf.Parse(models.Stories260K)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to, want string }{
+		{"qwen2", "qwen3", "qwen3: tensor blk.0.attn_q_norm.weight missing"},
+		{"qwen3", "qwen2", "qwen2: tensor blk.0.attn_q_norm.weight is not part of this architecture"},
+	} {
+		var b bytes.Buffer
+		if err := synth.Model(&b, c.from, synth.ArchShapes[c.from]["tiny"], synth.Options{Quant: gguf.TypeQ8_0, Vocab: vocab, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		file := b.Bytes()
+		f, err := gguf.Parse(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only the header: keys, the architecture's value and the name.
+		head := file[:f.DataOffset]
+		copy(head, bytes.ReplaceAll(head, []byte(c.from), []byte(c.to)))
+		if _, err := OpenBytes(c.to, file, Options{Threads: 1}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s read as %s: error %v, want %q", c.from, c.to, err, c.want)
+		}
 	}
 }

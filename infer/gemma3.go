@@ -92,7 +92,7 @@ func loadGemma3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 		ld.denseFFN(l, p, c)
 		ld.vector(&m.post[i].ffn, p+"post_ffw_norm.weight", c.Dim)
 	}
-	return m, ld.err
+	return m, ld.done()
 }
 
 // Forward implements Arch: one batched step over all seqs.

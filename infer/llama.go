@@ -150,7 +150,7 @@ func loadLlama(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 		ld.attention(l, p, &m.cfg)
 		ld.denseFFN(l, p, &m.cfg)
 	}
-	return m, ld.err
+	return m, ld.done()
 }
 
 // newLlamaBody reads the config of f's architecture and the tensors outside
@@ -227,11 +227,37 @@ func (ld *tensorLoader) denseFFN(l *llamaLayer, p string, c *llamaConfig) {
 
 // tensorLoader loads and checks tensors by name, keeping the first error
 // (every later call is a no-op), so loaders read as a list of tensors.
-// Errors name the architecture and the tensor.
+// Errors name the architecture and the tensor. done checks that nothing
+// in the file was left unread.
 type tensorLoader struct {
 	f    *gguf.File
 	arch string
 	err  error
+	used map[string]bool
+}
+
+// use records that tensor name was loaded.
+func (ld *tensorLoader) use(name string) {
+	if ld.used == nil {
+		ld.used = map[string]bool{}
+	}
+	ld.used[name] = true
+}
+
+// done returns the first error, or an error naming a tensor of the file
+// that no load used: like llama.cpp's tensor count check, it refuses a file
+// of another architecture that happens to have every tensor asked for (a
+// qwen3 file read as qwen2 would silently lose its head norms).
+func (ld *tensorLoader) done() error {
+	if ld.err != nil {
+		return ld.err
+	}
+	for _, t := range ld.f.Tensors {
+		if !ld.used[t.Name] {
+			return fmt.Errorf("%s: tensor %s is not part of this architecture", ld.arch, t.Name)
+		}
+	}
+	return nil
 }
 
 // has reports whether tensor name is in the file.
@@ -250,6 +276,7 @@ func (ld *tensorLoader) vector(dst *[]float32, name string, n int) {
 	if ld.err != nil {
 		return
 	}
+	ld.use(name)
 	*dst, ld.err = loadVector(ld.f, name, n)
 	if ld.err != nil {
 		ld.err = fmt.Errorf("%s: %w", ld.arch, ld.err)
@@ -264,6 +291,7 @@ func (ld *tensorLoader) split(dst []*metalkit.Matrix, name string, dims []uint64
 	if ld.err != nil {
 		return
 	}
+	ld.use(name)
 	var ms []metalkit.Matrix
 	ms, ld.err = loadSplit(ld.f, name, dims, rows, cols)
 	if ld.err != nil {

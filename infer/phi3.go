@@ -52,5 +52,5 @@ func loadPhi3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 			[]uint64{uint64(c.Dim), uint64(2 * c.FFN)}, []int{c.FFN, c.FFN}, c.Dim)
 		ld.matrix(&l.wDown, p+"ffn_down.weight", c.Dim, c.FFN)
 	}
-	return m, ld.err
+	return m, ld.done()
 }

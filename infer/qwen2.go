@@ -31,5 +31,5 @@ func loadQwen2(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 		ld.attention(l, p, &m.cfg) // with the biases, which llama.cpp also makes optional
 		ld.denseFFN(l, p, &m.cfg)
 	}
-	return m, ld.err
+	return m, ld.done()
 }

@@ -34,5 +34,5 @@ func loadQwen3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 		ld.qkNorm(l, p, &m.cfg)
 		ld.denseFFN(l, p, &m.cfg)
 	}
-	return m, ld.err
+	return m, ld.done()
 }

@@ -37,5 +37,5 @@ func loadQwen3MoE(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 		ld.vector(&l.ffnNorm, p+"ffn_norm.weight", m.cfg.Dim)
 		l.moe = ld.moe(p, m.cfg.Dim, int(ffn), int(experts), int(used))
 	}
-	return m, ld.err
+	return m, ld.done()
 }
