@@ -1,7 +1,12 @@
 package deepseek4
 
 import (
+	"encoding/binary"
+	"slices"
 	"testing"
+
+	"reddwarf/infer"
+	"reddwarf/rdb"
 )
 
 // fullModel is the DeepSeek V4 Flash shape without weights (state sizes):
@@ -82,4 +87,50 @@ func BenchmarkStatePersist(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzRestoreSections replaces or adds one section of a real 100-token
+// state's: restoring never panics, and a state it accepts describes at
+// most the session's tokens, with the rows that many tokens make.
+func FuzzRestoreSections(f *testing.F) {
+	m := openTiny(f, "ds4", "f16")
+	s := m.NewState()
+	toks := make([]int32, 100)
+	for i := range toks {
+		toks[i] = int32(i * 7 % m.Vocab())
+	}
+	if err := m.Step([]infer.Seq{{State: s, Tokens: toks}}); err != nil {
+		f.Fatal(err)
+	}
+	secs, err := s.Ext().(*state).Sections()
+	if err != nil {
+		f.Fatal(err)
+	}
+	huge := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, 1<<31), 6)
+	f.Add(uint16(0), uint16(rdb.SectionDeepSeek4Header), uint32(0), huge)
+	f.Add(uint16(0), uint16(rdb.SectionDeepSeek4Header), uint32(0), secs[0].Data[:4])
+	f.Add(uint16(3), uint16(rdb.SectionDeepSeek4Comp), uint32(2), secs[3].Data[:8])
+	f.Add(uint16(len(secs)), uint16(rdb.SectionDeepSeek4Index), uint32(1), []byte{})
+	f.Add(uint16(1), uint16(rdb.SectionDeepSeek4Ring), uint32(7), secs[1].Data)
+	f.Fuzz(func(t *testing.T, i, kind uint16, layer uint32, data []byte) {
+		mod := slices.Clone(secs)
+		sec := rdb.Section{Kind: kind, DType: rdb.DTypeF32, Layer: layer, Size: int64(len(data)), Data: data}
+		if k := int(i) % (len(mod) + 1); k == len(mod) {
+			mod = append(mod, sec)
+		} else {
+			mod[k] = sec
+		}
+		st := m.NewState().Ext().(*state)
+		if err := st.RestoreSections(len(toks), mod); err != nil {
+			return
+		}
+		if st.n > len(toks) {
+			t.Fatalf("restored state describes %d of %d tokens", st.n, len(toks))
+		}
+		for li, r := range st.arch.cfg.Ratios {
+			if r != 0 && st.layers[li].comp.n != st.n/r {
+				t.Fatalf("layer %d: %d compressed rows for %d tokens", li, st.layers[li].comp.n, st.n)
+			}
+		}
+	})
 }

@@ -347,8 +347,12 @@ func (s *rowStore) all() []float32 {
 	return x
 }
 
-// load appends n rows from little-endian float32 bytes (exactly n rows).
+// load appends n rows from little-endian float32 bytes (exactly n rows;
+// checked before anything is allocated).
 func (s *rowStore) load(n int, b []byte) error {
+	if len(b) != 4*n*s.width {
+		return fmt.Errorf("%d bytes for %d rows of %d values", len(b), n, s.width)
+	}
 	x := make([]float32, n*s.width)
 	if err := bytesF32(x, b); err != nil {
 		return err
