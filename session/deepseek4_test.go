@@ -110,3 +110,18 @@ func BenchmarkDeepseek4PrefixReuse(b *testing.B) {
 		})
 	}
 }
+
+// TestDeepseek4PageBytes: the engine's page size (memory checks, the
+// prefix cache's budget) is what deepseek4's state grows by over a page,
+// read from the layout without allocating (it used to build a whole State,
+// 11 MB at full width, on every cron tick).
+func TestDeepseek4PageBytes(t *testing.T) {
+	e, _ := newDeepseek4Engine(t)
+	l := e.Model.Arch().KVLayout()
+	if l.Layers != 0 || l.StateBytes <= 0 || e.pageBytes() != l.StateBytes {
+		t.Errorf("layout %+v, page bytes %d", l, e.pageBytes())
+	}
+	if a := testing.AllocsPerRun(10, func() { e.pageBytes() }); a != 0 {
+		t.Errorf("pageBytes allocates %v times", a)
+	}
+}
