@@ -80,8 +80,8 @@ func serve(args []string) int {
 		return 1
 	}
 	p := persist.New(s, codec)
-	e.Install()
-	p.Install()
+	s.Register(p.Hooks())
+	s.Register(e.Hooks())
 	s.Commands.Register(commands.All(e, p)...)
 	// An unreadable or corrupt snapshot stops the start: the server must
 	// not come up on an empty keyspace silently.

@@ -522,9 +522,7 @@ func flushallCommand(x *server.Ctx) {
 		x.S.Dirty += int64(db.Flush())
 	}
 	x.S.TrackingFlush()
-	if x.S.Hooks.AfterFlushAll != nil {
-		x.S.Hooks.AfterFlushAll()
-	}
+	x.S.AfterFlushAll()
 	x.S.Dirty++
 	x.R.OK()
 }

@@ -158,7 +158,7 @@ func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job, ntokens, ngen
 	if sess != nil {
 		cur = sess.State.Len()
 	}
-	if !x.S.Hooks.KeyBusy(x.DB, j.Key) { // queued jobs are checked when they start
+	if !h.e.KeyBusy(x.DB, j.Key) { // queued jobs are checked when they start
 		if cur == 0 {
 			ntokens++ // BOS
 		}

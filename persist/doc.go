@@ -5,9 +5,10 @@
 //
 // Engine is the whole of it: New makes one for a server and a
 // SessionCodec (how sessions become DSV4 states and back; nil when no
-// model is loaded), Install plugs it into the server (save points at
-// cron, SHUTDOWN and SIGTERM saves, the save after FLUSHALL, the MISCONF
-// gate, INFO persistence), and Load reads dir/dbfilename at start-up.
+// model is loaded), Hooks are what it registers with the server (save
+// points at cron, SHUTDOWN and SIGTERM saves, the save after FLUSHALL,
+// the MISCONF gate, INFO persistence), and Load reads dir/dbfilename at
+// start-up.
 // Everything but the BGSAVE writer runs on the server's loop.
 //
 // # Views

@@ -73,57 +73,28 @@ func New(s *server.Server, codec SessionCodec) *Engine {
 // Codec is the session codec, nil when no model is loaded.
 func (p *Engine) Codec() SessionCodec { return p.codec }
 
-// Install plugs persistence into s (cron save points, SHUTDOWN and
-// SIGTERM saves, FLUSHALL save, MISCONF gate, INFO persistence).
-func (p *Engine) Install() {
-	s := p.s
-	h := &s.Hooks
-	prevCron := h.Cron
-	h.Cron = func() {
-		p.cron()
-		if prevCron != nil {
-			prevCron()
-		}
-	}
-	prevShutdown := h.Shutdown
-	h.Shutdown = func(save bool) error {
-		if prevShutdown != nil {
-			if err := prevShutdown(save); err != nil {
-				return err
+// Hooks are what persistence plugs into the server (server.Register):
+// save points at cron, the SHUTDOWN and SIGTERM save, the save after
+// FLUSHALL, the MISCONF gate and INFO persistence.
+func (p *Engine) Hooks() server.Hooks {
+	return server.Hooks{
+		Name:     "persistence",
+		Cron:     p.cron,
+		Shutdown: p.shutdown,
+		AfterFlushAll: func() {
+			// Redis saves an empty dataset after FLUSHALL when save points
+			// are set, so a restart does not bring the data back.
+			if len(p.s.Config.SavePoints()) > 0 {
+				p.Save()
 			}
-		}
-		return p.shutdown(save)
-	}
-	prevFlush := h.AfterFlushAll
-	h.AfterFlushAll = func() {
-		if prevFlush != nil {
-			prevFlush()
-		}
-		// Redis saves an empty dataset after FLUSHALL when save points are
-		// set, so a restart does not bring the data back.
-		if len(s.Config.SavePoints()) > 0 {
-			p.Save()
-		}
-	}
-	prevGate := h.Gate
-	h.Gate = func(c *server.Client, spec *server.Spec, args [][]byte) error {
-		if err := p.gate(spec); err != nil {
-			return err
-		}
-		if prevGate != nil {
-			return prevGate(c, spec, args)
-		}
-		return nil
-	}
-	prevInfo := h.InfoSections
-	h.InfoSections = func(name string) []string {
-		if name == "persistence" {
-			return p.info()
-		}
-		if prevInfo != nil {
-			return prevInfo(name)
-		}
-		return nil
+		},
+		Gate: func(c *server.Client, spec *server.Spec, args [][]byte) error { return p.gate(spec) },
+		Info: func(name string) []string {
+			if name == "persistence" {
+				return p.info()
+			}
+			return nil
+		},
 	}
 }
 

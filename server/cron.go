@@ -28,9 +28,7 @@ func (s *Server) cron() {
 	}
 	s.clientsCron()
 	s.trackingLimit()
-	if s.Hooks.Cron != nil {
-		s.Hooks.Cron()
-	}
+	s.cronHooks()
 }
 
 // clientsCron looks at the clients' query buffers, spread over the ticks

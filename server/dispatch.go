@@ -161,11 +161,9 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, ErrLoading)
 		return
 	}
-	if s.Hooks.Gate != nil {
-		if err := s.Hooks.Gate(c, spec, args); err != nil {
-			s.rejectCommand(c, spec, err)
-			return
-		}
+	if err := s.gate(c, spec, args); err != nil {
+		s.rejectCommand(c, spec, err)
+		return
 	}
 	s.call(c, spec, args)
 }
@@ -244,12 +242,10 @@ func (s *Server) Call(c *Client, args [][]byte) {
 			spec = sub
 		}
 	}
-	if s.Hooks.Gate != nil {
-		if err := s.Hooks.Gate(c, spec, args); err != nil {
-			s.countError(err)
-			c.R.Error(err)
-			return
-		}
+	if err := s.gate(c, spec, args); err != nil {
+		s.countError(err)
+		c.R.Error(err)
+		return
 	}
 	s.call(c, spec, args)
 }

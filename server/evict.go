@@ -320,10 +320,7 @@ func (s *Server) evictRound(extra int64) evictResult {
 // freeCaches asks the subsystems to drop what they keep only as a cache
 // and counts weight × its bytes as freed.
 func (s *Server) freeCaches(weight float64) int64 {
-	if s.Hooks.FreeMemory == nil {
-		return 0
-	}
-	n := int64(float64(s.Hooks.FreeMemory()) * weight)
+	n := int64(float64(s.freeMemoryHooks()) * weight)
 	s.evict.debt += n
 	return n
 }
@@ -432,14 +429,13 @@ func (s *Server) evictable(db *DB, key string, pol evictPolicy) bool {
 	} else if _, ok := db.expires[key]; !ok {
 		return false
 	}
-	return s.Hooks.KeyBusy == nil || !s.Hooks.KeyBusy(db, key)
+	return !s.KeyBusy(db, key)
 }
 
 // populatePool samples up to n keys of db into the pool.
 func (s *Server) populatePool(db *DB, pol evictPolicy, n int, now int64) {
-	busy := s.Hooks.KeyBusy
 	visit := func(key string, when int64) {
-		if busy != nil && busy(db, key) {
+		if s.KeyBusy(db, key) {
 			return
 		}
 		var score uint64
@@ -542,7 +538,7 @@ func (s *Server) randomCandidate(pol evictPolicy) (*DB, string, bool) {
 		}
 		for try := 0; try < 8; try++ {
 			key := randomCandidateKey(db, pol)
-			if s.Hooks.KeyBusy == nil || !s.Hooks.KeyBusy(db, key) {
+			if !s.KeyBusy(db, key) {
 				return db, key, true
 			}
 		}

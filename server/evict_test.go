@@ -189,7 +189,7 @@ func TestEvictNeverTakesABusySession(t *testing.T) {
 			s := evictServer(t, 1, policy)
 			db := s.DBs[0]
 			addKeys(s, db, 10, true)
-			s.Hooks.KeyBusy = func(d *DB, key string) bool { return d == db && (key == "k9" || key == "k4") }
+			s.Register(Hooks{KeyBusy: func(d *DB, key string) bool { return d == db && (key == "k9" || key == "k4") }})
 			if r := s.performEvictions(); r != evictFail {
 				t.Errorf("performEvictions = %d, want evictFail (only busy keys left)", r)
 			}
@@ -333,7 +333,7 @@ func TestEvictionCachesGoFirst(t *testing.T) {
 	s := evictServer(t, 0, "noeviction")
 	addKeys(s, s.DBs[0], 5, false)
 	cache := int64(10000)
-	s.Hooks.FreeMemory = func() int64 { n := cache; cache = 0; return n }
+	s.Register(Hooks{FreeMemory: func() int64 { n := cache; cache = 0; return n }})
 	base := s.evict.readMem
 	s.evict.readMem = func() memSample { m := base(); m.heap += cache; m.live += cache; return m }
 	s.Config.MaxMemory = fakeUsed(s) + 10

@@ -50,7 +50,7 @@ func (s *Server) Info(names []string) string {
 			order = append(order, n)
 		}
 	}
-	extra := s.Hooks.InfoNames
+	extra := s.infoNames()
 	if len(names) == 0 {
 		names = []string{"default"}
 	}
@@ -249,10 +249,8 @@ func (s *Server) infoSection(name string) []string {
 			"rdb_last_load_keys_loaded:0",
 		}
 		lines = append(lines, InfoNoAOFOrModules...)
-		if s.Hooks.InfoSections != nil {
-			if more := s.Hooks.InfoSections("persistence"); more != nil {
-				return more
-			}
+		if more := s.infoHook("persistence"); more != nil {
+			return more
 		}
 		return lines
 	case "stats":
@@ -361,10 +359,7 @@ func (s *Server) infoSection(name string) []string {
 		}
 		return out
 	}
-	if s.Hooks.InfoSections != nil {
-		return s.Hooks.InfoSections(name)
-	}
-	return nil
+	return s.infoHook(name)
 }
 
 // clientsMemory is what the normal clients' buffers hold (INFO

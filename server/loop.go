@@ -48,10 +48,10 @@ func (s *Server) loop() {
 			return
 		default:
 		}
-		if s.Hooks.HasWork != nil && s.Hooks.HasWork() {
+		if s.hasWork() {
 			// Drain what has arrived without blocking, then step.
 			s.drain()
-			s.Hooks.Step()
+			s.step()
 			s.flushWrites()
 			continue
 		}
@@ -103,7 +103,7 @@ func (s *Server) loopPolled() {
 			return
 		default:
 		}
-		busy := s.Hooks.HasWork != nil && s.Hooks.HasWork()
+		busy := s.hasWork()
 		timeout := 0
 		if !busy && !s.takeQueued() {
 			// Nothing to do: sleep until input, a wake-up or the cron.
@@ -117,7 +117,7 @@ func (s *Server) loopPolled() {
 		p.sleeping.Store(false)
 		s.takeQueued()
 		if busy {
-			s.Hooks.Step()
+			s.step()
 		}
 		s.flushWrites()
 		s.dropClosed()
@@ -317,8 +317,8 @@ func (s *Server) unlinkClient(c *Client) {
 	}
 	c.closed = true
 	s.keyWaitGone(c)
-	if c.blocked != nil && s.Hooks.ClientGone != nil {
-		s.Hooks.ClientGone(c)
+	if c.blocked != nil {
+		s.clientGone(c)
 	}
 	c.blocked = nil
 	s.unwatchAll(c)

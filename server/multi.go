@@ -157,11 +157,8 @@ func (s *Server) SwapDB(a, b int) {
 // CheckBusy returns -BUSY if any of keys in db is in use by a running job
 // (a GEN on a session); commands that would change such a key call it.
 func (s *Server) CheckBusy(db *DB, keys ...string) error {
-	if s.Hooks.KeyBusy == nil {
-		return nil
-	}
 	for _, k := range keys {
-		if s.Hooks.KeyBusy(db, k) {
+		if s.KeyBusy(db, k) {
 			return &Error{"BUSY key '" + k + "' is in use by a running GEN; wait for it to finish"}
 		}
 	}
@@ -170,7 +167,7 @@ func (s *Server) CheckBusy(db *DB, keys ...string) error {
 
 // CheckBusyDB returns -BUSY if any key of db is in use by a running job.
 func (s *Server) CheckBusyDB(db *DB) error {
-	if s.Hooks.DBBusy != nil && s.Hooks.DBBusy(db) {
+	if s.dbBusy(db) {
 		return &Error{"BUSY a running GEN uses a key of this database; wait for it to finish"}
 	}
 	return nil

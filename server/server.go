@@ -88,38 +88,9 @@ type Server struct {
 	logMu   sync.Mutex
 	logFile io.Closer
 
-	// Hooks lets later subsystems (the inference engine, persistence) plug
-	// into the loop without this package importing them.
-	Hooks Hooks
-}
-
-// Hooks are optional callbacks into subsystems the server does not import.
-type Hooks struct {
-	// Step runs one engine step when it reports work pending (HasWork).
-	HasWork func() bool
-	Step    func()
-	// Cron runs at every server cron tick (hz times a second).
-	Cron func()
-	// InfoSections adds sections to INFO: name → lines "field:value".
-	InfoSections func(name string) []string
-	// InfoNames lists the extra sections in INFO's default order.
-	InfoNames []string
-	// Shutdown runs before the process exits (SHUTDOWN SAVE, SIGTERM).
-	Shutdown func(save bool) error
-	// Gate can refuse a command before it runs (BUSY, MISCONF): a non-nil
-	// error is replied instead.
-	Gate func(c *Client, spec *Spec, args [][]byte) error
-	// KeyBusy / DBBusy report keys in use by running jobs (-BUSY).
-	KeyBusy func(db *DB, key string) bool
-	DBBusy  func(db *DB) bool
-	// AfterFlushAll runs after FLUSHALL (a save when save points are set).
-	AfterFlushAll func()
-	// ClientGone is told when a client disconnects (blocked job cleanup).
-	ClientGone func(c *Client)
-	// FreeMemory drops what a subsystem keeps only as a cache (idle
-	// prefix-cache pages) when maxmemory is reached, before keys are
-	// evicted; it returns the bytes released.
-	FreeMemory func() int64
+	// hooks are the subsystems plugged into the loop, in registration
+	// order (hooks.go).
+	hooks []Hooks
 }
 
 // request is a pipeline of commands one client sent.
@@ -567,11 +538,9 @@ func (s *Server) SetActiveExpire(on bool) { s.noActiveExpire = !on }
 // nosave skips it, neither saves when save points are configured.
 func (s *Server) Shutdown(save, nosave bool) error {
 	doSave := save || (!nosave && len(s.Config.SavePoints()) > 0)
-	if s.Hooks.Shutdown != nil {
-		if err := s.Hooks.Shutdown(doSave); err != nil {
-			s.logf("warning", "Error trying to save the DB, can't exit.")
-			return err
-		}
+	if err := s.shutdownHooks(doSave); err != nil {
+		s.logf("warning", "Error trying to save the DB, can't exit.")
+		return err
 	}
 	s.logf("warning", "Redis is now ready to exit, bye bye...")
 	for _, c := range s.clients {

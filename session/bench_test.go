@@ -41,7 +41,7 @@ func benchEngine(b *testing.B) (*Engine, *server.DB) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.Install()
+	srv.Register(e.Hooks())
 	return e, srv.DBs[0]
 }
 

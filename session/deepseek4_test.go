@@ -24,7 +24,7 @@ func newDeepseek4Engine(t testing.TB) (*Engine, *server.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Install()
+	srv.Register(e.Hooks())
 	return e, srv.DBs[0]
 }
 

@@ -10,7 +10,7 @@
 //     server.Value: Clone is a copy-on-write fork (pages shared, O(pages)),
 //     Release drops the page references.
 //   - Engine (engine.go): owns the model, its tokenizer, the prefix cache and
-//     the jobs. Install plugs it into the server's Hooks. Step is one engine
+//     the jobs. Its Hooks are registered with the server. Step is one engine
 //     step: prefill chunks of up to prefill-chunk tokens for sessions still
 //     reading their prompt and one decode token for every generating
 //     session, all in one Model.Step call (continuous batching).
@@ -31,9 +31,9 @@
 //
 // A step's batch holds one token per generating job and at most
 // StepPrefillChunks prefill-chunks of prompt in all; the next tokens of all
-// jobs are drawn in parallel (each job has its own sampler). Install also
-// sets Hooks.Gate so that other writes to a busy key reply -BUSY, and
-// Hooks.ClientGone so that a blocked client's disconnect cancels its job.
+// jobs are drawn in parallel (each job has its own sampler). Its hooks also
+// gate other writes to a busy key (-BUSY), and cancel the job of a blocked
+// client that disconnects (ClientGone).
 //
 // # A job's life
 //

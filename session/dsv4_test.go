@@ -55,7 +55,7 @@ func TestDSV4RestoreContinuesExactly(t *testing.T) {
 		}
 		srv := server.New(server.NewConfig())
 		e, _ := NewEngine(srv, m)
-		e.Install()
+		srv.Register(e.Hooks())
 		c, err := e.Codec()
 		if err != nil {
 			t.Fatal(err)

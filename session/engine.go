@@ -101,54 +101,37 @@ func (e *Engine) renderChat(st *infer.State, text string, think bool) ([]int32, 
 	return e.chat.Encode(e.Tok, text, afterEnd, think, e.hasThink), nil
 }
 
-// Install plugs the engine into the server's hooks: the loop's step, BUSY
-// answers, disconnect handling, INFO sections and the cron. InfoSections
-// chains to a hook already installed for other sections.
-func (e *Engine) Install() {
-	h := &e.srv.Hooks
-	h.HasWork = e.HasWork
-	h.Step = e.Step
-	h.KeyBusy = e.KeyBusy
-	h.DBBusy = e.DBBusy
-	h.FreeMemory = func() int64 { return int64(e.cache.Trim(0)) * e.pageBytes() }
-	prevGone := h.ClientGone
-	h.ClientGone = func(c *server.Client) {
-		if b := c.BlockedOf(); b != nil {
-			if j, ok := b.Data.(*Job); ok {
-				e.Cancel(j)
+// Hooks are what the engine plugs into the server (server.Register):
+// the loop's step, BUSY answers and gate, disconnect handling, INFO
+// inference and model, the cron's cache trim and dropping idle cached
+// pages under maxmemory.
+func (e *Engine) Hooks() server.Hooks {
+	return server.Hooks{
+		Name:    "inference",
+		HasWork: e.HasWork,
+		Step:    e.Step,
+		KeyBusy: e.KeyBusy,
+		DBBusy:  e.DBBusy,
+		FreeMemory: func() int64 {
+			return int64(e.cache.Trim(0)) * e.pageBytes()
+		},
+		ClientGone: func(c *server.Client) {
+			if b := c.BlockedOf(); b != nil {
+				if j, ok := b.Data.(*Job); ok {
+					e.Cancel(j)
+				}
 			}
-		}
-		if prevGone != nil {
-			prevGone(c)
-		}
-	}
-	prevInfo := h.InfoSections
-	h.InfoSections = func(name string) []string {
-		switch name {
-		case "inference", "model":
-			return e.Info(name)
-		}
-		if prevInfo != nil {
-			return prevInfo(name)
-		}
-		return nil
-	}
-	h.InfoNames = append(h.InfoNames, "inference", "model")
-	prevGate := h.Gate
-	h.Gate = func(c *server.Client, spec *server.Spec, args [][]byte) error {
-		if prevGate != nil {
-			if err := prevGate(c, spec, args); err != nil {
-				return err
+		},
+		Info: func(name string) []string {
+			switch name {
+			case "inference", "model":
+				return e.Info(name)
 			}
-		}
-		return e.gate(c, spec, args)
-	}
-	prevCron := h.Cron
-	h.Cron = func() {
-		e.trimCache()
-		if prevCron != nil {
-			prevCron()
-		}
+			return nil
+		},
+		InfoNames: []string{"inference", "model"},
+		Gate:      e.gate,
+		Cron:      e.trimCache,
 	}
 }
 

@@ -32,7 +32,7 @@ func newTestEngineKV(t testing.TB, ctx int, kv string) (*Engine, *server.Server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Install()
+	srv.Register(e.Hooks())
 	return e, srv
 }
 

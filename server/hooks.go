@@ -1,0 +1,175 @@
+package server
+
+// Hooks are what one subsystem the server does not import (the inference
+// engine, persistence) plugs into the loop. Every field is optional. A
+// subsystem registers its Hooks once (Register); the server keeps them in
+// a list and calls each kind of hook on every registered subsystem, in
+// registration order, as the methods below say. Every hook runs on the
+// loop goroutine.
+type Hooks struct {
+	// Name says whose hooks these are (logs, duplicate registrations).
+	Name string
+	// HasWork reports work pending; Step then runs one step of it (one
+	// batched forward pass). The loop steps every subsystem with work
+	// once per turn, after the turn's commands.
+	HasWork func() bool
+	Step    func()
+	// Cron runs at every server cron tick (hz times a second).
+	Cron func()
+	// Info returns the lines "field:value" of INFO section name, or nil
+	// when the section is not this subsystem's. It may replace a section
+	// the server renders itself (persistence). InfoNames lists the
+	// sections it adds to INFO's default set, in their order.
+	Info      func(name string) []string
+	InfoNames []string
+	// Shutdown runs before the process exits (SHUTDOWN, SIGTERM); save
+	// says whether a snapshot is wanted. An error keeps the server
+	// running, and the subsystems after this one are not called.
+	Shutdown func(save bool) error
+	// Gate can refuse a command before it runs (MISCONF): its error is
+	// replied instead. The first subsystem refusing wins.
+	Gate func(c *Client, spec *Spec, args [][]byte) error
+	// KeyBusy / DBBusy report keys in use by running jobs (-BUSY,
+	// eviction skips them).
+	KeyBusy func(db *DB, key string) bool
+	DBBusy  func(db *DB) bool
+	// AfterFlushAll runs after FLUSHALL (a save when save points are set).
+	AfterFlushAll func()
+	// ClientGone is told when a blocked client disconnects (its job is
+	// cancelled).
+	ClientGone func(c *Client)
+	// FreeMemory drops what a subsystem keeps only as a cache (idle
+	// prefix-cache pages) when maxmemory is reached, before keys are
+	// evicted; it returns the bytes released.
+	FreeMemory func() int64
+}
+
+// Register adds a subsystem's hooks. Call it before Start: the list is
+// the loop's once it runs. Registering one name twice is a programmer
+// error and panics.
+func (s *Server) Register(h Hooks) {
+	for _, o := range s.hooks {
+		if h.Name != "" && o.Name == h.Name {
+			panic("server: hooks " + h.Name + " registered twice")
+		}
+	}
+	s.hooks = append(s.hooks, h)
+}
+
+// hasWork reports whether a subsystem has work pending.
+func (s *Server) hasWork() bool {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.HasWork != nil && h.HasWork() {
+			return true
+		}
+	}
+	return false
+}
+
+// step runs one step of every subsystem with work pending.
+func (s *Server) step() {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.HasWork != nil && h.Step != nil && h.HasWork() {
+			h.Step()
+		}
+	}
+}
+
+func (s *Server) cronHooks() {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.Cron != nil {
+			h.Cron()
+		}
+	}
+}
+
+// infoHook returns a subsystem's lines of section name, nil if none has it.
+func (s *Server) infoHook(name string) []string {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.Info != nil {
+			if lines := h.Info(name); lines != nil {
+				return lines
+			}
+		}
+	}
+	return nil
+}
+
+// infoNames lists the sections the subsystems add to INFO's default set.
+func (s *Server) infoNames() []string {
+	var out []string
+	for i := range s.hooks {
+		out = append(out, s.hooks[i].InfoNames...)
+	}
+	return out
+}
+
+func (s *Server) shutdownHooks(save bool) error {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.Shutdown != nil {
+			if err := h.Shutdown(save); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) gate(c *Client, spec *Spec, args [][]byte) error {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.Gate != nil {
+			if err := h.Gate(c, spec, args); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// KeyBusy reports whether a subsystem's job uses key.
+func (s *Server) KeyBusy(db *DB, key string) bool {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.KeyBusy != nil && h.KeyBusy(db, key) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) dbBusy(db *DB) bool {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.DBBusy != nil && h.DBBusy(db) {
+			return true
+		}
+	}
+	return false
+}
+
+// AfterFlushAll tells the subsystems that FLUSHALL emptied the keyspace.
+func (s *Server) AfterFlushAll() {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.AfterFlushAll != nil {
+			h.AfterFlushAll()
+		}
+	}
+}
+
+func (s *Server) clientGone(c *Client) {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.ClientGone != nil {
+			h.ClientGone(c)
+		}
+	}
+}
+
+// freeMemoryHooks asks every subsystem to drop its caches; it returns the
+// bytes released.
+func (s *Server) freeMemoryHooks() int64 {
+	var n int64
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.FreeMemory != nil {
+			n += h.FreeMemory()
+		}
+	}
+	return n
+}
