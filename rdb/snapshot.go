@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -429,39 +430,44 @@ func (s *Snapshot) ValueReader(e Entry) io.Reader {
 	return io.NewSectionReader(s.f, e.valueOff(), e.valueLen())
 }
 
-// Verify checks the whole file: the footer's checksum over every byte,
-// that the records tile the space between the aux fields and the index,
-// and each record's checksum; fn (optional) sees each value in file order.
-// It stops at the first error, which names the offset.
+// Verify checks the whole file: that the records tile the space between
+// the aux fields and the index, each record's checksum and its match with
+// its index entry, fn's verdict on each value (optional; it sees them in
+// file order), and the footer's checksum over every byte. A damaged record
+// does not stop it: the error joins one error per damaged record, each
+// naming its key and offset, so a check lists every key a load would
+// lose. A structural error (a gap, a missing end) stops it.
 func (s *Snapshot) Verify(fn func(e Entry, value []byte) error) error {
-	h := xxhash.New()
-	if _, err := io.Copy(h, io.NewSectionReader(s.f, 0, s.Size-footerSize)); err != nil {
-		return fmt.Errorf("rdb: read %s: %w", s.Path, err)
-	}
-	if got := h.Sum64(); got != s.FileSum {
-		return fmt.Errorf("rdb: snapshot %s: file checksum %016x, footer says %016x: %w", s.Path, got, s.FileSum, ErrCorrupt)
-	}
+	var errs []error
 	entries := append([]Entry(nil), s.Entries...)
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Off < entries[j].Off })
 	at := s.recStart
 	for _, e := range entries {
 		if e.Off != at {
-			return fmt.Errorf("rdb: snapshot %s at offset %d: gap or overlap before key %q (record at %d): %w", s.Path, at, e.Key, e.Off, ErrCorrupt)
+			return errors.Join(append(errs, fmt.Errorf("rdb: snapshot %s at offset %d: gap or overlap before key %q (record at %d): %w", s.Path, at, e.Key, e.Off, ErrCorrupt))...)
 		}
+		at = e.Off + e.Len
 		v, err := s.ReadRecord(e)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		if fn != nil {
 			if err := fn(e, v); err != nil {
-				return fmt.Errorf("rdb: snapshot %s at offset %d: key %q: %w", s.Path, e.Off, e.Key, err)
+				errs = append(errs, fmt.Errorf("rdb: snapshot %s at offset %d: key %q: %w", s.Path, e.Off, e.Key, err))
 			}
 		}
-		at = e.Off + e.Len
 	}
 	var op [1]byte
 	if _, err := s.f.ReadAt(op[:], at); err != nil || at != s.indexOff-1 || op[0] != OpEnd {
-		return fmt.Errorf("rdb: snapshot %s at offset %d: end opcode missing: %w", s.Path, at, ErrCorrupt)
+		errs = append(errs, fmt.Errorf("rdb: snapshot %s at offset %d: end opcode missing: %w", s.Path, at, ErrCorrupt))
 	}
-	return nil
+	h := xxhash.New()
+	if _, err := io.Copy(h, io.NewSectionReader(s.f, 0, s.Size-footerSize)); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("rdb: read %s: %w", s.Path, err))...)
+	}
+	if h.Sum64() != s.FileSum {
+		errs = append(errs, fmt.Errorf("rdb: snapshot %s: file checksum mismatch: %w", s.Path, ErrCorrupt))
+	}
+	return errors.Join(errs...)
 }

@@ -22,6 +22,9 @@ type DB struct {
 	expires map[string]int64 // unix milliseconds
 	order   *btree.BTree     // of *keyItem
 	srv     *Server
+	// damaged holds the keys whose Lazy value failed to load, with why
+	// (nil until one does): see Lazy.
+	damaged map[string]error
 }
 
 type keyItem struct {
@@ -101,8 +104,15 @@ func (db *DB) Peek(key string) *Object {
 
 // Lazy is a value not yet in memory (a session in the snapshot the server
 // started from): the first lookup of its key calls Materialize and stores
-// the result in its place. A value that fails to load is logged and its
-// key dropped, as if it had never been in the snapshot.
+// the result in its place.
+//
+// A value that fails to load (its record is damaged) is never dropped:
+// that would make the loss silent, and the next save permanent. The key
+// stays with its Lazy value, so a save copies its bytes as they are and
+// the damage stays visible; lookups see no value, and the dispatcher
+// refuses every command that would read or change it with an error naming
+// the key (checkDamaged). DEL, EXISTS, TYPE, TTL still work, and a DEL is
+// how an operator lets it go.
 type Lazy interface {
 	Materialize() (Value, error)
 }
@@ -115,14 +125,33 @@ func (db *DB) materialize(key string, o *Object) *Object {
 	if !ok {
 		return o
 	}
+	if db.damaged[key] != nil {
+		return nil
+	}
 	v, err := lz.Materialize()
 	if err != nil {
-		db.srv.logf("warning", "Dropping key %q (db %d): loading it from the snapshot failed: %v", key, db.ID, err)
-		db.remove(key)
+		db.srv.logf("warning", "Key %q (db %d) could not be loaded from the snapshot, kept as it is (DEL removes it): %v", key, db.ID, err)
+		if db.damaged == nil {
+			db.damaged = map[string]error{}
+		}
+		db.damaged[key] = err
 		return nil
 	}
 	o.Val = v
 	return o
+}
+
+// checkDamaged loads key's value if it is still Lazy, and returns the
+// error a command touching it gets if it cannot be loaded.
+func (db *DB) checkDamaged(key string) error {
+	o := db.dict[key]
+	if o == nil {
+		return nil
+	}
+	if _, lazy := o.Val.(Lazy); !lazy || db.materialize(key, o) != nil {
+		return nil
+	}
+	return Errorf("key '" + trunc(key, 128) + "' could not be loaded from the snapshot and is kept unchanged: " + db.damaged[key].Error() + " (DEL removes it)")
 }
 
 func (db *DB) touch(o *Object) {
@@ -160,6 +189,12 @@ func (db *DB) Set(key string, o *Object, keepTTL bool) {
 		}
 	}
 	db.dict[key] = o
+	if db.damaged != nil {
+		delete(db.damaged, key)
+	}
+	if _, lazy := o.Val.(Lazy); lazy {
+		db.srv.lazySeen = true
+	}
 	if !keepTTL {
 		delete(db.expires, key)
 	}
@@ -184,12 +219,16 @@ func (db *DB) remove(key string) {
 	}
 	delete(db.dict, key)
 	delete(db.expires, key)
+	if db.damaged != nil {
+		delete(db.damaged, key)
+	}
 	db.order.Delete(&keyItem{xxhash.Sum64String(key), key})
 	o.release()
 }
 
 // Exists reports whether key is live.
-func (db *DB) Exists(key string) bool { return db.Peek(key) != nil }
+// It does not load a Lazy value (existence needs none).
+func (db *DB) Exists(key string) bool { return !db.expireIfNeeded(key) && db.dict[key] != nil }
 
 // SetExpire sets key's absolute expiry in unix ms. The key must exist.
 func (db *DB) SetExpire(key string, whenMS int64) { db.expires[key] = whenMS }
@@ -220,6 +259,7 @@ func (db *DB) Flush() int {
 	db.dict = map[string]*Object{}
 	db.expires = map[string]int64{}
 	db.order = btree.NewNonConcurrent(keyLess)
+	db.damaged = nil
 	return n
 }
 
@@ -307,6 +347,7 @@ func (db *DB) swap(other *DB) {
 	db.dict, other.dict = other.dict, db.dict
 	db.expires, other.expires = other.expires, db.expires
 	db.order, other.order = other.order, db.order
+	db.damaged, other.damaged = other.damaged, db.damaged
 }
 
 // Dict iterates over every (key, object) without expiry checks, for
@@ -331,5 +372,8 @@ func (db *DB) Detach(key string) {
 	}
 	delete(db.dict, key)
 	delete(db.expires, key)
+	if db.damaged != nil {
+		delete(db.damaged, key)
+	}
 	db.order.Delete(&keyItem{xxhash.Sum64String(key), key})
 }

@@ -161,11 +161,31 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, ErrLoading)
 		return
 	}
+	if err := s.checkDamaged(c, spec, args); err != nil {
+		s.rejectCommand(c, spec, err)
+		return
+	}
 	if err := s.gate(c, spec, args); err != nil {
 		s.rejectCommand(c, spec, err)
 		return
 	}
 	s.call(c, spec, args)
+}
+
+// checkDamaged refuses a command that reads or changes a key whose value
+// could not be loaded from the snapshot (db.go, Lazy): its key specs say
+// RW or ACCESS. Until a snapshot with lazy values was loaded, it costs one
+// test.
+func (s *Server) checkDamaged(c *Client, spec *Spec, args [][]byte) error {
+	if !s.lazySeen || !spec.readsValues() {
+		return nil
+	}
+	for _, i := range spec.KeyIndexes(args) {
+		if err := c.DB.checkDamaged(string(args[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // call runs the handler with timing, stats, slowlog and MONITOR feed.
@@ -241,6 +261,11 @@ func (s *Server) Call(c *Client, args [][]byte) {
 		if sub := spec.Subcommand(args[1]); sub != nil {
 			spec = sub
 		}
+	}
+	if err := s.checkDamaged(c, spec, args); err != nil {
+		s.countError(err)
+		c.R.Error(err)
+		return
 	}
 	if err := s.gate(c, spec, args); err != nil {
 		s.countError(err)

@@ -215,6 +215,20 @@ func (s *Spec) KeyIndexes(args [][]byte) []int {
 	return out
 }
 
+// readsValues reports whether any of the command's keys is read or
+// changed in place (a key spec with RW or ACCESS), as opposed to only
+// tested, overwritten or removed (RO, OW, RM).
+func (s *Spec) readsValues() bool {
+	for _, ks := range s.KeySpecs {
+		for _, f := range ks.Flags {
+			if f == "RW" || f == "ACCESS" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ACLCategories derives Redis's ACL categories from the group and flags.
 func (s *Spec) ACLCategories() []string {
 	var out []string
