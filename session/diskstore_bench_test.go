@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"reddwarf/infer"
 	"reddwarf/models"
 	"reddwarf/persist/store"
+	"reddwarf/rdb"
 )
 
 // BenchmarkRestartPrefix: time to first token, after a restart, of a
@@ -155,4 +157,95 @@ func dropCache(b *testing.B, dir string) {
 		syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0)
 		f.Close()
 	}
+}
+
+// BenchmarkStoreDecode: 8 sessions decoding together (one batched step
+// per token, as the engine runs concurrent GENs), each step's tokens and
+// newly full pages logged to the store and flushed, as the server will
+// do before its replies leave — with appendfsync everysec and always,
+// beside the same decode with no store, in the same run. tokens/s is
+// the figure; the store's cost is the ratio to "no-store".
+func BenchmarkStoreDecode(b *testing.B) {
+	opt := infer.Options{Ctx: 4096}
+	var m *infer.Model
+	var err error
+	if path := os.Getenv("REDDWARF_BENCH_MODEL"); path != "" {
+		m, err = infer.Open(path, opt)
+	} else {
+		m, err = infer.OpenBytes("stories260K", models.Stories260K, opt)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	sm, err := StoreModel(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const sessions, steps = 8, 256
+	// decode runs one round and returns its tokens/s.
+	decode := func(b *testing.B, fsync store.Fsync, logged bool) float64 {
+		var ds *store.Store
+		if logged {
+			if ds, err = store.Open(store.Options{Dir: b.TempDir(), Fsync: fsync, Model: sm}, nil); err != nil {
+				b.Fatal(err)
+			}
+			defer ds.Close()
+		}
+		states := make([]*infer.State, sessions)
+		stored := make([]int, sessions)
+		batch := make([]infer.Seq, sessions)
+		for j := range states {
+			states[j] = m.NewState()
+			defer states[j].Release()
+			batch[j] = infer.Seq{State: states[j], Tokens: []int32{1, int32(10 + j)}}
+		}
+		start := time.Now()
+		for step := 0; step < steps; step++ {
+			if err := m.Step(batch); err != nil {
+				b.Fatal(err)
+			}
+			for j, st := range states {
+				if logged {
+					key := []byte{'s', byte('0' + j)}
+					rec := rdb.AppendTokensRecord(nil, key, batch[j].Tokens)
+					if rec, stored[j], err = StorePages(ds, sm, rec, key, st, stored[j]); err != nil {
+						b.Fatal(err)
+					}
+					ds.Append(rec)
+				}
+				batch[j].Tokens = []int32{infer.Argmax(st.Logits())}
+			}
+			if logged {
+				if err := ds.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		return float64(sessions*steps) / time.Since(start).Seconds()
+	}
+	// The machine is shared: the three variants take turns, round after
+	// round, and each reports its median, so a burst of load elsewhere
+	// hits all three alike.
+	const rounds = 7
+	for i := 0; i < b.N; i++ {
+		var none, every, always []float64
+		for r := 0; r < rounds; r++ {
+			none = append(none, decode(b, 0, false))
+			every = append(every, decode(b, store.FsyncEverySec, true))
+			always = append(always, decode(b, store.FsyncAlways, true))
+		}
+		n, e, a := median(none), median(every), median(always)
+		b.ReportMetric(n, "no-store-tokens/s")
+		b.ReportMetric(e, "everysec-tokens/s")
+		b.ReportMetric(a, "always-tokens/s")
+		b.ReportMetric(e/n, "everysec/no-store")
+		b.ReportMetric(a/n, "always/no-store")
+	}
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
