@@ -20,6 +20,12 @@ func EncodeValue(o *server.Object) (typ uint8, payload []byte, ok bool) {
 		return rdb.TypeHash, rdb.EncodeCollection(o.Val.(*server.Hash).Pairs()), true
 	case server.TypeList:
 		return rdb.TypeList, rdb.EncodeCollection(o.Val.(*server.List).Items()), true
+	case server.TypeSet:
+		var items [][]byte
+		for _, m := range o.Val.(*server.Set).Members() {
+			items = append(items, []byte(m))
+		}
+		return rdb.TypeSet, rdb.EncodeCollection(items), true
 	}
 	return 0, nil, false
 }
@@ -48,6 +54,12 @@ func DecodeValue(cfg *server.Config, typ uint8, payload []byte, base int64) (*se
 			l.PushRight(it) // copies: items may be the snapshot's mapped bytes
 		}
 		return server.NewValue(server.TypeList, l), nil
+	case rdb.TypeSet:
+		st, err := server.NewSetFrom(cfg, items)
+		if err != nil {
+			return nil, fmt.Errorf("rdb: set at offset %d: %w: %w", base, err, rdb.ErrCorrupt)
+		}
+		return server.NewValue(server.TypeSet, st), nil
 	}
 	return nil, fmt.Errorf("rdb: collection type %d at offset %d: %w", typ, base, rdb.ErrCorrupt)
 }

@@ -336,6 +336,11 @@ var keyLines = [][]any{
 	{"LMPOP", 2, "a", "b", "LEFT"}, {"LMPOP", 1, "a", "RIGHT", "COUNT", 2}, {"LMPOP", 0, "a", "LEFT"},
 	{"LMPOP", 5, "a", "LEFT"}, {"BLPOP", "a", "b", 0}, {"BRPOP", "a", 1}, {"BRPOPLPUSH", "a", "b", 0},
 	{"BLMOVE", "a", "b", "LEFT", "LEFT", 0}, {"BLMPOP", 0, 2, "a", "b", "LEFT"}, {"BLMPOP", 0, 1, "a", "LEFT", "COUNT", 3},
+	// Sets.
+	{"SADD", "k", "m"}, {"SREM", "k", "m"}, {"SMOVE", "a", "b", "m"}, {"SISMEMBER", "k", "m"},
+	{"SMISMEMBER", "k", "m", "n"}, {"SCARD", "k"}, {"SMEMBERS", "k"}, {"SRANDMEMBER", "k", 2}, {"SPOP", "k"},
+	{"SINTER", "a", "b"}, {"SINTERCARD", 2, "a", "b", "LIMIT", 1}, {"SINTERCARD", 3, "a"}, {"SINTERSTORE", "d", "a", "b"},
+	{"SUNION", "a", "b"}, {"SUNIONSTORE", "d", "a"}, {"SDIFF", "a", "b"}, {"SDIFFSTORE", "d", "a", "b"}, {"SSCAN", "k", 0},
 }
 
 func TestCommandGetkeysAndFlagsAreRedis70s(t *testing.T) {

@@ -23,6 +23,7 @@ type opGen func(r *rand.Rand) []any
 var unorderedReplies = map[string]int{
 	// name -> elements per item (HGETALL's field, value pairs sort as one)
 	"HKEYS": 1, "HVALS": 1, "HGETALL": 2, "HSCAN": 2,
+	"SMEMBERS": 1, "SINTER": 1, "SUNION": 1, "SDIFF": 1, "SSCAN": 1, "SPOP": 1,
 }
 
 // compareWithRedis runs seeds × ops random commands from gen on both
@@ -30,11 +31,23 @@ var unorderedReplies = map[string]int{
 // whole value) must agree too, so a divergence shows where it starts.
 func compareWithRedis(t *testing.T, seeds, ops int, gen opGen, probes ...[]any) {
 	t.Helper()
+	compareWithRedisAfter(t, nil, seeds, ops, gen, probes...)
+}
+
+// compareWithRedisAfter is compareWithRedis with setup commands (CONFIG
+// SET) run on both servers first; they are undone on reddwarf by the
+// CONFIG SET lines in undo.
+func compareWithRedisAfter(t *testing.T, setup [][]any, seeds, ops int, gen opGen, probes ...[]any) {
+	t.Helper()
 	if target == "redis" {
 		t.Skip("the reference is the target: nothing to compare")
 	}
 	mine := client(t)
 	ref := referenceRedis(t)
+	for _, line := range setup {
+		do(t, mine, line...)
+		do(t, ref, line...)
+	}
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
 		do(t, ref, "FLUSHALL")
 		do(t, mine, "FLUSHALL")
@@ -230,4 +243,50 @@ func probeAll(cmd string, args ...any) [][]any {
 		out = append(out, append([]any{cmd, k}, args...))
 	}
 	return out
+}
+
+func setOp(r *rand.Rand) []any {
+	k := randKey(r)
+	member := func() any {
+		if r.IntN(3) == 0 {
+			return pick[any](r, "a", "b", "c", "01", "-0", "x y", strings.Repeat("m", 30))
+		}
+		return r.IntN(15) - 3
+	}
+	switch r.IntN(17) {
+	case 0, 1, 2:
+		return []any{"SADD", k, member(), member(), member()}
+	case 3:
+		return []any{"SREM", k, member(), member()}
+	case 4:
+		return []any{"SMOVE", k, randKey(r), member()}
+	case 5:
+		return []any{"SISMEMBER", k, member()}
+	case 6:
+		return []any{"SMISMEMBER", k, member(), member()}
+	case 7:
+		return []any{"SCARD", k}
+	case 8:
+		return []any{"SMEMBERS", k}
+	case 9:
+		return []any{pick(r, "SINTER", "SUNION", "SDIFF"), k, randKey(r), randKey(r)}
+	case 10:
+		return []any{pick(r, "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"), k, randKey(r), randKey(r)}
+	case 11:
+		return []any{"SINTERCARD", pick[any](r, 1, 2, 3), k, randKey(r), "LIMIT", pick[any](r, 0, 1, 3, -1)}
+	case 12:
+		return []any{"SSCAN", k, 0, "COUNT", 1000}
+	case 13:
+		return []any{"SPOP", k, pick[any](r, 0, 100, -1)}
+	case 14:
+		return []any{"OBJECT", "ENCODING", k}
+	case 15:
+		return []any{"SRANDMEMBER", k, pick[any](r, 0, "x")}
+	}
+	return []any{pick(r, "SET", "DEL"), "str", "s"}
+}
+
+func TestSetRepliesMatchRedisOnRandomOperations(t *testing.T) {
+	defer do(t, client(t), "CONFIG", "SET", "set-max-intset-entries", "512")
+	compareWithRedisAfter(t, [][]any{{"CONFIG", "SET", "set-max-intset-entries", "8"}}, 20, 400, setOp, probeAll("SMEMBERS")...)
 }

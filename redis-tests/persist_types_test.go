@@ -21,6 +21,8 @@ func fillTypes(t *testing.T, c doer) {
 	for i := 0; i < 300; i++ {
 		do(t, c, "LPUSH", "l:big", strings.Repeat("e", i))
 	}
+	do(t, c, "SADD", "s:small", 3, 1, 2)
+	do(t, c, "SADD", "s:big", "x", "y", 7)
 }
 
 // typesDigest reads back every value fillTypes wrote, with its encoding.
@@ -32,6 +34,8 @@ func typesDigest(t *testing.T, c doer) string {
 		{"HGETALL", "h:big"}, {"OBJECT", "ENCODING", "h:big"},
 		{"LRANGE", "l:small", 0, -1}, {"OBJECT", "ENCODING", "l:small"},
 		{"LRANGE", "l:big", 0, -1}, {"OBJECT", "ENCODING", "l:big"},
+		{"SMEMBERS", "s:small"}, {"OBJECT", "ENCODING", "s:small"},
+		{"SCARD", "s:big"}, {"SISMEMBER", "s:big", "y"}, {"OBJECT", "ENCODING", "s:big"},
 	} {
 		b.WriteString(pstr(t, c, line...) + "\n")
 	}
@@ -45,7 +49,7 @@ func TestPersistCollectionsRestartDumpRestoreAndCheck(t *testing.T) {
 	fillTypes(t, c)
 	before := typesDigest(t, c)
 	// DUMP and RESTORE give the same value under another name.
-	for _, k := range []string{"h:small", "h:big", "l:small", "l:big"} {
+	for _, k := range []string{"h:small", "h:big", "l:small", "l:big", "s:small", "s:big"} {
 		p := do(t, c, "DUMP", k).(string)
 		want(t, c, "OK", "RESTORE", k+":copy", 0, p)
 		want(t, c, pstr(t, c, "OBJECT", "ENCODING", k), "OBJECT", "ENCODING", k+":copy")
@@ -57,7 +61,7 @@ func TestPersistCollectionsRestartDumpRestoreAndCheck(t *testing.T) {
 	want(t, c, "OK", "SAVE")
 	s.stop()
 	out, err := exec.Command(serverBinary, "check", filepath.Join(dir, "dump.dsv4")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "collections 4") || !strings.Contains(string(out), "OK") {
+	if err != nil || !strings.Contains(string(out), "collections 6") || !strings.Contains(string(out), "OK") {
 		t.Errorf("reddwarf check: %v\n%s", err, out)
 	}
 	s = startIn(t, dir)
