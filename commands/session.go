@@ -159,8 +159,8 @@ func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job, ntokens, ngen
 		cur = sess.State.Len()
 	}
 	if !h.e.KeyBusy(x.DB, j.Key) { // queued jobs are checked when they start
-		if cur == 0 {
-			ntokens++ // BOS
+		if cur == 0 && j.AddsBOS() && h.e.Tok.WantsBOS() {
+			ntokens++ // BOS (PREFILL IDS feeds the ids as they are)
 		}
 		if err := h.e.CheckAppend(cur, ntokens, ngen); err != nil {
 			x.Error(err)
