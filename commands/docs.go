@@ -36,7 +36,11 @@ type docArg struct {
 	keySpec  int // key_spec_index of a key argument, -1 when unknown
 	optional bool
 	multiple bool
-	args     []docArg
+	// multipleToken: each repetition repeats the token ("[STOP text [STOP
+	// text ...]]" takes STOP a STOP b, not STOP a b), which is how
+	// clients print the syntax back.
+	multipleToken bool
+	args          []docArg
 }
 
 // docTypes are the value types a name:type mark may give.
@@ -88,11 +92,18 @@ func parseSyntaxSeq(toks []string, i int) ([]docArg, int) {
 			// "k v [k v ...]" the previous ones, as one block.
 			if n := len(inner) - 1; n >= 1 && inner[n].name == "..." && n <= len(cur) {
 				rep := cur[len(cur)-n:]
+				repeatsToken := rep[0].token != "" && inner[0].token == rep[0].token
 				if n == 1 {
-					rep[0].multiple = true
+					rep[0].multiple, rep[0].multipleToken = true, repeatsToken
 					continue
 				}
-				block := docArg{name: blockName(rep, "_"), typ: "block", keySpec: -1, multiple: true, args: append([]docArg(nil), rep...)}
+				block := docArg{name: blockName(rep, "_"), typ: "block", keySpec: -1, multiple: true, multipleToken: repeatsToken, args: append([]docArg(nil), rep...)}
+				if repeatsToken {
+					// The token is the block's (GET encoding offset), as
+					// Redis documents BITFIELD_RO.
+					block.token = rep[0].token
+					block.args[0].token = ""
+				}
 				cur = append(cur[:len(cur)-n], block)
 				continue
 			}
@@ -264,6 +275,9 @@ func replyDocArgs(r *server.Reply, args []docArg) {
 		}
 		if a.multiple {
 			flags = append(flags, "multiple")
+		}
+		if a.multipleToken {
+			flags = append(flags, "multiple_token")
 		}
 		if len(flags) > 0 {
 			n++
