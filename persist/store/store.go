@@ -835,6 +835,15 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
+// DedupRatio is the pages stored (PutPage calls) per page written since
+// Open: 1 when no page was shared, 2 when each was stored by two sessions.
+func (st Stats) DedupRatio() float64 {
+	if st.PagesWritten == 0 {
+		return 1
+	}
+	return float64(st.PagesWritten+st.DedupHits) / float64(st.PagesWritten)
+}
+
 // Info renders Stats as INFO lines (name:value).
 func (st Stats) Info() []string {
 	status := "ok"
@@ -851,6 +860,7 @@ func (st Stats) Info() []string {
 		{"store_pages_written", itoa(st.PagesWritten)},
 		{"store_page_bytes_written", itoa(st.PageBytesWritten)},
 		{"store_page_dedup_hits", itoa(st.DedupHits)},
+		{"store_dedup_ratio", strconv.FormatFloat(st.DedupRatio(), 'f', 2, 64)},
 		{"store_log_bytes_written", itoa(st.LogBytesWritten)},
 		{"store_page_reads", itoa(st.PageReads)},
 		{"store_page_read_bytes", itoa(st.PageReadBytes)},
