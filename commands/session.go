@@ -197,9 +197,9 @@ func replyJob(r *server.Reply, j *session.Job) {
 		r.BulkString("stop_reason")
 		r.BulkString(j.StopReason)
 		r.BulkString("prefill_ms")
-		r.BulkString(strconv.FormatFloat(float64(j.PrefillTime.Microseconds())/1000, 'f', 3, 64))
+		r.Fixed(float64(j.PrefillTime.Microseconds())/1000, 3)
 		r.BulkString("decode_ms")
-		r.BulkString(strconv.FormatFloat(float64(j.DecodeTime.Microseconds())/1000, 'f', 3, 64))
+		r.Fixed(float64(j.DecodeTime.Microseconds())/1000, 3)
 	default:
 		r.Bulk(j.Text)
 	}

@@ -143,6 +143,25 @@ func TestGenStreamsPiecesAndRepliesStats(t *testing.T) {
 	if !ok || m["generated_tokens"] != int64(3) || m["stop_reason"] != "length" || m["prompt_tokens"] != int64(0) {
 		t.Fatalf("WITHSTATS RESP3: %v", m)
 	}
+	// RESP3 types: counts are integers, times doubles (RESP2: strings).
+	for k, v := range m {
+		switch k {
+		case "prefill_ms", "decode_ms":
+			if f, ok := v.(float64); !ok || f < 0 {
+				t.Errorf("WITHSTATS RESP3 %s = %#v, want a double >= 0", k, v)
+			}
+		case "prompt_tokens", "cached_tokens", "generated_tokens":
+			if _, ok := v.(int64); !ok {
+				t.Errorf("WITHSTATS RESP3 %s = %#v, want an integer", k, v)
+			}
+		}
+	}
+	if f, ok := m["decode_ms"].(float64); !ok || f <= 0 {
+		t.Errorf("WITHSTATS RESP3 decode_ms of 3 tokens = %#v", m["decode_ms"])
+	}
+	if s, ok := flat[11].(string); !ok || flat[10] != "prefill_ms" || strings.Count(s, ".") != 1 {
+		t.Errorf("WITHSTATS RESP2 prefill_ms = %#v, want a decimal string", flat[11])
+	}
 	// STOP strings end the text before them.
 	full := str(t, c, "GEN", "g1", "Once upon a time", "TEMPERATURE", 0, "MAXTOKENS", 40)
 	if i := strings.Index(full, "."); i >= 0 {
