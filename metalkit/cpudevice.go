@@ -1,0 +1,177 @@
+package metalkit
+
+import (
+	"fmt"
+	"math"
+)
+
+// CPUDevice is Device over this package's kernels: buffers are Go slices,
+// weights are the GGUF bytes repacked (Repack), matmuls split over a Pool.
+// It is the reference the GPU devices are tested against.
+type CPUDevice struct {
+	pool *Pool
+}
+
+// NewCPUDevice returns the CPU device running its matmuls on p (nil: the
+// caller's goroutine).
+func NewCPUDevice(p *Pool) *CPUDevice { return &CPUDevice{pool: p} }
+
+type cpuBuffer []float32
+
+func (b cpuBuffer) Len() int { return len(b) }
+
+type cpuWeights struct{ m Matrix }
+
+func (w cpuWeights) Matrix() Matrix { return w.m }
+
+// cpuKV holds the pool's pages back to back, as f16.
+type cpuKV struct {
+	shape KVShape
+	data  []uint16
+}
+
+func (p *cpuKV) Shape() KVShape { return p.shape }
+
+func (d *CPUDevice) Name() string { return "cpu" }
+
+func (d *CPUDevice) Close() error { return nil }
+
+func (d *CPUDevice) Upload(m Matrix) (Weights, error) {
+	if m.Repacked() {
+		return nil, fmt.Errorf("metalkit: upload %v %dx%d: already repacked: %w", m.Type, m.Rows, m.Cols, ErrUnsupported)
+	}
+	return cpuWeights{Repack(m)}, nil
+}
+
+func (d *CPUDevice) Alloc(n int) (Buffer, error) { return make(cpuBuffer, n), nil }
+
+func (d *CPUDevice) Write(b Buffer, off int, src []float32) { copy(cpuBuf(b)[off:off+len(src)], src) }
+
+func (d *CPUDevice) Read(dst []float32, b Buffer, off int) error {
+	copy(dst, cpuBuf(b)[off:off+len(dst)])
+	return nil
+}
+
+func (d *CPUDevice) MatMul(out Buffer, w Weights, x Buffer, batch int) {
+	m := w.(cpuWeights).m
+	MatMul(d.pool, cpuBuf(out)[:batch*m.Rows], m, cpuBuf(x)[:batch*m.Cols], batch)
+}
+
+func (d *CPUDevice) Embed(out Buffer, table Weights, tokens []int32) {
+	m, o := table.(cpuWeights).m, cpuBuf(out)
+	for i, t := range tokens {
+		m.Row(int(t), o[i*m.Cols:(i+1)*m.Cols])
+	}
+}
+
+func (d *CPUDevice) RMSNorm(out, x, w Buffer, rows, n int, eps float32) {
+	o, xs, ws := cpuBuf(out), cpuBuf(x), cpuBuf(w)
+	for r := 0; r < rows; r++ {
+		RMSNorm(o[r*n:(r+1)*n], xs[r*n:(r+1)*n], ws[:n], eps)
+	}
+}
+
+func (d *CPUDevice) Rope(x Buffer, pos []int32, r Rope) {
+	xs, w := cpuBuf(x), r.Heads*r.HeadDim
+	for i, p := range pos {
+		RopeFactors(xs[i*w:(i+1)*w], int(p), r)
+	}
+}
+
+func (d *CPUDevice) Softmax(x Buffer, rows, n int) {
+	xs := cpuBuf(x)
+	for r := 0; r < rows; r++ {
+		Softmax(xs[r*n : (r+1)*n])
+	}
+}
+
+func (d *CPUDevice) SwiGLU(out, gate, up Buffer, n int) {
+	SwiGLU(cpuBuf(out)[:n], cpuBuf(gate)[:n], cpuBuf(up)[:n])
+}
+
+func (d *CPUDevice) NewKVPool(l KVShape, pages int) (KVPool, error) {
+	return &cpuKV{shape: l, data: make([]uint16, pages*l.PageValues())}, nil
+}
+
+func (d *CPUDevice) PutKV(pool KVPool, layer int, slots []int32, k, v Buffer) {
+	p := pool.(*cpuKV)
+	s, ks, vs := p.shape, cpuBuf(k), cpuBuf(v)
+	w := s.Heads * s.HeadDim
+	for i, slot := range slots {
+		for kind, src := range [2][]float32{ks[i*w : (i+1)*w], vs[i*w : (i+1)*w]} {
+			for h := 0; h < s.Heads; h++ {
+				for j := 0; j < s.HeadDim; j++ {
+					p.data[s.kvIndex(int(slot), layer, kind, h, j)] = F32ToF16(src[h*s.HeadDim+j])
+				}
+			}
+		}
+	}
+}
+
+// kvIndex is the index in a pool's values of value j of head h's K (kind 0)
+// or V row at layer for slot (page·PageTokens + position in page).
+func (s KVShape) kvIndex(slot, layer, kind, h, j int) int {
+	page, t := slot/s.PageTokens, slot%s.PageTokens
+	return page*s.PageValues() + (((layer*2+kind)*s.Heads+h)*s.HeadDim+j)*s.PageTokens + t
+}
+
+// Attention is the plain loop of AttnRow's formula, one query head at a
+// time (infer's attendGroup is the fast CPU path; this is the reference).
+func (d *CPUDevice) Attention(out, q Buffer, pool KVPool, layer, heads int, rows []AttnRow) {
+	p := pool.(*cpuKV)
+	s, qs, os := p.shape, cpuBuf(q), cpuBuf(out)
+	hd, group := s.HeadDim, heads/s.Heads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	var scores []float32
+	for i, r := range rows {
+		slot := func(t int) int { return int(r.Pages[t/s.PageTokens])*s.PageTokens + t%s.PageTokens }
+		scores = append(scores[:0], make([]float32, r.N-r.From)...)
+		for h := 0; h < heads; h++ {
+			g := h / group
+			qh := qs[(i*heads+h)*hd : (i*heads+h+1)*hd]
+			for t := r.From; t < r.N; t++ {
+				var sum float32
+				for j, v := range qh {
+					sum += roundF16(v) * scale * F16ToF32(p.data[s.kvIndex(slot(t), layer, 0, g, j)])
+				}
+				scores[t-r.From] = sum
+			}
+			Softmax(scores)
+			oh := os[(i*heads+h)*hd : (i*heads+h+1)*hd]
+			clear(oh)
+			for t := r.From; t < r.N; t++ {
+				w := roundF16(scores[t-r.From])
+				for j := range oh {
+					oh[j] += w * F16ToF32(p.data[s.kvIndex(slot(t), layer, 1, g, j)])
+				}
+			}
+		}
+	}
+}
+
+func roundF16(x float32) float32 { return F16ToF32(F32ToF16(x)) }
+
+// RopeFactors rotates x (r.Heads heads of r.HeadDim values) at position
+// pos as Rope describes; with no factors it is RopeNorm or RopeNeox.
+func RopeFactors(x []float32, pos int, r Rope) {
+	for i := 0; i < r.Dim; i += 2 {
+		theta := float64(pos) * float64(r.Scale) * math.Pow(float64(r.Base), -float64(i)/float64(r.Dim))
+		if r.Factors != nil {
+			theta /= float64(r.Factors[i/2])
+		}
+		sn, cs := math.Sincos(theta)
+		c, s := float32(cs), float32(sn)
+		for h := 0; h < r.Heads; h++ {
+			a, b := h*r.HeadDim+i, h*r.HeadDim+i+1
+			if r.Neox {
+				a, b = h*r.HeadDim+i/2, h*r.HeadDim+i/2+r.Dim/2
+			}
+			x0, x1 := x[a], x[b]
+			x[a] = x0*c - x1*s
+			x[b] = x0*s + x1*c
+		}
+	}
+}
+
+// cpuBuf is b's slice; a buffer from another device is a programmer error.
+func cpuBuf(b Buffer) []float32 { return b.(cpuBuffer) }

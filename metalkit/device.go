@@ -1,0 +1,126 @@
+package metalkit
+
+import "errors"
+
+// Device is where a forward pass's kernels run: the CPU (CPUDevice, the
+// kernels of this package) or a GPU (metalkit/cuda; metalkit/metal later).
+// An architecture file calls these ops in run.c's order and never sees
+// threads, streams or SIMD.
+//
+// Memory: weights are uploaded once at load (Upload) and stay resident;
+// activations live in Buffers of float32 that the model allocates once
+// per batch size; KV pages live in a KVPool the device owns. Host memory
+// meets the device only in Write and Read, so a GPU device copies nothing
+// else per step.
+//
+// Ordering: ops run in call order. A GPU device may return before an op
+// has finished; Read waits for everything before it. Shape mismatches are
+// programmer errors and panic, as in MatMul; Upload and Alloc return
+// errors (out of memory, a weight type the device has no kernel for).
+//
+// The op set is the one every llama-style architecture needs and grows
+// only on purpose (ollama's 80-method Tensor is the warning); deepseek4's
+// own ops sit behind DeepSeek4Ops, which a device may leave out.
+type Device interface {
+	// Name is what INFO model reports: "cpu", "cuda:0 NVIDIA H100 ...".
+	Name() string
+
+	// Upload makes m resident on the device, in whatever layout its
+	// kernels stream best. m must be in the GGUF layout (not Repacked).
+	Upload(m Matrix) (Weights, error)
+	// Alloc returns a buffer of n float32s, zeroed.
+	Alloc(n int) (Buffer, error)
+	// Write copies src into b[off:off+len(src)]; Read copies
+	// b[off:off+len(dst)] into dst after every op before it has run.
+	Write(b Buffer, off int, src []float32)
+	Read(dst []float32, b Buffer, off int) error
+
+	// MatMul: out[c*Rows+r] = w[r]·x[c*Cols:(c+1)*Cols] for c < batch.
+	MatMul(out Buffer, w Weights, x Buffer, batch int)
+	// Embed: out[i*Cols:(i+1)*Cols] = table row tokens[i], as f32.
+	Embed(out Buffer, table Weights, tokens []int32)
+	// RMSNorm: each of rows rows of n values, x·w/sqrt(mean(x²)+eps).
+	// w holds n values; out may be x.
+	RMSNorm(out, x, w Buffer, rows, n int, eps float32)
+	// Rope rotates each row i of x (heads × HeadDim values) in place at
+	// position pos[i]; see Rope.
+	Rope(x Buffer, pos []int32, r Rope)
+	// Softmax replaces each of rows rows of n values by its softmax.
+	Softmax(x Buffer, rows, n int)
+	// SwiGLU: out[i] = silu(gate[i])·up[i] for i < n; out may be gate.
+	SwiGLU(out, gate, up Buffer, n int)
+
+	// NewKVPool allocates pages KV pages of layout l on the device.
+	NewKVPool(l KVShape, pages int) (KVPool, error)
+	// PutKV stores row i of k and v (Heads·HeadDim values each) at layer
+	// for slot slots[i] of the pool (page·PageTokens + position in page).
+	PutKV(pool KVPool, layer int, slots []int32, k, v Buffer)
+	// Attention: paged grouped-query attention for many sessions of
+	// different lengths in one call; see AttnRow.
+	Attention(out, q Buffer, pool KVPool, layer, heads int, rows []AttnRow)
+
+	// Close frees everything the device allocated.
+	Close() error
+}
+
+// Buffer is a device's array of float32 activations.
+type Buffer interface{ Len() int }
+
+// Weights is a weight matrix resident on a device.
+type Weights interface{ Matrix() Matrix }
+
+// KVPool is a device's store of KV pages.
+type KVPool interface{ Shape() KVShape }
+
+// Rope says how Device.Rope rotates: pairs (2i, 2i+1) of the first Dim
+// values of each head (llama.cpp's normal mode) or, with Neox, pairs
+// (i, i+Dim/2), by θ_i = pos·Scale·Base^(-2i/Dim) / Factors[i] (Factors
+// nil means all 1: llama 3's long-context factors, phi3's).
+type Rope struct {
+	Heads, HeadDim, Dim int
+	Base, Scale         float32
+	Neox                bool
+	Factors             []float32
+}
+
+// KVShape is a KV pool's page layout, infer's: each page holds
+// PageTokens positions of Layers layers, laid out
+// [layer][kind (0 K, 1 V)][head][HeadDim][PageTokens] in f16, so attention
+// runs along a page's positions.
+type KVShape struct {
+	Layers, Heads, HeadDim, PageTokens int
+}
+
+// PageValues is the number of f16 values in one page.
+func (s KVShape) PageValues() int { return s.Layers * 2 * s.Heads * s.HeadDim * s.PageTokens }
+
+// AttnRow is one query row of Device.Attention: q row i (heads·HeadDim
+// values, GQA groups of heads/KVShape.Heads sharing a KV head) attends to
+// positions [From, N) of the session whose pages are Pages (pool page
+// indices, in position order), writing out row i.
+//
+//	out_h = Σ_t softmax_t(q_h·k_t/sqrt(HeadDim)) · v_t
+//
+// q and the softmax weights are rounded to f16 before they meet K and V,
+// as infer's attention and llama.cpp's f16 cache do.
+type AttnRow struct {
+	Pages   []int32
+	From, N int
+}
+
+// DeepSeek4Ops are deepseek4's own kernels (hyper-connections with
+// Sinkhorn, the CSA/HCA compressors, the lightning indexer's top-k, hash
+// and biased top-k MoE routing with grouped expert matmuls, clamped
+// SwiGLU). A device that has them implements this too; infer/deepseek4
+// asks with a type assertion and runs its CPU path otherwise. None is
+// implemented yet: the methods are added here as each gets a kernel.
+type DeepSeek4Ops interface {
+	Device
+	// ClampedSwiGLU: out[i] = silu(min(gate[i], limit)) ·
+	// clamp(up[i], -limit, limit) for i < n.
+	ClampedSwiGLU(out, gate, up Buffer, n int, limit float32)
+}
+
+// ErrUnsupported is returned by Upload for a weight type or layout the
+// device has no kernel for.
+var ErrUnsupported = errors.New("metalkit: not supported by this device")
