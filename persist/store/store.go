@@ -551,13 +551,10 @@ func (s *Store) Sync() error {
 }
 
 // syncLoop is FsyncEverySec's fsync, once a second, outside mu so the
-// loop's writes go on while the disk works.
+// loop's writes go on while the disk works; with every policy it closes
+// the files of segments dropped since the last turn.
 func (s *Store) syncLoop() {
 	defer close(s.done)
-	if s.o.Fsync != FsyncEverySec {
-		<-s.stop
-		return
-	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -575,7 +572,7 @@ func (s *Store) backgroundSync() {
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
 	s.closeRetired()
-	if !s.dirty || s.closed {
+	if s.o.Fsync != FsyncEverySec || !s.dirty || s.closed {
 		s.mu.Unlock()
 		return
 	}
