@@ -17,7 +17,7 @@ var keyspaceCommands = []*server.Spec{
 	{Name: "randomkey", Arity: 1, Flags: ro, Group: "generic", Since: "1.0.0", Complexity: "O(1)", Summary: "Return a random key from the keyspace", Tips: []string{"request_policy:all_shards", "nondeterministic_output"}, Handler: randomkeyCommand},
 	{Name: "rename", Arity: 3, Flags: w, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: sourceDest([]string{"RW", "ACCESS", "DELETE"}, []string{"OW", "UPDATE"}), Group: "generic", Since: "1.0.0", Complexity: "O(1)", Args: "key newkey", Summary: "Rename a key", Handler: renameCommand},
 	{Name: "renamenx", Arity: 3, Flags: w | ft, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: sourceDest([]string{"RW", "ACCESS", "DELETE"}, []string{"OW", "INSERT"}), Group: "generic", Since: "1.0.0", Complexity: "O(1)", Args: "key newkey", Summary: "Rename a key, only if the new key does not exist", History: [][2]string{{"3.2.0", "The command no longer returns an error when source and destination names are the same."}}, Handler: renamenxCommand},
-	{Name: "copy", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: sourceDest([]string{"RO", "ACCESS"}, []string{"OW", "UPDATE"}), Group: "generic", Since: "6.2.0", Complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", Args: "source destination [DB destination-db:integer] [REPLACE]", Summary: "Copy a key", Handler: copyCommand},
+	{Name: "copy", Arity: -3, Flags: w | dm | server.FlagQueueBehindJob, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: sourceDest([]string{"RO", "ACCESS"}, []string{"OW", "UPDATE"}), Group: "generic", Since: "6.2.0", Complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", Args: "source destination [DB destination-db:integer] [REPLACE]", Summary: "Copy a key", Handler: copyCommand},
 	{Name: "move", Arity: 3, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "generic", Since: "1.0.0", Complexity: "O(1)", Args: "key db", Summary: "Move a key to another database", Handler: moveCommand},
 	{Name: "swapdb", Arity: 3, Flags: w | ft, Group: "server", Since: "4.0.0", Complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases.", Args: "index1 index2", Summary: "Swaps two Redis databases", ACL: []string{"@keyspace", "@dangerous"}, Handler: swapdbCommand},
 	{Name: "touch", Arity: -2, Flags: ro | ft, FirstKey: 1, LastKey: -1, Step: 1, KeySpecs: keys("RO"), Group: "generic", Since: "3.2.1", Complexity: "O(N) where N is the number of keys that will be touched.", Args: "key [key ...]", Summary: "Alters the last access time of a key(s). Returns the number of existing keys specified.", Tips: []string{"request_policy:multi_shard", "response_policy:agg_sum"}, Handler: touchCommand},
@@ -326,6 +326,16 @@ func moveCommand(x *server.Ctx) {
 
 // SWAPDB index1 index2
 func swapdbCommand(x *server.Ctx) {
+	// A job's key would change database under it: -BUSY first, as the
+	// dispatcher's BUSY gate answers other writes.
+	for _, arg := range x.Args[1:3] {
+		if n, ok := server.ParseInt(arg); ok && n >= 0 && n < int64(len(x.S.DBs)) {
+			if err := x.S.CheckBusyDB(x.S.DBs[n]); err != nil {
+				x.Error(err)
+				return
+			}
+		}
+	}
 	a, ok1 := server.ParseInt(x.Args[1])
 	if !ok1 {
 		x.Error(server.Errorf("invalid first DB index"))

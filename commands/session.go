@@ -13,25 +13,31 @@ import (
 const (
 	bl = server.FlagBlocking
 	nm = server.FlagNoMulti
+	// md: runs on the model (the dispatcher answers "no model loaded"
+	// without one); qb: a write that may reach a key a job is busy on
+	// (it queues behind the job, or only reads the state the job leaves).
+	md = server.FlagModel
+	qb = server.FlagQueueBehindJob
 )
 
-// sessionCommands are the session commands, run on e (nil: no model is
-// loaded, and they answer errNoModel).
+// sessionCommands are the session commands, run on e. Without a model
+// (e nil) those flagged md never reach their handler: the dispatcher
+// answers "no model loaded".
 func sessionCommands(e *session.Engine) []*server.Spec {
 	h := &sessionHandlers{e: e}
 	return []*server.Spec{
-		{Name: "gen", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: h.genCommand},
-		{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: h.prefillCommand},
-		{Name: "fork", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
-		{Name: "rollback", Arity: -3, Flags: w, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: h.rollbackCommand},
-		{Name: "checkpoint", Arity: -2, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [name]", Summary: "Records the session's position and logits under a name; replies the position.", Handler: checkpointCommand},
+		{Name: "gen", Arity: -3, Flags: w | dm | bl | nm | md | qb, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: h.genCommand},
+		{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm | md | qb, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: h.prefillCommand},
+		{Name: "fork", Arity: -3, Flags: w | dm | qb, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
+		{Name: "rollback", Arity: -3, Flags: w | md, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: h.rollbackCommand},
+		{Name: "checkpoint", Arity: -2, Flags: w | ft | qb, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [name]", Summary: "Records the session's position and logits under a name; replies the position.", Handler: checkpointCommand},
 		{Name: "checkpoints", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N checkpoints", Args: "key", Summary: "Lists a session's checkpoints as name/position pairs.", Handler: checkpointsCommand},
-		{Name: "logits", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [TOP k]", Summary: "Returns the most likely next tokens: id, piece and log-probability.", Handler: h.logitsCommand},
+		{Name: "logits", Arity: -2, Flags: ro | md, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [TOP k]", Summary: "Returns the most likely next tokens: id, piece and log-probability.", Handler: h.logitsCommand},
 		{Name: "tokens", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens returned", Args: "key [start [stop]]", Summary: "Returns a range of a session's token ids (inclusive, negative from the end).", Handler: tokensCommand},
-		{Name: "text", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens decoded", Args: "key [start [stop]]", Summary: "Returns a range of a session's tokens decoded as text.", Handler: h.textCommand},
-		{Name: "tokenize", Arity: 2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: h.tokenizeCommand},
-		{Name: "detokenize", Arity: -2, Flags: ro, Group: "session", Since: "0.1.0", Complexity: "O(N) for N ids", Args: "id [id ...]", Summary: "Returns the text of token ids.", Handler: h.detokenizeCommand},
-		{Name: "model", Arity: 1, Flags: ro | ft, Group: "session", Since: "0.1.0", Complexity: "O(1)", Args: "", Summary: "Returns the served model's metadata.", Handler: h.modelCommand},
+		{Name: "text", Arity: -2, Flags: ro | md, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens decoded", Args: "key [start [stop]]", Summary: "Returns a range of a session's tokens decoded as text.", Handler: h.textCommand},
+		{Name: "tokenize", Arity: 2, Flags: ro | md, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: h.tokenizeCommand},
+		{Name: "detokenize", Arity: -2, Flags: ro | md, Group: "session", Since: "0.1.0", Complexity: "O(N) for N ids", Args: "id [id ...]", Summary: "Returns the text of token ids.", Handler: h.detokenizeCommand},
+		{Name: "model", Arity: 1, Flags: ro | ft | md, Group: "session", Since: "0.1.0", Complexity: "O(1)", Args: "", Summary: "Returns the served model's metadata.", Handler: h.modelCommand},
 	}
 }
 
@@ -43,10 +49,8 @@ const (
 
 // sessionHandlers are the session commands that need the engine.
 type sessionHandlers struct {
-	e *session.Engine // nil: no model loaded
+	e *session.Engine
 }
-
-var errNoModel = server.Errorf("no model loaded")
 
 // lookupSession returns key's session for a read: nil if missing,
 // ErrWrongType if it holds another type.
@@ -145,35 +149,19 @@ func checkSessionKey(key string) error {
 	return nil
 }
 
-// submitJob checks what can be checked now (type, context, memory), then
-// queues j and blocks the client until the engine finishes it.
-// ntokens is the prompt's token count, ngen the tokens it may generate.
-func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job, ntokens, ngen int) {
-	sess, err := lookupSession(x, j.Key)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	cur := 0
-	if sess != nil {
-		cur = sess.State.Len()
-	}
-	if !h.e.KeyBusy(x.DB, j.Key) { // queued jobs are checked when they start
-		if cur == 0 && j.AddsBOS() && h.e.Tok.WantsBOS() {
-			ntokens++ // BOS (PREFILL IDS feeds the ids as they are)
-		}
-		if err := h.e.CheckAppend(cur, ntokens, ngen); err != nil {
-			x.Error(err)
-			return
-		}
-	}
+// submitJob hands j to the engine's admission (session.Engine.Submit)
+// and blocks the client until the engine finishes it.
+func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job) {
 	s, c := x.S, x.C
 	j.Owner = c
 	j.OnDone = func(j *session.Job) {
 		s.ReplyTo(c, func(r *server.Reply) { replyJob(r, j) })
 		s.Unblock(c)
 	}
-	h.e.Submit(j)
+	if err := h.e.Submit(j); err != nil {
+		x.Error(asRESPError(err))
+		return
+	}
 	s.Block(c, &server.Blocked{Reason: "gen", Key: j.Key, Data: j})
 }
 
@@ -216,10 +204,6 @@ func asRESPError(err error) error {
 // GEN key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p]
 // [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]
 func (h *sessionHandlers) genCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	key := x.Arg(1)
 	opt, err := parseGenOptions(x, 3)
 	if err == nil {
@@ -232,24 +216,16 @@ func (h *sessionHandlers) genCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
 	if opt.Chat {
-		if h.e.Chat() == nil {
-			x.Error(server.Errorf(session.ErrNoChatFormat.Error()))
-			return
-		}
-		h.submitJob(x, session.NewChatGen(x.DB, key, x.Arg(2), opt), len(toks)+8, opt.MaxTokens)
+		h.submitJob(x, session.NewChatGen(x.DB, key, x.Arg(2), opt))
 		return
 	}
-	h.submitJob(x, session.NewTextGen(x.DB, key, x.Arg(2), toks, opt), len(toks), opt.MaxTokens)
+	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
+	h.submitJob(x, session.NewTextGen(x.DB, key, x.Arg(2), toks, opt))
 }
 
 // PREFILL key text | PREFILL key IDS id [id ...]
 func (h *sessionHandlers) prefillCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	key := x.Arg(1)
 	if err := checkSessionKey(key); err != nil {
 		x.Error(err)
@@ -265,7 +241,7 @@ func (h *sessionHandlers) prefillCommand(x *server.Ctx) {
 			}
 			ids = append(ids, int32(n))
 		}
-		h.submitJob(x, session.NewPrefill(x.DB, key, ids, false), len(ids), 0)
+		h.submitJob(x, session.NewPrefill(x.DB, key, ids, false))
 		return
 	}
 	if len(x.Args) != 3 {
@@ -277,7 +253,7 @@ func (h *sessionHandlers) prefillCommand(x *server.Ctx) {
 		return
 	}
 	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	h.submitJob(x, session.NewTextPrefill(x.DB, key, x.Arg(2), toks), len(toks), 0)
+	h.submitJob(x, session.NewTextPrefill(x.DB, key, x.Arg(2), toks))
 }
 
 // FORK source destination [REPLACE]
@@ -341,10 +317,6 @@ func writableSession(x *server.Ctx, key string) (*session.Session, error) {
 
 // ROLLBACK key n | ROLLBACK key -k | ROLLBACK key TO name
 func (h *sessionHandlers) rollbackCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	var n int64
 	toName := ""
 	switch {
@@ -435,10 +407,6 @@ func checkpointsCommand(x *server.Ctx) {
 
 // LOGITS key [TOP k]
 func (h *sessionHandlers) logitsCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	k := 10
 	switch {
 	case len(x.Args) == 4 && is(x.Args[2], "TOP"):
@@ -550,10 +518,6 @@ func tokensCommand(x *server.Ctx) {
 // TEXT key [start [stop]]: from the start, as Decode prints a sequence;
 // from inside, the pieces' exact bytes.
 func (h *sessionHandlers) textCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	toks, fromStart, err := sessionTokens(x)
 	if err != nil {
 		x.Error(err)
@@ -572,10 +536,6 @@ func (h *sessionHandlers) textCommand(x *server.Ctx) {
 
 // TOKENIZE text
 func (h *sessionHandlers) tokenizeCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	toks := h.e.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
 	x.R.Array(len(toks))
 	for _, t := range toks {
@@ -585,10 +545,6 @@ func (h *sessionHandlers) tokenizeCommand(x *server.Ctx) {
 
 // DETOKENIZE id [id ...]
 func (h *sessionHandlers) detokenizeCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	ids := make([]int32, 0, len(x.Args)-1)
 	for i := 1; i < len(x.Args); i++ {
 		n, ok := server.ParseInt(x.Args[i])
@@ -607,10 +563,6 @@ func (h *sessionHandlers) detokenizeCommand(x *server.Ctx) {
 
 // MODEL
 func (h *sessionHandlers) modelCommand(x *server.Ctx) {
-	if h.e == nil {
-		x.Error(errNoModel)
-		return
-	}
 	info := h.e.Model.Info()
 	x.R.Map(len(info))
 	for _, f := range info {

@@ -165,7 +165,7 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, err)
 		return
 	}
-	if err := s.gate(c, spec, args); err != nil {
+	if err := s.gates(c, spec, args); err != nil {
 		s.rejectCommand(c, spec, err)
 		return
 	}
@@ -182,6 +182,41 @@ func (s *Server) checkDamaged(c *Client, spec *Spec, args [][]byte) error {
 	}
 	for _, i := range spec.KeyIndexes(args) {
 		if err := c.DB.checkDamaged(string(args[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gates are the checks a command meets just before it runs, whether now or
+// queued in MULTI: the subsystems' gates (MISCONF), then the BUSY rule,
+// then whether a model is served.
+func (s *Server) gates(c *Client, spec *Spec, args [][]byte) error {
+	if err := s.gate(c, spec, args); err != nil {
+		return err
+	}
+	if err := s.busyGate(c, spec, args); err != nil {
+		return err
+	}
+	if spec.Flags&FlagModel != 0 && !s.servesModel() {
+		return errNoModel
+	}
+	return nil
+}
+
+var errNoModel = Errorf("no model loaded")
+
+// busyGate refuses, with -BUSY, a write to a key that a job is queued or
+// running on (SET, APPEND, RESTORE ... on a session mid-GEN), so nothing
+// changes a key under its job; writes flagged FlagQueueBehindJob pass.
+// Commands whose keys are not their key arguments (SWAPDB, FLUSHDB, MOVE's
+// destination) check with CheckBusy and CheckBusyDB themselves.
+func (s *Server) busyGate(c *Client, spec *Spec, args [][]byte) error {
+	if spec.Flags&FlagWrite == 0 || spec.Flags&FlagQueueBehindJob != 0 || !s.hasWork() {
+		return nil
+	}
+	for _, i := range spec.KeyIndexes(args) {
+		if err := s.CheckBusy(c.DB, string(args[i])); err != nil {
 			return err
 		}
 	}
@@ -267,7 +302,7 @@ func (s *Server) Call(c *Client, args [][]byte) {
 		c.R.Error(err)
 		return
 	}
-	if err := s.gate(c, spec, args); err != nil {
+	if err := s.gates(c, spec, args); err != nil {
 		s.countError(err)
 		c.R.Error(err)
 		return

@@ -27,10 +27,12 @@ type Hooks struct {
 	// running, and the subsystems after this one are not called.
 	Shutdown func(save bool) error
 	// Gate can refuse a command before it runs (MISCONF): its error is
-	// replied instead. The first subsystem refusing wins.
+	// replied instead. The first subsystem refusing wins; the server's own
+	// BUSY and model gates come after every subsystem's.
 	Gate func(c *Client, spec *Spec, args [][]byte) error
-	// KeyBusy / DBBusy report keys in use by running jobs (-BUSY,
-	// eviction skips them).
+	// KeyBusy / DBBusy report keys in use by queued or running jobs
+	// (-BUSY, eviction skips them). A subsystem's keys can be busy only
+	// while its HasWork reports true: the BUSY gate asks only then.
 	KeyBusy func(db *DB, key string) bool
 	DBBusy  func(db *DB) bool
 	// AfterFlushAll runs after FLUSHALL (a save when save points are set).
@@ -42,6 +44,9 @@ type Hooks struct {
 	// prefix-cache pages) when maxmemory is reached, before keys are
 	// evicted; it returns the bytes released.
 	FreeMemory func() int64
+	// Model says the subsystem serves a model: commands flagged FlagModel
+	// may run.
+	Model bool
 }
 
 // Register adds a subsystem's hooks. Call it before Start: the list is
@@ -124,6 +129,16 @@ func (s *Server) gate(c *Client, spec *Spec, args [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// servesModel reports whether a registered subsystem serves a model.
+func (s *Server) servesModel() bool {
+	for i := range s.hooks {
+		if s.hooks[i].Model {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyBusy reports whether a subsystem's job uses key.

@@ -32,6 +32,17 @@ const (
 	// FlagMovableKeys: the keys' positions depend on the other arguments
 	// (a numkeys count, a keyword): COMMAND GETKEYS must read the line.
 	FlagMovableKeys
+	// FlagModel: runs on the served model (GEN, TOKENIZE, MODEL...):
+	// refused with "no model loaded" unless a registered subsystem serves
+	// one (Hooks.Model), so handlers may take the model for granted.
+	// Ours, not Redis's: COMMAND INFO does not print it.
+	FlagModel
+	// FlagQueueBehindJob: a write allowed on a key that a job is queued or
+	// running on (server/doc.go, the BUSY rule): GEN and PREFILL queue
+	// behind the job, CHECKPOINT only names a position of the state
+	// readers see, FORK and COPY read their source and check their
+	// destination themselves. Ours: COMMAND INFO does not print it.
+	FlagQueueBehindJob
 )
 
 var flagNames = []struct {

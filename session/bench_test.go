@@ -37,7 +37,7 @@ func benchEngine(b *testing.B) (*Engine, *server.DB) {
 	}
 	b.Cleanup(func() { m.Close() })
 	srv := server.New(server.NewConfig())
-	e, err := NewEngine(srv, m)
+	e, err := NewEngine(srv, srv.Config, m)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func promptOf(e *Engine, n int) []int32 {
 // prefillIDs creates key with n prompt tokens (BOS first).
 func prefillIDs(b *testing.B, e *Engine, db *server.DB, key string, n int) {
 	j := NewPrefill(db, key, promptOf(e, n), true)
-	e.Submit(j)
+	e.queue(j)
 	run(e)
 	if j.Err != nil {
 		b.Fatal(j.Err)
@@ -83,7 +83,7 @@ func BenchmarkDecode(b *testing.B) {
 				for i := 0; i < n; i++ {
 					o := seeded(uint64(it*n+i), perGen)
 					j := NewGen(db, fmt.Sprint("s", i), nil, false, o)
-					e.Submit(j)
+					e.queue(j)
 					jobs = append(jobs, j)
 				}
 				t0 := time.Now()
@@ -137,7 +137,7 @@ func BenchmarkRollback(b *testing.B) {
 		prefillIDs(b, e, db, key, n-8)
 		pos := sess(b, db, key).SetCheckpoint("cp")
 		j := NewPrefill(db, key, promptOf(e, 8), false)
-		e.Submit(j)
+		e.queue(j)
 		run(e)
 		src := sess(b, db, key)
 		for _, mode := range []string{"checkpoint", "recompute"} {
@@ -183,14 +183,14 @@ func BenchmarkTimeToFirstToken(b *testing.B) {
 					// Another key with the same 999-token prefix, another ending.
 					other := append(append([]int32(nil), prompt[:999]...), prompt[:8]...)
 					j := NewPrefill(db, "other", other, true)
-					e.Submit(j)
+					e.queue(j)
 					run(e)
 					db.Delete("other")
 				}
 				db.Delete("k")
 				b.StartTimer()
 				j := NewGen(db, "k", prompt, true, seeded(1, 1))
-				e.Submit(j)
+				e.queue(j)
 				run(e)
 				if j.Err != nil {
 					b.Fatal(j.Err)

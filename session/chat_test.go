@@ -54,7 +54,7 @@ func TestGenChatWithoutAFormatFails(t *testing.T) {
 		t.Skip("stories260K has a chat format?")
 	}
 	j := NewChatGen(db, "k", "hello", seeded(1, 5))
-	e.Submit(j)
+	e.queue(j)
 	run(e)
 	if j.Err != ErrNoChatFormat || db.Peek("k") != nil {
 		t.Fatalf("err %v", j.Err)

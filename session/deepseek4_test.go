@@ -20,7 +20,7 @@ func newDeepseek4Engine(t testing.TB) (*Engine, *server.DB) {
 	}
 	t.Cleanup(func() { m.Close() })
 	srv := server.New(server.NewConfig())
-	e, err := NewEngine(srv, m)
+	e, err := NewEngine(srv, srv.Config, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestDeepseek4PrefixReuseAcrossKeys(t *testing.T) {
 	// reused.
 	genIDs := func(key string, toks []int32) *Job {
 		j := NewGen(db, key, toks, false, greedy)
-		e.Submit(j)
+		e.queue(j)
 		run(e)
 		if j.Err != nil {
 			t.Fatal(j.Err)
@@ -91,13 +91,13 @@ func BenchmarkDeepseek4PrefixReuse(b *testing.B) {
 				db.Delete("k")
 				if mode == "cached" {
 					j := NewGen(db, "other", prompt, false, seeded(1, 1))
-					e.Submit(j)
+					e.queue(j)
 					run(e)
 					db.Delete("other")
 				}
 				b.StartTimer()
 				j := NewGen(db, "k", prompt, false, seeded(1, 1))
-				e.Submit(j)
+				e.queue(j)
 				run(e)
 				if j.Err != nil {
 					b.Fatal(j.Err)

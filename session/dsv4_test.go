@@ -54,7 +54,7 @@ func TestDSV4RestoreContinuesExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv := server.New(server.NewConfig())
-		e, _ := NewEngine(srv, m)
+		e, _ := NewEngine(srv, srv.Config, m)
 		srv.Register(e.Hooks())
 		c, err := e.Codec()
 		if err != nil {

@@ -35,9 +35,10 @@ type Engine struct {
 	// CacheBytes bounds the idle pages the prefix cache keeps.
 	CacheBytes int64
 
-	srv      *server.Server
-	chat     *ChatFormat // nil: the vocabulary has no known chat format
-	hasThink bool        // the vocabulary has "<think>"
+	ks       Keyspace
+	cfg      *server.Config // read live: CONFIG SET applies at once
+	chat     *ChatFormat    // nil: the vocabulary has no known chat format
+	hasThink bool           // the vocabulary has "<think>"
 	cache    *infer.PrefixCache
 	running  []*Job
 	queued   []*Job
@@ -64,8 +65,24 @@ type Stats struct {
 	ForwardTime     time.Duration // of which in Model.Step
 }
 
-// NewEngine makes an engine for m serving srv's keyspace.
-func NewEngine(srv *server.Server, m *infer.Model) (*Engine, error) {
+// Keyspace is what the engine needs of the server beyond the databases
+// its jobs name: ending a write as a command does, publishing STREAM
+// pieces, and room under maxmemory. *server.Server implements it.
+type Keyspace interface {
+	// KeyModified ends a job's write to key (WATCH, save points);
+	// Notify sends its keyspace event.
+	KeyModified(db *server.DB, key string)
+	Notify(db *server.DB, event, key string)
+	// Publish sends msg to channel's subscribers.
+	Publish(channel string, msg []byte) int
+	// MemoryFits reports whether need more bytes fit under maxmemory,
+	// evicting as maxmemory-policy allows.
+	MemoryFits(need int64) bool
+}
+
+// NewEngine makes an engine for m serving ks, configured by cfg
+// (prefill-chunk, maxmemory).
+func NewEngine(ks Keyspace, cfg *server.Config, m *infer.Model) (*Engine, error) {
 	tok, err := m.Tokenizer()
 	if err != nil {
 		return nil, err
@@ -73,7 +90,7 @@ func NewEngine(srv *server.Server, m *infer.Model) (*Engine, error) {
 	has := func(text string) bool { _, ok := tok.Lookup(text); return ok }
 	return &Engine{
 		Model: m, Tok: tok, CacheBytes: DefaultCacheBytes,
-		srv: srv, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{}, live: NewSessions(),
+		ks: ks, cfg: cfg, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{}, live: NewSessions(),
 		seeds: uint64(time.Now().UnixNano()),
 		chat:  chatFormat(has), hasThink: has("<think>"),
 	}, nil
@@ -102,9 +119,10 @@ func (e *Engine) renderChat(st *infer.State, text string, think bool) ([]int32, 
 }
 
 // Hooks are what the engine plugs into the server (server.Register):
-// the loop's step, BUSY answers and gate, disconnect handling, INFO
-// inference and model, the cron's cache trim and dropping idle cached
-// pages under maxmemory.
+// the loop's step, which keys are busy (the server refuses other writes to
+// them, server/doc.go), disconnect handling, INFO inference and model, the
+// cron's cache trim, dropping idle cached pages under maxmemory, and that
+// a model is served (commands flagged server.FlagModel may run).
 func (e *Engine) Hooks() server.Hooks {
 	return server.Hooks{
 		Name:    "inference",
@@ -130,43 +148,9 @@ func (e *Engine) Hooks() server.Hooks {
 			return nil
 		},
 		InfoNames: []string{"inference", "model"},
-		Gate:      e.gate,
 		Cron:      e.trimCache,
+		Model:     true,
 	}
-}
-
-// queueingWrites are the write commands allowed on a busy key: GEN and
-// PREFILL queue behind the running job, CHECKPOINT only names a position
-// of the state readers see, FORK and COPY read their source (and check
-// their destination themselves).
-var queueingWrites = map[string]bool{"gen": true, "prefill": true, "checkpoint": true, "fork": true, "copy": true}
-
-// gate refuses, with -BUSY, any other write to a key that has a GEN
-// queued or running (SET, APPEND, RESTORE ... on a session mid-GEN), so
-// nothing changes a key under its job.
-func (e *Engine) gate(c *server.Client, spec *server.Spec, args [][]byte) error {
-	if len(e.busy) == 0 || spec.Flags&server.FlagWrite == 0 || queueingWrites[spec.Name] {
-		return nil
-	}
-	if spec.Name == "swapdb" {
-		// A job's key would change database under it.
-		for _, i := range []int{1, 2} {
-			if i < len(args) {
-				if n, ok := server.ParseInt(args[i]); ok && n >= 0 && n < int64(len(e.srv.DBs)) {
-					if err := e.srv.CheckBusyDB(e.srv.DBs[n]); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
-	}
-	for _, i := range spec.KeyIndexes(args) {
-		if err := e.srv.CheckBusy(c.DB, string(args[i])); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Stats returns the counters.
@@ -197,9 +181,52 @@ func (e *Engine) DBBusy(db *server.DB) bool {
 	return false
 }
 
-// Submit queues a job; it starts at the next step once no earlier job on
-// its key is left. The caller blocks the client.
-func (e *Engine) Submit(j *Job) {
+// Submit admits j and queues it: it starts at the next step once no
+// earlier job on its key is left. Every front end (GEN and PREFILL, an
+// HTTP request) goes through it; the caller sets OnDone and Owner first,
+// and on success waits for OnDone (a RESP client blocks).
+//
+// Admission refuses at once, queueing nothing, what would fail when the
+// job starts: GEN CHAT on a model without a chat format
+// (ErrNoChatFormat), a key holding another type (WRONGTYPE), a prompt
+// that (with the BOS token the job adds to an empty session) overflows the context
+// (ErrContextFull), or one that with the tokens it may generate needs
+// memory past maxmemory (ErrOOM). A job on a busy key is admitted unchecked: it is
+// checked when it starts, against the session the jobs before it leave.
+func (e *Engine) Submit(j *Job) error {
+	if j.Opt.Chat && e.chat == nil {
+		return ErrNoChatFormat
+	}
+	cur := 0
+	if o := j.DB.Lookup(j.Key); o != nil {
+		if o.Type != server.TypeKVState {
+			return server.ErrWrongType
+		}
+		cur = o.Val.(*Session).State.Len()
+	}
+	if !e.KeyBusy(j.DB, j.Key) {
+		n := len(j.prompt)
+		if j.Opt.Chat {
+			// The user's text, and room for the turn's markers.
+			n = len(e.Tok.Encode(j.chat, tokenizer.EncodeOptions{ParseSpecial: true})) + chatTurnOverhead
+		}
+		if cur == 0 && j.addBOS && e.Tok.WantsBOS() {
+			n++ // BOS (PREFILL IDS feeds the ids as they are)
+		}
+		if err := e.CheckAppend(cur, n, j.Opt.MaxTokens); err != nil {
+			return err
+		}
+	}
+	e.queue(j)
+	return nil
+}
+
+// chatTurnOverhead is what admission counts for the markers around a GEN
+// CHAT turn (the exact count is known only when the job starts).
+const chatTurnOverhead = 8
+
+// queue adds j to the queue without admission.
+func (e *Engine) queue(j *Job) {
 	e.queued = append(e.queued, j)
 	e.busy[keyRef{j.DB.ID, j.Key}]++
 }
@@ -235,7 +262,7 @@ func (e *Engine) unbusy(j *Job) {
 func (e *Engine) Step() {
 	t0 := time.Now()
 	e.startJobs()
-	chunk := int(e.srv.Config.Int("prefill-chunk"))
+	chunk := int(e.cfg.Int("prefill-chunk"))
 	if chunk <= 0 {
 		chunk = 256
 	}
@@ -504,11 +531,11 @@ func (e *Engine) stream(j *Job, final bool) {
 	}
 	ch := "__gen__:" + j.Key
 	if end > j.published {
-		e.srv.Publish(ch, append([]byte(nil), j.Text[j.published:end]...))
+		e.ks.Publish(ch, append([]byte(nil), j.Text[j.published:end]...))
 		j.published = end
 	}
 	if final {
-		e.srv.Publish(ch, []byte{})
+		e.ks.Publish(ch, []byte{})
 	}
 }
 
@@ -598,11 +625,11 @@ func (e *Engine) commit(j *Job) {
 		j.DB.Set(j.Key, server.NewValue(server.TypeKVState, s), false)
 	}
 	j.st = nil
-	e.srv.KeyModified(j.DB, j.Key)
+	e.ks.KeyModified(j.DB, j.Key)
 	if j.Prefill {
-		e.srv.Notify(j.DB, "prefill", j.Key)
+		e.ks.Notify(j.DB, "prefill", j.Key)
 	} else {
-		e.srv.Notify(j.DB, "gen", j.Key)
+		e.ks.Notify(j.DB, "gen", j.Key)
 	}
 	e.stream(j, true)
 }
@@ -621,11 +648,11 @@ func (e *Engine) newSeed() uint64 {
 // after idle prefix-cache pages are dropped and keys evicted as
 // maxmemory-policy allows (server.MemoryFits).
 func (e *Engine) checkMemory(cur, n int) error {
-	if e.srv.Config.MaxMemory <= 0 {
+	if e.cfg.MaxMemory <= 0 {
 		return nil
 	}
 	pages := (cur+n+infer.PageTokens-1)/infer.PageTokens - cur/infer.PageTokens
-	if e.srv.MemoryFits(int64(pages) * e.pageBytes()) {
+	if e.ks.MemoryFits(int64(pages) * e.pageBytes()) {
 		return nil
 	}
 	return ErrOOM

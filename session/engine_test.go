@@ -28,7 +28,7 @@ func newTestEngineKV(t testing.TB, ctx int, kv string) (*Engine, *server.Server)
 	}
 	t.Cleanup(func() { m.Close() })
 	srv := server.New(server.NewConfig())
-	e, err := NewEngine(srv, m)
+	e, err := NewEngine(srv, srv.Config, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (e *Engine) enc(text string) []int32 {
 func gen(t testing.TB, e *Engine, db *server.DB, key, prompt string, opt GenOptions) *Job {
 	t.Helper()
 	j := NewGen(db, key, e.enc(prompt), true, opt)
-	e.Submit(j)
+	e.queue(j)
 	run(e)
 	if j.Err != nil {
 		t.Fatalf("GEN %s %q: %v", key, prompt, j.Err)
@@ -62,7 +62,7 @@ func gen(t testing.TB, e *Engine, db *server.DB, key, prompt string, opt GenOpti
 func prefill(t testing.TB, e *Engine, db *server.DB, key, text string) *Job {
 	t.Helper()
 	j := NewPrefill(db, key, e.enc(text), true)
-	e.Submit(j)
+	e.queue(j)
 	run(e)
 	if j.Err != nil {
 		t.Fatalf("PREFILL %s: %v", key, j.Err)
@@ -171,7 +171,7 @@ func TestContextLimit(t *testing.T) {
 	// A prompt that can't fit fails and leaves the key as it was.
 	before := slices.Clone(sess(t, db, "k").State.Tokens())
 	long := NewGen(db, "k", e.enc(strings.Repeat("the cat sat. ", 20)), true, o)
-	e.Submit(long)
+	e.queue(long)
 	run(e)
 	if long.Err != ErrContextFull {
 		t.Fatalf("err %v, want context window full", long.Err)
@@ -202,8 +202,8 @@ func TestForkIsolation(t *testing.T) {
 		t.Fatalf("GEN on the fork changed the source")
 	}
 	// The source continues exactly as it would have without the fork.
-	alone, _ := newTestEngine(t, 0)
-	adb := alone.srv.DBs[0]
+	alone, asrv := newTestEngine(t, 0)
+	adb := asrv.DBs[0]
 	gen(t, alone, adb, "src", "Once upon a time there was a dog", seeded(1, 50))
 	want := gen(t, alone, adb, "src", " and", seeded(3, 20))
 	got := gen(t, e, db, "src", " and", seeded(3, 20))
@@ -243,7 +243,7 @@ func TestRollbackExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	fj := NewPrefill(db, "fresh", want, false)
-	e.Submit(fj)
+	e.queue(fj)
 	run(e)
 	f := sess(t, db, "fresh")
 	if !slices.Equal(s.State.Tokens(), f.State.Tokens()) {
@@ -313,7 +313,7 @@ func TestCancelLeavesKeyUntouched(t *testing.T) {
 
 	long := strings.Repeat(" the little dog ran to the park and played with a ball.", 8)
 	j := NewGen(db, "s", e.enc(long), true, seeded(1, 100))
-	e.Submit(j)
+	e.queue(j)
 	if !e.KeyBusy(db, "s") || !e.DBBusy(db) {
 		t.Fatalf("key not busy with a queued GEN")
 	}
@@ -329,7 +329,7 @@ func TestCancelLeavesKeyUntouched(t *testing.T) {
 	}
 	// A canceled GEN on a new key leaves it absent.
 	k := NewGen(db, "new", e.enc(long), true, seeded(1, 100))
-	e.Submit(k)
+	e.queue(k)
 	e.Step()
 	e.Step()
 	e.Cancel(k)
@@ -352,8 +352,8 @@ func TestSecondGenQueues(t *testing.T) {
 	var order []*Job
 	a.OnDone = func(j *Job) { order = append(order, j) }
 	b.OnDone = func(j *Job) { order = append(order, j) }
-	e.Submit(a)
-	e.Submit(b)
+	e.queue(a)
+	e.queue(b)
 	e.Step()
 	if e.Active() != 1 || e.Queued() != 1 {
 		t.Fatalf("active %d queued %d, want 1 and 1", e.Active(), e.Queued())
@@ -385,7 +385,7 @@ func concurrentGensMatchAlone(t *testing.T, kv string) {
 	var jobs []*Job
 	for i, p := range prompts {
 		j := NewGen(db, string(rune('a'+i)), e.enc(p), true, seeded(uint64(i), 30))
-		e.Submit(j)
+		e.queue(j)
 		jobs = append(jobs, j)
 	}
 	run(e)
@@ -496,7 +496,7 @@ func TestWrongTypeAtStart(t *testing.T) {
 	db := srv.DBs[0]
 	db.Set("str", server.NewString([]byte("x")), false)
 	j := NewGen(db, "str", e.enc("hi"), true, seeded(1, 3))
-	e.Submit(j)
+	e.queue(j)
 	run(e)
 	if j.Err != server.ErrWrongType {
 		t.Fatalf("err %v", j.Err)
@@ -511,7 +511,7 @@ func TestStepBoundsPromptTokens(t *testing.T) {
 	var jobs []*Job
 	for i := 0; i < 6; i++ {
 		j := NewGen(db, string(rune('a'+i)), e.enc(long), true, seeded(1, 2))
-		e.Submit(j)
+		e.queue(j)
 		jobs = append(jobs, j)
 	}
 	before := e.Stats().TokensPrefilled
@@ -527,5 +527,62 @@ func TestStepBoundsPromptTokens(t *testing.T) {
 		if i > 0 && string(j.Text) != string(jobs[0].Text) {
 			t.Errorf("job %d: %q, job 0: %q", i, j.Text, jobs[0].Text)
 		}
+	}
+}
+
+// Submit refuses at once, queueing nothing, what would fail when the job
+// starts (the type, the context with BOS counted, a chat format); a job on
+// a busy key is admitted and checked when it starts, against the session
+// the job before it leaves.
+func TestSubmitAdmission(t *testing.T) {
+	e, srv := newTestEngine(t, 40)
+	db := srv.DBs[0]
+	db.Set("str", server.NewString([]byte("x")), false)
+	if err := e.Submit(NewGen(db, "str", e.enc("hi"), true, seeded(1, 3))); err != server.ErrWrongType || e.HasWork() {
+		t.Fatalf("GEN on a string: %v, work queued %v", err, e.HasWork())
+	}
+	if e.Chat() == nil {
+		if err := e.Submit(NewChatGen(db, "c", "hello", seeded(1, 3))); err != ErrNoChatFormat || e.HasWork() {
+			t.Fatalf("GEN CHAT without a chat format: %v", err)
+		}
+	}
+	toks := e.enc(strings.Repeat(" the cat sat on the mat.", 10))
+	if len(toks) < 40 {
+		t.Fatalf("only %d tokens", len(toks))
+	}
+	none := seeded(1, 0) // MAXTOKENS 0: only the prompt counts
+	if !e.Tok.WantsBOS() {
+		t.Fatal("stories260K wants no BOS: the cases below count one")
+	}
+	// PREFILL IDS adds no BOS: an empty session takes exactly 40 ids.
+	ids := NewPrefill(db, "ids", toks[:40], false)
+	if err := e.Submit(ids); err != nil {
+		t.Fatalf("40 ids in a context of 40: %v", err)
+	}
+	run(e)
+	if ids.Err != nil || ids.Tokens != 40 {
+		t.Fatalf("PREFILL IDS of 40: %v, %d tokens", ids.Err, ids.Tokens)
+	}
+	// 40 tokens and the BOS of an empty session overflow a context of 40.
+	if err := e.Submit(NewGen(db, "k", toks[:40], true, none)); err != ErrContextFull || e.HasWork() || db.Peek("k") != nil {
+		t.Fatalf("40 tokens + BOS in a context of 40: %v, work queued %v", err, e.HasWork())
+	}
+	a := NewGen(db, "k", toks[:39], true, none)
+	if err := e.Submit(a); err != nil {
+		t.Fatalf("39 tokens + BOS in a context of 40: %v", err)
+	}
+	// The key is busy: the next job is admitted unchecked, and fails when
+	// it starts on the full session a leaves.
+	b := NewGen(db, "k", toks[:10], true, none)
+	if err := e.Submit(b); err != nil {
+		t.Fatalf("job on a busy key: %v", err)
+	}
+	run(e)
+	if a.Err != nil || b.Err != ErrContextFull {
+		t.Fatalf("a: %v, b: %v (want nil, %v)", a.Err, b.Err, ErrContextFull)
+	}
+	// Once the key is free, the same job is refused at once.
+	if err := e.Submit(NewGen(db, "k", toks[:10], true, none)); err != ErrContextFull || e.HasWork() {
+		t.Fatalf("job on the full session: %v", err)
 	}
 }

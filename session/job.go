@@ -127,10 +127,6 @@ func NewTextPrefill(db *server.DB, key, text string, toks []int32) *Job {
 	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Prefill: true}
 }
 
-// AddsBOS reports whether the job starts an empty session with BOS (when
-// the model wants one): admission counts it.
-func (j *Job) AddsBOS() bool { return j.addBOS }
-
 // Done reports whether the job has finished (or failed, or was canceled).
 func (j *Job) Done() bool { return j.done }
 

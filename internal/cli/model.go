@@ -37,7 +37,7 @@ func LoadModel(s *server.Server) (*session.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
-	e, err := session.NewEngine(s, m)
+	e, err := session.NewEngine(s, s.Config, m)
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
