@@ -381,7 +381,11 @@ func checkpointCommand(x *server.Ctx) {
 	if len(x.Args) == 3 {
 		name = x.Arg(2)
 	}
-	pos := sess.SetCheckpoint(name)
+	pos, err := sess.SetCheckpoint(name)
+	if err != nil {
+		x.Error(err)
+		return
+	}
 	x.Modified(x.Arg(1))
 	x.Notify("checkpoint", x.Arg(1))
 	x.R.Int(int64(pos))

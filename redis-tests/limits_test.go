@@ -1,6 +1,8 @@
 package redistests
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -28,4 +30,31 @@ func TestPrefillIdsTakesExactlyTheContext(t *testing.T) {
 	want(t, c, int64(0), "EXISTS", "over")
 	want(t, c, int64(63), idsArgs("almost", 63)...)
 	want(t, c, int64(64), "PREFILL", "almost", "IDS", 7)
+}
+
+// CHECKPOINT refuses, changing nothing, a checkpoint the snapshot format
+// could not hold (a name over 64 KiB, a 65,537th checkpoint), so the
+// session stays saveable; at the limits it is accepted and saved.
+func TestCheckpointLimitsAreTheSnapshotFormats(t *testing.T) {
+	dir := t.TempDir()
+	s := startIn(t, dir)
+	c := cli(t, s)
+	do(t, c, "GEN", "s", "A bird", "MAXTOKENS", "2", "TEMPERATURE", "0")
+	wantErr(t, c, "ERR checkpoint name longer than 65536 bytes", "CHECKPOINT", "s", strings.Repeat("n", 64<<10+1))
+	do(t, c, "CHECKPOINT", "s", strings.Repeat("n", 64<<10))
+	have := len(do(t, c, "CHECKPOINTS", "s").([]any)) / 2 // GEN may have made some
+	p := c.Pipeline()
+	for i := have; i < 1<<16; i++ {
+		p.Do(ctx, "CHECKPOINT", "s", "c"+strconv.Itoa(i))
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatalf("checkpoints up to 65,536: %v", err)
+	}
+	wantErr(t, c, "ERR session has 65536 checkpoints, the most a snapshot can hold", "CHECKPOINT", "s", "one-more")
+	do(t, c, "CHECKPOINT", "s", "c7") // replacing one is fine
+	if n := len(do(t, c, "CHECKPOINTS", "s").([]any)); n != 2<<16 {
+		t.Errorf("CHECKPOINTS has %d entries, want 65536 pairs", n/2)
+	}
+	want(t, c, "OK", "SAVE")
+	want(t, c, "OK", "SET", "after", "v") // no MISCONF
 }

@@ -135,7 +135,7 @@ func BenchmarkRollback(b *testing.B) {
 	for _, n := range []int{20, 2000} {
 		key := fmt.Sprint("src", n)
 		prefillIDs(b, e, db, key, n-8)
-		pos := sess(b, db, key).SetCheckpoint("cp")
+		pos, _ := sess(b, db, key).SetCheckpoint("cp")
 		j := NewPrefill(db, key, promptOf(e, 8), false)
 		e.queue(j)
 		run(e)

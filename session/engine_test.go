@@ -273,7 +273,7 @@ func TestCheckpointLogitsAndGenCheckpoint(t *testing.T) {
 	db := srv.DBs[0]
 	prefill(t, e, db, "s", "Once upon a time")
 	s := sess(t, db, "s")
-	pos := s.SetCheckpoint("start")
+	pos, _ := s.SetCheckpoint("start")
 	want := slices.Clone(s.State.Logits())
 	first := gen(t, e, db, "s", "", seeded(11, 40))
 	// ROLLBACK TO start: bit-exact logits from the checkpoint.

@@ -2,10 +2,13 @@ package session
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"sync"
 
 	"reddwarf/infer"
+	"reddwarf/rdb"
 	"reddwarf/server"
 )
 
@@ -20,6 +23,12 @@ type Session struct {
 
 	live     *Sessions // the set that counts this session until Release
 	released bool
+
+	// names maps each checkpoint's name to its index in Checkpoints (a
+	// session may hold 65,536). Built on demand (index); a change to
+	// Checkpoints other than an append at the end leaves it with the wrong
+	// length or drops it, and the next index rebuilds it.
+	names map[string]int
 }
 
 // Checkpoint is a restorable position: ROLLBACK TO name truncates the
@@ -124,9 +133,24 @@ func (s *Session) Release() {
 	s.Checkpoints = nil
 }
 
+// Checkpoint limits are the snapshot format's (rdb.MaxCheckpointName,
+// rdb.MaxCheckpoints): CHECKPOINT refuses what could not be saved, so no
+// key can make every later save fail.
+var (
+	ErrCheckpointName     = server.Errorf("checkpoint name longer than " + strconv.Itoa(rdb.MaxCheckpointName) + " bytes")
+	ErrTooManyCheckpoints = server.Errorf("session has " + strconv.Itoa(rdb.MaxCheckpoints) + " checkpoints, the most a snapshot can hold")
+)
+
 // SetCheckpoint records the current position under name (replacing a
 // checkpoint of that name) and returns the position.
-func (s *Session) SetCheckpoint(name string) int {
+// It fails, changing nothing, past the checkpoint limits.
+func (s *Session) SetCheckpoint(name string) (int, error) {
+	if len(name) > rdb.MaxCheckpointName {
+		return 0, ErrCheckpointName
+	}
+	if s.index(name) < 0 && len(s.Checkpoints) >= rdb.MaxCheckpoints {
+		return 0, ErrTooManyCheckpoints
+	}
 	pos := s.State.Len()
 	s.State.MarkCheckpoint() // deepseek4: keep its ring here, so rolling back replays nothing
 	var logits []float32
@@ -135,31 +159,51 @@ func (s *Session) SetCheckpoint(name string) int {
 	}
 	s.putCheckpoint(Checkpoint{Name: name, Pos: pos, Logits: logits})
 	s.State.MarkCheckpoint() // deepseek4: keep its ring and frontiers at pos
-	return pos
+	return pos, nil
 }
 
 func (s *Session) putCheckpoint(c Checkpoint) {
-	s.DropCheckpoint(c.Name)
-	s.Checkpoints = append(s.Checkpoints, c)
-	sort.SliceStable(s.Checkpoints, func(i, j int) bool { return s.Checkpoints[i].Pos < s.Checkpoints[j].Pos })
+	if i := s.index(c.Name); i >= 0 {
+		s.Checkpoints = append(s.Checkpoints[:i:i], s.Checkpoints[i+1:]...)
+		s.names = nil
+	}
+	// After every checkpoint at or before its position, as a stable sort
+	// of the appended list would put it, without sorting the list again.
+	i := sort.Search(len(s.Checkpoints), func(i int) bool { return s.Checkpoints[i].Pos > c.Pos })
+	s.Checkpoints = slices.Insert(s.Checkpoints, i, c)
+	if i == len(s.Checkpoints)-1 && s.names != nil && len(s.names) == i {
+		s.names[c.Name] = i
+	} else {
+		s.names = nil
+	}
+}
+
+// index returns the index of the checkpoint called name, or -1.
+func (s *Session) index(name string) int {
+	if len(s.names) != len(s.Checkpoints) {
+		s.names = make(map[string]int, len(s.Checkpoints))
+		for i, c := range s.Checkpoints {
+			s.names[c.Name] = i
+		}
+	}
+	if i, ok := s.names[name]; ok && i < len(s.Checkpoints) && s.Checkpoints[i].Name == name {
+		return i
+	}
+	return -1
 }
 
 // DropCheckpoint removes the checkpoint called name, if any.
 func (s *Session) DropCheckpoint(name string) {
-	for i, c := range s.Checkpoints {
-		if c.Name == name {
-			s.Checkpoints = append(s.Checkpoints[:i:i], s.Checkpoints[i+1:]...)
-			return
-		}
+	if i := s.index(name); i >= 0 {
+		s.Checkpoints = append(s.Checkpoints[:i:i], s.Checkpoints[i+1:]...)
+		s.names = nil
 	}
 }
 
 // Checkpoint returns the checkpoint called name.
 func (s *Session) Checkpoint(name string) (Checkpoint, bool) {
-	for _, c := range s.Checkpoints {
-		if c.Name == name {
-			return c, true
-		}
+	if i := s.index(name); i >= 0 {
+		return s.Checkpoints[i], true
 	}
 	return Checkpoint{}, false
 }
@@ -204,5 +248,6 @@ func (s *Session) Rollback(m *infer.Model, n int) error {
 		}
 	}
 	s.Checkpoints = keep
+	s.names = nil
 	return nil
 }
