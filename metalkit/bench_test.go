@@ -234,13 +234,14 @@ func BenchmarkQ4Kx16(b *testing.B) {
 
 // BenchmarkQ8_0x16 is BenchmarkQuantKernels for the repacked Q8_0×16
 // layout (same matrix size), per backend: b1 the one-column kernel, b8 the
-// eight-column one. Compare with Q8_0/b1 and Q8_0/b4 there.
+// eight-column one, b16 the 16 × 16 tile where the backend has one (amx)
+// or two eight-column calls. Compare with Q8_0/b1 and Q8_0/b4 there.
 func BenchmarkQ8_0x16(b *testing.B) {
 	const rows, cols = 64, 2048
 	m := repack(benchMatrix(b, Q8_0, rows, cols))
 	var ab actBuf
-	acts := ab.prepare(cols, 8, 32)
-	x := randVec(newRand(b, 8), 8*cols)
+	acts := ab.prepare(cols, 16, 32)
+	x := randVec(newRand(b, 8), 16*cols)
 	for c := range acts {
 		quantAct(&acts[c], x[c*cols:(c+1)*cols], 32)
 	}
@@ -262,6 +263,22 @@ func BenchmarkQ8_0x16(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for g := 0; g < rows/groupRows; g++ {
 					k.dotx8(m.Data[g*gb:(g+1)*gb], acts[:8], &o, k.dot)
+				}
+			}
+		})
+		b.Run("b16/"+be.name, func(b *testing.B) {
+			var o [256]float32
+			var o8 [128]float32
+			b.SetBytes(int64(len(m.Data)))
+			for i := 0; i < b.N; i++ {
+				for g := 0; g < rows/groupRows; g++ {
+					w := m.Data[g*gb : (g+1)*gb]
+					if k.dotx16 != nil {
+						k.dotx16(w, acts, &o, k.dot)
+						continue
+					}
+					k.dotx8(w, acts[:8], &o8, k.dot)
+					k.dotx8(w, acts[8:], &o8, k.dot)
 				}
 			}
 		})

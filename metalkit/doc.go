@@ -78,6 +78,11 @@
 //	            SwiGLU (exp_amd64.s); Q4_0 with VPDPBUSD on
 //	            YMM; activation quantisers for 32- and 256-value blocks
 //	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM
+//	amx         adds AMX-TILE+INT8 (and the tile state, requested from
+//	            Linux once): repacked Q8_0 groups × 16 columns by one
+//	            TDPBSSD per block (amx_amd64.s, hand-encoded); opt-in
+//	            (METALKIT_BACKEND=amx) until bench/amx-check.sh has passed
+//	            on an AMX host, since the development VM has none
 //
 // stubs_amd64.go declares each assembly function under a comment giving the
 // Go loop it computes; stubs_noasm.go (build tag noasm, or another GOARCH)

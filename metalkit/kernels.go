@@ -11,6 +11,9 @@ import "os"
 // goBackend. A GPU device keeps the same shape: a table per weight format.
 type backend struct {
 	name string
+	// optIn: run only where METALKIT_BACKEND names it, never by default
+	// (a backend whose kernels have not yet been run on real hardware).
+	optIn bool
 	vecKernels
 	formats map[DType]formatKernels
 }
@@ -61,12 +64,15 @@ type x16Kernels struct {
 	dot   dot16Func   // 16 rows × 1 column
 	dotx4 dot16x4Func // 16 rows × 4 columns, out[16c+r]
 	dotx8 dot16x8Func // 16 rows × 8 columns, out[16c+r]
+	// dotx16: 16 rows × 16 columns, out[16c+r] (AMX tiles); nil means
+	// dotx8.
+	dotx16 func(w []byte, a []q8Act, out *[256]float32, fallback dot16Func)
 }
 
 // derive returns a copy of b named name, with its own formats table, for a
 // backend that replaces some of b's kernels.
 func (b *backend) derive(name string) *backend {
-	d := &backend{name: name, vecKernels: b.vecKernels, formats: make(map[DType]formatKernels, len(b.formats))}
+	d := &backend{name: name, optIn: b.optIn, vecKernels: b.vecKernels, formats: make(map[DType]formatKernels, len(b.formats))}
 	for t, f := range b.formats {
 		d.formats[t] = f
 	}
@@ -137,9 +143,9 @@ func listBackends() ([]*backend, []string) {
 	return append([]*backend{&goBackend}, asm...), notRun
 }
 
-// kern is the backend in use: the fastest, unless METALKIT_NOASM=1 forces
-// the pure-Go reference (so CI can cover both) or METALKIT_BACKEND=name
-// picks one (Backend says which ran).
+// kern is the backend in use: the fastest that is not opt-in, unless
+// METALKIT_NOASM=1 forces the pure-Go reference (so CI can cover both) or
+// METALKIT_BACKEND=name picks one (Backend says which ran).
 var kern = pickBackend()
 
 func pickBackend() *backend {
@@ -153,7 +159,11 @@ func pickBackend() *backend {
 			}
 		}
 	}
-	return backends[len(backends)-1]
+	for i := len(backends) - 1; ; i-- {
+		if !backends[i].optIn {
+			return backends[i]
+		}
+	}
 }
 
 // Backend names the kernel implementation in use ("go", "avx2", ...).

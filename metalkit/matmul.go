@@ -33,7 +33,7 @@ func MatMul(p *Pool, out []float32, m Matrix, x []float32, batch int) {
 	defer p.mu.Unlock()
 
 	t := &p.mm
-	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut, wideOut: p.wideOut, wide8Out: p.wide8Out}
+	*t = matmulTask{m: m, out: out, x: x, batch: batch, rb: m.rowBytes(), k: kern, dotOut: p.dotOut, tileOut: p.tileOut, wideOut: p.wideOut, wide8Out: p.wide8Out, tile16: p.tile16}
 	// Quantise the activations once for the whole call, in the weight
 	// format's block size (32, or 256 for K-quants).
 	if f, ok := kern.formats[m.Type]; ok {
@@ -75,6 +75,7 @@ type matmulTask struct {
 	tileOut  [][16]float32  // per-worker tile results
 	wideOut  [][64]float32  // per-worker 16 × 4 tile results
 	wide8Out [][128]float32 // per-worker 16 × 8 tile results
+	tile16   [][256]float32 // per-worker 16 × 16 tile results
 	rows     chunker
 }
 
@@ -179,6 +180,13 @@ func (t *matmulTask) groupRows(w int, start, end, b0, b1 int) {
 	for r := start; r+groupRows <= gEnd; r += groupRows {
 		g := t.m.Data[r*t.rb : (r+groupRows)*t.rb]
 		b := b0
+		for ; k.dotx16 != nil && b+16 <= b1; b += 16 {
+			o := &t.tile16[w]
+			k.dotx16(g, t.acts[b:b+16], o, k.dot)
+			for c := 0; c < 16; c++ {
+				copy(t.out[(b+c)*R+r:(b+c)*R+r+groupRows], o[16*c:16*c+16])
+			}
+		}
 		for ; b+8 <= b1; b += 8 {
 			k.dotx8(g, t.acts[b:b+8], o128, k.dot)
 			for c := 0; c < 8; c++ {

@@ -33,6 +33,7 @@ type Pool struct {
 	tileOut  [][16]float32
 	wideOut  [][64]float32
 	wide8Out [][128]float32
+	tile16   [][256]float32
 }
 
 // task is one parallel job; work(w) runs on worker w (0 = the caller).
@@ -51,6 +52,7 @@ func NewPool(threads int) *Pool {
 		tileOut:  make([][16]float32, threads),
 		wideOut:  make([][64]float32, threads),
 		wide8Out: make([][128]float32, threads),
+		tile16:   make([][256]float32, threads),
 	}
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)

@@ -110,6 +110,14 @@ func dot16x4Go(w []byte, a []q8Act, out *[64]float32, d16 dot16Func) {
 	}
 }
 
+// dot16x16Go is the reference 16-row × 16-column kernel (any 16-row
+// layout).
+func dot16x16Go(w []byte, a []q8Act, out *[256]float32, d16 dot16Func) {
+	for c := 0; c < 16; c++ {
+		d16(w, &a[c], (*[16]float32)(out[16*c:]))
+	}
+}
+
 // dot16x8Go is the reference 16-row × 8-column kernel (any 16-row layout).
 func dot16x8Go(w []byte, a []q8Act, out *[128]float32, d16 dot16Func) {
 	for c := 0; c < 8; c++ {

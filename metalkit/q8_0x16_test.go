@@ -64,7 +64,8 @@ func randQ8Group(t testing.TB, nb int) (group, rows []byte) {
 // TestBackendQ8_0x16 checks the reference Q8_0×16 kernel against the GGUF
 // reference on the same rows, then every backend's Q8_0×16 kernels against
 // it, for odd block counts, columns laid out by actBuf (the assembly path)
-// and scattered (the fallback), and extreme values (−128 weights, ±127
+// and scattered (the fallback), the 16 × 16 tile where a backend has one
+// (amx), and extreme values (−128 weights, ±127
 // activations) that the sign flip must survive.
 func TestBackendQ8_0x16(t *testing.T) {
 	r := newRand(t, 41)
@@ -122,6 +123,12 @@ func TestBackendQ8_0x16(t *testing.T) {
 				k.dotx8(w, a, &got8, k.dot)
 				dot16x8Go(w, a, &want8, ref.dot)
 				checkClose(t, fmt.Sprintf("Q8_0x16 16x8 nb=%d", nb), got8[:], want8[:], tol(nb))
+				if k.dotx16 != nil {
+					var got16, want16 [256]float32
+					k.dotx16(w, a, &got16, k.dot)
+					dot16x16Go(w, a, &want16, ref.dot)
+					checkClose(t, fmt.Sprintf("Q8_0x16 16x16 nb=%d", nb), got16[:], want16[:], tol(nb))
+				}
 			}
 		}
 	})

@@ -238,7 +238,10 @@ func asmBackends(parent *backend) (bs []*backend, notRun []string) {
 	if !hasIQ2Z {
 		notRun = append(notRun, "avx512vnni IQ2_XXS kernels (need AVX512VBMI, BITALG; the avx2 ones ran instead)")
 	}
-	return bs, notRun
+	if !hasAMX {
+		return bs, append(notRun, "amx backend: Q8_0 16×16 tile kernel (needs AMX-TILE, AMX-INT8 and the OS's tile state; bench/amx-check.sh runs it on a host that has them)")
+	}
+	return append(bs, newAMXBackend(vnni)), notRun
 }
 
 // dot4Asm wraps a 4-row assembly kernel for 32-value blocks of blockBytes
