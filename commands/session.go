@@ -155,6 +155,7 @@ func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job) {
 	s, c := x.S, x.C
 	j.Owner = c
 	j.OnDone = func(j *session.Job) {
+		s.BlockedWork(c, j.RunTime, j.Err != nil)
 		s.ReplyTo(c, func(r *server.Reply) { replyJob(r, j) })
 		s.Unblock(c)
 	}

@@ -20,10 +20,38 @@ import (
 // does, Hooks.ClientGone is told (so GEN can roll back and drop its job)
 // and the client is unlinked as usual. A new kind of blocking needs only:
 // a Blocked value, ReplyTo + Unblock when done, and a ClientGone case.
+//
+// Statistics follow Redis 7.0's for blocked commands: call counts the
+// command and the time its handler took when it blocks, and leaves
+// SLOWLOG for later; work done for it elsewhere (a GEN's model steps) is
+// added by BlockedWork when it finishes; Unblock logs the whole duration
+// in SLOWLOG, as updateStatsOnUnblock does when a module's background
+// work ends.
 type Blocked struct {
 	Reason string // what CLIENT LIST and INFO show ("gen")
 	Key    string
 	Data   any // the blocking subsystem's own state (the GEN job)
+
+	// Set by call when the handler blocked: what SLOWLOG logs at Unblock.
+	stat     *CmdStat
+	slowArgs []string
+	slowSkip bool
+	dur      time.Duration // handler time, plus BlockedWork's
+}
+
+// BlockedWork adds work done for c's blocked command outside its handler
+// to the command's statistics (INFO commandstats usec, failed_calls) and
+// to the duration SLOWLOG logs when c is unblocked. Call it before Unblock.
+func (s *Server) BlockedWork(c *Client, work time.Duration, failed bool) {
+	b := c.blocked
+	if b == nil || b.stat == nil {
+		return
+	}
+	b.stat.USec += work.Microseconds()
+	if failed {
+		b.stat.Failed++
+	}
+	b.dur += work
 }
 
 // Block parks c (call from a handler).
@@ -45,12 +73,16 @@ func (s *Server) ReplyTo(c *Client, fn func(r *Reply)) {
 
 // Unblock resumes a blocked client after its reply was written.
 func (s *Server) Unblock(c *Client) {
-	if c.blocked == nil {
+	b := c.blocked
+	if b == nil {
 		return
 	}
 	c.blocked = nil
 	if c.closed {
 		return
+	}
+	if b.stat != nil && !b.slowSkip {
+		s.slowlogPushArgs(c, b.slowArgs, b.dur)
 	}
 	s.trackingUnblocked(c)
 	s.resume(c)

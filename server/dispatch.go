@@ -263,7 +263,13 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 		st.Failed++
 	}
 	s.Stats.CommandsProcessed++
-	if spec.Flags&FlagSkipSlowlog == 0 {
+	if b := c.blocked; b != nil && b.stat == nil {
+		// Blocked by this command: SLOWLOG waits for the work (Unblock).
+		b.stat, b.dur, b.slowSkip = st, dur, spec.Flags&FlagSkipSlowlog != 0
+		if !b.slowSkip && s.Config.SlowlogSlowerThan >= 0 {
+			b.slowArgs = slowlogArgs(args)
+		}
+	} else if spec.Flags&FlagSkipSlowlog == 0 {
 		s.slowlogPush(c, args, dur)
 	}
 	if len(s.monitors) > 0 && spec.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
@@ -414,22 +420,37 @@ func (s *Server) slowlogPush(c *Client, args [][]byte, dur time.Duration) {
 	if th < 0 || dur.Microseconds() < th {
 		return
 	}
-	e := SlowlogEntry{ID: s.slowlogID, Time: time.Now().Unix(), Duration: dur.Microseconds(), Addr: c.Addr, Name: c.Name}
-	s.slowlogID++
+	s.slowlogPushArgs(c, slowlogArgs(args), dur)
+}
+
+// slowlogArgs is what SLOWLOG keeps of a command's arguments: 32 at most,
+// each cut at 128 bytes.
+func slowlogArgs(args [][]byte) []string {
+	var out []string
 	n := len(args)
 	if n > 32 {
 		n = 31
 	}
 	for _, a := range args[:n] {
 		if len(a) > 128 {
-			e.Args = append(e.Args, string(a[:128])+"... ("+strconv.Itoa(len(a)-128)+" more bytes)")
+			out = append(out, string(a[:128])+"... ("+strconv.Itoa(len(a)-128)+" more bytes)")
 		} else {
-			e.Args = append(e.Args, string(a))
+			out = append(out, string(a))
 		}
 	}
 	if len(args) > 32 {
-		e.Args = append(e.Args, "... ("+strconv.Itoa(len(args)-31)+" more arguments)")
+		out = append(out, "... ("+strconv.Itoa(len(args)-31)+" more arguments)")
 	}
+	return out
+}
+
+func (s *Server) slowlogPushArgs(c *Client, args []string, dur time.Duration) {
+	th := s.Config.SlowlogSlowerThan
+	if th < 0 || dur.Microseconds() < th {
+		return
+	}
+	e := SlowlogEntry{ID: s.slowlogID, Time: time.Now().Unix(), Duration: dur.Microseconds(), Addr: c.Addr, Name: c.Name, Args: args}
+	s.slowlogID++
 	s.slowlog = append([]SlowlogEntry{e}, s.slowlog...)
 	if len(s.slowlog) > s.Config.SlowlogMaxLen {
 		s.slowlog = s.slowlog[:s.Config.SlowlogMaxLen]

@@ -567,6 +567,9 @@ func (e *Engine) reap() {
 	}
 	for _, j := range finished {
 		e.unbusy(j)
+		if !j.started.IsZero() {
+			j.RunTime = time.Since(j.started)
+		}
 		if j.st != nil {
 			e.cache.Insert(j.st)
 		}

@@ -91,6 +91,10 @@ type Job struct {
 	StopReason      string
 	PrefillTime     time.Duration
 	DecodeTime      time.Duration
+	// RunTime is how long the job ran, from its start to its end: not the
+	// time it waited behind another job on its key (as Redis counts a
+	// blocked command's work, not its wait).
+	RunTime time.Duration
 }
 
 // NewGen makes a GEN job appending prompt (token ids, no BOS; addBOS adds
