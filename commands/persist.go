@@ -81,10 +81,14 @@ func (h *persistHandlers) bgsaveCommand(x *server.Ctx) {
 
 // ---- One session's state file: SAVE key file, LOAD key file ----
 
-// saveKeyCommand writes one session's DSV4 state to dir/file.
+// saveKeyCommand writes one session's DSV4 state to dir/states/file.
 func (h *persistHandlers) saveKeyCommand(x *server.Ctx) {
 	p := h.p
 	key := x.Arg(1)
+	if err := rdb.CheckName(x.Arg(2)); err != nil {
+		x.Error(server.Errorf(err.Error()))
+		return
+	}
 	o := x.DB.Lookup(key)
 	if o == nil {
 		x.Error(server.ErrNoSuchKey)
@@ -105,7 +109,7 @@ func (h *persistHandlers) saveKeyCommand(x *server.Ctx) {
 	}
 	defer release()
 	var n int64
-	err = rdb.WriteFileAtomicIn(x.S.Config.Dir, x.Arg(2), func(f *os.File) error {
+	err = rdb.WriteFileAtomicIn(x.S.Config.Dir, persist.StatesDir+"/"+x.Arg(2), func(f *os.File) error {
 		var e error
 		n, e = rdb.WriteState(f, st)
 		return e
@@ -131,6 +135,10 @@ func (h *persistHandlers) loadCommand(x *server.Ctx) {
 		}
 		replace = true
 	}
+	if err := rdb.CheckName(x.Arg(2)); err != nil {
+		x.Error(server.Errorf(err.Error()))
+		return
+	}
 	if !replace && x.DB.Exists(key) {
 		x.Error(errBusyKey)
 		return
@@ -143,7 +151,7 @@ func (h *persistHandlers) loadCommand(x *server.Ctx) {
 		x.Error(errNoModel2)
 		return
 	}
-	b, err := rdb.ReadFileIn(x.S.Config.Dir, x.Arg(2))
+	b, err := rdb.ReadFileIn(x.S.Config.Dir, persist.StatesDir+"/"+x.Arg(2))
 	if err != nil {
 		x.Error(server.Errorf("reading the state file: " + err.Error()))
 		return

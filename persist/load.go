@@ -58,6 +58,12 @@ func (l *lazySession) Materialize() (server.Value, error) {
 	return v, nil
 }
 
+// StatesDir is the folder of dir that SAVE key file and LOAD key file name
+// their files in: apart from the snapshot, the session store and every
+// other file the server owns, which a state file can therefore never
+// replace. Load removes the temp files a SAVE killed midway left there.
+const StatesDir = "states"
+
 // Load loads dir/dbfilename: the index and the strings now, the
 // sessions lazily. A missing file is an empty start; an unreadable or
 // corrupt one is an error: the server should not start on an empty
@@ -65,6 +71,7 @@ func (l *lazySession) Materialize() (server.Value, error) {
 func (p *Engine) Load() error {
 	path := p.Path()
 	rdb.RemoveStaleTemps(filepath.Dir(path), filepath.Base(path))
+	rdb.RemoveStaleTempsUnder(filepath.Join(filepath.Dir(path), StatesDir))
 	start := time.Now()
 	p.s.SetLoading(true)
 	defer p.s.SetLoading(false)

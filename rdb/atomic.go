@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 )
 
@@ -88,6 +89,25 @@ func RemoveStaleTemps(dir, base string) {
 		}
 		os.Remove(m)
 	}
+}
+
+// RemoveStaleTempsUnder deletes, in root and every folder below it, the
+// temp files (temp-<pid>-<n>.<name>) a killed save left, except those of
+// the running process. Symlinks are not followed.
+func RemoveStaleTempsUnder(root string) {
+	mine := fmt.Sprintf("temp-%d-", os.Getpid())
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		var pid, n int
+		var rest string
+		name := d.Name()
+		if k, _ := fmt.Sscanf(name, "temp-%d-%d.%s", &pid, &n, &rest); k == 3 && !strings.HasPrefix(name, mine) {
+			os.Remove(path)
+		}
+		return nil
+	})
 }
 
 // WriteFileAtomic writes a file through fn with the steps above.

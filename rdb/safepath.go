@@ -39,6 +39,14 @@ var ErrPathEscapes = errors.New("path escapes the data directory")
 // regular file.
 var ErrNotRegular = errors.New("not a regular file")
 
+// CheckName returns the error ReadFileIn and WriteFileAtomicIn give for a
+// name that is wrong as written (absolute, "..", the directory itself),
+// so a command can refuse it before doing anything.
+func CheckName(name string) error {
+	_, err := splitName(name)
+	return err
+}
+
 // splitName checks name lexically and returns its components: relative,
 // no NUL, no "." or ".." element, at least one component.
 func splitName(name string) ([]string, error) {

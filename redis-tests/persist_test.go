@@ -415,10 +415,10 @@ func TestPersistStateFiles(t *testing.T) {
 	s := startIn(t, dir)
 	c := cli(t, s)
 	do(t, c, "GEN", "sess", "A bird", "MAXTOKENS", "10", "TEMPERATURE", "0")
-	if n := do(t, c, "SAVE", "sess", "states/bird.dsv4"); n.(int64) <= 0 {
+	if n := do(t, c, "SAVE", "sess", "bird.dsv4"); n.(int64) <= 0 {
 		t.Fatalf("SAVE key file replied %v", n)
 	}
-	os.Symlink(t.TempDir(), filepath.Join(dir, "out"))
+	os.Symlink(t.TempDir(), filepath.Join(dir, "states", "out"))
 	for _, bad := range []string{"../x.dsv4", "/tmp/x.dsv4", "states/../../x", "out/x.dsv4"} {
 		wantErrPrefix(t, c, "ERR", "SAVE", "sess", bad)
 		wantErrPrefix(t, c, "ERR", "LOAD", "k", bad)
@@ -426,9 +426,9 @@ func TestPersistStateFiles(t *testing.T) {
 	wantErr(t, c, "ERR no such key", "SAVE", "nokey", "x.dsv4")
 	do(t, c, "SET", "str", "v")
 	wantErrPrefix(t, c, "WRONGTYPE", "SAVE", "str", "x.dsv4")
-	want(t, c, int64(len(strings.Fields(pstr(t, c, "TOKENS", "sess")))), "LOAD", "copy", "states/bird.dsv4")
-	wantErr(t, c, "BUSYKEY Target key name already exists.", "LOAD", "copy", "states/bird.dsv4")
-	do(t, c, "LOAD", "copy", "states/bird.dsv4", "REPLACE")
+	want(t, c, int64(len(strings.Fields(pstr(t, c, "TOKENS", "sess")))), "LOAD", "copy", "bird.dsv4")
+	wantErr(t, c, "BUSYKEY Target key name already exists.", "LOAD", "copy", "bird.dsv4")
+	do(t, c, "LOAD", "copy", "bird.dsv4", "REPLACE")
 	want(t, c, pstr(t, c, "TOKENS", "sess"), "TOKENS", "copy")
 	a := pstr(t, c, "GEN", "copy", "", "MAXTOKENS", "10", "TEMPERATURE", "0")
 	b := pstr(t, c, "GEN", "sess", "", "MAXTOKENS", "10", "TEMPERATURE", "0")
@@ -436,7 +436,7 @@ func TestPersistStateFiles(t *testing.T) {
 		t.Fatalf("loaded state continues %q, original %q", a, b)
 	}
 	// reddwarf check: good file passes, a damaged one fails with an offset.
-	path := filepath.Join(dir, "states/bird.dsv4")
+	path := filepath.Join(dir, "states", "bird.dsv4")
 	if out, err := exec.Command(serverBinary, "check", path).CombinedOutput(); err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
@@ -447,7 +447,7 @@ func TestPersistStateFiles(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "offset") {
 		t.Fatalf("check of a damaged file: %v\n%s", err, out)
 	}
-	wantErrPrefix(t, c, "ERR", "LOAD", "k2", "states/bird.dsv4")
+	wantErrPrefix(t, c, "ERR", "LOAD", "k2", "bird.dsv4")
 	want(t, c, int64(0), "EXISTS", "k2")
 }
 

@@ -25,16 +25,16 @@ func TestStateFilesStayInDirUnderASymlinkRace(t *testing.T) {
 	do(t, c, "GEN", "outside", "The cat sat", "MAXTOKENS", "4", "TEMPERATURE", "0")
 	do(t, c, "SAVE", "inside", "inside.dsv4")
 	do(t, c, "SAVE", "outside", "outside.dsv4")
-	insideState, err := os.ReadFile(filepath.Join(dir, "inside.dsv4"))
+	insideState, err := os.ReadFile(filepath.Join(dir, "states", "inside.dsv4"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(filepath.Join(dir, "outside.dsv4"), filepath.Join(out, "x")); err != nil {
+	if err := os.Rename(filepath.Join(dir, "states", "outside.dsv4"), filepath.Join(out, "x")); err != nil {
 		t.Fatal(err)
 	}
 	insideTokens := pstr(t, c, "TOKENS", "inside")
 
-	race := filepath.Join(dir, "race")
+	race := filepath.Join(dir, "states", "race")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -128,7 +128,8 @@ func TestLoadErrorsNeverShowTheFilesContent(t *testing.T) {
 	s := startIn(t, dir)
 	c := cli(t, s)
 	secret := "TOPSECRET password=hunter2 0123456789abcdef"
-	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte(secret), 0o644)
+	os.MkdirAll(filepath.Join(dir, "states"), 0o755)
+	os.WriteFile(filepath.Join(dir, "states", "notes.txt"), []byte(secret), 0o644)
 	err := c.Do(ctx, "LOAD", "k", "notes.txt").Err()
 	if err == nil {
 		t.Fatal("LOAD of a text file succeeded")
@@ -140,4 +141,52 @@ func TestLoadErrorsNeverShowTheFilesContent(t *testing.T) {
 			t.Errorf("LOAD error %q shows %q of the file", err, leak)
 		}
 	}
+}
+
+// State files live in dir/states/: SAVE key file can never replace the
+// snapshot or any other file the server owns (SAVE anykey dump.dsv4 used
+// to overwrite the snapshot); temp files of a SAVE killed midway are
+// removed at the next start.
+func TestStateFilesCannotReplaceTheServersFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := startIn(t, dir)
+	c := cli(t, s)
+	do(t, c, "SET", "plain", "v")
+	do(t, c, "GEN", "s", "A bird", "MAXTOKENS", "2", "TEMPERATURE", "0")
+	want(t, c, "OK", "SAVE")
+	snap, err := os.ReadFile(filepath.Join(dir, "dump.dsv4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, c, "SAVE", "s", "dump.dsv4")
+	if b, _ := os.ReadFile(filepath.Join(dir, "dump.dsv4")); string(b) != string(snap) {
+		t.Fatal("SAVE key dump.dsv4 replaced the snapshot")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "states", "dump.dsv4")); err != nil {
+		t.Fatalf("the state file is not in states/: %v", err)
+	}
+	wantErrPrefix(t, c, "ERR", "SAVE", "s", "../dump.dsv4")
+	s.stop()
+
+	// Temp files of killed SAVEs, at any depth of states/, go at start-up;
+	// other files stay.
+	os.MkdirAll(filepath.Join(dir, "states", "sub"), 0o755)
+	stale := []string{filepath.Join(dir, "states", "temp-999999-1.a.dsv4"), filepath.Join(dir, "states", "sub", "temp-1-7.b")}
+	for _, p := range stale {
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	keep := filepath.Join(dir, "states", "temp-notes.txt")
+	os.WriteFile(keep, []byte("mine"), 0o644)
+	s = startIn(t, dir)
+	c = cli(t, s)
+	want(t, c, "v", "GET", "plain")
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was not removed at start-up", p)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("%s was removed: %v", keep, err)
+	}
+	want(t, c, int64(len(strings.Fields(pstr(t, c, "TOKENS", "s")))), "LOAD", "copy", "dump.dsv4")
 }
