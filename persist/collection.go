@@ -26,6 +26,12 @@ func EncodeValue(o *server.Object) (typ uint8, payload []byte, ok bool) {
 			items = append(items, []byte(m))
 		}
 		return rdb.TypeSet, rdb.EncodeCollection(items), true
+	case server.TypeZSet:
+		var items [][]byte
+		for _, e := range o.Val.(*server.ZSet).Entries() {
+			items = append(items, []byte(e.Member), rdb.ScoreBytes(e.Score))
+		}
+		return rdb.TypeZSet, rdb.EncodeCollection(items), true
 	}
 	return 0, nil, false
 }
@@ -60,6 +66,16 @@ func DecodeValue(cfg *server.Config, typ uint8, payload []byte, base int64) (*se
 			return nil, fmt.Errorf("rdb: set at offset %d: %w: %w", base, err, rdb.ErrCorrupt)
 		}
 		return server.NewValue(server.TypeSet, st), nil
+	case rdb.TypeZSet:
+		es := make([]server.ZEntry, 0, len(items)/2)
+		for i := 0; i+1 < len(items); i += 2 {
+			es = append(es, server.ZEntry{Member: string(items[i]), Score: rdb.Score(items[i+1])})
+		}
+		z, err := server.NewZSetFrom(cfg, es)
+		if err != nil {
+			return nil, fmt.Errorf("rdb: sorted set at offset %d: %w: %w", base, err, rdb.ErrCorrupt)
+		}
+		return server.NewValue(server.TypeZSet, z), nil
 	}
 	return nil, fmt.Errorf("rdb: collection type %d at offset %d: %w", typ, base, rdb.ErrCorrupt)
 }

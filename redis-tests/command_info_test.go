@@ -195,6 +195,12 @@ var docsLeft = map[string]string{
 	"hello":        "a token heading a block (AUTH username password)",
 	"psubscribe":   "Redis wraps the repeated value in a block",
 	"save":         "SAVE key file writes one session",
+	// A token heading a oneof or a block (AGGREGATE SUM|MIN|MAX, LIMIT offset count).
+	"zunionstore": "a token heading a oneof", "zinterstore": "a token heading a oneof",
+	"zunion": "a token heading a oneof", "zinter": "a token heading a oneof",
+	"zrange": "a token heading a block", "zrangestore": "a token heading a block",
+	"zrangebyscore": "a token heading a block", "zrevrangebyscore": "a token heading a block",
+	"zrangebylex": "a token heading a block", "zrevrangebylex": "a token heading a block",
 }
 
 // docEntries runs COMMAND DOCS for names and flattens the reply into name
@@ -339,6 +345,16 @@ var keyLines = [][]any{
 	{"SMISMEMBER", "k", "m", "n"}, {"SCARD", "k"}, {"SMEMBERS", "k"}, {"SRANDMEMBER", "k", 2}, {"SPOP", "k"},
 	{"SINTER", "a", "b"}, {"SINTERCARD", 2, "a", "b", "LIMIT", 1}, {"SINTERCARD", 3, "a"}, {"SINTERSTORE", "d", "a", "b"},
 	{"SUNION", "a", "b"}, {"SUNIONSTORE", "d", "a"}, {"SDIFF", "a", "b"}, {"SDIFFSTORE", "d", "a", "b"}, {"SSCAN", "k", 0},
+	// Sorted sets.
+	{"ZADD", "k", 1, "m"}, {"ZINCRBY", "k", 1, "m"}, {"ZREM", "k", "m"}, {"ZREMRANGEBYSCORE", "k", 0, 1},
+	{"ZREMRANGEBYRANK", "k", 0, 1}, {"ZREMRANGEBYLEX", "k", "-", "+"}, {"ZUNIONSTORE", "d", 2, "a", "b", "WEIGHTS", 1, 2},
+	{"ZINTERSTORE", "d", 1, "a"}, {"ZDIFFSTORE", "d", 2, "a", "b"}, {"ZUNIONSTORE", "d", 0, "a"}, {"ZUNION", 2, "a", "b"},
+	{"ZINTER", 1, "a", "WITHSCORES"}, {"ZINTERCARD", 2, "a", "b"}, {"ZDIFF", 2, "a", "b"}, {"ZRANGE", "k", 0, -1},
+	{"ZRANGESTORE", "d", "s", 0, -1}, {"ZRANGEBYSCORE", "k", 0, 1}, {"ZREVRANGEBYSCORE", "k", 1, 0},
+	{"ZRANGEBYLEX", "k", "-", "+"}, {"ZREVRANGEBYLEX", "k", "+", "-"}, {"ZCOUNT", "k", 0, 1}, {"ZLEXCOUNT", "k", "-", "+"},
+	{"ZREVRANGE", "k", 0, 1}, {"ZCARD", "k"}, {"ZSCORE", "k", "m"}, {"ZMSCORE", "k", "m"}, {"ZRANK", "k", "m"},
+	{"ZREVRANK", "k", "m"}, {"ZSCAN", "k", 0}, {"ZPOPMIN", "k"}, {"ZPOPMAX", "k", 2}, {"ZMPOP", 2, "a", "b", "MIN"},
+	{"BZPOPMIN", "a", "b", 0}, {"BZPOPMAX", "a", 0}, {"BZMPOP", 0, 2, "a", "b", "MAX", "COUNT", 2}, {"ZRANDMEMBER", "k", 2},
 }
 
 func TestCommandGetkeysAndFlagsAreRedis70s(t *testing.T) {

@@ -290,3 +290,82 @@ func TestSetRepliesMatchRedisOnRandomOperations(t *testing.T) {
 	defer do(t, client(t), "CONFIG", "SET", "set-max-intset-entries", "512")
 	compareWithRedisAfter(t, [][]any{{"CONFIG", "SET", "set-max-intset-entries", "8"}}, 20, 400, setOp, probeAll("SMEMBERS")...)
 }
+
+func zsetOp(r *rand.Rand) []any {
+	k := randKey(r)
+	member := func() any { return pick[any](r, "a", "b", "c", "d", "e", "f", "g", "", strings.Repeat("q", 70)) }
+	score := func() any { return pick[any](r, 0, 1, 2, -1, "1.5", "-inf", "+inf", "0.1", "x") }
+	bound := func() any { return pick[any](r, "-inf", "+inf", 0, 1, "(1", 2, "(0", "x") }
+	lex := func() any { return pick[any](r, "-", "+", "[a", "(b", "[c", "(e", "x") }
+	idx := func() any { return r.IntN(9) - 4 }
+	withScores := func(line []any) []any {
+		if r.IntN(2) == 0 {
+			line = append(line, "WITHSCORES")
+		}
+		return line
+	}
+	switch r.IntN(27) {
+	case 0, 1, 2:
+		line := []any{"ZADD", k}
+		for _, f := range []string{"NX", "XX", "GT", "LT", "CH"} {
+			if r.IntN(6) == 0 {
+				line = append(line, f)
+			}
+		}
+		return append(line, score(), member(), score(), member())
+	case 3:
+		return []any{"ZADD", k, pick(r, "INCR", "XX", "NX"), "INCR", score(), member()}
+	case 4:
+		return []any{"ZINCRBY", k, score(), member()}
+	case 5:
+		return []any{"ZREM", k, member(), member()}
+	case 6:
+		return withScores([]any{"ZRANGE", k, idx(), idx()})
+	case 7:
+		return withScores([]any{"ZRANGE", k, bound(), bound(), "BYSCORE", "LIMIT", r.IntN(3), r.IntN(4) - 1})
+	case 8:
+		return []any{"ZRANGE", "zlex", lex(), lex(), "BYLEX", "REV"}
+	case 9:
+		return withScores([]any{pick(r, "ZRANGEBYSCORE", "ZREVRANGEBYSCORE"), k, bound(), bound()})
+	case 10:
+		return []any{pick(r, "ZRANGEBYLEX", "ZREVRANGEBYLEX"), "zlex", lex(), lex(), "LIMIT", 0, r.IntN(3) + 1}
+	case 11:
+		return []any{pick(r, "ZCOUNT"), k, bound(), bound()}
+	case 12:
+		return []any{"ZLEXCOUNT", "zlex", lex(), lex()}
+	case 13:
+		return []any{pick(r, "ZRANK", "ZREVRANK", "ZSCORE"), k, member()}
+	case 14:
+		return []any{"ZMSCORE", k, member(), member()}
+	case 15:
+		return []any{pick(r, "ZREMRANGEBYRANK"), k, idx(), idx()}
+	case 16:
+		return []any{"ZREMRANGEBYSCORE", k, bound(), bound()}
+	case 17:
+		return []any{"ZREMRANGEBYLEX", "zlex", lex(), lex()}
+	case 18:
+		return []any{pick(r, "ZUNIONSTORE", "ZINTERSTORE"), k, 2, randKey(r), randKey(r), "WEIGHTS", pick[any](r, 1, 2, "-1", "inf"), 1, "AGGREGATE", pick(r, "SUM", "MIN", "MAX")}
+	case 19:
+		return withScores([]any{pick(r, "ZUNION", "ZINTER", "ZDIFF"), 2, k, randKey(r)})
+	case 20:
+		return []any{"ZDIFFSTORE", k, 2, randKey(r), randKey(r)}
+	case 21:
+		return []any{pick(r, "ZPOPMIN", "ZPOPMAX"), k, pick[any](r, 1, 2, 0, -1)}
+	case 22:
+		return []any{"ZMPOP", 2, k, randKey(r), pick(r, "MIN", "MAX"), "COUNT", pick[any](r, 1, 3)}
+	case 23:
+		return []any{"ZRANGESTORE", k, randKey(r), pick[any](r, 0, "(1"), pick[any](r, -1, 2), pick(r, "BYSCORE", "REV")}
+	case 24:
+		return []any{"ZINTERCARD", 2, k, randKey(r), "LIMIT", pick[any](r, 0, 1)}
+	case 25:
+		// Lexicographic ranges are defined on members of one score only.
+		return []any{"ZADD", "zlex", 0, member(), 0, member()}
+	}
+	return []any{pick(r, "SET", "DEL", "OBJECT"), "str", "s"}
+}
+
+func TestZSetRepliesMatchRedisOnRandomOperations(t *testing.T) {
+	defer do(t, client(t), "CONFIG", "SET", "zset-max-listpack-entries", "128")
+	compareWithRedisAfter(t, [][]any{{"CONFIG", "SET", "zset-max-listpack-entries", "4"}}, 20, 400, zsetOp,
+		append(append(probeAll("ZRANGE", 0, -1, "WITHSCORES"), probeAll("OBJECT", "ENCODING")...), []any{"ZRANGE", "zlex", 0, -1}, []any{"TYPE", "str"})...)
+}

@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,10 @@ func fillTypes(t *testing.T, c doer) {
 	}
 	do(t, c, "SADD", "s:small", 3, 1, 2)
 	do(t, c, "SADD", "s:big", "x", "y", 7)
+	do(t, c, "ZADD", "z:small", 1.5, "a", "-inf", "b", 2, "c")
+	for i := 0; i < 200; i++ {
+		do(t, c, "ZADD", "z:big", i%7, fmt.Sprint("m", i))
+	}
 }
 
 // typesDigest reads back every value fillTypes wrote, with its encoding.
@@ -36,6 +41,8 @@ func typesDigest(t *testing.T, c doer) string {
 		{"LRANGE", "l:big", 0, -1}, {"OBJECT", "ENCODING", "l:big"},
 		{"SMEMBERS", "s:small"}, {"OBJECT", "ENCODING", "s:small"},
 		{"SCARD", "s:big"}, {"SISMEMBER", "s:big", "y"}, {"OBJECT", "ENCODING", "s:big"},
+		{"ZRANGE", "z:small", 0, -1, "WITHSCORES"}, {"OBJECT", "ENCODING", "z:small"},
+		{"ZRANGE", "z:big", 0, -1, "WITHSCORES"}, {"OBJECT", "ENCODING", "z:big"},
 	} {
 		b.WriteString(pstr(t, c, line...) + "\n")
 	}
@@ -49,7 +56,7 @@ func TestPersistCollectionsRestartDumpRestoreAndCheck(t *testing.T) {
 	fillTypes(t, c)
 	before := typesDigest(t, c)
 	// DUMP and RESTORE give the same value under another name.
-	for _, k := range []string{"h:small", "h:big", "l:small", "l:big", "s:small", "s:big"} {
+	for _, k := range []string{"h:small", "h:big", "l:small", "l:big", "s:small", "s:big", "z:small", "z:big"} {
 		p := do(t, c, "DUMP", k).(string)
 		want(t, c, "OK", "RESTORE", k+":copy", 0, p)
 		want(t, c, pstr(t, c, "OBJECT", "ENCODING", k), "OBJECT", "ENCODING", k+":copy")
@@ -61,7 +68,7 @@ func TestPersistCollectionsRestartDumpRestoreAndCheck(t *testing.T) {
 	want(t, c, "OK", "SAVE")
 	s.stop()
 	out, err := exec.Command(serverBinary, "check", filepath.Join(dir, "dump.dsv4")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "collections 6") || !strings.Contains(string(out), "OK") {
+	if err != nil || !strings.Contains(string(out), "collections 8") || !strings.Contains(string(out), "OK") {
 		t.Errorf("reddwarf check: %v\n%s", err, out)
 	}
 	s = startIn(t, dir)

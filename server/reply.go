@@ -204,6 +204,9 @@ func (r *Reply) Fixed(f float64, prec int) {
 	r.Bulk(strconv.AppendFloat(nil, f, 'f', prec, 64))
 }
 
+// AppendDouble appends f as Redis 7.0 prints a double (%.17g, inf, -inf).
+func AppendDouble(b []byte, f float64) []byte { return appendDouble(b, f) }
+
 func appendDouble(b []byte, f float64) []byte {
 	switch {
 	case math.IsInf(f, 1):

@@ -204,7 +204,11 @@ func (s *Spec) KeyIndexes(args [][]byte) []int {
 	if s.Flags&FlagMovableKeys != 0 {
 		var out []int
 		for _, ks := range s.KeySpecs {
-			out = append(out, ks.Keys(args)...)
+			k := ks.Keys(args)
+			if k == nil && ks.KeyNum {
+				return nil // a numkeys that doesn't fit: the whole line is invalid
+			}
+			out = append(out, k...)
 		}
 		return out
 	}
