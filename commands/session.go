@@ -163,7 +163,33 @@ func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job) {
 		x.Error(asRESPError(err))
 		return
 	}
-	s.Block(c, &server.Blocked{Reason: "gen", Key: j.Key, Data: j})
+	s.Block(c, &server.Blocked{Reason: "gen", Key: j.Key, Data: j, Unblock: func(asError bool) {
+		h.unblockJob(s, c, j, asError)
+	}})
+}
+
+// unblockJob is CLIENT UNBLOCK on a client waiting for j. TIMEOUT stops
+// a generating GEN, which commits and replies what it generated so far
+// (stop_reason cancelled); a job with nothing to commit yet (queued,
+// reading its prompt, a PREFILL) is cancelled, the key left as it was,
+// and GEN replies the empty text. ERROR cancels the job and replies
+// -UNBLOCKED: an error means nothing happened, as CLIENT KILL's
+// all-or-nothing.
+func (h *sessionHandlers) unblockJob(s *server.Server, c *server.Client, j *session.Job, asError bool) {
+	if !asError && j.Stop() {
+		return // OnDone replies at the job's next step
+	}
+	h.e.Cancel(j)
+	s.BlockedWork(c, 0, asError || j.Prefill)
+	s.ReplyTo(c, func(r *server.Reply) {
+		if asError || j.Prefill {
+			r.Error(server.ErrUnblocked)
+			return
+		}
+		j.Text, j.StopReason = nil, session.StopCancelled
+		replyJob(r, j)
+	})
+	s.Unblock(c)
 }
 
 // replyJob writes a finished job's reply.

@@ -31,6 +31,10 @@ type Blocked struct {
 	Reason string // what CLIENT LIST and INFO show ("gen")
 	Key    string
 	Data   any // the blocking subsystem's own state (the GEN job)
+	// Unblock ends the wait for CLIENT UNBLOCK (asError: ERROR, else
+	// TIMEOUT): it replies and calls Server.Unblock, now or once the work
+	// stops. Nil: only key waits (KeyWait) can be unblocked.
+	Unblock func(asError bool)
 
 	// Set by call when the handler blocked: what SLOWLOG logs at Unblock.
 	stat     *CmdStat
@@ -38,6 +42,9 @@ type Blocked struct {
 	slowSkip bool
 	dur      time.Duration // handler time, plus BlockedWork's
 }
+
+// ErrUnblocked is the reply of a command ended by CLIENT UNBLOCK ... ERROR.
+var ErrUnblocked = CodeError("UNBLOCKED", "client unblocked via CLIENT UNBLOCK")
 
 // BlockedWork adds work done for c's blocked command outside its handler
 // to the command's statistics (INFO commandstats usec, failed_calls) and

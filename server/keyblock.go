@@ -179,11 +179,15 @@ func (s *Server) UnblockClient(id uint64, asError bool) bool {
 	}
 	w, ok := c.blocked.Data.(*KeyWait)
 	if !ok {
+		if u := c.blocked.Unblock; u != nil {
+			u(asError)
+			return true
+		}
 		return false
 	}
 	s.dropWait(w)
 	if asError {
-		err := CodeError("UNBLOCKED", "client unblocked via CLIENT UNBLOCK")
+		err := ErrUnblocked
 		s.countError(err)
 		s.ReplyTo(c, func(r *Reply) { r.Error(err) })
 	} else {

@@ -42,6 +42,8 @@ const (
 	StopString  = "stop"    // a STOP string appeared (not included in the text)
 	StopLength  = "length"  // MAXTOKENS tokens were generated
 	StopContext = "context" // the session reached the context size
+	// StopCancelled: CLIENT UNBLOCK ended the job (Job.Stop).
+	StopCancelled = "cancelled"
 )
 
 // Job is one GEN or PREFILL. The fields below "result" are what OnDone
@@ -129,6 +131,22 @@ func NewTextGen(db *server.DB, key, text string, toks []int32, opt GenOptions) *
 // NewTextPrefill: see NewTextGen.
 func NewTextPrefill(db *server.DB, key, text string, toks []int32) *Job {
 	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Prefill: true}
+}
+
+// Stop ends a generating job early, as a MAXTOKENS stop would: its next
+// step feeds the last sampled token, then the job commits what it
+// generated with StopReason StopCancelled and calls OnDone. It reports
+// false, changing nothing, for a job that has not started sampling (a
+// PREFILL, a GEN queued or still reading its prompt): nothing it could
+// commit would be a whole answer, so the caller cancels it instead.
+func (j *Job) Stop() bool {
+	if j.done || !j.decoding {
+		return false
+	}
+	if !j.lastFeed { // a STOP string or EOS already ends it: keep that reason
+		j.StopReason, j.lastFeed = StopCancelled, true
+	}
+	return true
 }
 
 // Done reports whether the job has finished (or failed, or was canceled).
