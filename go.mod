@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/dustin/go-humanize v1.1.0
+	github.com/ebitengine/purego v0.11.3
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tidwall/btree v1.1.0
 	github.com/tidwall/redcon v1.6.4

@@ -1,0 +1,108 @@
+package cuda
+
+import (
+	"encoding/json"
+	"math/rand"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"reddwarf/metalkit"
+)
+
+// TestBandwidth measures, on the GPU, the HBM read bandwidth (read_sum
+// over 2 GiB, far past the 50 MB L2) and the matmul kernels on the matrix
+// shapes of a 1B llama (2048 wide, FFN 8192) in Q8_0 and Q4_K: decode (one
+// column), 8 columns (8 sessions decoding together) and 512 (prefill),
+// each as GB/s of weights read (a weight byte is read once per 8 columns)
+// beside the measured read bandwidth, the roofline. It writes JSON to the
+// file REDDWARF_GPU_BENCH names and runs only then (gpu-test.sh sets it):
+// it is a measurement, not a check.
+func TestBandwidth(t *testing.T) {
+	path := os.Getenv("REDDWARF_GPU_BENCH")
+	if path == "" {
+		t.Skip("REDDWARF_GPU_BENCH is not set: gpu-test.sh runs this on a GPU machine")
+	}
+	d := openDevice(t)
+	type result struct {
+		Name     string  `json:"name"`
+		Type     string  `json:"type,omitempty"`
+		Rows     int     `json:"rows,omitempty"`
+		Cols     int     `json:"cols,omitempty"`
+		Batch    int     `json:"batch,omitempty"`
+		Bytes    int64   `json:"bytes"`
+		Seconds  float64 `json:"seconds_per_call"`
+		GBs      float64 `json:"gb_per_s"`
+		TokPerS  float64 `json:"columns_per_s,omitempty"`
+		Roofline float64 `json:"fraction_of_read_bandwidth,omitempty"`
+	}
+	var results []result
+	// timeit runs f until 0.5 s have passed (at least 5 calls, after 2
+	// warm-up calls) and returns seconds per call.
+	timeit := func(f func()) float64 {
+		for i := 0; i < 2; i++ {
+			f()
+		}
+		if err := d.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		start, n := time.Now(), 0
+		for n < 5 || time.Since(start) < 500*time.Millisecond {
+			f()
+			n++
+			if n%8 == 0 {
+				d.Sync()
+			}
+		}
+		if err := d.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start).Seconds() / float64(n)
+	}
+
+	// HBM read bandwidth.
+	const readBytes = 2 << 30
+	src, err := d.Alloc(readBytes / 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, _ := d.Alloc(132 * 16)
+	sec := timeit(func() {
+		d.bindLaunch("read_sum", grid(132*16, 1), 512, sums.(*buffer).ptr, src.(*buffer).ptr, int64(readBytes/16))
+	})
+	hbm := readBytes / sec / 1e9
+	results = append(results, result{Name: "hbm_read", Bytes: readBytes, Seconds: sec, GBs: hbm})
+	t.Logf("HBM read: %.0f GB/s", hbm)
+
+	rng := rand.New(rand.NewSource(5))
+	for _, typ := range []metalkit.DType{metalkit.Q8_0, metalkit.Q4_K} {
+		for _, sh := range [][2]int{{8192, 2048}, {2048, 8192}} {
+			rows, cols := sh[0], sh[1]
+			w := make([]float32, rows*cols)
+			for i := range w {
+				w[i] = float32(rng.NormFloat64())
+			}
+			m := quantMatrix(t, typ, rows, cols, w)
+			gw, err := d.Upload(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, batch := range []int{1, 8, 512} {
+				x, _ := d.Alloc(batch * cols)
+				out, _ := d.Alloc(batch * rows)
+				sec := timeit(func() { d.MatMul(out, gw, x, batch) })
+				bytes := int64(len(m.Data)) * int64((batch+7)/8)
+				r := result{Name: "matmul", Type: typ.String(), Rows: rows, Cols: cols, Batch: batch, Bytes: bytes, Seconds: sec,
+					GBs: float64(bytes) / sec / 1e9, TokPerS: float64(batch) / sec}
+				r.Roofline = r.GBs / hbm
+				results = append(results, r)
+				t.Logf("%v %dx%d batch %d: %.1f µs, %.0f GB/s of weights (%.0f%% of read bandwidth)", typ, rows, cols, batch, sec*1e6, r.GBs, 100*r.Roofline)
+			}
+		}
+	}
+	b, _ := json.MarshalIndent(map[string]any{"device": d.Name(), "goarch": runtime.GOARCH, "results": results}, "", "  ")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

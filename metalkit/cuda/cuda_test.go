@@ -1,0 +1,327 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"testing"
+
+	"reddwarf/metalkit"
+)
+
+// The tests compare each op on the GPU with metalkit's CPUDevice (and, for
+// matmul, with a float64 product of the dequantised rows) on odd sizes.
+// Without a usable NVIDIA driver they skip, saying so; gpu-test.sh sets
+// REDDWARF_GPU=1 so that on the GPU machine a missing device fails.
+
+// u is float32's unit roundoff.
+const u = 1.0 / (1 << 24)
+
+func openDevice(t testing.TB) *Device {
+	d, err := Open(0)
+	if err != nil {
+		if os.Getenv("REDDWARF_GPU") == "1" {
+			t.Fatalf("REDDWARF_GPU=1 but no CUDA device: %v", err)
+		}
+		t.Skipf("no CUDA device (%v): metalkit/cuda/gpu-test.sh runs these on a GPU machine", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func randVec(rng *rand.Rand, n int, scale float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = (rng.Float32()*2 - 1) * scale
+	}
+	return v
+}
+
+// put allocates a buffer on d holding v.
+func put(t testing.TB, d metalkit.Device, v []float32) metalkit.Buffer {
+	b, err := d.Alloc(len(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Write(b, 0, v)
+	return b
+}
+
+func get(t testing.TB, d metalkit.Device, b metalkit.Buffer, n int) []float32 {
+	out := make([]float32, n)
+	if err := d.Read(out, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func quantMatrix(t testing.TB, typ metalkit.DType, rows, cols int, w []float32) metalkit.Matrix {
+	data, err := metalkit.Quantize(typ, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := metalkit.NewMatrix(typ, rows, cols, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// actBlock is the block size in which CPU MatMul quantises activations to
+// 8 bits for a weight type (act.go); 0 for the float types, which it
+// multiplies in f32.
+func actBlock(t metalkit.DType) int {
+	switch t {
+	case metalkit.Q8_0, metalkit.Q4_0:
+		return 32
+	case metalkit.Q4_K, metalkit.Q6_K:
+		return 256
+	}
+	return 0
+}
+
+// TestMatMul checks every weight type the device uploads, decode (batch 1)
+// and batches that are not multiples of the kernel's 8 columns.
+//
+// Against the float64 product of the dequantised rows the GPU's only error
+// is float32 rounding: a lane sums each 32-value unit (a chain of 32
+// roundings), adds it to its running sum (cols/1024 more), then a 5-step
+// shuffle tree, so |Δ| ≤ (32 + cols/1024 + 5)·u·Σ|w·x| (the dequantised
+// value d·q is the same float32 product on both sides, or one fused
+// rounding more, covered by doubling the bound).
+//
+// Against the CPU device the activations differ too: CPU MatMul rounds x
+// to 8 bits per block (step amax/127, so each x_i moves by at most
+// amax/254), giving |Δ| ≤ Σ|w_i|·amax(block of i)/254 on top of the
+// rounding bound. A wrong layout or scale misses these by orders of
+// magnitude.
+func TestMatMul(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(1))
+	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K}
+	for _, typ := range types {
+		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {3, 256, 17}} {
+			name := fmt.Sprintf("%v/%dx%dx%d", typ, sh.rows, sh.cols, sh.batch)
+			t.Run(name, func(t *testing.T) {
+				m := quantMatrix(t, typ, sh.rows, sh.cols, randVec(rng, sh.rows*sh.cols, 1))
+				x := randVec(rng, sh.batch*sh.cols, 2)
+				gw, err := d.Upload(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cw, _ := cpu.Upload(m)
+				gout, _ := d.Alloc(sh.batch * sh.rows)
+				d.MatMul(gout, gw, put(t, d, x), sh.batch)
+				got := get(t, d, gout, sh.batch*sh.rows)
+				cout, _ := cpu.Alloc(sh.batch * sh.rows)
+				cpu.MatMul(cout, cw, put(t, cpu, x), sh.batch)
+				cgot := get(t, cpu, cout, sh.batch*sh.rows)
+
+				row := make([]float32, sh.cols)
+				gamma := 2 * float64(32+sh.cols/1024+5) * u
+				blk := actBlock(typ)
+				for r := 0; r < sh.rows; r++ {
+					m.Row(r, row)
+					for c := 0; c < sh.batch; c++ {
+						xc := x[c*sh.cols : (c+1)*sh.cols]
+						var ref, abs, quant float64
+						for i, w := range row {
+							p := float64(w) * float64(xc[i])
+							ref += p
+							abs += math.Abs(p)
+						}
+						if blk > 0 {
+							for b0 := 0; b0 < sh.cols; b0 += blk {
+								var amax, wsum float64
+								for i := b0; i < b0+blk; i++ {
+									amax = math.Max(amax, math.Abs(float64(xc[i])))
+									wsum += math.Abs(float64(row[i]))
+								}
+								quant += wsum * amax / 254
+							}
+						}
+						g, cv := float64(got[c*sh.rows+r]), float64(cgot[c*sh.rows+r])
+						if e := math.Abs(g - ref); e > gamma*abs {
+							t.Fatalf("row %d col %d: gpu %v, float64 %v: |Δ| %.3g > %.3g", r, c, g, ref, e, gamma*abs)
+						}
+						if e := math.Abs(g - cv); e > quant+2*gamma*abs {
+							t.Fatalf("row %d col %d: gpu %v, cpu %v: |Δ| %.3g > %.3g", r, c, g, cv, e, quant+2*gamma*abs)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestUploadRefuses: the 2-bit formats have no kernel yet, and a repacked
+// matrix is in a CPU-only layout; both are refused, not computed wrong.
+func TestUploadRefuses(t *testing.T) {
+	d := openDevice(t)
+	m := quantMatrix(t, metalkit.Q2_K, 2, 256, make([]float32, 512))
+	if _, err := d.Upload(m); err == nil {
+		t.Fatal("Q2_K uploaded")
+	}
+}
+
+// TestEmbed: rows are dequantised with the same float32 operations as
+// Matrix.Row, except that the GPU may fuse Q4_K's d·q − m into one
+// rounding: within two units in the last place of the row's largest value.
+func TestEmbed(t *testing.T) {
+	d := openDevice(t)
+	rng := rand.New(rand.NewSource(2))
+	tokens := []int32{5, 0, 40, 5, 17, 40, 1}
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K} {
+		m := quantMatrix(t, typ, 41, 512, randVec(rng, 41*512, 1))
+		w, err := d.Upload(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := d.Alloc(len(tokens) * 512)
+		d.Embed(out, w, tokens)
+		got := get(t, d, out, len(tokens)*512)
+		row := make([]float32, 512)
+		for i, tok := range tokens {
+			m.Row(int(tok), row)
+			var amax float64
+			for _, v := range row {
+				amax = math.Max(amax, math.Abs(float64(v)))
+			}
+			for j, v := range row {
+				if e := math.Abs(float64(got[i*512+j] - v)); e > 4*u*amax {
+					t.Fatalf("%v token %d value %d: gpu %v, Row %v", typ, tok, j, got[i*512+j], v)
+				}
+			}
+		}
+	}
+}
+
+// near reports whether got is within rel·|want| + abs of want for every
+// value, naming the first that is not.
+func near(t *testing.T, what string, got, want []float32, rel, abs float64) {
+	t.Helper()
+	for i := range want {
+		if e := math.Abs(float64(got[i] - want[i])); e > rel*math.Abs(float64(want[i]))+abs || math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s: value %d: gpu %v, cpu %v (|Δ| %.3g)", what, i, got[i], want[i], e)
+		}
+	}
+}
+
+// TestFloatOps compares RMSNorm, Softmax, SwiGLU and RoPE with the CPU
+// device. Tolerances: RMSNorm's sum of n squares is rounded in a different
+// order (relative error ≤ n·u, halved by the square root; 2n·u allows for
+// both sides); Softmax's exp differs by a few units in the last place
+// between expf and the CPU's polynomial, and the sum adds n·u, so 2n·u +
+// 16u; SwiGLU is one exp and a division apart, but the CPU's vector exp is
+// a polynomial, so 1e-5 relative; RoPE computes the same double-precision
+// angle on both sides, then a rotation the GPU may fuse, so two units in
+// the last place of the pair's magnitude.
+func TestFloatOps(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(3))
+	both := func(f func(dev metalkit.Device, bufs []metalkit.Buffer), n int, ins ...[]float32) (g, c []float32) {
+		for _, dev := range []metalkit.Device{d, cpu} {
+			var bufs []metalkit.Buffer
+			for _, in := range ins {
+				bufs = append(bufs, put(t, dev, in))
+			}
+			f(dev, bufs)
+			r := get(t, dev, bufs[0], n)
+			if dev == metalkit.Device(d) {
+				g = r
+			} else {
+				c = r
+			}
+		}
+		return g, c
+	}
+
+	rows, n := 3, 333
+	x, w := randVec(rng, rows*n, 3), randVec(rng, n, 1)
+	g, c := both(func(dev metalkit.Device, b []metalkit.Buffer) { dev.RMSNorm(b[0], b[1], b[2], rows, n, 1e-5) }, rows*n, make([]float32, rows*n), x, w)
+	near(t, "RMSNorm", g, c, 2*float64(n)*u, 1e-30)
+
+	rows, n = 5, 1001
+	x = randVec(rng, rows*n, 8)
+	g, c = both(func(dev metalkit.Device, b []metalkit.Buffer) { dev.Softmax(b[0], rows, n) }, rows*n, x)
+	near(t, "Softmax", g, c, 2*float64(n)*u+16*u, 1e-30)
+
+	n = 1237
+	gate, up := randVec(rng, n, 10), randVec(rng, n, 2)
+	g, c = both(func(dev metalkit.Device, b []metalkit.Buffer) { dev.SwiGLU(b[0], b[1], b[2], n) }, n, make([]float32, n), gate, up)
+	near(t, "SwiGLU", g, c, 1e-5, 1e-30)
+
+	pos := []int32{0, 1, 7, 511, 4095, 33000, 3}
+	factors := randVec(rng, 32, 1)
+	for i := range factors {
+		factors[i] += 1.5
+	}
+	for _, r := range []metalkit.Rope{
+		{Heads: 3, HeadDim: 70, Dim: 64, Base: 10000, Scale: 1},
+		{Heads: 3, HeadDim: 70, Dim: 64, Base: 500000, Scale: 0.25, Neox: true},
+		{Heads: 3, HeadDim: 70, Dim: 64, Base: 500000, Scale: 1, Factors: factors},
+		{Heads: 3, HeadDim: 70, Dim: 64, Base: 10000, Scale: 1, Neox: true, Factors: factors},
+	} {
+		nv := len(pos) * r.Heads * r.HeadDim
+		x := randVec(rng, nv, 4)
+		g, c := both(func(dev metalkit.Device, b []metalkit.Buffer) { dev.Rope(b[0], pos, r) }, nv, x)
+		near(t, fmt.Sprintf("Rope neox=%v factors=%v", r.Neox, r.Factors != nil), g, c, 0, 2*8*u*4)
+	}
+}
+
+// TestAttention: sessions of 1, 17, 300 and 1030 positions (sliding window
+// on one) share one call and one pool, their pages scattered, with
+// grouped-query heads. q and the softmax weights are rounded to f16 on both
+// sides; the scores differ by float32 rounding order, which can move a
+// weight across an f16 rounding boundary: one f16 step (2^-11 of the
+// weight) per weight, so |Δout| ≤ 2^-11·Σw|v| ≤ 2^-11·max|v|, doubled.
+func TestAttention(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(4))
+	for _, shape := range []metalkit.KVShape{
+		{Layers: 2, Heads: 2, HeadDim: 64, PageTokens: 32},
+		{Layers: 1, Heads: 3, HeadDim: 96, PageTokens: 16},
+	} {
+		heads := 4 * shape.Heads
+		lens := []int{1, 17, 300, 1030}
+		total := 0
+		for _, l := range lens {
+			total += (l + shape.PageTokens - 1) / shape.PageTokens
+		}
+		perm := rng.Perm(total + 3) // 3 pages nobody uses
+		var rows []metalkit.AttnRow
+		var slots []int32
+		next := 0
+		for _, l := range lens {
+			r := metalkit.AttnRow{N: l}
+			for p := 0; p*shape.PageTokens < l; p++ {
+				r.Pages = append(r.Pages, int32(perm[next]))
+				next++
+			}
+			for pos := 0; pos < l; pos++ {
+				slots = append(slots, r.Pages[pos/shape.PageTokens]*int32(shape.PageTokens)+int32(pos%shape.PageTokens))
+			}
+			rows = append(rows, r)
+		}
+		rows[2].From = 300 - 64 // a sliding window of 64
+		w := shape.Heads * shape.HeadDim
+		k, v := randVec(rng, len(slots)*w, 2), randVec(rng, len(slots)*w, 3)
+		q := randVec(rng, len(rows)*heads*shape.HeadDim, 1)
+		var outs [2][]float32
+		for i, dev := range []metalkit.Device{d, cpu} {
+			pool, err := dev.NewKVPool(shape, total+3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev.PutKV(pool, shape.Layers-1, slots, put(t, dev, k), put(t, dev, v))
+			out := put(t, dev, make([]float32, len(q)))
+			dev.Attention(out, put(t, dev, q), pool, shape.Layers-1, heads, rows)
+			outs[i] = get(t, dev, out, len(q))
+		}
+		near(t, fmt.Sprintf("Attention %+v", shape), outs[0], outs[1], 0, 2*3.0/2048)
+	}
+}

@@ -1,0 +1,443 @@
+package cuda
+
+import (
+	_ "embed"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"reddwarf/metalkit"
+)
+
+// ptx is kernels.cu compiled by gen.sh; its header names the nvcc version.
+//
+//go:embed kernels.ptx
+var ptx string
+
+// weightKernels names each weight type's kernels in kernels.cu (matmul_X,
+// embed_X); a type missing here (Q2_K, IQ2_XXS) is refused by Upload.
+var weightKernels = map[metalkit.DType]string{
+	metalkit.F32: "f32", metalkit.F16: "f16", metalkit.BF16: "bf16",
+	metalkit.Q8_0: "q8_0", metalkit.Q4_0: "q4_0", metalkit.Q4_K: "q4_k", metalkit.Q6_K: "q6_k",
+}
+
+// Device is metalkit.Device on one NVIDIA GPU: weights, buffers and KV
+// pages in its memory, every op a kernel launched on the context's default
+// stream, so ops run in call order and Read (a synchronous copy) waits
+// for them. Methods lock the calling goroutine to its OS thread while they
+// run, since the driver keeps the current context per thread. Not safe for
+// concurrent use.
+type Device struct {
+	drv    *driver
+	dev    int32
+	ctx    uintptr
+	mod    uintptr
+	name   string
+	fn     map[string]uintptr
+	args   *launchArgs
+	pinner runtime.Pinner
+	allocs map[uint64]bool // every live allocation, freed by Close
+	// scratch is device memory for a call's small host arrays (tokens,
+	// positions, page tables) and attention scores, grown as needed.
+	scratch, scratchBytes uint64
+}
+
+// launchArgs is cuLaunchKernel's argument block: params[i] points at
+// slots[i], each slot holding one argument in its low bytes. It lives on
+// the heap, pinned, so the driver may read it.
+type launchArgs struct {
+	slots  [16]uint64
+	params [16]unsafe.Pointer
+}
+
+// Open returns GPU ordinal's device with the kernels loaded, or an error
+// saying why there is none (no driver, no GPU, a PTX the driver cannot
+// compile).
+func Open(ordinal int) (*Device, error) {
+	drv, err := loadDriver()
+	if err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}}
+	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
+		return nil, err
+	}
+	if err := drv.check("cuDeviceGet", drv.cuDeviceGet(&d.dev, int32(ordinal))); err != nil {
+		return nil, err
+	}
+	name := make([]byte, 256)
+	if err := drv.check("cuDeviceGetName", drv.cuDeviceGetName(&name[0], int32(len(name)), d.dev)); err != nil {
+		return nil, err
+	}
+	d.name = fmt.Sprintf("cuda:%d %s", ordinal, strings.TrimRight(string(name), "\x00"))
+	if err := drv.check("cuDevicePrimaryCtxRetain", drv.cuDevicePrimaryCtxRetain(&d.ctx, d.dev)); err != nil {
+		return nil, err
+	}
+	if err := drv.check("cuCtxSetCurrent", drv.cuCtxSetCurrent(d.ctx)); err != nil {
+		return nil, err
+	}
+	image := append([]byte(ptx), 0) // the driver reads a NUL-terminated PTX string
+	if err := drv.check("cuModuleLoadData", drv.cuModuleLoadData(&d.mod, unsafe.Pointer(&image[0]))); err != nil {
+		drv.cuDevicePrimaryCtxRelease(d.dev)
+		return nil, err
+	}
+	for i := range d.args.params {
+		d.args.params[i] = unsafe.Pointer(&d.args.slots[i])
+	}
+	d.pinner.Pin(d.args)
+	return d, nil
+}
+
+func (d *Device) Name() string { return d.name }
+
+// bind makes d's context current on this goroutine's thread until the
+// returned func runs.
+func (d *Device) bind() func() {
+	runtime.LockOSThread()
+	if err := d.drv.check("cuCtxSetCurrent", d.drv.cuCtxSetCurrent(d.ctx)); err != nil {
+		panic(err)
+	}
+	return runtime.UnlockOSThread
+}
+
+// must panics on a failed launch or copy: after a successful Upload and
+// Alloc, those fail only on a broken invariant or a dead GPU.
+func (d *Device) must(what string, r int32) {
+	if err := d.drv.check(what, r); err != nil {
+		panic(err)
+	}
+}
+
+// Close frees every allocation and the module, and releases the context.
+func (d *Device) Close() error {
+	defer d.bind()()
+	for p := range d.allocs {
+		d.drv.cuMemFree(p)
+	}
+	d.allocs = nil
+	d.drv.cuModuleUnload(d.mod)
+	d.pinner.Unpin()
+	return d.drv.check("cuDevicePrimaryCtxRelease", d.drv.cuDevicePrimaryCtxRelease(d.dev))
+}
+
+// alloc returns n zeroed bytes of device memory.
+func (d *Device) alloc(n int) (uint64, error) {
+	var p uint64
+	if err := d.drv.check(fmt.Sprintf("cuMemAlloc %d bytes", n), d.drv.cuMemAlloc(&p, uint64(max(n, 1)))); err != nil {
+		return 0, err
+	}
+	d.allocs[p] = true
+	return p, d.drv.check("cuMemsetD8", d.drv.cuMemsetD8(p, 0, uint64(max(n, 1))))
+}
+
+// buffer is a Buffer: n float32s at ptr.
+type buffer struct {
+	ptr uint64
+	n   int
+}
+
+func (b *buffer) Len() int { return b.n }
+
+type weights struct {
+	m        metalkit.Matrix // Data is the host copy's, kept for Matrix()
+	ptr      uint64
+	rowBytes int
+	kernel   string
+}
+
+func (w *weights) Matrix() metalkit.Matrix { return w.m }
+
+type kvPool struct {
+	shape metalkit.KVShape
+	ptr   uint64
+	pages int
+}
+
+func (p *kvPool) Shape() metalkit.KVShape { return p.shape }
+
+func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
+	k, ok := weightKernels[m.Type]
+	if !ok || m.Repacked() || m.Cols%32 != 0 {
+		return nil, fmt.Errorf("cuda: upload %v %dx%d (repacked %v; rows must be whole units of 32): %w", m.Type, m.Rows, m.Cols, m.Repacked(), metalkit.ErrUnsupported)
+	}
+	defer d.bind()()
+	p, err := d.alloc(len(m.Data))
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Data) > 0 {
+		if err := d.drv.check("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(p, unsafe.Pointer(&m.Data[0]), uint64(len(m.Data)))); err != nil {
+			return nil, err
+		}
+	}
+	return &weights{m: m, ptr: p, rowBytes: metalkit.RowBytes(m.Type, m.Cols), kernel: k}, nil
+}
+
+func (d *Device) Alloc(n int) (metalkit.Buffer, error) {
+	defer d.bind()()
+	p, err := d.alloc(4 * n)
+	if err != nil {
+		return nil, err
+	}
+	return &buffer{ptr: p, n: n}, nil
+}
+
+func (d *Device) Write(b metalkit.Buffer, off int, src []float32) {
+	bb := b.(*buffer)
+	if off < 0 || off+len(src) > bb.n {
+		panic(fmt.Sprintf("cuda: Write [%d, %d) of %d", off, off+len(src), bb.n))
+	}
+	if len(src) == 0 {
+		return
+	}
+	defer d.bind()()
+	d.must("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), uint64(4*len(src))))
+}
+
+func (d *Device) Read(dst []float32, b metalkit.Buffer, off int) error {
+	bb := b.(*buffer)
+	if off < 0 || off+len(dst) > bb.n {
+		panic(fmt.Sprintf("cuda: Read [%d, %d) of %d", off, off+len(dst), bb.n))
+	}
+	defer d.bind()()
+	if len(dst) == 0 {
+		return d.drv.check("cuCtxSynchronize", d.drv.cuCtxSynchronize())
+	}
+	return d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), bb.ptr+uint64(4*off), uint64(4*len(dst))))
+}
+
+// Sync waits for every op before it (benchmarks time with it).
+func (d *Device) Sync() error {
+	defer d.bind()()
+	return d.drv.check("cuCtxSynchronize", d.drv.cuCtxSynchronize())
+}
+
+// buf is b's device buffer, checked to hold n values.
+func buf(b metalkit.Buffer, n int, what string) uint64 {
+	bb := b.(*buffer)
+	if n > bb.n {
+		panic(fmt.Sprintf("cuda: %s needs %d values, buffer has %d", what, n, bb.n))
+	}
+	return bb.ptr
+}
+
+func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buffer, batch int) {
+	ww := w.(*weights)
+	m := ww.m
+	o, xp := buf(out, batch*m.Rows, "MatMul out"), buf(x, batch*m.Cols, "MatMul x")
+	if batch == 0 || m.Rows == 0 {
+		return
+	}
+	defer d.bind()()
+	const warps = 4 // rows per block of 128 threads
+	d.launch("matmul_"+ww.kernel, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
+}
+
+func (d *Device) Embed(out metalkit.Buffer, table metalkit.Weights, tokens []int32) {
+	ww := table.(*weights)
+	o := buf(out, len(tokens)*ww.m.Cols, "Embed out")
+	for _, t := range tokens {
+		if t < 0 || int(t) >= ww.m.Rows {
+			panic(fmt.Sprintf("cuda: Embed token %d of %d", t, ww.m.Rows))
+		}
+	}
+	if len(tokens) == 0 {
+		return
+	}
+	defer d.bind()()
+	tp := d.upload32(0, tokens)
+	d.launch("embed_"+ww.kernel, grid(len(tokens), 1), 128, o, ww.ptr, tp, i32(ww.m.Cols), int64(ww.rowBytes))
+}
+
+func (d *Device) RMSNorm(out, x, w metalkit.Buffer, rows, n int, eps float32) {
+	o, xp, wp := buf(out, rows*n, "RMSNorm out"), buf(x, rows*n, "RMSNorm x"), buf(w, n, "RMSNorm w")
+	if rows == 0 {
+		return
+	}
+	defer d.bind()()
+	d.launch("rmsnorm", grid(rows, 1), 256, o, xp, wp, i32(n), f32(eps))
+}
+
+func (d *Device) Softmax(x metalkit.Buffer, rows, n int) {
+	xp := buf(x, rows*n, "Softmax x")
+	if rows == 0 {
+		return
+	}
+	defer d.bind()()
+	d.launch("softmax", grid(rows, 1), 256, xp, i32(n))
+}
+
+func (d *Device) SwiGLU(out, gate, up metalkit.Buffer, n int) {
+	o, g, u := buf(out, n, "SwiGLU out"), buf(gate, n, "SwiGLU gate"), buf(up, n, "SwiGLU up")
+	if n == 0 {
+		return
+	}
+	defer d.bind()()
+	d.launch("swiglu", grid((n+255)/256, 1), 256, o, g, u, i32(n))
+}
+
+func (d *Device) Rope(x metalkit.Buffer, pos []int32, r metalkit.Rope) {
+	xp := buf(x, len(pos)*r.Heads*r.HeadDim, "Rope x")
+	if r.Factors != nil && len(r.Factors) < r.Dim/2 || r.Dim > r.HeadDim || r.Dim%2 != 0 {
+		panic(fmt.Sprintf("cuda: Rope over %d of %d values with %d factors", r.Dim, r.HeadDim, len(r.Factors)))
+	}
+	if len(pos) == 0 {
+		return
+	}
+	defer d.bind()()
+	// Positions, then the factors' bits, in one upload: a second one could
+	// grow the scratch area and free the first.
+	arg := append([]int32(nil), pos...)
+	for _, f := range r.Factors[:min(len(r.Factors), r.Dim/2)] {
+		arg = append(arg, int32(math.Float32bits(f)))
+	}
+	pp := d.upload32(0, arg)
+	var fp uint64
+	if r.Factors != nil {
+		fp = pp + uint64(4*len(pos))
+	}
+	neox := 0
+	if r.Neox {
+		neox = 1
+	}
+	d.launch("rope", grid(len(pos), 1), 128, xp, pp, fp, i32(r.Heads), i32(r.HeadDim), i32(r.Dim), f32(r.Base), f32(r.Scale), i32(neox))
+}
+
+func (d *Device) NewKVPool(l metalkit.KVShape, pages int) (metalkit.KVPool, error) {
+	if l.HeadDim > 256 {
+		return nil, fmt.Errorf("cuda: head size %d over 256: %w", l.HeadDim, metalkit.ErrUnsupported)
+	}
+	defer d.bind()()
+	p, err := d.alloc(2 * pages * l.PageValues())
+	if err != nil {
+		return nil, err
+	}
+	return &kvPool{shape: l, ptr: p, pages: pages}, nil
+}
+
+func (d *Device) PutKV(pool metalkit.KVPool, layer int, slots []int32, k, v metalkit.Buffer) {
+	p := pool.(*kvPool)
+	s := p.shape
+	w := s.Heads * s.HeadDim
+	kp, vp := buf(k, len(slots)*w, "PutKV k"), buf(v, len(slots)*w, "PutKV v")
+	for _, sl := range slots {
+		if sl < 0 || int(sl) >= p.pages*s.PageTokens || layer < 0 || layer >= s.Layers {
+			panic(fmt.Sprintf("cuda: PutKV slot %d layer %d of a %d-page pool", sl, layer, p.pages))
+		}
+	}
+	if len(slots) == 0 {
+		return
+	}
+	defer d.bind()()
+	sp := d.upload32(0, slots)
+	d.launch("put_kv", grid(len(slots), 1), 256, p.ptr, kp, vp, sp, i32(layer), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
+}
+
+func (d *Device) Attention(out, q metalkit.Buffer, pool metalkit.KVPool, layer, heads int, rows []metalkit.AttnRow) {
+	p := pool.(*kvPool)
+	s := p.shape
+	if len(rows) == 0 {
+		return
+	}
+	if heads%s.Heads != 0 {
+		panic(fmt.Sprintf("cuda: Attention %d query heads over %d KV heads", heads, s.Heads))
+	}
+	o, qp := buf(out, len(rows)*heads*s.HeadDim, "Attention out"), buf(q, len(rows)*heads*s.HeadDim, "Attention q")
+	// One int32 array: each row's (page table offset, from, n, scratch
+	// offset), then the page tables; scores follow as float32s.
+	meta := make([]int32, 4*len(rows))
+	var pages []int32
+	scores := 0
+	for i, r := range rows {
+		if r.From < 0 || r.From > r.N || r.N > len(r.Pages)*s.PageTokens {
+			panic(fmt.Sprintf("cuda: Attention row %d: [%d, %d) over %d pages", i, r.From, r.N, len(r.Pages)))
+		}
+		for _, pg := range r.Pages {
+			if pg < 0 || int(pg) >= p.pages {
+				panic(fmt.Sprintf("cuda: Attention row %d: page %d of %d", i, pg, p.pages))
+			}
+		}
+		meta[4*i], meta[4*i+1], meta[4*i+2], meta[4*i+3] = int32(len(meta)+len(pages)), int32(r.From), int32(r.N), int32(scores)
+		pages = append(pages, r.Pages...)
+		scores += heads * (r.N - r.From)
+	}
+	for i := range rows {
+		meta[4*i] -= int32(len(meta)) // offsets into pages, which follows meta
+	}
+	defer d.bind()()
+	all := append(meta, pages...)
+	mp := d.upload32(4*scores, all) // scores first, then meta and pages
+	d.launch("attention", grid(len(rows), heads), 128, o, qp, p.ptr, mp+uint64(4*len(meta)), mp, d.scratch, i32(layer), i32(heads), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
+}
+
+// upload32 copies v to the scratch area at byte offset skip+, growing it
+// (after the kernels before it have finished) when it is too small; the
+// first skip bytes are left for a kernel's own scratch (attention scores).
+func (d *Device) upload32(skip int, v []int32) uint64 {
+	need := uint64(skip + 4*len(v))
+	if need > d.scratchBytes {
+		d.must("cuCtxSynchronize", d.drv.cuCtxSynchronize())
+		if d.scratch != 0 {
+			d.drv.cuMemFree(d.scratch)
+			delete(d.allocs, d.scratch)
+		}
+		size := max(need, 2*d.scratchBytes, 1<<20)
+		p, err := d.alloc(int(size))
+		if err != nil {
+			panic(err)
+		}
+		d.scratch, d.scratchBytes = p, size
+	}
+	p := d.scratch + uint64(skip)
+	// The copy is ordered after the kernels launched before it on the
+	// default stream, so none of them still reads the old contents.
+	d.must("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(p, unsafe.Pointer(&v[0]), uint64(4*len(v))))
+	return p
+}
+
+// Kernel argument kinds: a device pointer is a uint64, the rest as named.
+type (
+	i32 int32
+	f32 float32
+)
+
+type dims struct{ x, y uint32 }
+
+func grid(x, y int) dims { return dims{uint32(x), uint32(y)} }
+
+// launch runs kernel name on a grid of threads-thread blocks with args, in
+// kernels.cu's parameter order.
+func (d *Device) launch(name string, g dims, threads int, args ...any) {
+	f, ok := d.fn[name]
+	if !ok {
+		cname := append([]byte(name), 0)
+		d.must("cuModuleGetFunction "+name, d.drv.cuModuleGetFunction(&f, d.mod, &cname[0]))
+		d.fn[name] = f
+	}
+	for i, a := range args {
+		switch v := a.(type) {
+		case uint64:
+			d.args.slots[i] = v
+		case int64:
+			d.args.slots[i] = uint64(v)
+		case i32:
+			d.args.slots[i] = uint64(uint32(v))
+		case f32:
+			d.args.slots[i] = uint64(math.Float32bits(float32(v)))
+		default:
+			panic(fmt.Sprintf("cuda: %s argument %d: %T", name, i, a))
+		}
+	}
+	d.must("cuLaunchKernel "+name, d.drv.cuLaunchKernel(f, g.x, g.y, 1, uint32(threads), 1, 1, 0, 0, unsafe.Pointer(&d.args.params[0]), nil))
+}
+
+// bindLaunch is launch with the context bound, for callers outside the
+// ops (the bandwidth benchmark's read_sum).
+func (d *Device) bindLaunch(name string, g dims, threads int, args ...any) {
+	defer d.bind()()
+	d.launch(name, g, threads, args...)
+}

@@ -1,0 +1,31 @@
+// Package cuda is metalkit.Device on an NVIDIA GPU (issue 15).
+//
+// The driver API (libcuda.so.1, installed with the NVIDIA driver) is bound
+// at run time with github.com/ebitengine/purego (driver_linux.go): no cgo,
+// so `go build` and `go test ./...` on a machine without CUDA work as
+// before, a user with a driver needs no CUDA toolkit, and other GOOSes
+// compile a stub (driver_other.go). The kernels are kernels.cu, compiled by
+// gen.sh (nvcc -arch=sm_90 -ptx) into kernels.ptx, which is committed and
+// embedded; the driver JIT-compiles it for the GPU at Open. Change the .cu,
+// run gen.sh, commit both (.ci/run checks they agree where nvcc is
+// installed).
+//
+// # What runs on the GPU
+//
+//   - MatMul and Embed for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K weights
+//     (rows of a multiple of 32 values), one warp per row, each lane
+//     dequantising 32-value units to f32 once for up to 8 columns; the
+//     activations stay f32 (no 8-bit rounding as on the CPU).
+//   - RMSNorm, Softmax, SwiGLU, RoPE (normal, NEOX, with factors; angles
+//     in double precision as metalkit.RopeFactors), KV pages in f16 in
+//     infer's page layout, paged attention over many sessions per call.
+//   - Upload refuses Q2_K and IQ2_XXS (ErrUnsupported): deepseek4's
+//     weights, and DeepSeek4Ops, have no kernels yet.
+//
+// # Tests
+//
+// cuda_test.go compares every op with metalkit.CPUDevice on odd sizes,
+// tolerances derived in each test's comment; they skip without a GPU.
+// gpu-test.sh builds the test binary here and runs it on a GPU machine,
+// with the bandwidth benchmark (bench_test.go), writing results to $OUT.
+package cuda

@@ -1,0 +1,349 @@
+// Kernels of metalkit/cuda's device. gen.sh compiles this file with nvcc to
+// kernels.ptx, which the Go package embeds and loads with the driver API, so
+// users need the NVIDIA driver but no CUDA toolkit. Every kernel is
+// extern "C" so its PTX name is the name device.go looks up.
+//
+// Weights are in the GGUF block layouts (metalkit's q8_0.go, q4_k.go, ...),
+// read as bytes: Q8_0's 34-byte blocks are not 4-byte aligned. Every weight
+// kernel works on "units" of 32 consecutive values of a row (a Q8_0 block,
+// a Q4_K sub-block, 32 f16s), so rows must hold a multiple of 32 values.
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#define F32 0
+#define F16 1
+#define BF16 30
+#define Q4_0 2
+#define Q8_0 8
+#define Q4_K 12
+#define Q6_K 14
+
+__device__ __forceinline__ float f16(const uint8_t *p) {
+	return __half2float(__ushort_as_half((unsigned short)(p[0] | p[1] << 8)));
+}
+
+// deq writes unit u (values 32u..32u+31) of row into v.
+template <int T> __device__ __forceinline__ void deq(const uint8_t *row, int u, float v[32]);
+
+template <> __device__ __forceinline__ void deq<F32>(const uint8_t *row, int u, float v[32]) {
+	const float4 *p = (const float4 *)(row + 128 * u);
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		float4 a = p[i];
+		v[4 * i] = a.x, v[4 * i + 1] = a.y, v[4 * i + 2] = a.z, v[4 * i + 3] = a.w;
+	}
+}
+
+template <> __device__ __forceinline__ void deq<F16>(const uint8_t *row, int u, float v[32]) {
+	const __half2 *p = (const __half2 *)(row + 64 * u);
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		float2 a = __half22float2(p[i]);
+		v[2 * i] = a.x, v[2 * i + 1] = a.y;
+	}
+}
+
+template <> __device__ __forceinline__ void deq<BF16>(const uint8_t *row, int u, float v[32]) {
+	const unsigned int *p = (const unsigned int *)(row + 64 * u);
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		unsigned int a = p[i];
+		v[2 * i] = __uint_as_float(a << 16), v[2 * i + 1] = __uint_as_float(a & 0xffff0000u);
+	}
+}
+
+// Q8_0: d (f16), 32 int8; x = d·q.
+template <> __device__ __forceinline__ void deq<Q8_0>(const uint8_t *row, int u, float v[32]) {
+	const uint8_t *b = row + 34 * u;
+	float d = f16(b);
+#pragma unroll
+	for (int i = 0; i < 32; i++) v[i] = d * (float)(int8_t)b[2 + i];
+}
+
+// Q4_0: d (f16), 16 bytes; value i < 16 is the low nibble of byte i, value
+// 16+i the high nibble; x = d·(q−8).
+template <> __device__ __forceinline__ void deq<Q4_0>(const uint8_t *row, int u, float v[32]) {
+	const uint8_t *b = row + 18 * u;
+	float d = f16(b);
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		v[i] = d * (float)((b[2 + i] & 15) - 8);
+		v[16 + i] = d * (float)((b[2 + i] >> 4) - 8);
+	}
+}
+
+// Q4_K: unit u is sub-block k = u%8 of super-block u/8 (144 bytes: d, dmin,
+// scales[12], qs[128]); x = d·a_k·q − dmin·b_k (metalkit/q4_k.go).
+template <> __device__ __forceinline__ void deq<Q4_K>(const uint8_t *row, int u, float v[32]) {
+	const uint8_t *b = row + 144 * (u >> 3);
+	int k = u & 7;
+	const uint8_t *s = b + 4;
+	int sc, m;
+	if (k < 4) {
+		sc = s[k] & 63, m = s[k + 4] & 63;
+	} else {
+		sc = (s[k + 4] & 15) | (s[k - 4] >> 6) << 4;
+		m = (s[k + 4] >> 4) | (s[k] >> 6) << 4;
+	}
+	float d = f16(b) * sc, mn = f16(b + 2) * m;
+	const uint8_t *q = b + 16 + 32 * (k >> 1);
+	int shift = 4 * (k & 1);
+#pragma unroll
+	// __fmul_rn keeps the product from fusing into an FMA, so the values
+	// are metalkit's to the bit (with d·q ≈ mn a fused rounding would not
+	// be small next to the value).
+	for (int i = 0; i < 32; i++) v[i] = __fmul_rn(d, (float)((q[i] >> shift) & 15)) - mn;
+}
+
+// Q6_K: 210-byte super-blocks (ql[128], qh[64], scales[16] int8, d f16) of
+// two halves of 128 values; value 32j+l of half h (j < 4) has its low four
+// bits in ql[64h + 32(j&1) + l] (high nibble when j ≥ 2), its top two in
+// qh[32h + l] >> 2j, and scale scales[8h + l/16 + 2j]; x = d·s·(q−32).
+template <> __device__ __forceinline__ void deq<Q6_K>(const uint8_t *row, int u, float v[32]) {
+	const uint8_t *b = row + 210 * (u >> 3);
+	int h = (u >> 2) & 1, j = u & 3;
+	const uint8_t *ql = b + 64 * h + 32 * (j & 1), *qh = b + 128 + 32 * h;
+	const int8_t *sc = (const int8_t *)(b + 192) + 8 * h + 2 * j;
+	float d = f16(b + 208);
+	int lshift = 4 * (j >> 1), hshift = 2 * j;
+#pragma unroll
+	for (int l = 0; l < 32; l++) {
+		int q = ((ql[l] >> lshift) & 15) | ((qh[l] >> hshift) & 3) << 4;
+		v[l] = d * (float)sc[l >> 4] * (float)(q - 32);
+	}
+}
+
+__device__ __forceinline__ float warp_sum(float s) {
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+	return s;
+}
+
+// matmul: out[c·rows + r] = w[r]·x[c·cols:] for c < batch. One warp per
+// row; each lane dequantises its units once and uses them for up to eight
+// columns at a time, so a batch reads the weights ceil(batch/8) times.
+template <int T>
+__device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, int cols, int batch, long long rowBytes) {
+	int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+	if (r >= rows) return;
+	const uint8_t *row = w + r * rowBytes;
+	int units = cols >> 5;
+	for (int c0 = 0; c0 < batch; c0 += 8) {
+		int nc = min(8, batch - c0);
+		float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+		for (int u = lane; u < units; u += 32) {
+			float v[32];
+			deq<T>(row, u, v);
+#pragma unroll
+			for (int c = 0; c < 8; c++) {
+				if (c < nc) {
+					const float4 *xc = (const float4 *)(x + (long long)(c0 + c) * cols + 32 * u);
+					float s = 0;
+#pragma unroll
+					for (int i = 0; i < 8; i++) {
+						float4 a = xc[i];
+						s += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+					}
+					acc[c] += s;
+				}
+			}
+		}
+#pragma unroll
+		for (int c = 0; c < 8; c++) {
+			float s = warp_sum(acc[c]);
+			if (lane == 0 && c < nc) out[(long long)(c0 + c) * rows + r] = s;
+		}
+	}
+}
+
+// embed: out[i·cols:] = row tokens[i] of w, one block per token.
+template <int T> __device__ void embed(float *out, const uint8_t *w, const int *tokens, int cols, long long rowBytes) {
+	const uint8_t *row = w + tokens[blockIdx.x] * rowBytes;
+	float *o = out + (long long)blockIdx.x * cols;
+	for (int u = threadIdx.x; u < cols >> 5; u += blockDim.x) {
+		float v[32];
+		deq<T>(row, u, v);
+#pragma unroll
+		for (int i = 0; i < 32; i++) o[32 * u + i] = v[i];
+	}
+}
+
+#define WEIGHT_KERNELS(name, T)                                                                                    \
+	extern "C" __global__ void matmul_##name(float *out, const uint8_t *w, const float *x, int rows, int cols,        \
+						 int batch, long long rowBytes) {                                        \
+		matmul<T>(out, w, x, rows, cols, batch, rowBytes);                                                       \
+	}                                                                                                                \
+	extern "C" __global__ void embed_##name(float *out, const uint8_t *w, const int *tokens, int cols,               \
+						long long rowBytes) {                                                    \
+		embed<T>(out, w, tokens, cols, rowBytes);                                                                \
+	}
+
+WEIGHT_KERNELS(f32, F32)
+WEIGHT_KERNELS(f16, F16)
+WEIGHT_KERNELS(bf16, BF16)
+WEIGHT_KERNELS(q8_0, Q8_0)
+WEIGHT_KERNELS(q4_0, Q4_0)
+WEIGHT_KERNELS(q4_k, Q4_K)
+WEIGHT_KERNELS(q6_k, Q6_K)
+
+// block_sum returns the sum of every thread's s to all threads of a block
+// of at most 1024 threads; sh holds 32 floats.
+__device__ float block_sum(float s, float *sh) {
+	int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+	s = warp_sum(s);
+	__syncthreads();
+	if (lane == 0) sh[wid] = s;
+	__syncthreads();
+	s = lane < (blockDim.x + 31) >> 5 ? sh[lane] : 0;
+	return warp_sum(s);
+}
+
+__device__ float block_max(float s, float *sh) {
+	int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) s = fmaxf(s, __shfl_xor_sync(0xffffffffu, s, o));
+	__syncthreads();
+	if (lane == 0) sh[wid] = s;
+	__syncthreads();
+	s = lane < (blockDim.x + 31) >> 5 ? sh[lane] : -INFINITY;
+#pragma unroll
+	for (int o = 16; o > 0; o >>= 1) s = fmaxf(s, __shfl_xor_sync(0xffffffffu, s, o));
+	return s;
+}
+
+// rmsnorm: one block per row of n values; out = x·w/sqrt(mean(x²)+eps).
+extern "C" __global__ void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+	__shared__ float sh[32];
+	const float *xr = x + (long long)blockIdx.x * n;
+	float *o = out + (long long)blockIdx.x * n;
+	float s = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
+	s = block_sum(s, sh);
+	float inv = (float)(1.0 / sqrt((double)(s / (float)n + eps)));
+	for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
+}
+
+// softmax: one block per row of n values, in place.
+extern "C" __global__ void softmax(float *x, int n) {
+	__shared__ float sh[32];
+	float *xr = x + (long long)blockIdx.x * n;
+	float m = -INFINITY;
+	for (int i = threadIdx.x; i < n; i += blockDim.x) m = fmaxf(m, xr[i]);
+	m = block_max(m, sh);
+	float s = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x) {
+		float e = expf(xr[i] - m);
+		xr[i] = e;
+		s += e;
+	}
+	float inv = 1 / block_sum(s, sh);
+	for (int i = threadIdx.x; i < n; i += blockDim.x) xr[i] *= inv;
+}
+
+// swiglu: out[i] = silu(gate[i])·up[i].
+extern "C" __global__ void swiglu(float *out, const float *gate, const float *up, int n) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n) {
+		float g = gate[i];
+		out[i] = g / (1 + expf(-g)) * up[i];
+	}
+}
+
+// rope: one block per row (heads·headDim values at position pos[row]); a
+// thread per rotated pair, its angle θ = pos·scale·base^(−2i/dim)/factor_i
+// in double precision as metalkit.RopeFactors computes it.
+extern "C" __global__ void rope(float *x, const int *pos, const float *factors, int heads, int headDim, int dim,
+				float base, float scale, int neox) {
+	float *xr = x + (long long)blockIdx.x * heads * headDim;
+	int half = dim >> 1;
+	for (int t = threadIdx.x; t < heads * half; t += blockDim.x) {
+		int h = t / half, i = t % half;
+		double theta = (double)pos[blockIdx.x] * (double)scale * pow((double)base, -(double)(2 * i) / (double)dim);
+		if (factors) theta /= (double)factors[i];
+		double sn, cs;
+		sincos(theta, &sn, &cs);
+		float s = (float)sn, c = (float)cs;
+		int a = h * headDim + 2 * i, b = a + 1;
+		if (neox) a = h * headDim + i, b = a + half;
+		float x0 = xr[a], x1 = xr[b];
+		xr[a] = x0 * c - x1 * s;
+		xr[b] = x0 * s + x1 * c;
+	}
+}
+
+// put_kv: one block per row; stores k and v row i (kvHeads·hd values) at
+// pool slot slots[i] of layer, as f16, in the page layout
+// [layer][kind][head][hd][pageTokens].
+extern "C" __global__ void put_kv(__half *pool, const float *k, const float *v, const int *slots, int layer,
+				  int kvHeads, int hd, int pageTokens, long long pageValues) {
+	int slot = slots[blockIdx.x], w = kvHeads * hd;
+	long long base = (long long)(slot / pageTokens) * pageValues + slot % pageTokens;
+	for (int t = threadIdx.x; t < 2 * w; t += blockDim.x) {
+		int kind = t / w, j = t % w;
+		float val = kind ? v[(long long)blockIdx.x * w + j] : k[(long long)blockIdx.x * w + j];
+		pool[base + ((long long)(layer * 2 + kind) * w + j) * pageTokens] = __float2half_rn(val);
+	}
+}
+
+// attention: one block per (query row, head): scores of positions [from, n)
+// into scratch, softmax, then out = Σ_t w_t·v_t, with q and w rounded to f16
+// as metalkit.CPUDevice does. meta[4·row] = (page table offset, from, n,
+// scratch offset); pages holds every row's page table.
+extern "C" __global__ void attention(float *out, const float *q, const __half *pool, const int *pages, const int *meta,
+				     float *scratch, int layer, int heads, int kvHeads, int hd, int pageTokens,
+				     long long pageValues) {
+	__shared__ float sh[32];
+	__shared__ float qs[256];
+	int row = blockIdx.x, h = blockIdx.y, g = h / (heads / kvHeads);
+	const int *pt = pages + meta[4 * row];
+	int from = meta[4 * row + 1], n = meta[4 * row + 2];
+	float *sc = scratch + meta[4 * row + 3] + (long long)h * (n - from);
+	const float *qh = q + ((long long)row * heads + h) * hd;
+	float scale = (float)(1.0 / sqrt((double)hd));
+	for (int j = threadIdx.x; j < hd; j += blockDim.x) qs[j] = __half2float(__float2half_rn(qh[j])) * scale;
+	__syncthreads();
+	long long kOff = ((long long)(layer * 2) * kvHeads + g) * hd * pageTokens;
+	long long vOff = ((long long)(layer * 2 + 1) * kvHeads + g) * hd * pageTokens;
+
+	float m = -INFINITY;
+	for (int t = from + threadIdx.x; t < n; t += blockDim.x) {
+		const __half *kb = pool + (long long)pt[t / pageTokens] * pageValues + kOff + t % pageTokens;
+		float s = 0;
+		for (int j = 0; j < hd; j++) s += qs[j] * __half2float(kb[(long long)j * pageTokens]);
+		sc[t - from] = s;
+		m = fmaxf(m, s);
+	}
+	m = block_max(m, sh);
+	float sum = 0;
+	for (int t = from + threadIdx.x; t < n; t += blockDim.x) {
+		float e = expf(sc[t - from] - m);
+		sc[t - from] = e;
+		sum += e;
+	}
+	float inv = 1 / block_sum(sum, sh);
+	__syncthreads();
+	for (int t = from + threadIdx.x; t < n; t += blockDim.x) sc[t - from] = __half2float(__float2half_rn(sc[t - from] * inv));
+	__syncthreads();
+	float *o = out + ((long long)row * heads + h) * hd;
+	for (int j = threadIdx.x; j < hd; j += blockDim.x) {
+		float acc = 0;
+		for (int t = from; t < n; t++) {
+			const __half *vb = pool + (long long)pt[t / pageTokens] * pageValues + vOff + t % pageTokens;
+			acc += sc[t - from] * __half2float(vb[(long long)j * pageTokens]);
+		}
+		o[j] = acc;
+	}
+}
+
+// read_sum: reads n float4s with a grid-stride loop, summing into out[block],
+// to measure HBM read bandwidth (the sum keeps the loads from being dropped).
+extern "C" __global__ void read_sum(float *out, const float4 *x, long long n) {
+	__shared__ float sh[32];
+	float s = 0;
+	for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+		float4 a = x[i];
+		s += a.x + a.y + a.z + a.w;
+	}
+	s = block_sum(s, sh);
+	if (threadIdx.x == 0) out[blockIdx.x] = s;
+}
