@@ -32,7 +32,7 @@
 // errors wrap ErrCorrupt (or ErrIncompatible) with the offset and field.
 // Nothing is applied from a partly read input.
 //
-// This package knows bytes, not the server: commands/persist.go decides
+// This package knows bytes, not the server: the persist package decides
 // what goes into a snapshot and when, session/dsv4.go turns sessions into
 // States and back.
 package rdb

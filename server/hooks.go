@@ -50,9 +50,12 @@ type Hooks struct {
 }
 
 // Register adds a subsystem's hooks. Call it before Start: the list is
-// the loop's once it runs. Registering one name twice is a programmer
-// error and panics.
+// the loop's once it runs. Registering after Start, or one name twice, is
+// a programmer error and panics.
 func (s *Server) Register(h Hooks) {
+	if s.started {
+		panic("server: hooks " + h.Name + " registered after Start")
+	}
 	for _, o := range s.hooks {
 		if h.Name != "" && o.Name == h.Name {
 			panic("server: hooks " + h.Name + " registered twice")

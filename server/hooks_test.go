@@ -144,3 +144,22 @@ func TestModelGate(t *testing.T) {
 		t.Fatalf("with a model: %v", err)
 	}
 }
+
+// The hook list is the loop's once the server runs: registering after
+// Start is a programmer error.
+func TestRegisterAfterStartPanics(t *testing.T) {
+	s := newTestServer(t)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		s.Stop(0)
+		s.Wait()
+	}()
+	defer func() {
+		if recover() == nil {
+			t.Error("registering after Start did not panic")
+		}
+	}()
+	s.Register(Hooks{Name: "late"})
+}

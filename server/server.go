@@ -90,8 +90,9 @@ type Server struct {
 	logFile io.Closer
 
 	// hooks are the subsystems plugged into the loop, in registration
-	// order (hooks.go).
-	hooks []Hooks
+	// order (hooks.go); started closes the list (Start).
+	hooks   []Hooks
+	started bool
 }
 
 // request is a pipeline of commands one client sent.
@@ -207,6 +208,7 @@ func (s *Server) Logf(level, format string, args ...any) { s.logf(level, format,
 
 // Start binds every address in `bind` on `port` and serves until Stop.
 func (s *Server) Start() error {
+	s.started = true // the hook list is the loop's from now on
 	if err := s.rebind(); err != nil {
 		return err
 	}

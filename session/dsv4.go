@@ -14,7 +14,7 @@ import (
 )
 
 // Persistence of sessions as DSV4 states (rdb/FORMAT.md §2). Codec is
-// what the persistence commands (commands/persist.go) use: View takes a
+// the persist package's SessionCodec (and DUMP/RESTORE's): View takes a
 // copy-on-write view of a session on the loop, Decode rebuilds a session
 // from a verified state.
 //
