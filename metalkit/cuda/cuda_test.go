@@ -126,22 +126,7 @@ func TestMatMul(t *testing.T) {
 					m.Row(r, row)
 					for c := 0; c < sh.batch; c++ {
 						xc := x[c*sh.cols : (c+1)*sh.cols]
-						var ref, abs, quant float64
-						for i, w := range row {
-							p := float64(w) * float64(xc[i])
-							ref += p
-							abs += math.Abs(p)
-						}
-						if blk > 0 {
-							for b0 := 0; b0 < sh.cols; b0 += blk {
-								var amax, wsum float64
-								for i := b0; i < b0+blk; i++ {
-									amax = math.Max(amax, math.Abs(float64(xc[i])))
-									wsum += math.Abs(float64(row[i]))
-								}
-								quant += wsum * amax / 254
-							}
-						}
+						ref, abs, quant := products(row, xc, blk)
 						g, cv := float64(got[c*sh.rows+r]), float64(cgot[c*sh.rows+r])
 						if e := math.Abs(g - ref); e > gamma*abs {
 							t.Fatalf("row %d col %d: gpu %v, float64 %v: |Δ| %.3g > %.3g", r, c, g, ref, e, gamma*abs)
@@ -153,6 +138,58 @@ func TestMatMul(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// products returns Σ w_i·x_i in float64, Σ|w_i·x_i|, and the bound on
+// what CPU MatMul's rounding of x to 8 bits in blocks of blk moves the sum
+// by: Σ_i |w_i|·amax(x's block of i)/254 (0 when blk is 0).
+func products(w, x []float32, blk int) (ref, abs, quant float64) {
+	for i, wv := range w {
+		p := float64(wv) * float64(x[i])
+		ref += p
+		abs += math.Abs(p)
+	}
+	for b0 := 0; blk > 0 && b0 < len(w); b0 += blk {
+		var amax, wsum float64
+		for i := b0; i < b0+blk; i++ {
+			amax = math.Max(amax, math.Abs(float64(x[i])))
+			wsum += math.Abs(float64(w[i]))
+		}
+		quant += wsum * amax / 254
+	}
+	return ref, abs, quant
+}
+
+// TestCPUMatMulBound checks, on any machine, the bound TestMatMul allows
+// between the GPU and the CPU: CPU MatMul stays within products' quant
+// bound (plus float32 rounding) of the float64 product, for every type.
+func TestCPUMatMulBound(t *testing.T) {
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(6))
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K} {
+		rows, cols, batch := 37, 2304, 5
+		m := quantMatrix(t, typ, rows, cols, randVec(rng, rows*cols, 1))
+		x := randVec(rng, batch*cols, 2)
+		w, _ := cpu.Upload(m)
+		out, _ := cpu.Alloc(batch * rows)
+		cpu.MatMul(out, w, put(t, cpu, x), batch)
+		got := get(t, cpu, out, batch*rows)
+		row := make([]float32, cols)
+		worst := 0.0
+		for r := 0; r < rows; r++ {
+			m.Row(r, row)
+			for c := 0; c < batch; c++ {
+				ref, abs, quant := products(row, x[c*cols:(c+1)*cols], actBlock(typ))
+				bound := quant + float64(cols)*u*abs
+				e := math.Abs(float64(got[c*rows+r]) - ref)
+				if e > bound {
+					t.Fatalf("%v row %d col %d: cpu %v, float64 %v: |Δ| %.3g > %.3g", typ, r, c, got[c*rows+r], ref, e, bound)
+				}
+				worst = max(worst, e/bound)
+			}
+		}
+		t.Logf("%v: worst |Δ|/bound %.3f", typ, worst)
 	}
 }
 

@@ -8,8 +8,9 @@
 #   On the GPU machine:            metalkit/cuda/gpu-test.sh run
 #       writes into $OUT (default ./gpu-out): nvidia-smi.txt, cpu-flags.txt,
 #       test-nocgo.txt and test-cgo.txt (go test -v output: every op against
-#       metalkit's CPU device on odd sizes), bandwidth.json (HBM read GB/s;
-#       Q8_0/Q4_K matmul GB/s on a 1B llama's shapes at 1, 8, 512 columns)
+#       metalkit's CPU device on odd sizes), bandwidth.json and .txt (HBM
+#       read GB/s; Q8_0/Q4_K matmul GB/s on a 1B llama's shapes at 1, 8,
+#       512 columns). Exit status 0 only if every test passed.
 #
 # The test binary is built twice: without cgo (purego's own loader; what a
 # plain `CGO_ENABLED=0 go build` gives users) and with it (the default when
@@ -28,12 +29,19 @@ run)
 	mkdir -p "$out"
 	nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || echo "no nvidia-smi" >"$out/nvidia-smi.txt"
 	grep -o -w 'avx512[a-z_0-9]*\|amx[a-z_0-9]*\|avx2' /proc/cpuinfo | sort -u >"$out/cpu-flags.txt" || true
+	# One process per test: a kernel fault leaves the CUDA context unusable
+	# and panics the binary, which must not hide the other tests' results.
 	status=0
-	REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" ./bin/cuda-nocgo.test -test.v -test.count=1 \
-		>"$out/test-nocgo.txt" 2>&1 || status=1
-	REDDWARF_GPU=1 ./bin/cuda-cgo.test -test.v -test.count=1 -test.run 'TestMatMul|TestUpload|TestEmbed|TestFloatOps|TestAttention' \
-		>"$out/test-cgo.txt" 2>&1 || status=1
-	for f in test-nocgo.txt test-cgo.txt; do
+	tests='TestMatMul TestUploadRefuses TestEmbed TestFloatOps TestAttention'
+	for v in nocgo cgo; do
+		: >"$out/test-$v.txt"
+		for t in $tests; do
+			REDDWARF_GPU=1 ./bin/cuda-$v.test -test.v -test.count=1 -test.run "^$t\$" >>"$out/test-$v.txt" 2>&1 || status=1
+		done
+	done
+	REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" ./bin/cuda-nocgo.test -test.v -test.count=1 -test.run '^TestBandwidth$' \
+		>"$out/bandwidth.txt" 2>&1 || status=1
+	for f in test-nocgo.txt test-cgo.txt bandwidth.txt; do
 		echo "== $f"
 		grep -E '^(--- FAIL|FAIL|ok|PASS)|cuda_test.go|bench_test.go|panic' "$out/$f" | head -60
 	done
