@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Limits of sessions hold exactly: what fits is accepted, one more is
@@ -57,4 +58,30 @@ func TestCheckpointLimitsAreTheSnapshotFormats(t *testing.T) {
 	}
 	want(t, c, "OK", "SAVE")
 	want(t, c, "OK", "SET", "after", "v") // no MISCONF
+}
+
+// A session whose TTL ends while a GEN runs on it stays expired: the GEN
+// gets an error saying its result was dropped, and the key does not come
+// back (it used to, with its old content plus the GEN and no TTL).
+func TestSessionExpiringDuringAGenStaysExpired(t *testing.T) {
+	onlyReddwarf(t)
+	// One prompt token per engine step: the GEN takes ~480 steps.
+	s := startServer(t, "--prefill-chunk", "1")
+	c := redisClientAt(t, s.Addr())
+	do(t, c, "GEN", "s", "A bird", "MAXTOKENS", "2", "TEMPERATURE", "0")
+	prompt := strings.Repeat(" The little dog ran to the park.", 40)
+	start := time.Now()
+	p := c.Pipeline() // one batch: the GEN starts at once, the TTL ends during it
+	p.Do(ctx, "PEXPIRE", "s", "5")
+	gen := p.Do(ctx, "GEN", "s", prompt, "MAXTOKENS", "1")
+	p.Exec(ctx)
+	took := time.Since(start)
+	if took < 20*time.Millisecond {
+		t.Skipf("the GEN took %v: too fast for its 5 ms TTL to end during it", took)
+	}
+	if err := gen.Err(); err == nil || !strings.Contains(err.Error(), "expired or was removed") {
+		t.Errorf("GEN over an expiring session (%v): %v, want the expired error", took, err)
+	}
+	want(t, c, int64(0), "EXISTS", "s")
+	want(t, c, int64(-2), "TTL", "s")
 }

@@ -25,6 +25,9 @@ var (
 	ErrContextFull = server.Errorf("context window full")
 	ErrOOM         = server.CodeError("OOM", "command not allowed when used memory > 'maxmemory'.")
 	ErrNoLogits    = server.Errorf("session is empty: give a prompt")
+	// ErrSessionGone: the key's session expired or was flushed while the
+	// job ran; the job's result is dropped (an expired key stays expired).
+	ErrSessionGone = server.Errorf("the session expired or was removed while the job ran: its result was discarded")
 )
 
 // Engine runs GEN and PREFILL jobs for one model. Everything is called on
@@ -572,6 +575,11 @@ func (e *Engine) reap() {
 		}
 		if j.st != nil {
 			e.cache.Insert(j.st)
+		}
+		if !j.canceled && j.Err == nil && j.obj != nil && j.DB.Peek(j.Key) != j.obj {
+			// The session the job started from expired, or was flushed or
+			// replaced meanwhile: its result must not bring it back.
+			j.Err = ErrSessionGone
 		}
 		switch {
 		case j.canceled || j.Err != nil:
