@@ -1,8 +1,10 @@
 package commands
 
 import (
+	"errors"
 	"sort"
 	"strconv"
+	"strings"
 
 	"reddwarf/infer"
 	"reddwarf/infer/tokenizer"
@@ -135,10 +137,25 @@ func parseGenOptions(x *server.Ctx, from int) (session.GenOptions, error) {
 				o.Sampler.MinP = f
 			}
 		default:
-			return o, server.ErrSyntax
+			return o, genOptionError(x.Arg(i), hasArg)
 		}
 	}
 	return o, nil
+}
+
+// genOptionError names what is wrong with GEN option a: a known one
+// without its value, THINK without CHAT, or an unknown word (a typo, or a
+// second STOP string without its STOP).
+func genOptionError(a string, hasArg bool) error {
+	switch strings.ToUpper(a) {
+	case "MAXTOKENS", "TOPK", "SEED", "STOP", "TEMPERATURE", "TOPP", "MINP":
+		if !hasArg {
+			return server.Errorf("syntax error: GEN option " + strings.ToUpper(a) + " needs a value")
+		}
+	case "THINK":
+		return server.Errorf("syntax error: GEN option THINK goes after CHAT")
+	}
+	return server.Errorf("syntax error: unknown GEN option '" + a + "'")
 }
 
 // checkSessionKey refuses keys over the size limit.
@@ -222,8 +239,9 @@ func replyJob(r *server.Reply, j *session.Job) {
 
 // asRESPError keeps RESP errors and gives others the ERR prefix.
 func asRESPError(err error) error {
-	if _, ok := err.(*server.Error); ok {
-		return err
+	var e *server.Error
+	if errors.As(err, &e) {
+		return e
 	}
 	return server.Errorf(err.Error())
 }
@@ -262,7 +280,11 @@ func (h *sessionHandlers) prefillCommand(x *server.Ctx) {
 		ids := make([]int32, 0, len(x.Args)-3)
 		for i := 3; i < len(x.Args); i++ {
 			n, ok := server.ParseInt(x.Args[i])
-			if !ok || n < 0 || n >= int64(h.e.Model.Vocab()) {
+			if !ok {
+				x.Error(server.ErrNotInteger)
+				return
+			}
+			if n < 0 || n >= int64(h.e.Model.Vocab()) {
 				x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(h.e.Model.Vocab()) + ")"))
 				return
 			}
@@ -579,7 +601,11 @@ func (h *sessionHandlers) detokenizeCommand(x *server.Ctx) {
 	ids := make([]int32, 0, len(x.Args)-1)
 	for i := 1; i < len(x.Args); i++ {
 		n, ok := server.ParseInt(x.Args[i])
-		if !ok || n < 0 || n >= int64(h.e.Model.Vocab()) {
+		if !ok {
+			x.Error(server.ErrNotInteger)
+			return
+		}
+		if n < 0 || n >= int64(h.e.Model.Vocab()) {
 			x.Error(server.Errorf("token id '" + x.Arg(i) + "' out of range [0, " + strconv.Itoa(h.e.Model.Vocab()) + ")"))
 			return
 		}

@@ -423,6 +423,14 @@ func TestPersistStateFiles(t *testing.T) {
 		wantErrPrefix(t, c, "ERR", "SAVE", "sess", bad)
 		wantErrPrefix(t, c, "ERR", "LOAD", "k", bad)
 	}
+	// Refusals name the path given, never the temp file a save writes first.
+	os.Mkdir(filepath.Join(dir, "states", "adir"), 0o755)
+	for _, bad := range []string{".", "", "adir", "states/.."} {
+		_, err := c.Do(ctx, "SAVE", "sess", bad).Result()
+		if err == nil || strings.Contains(err.Error(), "temp") || strings.Contains(err.Error(), dir) {
+			t.Errorf("SAVE sess %q: %v", bad, err)
+		}
+	}
 	wantErr(t, c, "ERR no such key", "SAVE", "nokey", "x.dsv4")
 	do(t, c, "SET", "str", "v")
 	wantErrPrefix(t, c, "WRONGTYPE", "SAVE", "str", "x.dsv4")

@@ -339,11 +339,27 @@ func TestADisconnectedGenLeavesTheKeyAsItWas(t *testing.T) {
 	}
 }
 
+// Mistakes in session commands are named: the GEN option, the counts
+// behind a full context, a token id that is not a number (as Redis says
+// of any integer argument).
+func TestSessionErrorsNameTheMistake(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	wantErr(t, c, "ERR syntax error: unknown GEN option 'MAXTOKEN'", "GEN", "k", "hi", "MAXTOKEN", 3)
+	wantErr(t, c, "ERR syntax error: GEN option MAXTOKENS needs a value", "GEN", "k", "hi", "MAXTOKENS")
+	wantErr(t, c, "ERR syntax error: unknown GEN option 'b'", "GEN", "k", "hi", "STOP", "a", "b")
+	wantErr(t, c, "ERR syntax error: GEN option THINK goes after CHAT", "GEN", "k", "hi", "THINK")
+	wantErr(t, c, "ERR value is not an integer or out of range", "DETOKENIZE", "abc")
+	wantErr(t, c, "ERR value is not an integer or out of range", "PREFILL", "k", "IDS", "1", "x")
+	wantErr(t, c, "ERR token id '-1' out of range [0, 512)", "DETOKENIZE", "-1")
+	want(t, c, int64(0), "EXISTS", "k")
+}
+
 func TestContextAndMemoryLimits(t *testing.T) {
 	onlyReddwarf(t)
 	s := startServer(t, "--ctx", "64")
 	c := ownClient(t, s, 2)
-	wantErr(t, c, "ERR context window full", "GEN", "k", longPrompt)
+	wantErrPrefix(t, c, "ERR context window full: the session has 0 tokens and the prompt needs ", "GEN", "k", longPrompt)
 	want(t, c, int64(0), "EXISTS", "k")
 	st := do(t, c, "GEN", "k", "Once upon a time", "MAXTOKENS", 500, "TEMPERATURE", 0, "WITHSTATS").([]any)
 	if r := st[9]; r != "context" && r != "eos" {

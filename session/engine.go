@@ -410,7 +410,7 @@ func (e *Engine) start(j *Job) error {
 		}
 	}
 	if j.st.Len()+len(feed) > j.st.Cap() {
-		return ErrContextFull
+		return contextFull(j.st.Len(), len(feed), j.st.Cap())
 	}
 	if err := e.checkMemory(j.st.Len(), len(feed)+min(j.Opt.MaxTokens, j.st.Cap()-j.st.Len()-len(feed))); err != nil {
 		return err
@@ -675,9 +675,23 @@ func (e *Engine) checkMemory(cur, n int) error {
 // maxmemory.
 func (e *Engine) CheckAppend(cur, n, gen int) error {
 	if cur+n > e.Model.Ctx() {
-		return ErrContextFull
+		return contextFull(cur, n, e.Model.Ctx())
 	}
 	return e.checkMemory(cur, n+min(gen, e.Model.Ctx()-cur-n))
+}
+
+// contextFullError is ErrContextFull with the counts a user needs to fix
+// the request; errors.Is(err, ErrContextFull) holds.
+type contextFullError struct{ err *server.Error }
+
+func (e contextFullError) Error() string      { return e.err.Error() }
+func (e contextFullError) Unwrap() error      { return e.err }
+func (contextFullError) Is(target error) bool { return target == ErrContextFull }
+
+// contextFull is the error for n prompt tokens (BOS and chat markers
+// included) that do not fit after a session of cur tokens in ctx.
+func contextFull(cur, n, ctx int) error {
+	return contextFullError{err: server.Errorf(fmt.Sprintf("context window full: the session has %d tokens and the prompt needs %d more, past the context of %d", cur, n, ctx))}
 }
 
 // pageBytes is the memory of PageTokens positions of a session, from the

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -173,7 +174,7 @@ func TestContextLimit(t *testing.T) {
 	long := NewGen(db, "k", e.enc(strings.Repeat("the cat sat. ", 20)), true, o)
 	e.queue(long)
 	run(e)
-	if long.Err != ErrContextFull {
+	if !errors.Is(long.Err, ErrContextFull) {
 		t.Fatalf("err %v, want context window full", long.Err)
 	}
 	if !slices.Equal(before, sess(t, db, "k").State.Tokens()) {
@@ -564,7 +565,7 @@ func TestSubmitAdmission(t *testing.T) {
 		t.Fatalf("PREFILL IDS of 40: %v, %d tokens", ids.Err, ids.Tokens)
 	}
 	// 40 tokens and the BOS of an empty session overflow a context of 40.
-	if err := e.Submit(NewGen(db, "k", toks[:40], true, none)); err != ErrContextFull || e.HasWork() || db.Peek("k") != nil {
+	if err := e.Submit(NewGen(db, "k", toks[:40], true, none)); !errors.Is(err, ErrContextFull) || e.HasWork() || db.Peek("k") != nil {
 		t.Fatalf("40 tokens + BOS in a context of 40: %v, work queued %v", err, e.HasWork())
 	}
 	a := NewGen(db, "k", toks[:39], true, none)
@@ -578,11 +579,11 @@ func TestSubmitAdmission(t *testing.T) {
 		t.Fatalf("job on a busy key: %v", err)
 	}
 	run(e)
-	if a.Err != nil || b.Err != ErrContextFull {
+	if a.Err != nil || !errors.Is(b.Err, ErrContextFull) {
 		t.Fatalf("a: %v, b: %v (want nil, %v)", a.Err, b.Err, ErrContextFull)
 	}
 	// Once the key is free, the same job is refused at once.
-	if err := e.Submit(NewGen(db, "k", toks[:10], true, none)); err != ErrContextFull || e.HasWork() {
+	if err := e.Submit(NewGen(db, "k", toks[:10], true, none)); !errors.Is(err, ErrContextFull) || e.HasWork() {
 		t.Fatalf("job on the full session: %v", err)
 	}
 }
