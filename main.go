@@ -22,6 +22,7 @@ import (
 	"reddwarf/internal/cli"
 	"reddwarf/persist"
 	"reddwarf/server"
+	"reddwarf/session"
 
 	// Architectures register with infer when imported, like database/sql
 	// drivers; llama is part of infer itself.
@@ -80,6 +81,12 @@ func serve(args []string) int {
 		return 1
 	}
 	p := persist.New(s, codec)
+	sm, err := session.StoreModel(e.Model)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
+	p.SetStoreModel(sm)
 	s.Register(p.Hooks())
 	s.Register(e.Hooks())
 	s.Commands.Register(commands.All(e, p)...)

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"math"
+	"strconv"
 
 	"reddwarf/server"
 )
@@ -102,9 +103,13 @@ func expireGeneric(x *server.Ctx, absolute bool, unit int64) {
 			return
 		}
 		x.DB.Delete(key)
+		x.Propagate([]byte("DEL"), x.Args[1])
 		event = "del"
 	} else {
 		x.DB.SetExpire(key, when)
+		// Logged absolute, as Redis 7.0 rewrites every EXPIRE form to
+		// PEXPIREAT keeping its options.
+		x.Propagate(append([][]byte{[]byte("PEXPIREAT"), x.Args[1], strconv.AppendInt(nil, when, 10)}, x.Args[3:]...)...)
 	}
 	x.Modified(key)
 	x.Notify(event, key)

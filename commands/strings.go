@@ -3,6 +3,7 @@ package commands
 import (
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"reddwarf/server"
@@ -173,6 +174,23 @@ func setGeneric(x *server.Ctx, key string, val []byte, o setOptions) {
 	if o.expireAt != 0 {
 		x.DB.SetExpire(key, o.expireAt)
 	}
+	switch {
+	case o.expireAt != 0:
+		// A relative expiry replays wrong later: logged as an absolute
+		// one, the command's other options dropped (it succeeded), as
+		// Redis 7.0 propagates SET, SETEX and PSETEX.
+		x.Propagate([]byte("SET"), []byte(key), val, []byte("PXAT"), strconv.AppendInt(nil, o.expireAt, 10))
+	case o.get:
+		// The old value is the reply's business, not the log's: SET ...
+		// GET is logged without GET, GETSET (three arguments) as SET.
+		args := [][]byte{[]byte("SET"), []byte(key), val}
+		for _, a := range x.Args[min(3, len(x.Args)):] {
+			if !is(a, "GET") {
+				args = append(args, a)
+			}
+		}
+		x.Propagate(args...)
+	}
 	x.Modified(key)
 	x.Notify("set", key)
 	if o.expireAt != 0 {
@@ -236,6 +254,7 @@ func getdelCommand(x *server.Ctx) {
 	default:
 		x.R.Bulk(o.Str)
 		x.DB.Delete(x.Arg(1))
+		x.Propagate([]byte("DEL"), x.Args[1])
 		x.Modified(x.Arg(1))
 		x.Notify("del", x.Arg(1))
 	}
@@ -277,14 +296,17 @@ func getexCommand(x *server.Ctx) {
 	switch {
 	case at != 0 && at <= x.S.Now():
 		x.DB.Delete(key)
+		x.Propagate([]byte("DEL"), x.Args[1])
 		x.Modified(key)
 		x.Notify("del", key)
 	case at != 0:
 		x.DB.SetExpire(key, at)
+		x.Propagate([]byte("PEXPIREAT"), x.Args[1], strconv.AppendInt(nil, at, 10))
 		x.Modified(key)
 		x.Notify("expire", key)
 	case persist:
 		if x.DB.Persist(key) {
+			x.Propagate([]byte("PERSIST"), x.Args[1])
 			x.Modified(key)
 			x.Notify("persist", key)
 		}
@@ -564,6 +586,9 @@ func incrbyfloatCommand(x *server.Ctx) {
 	}
 	str := formatLongDouble(sum)
 	x.DB.Set(key, server.NewString([]byte(str)), true)
+	// The result, not the increment: replaying a float sum may round
+	// differently elsewhere (Redis 7.0 logs SET KEEPTTL).
+	x.Propagate([]byte("SET"), x.Args[1], []byte(str), []byte("KEEPTTL"))
 	x.Modified(key)
 	x.Notify("incrbyfloat", key)
 	x.R.BulkString(str)

@@ -69,6 +69,19 @@ const StatesDir = "states"
 // corrupt one is an error: the server should not start on an empty
 // keyspace silently.
 func (p *Engine) Load() error {
+	if err := p.loadSnapshotFile(); err != nil {
+		return err
+	}
+	if p.s.Config.Get("appendonly") != "yes" {
+		return nil
+	}
+	if err := p.openAOF(); err != nil {
+		return fmt.Errorf("opening the append only file: %w", err)
+	}
+	return nil
+}
+
+func (p *Engine) loadSnapshotFile() error {
 	path := p.Path()
 	rdb.RemoveStaleTemps(filepath.Dir(path), filepath.Base(path))
 	rdb.RemoveStaleTempsUnder(filepath.Join(filepath.Dir(path), StatesDir))

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"reddwarf/persist/store"
 	"reddwarf/rdb"
 	"reddwarf/server"
 )
@@ -42,6 +43,9 @@ type Engine struct {
 	// The last snapshot load (start-up): keys loaded, and keys left out
 	// because their TTL had passed (INFO rdb_last_load_keys_*).
 	lastLoadKeys, lastLoadExpired int64
+
+	aof   *aof        // the open store (appendonly yes), nil otherwise
+	model store.Model // what the store's files are checked against
 }
 
 // bgsave is one background save in flight.
@@ -88,13 +92,25 @@ func (p *Engine) Hooks() server.Hooks {
 				p.Save()
 			}
 		},
-		Gate: func(c *server.Client, spec *server.Spec, args [][]byte) error { return p.gate(spec) },
+		Gate: func(c *server.Client, spec *server.Spec, args [][]byte) error {
+			if err := p.aofGate(spec); err != nil {
+				return err
+			}
+			return p.gate(spec)
+		},
 		Info: func(name string) []string {
-			if name == "persistence" {
+			switch name {
+			case "persistence":
 				return p.info()
+			case "store":
+				return p.storeInfo()
 			}
 			return nil
 		},
+		InfoNames:     []string{"store"},
+		ApplyConfig:   p.applyConfig,
+		Propagate:     p.propagate,
+		BeforeReplies: p.flushAOF,
 	}
 }
 
@@ -160,5 +176,5 @@ func (p *Engine) info() []string {
 		fmt.Sprintf("rdb_last_cow_size:%d", p.lastCowSize),
 		fmt.Sprintf("rdb_last_load_keys_expired:%d", p.lastLoadExpired),
 		fmt.Sprintf("rdb_last_load_keys_loaded:%d", p.lastLoadKeys),
-	}, server.InfoNoAOFOrModules...)
+	}, p.aofInfo()...)
 }

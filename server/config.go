@@ -97,6 +97,7 @@ const (
 	stepBind                  // bind: the same, with its own error text
 	stepMaxclients            // maxclients: raise the open files limit to fit
 	stepReplBacklog           // repl-backlog-size: at least 16kb, as Redis resizes it
+	stepAOF                   // appendonly, appendfsync, session-disk-max: persistence's ApplyConfig hooks
 )
 
 type directive struct {
@@ -170,7 +171,24 @@ var directives = []*directive{
 	{name: "lfu-log-factor", def: "10", kind: kindInt, min: 0, max: intMax, set: func(c *Config, v string) error { c.LFULogFactor = atoi(v); return nil }},
 	{name: "lfu-decay-time", def: "1", kind: kindInt, min: 0, max: intMax, set: func(c *Config, v string) error { c.LFUDecayTime = atoi(v); return nil }},
 	{name: "stop-writes-on-bgsave-error", def: "yes", kind: kindBool},
-	{name: "appendonly", def: "no", kind: kindBool},
+	// The append-only store (persist/store): appendonly and appendfsync take
+	// effect at once through persistence's ApplyConfig hook, as Redis 7.0
+	// starts or stops its AOF on CONFIG SET; the file and directory names
+	// are start-up only, as in Redis 7.0.
+	{name: "appendonly", def: "no", kind: kindBool, then: stepAOF},
+	{name: "appendfilename", def: "appendonly.aof", kind: kindString, immutable: true, set: func(c *Config, v string) error {
+		return checkAOFName(v, "appendfilename can't be a path, just a filename")
+	}},
+	{name: "appenddirname", def: "appendonlydir", kind: kindString, immutable: true, set: func(c *Config, v string) error {
+		return checkAOFName(v, "appenddirname can't be a path, just a dirname")
+	}},
+	{name: "appendfsync", def: "everysec", kind: kindEnum, enum: []string{"always", "everysec", "no"}, then: stepAOF},
+	{name: "no-appendfsync-on-rewrite", def: "no", kind: kindBool},
+	{name: "auto-aof-rewrite-percentage", def: "100", kind: kindInt, min: 0, max: intMax},
+	{name: "auto-aof-rewrite-min-size", def: "67108864", kind: kindMemory, min: 0, max: longMax},
+	{name: "aof-load-truncated", def: "yes", kind: kindBool},
+	// session-disk-max bounds the store's bytes (0: the disk's size).
+	{name: "session-disk-max", def: "0", kind: kindMemory, min: 0, max: longMax, then: stepAOF},
 	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
 	{name: "hash-max-listpack-entries", def: "512", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.HashMaxListpackEntries = atoi64(v); return nil }},
@@ -535,6 +553,15 @@ func strerror(errno syscall.Errno) string {
 	return strings.ToUpper(msg[:1]) + msg[1:]
 }
 
+// checkAOFName refuses a path where Redis 7.0 wants a bare name (its
+// isValidAOFfilename/dirname).
+func checkAOFName(v, why string) error {
+	if v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\\") {
+		return errors.New(why)
+	}
+	return nil
+}
+
 func setDBFilename(c *Config, v string) error {
 	if strings.ContainsRune(v, '/') {
 		return fmt.Errorf("dbfilename can't be a path, just a filename")
@@ -870,6 +897,14 @@ func (s *Server) applyConfig(step applyStep) error {
 	case stepMaxclients:
 		if best := fitOpenFilesLimit(s.Config.MaxClients); best != s.Config.MaxClients {
 			return fmt.Errorf("The operating system is not able to handle the specified number of clients, try with %d", best)
+		}
+	case stepAOF:
+		for i := range s.hooks {
+			if h := &s.hooks[i]; h.ApplyConfig != nil {
+				if err := h.ApplyConfig(); err != nil {
+					return err
+				}
+			}
 		}
 	case stepReplBacklog:
 		if s.Config.Int("repl-backlog-size") < minReplBacklog {

@@ -61,6 +61,7 @@ func (db *DB) expireIfNeeded(key string) bool {
 	}
 	db.remove(key)
 	db.srv.Stats.ExpiredKeys++
+	db.srv.PropagateDeletion(db, key)
 	db.srv.signalExpired(db, key)
 	db.srv.Notify(db, "expired", key)
 	return true
@@ -328,6 +329,7 @@ func (db *DB) activeExpireCycle(budget time.Duration) {
 			if when <= now {
 				db.remove(k)
 				db.srv.Stats.ExpiredKeys++
+				db.srv.PropagateDeletion(db, k)
 				db.srv.signalExpired(db, k)
 				db.srv.Notify(db, "expired", k)
 				expired++

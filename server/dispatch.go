@@ -18,7 +18,26 @@ type Ctx struct {
 	DB   *DB
 	// Err is set by Error; the dispatcher counts it in failed_calls.
 	failed bool
+	// What the call propagates (Propagate, NoPropagate), and the changes
+	// counted by calls nested in it (EXEC's), which propagate themselves.
+	props      []Op
+	noProp     bool
+	childDirty int64
 }
+
+// Propagate logs args instead of the command as it came, Redis's
+// alsoPropagate with the command's own propagation prevented: a handler
+// whose command is not deterministic (a relative expiry, a random pop)
+// calls it with the deterministic form; several calls log several
+// commands. args must not change after the call (the log copies them when
+// the top-level command ends).
+func (x *Ctx) Propagate(args ...[]byte) {
+	x.props = append(x.props, Op{DB: x.DB.ID, Args: args})
+}
+
+// NoPropagate keeps a command that changed data out of the log (its
+// changes are logged otherwise, or are not data).
+func (x *Ctx) NoPropagate() { x.noProp = true }
 
 // Arg returns argument i as a string.
 func (x *Ctx) Arg(i int) string { return string(x.Args[i]) }
@@ -239,7 +258,9 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	}
 	s.nowMS = s.clock.wallMS(start)
 	c.lastCmd = spec.Name
+	dirty := s.Dirty
 	s.safeHandle(x)
+	s.propagateCall(x, dirty)
 	if c.tracking != nil {
 		s.trackingAfterCall(c, spec, args) // remember the keys a read returned
 	}
@@ -275,6 +296,45 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	if len(s.monitors) > 0 && spec.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
 		s.feedMonitors(c, args)
 	}
+}
+
+// propagateCall queues what the call changed for the log, as Redis's
+// call(): the command as it came when it changed data (Dirty moved by its
+// own hand, not by calls nested in it), or what its handler asked for;
+// the top-level call hands the queue to the Propagate hooks.
+func (s *Server) propagateCall(x *Ctx, dirty int64) {
+	moved := s.Dirty - dirty
+	if s.ctxDepth > 1 {
+		s.ctxStack[s.ctxDepth-2].childDirty += moved
+	}
+	switch {
+	case x.props != nil:
+		s.propOps = append(s.propOps, x.props...)
+	case moved-x.childDirty > 0 && !x.noProp:
+		s.propOps = append(s.propOps, Op{DB: x.DB.ID, Args: x.Args})
+	}
+	if s.ctxDepth == 1 {
+		s.flushPropagation()
+	}
+}
+
+// PropagateDeletion logs the deletion of a key that expired or was
+// evicted (Redis's propagateDeletion): with the command running, before
+// it; outside a command, at once.
+func (s *Server) PropagateDeletion(db *DB, key string) {
+	s.propOps = append(s.propOps, Op{DB: db.ID, Args: [][]byte{[]byte("DEL"), []byte(key)}})
+	if s.ctxDepth == 0 {
+		s.flushPropagation()
+	}
+}
+
+func (s *Server) flushPropagation() {
+	if len(s.propOps) == 0 {
+		return
+	}
+	s.propagateHooks(s.propOps)
+	clear(s.propOps)
+	s.propOps = s.propOps[:0]
 }
 
 // safeHandle runs the handler; a panic (a bug, never input: handlers

@@ -330,6 +330,7 @@ func (s *Server) evictKey(db *DB, key string) int64 {
 	o := db.dict[key]
 	size := o.MemoryUsage(key)
 	db.remove(key)
+	s.PropagateDeletion(db, key)
 	s.evict.debt += size
 	s.evict.keys++
 	s.signalEvicted(db, key)

@@ -44,6 +44,20 @@ type Hooks struct {
 	// prefix-cache pages) when maxmemory is reached, before keys are
 	// evicted; it returns the bytes released.
 	FreeMemory func() int64
+	// ApplyConfig runs after CONFIG SET changed appendonly, appendfsync or
+	// session-disk-max; an error undoes the CONFIG SET.
+	ApplyConfig func() error
+	// Propagate receives what a top-level command changed, as the
+	// commands to log (Redis's also-propagate list): each in the database
+	// it ran in, relative expiries already made absolute. More than one
+	// op is one command's (EXEC's, a blocked client served) and should be
+	// replayed as one.
+	Propagate func(ops []Op)
+	// BeforeReplies runs at the end of every loop turn before the
+	// replies are written (Redis's beforeSleep writing its AOF buffer):
+	// with appendfsync always, a reply leaves after its records are on
+	// disk.
+	BeforeReplies func()
 	// Model says the subsystem serves a model: commands flagged FlagModel
 	// may run.
 	Model bool
@@ -190,4 +204,27 @@ func (s *Server) freeMemoryHooks() int64 {
 		}
 	}
 	return n
+}
+
+// Op is one command to propagate, in database DB. Args are the caller's
+// until Propagate returns.
+type Op struct {
+	DB   int
+	Args [][]byte
+}
+
+func (s *Server) propagateHooks(ops []Op) {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.Propagate != nil {
+			h.Propagate(ops)
+		}
+	}
+}
+
+func (s *Server) beforeRepliesHooks() {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.BeforeReplies != nil {
+			h.BeforeReplies()
+		}
+	}
 }

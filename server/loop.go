@@ -293,6 +293,7 @@ func (s *Server) resume(c *Client) {
 
 // flushWrites sends every client's pending output (end of a loop turn).
 func (s *Server) flushWrites() {
+	s.beforeRepliesHooks()
 	s.trackingBeforeSleep() // BCAST invalidations collected this turn
 	for i, c := range s.pendingWrites {
 		c.writeOut()

@@ -70,6 +70,7 @@ type Server struct {
 	noActiveExpire bool
 	lazySeen       bool  // a Lazy value was stored: commands check for damaged keys (db.go)
 	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
+	propOps        []Op  // what the running top-level command propagates (dispatch.go)
 	LastSave       int64 // unix seconds
 	watchers       map[watchedKeyID]map[*Client]struct{}
 	channels       map[string]map[*Client]struct{}

@@ -1,0 +1,203 @@
+package persist
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"reddwarf/persist/store"
+	"reddwarf/rdb"
+	"reddwarf/server"
+)
+
+// The append-only side of persistence: with appendonly yes the store
+// (persist/store) under dir/appenddirname is open and every change a
+// command makes is logged there, Redis's way, before its reply leaves.
+//
+// Start-up still loads the snapshot: the store is written, not yet read
+// back, so turning appendonly on never brings back less than the
+// snapshot would.
+
+// aof is the open store and what the loop tracks about it.
+type aof struct {
+	st  *store.Store
+	db  int    // the database the log's last SELECT named; -1 = none yet
+	buf []byte // records of the current propagation, reused
+}
+
+// StoreModel is what the store checks its files against (session's
+// StoreModel of the served model); zero without a model.
+func (p *Engine) SetStoreModel(m store.Model) { p.model = m }
+
+// StoreDir is dir/appenddirname.
+func (p *Engine) StoreDir() string {
+	return filepath.Join(p.s.Config.Dir, p.s.Config.Get("appenddirname"))
+}
+
+// AOF is the open store, nil with appendonly no.
+func (p *Engine) AOF() *store.Store {
+	if p.aof == nil {
+		return nil
+	}
+	return p.aof.st
+}
+
+// openAOF opens the store as the configuration says.
+func (p *Engine) openAOF() error {
+	fs, err := store.ParseFsync(p.s.Config.Get("appendfsync"))
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(store.Options{
+		Dir:     p.StoreDir(),
+		Name:    p.s.Config.Get("appendfilename"),
+		Fsync:   fs,
+		DiskMax: p.s.Config.Int("session-disk-max"),
+		Model:   p.model,
+		Logf:    func(format string, args ...any) { p.s.Logf("warning", format, args...) },
+	}, nil)
+	if err != nil {
+		return err
+	}
+	p.aof = &aof{st: st, db: -1}
+	p.s.Logf("notice", "Append only file opened in %s (appendfsync %s)", p.StoreDir(), fs)
+	return nil
+}
+
+// closeAOF flushes and closes the store.
+func (p *Engine) closeAOF() error {
+	if p.aof == nil {
+		return nil
+	}
+	a := p.aof
+	p.aof = nil
+	ferr := a.st.Flush()
+	if err := a.st.Close(); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// applyConfig follows CONFIG SET appendonly / appendfsync /
+// session-disk-max: the store opens or closes, or reopens with the new
+// policy. The options are fixed at Open, so a change reopens it; the
+// records already buffered are flushed first.
+func (p *Engine) applyConfig() error {
+	want := p.s.Config.Get("appendonly") == "yes"
+	if p.aof != nil {
+		if err := p.closeAOF(); err != nil {
+			return fmt.Errorf("closing the append only file: %v", err)
+		}
+	}
+	if !want {
+		return nil
+	}
+	if err := p.openAOF(); err != nil {
+		p.s.Logf("warning", "Redis needs to enable the AOF but can't open the append only file: %v", err)
+		return fmt.Errorf("Unable to turn on AOF. Check server logs.")
+	}
+	return nil
+}
+
+// propagate logs one command's ops: a SELECT when the database changes,
+// and MULTI/EXEC around more than one op so a replay applies them whole.
+func (p *Engine) propagate(ops []server.Op) {
+	a := p.aof
+	if a == nil {
+		return
+	}
+	b := a.buf[:0]
+	multi := len(ops) > 1
+	if multi {
+		b = rdb.AppendCommand(b, []byte("MULTI"))
+	}
+	for _, op := range ops {
+		if op.DB != a.db {
+			b = rdb.AppendCommand(b, []byte("SELECT"), strconv.AppendInt(nil, int64(op.DB), 10))
+			a.db = op.DB
+		}
+		b = rdb.AppendCommand(b, op.Args...)
+	}
+	if multi {
+		b = rdb.AppendCommand(b, []byte("EXEC"))
+	}
+	a.st.Append(b)
+	a.buf = b[:0]
+}
+
+// flushAOF writes the records buffered this turn before replies leave;
+// with appendfsync always it returns after the fsync. A failed write is
+// kept buffered by the store and retried: the MISCONF gate refuses writes
+// meanwhile.
+func (p *Engine) flushAOF() {
+	if p.aof == nil {
+		return
+	}
+	if err := p.aof.st.Flush(); err != nil {
+		p.s.Logf("warning", "Error writing to the AOF file: %v", err)
+	}
+}
+
+// aofGate refuses writes while the log cannot be written, as Redis does
+// after a failed AOF write.
+func (p *Engine) aofGate(spec *server.Spec) error {
+	if p.aof == nil || spec.Flags&server.FlagWrite == 0 {
+		return nil
+	}
+	if err := p.aof.st.LastWriteError(); err != nil {
+		return server.CodeError("MISCONF", "Errors writing to the AOF file: "+err.Error())
+	}
+	return nil
+}
+
+// aofInfo is INFO persistence's aof_* fields: Redis 7.0's, with the
+// extra ones it prints while the AOF is on.
+func (p *Engine) aofInfo() []string {
+	if p.aof == nil {
+		return server.InfoNoAOFOrModules
+	}
+	st := p.aof.st.Stats()
+	status := "ok"
+	if st.LastWriteErr != nil {
+		status = "err"
+	}
+	b2i := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	last := int64(-1)
+	if st.Rewrites > 0 {
+		last = int64(st.LastRewrite.Seconds())
+	}
+	lines := []string{
+		"aof_enabled:1",
+		fmt.Sprintf("aof_rewrite_in_progress:%d", b2i(st.RewriteRunning)),
+		"aof_rewrite_scheduled:0",
+		fmt.Sprintf("aof_last_rewrite_time_sec:%d", last),
+		"aof_current_rewrite_time_sec:-1",
+		"aof_last_bgrewrite_status:ok",
+		fmt.Sprintf("aof_rewrites:%d", st.Rewrites),
+		"aof_rewrites_consecutive_failures:0",
+		"aof_last_write_status:" + status,
+		"aof_last_cow_size:0",
+		"module_fork_in_progress:0",
+		"module_fork_last_cow_size:0",
+		fmt.Sprintf("aof_current_size:%d", st.LogSize),
+		fmt.Sprintf("aof_base_size:%d", st.BaseSize),
+		"aof_pending_rewrite:0",
+		"aof_buffer_length:0",
+		"aof_pending_bio_fsync:0",
+		"aof_delayed_fsync:0",
+	}
+	return lines
+}
+
+// storeInfo is INFO store: the session store's figures.
+func (p *Engine) storeInfo() []string {
+	if p.aof == nil {
+		return []string{"store_enabled:0"}
+	}
+	return append([]string{"store_enabled:1"}, p.aof.st.Stats().Info()...)
+}

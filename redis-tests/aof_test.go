@@ -1,0 +1,239 @@
+package redistests
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The append-only file, compared with redis-server 7.0 (the test passes
+// against both): what each write is logged as, relative expiries made
+// absolute, the directives' CONFIG semantics and INFO's aof_* fields.
+
+// readAOFCommands reads the Redis commands of the incremental log a
+// server with default appendfilename/appenddirname writes in dir; the
+// session store's own RDW.* records are left out.
+func readAOFCommands(t *testing.T, dir string) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "appendonlydir", "appendonly.aof.1.incr.aof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	var out [][]string
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			return out
+		}
+		if err != nil || !strings.HasPrefix(line, "*") {
+			t.Fatalf("log: %q %v", line, err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(line[1:]))
+		cmd := make([]string, n)
+		for i := range cmd {
+			hdr, err := r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(hdr, "$") {
+				t.Fatalf("log: %q %v", hdr, err)
+			}
+			l, _ := strconv.Atoi(strings.TrimSpace(hdr[1:]))
+			b := make([]byte, l+2)
+			if _, err := io.ReadFull(r, b); err != nil {
+				t.Fatal(err)
+			}
+			cmd[i] = string(b[:l])
+		}
+		if !strings.HasPrefix(cmd[0], "RDW.") {
+			out = append(out, cmd)
+		}
+	}
+}
+
+func TestAOFPropagation(t *testing.T) {
+	s := startServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	conn := c.Conn() // one connection: SELECT holds for what follows
+	defer conn.Close()
+	do := func(args ...any) {
+		t.Helper()
+		if err := conn.Do(ctx, args...).Err(); err != nil && err != redis.Nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	// Redis 7.0 writes its first incremental log once the start-up
+	// rewrite is done; wait for it so both logs start empty.
+	waitFor(t, "the AOF rewrite", func() bool {
+		info := c.Info(ctx, "persistence").Val()
+		return strings.Contains(info, "aof_rewrite_in_progress:0") && !strings.Contains(info, "aof_rewrite_scheduled:1")
+	})
+	before := time.Now().UnixMilli()
+	do("SET", "a", "1")
+	do("SET", "b", "2", "EX", "100")
+	do("SET", "b2", "2", "PX", "100000", "NX")
+	do("SETEX", "c", "100", "v")
+	do("PSETEX", "c2", "100000", "v")
+	do("EXPIRE", "a", "100")
+	do("PEXPIRE", "a", "200000", "GT")
+	do("EXPIREAT", "a", "4000000000")
+	do("EXPIRE", "a", "-1")
+	do("INCRBYFLOAT", "f", "1.5")
+	do("GETSET", "g", "x")
+	do("SET", "g", "y", "GET")
+	do("SET", "g", "z", "XX")
+	do("SET", "g", "w", "NX") // fails: not logged
+	do("GETDEL", "g")
+	do("GETEX", "b", "PERSIST")
+	do("GETEX", "b", "EX", "50")
+	do("GET", "nothing")
+	do("DEL", "nothing")
+	do("INCR", "n")
+	do("SELECT", "1")
+	do("SET", "z", "1")
+	do("MULTI")
+	do("set", "m1", "1")
+	do("set", "m2", "2")
+	do("EXEC")
+	do("SET", "e", "1", "PX", "1")
+	time.Sleep(20 * time.Millisecond)
+	do("GET", "e") // expired on access: logged as DEL
+	after := time.Now().UnixMilli()
+
+	got := readAOFCommands(t, s.Dir)
+	// Absolute times become T(offset in seconds) when they are within the
+	// test's run of now+offset.
+	norm := func(cmd []string) string {
+		out := append([]string(nil), cmd...)
+		for i := 1; i < len(out); i++ {
+			p := strings.ToUpper(out[i-1])
+			if p != "PXAT" && !(strings.ToUpper(out[0]) == "PEXPIREAT" && i == 2) {
+				continue
+			}
+			ms, err := strconv.ParseInt(out[i], 10, 64)
+			if err != nil {
+				continue
+			}
+			for _, off := range []int64{0, 1, 50, 100, 200} {
+				if ms >= before+off*1000 && ms <= after+off*1000 {
+					out[i] = fmt.Sprintf("T(%d)", off)
+				}
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	var lines []string
+	for _, cmd := range got {
+		lines = append(lines, norm(cmd))
+	}
+	want := []string{
+		"SELECT 0",
+		"SET a 1",
+		"SET b 2 PXAT T(100)",
+		"SET b2 2 PXAT T(100)",
+		"SET c v PXAT T(100)",
+		"SET c2 v PXAT T(100)",
+		"PEXPIREAT a T(100)",
+		"PEXPIREAT a T(200) GT",
+		"PEXPIREAT a 4000000000000",
+		"DEL a",
+		"SET f 1.5 KEEPTTL",
+		"SET g x",
+		"SET g y",
+		"SET g z XX",
+		"DEL g",
+		"PERSIST b",
+		"PEXPIREAT b T(50)",
+		"INCR n",
+		"SELECT 1",
+		"SET z 1",
+		"MULTI",
+		"set m1 1",
+		"set m2 2",
+		"EXEC",
+		"SET e 1 PXAT T(0)",
+		"DEL e",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("logged:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestAOFConfig(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	for name, want := range map[string]string{
+		"appendonly":                  "no",
+		"appendfsync":                 "everysec",
+		"appendfilename":              "appendonly.aof",
+		"appenddirname":               "appendonlydir",
+		"auto-aof-rewrite-percentage": "100",
+		"auto-aof-rewrite-min-size":   "67108864",
+		"no-appendfsync-on-rewrite":   "no",
+		"aof-load-truncated":          "yes",
+	} {
+		if got := c.ConfigGet(ctx, name).Val()[name]; got != want {
+			t.Errorf("CONFIG GET %s = %q, want %q", name, got, want)
+		}
+	}
+	for _, name := range []string{"appendfilename", "appenddirname"} {
+		err := c.ConfigSet(ctx, name, "other").Err()
+		if err == nil || !strings.Contains(err.Error(), "can't set immutable config") {
+			t.Errorf("CONFIG SET %s: %v, want immutable", name, err)
+		}
+	}
+	if err := c.ConfigSet(ctx, "appendfsync", "sometimes").Err(); err == nil {
+		t.Error("CONFIG SET appendfsync sometimes accepted")
+	}
+	if err := c.ConfigSet(ctx, "auto-aof-rewrite-min-size", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ConfigGet(ctx, "auto-aof-rewrite-min-size").Val()["auto-aof-rewrite-min-size"]; got != "1048576" {
+		t.Errorf("auto-aof-rewrite-min-size after 1mb: %q", got)
+	}
+	info := c.Info(ctx, "persistence").Val()
+	if !strings.Contains(info, "aof_enabled:0") {
+		t.Fatalf("INFO with appendonly no:\n%s", info)
+	}
+	// Turned on at run time: the store opens and writes go to it.
+	if err := c.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the AOF rewrite", func() bool {
+		info := c.Info(ctx, "persistence").Val()
+		return strings.Contains(info, "aof_rewrite_in_progress:0") && !strings.Contains(info, "aof_rewrite_scheduled:1")
+	})
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	info = c.Info(ctx, "persistence").Val()
+	for _, field := range []string{"aof_enabled:1", "aof_last_write_status:ok", "aof_current_size:", "aof_base_size:", "aof_pending_rewrite:0", "aof_buffer_length:", "aof_pending_bio_fsync:", "aof_delayed_fsync:0"} {
+		if !strings.Contains(info, field) {
+			t.Errorf("INFO persistence lacks %s:\n%s", field, info)
+		}
+	}
+	if target == "reddwarf" {
+		store := c.Info(ctx, "store").Val()
+		if !strings.Contains(store, "store_enabled:1") || !strings.Contains(store, "store_fsync:everysec") {
+			t.Errorf("INFO store:\n%s", store)
+		}
+	}
+	if err := c.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if info := c.Info(ctx, "persistence").Val(); !strings.Contains(info, "aof_enabled:0") {
+		t.Errorf("INFO after appendonly no:\n%s", info)
+	}
+}
