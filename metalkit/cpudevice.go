@@ -85,6 +85,10 @@ func (d *CPUDevice) Softmax(x Buffer, rows, n int) {
 	}
 }
 
+func (d *CPUDevice) Add(out, a, b Buffer, n int) {
+	Add(cpuBuf(out)[:n], cpuBuf(a)[:n], cpuBuf(b)[:n])
+}
+
 func (d *CPUDevice) SwiGLU(out, gate, up Buffer, n int) {
 	SwiGLU(cpuBuf(out)[:n], cpuBuf(gate)[:n], cpuBuf(up)[:n])
 }

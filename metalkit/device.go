@@ -47,6 +47,8 @@ type Device interface {
 	Rope(x Buffer, pos []int32, r Rope)
 	// Softmax replaces each of rows rows of n values by its softmax.
 	Softmax(x Buffer, rows, n int)
+	// Add: out[i] = a[i] + b[i] for i < n (residuals); out may be a.
+	Add(out, a, b Buffer, n int)
 	// SwiGLU: out[i] = silu(gate[i])·up[i] for i < n; out may be gate.
 	SwiGLU(out, gate, up Buffer, n int)
 

@@ -102,7 +102,10 @@ func TestMatMul(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K}
 	for _, typ := range types {
-		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {3, 256, 17}} {
+		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {3, 256, 17}, {11, 172, 3}, {5, 77, 9}} {
+			if sh.cols%typ.BlockSize() != 0 {
+				continue // quantised rows are whole blocks
+			}
 			name := fmt.Sprintf("%v/%dx%dx%d", typ, sh.rows, sh.cols, sh.batch)
 			t.Run(name, func(t *testing.T) {
 				m := quantMatrix(t, typ, sh.rows, sh.cols, randVec(rng, sh.rows*sh.cols, 1))
@@ -210,6 +213,23 @@ func TestEmbed(t *testing.T) {
 	d := openDevice(t)
 	rng := rand.New(rand.NewSource(2))
 	tokens := []int32{5, 0, 40, 5, 17, 40, 1}
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16} {
+		// Padded rows: 77 values, the copy stops at the row's end.
+		m := quantMatrix(t, typ, 41, 77, randVec(rng, 41*77, 1))
+		w, err := d.Upload(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := put(t, d, make([]float32, len(tokens)*77+5))
+		d.Embed(out, w, tokens)
+		got := get(t, d, out, len(tokens)*77+5)
+		row := make([]float32, 77)
+		for i, tok := range tokens {
+			m.Row(int(tok), row)
+			near(t, fmt.Sprintf("%v embed 77 wide", typ), got[i*77:(i+1)*77], row, 0, 0)
+		}
+		near(t, "past the last row", got[len(tokens)*77:], make([]float32, 5), 0, 0)
+	}
 	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K} {
 		m := quantMatrix(t, typ, 41, 512, randVec(rng, 41*512, 1))
 		w, err := d.Upload(m)
@@ -287,6 +307,10 @@ func TestFloatOps(t *testing.T) {
 	near(t, "Softmax", g, c, 2*float64(n)*u+16*u, 1e-30)
 
 	n = 1237
+	a, b := randVec(rng, n, 10), randVec(rng, n, 2)
+	g, c = both(func(dev metalkit.Device, bf []metalkit.Buffer) { dev.Add(bf[0], bf[1], bf[2], n) }, n, make([]float32, n), a, b)
+	near(t, "Add", g, c, 0, 0) // one rounding on both sides
+
 	gate, up := randVec(rng, n, 10), randVec(rng, n, 2)
 	g, c = both(func(dev metalkit.Device, b []metalkit.Buffer) { dev.SwiGLU(b[0], b[1], b[2], n) }, n, make([]float32, n), gate, up)
 	near(t, "SwiGLU", g, c, 1e-5, 1e-30)

@@ -161,20 +161,31 @@ func (p *kvPool) Shape() metalkit.KVShape { return p.shape }
 
 func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 	k, ok := weightKernels[m.Type]
-	if !ok || m.Repacked() || m.Cols%32 != 0 {
-		return nil, fmt.Errorf("cuda: upload %v %dx%d (repacked %v; rows must be whole units of 32): %w", m.Type, m.Rows, m.Cols, m.Repacked(), metalkit.ErrUnsupported)
+	if !ok || m.Repacked() {
+		return nil, fmt.Errorf("cuda: upload %v %dx%d (repacked %v): %w", m.Type, m.Rows, m.Cols, m.Repacked(), metalkit.ErrUnsupported)
+	}
+	// The kernels read rows in units of 32 values: a float row of another
+	// width (stories260K's FFN is 172 wide) is padded with zeros.
+	data, rowBytes := m.Data, metalkit.RowBytes(m.Type, m.Cols)
+	if m.Cols%32 != 0 {
+		padded := metalkit.RowBytes(m.Type, (m.Cols+31)/32*32)
+		data = make([]byte, m.Rows*padded)
+		for r := 0; r < m.Rows; r++ {
+			copy(data[r*padded:], m.Data[r*rowBytes:(r+1)*rowBytes])
+		}
+		rowBytes = padded
 	}
 	defer d.bind()()
-	p, err := d.alloc(len(m.Data))
+	p, err := d.alloc(len(data))
 	if err != nil {
 		return nil, err
 	}
-	if len(m.Data) > 0 {
-		if err := d.drv.check("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(p, unsafe.Pointer(&m.Data[0]), uint64(len(m.Data)))); err != nil {
+	if len(data) > 0 {
+		if err := d.drv.check("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(p, unsafe.Pointer(&data[0]), uint64(len(data)))); err != nil {
 			return nil, err
 		}
 	}
-	return &weights{m: m, ptr: p, rowBytes: metalkit.RowBytes(m.Type, m.Cols), kernel: k}, nil
+	return &weights{m: m, ptr: p, rowBytes: rowBytes, kernel: k}, nil
 }
 
 func (d *Device) Alloc(n int) (metalkit.Buffer, error) {
@@ -269,6 +280,15 @@ func (d *Device) Softmax(x metalkit.Buffer, rows, n int) {
 	}
 	defer d.bind()()
 	d.launch("softmax", grid(rows, 1), 256, xp, i32(n))
+}
+
+func (d *Device) Add(out, a, b metalkit.Buffer, n int) {
+	o, ap, bp := buf(out, n, "Add out"), buf(a, n, "Add a"), buf(b, n, "Add b")
+	if n == 0 {
+		return
+	}
+	defer d.bind()()
+	d.launch("add", grid((n+255)/256, 1), 256, o, ap, bp, i32(n))
 }
 
 func (d *Device) SwiGLU(out, gate, up metalkit.Buffer, n int) {

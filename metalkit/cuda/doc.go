@@ -13,10 +13,10 @@
 // # What runs on the GPU
 //
 //   - MatMul and Embed for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K weights
-//     (rows of a multiple of 32 values), one warp per row, each lane
+//     (float rows of any width, padded to 32 at upload), one warp per row, each lane
 //     dequantising 32-value units to f32 once for up to 8 columns; the
 //     activations stay f32 (no 8-bit rounding as on the CPU).
-//   - RMSNorm, Softmax, SwiGLU, RoPE (normal, NEOX, with factors; angles
+//   - RMSNorm, Softmax, SwiGLU, Add, RoPE (normal, NEOX, with factors; angles
 //     in double precision as metalkit.RopeFactors), KV pages in f16 in
 //     infer's page layout, paged attention over many sessions per call.
 //   - Upload refuses Q2_K and IQ2_XXS (ErrUnsupported): deepseek4's

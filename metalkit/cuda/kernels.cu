@@ -6,7 +6,8 @@
 // Weights are in the GGUF block layouts (metalkit's q8_0.go, q4_k.go, ...),
 // read as bytes: Q8_0's 34-byte blocks are not 4-byte aligned. Every weight
 // kernel works on "units" of 32 consecutive values of a row (a Q8_0 block,
-// a Q4_K sub-block, 32 f16s), so rows must hold a multiple of 32 values.
+// a Q4_K sub-block, 32 f16s); float rows of other widths are uploaded
+// padded with zeros to whole units.
 #include <cuda_fp16.h>
 #include <stdint.h>
 
@@ -119,7 +120,9 @@ __device__ __forceinline__ float warp_sum(float s) {
 	return s;
 }
 
-// matmul: out[c·rows + r] = w[r]·x[c·cols:] for c < batch. One warp per
+// matmul: out[c·rows + r] = w[r]·x[c·cols:] for c < batch. Float rows
+// whose cols is not a multiple of 32 come padded with zeros to whole units
+// (rowBytes is the padded stride). One warp per
 // row; each lane dequantises its units once and uses them for up to eight
 // columns at a time, so a batch reads the weights ceil(batch/8) times.
 template <int T>
@@ -127,7 +130,8 @@ __device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, i
 	int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
 	if (r >= rows) return;
 	const uint8_t *row = w + r * rowBytes;
-	int units = cols >> 5;
+	int units = (cols + 31) >> 5;
+	bool aligned = (cols & 31) == 0;
 	for (int c0 = 0; c0 < batch; c0 += 8) {
 		int nc = min(8, batch - c0);
 		float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -137,12 +141,19 @@ __device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, i
 #pragma unroll
 			for (int c = 0; c < 8; c++) {
 				if (c < nc) {
-					const float4 *xc = (const float4 *)(x + (long long)(c0 + c) * cols + 32 * u);
+					const float *xr = x + (long long)(c0 + c) * cols + 32 * u;
 					float s = 0;
+					if (aligned) {
 #pragma unroll
-					for (int i = 0; i < 8; i++) {
-						float4 a = xc[i];
-						s += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+						for (int i = 0; i < 8; i++) {
+							float4 a = ((const float4 *)xr)[i];
+							s += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+						}
+					} else {
+						// A row padded past cols (f32/f16/bf16 only):
+						// the padding's weights are 0, but x ends.
+						int m = min(32, cols - 32 * u);
+						for (int i = 0; i < m; i++) s += v[i] * xr[i];
 					}
 					acc[c] += s;
 				}
@@ -160,11 +171,12 @@ __device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, i
 template <int T> __device__ void embed(float *out, const uint8_t *w, const int *tokens, int cols, long long rowBytes) {
 	const uint8_t *row = w + tokens[blockIdx.x] * rowBytes;
 	float *o = out + (long long)blockIdx.x * cols;
-	for (int u = threadIdx.x; u < cols >> 5; u += blockDim.x) {
+	for (int u = threadIdx.x; u < (cols + 31) >> 5; u += blockDim.x) {
 		float v[32];
 		deq<T>(row, u, v);
 #pragma unroll
-		for (int i = 0; i < 32; i++) o[32 * u + i] = v[i];
+		for (int i = 0; i < 32; i++)
+			if (32 * u + i < cols) o[32 * u + i] = v[i];
 	}
 }
 
@@ -238,6 +250,12 @@ extern "C" __global__ void softmax(float *x, int n) {
 	}
 	float inv = 1 / block_sum(s, sh);
 	for (int i = threadIdx.x; i < n; i += blockDim.x) xr[i] *= inv;
+}
+
+// add: out[i] = a[i] + b[i] (residuals).
+extern "C" __global__ void add(float *out, const float *a, const float *b, int n) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n) out[i] = a[i] + b[i];
 }
 
 // swiglu: out[i] = silu(gate[i])·up[i].
