@@ -96,3 +96,41 @@ func count(a []int64, x int64) int {
 	}
 	return n
 }
+
+// TestArchSessionsSurviveRestart: sessions of the other architectures
+// (random-weight qwen3moe and gemma3 from `reddwarf synth`, GPT-2's
+// vocabulary) are saved and restored like llama's: after SAVE and a
+// restart, the session's tokens are the same and its greedy continuation
+// is what an unrestarted fork generated. gemma3's prompt is longer than
+// its sliding window (8).
+func TestArchSessionsSurviveRestart(t *testing.T) {
+	onlyReddwarf(t)
+	for _, arch := range []string{"qwen3moe", "gemma3"} {
+		t.Run(arch, func(t *testing.T) {
+			dir := t.TempDir()
+			model := filepath.Join(dir, arch+".gguf")
+			synth := exec.Command(serverBinary, "synth", "--arch", arch, "--shape", "tiny", "--quant", "q8_0", "--std", "0.25", "-o", model)
+			if out, err := synth.CombinedOutput(); err != nil {
+				t.Fatalf("reddwarf synth: %v\n%s", err, out)
+			}
+			s := startIn(t, dir, "--model", model)
+			c := cli(t, s)
+			do(t, c, "GEN", "s", "Once upon a time there was a model with many layers", "MAXTOKENS", "12", "TEMPERATURE", "0")
+			tokens := pstr(t, c, "TOKENS", "s")
+			do(t, c, "FORK", "s", "fork")
+			wantText := pstr(t, c, "GEN", "fork", " and", "MAXTOKENS", "12", "TEMPERATURE", "0")
+			do(t, c, "DEL", "fork")
+			want(t, c, "OK", "SAVE")
+			s.stop()
+
+			s = startIn(t, dir, "--model", model)
+			c = cli(t, s)
+			if got := pstr(t, c, "TOKENS", "s"); got != tokens {
+				t.Fatalf("tokens after restart differ")
+			}
+			if got := pstr(t, c, "GEN", "s", " and", "MAXTOKENS", "12", "TEMPERATURE", "0"); got != wantText {
+				t.Fatalf("restored session continues %q, an unrestarted fork %q", got, wantText)
+			}
+		})
+	}
+}
