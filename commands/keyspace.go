@@ -410,7 +410,7 @@ func helpReply(x *server.Ctx, name string, lines []string) {
 func objectHelpCommand(x *server.Ctx) {
 	helpReply(x, "object", []string{
 		"ENCODING <key>",
-		"    How the value of <key> is stored (int, embstr, raw, kvstate...).",
+		"    How the value of <key> is stored (int, embstr, raw, paged for a session...).",
 		"FREQ <key>",
 		"    The logarithmic access counter of <key> (LFU policies only).",
 		"IDLETIME <key>",

@@ -11,7 +11,7 @@ type Field struct {
 }
 
 // Info describes the model, in a fixed order: architecture, params, quant,
-// ctx, vocab, bytes mapped, layers, dim, heads, kv heads, name. The server
+// ctx, vocab, bytes_mapped, layers, dim, heads, kv_heads, name. The server
 // logs it at start and MODEL replies it as a map.
 func (m *Model) Info() []Field {
 	sh := m.arch.Shape()
@@ -29,11 +29,11 @@ func (m *Model) Info() []Field {
 		{"quant", quantName(m.file)},
 		{"ctx", m.ctx},
 		{"vocab", sh.Vocab},
-		{"bytes mapped", int64(m.file.Size)},
+		{"bytes_mapped", int64(m.file.Size)},
 		{"layers", sh.Layers},
 		{"dim", sh.Dim},
 		{"heads", sh.Heads},
-		{"kv heads", sh.KVHeads},
+		{"kv_heads", sh.KVHeads},
 		{"name", name},
 	}
 }

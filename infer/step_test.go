@@ -239,12 +239,12 @@ func TestOpenAndInfo(t *testing.T) {
 		keys = append(keys, f.Key)
 		got[f.Key] = f.Value
 	}
-	wantKeys := []string{"architecture", "params", "quant", "ctx", "vocab", "bytes mapped", "layers", "dim", "heads", "kv heads", "name"}
+	wantKeys := []string{"architecture", "params", "quant", "ctx", "vocab", "bytes_mapped", "layers", "dim", "heads", "kv_heads", "name"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("keys %v", keys)
 	}
 	want := map[string]any{"architecture": "llama", "params": int64(292800), "quant": "F32", "ctx": 2048, "vocab": 512,
-		"bytes mapped": int64(1185376), "layers": 5, "dim": 64, "heads": 8, "kv heads": 4, "name": "llama"}
+		"bytes_mapped": int64(1185376), "layers": 5, "dim": 64, "heads": 8, "kv_heads": 4, "name": "llama"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %v (%T), want %v", k, got[k], got[k], v)

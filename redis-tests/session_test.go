@@ -420,3 +420,22 @@ func TestReadsOfAMissingSessionAreEmpty(t *testing.T) {
 	// COMMAND GETKEYS knows where FORK's keys are.
 	want(t, c, []any{"a", "b"}, "COMMAND", "GETKEYS", "FORK", "a", "b")
 }
+
+// MODEL's field names are INFO model's, and OBJECT HELP names the encoding
+// OBJECT ENCODING gives a session.
+func TestModelAndObjectHelpAgreeWithTheServer(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	info := str(t, c, "INFO", "model")
+	fields := do(t, c, "MODEL").([]any)
+	for i := 0; i < len(fields); i += 2 {
+		if k := fields[i].(string); !strings.Contains(info, "\r\n"+k+":") {
+			t.Errorf("MODEL field %q is not in INFO model:\n%s", k, info)
+		}
+	}
+	do(t, c, "GEN", "helpme", "Once", "MAXTOKENS", 1)
+	enc := str(t, c, "OBJECT", "ENCODING", "helpme")
+	if help := fmt.Sprint(do(t, c, "OBJECT", "HELP")); !strings.Contains(help, enc) {
+		t.Errorf("OBJECT HELP does not name the encoding %q:\n%s", enc, help)
+	}
+}
