@@ -29,7 +29,7 @@ import (
 func All(e *session.Engine, p *persist.Engine) []*server.Spec {
 	var all []*server.Spec
 	for _, family := range [][]*server.Spec{
-		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands, hashCommands, listCommands, setCommands, zsetCommands,
+		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands, hashCommands, listCommands, setCommands, zsetCommands, sortCommands,
 		serverCommands, pubsubCommands, txCommands, sessionCommands(e), persistCommands(p),
 	} {
 		all = append(all, family...)

@@ -7,11 +7,13 @@
 #
 #   redis-tests/bench.sh            # from anywhere in the repository
 #   N=1000000 redis-tests/bench.sh  # more requests
+#   TESTS=lpush,lpop,sadd,hset,zadd,lrange_100 redis-tests/bench.sh  # other tests
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 n=${N:-100000}
+tests=${TESTS:-ping,set,get}
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -63,11 +65,11 @@ wait_ping "$rs_port"
 
 # rps PORT PIPELINE -> lines "test rps"
 rps() {
-	redis-benchmark -p "$1" -t ping,set,get -n "$n" -c 50 -P "$2" -q 2>/dev/null |
-		tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); print $1, a[1] }'
+	redis-benchmark -p "$1" -t "$tests" -n "$n" -c 50 -P "$2" -q 2>/dev/null |
+		tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); name = $1; gsub(/ /, "_", name); print name, a[1] }'
 }
 
-echo "redis-benchmark -t ping,set,get -n $n -c 50 on $(nproc) cores; $(redis-server --version | cut -d' ' -f1-3)"
+echo "redis-benchmark -t $tests -n $n -c 50 on $(nproc) cores; $(redis-server --version | cut -d' ' -f1-3)"
 printf '%-22s %4s %14s %14s %8s\n' test P reddwarf redis ratio
 for p in 1 16; do
 	rd=$(rps "$rd_port" "$p")

@@ -201,6 +201,7 @@ var docsLeft = map[string]string{
 	"zrange": "a token heading a block", "zrangestore": "a token heading a block",
 	"zrangebyscore": "a token heading a block", "zrevrangebyscore": "a token heading a block",
 	"zrangebylex": "a token heading a block", "zrevrangebylex": "a token heading a block",
+	"sort": "a token heading a block, multiple_token", "sort_ro": "a token heading a block, multiple_token",
 }
 
 // docEntries runs COMMAND DOCS for names and flattens the reply into name
@@ -354,6 +355,7 @@ var keyLines = [][]any{
 	{"ZRANGEBYLEX", "k", "-", "+"}, {"ZREVRANGEBYLEX", "k", "+", "-"}, {"ZCOUNT", "k", 0, 1}, {"ZLEXCOUNT", "k", "-", "+"},
 	{"ZREVRANGE", "k", 0, 1}, {"ZCARD", "k"}, {"ZSCORE", "k", "m"}, {"ZMSCORE", "k", "m"}, {"ZRANK", "k", "m"},
 	{"ZREVRANK", "k", "m"}, {"ZSCAN", "k", 0}, {"ZPOPMIN", "k"}, {"ZPOPMAX", "k", 2}, {"ZMPOP", 2, "a", "b", "MIN"},
+	{"SORT", "k"}, {"SORT", "k", "BY", "w_*", "LIMIT", 0, 1, "GET", "#", "STORE", "d"}, {"SORT_RO", "k", "GET", "x"},
 	{"BZPOPMIN", "a", "b", 0}, {"BZPOPMAX", "a", 0}, {"BZMPOP", 0, 2, "a", "b", "MAX", "COUNT", 2}, {"ZRANDMEMBER", "k", 2},
 }
 
