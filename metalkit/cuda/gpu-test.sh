@@ -10,7 +10,9 @@
 #       test-nocgo.txt and test-cgo.txt (go test -v output: every op against
 #       metalkit's CPU device on odd sizes), bandwidth.json and .txt (HBM
 #       read GB/s; Q8_0/Q4_K matmul GB/s on a 1B llama's shapes at 1, 8,
-#       512 columns). Exit status 0 only if every test passed.
+#       512 columns), stories.txt (stories260K greedy through the Device
+#       ops on the GPU vs the published sample). Exit status 0 only if every
+#       test passed.
 #
 # The test binary is built twice: without cgo (purego's own loader; what a
 # plain `CGO_ENABLED=0 go build` gives users) and with it (the default when
@@ -22,6 +24,7 @@ build)
 	mkdir -p bin
 	CGO_ENABLED=0 go test -c -o bin/cuda-nocgo.test .
 	CGO_ENABLED=1 go test -c -o bin/cuda-cgo.test .
+	CGO_ENABLED=0 go test -c -o bin/infer-nocgo.test ../../infer
 	ls -l bin
 	;;
 run)
@@ -41,9 +44,15 @@ run)
 	done
 	REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" ./bin/cuda-nocgo.test -test.v -test.count=1 -test.run '^TestBandwidth$' \
 		>"$out/bandwidth.txt" 2>&1 || status=1
-	for f in test-nocgo.txt test-cgo.txt bandwidth.txt; do
+	# stories260K through the Device ops on the GPU: greedy text equals the
+	# published sample, logits within 1e-2 of llama.Forward's (run where
+	# its testdata is).
+	bin=$PWD/bin
+	(cd ../../infer && REDDWARF_GPU=1 "$bin/infer-nocgo.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') \
+		>"$out/stories.txt" 2>&1 || status=1
+	for f in test-nocgo.txt test-cgo.txt bandwidth.txt stories.txt; do
 		echo "== $f"
-		grep -E '^(--- FAIL|FAIL|ok|PASS)|cuda_test.go|bench_test.go|panic' "$out/$f" | head -60
+		grep -E '^(--- FAIL|FAIL|ok|PASS)|_test.go|panic' "$out/$f" | head -60
 	done
 	head -15 "$out/nvidia-smi.txt"
 	exit $status
