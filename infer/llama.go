@@ -171,6 +171,11 @@ func newLlamaBody(f *gguf.File, kv KVType) (*llama, *tensorLoader, error) {
 		}
 		cfg.Vocab = int(t.Dims[1])
 	}
+	// Every block has tensors: a block count above the file's tensor count
+	// is a hostile header, refused before the layers are allocated.
+	if cfg.Layers > len(f.Tensors) {
+		return nil, nil, fmt.Errorf("%s: block_count %d with %d tensors in the file", arch, cfg.Layers, len(f.Tensors))
+	}
 	m := &llama{cfg: cfg, kvType: kv}
 	ld := &tensorLoader{f: f, arch: arch}
 	w := &m.w

@@ -37,5 +37,8 @@ func loadQwen3MoE(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 		ld.vector(&l.ffnNorm, p+"ffn_norm.weight", m.cfg.Dim)
 		l.moe = ld.moe(p, m.cfg.Dim, int(ffn), int(experts), int(used))
 	}
+	// No block has a dense FFN: feed_forward_length must not size the
+	// dense FFN's scratch (a hostile value would allocate it anyway).
+	m.cfg.FFN = 0
 	return m, ld.done()
 }
