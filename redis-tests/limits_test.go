@@ -85,3 +85,33 @@ func TestSessionExpiringDuringAGenStaysExpired(t *testing.T) {
 	want(t, c, int64(0), "EXISTS", "s")
 	want(t, c, int64(-2), "TTL", "s")
 }
+
+// FLUSHALL and FLUSHDB succeed while GENs run, as Redis's always do: the
+// jobs on the flushed keys end with an error saying so, and nothing they
+// computed comes back into the empty keyspace. They used to be refused
+// with -BUSY for as long as any GEN ran.
+func TestFlushWhileGensRunEndsThem(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--prefill-chunk", "1")
+	c := redisClientAt(t, s.Addr())
+	prompt := strings.Repeat(" The little dog ran to the park.", 40)
+	for _, flush := range [][]any{{"FLUSHALL"}, {"FLUSHDB"}} {
+		do(t, c, "GEN", "old", "A bird", "MAXTOKENS", "2")
+		errs := make(chan error, 2)
+		for _, key := range []string{"old", "new"} {
+			g := redisClientAt(t, s.Addr())
+			go func() { errs <- g.Do(ctx, "GEN", key, prompt, "MAXTOKENS", "1").Err() }()
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for infoField(t, c, "inference", "active_gens") != "2" && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		want(t, c, "OK", flush...)
+		for i := 0; i < 2; i++ {
+			if err := <-errs; err == nil || !strings.Contains(err.Error(), "flushed") {
+				t.Errorf("%v: a GEN it ended replied %v, want the flushed error", flush[0], err)
+			}
+		}
+		want(t, c, int64(0), "DBSIZE")
+	}
+}

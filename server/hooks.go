@@ -35,6 +35,10 @@ type Hooks struct {
 	// while its HasWork reports true: the BUSY gate asks only then.
 	KeyBusy func(db *DB, key string) bool
 	DBBusy  func(db *DB) bool
+	// EndJobs ends the jobs on db's keys (every database's, db nil) before
+	// FLUSHDB/FLUSHALL empties it, as Redis's FLUSHALL always succeeds:
+	// their clients get an error and no result is written back.
+	EndJobs func(db *DB)
 	// AfterFlushAll runs after FLUSHALL (a save when save points are set).
 	AfterFlushAll func()
 	// ClientGone is told when a blocked client disconnects (its job is
@@ -175,6 +179,16 @@ func (s *Server) dbBusy(db *DB) bool {
 		}
 	}
 	return false
+}
+
+// EndJobs ends every subsystem's jobs on db (nil: on every database)
+// before a flush.
+func (s *Server) EndJobs(db *DB) {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.EndJobs != nil {
+			h.EndJobs(db)
+		}
+	}
 }
 
 // AfterFlushAll tells the subsystems that FLUSHALL emptied the keyspace.

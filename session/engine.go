@@ -25,6 +25,8 @@ var (
 	ErrContextFull = server.Errorf("context window full")
 	ErrOOM         = server.CodeError("OOM", "command not allowed when used memory > 'maxmemory'.")
 	ErrNoLogits    = server.Errorf("session is empty: give a prompt")
+	// ErrFlushed: FLUSHALL or FLUSHDB emptied the job's database.
+	ErrFlushed = server.Errorf("the session was flushed (FLUSHALL/FLUSHDB) while the job ran")
 	// ErrSessionGone: the key's session expired or was flushed while the
 	// job ran; the job's result is dropped (an expired key stays expired).
 	ErrSessionGone = server.Errorf("the session expired or was removed while the job ran: its result was discarded")
@@ -133,6 +135,7 @@ func (e *Engine) Hooks() server.Hooks {
 		Step:    e.Step,
 		KeyBusy: e.KeyBusy,
 		DBBusy:  e.DBBusy,
+		EndJobs: e.EndJobs,
 		FreeMemory: func() int64 {
 			return int64(e.cache.Trim(0)) * e.pageBytes()
 		},
@@ -250,6 +253,29 @@ func (e *Engine) Cancel(j *Job) {
 	}
 	// Running: the next step's reap drops it.
 	j.done, j.canceled = true, true
+}
+
+// EndJobs ends every job on a key of db (every job, db nil) with
+// ErrFlushed, as FLUSHDB/FLUSHALL empties it next: queued jobs join the
+// running ones, done, and the next step's reap tells every client and
+// drops every result (so no flushed key comes back).
+func (e *Engine) EndJobs(db *server.DB) {
+	keep := e.queued[:0]
+	for _, j := range e.queued {
+		if db != nil && j.DB != db {
+			keep = append(keep, j)
+			continue
+		}
+		e.fail(j, ErrFlushed)
+		e.running = append(e.running, j)
+	}
+	clear(e.queued[len(keep):])
+	e.queued = keep
+	for _, j := range e.running {
+		if !j.done && (db == nil || j.DB == db) {
+			e.fail(j, ErrFlushed)
+		}
+	}
 }
 
 func (e *Engine) unbusy(j *Job) {
