@@ -57,7 +57,16 @@ func get(t testing.TB, d metalkit.Device, b metalkit.Buffer, n int) []float32 {
 }
 
 func quantMatrix(t testing.TB, typ metalkit.DType, rows, cols int, w []float32) metalkit.Matrix {
-	data, err := metalkit.Quantize(typ, w)
+	var data []byte
+	var err error
+	switch typ {
+	case metalkit.Q2_K: // deepseek4's 2-bit formats have their own quantisers
+		data = metalkit.QuantizeQ2_K(w)
+	case metalkit.IQ2_XXS:
+		data = metalkit.QuantizeIQ2_XXS(w)
+	default:
+		data, err = metalkit.Quantize(typ, w)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +84,7 @@ func actBlock(t metalkit.DType) int {
 	switch t {
 	case metalkit.Q8_0, metalkit.Q4_0:
 		return 32
-	case metalkit.Q4_K, metalkit.Q6_K:
+	case metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K:
 		return 256
 	}
 	return 0
@@ -100,7 +109,7 @@ func TestMatMul(t *testing.T) {
 	d := openDevice(t)
 	cpu := metalkit.NewCPUDevice(nil)
 	rng := rand.New(rand.NewSource(1))
-	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K}
+	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K}
 	for _, typ := range types {
 		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {3, 256, 17}, {11, 172, 3}, {5, 77, 9}} {
 			if sh.cols%typ.BlockSize() != 0 {
@@ -170,7 +179,7 @@ func products(w, x []float32, blk int) (ref, abs, quant float64) {
 func TestCPUMatMulBound(t *testing.T) {
 	cpu := metalkit.NewCPUDevice(nil)
 	rng := rand.New(rand.NewSource(6))
-	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K} {
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K} {
 		rows, cols, batch := 37, 2304, 5
 		m := quantMatrix(t, typ, rows, cols, randVec(rng, rows*cols, 1))
 		x := randVec(rng, batch*cols, 2)
@@ -196,13 +205,17 @@ func TestCPUMatMulBound(t *testing.T) {
 	}
 }
 
-// TestUploadRefuses: the 2-bit formats have no kernel yet, and a repacked
-// matrix is in a CPU-only layout; both are refused, not computed wrong.
+// TestUploadRefuses: IQ2_XXS has no kernel yet, and a repacked matrix is
+// in a CPU-only layout; both are refused, not computed wrong.
 func TestUploadRefuses(t *testing.T) {
 	d := openDevice(t)
-	m := quantMatrix(t, metalkit.Q2_K, 2, 256, make([]float32, 512))
+	m := quantMatrix(t, metalkit.IQ2_XXS, 2, 256, make([]float32, 512))
 	if _, err := d.Upload(m); err == nil {
-		t.Fatal("Q2_K uploaded")
+		t.Fatal("IQ2_XXS uploaded")
+	}
+	q := metalkit.Repack(quantMatrix(t, metalkit.Q4_K, 32, 256, make([]float32, 32*256)))
+	if _, err := d.Upload(q); err == nil && q.Repacked() {
+		t.Fatal("repacked Q4_K uploaded")
 	}
 }
 
@@ -230,7 +243,7 @@ func TestEmbed(t *testing.T) {
 		}
 		near(t, "past the last row", got[len(tokens)*77:], make([]float32, 5), 0, 0)
 	}
-	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K} {
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K} {
 		m := quantMatrix(t, typ, 41, 512, randVec(rng, 41*512, 1))
 		w, err := d.Upload(m)
 		if err != nil {

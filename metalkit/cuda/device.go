@@ -17,10 +17,11 @@ import (
 var ptx string
 
 // weightKernels names each weight type's kernels in kernels.cu (matmul_X,
-// embed_X); a type missing here (Q2_K, IQ2_XXS) is refused by Upload.
+// embed_X); a type missing here (IQ2_XXS) is refused by Upload.
 var weightKernels = map[metalkit.DType]string{
 	metalkit.F32: "f32", metalkit.F16: "f16", metalkit.BF16: "bf16",
 	metalkit.Q8_0: "q8_0", metalkit.Q4_0: "q4_0", metalkit.Q4_K: "q4_k", metalkit.Q6_K: "q6_k",
+	metalkit.Q2_K: "q2_k",
 }
 
 // Device is metalkit.Device on one NVIDIA GPU: weights, buffers and KV

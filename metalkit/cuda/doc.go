@@ -12,15 +12,15 @@
 //
 // # What runs on the GPU
 //
-//   - MatMul and Embed for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K weights
+//   - MatMul and Embed for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q2_K weights
 //     (float rows of any width, padded to 32 at upload), one warp per row, each lane
 //     dequantising 32-value units to f32 once for up to 8 columns; the
 //     activations stay f32 (no 8-bit rounding as on the CPU).
 //   - RMSNorm, Softmax, SwiGLU, Add, RoPE (normal, NEOX, with factors; angles
 //     in double precision as metalkit.RopeFactors), KV pages in f16 in
 //     infer's page layout, paged attention over many sessions per call.
-//   - Upload refuses Q2_K and IQ2_XXS (ErrUnsupported): deepseek4's
-//     weights, and DeepSeek4Ops, have no kernels yet.
+//   - Upload refuses IQ2_XXS (ErrUnsupported), deepseek4's other 2-bit
+//     format; DeepSeek4Ops has no kernels yet.
 //
 // # Tests
 //

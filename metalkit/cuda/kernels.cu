@@ -18,6 +18,7 @@
 #define Q8_0 8
 #define Q4_K 12
 #define Q6_K 14
+#define Q2_K 10
 
 __device__ __forceinline__ float f16(const uint8_t *p) {
 	return __half2float(__ushort_as_half((unsigned short)(p[0] | p[1] << 8)));
@@ -86,7 +87,7 @@ template <> __device__ __forceinline__ void deq<Q4_K>(const uint8_t *row, int u,
 		sc = (s[k + 4] & 15) | (s[k - 4] >> 6) << 4;
 		m = (s[k + 4] >> 4) | (s[k] >> 6) << 4;
 	}
-	float d = f16(b) * sc, mn = f16(b + 2) * m;
+	float d = f16(b) * sc, mn = __fmul_rn(f16(b + 2), (float)m);
 	const uint8_t *q = b + 16 + 32 * (k >> 1);
 	int shift = 4 * (k & 1);
 #pragma unroll
@@ -111,6 +112,24 @@ template <> __device__ __forceinline__ void deq<Q6_K>(const uint8_t *row, int u,
 	for (int l = 0; l < 32; l++) {
 		int q = ((ql[l] >> lshift) & 15) | ((qh[l] >> hshift) & 3) << 4;
 		v[l] = d * (float)sc[l >> 4] * (float)(q - 32);
+	}
+}
+
+// Q2_K: 84-byte super-blocks (scales[16], qs[64], d, dmin); value
+// n = 128h + 32j + l has q = (qs[32h + l] >> 2j) & 3 and sub-block
+// s = n/16 with scale a_s (low nibble of scales[s]) and min b_s (high);
+// x = d·a_s·q − dmin·b_s (metalkit/q2_k.go). Unit u is (h, j) =
+// ((u%8)/4, u%4) of super-block u/8.
+template <> __device__ __forceinline__ void deq<Q2_K>(const uint8_t *row, int u, float v[32]) {
+	const uint8_t *b = row + 84 * (u >> 3);
+	int h = (u >> 2) & 1, j = u & 3, s0 = 2 * (u & 7);
+	float d = f16(b + 80), dmin = f16(b + 82);
+	const uint8_t *q = b + 16 + 32 * h;
+#pragma unroll
+	for (int l = 0; l < 32; l++) {
+		int sc = b[s0 + (l >> 4)];
+		// Unfused as in q4_k's deq: metalkit's values to the bit.
+		v[l] = __fmul_rn(d * (float)(sc & 15), (float)((q[l] >> (2 * j)) & 3)) - __fmul_rn(dmin, (float)(sc >> 4));
 	}
 }
 
@@ -197,6 +216,7 @@ WEIGHT_KERNELS(q8_0, Q8_0)
 WEIGHT_KERNELS(q4_0, Q4_0)
 WEIGHT_KERNELS(q4_k, Q4_K)
 WEIGHT_KERNELS(q6_k, Q6_K)
+WEIGHT_KERNELS(q2_k, Q2_K)
 
 // block_sum returns the sum of every thread's s to all threads of a block
 // of at most 1024 threads; sh holds 32 floats.
