@@ -115,3 +115,31 @@ func TestFlushWhileGensRunEndsThem(t *testing.T) {
 		want(t, c, int64(0), "DBSIZE")
 	}
 }
+
+// CHECKPOINT allocates (a copy of the logits, the name), so it is a
+// DENYOOM command: over maxmemory, with nothing to evict, it is refused
+// with -OOM like SET. It used to take used memory far past maxmemory.
+func TestCheckpointRespectsMaxmemory(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--maxmemory-policy", "noeviction")
+	c := redisClientAt(t, s.Addr())
+	do(t, c, "GEN", "s", "A bird", "MAXTOKENS", "2")
+	used, _ := strconv.ParseInt(infoField(t, c, "memory", "used_memory"), 10, 64)
+	limit := used + 8<<20
+	do(t, c, "CONFIG", "SET", "maxmemory", strconv.FormatInt(limit, 10))
+	name := strings.Repeat("n", 60<<10)
+	refused := false
+	for i := 0; i < 2000 && !refused; i++ {
+		err := c.Do(ctx, "CHECKPOINT", "s", name+strconv.Itoa(i)).Err()
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "OOM ") {
+				t.Fatalf("CHECKPOINT %d: %v, want OOM", i, err)
+			}
+			refused = true
+		}
+	}
+	if !refused {
+		t.Fatalf("2,000 CHECKPOINTs of 60 KB names (120 MB) against maxmemory %d: none refused", limit)
+	}
+	do(t, c, "CONFIG", "SET", "maxmemory", "0")
+}
