@@ -2,9 +2,8 @@
 // "deepseek4") as antirez's ds4 runs it: hyper-connections with Sinkhorn,
 // sliding-window + CSA/HCA compressed attention with a lightning indexer,
 // hash and biased top-k MoE, and ds4's FP8/FP4 round trips
-// (infer.Options.Numerics). Comments cite sections ("spec §4.4") of the
-// team's DeepSeek V4 specification, restated from ds4, transformers and
-// llama.cpp.
+// (infer.Options.Numerics). Comments cite sections ("spec §4.4") of
+// docs/deepseek4.md, which restates what this package relies on.
 //
 // # Registration
 //

@@ -392,7 +392,7 @@ func matchNumbers(cs []rune, i, end int) int {
 //
 // with real Unicode classes, as the official tokenizer.json does (so "~" is
 // a symbol). ds4 hand-codes an approximation (all non-ASCII counts as a
-// letter, docs/spec §8.2) that agrees on ordinary text.
+// letter, docs/deepseek4.md §8.2) that agrees on ordinary text.
 
 // matchNumbers3 implements \p{N}{1,3}.
 func matchNumbers3(cs []rune, i, end int) int {

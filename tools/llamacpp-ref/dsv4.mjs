@@ -6,7 +6,7 @@
 //
 // The token sequences are those of refs.json (infer/deepseek4/testdata/deepseek4-ref.json,
 // made by tools/dsv4-ref/make_tiny.py). kv is the KV cache type, "F32"
-// (default: exact comparisons need it, see ../../../shared/spec §13) or "F16".
+// (default: exact comparisons need it, see docs/deepseek4.md §13) or "F16".
 // CPU, 1 thread, no flash attention; the whole sequence is evaluated in one
 // batch and the log-softmax at every position written (6 decimals).
 import {getLlama} from "node-llama-cpp";
