@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"reddwarf/commands"
+	"reddwarf/httpapi"
 	"reddwarf/internal/cli"
 	"reddwarf/persist"
 	"reddwarf/server"
@@ -93,6 +94,10 @@ func serve(args []string) int {
 	// An unreadable or corrupt snapshot stops the start: the server must
 	// not come up on an empty keyspace silently.
 	if err := p.Load(); err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf:", err)
+		return 1
+	}
+	if err := httpapi.New(s, e).Listen(); err != nil {
 		fmt.Fprintln(os.Stderr, "reddwarf:", err)
 		return 1
 	}

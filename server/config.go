@@ -23,8 +23,11 @@ type Config struct {
 	seenSave bool              // a save line was read: later ones add to it
 
 	// Parsed copies of the values the hot paths read.
-	Port                   int
-	Bind                   []string
+	Port int
+	Bind []string
+	// HTTPPort is the HTTP front end's port (package httpapi), on bind's
+	// addresses; 0 (the default) serves no HTTP.
+	HTTPPort               int
 	ProtectedMode          bool
 	RequirePass            string
 	Dir                    string
@@ -143,6 +146,9 @@ const (
 var directives = []*directive{
 	{name: "port", def: "6380", kind: kindInt, min: 0, max: 65535, then: stepPort, set: func(c *Config, v string) error { c.Port = atoi(v); return nil }},
 	{name: "bind", def: "127.0.0.1 -::1", kind: kindSpecial, then: stepBind, set: setBind},
+	// http-port is off by default, as Redis's tls-port: an HTTP listener
+	// is opened only when asked for (8080 is the usual choice, llama.cpp's).
+	{name: "http-port", def: "0", kind: kindInt, startupOnly: true, min: 0, max: 65535, set: func(c *Config, v string) error { c.HTTPPort = atoi(v); return nil }},
 	{name: "protected-mode", def: "yes", kind: kindBool, set: func(c *Config, v string) error { c.ProtectedMode = v == "yes"; return nil }},
 	{name: "requirepass", def: "", kind: kindString, sensitive: true, set: func(c *Config, v string) error { c.RequirePass = v; return nil }},
 	{name: "dir", def: ".", kind: kindSpecial, protected: true, set: setDir},

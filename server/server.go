@@ -554,3 +554,20 @@ func (s *Server) Shutdown(save, nosave bool) error {
 	go s.Stop(0)
 	return nil
 }
+
+// ListenAddr is one address a front end listens on: Network "tcp4" or
+// "tcp6", Addr host:port; Optional ("-" in bind) may fail to bind.
+type ListenAddr struct {
+	Network, Addr string
+	Optional      bool
+}
+
+// ListenAddrs returns bind's addresses on port (none for port 0), as the
+// RESP listener binds them: for front ends on other ports (http-port).
+func ListenAddrs(bind []string, port int) []ListenAddr {
+	var out []ListenAddr
+	for _, a := range listenAddrs(bind, port) {
+		out = append(out, ListenAddr{Network: a.network, Addr: a.addr, Optional: a.optional})
+	}
+	return out
+}

@@ -551,12 +551,19 @@ func presample(ready []*Job) {
 // back a tail that could still turn into a STOP string; final publishes
 // everything and the empty end message.
 func (e *Engine) stream(j *Job, final bool) {
-	if !j.Opt.Stream {
+	if !j.Opt.Stream && j.OnPiece == nil {
 		return
 	}
 	end := len(j.Text)
 	if n := j.maxStop(); !final && !j.lastFeed && n > 1 {
 		end = max(j.published, end-(n-1)) // the tail may start a STOP string
+	}
+	if j.OnPiece != nil {
+		if end > j.published {
+			j.OnPiece(j, append([]byte(nil), j.Text[j.published:end]...))
+			j.published = end
+		}
+		return
 	}
 	ch := "__gen__:" + j.Key
 	if end > j.published {
@@ -636,6 +643,12 @@ func (e *Engine) commit(j *Job) {
 		j.PrefillTime = end.Sub(j.started)
 	}
 	j.Tokens = j.st.Len()
+	if j.Discard {
+		j.st.Release()
+		j.st = nil
+		e.stream(j, true)
+		return
+	}
 	var rng uint64
 	if j.sampler != nil {
 		rng = j.sampler.RNGState()

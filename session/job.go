@@ -58,6 +58,14 @@ type Job struct {
 	OnDone func(j *Job)
 	// Owner is whatever the caller ties the job to (the blocked client).
 	Owner any
+	// OnPiece, when set, receives the generated text as it streams (the
+	// same pieces STREAM publishes, STOP-string tails held back) instead
+	// of __gen__:<key>; on the loop goroutine, piece is the caller's.
+	OnPiece func(j *Job, piece []byte)
+	// Discard drops the job's state at the end instead of committing it
+	// to its key (a stateless HTTP request): the key is never written, and
+	// the pages still go to the prefix cache.
+	Discard bool
 
 	prompt []int32 // tokens to append, without BOS
 	text   string  // a text prompt: encoded again at start if the session is not empty

@@ -1,0 +1,249 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"reddwarf/infer/tokenizer"
+	"reddwarf/server"
+	"reddwarf/session"
+)
+
+// API serves the HTTP endpoints for one server and its engine.
+type API struct {
+	s   *server.Server
+	e   *session.Engine
+	seq uint64 // numbers stateless jobs' private keys; loop goroutine only
+}
+
+// New makes the front end of s and e.
+func New(s *server.Server, e *session.Engine) *API { return &API{s: s, e: e} }
+
+// Listen opens http-port on bind's addresses and serves them in the
+// background; nothing when http-port is 0. Call before server.Start,
+// from the goroutine that configured s (it reads s.Config).
+func (a *API) Listen() error {
+	hs := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// A body that trickles in holds only its goroutine, but not forever.
+		ReadTimeout: 60 * time.Second,
+	}
+	var lns []net.Listener
+	for _, la := range server.ListenAddrs(a.s.Config.Bind, a.s.Config.HTTPPort) {
+		ln, err := net.Listen(la.Network, la.Addr)
+		if err != nil {
+			if la.Optional {
+				continue
+			}
+			for _, l := range lns {
+				l.Close()
+			}
+			return fmt.Errorf("http-port: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		a.s.Logf("notice", "HTTP front end listening on %s", ln.Addr())
+		go hs.Serve(ln)
+	}
+	return nil
+}
+
+// Handler routes the endpoints.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/chat/completions", a.post(func(w http.ResponseWriter, r *http.Request, body []byte) {
+		a.complete(w, r, body, true)
+	}))
+	mux.HandleFunc("/v1/completions", a.post(func(w http.ResponseWriter, r *http.Request, body []byte) {
+		a.complete(w, r, body, false)
+	}))
+	mux.HandleFunc("/v1/models", a.get(a.models))
+	mux.HandleFunc("/metrics", a.get(a.metrics))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(w, r) {
+			return
+		}
+		writeError(w, http.StatusNotFound, "invalid_request_error", "", "unknown endpoint "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// onLoop runs fn on the loop and waits for it; false if ctx ended first
+// (fn may still run).
+func (a *API) onLoop(ctx context.Context, fn func()) bool {
+	done := make(chan struct{})
+	a.s.Post(func() { fn(); close(done) })
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// authorized checks the bearer token against requirepass (read on the
+// loop, as CONFIG SET may change it) and answers 401 when it fails.
+func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
+	var pass string
+	if !a.onLoop(r.Context(), func() { pass = a.s.Config.RequirePass }) {
+		return false
+	}
+	if pass == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && subtle.ConstantTimeCompare([]byte(got), []byte(pass)) == 1 {
+		return true
+	}
+	writeError(w, http.StatusUnauthorized, "authentication_error", "", "a valid bearer token (requirepass) is required")
+	return false
+}
+
+func (a *API) get(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(w, r) {
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "", "use GET")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// post checks the method and reads the body, refusing one over maxBody
+// with 413.
+func (a *API) post(h func(http.ResponseWriter, *http.Request, []byte)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.authorized(w, r) {
+			return
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "", "use POST")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "", fmt.Sprintf("request body over %d bytes", maxBody))
+				return
+			}
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "", "reading the body: "+err.Error())
+			return
+		}
+		h(w, r, body)
+	}
+}
+
+// writeError answers in OpenAI's error shape.
+func writeError(w http.ResponseWriter, status int, typ, param, msg string) {
+	var p any
+	if param != "" {
+		p = param
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+		"message": msg, "type": typ, "param": p, "code": nil,
+	}})
+}
+
+// jobError answers an error admission or the job gave.
+func jobError(w http.ResponseWriter, err error) {
+	var br *badRequest
+	switch {
+	case errors.As(err, &br):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", br.param, br.msg)
+	case err == session.ErrContextFull:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages", err.Error())
+	case err == server.ErrWrongType:
+		writeError(w, http.StatusConflict, "invalid_request_error", "session", err.Error())
+	case err == session.ErrOOM:
+		writeError(w, http.StatusServiceUnavailable, "server_error", "", err.Error())
+	case err == session.ErrNoChatFormat:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages", err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, "server_error", "", err.Error())
+	}
+}
+
+// modelName is the served model's name (MODEL's "name").
+func (a *API) modelName() string {
+	for _, f := range a.e.Model.Info() {
+		if s, ok := f.Value.(string); ok && f.Key == "name" && s != "" {
+			return s
+		}
+	}
+	return "reddwarf"
+}
+
+// GET /v1/models
+func (a *API) models(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": []any{map[string]any{
+		"id": a.modelName(), "object": "model", "created": a.s.StartTime().Unix(), "owned_by": "reddwarf",
+	}}})
+}
+
+// submit makes j's session.Job and admits it on the loop, as GEN does.
+func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, error) {
+	var sj *session.Job
+	var err error
+	ok := a.onLoop(ctx, func() {
+		db := a.s.DBs[0]
+		key, discard := j.session, j.session == ""
+		if discard {
+			// A private key no command can name while the job runs (it
+			// is never written): jobs on different keys run together.
+			for {
+				a.seq++
+				key = "\x00http\x00" + strconv.FormatUint(a.seq, 10)
+				if db.Lookup(key) == nil {
+					break
+				}
+			}
+		}
+		special := tokenizer.EncodeOptions{ParseSpecial: true}
+		switch {
+		case j.chat && !discard:
+			sj = session.NewChatGen(db, key, j.messages[len(j.messages)-1].Content, j.opt)
+		case j.chat:
+			var toks []int32
+			if toks, err = a.e.EncodeMessages(j.messages); err != nil {
+				return
+			}
+			o := j.opt
+			o.Chat = false // rendered already; Chat would render it again
+			sj = session.NewGen(db, key, toks, true, o)
+		default:
+			sj = session.NewTextGen(db, key, j.prompt, a.e.Tok.Encode(j.prompt, special), j.opt)
+		}
+		sj.Discard = discard
+		ev.attach(sj, j.stream)
+		err = a.e.Submit(sj)
+	})
+	if !ok {
+		return nil, ctx.Err()
+	}
+	return sj, err
+}
+
+// cancel drops sj as CLIENT KILL drops a GEN: the key stays as it was.
+func (a *API) cancel(sj *session.Job) {
+	a.s.Post(func() { a.e.Cancel(sj) })
+}

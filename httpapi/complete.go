@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"reddwarf/session"
+)
+
+// complete serves POST /v1/chat/completions (chat) and /v1/completions.
+func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat bool) {
+	j, err := decodeRequest(body, chat, r.Header.Get("X-Session-Key"))
+	if err != nil {
+		jobError(w, err)
+		return
+	}
+	ev := newEvents()
+	sj, err := a.submit(r.Context(), j, ev)
+	if err != nil {
+		if r.Context().Err() == nil {
+			jobError(w, err)
+		}
+		return
+	}
+	created := time.Now().Unix()
+	id := "cmpl-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if chat {
+		id = "chatcmpl-" + id[5:]
+	}
+	model := a.modelName()
+	out := response{id: id, created: created, model: model, chat: chat}
+	if !j.stream {
+		for {
+			select {
+			case <-r.Context().Done():
+				a.cancel(sj)
+				return
+			case <-ev.wake:
+			}
+			if _, done := ev.take(); done {
+				break
+			}
+		}
+		if sj.Err != nil {
+			jobError(w, sj.Err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out.whole(sj))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		_, err := w.Write(append(append([]byte("data: "), b...), '\n', '\n'))
+		if fl != nil {
+			fl.Flush()
+		}
+		return err == nil
+	}
+	if chat && !send(out.chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
+		a.cancel(sj)
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			a.cancel(sj)
+			return
+		case <-ev.wake:
+		}
+		pieces, done := ev.take()
+		for _, p := range pieces {
+			var c any
+			if chat {
+				c = out.chunk(map[string]any{"content": string(p)}, nil)
+			} else {
+				c = out.textChunk(string(p), nil)
+			}
+			if !send(c) {
+				a.cancel(sj)
+				return
+			}
+		}
+		if done {
+			break
+		}
+	}
+	if sj.Err != nil {
+		send(map[string]any{"error": map[string]any{"message": sj.Err.Error(), "type": "server_error", "param": nil, "code": nil}})
+		return
+	}
+	fr := finishReason(sj.StopReason)
+	if chat {
+		send(out.chunk(map[string]any{}, fr))
+	} else {
+		send(out.textChunk("", fr))
+	}
+	if j.usage {
+		u := out.base("chat.completion.chunk")
+		if !chat {
+			u = out.base("text_completion")
+		}
+		u["choices"] = []any{}
+		u["usage"] = usage(sj)
+		send(u)
+	}
+	w.Write([]byte("data: [DONE]\n\n"))
+	if fl != nil {
+		fl.Flush()
+	}
+}
+
+// response builds one request's reply objects.
+type response struct {
+	id, model string
+	created   int64
+	chat      bool
+}
+
+func (o response) base(object string) map[string]any {
+	return map[string]any{"id": o.id, "object": object, "created": o.created, "model": o.model, "system_fingerprint": "reddwarf"}
+}
+
+// whole is the reply to a request that did not stream.
+func (o response) whole(sj *session.Job) map[string]any {
+	fr := finishReason(sj.StopReason)
+	var m map[string]any
+	if o.chat {
+		m = o.base("chat.completion")
+		m["choices"] = []any{map[string]any{"index": 0, "finish_reason": fr, "logprobs": nil,
+			"message": map[string]any{"role": "assistant", "content": string(sj.Text)}}}
+	} else {
+		m = o.base("text_completion")
+		m["choices"] = []any{map[string]any{"index": 0, "finish_reason": fr, "logprobs": nil, "text": string(sj.Text)}}
+	}
+	m["usage"] = usage(sj)
+	return m
+}
+
+// chunk is one SSE event of a chat stream; finish is nil or the reason.
+func (o response) chunk(delta map[string]any, finish any) map[string]any {
+	m := o.base("chat.completion.chunk")
+	m["choices"] = []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}}
+	return m
+}
+
+// textChunk is one SSE event of a text completion stream.
+func (o response) textChunk(text string, finish any) map[string]any {
+	m := o.base("text_completion")
+	m["choices"] = []any{map[string]any{"index": 0, "text": text, "logprobs": nil, "finish_reason": finish}}
+	return m
+}
+
+// usage reports the job's token counts; cached_tokens are the prompt
+// tokens the prefix cache (or the named session) already held.
+func usage(sj *session.Job) map[string]any {
+	return map[string]any{
+		"prompt_tokens":         sj.PromptTokens,
+		"completion_tokens":     sj.GeneratedTokens,
+		"total_tokens":          sj.PromptTokens + sj.GeneratedTokens,
+		"prompt_tokens_details": map[string]any{"cached_tokens": sj.CachedTokens},
+	}
+}

@@ -1,0 +1,35 @@
+// Package httpapi is reddwarf's HTTP front end: OpenAI-compatible
+// chat and text completions, the model list and Prometheus metrics, served
+// in the same process, over the same keyspace and through the same event
+// loop as RESP (DESIGN.md §10).
+//
+// An HTTP goroutine never touches the keyspace: it decodes and checks the
+// request, then posts the work to the loop (server.Post), which admits a
+// session.Job through session.Engine.Submit exactly as GEN does. The job's
+// pieces and its end come back through an events pipe the loop only
+// appends to, so a slow client never stalls the loop.
+//
+// Endpoints (on every bind address, port http-port; 0, the default, serves
+// none; with requirepass set every request needs "Authorization: Bearer
+// <password>"):
+//
+//	POST /v1/chat/completions  messages → CHAT turns; stream (SSE)
+//	POST /v1/completions       prompt → GEN
+//	GET  /v1/models            the served model
+//	GET  /metrics              INFO as Prometheus text
+//
+// Sessions: the header X-Session-Key: <key>, or the body field
+// "session" for clients that cannot set headers, names a session key of
+// database 0. A chat request then continues the key exactly as GEN key
+// <text> CHAT does with the last message (a user message; the key holds the
+// earlier turns, so the messages before it are not read); a completion
+// continues it as GEN key <prompt> does. redis-cli sees the key as any
+// other (TOKENS, FORK, ROLLBACK, SAVE). Without a key the request is
+// stateless: the whole conversation is rendered and generated on a state
+// no key holds (session.Job.Discard), whose pages still go to the prefix
+// cache, so re-sending a history recomputes only its new tokens
+// (usage.prompt_tokens_details.cached_tokens says how many were reused).
+//
+// A client that goes away before its reply is done cancels its job as
+// CLIENT KILL does a GEN's: the key is left as it was.
+package httpapi

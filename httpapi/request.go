@@ -1,0 +1,245 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"reddwarf/session"
+)
+
+// Limits on what a request may carry.
+const (
+	maxBody       = 16 << 20 // bytes of a request body (GEN's prompt limit)
+	maxSessionKey = 4096     // bytes of a session key, as GEN's
+	maxStops      = 16
+	maxMessages   = 4096
+)
+
+// genRequest is what both completion endpoints decode into: the fields
+// of OpenAI's chat and text completion requests that reddwarf serves (plus
+// top_k and min_p, as llama.cpp's server takes them). Unknown fields are
+// ignored, as OpenAI's own clients send some we don't use.
+type genRequest struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	Prompt              json.RawMessage `json:"prompt"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	TopK                *int            `json:"top_k"`
+	MinP                *float64        `json:"min_p"`
+	Seed                *int64          `json:"seed"`
+	Stop                json.RawMessage `json:"stop"`
+	N                   *int            `json:"n"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	// Session names the session key, for clients that cannot set the
+	// X-Session-Key header.
+	Session string `json:"session"`
+}
+
+// chatMessage's content is a string or an array of parts, of which the
+// text parts are joined.
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// job is a decoded request, checked and ready for the loop.
+type job struct {
+	chat     bool
+	messages []session.Message // chat
+	prompt   string            // completion
+	opt      session.GenOptions
+	session  string
+	stream   bool
+	usage    bool // stream_options.include_usage
+}
+
+// badRequest is a request the client must fix (HTTP 400); param names
+// the field at fault.
+type badRequest struct{ msg, param string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+func bad(param, format string, args ...any) error {
+	return &badRequest{msg: fmt.Sprintf(format, args...), param: param}
+}
+
+// decodeRequest reads a completion request body; chat picks
+// /v1/chat/completions over /v1/completions. header is X-Session-Key.
+func decodeRequest(body []byte, chat bool, header string) (*job, error) {
+	var r genRequest
+	// Unmarshal, not a Decoder: trailing bytes after the object are an
+	// error too.
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, bad("", "we could not parse the JSON body of your request: %v", err)
+	}
+	j := &job{chat: chat, opt: session.DefaultGenOptions(), stream: r.Stream}
+	j.opt.Chat = chat
+	j.usage = r.StreamOptions != nil && r.StreamOptions.IncludeUsage
+	j.session = header
+	if j.session == "" {
+		j.session = r.Session
+	}
+	if len(j.session) > maxSessionKey {
+		return nil, bad("session", "session key too long (%d bytes, max %d)", len(j.session), maxSessionKey)
+	}
+	if chat {
+		if len(r.Messages) == 0 {
+			return nil, bad("messages", "messages must be a non-empty array")
+		}
+		if len(r.Messages) > maxMessages {
+			return nil, bad("messages", "too many messages (max %d)", maxMessages)
+		}
+		for i, m := range r.Messages {
+			text, err := contentText(m.Content)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("messages[%d].content", i), "%v", err)
+			}
+			switch m.Role {
+			case "system", "developer", "user", "assistant":
+			default:
+				return nil, bad(fmt.Sprintf("messages[%d].role", i), "unsupported role '%s'", m.Role)
+			}
+			j.messages = append(j.messages, session.Message{Role: m.Role, Content: text})
+		}
+		if j.messages[len(j.messages)-1].Role != "user" {
+			return nil, bad("messages", "the last message must have role user")
+		}
+	} else {
+		p, err := promptText(r.Prompt)
+		if err != nil {
+			return nil, bad("prompt", "%v", err)
+		}
+		j.prompt = p
+	}
+	if r.N != nil && *r.N != 1 {
+		return nil, bad("n", "only n=1 is supported")
+	}
+	mt := r.MaxTokens
+	if r.MaxCompletionTokens != nil {
+		mt = r.MaxCompletionTokens
+	}
+	if mt != nil {
+		if *mt < 1 || *mt > 1<<30 {
+			return nil, bad("max_tokens", "max_tokens must be an integer >= 1")
+		}
+		j.opt.MaxTokens = *mt
+	}
+	s := &j.opt.Sampler
+	if r.Temperature != nil {
+		if !(*r.Temperature >= 0 && *r.Temperature <= 2) {
+			return nil, bad("temperature", "temperature must be in [0, 2]")
+		}
+		s.Temperature = *r.Temperature
+	}
+	if r.TopP != nil {
+		if !(*r.TopP > 0 && *r.TopP <= 1) {
+			return nil, bad("top_p", "top_p must be in (0, 1]")
+		}
+		s.TopP = *r.TopP
+	}
+	if r.MinP != nil {
+		if !(*r.MinP >= 0 && *r.MinP <= 1) {
+			return nil, bad("min_p", "min_p must be in [0, 1]")
+		}
+		s.MinP = *r.MinP
+	}
+	if r.TopK != nil {
+		if *r.TopK < 0 || *r.TopK > 1<<30 {
+			return nil, bad("top_k", "top_k must be an integer >= 0")
+		}
+		s.TopK = *r.TopK
+	}
+	if r.Seed != nil {
+		s.Seed, j.opt.HasSeed = uint64(*r.Seed), true
+	}
+	stops, err := stopList(r.Stop)
+	if err != nil {
+		return nil, bad("stop", "%v", err)
+	}
+	j.opt.Stops = stops
+	return j, nil
+}
+
+// contentText joins a message's content: a string, or an array of parts
+// whose text parts are kept (other kinds are refused).
+func contentText(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return "", errors.New("content must be a string or an array of text parts")
+	}
+	out := ""
+	for _, p := range parts {
+		if p.Type != "text" {
+			return "", fmt.Errorf("content part type '%s' is not supported (only text)", p.Type)
+		}
+		out += p.Text
+	}
+	return out, nil
+}
+
+// promptText reads /v1/completions' prompt: a string or an array of one.
+func promptText(raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var a []string
+	if err := json.Unmarshal(raw, &a); err != nil || len(a) != 1 {
+		return "", errors.New("prompt must be a string (or an array of one string)")
+	}
+	return a[0], nil
+}
+
+// stopList reads stop: absent, a string or an array of strings.
+func stopList(raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return nonEmpty([]string{s})
+	}
+	var a []string
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, errors.New("stop must be a string or an array of strings")
+	}
+	if len(a) > maxStops {
+		return nil, fmt.Errorf("at most %d stop strings", maxStops)
+	}
+	return nonEmpty(a)
+}
+
+func nonEmpty(a []string) ([]string, error) {
+	for _, s := range a {
+		if s == "" {
+			return nil, errors.New("stop strings must not be empty")
+		}
+	}
+	return a, nil
+}
+
+// finishReason maps a job's stop reason to OpenAI's.
+func finishReason(stop string) string {
+	switch stop {
+	case session.StopLength, session.StopContext:
+		return "length"
+	}
+	return "stop"
+}

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestDecodeRequest(t *testing.T) {
+	j, err := decodeRequest([]byte(`{"model":"x","messages":[{"role":"system","content":"be brief"},
+		{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+		"max_completion_tokens":9,"temperature":0,"top_p":0.5,"seed":-1,"stop":["x","y"],"stream":true,
+		"stream_options":{"include_usage":true},"session":"body"}`), true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.messages) != 2 || j.messages[1].Content != "ab" || j.opt.MaxTokens != 9 || j.opt.Sampler.Temperature != 0 ||
+		j.opt.Sampler.TopP != 0.5 || !j.opt.HasSeed || j.opt.Sampler.Seed != 1<<64-1 || !slices.Equal(j.opt.Stops, []string{"x", "y"}) ||
+		!j.stream || !j.usage || j.session != "body" || !j.opt.Chat {
+		t.Fatalf("decoded %+v", j)
+	}
+	// The header wins over the body field.
+	j, err = decodeRequest([]byte(`{"prompt":["p"],"stop":"s","session":"body"}`), false, "hdr")
+	if err != nil || j.prompt != "p" || j.session != "hdr" || !slices.Equal(j.opt.Stops, []string{"s"}) || j.opt.Chat {
+		t.Fatalf("decoded %+v %v", j, err)
+	}
+	for _, body := range []string{
+		``, `[]`, `{}`, `{"prompt":1}`, `{"prompt":["a","b"]}`, `{"prompt":"a"} {}`, `{"prompt":"a","n":2}`,
+		`{"prompt":"a","top_p":0}`, `{"prompt":"a","temperature":-1}`, `{"prompt":"a","min_p":2}`, `{"prompt":"a","top_k":-1}`,
+		`{"prompt":"a","stop":[1]}`, `{"prompt":"a","max_tokens":-5}`, `{"prompt":"a","session":"` + strings.Repeat("k", maxSessionKey+1) + `"}`,
+	} {
+		if _, err := decodeRequest([]byte(body), false, ""); !isBad(err) {
+			t.Errorf("completion %.60q: %v, want a bad request", body, err)
+		}
+	}
+	for _, body := range []string{
+		`{"messages":null}`, `{"messages":[{"role":"assistant","content":"a"}]}`,
+		`{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}`, `{"messages":[{"role":"user","content":5}]}`,
+	} {
+		if _, err := decodeRequest([]byte(body), true, ""); !isBad(err) {
+			t.Errorf("chat %.60q: %v, want a bad request", body, err)
+		}
+	}
+}
+
+func isBad(err error) bool {
+	var br *badRequest
+	return errors.As(err, &br)
+}
+
+// FuzzDecodeRequest: any body decodes to a checked job or a bad request,
+// never a panic, and a job's options are within their bounds.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true}`,
+		`{"prompt":"a","stop":["x"],"temperature":0.5,"top_p":1,"seed":3}`,
+		`{"prompt":["a"],"session":"k","n":1}`, `{"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}`,
+		`{`, `null`, `{"prompt":"a"}{"prompt":"b"}`,
+	} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, chat bool) {
+		j, err := decodeRequest(body, chat, "")
+		if err != nil {
+			if !isBad(err) {
+				t.Fatalf("error %v is not a bad request", err)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		o := j.opt
+		if o.MaxTokens < 1 || o.Sampler.Temperature < 0 || o.Sampler.TopP <= 0 || o.Sampler.TopP > 1 || len(j.session) > maxSessionKey {
+			t.Fatalf("options out of bounds: %+v", j)
+		}
+		if chat && (len(j.messages) == 0 || j.messages[len(j.messages)-1].Role != "user") {
+			t.Fatalf("chat job without a last user message: %+v", j)
+		}
+		for _, s := range o.Stops {
+			if s == "" {
+				t.Fatal("empty stop string")
+			}
+		}
+	})
+}
+
+func TestPromText(t *testing.T) {
+	got := promText("# Clients\r\nconnected_clients:3\r\nname:abc\r\n# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb3:keys=5,expires=0,avg_ttl=0\r\n# Commandstats\r\ncmdstat_get:calls=4,usec=9,usec_per_call=2.25\r\n")
+	want := `# TYPE reddwarf_clients_connected_clients untyped
+reddwarf_clients_connected_clients 3
+# TYPE reddwarf_commandstats_calls untyped
+reddwarf_commandstats_calls{cmd="get"} 4
+# TYPE reddwarf_commandstats_usec untyped
+reddwarf_commandstats_usec{cmd="get"} 9
+# TYPE reddwarf_commandstats_usec_per_call untyped
+reddwarf_commandstats_usec_per_call{cmd="get"} 2.25
+# TYPE reddwarf_keyspace_avg_ttl untyped
+reddwarf_keyspace_avg_ttl{db="0"} 0
+reddwarf_keyspace_avg_ttl{db="3"} 0
+# TYPE reddwarf_keyspace_expires untyped
+reddwarf_keyspace_expires{db="0"} 1
+reddwarf_keyspace_expires{db="3"} 0
+# TYPE reddwarf_keyspace_keys untyped
+reddwarf_keyspace_keys{db="0"} 2
+reddwarf_keyspace_keys{db="3"} 5
+`
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
