@@ -19,6 +19,7 @@ func persistCommands(p *persist.Engine) []*server.Spec {
 	return []*server.Spec{
 		{Name: "save", Arity: -1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoMulti | server.FlagNoAsyncLoading, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "server", Since: "1.0.0", Complexity: "O(N) where N is the total number of keys in all databases", Args: "[key file]", Summary: "Synchronously saves the database(s) to disk, or one session's state to a file in dir.", Handler: h.saveCommand},
 		{Name: "bgsave", Arity: -1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoAsyncLoading, Group: "server", Since: "1.0.0", Complexity: "O(1)", Args: "[SCHEDULE]@3.2.2", Summary: "Asynchronously save the dataset to disk", History: [][2]string{{"3.2.2", "Added the `SCHEDULE` option."}}, Handler: h.bgsaveCommand},
+		{Name: "bgrewriteaof", Arity: 1, Flags: server.FlagAdmin | server.FlagNoscript | server.FlagNoAsyncLoading, Group: "server", Since: "1.0.0", Complexity: "O(1)", Summary: "Asynchronously rewrite the append-only file to disk", Handler: h.bgrewriteaofCommand},
 		{Name: "load", Arity: -3, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "server", Since: "0.1.0", Complexity: "O(N) where N is the size of the state", Args: "key file [REPLACE]", Summary: "Loads one session's state from a DSV4 state file in dir.", Handler: h.loadCommand},
 		{Name: "dump", Arity: 2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "generic", Since: "2.6.0", Complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).", Args: "key", Summary: "Return a serialized version of the value stored at the specified key.", Tips: []string{"nondeterministic_output"}, Handler: h.dumpCommand},
 		{Name: "restore", Arity: -4, Flags: w | dm, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("OW", "UPDATE"), Group: "generic", Since: "2.6.0", Complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).", Args: "key ttl serialized-value [REPLACE]@3.0.0 [ABSTTL]@5.0.0 [IDLETIME seconds]@5.0.0 [FREQ frequency:integer]@5.0.0", Summary: "Create a key using the provided serialized value, previously obtained using DUMP.", History: [][2]string{{"3.0.0", "Added the `REPLACE` modifier."}, {"5.0.0", "Added the `ABSTTL` modifier."}, {"5.0.0", "Added the `IDLETIME` and `FREQ` options."}}, ACL: []string{"@dangerous"}, Handler: h.restoreCommand},
@@ -50,6 +51,15 @@ func (h *persistHandlers) saveCommand(x *server.Ctx) {
 	default:
 		x.Error(server.ErrSyntax)
 	}
+}
+
+// BGREWRITEAOF
+func (h *persistHandlers) bgrewriteaofCommand(x *server.Ctx) {
+	if err := h.p.BgRewriteAOF(); err != nil {
+		x.Error(err)
+		return
+	}
+	x.R.Status("Background append only file rewriting started")
 }
 
 // BGSAVE [SCHEDULE]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"reddwarf/persist/store"
 	"reddwarf/rdb"
@@ -20,9 +21,11 @@ import (
 
 // aof is the open store and what the loop tracks about it.
 type aof struct {
-	st  *store.Store
-	db  int    // the database the log's last SELECT named; -1 = none yet
-	buf []byte // records of the current propagation, reused
+	st          *store.Store
+	db          int         // the database the log's last SELECT named; -1 = none yet
+	buf         []byte      // records of the current propagation, reused
+	rw          *aofRewrite // the BGREWRITEAOF in flight, nil if none
+	rewriteBase int64       // log bytes after the last rewrite (auto-aof-rewrite's base)
 }
 
 // StoreModel is what the store checks its files against (session's
@@ -59,7 +62,7 @@ func (p *Engine) openAOF() error {
 	if err != nil {
 		return err
 	}
-	p.aof = &aof{st: st, db: -1}
+	p.aof = &aof{st: st, db: -1, rewriteBase: st.Stats().LogSize}
 	p.s.Logf("notice", "Append only file opened in %s (appendfsync %s)", p.StoreDir(), fs)
 	return nil
 }
@@ -70,6 +73,9 @@ func (p *Engine) closeAOF() error {
 		return nil
 	}
 	a := p.aof
+	if a.rw != nil {
+		<-a.rw.done // its base is committed or aborted; the store can close
+	}
 	p.aof = nil
 	ferr := a.st.Flush()
 	if err := a.st.Close(); err != nil {
@@ -84,6 +90,7 @@ func (p *Engine) closeAOF() error {
 // records already buffered are flushed first.
 func (p *Engine) applyConfig() error {
 	want := p.s.Config.Get("appendonly") == "yes"
+	turnOn := want && p.aof == nil
 	if p.aof != nil {
 		if err := p.closeAOF(); err != nil {
 			return fmt.Errorf("closing the append only file: %v", err)
@@ -95,6 +102,15 @@ func (p *Engine) applyConfig() error {
 	if err := p.openAOF(); err != nil {
 		p.s.Logf("warning", "Redis needs to enable the AOF but can't open the append only file: %v", err)
 		return fmt.Errorf("Unable to turn on AOF. Check server logs.")
+	}
+	if turnOn {
+		// As Redis 7.0's startAppendOnly: the log starts from a base
+		// holding the whole keyspace.
+		if err := p.BgRewriteAOF(); err != nil {
+			p.closeAOF()
+			p.s.Logf("warning", "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation: %v", err)
+			return fmt.Errorf("Unable to turn on AOF. Check server logs.")
+		}
 	}
 	return nil
 }
@@ -161,25 +177,23 @@ func (p *Engine) aofInfo() []string {
 	if st.LastWriteErr != nil {
 		status = "err"
 	}
-	b2i := func(b bool) int {
-		if b {
-			return 1
-		}
-		return 0
+	rewriting, cur := 0, int64(-1)
+	if p.aof.rw != nil {
+		rewriting, cur = 1, int64(time.Since(p.aof.rw.start).Seconds())
 	}
-	last := int64(-1)
-	if st.Rewrites > 0 {
-		last = int64(st.LastRewrite.Seconds())
+	rwStatus := "ok"
+	if !p.rewriteOK {
+		rwStatus = "err"
 	}
 	lines := []string{
 		"aof_enabled:1",
-		fmt.Sprintf("aof_rewrite_in_progress:%d", b2i(st.RewriteRunning)),
+		fmt.Sprintf("aof_rewrite_in_progress:%d", rewriting),
 		"aof_rewrite_scheduled:0",
-		fmt.Sprintf("aof_last_rewrite_time_sec:%d", last),
-		"aof_current_rewrite_time_sec:-1",
-		"aof_last_bgrewrite_status:ok",
-		fmt.Sprintf("aof_rewrites:%d", st.Rewrites),
-		"aof_rewrites_consecutive_failures:0",
+		fmt.Sprintf("aof_last_rewrite_time_sec:%d", p.lastRewriteSec),
+		fmt.Sprintf("aof_current_rewrite_time_sec:%d", cur),
+		"aof_last_bgrewrite_status:" + rwStatus,
+		fmt.Sprintf("aof_rewrites:%d", p.aofRewrites),
+		fmt.Sprintf("aof_rewrites_consecutive_failures:%d", p.rewriteFailures),
 		"aof_last_write_status:" + status,
 		"aof_last_cow_size:0",
 		"module_fork_in_progress:0",

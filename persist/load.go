@@ -75,8 +75,16 @@ func (p *Engine) Load() error {
 	if p.s.Config.Get("appendonly") != "yes" {
 		return nil
 	}
+	_, err := os.Stat(filepath.Join(p.StoreDir(), p.s.Config.Get("appendfilename")+".manifest"))
+	fresh := errors.Is(err, os.ErrNotExist)
 	if err := p.openAOF(); err != nil {
 		return fmt.Errorf("opening the append only file: %w", err)
+	}
+	if fresh {
+		// As Redis 7.0 makes the first base from the snapshot it loaded.
+		if err := p.BgRewriteAOF(); err != nil {
+			return fmt.Errorf("writing the append only file's first base: %w", err)
+		}
 	}
 	return nil
 }

@@ -46,6 +46,11 @@ type Engine struct {
 
 	aof   *aof        // the open store (appendonly yes), nil otherwise
 	model store.Model // what the store's files are checked against
+	// BGREWRITEAOF's INFO figures, kept across CONFIG SET appendonly.
+	aofRewrites, rewriteFailures int64
+	rewriteOK                    bool
+	lastRewriteSec               int64 // -1 until one finished
+	lastRewriteTry               time.Time
 }
 
 // bgsave is one background save in flight.
@@ -71,7 +76,7 @@ var renameMu sync.Mutex
 // New makes the persistence engine of s. codec may be nil when no model
 // is loaded: a keyspace holding sessions then cannot be saved or loaded.
 func New(s *server.Server, codec SessionCodec) *Engine {
-	return &Engine{s: s, codec: codec, lastBgOK: true, lastBgTimeSec: -1}
+	return &Engine{s: s, codec: codec, lastBgOK: true, lastBgTimeSec: -1, rewriteOK: true, lastRewriteSec: -1}
 }
 
 // Codec is the session codec, nil when no model is loaded.

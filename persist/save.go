@@ -100,6 +100,7 @@ func (p *Engine) bgsaveDone(bg *bgsave, err error) {
 // scheduled), as Redis's serverCron: after a failed BGSAVE, retry only
 // every 5 seconds.
 func (p *Engine) cron() {
+	p.autoRewrite()
 	if p.bg != nil {
 		return
 	}

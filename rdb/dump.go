@@ -77,3 +77,11 @@ func ParseDump(p []byte) (typ uint8, value []byte, err error) {
 	}
 	return typ, p[1 : len(p)-dumpFooter], nil
 }
+
+// DumpStatePayload makes the DUMP payload of a session from its state
+// already encoded (WriteState's bytes, as a snapshot stores them).
+func DumpStatePayload(raw []byte) []byte {
+	b := make([]byte, 0, 1+len(raw)+dumpFooter)
+	b = append(b, TypeSession)
+	return sealDump(append(b, raw...))
+}

@@ -19,12 +19,39 @@ import (
 // against both): what each write is logged as, relative expiries made
 // absolute, the directives' CONFIG semantics and INFO's aof_* fields.
 
-// readAOFCommands reads the Redis commands of the incremental log a
-// server with default appendfilename/appenddirname writes in dir; the
-// session store's own RDW.* records are left out.
+// aofFiles lists the files of type typ ("b" base, "i" incremental) the
+// manifest of a server with default appendfilename/appenddirname names,
+// in order.
+func aofFiles(t *testing.T, dir, typ string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "appendonlydir", "appendonly.aof.manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 6 && f[0] == "file" && f[5] == typ {
+			out = append(out, filepath.Join(dir, "appendonlydir", f[1]))
+		}
+	}
+	return out
+}
+
+// readAOFCommands reads the Redis commands of the last incremental log
+// of a server in dir; the session store's own RDW.* records are left out.
 func readAOFCommands(t *testing.T, dir string) [][]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "appendonlydir", "appendonly.aof.1.incr.aof"))
+	incr := aofFiles(t, dir, "i")
+	if len(incr) == 0 {
+		t.Fatal("no incremental log in the manifest")
+	}
+	return readCommands(t, incr[len(incr)-1])
+}
+
+func readCommands(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,5 +262,77 @@ func TestAOFConfig(t *testing.T) {
 	}
 	if info := c.Info(ctx, "persistence").Val(); !strings.Contains(info, "aof_enabled:0") {
 		t.Errorf("INFO after appendonly no:\n%s", info)
+	}
+}
+
+// TestAOFRewrite: BGREWRITEAOF writes the keyspace as a base of commands;
+// replayed into another server, base and log give every key back as it
+// was (DUMP, TTL).
+func TestAOFRewrite(t *testing.T) {
+	if target != "reddwarf" {
+		t.Skip("the base of commands is reddwarf's (Redis 7.0 writes an RDB preamble)")
+	}
+	s := startServer(t, "--appendonly", "yes")
+	ctx := context.Background()
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	rewritten := func() bool {
+		return strings.Contains(c.Info(ctx, "persistence").Val(), "aof_rewrite_in_progress:0")
+	}
+	waitFor(t, "the first base", rewritten)
+	c.Set(ctx, "s", "v", 0)
+	c.Set(ctx, "ttl", "v", time.Hour)
+	c.HSet(ctx, "h", "f", "1", "g", "2")
+	c.RPush(ctx, "l", "a", "b")
+	c.Do(ctx, "PREFILL", "sess", "Once upon a time")
+	c3 := c.Conn()
+	defer c3.Close()
+	c3.Do(ctx, "SELECT", "3")
+	c3.Set(ctx, "db3", "x", 0)
+	if err := c.Do(ctx, "BGREWRITEAOF").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "BGREWRITEAOF", rewritten)
+	c.Set(ctx, "after", "1", 0)
+	info := c.Info(ctx, "persistence").Val()
+	for _, f := range []string{"aof_last_bgrewrite_status:ok", "aof_rewrites:2", "aof_last_write_status:ok"} {
+		if !strings.Contains(info, f) {
+			t.Errorf("INFO lacks %s:\n%s", f, info)
+		}
+	}
+	bases := aofFiles(t, s.Dir, "b")
+	if len(bases) != 1 {
+		t.Fatalf("bases %v", bases)
+	}
+	other := startServer(t)
+	oc := redis.NewClient(options(other.Addr(), 2))
+	defer oc.Close()
+	conn := oc.Conn()
+	defer conn.Close()
+	replay := append(readCommands(t, bases[0]), readAOFCommands(t, s.Dir)...)
+	for _, cmd := range replay {
+		args := make([]any, len(cmd))
+		for i, a := range cmd {
+			args[i] = a
+		}
+		if err := conn.Do(ctx, args...).Err(); err != nil {
+			t.Fatalf("replaying %.60q: %v", cmd, err)
+		}
+	}
+	for _, k := range []string{"s", "ttl", "h", "l", "sess", "after"} {
+		want, err := c.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(k, err)
+		}
+		if got := oc.Dump(ctx, k).Val(); got != want {
+			t.Errorf("key %s differs after replay", k)
+		}
+	}
+	conn.Do(ctx, "SELECT", "3")
+	if v := conn.Get(ctx, "db3").Val(); v != "x" {
+		t.Errorf("db 3's key after replay: %q", v)
+	}
+	if ttl := oc.TTL(ctx, "ttl").Val(); ttl < 59*time.Minute {
+		t.Errorf("TTL after replay %v", ttl)
 	}
 }

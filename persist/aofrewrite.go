@@ -1,0 +1,168 @@
+package persist
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"reddwarf/persist/store"
+	"reddwarf/rdb"
+	"reddwarf/server"
+)
+
+// BGREWRITEAOF: the keyspace as it is when the rewrite starts becomes the
+// store's new base, written off the loop from a copy-on-write view while
+// the loop's appends go to a fresh incremental log (store.BeginRewrite).
+// Each key is one command: SET for a string, RESTORE of its DUMP payload
+// for a collection or a session, then PEXPIREAT for a TTL. A session's
+// KV bytes are in its payload: the base has no page references yet.
+
+// aofRewrite is the rewrite in flight.
+type aofRewrite struct {
+	start time.Time
+	done  chan struct{} // closed when the base is committed or aborted
+}
+
+// ErrRewriteRunning is BGREWRITEAOF's error while one is in progress.
+var ErrRewriteRunning = server.Errorf("Background append only file rewriting already in progress")
+
+// ErrAOFOff is BGREWRITEAOF's error with appendonly no: the store's base
+// is written into the store, which is closed. (Redis 7.0 writes a base
+// even then; reddwarf has none to write to.)
+var ErrAOFOff = server.Errorf("appendonly is no: there is no append only file to rewrite")
+
+// RewriteRunning reports a BGREWRITEAOF in progress.
+func (p *Engine) RewriteRunning() bool { return p.aof != nil && p.aof.rw != nil }
+
+// BgRewriteAOF starts a rewrite of the store's base.
+func (p *Engine) BgRewriteAOF() error {
+	a := p.aof
+	if a == nil {
+		return ErrAOFOff
+	}
+	if a.rw != nil {
+		return ErrRewriteRunning
+	}
+	items, _, err := p.takeView()
+	if err != nil {
+		return err
+	}
+	w, err := a.st.BeginRewrite()
+	if err != nil {
+		releaseView(items)
+		p.rewriteFailed(err)
+		return server.Errorf("Can't start the append only file rewrite: " + err.Error())
+	}
+	// The new incremental log names its database again before its first
+	// command: replay starts it where the base ends, not where the old
+	// log did.
+	a.db = -1
+	r := &aofRewrite{start: time.Now(), done: make(chan struct{})}
+	a.rw = r
+	p.aofRewrites++
+	p.s.Logf("notice", "Background append only file rewriting started")
+	go func() {
+		err := writeBase(w, items)
+		if err == nil {
+			err = w.Commit()
+		} else {
+			w.Abort()
+		}
+		close(r.done)
+		p.s.Post(func() { p.rewriteDone(a, r, err) })
+	}()
+	return nil
+}
+
+// rewriteDone runs on the loop when a rewrite's goroutine ends.
+func (p *Engine) rewriteDone(a *aof, r *aofRewrite, err error) {
+	a.rw = nil
+	p.lastRewriteSec = int64(time.Since(r.start).Seconds())
+	if err != nil {
+		p.rewriteFailed(err)
+		return
+	}
+	p.rewriteOK, p.rewriteFailures = true, 0
+	a.rewriteBase = a.st.Stats().LogSize
+	p.s.Logf("notice", "Background AOF rewrite finished successfully")
+}
+
+func (p *Engine) rewriteFailed(err error) {
+	p.rewriteOK = false
+	p.rewriteFailures++
+	p.s.Logf("warning", "Background AOF rewrite failed: %v", err)
+}
+
+// writeBase writes items to the rewrite's base and releases them.
+func writeBase(w *store.Rewrite, items []viewItem) error {
+	defer releaseView(items)
+	db := -1
+	var b []byte
+	for _, it := range items {
+		b = b[:0]
+		if it.db != db {
+			b = rdb.AppendCommand(b, []byte("SELECT"), strconv.AppendInt(nil, int64(it.db), 10))
+			db = it.db
+		}
+		key := []byte(it.key)
+		switch {
+		case it.st != nil:
+			dump, err := rdb.DumpState(it.st)
+			if err != nil {
+				return fmt.Errorf("key %q: %w", it.key, err)
+			}
+			b = rdb.AppendCommand(b, []byte("RESTORE"), key, []byte("0"), dump)
+		case it.lazy != nil:
+			e := it.lazy.ent
+			raw := make([]byte, e.ValueLen())
+			if _, err := io.ReadFull(it.lazy.snap.ValueReader(e), raw); err != nil {
+				return fmt.Errorf("key %q: %w", it.key, err)
+			}
+			b = rdb.AppendCommand(b, []byte("RESTORE"), key, []byte("0"), rdb.DumpStatePayload(raw))
+		case it.coll != 0:
+			b = rdb.AppendCommand(b, []byte("RESTORE"), key, []byte("0"), rdb.DumpCollection(it.coll, it.str))
+		default:
+			b = rdb.AppendCommand(b, []byte("SET"), key, it.str)
+		}
+		if it.expireMS != -1 {
+			b = rdb.AppendCommand(b, []byte("PEXPIREAT"), key, strconv.AppendInt(nil, it.expireMS, 10))
+		}
+		if err := w.Append(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// autoRewrite starts a rewrite when the log has grown past
+// auto-aof-rewrite-percentage of its size after the last rewrite and past
+// auto-aof-rewrite-min-size, as Redis's serverCron does.
+func (p *Engine) autoRewrite() {
+	a := p.aof
+	if a == nil || a.rw != nil || p.bg != nil {
+		return
+	}
+	perc := p.s.Config.Int("auto-aof-rewrite-percentage")
+	if perc == 0 {
+		return
+	}
+	size := a.st.Stats().LogSize
+	if size < p.s.Config.Int("auto-aof-rewrite-min-size") {
+		return
+	}
+	base := max(a.rewriteBase, 1)
+	if (size-base)*100/base < perc {
+		return
+	}
+	// A failed one is retried after a pause, not at every tick.
+	if !p.rewriteOK && time.Since(p.lastRewriteTry) < 5*time.Second {
+		return
+	}
+	p.lastRewriteTry = time.Now()
+	p.s.Logf("notice", "Starting automatic rewriting of AOF on %d%% growth", (size-base)*100/base)
+	if err := p.BgRewriteAOF(); err != nil && !errors.Is(err, ErrRewriteRunning) {
+		p.s.Logf("warning", "automatic AOF rewrite: %v", err)
+	}
+}
