@@ -28,4 +28,15 @@
 // Load reads the snapshot's index and its strings at once and leaves each
 // session as a lazySession (load.go) that the keyspace decodes on its
 // first lookup (server.Lazy), so a large snapshot opens in milliseconds.
+//
+// # The append-only store
+//
+// With appendonly yes the Engine holds the session store (persist/store,
+// aof.go): the server's Propagate hook hands it each top-level command's
+// ops (Redis's deterministic forms, chosen by the handlers through
+// server.Ctx.Propagate), which it encodes as RESP records with a SELECT
+// where the database changes and MULTI/EXEC around more than one; the
+// BeforeReplies hook flushes them before the loop writes replies.
+// BGREWRITEAOF (aofrewrite.go) writes a view of the keyspace as the new
+// base. Load does not read the store back yet.
 package persist
