@@ -115,3 +115,33 @@ test('hello 3 switches the connection to RESP3 (map, null, push)', async () => {
   assert.equal(await pub.publish('node:push', 'hi'), 1);
   await pushed;
 });
+
+test('hashes, lists, sets and sorted sets through ioredis', async () => {
+  const c = connect();
+  await c.flushall();
+  assert.equal(await c.hset('node:h', { a: '1', b: '2' }), 2);
+  assert.deepEqual(await c.hgetall('node:h'), { a: '1', b: '2' });
+  assert.equal(await c.hincrby('node:h', 'a', 5), 6);
+  assert.equal(await c.rpush('node:l', 'x', 'y', 'z'), 3);
+  assert.deepEqual(await c.lrange('node:l', 0, -1), ['x', 'y', 'z']);
+  assert.equal(await c.sadd('node:s', 3, 1, 2), 3);
+  assert.deepEqual(await c.smembers('node:s'), ['1', '2', '3']);
+  assert.equal(await c.zadd('node:z', 2, 'b', 1, 'a'), 2);
+  assert.deepEqual(await c.zrange('node:z', 0, -1, 'WITHSCORES'), ['a', '1', 'b', '2']);
+  await assert.rejects(c.lpush('node:h', 'v'), { message: /^WRONGTYPE/ });
+});
+
+test('a BLPOP on one connection is served by an RPUSH on another', async () => {
+  const waiter = connect();
+  const pusher = connect();
+  await pusher.del('node:queue');
+  const popped = waiter.blpop('node:queue', 5);
+  // Let the BLPOP reach the server before the push.
+  for (let i = 0; i < 100; i++) {
+    const info = await pusher.info('clients');
+    if (/blocked_clients:1/.test(info)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await pusher.rpush('node:queue', 'job1');
+  assert.deepEqual(await popped, ['node:queue', 'job1']);
+});
