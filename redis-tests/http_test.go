@@ -1,0 +1,135 @@
+package redistests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// startHTTPServer runs reddwarf with a qwen2 synth model (ChatML, Qwen2's
+// real vocabulary), requirepass pw and the HTTP front end on a free port;
+// it returns the server, its HTTP base URL and an authenticated client.
+func startHTTPServer(t *testing.T, pw string) (*Server, string, *redis.Client) {
+	t.Helper()
+	onlyReddwarf(t)
+	model := filepath.Join(t.TempDir(), "qwen2.gguf")
+	vocab, _ := filepath.Abs("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
+	synth := exec.Command(serverBinary, "synth", "--arch", "qwen2", "--shape", "tiny", "--quant", "q8_0", "--vocab", vocab, "-o", model)
+	if out, err := synth.CombinedOutput(); err != nil {
+		t.Fatalf("reddwarf synth: %v\n%s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--model", model, "--http-port", fmt.Sprint(port), "--requirepass", pw)
+	o := options(s.Addr(), 2)
+	o.Password = pw
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	return s, fmt.Sprintf("http://127.0.0.1:%d", port), c
+}
+
+// curl runs curl with args and returns its output (body, then the status
+// code written by -w).
+func curl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("curl", append([]string{"-sS", "-w", "\n%{http_code}"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// TestHTTPCurl: the OpenAI endpoints through curl; a chat on a session key
+// continues it as GEN … CHAT does, and redis-cli's TOKENS and FORK work on it.
+func TestHTTPCurl(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is not installed (.ci/run installs it)")
+	}
+	_, url, c := startHTTPServer(t, "pw")
+	auth := "Authorization: Bearer pw"
+	if out := curl(t, url+"/v1/models"); !strings.HasSuffix(out, "\n401") || !strings.Contains(out, `"type":"authentication_error"`) {
+		t.Fatalf("no token: %s", out)
+	}
+	chat := `{"messages":[{"role":"user","content":"What is 2+2? Answer in one word."}],"max_tokens":3,"seed":1}`
+	out := curl(t, "-H", auth, "-H", "X-Session-Key: web", url+"/v1/chat/completions", "-d", chat)
+	if !strings.HasSuffix(out, "\n200") || !strings.Contains(out, `"object":"chat.completion"`) {
+		t.Fatalf("chat: %s", out)
+	}
+	// The same turn by GEN CHAT on another key holds the same tokens.
+	str(t, c, "GEN", "resp", "What is 2+2? Answer in one word.", "CHAT", "MAXTOKENS", 3, "SEED", 1)
+	web, resp := int64s(t, do(t, c, "TOKENS", "web")), int64s(t, do(t, c, "TOKENS", "resp"))
+	if fmt.Sprint(web) != fmt.Sprint(resp) {
+		t.Fatalf("HTTP chat tokens %v, GEN CHAT's %v", web, resp)
+	}
+	if n := do(t, c, "FORK", "web", "web2"); n != int64(1) {
+		t.Fatalf("FORK: %v", n)
+	}
+	// Streamed: SSE events ending in [DONE].
+	out = curl(t, "-N", "-H", auth, url+"/v1/chat/completions", "-d",
+		`{"messages":[{"role":"user","content":"hi"}],"max_tokens":4,"stream":true,"session":"web"}`)
+	if !strings.HasPrefix(out, "data: {") || !strings.HasSuffix(out, "data: [DONE]\n\n\n200") {
+		t.Fatalf("stream: %q", out)
+	}
+	if n := len(int64s(t, do(t, c, "TOKENS", "web"))); n <= len(web) {
+		t.Fatalf("the streamed turn left web at %d tokens (had %d)", n, len(web))
+	}
+	if out := curl(t, "-H", auth, url+"/v1/chat/completions", "-d", `{"messages":`); !strings.HasSuffix(out, "\n400") || !strings.Contains(out, `"invalid_request_error"`) {
+		t.Fatalf("malformed JSON: %s", out)
+	}
+	if out := curl(t, "-H", auth, url+"/metrics"); !strings.Contains(out, "\nreddwarf_keyspace_keys{db=\"0\"} 3\n") || !strings.Contains(out, "reddwarf_inference_tokens_generated ") {
+		t.Fatalf("metrics: %s", out)
+	}
+}
+
+// TestHTTPOpenAINode runs openai-node/openai.test.js: the official openai
+// package (pinned by package-lock.json, installed by `npm ci` the first
+// time) against the HTTP front end, streaming and not, with a session key
+// and without. The keys its sessions made are then checked here.
+func TestHTTPOpenAINode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the openai SDK test needs node and npm")
+	}
+	_, url, c := startHTTPServer(t, "sdk-pass")
+	dir, _ := filepath.Abs("openai-node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			t.Skip("npm is not installed: the openai SDK test needs it (npm ci in " + dir + ")")
+		}
+		ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+		ci.Dir = dir
+		if out, err := ci.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+		}
+	}
+	cmd := exec.Command(node, "--test", "--test-reporter=spec")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "REDDWARF_HTTP_URL="+url, "REDDWARF_PASSWORD=sdk-pass", "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "pass 5\n") {
+		t.Fatalf("node --test did not pass the 5 tests:\n%s", out)
+	}
+	// Two chat turns on openai-chat: two user turns in the session (TEXT
+	// leaves out the special tokens around the roles).
+	text := str(t, c, "TEXT", "openai-chat")
+	if strings.Count(text, "user\n") != 2 || strings.Count(text, "assistant\n") != 2 || !strings.Contains(text, "Hello there") || !strings.Contains(text, "And again") {
+		t.Fatalf("openai-chat holds %q", text)
+	}
+	if text := str(t, c, "TEXT", "openai-text"); !strings.HasPrefix(text, "Once upon a time") || !strings.Contains(text, " and then") {
+		t.Fatalf("openai-text holds %q", text)
+	}
+	if n := do(t, c, "DBSIZE"); n != int64(2) {
+		t.Fatalf("DBSIZE %v: stateless requests must leave no key", n)
+	}
+}

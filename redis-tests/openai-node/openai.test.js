@@ -1,0 +1,72 @@
+// The official openai package against reddwarf's HTTP front end. The
+// server runs a qwen2 synth model (ChatML) with requirepass; the Go test
+// (redis-tests/http_test.go) checks the keyspace afterwards.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+
+const baseURL = process.env.REDDWARF_HTTP_URL + '/v1';
+const apiKey = process.env.REDDWARF_PASSWORD;
+const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
+
+test('models.list names the served model', async () => {
+  const page = await client.models.list();
+  assert.equal(page.data.length, 1);
+  assert.match(page.data[0].id, /qwen2/);
+});
+
+test('chat completion without a session, then the same history reuses the prefix cache', async () => {
+  const messages = [
+    { role: 'system', content: 'You are brief.' },
+    { role: 'user', content: 'word '.repeat(120) },
+  ];
+  const a = await client.chat.completions.create({ model: 'any', messages, max_tokens: 4, seed: 1 });
+  assert.equal(a.object, 'chat.completion');
+  assert.equal(a.choices[0].message.role, 'assistant');
+  assert.equal(typeof a.choices[0].message.content, 'string');
+  assert.ok(['stop', 'length'].includes(a.choices[0].finish_reason));
+  assert.ok(a.usage.prompt_tokens > 120);
+  const b = await client.chat.completions.create({ model: 'any', messages, max_tokens: 4, seed: 1 });
+  assert.equal(b.choices[0].message.content, a.choices[0].message.content, 'same seed, same history');
+  assert.ok(b.usage.prompt_tokens_details.cached_tokens >= 64,
+    `cached_tokens ${b.usage.prompt_tokens_details.cached_tokens} of ${b.usage.prompt_tokens}`);
+});
+
+test('streamed chat on a session key, two turns', async () => {
+  for (const content of ['Hello there', 'And again']) {
+    const stream = await client.chat.completions.create(
+      { model: 'any', messages: [{ role: 'user', content }], max_tokens: 5, stream: true, stream_options: { include_usage: true } },
+      { headers: { 'X-Session-Key': 'openai-chat' } });
+    let text = '', finish = null, usage = null;
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      for (const c of chunk.choices) {
+        text += c.delta.content ?? '';
+        finish = c.finish_reason ?? finish;
+      }
+    }
+    assert.ok(finish === 'length' || finish === 'stop', `finish ${finish}`);
+    assert.ok(usage && usage.completion_tokens >= 1 && usage.completion_tokens <= 5, JSON.stringify(usage));
+    assert.equal(typeof text, 'string');
+  }
+});
+
+test('text completion on a session named in the body, streamed and not', async () => {
+  const a = await client.completions.create({ model: 'any', prompt: 'Once upon a time', max_tokens: 6, seed: 5, session: 'openai-text' });
+  assert.equal(a.object, 'text_completion');
+  const stream = await client.completions.create({ model: 'any', prompt: ' and then', max_tokens: 6, stream: true, session: 'openai-text' });
+  let n = 0;
+  for await (const chunk of stream) n += chunk.choices.length;
+  assert.ok(n >= 1);
+});
+
+test('errors arrive as the SDK error classes', async () => {
+  const bad = new OpenAI({ baseURL, apiKey: 'wrong', maxRetries: 0 });
+  await assert.rejects(bad.models.list(), (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+  await assert.rejects(
+    client.chat.completions.create({ model: 'any', messages: [{ role: 'user', content: 'x' }], max_tokens: 0 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'max_tokens');
+  await assert.rejects(
+    client.chat.completions.create({ model: 'any', messages: [{ role: 'assistant', content: 'x' }] }),
+    (e) => e instanceof OpenAI.BadRequestError && /last message/.test(e.message));
+});
