@@ -77,4 +77,31 @@ func TestClientUnblockEndsAGen(t *testing.T) {
 	want(t, c, int64(0), "EXISTS", "k2")
 	want(t, c, "PONG", "PING") // the connection goes on
 	want(t, gen, "PONG", "PING")
+
+	// A job with nothing to commit yet (a PREFILL; TIMEOUT or ERROR alike)
+	// is cancelled: -UNBLOCKED, and the key stays absent.
+	long := strings.Repeat("Once upon a time there was a little dog. ", 150)
+	go func() {
+		v, err := gen.Do(ctx, "PREFILL", "k3", long).Result()
+		done <- result{v, err}
+	}()
+	for {
+		if do(t, c, "CLIENT", "UNBLOCK", id) == int64(1) {
+			r = <-done
+			if r.err == nil || r.err.Error() != "UNBLOCKED client unblocked via CLIENT UNBLOCK" {
+				t.Errorf("PREFILL after CLIENT UNBLOCK: %v, %v", r.v, r.err)
+			}
+			want(t, c, int64(0), "EXISTS", "k3")
+			break
+		}
+		select {
+		case r = <-done: // finished before it could be unblocked: try again
+			do(t, c, "DEL", "k3")
+			go func() {
+				v, err := gen.Do(ctx, "PREFILL", "k3", long).Result()
+				done <- result{v, err}
+			}()
+		default:
+		}
+	}
 }

@@ -405,11 +405,11 @@ func TestReadsOfAMissingSessionAreEmpty(t *testing.T) {
 	wantErr(t, c, "ERR no such key", "ROLLBACK", "nope", 0)
 	wantErr(t, c, "ERR no such key", "CHECKPOINT", "nope")
 	// Bad options fail before anything runs.
-	wantErr(t, c, "ERR syntax error", "GEN", "k", "hi", "BOGUS")
+	wantErr(t, c, "ERR syntax error: unknown GEN option 'BOGUS'", "GEN", "k", "hi", "BOGUS")
 	wantErr(t, c, "ERR MAXTOKENS must be an integer >= 0", "GEN", "k", "hi", "MAXTOKENS", -1)
 	wantErr(t, c, "ERR TOPP must be in (0, 1]", "GEN", "k", "hi", "TOPP", 0)
 	wantErr(t, c, "ERR value is not a valid float", "GEN", "k", "hi", "TEMPERATURE", "hot")
-	wantErr(t, c, "ERR syntax error", "GEN", "k", "hi", "THINK")
+	wantErr(t, c, "ERR syntax error: GEN option THINK goes after CHAT", "GEN", "k", "hi", "THINK")
 	wantErrPrefix(t, c, "ERR session key too long", "GEN", strings.Repeat("k", 5000), "hi")
 	want(t, c, int64(0), "EXISTS", "k")
 	// A GEN with MAXTOKENS 0 only prefills.

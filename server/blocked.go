@@ -40,7 +40,9 @@ type Blocked struct {
 	stat     *CmdStat
 	slowArgs []string
 	slowSkip bool
-	dur      time.Duration // handler time, plus BlockedWork's
+	// usec: the handler's microseconds plus BlockedWork's, summed as
+	// commandstats sums them, so SLOWLOG and INFO agree to the microsecond.
+	usec int64
 }
 
 // ErrUnblocked is the reply of a command ended by CLIENT UNBLOCK ... ERROR.
@@ -58,7 +60,7 @@ func (s *Server) BlockedWork(c *Client, work time.Duration, failed bool) {
 	if failed {
 		b.stat.Failed++
 	}
-	b.dur += work
+	b.usec += work.Microseconds()
 }
 
 // Block parks c (call from a handler).
@@ -89,7 +91,7 @@ func (s *Server) Unblock(c *Client) {
 		return
 	}
 	if b.stat != nil && !b.slowSkip {
-		s.slowlogPushArgs(c, b.slowArgs, b.dur)
+		s.slowlogPushArgs(c, b.slowArgs, time.Duration(b.usec)*time.Microsecond)
 	}
 	s.trackingUnblocked(c)
 	s.resume(c)

@@ -286,7 +286,7 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	s.Stats.CommandsProcessed++
 	if b := c.blocked; b != nil && b.stat == nil {
 		// Blocked by this command: SLOWLOG waits for the work (Unblock).
-		b.stat, b.dur, b.slowSkip = st, dur, spec.Flags&FlagSkipSlowlog != 0
+		b.stat, b.usec, b.slowSkip = st, dur.Microseconds(), spec.Flags&FlagSkipSlowlog != 0
 		if !b.slowSkip && s.Config.SlowlogSlowerThan >= 0 {
 			b.slowArgs = slowlogArgs(args)
 		}
