@@ -299,6 +299,8 @@ func hincrbyfloatCommand(x *server.Ctx) {
 	storeIfNew(x, key, server.TypeHash, h, created)
 	x.Modified(key)
 	x.Notify("hincrbyfloat", key)
+	// Logged as the value it produced: float formatting must not differ on replay.
+	x.Propagate([]byte("HSET"), []byte(key), []byte(field), []byte(str))
 	x.R.BulkString(str)
 }
 

@@ -2,6 +2,8 @@ package commands
 
 import (
 	"math"
+	"strconv"
+	"strings"
 
 	"reddwarf/server"
 )
@@ -655,7 +657,10 @@ func lmpopOnce(x *server.Ctx, keys []string, head bool, count int64) bool {
 		}
 		x.R.Array(2)
 		x.R.BulkString(k)
+		n := min(count, int64(l.Len()))
 		popMany(x, l, head, count)
+		// Logged as LPOP/RPOP with the count popped (BLMPOP must not block on replay).
+		x.Propagate([]byte(strings.ToUpper(popEvent(head))), []byte(k), strconv.AppendInt(nil, n, 10))
 		x.Modified(k)
 		x.Notify(popEvent(head), k)
 		deleteIfEmpty(x, k, l.Len())
@@ -725,6 +730,7 @@ func bpopGeneric(x *server.Ctx, head bool) {
 		x.R.Bulk(popOne(l, head))
 		x.Modified(key)
 		x.Notify(popEvent(head), key)
+		x.Propagate([]byte(strings.ToUpper(popEvent(head))), []byte(key)) // BLPOP is logged as LPOP
 		deleteIfEmpty(x, key, l.Len())
 		return true
 	}
@@ -768,6 +774,9 @@ func blmoveGeneric(x *server.Ctx, from, to bool, timeoutAt int) {
 			x.Error(err) // the destination became another type: Redis replies the error
 			return true
 		}
+		if moved {
+			x.Propagate([]byte("LMOVE"), []byte(src), []byte(dst), whereName(from), whereName(to))
+		}
 		return moved
 	}
 	if serve(x, src) {
@@ -798,4 +807,11 @@ func blmpopCommand(x *server.Ctx) {
 		}
 		return lmpopOnce(x, []string{key}, head, m.count)
 	})
+}
+
+func whereName(head bool) []byte {
+	if head {
+		return []byte("LEFT")
+	}
+	return []byte("RIGHT")
 }

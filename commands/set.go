@@ -270,19 +270,26 @@ func spopCommand(x *server.Ctx) {
 		x.R.Array(0)
 		return
 	}
+	// A random pop is logged as the SREM of what it popped.
+	srem := [][]byte{[]byte("SREM"), []byte(key)}
 	if count < 0 {
 		i := s.Random()
-		x.R.BulkString(s.At(i))
+		m := s.At(i)
+		x.R.BulkString(m)
 		s.RemoveAt(i)
+		srem = append(srem, []byte(m))
 	} else {
 		n := int(min(count, int64(s.Len())))
 		x.R.Set(n)
 		for ; n > 0; n-- {
 			i := s.Random()
-			x.R.BulkString(s.At(i))
+			m := s.At(i)
+			x.R.BulkString(m)
 			s.RemoveAt(i)
+			srem = append(srem, []byte(m))
 		}
 	}
+	x.Propagate(srem...)
 	x.Modified(key)
 	x.Notify("spop", key)
 	deleteIfEmpty(x, key, s.Len())

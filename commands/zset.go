@@ -2,6 +2,8 @@ package commands
 
 import (
 	"math"
+	"strconv"
+	"strings"
 
 	"reddwarf/server"
 )
@@ -1115,6 +1117,7 @@ func zmpopOnce(x *server.Ctx, keys []string, min bool, count int64) bool {
 			continue
 		}
 		es := zpop(z, min, int(minInt64(count, int64(z.Len()))))
+		x.Propagate([]byte(strings.ToUpper(zpopEvent(min))), []byte(k), strconv.AppendInt(nil, int64(len(es)), 10))
 		x.Modified(k)
 		x.Notify(zpopEvent(min), k)
 		deleteIfEmpty(x, k, z.Len())
@@ -1153,6 +1156,7 @@ func bzpopGeneric(x *server.Ctx, min bool) {
 			return false
 		}
 		e := zpop(z, min, 1)[0]
+		x.Propagate([]byte(strings.ToUpper(zpopEvent(min))), []byte(key)) // BZPOPMIN is logged as ZPOPMIN
 		x.Modified(key)
 		x.Notify(zpopEvent(min), key)
 		deleteIfEmpty(x, key, z.Len())

@@ -147,6 +147,10 @@ func (s *Server) serveReadyKeys() {
 			if !served {
 				continue
 			}
+			// What the served command changed goes to the log in the
+			// non-blocking form its Serve gave (LPOP for BLPOP...).
+			s.propOps = append(s.propOps, x.props...)
+			s.flushPropagation()
 			s.dropWait(w)
 			c.scheduleWrite()
 			s.Unblock(c)
