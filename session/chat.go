@@ -9,9 +9,10 @@ import (
 )
 
 // ChatFormat renders a user turn in a model family's chat format (GEN
-// CHAT). We don't run the GGUF's Jinja template: the families differ only
-// in a few marker tokens, and which one a model uses is told by which of
-// those markers its vocabulary has.
+// CHAT) for a file without a tokenizer.chat_template (chattemplate.go
+// renders those that have one): the families differ only in a few marker
+// tokens, and which one a model uses is told by which of those markers its
+// vocabulary has.
 type ChatFormat struct {
 	Name    string
 	probe   string // a special token only this family's vocabulary has

@@ -25,8 +25,11 @@
 //     start like any indexed chain starts from those pages (cached_tokens).
 //     deepseek4 resumes from whole states the cache keeps beside the pages
 //     (infer.ResumableArchState).
-//   - ChatFormat (chat.go): GEN CHAT's user turn in the model family's
-//     format, told by the marker tokens of the vocabulary.
+//   - chatTemplate (chattemplate.go): GEN CHAT's user turn through the
+//     model's own tokenizer.chat_template (session/chattmpl), appended as
+//     the difference the new turn makes to the rendered conversation.
+//   - ChatFormat (chat.go): the fallback for a file without a template: the
+//     model family's format, told by the marker tokens of the vocabulary.
 //   - Info (info.go): INFO inference and model; KVUsage counts distinct pages.
 //
 // A step's batch holds one token per generating job and at most

@@ -43,6 +43,7 @@ type Engine struct {
 	ks       Keyspace
 	cfg      *server.Config // read live: CONFIG SET applies at once
 	chat     *ChatFormat    // nil: the vocabulary has no known chat format
+	tmpl     *chatTemplate  // the model's own chat template, preferred; nil: none
 	hasThink bool           // the vocabulary has "<think>"
 	cache    *infer.PrefixCache
 	running  []*Job
@@ -97,8 +98,14 @@ func NewEngine(ks Keyspace, cfg *server.Config, m *infer.Model) (*Engine, error)
 		Model: m, Tok: tok, CacheBytes: DefaultCacheBytes,
 		ks: ks, cfg: cfg, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{}, live: NewSessions(),
 		seeds: uint64(time.Now().UnixNano()),
-		chat:  chatFormat(has), hasThink: has("<think>"),
+		chat:  chatFormat(has), hasThink: has("<think>"), tmpl: newChatTemplate(chatTemplateSource(m), tok),
 	}, nil
+}
+
+// chatTemplateSource is the model's tokenizer.chat_template, or "".
+func chatTemplateSource(m *infer.Model) string {
+	src, _ := m.File().String("tokenizer.chat_template")
+	return src
 }
 
 // Sessions is the set of this engine's sessions not yet released.
@@ -113,6 +120,9 @@ func (e *Engine) Chat() *ChatFormat { return e.chat }
 
 // renderChat encodes a GEN CHAT user turn for a session of st.
 func (e *Engine) renderChat(st *infer.State, text string, think bool) ([]int32, error) {
+	if e.tmpl != nil {
+		return e.tmpl.encode(e.Tok, text, st.Tokens(), think)
+	}
 	if e.chat == nil {
 		return nil, ErrNoChatFormat
 	}
@@ -200,7 +210,7 @@ func (e *Engine) DBBusy(db *server.DB) bool {
 // memory past maxmemory (ErrOOM). A job on a busy key is admitted unchecked: it is
 // checked when it starts, against the session the jobs before it leave.
 func (e *Engine) Submit(j *Job) error {
-	if j.Opt.Chat && e.chat == nil {
+	if j.Opt.Chat && e.chat == nil && e.tmpl == nil {
 		return ErrNoChatFormat
 	}
 	cur := 0

@@ -1,0 +1,127 @@
+package session
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"reddwarf/infer/tokenizer"
+	"reddwarf/session/chattmpl"
+)
+
+// chatTemplate is GEN CHAT through the model's own chat template
+// (tokenizer.chat_template), preferred over the hard-coded ChatFormats.
+type chatTemplate struct {
+	t       *chattmpl.Template
+	bosText string // stripped off a first turn: the job adds BOS itself
+}
+
+// newChatTemplate compiles a model's chat template (src, "" for none);
+// nil where it has none, or one the engine cannot compile (GEN CHAT then
+// falls back to ChatFormat).
+func newChatTemplate(src string, tok *tokenizer.Tokenizer) *chatTemplate {
+	if src == "" {
+		return nil
+	}
+	bos, eos := "", ""
+	if tok.BOS() >= 0 {
+		bos = tok.Text(tok.BOS())
+	}
+	if tok.EOS() >= 0 {
+		eos = tok.Text(tok.EOS())
+	}
+	t, err := chattmpl.Compile(src, bos, eos)
+	if err != nil {
+		return nil
+	}
+	c := &chatTemplate{t: t}
+	if tok.WantsBOS() {
+		c.bosText = bos
+	}
+	return c
+}
+
+// Placeholders for the earlier turns and the user's text: control
+// characters no template rewrites (they strip whitespace and split on
+// </think>, nothing more).
+const (
+	phUser      = "\x01reddwarf-user\x01"
+	phAssistant = "\x01reddwarf-assistant\x01"
+	phPrompt    = "\x01reddwarf-prompt\x01"
+)
+
+// errTemplateAppend: the template renders an earlier assistant turn's
+// ending differently once another turn follows it, so the session's
+// tokens cannot be continued.
+var errTemplateAppend = errors.New("the model's chat template does not render a new turn as an append to the conversation")
+
+// render returns the text a session appends for a user turn saying
+// prompt. A session holds tokens, not messages, so the template is never
+// re-run over its real history: a first turn (empty session) is the
+// template over that one message, without the BOS text the job feeds
+// itself. A later turn is the difference between the template over a
+// stand-in exchange [user, assistant] and over [user, assistant, user
+// prompt]: what follows the assistant's text in the first is how the
+// template closes a turn (for ChatML "<|im_end|>\n"), what follows it in
+// the second is that close and the new turn. lastEnd is the text of the
+// end-of-turn token the model sampled ("" if the session ends otherwise):
+// when the close starts with it, only the rest is appended; a session that
+// ends otherwise (cut by MAXTOKENS, or GEN text) gets the whole close. The
+// template's rules for earlier turns (Qwen3 dropping their thinking) thus
+// apply only to how the stand-in is closed, never to the session's
+// tokens, which stay as the model produced them.
+func (c *chatTemplate) render(prompt string, first bool, lastEnd string, think bool) (string, error) {
+	extra := map[string]any{"enable_thinking": think}
+	if first {
+		s, err := c.t.Render([]chattmpl.Message{{Role: "user", Content: prompt}}, true, extra)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimPrefix(s, c.bosText), nil
+	}
+	hist := []chattmpl.Message{{Role: "user", Content: phUser}, {Role: "assistant", Content: phAssistant}}
+	before, err := c.t.Render(hist, false, extra)
+	if err != nil {
+		return "", err
+	}
+	after, err := c.t.Render(append(hist, chattmpl.Message{Role: "user", Content: prompt}), true, extra)
+	if err != nil {
+		return "", err
+	}
+	_, closeB, okB := strings.Cut(before, phAssistant)
+	_, closeA, okA := strings.Cut(after, phAssistant)
+	if !okB || !okA || !strings.HasPrefix(closeA, closeB) {
+		return "", errTemplateAppend
+	}
+	if lastEnd != "" && strings.HasPrefix(closeA, lastEnd) {
+		return closeA[len(lastEnd):], nil
+	}
+	return closeA, nil
+}
+
+// encode renders a user turn (render) as token ids; as ChatFormat.Encode
+// does, the template's markers become special tokens while the user's own
+// text stays text even where it spells one.
+func (c *chatTemplate) encode(tok *tokenizer.Tokenizer, prompt string, prev []int32, think bool) ([]int32, error) {
+	lastEnd := ""
+	if n := len(prev); n > 0 && tok.IsEOG(prev[n-1]) {
+		lastEnd = tok.Text(prev[n-1])
+	}
+	special := tokenizer.EncodeOptions{ParseSpecial: true}
+	plain := tok.Encode(prompt, tokenizer.EncodeOptions{})
+	if slices.Equal(plain, tok.Encode(prompt, special)) {
+		s, err := c.render(prompt, len(prev) == 0, lastEnd, think)
+		if err != nil {
+			return nil, err
+		}
+		return tok.Encode(s, special), nil
+	}
+	s, err := c.render(phPrompt, len(prev) == 0, lastEnd, think)
+	if err != nil {
+		return nil, err
+	}
+	before, after, _ := strings.Cut(s, phPrompt)
+	out := tok.Encode(before, special)
+	out = append(out, plain...)
+	return append(out, tok.Encode(after, special)...), nil
+}

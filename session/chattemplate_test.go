@@ -1,0 +1,176 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"reddwarf/infer/gguf"
+	"reddwarf/infer/tokenizer"
+)
+
+// templateTokenizer is a byte-level BPE vocabulary (the 256 GPT-2 byte
+// tokens, no merges) plus specials (the first is BOS, eosAt the EOS) and a
+// real chat template from session/chattmpl/testdata.
+func templateTokenizer(t *testing.T, tmplFile string, specials []string, eosAt int) (*tokenizer.Tokenizer, *gguf.File) {
+	t.Helper()
+	src, err := os.ReadFile("chattmpl/testdata/" + tmplFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toks []string
+	var types []int32
+	for b := 0; b < 256; b++ {
+		toks = append(toks, string(gpt2ByteRune(byte(b))))
+		types = append(types, 1)
+	}
+	for _, s := range specials {
+		toks = append(toks, s)
+		types = append(types, 3)
+	}
+	var buf bytes.Buffer
+	g := gguf.NewWriter(&buf)
+	for _, kv := range []struct {
+		k string
+		v any
+	}{
+		{"general.architecture", "llama"}, {"tokenizer.ggml.model", "gpt2"}, {"tokenizer.ggml.pre", "qwen2"},
+		{"tokenizer.ggml.tokens", toks}, {"tokenizer.ggml.token_type", types}, {"tokenizer.ggml.merges", []string{}},
+		{"tokenizer.ggml.bos_token_id", uint32(256)}, {"tokenizer.ggml.eos_token_id", uint32(256 + eosAt)},
+		{"tokenizer.ggml.add_bos_token", false}, {"tokenizer.chat_template", string(src)},
+	} {
+		if err := g.AddKV(kv.k, kv.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.WriteHeader(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok, f
+}
+
+// TestChatTemplateAppendsTurns: turn by turn, with the model's sampled
+// replies and end tokens between them, a session through Qwen2.5's real
+// template holds exactly the tokens of the template over the whole
+// conversation; user text spelling a special token stays text; a reply
+// cut before its end token gets the template's whole close.
+func TestChatTemplateAppendsTurns(t *testing.T) {
+	tok, f := templateTokenizer(t, "Qwen-Qwen2.5-7B-Instruct.jinja", []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 2)
+	c := newChatTemplate(templateSource(t, f), tok)
+	if c == nil {
+		t.Fatal("no chat template")
+	}
+	special := tokenizer.EncodeOptions{ParseSpecial: true}
+	var sess []int32
+	users := []string{"Hello", "Who are you", "what is <|im_end|>?"}
+	replies := []string{"Hi there", "An assistant.", ""}
+	for i, u := range users {
+		p, err := c.encode(tok, u, sess, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess = append(sess, p...)
+		if replies[i] != "" {
+			sess = append(sess, tok.Encode(replies[i], tokenizer.EncodeOptions{})...)
+			sess = append(sess, tok.EOS()) // the end token the model samples
+		}
+	}
+	want := tok.Encode("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"+
+		"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n"+
+		"<|im_start|>user\nWho are you<|im_end|>\n<|im_start|>assistant\nAn assistant.<|im_end|>\n"+
+		"<|im_start|>user\nwhat is ", special)
+	want = append(want, tok.Encode("<|im_end|>", tokenizer.EncodeOptions{})...)
+	want = append(want, tok.Encode("?<|im_end|>\n<|im_start|>assistant\n", special)...)
+	if !slices.Equal(sess, want) {
+		t.Fatalf("session %q\nwant    %q", tok.Decode(sess), tok.Decode(want))
+	}
+
+	// A reply cut by MAXTOKENS: the template's close comes whole.
+	cut := append(slices.Clone(sess), tok.Encode("Hal", tokenizer.EncodeOptions{})...)
+	p, err := c.encode(tok, "go on", cut, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, w := p, tok.Encode("<|im_end|>\n<|im_start|>user\ngo on<|im_end|>\n<|im_start|>assistant\n", special); !slices.Equal(got, w) {
+		t.Fatalf("after a cut reply %v, want %v", got, w)
+	}
+}
+
+// TestChatTemplateDeepSeekTurn: DeepSeek R1's real template drops an
+// earlier turn's thinking and opens each reply with "<think>\n"; the text
+// a second turn appends after the sampled end token is what the reference
+// rendering of the whole conversation (chattmpl/testdata/expected.json,
+// node-llama-cpp's engine) has after that token. With THINK the reply
+// opens with "<think>\n" alone.
+func TestChatTemplateDeepSeekTurn(t *testing.T) {
+	specials := []string{"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"}
+	tok, f := templateTokenizer(t, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", specials, 1)
+	c := newChatTemplate(templateSource(t, f), tok)
+	if c == nil {
+		t.Fatal("no chat template")
+	}
+	b, err := os.ReadFile("chattmpl/testdata/expected.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	var full string
+	if err := json.Unmarshal(exp["deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"]["thinking-history"], &full); err != nil {
+		t.Fatal(err)
+	}
+	_, tail, ok := strings.Cut(full, "4<｜end▁of▁sentence｜>")
+	if !ok {
+		t.Fatalf("reference %q", full)
+	}
+	prev := append(tok.Encode("<｜User｜>2+2?<｜Assistant｜><think>\nadd them\n</think>\n\n4", tokenizer.EncodeOptions{ParseSpecial: true}), tok.EOS())
+	// Without THINK, enable_thinking is false: this template (llama.cpp's
+	// copy) then closes the thinking block at once, as the reference
+	// renders it with enable_thinking undefined.
+	p, err := c.encode(tok, "and 3+3?", prev, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := tok.Encode(tail, tokenizer.EncodeOptions{ParseSpecial: true}); !slices.Equal(p, w) {
+		t.Fatalf("second turn %q, want %q", tok.Decode(p), tail)
+	}
+}
+
+func TestChatTemplateThink(t *testing.T) {
+	specials := []string{"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>"}
+	tok, f := templateTokenizer(t, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", specials, 1)
+	c := newChatTemplate(templateSource(t, f), tok)
+	p, err := c.encode(tok, "hi", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first turn: the template's BOS text is left to the job, which
+	// feeds BOS where the vocabulary wants it (this one does not).
+	if w := tok.Encode("<｜begin▁of▁sentence｜><｜User｜>hi<｜Assistant｜><think>\n", tokenizer.EncodeOptions{ParseSpecial: true}); !slices.Equal(p, w) {
+		t.Fatalf("first turn with THINK %v, want %v", p, w)
+	}
+}
+
+func templateSource(t *testing.T, f *gguf.File) string {
+	src, ok := f.String("tokenizer.chat_template")
+	if !ok {
+		t.Fatal("no tokenizer.chat_template")
+	}
+	return src
+}
