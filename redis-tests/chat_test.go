@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,13 +52,24 @@ func TestChatQwen2(t *testing.T) {
 		t.Fatalf("reference prompt 2 is %q", turn.Text)
 	}
 
+	// The model's own template (Qwen2's, which the vocabulary file carries
+	// and synth copies) opens a conversation without a system turn with
+	// its default one, then the user turn llama.cpp tokenizes as above.
 	str(t, c, "GEN", "chat", "What is 2+2? Answer in one word.", "CHAT", "MAXTOKENS", 3, "SEED", 1)
 	toks := int64s(t, do(t, c, "TOKENS", "chat"))
-	if len(toks) <= len(turn.Tokens) || len(toks) > len(turn.Tokens)+3 {
-		t.Fatalf("after one turn: %d tokens, want the %d of the prompt and 1 to 3 generated", len(toks), len(turn.Tokens))
+	imStart := turn.Tokens[0] // <|im_start|>
+	k := slices.Index(toks, imStart)
+	if k >= 0 {
+		k = slices.Index(toks[k+1:], imStart) + k + 1 // the user turn, after the system turn
 	}
-	if !slices.Equal(toks[:len(turn.Tokens)], turn.Tokens) {
-		t.Fatalf("CHAT turn tokens\n got %v\nwant %v (llama.cpp's ChatML)", toks[:len(turn.Tokens)], turn.Tokens)
+	if k <= 0 || len(toks) <= k+len(turn.Tokens) || len(toks) > k+len(turn.Tokens)+3 {
+		t.Fatalf("after one turn: %v, want a system turn, the %d tokens of the user turn and 1 to 3 generated", toks, len(turn.Tokens))
+	}
+	if !slices.Equal(toks[k:k+len(turn.Tokens)], turn.Tokens) {
+		t.Fatalf("CHAT turn tokens\n got %v\nwant %v (llama.cpp's ChatML)", toks[k:k+len(turn.Tokens)], turn.Tokens)
+	}
+	if text := str(t, c, "TEXT", "chat"); !strings.HasPrefix(text, "system\nYou are a helpful assistant\nuser\nWhat is 2+2?") {
+		t.Fatalf("TEXT %q: not Qwen2's template", text)
 	}
 
 	// A second turn opens a second ChatML user turn after the reply.
@@ -66,9 +78,8 @@ func TestChatQwen2(t *testing.T) {
 	if !slices.Equal(toks2[:len(toks)], toks) {
 		t.Fatalf("the second turn changed the first: %v", toks2)
 	}
-	imStart := turn.Tokens[0] // <|im_start|>
-	if n := count(toks2, imStart); n != 4 {
-		t.Errorf("two turns hold %d <|im_start|> tokens, want 4 (user and assistant twice): %v", n, toks2)
+	if n := count(toks2, imStart); n != 5 {
+		t.Errorf("two turns hold %d <|im_start|> tokens, want 5 (system, then user and assistant twice): %v", n, toks2)
 	}
 }
 
