@@ -1,7 +1,7 @@
 // Package httpapi is reddwarf's HTTP front end: OpenAI-compatible
 // chat and text completions, the model list and Prometheus metrics, served
 // in the same process, over the same keyspace and through the same event
-// loop as RESP (DESIGN.md §10).
+// loop as RESP (docs/architecture.md, "Front ends").
 //
 // An HTTP goroutine never touches the keyspace: it decodes and checks the
 // request, then posts the work to the loop (server.Post), which admits a
