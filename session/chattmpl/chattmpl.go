@@ -7,6 +7,9 @@
 // these templates; its renderings of the real templates in testdata are
 // checked byte for byte against those of the engine node-llama-cpp uses
 // (tools/llamacpp-ref/chat-templates.mjs).
+//
+// The engine sets no bound on a template's loops or macro recursion: a
+// template is trusted as far as the model file it comes in is.
 package chattmpl
 
 import (
@@ -30,7 +33,14 @@ type Template struct {
 
 // Compile compiles a chat template; bos and eos are the texts of the
 // vocabulary's BOS and EOS tokens ("" where it has none).
-func Compile(src, bos, eos string) (*Template, error) {
+func Compile(src, bos, eos string) (tmpl *Template, err error) {
+	// The template comes from the model file: a parser panic on a shape
+	// it does not expect is an error like any other.
+	defer func() {
+		if r := recover(); r != nil {
+			tmpl, err = nil, fmt.Errorf("chat template: %v", r)
+		}
+	}()
 	t, err := jinja.Compile(src)
 	if err != nil {
 		return nil, fmt.Errorf("chat template: %w", err)

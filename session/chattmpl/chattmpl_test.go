@@ -120,3 +120,24 @@ func TestStripChars(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
+
+// FuzzCompile: any text given as a chat template compiles or is an error,
+// never a panic. (Rendering is not fuzzed: a template may loop as long as
+// it likes, see the package comment.)
+func FuzzCompile(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.jinja")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	f.Add("{% for %}")
+	f.Add("{{ a[1:2:3] | x(y=")
+	f.Fuzz(func(t *testing.T, src string) {
+		if tmpl, err := Compile(src, "<s>", "</s>"); err == nil && tmpl == nil {
+			t.Fatal("nil template without an error")
+		}
+	})
+}
