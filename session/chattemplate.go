@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -124,4 +125,35 @@ func (c *chatTemplate) encode(tok *tokenizer.Tokenizer, prompt string, prev []in
 	out := tok.Encode(before, special)
 	out = append(out, plain...)
 	return append(out, tok.Encode(after, special)...), nil
+}
+
+// encodeMessages renders a whole conversation (EncodeMessages) through the
+// template, the BOS text left to the job: each message's text stands in
+// as a placeholder, so the template's markers become special tokens and
+// the messages' text stays text. For templates that render a turn the
+// same whether or not more follow (Qwen2, Llama 3), these are the tokens
+// a session that had the conversation turn by turn through GEN CHAT holds.
+func (c *chatTemplate) encodeMessages(tok *tokenizer.Tokenizer, msgs []Message) ([]int32, error) {
+	ms := make([]chattmpl.Message, len(msgs))
+	for i, m := range msgs {
+		ms[i] = chattmpl.Message{Role: m.Role, Content: fmt.Sprintf("\x01reddwarf-message-%d\x01", i)}
+	}
+	s, err := c.t.Render(ms, true, map[string]any{"enable_thinking": false})
+	if err != nil {
+		return nil, err
+	}
+	s = strings.TrimPrefix(s, c.bosText)
+	special := tokenizer.EncodeOptions{ParseSpecial: true}
+	var out []int32
+	for i, m := range msgs {
+		before, after, ok := strings.Cut(s, ms[i].Content)
+		if !ok {
+			// The template left the message out (a role it ignores).
+			continue
+		}
+		out = append(out, tok.Encode(before, special)...)
+		out = append(out, tok.Encode(m.Content, tokenizer.EncodeOptions{})...)
+		s = after
+	}
+	return append(out, tok.Encode(s, special)...), nil
 }

@@ -98,6 +98,23 @@ func TestChatTemplateAppendsTurns(t *testing.T) {
 	if !slices.Equal(sess, want) {
 		t.Fatalf("session %q\nwant    %q", tok.Decode(sess), tok.Decode(want))
 	}
+	// The same conversation given whole (an HTTP request re-sending its
+	// history) is the same tokens, so the prefix cache finds the session.
+	e := &Engine{Tok: tok, tmpl: c}
+	var msgs []Message
+	for i, u := range users {
+		msgs = append(msgs, Message{"user", u})
+		if replies[i] != "" {
+			msgs = append(msgs, Message{"assistant", replies[i]})
+		}
+	}
+	whole, err := e.EncodeMessages(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(whole, sess) {
+		t.Fatalf("EncodeMessages %q\nturn by turn  %q", tok.Decode(whole), tok.Decode(sess))
+	}
 
 	// A reply cut by MAXTOKENS: the template's close comes whole.
 	cut := append(slices.Clone(sess), tok.Encode("Hal", tokenizer.EncodeOptions{})...)

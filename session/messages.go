@@ -24,7 +24,15 @@ var systemTurns = map[string][2]string{
 // hold (without BOS): each user turn as GEN CHAT renders it, each
 // assistant turn as its text and the format's end-of-turn token. So a
 // stateless request re-sending its history finds it in the prefix cache.
+// A model with its own chat template renders the whole conversation
+// through it (chatTemplate.encodeMessages).
 func (e *Engine) EncodeMessages(msgs []Message) ([]int32, error) {
+	if e.tmpl != nil {
+		if len(msgs) == 0 || msgs[len(msgs)-1].Role != "user" {
+			return nil, errors.New("the last message must have role user")
+		}
+		return e.tmpl.encodeMessages(e.Tok, msgs)
+	}
 	f := e.chat
 	if f == nil {
 		return nil, ErrNoChatFormat
