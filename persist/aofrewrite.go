@@ -85,7 +85,9 @@ func (p *Engine) rewriteDone(a *aof, r *aofRewrite, err error) {
 		return
 	}
 	p.rewriteOK, p.rewriteFailures = true, 0
-	a.rewriteBase = a.st.Stats().LogSize
+	if p.aof == a { // not closed or reopened by CONFIG SET meanwhile
+		a.rewriteBase = a.st.Stats().LogSize
+	}
 	p.s.Logf("notice", "Background AOF rewrite finished successfully")
 }
 
