@@ -68,6 +68,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/v1/completions", a.post(func(w http.ResponseWriter, r *http.Request, body []byte) {
 		a.complete(w, r, body, false)
 	}))
+	mux.HandleFunc("/v1/messages", a.post(a.messages))
 	mux.HandleFunc("/v1/models", a.get(a.models))
 	mux.HandleFunc("/metrics", a.get(a.metrics))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -103,6 +104,9 @@ func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if k := r.Header.Get("X-Api-Key"); !ok && k != "" {
+		got, ok = k, true // Anthropic's clients send the key this way
+	}
 	if ok && subtle.ConstantTimeCompare([]byte(got), []byte(pass)) == 1 {
 		return true
 	}
@@ -165,21 +169,33 @@ func writeError(w http.ResponseWriter, status int, typ, param, msg string) {
 
 // jobError answers an error admission or the job gave.
 func jobError(w http.ResponseWriter, err error) {
+	status, typ, param := classify(err)
+	writeError(w, status, typ, param, errorText(err))
+}
+
+// classify gives an error its HTTP status, OpenAI error type and the
+// request field at fault.
+func classify(err error) (status int, typ, param string) {
 	var br *badRequest
 	switch {
 	case errors.As(err, &br):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", br.param, br.msg)
-	case err == session.ErrContextFull:
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages", err.Error())
+		return http.StatusBadRequest, "invalid_request_error", br.param
+	case err == session.ErrContextFull, err == session.ErrNoChatFormat:
+		return http.StatusBadRequest, "invalid_request_error", "messages"
 	case err == server.ErrWrongType:
-		writeError(w, http.StatusConflict, "invalid_request_error", "session", err.Error())
+		return http.StatusConflict, "invalid_request_error", "session"
 	case err == session.ErrOOM:
-		writeError(w, http.StatusServiceUnavailable, "server_error", "", err.Error())
-	case err == session.ErrNoChatFormat:
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "messages", err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, "server_error", "", err.Error())
+		return http.StatusServiceUnavailable, "server_error", ""
 	}
+	return http.StatusInternalServerError, "server_error", ""
+}
+
+func errorText(err error) string {
+	var br *badRequest
+	if errors.As(err, &br) {
+		return br.msg
+	}
+	return err.Error()
 }
 
 // modelName is the served model's name (MODEL's "name").

@@ -32,16 +32,9 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 	model := a.modelName()
 	out := response{id: id, created: created, model: model, chat: chat}
 	if !j.stream {
-		for {
-			select {
-			case <-r.Context().Done():
-				a.cancel(sj)
-				return
-			case <-ev.wake:
-			}
-			if _, done := ev.take(); done {
-				break
-			}
+		if !wait(r, ev) {
+			a.cancel(sj)
+			return
 		}
 		if sj.Err != nil {
 			jobError(w, sj.Err)

@@ -11,10 +11,11 @@
 //
 // Endpoints (on every bind address, port http-port; 0, the default, serves
 // none; with requirepass set every request needs "Authorization: Bearer
-// <password>"):
+// <password>", or Anthropic's "x-api-key: <password>"):
 //
 //	POST /v1/chat/completions  messages → CHAT turns; stream (SSE)
 //	POST /v1/completions       prompt → GEN
+//	POST /v1/messages          Anthropic's Messages API, as a chat completion
 //	GET  /v1/models            the served model
 //	GET  /metrics              INFO as Prometheus text
 //

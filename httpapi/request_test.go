@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"reddwarf/session"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -111,4 +113,36 @@ reddwarf_keyspace_keys{db="3"} 5
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
+}
+
+func TestDecodeMessages(t *testing.T) {
+	j, err := decodeMessages([]byte(`{"model":"m","max_tokens":7,"system":[{"type":"text","text":"sys"}],
+		"messages":[{"role":"user","content":"a"}],"stop_sequences":["z"],"top_k":3}`), "k")
+	if err != nil || len(j.messages) != 2 || j.messages[0] != (session.Message{Role: "system", Content: "sys"}) ||
+		j.opt.MaxTokens != 7 || j.opt.Sampler.TopK != 3 || !slices.Equal(j.opt.Stops, []string{"z"}) || j.session != "k" {
+		t.Fatalf("decoded %+v %v", j, err)
+	}
+	for _, body := range []string{`{"messages":[{"role":"user","content":"a"}]}`, `{"max_tokens":1,"messages":[{"role":"system","content":"a"}]}`, `{"max_tokens":1,"system":5,"messages":[]}`} {
+		if _, err := decodeMessages([]byte(body), ""); !isBad(err) {
+			t.Errorf("%s: %v, want a bad request", body, err)
+		}
+	}
+}
+
+// FuzzDecodeMessages: as FuzzDecodeRequest, for /v1/messages.
+func FuzzDecodeMessages(f *testing.F) {
+	f.Add([]byte(`{"max_tokens":5,"system":"s","messages":[{"role":"user","content":"hi"}],"stream":true}`))
+	f.Add([]byte(`{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],"stop_sequences":["a"]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		j, err := decodeMessages(body, "")
+		if err != nil {
+			if !isBad(err) {
+				t.Fatalf("error %v is not a bad request", err)
+			}
+			return
+		}
+		if len(j.messages) == 0 || j.messages[len(j.messages)-1].Role != "user" || j.opt.MaxTokens < 1 {
+			t.Fatalf("bad job %+v", j)
+		}
+	})
 }

@@ -88,21 +88,22 @@ func TestHTTPCurl(t *testing.T) {
 	}
 }
 
-// TestHTTPOpenAINode runs openai-node/openai.test.js: the official openai
-// package (pinned by package-lock.json, installed by `npm ci` the first
-// time) against the HTTP front end, streaming and not, with a session key
-// and without. The keys its sessions made are then checked here.
-func TestHTTPOpenAINode(t *testing.T) {
+// TestHTTPNodeSDKs runs http-node's tests: the official openai and
+// @anthropic-ai/sdk packages (pinned by package-lock.json, installed by
+// `npm ci` the first time) against the HTTP front end, streaming and not,
+// with a session key and without. The keys their sessions made are then
+// checked here.
+func TestHTTPNodeSDKs(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed: the openai SDK test needs node and npm")
+		t.Skip("node is not installed: the SDK tests need node and npm")
 	}
 	_, url, c := startHTTPServer(t, "sdk-pass")
-	dir, _ := filepath.Abs("openai-node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
+	dir, _ := filepath.Abs("http-node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@anthropic-ai", "sdk")); err != nil {
 		npm, err := exec.LookPath("npm")
 		if err != nil {
-			t.Skip("npm is not installed: the openai SDK test needs it (npm ci in " + dir + ")")
+			t.Skip("npm is not installed: the SDK tests need it (npm ci in " + dir + ")")
 		}
 		ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
 		ci.Dir = dir
@@ -117,8 +118,8 @@ func TestHTTPOpenAINode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "pass 5\n") {
-		t.Fatalf("node --test did not pass the 5 tests:\n%s", out)
+	if !strings.Contains(string(out), "pass 8\n") {
+		t.Fatalf("node --test did not pass the 8 tests:\n%s", out)
 	}
 	// Two chat turns on openai-chat: two user turns in the session (TEXT
 	// leaves out the special tokens around the roles; Qwen2's template
@@ -130,7 +131,10 @@ func TestHTTPOpenAINode(t *testing.T) {
 	if text := str(t, c, "TEXT", "openai-text"); !strings.HasPrefix(text, "Once upon a time") || !strings.Contains(text, " and then") {
 		t.Fatalf("openai-text holds %q", text)
 	}
-	if n := do(t, c, "DBSIZE"); n != int64(2) {
+	if text := str(t, c, "TEXT", "anthropic-chat"); !strings.Contains(text, "Tell me a story") {
+		t.Fatalf("anthropic-chat holds %q", text)
+	}
+	if n := do(t, c, "DBSIZE"); n != int64(3) {
 		t.Fatalf("DBSIZE %v: stateless requests must leave no key", n)
 	}
 }
