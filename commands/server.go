@@ -32,8 +32,8 @@ var serverCommands = []*server.Spec{
 		{Name: "slowlog|help", Arity: 2, Flags: loading | stale, Group: "server", Since: "6.2.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands", Handler: slowlogHelpCommand},
 	}},
 	{Name: "latency", Arity: -2, Group: "server", Since: "2.8.13", Summary: "A container for latency diagnostics commands", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
-		{Name: "latency|latest", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Return the latest latency samples for all events.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyEmptyCommand},
-		{Name: "latency|history", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Return timestamp-latency samples for the event.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyEmptyCommand},
+		{Name: "latency|latest", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Return the latest latency samples for all events.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyLatestCommand},
+		{Name: "latency|history", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Return timestamp-latency samples for the event.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyHistoryCommand},
 		{Name: "latency|reset", Arity: -2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "[event [event ...]]", Summary: "Reset latency data for one or more events.", Tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"}, Handler: latencyResetCommand},
 		{Name: "latency|doctor", Arity: 2, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Summary: "Return a human readable latency analysis report.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyDoctorCommand},
 		{Name: "latency|graph", Arity: 3, Flags: admin | server.FlagNoscript | loading | stale, Group: "server", Since: "2.8.13", Complexity: "O(1)", Args: "event", Summary: "Return a latency graph for the event.", Tips: []string{"nondeterministic_output", "request_policy:all_nodes", "response_policy:special"}, Handler: latencyGraphCommand},
@@ -221,16 +221,50 @@ func slowlogHelpCommand(x *server.Ctx) {
 	})
 }
 
-// LATENCY LATEST / HISTORY event: no latency events are recorded (the
-// monitor threshold is 0), so both are empty, as on an idle Redis.
-func latencyEmptyCommand(x *server.Ctx) { x.R.Array(0) }
+// LATENCY LATEST: [event, unix time, latest ms, max ms] per event.
+func latencyLatestCommand(x *server.Ctx) {
+	all := x.S.LatencyLatestAll()
+	x.R.Array(len(all))
+	for _, l := range all {
+		x.R.Array(4)
+		x.R.BulkString(l.Event)
+		x.R.Int(l.Time)
+		x.R.Int(l.MS)
+		x.R.Int(l.MaxMS)
+	}
+}
 
-// LATENCY RESET [event ...]
-func latencyResetCommand(x *server.Ctx) { x.R.Int(0) }
+// LATENCY HISTORY event: [unix time, ms] per sample, oldest first.
+func latencyHistoryCommand(x *server.Ctx) {
+	h := x.S.LatencyHistory(x.Arg(2))
+	x.R.Array(len(h))
+	for _, smp := range h {
+		x.R.Array(2)
+		x.R.Int(smp.Time)
+		x.R.Int(smp.MS)
+	}
+}
 
-// LATENCY DOCTOR
+// LATENCY RESET [event ...]: how many events were forgotten.
+func latencyResetCommand(x *server.Ctx) {
+	var events []string
+	for i := 2; i < len(x.Args); i++ {
+		events = append(events, x.Arg(i))
+	}
+	x.R.Int(int64(x.S.LatencyReset(events)))
+}
+
+// LATENCY DOCTOR: no analysis is written; the text says where to look.
 func latencyDoctorCommand(x *server.Ctx) {
-	x.R.Verbatim("No latency events are recorded: latency monitoring is off (latency-monitor-threshold 0).\n")
+	if x.S.Config.LatencyMonitorThreshold == 0 {
+		x.R.Verbatim("Latency monitoring is off (latency-monitor-threshold 0): no latency events are recorded. Turn it on with CONFIG SET latency-monitor-threshold <milliseconds>.\n")
+		return
+	}
+	if len(x.S.LatencyLatestAll()) == 0 {
+		x.R.Verbatim("No latency spikes were observed so far (threshold " + strconv.FormatInt(x.S.Config.LatencyMonitorThreshold, 10) + " ms).\n")
+		return
+	}
+	x.R.Verbatim("Latency spikes were recorded (threshold " + strconv.FormatInt(x.S.Config.LatencyMonitorThreshold, 10) + " ms): LATENCY LATEST and LATENCY HISTORY <event> show them. A GEN's sample is its whole generation, model steps included: lower MAXTOKENS for shorter ones. No further analysis is written.\n")
 }
 
 // LATENCY GRAPH event

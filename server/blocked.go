@@ -26,7 +26,8 @@ import (
 // SLOWLOG for later; work done for it elsewhere (a GEN's model steps) is
 // added by BlockedWork when it finishes; Unblock logs the whole duration
 // in SLOWLOG, as updateStatsOnUnblock does when a module's background
-// work ends.
+// work ends, and in the latency monitor (where Redis records only the
+// reply's time, a GEN's real duration is what its user looks for).
 type Blocked struct {
 	Reason string // what CLIENT LIST and INFO show ("gen")
 	Key    string
@@ -40,6 +41,7 @@ type Blocked struct {
 	stat     *CmdStat
 	slowArgs []string
 	slowSkip bool
+	spec     *Spec // the blocked command: its latency event at Unblock
 	// usec: the handler's microseconds plus BlockedWork's, summed as
 	// commandstats sums them, so SLOWLOG and INFO agree to the microsecond.
 	usec int64
@@ -92,6 +94,9 @@ func (s *Server) Unblock(c *Client) {
 	}
 	if b.stat != nil && !b.slowSkip {
 		s.slowlogPushArgs(c, b.slowArgs, time.Duration(b.usec)*time.Microsecond)
+	}
+	if b.spec != nil {
+		s.latencySample(b.spec, time.Duration(b.usec)*time.Microsecond)
 	}
 	s.trackingUnblocked(c)
 	s.resume(c)

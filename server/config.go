@@ -27,26 +27,27 @@ type Config struct {
 	Bind []string
 	// HTTPPort is the HTTP front end's port (package httpapi), on bind's
 	// addresses; 0 (the default) serves no HTTP.
-	HTTPPort               int
-	ProtectedMode          bool
-	RequirePass            string
-	Dir                    string
-	DBFilename             string
-	Databases              int
-	MaxClients             int
-	Timeout                int64 // seconds; 0 = never
-	ProtoMaxBulkLen        int64
-	ClientQueryBufferLimit int64
-	Hz                     int
-	SlowlogSlowerThan      int64 // microseconds
-	SlowlogMaxLen          int
-	MaxMemory              int64
-	MaxMemoryPolicy        string
-	LFUPolicy              bool // maxmemory-policy is an LFU one: OBJECT FREQ is tracked
-	LFULogFactor           int
-	LFUDecayTime           int
-	NotifyFlags            int                           // notify-keyspace-events classes (notify.go)
-	OutputLimits           [numClientClasses]OutputLimit // client-output-buffer-limit, by ClientClass
+	HTTPPort                int
+	ProtectedMode           bool
+	RequirePass             string
+	Dir                     string
+	DBFilename              string
+	Databases               int
+	MaxClients              int
+	Timeout                 int64 // seconds; 0 = never
+	ProtoMaxBulkLen         int64
+	ClientQueryBufferLimit  int64
+	Hz                      int
+	SlowlogSlowerThan       int64 // microseconds
+	LatencyMonitorThreshold int64 // milliseconds; 0: the latency monitor is off
+	SlowlogMaxLen           int
+	MaxMemory               int64
+	MaxMemoryPolicy         string
+	LFUPolicy               bool // maxmemory-policy is an LFU one: OBJECT FREQ is tracked
+	LFULogFactor            int
+	LFUDecayTime            int
+	NotifyFlags             int                           // notify-keyspace-events classes (notify.go)
+	OutputLimits            [numClientClasses]OutputLimit // client-output-buffer-limit, by ClientClass
 	// Compact encodings: a value stays in its small form (listpack,
 	// intset) while within these, as in Redis.
 	HashMaxListpackEntries int64
@@ -165,7 +166,7 @@ var directives = []*directive{
 	{name: "hz", def: "10", kind: kindInt, min: 0, max: intMax, set: setHz},
 	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: longMax, set: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
 	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: longMax, set: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
-	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: longMax},
+	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: longMax, set: func(c *Config, v string) error { c.LatencyMonitorThreshold = atoi64(v); return nil }},
 	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, max: ullongMax, unsigned: true, set: setMaxmemory},
 	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, set: func(c *Config, v string) error {
 		c.MaxMemoryPolicy = v

@@ -290,8 +290,12 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 		if !b.slowSkip && s.Config.SlowlogSlowerThan >= 0 {
 			b.slowArgs = slowlogArgs(args)
 		}
-	} else if spec.Flags&FlagSkipSlowlog == 0 {
-		s.slowlogPush(c, args, dur)
+		b.spec = spec
+	} else {
+		if spec.Flags&FlagSkipSlowlog == 0 {
+			s.slowlogPush(c, args, dur)
+		}
+		s.latencySample(spec, dur)
 	}
 	if len(s.monitors) > 0 && spec.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
 		s.feedMonitors(c, args)

@@ -78,6 +78,7 @@ type Server struct {
 	monitors       map[*Client]struct{}
 	slowlog        []SlowlogEntry
 	slowlogID      int64
+	latency        map[string]*latencyEvent // LATENCY's events (latency.go)
 	cmdStats       map[string]*CmdStat
 	errorStats     map[string]int64
 	evict          evictor // maxmemory eviction (evict.go)
