@@ -28,6 +28,7 @@ func isLazy(v server.Value) bool { _, ok := v.(*lazySession); return ok }
 
 func (l *lazySession) Encoding() string   { return "paged" }
 func (l *lazySession) MemoryUsage() int64 { return 64 + int64(len(l.ent.Key)) }
+func (l *lazySession) LoadSize() int64    { return l.ent.Len }
 
 func (l *lazySession) Clone() server.Value {
 	l.snap.Retain()

@@ -114,8 +114,16 @@ func (db *DB) Peek(key string) *Object {
 // refuses every command that would read or change it with an error naming
 // the key (checkDamaged). DEL, EXISTS, TYPE, TTL still work, and a DEL is
 // how an operator lets it go.
+//
+// Loading allocates, so under maxmemory it is refused as Redis refuses a
+// DENYOOM command: when LoadSize more bytes would not fit after what the
+// policy may evict, the command gets -OOM and the value stays Lazy, even
+// for a read-only command (checkDamaged).
 type Lazy interface {
 	Materialize() (Value, error)
+	// LoadSize is about how many bytes Materialize takes (the size of the
+	// record it decodes), known without decoding it.
+	LoadSize() int64
 }
 
 func (db *DB) materialize(key string, o *Object) *Object {
@@ -143,13 +151,25 @@ func (db *DB) materialize(key string, o *Object) *Object {
 }
 
 // checkDamaged loads key's value if it is still Lazy, and returns the
-// error a command touching it gets if it cannot be loaded.
+// error a command touching it gets if it cannot be loaded: -OOM when its
+// size does not fit under maxmemory (the value stays Lazy), or the damage.
 func (db *DB) checkDamaged(key string) error {
 	o := db.dict[key]
 	if o == nil {
 		return nil
 	}
-	if _, lazy := o.Val.(Lazy); !lazy || db.materialize(key, o) != nil {
+	lz, lazy := o.Val.(Lazy)
+	if !lazy {
+		return nil
+	}
+	if db.damaged[key] == nil && !db.srv.MemoryFits(lz.LoadSize()) {
+		return errOOM
+	}
+	if db.dict[key] != o {
+		return nil // making room evicted the key itself: the command sees it gone
+	}
+	if db.materialize(key, o) != nil {
+		db.srv.Grew(lz.LoadSize())
 		return nil
 	}
 	return Errorf("key '" + trunc(key, 128) + "' could not be loaded from the snapshot and is kept unchanged: " + db.damaged[key].Error() + " (DEL removes it)")

@@ -156,7 +156,7 @@ func (s *Server) process(c *Client, args [][]byte) {
 		denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name)) ||
 			(spec.Name == "exec" && c.multi != nil && c.multi.flags&FlagDenyOOM != 0)
 		if s.evictBeforeCommand(denyOOM) == evictFail && denyOOM {
-			s.rejectCommand(c, spec, &Error{"OOM command not allowed when used memory > 'maxmemory'."})
+			s.rejectCommand(c, spec, errOOM)
 			return
 		}
 	}
@@ -190,6 +190,9 @@ func (s *Server) process(c *Client, args [][]byte) {
 	}
 	s.call(c, spec, args)
 }
+
+// errOOM is Redis's refusal of a DENYOOM command over maxmemory.
+var errOOM = &Error{"OOM command not allowed when used memory > 'maxmemory'."}
 
 // checkDamaged refuses a command that reads or changes a key whose value
 // could not be loaded from the snapshot (db.go, Lazy): its key specs say

@@ -129,8 +129,12 @@ type evictor struct {
 	nextDB int                   // the random policies' database rotation
 
 	// Accounting (see the file comment).
-	debt      int64  // estimated bytes freed by evictions the heap sample still counts
-	debtGC    uint64 // GC cycles completed when debt started
+	debt   int64  // estimated bytes freed by evictions the heap sample still counts
+	debtGC uint64 // GC cycles completed when debt started
+	// grown: bytes known to be allocated and kept since the last GC cycle
+	// (lazy sessions loaded), which the live figure cannot show yet;
+	// dropped with the debt.
+	grown     int64
 	gcAllowed time.Time
 	lastMax   int64 // maxmemory when last seen by maxmemoryChanged
 
@@ -181,7 +185,7 @@ func (e *evictor) sample() memSample {
 	}
 	m := read()
 	if m.cycles != e.debtGC {
-		e.debt, e.debtGC = 0, m.cycles
+		e.debt, e.grown, e.debtGC = 0, 0, m.cycles
 	}
 	return m
 }
@@ -232,7 +236,16 @@ func (s *Server) memoryState(extra int64) int64 {
 		m = e.sample()
 		return max(0, m.heap-e.debt-limit)
 	}
-	return max(0, m.live-e.debt-limit)
+	return max(0, m.live+e.grown-e.debt-limit)
+}
+
+// Grew tells eviction that n bytes were just allocated and are kept (a
+// lazy session loaded): until the next GC cycle measures them, the live
+// figure it decides on between forced collections counts them from this.
+func (s *Server) Grew(n int64) {
+	if s.Config.MaxMemory > 0 {
+		s.evict.grown += n
+	}
 }
 
 // evictionTimeLimit converts maxmemory-eviction-tenacity (0-100) into how
