@@ -272,8 +272,63 @@ func latencyGraphCommand(x *server.Ctx) {
 	x.Error(server.Errorf("No samples available for event '" + x.Arg(2) + "'"))
 }
 
-// LATENCY HISTOGRAM [command ...]
-func latencyHistogramCommand(x *server.Ctx) { x.R.Map(0) }
+// LATENCY HISTOGRAM [command ...]: per command (a container's
+// subcommands each on their own), the durations recorded and their
+// cumulative power-of-two buckets; all commands with any when none is
+// named, unknown names skipped.
+func latencyHistogramCommand(x *server.Ctx) {
+	stats := x.S.CmdStats()
+	var names []string
+	if len(x.Args) == 2 {
+		for name := range stats {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+	} else {
+		for i := 2; i < len(x.Args); i++ {
+			name := strings.ToLower(x.Arg(i))
+			names = append(names, name)
+			if !strings.Contains(name, "|") {
+				var subs []string
+				for sub := range stats {
+					if strings.HasPrefix(sub, name+"|") {
+						subs = append(subs, sub)
+					}
+				}
+				sort.Strings(subs)
+				names = append(names, subs...)
+			}
+		}
+	}
+	type entry struct {
+		name    string
+		buckets []server.HistogramBucket
+		total   int64
+	}
+	var out []entry
+	for _, name := range names {
+		st := stats[name]
+		if st == nil {
+			continue
+		}
+		if b, total := st.LatencyHistogram(); total > 0 {
+			out = append(out, entry{name, b, total})
+		}
+	}
+	x.R.Map(len(out))
+	for _, e := range out {
+		x.R.BulkString(e.name)
+		x.R.Map(2)
+		x.R.BulkString("calls")
+		x.R.Int(e.total)
+		x.R.BulkString("histogram_usec")
+		x.R.Map(len(e.buckets))
+		for _, b := range e.buckets {
+			x.R.Int(b.USec)
+			x.R.Int(b.Count)
+		}
+	}
+}
 
 // LATENCY HELP
 func latencyHelpCommand(x *server.Ctx) {

@@ -93,4 +93,66 @@ func TestGenLatencyIsItsJobsDuration(t *testing.T) {
 	if ms != usec/1000 || float64(ms+1)*1000 < jobUS {
 		t.Errorf("GEN's latency sample is %d ms; want commandstats' %d µs in ms, the job's %.0f µs", ms, usec, jobUS)
 	}
+	// Its histogram bucket is the whole duration's too.
+	h := do(t, c, "LATENCY", "HISTOGRAM", "gen").([]any)
+	if len(h) != 2 {
+		t.Fatalf("LATENCY HISTOGRAM gen = %v", h)
+	}
+	b := h[1].([]any)[3].([]any)
+	if len(b) != 2 || b[1] != int64(1) {
+		t.Fatalf("GEN's buckets = %v, want one bucket of 1", b)
+	}
+	if top := b[0].(int64); !powerOfTwoBucket(top) || top < usec || top > 2*usec+2 {
+		t.Errorf("GEN's bucket is %d µs, want the one holding its %d µs", top, usec)
+	}
+}
+
+// LATENCY HISTOGRAM, as Redis 7.0's with latency-tracking on: per command,
+// the durations recorded and cumulative counts at power-of-two buckets
+// (keys in µs: the top of each bucket Redis's histogram reports).
+func TestLatencyHistogram(t *testing.T) {
+	c := redisClientAt(t, startServer(t, "--enable-debug-command", "local").Addr())
+	want(t, c, []any{"latency-tracking", "yes"}, "CONFIG", "GET", "latency-tracking")
+	want(t, c, "OK", "CONFIG", "RESETSTAT")
+	want(t, c, "OK", "DEBUG", "SLEEP", "0.02")
+	want(t, c, "OK", "SET", "a", "b")
+	h := do(t, c, "LATENCY", "HISTOGRAM", "debug", "nosuch", "set").([]any)
+	if len(h) != 4 || h[0] != "debug" || h[2] != "set" {
+		t.Fatalf("LATENCY HISTOGRAM debug nosuch set = %v, want debug's and set's", h)
+	}
+	for i := 1; i < 4; i += 2 {
+		e := h[i].([]any)
+		if len(e) != 4 || e[0] != "calls" || e[1] != int64(1) || e[2] != "histogram_usec" {
+			t.Fatalf("%v's entry = %v, want [calls 1 histogram_usec [...]]", h[i-1], e)
+		}
+		b := e[3].([]any)
+		if len(b) != 2 || b[1] != int64(1) {
+			t.Fatalf("%v's buckets = %v, want one bucket of 1", h[i-1], b)
+		}
+		top := b[0].(int64)
+		if !powerOfTwoBucket(top) {
+			t.Errorf("%v's bucket %d µs is no power-of-two bucket", h[i-1], top)
+		}
+		if h[i-1] == "debug" && (top < 20000 || top > 2_000_000) {
+			t.Errorf("DEBUG SLEEP 0.02's bucket is %d µs", top)
+		}
+	}
+	want(t, c, "OK", "CONFIG", "SET", "latency-tracking", "no")
+	want(t, c, "OK", "SET", "a", "b")
+	if e := do(t, c, "LATENCY", "HISTOGRAM", "set").([]any); len(e) != 2 || e[1].([]any)[1] != int64(1) {
+		t.Errorf("with latency-tracking no, SET's histogram = %v, want its one earlier call", e)
+	}
+	want(t, c, "OK", "CONFIG", "RESETSTAT")
+	want(t, c, []any{}, "LATENCY", "HISTOGRAM", "set", "debug")
+}
+
+// powerOfTwoBucket reports whether µs is a bucket's key: the top of the
+// range 2^k ns (k ≥ 10) stands for, 2^k + 2^(k-7) - 1 ns, in µs.
+func powerOfTwoBucket(us int64) bool {
+	for k := 10; k <= 30; k++ {
+		if (int64(1)<<k+int64(1)<<(k-7)-1)/1000 == us {
+			return true
+		}
+	}
+	return false
 }

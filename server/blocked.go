@@ -97,6 +97,7 @@ func (s *Server) Unblock(c *Client) {
 	}
 	if b.spec != nil {
 		s.latencySample(b.spec, time.Duration(b.usec)*time.Microsecond)
+		s.recordLatency(b.stat, b.usec)
 	}
 	s.trackingUnblocked(c)
 	s.resume(c)

@@ -40,6 +40,7 @@ type Config struct {
 	Hz                      int
 	SlowlogSlowerThan       int64 // microseconds
 	LatencyMonitorThreshold int64 // milliseconds; 0: the latency monitor is off
+	LatencyTracking         bool  // per-command latency histograms (LATENCY HISTOGRAM)
 	SlowlogMaxLen           int
 	MaxMemory               int64
 	MaxMemoryPolicy         string
@@ -167,6 +168,7 @@ var directives = []*directive{
 	{name: "slowlog-log-slower-than", def: "10000", kind: kindInt, min: -1, max: longMax, set: func(c *Config, v string) error { c.SlowlogSlowerThan = atoi64(v); return nil }},
 	{name: "slowlog-max-len", def: "128", kind: kindInt, min: 0, max: longMax, set: func(c *Config, v string) error { c.SlowlogMaxLen = atoi(v); return nil }},
 	{name: "latency-monitor-threshold", def: "0", kind: kindInt, min: 0, max: longMax, set: func(c *Config, v string) error { c.LatencyMonitorThreshold = atoi64(v); return nil }},
+	{name: "latency-tracking", def: "yes", kind: kindBool, set: func(c *Config, v string) error { c.LatencyTracking = v == "yes"; return nil }},
 	{name: "maxmemory", def: "0", kind: kindMemory, min: 0, max: ullongMax, unsigned: true, set: setMaxmemory},
 	{name: "maxmemory-policy", def: "noeviction", kind: kindEnum, enum: []string{"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"}, set: func(c *Config, v string) error {
 		c.MaxMemoryPolicy = v

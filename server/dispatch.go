@@ -299,6 +299,7 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 			s.slowlogPush(c, args, dur)
 		}
 		s.latencySample(spec, dur)
+		s.recordLatency(st, dur.Microseconds())
 	}
 	if len(s.monitors) > 0 && spec.Flags&(FlagSkipMonitor|FlagAdmin) == 0 {
 		s.feedMonitors(c, args)

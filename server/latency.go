@@ -121,3 +121,54 @@ func (s *Server) LatencyReset(events []string) int {
 	}
 	return n
 }
+
+// Per-command latency histograms (LATENCY HISTOGRAM), as Redis 7.0's with
+// latency-tracking on: a command's duration, in nanoseconds clamped to
+// [1024, 1e9], falls in the first power-of-two bucket 2^k (k from 10)
+// whose range holds it. Redis keeps an HDR histogram of two significant
+// digits and reports it at those powers of two; a bucket's range ends at
+// 2^k + 2^(k-7) - 1 (its highest equivalent value there), so counting per
+// bucket gives the same report.
+const (
+	histFirstPow = 10
+	histBuckets  = 21 // 2^10 .. 2^30 ns: 2^30 + 2^23 holds 1e9
+)
+
+func histBucket(ns int64) int {
+	if ns < 1<<histFirstPow {
+		ns = 1 << histFirstPow
+	}
+	if ns > 1e9 {
+		ns = 1e9
+	}
+	for k := histFirstPow; ; k++ {
+		if ns <= 1<<k+1<<(k-7)-1 {
+			return k - histFirstPow
+		}
+	}
+}
+
+// recordLatency adds a duration of usec microseconds to st's histogram.
+func (s *Server) recordLatency(st *CmdStat, usec int64) {
+	if s.Config.LatencyTracking {
+		st.Hist[histBucket(usec*1000)]++
+	}
+}
+
+// HistogramBucket is one line of LATENCY HISTOGRAM's histogram_usec: how
+// many durations were at most USec microseconds.
+type HistogramBucket struct{ USec, Count int64 }
+
+// LatencyHistogram returns st's cumulative buckets, those where the count
+// grew, and the number of durations recorded.
+func (st *CmdStat) LatencyHistogram() (buckets []HistogramBucket, total int64) {
+	for i, n := range st.Hist {
+		if n == 0 {
+			continue
+		}
+		total += n
+		k := histFirstPow + i
+		buckets = append(buckets, HistogramBucket{USec: (1<<k + 1<<(k-7) - 1) / 1000, Count: total})
+	}
+	return buckets, total
+}

@@ -27,3 +27,15 @@ func TestLatencyAddKeepsOneSampleASecond(t *testing.T) {
 		t.Errorf("reset = %d, history after = %v", n, s.LatencyHistory("command"))
 	}
 }
+
+// Buckets as redis-server 7.0.15 reported them for these durations (the
+// last two clamped to 1024 ns and 1 s, as Redis clamps them).
+func TestHistBucketMatchesRedis(t *testing.T) {
+	for _, c := range []struct{ usec, top int64 }{{15, 16}, {33, 33}, {229, 264}, {3100, 4227}, {20300, 33816}, {0, 1}, {5e6, 1082130}} {
+		st := &CmdStat{}
+		st.Hist[histBucket(c.usec*1000)]++
+		if b, n := st.LatencyHistogram(); n != 1 || b[0].USec != c.top {
+			t.Errorf("%d µs: buckets %v, want %d", c.usec, b, c.top)
+		}
+	}
+}

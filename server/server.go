@@ -126,6 +126,7 @@ type Stats struct {
 // CmdStat is one line of INFO commandstats.
 type CmdStat struct {
 	Calls, USec, Rejected, Failed int64
+	Hist                          [histBuckets]int64 // durations per bucket, with latency-tracking (latency.go)
 }
 
 // gcBallast is a never-touched allocation that raises the heap size the
