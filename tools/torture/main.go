@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command torture runs reddwarf through what a hostile client and bad luck
 // do to it, and checks after every round that the server still answers,
 // that every acknowledged write survived, and that nothing appeared
