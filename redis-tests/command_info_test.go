@@ -395,6 +395,7 @@ func canonKeyFlags(v any, err error) string {
 // error), and COMMAND DOCS says so with multiple_token, as Redis 7.0 does
 // for SORT's GET.
 func TestGenDocsRepeatStopWithItsToken(t *testing.T) {
+	onlyReddwarf(t)
 	c := client(t)
 	docs := docEntries(t, c, []string{"gen"})["gen"]["arguments"]
 	if !strings.Contains(docs, "{flags=[multiple multiple_token optional] name=text token=STOP type=string}") {
