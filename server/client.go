@@ -164,7 +164,7 @@ func (c *Client) writeOut() {
 		c.pendingOut.Add(int64(len(out)))
 		c.closeWhenDrained = c.closeAfterReply
 		c.mu.Unlock()
-		c.R.buf = out[:0]
+		c.reuseReplyBuffer(out)
 		c.checkOutputLimit()
 		return
 	}
@@ -192,7 +192,7 @@ func (c *Client) writeOut() {
 	c.wbusy = true
 	c.closeWhenDrained = c.closeAfterReply
 	c.mu.Unlock()
-	c.R.buf = out[:0]
+	c.reuseReplyBuffer(out)
 	if !c.writerStarted {
 		c.writerStarted = true
 		go c.writerLoop()
@@ -252,6 +252,17 @@ func (s *Server) writeQueued(c *Client) {
 	s.poller.setWriting(c, false)
 	if c.closeWhenDrained {
 		c.kill()
+	}
+}
+
+// reuseReplyBuffer keeps out's array as the next turn's reply buffer once
+// its bytes were copied to wq, unless it is big: a slow reader's large
+// replies would otherwise be held twice (once here, once in wq), and only
+// wq is counted as the client's pending output (outputUsage, clientsMemory).
+func (c *Client) reuseReplyBuffer(out []byte) {
+	c.R.buf = out[:0]
+	if cap(out) > 64*1024 {
+		c.R.buf = nil
 	}
 }
 
