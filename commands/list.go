@@ -669,6 +669,20 @@ func lmpopOnce(x *server.Ctx, keys []string, head bool, count int64) bool {
 	return false
 }
 
+// keysThenTimeout reads the arguments of BLPOP, BRPOP, BZPOPMIN and
+// BZPOPMAX (key [key ...] timeout): the keys and the deadline.
+func keysThenTimeout(x *server.Ctx) ([]string, int64, error) {
+	deadline, err := timeoutArg(x, len(x.Args)-1)
+	if err != nil {
+		return nil, 0, err
+	}
+	keys := make([]string, 0, len(x.Args)-2)
+	for _, k := range x.Args[1 : len(x.Args)-1] {
+		keys = append(keys, string(k))
+	}
+	return keys, deadline, nil
+}
+
 // timeoutArg parses a blocking command's timeout (seconds, a double) into
 // an absolute unix-ms deadline, 0 for "forever".
 func timeoutArg(x *server.Ctx, i int) (int64, error) {
@@ -711,14 +725,10 @@ func brpopCommand(x *server.Ctx) { bpopGeneric(x, listTail) }
 // bpopGeneric pops one element from the first non-empty list, replying
 // [key, element], or blocks until a push to one of the keys.
 func bpopGeneric(x *server.Ctx, head bool) {
-	deadline, err := timeoutArg(x, len(x.Args)-1)
+	keys, deadline, err := keysThenTimeout(x)
 	if err != nil {
 		x.Error(err)
 		return
-	}
-	var keys []string
-	for _, k := range x.Args[1 : len(x.Args)-1] {
-		keys = append(keys, string(k))
 	}
 	serve := func(x *server.Ctx, key string) bool {
 		l, err := lookupListWrite(x, key)

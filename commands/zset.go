@@ -1141,14 +1141,10 @@ func bzpopminCommand(x *server.Ctx) { bzpopGeneric(x, true) }
 func bzpopmaxCommand(x *server.Ctx) { bzpopGeneric(x, false) }
 
 func bzpopGeneric(x *server.Ctx, min bool) {
-	deadline, err := timeoutArg(x, len(x.Args)-1)
+	keys, deadline, err := keysThenTimeout(x)
 	if err != nil {
 		x.Error(err)
 		return
-	}
-	var keys []string
-	for _, k := range x.Args[1 : len(x.Args)-1] {
-		keys = append(keys, string(k))
 	}
 	serve := func(x *server.Ctx, key string) bool {
 		z, err := lookupZSetWrite(x, key)
