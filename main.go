@@ -88,6 +88,7 @@ func serve(args []string) int {
 		return 1
 	}
 	p.SetStoreModel(sm)
+	e.SetJournal(p, sm)
 	s.Register(p.Hooks())
 	s.Register(e.Hooks())
 	s.Commands.Register(commands.All(e, p)...)

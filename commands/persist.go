@@ -3,6 +3,7 @@ package commands
 import (
 	"errors"
 	"os"
+	"strconv"
 
 	"reddwarf/persist"
 	"reddwarf/rdb"
@@ -176,6 +177,15 @@ func (h *persistHandlers) loadCommand(x *server.Ctx) {
 		x.Error(server.Errorf(err.Error()))
 		return
 	}
+	recs, err := p.SessionRecords(key, v)
+	if err != nil {
+		v.Release()
+		x.Error(server.Errorf("writing the session to the store: " + err.Error()))
+		return
+	}
+	if recs != nil {
+		x.PropagateRaw(recs)
+	}
 	x.DB.Set(key, server.NewValue(server.TypeKVState, v), false)
 	x.Modified(key)
 	x.R.Int(int64(len(st.Tokens)))
@@ -268,10 +278,33 @@ func (h *persistHandlers) restoreCommand(x *server.Ctx) {
 			o.Val.Release()
 		}
 		if opt.replace && x.DB.Delete(key) {
+			x.Propagate([]byte("DEL"), x.Args[1])
 			x.Modified(key)
 		}
 		x.R.OK()
 		return
+	}
+	// The log gets a session's records (its pages go to the store now:
+	// a full disk refuses the RESTORE, changing nothing), and anything
+	// else the command with its TTL made absolute, as Redis 7.0 logs it.
+	var recs []byte
+	if o.Type == server.TypeKVState {
+		if recs, err = h.p.SessionRecords(key, o.Val); err != nil {
+			o.Val.Release()
+			x.Error(server.Errorf("writing the session to the store: " + err.Error()))
+			return
+		}
+	}
+	switch {
+	case recs != nil:
+		x.PropagateRaw(recs)
+		if ttl > 0 {
+			x.Propagate([]byte("PEXPIREAT"), x.Args[1], strconv.AppendInt(nil, ttl, 10))
+		}
+	case ttl > 0 && !opt.absTTL:
+		args := append([][]byte(nil), x.Args...)
+		args[2] = strconv.AppendInt(nil, ttl, 10)
+		x.Propagate(append(args, []byte("ABSTTL"))...)
 	}
 	x.DB.Set(key, o, false)
 	if ttl > 0 {

@@ -8,6 +8,7 @@ import (
 
 	"reddwarf/infer"
 	"reddwarf/infer/tokenizer"
+	"reddwarf/rdb"
 	"reddwarf/server"
 	"reddwarf/session"
 )
@@ -343,6 +344,7 @@ func forkCommand(x *server.Ctx) {
 	}
 	x.DB.Delete(dst)
 	x.DB.Set(dst, o.Clone(), false)
+	x.PropagateRaw(rdb.ForkRecord(nil, []byte(src), []byte(dst)))
 	x.Modified(dst)
 	x.Notify("fork", dst)
 	x.R.Int(1)
@@ -405,6 +407,7 @@ func (h *sessionHandlers) rollbackCommand(x *server.Ctx) {
 		x.Error(asRESPError(err))
 		return
 	}
+	x.PropagateRaw(rdb.TruncRecord(nil, x.Args[1], int(n)))
 	x.Modified(x.Arg(1))
 	x.Notify("rollback", x.Arg(1))
 	x.R.Int(int64(sess.State.Len()))
@@ -435,6 +438,7 @@ func checkpointCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
+	x.PropagateRaw(rdb.CkptRecord(nil, x.Args[1], []byte(name), pos, nil))
 	x.Modified(x.Arg(1))
 	x.Notify("checkpoint", x.Arg(1))
 	x.R.Int(int64(pos))

@@ -45,8 +45,12 @@ func (p *Engine) AOF() *store.Store {
 	return p.aof.st
 }
 
-// openAOF opens the store as the configuration says.
-func (p *Engine) openAOF() error {
+// openAOF opens the store as the configuration says, verifying its
+// logs without applying them (the keyspace already holds what they say).
+func (p *Engine) openAOF() error { return p.openAOFWith(nil) }
+
+// openAOFWith opens the store and replays its logs through apply.
+func (p *Engine) openAOFWith(apply store.Apply) error {
 	fs, err := store.ParseFsync(p.s.Config.Get("appendfsync"))
 	if err != nil {
 		return err
@@ -58,7 +62,7 @@ func (p *Engine) openAOF() error {
 		DiskMax: p.s.Config.Int("session-disk-max"),
 		Model:   p.model,
 		Logf:    func(format string, args ...any) { p.s.Logf("warning", format, args...) },
-	}, nil)
+	}, apply)
 	if err != nil {
 		return err
 	}
@@ -131,6 +135,10 @@ func (p *Engine) propagate(ops []server.Op) {
 		if op.DB != a.db {
 			b = rdb.AppendCommand(b, []byte("SELECT"), strconv.AppendInt(nil, int64(op.DB), 10))
 			a.db = op.DB
+		}
+		if op.Raw != nil {
+			b = append(b, op.Raw...)
+			continue
 		}
 		b = rdb.AppendCommand(b, op.Args...)
 	}

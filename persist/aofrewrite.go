@@ -3,7 +3,6 @@ package persist
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -16,8 +15,8 @@ import (
 // store's new base, written off the loop from a copy-on-write view while
 // the loop's appends go to a fresh incremental log (store.BeginRewrite).
 // Each key is one command: SET for a string, RESTORE of its DUMP payload
-// for a collection or a session, then PEXPIREAT for a TTL. A session's
-// KV bytes are in its payload: the base has no page references yet.
+// for a collection, the session records of a session (writeBase), then
+// PEXPIREAT for a TTL.
 
 // aofRewrite is the rewrite in flight.
 type aofRewrite struct {
@@ -45,7 +44,7 @@ func (p *Engine) BgRewriteAOF() error {
 	if a.rw != nil {
 		return ErrRewriteRunning
 	}
-	items, _, err := p.takeView()
+	items, _, err := p.takeViewFor(true)
 	if err != nil {
 		return err
 	}
@@ -64,7 +63,7 @@ func (p *Engine) BgRewriteAOF() error {
 	p.aofRewrites++
 	p.s.Logf("notice", "Background append only file rewriting started")
 	go func() {
-		err := writeBase(w, items)
+		err := writeBase(w, items, a.st, p.codec, p.model.PageTokens)
 		if err == nil {
 			err = w.Commit()
 		} else {
@@ -97,8 +96,11 @@ func (p *Engine) rewriteFailed(err error) {
 	p.s.Logf("warning", "Background AOF rewrite failed: %v", err)
 }
 
-// writeBase writes items to the rewrite's base and releases them.
-func writeBase(w *store.Rewrite, items []viewItem) error {
+// writeBase writes items to the rewrite's base and releases them. A
+// session is logged as records (rdb/FORMAT.md §5.6): its tokens and page
+// references, its pages written to ds first when they are not there yet
+// (a session that came from a snapshot or a RESTORE); never KV bytes.
+func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec SessionCodec, pageTokens int) error {
 	defer releaseView(items)
 	db := -1
 	var b []byte
@@ -110,19 +112,20 @@ func writeBase(w *store.Rewrite, items []viewItem) error {
 		}
 		key := []byte(it.key)
 		switch {
-		case it.st != nil:
-			dump, err := rdb.DumpState(it.st)
+		case it.val != nil:
+			recs, err := codec.SessionRecords(ds, key, it.val)
 			if err != nil {
 				return fmt.Errorf("key %q: %w", it.key, err)
 			}
-			b = rdb.AppendCommand(b, []byte("RESTORE"), key, []byte("0"), dump)
+			b = append(b, recs...)
+		case it.stored != nil:
+			b = it.stored.Records(b, key, pageTokens)
 		case it.lazy != nil:
-			e := it.lazy.ent
-			raw := make([]byte, e.ValueLen())
-			if _, err := io.ReadFull(it.lazy.snap.ValueReader(e), raw); err != nil {
+			recs, err := lazyRecords(it.lazy, ds, codec, key)
+			if err != nil {
 				return fmt.Errorf("key %q: %w", it.key, err)
 			}
-			b = rdb.AppendCommand(b, []byte("RESTORE"), key, []byte("0"), rdb.DumpStatePayload(raw))
+			b = append(b, recs...)
 		case it.coll != 0:
 			b = rdb.AppendCommand(b, []byte("RESTORE"), key, []byte("0"), rdb.DumpCollection(it.coll, it.str))
 		default:
@@ -136,6 +139,25 @@ func writeBase(w *store.Rewrite, items []viewItem) error {
 		}
 	}
 	return nil
+}
+
+// lazyRecords logs a session still in the snapshot the server started
+// from: decoded here, off the loop, its pages stored, then dropped.
+func lazyRecords(l *lazySession, ds *store.Store, codec SessionCodec, key []byte) ([]byte, error) {
+	raw, err := l.snap.ReadRecord(l.ent)
+	if err != nil {
+		return nil, err
+	}
+	st, err := rdb.DecodeState(raw, l.ent.Off)
+	if err != nil {
+		return nil, err
+	}
+	v, err := codec.Decode(st)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Release()
+	return codec.SessionRecords(ds, key, v)
 }
 
 // autoRewrite starts a rewrite when the log has grown past

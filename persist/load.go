@@ -70,14 +70,22 @@ const StatesDir = "states"
 // corrupt one is an error: the server should not start on an empty
 // keyspace silently.
 func (p *Engine) Load() error {
+	aofOn := p.s.Config.Get("appendonly") == "yes"
+	_, err := os.Stat(filepath.Join(p.StoreDir(), p.s.Config.Get("appendfilename")+".manifest"))
+	fresh := errors.Is(err, os.ErrNotExist)
+	if aofOn && !fresh {
+		// As Redis: with both, the append only file is the newer truth.
+		if err := p.loadAOF(); err != nil {
+			return fmt.Errorf("loading the append only file: %w", err)
+		}
+		return nil
+	}
 	if err := p.loadSnapshotFile(); err != nil {
 		return err
 	}
-	if p.s.Config.Get("appendonly") != "yes" {
+	if !aofOn {
 		return nil
 	}
-	_, err := os.Stat(filepath.Join(p.StoreDir(), p.s.Config.Get("appendfilename")+".manifest"))
-	fresh := errors.Is(err, os.ErrNotExist)
 	if err := p.openAOF(); err != nil {
 		return fmt.Errorf("opening the append only file: %w", err)
 	}

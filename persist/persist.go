@@ -26,6 +26,15 @@ type SessionCodec interface {
 	// Decode builds a session from a verified state, refusing (wrapping
 	// rdb.ErrIncompatible) a state made by another model.
 	Decode(st *rdb.State) (server.Value, error)
+
+	// The session store's side (appendonly yes). SessionRecords writes
+	// v's pages the store lacks and returns the records that rebuild it
+	// under key (any goroutine, for a value no one changes meanwhile);
+	// FromStore rebuilds a session the log describes, reading its pages;
+	// StoreSize is about the bytes that takes.
+	SessionRecords(ds *store.Store, key []byte, v server.Value) ([]byte, error)
+	FromStore(ds *store.Store, d *store.Session) (server.Value, error)
+	StoreSize(d *store.Session) int64
 }
 
 // Engine is the server's save state; its fields belong to the loop.

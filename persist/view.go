@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"reddwarf/persist/store"
 	"reddwarf/rdb"
 	"reddwarf/server"
 )
@@ -24,11 +25,21 @@ type viewItem struct {
 	st       *rdb.State // a session's view
 	release  func()
 	lazy     *lazySession // a session still in the previous snapshot
+	// A session whose pages are in the session store (storedSession):
+	// its description, copied, and the store and codec that rebuild it.
+	stored *store.Session
+	ds     *store.Store
+	codec  SessionCodec
+	val    server.Value // a rewrite's view of a session in RAM: a copy-on-write clone
 }
 
 // takeView snapshots the keyspace on the loop. Expired keys are left out.
 // On error nothing is held.
-func (p *Engine) takeView() (items []viewItem, cow int64, err error) {
+func (p *Engine) takeView() (items []viewItem, cow int64, err error) { return p.takeViewFor(false) }
+
+// takeViewFor is takeView; forStore takes sessions in RAM as clones (a
+// rewrite's base logs them as records) instead of DSV4 state views.
+func (p *Engine) takeViewFor(forStore bool) (items []viewItem, cow int64, err error) {
 	now := time.Now().UnixMilli()
 	for _, db := range p.s.DBs {
 		db.Dict(func(key string, o *server.Object, exp int64) bool {
@@ -50,6 +61,16 @@ func (p *Engine) takeView() (items []viewItem, cow int64, err error) {
 				lz := o.Val.(*lazySession)
 				lz.snap.Retain()
 				it.lazy = lz
+			case isStored(o.Val):
+				if p.aof == nil || p.codec == nil {
+					err = fmt.Errorf("key %q: %w", key, errStoreClosed)
+					return false
+				}
+				it.stored, it.ds, it.codec = o.Val.(*storedSession).d.Clone(), p.aof.st, p.codec
+				cow += o.Val.MemoryUsage()
+			case forStore && p.codec != nil:
+				it.val = o.Val.Clone()
+				it.release = it.val.Release
 			default:
 				if p.codec == nil {
 					err = fmt.Errorf("key %q holds a session and no model is loaded", key)
@@ -82,6 +103,22 @@ func releaseView(items []viewItem) {
 			it.lazy.snap.Close()
 		}
 	}
+}
+
+// writeStored writes a session that is in the session store: rebuilt
+// from its pages here, one at a time, then viewed as any other.
+func writeStored(w *rdb.SnapshotWriter, it viewItem) error {
+	v, err := it.codec.FromStore(it.ds, it.stored)
+	if err != nil {
+		return fmt.Errorf("key %q: %w", it.key, err)
+	}
+	defer v.Release()
+	st, release, _, err := it.codec.View(v)
+	if err != nil {
+		return fmt.Errorf("key %q: %w", it.key, err)
+	}
+	defer release()
+	return w.Session(it.db, it.key, it.expireMS, st)
 }
 
 // errCancelled is returned by writeView when a newer save took over.
@@ -125,6 +162,8 @@ func writeView(path string, items []viewItem, aux [][2]string, cancel *atomic.Bo
 			encodeBufs.Put(pre.buf)
 		case it.st != nil:
 			err = w.Session(it.db, it.key, it.expireMS, it.st)
+		case it.stored != nil:
+			err = writeStored(w, it)
 		case it.lazy != nil:
 			e := it.lazy.ent
 			err = w.SessionPayload(it.db, it.key, it.expireMS, e.ValueLen(), it.lazy.snap.ValueReader(e))

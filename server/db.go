@@ -134,6 +134,11 @@ func (db *DB) materialize(key string, o *Object) *Object {
 	if !ok {
 		return o
 	}
+	if db.srv.loading.Load() {
+		// A log being replayed moves and deletes values as they are; the
+		// first real use loads them.
+		return o
+	}
 	if db.damaged[key] != nil {
 		return nil
 	}

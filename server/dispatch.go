@@ -35,6 +35,13 @@ func (x *Ctx) Propagate(args ...[]byte) {
 	x.props = append(x.props, Op{DB: x.DB.ID, Args: args})
 }
 
+// PropagateRaw logs rec, records already encoded for the log (Op.Raw),
+// instead of the command as it came; like Propagate, it may be called
+// more than once.
+func (x *Ctx) PropagateRaw(rec []byte) {
+	x.props = append(x.props, Op{DB: x.DB.ID, Raw: rec})
+}
+
 // NoPropagate keeps a command that changed data out of the log (its
 // changes are logged otherwise, or are not data).
 func (x *Ctx) NoPropagate() { x.noProp = true }
@@ -331,6 +338,16 @@ func (s *Server) propagateCall(x *Ctx, dirty int64) {
 // it; outside a command, at once.
 func (s *Server) PropagateDeletion(db *DB, key string) {
 	s.propOps = append(s.propOps, Op{DB: db.ID, Args: [][]byte{[]byte("DEL"), []byte(key)}})
+	if s.ctxDepth == 0 {
+		s.flushPropagation()
+	}
+}
+
+// PropagateRaw logs encoded records (Op.Raw) for a change made outside
+// a command handler (a GEN job committing in an engine step): with a
+// command running, in its place in the log; outside one, at once.
+func (s *Server) PropagateRaw(db *DB, rec []byte) {
+	s.propOps = append(s.propOps, Op{DB: db.ID, Raw: rec})
 	if s.ctxDepth == 0 {
 		s.flushPropagation()
 	}

@@ -221,10 +221,13 @@ func (s *Server) freeMemoryHooks() int64 {
 }
 
 // Op is one command to propagate, in database DB. Args are the caller's
-// until Propagate returns.
+// until Propagate returns. Raw, when set instead of Args, is records
+// already encoded for the log (a session's RDW.* records, which carry
+// checksums and binary fields only their writer knows how to build).
 type Op struct {
 	DB   int
 	Args [][]byte
+	Raw  []byte
 }
 
 func (s *Server) propagateHooks(ops []Op) {

@@ -20,11 +20,17 @@ func StoreModel(m *infer.Model) (store.Model, error) {
 	if err != nil {
 		return store.Model{}, err
 	}
+	return storeModel(m, fp), nil
+}
+
+// storeModel is StoreModel for a fingerprint already computed (hashing
+// the vocabulary is too slow to repeat at every commit).
+func storeModel(m *infer.Model, fp uint64) store.Model {
 	kind := uint8(rdb.PageKVF16)
 	if m.Arch().KVLayout().Type == infer.KVF32 {
 		kind = rdb.PageKVF32
 	}
-	return store.Model{Arch: archName(m), Fingerprint: fp, PageKind: kind, PageTokens: infer.PageTokens}, nil
+	return store.Model{Arch: archName(m), Fingerprint: fp, PageKind: kind, PageTokens: infer.PageTokens}
 }
 
 // StorePages writes st's full pages from page from on to ds (a page

@@ -8,6 +8,7 @@ import (
 
 	"reddwarf/infer"
 	"reddwarf/infer/tokenizer"
+	"reddwarf/persist/store"
 	"reddwarf/server"
 )
 
@@ -53,6 +54,8 @@ type Engine struct {
 	seeds    uint64         // splitmix64 sequence for new sessions' RNG
 	live     *Sessions      // every session of this engine's model
 	stats    Stats
+	journal  Journal     // the session store's owner (SetJournal), nil: none
+	sm       store.Model // what the store's pages are filed under
 }
 
 type keyRef struct {
@@ -84,6 +87,9 @@ type Keyspace interface {
 	// MemoryFits reports whether need more bytes fit under maxmemory,
 	// evicting as maxmemory-policy allows.
 	MemoryFits(need int64) bool
+	// PropagateRaw logs a committed job's session records (journal.go).
+	PropagateRaw(db *server.DB, rec []byte)
+	Logf(level, format string, args ...any)
 }
 
 // NewEngine makes an engine for m serving ks, configured by cfg
@@ -674,6 +680,7 @@ func (e *Engine) commit(j *Job) {
 		if !j.Prefill {
 			s.putCheckpoint(Checkpoint{Name: "gen", Pos: j.startPos, Logits: j.startLogits})
 		}
+		e.logCommit(j, s, false)
 	} else {
 		if j.sampler == nil {
 			rng = e.newSeed()
@@ -683,6 +690,7 @@ func (e *Engine) commit(j *Job) {
 			s.putCheckpoint(Checkpoint{Name: "gen", Pos: j.startPos, Logits: j.startLogits})
 		}
 		j.DB.Set(j.Key, server.NewValue(server.TypeKVState, s), false)
+		e.logCommit(j, s, true)
 	}
 	j.st = nil
 	e.ks.KeyModified(j.DB, j.Key)

@@ -20,6 +20,9 @@ type Session struct {
 	// RNG is the sampler's state after the last GEN; a GEN without SEED
 	// continues from it, so a session's draws never repeat by accident.
 	RNG uint64
+	// Stored is how many of the session's full pages the session store
+	// is known to hold (journal.go), so a commit hashes only new ones.
+	Stored int
 
 	live     *Sessions // the set that counts this session until Release
 	released bool
@@ -117,6 +120,7 @@ func (s *Session) MemoryUsage() int64 {
 // logits and the checkpoint table copied.
 func (s *Session) Clone() server.Value {
 	c := s.live.New(s.State.Clone(), s.RNG)
+	c.Stored = s.Stored
 	c.Checkpoints = append([]Checkpoint(nil), s.Checkpoints...)
 	return c
 }
@@ -249,5 +253,6 @@ func (s *Session) Rollback(m *infer.Model, n int) error {
 	}
 	s.Checkpoints = keep
 	s.names = nil
+	s.Stored = min(s.Stored, n/infer.PageTokens)
 	return nil
 }

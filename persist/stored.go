@@ -1,0 +1,71 @@
+package persist
+
+import (
+	"fmt"
+
+	"reddwarf/persist/store"
+	"reddwarf/server"
+)
+
+// storedSession is a session the store's log describes and RAM does not
+// hold yet: its tokens, checkpoints and which of its pages are in the
+// store's segments (store.Session). The keyspace holds it from start-up
+// (or after its pages left RAM) until the key is first used, when
+// Materialize reads the pages back and feeds the rest of the tokens
+// (server.Lazy).
+type storedSession struct {
+	d *store.Session
+	p *Engine // its store is p's, whichever is open when the key is used
+}
+
+func isStored(v server.Value) bool { _, ok := v.(*storedSession); return ok }
+
+func (s *storedSession) Encoding() string { return "paged" }
+
+// MemoryUsage is what RAM holds of it: the tokens and checkpoints.
+func (s *storedSession) MemoryUsage() int64 {
+	n := 64 + 4*int64(len(s.d.Tokens)) + 4*int64(len(s.d.Logits))
+	for _, c := range s.d.Checkpoints {
+		n += 32 + int64(len(c.Name)) + int64(len(c.Blob))
+	}
+	return n
+}
+
+func (s *storedSession) LoadSize() int64 {
+	if s.p.codec == nil {
+		return 0
+	}
+	return s.p.codec.StoreSize(s.d)
+}
+
+func (s *storedSession) Clone() server.Value { return &storedSession{d: s.d.Clone(), p: s.p} }
+
+// Release has nothing to drop: the pages stay in the store until a
+// rewrite finds no key holding them.
+func (s *storedSession) Release() {}
+
+// errStoreClosed is a stored session's error while appendonly is no.
+var errStoreClosed = fmt.Errorf("its pages are in the session store, which is closed (appendonly no)")
+
+// Materialize rebuilds the session from the store.
+func (s *storedSession) Materialize() (server.Value, error) {
+	if s.p.aof == nil {
+		return nil, errStoreClosed
+	}
+	if s.p.codec == nil {
+		return nil, fmt.Errorf("no model loaded")
+	}
+	return s.p.codec.FromStore(s.p.aof.st, s.d)
+}
+
+// SessionRecords returns the records that log v, a session a command
+// other than GEN is about to store under key (RESTORE, LOAD): the
+// command logs them instead of itself (server.Ctx.PropagateRaw), its
+// pages written to the store first. It returns nil with appendonly no.
+// An error (the disk is full) means the key must not change.
+func (p *Engine) SessionRecords(key string, v server.Value) ([]byte, error) {
+	if p.aof == nil || p.codec == nil {
+		return nil, nil
+	}
+	return p.codec.SessionRecords(p.aof.st, []byte(key), v)
+}

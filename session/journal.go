@@ -1,0 +1,156 @@
+package session
+
+import (
+	"fmt"
+
+	"reddwarf/infer"
+	"reddwarf/persist/store"
+	"reddwarf/rdb"
+	"reddwarf/server"
+)
+
+// The session store's log, as the engine and the session commands write
+// it (rdb/FORMAT.md §5.4): a change to a session is logged as RDW.*
+// records carrying tokens and page references, and its pages that became
+// full are written to the store's segments first, once. The records go
+// through the server's propagation (server.Ctx.PropagateRaw inside a
+// command, Server.PropagateRaw for a job committing in a step), so they
+// reach the log in the order the changes happened, Redis records and
+// session records alike, and leave before the reply does.
+
+// Journal is where the engine finds the session store: persist's Engine,
+// whose AOF is nil while appendonly is no.
+type Journal interface {
+	AOF() *store.Store
+}
+
+// SetJournal makes the engine log committed jobs to j's store, whose
+// pages are filed under sm (StoreModel of the engine's model); main
+// wires persistence's engine here.
+func (e *Engine) SetJournal(j Journal, sm store.Model) { e.journal, e.sm = j, sm }
+
+// store returns the open session store, or nil.
+func (e *Engine) store() *store.Store {
+	if e.journal == nil {
+		return nil
+	}
+	return e.journal.AOF()
+}
+
+// pagedArch reports whether m's sessions are pages and nothing else, so
+// their pages go to the store; an architecture with state of its own
+// (deepseek4's compressed rows) is logged as tokens only and recomputed.
+func pagedArch(m *infer.Model) bool {
+	_, stateful := m.Arch().(infer.StatefulArch)
+	return !stateful
+}
+
+// logCommit logs a committed job: RDW.NEW when the key got a new session,
+// the tokens from pos on, the pages that became full, the RNG and the
+// "gen" checkpoint of a GEN.
+func (e *Engine) logCommit(j *Job, s *Session, fresh bool) {
+	ds := e.store()
+	if ds == nil {
+		return
+	}
+	key := []byte(j.Key)
+	var rec []byte
+	from := j.startPos
+	if fresh {
+		rec, from, s.Stored = rdb.NewRecord(rec, key), 0, 0
+	}
+	if toks := s.State.Tokens(); from < len(toks) {
+		rec = rdb.AppendTokensRecord(rec, key, toks[from:])
+	}
+	rec = e.storePages(ds, rec, key, s)
+	rec = rdb.RNGRecord(rec, key, s.RNG)
+	if !j.Prefill {
+		rec = rdb.CkptRecord(rec, key, []byte("gen"), j.startPos, nil)
+	}
+	e.ks.PropagateRaw(j.DB, rec)
+}
+
+// storePages writes s's full pages not yet stored and appends the
+// RDW.PAGES record naming them. A page that cannot be written (the disk
+// is full, an I/O error) is left out: the log still has the tokens, so a
+// restart recomputes it, and the store's own error state refuses
+// further writes until it recovers.
+func (e *Engine) storePages(ds *store.Store, rec, key []byte, s *Session) []byte {
+	if !pagedArch(e.Model) {
+		return rec
+	}
+	rec, stored, err := StorePages(ds, e.sm, rec, key, s.State, min(s.Stored, s.State.FullPages()))
+	if err != nil {
+		e.ks.Logf("warning", "session store: writing the pages of %q: %v (its tokens are logged; the pages are recomputed after a restart)", key, err)
+	}
+	s.Stored = stored
+	return rec
+}
+
+// SessionRecords returns the records that rebuild v under key in the
+// store's log (RESTORE, LOAD key file, and every session in a rewrite's
+// base): NEW, the tokens, the pages (written to ds first), the RNG and
+// one RDW.CKPT per checkpoint. It runs on any goroutine for a session no
+// one changes meanwhile (a view).
+func (c *Codec) SessionRecords(ds *store.Store, key []byte, v server.Value) ([]byte, error) {
+	s, ok := v.(*Session)
+	if !ok {
+		return nil, fmt.Errorf("session: cannot log a %T", v)
+	}
+	m := c.m
+	rec := rdb.NewRecord(nil, key)
+	if toks := s.State.Tokens(); len(toks) > 0 {
+		rec = rdb.AppendTokensRecord(rec, key, toks)
+	}
+	if pagedArch(m) {
+		var err error
+		if rec, _, err = StorePages(ds, storeModel(m, c.fp), rec, key, s.State, 0); err != nil {
+			return nil, fmt.Errorf("session %q: %w", key, err)
+		}
+	}
+	rec = rdb.RNGRecord(rec, key, s.RNG)
+	for _, c := range s.Checkpoints {
+		rec = rdb.CkptRecord(rec, key, []byte(c.Name), c.Pos, nil)
+	}
+	return rec, nil
+}
+
+// FromStore builds the session a store's log describes: its stored
+// pages are read back (a missing or damaged one, and those after it,
+// recomputed), the rest of its tokens fed through the model. Checkpoints
+// keep their positions; their logits are recomputed by ROLLBACK when
+// needed (Session.Rollback).
+func (c *Codec) FromStore(ds *store.Store, d *store.Session) (server.Value, error) {
+	var st *infer.State
+	stored := 0
+	if pagedArch(c.m) {
+		var err error
+		st, _, err = RestoreState(c.m, ds, storeModel(c.m, c.fp), d)
+		if err != nil {
+			return nil, err
+		}
+		stored = min(d.Stored, st.FullPages())
+	} else {
+		st = c.m.NewState()
+		for rest := d.Tokens; len(rest) > 0; {
+			n := min(len(rest), 512)
+			if err := c.m.Step([]infer.Seq{{State: st, Tokens: rest[:n]}}); err != nil {
+				st.Release()
+				return nil, fmt.Errorf("session: recomputing tokens [%d, %d): %w", st.Len(), st.Len()+n, err)
+			}
+			rest = rest[n:]
+		}
+	}
+	sess := c.live.New(st, d.RNG)
+	sess.Stored = stored
+	for _, cp := range d.Checkpoints {
+		sess.Checkpoints = append(sess.Checkpoints, Checkpoint{Name: cp.Name, Pos: cp.Pos})
+	}
+	return sess, nil
+}
+
+// StoreSize is about the bytes FromStore allocates for d: its pages.
+func (c *Codec) StoreSize(d *store.Session) int64 {
+	pages := (len(d.Tokens) + infer.PageTokens - 1) / infer.PageTokens
+	return int64(pages) * c.m.Arch().KVLayout().PageBytes()
+}
