@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"reddwarf/infer"
 	"reddwarf/infer/tokenizer"
@@ -38,7 +39,7 @@ func sessionCommands(e *session.Engine) []*server.Spec {
 		{Name: "logits", Arity: -2, Flags: ro | md, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(vocab)", Args: "key [TOP k]", Summary: "Returns the most likely next tokens: id, piece and log-probability.", Handler: h.logitsCommand},
 		{Name: "tokens", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens returned", Args: "key [start [stop]]", Summary: "Returns a range of a session's token ids (inclusive, negative from the end).", Handler: tokensCommand},
 		{Name: "text", Arity: -2, Flags: ro | md, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(N) for N tokens decoded", Args: "key [start [stop]]", Summary: "Returns a range of a session's tokens decoded as text.", Handler: h.textCommand},
-		{Name: "tokenize", Arity: 2, Flags: ro | md, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: h.tokenizeCommand},
+		{Name: "tokenize", Arity: 2, Flags: ro | md | bl, Group: "session", Since: "0.1.0", Complexity: "O(N) for N bytes", Args: "text", Summary: "Returns the token ids of a text, as GEN appends it to a session.", Handler: h.tokenizeCommand},
 		{Name: "detokenize", Arity: -2, Flags: ro | md, Group: "session", Since: "0.1.0", Complexity: "O(N) for N ids", Args: "id [id ...]", Summary: "Returns the text of token ids.", Handler: h.detokenizeCommand},
 		{Name: "model", Arity: 1, Flags: ro | ft | md, Group: "session", Since: "0.1.0", Complexity: "O(1)", Args: "", Summary: "Returns the served model's metadata.", Handler: h.modelCommand},
 	}
@@ -171,19 +172,91 @@ func checkSessionKey(key string) error {
 // and blocks the client until the engine finishes it.
 func (h *sessionHandlers) submitJob(x *server.Ctx, j *session.Job) {
 	s, c := x.S, x.C
+	h.setOnDone(s, c, j)
+	if err := h.e.Submit(j); err != nil {
+		x.Error(asRESPError(err))
+		return
+	}
+	h.block(s, c, j)
+}
+
+// setOnDone makes j reply to c and unblock it when it finishes.
+func (h *sessionHandlers) setOnDone(s *server.Server, c *server.Client, j *session.Job) {
 	j.Owner = c
 	j.OnDone = func(j *session.Job) {
 		s.BlockedWork(c, j.RunTime, j.Err != nil)
 		s.ReplyTo(c, func(r *server.Reply) { replyJob(r, j) })
 		s.Unblock(c)
 	}
-	if err := h.e.Submit(j); err != nil {
-		x.Error(asRESPError(err))
+}
+
+// block parks c on j: CLIENT UNBLOCK ends the job (unblockJob), and a
+// disconnect cancels it (the engine's ClientGone hook).
+func (h *sessionHandlers) block(s *server.Server, c *server.Client, j *session.Job) *server.Blocked {
+	b := &server.Blocked{Reason: "gen", Key: j.Key, Data: j, Unblock: func(asError bool) {
+		h.unblockJob(s, c, j, asError)
+	}}
+	s.Block(c, b)
+	return b
+}
+
+// inlineEncodeBytes is the largest prompt encoded on the loop: about a
+// millisecond of tokenising. A larger one is encoded on a goroutine
+// (encodeAndSubmit): a 16 MiB prompt takes seconds.
+const inlineEncodeBytes = 4 << 10
+
+// encodeAndSubmit encodes j's prompt (text or CHAT, size bytes), then
+// submits it. A large prompt is encoded off the loop (Engine.OffLoop):
+// the client blocks at once, as for the job itself, and the job is
+// admitted once the prompt is encoded, with the errors Submit gives,
+// replied then. Meanwhile the key is not busy: the job is not queued yet,
+// so it is as if the command had arrived when its prompt was encoded. A
+// CLIENT UNBLOCK or a disconnect meanwhile cancels the job (Cancel marks
+// it done), so it is never submitted and the key stays as it was. A
+// client that cannot block (inside EXEC, where GEN and PREFILL are
+// refused anyway) has its prompt encoded here.
+func (h *sessionHandlers) encodeAndSubmit(x *server.Ctx, j *session.Job, size int) {
+	enc := h.e.Encoder(j)
+	if enc == nil || size <= inlineEncodeBytes || !x.CanBlock() {
+		if enc != nil {
+			enc()
+		}
+		h.submitJob(x, j)
 		return
 	}
-	s.Block(c, &server.Blocked{Reason: "gen", Key: j.Key, Data: j, Unblock: func(asError bool) {
-		h.unblockJob(s, c, j, asError)
-	}})
+	s, c := x.S, x.C
+	h.setOnDone(s, c, j)
+	b := h.block(s, c, j)
+	go h.encodeOffLoop(s, c, b, j, enc, maxEncodes)
+}
+
+// maxEncodes bounds how often a prompt is encoded off the loop because its
+// key kept changing under it (Stale); after that, start encodes it for the
+// session it finds.
+const maxEncodes = 4
+
+// encodeOffLoop runs enc on the calling goroutine, then admits j on the
+// loop; tries is how many more encodings a changed key may cost.
+func (h *sessionHandlers) encodeOffLoop(s *server.Server, c *server.Client, b *server.Blocked, j *session.Job, enc func(), tries int) {
+	var took time.Duration // the work, not the wait for a slot
+	timed := func() { t0 := time.Now(); enc(); took = time.Since(t0) }
+	if !h.e.OffLoop(j, timed, nil) {
+		return // canceled before its turn: nothing was encoded
+	}
+	s.Post(func() {
+		if j.Done() || c.BlockedOf() != b {
+			return // unblocked, or disconnected: Cancel ended j
+		}
+		s.BlockedWork(c, took, false)
+		if tries > 1 && h.e.Stale(j) {
+			go h.encodeOffLoop(s, c, b, j, h.e.Encoder(j), tries-1)
+			return
+		}
+		if err := h.e.Submit(j); err != nil {
+			j.Err = err
+			j.OnDone(j)
+		}
+	})
 }
 
 // unblockJob is CLIENT UNBLOCK on a client waiting for j. TIMEOUT stops
@@ -263,11 +336,10 @@ func (h *sessionHandlers) genCommand(x *server.Ctx) {
 		return
 	}
 	if opt.Chat {
-		h.submitJob(x, session.NewChatGen(x.DB, key, x.Arg(2), opt))
+		h.encodeAndSubmit(x, session.NewChatGen(x.DB, key, x.Arg(2), opt), len(x.Args[2]))
 		return
 	}
-	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	h.submitJob(x, session.NewTextGen(x.DB, key, x.Arg(2), toks, opt))
+	h.encodeAndSubmit(x, session.NewTextGen(x.DB, key, x.Arg(2), nil, opt), len(x.Args[2]))
 }
 
 // PREFILL key text | PREFILL key IDS id [id ...]
@@ -302,8 +374,7 @@ func (h *sessionHandlers) prefillCommand(x *server.Ctx) {
 		x.Error(server.Errorf("prompt too long (max " + strconv.Itoa(maxPromptLen) + " bytes)"))
 		return
 	}
-	toks := h.e.Tok.Encode(x.Arg(2), tokenizer.EncodeOptions{ParseSpecial: true})
-	h.submitJob(x, session.NewTextPrefill(x.DB, key, x.Arg(2), toks))
+	h.encodeAndSubmit(x, session.NewTextPrefill(x.DB, key, x.Arg(2), nil), len(x.Args[2]))
 }
 
 // FORK source destination [REPLACE]
@@ -591,23 +662,60 @@ func (h *sessionHandlers) textCommand(x *server.Ctx) {
 	x.R.Bulk(out)
 }
 
-// tokenizeMaxBytes bounds TOKENIZE's text. Tokenising runs on the loop
-// and its ids and reply take many times the text's size (16 MiB took RSS
-// to 1.4 GB and stalled every client for seconds); 1 MiB is hundreds of
-// thousands of tokens, past any context served here.
+// tokenizeMaxBytes bounds TOKENIZE's text: its ids and reply take many
+// times the text's size (16 MiB took RSS to 1.4 GB), and 1 MiB is hundreds
+// of thousands of tokens, past any context served here.
 const tokenizeMaxBytes = 1 << 20
 
 // TOKENIZE text
+//
+// A text over inlineEncodeBytes is tokenised off the loop (a MiB takes
+// half a second), its reply formatted there too; the client blocks
+// meanwhile. CLIENT UNBLOCK does not end that wait, which is bounded.
 func (h *sessionHandlers) tokenizeCommand(x *server.Ctx) {
 	if len(x.Args[1]) > tokenizeMaxBytes {
 		x.Error(server.Errorf("TOKENIZE text is " + strconv.Itoa(len(x.Args[1])) + " bytes, over the limit of " + strconv.Itoa(tokenizeMaxBytes) + " (1 MiB): tokenize it in parts"))
 		return
 	}
-	toks := h.e.Tok.Encode(x.Arg(1), tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
-	x.R.Array(len(toks))
-	for _, t := range toks {
-		x.R.Int(int64(t))
+	text := x.Arg(1)
+	reply := func() []byte {
+		toks := h.e.Tok.Encode(text, tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
+		return appendIDs(nil, toks)
 	}
+	if len(text) <= inlineEncodeBytes || !x.CanBlock() {
+		x.R.Raw(reply())
+		return
+	}
+	s, c := x.S, x.C
+	b := &server.Blocked{Reason: "tokenize"}
+	s.Block(c, b)
+	go func() {
+		var out []byte
+		var took time.Duration
+		h.e.OffLoop(nil, func() { t0 := time.Now(); out = reply(); took = time.Since(t0) }, nil)
+		s.Post(func() {
+			if c.BlockedOf() != b {
+				return // disconnected
+			}
+			s.BlockedWork(c, took, false)
+			s.ReplyTo(c, func(r *server.Reply) { r.Raw(out) })
+			s.Unblock(c)
+		})
+	}()
+}
+
+// appendIDs appends the RESP array of token ids (the same in RESP2 and
+// RESP3) to b.
+func appendIDs(b []byte, ids []int32) []byte {
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(ids)), 10)
+	b = append(b, '\r', '\n')
+	for _, id := range ids {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(id), 10)
+		b = append(b, '\r', '\n')
+	}
+	return b
 }
 
 // DETOKENIZE id [id ...]

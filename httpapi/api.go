@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"reddwarf/infer/tokenizer"
 	"reddwarf/server"
 	"reddwarf/session"
 )
@@ -217,9 +216,20 @@ func (a *API) models(w http.ResponseWriter, r *http.Request) {
 }
 
 // submit makes j's session.Job and admits it on the loop, as GEN does.
+// The prompt is encoded on this goroutine, between two visits to the loop
+// (session.Engine.Encoder), so a long one never stalls other clients; if
+// the key changed meanwhile in a way its tokens depend on, it is encoded
+// again (at most maxEncodes times, then the job's start does it).
 func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, error) {
+	var toks []int32 // a stateless chat: the whole conversation, rendered
+	if j.chat && j.session == "" {
+		var err error
+		if toks, err = a.e.EncodeMessages(j.messages); err != nil {
+			return nil, err
+		}
+	}
 	var sj *session.Job
-	var err error
+	var enc func()
 	ok := a.onLoop(ctx, func() {
 		db := a.s.DBs[0]
 		key, discard := j.session, j.session == ""
@@ -234,30 +244,48 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 				}
 			}
 		}
-		special := tokenizer.EncodeOptions{ParseSpecial: true}
 		switch {
 		case j.chat && !discard:
 			sj = session.NewChatGen(db, key, j.messages[len(j.messages)-1].Content, j.opt)
 		case j.chat:
-			var toks []int32
-			if toks, err = a.e.EncodeMessages(j.messages); err != nil {
-				return
-			}
 			o := j.opt
 			o.Chat = false // rendered already; Chat would render it again
 			sj = session.NewGen(db, key, toks, true, o)
 		default:
-			sj = session.NewTextGen(db, key, j.prompt, a.e.Tok.Encode(j.prompt, special), j.opt)
+			sj = session.NewTextGen(db, key, j.prompt, nil, j.opt)
 		}
 		sj.Discard = discard
-		ev.attach(sj, j.stream)
-		err = a.e.Submit(sj)
+		enc = a.e.Encoder(sj)
 	})
 	if !ok {
 		return nil, ctx.Err()
 	}
-	return sj, err
+	for tries := maxEncodes; ; tries-- {
+		if enc != nil && !a.e.OffLoop(sj, enc, ctx.Done()) {
+			return nil, ctx.Err()
+		}
+		stale := false
+		var err error
+		ok := a.onLoop(ctx, func() {
+			if tries > 1 && a.e.Stale(sj) {
+				stale, enc = true, a.e.Encoder(sj)
+				return
+			}
+			ev.attach(sj, j.stream)
+			err = a.e.Submit(sj)
+		})
+		if !ok {
+			return nil, ctx.Err()
+		}
+		if !stale {
+			return sj, err
+		}
+	}
 }
+
+// maxEncodes bounds how often submit encodes a prompt whose key keeps
+// changing under it.
+const maxEncodes = 4
 
 // cancel drops sj as CLIENT KILL drops a GEN: the key stays as it was.
 func (a *API) cancel(sj *session.Job) {

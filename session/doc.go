@@ -40,8 +40,9 @@
 //
 // # A job's life
 //
-//	GEN key prompt      parse, tokenise (BOS first for a new session),
-//	                    Submit: the client blocks (server.Block)
+//	GEN key prompt      parse; the client blocks (server.Block);
+//	                    tokenise (encode.go: a large prompt on a
+//	                    goroutine), then Submit: admission, queue
 //	turn: start         the key is free: clone its session (or a new one),
 //	                    checkpoint "gen" at the start, reuse cached pages
 //	turn: step          prefill chunk / decode token in the shared batch;
@@ -49,5 +50,7 @@
 //	turn: finish        the clone replaces the session (one swap), pages are
 //	                    indexed, the reply is written and the client unblocked
 //
-// Everything here runs on the server's loop goroutine.
+// Everything here runs on the server's loop goroutine, but the work an
+// Encoder returns and OffLoop, which front ends run on goroutines of their
+// own.
 package session

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -56,6 +57,10 @@ type Engine struct {
 	stats    Stats
 	journal  Journal     // the session store's owner (SetJournal), nil: none
 	sm       store.Model // what the store's pages are filed under
+
+	// encodeSlots holds a token per prompt being encoded off the loop
+	// (OffLoop); its capacity bounds them.
+	encodeSlots chan struct{}
 }
 
 type keyRef struct {
@@ -103,8 +108,8 @@ func NewEngine(ks Keyspace, cfg *server.Config, m *infer.Model) (*Engine, error)
 	return &Engine{
 		Model: m, Tok: tok, CacheBytes: DefaultCacheBytes,
 		ks: ks, cfg: cfg, cache: infer.NewPrefixCache(m), busy: map[keyRef]int{}, live: NewSessions(),
-		seeds: uint64(time.Now().UnixNano()),
-		chat:  chatFormat(has), hasThink: has("<think>"), tmpl: newChatTemplate(chatTemplateSource(m), tok),
+		seeds: uint64(time.Now().UnixNano()), encodeSlots: make(chan struct{}, encodeSlotsFor(runtime.GOMAXPROCS(0))),
+		chat: chatFormat(has), hasThink: has("<think>"), tmpl: newChatTemplate(chatTemplateSource(m), tok),
 	}, nil
 }
 
@@ -123,21 +128,6 @@ func (e *Engine) Codec() (*Codec, error) { return NewCodec(e.Model, e.live) }
 
 // Chat is the model's chat format, or nil.
 func (e *Engine) Chat() *ChatFormat { return e.chat }
-
-// renderChat encodes a GEN CHAT user turn for a session of st.
-func (e *Engine) renderChat(st *infer.State, text string, think bool) ([]int32, error) {
-	if e.tmpl != nil {
-		return e.tmpl.encode(e.Tok, text, st.Tokens(), think)
-	}
-	if e.chat == nil {
-		return nil, ErrNoChatFormat
-	}
-	afterEnd := false
-	if id, ok := e.Tok.Lookup(e.chat.turnEnd); ok && st.Len() > 0 {
-		afterEnd = st.Tokens()[st.Len()-1] == id
-	}
-	return e.chat.Encode(e.Tok, text, afterEnd, think, e.hasThink), nil
-}
 
 // Hooks are what the engine plugs into the server (server.Register):
 // the loop's step, which keys are busy (the server refuses other writes to
@@ -228,8 +218,10 @@ func (e *Engine) Submit(j *Job) error {
 	}
 	if !e.KeyBusy(j.DB, j.Key) {
 		n := len(j.prompt)
-		if j.Opt.Chat {
-			// The user's text, and room for the turn's markers.
+		if j.Opt.Chat && !j.encoded {
+			// Not rendered yet (no Encoder): the user's text, and room
+			// for the turn's markers. A turn that failed to render
+			// counts nothing: it fails with that error at start.
 			n = len(e.Tok.Encode(j.chat, tokenizer.EncodeOptions{ParseSpecial: true})) + chatTurnOverhead
 		}
 		if cur == 0 && j.addBOS && e.Tok.WantsBOS() {
@@ -258,6 +250,9 @@ func (e *Engine) queue(j *Job) {
 func (e *Engine) Cancel(j *Job) {
 	if j.done {
 		return
+	}
+	if j.encodeStop != nil {
+		close(j.encodeStop) // its prompt need not be encoded (OffLoop)
 	}
 	for i, q := range e.queued {
 		if q == j {
@@ -420,16 +415,10 @@ func (e *Engine) start(j *Job) error {
 	if l := j.st.Logits(); l != nil {
 		j.startLogits = append([]float32(nil), l...)
 	}
-	// Text appended to a session continues it (see NewTextGen).
-	if j.text != "" && j.st.Len() > 0 {
-		j.prompt = e.Tok.Encode(j.text, tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
-	}
-	if j.Opt.Chat {
-		p, err := e.renderChat(j.st, j.chat, j.Opt.Think)
-		if err != nil {
-			return err
-		}
-		j.prompt = p
+	// A text or CHAT prompt encoded for another session than this one
+	// (the key changed after the front end encoded it) is encoded again.
+	if err := e.promptFor(j, j.st); err != nil {
+		return err
 	}
 	// The tokens to feed.
 	feed := make([]int32, 0, len(j.prompt)+1)

@@ -68,9 +68,18 @@ type Job struct {
 	Discard bool
 
 	prompt []int32 // tokens to append, without BOS
-	text   string  // a text prompt: encoded again at start if the session is not empty
-	chat   string  // GEN CHAT: the user's text, rendered and encoded at start
+	text   string  // a text prompt: prompt is its encoding (encode.go)
+	chat   string  // GEN CHAT: the user's text; prompt is the rendered turn
 	addBOS bool    // prepend BOS when the session is empty (text prompts)
+	// For a text or CHAT prompt: prompt was encoded (encoded) for a
+	// session whose last token is encLast (-1: empty), with encErr the
+	// CHAT rendering's error; start encodes again for another (encode.go).
+	encoded bool
+	encLast int32
+	encErr  error
+	// encodeStop is closed by Cancel: an encoding not started yet
+	// (Engine.OffLoop) is skipped.
+	encodeStop chan struct{}
 
 	// Running state.
 	obj         *server.Object // the key's object when the job started (nil: new key)
@@ -127,18 +136,19 @@ func NewPrefill(db *server.DB, key string, tokens []int32, addBOS bool) *Job {
 }
 
 // NewTextGen and NewTextPrefill make GEN and PREFILL jobs for a text
-// prompt; toks is text encoded as a sequence start without BOS (what the
-// caller counted for admission). BOS is added if the session is empty and
-// the model wants one; if the session is not empty, text is encoded again
-// as a continuation (tokenizer.EncodeOptions.Continue), so "ti" then "me"
-// reads "time", not "ti me".
+// prompt; toks is text encoded as a sequence start without BOS, or nil
+// for a front end that encodes it off the loop (Engine.Encoder) before
+// Submit. BOS is added if the session is empty and the model wants one;
+// if the session is not empty, text is encoded again as a continuation
+// (tokenizer.EncodeOptions.Continue), so "ti" then "me" reads "time", not
+// "ti me".
 func NewTextGen(db *server.DB, key, text string, toks []int32, opt GenOptions) *Job {
-	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Opt: opt}
+	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Opt: opt, encoded: toks != nil, encLast: -1}
 }
 
 // NewTextPrefill: see NewTextGen.
 func NewTextPrefill(db *server.DB, key, text string, toks []int32) *Job {
-	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Prefill: true}
+	return &Job{DB: db, Key: key, prompt: toks, text: text, addBOS: true, Prefill: true, encoded: toks != nil, encLast: -1}
 }
 
 // Stop ends a generating job early, as a MAXTOKENS stop would: its next
