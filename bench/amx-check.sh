@@ -27,7 +27,7 @@ build)
 	dir=${2:?usage: amx-check.sh build DIR}
 	root=$(cd "$(dirname "$0")/.." && pwd)
 	mkdir -p "$dir"
-	(cd "$root" && go test -c -o "$dir/metalkit.test" ./metalkit)
+	(cd "$root" && go test -c -ldflags="-s -w" -o "$dir/metalkit.test" ./metalkit)
 	cp "$0" "$dir/amx-check.sh"
 	echo "built $dir/metalkit.test; on the AMX host: $dir/amx-check.sh run $dir/metalkit.test"
 	exit 0

@@ -22,9 +22,9 @@ cd "$(dirname "$0")"
 case "${1:-}" in
 build)
 	mkdir -p bin
-	CGO_ENABLED=0 go test -c -o bin/cuda-nocgo.test .
-	CGO_ENABLED=1 go test -c -o bin/cuda-cgo.test .
-	CGO_ENABLED=0 go test -c -o bin/infer-nocgo.test ../../infer
+	CGO_ENABLED=0 go test -c -ldflags='-s -w' -o bin/cuda-nocgo.test .
+	CGO_ENABLED=1 go test -c -ldflags='-s -w' -o bin/cuda-cgo.test .
+	CGO_ENABLED=0 go test -c -ldflags='-s -w' -o bin/infer-nocgo.test ../../infer
 	ls -l bin
 	;;
 run)

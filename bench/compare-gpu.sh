@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# compare-gpu.sh: one GPU-machine session that runs everything issue 15 and
+# issue 14 need from a machine with an NVIDIA GPU, for a machine that has
+# no Go toolchain and cannot reach the network (the lent H100/H200 hosts).
+#
+#   Here (Go, network):  bench/compare-gpu.sh pack BUNDLE
+#       builds metalkit/cuda's test binaries (gpu-test.sh build), the AMX
+#       check binary (bench/amx-check.sh build), a stripped reddwarf, and
+#       copies BUNDLE (node-llama-cpp 3.21.1's llama/gitRelease.bundle, from
+#       `npm pack node-llama-cpp@3.21.1`) beside them, all into
+#       metalkit/cuda/bin (ignored by git; carry it, under 64 MiB).
+#   There:               bench/compare-gpu.sh run
+#       writes into $OUT (default ./gpu-out):
+#         gpu-test.log and gpu-test.sh's files: every metalkit/cuda op against
+#           the CPU device, stories260K greedy on the GPU, HBM read GB/s and
+#           matmul GB/s on a 1B llama's shapes (bandwidth.json);
+#         amx-check.txt: metalkit's AMX kernels vs the Go reference and their
+#           benchmarks beside AVX-512 VNNI (the host's CPU flags in it);
+#         llama-bench-*.txt: llama.cpp's CUDA build (build-llamacpp-cuda.sh,
+#           the same source as the CPU baseline) on reddwarf synth's 1B
+#           llama in Q8_0 and Q4_K, -ngl 99, prefill 512 and decode 128.
+#       The llama.cpp build runs on CPUs 2.. while the GPU tests run, so
+#       that amx-check's benchmarks (CPUs 0-1) come after it has finished.
+#
+# Each part has its own time limit so that one hang cannot eat the others'
+# results; the whole run fits the 10 minutes a lent machine gives a call.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/metalkit/cuda/bin
+case "${1:-}" in
+pack)
+	bundle=${2:?usage: compare-gpu.sh pack BUNDLE}
+	set -e
+	"$root/metalkit/cuda/gpu-test.sh" build
+	"$root/bench/amx-check.sh" build "$bin/amx"
+	(cd "$root" && CGO_ENABLED=0 go build -ldflags='-s -w' -o "$bin/reddwarf" .)
+	gzip -f -9 "$bin/reddwarf" # the carry limit is 64 MiB; the bundle alone is 35 MB
+	cp "$bundle" "$bin/llama.bundle"
+	cp "$root/../../shared/gpu/build-llamacpp-cuda.sh" "$bin/" 2>/dev/null || cp /work/shared/gpu/build-llamacpp-cuda.sh "$bin/"
+	du -sh "$bin"
+	;;
+run)
+	out=${OUT:-$PWD/gpu-out}
+	export OUT=$out
+	mkdir -p "$out"
+	ncpu=$(nproc)
+	(
+		echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $ncpu cores"
+		echo "cpu_flags: $(grep -o -w 'avx512[a-z_0-9]*\|amx[a-z_0-9]*\|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+		uptime
+		nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+		which nvcc cmake ninja git && nvcc --version | tail -2
+	) >"$out/host.txt" 2>&1
+	# llama.cpp's CUDA build and the 1B models, in the background on CPUs 2..
+	work=/tmp/cgpu
+	mkdir -p "$work"
+	gunzip -c "$bin/reddwarf.gz" >"$work/reddwarf" && chmod +x "$work/reddwarf"
+	(
+		taskset -c 2-$((ncpu - 1)) bash "$bin/build-llamacpp-cuda.sh" "$bin/llama.bundle" "$work/lcpp" 90 >"$out/llamacpp-build.txt" 2>&1
+		echo "build rc=$?" >>"$out/llamacpp-build.txt"
+	) &
+	build=$!
+	for q in q8_0 q4_k; do
+		taskset -c 2-$((ncpu - 1)) "$work/reddwarf" synth --arch llama --shape 1b --quant $q -o "$work/llama1b-$q.gguf" >"$out/synth-$q.txt" 2>&1 &
+	done
+	timeout 240 "$root/metalkit/cuda/gpu-test.sh" run >"$out/gpu-test.log" 2>&1
+	echo "gpu-test rc=$?" >>"$out/gpu-test.log"
+	wait $build
+	wait
+	(cd "$bin/amx" && timeout 120 ./amx-check.sh run ./metalkit.test 0-1) >"$out/amx-check.txt" 2>&1
+	echo "amx-check rc=$?" >>"$out/amx-check.txt"
+	lb=$work/lcpp/build/bin/llama-bench
+	for q in q8_0 q4_k; do
+		[ -x "$lb" ] && [ -f "$work/llama1b-$q.gguf" ] || { echo "no llama-bench or model" >"$out/llama-bench-$q.txt"; continue; }
+		timeout 60 "$lb" -m "$work/llama1b-$q.gguf" -ngl 99 -p 512 -n 128 -r 3 -o md >"$out/llama-bench-$q.txt" 2>&1
+	done
+	(uptime; nvidia-smi) >>"$out/host.txt" 2>&1
+	tail -5 "$out"/gpu-test.log "$out"/amx-check.txt "$out"/llama-bench-*.txt "$out/llamacpp-build.txt"
+	;;
+*)
+	sed -n '2,24p' "$0"
+	exit 2
+	;;
+esac
