@@ -63,19 +63,26 @@ run)
 	for q in q8_0 q4_k; do
 		taskset -c 2-$((ncpu - 1)) "$work/reddwarf" synth --arch llama --shape 1b --quant $q -o "$work/llama1b-$q.gguf" >"$out/synth-$q.txt" 2>&1 &
 	done
-	timeout 240 "$root/metalkit/cuda/gpu-test.sh" run >"$out/gpu-test.log" 2>&1
+	timeout 200 "$root/metalkit/cuda/gpu-test.sh" run >"$out/gpu-test.log" 2>&1
 	echo "gpu-test rc=$?" >>"$out/gpu-test.log"
 	wait $build
 	wait
-	(cd "$bin/amx" && timeout 120 ./amx-check.sh run ./metalkit.test 0-1) >"$out/amx-check.txt" 2>&1
+	# The seam's llama forward on the GPU (infer's TestDeviceLlamaSpeed):
+	# decode tok/s and 64 greedy steps against the CPU path. avx2: the CPU
+	# backend that keeps Q8_0/Q4_K in the GGUF layout the GPU uploads.
+	for q in q8_0 q4_k; do
+		(cd "$root/infer" && METALKIT_BACKEND=avx2 REDDWARF_GPU_MODEL="$work/llama1b-$q.gguf" timeout 60 "$bin/infer-nocgo.test" \
+			-test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
+	done
+	(cd "$bin/amx" && timeout 100 ./amx-check.sh run ./metalkit.test 0-1) >"$out/amx-check.txt" 2>&1
 	echo "amx-check rc=$?" >>"$out/amx-check.txt"
 	lb=$work/lcpp/build/bin/llama-bench
 	for q in q8_0 q4_k; do
 		[ -x "$lb" ] && [ -f "$work/llama1b-$q.gguf" ] || { echo "no llama-bench or model" >"$out/llama-bench-$q.txt"; continue; }
-		timeout 60 "$lb" -m "$work/llama1b-$q.gguf" -ngl 99 -p 512 -n 128 -r 3 -o md >"$out/llama-bench-$q.txt" 2>&1
+		timeout 45 "$lb" -m "$work/llama1b-$q.gguf" -ngl 99 -p 512 -n 128 -r 3 -o md >"$out/llama-bench-$q.txt" 2>&1
 	done
 	(uptime; nvidia-smi) >>"$out/host.txt" 2>&1
-	tail -5 "$out"/gpu-test.log "$out"/amx-check.txt "$out"/llama-bench-*.txt "$out/llamacpp-build.txt"
+	tail -5 "$out"/gpu-test.log "$out"/amx-check.txt "$out"/llama-bench-*.txt "$out"/device-llama-*.txt "$out/llamacpp-build.txt"
 	;;
 *)
 	sed -n '2,24p' "$0"

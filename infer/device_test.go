@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"testing"
+	"time"
 
 	"reddwarf/metalkit"
 	"reddwarf/metalkit/cuda"
@@ -173,4 +174,84 @@ func TestDeviceStoriesGreedy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeviceLlamaSpeed measures the seam's llama forward (deviceLlama: one
+// token of one session per call, every op through metalkit.Device) on the
+// GGUF file REDDWARF_GPU_MODEL names, on the CUDA device: decode tok/s over
+// 128 steps, each step reading the logits back and choosing the next token
+// as a server would. It also runs 64 greedy steps on both the GPU and
+// Model.Step (the CPU path, which rounds activations to 8 bits per block
+// where the GPU keeps f32) and fails if a logit differs by more than 0.5
+// (a broken kernel gives O(1) differences) or the greedy tokens part
+// before step 16 (random-weight synth models have near ties later, so a
+// later parting is reported, not failed). gpu-test.sh's caller
+// (bench/compare-gpu.sh) sets REDDWARF_GPU_MODEL; without it this skips.
+func TestDeviceLlamaSpeed(t *testing.T) {
+	path := os.Getenv("REDDWARF_GPU_MODEL")
+	if path == "" {
+		t.Skip("REDDWARF_GPU_MODEL is not set: bench/compare-gpu.sh runs this on a GPU machine")
+	}
+	var d metalkit.Device = metalkit.NewCPUDevice(nil) // REDDWARF_GPU_MODEL_CPU=1: check this test itself anywhere
+	if os.Getenv("REDDWARF_GPU_MODEL_CPU") != "1" {
+		c, err := cuda.Open(0)
+		if err != nil {
+			t.Fatalf("no CUDA device: %v", err)
+		}
+		d = c
+	}
+	defer d.Close()
+	m, err := Open(path, Options{KVType: "f16", Ctx: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	lm, ok := m.arch.(*llama)
+	if !ok {
+		t.Fatalf("%s: not a llama-family model", path)
+	}
+	g := newDeviceLlama(t, d, lm, 1024)
+	logits := make([]float32, g.c.Vocab)
+
+	// Greedy steps on both paths.
+	s := m.NewState()
+	tok, parted, worst := int32(1), -1, 0.0
+	for step := 0; step < 64; step++ {
+		g.forward(tok, step)
+		if err := d.Read(logits, g.logits, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Step([]Seq{{s, []int32{tok}}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range s.Logits() {
+			e := math.Abs(float64(v - logits[i]))
+			if e > 0.5 || logits[i] != logits[i] {
+				t.Fatalf("step %d logit %d: GPU %v, CPU %v", step, i, logits[i], v)
+			}
+			worst = max(worst, e)
+		}
+		next, cpuNext := Argmax(logits), Argmax(s.Logits())
+		if next != cpuNext && parted < 0 {
+			parted = step
+			if step < 16 {
+				t.Errorf("greedy tokens part at step %d: GPU %d, CPU %d", step, next, cpuNext)
+			}
+		}
+		tok = cpuNext
+	}
+	t.Logf("%s: 64 greedy steps, max |Δ logit| GPU vs CPU %.3g, tokens part at step %d (-1: never)", path, worst, parted)
+
+	// Decode speed: 128 steps from position 0, logits read back each step.
+	start := time.Now()
+	tok = 1
+	for step := 0; step < 128; step++ {
+		g.forward(tok, step)
+		if err := d.Read(logits, g.logits, 0); err != nil {
+			t.Fatal(err)
+		}
+		tok = Argmax(logits)
+	}
+	sec := time.Since(start).Seconds()
+	t.Logf("%s on %s: decode %.1f tok/s (%.3f ms/token, 128 tokens, batch 1, no CUDA graph)", path, d.Name(), 128/sec, sec/128*1e3)
 }
