@@ -96,7 +96,10 @@ func loadGemma3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 }
 
 // Forward implements Arch: one batched step over all seqs.
-func (m *gemma3) Forward(pool *metalkit.Pool, batch []Seq) {
+func (m *gemma3) Forward(d metalkit.Device, batch []Seq) {
+	// Every architecture runs on host memory today (metalkit.HostDevice);
+	// Model refuses any other device for it, so this cannot fail.
+	dev := d.(metalkit.HostDevice)
 	c := &m.cfg
 	w := &m.w
 	r := &m.run
@@ -116,9 +119,9 @@ func (m *gemma3) Forward(pool *metalkit.Pool, batch []Seq) {
 		// Attention block:
 		// x += n_post(Wo · attention(rope(n_q(Wq·n(x))), rope(n_k(Wk·n(x))), Wv·n(x))).
 		m.rmsnormRows(r.xb, r.x, l.attnNorm, T)
-		metalkit.MatMul(pool, r.q, l.wq, r.xb, T)
-		metalkit.MatMul(pool, r.k, l.wk, r.xb, T)
-		metalkit.MatMul(pool, r.v, l.wv, r.xb, T)
+		dev.MatMulHost(r.q, l.wq, r.xb, T)
+		dev.MatMulHost(r.k, l.wk, r.xb, T)
+		dev.MatMulHost(r.v, l.wv, r.xb, T)
 		m.normHeads(r.q, l.qNorm, T*c.Heads)
 		m.normHeads(r.k, l.kNorm, T*c.KVHeads)
 		if m.qScale != 1 {
@@ -129,26 +132,26 @@ func (m *gemma3) Forward(pool *metalkit.Pool, batch []Seq) {
 			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos, base, scale)
 			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
 		}
-		m.attention(pool, li, window)
+		m.attention(dev, li, window)
 		if li == len(w.layers)-1 {
 			T = m.keepLastRows() // only the rows that need logits go on
 		}
-		metalkit.MatMul(pool, r.xb, l.wo, r.att, T)
+		dev.MatMulHost(r.xb, l.wo, r.att, T)
 		m.rmsnormRows(r.xb, r.xb, post.attn, T)
 		metalkit.Add(r.x, r.x, r.xb)
 
 		// Feed-forward block: x += n_post(Wdown · (GELU(Wgate·n(x)) ⊙ Wup·n(x))).
 		m.rmsnormRows(r.xb, r.x, l.ffnNorm, T)
-		metalkit.MatMul(pool, r.hb, l.wGate, r.xb, T)
-		metalkit.MatMul(pool, r.hb2, l.wUp, r.xb, T)
+		dev.MatMulHost(r.hb, l.wGate, r.xb, T)
+		dev.MatMulHost(r.hb2, l.wUp, r.xb, T)
 		metalkit.GeGLU(r.hb, r.hb, r.hb2)
-		metalkit.MatMul(pool, r.xb, l.wDown, r.hb, T)
+		dev.MatMulHost(r.xb, l.wDown, r.hb, T)
 		m.rmsnormRows(r.xb, r.xb, post.ffn, T)
 		metalkit.Add(r.x, r.x, r.xb)
 	}
 
 	// Classifier, for the last row of each seq, then the soft cap.
-	m.classify(pool, batch)
+	m.classify(dev, batch)
 	if m.softcap > 0 {
 		for _, sq := range batch {
 			for i, v := range sq.State.logits {

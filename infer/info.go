@@ -11,7 +11,8 @@ type Field struct {
 }
 
 // Info describes the model, in a fixed order: architecture, params, quant,
-// ctx, vocab, bytes_mapped, layers, dim, heads, kv_heads, name. The server
+// ctx, vocab, bytes_mapped, layers, dim, heads, kv_heads, name, device (the
+// metalkit device the forward passes run on: "cpu", "cuda:0 …"). The server
 // logs it at start and MODEL replies it as a map.
 func (m *Model) Info() []Field {
 	sh := m.arch.Shape()
@@ -35,6 +36,7 @@ func (m *Model) Info() []Field {
 		{"heads", sh.Heads},
 		{"kv_heads", sh.KVHeads},
 		{"name", name},
+		{"device", m.dev.Name()},
 	}
 }
 

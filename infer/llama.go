@@ -2,7 +2,6 @@ package infer
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"reddwarf/infer/gguf"
@@ -409,7 +408,10 @@ func grow(b []float32, n int) []float32 {
 }
 
 // Forward implements Arch: one batched step over all seqs.
-func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
+func (m *llama) Forward(d metalkit.Device, batch []Seq) {
+	// Every architecture runs on host memory today (metalkit.HostDevice);
+	// Model refuses any other device for it, so this cannot fail.
+	dev := d.(metalkit.HostDevice)
 	c := &m.cfg
 	w := &m.w
 	r := &m.run
@@ -423,9 +425,9 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 
 		// Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
 		m.rmsnormRows(r.xb, r.x, l.attnNorm, T)
-		metalkit.MatMul(pool, r.q, l.wq, r.xb, T)
-		metalkit.MatMul(pool, r.k, l.wk, r.xb, T)
-		metalkit.MatMul(pool, r.v, l.wv, r.xb, T)
+		dev.MatMulHost(r.q, l.wq, r.xb, T)
+		dev.MatMulHost(r.k, l.wk, r.xb, T)
+		dev.MatMulHost(r.v, l.wv, r.xb, T)
 		addBias(r.q, l.bq, T) // qwen2: Q/K/V biases
 		addBias(r.k, l.bk, T)
 		addBias(r.v, l.bv, T)
@@ -436,33 +438,33 @@ func (m *llama) Forward(pool *metalkit.Pool, batch []Seq) {
 			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos, c.RopeBase, c.RopeScale)
 			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
 		}
-		m.attention(pool, li, 0)
+		m.attention(dev, li, 0)
 		if li == len(w.layers)-1 {
 			// The last layer's output matters only for rows that need
 			// logits: keep those (each seq's last row) and drop the rest
 			// before the output projection and the FFN.
 			T = m.keepLastRows()
 		}
-		metalkit.MatMul(pool, r.xb, l.wo, r.att, T)
+		dev.MatMulHost(r.xb, l.wo, r.att, T)
 		metalkit.Add(r.x, r.x, r.xb)
 
 		// Feed-forward block: x += Wdown · (SiLU(Wgate·n(x)) ⊙ Wup·n(x)),
 		// or x += MoE(n(x)) (qwen3moe).
 		m.rmsnormRows(r.xb, r.x, l.ffnNorm, T)
 		if l.moe != nil {
-			l.moe.addTo(pool, r.x, r.xb, T, &r.moe)
+			l.moe.addTo(dev, r.x, r.xb, T, &r.moe)
 			continue
 		}
-		metalkit.MatMul(pool, r.hb, l.wGate, r.xb, T)
-		metalkit.MatMul(pool, r.hb2, l.wUp, r.xb, T)
+		dev.MatMulHost(r.hb, l.wGate, r.xb, T)
+		dev.MatMulHost(r.hb2, l.wUp, r.xb, T)
 		metalkit.SwiGLU(r.hb, r.hb, r.hb2)
-		metalkit.MatMul(pool, r.xb, l.wDown, r.hb, T)
+		dev.MatMulHost(r.xb, l.wDown, r.hb, T)
 		metalkit.Add(r.x, r.x, r.xb)
 	}
 
 	// Classifier, for the last row of each seq (now rows [0, seqs)):
 	// logits = Wout · n(x).
-	m.classify(pool, batch)
+	m.classify(dev, batch)
 }
 
 // embedBatch lays out the batch's rows (every new token of every seq, seq
@@ -497,13 +499,13 @@ func (m *llama) embedBatch(batch []Seq) int {
 
 // classify sets each seq's logits from its row of x (rows [0, seqs), after
 // keepLastRows): logits = Wout · n(x).
-func (m *llama) classify(pool *metalkit.Pool, batch []Seq) {
+func (m *llama) classify(dev metalkit.HostDevice, batch []Seq) {
 	c := &m.cfg
 	r := &m.run
 	S := len(batch)
 	m.rmsnormRows(r.xb, r.x, m.w.outNorm, S)
 	r.logits = grow(r.logits, S*c.Vocab)
-	metalkit.MatMul(pool, r.logits, m.w.output, r.xb, S)
+	dev.MatMulHost(r.logits, m.w.output, r.xb, S)
 	for i, sq := range batch {
 		s := sq.State
 		if cap(s.logits) < c.Vocab {
@@ -569,7 +571,8 @@ func (m *llama) rope(x []float32, nHeads, pos int, base, scale float32) {
 	c := &m.cfg
 	switch {
 	case m.w.ropeFreqs != nil:
-		ropeWithFactors(x, nHeads, c.HeadDim, c.RopeDim, pos, base, scale, m.w.ropeFreqs, c.RopeNeox)
+		metalkit.RopeFactors(x, pos, metalkit.Rope{Heads: nHeads, HeadDim: c.HeadDim, Dim: c.RopeDim,
+			Base: base, Scale: scale, Neox: c.RopeNeox, Factors: m.w.ropeFreqs})
 	case c.RopeNeox:
 		metalkit.RopeNeox(x, nHeads, c.HeadDim, c.RopeDim, pos, base, scale)
 	default:
@@ -577,32 +580,11 @@ func (m *llama) rope(x []float32, nHeads, pos int, base, scale float32) {
 	}
 }
 
-// ropeWithFactors is RopeNorm/RopeNeox with θ_i divided by factors[i]
-// (llama.cpp's rope "freq_factors", from rope_freqs.weight). metalkit's rope
-// has no factors argument, so it lives here.
-func ropeWithFactors(x []float32, nHeads, headDim, ropeDim, pos int, base, scale float32, factors []float32, neox bool) {
-	half := ropeDim / 2
-	for i := 0; i < half; i++ {
-		theta := float64(pos) * float64(scale) * math.Pow(float64(base), -float64(2*i)/float64(ropeDim)) / float64(factors[i])
-		sn, cs := math.Sincos(theta)
-		s, c := float32(sn), float32(cs)
-		for h := 0; h < nHeads; h++ {
-			a, b := h*headDim+2*i, h*headDim+2*i+1
-			if neox {
-				a, b = h*headDim+i, h*headDim+i+half
-			}
-			x0, x1 := x[a], x[b]
-			x[a] = x0*c - x1*s
-			x[b] = x0*s + x1*c
-		}
-	}
-}
-
 // attention computes r.att for every row of layer li: each row's query heads
 // attend to positions [0, pos] of the row's own state (causal), or with a
 // sliding window of w > 0 positions to [pos-w+1, pos]. Work is split over
 // (row, KV head) pairs; see attendGroup.
-func (m *llama) attention(pool *metalkit.Pool, li, w int) {
+func (m *llama) attention(dev metalkit.HostDevice, li, w int) {
 	c := &m.cfg
 	r := &m.run
 	qDim := c.Heads * c.HeadDim
@@ -611,7 +593,7 @@ func (m *llama) attention(pool *metalkit.Pool, li, w int) {
 	for _, row := range r.rows {
 		maxLen = max(maxLen, row.pos+1)
 	}
-	pool.Parallel(len(r.rows)*c.KVHeads, func(start, end int) {
+	dev.Parallel(len(r.rows)*c.KVHeads, func(start, end int) {
 		sc := newAttnScratch(group, c.HeadDim, maxLen)
 		for job := start; job < end; job++ {
 			t, g := job/c.KVHeads, job%c.KVHeads

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -22,7 +23,16 @@ type Options struct {
 	// CheckpointInterval is how often (tokens) deepseek4 keeps an automatic
 	// restore point for rollbacks; 0 = 2048, negative = never.
 	CheckpointInterval int
+	// Device runs the forward passes; nil means the CPU device on a pool
+	// of Threads threads, which the Model makes and closes. A device given
+	// here stays the caller's to close, after the Model. Every
+	// architecture's pass runs on host memory today, so a device that is
+	// not a metalkit.HostDevice (a GPU) is refused with ErrDevice.
+	Device metalkit.Device
 }
+
+// ErrDevice is returned by Open for a device the model cannot run on.
+var ErrDevice = errors.New("infer: the model cannot run on this device")
 
 // Arch is one architecture's forward pass over a loaded GGUF. It is
 // registered by its general.architecture name (Register) and wrapped by a
@@ -32,13 +42,13 @@ type Arch interface {
 	Shape() Shape
 	// KVLayout says what a State keeps per position.
 	KVLayout() KVLayout
-	// Forward runs one batched step: for every Seq, feeds its Tokens at
+	// Forward runs one batched step on dev, the Model's device: for every Seq, feeds its Tokens at
 	// positions [State.Len(), State.Len()+len(Tokens)), writes their K/V rows
 	// into the State's (already reserved, private) pages, and sets the State's
 	// logits to those after the last token. It does not append the tokens;
 	// Model.Step does after it returns. Batches are validated before Forward
 	// is called, so it cannot fail on input.
-	Forward(pool *metalkit.Pool, batch []Seq)
+	Forward(dev metalkit.Device, batch []Seq)
 }
 
 // Shape is an architecture's dimensions, as Model.Info reports them.
@@ -87,13 +97,15 @@ func Architectures() []string {
 }
 
 // Model is a loaded model: the GGUF (mmapped or in memory), its architecture
-// and a compute pool. Step is serialised by a mutex: one batch at a time.
+// and the device its forward passes run on. Step is serialised by a mutex:
+// one batch at a time.
 type Model struct {
 	name    string // file path or name given to OpenBytes
 	file    *gguf.File
 	arch    Arch
 	archID  string
-	pool    *metalkit.Pool
+	dev     metalkit.Device
+	pool    *metalkit.Pool // the CPU device's, when the Model made it; else nil
 	threads int
 	vocab   int
 	ctx     int
@@ -149,13 +161,24 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 	if load == nil {
 		return nil, fmt.Errorf("infer: %s: architecture %q not supported (have %v)", name, archID, Architectures())
 	}
+	// The device first: refusing one must not wait for the weights to load.
+	dev, pool := opt.Device, (*metalkit.Pool)(nil)
+	if dev != nil {
+		if _, ok := dev.(metalkit.HostDevice); !ok {
+			return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
+		}
+	} else {
+		threads := opt.Threads
+		if threads <= 0 {
+			threads = runtime.NumCPU()
+		}
+		pool = metalkit.NewPool(threads)
+		dev = metalkit.NewCPUDevice(pool)
+	}
 	arch, err := load(f, opt, kvType)
 	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("infer: %s: %w", name, err)
-	}
-	threads := opt.Threads
-	if threads <= 0 {
-		threads = runtime.NumCPU()
 	}
 	sh := arch.Shape()
 	ctx := opt.Ctx
@@ -163,17 +186,18 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 		ctx = sh.Ctx
 	}
 	if ctx <= 0 {
+		pool.Close()
 		return nil, fmt.Errorf("infer: %s: no context length in the model; set Options.Ctx", name)
 	}
 	return &Model{
 		name: name, file: f, arch: arch, archID: archID,
-		pool: metalkit.NewPool(threads), threads: threads,
+		dev: dev, pool: pool, threads: dev.(metalkit.HostDevice).Threads(),
 		vocab: sh.Vocab, ctx: ctx, kvType: kvType,
 	}, nil
 }
 
-// Close stops the compute pool and releases the file mapping. The Model and
-// its States must not be used afterwards.
+// Close stops the compute pool (when the Model made it) and releases the
+// file mapping. The Model and its States must not be used afterwards.
 func (m *Model) Close() error {
 	m.pool.Close()
 	return m.file.Close()
@@ -199,6 +223,9 @@ func (m *Model) Vocab() int { return m.vocab }
 
 // Ctx is the context size every State of this model has.
 func (m *Model) Ctx() int { return m.ctx }
+
+// Device is the device the forward passes run on.
+func (m *Model) Device() metalkit.Device { return m.dev }
 
 // Threads is the compute pool's size.
 func (m *Model) Threads() int { return m.threads }
@@ -228,7 +255,7 @@ func (m *Model) Step(batch []Seq) error {
 	for _, sq := range batch {
 		sq.State.reserve(len(sq.Tokens))
 	}
-	m.arch.Forward(m.pool, batch)
+	m.arch.Forward(m.dev, batch)
 	for _, sq := range batch {
 		sq.State.tokens = append(sq.State.tokens, sq.Tokens...)
 	}

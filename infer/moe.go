@@ -63,13 +63,13 @@ type moeScratch struct {
 
 // addTo adds the block's output for the T rows of xn (T × dim) to x.
 // Each expert runs once, over all the rows routed to it.
-func (e *moeFFN) addTo(pool *metalkit.Pool, x, xn []float32, T int, sc *moeScratch) {
+func (e *moeFFN) addTo(dev metalkit.HostDevice, x, xn []float32, T int, sc *moeScratch) {
 	E, dim, ffn, K := len(e.gate), e.router.Cols, e.gate[0].Rows, e.used
 
 	// Route: softmax over the experts, keep the K most probable,
 	// renormalise their probabilities.
 	sc.probs = grow(sc.probs, T*E)
-	metalkit.MatMul(pool, sc.probs, e.router, xn, T)
+	dev.MatMulHost(sc.probs, e.router, xn, T)
 	if cap(sc.sel) < T*K {
 		sc.sel = make([]int, T*K)
 	}
@@ -104,10 +104,10 @@ func (e *moeFFN) addTo(pool *metalkit.Pool, x, xn []float32, T int, sc *moeScrat
 		for i, t := range sc.rows {
 			copy(sc.in[i*dim:(i+1)*dim], xn[t*dim:(t+1)*dim])
 		}
-		metalkit.MatMul(pool, sc.g, e.gate[ex], sc.in, n)
-		metalkit.MatMul(pool, sc.u, e.up[ex], sc.in, n)
+		dev.MatMulHost(sc.g, e.gate[ex], sc.in, n)
+		dev.MatMulHost(sc.u, e.up[ex], sc.in, n)
 		metalkit.SwiGLU(sc.g, sc.g, sc.u)
-		metalkit.MatMul(pool, sc.out, e.down[ex], sc.g, n)
+		dev.MatMulHost(sc.out, e.down[ex], sc.g, n)
 		for i, t := range sc.rows {
 			metalkit.Axpy(x[t*dim:(t+1)*dim], sc.rw[i], sc.out[i*dim:(i+1)*dim])
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"reddwarf/metalkit"
 	"reddwarf/models"
 )
 
@@ -239,12 +240,12 @@ func TestOpenAndInfo(t *testing.T) {
 		keys = append(keys, f.Key)
 		got[f.Key] = f.Value
 	}
-	wantKeys := []string{"architecture", "params", "quant", "ctx", "vocab", "bytes_mapped", "layers", "dim", "heads", "kv_heads", "name"}
+	wantKeys := []string{"architecture", "params", "quant", "ctx", "vocab", "bytes_mapped", "layers", "dim", "heads", "kv_heads", "name", "device"}
 	if !slices.Equal(keys, wantKeys) {
 		t.Errorf("keys %v", keys)
 	}
 	want := map[string]any{"architecture": "llama", "params": int64(292800), "quant": "F32", "ctx": 2048, "vocab": 512,
-		"bytes_mapped": int64(1185376), "layers": 5, "dim": 64, "heads": 8, "kv_heads": 4, "name": "llama"}
+		"bytes_mapped": int64(1185376), "layers": 5, "dim": 64, "heads": 8, "kv_heads": 4, "name": "llama", "device": "cpu"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %v (%T), want %v", k, got[k], got[k], v)
@@ -256,6 +257,44 @@ func TestOpenAndInfo(t *testing.T) {
 	if _, err := OpenBytes("x", models.Stories260K, Options{KVType: "q8"}); err == nil {
 		t.Error("accepted kv type q8")
 	}
+}
+
+// deviceOnly is the CPU device seen only through metalkit.Device, as a GPU
+// device is: no host slices.
+type deviceOnly struct{ metalkit.Device }
+
+// TestOpenOnDevice: a model runs on the device Options names (Info says
+// which, and the forward pass is the CPU path's to the bit); a device that
+// is not a HostDevice is refused with ErrDevice before the weights load.
+func TestOpenOnDevice(t *testing.T) {
+	pool := metalkit.NewPool(2)
+	defer pool.Close()
+	dev := metalkit.NewCPUDevice(pool)
+	m, err := OpenBytes("stories", models.Stories260K, Options{Device: dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Device() != dev || m.Threads() != 2 {
+		t.Errorf("device %v threads %d, want the given device and its 2 threads", m.Device(), m.Threads())
+	}
+	ref := openStories(t, "f16", 1)
+	s, rs := m.NewState(), ref.NewState()
+	toks := []int32{1, 403, 407, 261, 378}
+	if err := m.Step([]Seq{{s, toks}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Step([]Seq{{rs, toks}}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Logits(), rs.Logits()) {
+		t.Error("logits on a given CPU device differ from the Model's own")
+	}
+	_, err = OpenBytes("stories", models.Stories260K, Options{Device: deviceOnly{dev}})
+	if !errors.Is(err, ErrDevice) {
+		t.Fatalf("a device without host memory: err %v, want ErrDevice", err)
+	}
+	t.Log(err)
 }
 
 // TestRandomSessionOps runs a seeded random mix of batched steps, forks,

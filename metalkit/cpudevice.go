@@ -7,7 +7,8 @@ import (
 
 // CPUDevice is Device over this package's kernels: buffers are Go slices,
 // weights are the GGUF bytes repacked (Repack), matmuls split over a Pool.
-// It is the reference the GPU devices are tested against.
+// It is the reference the GPU devices are tested against, and a HostDevice.
+// Close leaves the pool running: it belongs to whoever made it.
 type CPUDevice struct {
 	pool *Pool
 }
@@ -33,6 +34,17 @@ type cpuKV struct {
 func (p *cpuKV) Shape() KVShape { return p.shape }
 
 func (d *CPUDevice) Name() string { return "cpu" }
+
+// MatMulHost implements HostDevice.
+func (d *CPUDevice) MatMulHost(out []float32, m Matrix, x []float32, batch int) {
+	MatMul(d.pool, out, m, x, batch)
+}
+
+// Parallel implements HostDevice.
+func (d *CPUDevice) Parallel(n int, fn func(start, end int)) { d.pool.Parallel(n, fn) }
+
+// Threads implements HostDevice.
+func (d *CPUDevice) Threads() int { return d.pool.Threads() }
 
 func (d *CPUDevice) Close() error { return nil }
 
@@ -179,3 +191,46 @@ func RopeFactors(x []float32, pos int, r Rope) {
 
 // cpuBuf is b's slice; a buffer from another device is a programmer error.
 func cpuBuf(b Buffer) []float32 { return b.(cpuBuffer) }
+
+// RoundF16Row rounds every value of x to binary16 and back, in place (f16
+// cache rows; deepseek4's spec §3.5).
+func RoundF16Row(x []float32) {
+	for i, v := range x {
+		x[i] = F16ToF32(F32ToF16(v))
+	}
+}
+
+// RopeTail rotates the last 2·len(freq) values of x (adjacent pairs, GPT-J
+// layout) by the angle pos·freq[k], formed in float32 as transformers
+// forms it (deepseek4); sign −1 rotates backwards.
+func RopeTail(x []float32, freq []float32, pos int, sign float32) {
+	off := len(x) - 2*len(freq)
+	p := float32(pos)
+	for k, f := range freq {
+		th := f * p
+		sn, cs := math.Sincos(float64(th))
+		s, c := float32(sn)*sign, float32(cs)
+		a, b := x[off+2*k], x[off+2*k+1]
+		x[off+2*k] = a*c - b*s
+		x[off+2*k+1] = a*s + b*c
+	}
+}
+
+// RMSNormExact sets out = x / sqrt(mean(x²) + eps) · w with the sum of
+// squares in float64 (deepseek4's reference numerics; RMSNorm is the fast
+// one); w nil means no weight.
+func RMSNormExact(out, x, w []float32, eps float32) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	for i, v := range x {
+		out[i] = v * inv
+	}
+	if w != nil {
+		for i := range out {
+			out[i] *= w[i]
+		}
+	}
+}

@@ -65,6 +65,26 @@ type Device interface {
 	Close() error
 }
 
+// HostDevice is a Device whose Buffers are host memory (the CPU device).
+// Besides the Device ops it runs the same kernels on host slices and splits
+// work over its threads, so that an architecture whose forward pass is not
+// yet written in Buffers runs on it through the seam, calling exactly the
+// kernels it called before: infer's architectures take a Device in
+// Forward and ask for HostDevice until their pass (and their sessions' KV
+// pages, which the session store keeps in RAM today) moves to Buffers and
+// KVPools.
+type HostDevice interface {
+	Device
+	// MatMulHost is MatMul on a Matrix (GGUF layout or Repacked) and host
+	// slices, over the device's threads.
+	MatMulHost(out []float32, m Matrix, x []float32, batch int)
+	// Parallel calls fn on ranges that cover [0, n) once, on the device's
+	// threads (fn must not call Parallel or MatMulHost); see Pool.Parallel.
+	Parallel(n int, fn func(start, end int))
+	// Threads is how many threads Parallel and MatMulHost use.
+	Threads() int
+}
+
 // Buffer is a device's array of float32 activations.
 type Buffer interface{ Len() int }
 

@@ -72,6 +72,9 @@ func (p *Pool) Threads() int {
 // Close stops the worker goroutines. The pool must not be used afterwards,
 // except that Close may be called again.
 func (p *Pool) Close() {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

@@ -13,20 +13,20 @@ import (
 // the last Window positions and to compressed rows: on ratio-128 layers
 // every one so far, on ratio-4 layers the ITopK the lightning indexer
 // picks.
-func (m *model) attention(pool *metalkit.Pool, li int, l *layerWeights, T int) {
-	m.queries(pool, l, T)
-	m.kvRows(pool, l, T)
-	m.compressorInputs(pool, l, T)
+func (m *model) attention(dev metalkit.HostDevice, li int, l *layerWeights, T int) {
+	m.queries(dev, l, T)
+	m.kvRows(dev, l, T)
+	m.compressorInputs(dev, l, T)
 	for si := range m.run.seqs {
 		m.window(li, si)
 		m.compress(li, l, si)
 		m.keepRing(li, si)
 	}
 	if l.ratio == 4 {
-		m.indexerSelect(pool, li, T)
+		m.indexerSelect(dev, li, T)
 	}
-	m.attend(pool, li, l, T)
-	m.outputProjection(pool, l, T)
+	m.attend(dev, li, l, T)
+	m.outputProjection(dev, l, T)
 }
 
 // ropeFreq is the RoPE of a layer of the given ratio: plain on ratio-0
@@ -40,45 +40,45 @@ func (m *model) ropeFreq(ratio int) []float32 {
 
 // queries sets r.qa = RMSNorm(q_a · h) and r.q = q_b · qa, each head then
 // normed without weight and rotated at its position.
-func (m *model) queries(pool *metalkit.Pool, l *layerWeights, T int) {
+func (m *model) queries(dev metalkit.HostDevice, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	W, H := c.HeadDim, c.Heads
 	freq := m.ropeFreq(l.ratio)
 	r.qa = grow(r.qa, T*c.QLora)
 	r.q = grow(r.q, T*H*W)
-	metalkit.MatMul(pool, r.qa, l.qA, r.h, T)
+	dev.MatMulHost(r.qa, l.qA, r.h, T)
 	for t := 0; t < T; t++ {
-		rmsNormW(r.qa[t*c.QLora:(t+1)*c.QLora], r.qa[t*c.QLora:(t+1)*c.QLora], l.qANorm, c.Eps)
+		metalkit.RMSNormExact(r.qa[t*c.QLora:(t+1)*c.QLora], r.qa[t*c.QLora:(t+1)*c.QLora], l.qANorm, c.Eps)
 	}
-	metalkit.MatMul(pool, r.q, l.qB, r.qa, T)
+	dev.MatMulHost(r.q, l.qB, r.qa, T)
 	for t, row := range r.rows {
 		for h := 0; h < H; h++ {
 			qh := r.q[(t*H+h)*W : (t*H+h+1)*W]
-			rmsNormNoWeight(qh, qh, c.Eps)
-			ropeTail(qh, freq, row.pos, 1)
+			metalkit.RMSNormExact(qh, qh, nil, c.Eps)
+			metalkit.RopeTail(qh, freq, row.pos, 1)
 		}
 	}
 }
 
 // kvRows sets r.kv to each row's raw K=V row: RMSNorm(kv · h), RoPE on the
 // tail, ds4's FP8 round trip on the rest, f16 rounding with an f16 cache.
-func (m *model) kvRows(pool *metalkit.Pool, l *layerWeights, T int) {
+func (m *model) kvRows(dev metalkit.HostDevice, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	W, nope := c.HeadDim, c.HeadDim-c.RopeDim
 	freq := m.ropeFreq(l.ratio)
 	r.kv = grow(r.kv, T*W)
-	metalkit.MatMul(pool, r.kv, l.kv, r.h, T)
+	dev.MatMulHost(r.kv, l.kv, r.h, T)
 	for t, row := range r.rows {
 		k := r.kv[t*W : (t+1)*W]
-		rmsNormW(k, k, l.kvNorm, c.Eps)
-		ropeTail(k, freq, row.pos, 1)
+		metalkit.RMSNormExact(k, k, l.kvNorm, c.Eps)
+		metalkit.RopeTail(k, freq, row.pos, 1)
 		if m.ds4 {
 			fp8RoundTrip(k[:nope])
 		}
 		if m.kvType == infer.KVF16 {
-			roundF16(k)
+			metalkit.RoundF16Row(k)
 		}
 	}
 }
@@ -86,23 +86,23 @@ func (m *model) kvRows(pool *metalkit.Pool, l *layerWeights, T int) {
 // compressorInputs runs the batched projections the compressors and the
 // indexer take: compressor values and gates (ratio ≠ 0); indexer
 // compressor values and gates, indexer queries and head weights (ratio 4).
-func (m *model) compressorInputs(pool *metalkit.Pool, l *layerWeights, T int) {
+func (m *model) compressorInputs(dev metalkit.HostDevice, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	I := c.IDim
 	if l.ratio != 0 {
 		cw := len(l.cmpAPE) / l.ratio
 		r.ckv, r.cg = grow(r.ckv, T*cw), grow(r.cg, T*cw)
-		metalkit.MatMul(pool, r.ckv, l.cmpKV, r.h, T)
-		metalkit.MatMul(pool, r.cg, l.cmpGate, r.h, T)
+		dev.MatMulHost(r.ckv, l.cmpKV, r.h, T)
+		dev.MatMulHost(r.cg, l.cmpGate, r.h, T)
 	}
 	if l.ratio == 4 {
 		r.ikv, r.ig = grow(r.ikv, T*2*I), grow(r.ig, T*2*I)
 		r.iq, r.iw = grow(r.iq, T*c.IHeads*I), grow(r.iw, T*c.IHeads)
-		metalkit.MatMul(pool, r.ikv, l.idxCmpKV, r.h, T)
-		metalkit.MatMul(pool, r.ig, l.idxCmpGate, r.h, T)
-		metalkit.MatMul(pool, r.iq, l.idxQB, r.qa, T)
-		metalkit.MatMul(pool, r.iw, l.idxProj, r.h, T)
+		dev.MatMulHost(r.ikv, l.idxCmpKV, r.h, T)
+		dev.MatMulHost(r.ig, l.idxCmpGate, r.h, T)
+		dev.MatMulHost(r.iq, l.idxQB, r.qa, T)
+		dev.MatMulHost(r.iw, l.idxProj, r.h, T)
 	}
 }
 
@@ -148,13 +148,13 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 			m.snapLayer(li, si) // before position p changes the frontiers
 		}
 		if row := compressStep(ls.fKV, ls.fScore, r.ckv[t*cw:(t+1)*cw], r.cg[t*cw:(t+1)*cw], l.cmpAPE, ratio, W, p); row != nil {
-			rmsNormW(row, row, l.cmpNorm, c.Eps)
-			ropeTail(row, m.ropeComp, p+1-ratio, 1)
+			metalkit.RMSNormExact(row, row, l.cmpNorm, c.Eps)
+			metalkit.RopeTail(row, m.ropeComp, p+1-ratio, 1)
 			if m.ds4 {
 				fp8RoundTrip(row[:nope])
 			}
 			if roundRows {
-				roundF16(row)
+				metalkit.RoundF16Row(row)
 			}
 			ls.comp.append(row)
 		}
@@ -162,13 +162,13 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 			continue
 		}
 		if row := compressStep(ls.iKV, ls.iScore, r.ikv[t*2*I:(t+1)*2*I], r.ig[t*2*I:(t+1)*2*I], l.idxCmpAPE, 4, I, p); row != nil {
-			rmsNormW(row, row, l.idxCmpNorm, c.Eps)
-			ropeTail(row, m.ropeComp, p+1-4, 1)
+			metalkit.RMSNormExact(row, row, l.idxCmpNorm, c.Eps)
+			metalkit.RopeTail(row, m.ropeComp, p+1-4, 1)
 			if m.ds4 {
 				fp4RoundTrip(row)
 			}
 			if roundRows {
-				roundF16(row)
+				metalkit.RoundF16Row(row)
 			}
 			ls.idx.append(row)
 		}
@@ -217,12 +217,12 @@ func (m *model) keepRing(li, si int) {
 // compressed rows it attends to (all of them while there are no more),
 // into r.sel in ascending order, -1 padded: the lightning indexer scores
 // row i as Σ_h w_h·max(0, q_h·k_i) (spec §4.6).
-func (m *model) indexerSelect(pool *metalkit.Pool, li, T int) {
+func (m *model) indexerSelect(dev metalkit.HostDevice, li, T int) {
 	c := &m.cfg
 	r := &m.run
 	I, k := c.IDim, c.ITopK
 	r.sel = growInt32(r.sel, T*k)
-	pool.Parallel(T, func(a, b int) {
+	dev.Parallel(T, func(a, b int) {
 		var scores []float32
 		var order []int32
 		qh := make([]float32, I)
@@ -247,7 +247,7 @@ func (m *model) indexerSelect(pool *metalkit.Pool, li, T int) {
 			scale := float32(1 / math.Sqrt(float64(I*c.IHeads)))
 			for h := 0; h < c.IHeads; h++ {
 				copy(qh, r.iq[(t*c.IHeads+h)*I:(t*c.IHeads+h+1)*I])
-				ropeTail(qh, m.ropeComp, row.pos, 1)
+				metalkit.RopeTail(qh, m.ropeComp, row.pos, 1)
 				if m.ds4 {
 					fp4RoundTrip(qh)
 				}
@@ -281,14 +281,14 @@ func (m *model) indexerSelect(pool *metalkit.Pool, li, T int) {
 // visible rows (raw positions max(0, p−Window+1)…p, then the compressed
 // rows), with the head's sink as an extra logit that has no value, and
 // rotates the result back (RoPE at −p).
-func (m *model) attend(pool *metalkit.Pool, li int, l *layerWeights, T int) {
+func (m *model) attend(dev metalkit.HostDevice, li int, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	W, H, k, ratio := c.HeadDim, c.Heads, c.ITopK, l.ratio
 	freq := m.ropeFreq(ratio)
 	r.att = grow(r.att, T*H*W)
 	scale := float32(1 / math.Sqrt(float64(W)))
-	pool.Parallel(T*H, func(a, b int) {
+	dev.Parallel(T*H, func(a, b int) {
 		var z []float32
 		var rowsBuf [][]float32
 		for job := a; job < b; job++ {
@@ -331,14 +331,14 @@ func (m *model) attend(pool *metalkit.Pool, li int, l *layerWeights, T int) {
 				metalkit.Axpy(out, e, kr)
 			}
 			metalkit.Scale(out, 1/den)
-			ropeTail(out, freq, row.pos, -1)
+			metalkit.RopeTail(out, freq, row.pos, -1)
 		}
 	})
 }
 
 // outputProjection sets r.y = B · concat_g(A_g · o_g): each group of
 // Heads/OGroups heads' outputs through its own low-rank A_g, then one B.
-func (m *model) outputProjection(pool *metalkit.Pool, l *layerWeights, T int) {
+func (m *model) outputProjection(dev metalkit.HostDevice, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	W, H := c.HeadDim, c.Heads
@@ -351,12 +351,12 @@ func (m *model) outputProjection(pool *metalkit.Pool, l *layerWeights, T int) {
 			copy(r.grp[t*gw:(t+1)*gw], r.att[t*H*W+g*gw:t*H*W+(g+1)*gw])
 		}
 		A := metalkit.Matrix{Type: l.oA.Type, Rows: c.OLora, Cols: gw, Data: l.oA.Data[g*c.OLora*rb : (g+1)*c.OLora*rb]}
-		metalkit.MatMul(pool, r.lowg, A, r.grp, T)
+		dev.MatMulHost(r.lowg, A, r.grp, T)
 		for t := 0; t < T; t++ {
 			copy(r.low[t*c.OGroups*c.OLora+g*c.OLora:], r.lowg[t*c.OLora:(t+1)*c.OLora])
 		}
 	}
-	metalkit.MatMul(pool, r.y, l.oB, r.low, T)
+	dev.MatMulHost(r.y, l.oB, r.low, T)
 }
 
 // compressStep feeds one token's compressor projections (kv, gate: coff·w

@@ -45,8 +45,7 @@ func BenchmarkLayer(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	pool := metalkit.NewPool(m.Threads())
-	defer pool.Close()
+	dev := m.Device().(metalkit.HostDevice)
 	for li := range a.w.layers {
 		l := &a.w.layers[li]
 		for _, n := range []int{1, 16} {
@@ -57,7 +56,7 @@ func BenchmarkLayer(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					copy(a.run.X, X)
-					a.layer(pool, li)
+					a.layer(dev, li)
 				}
 				perToken := b.Elapsed().Seconds() / float64(b.N*n)
 				b.ReportMetric(perToken*1e3, "ms/token")

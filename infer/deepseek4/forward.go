@@ -67,21 +67,24 @@ type batchSeq struct {
 }
 
 // Forward implements infer.Arch.
-func (m *model) Forward(pool *metalkit.Pool, batch []infer.Seq) {
-	m.forward(pool, batch, nil)
+func (m *model) Forward(d metalkit.Device, batch []infer.Seq) {
+	// Every architecture runs on host memory today (metalkit.HostDevice);
+	// Model refuses any other device for it, so this cannot fail.
+	dev := d.(metalkit.HostDevice)
+	m.forward(dev, batch, nil)
 }
 
 // forward runs one batch. Every seq's pending replay tokens (after a
 // rollback) are fed first. With all != nil it also stores the logits of
 // every row of every seq into all[i] (tests); otherwise only each State's
 // last logits are computed.
-func (m *model) forward(pool *metalkit.Pool, batch []infer.Seq, all [][]float32) {
+func (m *model) forward(dev metalkit.HostDevice, batch []infer.Seq, all [][]float32) {
 	m.layOut(batch)
 	m.embed()
 	for li := range m.w.layers {
-		m.layer(pool, li)
+		m.layer(dev, li)
 	}
-	m.head(pool, all)
+	m.head(dev, all)
 	m.advance()
 }
 
@@ -129,31 +132,31 @@ func (m *model) embed() {
 // layer runs block li on every row: the attention sub-layer, then the MoE
 // sub-layer, each between the HC state's collapse (hcPre) and update
 // (hcPost), with its own RMSNorm.
-func (m *model) layer(pool *metalkit.Pool, li int) {
+func (m *model) layer(dev metalkit.HostDevice, li int) {
 	c := &m.cfg
 	r := &m.run
 	l := &m.w.layers[li]
 	T, D := len(r.rows), c.Dim
 
-	m.hcPre(pool, l.hcAttnFn, l.hcAttnScale, l.hcAttnBase, T)
+	m.hcPre(dev, l.hcAttnFn, l.hcAttnScale, l.hcAttnBase, T)
 	for t := 0; t < T; t++ {
-		rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.attnNorm, c.Eps)
+		metalkit.RMSNormExact(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.attnNorm, c.Eps)
 	}
-	m.attention(pool, li, l, T)
+	m.attention(dev, li, l, T)
 	m.hcPost(T)
 
-	m.hcPre(pool, l.hcFFNFn, l.hcFFNScale, l.hcFFNBase, T)
+	m.hcPre(dev, l.hcFFNFn, l.hcFFNScale, l.hcFFNBase, T)
 	for t := 0; t < T; t++ {
-		rmsNormW(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.ffnNorm, c.Eps)
+		metalkit.RMSNormExact(r.h[t*D:(t+1)*D], r.x[t*D:(t+1)*D], l.ffnNorm, c.Eps)
 	}
-	m.moe(pool, li, l, T)
+	m.moe(dev, li, l, T)
 	m.hcPost(T)
 }
 
 // head collapses the HC state of the rows that need logits (each seq's
 // last, or every row when all != nil), norms it and applies the output
 // matrix; each State gets its last row's logits.
-func (m *model) head(pool *metalkit.Pool, all [][]float32) {
+func (m *model) head(dev metalkit.HostDevice, all [][]float32) {
 	c := &m.cfg
 	r := &m.run
 	D, hcD := c.Dim, c.HC*c.Dim
@@ -171,10 +174,10 @@ func (m *model) head(pool *metalkit.Pool, all [][]float32) {
 	r.hb = grow(r.hb, R*D)
 	for i, t := range need {
 		m.outputHC(r.X[t*hcD:(t+1)*hcD], r.hb[i*D:(i+1)*D])
-		rmsNormW(r.hb[i*D:(i+1)*D], r.hb[i*D:(i+1)*D], m.w.outNorm, c.Eps)
+		metalkit.RMSNormExact(r.hb[i*D:(i+1)*D], r.hb[i*D:(i+1)*D], m.w.outNorm, c.Eps)
 	}
 	r.logit = grow(r.logit, R*c.Vocab)
-	metalkit.MatMul(pool, r.logit, m.w.output, r.hb, R)
+	dev.MatMulHost(r.logit, m.w.output, r.hb, R)
 	k := 0
 	for si, sq := range r.seqs {
 		if all != nil {
@@ -219,14 +222,14 @@ func lastCheckpoint(cps []checkpoint) int {
 // sub-layer from the HC state X (spec §4.2) and the collapsed input x:
 // f = X/rms(X); m = fn·f; pre = σ(a_pre·m + b) + ε; post = 2σ(a_post·m + b);
 // comb = Sinkhorn(softmax rows of a_comb·m + b); x = Σ_s pre_s X_s.
-func (m *model) hcPre(pool *metalkit.Pool, fn metalkit.Matrix, scale, base []float32, T int) {
+func (m *model) hcPre(dev metalkit.HostDevice, fn metalkit.Matrix, scale, base []float32, T int) {
 	c := &m.cfg
 	r := &m.run
 	H, D, hcD, mix := c.HC, c.Dim, c.HC*c.Dim, c.mix()
 	for t := 0; t < T; t++ {
-		rmsNormNoWeight(r.Xn[t*hcD:(t+1)*hcD], r.X[t*hcD:(t+1)*hcD], c.Eps)
+		metalkit.RMSNormExact(r.Xn[t*hcD:(t+1)*hcD], r.X[t*hcD:(t+1)*hcD], nil, c.Eps)
 	}
-	metalkit.MatMul(pool, r.mixes, fn, r.Xn, T)
+	dev.MatMulHost(r.mixes, fn, r.Xn, T)
 	for t := 0; t < T; t++ {
 		mx := r.mixes[t*mix : (t+1)*mix]
 		pre, post, comb := r.pre[t*H:(t+1)*H], r.post[t*H:(t+1)*H], r.comb[t*H*H:(t+1)*H*H]
@@ -308,13 +311,13 @@ func (m *model) hcPost(T int) {
 }
 
 // moe runs the FFN sub-layer on r.h, leaving its output in r.y (spec §4.7).
-func (m *model) moe(pool *metalkit.Pool, li int, l *layerWeights, T int) {
+func (m *model) moe(dev metalkit.HostDevice, li int, l *layerWeights, T int) {
 	c := &m.cfg
 	r := &m.run
 	D, E, K, F := c.Dim, c.Experts, c.ExpertsUsed, c.ExpertFFN
 	lim := c.Clamp[li]
 	r.rl = grow(r.rl, T*E)
-	metalkit.MatMul(pool, r.rl, l.router, r.h, T)
+	dev.MatMulHost(r.rl, l.router, r.h, T)
 
 	// Choose experts and weights per row.
 	type pick struct {
@@ -360,10 +363,10 @@ func (m *model) moe(pool *metalkit.Pool, li int, l *layerWeights, T int) {
 	y := r.y[:T*D]
 	if c.Shared > 0 {
 		r.eg, r.eu = grow(r.eg, T*F), grow(r.eu, T*F)
-		metalkit.MatMul(pool, r.eg, l.gateSh, r.h, T)
-		metalkit.MatMul(pool, r.eu, l.upSh, r.h, T)
+		dev.MatMulHost(r.eg, l.gateSh, r.h, T)
+		dev.MatMulHost(r.eu, l.upSh, r.h, T)
 		swigluClamp(r.eg[:T*F], r.eu[:T*F], lim)
-		metalkit.MatMul(pool, y, l.downSh, r.eg, T)
+		dev.MatMulHost(y, l.downSh, r.eg, T)
 	} else {
 		for i := range y {
 			y[i] = 0
@@ -378,13 +381,13 @@ func (m *model) moe(pool *metalkit.Pool, li int, l *layerWeights, T int) {
 		for i, p := range ps {
 			copy(r.eh[i*D:(i+1)*D], r.h[p.t*D:(p.t+1)*D])
 		}
-		metalkit.MatMulLowBit(pool, r.eg, l.gateExps[e], r.eh, n)
-		metalkit.MatMulLowBit(pool, r.eu, l.upExps[e], r.eh, n)
+		dev.MatMulHost(r.eg, l.gateExps[e], r.eh, n)
+		dev.MatMulHost(r.eu, l.upExps[e], r.eh, n)
 		swigluClamp(r.eg[:n*F], r.eu[:n*F], lim)
 		for i, p := range ps {
 			metalkit.Scale(r.eg[i*F:(i+1)*F], p.w)
 		}
-		metalkit.MatMulLowBit(pool, r.ed, l.downExps[e], r.eg, n)
+		dev.MatMulHost(r.ed, l.downExps[e], r.eg, n)
 		for i, p := range ps {
 			metalkit.Add(y[p.t*D:(p.t+1)*D], y[p.t*D:(p.t+1)*D], r.ed[i*D:(i+1)*D])
 		}
@@ -408,7 +411,7 @@ func (m *model) outputHC(X, out []float32) {
 	c := &m.cfg
 	H, D, hcD := c.HC, c.Dim, c.HC*c.Dim
 	f := make([]float32, hcD)
-	rmsNormNoWeight(f, X, c.Eps)
+	metalkit.RMSNormExact(f, X, nil, c.Eps)
 	mx := make([]float32, H)
 	metalkit.MatMul(nil, mx, m.w.outHCFn, f, 1)
 	for i := range out[:D] {

@@ -92,8 +92,7 @@ func openTinyOpt(t testing.TB, opt infer.Options) *infer.Model {
 func onePassLogits(t testing.TB, m *infer.Model, toks []int32, chunk int) []float32 {
 	t.Helper()
 	a := m.Arch().(*model)
-	pool := metalkit.NewPool(m.Threads())
-	defer pool.Close()
+	dev := m.Device().(metalkit.HostDevice)
 	var cur *state
 	var out []float32
 	for i := 0; i < len(toks); i += chunk {
@@ -106,7 +105,7 @@ func onePassLogits(t testing.TB, m *infer.Model, toks []int32, chunk int) []floa
 			*s.Ext().(*state) = *cur
 		}
 		all := make([][]float32, 1)
-		a.forward(pool, []infer.Seq{{State: s, Tokens: toks[i:j]}}, all)
+		a.forward(dev, []infer.Seq{{State: s, Tokens: toks[i:j]}}, all)
 		cur = s.Ext().(*state)
 		out = append(out, all[0]...)
 	}

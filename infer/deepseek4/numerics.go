@@ -2,8 +2,6 @@ package deepseek4
 
 import (
 	"math"
-
-	"reddwarf/metalkit"
 )
 
 // ds4's numerics (spec §3.3–3.5, §6): DeepSeek V4 was trained with FP8 KV
@@ -120,49 +118,6 @@ func fp4RoundTrip(x []float32) {
 		for i, v := range blk {
 			blk[i] = e2m1(min(max(v/s, -6), 6)) * s
 		}
-	}
-}
-
-// roundF16 rounds every value to binary16 and back (cache rows, spec §3.5).
-func roundF16(x []float32) {
-	for i, v := range x {
-		x[i] = metalkit.F16ToF32(metalkit.F32ToF16(v))
-	}
-}
-
-// ropeTail rotates the last 2·len(freq) values of x (adjacent pairs,
-// GPT-J layout) by angle pos·freq[k]; sign −1 rotates backwards (attention
-// outputs). The angle is formed in float32 as transformers does.
-func ropeTail(x []float32, freq []float32, pos int, sign float32) {
-	off := len(x) - 2*len(freq)
-	p := float32(pos)
-	for k, f := range freq {
-		th := f * p
-		sn, cs := math.Sincos(float64(th))
-		s, c := float32(sn)*sign, float32(cs)
-		a, b := x[off+2*k], x[off+2*k+1]
-		x[off+2*k] = a*c - b*s
-		x[off+2*k+1] = a*s + b*c
-	}
-}
-
-// rmsNormNoWeight sets out = x / sqrt(mean(x²) + eps).
-func rmsNormNoWeight(out, x []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
-	}
-	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	for i, v := range x {
-		out[i] = v * inv
-	}
-}
-
-// rmsNormW sets out = x / sqrt(mean(x²) + eps) · w.
-func rmsNormW(out, x, w []float32, eps float32) {
-	rmsNormNoWeight(out, x, eps)
-	for i := range out {
-		out[i] *= w[i]
 	}
 }
 

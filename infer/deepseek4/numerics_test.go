@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"reddwarf/infer"
+	"reddwarf/metalkit"
 )
 
 // The probe (tools/dsv4-ref/make_tiny.py --probe, on transformers 5.17.0 /
@@ -64,7 +65,7 @@ func TestRoundTripsMatchReference(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		fn   func([]float32)
-	}{{"fp8", fp8RoundTrip}, {"fp4", fp4RoundTrip}, {"f16", roundF16}} {
+	}{{"fp8", fp8RoundTrip}, {"fp4", fp4RoundTrip}, {"f16", metalkit.RoundF16Row}} {
 		in, shape := get(tc.name + "/in")
 		want, _ := get(tc.name + "/out")
 		w := shape[1]
@@ -100,7 +101,7 @@ func TestRoundTripsMatchReference(t *testing.T) {
 
 // TestRawRowsMatchReference: the cached raw rows of the first three
 // tokens of sequence 1 (after RoPE, FP8 and f16 rounding) at every layer.
-// The reference's own rows are reproduced exactly by fp8RoundTrip+roundF16
+// The reference's own rows are reproduced exactly by fp8RoundTrip+metalkit.RoundF16Row
 // from its unrounded rows. reddwarf's rows (from its own float32 forward
 // pass) agree within an f16 step (1e-3) up to the first layer where a value
 // lies within float32 noise of an FP8 rounding midpoint: there (layer 3,
@@ -127,7 +128,7 @@ func TestRawRowsMatchReference(t *testing.T) {
 		for p := 0; p < 3; p++ {
 			mine := append([]float32(nil), pre[p*W:(p+1)*W]...)
 			fp8RoundTrip(mine[:nope])
-			roundF16(mine)
+			metalkit.RoundF16Row(mine)
 			got := st.layers[li].ring[p*W : (p+1)*W]
 			for i := range got {
 				if mine[i] != post[p*W+i] {

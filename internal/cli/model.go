@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"reddwarf/infer"
+	"reddwarf/metalkit/cuda"
 	"reddwarf/models"
 	"reddwarf/server"
 	"reddwarf/session"
@@ -27,13 +29,13 @@ func LoadModel(s *server.Server) (*session.Engine, error) {
 	if opt.CheckpointInterval == 0 {
 		opt.CheckpointInterval = -1
 	}
-	var m *infer.Model
-	var err error
-	if path := cfg.Get("model"); path != "" {
-		m, err = infer.Open(path, opt)
-	} else {
-		m, err = infer.OpenBytes("stories260K (embedded)", models.Stories260K, opt)
+	open := func(opt infer.Options) (*infer.Model, error) {
+		if path := cfg.Get("model"); path != "" {
+			return infer.Open(path, opt)
+		}
+		return infer.OpenBytes("stories260K (embedded)", models.Stories260K, opt)
 	}
+	m, err := openOnDevice(cfg.Get("device"), opt, open, s.Logf)
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
@@ -47,4 +49,36 @@ func LoadModel(s *server.Server) (*session.Engine, error) {
 	}
 	s.Logf("notice", "Model: %s, threads=%d, kv-cache-type=%s", strings.Join(parts, ", "), m.Threads(), cfg.Get("kv-cache-type"))
 	return e, nil
+}
+
+// openOnDevice opens the model on the device the `device` directive names:
+// cpu; cuda (the first NVIDIA GPU; no usable one, or a model that cannot
+// run there, is an error, so the server refuses to start); or auto, the
+// GPU when one is usable and the model runs there, else the CPU. Model.Info
+// says which device serves (INFO model, MODEL).
+func openOnDevice(device string, opt infer.Options, open func(infer.Options) (*infer.Model, error),
+	logf func(level, format string, args ...any)) (*infer.Model, error) {
+	if device == "cpu" {
+		return open(opt)
+	}
+	gpu, err := cuda.Open(0)
+	if err != nil {
+		if device == "cuda" {
+			return nil, fmt.Errorf("device cuda: no usable NVIDIA GPU: %w", err)
+		}
+		return open(opt)
+	}
+	gopt := opt
+	gopt.Device = gpu
+	m, err := open(gopt)
+	if err == nil {
+		return m, nil
+	}
+	name := gpu.Name()
+	gpu.Close()
+	if device == "cuda" || !errors.Is(err, infer.ErrDevice) {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	logf("notice", "device auto: %s found, but %v; serving on the CPU", name, err)
+	return open(opt)
 }
