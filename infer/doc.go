@@ -4,8 +4,10 @@
 //
 // # Types
 //
-//   - Model (model.go): a loaded GGUF plus its architecture and a compute
-//     pool. Open maps a file read-only; OpenBytes uses bytes in memory (the
+//   - Model (model.go): a loaded GGUF plus its architecture and the
+//     metalkit.Device its passes run on (Options.Device; by default the CPU
+//     device on a pool of Threads; the passes use it as a
+//     metalkit.HostDevice until they are written in device buffers). Open maps a file read-only; OpenBytes uses bytes in memory (the
 //     embedded stories260K). Info describes it; Step runs a batch.
 //   - Arch (model.go): one architecture's forward pass, registered by its
 //     general.architecture name. llama.go is the llama architecture, written
@@ -39,7 +41,7 @@
 //	tok := infer.NewSampler(infer.SamplerConfig{Temperature: 0.8, Seed: 1}).Sample(a.Logits())
 //
 // One Step pushes every token row of every Seq through each weight matrix in
-// a single metalkit.MatMul, so a prefill chunk of one session and decode
+// a single matmul, so a prefill chunk of one session and decode
 // tokens of many others share one read of the weights (continuous
 // batching); attention then runs per session over its own pages, causally.
 //
