@@ -8,7 +8,10 @@
 #       check binary (bench/amx-check.sh build), a stripped reddwarf, and
 #       copies BUNDLE (node-llama-cpp 3.21.1's llama/gitRelease.bundle, from
 #       `npm pack node-llama-cpp@3.21.1`) beside them, all into
-#       metalkit/cuda/bin (ignored by git; carry it, under 64 MiB).
+#       metalkit/cuda/bin (ignored by git; carry it). It is ~60 MB: a lent
+#       machine's call takes 64 MiB with the session's checkout, and this
+#       project's tracked files are ~59 MB of that, so it does not travel
+#       there; bench/gpu-quick.sh is the run that does (without llama.cpp).
 #   There:               bench/compare-gpu.sh run
 #       writes into $OUT (default ./gpu-out):
 #         gpu-test.log and gpu-test.sh's files: every metalkit/cuda op against
@@ -76,13 +79,24 @@ run)
 	done
 	(cd "$bin/amx" && timeout 100 ./amx-check.sh run ./metalkit.test 0-1) >"$out/amx-check.txt" 2>&1
 	echo "amx-check rc=$?" >>"$out/amx-check.txt"
+	# The CPU path before and after the seam (infer's BenchmarkStep,
+	# stories260K, one thread) on this quiet host, alternating, when pack
+	# was given the two test binaries (infer-before/after.test.gz).
+	if [ -f "$bin/infer-before.test.gz" ]; then
+		for v in before after; do gunzip -c "$bin/infer-$v.test.gz" >"$work/infer-$v.test" && chmod +x "$work/infer-$v.test"; done
+		for rep in 1 2 3; do
+			for v in before after; do
+				echo "$v $(cd "$root/infer" && taskset -c 0 "$work/infer-$v.test" -test.run XXX -test.bench BenchmarkStep -test.benchtime 500x -test.cpu 1 2>&1 | grep '^Benchmark' | tr '\n' ' ')"
+			done
+		done >"$out/seam-bench.txt" 2>&1
+	fi
 	lb=$work/lcpp/build/bin/llama-bench
 	for q in q8_0 q4_k; do
 		[ -x "$lb" ] && [ -f "$work/llama1b-$q.gguf" ] || { echo "no llama-bench or model" >"$out/llama-bench-$q.txt"; continue; }
 		timeout 45 "$lb" -m "$work/llama1b-$q.gguf" -ngl 99 -p 512 -n 128 -r 3 -o md >"$out/llama-bench-$q.txt" 2>&1
 	done
 	(uptime; nvidia-smi) >>"$out/host.txt" 2>&1
-	tail -5 "$out"/gpu-test.log "$out"/amx-check.txt "$out"/llama-bench-*.txt "$out"/device-llama-*.txt "$out/llamacpp-build.txt"
+	tail -5 "$out"/gpu-test.log "$out"/amx-check.txt "$out"/llama-bench-*.txt "$out"/device-llama-*.txt "$out/seam-bench.txt" "$out/llamacpp-build.txt"
 	;;
 *)
 	sed -n '2,24p' "$0"
