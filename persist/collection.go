@@ -7,7 +7,8 @@ import (
 	"reddwarf/server"
 )
 
-// Collections (hashes, lists, sets, sorted sets) are stored as rdb
+// Collections (hashes, lists, sets, sorted sets; streams in their own
+// payload, stream.go) are stored as rdb
 // collection payloads: a flat run of byte strings. EncodeValue and
 // DecodeValue map between them and the server's value types; the
 // snapshot, DUMP and RESTORE share them.
@@ -32,6 +33,8 @@ func EncodeValue(o *server.Object) (typ uint8, payload []byte, ok bool) {
 			items = append(items, []byte(e.Member), rdb.ScoreBytes(e.Score))
 		}
 		return rdb.TypeZSet, rdb.EncodeCollection(items), true
+	case server.TypeStream:
+		return rdb.TypeStream, encodeStream(o.Val.(*server.Stream)), true
 	}
 	return 0, nil, false
 }
@@ -39,6 +42,9 @@ func EncodeValue(o *server.Object) (typ uint8, payload []byte, ok bool) {
 // DecodeValue checks a collection payload of rdb type typ and builds its
 // object, the encoding chosen from cfg's limits.
 func DecodeValue(cfg *server.Config, typ uint8, payload []byte, base int64) (*server.Object, error) {
+	if typ == rdb.TypeStream {
+		return decodeStream(cfg, payload, base) // its own payload; an empty stream is valid
+	}
 	items, err := rdb.DecodeCollection(typ, payload, base)
 	if err != nil {
 		return nil, err

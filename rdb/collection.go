@@ -20,9 +20,22 @@ import (
 // length bytes, so no valid payload of a 4 GiB record has more.
 const maxCollection = 1 << 30
 
-// IsCollection reports whether typ is a collection type.
+// IsCollection reports whether typ is a collection type: one whose value
+// persist encodes and decodes (a collection payload, or for a stream the
+// stream payload of stream.go).
 func IsCollection(typ uint8) bool {
-	return typ == TypeHash || typ == TypeList || typ == TypeSet || typ == TypeZSet
+	return typ == TypeHash || typ == TypeList || typ == TypeSet || typ == TypeZSet || typ == TypeStream
+}
+
+// VerifyCollection checks the payload of a collection type without
+// building its value (reddwarf check).
+func VerifyCollection(typ uint8, p []byte, base int64) error {
+	if typ == TypeStream {
+		_, err := DecodeStream(p, base)
+		return err
+	}
+	_, err := DecodeCollection(typ, p, base)
+	return err
 }
 
 // EncodeCollection writes items as a collection payload.
@@ -52,6 +65,10 @@ func Score(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.U
 // payload must end with its last item.
 func DecodeCollection(typ uint8, p []byte, base int64) ([][]byte, error) {
 	d := &dec{b: p, base: base, what: "collection"}
+	if typ == TypeStream {
+		d.fail("a stream has its own payload (DecodeStream)")
+		return nil, d.err
+	}
 	n := d.count("item count", maxCollection, 4)
 	pairs := typ == TypeHash || typ == TypeZSet
 	if d.err == nil && pairs && n%2 != 0 {

@@ -80,6 +80,7 @@ const (
 	OpList    = 0x03 // a list key: db, expiry, key, a collection payload (elements, head first)
 	OpSet     = 0x04 // a set key: db, expiry, key, a collection payload (members)
 	OpZSet    = 0x05 // a sorted set key: db, expiry, key, a collection payload (member, score pairs)
+	OpStream  = 0x06 // a stream key: db, expiry, key, a stream payload (entries, consumer groups)
 	OpAux     = 0xFA // an aux field: name, value (both strings)
 	OpEnd     = 0xFF // end of records; the index follows
 )
@@ -93,6 +94,7 @@ const (
 	TypeList    = OpList
 	TypeSet     = OpSet
 	TypeZSet    = OpZSet
+	TypeStream  = OpStream
 )
 
 // DUMP payload (dump.go).

@@ -56,6 +56,10 @@ type Config struct {
 	SetMaxIntsetEntries    int64
 	ZSetMaxListpackEntries int64
 	ZSetMaxListpackValue   int64
+	// A stream node (Redis's listpack) takes entries up to these; 0 is no
+	// limit (stream.go).
+	StreamNodeMaxBytes   int64
+	StreamNodeMaxEntries int64
 }
 
 // ClientClass is a class of client-output-buffer-limit, Redis's
@@ -209,8 +213,8 @@ var directives = []*directive{
 	// is the only list encoding Redis 7.0 reports).
 	{name: "list-max-listpack-size", def: "-2", kind: kindInt, min: intMin, max: intMax},
 	{name: "list-compress-depth", def: "0", kind: kindInt, min: 0, max: intMax},
-	{name: "stream-node-max-bytes", def: "4096", kind: kindMemory, min: 0, max: longMax},
-	{name: "stream-node-max-entries", def: "100", kind: kindInt, min: 0, max: longMax},
+	{name: "stream-node-max-bytes", def: "4096", kind: kindMemory, min: 0, max: longMax, set: func(c *Config, v string) error { c.StreamNodeMaxBytes = atoi64(v); return nil }},
+	{name: "stream-node-max-entries", def: "100", kind: kindInt, min: 0, max: longMax, set: func(c *Config, v string) error { c.StreamNodeMaxEntries = atoi64(v); return nil }},
 	{name: "notify-keyspace-events", def: "", kind: kindSpecial, set: applyNotify},
 	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: intMax},
 	{name: "daemonize", def: "no", kind: kindBool, immutable: true},

@@ -15,6 +15,7 @@ const (
 	TypeList                   // *List
 	TypeSet                    // *Set
 	TypeZSet                   // *ZSet
+	TypeStream                 // *Stream
 )
 
 // TypeName is what TYPE replies and SCAN TYPE matches.
@@ -32,6 +33,8 @@ func (t ObjType) String() string {
 		return "set"
 	case TypeZSet:
 		return "zset"
+	case TypeStream:
+		return "stream"
 	}
 	return "none"
 }

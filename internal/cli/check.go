@@ -77,8 +77,7 @@ func checkSnapshot(path string, stdout, stderr io.Writer) int {
 		}
 		if rdb.IsCollection(e.Type) {
 			collections++
-			_, err := rdb.DecodeCollection(e.Type, v, e.Off)
-			return err
+			return rdb.VerifyCollection(e.Type, v, e.Off)
 		}
 		st, err := rdb.DecodeState(v, e.Off)
 		if err != nil {
