@@ -1,5 +1,6 @@
 // Package commands says what every command means. Each family has a file
 // (strings.go, keyspace.go, expire.go, connection.go, server.go, pubsub.go,
+// hash.go, list.go, set.go, zset.go, stream.go, sort.go,
 // tx.go, session.go, persist.go); each command is one Spec
 // entry — name, arity, flags, key positions, group, summary — plus one
 // handler named after it (getCommand, setCommand). Variants share a generic
@@ -29,7 +30,7 @@ import (
 func All(e *session.Engine, p *persist.Engine) []*server.Spec {
 	var all []*server.Spec
 	for _, family := range [][]*server.Spec{
-		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands, hashCommands, listCommands, setCommands, zsetCommands, sortCommands,
+		connectionCommands, keyspaceCommands, expireCommands, stringCommands, bitmapCommands, hashCommands, listCommands, setCommands, zsetCommands, streamCommands, sortCommands,
 		serverCommands, pubsubCommands, txCommands, sessionCommands(e), persistCommands(p),
 	} {
 		all = append(all, family...)

@@ -199,6 +199,7 @@ func (db *DB) Set(key string, o *Object, keepTTL bool) {
 	if old, ok := db.dict[key]; ok {
 		if old != o {
 			old.release()
+			db.srv.SignalKeyReady(db, key) // a group reader waiting on a stream replaced by another value gets an error
 		}
 	} else {
 		db.order.Set(&keyItem{xxhash.Sum64String(key), key})
@@ -250,6 +251,7 @@ func (db *DB) remove(key string) {
 	}
 	db.order.Delete(&keyItem{xxhash.Sum64String(key), key})
 	o.release()
+	db.srv.SignalKeyReady(db, key) // a group reader waiting on a deleted stream gets an error
 }
 
 // Exists reports whether key is live.
@@ -286,6 +288,7 @@ func (db *DB) Flush() int {
 	db.expires = map[string]int64{}
 	db.order = btree.NewNonConcurrent(keyLess)
 	db.damaged = nil
+	db.srv.signalAllWaited(db)
 	return n
 }
 

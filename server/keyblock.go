@@ -11,7 +11,11 @@ import (
 //     KeyWait: the keys, a Serve function and the reply for a timeout. The
 //     client is parked as for GEN (Block); it waits in the FIFO of each key.
 //  2. A write that may let waiters through (a key created by DB.Set, or an
-//     XADD to an existing stream) calls SignalKeyReady.
+//     XADD to an existing stream) calls SignalKeyReady; so do a deletion,
+//     an overwrite by DB.Set, FLUSHDB and SWAPDB, after which a waiter
+//     finds its key gone or of another type: it keeps waiting, except a
+//     stream group reader, which gets an error (Redis 7.0's
+//     signalDeletedKeyAsReady).
 //  3. After every top-level command (EXEC counts as one) the loop serves
 //     the ready keys: each waiter, oldest first, gets Serve(key) with a
 //     fresh Ctx on its own client; Serve does the command's work and writes
@@ -202,10 +206,19 @@ func (s *Server) UnblockClient(id uint64, asError bool) bool {
 }
 
 // signalSwapped marks ready the keys clients wait on in dbs a and b
-// that exist after SWAPDB exchanged their contents.
+// after SWAPDB exchanged their contents: a waiter whose key now holds
+// what it waits for is served, a group reader whose stream is gone gets
+// its error, the others keep waiting.
 func (s *Server) signalSwapped(a, b *DB) {
+	s.signalAllWaited(a)
+	s.signalAllWaited(b)
+}
+
+// signalAllWaited marks ready every key clients wait on in db (FLUSHDB,
+// SWAPDB): Redis's signalDeletedKeyAsReady for each.
+func (s *Server) signalAllWaited(db *DB) {
 	for dk := range s.blockedOn {
-		if (dk.db == a || dk.db == b) && dk.db.Peek(dk.key) != nil {
+		if dk.db == db {
 			s.SignalKeyReady(dk.db, dk.key)
 		}
 	}

@@ -226,3 +226,12 @@ func (r *Reply) Strings(ss []string) {
 		r.BulkString(s)
 	}
 }
+
+// Deferred returns an empty reply in r's protocol version, for a part
+// whose header is known only once it is built (Redis's
+// addReplyDeferredLen): build into it, write the header to r, then
+// Append it.
+func (r *Reply) Deferred() *Reply { return &Reply{resp: r.resp} }
+
+// Append appends what o built.
+func (r *Reply) Append(o *Reply) { r.buf = append(r.buf, o.buf...) }
