@@ -335,10 +335,14 @@ func (s *Stream) Trim(spec TrimSpec) int64 {
 		return 0
 	}
 	for len(s.nodes) > 0 {
-		if spec.Limit > 0 && deleted >= spec.Limit {
+		if spec.Strategy == TrimMaxLen && s.length <= spec.MaxLen {
 			break
 		}
 		n := s.nodes[0]
+		// The limit is on work: a node whose removal would pass it stays.
+		if spec.Limit > 0 && deleted+int64(n.live) > spec.Limit {
+			break
+		}
 		var remove bool
 		if spec.Strategy == TrimMaxLen {
 			remove = s.length-int64(n.live) >= spec.MaxLen
