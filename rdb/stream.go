@@ -226,8 +226,11 @@ func decodeGroup(d *dec) StreamGroupData {
 			at := sort.Search(len(g.PEL), func(x int) bool { return !g.PEL[x].ID.less(id) })
 			if at == len(g.PEL) || g.PEL[at].ID != id {
 				d.fail("group %q: consumer %q owns an entry not in the PEL", g.Name, c.Name)
-			} else if owned[at] {
+				break
+			}
+			if owned[at] {
 				d.fail("group %q: a pending entry has two owners", g.Name)
+				break
 			}
 			owned[at] = true
 			c.Pending = append(c.Pending, id)
