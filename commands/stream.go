@@ -13,14 +13,14 @@ var streamCommands = []*server.Spec{
 	{Name: "xtrim", Arity: -4, Flags: w, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "DELETE"), Group: "stream", Since: "5.0.0", Complexity: "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.", Args: "key <strategy: MAXLEN | MINID@6.2.0> [operator: = | ~] threshold [LIMIT count]@6.2.0", Summary: "Trims the stream to (approximately if '~' is passed) a certain size", History: [][2]string{{"6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."}}, Tips: []string{"nondeterministic_output"}, Handler: xtrimCommand},
 	{Name: "xdel", Arity: -3, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "DELETE"), Group: "stream", Since: "5.0.0", Complexity: "O(1) for each single item to delete in the stream, regardless of the stream size.", Args: "key id [id ...]", Summary: "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", Handler: xdelCommand},
 	{Name: "xlen", Arity: 2, Flags: ro | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO"), Group: "stream", Since: "5.0.0", Complexity: "O(1)", Args: "key", Summary: "Return the number of entries in a stream", Handler: xlenCommand},
-	{Name: "xrange", Arity: -4, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "stream", Since: "5.0.0", Complexity: "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).", Args: "key start end [COUNT count:integer]", Summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval", History: [][2]string{{"6.2.0", "Added exclusive ranges."}}, Handler: xrangeCommand},
-	{Name: "xrevrange", Arity: -4, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "stream", Since: "5.0.0", Complexity: "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).", Args: "key end start [COUNT count:integer]", Summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", History: [][2]string{{"6.2.0", "Added exclusive ranges."}}, Handler: xrevrangeCommand},
+	{Name: "xrange", Arity: -4, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "stream", Since: "5.0.0", Complexity: "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).", Args: "key start:string end:string [COUNT count:integer]", Summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval", History: [][2]string{{"6.2.0", "Added exclusive ranges."}}, Handler: xrangeCommand},
+	{Name: "xrevrange", Arity: -4, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "stream", Since: "5.0.0", Complexity: "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).", Args: "key end:string start:string [COUNT count:integer]", Summary: "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", History: [][2]string{{"6.2.0", "Added exclusive ranges."}}, Handler: xrevrangeCommand},
 	{Name: "xread", Arity: -4, Flags: ro | server.FlagBlocking | server.FlagMovableKeys, KeySpecs: []server.KeySpec{{Flags: []string{"RO", "ACCESS"}, Keyword: "STREAMS", StartFrom: 1, LastKey: -1, Step: 1, Limit: 2}}, Group: "stream", Since: "5.0.0", Complexity: "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.", Args: "[COUNT count:integer] [BLOCK milliseconds:integer] STREAMS key [key ...] id [id ...]", Summary: "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", Handler: xreadCommand},
 	{Name: "xreadgroup", Arity: -7, Flags: w | server.FlagBlocking | server.FlagMovableKeys, KeySpecs: []server.KeySpec{{Flags: []string{"RO", "ACCESS"}, Keyword: "STREAMS", StartFrom: 4, LastKey: -1, Step: 1, Limit: 2}}, Group: "stream", Since: "5.0.0", Complexity: "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.", Args: "GROUP group consumer [COUNT count:integer] [BLOCK milliseconds:integer] [NOACK] STREAMS key [key ...] id [id ...]", Summary: "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", Handler: xreadgroupCommand},
 	{Name: "xack", Arity: -4, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "stream", Since: "5.0.0", Complexity: "O(1) for each message ID processed.", Args: "key group id [id ...]", Summary: "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", Handler: xackCommand},
-	{Name: "xpending", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "stream", Since: "5.0.0", Complexity: "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.", Args: "key group [[IDLE min-idle-time:integer]@6.2.0 start end count:integer [consumer]]", Summary: "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", History: [][2]string{{"6.2.0", "Added the `IDLE` option and exclusive range intervals."}}, Tips: []string{"nondeterministic_output"}, Handler: xpendingCommand},
+	{Name: "xpending", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "stream", Since: "5.0.0", Complexity: "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.", Args: "key group [filters: [IDLE min-idle-time:integer]@6.2.0 start:string end:string count:integer [consumer]]", Summary: "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", History: [][2]string{{"6.2.0", "Added the `IDLE` option and exclusive range intervals."}}, Tips: []string{"nondeterministic_output"}, Handler: xpendingCommand},
 	{Name: "xclaim", Arity: -6, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "stream", Since: "5.0.0", Complexity: "O(log N) with N being the number of messages in the PEL of the consumer group.", Args: "key group consumer min-idle-time id [id ...] [IDLE ms:integer] [TIME unix-time-milliseconds:unix-time] [RETRYCOUNT count:integer] [FORCE] [JUSTID] [LASTID id]", Summary: "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", Tips: []string{"nondeterministic_output"}, Handler: xclaimCommand},
-	{Name: "xautoclaim", Arity: -6, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "DELETE"), Group: "stream", Since: "6.2.0", Complexity: "O(1) if COUNT is small.", Args: "key group consumer min-idle-time start [COUNT count:integer] [JUSTID]", Summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", History: [][2]string{{"7.0.0", "Added an element to the reply array, containing deleted entries the command cleared from the PEL"}}, Tips: []string{"nondeterministic_output"}, Handler: xautoclaimCommand},
+	{Name: "xautoclaim", Arity: -6, Flags: w | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "DELETE"), Group: "stream", Since: "6.2.0", Complexity: "O(1) if COUNT is small.", Args: "key group consumer min-idle-time start:string [COUNT count:integer] [JUSTID]", Summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", History: [][2]string{{"7.0.0", "Added an element to the reply array, containing deleted entries the command cleared from the PEL"}}, Tips: []string{"nondeterministic_output"}, Handler: xautoclaimCommand},
 	{Name: "xsetid", Arity: -3, Flags: w | dm | ft, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "stream", Since: "5.0.0", Complexity: "O(1)", Args: "key last-id [ENTRIESADDED entries_added:integer]@7.0.0 [MAXDELETEDID max_deleted_entry_id]@7.0.0", Summary: "An internal command for replicating stream values", History: [][2]string{{"7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments."}}, Handler: xsetidCommand},
 	{Name: "xgroup", Arity: -2, Group: "stream", Since: "5.0.0", Summary: "A container for consumer groups commands", Complexity: "Depends on subcommand.", Sub: []*server.Spec{
 		{Name: "xgroup|create", Arity: -5, Flags: w | dm, FirstKey: 2, LastKey: 2, Step: 1, KeySpecs: []server.KeySpec{{Flags: []string{"RW", "INSERT"}, Begin: 2, LastKey: 0}}, Group: "stream", Since: "5.0.0", Complexity: "O(1)", Args: "key groupname <id: id | $> [MKSTREAM] [ENTRIESREAD entries_read:integer]", Summary: "Create a consumer group.", History: [][2]string{{"7.0.0", "Added the `entries_read` named argument."}}, Handler: xgroupCommand},
@@ -408,6 +408,13 @@ func xtrimCommand(x *server.Ctx) {
 
 // XDEL key id [id ...]
 func xdelCommand(x *server.Ctx) {
+	key := x.Arg(1)
+	s, err := lookupStreamWrite(x, key)
+	if err != nil || s == nil {
+		replyErrOrZero(x, err)
+		return
+	}
+	// Every ID is checked before any is deleted.
 	ids := make([]server.StreamID, 0, len(x.Args)-2)
 	for _, a := range x.Args[2:] {
 		id, err := strictID(a)
@@ -416,12 +423,6 @@ func xdelCommand(x *server.Ctx) {
 			return
 		}
 		ids = append(ids, id)
-	}
-	key := x.Arg(1)
-	s, err := lookupStreamWrite(x, key)
-	if err != nil || s == nil {
-		replyErrOrZero(x, err)
-		return
 	}
 	var deleted int64
 	firstGone := false
@@ -495,10 +496,6 @@ func xrangeGeneric(x *server.Ctx, rev bool) {
 			return
 		}
 	}
-	if count == 0 {
-		x.R.NullArray()
-		return
-	}
 	s, err := lookupStream(x, x.Arg(1))
 	if err != nil {
 		x.Error(err)
@@ -506,6 +503,10 @@ func xrangeGeneric(x *server.Ctx, rev bool) {
 	}
 	if s == nil {
 		x.R.Array(0)
+		return
+	}
+	if count == 0 {
+		x.R.NullArray()
 		return
 	}
 	replyRange(x.R, s, start, end, max(count, 0), rev)
@@ -1123,7 +1124,7 @@ func xclaimCommand(x *server.Ctx) {
 			continue
 		}
 		if force && nack == nil {
-			nack = &server.StreamNACK{ID: id}
+			nack = &server.StreamNACK{ID: id, DeliveryTime: now, DeliveryCount: 1}
 			g.PEL.Set(nack)
 		}
 		if nack == nil {

@@ -202,6 +202,13 @@ var docsLeft = map[string]string{
 	"zrangebyscore": "a token heading a block", "zrevrangebyscore": "a token heading a block",
 	"zrangebylex": "a token heading a block", "zrevrangebylex": "a token heading a block",
 	"sort": "a token heading a block, multiple_token", "sort_ro": "a token heading a block, multiple_token",
+	// Streams: = ~ * $ are pure tokens with names (equal, approximately,
+	// auto_id, new_id) the grammar can't give a symbol; STREAMS, GROUP and
+	// FULL head blocks.
+	"xadd": "named symbol tokens (= ~ *)", "xtrim": "named symbol tokens (= ~)",
+	"xgroup|create": "a named symbol token ($)", "xgroup|setid": "a named symbol token ($)",
+	"xread": "a token heading a block (STREAMS key ... id ...)", "xreadgroup": "a token heading a block (GROUP, STREAMS)",
+	"xinfo|stream": "a token heading a block (FULL [COUNT count])",
 }
 
 // docEntries runs COMMAND DOCS for names and flattens the reply into name
@@ -357,6 +364,15 @@ var keyLines = [][]any{
 	{"ZREVRANK", "k", "m"}, {"ZSCAN", "k", 0}, {"ZPOPMIN", "k"}, {"ZPOPMAX", "k", 2}, {"ZMPOP", 2, "a", "b", "MIN"},
 	{"SORT", "k"}, {"SORT", "k", "BY", "w_*", "LIMIT", 0, 1, "GET", "#", "STORE", "d"}, {"SORT_RO", "k", "GET", "x"},
 	{"BZPOPMIN", "a", "b", 0}, {"BZPOPMAX", "a", 0}, {"BZMPOP", 0, 2, "a", "b", "MAX", "COUNT", 2}, {"ZRANDMEMBER", "k", 2},
+	// Streams.
+	{"XADD", "k", "*", "f", "v"}, {"XADD", "k", "MAXLEN", "~", 5, "*", "f", "v"}, {"XTRIM", "k", "MINID", 0}, {"XDEL", "k", "1-1"},
+	{"XLEN", "k"}, {"XRANGE", "k", "-", "+"}, {"XREVRANGE", "k", "+", "-", "COUNT", 1},
+	{"XREAD", "STREAMS", "a", "b", 0, 0}, {"XREAD", "COUNT", 2, "BLOCK", 0, "STREAMS", "a", "$"}, {"XREAD", "STREAMS", "a"},
+	{"XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", "b", ">", ">"}, {"XREADGROUP", "GROUP", "g", "c", "NOACK", "COUNT", 1, "STREAMS", "a", 0},
+	{"XACK", "k", "g", "1-1"}, {"XPENDING", "k", "g"}, {"XCLAIM", "k", "g", "c", 0, "1-1"}, {"XAUTOCLAIM", "k", "g", "c", 0, "0"},
+	{"XSETID", "k", "1-1"}, {"XGROUP", "CREATE", "k", "g", "$"}, {"XGROUP", "SETID", "k", "g", 0}, {"XGROUP", "DESTROY", "k", "g"},
+	{"XGROUP", "CREATECONSUMER", "k", "g", "c"}, {"XGROUP", "DELCONSUMER", "k", "g", "c"}, {"XINFO", "STREAM", "k", "FULL"},
+	{"XINFO", "GROUPS", "k"}, {"XINFO", "CONSUMERS", "k", "g"},
 }
 
 func TestCommandGetkeysAndFlagsAreRedis70s(t *testing.T) {
