@@ -15,7 +15,7 @@ func sampleStream() *StreamData {
 		},
 		Groups: []StreamGroupData{
 			{Name: []byte("a"), LastID: StreamID{5, 1}, EntriesRead: 6,
-				PEL: []StreamNACKData{{ID: StreamID{1, 0}, DeliveryTime: 100, DeliveryCount: 2}, {ID: StreamID{3, 0}, DeliveryTime: 7, DeliveryCount: 1}},
+				PEL:       []StreamNACKData{{ID: StreamID{1, 0}, DeliveryTime: 100, DeliveryCount: 2}, {ID: StreamID{3, 0}, DeliveryTime: 7, DeliveryCount: 1}},
 				Consumers: []StreamConsumerData{{Name: []byte("alice"), SeenTime: 9, Pending: []StreamID{{3, 0}}}, {Name: []byte("bob"), Pending: []StreamID{{1, 0}}}, {Name: []byte("idle")}}},
 			{Name: []byte("b"), EntriesRead: -1},
 		},
