@@ -1,131 +1,33 @@
 package infer
 
-import (
-	"math"
-
-	"reddwarf/metalkit"
-)
+import "reddwarf/metalkit"
 
 // Paged grouped-query attention over a State's KV pages, shared by
-// architectures with llama-style per-layer K/V rows.
+// architectures with llama-style per-layer K/V rows. The kernel is
+// metalkit.AttendGroup (the CPU device's host-memory attention); this
+// file only says where a State's pages and a head's blocks are.
 
-// attnScratch is one worker's scratch for attendGroup.
-type attnScratch struct {
-	scores []float32 // group × n: scores, then weights
-	block  []float32 // one head's K or V block of a page, as f32 (hd × PageTokens)
-	q      []float32 // the group's queries, rounded for f16 (group × hd)
+// hostPages is a State's pages as metalkit.HostKVPages (one pointer: it
+// goes into the interface without an allocation).
+type hostPages struct{ s *State }
+
+func (h hostPages) KVPage(pi int) (f16 []uint16, f32 []float32) {
+	p := h.s.pages[pi]
+	return p.f16, p.f32
 }
 
-func newAttnScratch(group, hd, maxLen int) *attnScratch {
-	return &attnScratch{
-		scores: make([]float32, group*maxLen),
-		block:  make([]float32, PageTokens*hd),
-		q:      make([]float32, group*hd),
-	}
+// newAttnScratch is a worker's scratch for attendGroup.
+func newAttnScratch(group, hd, maxLen int) *metalkit.AttnScratch {
+	return metalkit.NewAttnScratch(group, hd, maxLen, PageTokens)
 }
 
 // attendGroup computes attention for the group query heads that share KV
 // head g, at layer li over positions [from, n) of s (from > 0 for a
-// sliding-window layer):
-//
-//	out_h = Σ_t softmax_t(q_h · k_t / sqrt(hd)) · v_t
-//
-// q and out hold group × hd values (heads back to back). A page stores each
-// head's block transposed (value i of every position together), so both
-// products run along positions: the scores of a page are Σ_i q_h[i]·K[i][·]
-// (hd axpys of PageTokens values) and out_h[i] is W_h · V[i][·] (hd dots).
-// Each block is read, and converted from f16, once for the whole group.
-//
-// With an f16 cache the products are f16 products, as in llama.cpp: q and the
-// softmax weights are rounded to f16 before they meet K and V, so both
-// engines compute the same numbers (the difference in log-probs stays
-// far below 1e-2; see TestLlamaCppReference).
-func attendGroup(s *State, li, g, hd, group, from, n int, q, out []float32, sc *attnScratch) {
+// sliding-window layer); q and out hold group × hd values. See
+// metalkit.AttendGroup.
+func attendGroup(s *State, li, g, hd, group, from, n int, q, out []float32, sc *metalkit.AttnScratch) {
 	l := s.layout
-	f16 := l.Type == KVF16
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	qs := sc.q[:group*hd]
-	for i, v := range q[:group*hd] {
-		if f16 {
-			v = metalkit.F16ToF32(metalkit.F32ToF16(v))
-		}
-		qs[i] = v * scale // scaling q scales every score
-	}
-	m := n - from // positions attended; score t of head h is scores[h*m+t-from]
-	scores := sc.scores[:group*m]
-
-	// block returns page pi's K (kind 0) or V (kind 1) block of head g as
-	// f32: hd rows of PageTokens values (slots outside [from, n) unused).
-	block := func(pi, kind int) []float32 {
-		p := s.pages[pi]
-		o := l.blockOffset(li, kind, g)
-		if !f16 {
-			return p.f32[o : o+l.blockValues()]
-		}
-		metalkit.F16ToF32Row(sc.block, p.f16[o:o+l.blockValues()])
-		return sc.block
-	}
-
-	// Scores, page by page: scores[h*m+t-from] = Σ_i qs_h[i] · K[i][t]
-	// for the page's positions t in [lo, hi), slots [off, off+cnt).
-	for pi := from / PageTokens; pi*PageTokens < n; pi++ {
-		lo, hi := max(from, pi*PageTokens), min(n, (pi+1)*PageTokens)
-		off, cnt := lo-pi*PageTokens, hi-lo
-		kb := block(pi, 0)
-		for h := 0; h < group; h++ {
-			sh := scores[h*m+lo-from : h*m+hi-from]
-			clear(sh)
-			for i, qv := range qs[h*hd : (h+1)*hd] {
-				metalkit.Axpy(sh, qv, kb[i*PageTokens+off:i*PageTokens+off+cnt])
-			}
-		}
-	}
-	// Softmax per head, into weights.
-	for h := 0; h < group; h++ {
-		softmaxInPlace(scores[h*m:(h+1)*m], f16)
-	}
-	// Output: out_h[i] = Σ_t w_h[t] · V[i][t].
-	clear(out[:group*hd])
-	for pi := from / PageTokens; pi*PageTokens < n; pi++ {
-		lo, hi := max(from, pi*PageTokens), min(n, (pi+1)*PageTokens)
-		off, cnt := lo-pi*PageTokens, hi-lo
-		vb := block(pi, 1)
-		for h := 0; h < group; h++ {
-			wh := scores[h*m+lo-from : h*m+hi-from]
-			oh := out[h*hd : (h+1)*hd]
-			for i := range oh {
-				oh[i] += metalkit.Dot(wh, vb[i*PageTokens+off:i*PageTokens+off+cnt])
-			}
-		}
-	}
-}
-
-// softmaxInPlace replaces x by its softmax; with round16 the weights are
-// rounded to f16 precision (see roundF16Fast).
-func softmaxInPlace(x []float32, round16 bool) {
-	mx := x[0]
-	for _, v := range x[1:] {
-		mx = max(mx, v)
-	}
-	inv := 1 / metalkit.ExpSub(x, mx)
-	if !round16 {
-		for i := range x {
-			x[i] *= inv
-		}
-		return
-	}
-	for i := range x {
-		x[i] = roundF16Fast(x[i] * inv)
-	}
-}
-
-// roundF16Fast rounds x to the nearest value with f16's 11-bit significand
-// (ties to even), by rounding the float32 mantissa. It equals
-// F16ToF32(F32ToF16(x)) for x in f16's normal range; below it (|x| < 2^-14)
-// it keeps more precision than f16 would, which for softmax weights
-// (0 ≤ x ≤ 1) only affects weights too small to matter.
-func roundF16Fast(x float32) float32 {
-	b := math.Float32bits(x)
-	b += 0x0fff + (b>>13)&1
-	return math.Float32frombits(b &^ 0x1fff)
+	kv := metalkit.HostKVHead{K: l.blockOffset(li, 0, g), V: l.blockOffset(li, 1, g), Len: l.blockValues(),
+		PageTokens: PageTokens, F16: l.Type == KVF16}
+	metalkit.AttendGroup(hostPages{s}, kv, hd, group, from, n, q, out, sc)
 }
