@@ -112,7 +112,7 @@ func serve(args []string) int {
 		for sig := range sigs {
 			s.Logf("warning", "Received %s scheduling shutdown...", sig)
 			s.Post(func() {
-				if err := s.Shutdown(false, false); err != nil {
+				if err := s.Shutdown(false, false, false); err != nil {
 					s.Logf("warning", "SIGTERM received but errors trying to shut down the server, check the logs for more information")
 				}
 			})

@@ -129,14 +129,16 @@ func lastsaveCommand(x *server.Ctx) { x.R.Int(x.S.LastSave) }
 
 // SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
 func shutdownCommand(x *server.Ctx) {
-	save, nosave, abort := false, false, false
+	save, nosave, force, abort := false, false, false, false
 	for _, a := range x.Args[1:] {
 		switch {
 		case is(a, "SAVE"):
 			save = true
 		case is(a, "NOSAVE"):
 			nosave = true
-		case is(a, "NOW"), is(a, "FORCE"):
+		case is(a, "NOW"): // no replicas to wait for
+		case is(a, "FORCE"):
+			force = true
 		case is(a, "ABORT"):
 			abort = true
 		default:
@@ -152,7 +154,7 @@ func shutdownCommand(x *server.Ctx) {
 		x.Error(server.Errorf("No shutdown in progress."))
 		return
 	}
-	if err := x.S.Shutdown(save, nosave); err != nil {
+	if err := x.S.Shutdown(save, nosave, force); err != nil {
 		x.Error(server.Errorf("Errors trying to SHUTDOWN. Check logs."))
 		return
 	}

@@ -659,3 +659,36 @@ func TestPersistInfoCountsKeysLoadedAndExpired(t *testing.T) {
 	wantInfo(t, c, "persistence", "current_save_keys_total", "0")
 	wantInfo(t, c, "persistence", "aof_rewrites", "0")
 }
+
+// A save that fails for a reason no command could have prevented (here a
+// directory where the snapshot goes, as a full or read-only disk would)
+// stops SHUTDOWN and SIGTERM, as in Redis 7.0: the server answers with
+// every key, and refuses again while the save still fails. SHUTDOWN
+// NOSAVE exits without saving, and SHUTDOWN FORCE exits anyway.
+func TestShutdownWithAFailingSaveStaysUpUntilForcedOrNosave(t *testing.T) {
+	for _, way := range []string{"NOSAVE", "FORCE"} {
+		dir := t.TempDir()
+		s := startIn(t, dir, "--save", "3600 1")
+		c := cli(t, s)
+		do(t, c, "SET", "k", "v")
+		do(t, c, "GEN", "sess", "A bird", "MAXTOKENS", "2", "TEMPERATURE", "0")
+		os.Mkdir(filepath.Join(dir, "dump.dsv4"), 0o755)
+		os.WriteFile(filepath.Join(dir, "dump.dsv4", "keep"), nil, 0o644)
+		for i := 0; i < 2; i++ {
+			wantErr(t, c, "ERR Errors trying to SHUTDOWN. Check logs.", "SHUTDOWN")
+			wantErr(t, c, "ERR Errors trying to SHUTDOWN. Check logs.", "SHUTDOWN", "SAVE")
+		}
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		time.Sleep(500 * time.Millisecond)
+		want(t, c, "v", "GET", "k")
+		want(t, c, "kvstate", "TYPE", "sess")
+		if b, _ := os.ReadFile(s.log); !strings.Contains(string(b), "SIGTERM received but errors trying to shut down the server") {
+			t.Errorf("the log does not say SIGTERM could not stop the server:\n%s", b)
+		}
+		c.Do(ctx, "SHUTDOWN", way)
+		waitExit(t, s)
+		if _, err := os.Stat(filepath.Join(dir, "dump.dsv4", "keep")); err != nil {
+			t.Errorf("SHUTDOWN %s: %v", way, err)
+		}
+	}
+}

@@ -541,12 +541,21 @@ func (s *Server) SetLoading(on bool) { s.loading.Store(on) }
 func (s *Server) SetActiveExpire(on bool) { s.noActiveExpire = !on }
 
 // Shutdown stops the server after an optional save: save forces one,
-// nosave skips it, neither saves when save points are configured.
-func (s *Server) Shutdown(save, nosave bool) error {
+// nosave skips it, neither saves when save points are configured. A save
+// that fails stops the exit (the error is returned, the server goes on),
+// unless force (SHUTDOWN FORCE, as Redis 7.0): then the hooks run again
+// as for NOSAVE and the server exits.
+func (s *Server) Shutdown(save, nosave, force bool) error {
 	doSave := save || (!nosave && len(s.Config.SavePoints()) > 0)
 	if err := s.shutdownHooks(doSave); err != nil {
-		s.logf("warning", "Error trying to save the DB, can't exit.")
-		return err
+		if !force {
+			s.logf("warning", "Error trying to save the DB, can't exit.")
+			return err
+		}
+		s.logf("warning", "Error trying to save the DB. Exit anyway.")
+		if err := s.shutdownHooks(false); err != nil {
+			s.logf("warning", "Error at shutdown: %v. Exit anyway.", err)
+		}
 	}
 	s.logf("warning", "Redis is now ready to exit, bye bye...")
 	for _, c := range s.clients {
