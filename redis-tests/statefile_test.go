@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -164,6 +165,12 @@ func TestStateFilesCannotReplaceTheServersFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "states", "dump.dsv4")); err != nil {
 		t.Fatalf("the state file is not in states/: %v", err)
+	}
+	// check tells a state file from a snapshot: one copied where the
+	// snapshot goes is sound, and no snapshot the server starts from.
+	out, err := exec.Command(serverBinary, "check", filepath.Join(dir, "states", "dump.dsv4")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "not a snapshot the server starts from") {
+		t.Errorf("check of a state file: %v\n%s", err, out)
 	}
 	wantErrPrefix(t, c, "ERR", "SAVE", "s", "../dump.dsv4")
 	s.stop()

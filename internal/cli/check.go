@@ -50,7 +50,10 @@ func checkState(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "check: %s: FAILED: %v\n", path, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: DSV4 state, architecture %s, fingerprint %016x\n", path, st.Arch, st.Fingerprint)
+	// Said first: a state file put where the snapshot goes is sound as a
+	// state and still no snapshot, which the server would refuse to start
+	// from (issue 13: check used to leave that unsaid).
+	fmt.Fprintf(stdout, "%s: DSV4 state, architecture %s, fingerprint %016x (one session, as SAVE key file writes and LOAD reads it: not a snapshot the server starts from)\n", path, st.Arch, st.Fingerprint)
 	fmt.Fprintf(stdout, "tokens %d, layers %d, vocab %d, sections %d, checkpoints %d, logits %v, %s\n",
 		len(st.Tokens), st.Layers, st.Vocab, len(st.Sections), len(st.Checkpoints), st.Logits != nil, humanize.IBytes(uint64(len(b))))
 	fmt.Fprintln(stdout, "OK")
