@@ -179,7 +179,7 @@ func classify(err error) (status int, typ, param string) {
 	switch {
 	case errors.As(err, &br):
 		return http.StatusBadRequest, "invalid_request_error", br.param
-	case err == session.ErrContextFull, err == session.ErrNoChatFormat:
+	case errors.Is(err, session.ErrContextFull), err == session.ErrNoChatFormat:
 		return http.StatusBadRequest, "invalid_request_error", "messages"
 	case err == server.ErrWrongType:
 		return http.StatusConflict, "invalid_request_error", "session"

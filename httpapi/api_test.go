@@ -127,6 +127,9 @@ func TestErrors(t *testing.T) {
 		{"POST", "/v1/completions", `{"prompt":"x","max_tokens":0}`, "Bearer sekret", 400, "max_tokens"},
 		{"POST", "/v1/completions", `{"prompt":"x","temperature":"hot"}`, "Bearer sekret", 400, ""},
 		{"POST", "/v1/completions", `{"prompt":"x","stop":[""]}`, "Bearer sekret", 400, "stop"},
+		// Past the context of 2,048 tokens: the request's fault, not the
+		// server's (it was a 500).
+		{"POST", "/v1/completions", `{"prompt":"` + strings.Repeat("Tom had apples. ", 1000) + `"}`, "Bearer sekret", 400, ""},
 		// The embedded model has no chat format.
 		{"POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"x"}]}`, "Bearer sekret", 400, "messages"},
 		{"POST", "/v1/chat/completions", `{"messages":[{"role":"wizard","content":"x"}]}`, "Bearer sekret", 400, "messages[0].role"},
