@@ -27,8 +27,8 @@ import (
 // OffLoop runs enc, the work Encoder returned for j, on the calling
 // goroutine (not the loop) once one of the engine's encoding slots is
 // free: tokenising a 16 MiB prompt takes seconds of CPU and, for
-// SentencePiece, over a gigabyte for its merge queue, so only a few run
-// at once whatever the number of clients sending such prompts. It reports
+// SentencePiece, about 600 MB for its merge state, so only a few run at
+// once whatever the number of clients sending such prompts. It reports
 // false, having encoded nothing, when j was canceled (Cancel: CLIENT
 // UNBLOCK, a disconnect) or stop closed before a slot came. j is nil for
 // work that is no job's (TOKENIZE).
