@@ -2,8 +2,10 @@ package redistests
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,15 @@ func TestBigPromptDoesNotStallOtherClients(t *testing.T) {
 			t.Fatalf("%s: %v, want context window full", what, err)
 		}
 		checkNoStall(t, what, took, slowest, pings)
+		if cmd[1] == "new" {
+			// The 16 MiB's tokenising peaked at 1.86 GB of RSS with
+			// SentencePiece's merge queue; it is about 600 MB.
+			if hwm := peakRSS(t, s); hwm > 1<<30 {
+				t.Errorf("%s: peak RSS %d MB, want under 1 GB", what, hwm>>20)
+			} else {
+				t.Logf("%s: peak RSS %d MB", what, hwm>>20)
+			}
+		}
 	}
 	want(t, c, int64(1), "EXISTS", "k")
 	want(t, c, int64(0), "EXISTS", "new")
@@ -109,6 +120,26 @@ func TestBigPromptDoesNotStallOtherClients(t *testing.T) {
 	if text := str(t, c, "GEN", "k", " The end.", "MAXTOKENS", 3, "TEMPERATURE", 0); text == "" {
 		t.Error("GEN after the big prompts replied no text")
 	}
+}
+
+// peakRSS is the server process's peak resident memory (VmHWM), in bytes.
+func peakRSS(t *testing.T, s *Server) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc/PID/status")
+	return 0
 }
 
 // TestBigChatPromptDoesNotStallOtherClients: a GEN CHAT turn is rendered
