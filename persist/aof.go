@@ -221,5 +221,8 @@ func (p *Engine) storeInfo() []string {
 	if p.aof == nil {
 		return []string{"store_enabled:0"}
 	}
-	return append([]string{"store_enabled:1"}, p.aof.st.Stats().Info()...)
+	return append([]string{"store_enabled:1",
+		fmt.Sprintf("store_sessions_on_disk:%d", p.onDisk),
+		fmt.Sprintf("store_sessions_paged_out:%d", p.pagedOut),
+	}, p.aof.st.Stats().Info()...)
 }

@@ -70,6 +70,9 @@ const StatesDir = "states"
 // corrupt one is an error: the server should not start on an empty
 // keyspace silently.
 func (p *Engine) Load() error {
+	path := p.Path()
+	rdb.RemoveStaleTemps(filepath.Dir(path), filepath.Base(path))
+	rdb.RemoveStaleTempsUnder(filepath.Join(filepath.Dir(path), StatesDir))
 	aofOn := p.s.Config.Get("appendonly") == "yes"
 	_, err := os.Stat(filepath.Join(p.StoreDir(), p.s.Config.Get("appendfilename")+".manifest"))
 	fresh := errors.Is(err, os.ErrNotExist)
@@ -100,8 +103,6 @@ func (p *Engine) Load() error {
 
 func (p *Engine) loadSnapshotFile() error {
 	path := p.Path()
-	rdb.RemoveStaleTemps(filepath.Dir(path), filepath.Base(path))
-	rdb.RemoveStaleTempsUnder(filepath.Join(filepath.Dir(path), StatesDir))
 	start := time.Now()
 	p.s.SetLoading(true)
 	defer p.s.SetLoading(false)

@@ -33,6 +33,10 @@ type SessionCodec interface {
 	// FromStore rebuilds a session the log describes, reading its pages;
 	// StoreSize is about the bytes that takes.
 	SessionRecords(ds *store.Store, key []byte, v server.Value) ([]byte, error)
+	// Describe is what the store must hold for v to leave RAM: its full
+	// pages are written to ds if they are not there yet, and the
+	// returned description rebuilds it (FromStore).
+	Describe(ds *store.Store, v server.Value) (*store.Session, error)
 	FromStore(ds *store.Store, d *store.Session) (server.Value, error)
 	StoreSize(d *store.Session) int64
 }
@@ -60,6 +64,8 @@ type Engine struct {
 	rewriteOK                    bool
 	lastRewriteSec               int64 // -1 until one finished
 	lastRewriteTry               time.Time
+	pagedOut                     int64 // sessions whose pages left RAM under maxmemory
+	onDisk                       int64 // keys holding a storedSession (RAM has none of its pages)
 }
 
 // bgsave is one background save in flight.
@@ -121,10 +127,12 @@ func (p *Engine) Hooks() server.Hooks {
 			}
 			return nil
 		},
-		InfoNames:     []string{"store"},
-		ApplyConfig:   p.applyConfig,
-		Propagate:     p.propagate,
-		BeforeReplies: p.flushAOF,
+		InfoNames:      []string{"store"},
+		SessionsOnDisk: func() bool { return p.aof != nil && p.codec != nil },
+		PageOut:        p.pageOut,
+		ApplyConfig:    p.applyConfig,
+		Propagate:      p.propagate,
+		BeforeReplies:  p.flushAOF,
 	}
 }
 

@@ -135,5 +135,5 @@ func (r *replayer) one(file string, rec *rdb.LogRecord) error {
 
 // newStored wraps d as a key's value.
 func (p *Engine) newStored(d *store.Session) *server.Object {
-	return server.NewValue(server.TypeKVState, &storedSession{d: d, p: p})
+	return server.NewValue(server.TypeKVState, p.newStoredValue(d))
 }

@@ -14,8 +14,23 @@ import (
 // Materialize reads the pages back and feeds the rest of the tokens
 // (server.Lazy).
 type storedSession struct {
-	d *store.Session
-	p *Engine // its store is p's, whichever is open when the key is used
+	d    *store.Session
+	p    *Engine // its store is p's, whichever is open when the key is used
+	gone bool    // released or loaded: no longer counted in p.onDisk
+}
+
+// newStoredValue makes a storedSession counted in INFO store.
+func (p *Engine) newStoredValue(d *store.Session) *storedSession {
+	p.onDisk++
+	return &storedSession{d: d, p: p}
+}
+
+// drop stops counting s (released, or loaded into RAM).
+func (s *storedSession) drop() {
+	if !s.gone {
+		s.gone = true
+		s.p.onDisk--
+	}
 }
 
 func isStored(v server.Value) bool { _, ok := v.(*storedSession); return ok }
@@ -38,11 +53,11 @@ func (s *storedSession) LoadSize() int64 {
 	return s.p.codec.StoreSize(s.d)
 }
 
-func (s *storedSession) Clone() server.Value { return &storedSession{d: s.d.Clone(), p: s.p} }
+func (s *storedSession) Clone() server.Value { return s.p.newStoredValue(s.d.Clone()) }
 
-// Release has nothing to drop: the pages stay in the store until a
-// rewrite finds no key holding them.
-func (s *storedSession) Release() {}
+// Release drops nothing from the store: the pages stay until a rewrite
+// finds no key holding them.
+func (s *storedSession) Release() { s.drop() }
 
 // errStoreClosed is a stored session's error while appendonly is no.
 var errStoreClosed = fmt.Errorf("its pages are in the session store, which is closed (appendonly no)")
@@ -55,7 +70,11 @@ func (s *storedSession) Materialize() (server.Value, error) {
 	if s.p.codec == nil {
 		return nil, fmt.Errorf("no model loaded")
 	}
-	return s.p.codec.FromStore(s.p.aof.st, s.d)
+	v, err := s.p.codec.FromStore(s.p.aof.st, s.d)
+	if err == nil {
+		s.drop()
+	}
+	return v, err
 }
 
 // SessionRecords returns the records that log v, a session a command
@@ -69,3 +88,22 @@ func (p *Engine) SessionRecords(key string, v server.Value) ([]byte, error) {
 	}
 	return p.codec.SessionRecords(p.aof.st, []byte(key), v)
 }
+
+// pageOut is eviction of a session while the store is open (server
+// Hooks.PageOut): its pages are on disk, so RAM drops them and the key
+// keeps a storedSession, loaded again on its next use.
+func (p *Engine) pageOut(db *server.DB, key string, o *server.Object) (int64, error) {
+	if p.aof == nil || p.codec == nil {
+		return 0, errStoreClosed
+	}
+	before := o.Val.MemoryUsage()
+	d, err := p.codec.Describe(p.aof.st, o.Val)
+	if err != nil {
+		return 0, err
+	}
+	o.Val.Release()
+	o.Val = p.newStoredValue(d)
+	p.pagedOut++
+	return max(0, before-o.Val.MemoryUsage()), nil
+}
+

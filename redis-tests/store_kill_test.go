@@ -131,8 +131,8 @@ func TestStoreKill9Sessions(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		s.stop()
-		if ops < 10 {
-			t.Fatalf("round %d: only %d commands acknowledged", round, ops)
+		if ops == 0 {
+			t.Fatalf("round %d: no command acknowledged", round)
 		}
 		totalOps += ops
 
@@ -182,6 +182,9 @@ func TestStoreKill9Sessions(t *testing.T) {
 		}
 		c.Close()
 		r.stop()
+	}
+	if totalOps < 200 {
+		t.Errorf("only %d commands acknowledged over 20 rounds", totalOps)
 	}
 	t.Logf("%d commands acknowledged over 20 kills; every session back and continuing exactly", totalOps)
 }

@@ -188,7 +188,7 @@ var directives = []*directive{
 	// effect at once through persistence's ApplyConfig hook, as Redis 7.0
 	// starts or stops its AOF on CONFIG SET; the file and directory names
 	// are start-up only, as in Redis 7.0.
-	{name: "appendonly", def: "no", kind: kindBool, then: stepAOF},
+	{name: "appendonly", def: "yes", kind: kindBool, then: stepAOF}, // durability is the point of this server (Redis: no)
 	{name: "appendfilename", def: "appendonly.aof", kind: kindString, immutable: true, set: func(c *Config, v string) error {
 		return checkAOFName(v, "appendfilename can't be a path, just a filename")
 	}},

@@ -313,12 +313,18 @@ func (s *Server) evictRound(extra int64) evictResult {
 	}
 	limit := evictionTimeLimit(int(s.Config.Int("maxmemory-eviction-tenacity")))
 	start := time.Now()
+	fruitless := 0 // candidates in a row that freed nothing (a session that could not be paged out)
 	for n := 1; freed < tofree; n++ {
 		db, key, ok := s.evictionCandidate(pol)
 		if !ok {
 			return evictFail
 		}
-		freed += s.evictKey(db, key)
+		got := s.evictKey(db, key)
+		if freed += got; got > 0 {
+			fruitless = 0
+		} else if fruitless++; fruitless >= 16 {
+			return evictFail
+		}
 		if n%16 == 0 && time.Since(start) > limit {
 			s.startEvictionProc()
 			break
@@ -341,6 +347,9 @@ func (s *Server) freeCaches(weight float64) int64 {
 // evictKey deletes key as an eviction and returns its estimated size.
 func (s *Server) evictKey(db *DB, key string) int64 {
 	o := db.dict[key]
+	if o.Type == TypeKVState && s.sessionsOnDisk() {
+		return s.pageOutKey(db, key, o)
+	}
 	size := o.MemoryUsage(key)
 	db.remove(key)
 	s.PropagateDeletion(db, key)
@@ -355,6 +364,20 @@ func (s *Server) evictKey(db *DB, key string) int64 {
 		size += s.freeCaches(0.5)
 	}
 	return size
+}
+
+// pageOutKey is eviction of a session while sessions live on disk: its
+// pages leave RAM, the key stays (Hooks.PageOut). A failure (the disk is
+// full) frees nothing and is logged; the session stays in RAM.
+func (s *Server) pageOutKey(db *DB, key string, o *Object) int64 {
+	freed, err := s.pageOut(db, key, o)
+	if err != nil {
+		s.logf("warning", "Could not page session %q out of memory: %v", trunc(key, 128), err)
+		return 0
+	}
+	s.lazySeen = true // its next use loads it (checkDamaged)
+	s.evict.debt += freed
+	return freed + s.freeCaches(0.5)
 }
 
 // evictionCandidate picks the next key to evict under pol, or ok false when
@@ -436,12 +459,17 @@ func (s *Server) anyCandidate(pol evictPolicy) (*DB, string, bool) {
 
 // evictable reports whether key is still a candidate under pol.
 func (s *Server) evictable(db *DB, key string, pol evictPolicy) bool {
-	if pol.allKeys {
-		if _, ok := db.dict[key]; !ok {
+	o, ok := db.dict[key]
+	if !ok {
+		return false
+	}
+	if !pol.allKeys {
+		if _, ok := db.expires[key]; !ok {
 			return false
 		}
-	} else if _, ok := db.expires[key]; !ok {
-		return false
+	}
+	if _, lazy := o.Val.(Lazy); lazy && o.Type == TypeKVState && s.sessionsOnDisk() {
+		return false // paged out already: memory pressure never deletes a session
 	}
 	return !s.KeyBusy(db, key)
 }

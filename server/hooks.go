@@ -48,6 +48,14 @@ type Hooks struct {
 	// prefix-cache pages) when maxmemory is reached, before keys are
 	// evicted; it returns the bytes released.
 	FreeMemory func() int64
+	// SessionsOnDisk reports that sessions live on disk (the session
+	// store is open): under maxmemory a session chosen for eviction is
+	// paged out (PageOut) instead of deleted, and one already paged out
+	// (a Lazy value) is no candidate, so memory pressure never deletes a
+	// session. PageOut replaces o.Val, a session in RAM, by a Lazy value
+	// holding none of its pages, and returns the bytes that freed.
+	SessionsOnDisk func() bool
+	PageOut        func(db *DB, key string, o *Object) (int64, error)
 	// ApplyConfig runs after CONFIG SET changed appendonly, appendfsync or
 	// session-disk-max; an error undoes the CONFIG SET.
 	ApplyConfig func() error
@@ -228,6 +236,26 @@ type Op struct {
 	DB   int
 	Args [][]byte
 	Raw  []byte
+}
+
+// sessionsOnDisk reports whether a subsystem keeps sessions on disk.
+func (s *Server) sessionsOnDisk() bool {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.SessionsOnDisk != nil && h.SessionsOnDisk() {
+			return true
+		}
+	}
+	return false
+}
+
+// pageOut pages a session out through the first subsystem that can.
+func (s *Server) pageOut(db *DB, key string, o *Object) (int64, error) {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.PageOut != nil && h.SessionsOnDisk != nil && h.SessionsOnDisk() {
+			return h.PageOut(db, key, o)
+		}
+	}
+	return 0, Errorf("no session store")
 }
 
 func (s *Server) propagateHooks(ops []Op) {

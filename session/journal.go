@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"slices"
 
 	"reddwarf/infer"
 	"reddwarf/persist/store"
@@ -153,4 +154,29 @@ func (c *Codec) FromStore(ds *store.Store, d *store.Session) (server.Value, erro
 func (c *Codec) StoreSize(d *store.Session) int64 {
 	pages := (len(d.Tokens) + infer.PageTokens - 1) / infer.PageTokens
 	return int64(pages) * c.m.Arch().KVLayout().PageBytes()
+}
+
+// Describe writes v's full pages the store lacks and returns what
+// rebuilds v from the store: its tokens, RNG, checkpoint positions and
+// how many pages are stored. The logits and the partial last page are
+// recomputed when it is loaded (at most a page of prefill). An
+// architecture with state beyond pages cannot leave RAM this way yet.
+func (c *Codec) Describe(ds *store.Store, v server.Value) (*store.Session, error) {
+	s, ok := v.(*Session)
+	if !ok {
+		return nil, fmt.Errorf("session: cannot page out a %T", v)
+	}
+	if !pagedArch(c.m) {
+		return nil, fmt.Errorf("session: %s sessions keep state beyond KV pages and cannot be paged out yet", c.arch)
+	}
+	_, stored, err := StorePages(ds, storeModel(c.m, c.fp), nil, nil, s.State, min(s.Stored, s.State.FullPages()))
+	if err != nil {
+		return nil, err
+	}
+	s.Stored = stored
+	d := &store.Session{Tokens: slices.Clone(s.State.Tokens()), RNG: s.RNG, Stored: stored}
+	for _, cp := range s.Checkpoints {
+		d.Checkpoints = append(d.Checkpoints, store.Checkpoint{Name: cp.Name, Pos: cp.Pos})
+	}
+	return d, nil
 }
