@@ -291,13 +291,15 @@ func replyJob(r *server.Reply, j *session.Job) {
 	case j.Prefill:
 		r.Int(int64(j.Tokens))
 	case j.Opt.WithStats:
-		r.Map(7)
+		r.Map(8)
 		r.BulkString("text")
 		r.Bulk(j.Text)
 		r.BulkString("prompt_tokens")
 		r.Int(int64(j.PromptTokens))
 		r.BulkString("cached_tokens")
 		r.Int(int64(j.CachedTokens))
+		r.BulkString("disk_cached_tokens")
+		r.Int(int64(j.DiskCachedTokens))
 		r.BulkString("generated_tokens")
 		r.Int(int64(j.GeneratedTokens))
 		r.BulkString("stop_reason")

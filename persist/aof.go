@@ -14,10 +14,7 @@ import (
 // The append-only side of persistence: with appendonly yes the store
 // (persist/store) under dir/appenddirname is open and every change a
 // command makes is logged there, Redis's way, before its reply leaves.
-//
-// Start-up still loads the snapshot: the store is written, not yet read
-// back, so turning appendonly on never brings back less than the
-// snapshot would.
+// Start-up replays it (replay.go) when it exists.
 
 // aof is the open store and what the loop tracks about it.
 type aof struct {

@@ -1,8 +1,10 @@
 package persist
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -63,11 +65,20 @@ func (p *Engine) BgRewriteAOF() error {
 	p.aofRewrites++
 	p.s.Logf("notice", "Background append only file rewriting started")
 	go func() {
-		err := writeBase(w, items, a.st, p.codec, p.model.PageTokens)
+		held := map[rdb.PageKey]bool{}
+		err := writeBase(w, items, a.st, p.codec, p.model, held)
 		if err == nil {
 			err = w.Commit()
 		} else {
 			w.Abort()
+		}
+		if err == nil {
+			// Segments only dead keys' pages are in go (FORMAT.md §5.6).
+			if n, rerr := w.Reclaim(func(k rdb.PageKey) bool { return held[k] }); rerr != nil {
+				p.s.Logf("warning", "AOF rewrite: reclaiming segments: %v", rerr)
+			} else if n > 0 {
+				p.s.Logf("notice", "AOF rewrite: %d page segments no key holds were deleted", n)
+			}
 		}
 		close(r.done)
 		p.s.Post(func() { p.rewriteDone(a, r, err) })
@@ -100,7 +111,7 @@ func (p *Engine) rewriteFailed(err error) {
 // session is logged as records (rdb/FORMAT.md §5.6): its tokens and page
 // references, its pages written to ds first when they are not there yet
 // (a session that came from a snapshot or a RESTORE); never KV bytes.
-func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec SessionCodec, pageTokens int) error {
+func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec SessionCodec, m store.Model, held map[rdb.PageKey]bool) error {
 	defer releaseView(items)
 	db := -1
 	var b []byte
@@ -119,7 +130,7 @@ func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec Sessio
 			}
 			b = append(b, recs...)
 		case it.stored != nil:
-			b = it.stored.Records(b, key, pageTokens)
+			b = it.stored.Records(b, key, m.PageTokens)
 		case it.lazy != nil:
 			recs, err := lazyRecords(it.lazy, ds, codec, key)
 			if err != nil {
@@ -134,11 +145,40 @@ func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec Sessio
 		if it.expireMS != -1 {
 			b = rdb.AppendCommand(b, []byte("PEXPIREAT"), key, strconv.AppendInt(nil, it.expireMS, 10))
 		}
+		if it.val != nil || it.stored != nil || it.lazy != nil {
+			if err := namedPages(b, m, held); err != nil {
+				return fmt.Errorf("key %q: %w", it.key, err)
+			}
+		}
 		if err := w.Append(b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// namedPages adds the pages the RDW.PAGES records in recs name to held.
+func namedPages(recs []byte, m store.Model, held map[rdb.PageKey]bool) error {
+	lr := rdb.NewLogReader(bytes.NewReader(recs), "base")
+	for {
+		rec, err := lr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !rec.IsSession() || string(rec.Args[0]) != rdb.OpPages {
+			continue
+		}
+		op, err := rdb.DecodeSessionOp(&rec, "base")
+		if err != nil {
+			return err
+		}
+		for _, h := range op.Hashes {
+			held[rdb.PageKey{Hash: h, Fingerprint: m.Fingerprint, Kind: m.PageKind}] = true
+		}
+	}
 }
 
 // lazyRecords logs a session still in the snapshot the server started

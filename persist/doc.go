@@ -31,12 +31,20 @@
 //
 // # The append-only store
 //
-// With appendonly yes the Engine holds the session store (persist/store,
-// aof.go): the server's Propagate hook hands it each top-level command's
-// ops (Redis's deterministic forms, chosen by the handlers through
-// server.Ctx.Propagate), which it encodes as RESP records with a SELECT
+// With appendonly yes (the default) the Engine holds the session store
+// (persist/store, aof.go): the server's Propagate hook hands it each
+// top-level command's ops (Redis's deterministic forms, chosen by the
+// handlers through server.Ctx.Propagate, or a session's RDW.* records
+// through PropagateRaw), which it encodes as RESP records with a SELECT
 // where the database changes and MULTI/EXEC around more than one; the
 // BeforeReplies hook flushes them before the loop writes replies.
 // BGREWRITEAOF (aofrewrite.go) writes a view of the keyspace as the new
-// base. Load does not read the store back yet.
+// base, sessions as records.
+//
+// Load (load.go) replays the store when there is one (replay.go): Redis
+// records through the command table, session records into
+// storedSession values (stored.go), which hold a session's tokens and
+// page list and read its pages on first use (server.Lazy). Under
+// maxmemory the server pages idle sessions out to the same values
+// (Hooks.PageOut) instead of deleting them.
 package persist

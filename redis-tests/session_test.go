@@ -134,7 +134,7 @@ func TestGenStreamsPiecesAndRepliesStats(t *testing.T) {
 	}
 	// WITHSTATS: a flat array in RESP2, a map in RESP3.
 	flat, ok := do(t, c, "GEN", "story", " The end", "MAXTOKENS", 5, "WITHSTATS").([]any)
-	if !ok || len(flat) != 14 || flat[0] != "text" || flat[6] != "generated_tokens" || flat[7] != int64(5) {
+	if !ok || len(flat) != 16 || flat[0] != "text" || flat[6] != "disk_cached_tokens" || flat[8] != "generated_tokens" || flat[9] != int64(5) {
 		t.Fatalf("WITHSTATS RESP2: %v", flat)
 	}
 	c3 := client3(t)
@@ -150,7 +150,7 @@ func TestGenStreamsPiecesAndRepliesStats(t *testing.T) {
 			if f, ok := v.(float64); !ok || f < 0 {
 				t.Errorf("WITHSTATS RESP3 %s = %#v, want a double >= 0", k, v)
 			}
-		case "prompt_tokens", "cached_tokens", "generated_tokens":
+		case "prompt_tokens", "cached_tokens", "disk_cached_tokens", "generated_tokens":
 			if _, ok := v.(int64); !ok {
 				t.Errorf("WITHSTATS RESP3 %s = %#v, want an integer", k, v)
 			}

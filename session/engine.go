@@ -73,6 +73,7 @@ type Stats struct {
 	TokensPrefilled int64 // prompt tokens pushed through the model
 	TokensGenerated int64
 	PrefixHitTokens int64 // prompt tokens reused from the prefix cache
+	DiskHitTokens   int64 // of those, read from the session store's pages
 	Steps           int64
 	LastStep        time.Duration
 	StepTime        time.Duration // all steps together
@@ -462,6 +463,9 @@ func (e *Engine) start(j *Job) error {
 				cached.Release()
 			}
 		}
+	}
+	if len(feed) > 0 {
+		feed = e.reuseStored(j, feed)
 	}
 	j.feed = feed
 	if !j.Prefill {

@@ -20,6 +20,7 @@ func (e *Engine) Info(section string) []string {
 			fmt.Sprintf("tokens_prefilled:%d", st.TokensPrefilled),
 			fmt.Sprintf("tokens_generated:%d", st.TokensGenerated),
 			fmt.Sprintf("prefix_cache_hit_tokens:%d", st.PrefixHitTokens),
+			fmt.Sprintf("prefix_disk_hit_tokens:%d", st.DiskHitTokens),
 			fmt.Sprintf("prefix_cache_pages:%d", e.cache.Pages()),
 			fmt.Sprintf("kv_bytes:%d", bytes),
 			fmt.Sprintf("kv_pages:%d", pages),

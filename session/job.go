@@ -101,15 +101,16 @@ type Job struct {
 	canceled    bool
 
 	// Result.
-	Text            []byte
-	Err             error
-	Tokens          int // session length at the end
-	PromptTokens    int // tokens appended from the prompt (BOS included)
-	CachedTokens    int // of those, reused from the prefix cache
-	GeneratedTokens int
-	StopReason      string
-	PrefillTime     time.Duration
-	DecodeTime      time.Duration
+	Text             []byte
+	Err              error
+	Tokens           int // session length at the end
+	PromptTokens     int // tokens appended from the prompt (BOS included)
+	CachedTokens     int // of those, reused from the prefix cache (in RAM or in the store)
+	DiskCachedTokens int // of those, read from the session store's pages
+	GeneratedTokens  int
+	StopReason       string
+	PrefillTime      time.Duration
+	DecodeTime       time.Duration
 	// RunTime is how long the job ran, from its start to its end: not the
 	// time it waited behind another job on its key (as Redis counts a
 	// blocked command's work, not its wait).

@@ -180,3 +180,41 @@ func (c *Codec) Describe(ds *store.Store, v server.Value) (*store.Session, error
 	}
 	return d, nil
 }
+
+// reuseStored is the prefix cache on disk: when the session store holds
+// the pages of a longer prefix of session + feed than the job's state
+// has (after a restart, the pages of any session ever stored), the state
+// becomes those pages read back, and only the rest is fed. At least one
+// token is left to feed, so the logits get computed. It returns what is
+// left to feed.
+func (e *Engine) reuseStored(j *Job, feed []int32) []int32 {
+	ds := e.store()
+	if ds == nil || !pagedArch(e.Model) {
+		return feed
+	}
+	have := j.st.Len()
+	all := append(append(make([]int32, 0, have+len(feed)), j.st.Tokens()...), feed...)
+	limit := len(all) - 1
+	keys := ds.PageKeys(all[:limit])
+	run := 0
+	for run < len(keys) && ds.HasPage(keys[run]) {
+		run++
+	}
+	if run*infer.PageTokens <= have {
+		return feed
+	}
+	st, n, err := LookupStored(e.Model, ds, all, limit)
+	if err != nil || st == nil || n <= have {
+		if st != nil {
+			st.Release()
+		}
+		return feed
+	}
+	j.CachedTokens += n - have
+	j.DiskCachedTokens = n - have
+	e.stats.PrefixHitTokens += int64(n - have)
+	e.stats.DiskHitTokens += int64(n - have)
+	j.st.Release()
+	j.st = st
+	return all[n:]
+}

@@ -36,6 +36,10 @@ type Rewrite struct {
 	old   []string // the base and logs the new base replaces
 	start time.Time
 	err   error
+	// newSegs: segments with this seq or a later one may hold pages
+	// written after the rewrite began, which the new base does not name
+	// but the new logs may; Reclaim keeps them.
+	newSegs uint64
 }
 
 // ErrRewriteRunning is returned by BeginRewrite while one is in progress.
@@ -89,7 +93,10 @@ func (s *Store) BeginRewrite() (*Rewrite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: create %s: %w", tmp, err)
 	}
-	rw := &Rewrite{s: s, seq: baseSeq, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), lim: limiter{rate: s.o.RewriteRate, start: time.Now()}, old: old, start: time.Now()}
+	rw := &Rewrite{s: s, seq: baseSeq, tmp: tmp, f: f, w: bufio.NewWriterSize(f, 1<<20), lim: limiter{rate: s.o.RewriteRate, start: time.Now()}, old: old, start: time.Now(), newSegs: baseSeq}
+	if s.active != nil {
+		rw.newSegs = s.active.seq
+	}
 	s.rewrite = rw
 	rw.write(s.modelRecord())
 	return rw, nil
@@ -211,6 +218,20 @@ func (rw *Rewrite) abort() {
 // (the caller's keys, checkpoints and the prefix entries it keeps), and
 // returns how many it deleted. The manifest stops naming them first.
 func (s *Store) Reclaim(keep func(rdb.PageKey) bool) (int, error) {
+	return s.reclaim(keep, 0)
+}
+
+// Reclaim, after Commit, deletes the segments none of whose pages the
+// new base names (held) and which have not been written to since the
+// rewrite began: a page a session stored meanwhile is named by the new
+// logs, not the base.
+func (rw *Rewrite) Reclaim(held func(rdb.PageKey) bool) (int, error) {
+	return rw.s.reclaim(held, rw.newSegs)
+}
+
+// reclaim is Reclaim keeping every segment whose seq is at least from
+// (0: none kept that way).
+func (s *Store) reclaim(keep func(rdb.PageKey) bool, from uint64) (int, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
@@ -226,7 +247,7 @@ func (s *Store) Reclaim(keep func(rdb.PageKey) bool) (int, error) {
 	}
 	dead := map[uint64]bool{}
 	for seq := range s.segs {
-		if !live[seq] && (s.active == nil || seq != s.active.seq) {
+		if !live[seq] && (s.active == nil || seq != s.active.seq) && (from == 0 || seq < from) {
 			dead[seq] = true
 		}
 	}

@@ -656,3 +656,51 @@ func TestReadRun(t *testing.T) {
 		t.Error("the damaged page stays indexed")
 	}
 }
+
+// TestRewriteReclaimKeepsPagesWrittenDuringIt: a page stored while a
+// rewrite runs is named by the new log, not the base; Rewrite.Reclaim
+// must keep its segment even when the base names none of its pages,
+// and drop the sealed segments only dead keys' pages are in.
+func TestRewriteReclaimKeepsPagesWrittenDuringIt(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, FsyncNo)
+	w := newWriter(t, s)
+	rng := rand.New(rand.NewPCG(3, 4))
+	w.gen("dead", randTokens(rng, 40*testPageTokens)) // fills several 8 KiB segments
+	deadKeys := s.PageKeys(w.tokens["dead"])
+	s.Append(rdb.AppendCommand(nil, []byte("DEL"), []byte("dead")))
+	s.Flush()
+	rw, err := s.BeginRewrite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written while the rewrite runs: enough pages to seal segments.
+	w.gen("during", randTokens(rng, 40*testPageTokens))
+	duringKeys := s.PageKeys(w.tokens["during"])
+	s.Flush()
+	if err := rw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := rw.Reclaim(func(rdb.PageKey) bool { return false }) // the base names no page
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Error("no segment reclaimed: the dead key's sealed segments should go")
+	}
+	for _, k := range duringKeys {
+		if _, err := s.ReadPage(k); err != nil {
+			t.Fatalf("a page stored during the rewrite was reclaimed: %v", err)
+		}
+	}
+	gone := 0
+	for _, k := range deadKeys {
+		if !s.HasPage(k) {
+			gone++
+		}
+	}
+	if gone == 0 {
+		t.Error("every page of the deleted key is still stored")
+	}
+	s.Close()
+}
