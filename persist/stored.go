@@ -106,4 +106,3 @@ func (p *Engine) pageOut(db *server.DB, key string, o *server.Object) (int64, er
 	p.pagedOut++
 	return max(0, before-o.Val.MemoryUsage()), nil
 }
-

@@ -77,4 +77,3 @@ func TestStoreMaxmemoryPagesSessionsOut(t *testing.T) {
 	}
 	t.Logf("%d of %d sessions paged out; used_memory %d, maxmemory %d", paged, sessions, infoInt(t, c, "memory", "used_memory"), limit)
 }
-
