@@ -200,8 +200,21 @@ func TestAOFPropagation(t *testing.T) {
 }
 
 func TestAOFConfig(t *testing.T) {
-	s := startServer(t)
 	ctx := context.Background()
+	if target == "reddwarf" {
+		// Durability is the point of this server: appendonly is on unless
+		// turned off (Redis's default is no).
+		d := startServer(t)
+		dc := redis.NewClient(options(d.Addr(), 2))
+		if got := dc.ConfigGet(ctx, "appendonly").Val()["appendonly"]; got != "yes" {
+			t.Errorf("reddwarf's default appendonly = %q, want yes", got)
+		}
+		if info := dc.Info(ctx, "persistence").Val(); !strings.Contains(info, "aof_enabled:1") {
+			t.Errorf("INFO by default:\n%s", info)
+		}
+		dc.Close()
+	}
+	s := startServer(t, "--appendonly", "no")
 	c := redis.NewClient(options(s.Addr(), 2))
 	defer c.Close()
 	for name, want := range map[string]string{

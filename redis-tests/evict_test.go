@@ -124,11 +124,13 @@ func TestNoevictionRefusesWritesAndKeepsKeys(t *testing.T) {
 	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "0")
 }
 
-// A session is a key like any other for eviction, its KV pages freed with
-// it, except while a GEN job runs on it: a busy session is never evicted.
+// With the session store off, a session is a key like any other for
+// eviction, its KV pages freed with it, except while a GEN job runs on
+// it: a busy session is never evicted. (With the store on, sessions are
+// paged out instead: TestStoreMaxmemoryPagesSessionsOut.)
 func TestEvictionSkipsASessionWithARunningGen(t *testing.T) {
 	onlyReddwarf(t)
-	s := startServer(t, "--prefill-chunk", "1") // a GEN long enough to watch
+	s := startServer(t, "--prefill-chunk", "1", "--appendonly", "no") // a GEN long enough to watch
 	c := ownClient(t, s, 2)
 	ctx := context.Background()
 	do(t, c, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
