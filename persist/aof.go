@@ -148,15 +148,23 @@ func (p *Engine) propagate(ops []server.Op) {
 
 // flushAOF writes the records buffered this turn before replies leave;
 // with appendfsync always it returns after the fsync. A failed write is
-// kept buffered by the store and retried: the MISCONF gate refuses writes
-// meanwhile.
-func (p *Engine) flushAOF() {
+// kept buffered by the store and retried at the next turn: the MISCONF
+// gate refuses writes meanwhile, and with always it reports false, so
+// the server holds the replies of the commands whose records are not on
+// disk yet (Redis 7.0 exits there; the store waits for space instead).
+func (p *Engine) flushAOF() bool {
 	if p.aof == nil {
-		return
+		return true
 	}
 	if err := p.aof.st.Flush(); err != nil {
-		p.s.Logf("warning", "Error writing to the AOF file: %v", err)
+		// Retried every turn: said once a second, as Redis rate-limits it.
+		if time.Since(p.lastFlushWarn) >= time.Second {
+			p.lastFlushWarn = time.Now()
+			p.s.Logf("warning", "Error writing to the AOF file: %v", err)
+		}
+		return p.s.Config.Get("appendfsync") != "always"
 	}
+	return true
 }
 
 // aofGate refuses writes while the log cannot be written, as Redis does

@@ -66,6 +66,7 @@ type Engine struct {
 	lastRewriteTry               time.Time
 	pagedOut                     int64 // sessions whose pages left RAM under maxmemory
 	onDisk                       int64 // keys holding a storedSession (RAM has none of its pages)
+	lastFlushWarn                time.Time
 }
 
 // bgsave is one background save in flight.

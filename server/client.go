@@ -66,6 +66,10 @@ type Client struct {
 	lastInteraction int64 // unix ms
 	writerStarted   bool
 	writeScheduled  bool
+	// awaitsLog: a command of this client logged records this turn, so
+	// its replies wait for them to be durable; heldForLog: they are being
+	// held because they are not (flushWrites).
+	awaitsLog, heldForLog bool
 	outputLimitHit  bool
 	softLimitSince  int64 // unix ms when pending output was first seen over the soft limit; 0 when under
 	// blocked is set while the client waits (GEN): the rest of its request

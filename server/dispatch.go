@@ -325,8 +325,10 @@ func (s *Server) propagateCall(x *Ctx, dirty int64) {
 	switch {
 	case x.props != nil:
 		s.propOps = append(s.propOps, x.props...)
+		x.C.awaitsLog = true
 	case moved-x.childDirty > 0 && !x.noProp:
 		s.propOps = append(s.propOps, Op{DB: x.DB.ID, Args: x.Args})
+		x.C.awaitsLog = true
 	}
 	if s.ctxDepth == 1 {
 		s.flushPropagation()
@@ -346,7 +348,13 @@ func (s *Server) PropagateDeletion(db *DB, key string) {
 // PropagateRaw logs encoded records (Op.Raw) for a change made outside
 // a command handler (a GEN job committing in an engine step): with a
 // command running, in its place in the log; outside one, at once.
-func (s *Server) PropagateRaw(db *DB, rec []byte) {
+//
+// c, when not nil, is the client the change will be acknowledged to: its
+// replies wait for the records to be durable (flushWrites).
+func (s *Server) PropagateRaw(c *Client, db *DB, rec []byte) {
+	if c != nil {
+		c.awaitsLog = true
+	}
 	s.propOps = append(s.propOps, Op{DB: db.ID, Raw: rec})
 	if s.ctxDepth == 0 {
 		s.flushPropagation()

@@ -68,8 +68,12 @@ type Hooks struct {
 	// BeforeReplies runs at the end of every loop turn before the
 	// replies are written (Redis's beforeSleep writing its AOF buffer):
 	// with appendfsync always, a reply leaves after its records are on
-	// disk.
-	BeforeReplies func()
+	// disk. It reports false when the records logged so far are not on
+	// disk and must be before a reply to the commands that made them
+	// leaves (appendfsync always, and the write failed: the disk is
+	// full): the server holds those clients' replies and calls it again
+	// every turn until it reports true.
+	BeforeReplies func() bool
 	// Model says the subsystem serves a model: commands flagged FlagModel
 	// may run.
 	Model bool
@@ -266,10 +270,12 @@ func (s *Server) propagateHooks(ops []Op) {
 	}
 }
 
-func (s *Server) beforeRepliesHooks() {
+func (s *Server) beforeRepliesHooks() bool {
+	durable := true
 	for i := range s.hooks {
-		if h := &s.hooks[i]; h.BeforeReplies != nil {
-			h.BeforeReplies()
+		if h := &s.hooks[i]; h.BeforeReplies != nil && !h.BeforeReplies() {
+			durable = false
 		}
 	}
+	return durable
 }

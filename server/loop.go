@@ -292,14 +292,37 @@ func (s *Server) resume(c *Client) {
 }
 
 // flushWrites sends every client's pending output (end of a loop turn).
+//
+// A client whose commands logged records (awaitsLog) gets its replies only
+// once those records are durable: when the log could not be written
+// (appendfsync always and a full disk), its output is held, in order,
+// until a later turn's flush succeeds, so nothing is acknowledged that a
+// crash could lose. Other clients' replies, reads among them, go out.
 func (s *Server) flushWrites() {
-	s.beforeRepliesHooks()
+	durable := s.beforeRepliesHooks()
 	s.trackingBeforeSleep() // BCAST invalidations collected this turn
 	for i, c := range s.pendingWrites {
-		c.writeOut()
 		s.pendingWrites[i] = nil
+		if c.awaitsLog && !durable {
+			c.writeScheduled = false
+			if !c.heldForLog {
+				c.heldForLog = true
+				s.heldForLog = append(s.heldForLog, c)
+			}
+			continue
+		}
+		c.awaitsLog = false
+		c.writeOut()
 	}
 	s.pendingWrites = s.pendingWrites[:0]
+	if durable && len(s.heldForLog) > 0 {
+		for i, c := range s.heldForLog {
+			s.heldForLog[i] = nil
+			c.heldForLog, c.awaitsLog = false, false
+			c.writeOut()
+		}
+		s.heldForLog = s.heldForLog[:0]
+	}
 }
 
 func (s *Server) linkClient(c *Client) {

@@ -61,6 +61,7 @@ type Server struct {
 	pendingWrites  []*Client // clients with output to send this turn
 	clock          loopClock // command timing (clock.go)
 	startNS        int64     // when the running command started, on clock
+	heldForLog     []*Client // clients whose replies wait for the log to be written (flushWrites)
 	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
 	ctxDepth       int
 	blockedOn      map[dbKey][]*KeyWait // clients blocked on keys, oldest first (keyblock.go)

@@ -94,7 +94,7 @@ type Keyspace interface {
 	// evicting as maxmemory-policy allows.
 	MemoryFits(need int64) bool
 	// PropagateRaw logs a committed job's session records (journal.go).
-	PropagateRaw(db *server.DB, rec []byte)
+	PropagateRaw(c *server.Client, db *server.DB, rec []byte)
 	Logf(level, format string, args ...any)
 }
 

@@ -68,7 +68,8 @@ func (e *Engine) logCommit(j *Job, s *Session, fresh bool) {
 	if !j.Prefill {
 		rec = rdb.CkptRecord(rec, key, []byte("gen"), j.startPos, nil)
 	}
-	e.ks.PropagateRaw(j.DB, rec)
+	owner, _ := j.Owner.(*server.Client)
+	e.ks.PropagateRaw(owner, j.DB, rec)
 }
 
 // storePages writes s's full pages not yet stored and appends the
