@@ -237,7 +237,7 @@ func TestClientGoneWhileTokenisingChangesNothing(t *testing.T) {
 			if err == nil || err.Error() != "UNBLOCKED client unblocked via CLIENT UNBLOCK" {
 				t.Errorf("PREFILL after CLIENT UNBLOCK ERROR: %v, %v", v, err)
 			}
-		} else if st, _ := v.([]any); err != nil || len(st) != 14 || st[1] != "" || st[9] != "cancelled" {
+		} else if st, _ := v.([]any); err != nil || len(st) != 16 || st[1] != "" || st[11] != "cancelled" {
 			t.Errorf("GEN after CLIENT UNBLOCK: %v, %v; want the empty text, stop_reason cancelled", v, err)
 		}
 		want(t, gen, "PONG", "PING") // the connection goes on

@@ -159,8 +159,8 @@ func TestGenStreamsPiecesAndRepliesStats(t *testing.T) {
 	if f, ok := m["decode_ms"].(float64); !ok || f <= 0 {
 		t.Errorf("WITHSTATS RESP3 decode_ms of 3 tokens = %#v", m["decode_ms"])
 	}
-	if s, ok := flat[11].(string); !ok || flat[10] != "prefill_ms" || strings.Count(s, ".") != 1 {
-		t.Errorf("WITHSTATS RESP2 prefill_ms = %#v, want a decimal string", flat[11])
+	if s, ok := flat[13].(string); !ok || flat[12] != "prefill_ms" || strings.Count(s, ".") != 1 {
+		t.Errorf("WITHSTATS RESP2 prefill_ms = %#v, want a decimal string", flat[13])
 	}
 	// STOP strings end the text before them.
 	full := str(t, c, "GEN", "g1", "Once upon a time", "TEMPERATURE", 0, "MAXTOKENS", 40)
@@ -362,7 +362,7 @@ func TestContextAndMemoryLimits(t *testing.T) {
 	wantErrPrefix(t, c, "ERR context window full: the session has 0 tokens and the prompt needs ", "GEN", "k", longPrompt)
 	want(t, c, int64(0), "EXISTS", "k")
 	st := do(t, c, "GEN", "k", "Once upon a time", "MAXTOKENS", 500, "TEMPERATURE", 0, "WITHSTATS").([]any)
-	if r := st[9]; r != "context" && r != "eos" {
+	if r := st[11]; r != "context" && r != "eos" {
 		t.Errorf("stop reason %v", r)
 	}
 	do(t, c, "CONFIG", "SET", "maxmemory", "1") // below the live heap: what a GEN adds cannot fit
