@@ -1,0 +1,231 @@
+package redistests
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// BenchmarkStoreRestart is issue 12's restart benchmark: a server with
+// the session store on holds REDDWARF_BENCH_STORE_MB of sessions' KV
+// (default 256; bench/store.sh runs it with 4096), is killed (SIGKILL),
+// and restarts on the store. It reports the time to the first PONG, the
+// RSS after start, the time to the first token of a cold session (its
+// pages read back) beside prefilling the same tokens again, the time to
+// the first token of a 4,000-token prompt whose first 3,968 tokens were
+// computed before the restart beside a cold one, and the disk's direct
+// read and write bandwidth in the same directory (dd).
+//
+// The model is a synthetic llama (`reddwarf synth --shape tiny`, 2 KiB of
+// f16 KV per token) with stories260K's vocabulary, so the figures are the
+// store's, not the model's arithmetic.
+//
+//	REDDWARF_BENCH_STORE_MB=4096 go test ./redis-tests -run '^$' -bench StoreRestart -benchtime 1x -timeout 60m
+func BenchmarkStoreRestart(b *testing.B) {
+	if target != "reddwarf" {
+		b.Skip("the session store is reddwarf's")
+	}
+	mb := 256
+	if v := os.Getenv("REDDWARF_BENCH_STORE_MB"); v != "" {
+		mb, _ = strconv.Atoi(v)
+	}
+	dir := b.TempDir()
+	model := filepath.Join(dir, "tiny.gguf")
+	vocab, _ := filepath.Abs("../models/stories260K.gguf")
+	if out, err := exec.Command(serverBinary, "synth", "--arch", "llama", "--shape", "tiny", "--quant", "q8_0", "--vocab", vocab, "-o", model).CombinedOutput(); err != nil {
+		b.Fatalf("reddwarf synth: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	dirs := []string{"--model", model, "--ctx", "4200", "--appendonly", "yes", "--appendfsync", "everysec"}
+	ctx := context.Background()
+	const perSession, kvPerToken = 2000, 2048
+	sessions := max(1, mb<<20/(perSession*kvPerToken))
+	rng := rand.New(rand.NewPCG(9, 9))
+	ids := func(n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = 3 + rng.IntN(500)
+		}
+		return out
+	}
+	s := startBench(b, data, dirs...)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	work := make(chan []any, 16)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := options(s.Addr(), 2)
+			o.ReadTimeout = 10 * time.Minute
+			c := redis.NewClient(o)
+			defer c.Close()
+			for args := range work {
+				if err := c.Do(ctx, args...).Err(); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	sess0 := ids(perSession)
+	long := ids(4000)
+	work <- append([]any{"PREFILL", "s0", "IDS"}, sess0...)
+	work <- append([]any{"PREFILL", "long", "IDS"}, long...)
+	for i := 1; i < sessions; i++ {
+		work <- append([]any{"PREFILL", fmt.Sprint("s", i), "IDS"}, ids(perSession)...)
+	}
+	close(work)
+	wg.Wait()
+	fill := time.Since(t0)
+	c := redis.NewClient(options(s.Addr(), 2))
+	storeBytes := benchInfo(b, c, "store", "store_segment_bytes")
+	c.Close()
+	time.Sleep(1500 * time.Millisecond) // everysec: the last second reaches the disk
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.stop()
+
+	// The restart.
+	start := time.Now()
+	r := startBench(b, data, dirs...)
+	firstPong := time.Since(start)
+	rss := processRSS(r.cmd.Process.Pid)
+	o := options(r.Addr(), 2)
+	o.ReadTimeout = 10 * time.Minute
+	c = redis.NewClient(o)
+	defer c.Close()
+	timed := func(args ...any) time.Duration {
+		t := time.Now()
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t)
+	}
+	readsBefore := benchInfo(b, c, "store", "store_page_read_bytes")
+	cold := timed("GEN", "s0", "", "MAXTOKENS", 1, "TEMPERATURE", 0)
+	readBytes := benchInfo(b, c, "store", "store_page_read_bytes") - readsBefore
+	// Prefilling the same tokens again, in a key the store does not know
+	// (a different first token, so no stored page matches).
+	again := append([]any{"PREFILL", "again", "IDS", 2}, sess0[1:]...)
+	reprefill := timed(again...) + timed("GEN", "again", "", "MAXTOKENS", 1, "TEMPERATURE", 0)
+	// 4,000 tokens, the first 3,968 computed before the restart.
+	warmIDs := append(append([]any(nil), long[:3968]...), ids(32)...)
+	warm := timed(append([]any{"PREFILL", "warm", "IDS"}, warmIDs...)...) + timed("GEN", "warm", "", "MAXTOKENS", 1, "TEMPERATURE", 0)
+	coldIDs := append([]any{2}, ids(3999)...)
+	coldLong := timed(append([]any{"PREFILL", "coldlong", "IDS"}, coldIDs...)...) + timed("GEN", "coldlong", "", "MAXTOKENS", 1, "TEMPERATURE", 0)
+	wr, rd := ddBandwidth(b, data)
+
+	b.ReportMetric(float64(storeBytes)/(1<<20), "store_MB")
+	b.ReportMetric(float64(firstPong.Milliseconds()), "first_pong_ms")
+	b.ReportMetric(float64(rss)/(1<<20), "rss_after_start_MB")
+	b.ReportMetric(float64(cold.Microseconds())/1000, "cold_session_ttft_ms")
+	b.ReportMetric(float64(reprefill.Microseconds())/1000, "prefill_again_ttft_ms")
+	b.ReportMetric(float64(warm.Microseconds())/1000, "prefix3968_ttft_ms")
+	b.ReportMetric(float64(coldLong.Microseconds())/1000, "cold4000_ttft_ms")
+	b.ReportMetric(float64(readBytes)/cold.Seconds()/(1<<20), "page_read_MB/s")
+	b.ReportMetric(wr, "dd_write_MB/s")
+	b.ReportMetric(rd, "dd_read_MB/s")
+	b.Logf("%d sessions of %d tokens (%.0f MiB of KV, %.0f MiB of segments) made in %v", sessions, perSession, float64(sessions*perSession*kvPerToken)/(1<<20), float64(storeBytes)/(1<<20), fill.Round(time.Second))
+}
+
+// startBench starts reddwarf on dir for a benchmark.
+func startBench(b *testing.B, dir string, directives ...string) *Server {
+	b.Helper()
+	port, err := freePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := append([]string{"--port", fmt.Sprint(port), "--dir", dir, "--save", ""}, directives...)
+	s := &Server{Port: port, Dir: dir, log: filepath.Join(dir, fmt.Sprintf("server-%d.log", port))}
+	logf, err := os.Create(s.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logf.Close()
+	s.cmd = exec.Command(serverBinary, args...)
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.stop)
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if s.ping() {
+			return s
+		}
+	}
+	b.Fatalf("reddwarf on %s did not start", dir)
+	return nil
+}
+
+// processRSS is VmRSS of pid in bytes (0 off Linux).
+func processRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+var ddRate = regexp.MustCompile(`([0-9.]+) ([kMG]?B)/s`)
+
+// ddBandwidth is dd's direct-I/O write and read rate in dir, MB/s.
+func ddBandwidth(b *testing.B, dir string) (write, read float64) {
+	f := filepath.Join(dir, "dd.bin")
+	defer os.Remove(f)
+	rate := func(args ...string) float64 {
+		out, err := exec.Command("dd", args...).CombinedOutput()
+		if err != nil {
+			b.Logf("dd %v: %v %s", args, err, out)
+			return 0
+		}
+		m := ddRate.FindStringSubmatch(string(out))
+		if m == nil {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		switch m[2] {
+		case "kB":
+			v /= 1000
+		case "GB":
+			v *= 1000
+		}
+		return v
+	}
+	write = rate("if=/dev/zero", "of="+f, "bs=1M", "count=256", "oflag=direct", "conv=fsync")
+	read = rate("if="+f, "of=/dev/null", "bs=1M", "iflag=direct")
+	return write, read
+}
+
+// benchInfo reads one INFO field as an integer.
+func benchInfo(b *testing.B, c *redis.Client, section, field string) int64 {
+	for _, l := range strings.Split(c.Info(context.Background(), section).Val(), "\r\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	b.Fatalf("INFO %s has no %s", section, field)
+	return 0
+}
