@@ -23,6 +23,9 @@ type aof struct {
 	buf         []byte      // records of the current propagation, reused
 	rw          *aofRewrite // the BGREWRITEAOF in flight, nil if none
 	rewriteBase int64       // log bytes after the last rewrite (auto-aof-rewrite's base)
+	// onlyForRewrite: opened by a BGREWRITEAOF with appendonly no, closed
+	// when its base is in; INFO and the rest of the server see it off.
+	onlyForRewrite bool
 }
 
 // StoreModel is what the store checks its files against (session's
@@ -182,24 +185,24 @@ func (p *Engine) aofGate(spec *server.Spec) error {
 // aofInfo is INFO persistence's aof_* fields: Redis 7.0's, with the
 // extra ones it prints while the AOF is on.
 func (p *Engine) aofInfo() []string {
-	if p.aof == nil {
-		return server.InfoNoAOFOrModules
-	}
-	st := p.aof.st.Stats()
-	status := "ok"
-	if st.LastWriteErr != nil {
-		status = "err"
-	}
 	rewriting, cur := 0, int64(-1)
-	if p.aof.rw != nil {
+	if p.aof != nil && p.aof.rw != nil {
 		rewriting, cur = 1, int64(time.Since(p.aof.rw.start).Seconds())
 	}
 	rwStatus := "ok"
 	if !p.rewriteOK {
 		rwStatus = "err"
 	}
+	enabled := p.aof != nil && !p.aof.onlyForRewrite
+	status := "ok"
+	var st store.Stats
+	if enabled {
+		if st = p.aof.st.Stats(); st.LastWriteErr != nil {
+			status = "err"
+		}
+	}
 	lines := []string{
-		"aof_enabled:1",
+		"aof_enabled:" + strconv.Itoa(b2i(enabled)),
 		fmt.Sprintf("aof_rewrite_in_progress:%d", rewriting),
 		"aof_rewrite_scheduled:0",
 		fmt.Sprintf("aof_last_rewrite_time_sec:%d", p.lastRewriteSec),
@@ -211,14 +214,25 @@ func (p *Engine) aofInfo() []string {
 		"aof_last_cow_size:0",
 		"module_fork_in_progress:0",
 		"module_fork_last_cow_size:0",
+	}
+	if !enabled {
+		return lines // Redis prints the sizes and buffers only while the AOF is on
+	}
+	return append(lines,
 		fmt.Sprintf("aof_current_size:%d", st.LogSize),
 		fmt.Sprintf("aof_base_size:%d", st.BaseSize),
 		"aof_pending_rewrite:0",
 		"aof_buffer_length:0",
 		"aof_pending_bio_fsync:0",
 		"aof_delayed_fsync:0",
+	)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return lines
+	return 0
 }
 
 // storeInfo is INFO store: the session store's figures.

@@ -29,30 +29,40 @@ type aofRewrite struct {
 // ErrRewriteRunning is BGREWRITEAOF's error while one is in progress.
 var ErrRewriteRunning = server.Errorf("Background append only file rewriting already in progress")
 
-// ErrAOFOff is BGREWRITEAOF's error with appendonly no: the store's base
-// is written into the store, which is closed. (Redis 7.0 writes a base
-// even then; reddwarf has none to write to.)
-var ErrAOFOff = server.Errorf("appendonly is no: there is no append only file to rewrite")
-
 // RewriteRunning reports a BGREWRITEAOF in progress.
 func (p *Engine) RewriteRunning() bool { return p.aof != nil && p.aof.rw != nil }
 
 // BgRewriteAOF starts a rewrite of the store's base.
+//
+// With appendonly no it writes one all the same, as Redis 7.0 does: the
+// store opens for the rewrite (its base is the keyspace, so what it held
+// before does not matter) and closes when the base is in, so a later
+// start with appendonly yes finds the keyspace as it was then.
 func (p *Engine) BgRewriteAOF() error {
-	a := p.aof
-	if a == nil {
-		return ErrAOFOff
+	if p.aof == nil {
+		if err := p.openAOF(); err != nil {
+			p.rewriteFailed(err)
+			return server.Errorf("Can't open the append only file for the rewrite: " + err.Error())
+		}
+		p.aof.onlyForRewrite = true
 	}
+	a := p.aof
 	if a.rw != nil {
 		return ErrRewriteRunning
 	}
 	items, _, err := p.takeViewFor(true)
 	if err != nil {
+		if a.onlyForRewrite {
+			p.closeAOF()
+		}
 		return err
 	}
 	w, err := a.st.BeginRewrite()
 	if err != nil {
 		releaseView(items)
+		if a.onlyForRewrite {
+			p.closeAOF()
+		}
 		p.rewriteFailed(err)
 		return server.Errorf("Can't start the append only file rewrite: " + err.Error())
 	}
@@ -90,6 +100,11 @@ func (p *Engine) BgRewriteAOF() error {
 func (p *Engine) rewriteDone(a *aof, r *aofRewrite, err error) {
 	a.rw = nil
 	p.lastRewriteSec = int64(time.Since(r.start).Seconds())
+	if a.onlyForRewrite && p.aof == a {
+		if cerr := p.closeAOF(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		p.rewriteFailed(err)
 		return

@@ -129,7 +129,7 @@ func (p *Engine) Hooks() server.Hooks {
 			return nil
 		},
 		InfoNames:      []string{"store"},
-		SessionsOnDisk: func() bool { return p.aof != nil && p.codec != nil },
+		SessionsOnDisk: func() bool { return p.aof != nil && !p.aof.onlyForRewrite && p.codec != nil },
 		PageOut:        p.pageOut,
 		ApplyConfig:    p.applyConfig,
 		Propagate:      p.propagate,

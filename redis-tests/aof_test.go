@@ -420,3 +420,44 @@ func TestAOFKill9KeepsAcknowledgedWrites(t *testing.T) {
 	total := len(acked)
 	t.Logf("%d acknowledged SETs over 5 kills, all back after each restart", total)
 }
+
+// TestAOFRewriteWithAppendonlyNo: BGREWRITEAOF with appendonly no writes
+// an append-only file all the same, as Redis 7.0 does, and a later start
+// with appendonly yes loads the keyspace it holds.
+func TestAOFRewriteWithAppendonlyNo(t *testing.T) {
+	ctx := context.Background()
+	s := startServer(t, "--appendonly", "no")
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	c.Set(ctx, "k", "v", 0)
+	c.RPush(ctx, "l", "a", "b")
+	if err := c.Do(ctx, "BGREWRITEAOF").Err(); err != nil {
+		t.Fatalf("BGREWRITEAOF with appendonly no: %v", err)
+	}
+	waitFor(t, "the rewrite", func() bool {
+		info := c.Info(ctx, "persistence").Val()
+		return strings.Contains(info, "aof_rewrite_in_progress:0") && strings.Contains(info, "aof_rewrites:1")
+	})
+	info := c.Info(ctx, "persistence").Val()
+	for _, f := range []string{"aof_enabled:0", "aof_last_bgrewrite_status:ok"} {
+		if !strings.Contains(info, f) {
+			t.Errorf("INFO after the rewrite lacks %s:\n%s", f, info)
+		}
+	}
+	if len(aofFiles(t, s.Dir, "b")) != 1 {
+		t.Fatal("no base in the manifest")
+	}
+	if target != "reddwarf" {
+		return // restarting redis-server on the directory is not this harness's
+	}
+	s.stop()
+	r := startIn(t, s.Dir, "--appendonly", "yes")
+	rc := redis.NewClient(options(r.Addr(), 2))
+	defer rc.Close()
+	if v := rc.Get(ctx, "k").Val(); v != "v" {
+		t.Errorf("after a restart on the rewritten file: k = %q", v)
+	}
+	if l := rc.LRange(ctx, "l", 0, -1).Val(); len(l) != 2 {
+		t.Errorf("after a restart on the rewritten file: l = %v", l)
+	}
+}
