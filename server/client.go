@@ -70,8 +70,8 @@ type Client struct {
 	// its replies wait for them to be durable; heldForLog: they are being
 	// held because they are not (flushWrites).
 	awaitsLog, heldForLog bool
-	outputLimitHit  bool
-	softLimitSince  int64 // unix ms when pending output was first seen over the soft limit; 0 when under
+	outputLimitHit        bool
+	softLimitSince        int64 // unix ms when pending output was first seen over the soft limit; 0 when under
 	// blocked is set while the client waits (GEN): the rest of its request
 	// batch resumes when it is cleared. See blocked.go.
 	blocked *Blocked
