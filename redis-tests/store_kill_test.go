@@ -15,8 +15,9 @@ import (
 )
 
 // TestStoreKill9Sessions is issue 12's crash test for sessions: 8 clients
-// run GENs, PREFILLs, FORKs, ROLLBACKs, CHECKPOINTs and DELs on sessions
-// of their own while BGREWRITEAOF runs, and the server is killed
+// run GENs (half of them streaming), PREFILLs, FORKs, ROLLBACKs,
+// CHECKPOINTs and DELs on sessions of their own while BGREWRITEAOF runs,
+// and the server is killed
 // (SIGKILL) at a random moment, 20 rounds on one directory with
 // appendfsync always. After each restart every session holds exactly the
 // tokens it had when its last command was acknowledged (a command in
@@ -92,7 +93,11 @@ func storeKill9Sessions(t *testing.T, policy string, rounds int) {
 					switch op := rng.IntN(10); {
 					case op < 4:
 						pend(k)
-						err = c.Do(ctx, "GEN", k, words[rng.IntN(len(words))], "MAXTOKENS", 1+rng.IntN(40), "TEMPERATURE", 0.8).Err()
+						args := []any{"GEN", k, words[rng.IntN(len(words))], "MAXTOKENS", 1 + rng.IntN(40), "TEMPERATURE", 0.8}
+						if rng.IntN(2) == 0 {
+							args = append(args, "STREAM") // pieces published as they come; the reply is the same
+						}
+						err = c.Do(ctx, args...).Err()
 					case op < 6:
 						pend(k)
 						err = c.Do(ctx, "PREFILL", k, words[rng.IntN(len(words))]).Err()
