@@ -276,3 +276,40 @@ func TestClientGoneWhileTokenisingChangesNothing(t *testing.T) {
 		t.Errorf("PREFILL after: %d tokens", n)
 	}
 }
+
+// A large prompt queued behind another job on its key is encoded for the
+// session the key held when it arrived; when that job changes it (here:
+// creates it, so the prompt must continue it, not start it), the prompt
+// is encoded again off the loop too, not when its job starts on the loop.
+func TestBigPromptQueuedBehindAJobIsEncodedAgainOffTheLoop(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t)
+	c := ownClient(t, s, 2)
+	prompt := bigPrompt[:2<<20]
+	// How long a tokenising of the prompt takes: refused once tokenised.
+	t0 := time.Now()
+	if err := c.Do(ctx, "PREFILL", "fresh", prompt).Err(); err == nil || !strings.HasPrefix(err.Error(), "ERR context window full") {
+		t.Fatalf("PREFILL fresh <2 MiB>: %v", err)
+	}
+	encode := time.Since(t0)
+	// A GEN of 2,000 tokens on k, which does not exist until it ends.
+	gen := ownClient(t, s, 2)
+	done := make(chan error, 1)
+	go func() {
+		done <- gen.Do(ctx, "GEN", "k", "Once upon a time", "MAXTOKENS", 2000, "TEMPERATURE", 0).Err()
+	}()
+	for infoInt(t, c, "inference", "active_gens") != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	err, took, slowest, pings := pingsDuring(t, s, "PREFILL", "k", prompt)
+	if gerr := <-done; gerr != nil {
+		t.Fatalf("the GEN before: %v", gerr)
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), "ERR context window full: the session has 2") {
+		t.Fatalf("PREFILL k <2 MiB> after the GEN: %v, want context window full for a session of 2,00x tokens", err)
+	}
+	t.Logf("a tokenising of 2 MiB takes %v; PREFILL k <2 MiB> queued behind the GEN took %v, %d PINGs meanwhile, the slowest %v", encode, took, pings, slowest)
+	if slowest > max(encode/4, 20*time.Millisecond) {
+		t.Errorf("a PING took %v, over a quarter of one tokenising (%v)", slowest, encode)
+	}
+}

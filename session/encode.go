@@ -50,7 +50,44 @@ func (e *Engine) OffLoop(j *Job, enc func(), stop <-chan struct{}) bool {
 		return false
 	default:
 	}
+	if j != nil {
+		j.offLoop = true // read on the loop after the caller's Post
+	}
 	enc()
+	return true
+}
+
+// reencodeLater hands j back to be encoded again off the loop, reporting
+// true, when the session it would start on now is not the one its
+// prompt, large enough to have been encoded off the loop, was encoded for:
+// a job queued behind another on its key, which changed the key's last
+// token (a CHAT turn after another) or emptied it. start would encode it
+// on the loop, stalling every client for as long as the front end spared
+// them. The key is not busy meanwhile; once encoded, the job is submitted
+// again and admitted as a new one (an error ends it through OnDone),
+// unless it was canceled. On the loop, at start.
+func (e *Engine) reencodeLater(j *Job) bool {
+	if !j.offLoop || j.encodedFor(e.lastToken(j.DB, j.Key)) {
+		return false
+	}
+	e.unbusy(j)
+	enc := e.Encoder(j)
+	go func() {
+		if !e.OffLoop(j, enc, nil) {
+			return // canceled
+		}
+		e.ks.Post(func() {
+			if j.done {
+				return // canceled meanwhile
+			}
+			if err := e.Submit(j); err != nil {
+				e.fail(j, err)
+				if j.OnDone != nil {
+					j.OnDone(j)
+				}
+			}
+		})
+	}()
 	return true
 }
 

@@ -96,6 +96,9 @@ type Keyspace interface {
 	// PropagateRaw logs a committed job's session records (journal.go).
 	PropagateRaw(c *server.Client, db *server.DB, rec []byte)
 	Logf(level, format string, args ...any)
+	// Post runs fn on the loop goroutine (from any goroutine): a prompt
+	// encoded again off the loop comes back through it (reencodeLater).
+	Post(fn func())
 }
 
 // NewEngine makes an engine for m serving ks, configured by cfg
@@ -373,6 +376,9 @@ func (e *Engine) startJobs() {
 			continue
 		}
 		e.queued = append(e.queued[:i], e.queued[i+1:]...)
+		if e.reencodeLater(j) {
+			continue
+		}
 		e.running = append(e.running, j)
 		if err := e.start(j); err != nil {
 			e.fail(j, err)

@@ -80,6 +80,9 @@ type Job struct {
 	// encodeStop is closed by Cancel: an encoding not started yet
 	// (Engine.OffLoop) is skipped.
 	encodeStop chan struct{}
+	// offLoop: the prompt was encoded off the loop (OffLoop), so it is
+	// large enough that start must not encode it again on the loop.
+	offLoop bool
 
 	// Running state.
 	obj         *server.Object // the key's object when the job started (nil: new key)
