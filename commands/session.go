@@ -200,11 +200,6 @@ func (h *sessionHandlers) block(s *server.Server, c *server.Client, j *session.J
 	return b
 }
 
-// inlineEncodeBytes is the largest prompt encoded on the loop: about a
-// millisecond of tokenising. A larger one is encoded on a goroutine
-// (encodeAndSubmit): a 16 MiB prompt takes seconds.
-const inlineEncodeBytes = 4 << 10
-
 // encodeAndSubmit encodes j's prompt (text or CHAT, size bytes), then
 // submits it. A large prompt is encoded off the loop (Engine.OffLoop):
 // the client blocks at once, as for the job itself, and the job is
@@ -217,7 +212,7 @@ const inlineEncodeBytes = 4 << 10
 // refused anyway) has its prompt encoded here.
 func (h *sessionHandlers) encodeAndSubmit(x *server.Ctx, j *session.Job, size int) {
 	enc := h.e.Encoder(j)
-	if enc == nil || size <= inlineEncodeBytes || !x.CanBlock() {
+	if enc == nil || size <= session.InlineEncodeBytes || !x.CanBlock() {
 		if enc != nil {
 			enc()
 		}
@@ -230,9 +225,10 @@ func (h *sessionHandlers) encodeAndSubmit(x *server.Ctx, j *session.Job, size in
 	go h.encodeOffLoop(s, c, b, j, enc, maxEncodes)
 }
 
-// maxEncodes bounds how often a prompt is encoded off the loop because its
-// key kept changing under it (Stale); after that, start encodes it for the
-// session it finds.
+// maxEncodes bounds how often a prompt is encoded again before admission
+// because its key kept changing under it (Stale); after that the job is
+// admitted, and encoded again when its turn comes (the engine hands it
+// back then, off the loop too).
 const maxEncodes = 4
 
 // encodeOffLoop runs enc on the calling goroutine, then admits j on the
@@ -671,7 +667,7 @@ const tokenizeMaxBytes = 1 << 20
 
 // TOKENIZE text
 //
-// A text over inlineEncodeBytes is tokenised off the loop (a MiB takes
+// A text over session.InlineEncodeBytes is tokenised off the loop (a MiB takes
 // half a second), its reply formatted there too; the client blocks
 // meanwhile. CLIENT UNBLOCK does not end that wait, which is bounded.
 func (h *sessionHandlers) tokenizeCommand(x *server.Ctx) {
@@ -684,7 +680,7 @@ func (h *sessionHandlers) tokenizeCommand(x *server.Ctx) {
 		toks := h.e.Tok.Encode(text, tokenizer.EncodeOptions{ParseSpecial: true, Continue: true})
 		return appendIDs(nil, toks)
 	}
-	if len(text) <= inlineEncodeBytes || !x.CanBlock() {
+	if len(text) <= session.InlineEncodeBytes || !x.CanBlock() {
 		x.R.Raw(reply())
 		return
 	}

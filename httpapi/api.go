@@ -219,12 +219,29 @@ func (a *API) models(w http.ResponseWriter, r *http.Request) {
 // The prompt is encoded on this goroutine, between two visits to the loop
 // (session.Engine.Encoder), so a long one never stalls other clients; if
 // the key changed meanwhile in a way its tokens depend on, it is encoded
-// again (at most maxEncodes times, then the job's start does it).
+// again (at most maxEncodes times; then the engine does when the job's turn
+// comes).
 func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, error) {
+	// A large prompt is encoded through OffLoop, which bounds how many
+	// are at once; a small one at once.
+	size := len(j.prompt)
+	for _, m := range j.messages {
+		size += len(m.Content)
+	}
+	encode := func(sj *session.Job, enc func()) bool {
+		if size <= session.InlineEncodeBytes {
+			enc()
+			return true
+		}
+		return a.e.OffLoop(sj, enc, ctx.Done())
+	}
 	var toks []int32 // a stateless chat: the whole conversation, rendered
 	if j.chat && j.session == "" {
 		var err error
-		if toks, err = a.e.EncodeMessages(j.messages); err != nil {
+		if !encode(nil, func() { toks, err = a.e.EncodeMessages(j.messages) }) {
+			return nil, ctx.Err()
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -261,7 +278,7 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		return nil, ctx.Err()
 	}
 	for tries := maxEncodes; ; tries-- {
-		if enc != nil && !a.e.OffLoop(sj, enc, ctx.Done()) {
+		if enc != nil && !encode(sj, enc) {
 			return nil, ctx.Err()
 		}
 		stale := false

@@ -91,6 +91,12 @@ func (e *Engine) reencodeLater(j *Job) bool {
 	return true
 }
 
+// InlineEncodeBytes is the largest prompt a front end encodes without
+// OffLoop: about a millisecond of tokenising, less than handing it to a
+// goroutine would save; a larger one is encoded off the loop, through
+// OffLoop (a 16 MiB prompt takes seconds).
+const InlineEncodeBytes = 4 << 10
+
 // encodeSlotsFor is how many prompts OffLoop encodes at once: one on a
 // machine of two cores or fewer (the loop needs the other), else two.
 func encodeSlotsFor(procs int) int { return max(1, min(2, procs/2)) }
