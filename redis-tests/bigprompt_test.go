@@ -292,8 +292,12 @@ func TestBigPromptQueuedBehindAJobIsEncodedAgainOffTheLoop(t *testing.T) {
 		t.Fatalf("PREFILL fresh <2 MiB>: %v", err)
 	}
 	encode := time.Since(t0)
-	// A GEN of 2,000 tokens on k, which does not exist until it ends.
-	gen := ownClient(t, s, 2)
+	// A GEN of 2,000 tokens on k, which does not exist until it ends
+	// (seconds; a minute with the race detector).
+	o := options(s.Addr(), 2)
+	o.ReadTimeout = 2 * time.Minute
+	gen := redis.NewClient(o)
+	defer gen.Close()
 	done := make(chan error, 1)
 	go func() {
 		done <- gen.Do(ctx, "GEN", "k", "Once upon a time", "MAXTOKENS", 2000, "TEMPERATURE", 0).Err()
