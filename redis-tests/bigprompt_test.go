@@ -2,6 +2,8 @@ package redistests
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -315,5 +317,57 @@ func TestBigPromptQueuedBehindAJobIsEncodedAgainOffTheLoop(t *testing.T) {
 	t.Logf("a tokenising of 2 MiB takes %v; PREFILL k <2 MiB> queued behind the GEN took %v, %d PINGs meanwhile, the slowest %v", encode, took, pings, slowest)
 	if slowest > max(encode/4, 20*time.Millisecond) {
 		t.Errorf("a PING took %v, over a quarter of one tokenising (%v)", slowest, encode)
+	}
+}
+
+// The HTTP front end tokenises a large prompt on its own goroutine, never
+// on the loop: a RESP client's PINGs are answered meanwhile, for a
+// completion's prompt and a stateless chat's conversation alike.
+func TestHTTPBigPromptDoesNotStallTheLoop(t *testing.T) {
+	onlyReddwarf(t)
+	_, url, c := startHTTPServer(t, "pw")
+	text := bigPrompt[:8<<20]
+	for _, req := range []struct{ path, body string }{
+		{"/v1/completions", `{"prompt":"` + text + `","max_tokens":3}`},
+		{"/v1/chat/completions", `{"messages":[{"role":"user","content":"` + text + `"}],"max_tokens":3}`},
+	} {
+		done := make(chan int, 1)
+		t0 := time.Now()
+		go func() {
+			r, err := http.NewRequest("POST", url+req.path, strings.NewReader(req.body))
+			if err != nil {
+				done <- 0
+				return
+			}
+			r.Header.Set("Authorization", "Bearer pw")
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				done <- 0
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		var slowest time.Duration
+		pings := 0
+		for code := -1; code < 0; {
+			select {
+			case code = <-done:
+				if code != http.StatusBadRequest {
+					t.Errorf("POST %s <8 MiB>: status %d, want 400 (past the context)", req.path, code)
+				}
+				continue
+			default:
+			}
+			p0 := time.Now()
+			if err := c.Ping(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			slowest = max(slowest, time.Since(p0))
+			pings++
+			time.Sleep(time.Millisecond)
+		}
+		checkNoStall(t, "POST "+req.path+" <8 MiB>", time.Since(t0), slowest, pings)
 	}
 }
