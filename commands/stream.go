@@ -364,12 +364,14 @@ func xaddCommand(x *server.Ctx) {
 	} else {
 		x.S.SignalKeyReady(x.DB, key)
 	}
-	x.R.Bulk(idBytes(id))
+	idText := idBytes(id)
+	x.R.Bulk(idText)
 	x.Modified(key)
 	x.Notify("xadd", key)
 	// Logged with the ID it got and, for approximate trimming, the exact
 	// trimming that leaves the same entries on replay.
-	prop := [][]byte{[]byte("XADD"), x.Args[1]}
+	prop := make([][]byte, 0, 7+len(x.Args)-fieldPos)
+	prop = append(prop, x.Args[0], x.Args[1])
 	if t.nomkstream {
 		prop = append(prop, []byte("NOMKSTREAM"))
 	}
@@ -379,7 +381,7 @@ func xaddCommand(x *server.Ctx) {
 		}
 		prop = append(prop, trimPropagation(s, t)...)
 	}
-	prop = append(prop, idBytes(id))
+	prop = append(prop, idText)
 	x.Propagate(append(prop, x.Args[fieldPos:]...)...)
 }
 

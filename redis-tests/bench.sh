@@ -7,7 +7,7 @@
 #
 #   redis-tests/bench.sh            # from anywhere in the repository
 #   N=1000000 redis-tests/bench.sh  # more requests
-#   TESTS=lpush,lpop,sadd,hset,zadd,lrange_100 redis-tests/bench.sh  # other tests
+#   TESTS=lpush,lpop,sadd,hset,zadd,lrange_100,xadd redis-tests/bench.sh  # other tests
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,10 +63,19 @@ pids+=($!)
 wait_ping "$rd_port"
 wait_ping "$rs_port"
 
-# rps PORT PIPELINE -> lines "test rps"
+# rps PORT PIPELINE -> lines "test rps". redis-benchmark 7.0 has no XADD
+# test of its own: "xadd" in TESTS runs the command line XADD s * field value.
 rps() {
-	redis-benchmark -p "$1" -t "$tests" -n "$n" -c 50 -P "$2" -q 2>/dev/null |
+	local t=${tests//xadd/} args=()
+	t=$(sed 's/,,*/,/g; s/^,//; s/,$//' <<<"$t")
+	[ -z "$t" ] || redis-benchmark -p "$1" -t "$t" -n "$n" -c 50 -P "$2" -q 2>/dev/null |
 		tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); name = $1; gsub(/ /, "_", name); print name, a[1] }'
+	if [[ ,$tests, == *,xadd,* ]]; then
+		redis-cli -p "$1" DEL s >/dev/null
+		args=(XADD s '*' field value)
+		redis-benchmark -p "$1" -n "$n" -c 50 -P "$2" -q "${args[@]}" 2>/dev/null |
+			tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); print "XADD", a[1] }'
+	fi
 }
 
 echo "redis-benchmark -t $tests -n $n -c 50 on $(nproc) cores; $(redis-server --version | cut -d' ' -f1-3)"

@@ -130,9 +130,16 @@ func (s *Stream) Nodes() int { return len(s.nodes) }
 // Append adds an entry with id (greater than LastID: the caller checked)
 // and a copy of fields, starting a new node when the last one is full.
 func (s *Stream) Append(id StreamID, fields [][]byte, maxEntries, maxBytes int64) {
+	// One allocation holds every field's bytes (two per entry in all).
+	size := 0
+	for _, f := range fields {
+		size += len(f)
+	}
+	buf := make([]byte, 0, size)
 	own := make([][]byte, len(fields))
 	for i, f := range fields {
-		own[i] = append([]byte(nil), f...)
+		buf = append(buf, f...)
+		own[i] = buf[len(buf)-len(f) : len(buf) : len(buf)]
 	}
 	s.appendOwned(id, own, maxEntries, maxBytes)
 	s.EntriesAdded++
