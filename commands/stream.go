@@ -1616,8 +1616,7 @@ func xinfoStream(x *server.Ctx, s *server.Stream) {
 	r.BulkString("radix-tree-keys")
 	r.Int(int64(s.Nodes()))
 	r.BulkString("radix-tree-nodes")
-	// Redis counts its radix tree's inner nodes; about two per key.
-	r.Int(int64(2*s.Nodes() + 1))
+	r.Int(int64(s.RaxNodes()))
 	r.BulkString("last-generated-id")
 	replyID(r, s.LastID)
 	r.BulkString("max-deleted-entry-id")
