@@ -85,6 +85,10 @@ type streamNode struct {
 	live    int // entries not deleted
 	deleted int // tombstones
 	bytes   int // about the listpack's size, for the byte limit and MEMORY USAGE
+	// The master entry: the first entry's ID and field names, which later
+	// entries are encoded against (their size, not their content).
+	masterID StreamID
+	master   [][]byte
 }
 
 type streamItem struct {
@@ -92,14 +96,85 @@ type streamItem struct {
 	deleted bool
 }
 
-// entryBytes approximates what an entry adds to a listpack: flags, the ID
-// deltas and the count fields, and each field and value with its header.
+// entryBytes is the memory an entry's fields take (MEMORY USAGE).
 func entryBytes(fields [][]byte) int {
 	n := 10
 	for _, f := range fields {
 		n += len(f) + 2
 	}
 	return n
+}
+
+// Listpack sizes, as Redis encodes a stream node, so the node byte limit
+// (stream-node-max-bytes) splits entries where Redis's does.
+func lpBacklen(l int) int {
+	switch {
+	case l < 128:
+		return 1
+	case l < 16384:
+		return 2
+	case l < 2097152:
+		return 3
+	case l < 268435456:
+		return 4
+	}
+	return 5
+}
+
+func lpIntSize(v int64) int {
+	l := 9
+	switch {
+	case v >= 0 && v <= 127:
+		l = 1
+	case v >= -4096 && v <= 4095:
+		l = 2
+	case v >= -32768 && v <= 32767:
+		l = 3
+	case v >= -8388608 && v <= 8388607:
+		l = 4
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		l = 5
+	}
+	return l + 1
+}
+
+// lpStrSize is an element's size: a string that is an integer is stored
+// as one, as listpacks do.
+func lpStrSize(b []byte) int {
+	if len(b) <= 20 {
+		if v, ok := ParseInt(b); ok {
+			return lpIntSize(v)
+		}
+	}
+	h := 5
+	switch {
+	case len(b) < 64:
+		h = 1
+	case len(b) < 4096:
+		h = 2
+	}
+	return h + len(b) + lpBacklen(h+len(b))
+}
+
+// lpEntrySize is what an entry adds to its node's listpack: flags, the ID
+// as deltas from the node's master ID, the values (and the field names
+// when they are not the master entry's), and the element count.
+func (n *streamNode) lpEntrySize(id StreamID, fields [][]byte) int {
+	size := 2 + lpIntSize(int64(id.Ms-n.masterID.Ms)) + lpIntSize(int64(id.Seq-n.masterID.Seq)) + 2
+	same := len(fields)/2 == len(n.master)
+	for i := 0; same && i < len(n.master); i++ {
+		same = string(fields[2*i]) == string(n.master[i])
+	}
+	for i := 1; i < len(fields); i += 2 {
+		size += lpStrSize(fields[i])
+	}
+	if !same {
+		size += 2
+		for i := 0; i < len(fields); i += 2 {
+			size += lpStrSize(fields[i])
+		}
+	}
+	return size
 }
 
 // Stream is a stream value (TypeStream).
@@ -157,18 +232,28 @@ func (s *Stream) appendOwned(id StreamID, fields [][]byte, maxEntries, maxBytes 
 	}
 	var n *streamNode
 	if len(s.nodes) > 0 {
+		// Redis's test: the listpack's bytes plus the new entry's raw
+		// field and value lengths, and the entries (deleted ones too).
 		n = s.nodes[len(s.nodes)-1]
-		if int64(n.bytes+eb) >= maxBytes || (maxEntries > 0 && int64(n.live+n.deleted) >= maxEntries) {
+		raw := 0
+		for _, f := range fields {
+			raw += len(f)
+		}
+		if int64(n.bytes+raw) >= maxBytes || (maxEntries > 0 && int64(n.live+n.deleted) >= maxEntries) {
 			n = nil
 		}
 	}
 	if n == nil {
-		n = &streamNode{bytes: 7 + eb}
+		n = &streamNode{masterID: id, bytes: 7 + 2 + 2 + 2 + 2}
+		for i := 0; i < len(fields); i += 2 {
+			n.master = append(n.master, fields[i])
+			n.bytes += lpStrSize(fields[i])
+		}
 		s.nodes = append(s.nodes, n)
 	}
+	n.bytes += n.lpEntrySize(id, fields)
 	n.items = append(n.items, streamItem{StreamEntry: StreamEntry{ID: id, Fields: fields}})
 	n.live++
-	n.bytes += eb
 	s.bytes += int64(eb)
 	s.length++
 }
@@ -644,7 +729,7 @@ func (s *Stream) MemoryUsage() int64 {
 func (s *Stream) Clone() Value {
 	c := &Stream{LastID: s.LastID, FirstID: s.FirstID, MaxDeletedID: s.MaxDeletedID, EntriesAdded: s.EntriesAdded}
 	for _, n := range s.nodes {
-		cn := &streamNode{items: make([]streamItem, len(n.items)), live: n.live, deleted: n.deleted, bytes: n.bytes}
+		cn := &streamNode{items: make([]streamItem, len(n.items)), live: n.live, deleted: n.deleted, bytes: n.bytes, masterID: n.masterID}
 		for i, it := range n.items {
 			cn.items[i] = streamItem{StreamEntry: StreamEntry{ID: it.ID}, deleted: it.deleted}
 			if !it.deleted {
@@ -654,6 +739,9 @@ func (s *Stream) Clone() Value {
 				}
 				cn.items[i].Fields = f
 			}
+		}
+		for _, m := range n.master {
+			cn.master = append(cn.master, append([]byte(nil), m...))
 		}
 		c.nodes = append(c.nodes, cn)
 	}
