@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -86,5 +87,29 @@ func TestStreamApproximateTrimIsByNode(t *testing.T) {
 	}
 	if s.FirstID != (StreamID{41, 0}) {
 		t.Fatalf("first ID %v", s.FirstID)
+	}
+}
+
+// Nodes split by bytes where Redis 7.0.15 splits them: 60 entries, IDs
+// (1000i)-i, every third with other fields than the node's master entry;
+// the node counts are what XINFO STREAM's radix-tree-keys said on Redis
+// with stream-node-max-bytes 4096.
+func TestStreamNodesSplitByBytesAsRedis(t *testing.T) {
+	for size, want := range map[int]int{10: 1, 60: 2, 300: 5, 1000: 15, 2000: 30, 5000: 60} {
+		s := NewStream()
+		v := make([]byte, size)
+		for i := range v {
+			v[i] = 'x'
+		}
+		for i := uint64(1); i <= 60; i++ {
+			fields := [][]byte{[]byte("field"), v}
+			if i%3 == 0 {
+				fields = [][]byte{[]byte("other"), v, []byte("f2"), []byte(fmt.Sprint(i))}
+			}
+			s.Append(StreamID{i * 1000, i}, fields, 100, 4096)
+		}
+		if s.Nodes() != want {
+			t.Errorf("values of %d bytes: %d nodes, Redis has %d", size, s.Nodes(), want)
+		}
 	}
 }
