@@ -113,3 +113,41 @@ func TestStreamNodesSplitByBytesAsRedis(t *testing.T) {
 		}
 	}
 }
+
+// Appending costs the same whatever the stream's length (O(1) amortised),
+// and a range of 10 entries costs a seek, O(log N), plus the 10: compare
+// the ns/op across sizes.
+func BenchmarkStreamAppend(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := NewStream()
+			fields := [][]byte{[]byte("field"), []byte("value")}
+			for i := 0; i < n; i++ {
+				s.Append(StreamID{uint64(i + 1), 0}, fields, 100, 4096)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.Append(StreamID{uint64(n + i + 1), 0}, fields, 100, 4096)
+			}
+		})
+	}
+}
+
+func BenchmarkStreamRange10(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := NewStream()
+			fields := [][]byte{[]byte("field"), []byte("value")}
+			for i := 0; i < n; i++ {
+				s.Append(StreamID{uint64(i + 1), 0}, fields, 100, 4096)
+			}
+			r := rand.New(rand.NewPCG(1, 1))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := uint64(r.IntN(n-10) + 1)
+				got := 0
+				s.Range(StreamID{start, 0}, MaxStreamID, i%2 == 0, func(*StreamEntry) bool { got++; return got < 10 })
+			}
+		})
+	}
+}

@@ -121,6 +121,14 @@ func ParseInt(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 20 || b[0] == '+' || (len(b) > 1 && b[0] == '0') || (len(b) > 1 && b[0] == '-' && b[1] == '0') {
 		return 0, false
 	}
+	// Anything but digits is refused here: strconv's error for it costs an
+	// allocation, and callers probe non-numbers often (encodings, listpack
+	// sizes).
+	for i, c := range b {
+		if (c < '0' || c > '9') && (c != '-' || i != 0 || len(b) == 1) {
+			return 0, false
+		}
+	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	return n, err == nil
 }
