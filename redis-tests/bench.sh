@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# redis-benchmark against reddwarf and against redis-server on this machine,
+# redis-benchmark against reddwarf and against redis-server on this machine
+# (both without persistence: no save points, appendonly no),
 # back to back, with the same parameters: ping, set and get, 100000 requests,
 # 50 clients, without pipelining (-P 1) and with 16-deep pipelines (-P 16).
 # Prints each pair of requests per second and the ratio reddwarf/redis.
@@ -54,7 +55,7 @@ wait_ping() {
 
 rd_port=$(free_port)
 mkdir -p "$tmp/rd"
-"$tmp/reddwarf" --port "$rd_port" --dir "$tmp/rd" --save "" >"$tmp/rd.log" 2>&1 &
+"$tmp/reddwarf" --port "$rd_port" --dir "$tmp/rd" --save "" --appendonly no >"$tmp/rd.log" 2>&1 &
 pids+=($!)
 rs_port=$(free_port)
 mkdir -p "$tmp/rs"
