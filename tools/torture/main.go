@@ -12,8 +12,10 @@
 //
 //  1. hostile protocol input: random and mutated RESP on fresh
 //     connections (then PING must answer);
-//  2. concurrent GEN, FORK, ROLLBACK, DEL, EXPIRE, BGSAVE, FLUSHALL and
-//     SAVE key file / LOAD key file with clients that disconnect midway;
+//  2. concurrent GEN, FORK, ROLLBACK, DEL, EXPIRE, BGSAVE, FLUSHALL,
+//     SAVE key file / LOAD key file and PREFILL of prompts up to 512 KiB
+//     (tokenised off the loop) with clients that disconnect midway, while
+//     another client PINGs (the slowest PING is a figure);
 //  3. acknowledged data: SETs whose SAVE was acknowledged, then kill -9 at
 //     a random moment, restart, and every one of them must read back;
 //  4. corrupted snapshot bytes: the server refuses to start with a reason,
@@ -50,6 +52,7 @@ var ctx = context.Background()
 type figures struct {
 	hostileConns, ops, opErrors, kills, ackedChecked, corruptRefused, corruptStarted, damagedNamed, diskFullSaves int
 	failures                                                                                                      []string
+	slowestPing                                                                                                   time.Duration // while the concurrent commands ran
 }
 
 func (f *figures) fail(format string, args ...any) {
@@ -95,6 +98,7 @@ func main() {
 		f.hostileConns, f.ops, f.opErrors, f.kills, f.ackedChecked)
 	fmt.Printf("corrupted snapshots: %d refused at start, %d started (%d damaged keys named), full-disk SAVEs refused %d\n",
 		f.corruptRefused, f.corruptStarted, f.damagedNamed, f.diskFullSaves)
+	fmt.Printf("slowest PING while the concurrent commands ran (prompts up to 512 KiB among them): %v\n", f.slowestPing.Round(time.Millisecond))
 	if len(f.failures) > 0 {
 		fmt.Printf("%d checks FAILED\n", len(f.failures))
 		os.Exit(1)
@@ -268,11 +272,41 @@ func hostile(f *figures, rng *rand.Rand, addr string) {
 	}
 }
 
+// bigText is where PREFILL's long prompts are cut from.
+var bigText = strings.Repeat("Tom had apples. ", 1<<15)
+
 // concurrent runs the session and keyspace commands from several clients
-// at once, some of which disconnect without waiting.
+// at once, some of which disconnect without waiting, while another client
+// PINGs (the slowest PING is a figure).
 func concurrent(f *figures, rng *rand.Rand, addr string) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	stop := make(chan struct{})
+	pinged := make(chan time.Duration)
+	go func() {
+		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ReadTimeout: 20 * time.Second, PoolSize: 1})
+		defer c.Close()
+		var slowest time.Duration
+		for {
+			select {
+			case <-stop:
+				pinged <- slowest
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			t0 := time.Now()
+			if c.Ping(ctx).Err() == nil {
+				slowest = max(slowest, time.Since(t0))
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		slowest := <-pinged
+		mu.Lock()
+		f.slowestPing = max(f.slowestPing, slowest)
+		mu.Unlock()
+	}()
 	for w := 0; w < 6; w++ {
 		seed := rng.Uint64()
 		wg.Add(1)
@@ -284,7 +318,7 @@ func concurrent(f *figures, rng *rand.Rand, addr string) {
 			for i := 0; i < 40; i++ {
 				k := fmt.Sprintf("s%d", r.IntN(4))
 				var args []any
-				switch r.IntN(10) {
+				switch r.IntN(11) {
 				case 0, 1:
 					args = []any{"GEN", k, "Once upon a time", "MAXTOKENS", 1 + r.IntN(20)}
 				case 2:
@@ -301,8 +335,12 @@ func concurrent(f *figures, rng *rand.Rand, addr string) {
 					args = []any{"FLUSHALL"}
 				case 8:
 					args = []any{"SAVE", k, fmt.Sprintf("t/%s.dsv4", k)}
-				default:
+				case 9:
 					args = []any{"LOAD", k, fmt.Sprintf("t/s%d.dsv4", r.IntN(4)), "REPLACE"}
+				default:
+					// Tokenised off the loop (over 4 KiB): the larger one
+					// is past the context, refused once tokenised.
+					args = []any{"PREFILL", k, bigText[:[]int{5 << 10, 512 << 10}[r.IntN(2)]]}
 				}
 				if r.IntN(8) == 0 {
 					// Disconnect while the command runs.
