@@ -168,3 +168,13 @@ func TestStreamBlockingReadsThroughGoRedis(t *testing.T) {
 		t.Errorf("destroyed group: %v", err)
 	}
 }
+
+// redis-cli prints a stream range as Redis's own does (nested entries).
+func TestRedisCliPrintsAStreamRange(t *testing.T) {
+	c := client(t)
+	do(t, c, "XADD", "rs", "1-1", "a", "1", "b", "2")
+	do(t, c, "XADD", "rs", "2-0", "c", "3")
+	if out := redisCli(t, "", "XRANGE", "rs", "-", "+"); out != "1-1\na\n1\nb\n2\n2-0\nc\n3\n" {
+		t.Errorf("redis-cli XRANGE printed %q", out)
+	}
+}

@@ -145,3 +145,26 @@ test('a BLPOP on one connection is served by an RPUSH on another', async () => {
   await pusher.rpush('node:queue', 'job1');
   assert.deepEqual(await popped, ['node:queue', 'job1']);
 });
+
+test('a stream work queue through ioredis: a blocked XREADGROUP worker, XACK, XAUTOCLAIM', async () => {
+  const producer = connect();
+  const worker = connect();
+  await producer.del('node:jobs');
+  assert.equal(await producer.xgroup('CREATE', 'node:jobs', 'workers', '$', 'MKSTREAM'), 'OK');
+  const read = worker.xreadgroup('GROUP', 'workers', 'w1', 'COUNT', 10, 'BLOCK', 5000, 'STREAMS', 'node:jobs', '>');
+  for (let i = 0; i < 100; i++) {
+    const info = await producer.info('clients');
+    if (/blocked_clients:1/.test(info)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const id = await producer.xadd('node:jobs', '*', 'task', 'resize', 'n', '1');
+  assert.deepEqual(await read, [['node:jobs', [[id, ['task', 'resize', 'n', '1']]]]]);
+  const [count, first, last, owners] = await producer.xpending('node:jobs', 'workers');
+  assert.deepEqual([count, first, last, owners], [1, id, id, [['w1', '1']]]);
+  // A second worker takes over what the first left pending.
+  const [cursor, claimed, deleted] = await producer.xautoclaim('node:jobs', 'workers', 'w2', 0, '0', 'JUSTID');
+  assert.deepEqual([cursor, claimed, deleted], ['0-0', [id], []]);
+  assert.equal(await producer.xack('node:jobs', 'workers', id), 1);
+  assert.equal(await producer.xlen('node:jobs'), 1);
+  assert.equal(await producer.type('node:jobs'), 'stream');
+});
