@@ -98,3 +98,64 @@ func TestCPUDeviceAttention(t *testing.T) {
 		}
 	}
 }
+
+// poolPages is a cpuKV pool's pages in one session's order, as
+// HostKVPages.
+type poolPages struct {
+	p     *cpuKV
+	pages []int32
+}
+
+func (pp poolPages) KVPage(pi int) ([]uint16, []float32) {
+	n := pp.p.shape.PageValues()
+	o := int(pp.pages[pi]) * n
+	return pp.p.data[o : o+n], nil
+}
+
+// TestAttendGroupMatchesDevice: AttendGroup (the CPU's fast attention,
+// infer's) agrees with CPUDevice.Attention (the plain loop of the formula)
+// on random rows, odd head sizes, GQA groups and a window that starts
+// inside a page. They differ only in summation order and in how a softmax
+// weight below f16's normal range rounds, so the bound is a few float32
+// roundings of the output's magnitude.
+func TestAttendGroupMatchesDevice(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, c := range []struct{ kvHeads, group, hd, n, from int }{{1, 1, 4, 5, 0}, {2, 3, 7, 37, 0}, {3, 2, 20, 70, 33}} {
+		d := NewCPUDevice(nil)
+		s := KVShape{Layers: 2, Heads: c.kvHeads, HeadDim: c.hd, PageTokens: 8}
+		npages := (c.n + 7) / 8
+		pool, _ := d.NewKVPool(s, npages+1)
+		pages := rng.Perm(npages + 1)[:npages]
+		order := make([]int32, npages)
+		for i, p := range pages {
+			order[i] = int32(p)
+		}
+		w := c.kvHeads * c.hd
+		for pos := 0; pos < c.n; pos++ {
+			k, v := make(cpuBuffer, w), make(cpuBuffer, w)
+			for j := range k {
+				k[j], v[j] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			d.PutKV(pool, 1, []int32{order[pos/8]*8 + int32(pos%8)}, k, v)
+		}
+		heads := c.kvHeads * c.group
+		q := make(cpuBuffer, heads*c.hd)
+		for i := range q {
+			q[i] = float32(rng.NormFloat64())
+		}
+		want := make(cpuBuffer, len(q))
+		d.Attention(want, q, pool, 1, heads, []AttnRow{{Pages: order, From: c.from, N: c.n}})
+		sc := NewAttnScratch(c.group, c.hd, c.n, 8)
+		got := make([]float32, len(q))
+		for g := 0; g < c.kvHeads; g++ {
+			kv := HostKVHead{K: s.kvIndex(0, 1, 0, g, 0), V: s.kvIndex(0, 1, 1, g, 0), Len: c.hd * 8, PageTokens: 8, F16: true}
+			sl := q[g*c.group*c.hd : (g+1)*c.group*c.hd]
+			AttendGroup(poolPages{pool.(*cpuKV), order}, kv, c.hd, c.group, c.from, c.n, sl, got[g*c.group*c.hd:(g+1)*c.group*c.hd], sc)
+		}
+		for i := range got {
+			if e := math.Abs(float64(got[i] - want[i])); e > 1e-5 || got[i] != got[i] {
+				t.Errorf("%+v: value %d: AttendGroup %v, Device.Attention %v", c, i, got[i], want[i])
+			}
+		}
+	}
+}
