@@ -62,7 +62,7 @@ run)
 	# pinned to CPU 2), alternating, on this quiet host.
 	if [ -x "$b/infer-before.test" ]; then
 		for rep in 1 2 3; do
-			for v in before infer; do
+			for v in infer-before infer; do
 				echo "$v $(cd infer && taskset -c 2 "$b/$v.test" -test.run XXX -test.bench BenchmarkStep -test.benchtime 1000x -test.cpu 1 2>&1 | grep '^Benchmark' | tr '\n' ' ')"
 			done
 		done >"$out/seam-bench.txt" 2>&1

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"testing"
@@ -111,20 +112,35 @@ func (g *deviceLlama) forward(token int32, pos int) {
 
 // TestDeviceStoriesGreedy: stories260K run through the Device ops, greedy
 // from BOS, reproduces the published sample byte for byte (as
-// TestStoriesGreedyGolden does for llama.Forward), on the CPU device and,
-// where one is usable, on the CUDA device (gpu-test.sh runs it there with
-// REDDWARF_GPU=1, which makes a missing GPU a failure). Each step's logits
-// are also compared with llama.Forward's (f16 KV cache on both, f32
-// weights, so no 8-bit activations): within 1e-2, what
-// TestLlamaCppReference allows between two f16-cache engines, since a
-// softmax weight rounded to f16 can land one step apart when the scores
-// differ in their last bits, and 256 steps of attention carry that on.
+// TestStoriesGreedyGolden does for llama.Forward), on the CPU device
+// everywhere and on the CUDA device where one is usable (gpu-test.sh runs
+// it there with REDDWARF_GPU=1, which makes a missing GPU a failure); and
+// every next-token log-prob of llama.cpp's reference prompts is within
+// 1e-2 of llama.cpp's, the bound TestLlamaCppReference holds llama.Forward
+// to: issue 15's two criteria for stories260K.
+//
+// Each greedy step's logits are also compared with llama.Forward's, to
+// catch a kernel that composes wrongly (that gives differences of order
+// 1): within 5e-2. The engines differ in every op's order of summation and
+// fused multiply-adds, and a softmax weight rounded to f16 lands one step
+// (2^-11 near 0.5) apart when the scores differ in their last bits; the
+// KV cache carries that on, so the difference grows with the steps: the
+// CPU device's reference attention stays under 0.0041 over the 256 steps,
+// the CUDA device reached 0.0122 at step 241 on an H100 (2026-12-07).
 func TestDeviceStoriesGreedy(t *testing.T) {
 	want, err := os.ReadFile("testdata/stories260K-greedy256.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want = bytes.TrimSuffix(want, []byte("\n"))
+	raw, err := os.ReadFile("testdata/llamacpp-stories260K.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref llamacppRef
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
 	devices := map[string]func() (metalkit.Device, error){
 		"cpu":  func() (metalkit.Device, error) { return metalkit.NewCPUDevice(nil), nil },
 		"cuda": func() (metalkit.Device, error) { return cuda.Open(0) },
@@ -141,10 +157,36 @@ func TestDeviceStoriesGreedy(t *testing.T) {
 			defer d.Close()
 			m := openStories(t, "f16", 1)
 			g := newDeviceLlama(t, d, m.arch.(*llama), 256)
-			s := m.NewState()
 			logits := make([]float32, g.c.Vocab)
+
+			// llama.cpp's log-probs at every position of its prompts.
+			lp := make([]float64, g.c.Vocab)
+			worstRef := 0.0
+			for pi, p := range ref.Prompts {
+				for i, tok := range p.Tokens {
+					g.forward(tok, i)
+					if err := d.Read(logits, g.logits, 0); err != nil {
+						t.Fatal(err)
+					}
+					LogSoftmax(lp, logits)
+					for j, w := range p.Logprobs[i] {
+						if w == nil {
+							continue
+						}
+						e := math.Abs(lp[j] - *w)
+						if e > 1e-2 || lp[j] != lp[j] {
+							t.Fatalf("prompt %d position %d token %d: log-prob %.5f, llama.cpp %.5f", pi, i, j, lp[j], *w)
+						}
+						worstRef = max(worstRef, e)
+					}
+				}
+			}
+
+			// Greedy from BOS (the KV pages are simply overwritten).
+			s := m.NewState()
 			var got []byte
 			var worst float64
+			worstAt := 0
 			tok := int32(1) // BOS
 			for step := 0; step < 256; step++ {
 				g.forward(tok, step)
@@ -156,8 +198,10 @@ func TestDeviceStoriesGreedy(t *testing.T) {
 				}
 				for i, v := range s.Logits() {
 					e := float64(v - logits[i])
-					worst = max(worst, math.Abs(e))
-					if math.Abs(e) > 1e-2 || logits[i] != logits[i] {
+					if math.Abs(e) > worst {
+						worst, worstAt = math.Abs(e), step
+					}
+					if math.Abs(e) > 5e-2 || logits[i] != logits[i] {
 						t.Fatalf("step %d logit %d: device %v, llama.Forward %v", step, i, logits[i], v)
 					}
 				}
@@ -168,7 +212,7 @@ func TestDeviceStoriesGreedy(t *testing.T) {
 				got = append(got, piece(m, tok, next)...)
 				tok = next
 			}
-			t.Logf("%s: max |Δ logit| vs llama.Forward %.2g", d.Name(), worst)
+			t.Logf("%s: log-probs vs llama.cpp max |Δ| %.2g; greedy: max |Δ logit| vs llama.Forward %.2g (step %d)", d.Name(), worstRef, worst, worstAt)
 			if !bytes.Equal(got, want) {
 				t.Errorf("greedy text differs\n got: %q\nwant: %q", got, want)
 			}
