@@ -80,9 +80,10 @@
 //	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM
 //	amx         adds AMX-TILE+INT8 (and the tile state, requested from
 //	            Linux once): repacked Q8_0 groups × 16 columns by one
-//	            TDPBSSD per block (amx_amd64.s, hand-encoded); opt-in
-//	            (METALKIT_BACKEND=amx) until bench/amx-check.sh has passed
-//	            on an AMX host, since the development VM has none
+//	            TDPBSSD per block (amx_amd64.s, hand-encoded); the
+//	            default where the CPU has AMX since bench/amx-check.sh
+//	            passed on a Sapphire Rapids host (the development VM has
+//	            none, so its tests skip there)
 //
 // stubs_amd64.go declares each assembly function under a comment giving the
 // Go loop it computes; stubs_noasm.go (build tag noasm, or another GOARCH)
