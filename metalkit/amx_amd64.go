@@ -32,8 +32,8 @@ func q8_0Tile16x16AMX(w *byte, nb int, qs *int8, qsStride int, d *float32, sStri
 
 // newAMXBackend is parent (avx512vnni) with the AMX tile kernels: Q8_0
 // groups × sixteen columns (prefill and batches of 16 or more). It is the
-// default wherever the CPU has AMX: bench/amx-check.sh passed on a
-// Sapphire Rapids host (2026-12-07, bench/RESULTS.md: every test of every
+// default wherever the CPU has AMX: bench/amx-check.sh passed on an AMX
+// Xeon host (2026-12-07, bench/RESULTS.md: every test of every
 // backend, each forced in turn; the tile kernel 15-20% faster than two
 // VNNI eight-column calls). Its instructions are hand-encoded and this
 // package's development machine cannot run them; the test suite runs it
