@@ -34,7 +34,10 @@ func pexpireatCommand(x *server.Ctx) { expireGeneric(x, true, 1) }
 // expireGeneric sets a TTL: absolute says whether the argument is a unix
 // time, unit is its milliseconds per unit. NX: only if no TTL; XX: only if
 // one; GT/LT: only if the new one is greater/less (no TTL counts as
-// infinite). A time in the past deletes the key. Replies 1 if set, else 0.
+// infinite). A time in the past deletes the key, except while a log is
+// replayed (the time passed since it was logged, and later records may
+// still use the key: the TTL is set and ends after loading, as Redis
+// does). Replies 1 if set, else 0.
 func expireGeneric(x *server.Ctx, absolute bool, unit int64) {
 	var nx, xx, gt, lt bool
 	for _, a := range x.Args[3:] {
@@ -97,7 +100,7 @@ func expireGeneric(x *server.Ctx, absolute bool, unit int64) {
 		return
 	}
 	event := "expire"
-	if when <= x.S.Now() {
+	if when <= x.S.Now() && !x.S.Loading() {
 		if err := x.S.CheckBusy(x.DB, key); err != nil {
 			x.Error(err)
 			return

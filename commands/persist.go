@@ -272,8 +272,9 @@ func (h *persistHandlers) restoreCommand(x *server.Ctx) {
 	if ttl > 0 && !opt.absTTL {
 		ttl += x.S.Now()
 	}
-	if ttl > 0 && ttl <= x.S.Now() {
-		// Already expired: like Redis, the key ends up absent.
+	if ttl > 0 && ttl <= x.S.Now() && !x.S.Loading() {
+		// Already expired: like Redis, the key ends up absent (but not
+		// while a log is replayed: see expireGeneric).
 		if o.Val != nil {
 			o.Val.Release()
 		}

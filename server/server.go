@@ -537,6 +537,12 @@ func (s *Server) ConfigChanged() {
 // loading flag are refused) while persistence loads a snapshot.
 func (s *Server) SetLoading(on bool) { s.loading.Store(on) }
 
+// Loading reports the LOADING state: while a log is replayed, a TTL that
+// has passed since it was logged deletes nothing (Redis's
+// checkAlreadyExpired), since the records after it still need the key;
+// expiry comes once loading ends.
+func (s *Server) Loading() bool { return s.loading.Load() }
+
 // SetActiveExpire turns the cron's active expiry on or off (DEBUG
 // SET-ACTIVE-EXPIRE).
 func (s *Server) SetActiveExpire(on bool) { s.noActiveExpire = !on }
