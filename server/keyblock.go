@@ -97,6 +97,9 @@ func containsWait(ws []*KeyWait, w *KeyWait) bool {
 // SignalKeyReady marks key as possibly serving its waiters after the
 // current command.
 func (s *Server) SignalKeyReady(db *DB, key string) {
+	if len(s.blockedOn) == 0 {
+		return // nobody waits: every deletion and overwrite passes here
+	}
 	dk := dbKey{db, key}
 	if len(s.blockedOn[dk]) == 0 {
 		return
