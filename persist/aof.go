@@ -243,5 +243,7 @@ func (p *Engine) storeInfo() []string {
 	return append([]string{"store_enabled:1",
 		fmt.Sprintf("store_sessions_on_disk:%d", p.onDisk),
 		fmt.Sprintf("store_sessions_paged_out:%d", p.pagedOut),
+		fmt.Sprintf("store_sessions_loaded:%d", p.loaded),
+		fmt.Sprintf("store_tokens_recomputed:%d", p.recomputed),
 	}, p.aof.st.Stats().Info()...)
 }

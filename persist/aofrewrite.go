@@ -172,9 +172,11 @@ func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec Sessio
 	return nil
 }
 
-// namedPages adds the pages the RDW.PAGES records in recs name to held.
+// namedPages adds the pages the RDW.PAGES and RDW.RESUME records in recs
+// (one session's, after its RDW.APPEND) name to held.
 func namedPages(recs []byte, m store.Model, held map[rdb.PageKey]bool) error {
 	lr := rdb.NewLogReader(bytes.NewReader(recs), "base")
+	var toks []int32
 	for {
 		rec, err := lr.Next()
 		if err == io.EOF {
@@ -183,15 +185,30 @@ func namedPages(recs []byte, m store.Model, held map[rdb.PageKey]bool) error {
 		if err != nil {
 			return err
 		}
-		if !rec.IsSession() || string(rec.Args[0]) != rdb.OpPages {
+		if !rec.IsSession() {
+			continue
+		}
+		switch string(rec.Args[0]) {
+		case rdb.OpAppend, rdb.OpPages, rdb.OpResume:
+		default:
 			continue
 		}
 		op, err := rdb.DecodeSessionOp(&rec, "base")
 		if err != nil {
 			return err
 		}
-		for _, h := range op.Hashes {
-			held[rdb.PageKey{Hash: h, Fingerprint: m.Fingerprint, Kind: m.PageKind}] = true
+		switch op.Op {
+		case rdb.OpAppend:
+			toks = append(toks, op.Tokens...)
+		case rdb.OpPages:
+			for _, h := range op.Hashes {
+				held[rdb.PageKey{Hash: h, Fingerprint: m.Fingerprint, Kind: m.PageKind}] = true
+			}
+		case rdb.OpResume:
+			if op.Pos >= 1 && op.Pos <= len(toks) {
+				k, _, _ := store.ResumeKey(toks, op.Pos, m.PageTokens, m.Fingerprint, rdb.PageDeepSeek4Resume)
+				held[k] = true
+			}
 		}
 	}
 }

@@ -30,14 +30,16 @@ type SessionCodec interface {
 	// The session store's side (appendonly yes). SessionRecords writes
 	// v's pages the store lacks and returns the records that rebuild it
 	// under key (any goroutine, for a value no one changes meanwhile);
-	// FromStore rebuilds a session the log describes, reading its pages;
-	// StoreSize is about the bytes that takes.
+	// FromStore rebuilds a session the log describes, reading its pages,
+	// and says how many of its tokens went through the model (those no
+	// stored page or resume point covers); StoreSize is about the bytes
+	// that takes.
 	SessionRecords(ds *store.Store, key []byte, v server.Value) ([]byte, error)
 	// Describe is what the store must hold for v to leave RAM: its full
 	// pages are written to ds if they are not there yet, and the
 	// returned description rebuilds it (FromStore).
 	Describe(ds *store.Store, v server.Value) (*store.Session, error)
-	FromStore(ds *store.Store, d *store.Session) (server.Value, error)
+	FromStore(ds *store.Store, d *store.Session) (server.Value, int, error)
 	StoreSize(d *store.Session) int64
 }
 
@@ -66,6 +68,7 @@ type Engine struct {
 	lastRewriteTry               time.Time
 	pagedOut                     int64 // sessions whose pages left RAM under maxmemory
 	onDisk                       int64 // keys holding a storedSession (RAM has none of its pages)
+	loaded, recomputed           int64 // sessions loaded from the store, and the tokens that took feeding
 	lastFlushWarn                time.Time
 }
 

@@ -70,9 +70,11 @@ func (s *storedSession) Materialize() (server.Value, error) {
 	if s.p.codec == nil {
 		return nil, fmt.Errorf("no model loaded")
 	}
-	v, err := s.p.codec.FromStore(s.p.aof.st, s.d)
+	v, fed, err := s.p.codec.FromStore(s.p.aof.st, s.d)
 	if err == nil {
 		s.drop()
+		s.p.loaded++
+		s.p.recomputed += int64(fed)
 	}
 	return v, err
 }

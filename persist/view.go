@@ -108,7 +108,7 @@ func releaseView(items []viewItem) {
 // writeStored writes a session that is in the session store: rebuilt
 // from its pages here, one at a time, then viewed as any other.
 func writeStored(w *rdb.SnapshotWriter, it viewItem) error {
-	v, err := it.codec.FromStore(it.ds, it.stored)
+	v, _, err := it.codec.FromStore(it.ds, it.stored)
 	if err != nil {
 		return fmt.Errorf("key %q: %w", it.key, err)
 	}

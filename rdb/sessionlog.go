@@ -25,7 +25,7 @@ type SessionOp struct {
 	RNG         uint64    // RDW.RNG
 	Logits      []float32 // RDW.LOGITS (empty: forgotten)
 	Name        []byte    // RDW.CKPT; aliases the record
-	Pos         int       // RDW.CKPT: position; RDW.TRUNC: tokens kept
+	Pos         int       // RDW.CKPT: position; RDW.TRUNC: tokens kept; RDW.RESUME: its position
 	Blob        []byte    // RDW.CKPT: the architecture's state at Pos (may be empty); aliases the record
 	Arch        string    // RDW.MODEL
 	Fingerprint uint64    // RDW.MODEL
@@ -84,6 +84,11 @@ func TruncRecord(dst, key []byte, n int) []byte {
 	return AppendSessionRecord(dst, OpTrunc, key, decText(int64(n)))
 }
 
+// ResumeRecord: key's resume point after pos tokens is stored.
+func ResumeRecord(dst, key []byte, pos int) []byte {
+	return AppendSessionRecord(dst, OpResume, key, decText(int64(pos)))
+}
+
 // ForkRecord: dst becomes a copy of session src.
 func ForkRecord(dst, src, to []byte) []byte { return AppendSessionRecord(dst, OpFork, src, to) }
 
@@ -110,7 +115,7 @@ func DecodeSessionOp(rec *LogRecord, file string) (SessionOp, error) {
 		return bad("empty")
 	}
 	op := SessionOp{Op: string(a[0])}
-	want := map[string]int{OpModel: 5, OpNew: 2, OpAppend: 3, OpPages: 4, OpRNG: 3, OpLogits: 3, OpCkpt: 5, OpTrunc: 3, OpFork: 3}[op.Op]
+	want := map[string]int{OpModel: 5, OpNew: 2, OpAppend: 3, OpPages: 4, OpRNG: 3, OpLogits: 3, OpCkpt: 5, OpTrunc: 3, OpFork: 3, OpResume: 3}[op.Op]
 	if want == 0 {
 		return bad("unknown session record")
 	}
@@ -180,7 +185,7 @@ func DecodeSessionOp(rec *LogRecord, file string) (SessionOp, error) {
 			return bad("position: %v", err)
 		}
 		op.Blob = a[4]
-	case OpTrunc:
+	case OpTrunc, OpResume:
 		var err error
 		if op.Pos, err = decimal(a[2], MaxCtx); err != nil {
 			return bad("length: %v", err)

@@ -27,6 +27,7 @@ const (
 	OpCkpt   = "RDW.CKPT"   // key, name, pos, blob: a checkpoint (replacing one of that name)
 	OpTrunc  = "RDW.TRUNC"  // key, n: the session keeps its first n tokens (ROLLBACK)
 	OpFork   = "RDW.FORK"   // src, dst: dst becomes a copy of session src (replacing what was there)
+	OpResume = "RDW.RESUME" // key, pos: the architecture's resume point after pos tokens is stored (kind 17)
 )
 
 // Page segment file (segment.go).
@@ -42,9 +43,13 @@ const (
 const (
 	PageKVF16 = 1 // paged-attention K/V rows, IEEE half (infer.KVF16)
 	PageKVF32 = 2 // paged-attention K/V rows, float32 (infer.KVF32)
-	// 16..63: deepseek4 compressed-state pages, assigned by that work.
-	PageDeepSeek4First = 16
-	PageDeepSeek4Last  = 63
+	// 16..63: deepseek4's (infer.StorableArchState): the compressed and
+	// indexer rows a full page of tokens added, and a resume point (the
+	// ring, the frontiers and a partial page's rows) after its tokens.
+	PageDeepSeek4First  = 16
+	PageDeepSeek4Rows   = 16
+	PageDeepSeek4Resume = 17
+	PageDeepSeek4Last   = 63
 )
 
 // Limits every store reader enforces before allocating.

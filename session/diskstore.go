@@ -12,6 +12,14 @@ import (
 // go to the store once, the log carries tokens and page references, and
 // a logged session is rebuilt from its stored pages plus at most one
 // page of prefill (§5.5).
+//
+// Two kinds of state are stored. A paged-attention model's pages are its
+// K/V rows (kinds 1 and 2). An architecture with state of its own that
+// implements infer.StorableArchState (deepseek4) stores the rows each
+// full page of tokens added (kind 16) and, at each commit, a resume
+// point after the session's length (kind 17, logged as RDW.RESUME, with
+// the logits as RDW.LOGITS): a restart rebuilds the state from the pages
+// and the latest resume point exactly, without prefill.
 
 // StoreModel is the store.Model for m: what every log file and page of a
 // store made by m is checked against.
@@ -27,10 +35,34 @@ func StoreModel(m *infer.Model) (store.Model, error) {
 // the vocabulary is too slow to repeat at every commit).
 func storeModel(m *infer.Model, fp uint64) store.Model {
 	kind := uint8(rdb.PageKVF16)
-	if m.Arch().KVLayout().Type == infer.KVF32 {
+	switch {
+	case resumable(m):
+		kind = rdb.PageDeepSeek4Rows
+	case m.Arch().KVLayout().Type == infer.KVF32:
 		kind = rdb.PageKVF32
 	}
 	return store.Model{Arch: archName(m), Fingerprint: fp, PageKind: kind, PageTokens: infer.PageTokens}
+}
+
+// resumable reports whether m's states are an architecture's own that
+// the store keeps as rows and resume points (infer.StorableArchState).
+func resumable(m *infer.Model) bool {
+	sa, ok := m.Arch().(infer.StatefulArch)
+	if !ok {
+		return false
+	}
+	st := sa.NewArchState()
+	defer st.Release()
+	_, ok = st.(infer.StorableArchState)
+	return ok
+}
+
+// storable reports whether the store can hold m's sessions as pages: a
+// paged-attention model, or one whose state is storable. Others are
+// logged as tokens and recomputed.
+func storable(m *infer.Model) bool {
+	_, stateful := m.Arch().(infer.StatefulArch)
+	return !stateful || resumable(m)
 }
 
 // StorePages writes st's full pages from page from on to ds (a page
@@ -40,6 +72,10 @@ func storeModel(m *infer.Model, fp uint64) store.Model {
 // step's log records are flushed.
 func StorePages(ds *store.Store, sm store.Model, rec, key []byte, st *infer.State, from int) ([]byte, int, error) {
 	full := st.FullPages()
+	sa, rows := st.Ext().(infer.StorableArchState)
+	if rows {
+		full = sa.Tokens() / infer.PageTokens
+	}
 	if from >= full {
 		return rec, from, nil
 	}
@@ -56,7 +92,12 @@ func StorePages(ds *store.Store, sm store.Model, rec, key []byte, st *infer.Stat
 			continue
 		}
 		var err error
-		if payload, err = st.AppendPagePayload(payload[:0], i); err != nil {
+		if rows {
+			payload, err = sa.PageRows(payload[:0], i)
+		} else {
+			payload, err = st.AppendPagePayload(payload[:0], i)
+		}
+		if err != nil {
 			return rec, from, err
 		}
 		p := &rdb.PageRecord{PageKey: k, Parent: parent, Depth: uint32(i), Tokens: toks[i*infer.PageTokens : (i+1)*infer.PageTokens], Payload: payload}
@@ -67,6 +108,34 @@ func StorePages(ds *store.Store, sm store.Model, rec, key []byte, st *infer.Stat
 	return rdb.PagesRecord(rec, key, from, hashes[from:]), full, nil
 }
 
+// StoreResume writes st's resume point after its architecture state's
+// length (a storable state only; none for an empty one) and appends its
+// RDW.RESUME record, then RDW.LOGITS with the logits when they are the
+// ones after that length. It returns rec unchanged for other states.
+func StoreResume(ds *store.Store, sm store.Model, rec, key []byte, st *infer.State) ([]byte, error) {
+	sa, ok := st.Ext().(infer.StorableArchState)
+	if !ok || sa.Tokens() == 0 {
+		return rec, nil
+	}
+	n, toks := sa.Tokens(), st.Tokens()
+	k, parent, q := store.ResumeKey(toks, n, infer.PageTokens, sm.Fingerprint, rdb.PageDeepSeek4Resume)
+	if !ds.HasPage(k) {
+		payload, err := sa.Resume(nil)
+		if err != nil {
+			return rec, err
+		}
+		p := &rdb.PageRecord{PageKey: k, Parent: parent, Depth: uint32(q), Tokens: toks[q*infer.PageTokens : n], Payload: payload}
+		if _, err := ds.PutPage(p); err != nil {
+			return rec, err
+		}
+	}
+	rec = rdb.ResumeRecord(rec, key, n)
+	if l := st.Logits(); l != nil && n == st.Len() {
+		rec = rdb.LogitsRecord(rec, key, l)
+	}
+	return rec, nil
+}
+
 // RestoreState rebuilds the model state of a logged session: its stored
 // pages are read from ds for as long as they are there and intact (a
 // missing or damaged page, and every page after it, is recomputed), then
@@ -75,24 +144,32 @@ func StorePages(ds *store.Store, sm store.Model, rec, key []byte, st *infer.Stat
 // state and the number of tokens fed.
 func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Session) (*infer.State, int, error) {
 	toks := d.Tokens
-	keys := ds.PageKeys(toks)
-	use := min(d.Stored, len(keys))
-	if d.Logits == nil && use*infer.PageTokens == len(toks) && use > 0 {
-		use-- // the last token must be fed to get its logits
+	var st *infer.State
+	if sm.PageKind == rdb.PageDeepSeek4Rows {
+		st = resumeState(m, ds, sm, d)
+	} else {
+		keys := ds.PageKeys(toks)
+		use := min(d.Stored, len(keys))
+		if d.Logits == nil && use*infer.PageTokens == len(toks) && use > 0 {
+			use-- // the last token must be fed to get its logits
+		}
+		pages, err := ds.ReadRun(keys[:use]) // a missing or damaged page ends the run: recompute from there
+		if err != nil {
+			return nil, 0, err
+		}
+		payloads := make([][]byte, len(pages))
+		for i, p := range pages {
+			payloads[i] = p.Payload
+		}
+		if st, err = m.StateFromPages(toks, payloads); err != nil {
+			return nil, 0, err
+		}
 	}
-	pages, err := ds.ReadRun(keys[:use]) // a missing or damaged page ends the run: recompute from there
-	if err != nil {
-		return nil, 0, err
+	if st == nil {
+		st = m.NewState()
 	}
-	payloads := make([][]byte, len(pages))
-	for i, p := range pages {
-		payloads[i] = p.Payload
-	}
-	st, err := m.StateFromPages(toks, payloads)
-	if err != nil {
-		return nil, 0, err
-	}
-	rest := toks[st.Len():]
+	from := st.Len()
+	rest := toks[from:]
 	for len(rest) > 0 {
 		n := min(len(rest), 512)
 		if err := m.Step([]infer.Seq{{State: st, Tokens: rest[:n]}}); err != nil {
@@ -107,7 +184,46 @@ func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Sess
 			return nil, 0, err
 		}
 	}
-	return st, len(toks) - len(payloads)*infer.PageTokens, nil
+	return st, len(toks) - from, nil
+}
+
+// resumeState is RestoreState's start for a storable architecture state:
+// the latest resume point whose pages are all stored and intact, or nil
+// (recompute from the start). A resume point at the session's whole
+// length serves only with the logged logits (the model gives them
+// otherwise from the last token, which must then be fed).
+func resumeState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Session) *infer.State {
+	toks := d.Tokens
+	for i := len(d.Resume) - 1; i >= 0; i-- {
+		n := d.Resume[i]
+		if n > len(toks) || n == len(toks) && d.Logits == nil {
+			continue
+		}
+		full := n / infer.PageTokens
+		keys := ds.PageKeys(toks[:full*infer.PageTokens])
+		pages, err := ds.ReadRun(keys)
+		if err != nil || len(pages) < full {
+			continue
+		}
+		rk, _, _ := store.ResumeKey(toks, n, infer.PageTokens, sm.Fingerprint, rdb.PageDeepSeek4Resume)
+		rp, err := ds.ReadPage(rk)
+		if err != nil {
+			continue
+		}
+		payloads := make([][]byte, len(pages))
+		for j, p := range pages {
+			payloads[j] = p.Payload
+		}
+		var logits []float32
+		if n == len(toks) {
+			logits = d.Logits
+		}
+		st, err := m.StateFromResume(toks, n, payloads, rp.Payload, logits)
+		if err == nil {
+			return st
+		}
+	}
+	return nil
 }
 
 // LookupStored is the prefix cache on disk: it finds the longest run of
@@ -115,6 +231,7 @@ func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Sess
 // returns a state holding those pages (no logits: feed it at least one
 // more token) and its length, or nil and 0 when the first page is not
 // stored. A page that is damaged ends the run (it is recomputed).
+// Paged-attention models only.
 func LookupStored(m *infer.Model, ds *store.Store, tokens []int32, limit int) (*infer.State, int, error) {
 	limit = min(limit, len(tokens))
 	pages, err := ds.ReadRun(ds.PageKeys(tokens[:limit]))

@@ -9,6 +9,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"reddwarf/infer"
+	"reddwarf/persist/store"
 	"reddwarf/rdb"
 	"reddwarf/server"
 )
@@ -40,10 +41,12 @@ type ArchSections interface {
 
 // Codec persists the sessions of one model.
 type Codec struct {
-	m    *infer.Model
-	arch string
-	fp   uint64
-	live *Sessions // where decoded sessions are counted
+	m        *infer.Model
+	arch     string
+	fp       uint64
+	live     *Sessions   // where decoded sessions are counted
+	sm       store.Model // what the session store files the model's pages under
+	storable bool        // the store can hold its sessions as pages (storable)
 }
 
 // NewCodec makes the codec for m; the sessions it decodes join live.
@@ -52,7 +55,7 @@ func NewCodec(m *infer.Model, live *Sessions) (*Codec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Codec{m: m, arch: archName(m), fp: fp, live: live}, nil
+	return &Codec{m: m, arch: archName(m), fp: fp, live: live, sm: storeModel(m, fp), storable: storable(m)}, nil
 }
 
 func archName(m *infer.Model) string {

@@ -28,7 +28,9 @@ type Journal interface {
 // SetJournal makes the engine log committed jobs to j's store, whose
 // pages are filed under sm (StoreModel of the engine's model); main
 // wires persistence's engine here.
-func (e *Engine) SetJournal(j Journal, sm store.Model) { e.journal, e.sm = j, sm }
+func (e *Engine) SetJournal(j Journal, sm store.Model) {
+	e.journal, e.sm, e.storable, e.paged = j, sm, storable(e.Model), pagedArch(e.Model)
+}
 
 // store returns the open session store, or nil.
 func (e *Engine) store() *store.Store {
@@ -73,15 +75,19 @@ func (e *Engine) logCommit(j *Job, s *Session, fresh bool) {
 }
 
 // storePages writes s's full pages not yet stored and appends the
-// RDW.PAGES record naming them. A page that cannot be written (the disk
-// is full, an I/O error) is left out: the log still has the tokens, so a
-// restart recomputes it, and the store's own error state refuses
-// further writes until it recovers.
+// RDW.PAGES record naming them, and for an architecture with a state of
+// its own, its resume point (RDW.RESUME, RDW.LOGITS). A page that cannot
+// be written (the disk is full, an I/O error) is left out: the log still
+// has the tokens, so a restart recomputes it, and the store's own error
+// state refuses further writes until it recovers.
 func (e *Engine) storePages(ds *store.Store, rec, key []byte, s *Session) []byte {
-	if !pagedArch(e.Model) {
+	if !e.storable {
 		return rec
 	}
 	rec, stored, err := StorePages(ds, e.sm, rec, key, s.State, min(s.Stored, s.State.FullPages()))
+	if err == nil {
+		rec, err = StoreResume(ds, e.sm, rec, key, s.State)
+	}
 	if err != nil {
 		e.ks.Logf("warning", "session store: writing the pages of %q: %v (its tokens are logged; the pages are recomputed after a restart)", key, err)
 	}
@@ -99,14 +105,16 @@ func (c *Codec) SessionRecords(ds *store.Store, key []byte, v server.Value) ([]b
 	if !ok {
 		return nil, fmt.Errorf("session: cannot log a %T", v)
 	}
-	m := c.m
 	rec := rdb.NewRecord(nil, key)
 	if toks := s.State.Tokens(); len(toks) > 0 {
 		rec = rdb.AppendTokensRecord(rec, key, toks)
 	}
-	if pagedArch(m) {
+	if c.storable {
 		var err error
-		if rec, _, err = StorePages(ds, storeModel(m, c.fp), rec, key, s.State, 0); err != nil {
+		if rec, _, err = StorePages(ds, c.sm, rec, key, s.State, 0); err == nil {
+			rec, err = StoreResume(ds, c.sm, rec, key, s.State)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("session %q: %w", key, err)
 		}
 	}
@@ -122,23 +130,23 @@ func (c *Codec) SessionRecords(ds *store.Store, key []byte, v server.Value) ([]b
 // recomputed), the rest of its tokens fed through the model. Checkpoints
 // keep their positions; their logits are recomputed by ROLLBACK when
 // needed (Session.Rollback).
-func (c *Codec) FromStore(ds *store.Store, d *store.Session) (server.Value, error) {
+func (c *Codec) FromStore(ds *store.Store, d *store.Session) (server.Value, int, error) {
 	var st *infer.State
-	stored := 0
-	if pagedArch(c.m) {
+	stored, fed := 0, len(d.Tokens)
+	if c.storable {
 		var err error
-		st, _, err = RestoreState(c.m, ds, storeModel(c.m, c.fp), d)
+		st, fed, err = RestoreState(c.m, ds, c.sm, d)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		stored = min(d.Stored, st.FullPages())
+		stored = min(d.Stored, len(d.Tokens)/infer.PageTokens)
 	} else {
 		st = c.m.NewState()
 		for rest := d.Tokens; len(rest) > 0; {
 			n := min(len(rest), 512)
 			if err := c.m.Step([]infer.Seq{{State: st, Tokens: rest[:n]}}); err != nil {
 				st.Release()
-				return nil, fmt.Errorf("session: recomputing tokens [%d, %d): %w", st.Len(), st.Len()+n, err)
+				return nil, 0, fmt.Errorf("session: recomputing tokens [%d, %d): %w", st.Len(), st.Len()+n, err)
 			}
 			rest = rest[n:]
 		}
@@ -148,7 +156,7 @@ func (c *Codec) FromStore(ds *store.Store, d *store.Session) (server.Value, erro
 	for _, cp := range d.Checkpoints {
 		sess.Checkpoints = append(sess.Checkpoints, Checkpoint{Name: cp.Name, Pos: cp.Pos})
 	}
-	return sess, nil
+	return sess, fed, nil
 }
 
 // StoreSize is about the bytes FromStore allocates for d: its pages.
@@ -167,15 +175,24 @@ func (c *Codec) Describe(ds *store.Store, v server.Value) (*store.Session, error
 	if !ok {
 		return nil, fmt.Errorf("session: cannot page out a %T", v)
 	}
-	if !pagedArch(c.m) {
-		return nil, fmt.Errorf("session: %s sessions keep state beyond KV pages and cannot be paged out yet", c.arch)
+	if !c.storable {
+		return nil, fmt.Errorf("session: %s sessions keep state beyond KV pages and cannot be paged out", c.arch)
 	}
-	_, stored, err := StorePages(ds, storeModel(c.m, c.fp), nil, nil, s.State, min(s.Stored, s.State.FullPages()))
+	_, stored, err := StorePages(ds, c.sm, nil, nil, s.State, min(s.Stored, s.State.FullPages()))
 	if err != nil {
+		return nil, err
+	}
+	if _, err := StoreResume(ds, c.sm, nil, nil, s.State); err != nil {
 		return nil, err
 	}
 	s.Stored = stored
 	d := &store.Session{Tokens: slices.Clone(s.State.Tokens()), RNG: s.RNG, Stored: stored}
+	if sa, ok := s.State.Ext().(infer.StorableArchState); ok && sa.Tokens() > 0 {
+		d.Resume = []int{sa.Tokens()}
+		if sa.Tokens() == s.State.Len() {
+			d.Logits = slices.Clone(s.State.Logits()) // so loading it computes nothing
+		}
+	}
 	for _, cp := range s.Checkpoints {
 		d.Checkpoints = append(d.Checkpoints, store.Checkpoint{Name: cp.Name, Pos: cp.Pos})
 	}
@@ -190,8 +207,8 @@ func (c *Codec) Describe(ds *store.Store, v server.Value) (*store.Session, error
 // left to feed.
 func (e *Engine) reuseStored(j *Job, feed []int32) []int32 {
 	ds := e.store()
-	if ds == nil || !pagedArch(e.Model) {
-		return feed
+	if ds == nil || !e.paged {
+		return feed // deepseek4's prefix cache lives in RAM only for now
 	}
 	have := j.st.Len()
 	all := append(append(make([]int32, 0, have+len(feed)), j.st.Tokens()...), feed...)

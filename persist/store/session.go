@@ -20,7 +20,13 @@ type Session struct {
 	Logits      []float32 // nil unless the log holds them for the current length
 	Stored      int       // pages RDW.PAGES said were written (a prefix of the tokens' full pages)
 	Checkpoints []Checkpoint
+	// Resume lists the positions, ascending, at which a resume point of
+	// the architecture's state is stored (RDW.RESUME; deepseek4).
+	Resume []int
 }
+
+// MaxResumePoints is how many resume points a session keeps (the latest).
+const MaxResumePoints = 4
 
 // Checkpoint is a named position and the architecture's blob there.
 type Checkpoint struct {
@@ -35,6 +41,7 @@ func (s *Session) Clone() *Session {
 	c.Tokens = slices.Clone(s.Tokens)
 	c.Logits = slices.Clone(s.Logits)
 	c.Checkpoints = slices.Clone(s.Checkpoints)
+	c.Resume = slices.Clone(s.Resume)
 	return &c
 }
 
@@ -74,6 +81,19 @@ func (s *Session) Apply(op *rdb.SessionOp, pageTokens int) error {
 		s.dropCheckpoint(string(op.Name))
 		s.Checkpoints = append(s.Checkpoints, Checkpoint{Name: string(op.Name), Pos: op.Pos, Blob: slices.Clone(op.Blob)})
 		sort.SliceStable(s.Checkpoints, func(i, j int) bool { return s.Checkpoints[i].Pos < s.Checkpoints[j].Pos })
+	case rdb.OpResume:
+		if op.Pos > len(s.Tokens) || op.Pos == 0 {
+			return fmt.Errorf("resume point at %d of %d tokens: %w", op.Pos, len(s.Tokens), rdb.ErrCorrupt)
+		}
+		i, found := slices.BinarySearch(s.Resume, op.Pos)
+		if !found {
+			s.Resume = slices.Insert(s.Resume, i, op.Pos)
+		}
+		if len(s.Resume) > MaxResumePoints {
+			// Older ones are dropped (a rewrite reclaims their pages): the
+			// latest serves a restart, the ones before it a ROLLBACK.
+			s.Resume = slices.Delete(s.Resume, 0, len(s.Resume)-MaxResumePoints)
+		}
 	case rdb.OpTrunc:
 		if op.Pos > len(s.Tokens) {
 			return fmt.Errorf("truncate to %d of %d tokens: %w", op.Pos, len(s.Tokens), rdb.ErrCorrupt)
@@ -91,6 +111,9 @@ func (s *Session) Apply(op *rdb.SessionOp, pageTokens int) error {
 			}
 		}
 		s.Checkpoints = keep
+		for len(s.Resume) > 0 && s.Resume[len(s.Resume)-1] > op.Pos {
+			s.Resume = s.Resume[:len(s.Resume)-1]
+		}
 	default:
 		return fmt.Errorf("%s is not a per-session op: %w", op.Op, rdb.ErrCorrupt)
 	}
@@ -124,7 +147,24 @@ func (s *Session) Records(dst, key []byte, pageTokens int) []byte {
 	for _, c := range s.Checkpoints {
 		dst = rdb.CkptRecord(dst, key, []byte(c.Name), c.Pos, c.Blob)
 	}
+	for _, p := range s.Resume {
+		dst = rdb.ResumeRecord(dst, key, p)
+	}
 	return dst
+}
+
+// ResumeKey is the key of the resume point after the first n tokens
+// (n ≥ 1): the chain hash of the tokens of the page holding token n-1 up
+// to n, chained from the full pages before it, filed under kind. After a
+// whole number of pages it is that last page's hash.
+func ResumeKey(tokens []int32, n, pageTokens int, fp uint64, kind uint8) (rdb.PageKey, uint64, int) {
+	q := (n - 1) / pageTokens
+	parent := uint64(0)
+	if q > 0 {
+		hs := ChainHashes(tokens[:q*pageTokens], pageTokens)
+		parent = hs[q-1]
+	}
+	return rdb.PageKey{Hash: rdb.ChainHash(parent, tokens[q*pageTokens:n]), Fingerprint: fp, Kind: kind}, parent, q
 }
 
 // ChainHashes returns the chain hash of every full page of tokens.
