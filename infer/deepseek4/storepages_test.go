@@ -79,3 +79,28 @@ func TestStorePagesRoundTrip(t *testing.T) {
 		t.Fatalf("the reference sequence has %d tokens: only %d resume points tried", len(toks), tried)
 	}
 }
+
+// FuzzRestorePages: any bytes as pages and a resume point are refused or
+// restore a state, never a panic, and a refusal leaves the state as it was.
+func FuzzRestorePages(f *testing.F) {
+	m := &model{cfg: config{Layers: 4, HeadDim: 8, IDim: 4, Window: 4, Ratios: []int{0, 4, 128, 4}}}
+	st := fillState(m, 70)
+	var pages [][]byte
+	for i := 0; i < 70/infer.PageTokens; i++ {
+		b, _ := st.PageRows(nil, i)
+		pages = append(pages, b)
+	}
+	resume, _ := st.Resume(nil)
+	f.Add(70, pages[0], pages[1], resume)
+	f.Add(64, pages[0], pages[1], resume[:40])
+	f.Fuzz(func(t *testing.T, n int, p0, p1, resume []byte) {
+		s := m.NewArchState().(*state)
+		err := s.Restore(n, [][]byte{p0, p1}, resume)
+		if err != nil && s.n != 0 {
+			t.Fatalf("a refused restore changed the state: n=%d", s.n)
+		}
+		if err == nil && s.n != n {
+			t.Fatalf("restored %d tokens, asked %d", s.n, n)
+		}
+	})
+}
