@@ -55,11 +55,16 @@ func (p *Engine) openAOFWith(apply store.Apply) error {
 	if err != nil {
 		return err
 	}
+	diskMax := p.s.Config.Int("session-disk-max")
 	st, err := store.Open(store.Options{
 		Dir:     p.StoreDir(),
 		Name:    p.s.Config.Get("appendfilename"),
 		Fsync:   fs,
-		DiskMax: p.s.Config.Int("session-disk-max"),
+		DiskMax: diskMax,
+		// Under a disk budget, segments a fraction of it, so that those
+		// only deleted keys' pages are in seal, and a rewrite can drop
+		// them (the segment being appended to is never dropped).
+		SegmentMax: segmentMax(diskMax),
 		Model:   p.model,
 		Logf:    func(format string, args ...any) { p.s.Logf("warning", format, args...) },
 	}, apply)
@@ -69,6 +74,15 @@ func (p *Engine) openAOFWith(apply store.Apply) error {
 	p.aof = &aof{st: st, db: -1, rewriteBase: st.Stats().LogSize}
 	p.s.Logf("notice", "Append only file opened in %s (appendfsync %s)", p.StoreDir(), fs)
 	return nil
+}
+
+// segmentMax is the segment size for a session-disk-max (0: the store's
+// default): an eighth of it, between 1 MiB and 256 MiB.
+func segmentMax(diskMax int64) int64 {
+	if diskMax <= 0 {
+		return 0
+	}
+	return min(max(diskMax/8, 1<<20), 256<<20)
 }
 
 // closeAOF flushes and closes the store.

@@ -74,6 +74,7 @@ func (p *Engine) BgRewriteAOF() error {
 	a.rw = r
 	p.aofRewrites++
 	p.s.Logf("notice", "Background append only file rewriting started")
+	diskMax := p.s.Config.Int("session-disk-max")
 	go func() {
 		held := map[rdb.PageKey]bool{}
 		err := writeBase(w, items, a.st, p.codec, p.model, held)
@@ -84,10 +85,20 @@ func (p *Engine) BgRewriteAOF() error {
 		}
 		if err == nil {
 			// Segments only dead keys' pages are in go (FORMAT.md §5.6).
-			if n, rerr := w.Reclaim(func(k rdb.PageKey) bool { return held[k] }); rerr != nil {
+			keep := func(k rdb.PageKey) bool { return held[k] }
+			if n, rerr := w.Reclaim(keep); rerr != nil {
 				p.s.Logf("warning", "AOF rewrite: reclaiming segments: %v", rerr)
 			} else if n > 0 {
 				p.s.Logf("notice", "AOF rewrite: %d page segments no key holds were deleted", n)
+			}
+			if diskMax > 0 {
+				// Under a budget, also segments mostly of dead pages: the
+				// live ones move out first.
+				if freed, cerr := w.Compact(keep, 0.5); cerr != nil {
+					p.s.Logf("warning", "AOF rewrite: compacting segments: %v", cerr)
+				} else if freed > 0 {
+					p.s.Logf("notice", "AOF rewrite: compaction freed %d bytes of dead pages", freed)
+				}
 			}
 		}
 		close(r.done)
@@ -140,15 +151,15 @@ func writeBase(w *store.Rewrite, items []viewItem, ds *store.Store, codec Sessio
 		switch {
 		case it.val != nil:
 			recs, err := codec.SessionRecords(ds, key, it.val)
-			if err != nil {
+			if err != nil && !errors.Is(err, store.ErrDiskFull) {
 				return fmt.Errorf("key %q: %w", it.key, err)
 			}
-			b = append(b, recs...)
+			b = append(b, recs...) // under session-disk-max, with the pages that fit
 		case it.stored != nil:
 			b = it.stored.Records(b, key, m.PageTokens)
 		case it.lazy != nil:
 			recs, err := lazyRecords(it.lazy, ds, codec, key)
-			if err != nil {
+			if err != nil && !errors.Is(err, store.ErrDiskFull) {
 				return fmt.Errorf("key %q: %w", it.key, err)
 			}
 			b = append(b, recs...)
@@ -238,6 +249,17 @@ func lazyRecords(l *lazySession, ds *store.Store, codec SessionCodec, key []byte
 func (p *Engine) autoRewrite() {
 	a := p.aof
 	if a == nil || a.rw != nil || p.bg != nil {
+		return
+	}
+	if a.st.DiskFull() && time.Since(p.lastRewriteTry) >= 5*time.Second {
+		// session-disk-max reached with only held pages: a rewrite finds
+		// which are really held (deleted keys' pages are not) and drops
+		// the rest; until then new pages are refused.
+		p.lastRewriteTry = time.Now()
+		p.s.Logf("notice", "Starting a rewrite to reclaim pages: session-disk-max reached")
+		if err := p.BgRewriteAOF(); err != nil && !errors.Is(err, ErrRewriteRunning) {
+			p.s.Logf("warning", "rewrite for session-disk-max: %v", err)
+		}
 		return
 	}
 	perc := p.s.Config.Int("auto-aof-rewrite-percentage")

@@ -69,7 +69,8 @@ func storable(m *infer.Model) bool {
 // already stored, by this or any session, is not written again) and
 // appends the RDW.PAGES record naming them to rec. It returns rec and
 // the number of st's pages now stored. Call it after a step, before the
-// step's log records are flushed.
+// step's log records are flushed. On an error (the disk full, or
+// session-disk-max reached) the record names the pages stored before it.
 func StorePages(ds *store.Store, sm store.Model, rec, key []byte, st *infer.State, from int) ([]byte, int, error) {
 	full := st.FullPages()
 	sa, rows := st.Ext().(infer.StorableArchState)
@@ -97,12 +98,16 @@ func StorePages(ds *store.Store, sm store.Model, rec, key []byte, st *infer.Stat
 		} else {
 			payload, err = st.AppendPagePayload(payload[:0], i)
 		}
-		if err != nil {
-			return rec, from, err
+		if err == nil {
+			p := &rdb.PageRecord{PageKey: k, Parent: parent, Depth: uint32(i), Tokens: toks[i*infer.PageTokens : (i+1)*infer.PageTokens], Payload: payload}
+			_, err = ds.PutPage(p)
 		}
-		p := &rdb.PageRecord{PageKey: k, Parent: parent, Depth: uint32(i), Tokens: toks[i*infer.PageTokens : (i+1)*infer.PageTokens], Payload: payload}
-		if _, err := ds.PutPage(p); err != nil {
-			return rec, from, err
+		if err != nil {
+			// The pages before this one are stored: name them.
+			if i > from {
+				rec = rdb.PagesRecord(rec, key, from, hashes[from:i])
+			}
+			return rec, i, err
 		}
 	}
 	return rdb.PagesRecord(rec, key, from, hashes[from:]), full, nil

@@ -27,6 +27,9 @@ var (
 	ErrContextFull = server.Errorf("context window full")
 	ErrOOM         = server.CodeError("OOM", "command not allowed when used memory > 'maxmemory'.")
 	ErrNoLogits    = server.Errorf("session is empty: give a prompt")
+	// ErrStoreFull: the session store reached session-disk-max holding
+	// only keys' pages; a GEN would add pages it cannot store.
+	ErrStoreFull = server.CodeError("OOM", "session-disk-max reached: the session store holds only keys' pages (DEL sessions, or raise session-disk-max; a rewrite then frees their pages)")
 	// ErrFlushed: FLUSHALL or FLUSHDB emptied the job's database.
 	ErrFlushed = server.Errorf("the session was flushed (FLUSHALL/FLUSHDB) while the job ran")
 	// ErrSessionGone: the key's session expired or was flushed while the
@@ -221,6 +224,9 @@ func (e *Engine) Submit(j *Job) error {
 			return server.ErrWrongType
 		}
 		cur = o.Val.(*Session).State.Len()
+	}
+	if ds := e.store(); ds != nil && ds.DiskFull() {
+		return ErrStoreFull
 	}
 	if !e.KeyBusy(j.DB, j.Key) {
 		n := len(j.prompt)

@@ -99,7 +99,10 @@ func (e *Engine) storePages(ds *store.Store, rec, key []byte, s *Session) []byte
 // store's log (RESTORE, LOAD key file, and every session in a rewrite's
 // base): NEW, the tokens, the pages (written to ds first), the RNG and
 // one RDW.CKPT per checkpoint. It runs on any goroutine for a session no
-// one changes meanwhile (a view).
+// one changes meanwhile (a view). When a page cannot be stored it returns
+// the error and, all the same, records naming the pages stored before
+// it: a rewrite's base logs the session with them (its other pages are
+// recomputed after a restart), a RESTORE is refused.
 func (c *Codec) SessionRecords(ds *store.Store, key []byte, v server.Value) ([]byte, error) {
 	s, ok := v.(*Session)
 	if !ok {
@@ -109,20 +112,20 @@ func (c *Codec) SessionRecords(ds *store.Store, key []byte, v server.Value) ([]b
 	if toks := s.State.Tokens(); len(toks) > 0 {
 		rec = rdb.AppendTokensRecord(rec, key, toks)
 	}
+	var err error
 	if c.storable {
-		var err error
 		if rec, _, err = StorePages(ds, c.sm, rec, key, s.State, 0); err == nil {
 			rec, err = StoreResume(ds, c.sm, rec, key, s.State)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("session %q: %w", key, err)
+			err = fmt.Errorf("session %q: %w", key, err)
 		}
 	}
 	rec = rdb.RNGRecord(rec, key, s.RNG)
 	for _, c := range s.Checkpoints {
 		rec = rdb.CkptRecord(rec, key, []byte(c.Name), c.Pos, nil)
 	}
-	return rec, nil
+	return rec, err
 }
 
 // FromStore builds the session a store's log describes: its stored

@@ -129,6 +129,7 @@ func (s *Store) dropSegments(dead map[uint64]bool) error {
 		}
 	}
 	s.stats.reclaimedSegs.Add(int64(len(dead)))
+	s.diskFull.Store(false)
 	return nil
 }
 
@@ -175,6 +176,19 @@ func (s *Store) makeRoom(need int64) error {
 // one page at a time, so the loop's writes go on meanwhile. It returns
 // the bytes freed.
 func (s *Store) Compact(held func(rdb.PageKey) bool, maxLive float64) (int64, error) {
+	return s.compact(held, maxLive, 0)
+}
+
+// Compact, after Commit, is Store.Compact with the pages the new base
+// names as held, leaving alone the segments written to since the rewrite
+// began (their pages are the new logs', which the base does not name).
+func (rw *Rewrite) Compact(held func(rdb.PageKey) bool, maxLive float64) (int64, error) {
+	return rw.s.compact(held, maxLive, rw.newSegs)
+}
+
+// compact is Compact sparing the segments whose seq is at least from (0:
+// none spared that way).
+func (s *Store) compact(held func(rdb.PageKey) bool, maxLive float64, from uint64) (int64, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -182,7 +196,7 @@ func (s *Store) Compact(held func(rdb.PageKey) bool, maxLive float64) (int64, er
 	}
 	var plan []*segUse
 	for _, u := range s.usage(held) {
-		if (s.active == nil || u.seg != s.active) && float64(u.heldBytes) <= maxLive*float64(u.seg.size) {
+		if (s.active == nil || u.seg != s.active) && (from == 0 || u.seg.seq < from) && float64(u.heldBytes) <= maxLive*float64(u.seg.size) {
 			plan = append(plan, u)
 		}
 	}

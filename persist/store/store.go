@@ -114,6 +114,9 @@ type Store struct {
 	done   chan struct{}
 
 	stats counters
+	// diskFull: a page was refused for session-disk-max, and no segment
+	// has been dropped since (DiskFull).
+	diskFull atomic.Bool
 }
 
 // counters are the store's INFO figures; atomics, read without mu.
@@ -624,6 +627,12 @@ func (s *Store) lastErr() error {
 	return s.syncErr
 }
 
+// DiskFull reports that a page was refused because the store reached
+// Options.DiskMax with only held pages left, and nothing has been freed
+// since (a rewrite's Reclaim or Compact dropping a segment clears it).
+// The caller refuses what would grow the store meanwhile.
+func (s *Store) DiskFull() bool { return s.diskFull.Load() }
+
 // HasPage reports whether a page with key k is stored.
 func (s *Store) HasPage(k rdb.PageKey) bool {
 	s.mu.Lock()
@@ -648,6 +657,7 @@ func (s *Store) PutPage(p *rdb.PageRecord) (bool, error) {
 	b := rdb.AppendPageRecord(nil, p)
 	if s.o.DiskMax > 0 && s.diskBytes()+int64(len(b)) > s.o.DiskMax {
 		if err := s.makeRoom(int64(len(b))); err != nil {
+			s.diskFull.Store(true)
 			return false, err
 		}
 	}
