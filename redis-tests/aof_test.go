@@ -392,6 +392,16 @@ func TestAOFKill9KeepsAcknowledgedWrites(t *testing.T) {
 				}
 			}()
 		}
+		// A random moment after the first acknowledgements (on a loaded
+		// machine the writers may take a while to get going).
+		for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := len(acked) - n0
+			mu.Unlock()
+			if n >= 20 {
+				break
+			}
+		}
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
 		s.cmd.Process.Signal(syscall.SIGKILL)
 		close(stop)

@@ -141,6 +141,16 @@ func storeKill9Sessions(t *testing.T, policy string, rounds int) {
 				}
 			}()
 		}
+		// A random moment after the first acknowledgement (on a loaded
+		// machine the clients may take a while to get going).
+		for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(10 * time.Millisecond) {
+			opsMu.Lock()
+			n := ops
+			opsMu.Unlock()
+			if n > 0 {
+				break
+			}
+		}
 		time.Sleep(time.Duration(200+rand.IntN(700)) * time.Millisecond)
 		s.cmd.Process.Signal(syscall.SIGKILL)
 		close(stop)
