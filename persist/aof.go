@@ -65,8 +65,8 @@ func (p *Engine) openAOFWith(apply store.Apply) error {
 		// only deleted keys' pages are in seal, and a rewrite can drop
 		// them (the segment being appended to is never dropped).
 		SegmentMax: segmentMax(diskMax),
-		Model:   p.model,
-		Logf:    func(format string, args ...any) { p.s.Logf("warning", format, args...) },
+		Model:      p.model,
+		Logf:       func(format string, args ...any) { p.s.Logf("warning", format, args...) },
 	}, apply)
 	if err != nil {
 		return err
