@@ -763,7 +763,10 @@ func streamReadReply(x *server.Ctx, r *server.Reply, s *server.Stream, key strin
 	if c == nil {
 		c = g.CreateConsumer(a.consumer, now)
 		x.Notify("xgroup-createconsumer", key)
-		x.Propagate([]byte("XGROUP"), []byte("CREATECONSUMER"), []byte(key), []byte(a.group), []byte(a.consumer))
+		if a.noack {
+			// No XCLAIM will name it: the log creates it by itself.
+			x.Propagate([]byte("XGROUP"), []byte("CREATECONSUMER"), []byte(key), []byte(a.group), []byte(a.consumer))
+		}
 	} else {
 		c.SeenTime = now
 	}
@@ -1335,10 +1338,6 @@ func xsetidCommand(x *server.Ctx) {
 	}
 	if s == nil {
 		x.Error(server.ErrNoSuchKey)
-		return
-	}
-	if id.Compare(s.MaxDeletedID) < 0 {
-		x.Error(server.Errorf("The ID specified in XSETID is smaller than current max_deleted_entry_id"))
 		return
 	}
 	if s.Len() > 0 {
