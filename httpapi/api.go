@@ -263,7 +263,7 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		}
 		switch {
 		case j.chat && !discard:
-			sj = session.NewChatGen(db, key, j.messages[len(j.messages)-1].Content, j.opt)
+			sj = session.NewChatMessages(db, key, j.messages, j.opt)
 		case j.chat:
 			o := j.opt
 			o.Chat = false // rendered already; Chat would render it again

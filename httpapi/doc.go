@@ -21,10 +21,13 @@
 //
 // Sessions: the header X-Session-Key: <key>, or the body field
 // "session" for clients that cannot set headers, names a session key of
-// database 0. A chat request then continues the key exactly as GEN key
-// <text> CHAT does with the last message (a user message; the key holds the
-// earlier turns, so the messages before it are not read); a completion
-// continues it as GEN key <prompt> does. redis-cli sees the key as any
+// database 0. A chat request on an empty or missing key renders the whole
+// conversation into it, system message included; on a key that holds a
+// conversation it appends the messages after the last assistant message
+// (the key holds the turns up to that one, so those are not read; with no
+// assistant message, all but the leading system messages), a lone user
+// message exactly as GEN key <text> CHAT does (session.NewChatMessages); a
+// completion continues the key as GEN key <prompt> does. redis-cli sees the key as any
 // other (TOKENS, FORK, ROLLBACK, SAVE). Without a key the request is
 // stateless: the whole conversation is rendered and generated on a state
 // no key holds (session.Job.Discard), whose pages still go to the prefix

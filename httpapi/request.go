@@ -102,14 +102,14 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 				return nil, bad(fmt.Sprintf("messages[%d].content", i), "%v", err)
 			}
 			switch m.Role {
-			case "system", "developer", "user", "assistant":
+			case "system", "developer", "user", "assistant", "tool":
 			default:
 				return nil, bad(fmt.Sprintf("messages[%d].role", i), "unsupported role '%s'", m.Role)
 			}
 			j.messages = append(j.messages, session.Message{Role: m.Role, Content: text})
 		}
-		if j.messages[len(j.messages)-1].Role != "user" {
-			return nil, bad("messages", "the last message must have role user")
+		if r := j.messages[len(j.messages)-1].Role; r != "user" && r != "tool" {
+			return nil, bad("messages", "the last message must have role user or tool")
 		}
 	} else {
 		p, err := promptText(r.Prompt)

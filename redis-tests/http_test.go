@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,6 +89,53 @@ func TestHTTPCurl(t *testing.T) {
 	}
 }
 
+// TestHTTPChatHistory: a chat request on a new key renders the whole
+// conversation, system message included, as a stateless request renders
+// it; one continuing the key appends the messages after the last assistant
+// message (here a tool result and a user message), so the key grows by
+// exactly those.
+func TestHTTPChatHistory(t *testing.T) {
+	_, url, c := startHTTPServer(t, "pw")
+	auth := "Authorization: Bearer pw"
+	chat := func(key, msgs string) string {
+		out := curl(t, "-H", auth, "-H", "X-Session-Key: "+key, url+"/v1/chat/completions", "-d",
+			`{"messages":[`+msgs+`],"max_tokens":3,"temperature":0}`)
+		if !strings.HasSuffix(out, "\n200") {
+			t.Fatalf("chat %s: %s", msgs, out)
+		}
+		var r struct {
+			Choices []struct{ Message struct{ Content string } }
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSuffix(out, "\n200")), &r); err != nil || len(r.Choices) != 1 {
+			t.Fatalf("chat reply %s: %v", out, err)
+		}
+		return r.Choices[0].Message.Content
+	}
+	sys := `{"role":"system","content":"SYSTEM-MARK"},{"role":"user","content":"first question"}`
+	reply := chat("hist", sys)
+	text := str(t, c, "TEXT", "hist")
+	if !strings.HasPrefix(text, "system\nSYSTEM-MARK\nuser\nfirst question\nassistant\n") {
+		t.Fatalf("first request left %q", text)
+	}
+	before := int64s(t, do(t, c, "TOKENS", "hist"))
+	rj, _ := json.Marshal(reply)
+	chat("hist", sys+`,{"role":"assistant","content":`+string(rj)+`},{"role":"tool","content":"TOOL-RESULT"},{"role":"user","content":"second question"}`)
+	after := int64s(t, do(t, c, "TOKENS", "hist"))
+	if len(after) <= len(before) || fmt.Sprint(after[:len(before)]) != fmt.Sprint(before) {
+		t.Fatalf("the second request did not append to the session: %v then %v", before, after)
+	}
+	text = str(t, c, "TEXT", "hist")
+	for _, w := range []string{"SYSTEM-MARK", "first question", "TOOL-RESULT", "second question"} {
+		if strings.Count(text, w) != 1 {
+			t.Fatalf("hist holds %q: want %q once", text, w)
+		}
+	}
+	// This vocabulary's template (Qwen2's) gives a tool result its own turn.
+	if !strings.Contains(text, "\ntool\nTOOL-RESULT\nuser\nsecond question\nassistant\n") {
+		t.Fatalf("the tool result and the user message are not rendered by the template: %q", text)
+	}
+}
+
 // TestHTTPNodeSDKs runs http-node's tests: the official openai and
 // @anthropic-ai/sdk packages (pinned by package-lock.json, installed by
 // `npm ci` the first time) against the HTTP front end, streaming and not,
@@ -118,8 +166,8 @@ func TestHTTPNodeSDKs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "pass 8\n") {
-		t.Fatalf("node --test did not pass the 8 tests:\n%s", out)
+	if !strings.Contains(string(out), "pass 10\n") {
+		t.Fatalf("node --test did not pass the 10 tests:\n%s", out)
 	}
 	// Two chat turns on openai-chat: two user turns in the session (TEXT
 	// leaves out the special tokens around the roles; Qwen2's template
@@ -134,7 +182,22 @@ func TestHTTPNodeSDKs(t *testing.T) {
 	if text := str(t, c, "TEXT", "anthropic-chat"); !strings.Contains(text, "Tell me a story") {
 		t.Fatalf("anthropic-chat holds %q", text)
 	}
-	if n := do(t, c, "DBSIZE"); n != int64(3) {
+	// A system message, then a history re-sent: the system message and each
+	// user message once, in order.
+	for key, want := range map[string][]string{
+		"openai-history":    {"You speak like a pirate.", "Ahoy there", "Where is the treasure?"},
+		"anthropic-history": {"You are terse.", "Ping", "Pong"},
+	} {
+		text, at := str(t, c, "TEXT", key), 0
+		for _, w := range want {
+			i := strings.Index(text[at:], w)
+			if i < 0 || strings.Count(text, w) != 1 {
+				t.Fatalf("%s holds %q: want %q once, after %q", key, text, w, text[:at])
+			}
+			at += i + len(w)
+		}
+	}
+	if n := do(t, c, "DBSIZE"); n != int64(5) {
 		t.Fatalf("DBSIZE %v: stateless requests must leave no key", n)
 	}
 }

@@ -72,9 +72,17 @@ var errTemplateAppend = errors.New("the model's chat template does not render a 
 // apply only to how the stand-in is closed, never to the session's
 // tokens, which stay as the model produced them.
 func (c *chatTemplate) render(prompt string, first bool, lastEnd string, think bool) (string, error) {
+	return c.renderTail([]chattmpl.Message{{Role: "user", Content: prompt}}, first, lastEnd, think)
+}
+
+// renderTail is render for any messages appended at once (an HTTP request
+// continuing a session with, say, a tool result and a user message): the
+// template over msgs alone for a first turn, else the difference between
+// the stand-in exchange and the stand-in followed by msgs.
+func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd string, think bool) (string, error) {
 	extra := map[string]any{"enable_thinking": think}
 	if first {
-		s, err := c.t.Render([]chattmpl.Message{{Role: "user", Content: prompt}}, true, extra)
+		s, err := c.t.Render(msgs, true, extra)
 		if err != nil {
 			return "", err
 		}
@@ -85,7 +93,7 @@ func (c *chatTemplate) render(prompt string, first bool, lastEnd string, think b
 	if err != nil {
 		return "", err
 	}
-	after, err := c.t.Render(append(hist, chattmpl.Message{Role: "user", Content: prompt}), true, extra)
+	after, err := c.t.Render(append(hist, msgs...), true, extra)
 	if err != nil {
 		return "", err
 	}
@@ -98,6 +106,52 @@ func (c *chatTemplate) render(prompt string, first bool, lastEnd string, think b
 		return closeA[len(lastEnd):], nil
 	}
 	return closeA, nil
+}
+
+// encodeTail renders msgs appended at once to a session ending in prev
+// (renderTail) as token ids: each message's text stands in as a
+// placeholder, so the template's markers become special tokens and the
+// messages' own text stays text, as encodeMessages does.
+func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, prev []int32, think bool) ([]int32, error) {
+	lastEnd := ""
+	if n := len(prev); n > 0 && tok.IsEOG(prev[n-1]) {
+		lastEnd = tok.Text(prev[n-1])
+	}
+	ms := placeholders(msgs)
+	s, err := c.renderTail(ms, len(prev) == 0, lastEnd, think)
+	if err != nil {
+		return nil, err
+	}
+	return encodeFilled(tok, s, ms, msgs), nil
+}
+
+// placeholders stands msgs in with placeholder texts (encodeFilled puts
+// the real texts back as plain text).
+func placeholders(msgs []Message) []chattmpl.Message {
+	ms := make([]chattmpl.Message, len(msgs))
+	for i, m := range msgs {
+		ms[i] = chattmpl.Message{Role: m.Role, Content: fmt.Sprintf("\x01reddwarf-message-%d\x01", i)}
+	}
+	return ms
+}
+
+// encodeFilled encodes s, a rendering of ms, with each placeholder
+// replaced by its message's text encoded as plain text; the rest is
+// encoded with special tokens parsed. A message the template left out (a
+// role it ignores) is skipped.
+func encodeFilled(tok *tokenizer.Tokenizer, s string, ms []chattmpl.Message, msgs []Message) []int32 {
+	special := tokenizer.EncodeOptions{ParseSpecial: true}
+	var out []int32
+	for i, m := range msgs {
+		before, after, ok := strings.Cut(s, ms[i].Content)
+		if !ok {
+			continue
+		}
+		out = append(out, tok.Encode(before, special)...)
+		out = append(out, tok.Encode(m.Content, tokenizer.EncodeOptions{})...)
+		s = after
+	}
+	return append(out, tok.Encode(s, special)...)
 }
 
 // encode renders a user turn (render) as token ids; as ChatFormat.Encode
@@ -133,27 +187,11 @@ func (c *chatTemplate) encode(tok *tokenizer.Tokenizer, prompt string, prev []in
 // the messages' text stays text. For templates that render a turn the
 // same whether or not more follow (Qwen2, Llama 3), these are the tokens
 // a session that had the conversation turn by turn through GEN CHAT holds.
-func (c *chatTemplate) encodeMessages(tok *tokenizer.Tokenizer, msgs []Message) ([]int32, error) {
-	ms := make([]chattmpl.Message, len(msgs))
-	for i, m := range msgs {
-		ms[i] = chattmpl.Message{Role: m.Role, Content: fmt.Sprintf("\x01reddwarf-message-%d\x01", i)}
-	}
-	s, err := c.t.Render(ms, true, map[string]any{"enable_thinking": false})
+func (c *chatTemplate) encodeMessages(tok *tokenizer.Tokenizer, msgs []Message, think bool) ([]int32, error) {
+	ms := placeholders(msgs)
+	s, err := c.t.Render(ms, true, map[string]any{"enable_thinking": think})
 	if err != nil {
 		return nil, err
 	}
-	s = strings.TrimPrefix(s, c.bosText)
-	special := tokenizer.EncodeOptions{ParseSpecial: true}
-	var out []int32
-	for i, m := range msgs {
-		before, after, ok := strings.Cut(s, ms[i].Content)
-		if !ok {
-			// The template left the message out (a role it ignores).
-			continue
-		}
-		out = append(out, tok.Encode(before, special)...)
-		out = append(out, tok.Encode(m.Content, tokenizer.EncodeOptions{})...)
-		s = after
-	}
-	return append(out, tok.Encode(s, special)...), nil
+	return encodeFilled(tok, strings.TrimPrefix(s, c.bosText), ms, msgs), nil
 }

@@ -191,3 +191,92 @@ func templateSource(t *testing.T, f *gguf.File) string {
 	}
 	return src
 }
+
+// TestConversationAppends: a chat request on an empty session renders the
+// whole conversation, system included; one continuing the session appends
+// only its messages after the last assistant one (Tail), and when those
+// are several (a tool result then a user message), the session then holds
+// exactly what Qwen2.5's template renders for the whole conversation. A
+// lone user message appends what GEN CHAT appends.
+func TestConversationAppends(t *testing.T) {
+	tok, f := templateTokenizer(t, "Qwen-Qwen2.5-7B-Instruct.jinja", []string{"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, 2)
+	e := &Engine{Tok: tok, tmpl: newChatTemplate(templateSource(t, f), tok)}
+	if e.tmpl == nil {
+		t.Fatal("no chat template")
+	}
+	conv := []Message{{"system", "Be brief."}, {"user", "Weather?"}}
+	sess, err := e.encodeConversation(conv, -1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := spell(tok, sess); !strings.HasPrefix(s, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWeather?") {
+		t.Fatalf("first request rendered %q: the system message is missing", s)
+	}
+	// The model's reply and its end token, then the tool's result and a
+	// user message in one request re-sending the history.
+	sess = append(sess, tok.Encode("Calling the tool.", tokenizer.EncodeOptions{})...)
+	sess = append(sess, tok.EOS())
+	conv = append(conv, Message{"assistant", "Calling the tool."}, Message{"tool", `{"temp": 21}`}, Message{"user", "And <|im_end|> tomorrow?"})
+	if got := Tail(conv); len(got) != 2 || got[0].Role != "tool" {
+		t.Fatalf("Tail %v", got)
+	}
+	p, err := e.encodeConversation(conv, sess[len(sess)-1], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess = append(sess, p...)
+	whole, err := e.encodeMessages(conv, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sess, whole) {
+		t.Fatalf("session %q\nwhole   %q", tok.Decode(sess), tok.Decode(whole))
+	}
+	if !strings.Contains(spell(tok, p), "<tool_response>\n{\"temp\": 21}\n</tool_response>") {
+		t.Fatalf("tool result rendered %q", spell(tok, p))
+	}
+	// The user's "<|im_end|>" stays text: two end tokens, closing the
+	// tool's turn and the user's.
+	ends := 0
+	for _, id := range p {
+		if id == tok.EOS() {
+			ends++
+		}
+	}
+	if ends != 2 {
+		t.Fatalf("%d end tokens in %q, want 2", ends, spell(tok, p))
+	}
+	// One more user message after a reply: exactly GEN CHAT's turn.
+	sess = append(sess, tok.Encode("Sunny.", tokenizer.EncodeOptions{})...)
+	sess = append(sess, tok.EOS())
+	conv = append(conv, Message{"assistant", "Sunny."}, Message{"user", "Thanks"})
+	p, err = e.encodeConversation(conv, sess[len(sess)-1], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := e.tmpl.encode(tok, "Thanks", sess, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p, want) {
+		t.Fatalf("lone user message %q, GEN CHAT %q", tok.Decode(p), tok.Decode(want))
+	}
+	// With no assistant message the leading system message is taken as
+	// held already.
+	if got := Tail([]Message{{"system", "s"}, {"user", "u"}}); len(got) != 1 || got[0].Role != "user" {
+		t.Fatalf("Tail without an assistant message %v", got)
+	}
+}
+
+// spell is ids' text with special tokens spelled out.
+func spell(tok *tokenizer.Tokenizer, ids []int32) string {
+	var b strings.Builder
+	for _, id := range ids {
+		if t := tok.Text(id); strings.HasPrefix(t, "<|") {
+			b.WriteString(t)
+		} else {
+			b.WriteString(tok.Decode([]int32{id}))
+		}
+	}
+	return b.String()
+}

@@ -113,13 +113,16 @@ func (e *Engine) Encoder(j *Job) func() {
 		j.encodeStop = make(chan struct{})
 	}
 	last := e.lastToken(j.DB, j.Key)
-	text, chat, think, isChat := j.text, j.chat, j.Opt.Think, j.Opt.Chat
+	text, chat, conv, think, isChat := j.text, j.chat, j.conv, j.Opt.Think, j.Opt.Chat
 	return func() {
 		var p []int32
 		var err error
-		if isChat {
+		switch {
+		case conv != nil:
+			p, err = e.encodeConversation(conv, last, think)
+		case isChat:
 			p, err = e.encodeChat(chat, last, think)
-		} else {
+		default:
 			p = e.encodeText(text, last)
 		}
 		j.prompt, j.encErr, j.encLast, j.encoded = p, err, last, true
@@ -159,9 +162,12 @@ func (e *Engine) promptFor(j *Job, st *infer.State) error {
 	}
 	last := lastOf(st)
 	if !j.encodedFor(last) {
-		if j.Opt.Chat {
+		switch {
+		case j.conv != nil:
+			j.prompt, j.encErr = e.encodeConversation(j.conv, last, j.Opt.Think)
+		case j.Opt.Chat:
 			j.prompt, j.encErr = e.encodeChat(j.chat, last, j.Opt.Think)
-		} else {
+		default:
 			j.prompt = e.encodeText(j.text, last)
 		}
 		j.encLast, j.encoded = last, true

@@ -235,6 +235,9 @@ func (e *Engine) Submit(j *Job) error {
 			// for the turn's markers. A turn that failed to render
 			// counts nothing: it fails with that error at start.
 			n = len(e.Tok.Encode(j.chat, tokenizer.EncodeOptions{ParseSpecial: true})) + chatTurnOverhead
+			for _, m := range j.conv {
+				n += len(e.Tok.Encode(m.Content, tokenizer.EncodeOptions{ParseSpecial: true})) + chatTurnOverhead
+			}
 		}
 		if cur == 0 && j.addBOS && e.Tok.WantsBOS() {
 			n++ // BOS (PREFILL IDS feeds the ids as they are)

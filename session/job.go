@@ -70,6 +70,9 @@ type Job struct {
 	prompt []int32 // tokens to append, without BOS
 	text   string  // a text prompt: prompt is its encoding (encode.go)
 	chat   string  // GEN CHAT: the user's text; prompt is the rendered turn
+	// conv: a chat request's messages (NewChatMessages), rendered whole
+	// on an empty session, else their Tail; prompt is the rendering.
+	conv []Message
 	addBOS bool    // prepend BOS when the session is empty (text prompts)
 	// For a text or CHAT prompt: prompt was encoded (encoded) for a
 	// session whose last token is encLast (-1: empty), with encErr the
@@ -132,6 +135,16 @@ func NewGen(db *server.DB, key string, prompt []int32, addBOS bool, opt GenOptio
 func NewChatGen(db *server.DB, key, text string, opt GenOptions) *Job {
 	opt.Chat = true
 	return &Job{DB: db, Key: key, chat: text, addBOS: true, Opt: opt}
+}
+
+// NewChatMessages makes the job of a chat request continuing key with a
+// conversation (the HTTP front end): on an empty session every message is
+// rendered, system included; on another, the messages after the last
+// assistant one (Tail), exactly as GEN CHAT renders a lone user turn.
+// Rendered when the job starts, or before through Encoder.
+func NewChatMessages(db *server.DB, key string, msgs []Message, opt GenOptions) *Job {
+	opt.Chat = true
+	return &Job{DB: db, Key: key, conv: msgs, addBOS: true, Opt: opt}
 }
 
 // NewPrefill makes a PREFILL job: append tokens, generate nothing.

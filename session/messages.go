@@ -7,7 +7,7 @@ import (
 )
 
 // Message is one turn of a conversation given whole (an HTTP chat
-// request): Role is "system", "user" or "assistant".
+// request): Role is "system", "developer", "user", "assistant" or "tool".
 type Message struct {
 	Role, Content string
 }
@@ -27,34 +27,38 @@ var systemTurns = map[string][2]string{
 // A model with its own chat template renders the whole conversation
 // through it (chatTemplate.encodeMessages).
 func (e *Engine) EncodeMessages(msgs []Message) ([]int32, error) {
+	if len(msgs) == 0 || (msgs[len(msgs)-1].Role != "user" && msgs[len(msgs)-1].Role != "tool") {
+		return nil, errors.New("the last message must have role user or tool")
+	}
+	return e.encodeMessages(msgs, false, false)
+}
+
+// encodeMessages renders msgs (EncodeMessages) for a session that is empty
+// or, with the ChatFormat fallback, ends with the previous assistant
+// turn's end token (afterEnd); think asks a reasoning model to think.
+func (e *Engine) encodeMessages(msgs []Message, afterEnd, think bool) ([]int32, error) {
 	if e.tmpl != nil {
-		if len(msgs) == 0 || msgs[len(msgs)-1].Role != "user" {
-			return nil, errors.New("the last message must have role user")
-		}
-		return e.tmpl.encodeMessages(e.Tok, msgs)
+		return e.tmpl.encodeMessages(e.Tok, msgs, think)
 	}
 	f := e.chat
 	if f == nil {
 		return nil, ErrNoChatFormat
 	}
-	if len(msgs) == 0 || msgs[len(msgs)-1].Role != "user" {
-		return nil, errors.New("the last message must have role user")
-	}
 	special := tokenizer.EncodeOptions{ParseSpecial: true}
 	var out []int32
-	system, afterEnd := "", false
+	system := ""
 	for _, m := range msgs {
 		switch m.Role {
 		case "system", "developer":
-			if st, ok := systemTurns[f.Name]; ok && len(out) == 0 {
+			if st, ok := systemTurns[f.Name]; ok && len(out) == 0 && !afterEnd {
 				out = append(out, e.Tok.Encode(st[0], special)...)
 				out = append(out, e.Tok.Encode(m.Content, tokenizer.EncodeOptions{})...)
 				out = append(out, e.Tok.Encode(st[1], special)...)
 			} else {
 				system += m.Content + "\n\n"
 			}
-		case "user":
-			out = append(out, f.Encode(e.Tok, system+m.Content, afterEnd, false, e.hasThink)...)
+		case "user", "tool": // a format without a tool role reads a result as a user turn
+			out = append(out, f.Encode(e.Tok, system+m.Content, afterEnd, think, e.hasThink)...)
 			system, afterEnd = "", false
 		case "assistant":
 			out = append(out, e.Tok.Encode(m.Content, tokenizer.EncodeOptions{Continue: len(out) > 0})...)
@@ -67,4 +71,53 @@ func (e *Engine) EncodeMessages(msgs []Message) ([]int32, error) {
 		}
 	}
 	return out, nil
+}
+
+// Tail is what a request continuing a session appends of its messages
+// msgs: those after the last assistant message, the key holding the
+// conversation up to it; when there is none, all but the leading
+// system/developer messages, which the key holds from its first request.
+func Tail(msgs []Message) []Message {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == "assistant" {
+			return msgs[i+1:]
+		}
+	}
+	i := 0
+	for i < len(msgs) && (msgs[i].Role == "system" || msgs[i].Role == "developer") {
+		i++
+	}
+	return msgs[i:]
+}
+
+// encodeConversation renders a chat request's messages for the session
+// they continue, whose last token is last (-1: empty): on an empty
+// session the whole conversation, system included; on another only its
+// Tail. A lone user turn is rendered exactly as GEN CHAT renders it, so
+// requests sending one message at a time and GEN CHAT turns make the same
+// tokens. Any goroutine.
+func (e *Engine) encodeConversation(msgs []Message, last int32, think bool) ([]int32, error) {
+	if last >= 0 {
+		msgs = Tail(msgs)
+	}
+	if len(msgs) == 0 {
+		return nil, errors.New("no message to append after the last assistant message")
+	}
+	if len(msgs) == 1 && msgs[0].Role == "user" {
+		return e.encodeChat(msgs[0].Content, last, think)
+	}
+	if last < 0 {
+		return e.encodeMessages(msgs, false, think)
+	}
+	if e.tmpl != nil {
+		return e.tmpl.encodeTail(e.Tok, msgs, []int32{last}, think)
+	}
+	if e.chat == nil {
+		return nil, ErrNoChatFormat
+	}
+	afterEnd := false
+	if id, ok := e.Tok.Lookup(e.chat.turnEnd); ok {
+		afterEnd = last == id
+	}
+	return e.encodeMessages(msgs, afterEnd, think)
 }

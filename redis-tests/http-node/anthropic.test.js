@@ -32,6 +32,17 @@ test('messages.stream on a session key gives the text and the final message', as
   assert.ok(['end_turn', 'max_tokens'].includes(final.stop_reason));
 });
 
+test('a session key with a system prompt, continued with the history re-sent', async () => {
+  const headers = { 'X-Session-Key': 'anthropic-history' };
+  const system = 'You are terse.';
+  const a = await client.messages.create({ model: 'any', max_tokens: 4, system, temperature: 0, messages: [{ role: 'user', content: 'Ping' }] }, { headers });
+  const b = await client.messages.create({
+    model: 'any', max_tokens: 4, system, temperature: 0,
+    messages: [{ role: 'user', content: 'Ping' }, { role: 'assistant', content: a.content[0].text }, { role: 'user', content: 'Pong' }],
+  }, { headers });
+  assert.ok(b.usage.input_tokens < a.usage.input_tokens + 20, JSON.stringify([a.usage, b.usage]));
+});
+
 test('errors arrive as the SDK error classes', async () => {
   const bad = new Anthropic({ baseURL, apiKey: 'wrong', maxRetries: 0 });
   await assert.rejects(bad.messages.create({ model: 'any', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),

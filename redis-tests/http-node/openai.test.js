@@ -51,6 +51,18 @@ test('streamed chat on a session key, two turns', async () => {
   }
 });
 
+test('a session key: the first request renders the system message, the next appends after the last assistant message', async () => {
+  const headers = { 'X-Session-Key': 'openai-history' };
+  const system = { role: 'system', content: 'You speak like a pirate.' };
+  const first = { role: 'user', content: 'Ahoy there' };
+  const a = await client.chat.completions.create({ model: 'any', messages: [system, first], max_tokens: 4, temperature: 0 }, { headers });
+  const reply = { role: 'assistant', content: a.choices[0].message.content };
+  const b = await client.chat.completions.create(
+    { model: 'any', messages: [system, first, reply, { role: 'user', content: 'Where is the treasure?' }], max_tokens: 4, temperature: 0 }, { headers });
+  // The key held the history: only the new turn was read.
+  assert.ok(b.usage.prompt_tokens < a.usage.prompt_tokens + 20, `second request read ${b.usage.prompt_tokens} tokens, first ${a.usage.prompt_tokens}`);
+});
+
 test('text completion on a session named in the body, streamed and not', async () => {
   const a = await client.completions.create({ model: 'any', prompt: 'Once upon a time', max_tokens: 6, seed: 5, session: 'openai-text' });
   assert.equal(a.object, 'text_completion');
