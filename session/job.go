@@ -72,8 +72,8 @@ type Job struct {
 	chat   string  // GEN CHAT: the user's text; prompt is the rendered turn
 	// conv: a chat request's messages (NewChatMessages), rendered whole
 	// on an empty session, else their Tail; prompt is the rendering.
-	conv []Message
-	addBOS bool    // prepend BOS when the session is empty (text prompts)
+	conv   []Message
+	addBOS bool // prepend BOS when the session is empty (text prompts)
 	// For a text or CHAT prompt: prompt was encoded (encoded) for a
 	// session whose last token is encLast (-1: empty), with encErr the
 	// CHAT rendering's error; start encodes again for another (encode.go).
