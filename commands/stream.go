@@ -746,8 +746,10 @@ func serveBlockedRead(x *server.Ctx, key string, a *xreadArgs, gt server.StreamI
 // streamReadReply writes one stream's part of an XREAD/XREADGROUP reply:
 // its name and the entries after gt; for a group, it delivers them
 // (PEL, last delivered ID, read counter) and logs what it changed as
-// Redis 7.0 propagates it: an XCLAIM per delivered entry and an XGROUP
-// SETID for the last ID.
+// Redis 7.0 propagates it: an XCLAIM per delivered entry, then an XGROUP
+// SETID with the read counter. Redis 7.0.15 logs that SETID only with
+// NOACK (the XCLAIMs' LASTID carry the ID); here it always follows, so a
+// replayed group keeps its entries-read and lag too.
 func streamReadReply(x *server.Ctx, r *server.Reply, s *server.Stream, key string, g *server.StreamGroup, a *xreadArgs, gt server.StreamID, history bool, count int64) {
 	if r.Resp() == 2 {
 		r.Array(2)
