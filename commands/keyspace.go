@@ -403,7 +403,7 @@ func helpReply(x *server.Ctx, name string, lines []string) {
 		x.R.Status(l)
 	}
 	x.R.Status("HELP")
-	x.R.Status("    Prints this help.") // Redis 7.0's addReplyHelp text
+	x.R.Status("    Print this help.")
 }
 
 // OBJECT HELP

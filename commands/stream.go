@@ -1488,32 +1488,31 @@ func xgroupCommand(x *server.Ctx) {
 // XGROUP HELP
 func xgroupHelpCommand(x *server.Ctx) {
 	helpReply(x, "xgroup", []string{
-		"CREATE <key> <groupname> <id|$> [option]",
-		"    Create a new consumer group. Options are:",
-		"    * MKSTREAM",
-		"      Create the empty stream if it does not exist.",
-		"    * ENTRIESREAD entries_read",
-		"      Set the group's entries_read counter (internal use).",
-		"CREATECONSUMER <key> <groupname> <consumer>",
-		"    Create a new consumer in the specified group.",
-		"DELCONSUMER <key> <groupname> <consumer>",
-		"    Remove the specified consumer.",
-		"DESTROY <key> <groupname>",
-		"    Remove the specified group.",
-		"SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-		"    Set the current group ID and entries_read counter.",
+		"CREATE <key> <group> <id>|$ [MKSTREAM] [ENTRIESREAD <n>]",
+		"    Add a group that delivers entries after <id> ($: the last one).",
+		"    MKSTREAM makes an empty stream when <key> is missing; ENTRIESREAD",
+		"    sets the group's read counter (used by replication and the log).",
+		"CREATECONSUMER <key> <group> <consumer>",
+		"    Add a consumer to the group; 0 when it is there already.",
+		"DELCONSUMER <key> <group> <consumer>",
+		"    Drop a consumer and its pending entries; replies how many it had.",
+		"DESTROY <key> <group>",
+		"    Drop the group; its blocked readers get NOGROUP.",
+		"SETID <key> <group> <id>|$ [ENTRIESREAD <n>]",
+		"    Move the group's last delivered ID (and read counter).",
 	})
 }
 
 // XINFO HELP
 func xinfoHelpCommand(x *server.Ctx) {
 	helpReply(x, "xinfo", []string{
-		"CONSUMERS <key> <groupname>",
-		"    Show consumers of <groupname>.",
+		"CONSUMERS <key> <group>",
+		"    Each consumer of the group: name, pending count, idle ms.",
 		"GROUPS <key>",
-		"    Show the stream consumer groups.",
-		"STREAM <key> [FULL [COUNT <count>]",
-		"    Show information about the stream.",
+		"    Each group of the stream, with its counters and lag.",
+		"STREAM <key> [FULL [COUNT <n>]]",
+		"    The stream's counters, first and last entries; FULL lists entries,",
+		"    groups, PELs and consumers (COUNT of each, default 10, 0 all).",
 	})
 }
 
