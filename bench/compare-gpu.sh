@@ -3,7 +3,7 @@
 # issue 14 need from a machine with an NVIDIA GPU, for a machine that has
 # no Go toolchain and cannot reach the network (the lent H100/H200 hosts).
 #
-#   Here (Go, network):  bench/compare-gpu.sh pack BUNDLE
+#   Here (Go, network):  bench/compare-gpu.sh pack BUNDLE BUILD_SCRIPT
 #       builds metalkit/cuda's test binaries (gpu-test.sh build), the AMX
 #       check binary (bench/amx-check.sh build), a stripped reddwarf, and
 #       copies BUNDLE (node-llama-cpp 3.21.1's llama/gitRelease.bundle, from
@@ -32,14 +32,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/metalkit/cuda/bin
 case "${1:-}" in
 pack)
-	bundle=${2:?usage: compare-gpu.sh pack BUNDLE}
+	bundle=${2:?usage: compare-gpu.sh pack BUNDLE [BUILD_SCRIPT]}
+	# The team's llama.cpp CUDA build script (build-llamacpp-cuda.sh) is
+	# not part of this repository: name it, or set LLAMACPP_CUDA_BUILD.
+	build=${3:-${LLAMACPP_CUDA_BUILD:?usage: compare-gpu.sh pack BUNDLE BUILD_SCRIPT (build-llamacpp-cuda.sh)}}
 	set -e
 	"$root/metalkit/cuda/gpu-test.sh" build
 	"$root/bench/amx-check.sh" build "$bin/amx"
 	(cd "$root" && CGO_ENABLED=0 go build -ldflags='-s -w' -o "$bin/reddwarf" .)
 	gzip -f -9 "$bin/reddwarf" # the carry limit is 64 MiB; the bundle alone is 35 MB
 	cp "$bundle" "$bin/llama.bundle"
-	cp "$root/../../shared/gpu/build-llamacpp-cuda.sh" "$bin/" 2>/dev/null || cp /work/shared/gpu/build-llamacpp-cuda.sh "$bin/"
+	cp "$build" "$bin/build-llamacpp-cuda.sh"
 	du -sh "$bin"
 	;;
 run)
