@@ -45,6 +45,27 @@ func (p *Engine) AOF() *store.Store {
 	return p.aof.st
 }
 
+// loadStoredSessions loads every session the keyspace holds only in the
+// store into RAM (CONFIG SET appendonly no). It stops at the first that
+// fails; those loaded stay loaded.
+func (p *Engine) loadStoredSessions() error {
+	for _, db := range p.s.DBs {
+		var keys []string
+		db.Dict(func(key string, o *server.Object, _ int64) bool {
+			if isStored(o.Val) {
+				keys = append(keys, key)
+			}
+			return true
+		})
+		for _, k := range keys {
+			if o := db.Peek(k); o == nil || isStored(o.Val) {
+				return fmt.Errorf("session %q (db %d) is in the session store only and could not be loaded into memory; appendonly stays yes (see the log)", k, db.ID)
+			}
+		}
+	}
+	return nil
+}
+
 // openAOF opens the store as the configuration says, verifying its
 // logs without applying them (the keyspace already holds what they say).
 func (p *Engine) openAOF() error { return p.openAOFWith(nil) }
@@ -109,6 +130,13 @@ func (p *Engine) closeAOF() error {
 func (p *Engine) applyConfig() error {
 	want := p.s.Config.Get("appendonly") == "yes"
 	turnOn := want && p.aof == nil
+	if !want && p.onDisk > 0 {
+		// Sessions whose pages are only in the store come back into RAM
+		// first: with the store closed they could not be loaded.
+		if err := p.loadStoredSessions(); err != nil {
+			return err
+		}
+	}
 	if p.aof != nil {
 		if err := p.closeAOF(); err != nil {
 			return fmt.Errorf("closing the append only file: %v", err)

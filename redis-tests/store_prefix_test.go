@@ -47,3 +47,35 @@ func TestStorePrefixReuseAcrossRestart(t *testing.T) {
 		t.Errorf("INFO prefix_disk_hit_tokens %d, GEN said %d", v, disk)
 	}
 }
+
+// TestStoreTurnedOffLoadsSessionsFirst: CONFIG SET appendonly no while
+// sessions are in the store only (after a restart) loads them into RAM
+// before closing it, so they stay usable.
+func TestStoreTurnedOffLoadsSessionsFirst(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := startIn(t, dir, "--appendonly", "yes")
+	c := redis.NewClient(options(s.Addr(), 2))
+	if err := c.Do(ctx, "PREFILL", "s", "Once upon a time, there was a little girl named Lily.").Err(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := c.Do(ctx, "TOKENS", "s").Int64Slice()
+	c.Close()
+	s.stop()
+	r := startIn(t, dir, "--appendonly", "yes")
+	rc := redis.NewClient(options(r.Addr(), 2))
+	defer rc.Close()
+	if n := infoInt(t, rc, "store", "store_sessions_on_disk"); n != 1 {
+		t.Fatalf("store_sessions_on_disk %d after the restart, want 1", n)
+	}
+	if err := rc.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rc.Do(ctx, "TOKENS", "s").Int64Slice()
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("TOKENS after appendonly no: %d tokens, %v; want %d", len(got), err, len(want))
+	}
+	if err := rc.Do(ctx, "GEN", "s", "", "MAXTOKENS", 3).Err(); err != nil {
+		t.Fatalf("GEN after appendonly no: %v", err)
+	}
+}
