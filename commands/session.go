@@ -12,6 +12,7 @@ import (
 	"reddwarf/rdb"
 	"reddwarf/server"
 	"reddwarf/session"
+	"reddwarf/session/jsonmask"
 )
 
 const (
@@ -30,7 +31,7 @@ const (
 func sessionCommands(e *session.Engine) []*server.Spec {
 	h := &sessionHandlers{e: e}
 	return []*server.Spec{
-		{Name: "gen", Arity: -3, Flags: w | dm | bl | nm | md | qb, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: h.genCommand},
+		{Name: "gen", Arity: -3, Flags: w | dm | bl | nm | md | qb, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "ACCESS", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P+N) model steps: P prompt tokens in chunks of prefill-chunk, N generated tokens", Args: "key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p] [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [JSON | SCHEMA schema] [STREAM] [WITHSTATS]", Summary: "Appends a prompt to a session and generates text; creates the key.", Handler: h.genCommand},
 		{Name: "prefill", Arity: -3, Flags: w | dm | bl | nm | md | qb, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(P) model steps for P tokens", Args: "key text | key IDS id [id ...]", Summary: "Appends text or token ids to a session without generating; replies the token count.", Handler: h.prefillCommand},
 		{Name: "fork", Arity: -3, Flags: w | dm | qb, FirstKey: 1, LastKey: 2, Step: 1, KeySpecs: keys("RO", "ACCESS"), Group: "session", Since: "0.1.0", Complexity: "O(pages): pages are shared copy-on-write", Args: "source destination [REPLACE]", Summary: "Forks a session into a new key, sharing its KV pages.", Handler: forkCommand},
 		{Name: "rollback", Arity: -3, Flags: w | md, FirstKey: 1, LastKey: 1, Step: 1, KeySpecs: keys("RW", "UPDATE"), Group: "session", Since: "0.1.0", Complexity: "O(pages), plus one model step unless a checkpoint is at the position", Args: "key n | key -k | key TO name", Summary: "Truncates a session to a position or checkpoint; the next-token logits are exact.", Handler: h.rollbackCommand},
@@ -84,6 +85,15 @@ func parseGenOptions(x *server.Ctx, from int) (session.GenOptions, error) {
 			o.Chat = true
 		case is(a, "THINK") && o.Chat:
 			o.Think = true
+		case is(a, "JSON") && o.Format == nil:
+			o.Format = jsonmask.AnyJSON()
+		case is(a, "SCHEMA") && hasArg && o.Format == nil:
+			i++
+			sch, err := jsonmask.Compile(x.Args[i])
+			if err != nil {
+				return o, server.Errorf("SCHEMA: " + err.Error())
+			}
+			o.Format = sch
 		case is(a, "MAXTOKENS") && hasArg:
 			i++
 			n, err := intArg(x, i)
@@ -150,6 +160,11 @@ func parseGenOptions(x *server.Ctx, from int) (session.GenOptions, error) {
 // second STOP string without its STOP).
 func genOptionError(a string, hasArg bool) error {
 	switch strings.ToUpper(a) {
+	case "JSON", "SCHEMA":
+		if strings.EqualFold(a, "SCHEMA") && !hasArg {
+			return server.Errorf("syntax error: GEN option SCHEMA needs a value")
+		}
+		return server.Errorf("syntax error: GEN takes one of JSON and SCHEMA, once")
 	case "MAXTOKENS", "TOPK", "SEED", "STOP", "TEMPERATURE", "TOPP", "MINP":
 		if !hasArg {
 			return server.Errorf("syntax error: GEN option " + strings.ToUpper(a) + " needs a value")
@@ -319,7 +334,7 @@ func asRESPError(err error) error {
 }
 
 // GEN key prompt [MAXTOKENS n] [TEMPERATURE t] [TOPK k] [TOPP p] [MINP p]
-// [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [STREAM] [WITHSTATS]
+// [SEED s] [STOP text [STOP text ...]] [CHAT [THINK]] [JSON | SCHEMA schema] [STREAM] [WITHSTATS]
 func (h *sessionHandlers) genCommand(x *server.Ctx) {
 	key := x.Arg(1)
 	opt, err := parseGenOptions(x, 3)

@@ -292,3 +292,40 @@ func TestMetrics(t *testing.T) {
 		seen[name], last = true, name
 	}
 }
+
+// TestResponseFormat: response_format json_object and json_schema constrain
+// the reply of stories260K (which knows nothing of JSON) so it parses, and
+// validates, for many seeds; a schema outside the subset is a 400 naming
+// response_format.
+func TestResponseFormat(t *testing.T) {
+	_, hs := newTestAPI(t)
+	schema := `{"type":"object","properties":{"hero":{"type":"string"},"year":{"type":"integer"}},"required":["hero","year"]}`
+	for seed := range 16 {
+		rf := `{"type":"json_object"}`
+		if seed%2 == 1 {
+			rf = `{"type":"json_schema","json_schema":{"name":"story","strict":true,"schema":` + schema + `}}`
+		}
+		code, m := post(t, hs, "/v1/completions", `{"prompt":"Once upon a time","max_tokens":40,"temperature":1.2,"seed":`+strconv.Itoa(seed)+`,"response_format":`+rf+`}`)
+		if code != 200 {
+			t.Fatalf("%d %v", code, m)
+		}
+		text := m["choices"].([]any)[0].(map[string]any)["text"].(string)
+		var v any
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
+			t.Fatalf("seed %d: %q is not JSON: %v", seed, text, err)
+		}
+		if seed%2 == 1 {
+			o, _ := v.(map[string]any)
+			hero, ok1 := o["hero"].(string)
+			year, ok2 := o["year"].(float64)
+			if !ok1 || !ok2 || year != float64(int64(year)) || len(o) != 2 {
+				t.Fatalf("seed %d: %q does not validate", seed, text)
+			}
+			_ = hero
+		}
+	}
+	code, m := post(t, hs, "/v1/completions", `{"prompt":"x","response_format":{"type":"json_schema","json_schema":{"schema":{"type":"string","pattern":"a+"}}}}`)
+	if e, _ := m["error"].(map[string]any); code != 400 || e["param"] != "response_format" {
+		t.Fatalf("unsupported schema: %d %v", code, m)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"reddwarf/session"
+	"reddwarf/session/jsonmask"
 )
 
 // Limits on what a request may carry.
@@ -37,9 +38,44 @@ type genRequest struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	// ResponseFormat: {"type": "text" | "json_object" | "json_schema",
+	// "json_schema": {"name", "schema", "strict"}}.
+	ResponseFormat *responseFormat `json:"response_format"`
 	// Session names the session key, for clients that cannot set the
 	// X-Session-Key header.
 	Session string `json:"session"`
+}
+
+type responseFormat struct {
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Name   string          `json:"name"`
+		Schema json.RawMessage `json:"schema"`
+	} `json:"json_schema"`
+}
+
+// format reads response_format into the constraint GEN … JSON or SCHEMA
+// sets (nil: free text).
+func (f *responseFormat) format() (*jsonmask.Schema, error) {
+	if f == nil {
+		return nil, nil
+	}
+	switch f.Type {
+	case "", "text":
+		return nil, nil
+	case "json_object":
+		return jsonmask.AnyJSON(), nil
+	case "json_schema":
+		if f.JSONSchema == nil || len(f.JSONSchema.Schema) == 0 || string(f.JSONSchema.Schema) == "null" {
+			return jsonmask.AnyJSON(), nil
+		}
+		s, err := jsonmask.Compile(f.JSONSchema.Schema)
+		if err != nil {
+			return nil, bad("response_format", "response_format.json_schema.schema: %v", err)
+		}
+		return s, nil
+	}
+	return nil, bad("response_format", "response_format.type must be text, json_object or json_schema")
 }
 
 // chatMessage's content is a string or an array of parts, of which the
@@ -164,6 +200,9 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 		return nil, bad("stop", "%v", err)
 	}
 	j.opt.Stops = stops
+	if j.opt.Format, err = r.ResponseFormat.format(); err != nil {
+		return nil, err
+	}
 	return j, nil
 }
 

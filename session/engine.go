@@ -11,6 +11,7 @@ import (
 	"reddwarf/infer/tokenizer"
 	"reddwarf/persist/store"
 	"reddwarf/server"
+	"reddwarf/session/jsonmask"
 )
 
 // DefaultCacheBytes bounds the memory of idle prefix-cache pages (pages no
@@ -58,10 +59,11 @@ type Engine struct {
 	seeds    uint64         // splitmix64 sequence for new sessions' RNG
 	live     *Sessions      // every session of this engine's model
 	stats    Stats
-	journal  Journal     // the session store's owner (SetJournal), nil: none
-	sm       store.Model // what the store's pages are filed under
-	storable bool        // the store can hold the model's sessions as pages (storable)
-	paged    bool        // the model's sessions are K/V pages only (pagedArch)
+	journal  Journal          // the session store's owner (SetJournal), nil: none
+	sm       store.Model      // what the store's pages are filed under
+	mask     *jsonmask.Masker // structured output's token masks (format.go); nil until used
+	storable bool             // the store can hold the model's sessions as pages (storable)
+	paged    bool             // the model's sessions are K/V pages only (pagedArch)
 
 	// encodeSlots holds a token per prompt being encoded off the loop
 	// (OffLoop); its capacity bounds them.
@@ -492,6 +494,9 @@ func (e *Engine) start(j *Job) error {
 			j.sampler.SetRNGState(rng)
 		}
 		j.dec = e.Tok.NewStreamDecoder()
+		if j.Opt.Format != nil {
+			j.matcher, j.masker = jsonmask.NewMatcher(j.Opt.Format), e.masker()
+		}
 	}
 	if len(j.feed) == 0 {
 		e.afterLogits(j)
@@ -516,7 +521,7 @@ func (e *Engine) afterLogits(j *Job) {
 	}
 	t := j.next
 	if !j.hasNext {
-		t = j.sampler.Sample(j.st.Logits())
+		t = j.draw()
 	}
 	j.hasNext = false
 	if t < 0 || e.Tok.IsEOG(t) {
@@ -534,6 +539,9 @@ func (e *Engine) afterLogits(j *Job) {
 	if j.st.Len() >= j.st.Cap() {
 		j.StopReason, j.done = StopContext, true
 		return
+	}
+	if j.matcher != nil {
+		j.matcher.Feed(e.Tok.Piece(t)) // draw allowed it
 	}
 	e.stats.TokensGenerated++
 	j.GeneratedTokens++
@@ -567,7 +575,7 @@ func presample(ready []*Job) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			j.next, j.hasNext = j.sampler.Sample(j.st.Logits()), true
+			j.next, j.hasNext = j.draw(), true
 		}()
 	}
 	wg.Wait()

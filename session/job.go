@@ -7,6 +7,7 @@ import (
 	"reddwarf/infer"
 	"reddwarf/infer/tokenizer"
 	"reddwarf/server"
+	"reddwarf/session/jsonmask"
 )
 
 // DefaultMaxTokens is GEN's MAXTOKENS when none is given.
@@ -26,6 +27,9 @@ type GenOptions struct {
 	// (ChatFormat); the end-of-turn token the model samples is kept in the
 	// session. Think asks a reasoning model to think first.
 	Chat, Think bool
+	// Format constrains the reply to JSON (jsonmask.AnyJSON) or to a
+	// JSON Schema (GEN … JSON / SCHEMA, format.go); nil: free text.
+	Format *jsonmask.Schema
 }
 
 // DefaultGenOptions are GEN's defaults (as llama.cpp's server samples).
@@ -95,6 +99,9 @@ type Job struct {
 	decoding    bool           // past the prompt
 	sampler     *infer.Sampler
 	dec         *tokenizer.StreamDecoder
+	matcher     *jsonmask.Matcher // Opt.Format: the reply so far
+	masker      *jsonmask.Masker
+	masked      []float32 // scratch: the logits with the mask applied
 	startPos    int
 	startLogits []float32
 	lastFeed    bool  // finish once feed is consumed

@@ -1,0 +1,84 @@
+package session
+
+import (
+	"math"
+
+	"reddwarf/session/jsonmask"
+)
+
+// Structured output (GEN … JSON, GEN … SCHEMA s, an HTTP response_format).
+//
+// A job with GenOptions.Format follows its reply with a jsonmask.Matcher
+// and draws each token from the logits of the tokens the engine's Masker
+// allows there, so the reply is always a prefix of a valid document, and
+// a whole one when it ends with an end-of-generation token or its token
+// budget (MAXTOKENS, or the context): near the end of the budget only
+// tokens that leave room to close the document are drawn. A STOP string
+// can still cut it.
+
+// maxDraws bounds how often draw resamples a token that does not fit the
+// budget before falling back to the shortest completion's tokens.
+const maxDraws = 16
+
+// masker is the engine's token masker, built on first use (an engine
+// that never constrains a reply pays nothing). On the loop.
+func (e *Engine) masker() *jsonmask.Masker {
+	if e.mask == nil {
+		n := e.Tok.VocabSize()
+		v := jsonmask.Vocab{Pieces: make([][]byte, n), EOG: make([]bool, n)}
+		for id := range n {
+			v.Pieces[id] = e.Tok.Piece(int32(id))
+			v.EOG[id] = e.Tok.IsEOG(int32(id))
+		}
+		e.mask = jsonmask.NewMasker(v)
+	}
+	return e.mask
+}
+
+// draw samples j's next token from its state's logits, through its
+// format's mask when it has one. Any goroutine (presample runs jobs in
+// parallel): the Masker is safe for concurrent use, the rest is j's.
+func (j *Job) draw() int32 {
+	logits := j.st.Logits()
+	if j.matcher == nil {
+		return j.sampler.Sample(logits)
+	}
+	left := min(j.Opt.MaxTokens-j.GeneratedTokens, j.st.Cap()-j.st.Len())
+	mask := j.masker.Mask(j.matcher, left)
+	j.masked = maskLogits(j.masked, logits, mask)
+	for range maxDraws {
+		t := j.sampler.Sample(j.masked)
+		if t < 0 || !jsonmask.Allowed(mask, t) {
+			break // nothing allowed is left
+		}
+		if j.masker.Fits(j.matcher, t, left) {
+			return t
+		}
+		j.masked[t] = float32(math.Inf(-1))
+	}
+	mask = j.masker.Forced(j.matcher)
+	j.masked = maskLogits(j.masked, logits, mask)
+	if t := j.sampler.Sample(j.masked); t >= 0 && jsonmask.Allowed(mask, t) {
+		return t
+	}
+	return -1 // the vocabulary cannot continue the document: the reply ends
+}
+
+// maskLogits copies logits into dst with the tokens mask does not allow at
+// -Inf.
+func maskLogits(dst, logits []float32, mask []uint64) []float32 {
+	dst = append(dst[:0], logits...)
+	inf := float32(math.Inf(-1))
+	for w, bits := range mask {
+		if bits == ^uint64(0) {
+			continue
+		}
+		end := min(len(dst), (w+1)*64)
+		for i := w * 64; i < end; i++ {
+			if bits&(1<<(i&63)) == 0 {
+				dst[i] = inf
+			}
+		}
+	}
+	return dst
+}

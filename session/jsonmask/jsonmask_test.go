@@ -1,0 +1,268 @@
+package jsonmask
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var testSchema = `{"type":"object","properties":{
+	"name":{"type":"string"},
+	"age":{"type":"integer"},
+	"score":{"type":"number"},
+	"ok":{"type":"boolean"},
+	"color":{"enum":["red","green",1,12,null]},
+	"tags":{"type":"array","items":{"type":"string"}},
+	"nested":{"type":"object","properties":{"x":{"type":"number"},"deep":{"type":"array","items":{"type":"object","properties":{"k":{"type":"boolean"}},"required":["k"]}}},"required":["x"]}
+},"required":["name","nested"],"additionalProperties":false}`
+
+func mustCompile(t testing.TB, src string) *Schema {
+	t.Helper()
+	s, err := Compile([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// validate checks v (decoded with UseNumber) against n: the subset the
+// package enforces, written again plainly.
+func validate(v any, n *node) bool {
+	switch n.t {
+	case tAny:
+		return true
+	case tString:
+		_, ok := v.(string)
+		return ok
+	case tNumber:
+		_, ok := v.(json.Number)
+		return ok
+	case tInteger:
+		x, ok := v.(json.Number)
+		return ok && !strings.ContainsAny(string(x), ".eE")
+	case tBool, tEnum:
+		b, _ := json.Marshal(v)
+		for _, l := range n.lits {
+			if l == string(b) {
+				return true
+			}
+		}
+		return false
+	case tArray:
+		a, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		for _, x := range a {
+			if !validate(x, n.items) {
+				return false
+			}
+		}
+		return true
+	case tObject:
+		o, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		var seen uint64
+		for k, x := range o {
+			enc, _ := json.Marshal(k)
+			i := -1
+			for j, key := range n.keys {
+				if key == string(enc) {
+					i = j
+				}
+			}
+			if i < 0 || !validate(x, n.props[i]) {
+				return false
+			}
+			seen |= 1 << i
+		}
+		return n.required&^seen == 0
+	}
+	return false
+}
+
+// parses decodes doc and checks it against s.
+func parses(doc []byte, s *Schema) bool {
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil || d.More() {
+		return false
+	}
+	// Duplicate keys would decode silently: count them on a second pass.
+	return json.Valid(doc) && validate(v, s.root)
+}
+
+func TestAcceptsAndRefuses(t *testing.T) {
+	any := AnyJSON()
+	for _, doc := range []string{`0`, ` 1`, `-0.5e+3`, `"a\u00e9\n"`, `"é日本"`, `[]`, `{}`, `[1, {"a": [true, false, null]}, "x"]`, "{\n \"k\" : -12 }", `12`} {
+		m := NewMatcher(any)
+		if !m.Feed([]byte(doc)) || !m.Done() {
+			t.Errorf("any JSON: %q refused", doc)
+		}
+	}
+	for _, doc := range []string{`01`, `1.`, `[1,]`, `{"a"}`, `{"a":1,}`, `"\x01"`, `"\q"`, "\"\xff\"", "\"\xed\xa0\x80\"", `tru`, `[1 2]`, `{} `, `nul`} {
+		m := NewMatcher(any)
+		if m.Feed([]byte(doc)) && m.Done() {
+			t.Errorf("any JSON: %q accepted", doc)
+		}
+	}
+	s := mustCompile(t, testSchema)
+	for _, doc := range []string{`{"name":"a","nested":{"x":1}}`, `{"nested":{"x":1.5,"deep":[{"k":true}]},"color":12,"name":""}`, `{"color":null,"name":"x","nested":{"x":0},"tags":["a"]}`} {
+		m := NewMatcher(s)
+		if !m.Feed([]byte(doc)) || !m.Done() {
+			t.Errorf("schema: %q refused", doc)
+		}
+	}
+	for _, doc := range []string{`{"name":"a"}`, `{"name":1,"nested":{"x":1}}`, `{"name":"a","name":"b","nested":{"x":1}}`, `{"name":"a","nested":{"x":1},"other":1}`,
+		`{"name":"a","nested":{"x":1},"age":1.5}`, `{"name":"a","nested":{"x":1},"color":"blue"}`, `{"name":"a","nested":{"x":1,"deep":[{}]}}`, `{"name":"a","nested":{"x":1},"color":123}`} {
+		m := NewMatcher(s)
+		if m.Feed([]byte(doc)) && m.Done() {
+			t.Errorf("schema: %q accepted", doc)
+		}
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	for _, src := range []string{`[]`, `{"type":["string","null"]}`, `{"type":"string","pattern":"a"}`, `{"properties":{"a":{}},"required":["b"]}`,
+		`{"enum":[]}`, `{"type":"string","enum":[1]}`, `{"additionalProperties":true}`, `{"type":"thing"}`, `{"type":"string"} x`} {
+		if _, err := Compile([]byte(src)); err == nil {
+			t.Errorf("Compile(%s) accepted", src)
+		}
+	}
+}
+
+// testVocab is every single byte (as byte-level vocabularies have) plus
+// random multi-byte pieces drawn from JSON-ish text, and one EOG token.
+func testVocab(r *rand.Rand) Vocab {
+	var v Vocab
+	for b := range 256 {
+		v.Pieces = append(v.Pieces, []byte{byte(b)})
+	}
+	alphabet := []byte(`{}[]:,"\ -.0123456789eEtrufalsnbxyzk` + "\n\t")
+	for range 3000 {
+		p := make([]byte, 2+r.IntN(6))
+		for i := range p {
+			p[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		v.Pieces = append(v.Pieces, p)
+	}
+	for _, w := range []string{`"name"`, `"nested":`, `{"x":`, `true`, `"red"`, `12`, `é`, "\xe6\x97", "\xa5"} {
+		v.Pieces = append(v.Pieces, []byte(w))
+	}
+	v.Pieces = append(v.Pieces, nil) // the EOG token: a control token, no bytes
+	v.EOG = make([]bool, len(v.Pieces))
+	v.EOG[len(v.Pieces)-1] = true
+	return v
+}
+
+// TestRandomReplies stands in for a random-weight model: each step draws a
+// token uniformly among those the mask allows, within a token budget. For
+// many seeds the reply ends with EOG or its budget and always parses (and
+// validates).
+func TestRandomReplies(t *testing.T) {
+	v := testVocab(rand.New(rand.NewPCG(1, 2)))
+	k := NewMasker(v)
+	for _, s := range []*Schema{AnyJSON(), mustCompile(t, testSchema), mustCompile(t, `{"type":"array","items":{"enum":[1,12,123]}}`)} {
+		minLen := len(NewMatcher(s).Completion())
+		for seed := range uint64(300) {
+			r := rand.New(rand.NewPCG(seed, 7))
+			budget := minLen + r.IntN(60)
+			m := NewMatcher(s)
+			var out []byte
+			for left := budget; left > 0; left-- {
+				mask := k.Mask(m, left)
+				var ids []int32
+				for id := range v.Pieces {
+					if Allowed(mask, int32(id)) {
+						ids = append(ids, int32(id))
+					}
+				}
+				if len(ids) == 0 {
+					t.Fatalf("%s seed %d: no token allowed after %q", s.key, seed, out)
+				}
+				// Draw until a token fits the budget, as the engine
+				// does; then from the forced mask.
+				id := int32(-1)
+				for try := 0; try < 64 && len(ids) > 0; try++ {
+					i := r.IntN(len(ids))
+					if k.Fits(m, ids[i], left) {
+						id = ids[i]
+						break
+					}
+					ids = append(ids[:i], ids[i+1:]...)
+				}
+				if id < 0 {
+					forced := k.Forced(m)
+					for x := range v.Pieces {
+						if Allowed(forced, int32(x)) {
+							id = int32(x)
+							break
+						}
+					}
+				}
+				if v.EOG[id] {
+					break
+				}
+				out = append(out, v.Pieces[id]...)
+				if !m.Feed(v.Pieces[id]) {
+					t.Fatalf("%s seed %d: the mask allowed %q after %q", s.key, seed, v.Pieces[id], out)
+				}
+			}
+			if !parses(out, s) {
+				t.Fatalf("%s seed %d (budget %d): %q does not parse or validate", s.key, seed, budget, out)
+			}
+		}
+	}
+}
+
+// longNumber finds a number the matcher refuses for its length.
+var longNumber = regexp.MustCompile(`[0-9]{17}|[eE][+-]?[0-9]{3}`)
+
+// FuzzMatcher: whatever bytes the matcher accepts, followed by its
+// Completion, parse and validate; whatever it calls Done parses; and any
+// JSON document (valid UTF-8) the fuzzer finds, compacted, is accepted as
+// any JSON.
+func FuzzMatcher(f *testing.F) {
+	for _, s := range []string{`{"name":"a","nested":{"x":1}}`, `[1,2,{"a":null}]`, `"\u12`, `-1.5e`, `{"nested":{"deep":[{"k":t`, "\"\xe6\x97"} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	schema := mustCompile(f, testSchema)
+	f.Fuzz(func(t *testing.T, in []byte, useSchema bool) {
+		if len(in) > 4096 {
+			return
+		}
+		s := AnyJSON()
+		if useSchema {
+			s = schema
+		}
+		m := NewMatcher(s)
+		n := 0
+		for n < len(in) && m.Clone().Feed(in[n:n+1]) {
+			m.Feed(in[n : n+1])
+			n++
+		}
+		if m.Done() && !parses(in[:n], s) {
+			t.Fatalf("Done after %q, which does not parse", in[:n])
+		}
+		doc := append(append([]byte(nil), in[:n]...), m.Completion()...)
+		if !parses(doc, s) {
+			t.Fatalf("%q completed as %q does not parse or validate", in[:n], doc)
+		}
+		// (json.Valid takes invalid UTF-8 in strings; the matcher does not.)
+		if !useSchema && json.Valid(in) && utf8.Valid(in) && bytes.Count(in, []byte("["))+bytes.Count(in, []byte("{")) <= MaxNesting && !longNumber.Match(in) {
+			var c bytes.Buffer
+			json.Compact(&c, in)
+			if mm := NewMatcher(s); !mm.Feed(c.Bytes()) || !mm.Done() {
+				t.Fatalf("valid JSON %q refused", c.Bytes())
+			}
+		}
+	})
+}
