@@ -34,6 +34,10 @@
 // cache, so re-sending a history recomputes only its new tokens
 // (usage.prompt_tokens_details.cached_tokens says how many were reused).
 //
+// response_format json_object and json_schema constrain the reply as GEN
+// … JSON and SCHEMA do (session/jsonmask): it always parses, and validates
+// against the schema; a schema outside the supported subset is a 400.
+//
 // A client that goes away before its reply is done cancels its job as
 // CLIENT KILL does a GEN's: the key is left as it was.
 package httpapi

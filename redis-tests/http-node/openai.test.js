@@ -63,6 +63,36 @@ test('a session key: the first request renders the system message, the next appe
   assert.ok(b.usage.prompt_tokens < a.usage.prompt_tokens + 20, `second request read ${b.usage.prompt_tokens} tokens, first ${a.usage.prompt_tokens}`);
 });
 
+test('response_format json_schema and json_object: every reply parses and validates (a random-weight model)', async () => {
+  const schema = {
+    type: 'object', additionalProperties: false, required: ['name', 'age', 'admin'],
+    properties: { name: { type: 'string' }, age: { type: 'integer' }, admin: { type: 'boolean' }, tags: { type: 'array', items: { enum: ['x', 'y'] } } },
+  };
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    const r = await client.chat.completions.create({
+      model: 'any', messages: [{ role: 'user', content: 'A user, as JSON' }], max_tokens: 48, seed, temperature: 1,
+      response_format: { type: 'json_schema', json_schema: { name: 'user', strict: true, schema } },
+    });
+    const v = JSON.parse(r.choices[0].message.content);
+    assert.equal(typeof v.name, 'string');
+    assert.ok(Number.isInteger(v.age), JSON.stringify(v));
+    assert.equal(typeof v.admin, 'boolean');
+    assert.ok(Object.keys(v).every((k) => k in schema.properties), JSON.stringify(v));
+    assert.ok((v.tags ?? []).every((t) => t === 'x' || t === 'y'), JSON.stringify(v));
+  }
+  const stream = await client.chat.completions.create({
+    model: 'any', messages: [{ role: 'user', content: 'Any JSON' }], max_tokens: 32, seed: 9, temperature: 1, stream: true,
+    response_format: { type: 'json_object' },
+  });
+  let text = '';
+  for await (const chunk of stream) for (const c of chunk.choices) text += c.delta.content ?? '';
+  JSON.parse(text);
+  await assert.rejects(
+    client.chat.completions.create({ model: 'any', messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'string', pattern: 'a' } } } }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format');
+});
+
 test('text completion on a session named in the body, streamed and not', async () => {
   const a = await client.completions.create({ model: 'any', prompt: 'Once upon a time', max_tokens: 6, seed: 5, session: 'openai-text' });
   assert.equal(a.object, 'text_completion');
