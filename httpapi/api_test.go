@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -327,5 +328,77 @@ func TestResponseFormat(t *testing.T) {
 	code, m := post(t, hs, "/v1/completions", `{"prompt":"x","response_format":{"type":"json_schema","json_schema":{"schema":{"type":"string","pattern":"a+"}}}}`)
 	if e, _ := m["error"].(map[string]any); code != 400 || e["param"] != "response_format" {
 		t.Fatalf("unsupported schema: %d %v", code, m)
+	}
+}
+
+// TestLogprobs: /v1/completions with logprobs n gives every generated
+// token's log-probability and n alternatives, best first; greedy decoding
+// draws the best, so each token's log-probability is its first
+// alternative's. Streamed, the same entries arrive with the pieces.
+func TestLogprobs(t *testing.T) {
+	_, hs := newTestAPI(t)
+	code, m := post(t, hs, "/v1/completions", `{"prompt":"Once upon a time","max_tokens":8,"temperature":0,"logprobs":3}`)
+	if code != 200 {
+		t.Fatalf("%d %v", code, m)
+	}
+	ch := m["choices"].([]any)[0].(map[string]any)
+	lp := ch["logprobs"].(map[string]any)
+	toks, lps, tops := lp["tokens"].([]any), lp["token_logprobs"].([]any), lp["top_logprobs"].([]any)
+	n := int(m["usage"].(map[string]any)["completion_tokens"].(float64))
+	if len(toks) != n || len(lps) != n || len(tops) != n {
+		t.Fatalf("%d tokens, logprobs %v", n, lp)
+	}
+	text := ""
+	for i := range toks {
+		text += toks[i].(string)
+		top := tops[i].(map[string]any)
+		best := -1e9
+		for _, v := range top {
+			best = max(best, v.(float64))
+		}
+		l := lps[i].(float64)
+		if len(top) != 3 || l > 0 || l != best {
+			t.Fatalf("token %d: logprob %v, top %v", i, l, top)
+		}
+	}
+	if text != ch["text"].(string) {
+		t.Fatalf("tokens spell %q, text %q", text, ch["text"])
+	}
+	// Streamed: the same log-probabilities, piece by piece.
+	resp, err := http.Post(hs.URL+"/v1/completions", "application/json", strings.NewReader(`{"prompt":"Once upon a time","max_tokens":8,"temperature":0,"logprobs":3,"stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var streamed []any
+	for _, ev := range strings.Split(strings.TrimSpace(string(raw)), "\n\n") {
+		data := strings.TrimPrefix(ev, "data: ")
+		if data == "[DONE]" {
+			continue
+		}
+		var c struct {
+			Choices []struct {
+				Logprobs *struct {
+					TokenLogprobs []any `json:"token_logprobs"`
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range c.Choices {
+			if x.Logprobs != nil {
+				streamed = append(streamed, x.Logprobs.TokenLogprobs...)
+			}
+		}
+	}
+	if fmt.Sprint(streamed) != fmt.Sprint(lps) {
+		t.Fatalf("streamed logprobs %v, whole %v", streamed, lps)
+	}
+	for _, body := range []string{`{"prompt":"x","logprobs":99}`, `{"prompt":"x","logprobs":true}`} {
+		if code, m := post(t, hs, "/v1/completions", body); code != 400 {
+			t.Fatalf("%s: %d %v", body, code, m)
+		}
 	}
 }

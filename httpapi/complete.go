@@ -41,7 +41,11 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out.whole(sj))
+		m := out.whole(sj)
+		if j.opt.LogProbs {
+			m["choices"].([]any)[0].(map[string]any)["logprobs"] = a.logprobs(sj.LogProbs, chat, len(sj.Text))
+		}
+		json.NewEncoder(w).Encode(m)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -69,11 +73,14 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		}
 		pieces, done := ev.take()
 		for _, p := range pieces {
-			var c any
+			var c map[string]any
 			if chat {
-				c = out.chunk(map[string]any{"content": string(p)}, nil)
+				c = out.chunk(map[string]any{"content": string(p.text)}, nil)
 			} else {
-				c = out.textChunk(string(p), nil)
+				c = out.textChunk(string(p.text), nil)
+			}
+			if j.opt.LogProbs {
+				c["choices"].([]any)[0].(map[string]any)["logprobs"] = a.logprobs(p.lps, chat, -1)
 			}
 			if !send(c) {
 				a.cancel(sj)
@@ -107,6 +114,57 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 	if fl != nil {
 		fl.Flush()
 	}
+}
+
+// logprobs renders a job's log-probabilities: chat's {"content": [{token,
+// logprob, bytes, top_logprobs}]}, or a text completion's {tokens,
+// token_logprobs, top_logprobs, text_offset}. textLen (-1: all) keeps the
+// tokens that start inside the reply's text, leaving out those of a STOP
+// string that cut it.
+func (a *API) logprobs(lps []session.TokenLogProb, chat bool, textLen int) map[string]any {
+	tok := a.e.Tok
+	bytesOf := func(b []byte) []int {
+		out := make([]int, len(b))
+		for i, c := range b {
+			out[i] = int(c)
+		}
+		return out
+	}
+	var content []any
+	var tokens, offsets []any
+	var lpList, tops []any
+	off := 0
+	for _, e := range lps {
+		if textLen >= 0 && off >= textLen {
+			break
+		}
+		p := tok.Piece(e.ID)
+		if chat {
+			top := []any{}
+			for _, t := range e.Top {
+				tp := tok.Piece(t.ID)
+				top = append(top, map[string]any{"token": string(tp), "logprob": t.LogProb, "bytes": bytesOf(tp)})
+			}
+			content = append(content, map[string]any{"token": string(p), "logprob": e.LogProb, "bytes": bytesOf(p), "top_logprobs": top})
+		} else {
+			top := map[string]any{}
+			for _, t := range e.Top {
+				top[string(tok.Piece(t.ID))] = t.LogProb
+			}
+			tokens, lpList, tops, offsets = append(tokens, string(p)), append(lpList, e.LogProb), append(tops, top), append(offsets, off)
+		}
+		off += len(p)
+	}
+	if chat {
+		if content == nil {
+			content = []any{}
+		}
+		return map[string]any{"content": content}
+	}
+	if tokens == nil {
+		tokens, lpList, tops, offsets = []any{}, []any{}, []any{}, []any{}
+	}
+	return map[string]any{"tokens": tokens, "token_logprobs": lpList, "top_logprobs": tops, "text_offset": offsets}
 }
 
 // response builds one request's reply objects.

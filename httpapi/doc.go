@@ -38,6 +38,11 @@
 // … JSON and SCHEMA do (session/jsonmask): it always parses, and validates
 // against the schema; a schema outside the supported subset is a 400.
 //
+// logprobs and top_logprobs (chat), or logprobs n (text completions),
+// report each generated token's log-probability under the model and its
+// n most likely alternatives (session.TokenLogProb), streamed with the
+// pieces they spell.
+//
 // A client that goes away before its reply is done cancels its job as
 // CLIENT KILL does a GEN's: the key is left as it was.
 package httpapi

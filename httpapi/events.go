@@ -11,9 +11,16 @@ import (
 // slow reader costs memory (bounded by max_tokens), never loop time.
 type events struct {
 	mu     sync.Mutex
-	pieces [][]byte
+	pieces []piece
 	done   bool
 	wake   chan struct{} // one pending wake-up at most
+}
+
+// piece is streamed text and the log-probabilities of the tokens
+// generated since the last piece (when the request asked for them).
+type piece struct {
+	text []byte
+	lps  []session.TokenLogProb
 }
 
 func newEvents() *events { return &events{wake: make(chan struct{}, 1)} }
@@ -21,9 +28,12 @@ func newEvents() *events { return &events{wake: make(chan struct{}, 1)} }
 // attach makes j report to ev; before Submit, on the loop.
 func (ev *events) attach(j *session.Job, stream bool) {
 	if stream {
-		j.OnPiece = func(_ *session.Job, p []byte) {
+		sent := 0 // entries of j.LogProbs already sent
+		j.OnPiece = func(j *session.Job, p []byte) {
+			lps := j.LogProbs[sent:len(j.LogProbs):len(j.LogProbs)]
+			sent = len(j.LogProbs)
 			ev.mu.Lock()
-			ev.pieces = append(ev.pieces, p)
+			ev.pieces = append(ev.pieces, piece{p, lps})
 			ev.mu.Unlock()
 			ev.signal()
 		}
@@ -45,7 +55,7 @@ func (ev *events) signal() {
 
 // take returns the pieces that arrived since the last call and whether
 // the job has ended (its result fields are then safe to read).
-func (ev *events) take() ([][]byte, bool) {
+func (ev *events) take() ([]piece, bool) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	p := ev.pieces

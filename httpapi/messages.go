@@ -157,7 +157,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 		pieces, done := ev.take()
 		for _, p := range pieces {
-			if !send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(p)}}) {
+			if !send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(p.text)}}) {
 				a.cancel(sj)
 				return
 			}

@@ -41,6 +41,10 @@ type genRequest struct {
 	// ResponseFormat: {"type": "text" | "json_object" | "json_schema",
 	// "json_schema": {"name", "schema", "strict"}}.
 	ResponseFormat *responseFormat `json:"response_format"`
+	// Logprobs is a boolean for chat completions, the number of
+	// alternatives (0 to 20) for text completions.
+	Logprobs    json.RawMessage `json:"logprobs"`
+	TopLogprobs *int            `json:"top_logprobs"`
 	// Session names the session key, for clients that cannot set the
 	// X-Session-Key header.
 	Session string `json:"session"`
@@ -203,7 +207,44 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 	if j.opt.Format, err = r.ResponseFormat.format(); err != nil {
 		return nil, err
 	}
+	if err := logprobOptions(&r, chat, &j.opt); err != nil {
+		return nil, err
+	}
 	return j, nil
+}
+
+// logprobOptions reads logprobs and top_logprobs: chat's logprobs is a
+// boolean with top_logprobs beside it, a text completion's logprobs the
+// number of alternatives.
+func logprobOptions(r *genRequest, chat bool, o *session.GenOptions) error {
+	raw := r.Logprobs
+	if len(raw) == 0 || string(raw) == "null" {
+		if r.TopLogprobs != nil && *r.TopLogprobs > 0 {
+			return bad("top_logprobs", "top_logprobs needs logprobs")
+		}
+		return nil
+	}
+	if chat {
+		if json.Unmarshal(raw, &o.LogProbs) != nil {
+			return bad("logprobs", "logprobs must be a boolean")
+		}
+		if r.TopLogprobs != nil {
+			if *r.TopLogprobs < 0 || *r.TopLogprobs > session.MaxTopLogProbs {
+				return bad("top_logprobs", "top_logprobs must be an integer in [0, %d]", session.MaxTopLogProbs)
+			}
+			if !o.LogProbs && *r.TopLogprobs > 0 {
+				return bad("top_logprobs", "top_logprobs needs logprobs true")
+			}
+			o.TopLogProbs = *r.TopLogprobs
+		}
+		return nil
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil || n < 0 || n > session.MaxTopLogProbs {
+		return bad("logprobs", "logprobs must be an integer in [0, %d]", session.MaxTopLogProbs)
+	}
+	o.LogProbs, o.TopLogProbs = true, n
+	return nil
 }
 
 // contentText joins a message's content: a string, or an array of parts

@@ -166,8 +166,8 @@ func TestHTTPNodeSDKs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "pass 11\n") {
-		t.Fatalf("node --test did not pass the 11 tests:\n%s", out)
+	if !strings.Contains(string(out), "pass 12\n") {
+		t.Fatalf("node --test did not pass the 12 tests:\n%s", out)
 	}
 	// Two chat turns on openai-chat: two user turns in the session (TEXT
 	// leaves out the special tokens around the roles; Qwen2's template

@@ -543,6 +543,9 @@ func (e *Engine) afterLogits(j *Job) {
 	if j.matcher != nil {
 		j.matcher.Feed(e.Tok.Piece(t)) // draw allowed it
 	}
+	if j.Opt.LogProbs {
+		j.LogProbs = append(j.LogProbs, tokenLogProb(j.st.Logits(), t, j.Opt.TopLogProbs))
+	}
 	e.stats.TokensGenerated++
 	j.GeneratedTokens++
 	piece := j.dec.Push(t)

@@ -30,6 +30,11 @@ type GenOptions struct {
 	// Format constrains the reply to JSON (jsonmask.AnyJSON) or to a
 	// JSON Schema (GEN … JSON / SCHEMA, format.go); nil: free text.
 	Format *jsonmask.Schema
+	// LogProbs records each generated token's log-probability in
+	// Job.LogProbs, with TopLogProbs alternatives (at most
+	// MaxTopLogProbs).
+	LogProbs    bool
+	TopLogProbs int
 }
 
 // DefaultGenOptions are GEN's defaults (as llama.cpp's server samples).
@@ -121,9 +126,12 @@ type Job struct {
 	CachedTokens     int // of those, reused from the prefix cache (in RAM or in the store)
 	DiskCachedTokens int // of those, read from the session store's pages
 	GeneratedTokens  int
-	StopReason       string
-	PrefillTime      time.Duration
-	DecodeTime       time.Duration
+	// LogProbs has an entry per generated token (Opt.LogProbs), the end
+	// token excepted; a STOP string's tokens are among them.
+	LogProbs    []TokenLogProb
+	StopReason  string
+	PrefillTime time.Duration
+	DecodeTime  time.Duration
 	// RunTime is how long the job ran, from its start to its end: not the
 	// time it waited behind another job on its key (as Redis counts a
 	// blocked command's work, not its wait).

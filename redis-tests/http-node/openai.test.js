@@ -93,6 +93,23 @@ test('response_format json_schema and json_object: every reply parses and valida
     (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format');
 });
 
+test('logprobs and top_logprobs, streamed and not', async () => {
+  const req = { model: 'any', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2 };
+  const a = await client.chat.completions.create(req);
+  const content = a.choices[0].logprobs.content;
+  assert.equal(content.length, a.usage.completion_tokens);
+  assert.equal(content.map((e) => Buffer.from(e.bytes).toString('latin1')).join(''), Buffer.from(a.choices[0].message.content).toString('latin1'));
+  for (const e of content) {
+    assert.equal(e.top_logprobs.length, 2);
+    assert.ok(e.logprob <= 0 && e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob);
+    assert.equal(e.logprob, e.top_logprobs[0].logprob, 'greedy draws the best');
+  }
+  const stream = await client.chat.completions.create({ ...req, stream: true });
+  const streamed = [];
+  for await (const chunk of stream) for (const c of chunk.choices) streamed.push(...(c.logprobs?.content ?? []));
+  assert.deepEqual(streamed.map((e) => e.logprob), content.map((e) => e.logprob));
+});
+
 test('text completion on a session named in the body, streamed and not', async () => {
   const a = await client.completions.create({ model: 'any', prompt: 'Once upon a time', max_tokens: 6, seed: 5, session: 'openai-text' });
   assert.equal(a.object, 'text_completion');
