@@ -235,10 +235,13 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		}
 		return a.e.OffLoop(sj, enc, ctx.Done())
 	}
+	if j.tools != nil && j.tools.force != "" && !a.e.HermesTools() {
+		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls as <tool_call> blocks (Hermes, Qwen)")
+	}
 	var toks []int32 // a stateless chat: the whole conversation, rendered
 	if j.chat && j.session == "" {
 		var err error
-		if !encode(nil, func() { toks, err = a.e.EncodeMessages(j.messages) }) {
+		if !encode(nil, func() { toks, err = a.e.EncodeMessages(j.messages, j.toolList()) }) {
 			return nil, ctx.Err()
 		}
 		if err != nil {
@@ -264,6 +267,7 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		switch {
 		case j.chat && !discard:
 			sj = session.NewChatMessages(db, key, j.messages, j.opt)
+			sj.Tools = j.toolList()
 		case j.chat:
 			o := j.opt
 			o.Chat = false // rendered already; Chat would render it again

@@ -42,8 +42,19 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		}
 		w.Header().Set("Content-Type", "application/json")
 		m := out.whole(sj)
+		choice := m["choices"].([]any)[0].(map[string]any)
 		if j.opt.LogProbs {
-			m["choices"].([]any)[0].(map[string]any)["logprobs"] = a.logprobs(sj.LogProbs, chat, len(sj.Text))
+			choice["logprobs"] = a.logprobs(sj.LogProbs, chat, len(sj.Text))
+		}
+		if chat && j.tools != nil {
+			if text, calls := parseCalls(string(sj.Text), "call_"); len(calls) > 0 {
+				msg := choice["message"].(map[string]any)
+				msg["content"], msg["tool_calls"] = nil, openAICalls(calls, false)
+				if text != "" {
+					msg["content"] = text
+				}
+				choice["finish_reason"] = "tool_calls"
+			}
 		}
 		json.NewEncoder(w).Encode(m)
 		return
@@ -60,6 +71,10 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		}
 		return err == nil
 	}
+	var tw *toolWatch // holds back a tool call's text while it streams
+	if chat && j.tools != nil {
+		tw = &toolWatch{}
+	}
 	if chat && !send(out.chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
 		a.cancel(sj)
 		return
@@ -73,9 +88,15 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		}
 		pieces, done := ev.take()
 		for _, p := range pieces {
+			text := p.text
+			if tw != nil {
+				if text = tw.push(p.text); len(text) == 0 {
+					continue
+				}
+			}
 			var c map[string]any
 			if chat {
-				c = out.chunk(map[string]any{"content": string(p.text)}, nil)
+				c = out.chunk(map[string]any{"content": string(text)}, nil)
 			} else {
 				c = out.textChunk(string(p.text), nil)
 			}
@@ -96,6 +117,15 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		return
 	}
 	fr := finishReason(sj.StopReason)
+	if tw != nil {
+		_, calls := parseCalls(string(sj.Text), "call_")
+		if len(calls) > 0 {
+			send(out.chunk(map[string]any{"tool_calls": openAICalls(calls, true)}, nil))
+			fr = "tool_calls"
+		} else if rest := sj.Text[tw.emitted:]; len(rest) > 0 {
+			send(out.chunk(map[string]any{"content": string(rest)}, nil))
+		}
+	}
 	if chat {
 		send(out.chunk(map[string]any{}, fr))
 	} else {

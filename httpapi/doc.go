@@ -43,6 +43,11 @@
 // n most likely alternatives (session.TokenLogProb), streamed with the
 // pieces they spell.
 //
+// tools and tool_choice (tools.go): the tools go to the model's chat
+// template; Hermes <tool_call> blocks in the reply come back as OpenAI
+// tool_calls or Anthropic tool_use blocks; a forced tool_choice
+// constrains the reply to one such block.
+//
 // A client that goes away before its reply is done cancels its job as
 // CLIENT KILL does a GEN's: the key is left as it was.
 package httpapi

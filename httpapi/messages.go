@@ -23,6 +23,70 @@ type messagesRequest struct {
 	StopSequences []string        `json:"stop_sequences"`
 	Stream        bool            `json:"stream"`
 	Session       string          `json:"session"`
+	Tools         []struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		InputSchema json.RawMessage `json:"input_schema"`
+	} `json:"tools"`
+	ToolChoice *struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+	} `json:"tool_choice"`
+}
+
+// anthropicBlock is one content block of a message.
+type anthropicBlock struct {
+	Type      string          `json:"type"`
+	Text      string          `json:"text"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+	ToolUseID string          `json:"tool_use_id"`
+	Content   json.RawMessage `json:"content"`
+}
+
+// anthropicMessages re-expresses one Anthropic message as chat completion
+// messages: tool_use blocks become the assistant's tool_calls, each
+// tool_result a tool message (before the user's text).
+func anthropicMessages(i int, m chatMessage) ([]any, error) {
+	var blocks []anthropicBlock
+	if json.Unmarshal(m.Content, &blocks) != nil {
+		return []any{m}, nil // a string: as it is
+	}
+	at := func(k int) string { return fmt.Sprintf("messages.%d.content.%d", i, k) }
+	var out, calls []any
+	text := ""
+	for k, b := range blocks {
+		switch {
+		case b.Type == "text":
+			text += b.Text
+		case b.Type == "tool_use" && m.Role == "assistant":
+			input := b.Input
+			if len(input) == 0 || string(input) == "null" {
+				input = json.RawMessage("{}")
+			}
+			calls = append(calls, map[string]any{"id": b.ID, "type": "function", "function": map[string]any{"name": b.Name, "arguments": string(input)}})
+		case b.Type == "tool_result" && m.Role == "user":
+			c, err := contentText(b.Content)
+			if err != nil {
+				return nil, bad(at(k), "%v", err)
+			}
+			out = append(out, map[string]any{"role": "tool", "tool_call_id": b.ToolUseID, "content": c})
+		default:
+			return nil, bad(at(k), "content block type '%s' is not supported here", b.Type)
+		}
+	}
+	switch {
+	case m.Role == "assistant":
+		msg := map[string]any{"role": "assistant", "content": text}
+		if calls != nil {
+			msg["tool_calls"] = calls
+		}
+		out = append(out, msg)
+	case text != "" || len(out) == 0:
+		out = append(out, map[string]any{"role": m.Role, "content": text})
+	}
+	return out, nil
 }
 
 // decodeMessages reads a /v1/messages body into the same job a chat
@@ -60,9 +124,36 @@ func decodeMessages(body []byte, header string) (*job, error) {
 		if m.Role != "user" && m.Role != "assistant" {
 			return nil, bad(fmt.Sprintf("messages.%d.role", i), "role must be user or assistant")
 		}
-		msgs = append(msgs, m)
+		ms, err := anthropicMessages(i, m)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, ms...)
 	}
 	c["messages"] = msgs
+	if len(r.Tools) > 0 {
+		var tools []any
+		for _, t := range r.Tools {
+			params := t.InputSchema
+			if len(params) == 0 {
+				params = json.RawMessage(`{"type":"object"}`)
+			}
+			tools = append(tools, map[string]any{"type": "function", "function": map[string]any{"name": t.Name, "description": t.Description, "parameters": params}})
+		}
+		c["tools"] = tools
+	}
+	if tc := r.ToolChoice; tc != nil {
+		switch tc.Type {
+		case "auto", "none":
+			c["tool_choice"] = tc.Type
+		case "any":
+			c["tool_choice"] = "required"
+		case "tool":
+			c["tool_choice"] = map[string]any{"type": "function", "function": map[string]any{"name": tc.Name}}
+		default:
+			return nil, bad("tool_choice", "tool_choice.type must be auto, any, tool or none")
+		}
+	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, bad("", "%v", err)
@@ -128,7 +219,19 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(msg([]any{map[string]any{"type": "text", "text": string(sj.Text)}}, stopReason(sj.StopReason), sj))
+		content, stop := []any{map[string]any{"type": "text", "text": string(sj.Text)}}, stopReason(sj.StopReason)
+		if j.tools != nil {
+			if text, calls := parseCalls(string(sj.Text), "toolu_"); len(calls) > 0 {
+				content, stop = nil, "tool_use"
+				if text != "" {
+					content = append(content, map[string]any{"type": "text", "text": text})
+				}
+				for _, c := range calls {
+					content = append(content, map[string]any{"type": "tool_use", "id": c.id, "name": c.name, "input": c.input})
+				}
+			}
+		}
+		json.NewEncoder(w).Encode(msg(content, stop, sj))
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -142,6 +245,10 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 			fl.Flush()
 		}
 		return err == nil
+	}
+	var tw *toolWatch // holds back a tool call's text while it streams
+	if j.tools != nil {
+		tw = &toolWatch{}
 	}
 	if !send("message_start", map[string]any{"type": "message_start", "message": msg([]any{}, nil, nil)}) ||
 		!send("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}}) {
@@ -157,7 +264,13 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 		pieces, done := ev.take()
 		for _, p := range pieces {
-			if !send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(p.text)}}) {
+			text := p.text
+			if tw != nil {
+				if text = tw.push(p.text); len(text) == 0 {
+					continue
+				}
+			}
+			if !send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(text)}}) {
 				a.cancel(sj)
 				return
 			}
@@ -171,8 +284,25 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		send("error", map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": sj.Err.Error()}})
 		return
 	}
+	stop := stopReason(sj.StopReason)
+	var calls []toolCall
+	if tw != nil {
+		if _, calls = parseCalls(string(sj.Text), "toolu_"); len(calls) == 0 {
+			if rest := sj.Text[tw.emitted:]; len(rest) > 0 {
+				send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(rest)}})
+			}
+		}
+	}
 	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
-	send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stopReason(sj.StopReason), "stop_sequence": nil},
+	for i, c := range calls {
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": i + 1,
+			"content_block": map[string]any{"type": "tool_use", "id": c.id, "name": c.name, "input": map[string]any{}}})
+		send("content_block_delta", map[string]any{"type": "content_block_delta", "index": i + 1,
+			"delta": map[string]any{"type": "input_json_delta", "partial_json": c.args}})
+		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": i + 1})
+		stop = "tool_use"
+	}
+	send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
 		"usage": map[string]any{"output_tokens": sj.GeneratedTokens, "input_tokens": sj.PromptTokens - sj.CachedTokens, "cache_read_input_tokens": sj.CachedTokens}})
 	send("message_stop", map[string]any{"type": "message_stop"})
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"reddwarf/session"
+	"reddwarf/session/chattmpl"
 	"reddwarf/session/jsonmask"
 )
 
@@ -45,6 +47,8 @@ type genRequest struct {
 	// alternatives (0 to 20) for text completions.
 	Logprobs    json.RawMessage `json:"logprobs"`
 	TopLogprobs *int            `json:"top_logprobs"`
+	Tools       json.RawMessage `json:"tools"`
+	ToolChoice  json.RawMessage `json:"tool_choice"`
 	// Session names the session key, for clients that cannot set the
 	// X-Session-Key header.
 	Session string `json:"session"`
@@ -85,8 +89,17 @@ func (f *responseFormat) format() (*jsonmask.Schema, error) {
 // chatMessage's content is a string or an array of parts, of which the
 // text parts are joined.
 type chatMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role      string          `json:"role"`
+	Content   json.RawMessage `json:"content"`
+	ToolCalls []struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
+	ToolCallID string `json:"tool_call_id"`
 }
 
 // job is a decoded request, checked and ready for the loop.
@@ -97,7 +110,16 @@ type job struct {
 	opt      session.GenOptions
 	session  string
 	stream   bool
-	usage    bool // stream_options.include_usage
+	usage    bool     // stream_options.include_usage
+	tools    *toolSet // nil: none (tools.go)
+}
+
+// toolList is the tools for the template, nil for none.
+func (j *job) toolList() []any {
+	if j.tools == nil {
+		return nil
+	}
+	return j.tools.list
 }
 
 // badRequest is a request the client must fix (HTTP 400); param names
@@ -146,7 +168,20 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 			default:
 				return nil, bad(fmt.Sprintf("messages[%d].role", i), "unsupported role '%s'", m.Role)
 			}
-			j.messages = append(j.messages, session.Message{Role: m.Role, Content: text})
+			sm := session.Message{Role: m.Role, Content: text, ToolCallID: m.ToolCallID}
+			for k, c := range m.ToolCalls {
+				var args any = map[string]any{}
+				if strings.TrimSpace(c.Function.Arguments) != "" {
+					if err := json.Unmarshal([]byte(c.Function.Arguments), &args); err != nil {
+						return nil, bad(fmt.Sprintf("messages[%d].tool_calls[%d].function.arguments", i, k), "arguments must be a JSON object: %v", err)
+					}
+				}
+				if m.Role != "assistant" || c.Function.Name == "" {
+					return nil, bad(fmt.Sprintf("messages[%d].tool_calls[%d]", i, k), "tool calls belong to assistant messages and name a function")
+				}
+				sm.ToolCalls = append(sm.ToolCalls, chattmpl.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: args})
+			}
+			j.messages = append(j.messages, sm)
 		}
 		if r := j.messages[len(j.messages)-1].Role; r != "user" && r != "tool" {
 			return nil, bad("messages", "the last message must have role user or tool")
@@ -209,6 +244,17 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 	}
 	if err := logprobOptions(&r, chat, &j.opt); err != nil {
 		return nil, err
+	}
+	if chat {
+		if j.tools, err = decodeTools(r.Tools, r.ToolChoice); err != nil {
+			return nil, err
+		}
+		if j.tools != nil && j.tools.force != "" {
+			if j.opt.Format != nil {
+				return nil, bad("tool_choice", "a forced tool_choice and response_format cannot be combined")
+			}
+			j.opt.Format = j.tools.format()
+		}
 	}
 	return j, nil
 }

@@ -3,6 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reddwarf/session/jsonmask"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -118,7 +121,7 @@ reddwarf_keyspace_keys{db="3"} 5
 func TestDecodeMessages(t *testing.T) {
 	j, err := decodeMessages([]byte(`{"model":"m","max_tokens":7,"system":[{"type":"text","text":"sys"}],
 		"messages":[{"role":"user","content":"a"}],"stop_sequences":["z"],"top_k":3}`), "k")
-	if err != nil || len(j.messages) != 2 || j.messages[0] != (session.Message{Role: "system", Content: "sys"}) ||
+	if err != nil || len(j.messages) != 2 || !reflect.DeepEqual(j.messages[0], session.Message{Role: "system", Content: "sys"}) ||
 		j.opt.MaxTokens != 7 || j.opt.Sampler.TopK != 3 || !slices.Equal(j.opt.Stops, []string{"z"}) || j.session != "k" {
 		t.Fatalf("decoded %+v %v", j, err)
 	}
@@ -145,4 +148,52 @@ func FuzzDecodeMessages(f *testing.F) {
 			t.Fatalf("bad job %+v", j)
 		}
 	})
+}
+
+// TestDecodeTools: tools and tool_choice are checked; a forced choice
+// constrains the reply to a Hermes block; Anthropic's tool_use and
+// tool_result blocks become tool_calls and tool messages.
+func TestDecodeTools(t *testing.T) {
+	tools := `"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}},{"type":"function","function":{"name":"g"}}]`
+	for body, param := range map[string]string{
+		`{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"web"}]}`:                                                                                     "tools[0].type",
+		`{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]}`:                                                      "tools[0].function.name",
+		`{"messages":[{"role":"user","content":"x"}],` + tools + `,"tool_choice":"always"}`:                                                                         "tool_choice",
+		`{"messages":[{"role":"user","content":"x"}],` + tools + `,"tool_choice":{"type":"function","function":{"name":"h"}}}`:                                      "tool_choice",
+		`{"messages":[{"role":"user","content":"x"}],"tool_choice":"required"}`:                                                                                     "tool_choice",
+		`{"messages":[{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{oops"}}]},{"role":"user","content":"x"}]}`: "messages[0].tool_calls[0].function.arguments",
+		`{"messages":[{"role":"user","content":"x"}],` + tools + `,"tool_choice":"required","response_format":{"type":"json_object"}}`:                              "tool_choice",
+	} {
+		_, err := decodeRequest([]byte(body), true, "")
+		var br *badRequest
+		if !errors.As(err, &br) || br.param != param {
+			t.Errorf("%s: %v, want a 400 on %s", body, err, param)
+		}
+	}
+	j, err := decodeRequest([]byte(`{"messages":[{"role":"user","content":"x"}],`+tools+`,"tool_choice":{"type":"function","function":{"name":"f"}}}`), true, "")
+	if err != nil || j.opt.Format == nil || len(j.toolList()) != 2 {
+		t.Fatalf("forced: %+v %v", j, err)
+	}
+	m := jsonmask.NewMatcher(j.opt.Format)
+	if !m.Feed([]byte("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>")) || !m.Done() {
+		t.Fatal("the forced format refuses a valid call")
+	}
+	if m := jsonmask.NewMatcher(j.opt.Format); m.Feed([]byte(`<tool_call>\n{"name": "g"`)) {
+		t.Fatal("the forced format lets another tool be called")
+	}
+	if j, err := decodeRequest([]byte(`{"messages":[{"role":"user","content":"x"}],`+tools+`,"tool_choice":"none"}`), true, ""); err != nil || j.tools != nil {
+		t.Fatalf("tool_choice none: %+v %v", j, err)
+	}
+	j, err = decodeMessages([]byte(`{"max_tokens":9,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"any"},"messages":[
+		{"role":"user","content":"q"},
+		{"role":"assistant","content":[{"type":"text","text":"let me see"},{"type":"tool_use","id":"t1","name":"f","input":{"a":1}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"42"},{"type":"text","text":"thanks"}]}]}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("%+v", j.messages)
+	want := `[{Role:user Content:q ToolCalls:[] ToolCallID:} {Role:assistant Content:let me see ToolCalls:[{ID:t1 Name:f Arguments:map[a:1]}] ToolCallID:} {Role:tool Content:42 ToolCalls:[] ToolCallID:t1} {Role:user Content:thanks ToolCalls:[] ToolCallID:}]`
+	if got != want || j.tools == nil || j.tools.force != "*" {
+		t.Fatalf("anthropic blocks became %s (force %v)\nwant %s", got, j.tools, want)
+	}
 }

@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,16 +11,24 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"reddwarf/infer/gguf"
 )
 
 // startHTTPServer runs reddwarf with a qwen2 synth model (ChatML, Qwen2's
 // real vocabulary), requirepass pw and the HTTP front end on a free port;
 // it returns the server, its HTTP base URL and an authenticated client.
 func startHTTPServer(t *testing.T, pw string) (*Server, string, *redis.Client) {
+	vocab, _ := filepath.Abs("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
+	return startHTTPServerVocab(t, pw, vocab)
+}
+
+// startHTTPServerVocab is startHTTPServer with the tokenizer (and chat
+// template) of the GGUF vocab.
+func startHTTPServerVocab(t *testing.T, pw, vocab string) (*Server, string, *redis.Client) {
 	t.Helper()
 	onlyReddwarf(t)
 	model := filepath.Join(t.TempDir(), "qwen2.gguf")
-	vocab, _ := filepath.Abs("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
 	synth := exec.Command(serverBinary, "synth", "--arch", "qwen2", "--shape", "tiny", "--quant", "q8_0", "--vocab", vocab, "-o", model)
 	if out, err := synth.CombinedOutput(); err != nil {
 		t.Fatalf("reddwarf synth: %v\n%s", err, out)
@@ -136,6 +145,97 @@ func TestHTTPChatHistory(t *testing.T) {
 	}
 }
 
+// hermesVocab writes Qwen2's vocabulary with Qwen2.5's chat template,
+// which lists tools and writes tool calls as Hermes <tool_call> blocks
+// (the vocabulary's own Qwen2 template has no tools).
+func hermesVocab(t *testing.T) string {
+	t.Helper()
+	f, err := gguf.Open("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tmpl, err := os.ReadFile("../session/chattmpl/testdata/Qwen-Qwen2.5-7B-Instruct.jinja")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := gguf.NewWriter(&buf)
+	for _, kv := range f.KVs {
+		v := kv.Value
+		if kv.Key == "tokenizer.chat_template" {
+			v = string(tmpl)
+		}
+		if err := w.AddKV(kv.Key, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := f.Get("tokenizer.chat_template"); !ok {
+		w.AddKV("tokenizer.chat_template", string(tmpl))
+	}
+	if err := w.WriteHeader(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "vocab-qwen2-hermes.gguf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestHTTPToolCalls runs http-node/tools.test.js (tool calls through both
+// SDKs) on a model with a Hermes template, then checks what the tool
+// results left in the sessions.
+func TestHTTPToolCalls(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the SDK tests need node and npm")
+	}
+	_, url, c := startHTTPServerVocab(t, "sdk-pass", hermesVocab(t))
+	dir, _ := filepath.Abs("http-node")
+	npmCI(t, dir)
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "tools.test.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "REDDWARF_HTTP_URL="+url, "REDDWARF_PASSWORD=sdk-pass", "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "pass 3\n") {
+		t.Fatalf("node --test did not pass the 3 tests:\n%s", out)
+	}
+	// The call the model was made to write, the tool's result as the
+	// template renders it, and a new assistant turn after it.
+	for key, result := range map[string]string{"tools-openai": `{"temp":21}`, "tools-anthropic": "sunny"} {
+		text := str(t, c, "TEXT", key)
+		if !strings.Contains(text, "<tool_call>\n{\"name\"") || !strings.Contains(text, "\n</tool_call>") ||
+			!strings.Contains(text, "user\n<tool_response>\n"+result+"\n</tool_response>\nassistant\n") || !strings.Contains(text, "get_weather") {
+			t.Fatalf("%s holds %q", key, text)
+		}
+	}
+}
+
+// npmCI installs http-node's packages (pinned by package-lock.json) the
+// first time.
+func npmCI(t *testing.T, dir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@anthropic-ai", "sdk")); err == nil {
+		return
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Skip("npm is not installed: the SDK tests need it (npm ci in " + dir + ")")
+	}
+	ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+	ci.Dir = dir
+	if out, err := ci.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+}
+
 // TestHTTPNodeSDKs runs http-node's tests: the official openai and
 // @anthropic-ai/sdk packages (pinned by package-lock.json, installed by
 // `npm ci` the first time) against the HTTP front end, streaming and not,
@@ -148,18 +248,8 @@ func TestHTTPNodeSDKs(t *testing.T) {
 	}
 	_, url, c := startHTTPServer(t, "sdk-pass")
 	dir, _ := filepath.Abs("http-node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@anthropic-ai", "sdk")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			t.Skip("npm is not installed: the SDK tests need it (npm ci in " + dir + ")")
-		}
-		ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-		ci.Dir = dir
-		if out, err := ci.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	cmd := exec.Command(node, "--test", "--test-reporter=spec")
+	npmCI(t, dir)
+	cmd := exec.Command(node, "--test", "--test-reporter=spec", "openai.test.js", "anthropic.test.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "REDDWARF_HTTP_URL="+url, "REDDWARF_PASSWORD=sdk-pass", "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()

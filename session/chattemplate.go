@@ -14,6 +14,7 @@ import (
 // (tokenizer.chat_template), preferred over the hard-coded ChatFormats.
 type chatTemplate struct {
 	t       *chattmpl.Template
+	hermes  bool   // the template writes tool calls as <tool_call> blocks
 	bosText string // stripped off a first turn: the job adds BOS itself
 }
 
@@ -35,7 +36,7 @@ func newChatTemplate(src string, tok *tokenizer.Tokenizer) *chatTemplate {
 	if err != nil {
 		return nil
 	}
-	c := &chatTemplate{t: t}
+	c := &chatTemplate{t: t, hermes: strings.Contains(src, chattmpl.ToolCallOpen)}
 	if tok.WantsBOS() {
 		c.bosText = bos
 	}
@@ -72,15 +73,15 @@ var errTemplateAppend = errors.New("the model's chat template does not render a 
 // apply only to how the stand-in is closed, never to the session's
 // tokens, which stay as the model produced them.
 func (c *chatTemplate) render(prompt string, first bool, lastEnd string, think bool) (string, error) {
-	return c.renderTail([]chattmpl.Message{{Role: "user", Content: prompt}}, first, lastEnd, think)
+	return c.renderTail([]chattmpl.Message{{Role: "user", Content: prompt}}, first, lastEnd, think, nil)
 }
 
 // renderTail is render for any messages appended at once (an HTTP request
 // continuing a session with, say, a tool result and a user message): the
 // template over msgs alone for a first turn, else the difference between
 // the stand-in exchange and the stand-in followed by msgs.
-func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd string, think bool) (string, error) {
-	extra := map[string]any{"enable_thinking": think}
+func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd string, think bool, tools []any) (string, error) {
+	extra := templateVars(think, tools)
 	if first {
 		s, err := c.t.Render(msgs, true, extra)
 		if err != nil {
@@ -112,13 +113,13 @@ func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd s
 // (renderTail) as token ids: each message's text stands in as a
 // placeholder, so the template's markers become special tokens and the
 // messages' own text stays text, as encodeMessages does.
-func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, prev []int32, think bool) ([]int32, error) {
+func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, tools []any, prev []int32, think bool) ([]int32, error) {
 	lastEnd := ""
 	if n := len(prev); n > 0 && tok.IsEOG(prev[n-1]) {
 		lastEnd = tok.Text(prev[n-1])
 	}
 	ms := placeholders(msgs)
-	s, err := c.renderTail(ms, len(prev) == 0, lastEnd, think)
+	s, err := c.renderTail(ms, len(prev) == 0, lastEnd, think, tools)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,8 @@ func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, prev
 func placeholders(msgs []Message) []chattmpl.Message {
 	ms := make([]chattmpl.Message, len(msgs))
 	for i, m := range msgs {
-		ms[i] = chattmpl.Message{Role: m.Role, Content: fmt.Sprintf("\x01reddwarf-message-%d\x01", i)}
+		ms[i] = chattmpl.Message{Role: m.Role, Content: fmt.Sprintf("\x01reddwarf-message-%d\x01", i),
+			ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID}
 	}
 	return ms
 }
@@ -187,11 +189,21 @@ func (c *chatTemplate) encode(tok *tokenizer.Tokenizer, prompt string, prev []in
 // the messages' text stays text. For templates that render a turn the
 // same whether or not more follow (Qwen2, Llama 3), these are the tokens
 // a session that had the conversation turn by turn through GEN CHAT holds.
-func (c *chatTemplate) encodeMessages(tok *tokenizer.Tokenizer, msgs []Message, think bool) ([]int32, error) {
+func (c *chatTemplate) encodeMessages(tok *tokenizer.Tokenizer, msgs []Message, tools []any, think bool) ([]int32, error) {
 	ms := placeholders(msgs)
-	s, err := c.t.Render(ms, true, map[string]any{"enable_thinking": think})
+	s, err := c.t.Render(ms, true, templateVars(think, tools))
 	if err != nil {
 		return nil, err
 	}
 	return encodeFilled(tok, strings.TrimPrefix(s, c.bosText), ms, msgs), nil
+}
+
+// templateVars are the variables a rendering adds to the messages:
+// enable_thinking, and tools when a request gives some.
+func templateVars(think bool, tools []any) map[string]any {
+	v := map[string]any{"enable_thinking": think}
+	if len(tools) > 0 {
+		v["tools"] = tools
+	}
+	return v
 }

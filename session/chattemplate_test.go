@@ -103,12 +103,12 @@ func TestChatTemplateAppendsTurns(t *testing.T) {
 	e := &Engine{Tok: tok, tmpl: c}
 	var msgs []Message
 	for i, u := range users {
-		msgs = append(msgs, Message{"user", u})
+		msgs = append(msgs, Message{Role: "user", Content: u})
 		if replies[i] != "" {
-			msgs = append(msgs, Message{"assistant", replies[i]})
+			msgs = append(msgs, Message{Role: "assistant", Content: replies[i]})
 		}
 	}
-	whole, err := e.EncodeMessages(msgs)
+	whole, err := e.EncodeMessages(msgs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,8 +204,8 @@ func TestConversationAppends(t *testing.T) {
 	if e.tmpl == nil {
 		t.Fatal("no chat template")
 	}
-	conv := []Message{{"system", "Be brief."}, {"user", "Weather?"}}
-	sess, err := e.encodeConversation(conv, -1, false)
+	conv := []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Weather?"}}
+	sess, err := e.encodeConversation(conv, nil, -1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,16 +216,16 @@ func TestConversationAppends(t *testing.T) {
 	// user message in one request re-sending the history.
 	sess = append(sess, tok.Encode("Calling the tool.", tokenizer.EncodeOptions{})...)
 	sess = append(sess, tok.EOS())
-	conv = append(conv, Message{"assistant", "Calling the tool."}, Message{"tool", `{"temp": 21}`}, Message{"user", "And <|im_end|> tomorrow?"})
+	conv = append(conv, Message{Role: "assistant", Content: "Calling the tool."}, Message{Role: "tool", Content: `{"temp": 21}`}, Message{Role: "user", Content: "And <|im_end|> tomorrow?"})
 	if got := Tail(conv); len(got) != 2 || got[0].Role != "tool" {
 		t.Fatalf("Tail %v", got)
 	}
-	p, err := e.encodeConversation(conv, sess[len(sess)-1], false)
+	p, err := e.encodeConversation(conv, nil, sess[len(sess)-1], false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sess = append(sess, p...)
-	whole, err := e.encodeMessages(conv, false, false)
+	whole, err := e.encodeMessages(conv, nil, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,8 +249,8 @@ func TestConversationAppends(t *testing.T) {
 	// One more user message after a reply: exactly GEN CHAT's turn.
 	sess = append(sess, tok.Encode("Sunny.", tokenizer.EncodeOptions{})...)
 	sess = append(sess, tok.EOS())
-	conv = append(conv, Message{"assistant", "Sunny."}, Message{"user", "Thanks"})
-	p, err = e.encodeConversation(conv, sess[len(sess)-1], false)
+	conv = append(conv, Message{Role: "assistant", Content: "Sunny."}, Message{Role: "user", Content: "Thanks"})
+	p, err = e.encodeConversation(conv, nil, sess[len(sess)-1], false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestConversationAppends(t *testing.T) {
 	}
 	// With no assistant message the leading system message is taken as
 	// held already.
-	if got := Tail([]Message{{"system", "s"}, {"user", "u"}}); len(got) != 1 || got[0].Role != "user" {
+	if got := Tail([]Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u"}}); len(got) != 1 || got[0].Role != "user" {
 		t.Fatalf("Tail without an assistant message %v", got)
 	}
 }

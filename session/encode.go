@@ -113,13 +113,13 @@ func (e *Engine) Encoder(j *Job) func() {
 		j.encodeStop = make(chan struct{})
 	}
 	last := e.lastToken(j.DB, j.Key)
-	text, chat, conv, think, isChat := j.text, j.chat, j.conv, j.Opt.Think, j.Opt.Chat
+	text, chat, conv, tools, think, isChat := j.text, j.chat, j.conv, j.Tools, j.Opt.Think, j.Opt.Chat
 	return func() {
 		var p []int32
 		var err error
 		switch {
 		case conv != nil:
-			p, err = e.encodeConversation(conv, last, think)
+			p, err = e.encodeConversation(conv, tools, last, think)
 		case isChat:
 			p, err = e.encodeChat(chat, last, think)
 		default:
@@ -164,7 +164,7 @@ func (e *Engine) promptFor(j *Job, st *infer.State) error {
 	if !j.encodedFor(last) {
 		switch {
 		case j.conv != nil:
-			j.prompt, j.encErr = e.encodeConversation(j.conv, last, j.Opt.Think)
+			j.prompt, j.encErr = e.encodeConversation(j.conv, j.Tools, last, j.Opt.Think)
 		case j.Opt.Chat:
 			j.prompt, j.encErr = e.encodeChat(j.chat, last, j.Opt.Think)
 		default:

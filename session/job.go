@@ -75,6 +75,9 @@ type Job struct {
 	// to its key (a stateless HTTP request): the key is never written, and
 	// the pages still go to the prefix cache.
 	Discard bool
+	// Tools are a chat request's tools (decoded JSON, OpenAI's list),
+	// given to the chat template with its messages (NewChatMessages).
+	Tools []any
 
 	prompt []int32 // tokens to append, without BOS
 	text   string  // a text prompt: prompt is its encoding (encode.go)

@@ -4,12 +4,17 @@ import (
 	"errors"
 
 	"reddwarf/infer/tokenizer"
+	"reddwarf/session/chattmpl"
 )
 
 // Message is one turn of a conversation given whole (an HTTP chat
 // request): Role is "system", "developer", "user", "assistant" or "tool".
 type Message struct {
 	Role, Content string
+	// ToolCalls are an assistant turn's function calls, ToolCallID the
+	// call a tool turn answers.
+	ToolCalls  []chattmpl.ToolCall
+	ToolCallID string
 }
 
 // systemTurns are how the formats that have a system role open and close
@@ -26,19 +31,23 @@ var systemTurns = map[string][2]string{
 // stateless request re-sending its history finds it in the prefix cache.
 // A model with its own chat template renders the whole conversation
 // through it (chatTemplate.encodeMessages).
-func (e *Engine) EncodeMessages(msgs []Message) ([]int32, error) {
+//
+// tools (decoded JSON, OpenAI's tool list) are given to the template,
+// which usually lists them in its system turn; the hard-coded formats
+// ignore them.
+func (e *Engine) EncodeMessages(msgs []Message, tools []any) ([]int32, error) {
 	if len(msgs) == 0 || (msgs[len(msgs)-1].Role != "user" && msgs[len(msgs)-1].Role != "tool") {
 		return nil, errors.New("the last message must have role user or tool")
 	}
-	return e.encodeMessages(msgs, false, false)
+	return e.encodeMessages(msgs, tools, false, false)
 }
 
 // encodeMessages renders msgs (EncodeMessages) for a session that is empty
 // or, with the ChatFormat fallback, ends with the previous assistant
 // turn's end token (afterEnd); think asks a reasoning model to think.
-func (e *Engine) encodeMessages(msgs []Message, afterEnd, think bool) ([]int32, error) {
+func (e *Engine) encodeMessages(msgs []Message, tools []any, afterEnd, think bool) ([]int32, error) {
 	if e.tmpl != nil {
-		return e.tmpl.encodeMessages(e.Tok, msgs, think)
+		return e.tmpl.encodeMessages(e.Tok, msgs, tools, think)
 	}
 	f := e.chat
 	if f == nil {
@@ -73,6 +82,11 @@ func (e *Engine) encodeMessages(msgs []Message, afterEnd, think bool) ([]int32, 
 	return out, nil
 }
 
+// HermesTools reports whether the model's chat template asks for tool
+// calls in the Hermes format (<tool_call> blocks), which the HTTP front
+// end parses and can force.
+func (e *Engine) HermesTools() bool { return e.tmpl != nil && e.tmpl.hermes }
+
 // Tail is what a request continuing a session appends of its messages
 // msgs: those after the last assistant message, the key holding the
 // conversation up to it; when there is none, all but the leading
@@ -96,21 +110,21 @@ func Tail(msgs []Message) []Message {
 // Tail. A lone user turn is rendered exactly as GEN CHAT renders it, so
 // requests sending one message at a time and GEN CHAT turns make the same
 // tokens. Any goroutine.
-func (e *Engine) encodeConversation(msgs []Message, last int32, think bool) ([]int32, error) {
+func (e *Engine) encodeConversation(msgs []Message, tools []any, last int32, think bool) ([]int32, error) {
 	if last >= 0 {
 		msgs = Tail(msgs)
 	}
 	if len(msgs) == 0 {
 		return nil, errors.New("no message to append after the last assistant message")
 	}
-	if len(msgs) == 1 && msgs[0].Role == "user" {
+	if len(msgs) == 1 && msgs[0].Role == "user" && (last >= 0 || len(tools) == 0) {
 		return e.encodeChat(msgs[0].Content, last, think)
 	}
 	if last < 0 {
-		return e.encodeMessages(msgs, false, think)
+		return e.encodeMessages(msgs, tools, false, think)
 	}
 	if e.tmpl != nil {
-		return e.tmpl.encodeTail(e.Tok, msgs, []int32{last}, think)
+		return e.tmpl.encodeTail(e.Tok, msgs, tools, []int32{last}, think)
 	}
 	if e.chat == nil {
 		return nil, ErrNoChatFormat
@@ -119,5 +133,5 @@ func (e *Engine) encodeConversation(msgs []Message, last int32, think bool) ([]i
 	if id, ok := e.Tok.Lookup(e.chat.turnEnd); ok {
 		afterEnd = last == id
 	}
-	return e.encodeMessages(msgs, afterEnd, think)
+	return e.encodeMessages(msgs, tools, afterEnd, think)
 }

@@ -18,10 +18,21 @@ import (
 	"github.com/ardanlabs/jinja"
 )
 
-// Message is one turn of a conversation.
+// Message is one turn of a conversation: an assistant turn may carry
+// tool calls, a "tool" turn answers the call ToolCallID.
 type Message struct {
-	Role    string
-	Content string
+	Role       string
+	Content    string
+	ToolCalls  []ToolCall
+	ToolCallID string
+}
+
+// ToolCall is a function call an assistant turn made. Arguments is the
+// decoded JSON object (templates render it with tojson).
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments any
 }
 
 // Template is a compiled chat template with the vocabulary's BOS and EOS
@@ -49,7 +60,8 @@ func Compile(src, bos, eos string) (tmpl *Template, err error) {
 }
 
 // Render renders msgs; addGen opens the assistant's turn after them.
-// extra adds template variables (enable_thinking, date_string...).
+// extra adds template variables (enable_thinking, date_string, tools: the
+// OpenAI-style tool list, decoded JSON).
 func (t *Template) Render(msgs []Message, addGen bool, extra map[string]any) (out string, err error) {
 	// A template may fail in ways the engine reports by panicking on
 	// shapes it does not expect; a model file is untrusted input.
@@ -60,7 +72,19 @@ func (t *Template) Render(msgs []Message, addGen bool, extra map[string]any) (ou
 	}()
 	ms := make([]any, len(msgs))
 	for i, m := range msgs {
-		ms[i] = map[string]any{"role": m.Role, "content": m.Content}
+		mm := map[string]any{"role": m.Role, "content": m.Content}
+		if len(m.ToolCalls) > 0 {
+			calls := make([]any, len(m.ToolCalls))
+			for k, c := range m.ToolCalls {
+				calls[k] = map[string]any{"id": c.ID, "type": "function",
+					"function": map[string]any{"name": c.Name, "arguments": c.Arguments}}
+			}
+			mm["tool_calls"] = calls
+		}
+		if m.ToolCallID != "" {
+			mm["tool_call_id"] = m.ToolCallID
+		}
+		ms[i] = mm
 	}
 	data := map[string]any{
 		"messages": ms, "add_generation_prompt": addGen,

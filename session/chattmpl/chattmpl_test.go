@@ -111,7 +111,7 @@ func TestStripChars(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := tmpl.Render([]Message{{"user", "Hello"}, {"assistant", "\n  Hi there\n"}}, false, nil)
+	got, err := tmpl.Render([]Message{{Role: "user", Content: "Hello"}, {Role: "assistant", Content: "\n  Hi there\n"}}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -266,3 +266,39 @@ func FuzzMatcher(f *testing.F) {
 		}
 	})
 }
+
+// TestAffixes: a document between fixed texts (a forced tool call), fed
+// whole, byte by byte through random replies, and completed from
+// anywhere.
+func TestAffixes(t *testing.T) {
+	s := mustCompile(t, `{"type":"object","properties":{"name":{"enum":["get_weather"]},"arguments":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city"]}},"required":["name","arguments"]}`).
+		WithAffixes("<tool_call>\n", "\n</tool_call>")
+	doc := "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"days\": 3}}\n</tool_call>"
+	m := NewMatcher(s)
+	if !m.Feed([]byte(doc)) || !m.Done() {
+		t.Fatalf("%q refused", doc)
+	}
+	for _, bad := range []string{"{", "<tool_call>\n{\"name\":\"x\"", doc + "\n", "<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"a\"}}</tool_call>"} {
+		if m := NewMatcher(s); m.Feed([]byte(bad)) && m.Done() {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for i := range len(doc) {
+		m := NewMatcher(s)
+		m.Feed([]byte(doc[:i]))
+		full := doc[:i] + m.Completion()
+		inner, ok := strings.CutPrefix(full, "<tool_call>\n")
+		inner, ok2 := strings.CutSuffix(inner, "\n</tool_call>")
+		if m2 := NewMatcher(s); !ok || !ok2 || !m2.Feed([]byte(full)) || !m2.Done() || !json.Valid([]byte(inner)) {
+			t.Fatalf("%q completed as %q", doc[:i], full)
+		}
+	}
+	// A number right before the suffix ends with it.
+	n := AnyJSON().WithAffixes("<", ">")
+	if m := NewMatcher(n); !m.Feed([]byte("<12>")) || !m.Done() {
+		t.Fatal("<12> refused")
+	}
+	if m := NewMatcher(n); !m.Feed([]byte("<12")) || m.Done() || m.Completion() != ">" {
+		t.Fatalf("<12: completion %q", NewMatcher(n).Completion())
+	}
+}

@@ -9,7 +9,7 @@ import (
 type kind uint8
 
 const (
-	kRoot    kind = iota // the document: st 0 before its value, 1 after
+	kRoot    kind = iota // the document: st 0 before its value (pos: prefix bytes matched), 1 after (pos: suffix bytes)
 	kValue               // a value of node is next (whitespace may come first)
 	kObject              // st: obj*
 	kArray               // st: arr*
@@ -98,10 +98,10 @@ func (m *Matcher) copyFrom(o *Matcher) {
 // still go on: a number's digits).
 func (m *Matcher) Done() bool {
 	if len(m.stack) == 1 {
-		return m.stack[0].st == 1
+		return m.stack[0].st == 1 && int(m.stack[0].pos) == len(m.s.suffix)
 	}
 	// A number or an enum literal at top level that could end here.
-	if len(m.stack) == 2 && m.stack[0].st == 0 {
+	if len(m.stack) == 2 && m.s.suffix == "" {
 		return m.canEnd(&m.stack[1])
 	}
 	return false
@@ -150,7 +150,7 @@ func (m *Matcher) pop(lit int) {
 	p := &m.stack[len(m.stack)-1]
 	switch p.k {
 	case kRoot:
-		p.st = 1
+		p.st, p.pos = 1, 0
 	case kObject:
 		if f.key {
 			p.st, p.cur = objColon, int8(lit)
@@ -232,7 +232,18 @@ func (m *Matcher) feedByte(c byte) bool {
 		f := &m.stack[len(m.stack)-1]
 		switch f.k {
 		case kRoot:
+			if f.st == 0 && int(f.pos) < len(m.s.prefix) {
+				if c != m.s.prefix[f.pos] {
+					return false
+				}
+				f.pos++
+				return true
+			}
 			if f.st == 1 {
+				if int(f.pos) < len(m.s.suffix) && c == m.s.suffix[f.pos] {
+					f.pos++
+					return true
+				}
 				return false // nothing after the document
 			}
 			if isSpace(c) {
@@ -505,6 +516,12 @@ func (m *Matcher) nextChunk() string {
 	f := &m.stack[len(m.stack)-1]
 	switch f.k {
 	case kRoot:
+		switch {
+		case f.st == 0 && int(f.pos) < len(m.s.prefix):
+			return m.s.prefix[f.pos:]
+		case f.st == 1:
+			return m.s.suffix[f.pos:]
+		}
 		return f.n.minimal()
 	case kValue:
 		return f.n.minimal()
@@ -548,7 +565,7 @@ func (m *Matcher) nextChunk() string {
 		case kArray:
 			return "]"
 		}
-		return ""
+		return m.s.suffix // the root's: it ends the value
 	case kObject:
 		switch f.st {
 		case objOpen, objKey:

@@ -72,6 +72,17 @@ type Schema struct {
 	nodes int
 	// key tells masks of different schemas apart in a shared cache.
 	key string
+	// prefix and suffix are text around the document (WithAffixes).
+	prefix, suffix string
+}
+
+// WithAffixes returns s with literal text before and after the document:
+// a tool call's "<tool_call>\n" and "\n</tool_call>".
+func (s *Schema) WithAffixes(prefix, suffix string) *Schema {
+	c := *s
+	c.prefix, c.suffix = prefix, suffix
+	c.key = fmt.Sprintf("%q%q", prefix, suffix) + s.key
+	return &c
 }
 
 // AnyJSON is the schema every JSON value satisfies.

@@ -1,0 +1,75 @@
+package chattmpl
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseToolCalls(t *testing.T) {
+	for _, c := range []struct {
+		in, text string
+		calls    string // the calls as JSON
+	}{
+		{"plain answer", "plain answer", "null"},
+		{"<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"days\": 3}}\n</tool_call>", "",
+			`[{"ID":"","Name":"get_weather","Arguments":{"city":"Oslo","days":3}}]`},
+		{"Let me check.\n<tool_call>\n{\"name\":\"a\",\"arguments\":{}}\n</tool_call>\n<tool_call>{\"name\":\"b\",\"arguments\":\"{\\\"x\\\":1.5}\"}</tool_call>", "Let me check.",
+			`[{"ID":"","Name":"a","Arguments":{}},{"ID":"","Name":"b","Arguments":{"x":1.5}}]`},
+		{"<tool_call>{\"name\":\"a\"}</tool_call>", "", `[{"ID":"","Name":"a","Arguments":{}}]`},
+		// Broken blocks stay text.
+		{"<tool_call>{\"name\": oops}</tool_call>", "<tool_call>{\"name\": oops}</tool_call>", "null"},
+		{"<tool_call>{\"arguments\":{}}</tool_call>", "<tool_call>{\"arguments\":{}}</tool_call>", "null"},
+		{"<tool_call>{\"name\":\"a\",\"arguments\":[1]}</tool_call>", "<tool_call>{\"name\":\"a\",\"arguments\":[1]}</tool_call>", "null"},
+		{"x <tool_call>{\"name\":\"a\"}", "x <tool_call>{\"name\":\"a\"}", "null"},
+	} {
+		text, calls := ParseToolCalls(c.in)
+		got, _ := json.Marshal(calls)
+		if text != c.text || string(got) != c.calls {
+			t.Errorf("%q: text %q calls %s, want %q %s", c.in, text, got, c.text, c.calls)
+		}
+	}
+}
+
+// TestRenderToolCalls: Qwen2.5's real template renders tools in its
+// system turn, an assistant's tool calls in the Hermes format and a tool
+// result as a <tool_response> in a user turn.
+func TestRenderToolCalls(t *testing.T) {
+	src := readTemplate(t, "Qwen-Qwen2.5-7B-Instruct.jinja")
+	tm, err := Compile(src, "", "<|im_end|>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tools []any
+	json.Unmarshal([]byte(`[{"type":"function","function":{"name":"get_weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]`), &tools)
+	out, err := tm.Render([]Message{
+		{Role: "user", Content: "Weather in Oslo?"},
+		{Role: "assistant", ToolCalls: []ToolCall{{ID: "c1", Name: "get_weather", Arguments: map[string]any{"city": "Oslo"}}}},
+		{Role: "tool", Content: `{"temp":21}`, ToolCallID: "c1"},
+	}, true, map[string]any{"tools": tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Decoded JSON objects are Go maps: tojson writes their keys sorted,
+	// where Python keeps the request's order.)
+	for _, want := range []string{"<tools>\n{\"function\": {\"description\": \"Weather of a city\", \"name\": \"get_weather\"",
+		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call><|im_end|>",
+		"<|im_start|>user\n<tool_response>\n{\"temp\":21}\n</tool_response><|im_end|>\n<|im_start|>assistant\n"} {
+		if !contains(out, want) {
+			t.Errorf("rendering lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func readTemplate(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
