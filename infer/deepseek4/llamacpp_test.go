@@ -159,6 +159,12 @@ func TestLlamaCppQ2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	// Its Q8_0 attention and shared-expert weights run repacked, as
+	// llama's do, wherever the CPU's kernels have a repacked layout: this
+	// comparison covers that path too.
+	if l := m.Arch().(*model).w.layers[2]; metalkit.Repack(l.qA).Repacked() != l.qA.Repacked() && !l.qA.Repacked() {
+		t.Errorf("attn_q_a (%v) is not repacked although this CPU's kernels have a layout for it", l.qA.Type)
+	}
 	V := m.Vocab()
 	var diffs []float64
 	agree, n := 0, 0

@@ -273,7 +273,25 @@ func (ld *loader) matrix(name string, rows, cols int) metalkit.Matrix {
 	return m
 }
 
-// experts loads a 3-D expert tensor (GGUF [cols, rows, n]) as n matrices.
+// weight is matrix for a tensor only MatMul and Row read: its data is
+// repacked into the layout the CPU kernels stream best (metalkit.Repack),
+// as llama's weights are, and the file's pages for it are released.
+func (ld *loader) weight(name string, rows, cols int) metalkit.Matrix {
+	m := ld.matrix(name, rows, cols)
+	if ld.err != nil {
+		return m
+	}
+	if p := metalkit.Repack(m); p.Repacked() {
+		m = p
+		if t, ok := ld.f.Tensor(name); ok {
+			ld.f.Release(t)
+		}
+	}
+	return m
+}
+
+// experts loads a 3-D expert tensor (GGUF [cols, rows, n]) as n matrices,
+// each repacked as weight's (only MatMul reads them).
 func (ld *loader) experts(name string, rows, cols, n int) []metalkit.Matrix {
 	t := ld.info(name, []uint64{uint64(cols), uint64(rows), uint64(n)})
 	if t == nil {
@@ -286,8 +304,22 @@ func (ld *loader) experts(name string, rows, cols, n int) []metalkit.Matrix {
 	}
 	rb := len(all.Data) / (rows * n)
 	out := make([]metalkit.Matrix, n)
+	repacked := true
 	for e := range out {
-		out[e] = metalkit.Matrix{Type: all.Type, Rows: rows, Cols: cols, Data: all.Data[e*rows*rb : (e+1)*rows*rb]}
+		m, err := metalkit.NewMatrix(all.Type, rows, cols, all.Data[e*rows*rb:(e+1)*rows*rb:(e+1)*rows*rb])
+		if err != nil {
+			ld.err = fmt.Errorf("deepseek4: tensor %s expert %d: %w", name, e, err)
+			return nil
+		}
+		if p := metalkit.Repack(m); p.Repacked() {
+			m = p
+		} else {
+			repacked = false
+		}
+		out[e] = m
+	}
+	if repacked {
+		ld.f.Release(t)
 	}
 	return out
 }
@@ -388,12 +420,12 @@ func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) 
 	ld := &loader{f: f}
 	w := &m.w
 	D, W, hcD, mix := c.Dim, c.HeadDim, c.HC*c.Dim, c.mix()
-	w.embed = ld.matrix("token_embd.weight", c.Vocab, D)
+	w.embed = ld.weight("token_embd.weight", c.Vocab, D)
 	w.outHCFn = ld.matrix("output_hc_fn.weight", c.HC, hcD)
 	w.outHCBase = ld.vector("output_hc_base.weight", c.HC)
 	w.outHCScl = ld.vector("output_hc_scale.weight", 1)
 	w.outNorm = ld.vector("output_norm.weight", D)
-	w.output = ld.matrix("output.weight", c.Vocab, D)
+	w.output = ld.weight("output.weight", c.Vocab, D)
 	w.layers = make([]layerWeights, c.Layers)
 	for i := range w.layers {
 		l := &w.layers[i]
@@ -404,38 +436,38 @@ func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) 
 		l.hcAttnScale = ld.vector(p+"hc_attn_scale.weight", 3)
 		l.hcAttnBase = ld.vector(p+"hc_attn_base.weight", mix)
 		l.attnNorm = ld.vector(p+"attn_norm.weight", D)
-		l.qA = ld.matrix(p+"attn_q_a.weight", c.QLora, D)
+		l.qA = ld.weight(p+"attn_q_a.weight", c.QLora, D)
 		l.qANorm = ld.vector(p+"attn_q_a_norm.weight", c.QLora)
-		l.qB = ld.matrix(p+"attn_q_b.weight", c.Heads*W, c.QLora)
-		l.kv = ld.matrix(p+"attn_kv.weight", W, D)
+		l.qB = ld.weight(p+"attn_q_b.weight", c.Heads*W, c.QLora)
+		l.kv = ld.weight(p+"attn_kv.weight", W, D)
 		l.kvNorm = ld.vector(p+"attn_kv_a_norm.weight", W)
 		l.sinks = ld.vector(p+"attn_sinks.weight", c.Heads)
 		l.oA = ld.matrix(p+"attn_output_a.weight", c.OGroups*c.OLora, c.Heads*W/c.OGroups)
-		l.oB = ld.matrix(p+"attn_output_b.weight", D, c.OGroups*c.OLora)
+		l.oB = ld.weight(p+"attn_output_b.weight", D, c.OGroups*c.OLora)
 		if r != 0 {
 			coff := 1
 			if r == 4 {
 				coff = 2
 			}
 			l.cmpAPE = ld.table(p+"attn_compressor_ape.weight", r, coff*W)
-			l.cmpKV = ld.matrix(p+"attn_compressor_kv.weight", coff*W, D)
-			l.cmpGate = ld.matrix(p+"attn_compressor_gate.weight", coff*W, D)
+			l.cmpKV = ld.weight(p+"attn_compressor_kv.weight", coff*W, D)
+			l.cmpGate = ld.weight(p+"attn_compressor_gate.weight", coff*W, D)
 			l.cmpNorm = ld.vector(p+"attn_compressor_norm.weight", W)
 		}
 		if r == 4 {
 			I := c.IDim
-			l.idxQB = ld.matrix(p+"indexer.attn_q_b.weight", c.IHeads*I, c.QLora)
-			l.idxProj = ld.matrix(p+"indexer.proj.weight", c.IHeads, D)
+			l.idxQB = ld.weight(p+"indexer.attn_q_b.weight", c.IHeads*I, c.QLora)
+			l.idxProj = ld.weight(p+"indexer.proj.weight", c.IHeads, D)
 			l.idxCmpAPE = ld.table(p+"indexer_compressor_ape.weight", 4, 2*I)
-			l.idxCmpKV = ld.matrix(p+"indexer_compressor_kv.weight", 2*I, D)
-			l.idxCmpGate = ld.matrix(p+"indexer_compressor_gate.weight", 2*I, D)
+			l.idxCmpKV = ld.weight(p+"indexer_compressor_kv.weight", 2*I, D)
+			l.idxCmpGate = ld.weight(p+"indexer_compressor_gate.weight", 2*I, D)
 			l.idxCmpNorm = ld.vector(p+"indexer_compressor_norm.weight", I)
 		}
 		l.hcFFNFn = ld.matrix(p+"hc_ffn_fn.weight", mix, hcD)
 		l.hcFFNScale = ld.vector(p+"hc_ffn_scale.weight", 3)
 		l.hcFFNBase = ld.vector(p+"hc_ffn_base.weight", mix)
 		l.ffnNorm = ld.vector(p+"ffn_norm.weight", D)
-		l.router = ld.matrix(p+"ffn_gate_inp.weight", c.Experts, D)
+		l.router = ld.weight(p+"ffn_gate_inp.weight", c.Experts, D)
 		if i < c.HashLayers {
 			l.tid2eid = ld.int32s(p+"ffn_gate_tid2eid.weight", c.Vocab, c.ExpertsUsed)
 			for j, e := range l.tid2eid {
@@ -453,9 +485,9 @@ func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) 
 			ld.err = fmt.Errorf("deepseek4: tensor %sffn_up_exps.weight is %v, want the type of ffn_gate_exps (%v)", p, l.upExps[0].Type, l.gateExps[0].Type)
 		}
 		if c.Shared > 0 {
-			l.gateSh = ld.matrix(p+"ffn_gate_shexp.weight", c.ExpertFFN, D)
-			l.upSh = ld.matrix(p+"ffn_up_shexp.weight", c.ExpertFFN, D)
-			l.downSh = ld.matrix(p+"ffn_down_shexp.weight", D, c.ExpertFFN)
+			l.gateSh = ld.weight(p+"ffn_gate_shexp.weight", c.ExpertFFN, D)
+			l.upSh = ld.weight(p+"ffn_up_shexp.weight", c.ExpertFFN, D)
+			l.downSh = ld.weight(p+"ffn_down_shexp.weight", D, c.ExpertFFN)
 		}
 		if ld.err != nil {
 			return nil, ld.err
