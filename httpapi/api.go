@@ -22,10 +22,25 @@ type API struct {
 	s   *server.Server
 	e   *session.Engine
 	seq uint64 // numbers stateless jobs' private keys; loop goroutine only
+
+	// A streaming client that reads too slowly loses its stream and its
+	// job, as CLIENT KILL would: when one event waits WriteTimeout to be
+	// taken by its connection, or the pieces not yet written pass
+	// MaxPending bytes (events).
+	WriteTimeout time.Duration
+	MaxPending   int
 }
 
+// Defaults of API's slow-reader bounds.
+const (
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultMaxPending   = 4 << 20
+)
+
 // New makes the front end of s and e.
-func New(s *server.Server, e *session.Engine) *API { return &API{s: s, e: e} }
+func New(s *server.Server, e *session.Engine) *API {
+	return &API{s: s, e: e, WriteTimeout: DefaultWriteTimeout, MaxPending: DefaultMaxPending}
+}
 
 // Listen opens http-port on bind's addresses and serves them in the
 // background; nothing when http-port is 0. Call before server.Start,
@@ -292,7 +307,7 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 				stale, enc = true, a.e.Encoder(sj)
 				return
 			}
-			ev.attach(sj, j.stream)
+			ev.attach(sj, j.stream, a.e.Cancel)
 			err = a.e.Submit(sj)
 		})
 		if !ok {
@@ -302,6 +317,33 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 			return sj, err
 		}
 	}
+}
+
+// sseWriter writes a stream's events, each within a.WriteTimeout (a
+// client that stops reading fails the write, not the server) and flushed.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (a *API) newSSE(w http.ResponseWriter) *sseWriter {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: a.WriteTimeout}
+}
+
+// write sends b; false when the client is gone or too slow.
+func (s *sseWriter) write(b []byte) bool {
+	if s.timeout > 0 {
+		s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) // not every writer has deadlines
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return false
+	}
+	err := s.rc.Flush()
+	return err == nil || errors.Is(err, http.ErrNotSupported)
 }
 
 // maxEncodes bounds how often submit encodes a prompt whose key keeps

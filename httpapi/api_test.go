@@ -402,3 +402,75 @@ func TestLogprobs(t *testing.T) {
 		}
 	}
 }
+
+// smallBuffers gives accepted connections a small send buffer, so a client
+// that never reads blocks the server's writes after a few KiB.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// TestSlowReader: a client that opens a stream and never reads loses its
+// job as CLIENT KILL would take it (the key keeps what it had), whether
+// the pieces waiting for it pass MaxPending or one write waits past
+// WriteTimeout; memory waiting for it stays bounded either way.
+func TestSlowReader(t *testing.T) {
+	a, _ := newTestAPI(t)
+	hs := httptest.NewUnstartedServer(a.Handler())
+	hs.Listener = smallBuffers{hs.Listener}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	for _, c := range []struct {
+		name       string
+		maxPending int
+		timeout    time.Duration
+	}{{"max-pending", 4096, 0}, {"write-timeout", 0, 300 * time.Millisecond}} {
+		t.Run(c.name, func(t *testing.T) {
+			a.MaxPending, a.WriteTimeout = c.maxPending, c.timeout
+			key := "slow-" + c.name
+			if code, m := post(t, hs, "/v1/completions", `{"prompt":"Once","max_tokens":2,"seed":1}`, "X-Session-Key", key); code != 200 {
+				t.Fatalf("%d %v", code, m)
+			}
+			before := sessionLen(a, key)
+			var generated int64
+			a.onLoop(context.Background(), func() { generated = a.e.Stats().TokensGenerated })
+			conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.(*net.TCPConn).SetReadBuffer(1024)
+			body := `{"prompt":" upon","max_tokens":1500,"temperature":1.5,"top_k":0,"seed":5,"logprobs":20,"stream":true,"session":"` + key + `"}`
+			fmt.Fprintf(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			// Never read; wait for the job to start, then to go.
+			deadline := time.Now().Add(20 * time.Second)
+			for started := false; ; {
+				busy, n := true, int64(0)
+				a.onLoop(context.Background(), func() { busy, n = a.e.HasWork(), a.e.Stats().TokensGenerated })
+				started = started || n > generated
+				if started && !busy {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the job of a client that never reads still runs")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			var after int64
+			a.onLoop(context.Background(), func() { after = a.e.Stats().TokensGenerated })
+			if got := sessionLen(a, key); got != before {
+				t.Fatalf("the key holds %d tokens, had %d: the job was committed, not dropped", got, before)
+			}
+			if n := after - generated; n >= 1500 {
+				t.Fatalf("the job generated all %d tokens for a client that never read", n)
+			} else {
+				t.Logf("dropped after %d tokens", n)
+			}
+		})
+	}
+}

@@ -16,7 +16,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		jobError(w, err)
 		return
 	}
-	ev := newEvents()
+	ev := newEvents(a.MaxPending)
 	sj, err := a.submit(r.Context(), j, ev)
 	if err != nil {
 		if r.Context().Err() == nil {
@@ -59,17 +59,10 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		json.NewEncoder(w).Encode(m)
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl, _ := w.(http.Flusher)
+	sse := a.newSSE(w)
 	send := func(v any) bool {
 		b, _ := json.Marshal(v)
-		_, err := w.Write(append(append([]byte("data: "), b...), '\n', '\n'))
-		if fl != nil {
-			fl.Flush()
-		}
-		return err == nil
+		return sse.write(append(append([]byte("data: "), b...), '\n', '\n'))
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
 	if chat && j.tools != nil {
@@ -87,6 +80,9 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		case <-ev.wake:
 		}
 		pieces, done := ev.take()
+		if ev.isDropped() {
+			return // the job is canceled; the client reads too slowly to be told
+		}
 		for _, p := range pieces {
 			text := p.text
 			if tw != nil {
@@ -140,10 +136,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		u["usage"] = usage(sj)
 		send(u)
 	}
-	w.Write([]byte("data: [DONE]\n\n"))
-	if fl != nil {
-		fl.Flush()
-	}
+	sse.write([]byte("data: [DONE]\n\n"))
 }
 
 // logprobs renders a job's log-probabilities: chat's {"content": [{token,

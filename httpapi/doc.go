@@ -48,6 +48,11 @@
 // tool_calls or Anthropic tool_use blocks; a forced tool_choice
 // constrains the reply to one such block.
 //
+// A streaming client that reads too slowly is dropped as Redis drops a
+// client past its output buffer limit: when one event waits 30 s
+// (API.WriteTimeout) to go out, or the pieces waiting for it pass 4 MiB
+// (API.MaxPending), its job is canceled as a disconnect cancels it.
+//
 // A client that goes away before its reply is done cancels its job as
 // CLIENT KILL does a GEN's: the key is left as it was.
 package httpapi

@@ -8,12 +8,27 @@ import (
 
 // events carries one job's pieces and end from the loop to the request's
 // goroutine. The loop only appends under the lock and never waits, so a
-// slow reader costs memory (bounded by max_tokens), never loop time.
+// slow reader never costs loop time; and what waits for it is bounded:
+// past limit bytes the loop cancels the job as CLIENT KILL would (Redis
+// drops a client past its output buffer limit), and the request's
+// goroutine, once it looks, ends the stream (dropped).
 type events struct {
-	mu     sync.Mutex
-	pieces []piece
-	done   bool
-	wake   chan struct{} // one pending wake-up at most
+	mu      sync.Mutex
+	pieces  []piece
+	bytes   int // of pieces, about (pieceBytes)
+	limit   int // 0: no bound
+	done    bool
+	dropped bool          // the job was canceled for a reader too slow
+	wake    chan struct{} // one pending wake-up at most
+}
+
+// pieceBytes is about what p holds: its text and log-probability entries.
+func pieceBytes(p piece) int {
+	n := len(p.text)
+	for _, e := range p.lps {
+		n += 32 + 16*len(e.Top)
+	}
+	return n
 }
 
 // piece is streamed text and the log-probabilities of the tokens
@@ -23,18 +38,32 @@ type piece struct {
 	lps  []session.TokenLogProb
 }
 
-func newEvents() *events { return &events{wake: make(chan struct{}, 1)} }
+func newEvents(limit int) *events { return &events{wake: make(chan struct{}, 1), limit: limit} }
 
-// attach makes j report to ev; before Submit, on the loop.
-func (ev *events) attach(j *session.Job, stream bool) {
+// attach makes j report to ev; before Submit, on the loop. drop cancels
+// j (on the loop) when the pieces waiting pass ev's limit.
+func (ev *events) attach(j *session.Job, stream bool, drop func(*session.Job)) {
 	if stream {
 		sent := 0 // entries of j.LogProbs already sent
 		j.OnPiece = func(j *session.Job, p []byte) {
 			lps := j.LogProbs[sent:len(j.LogProbs):len(j.LogProbs)]
 			sent = len(j.LogProbs)
+			pc := piece{p, lps}
 			ev.mu.Lock()
-			ev.pieces = append(ev.pieces, piece{p, lps})
+			if ev.dropped {
+				ev.mu.Unlock()
+				return
+			}
+			ev.pieces = append(ev.pieces, pc)
+			ev.bytes += pieceBytes(pc)
+			over := ev.limit > 0 && ev.bytes > ev.limit
+			if over {
+				ev.dropped, ev.pieces = true, nil
+			}
 			ev.mu.Unlock()
+			if over {
+				drop(j)
+			}
 			ev.signal()
 		}
 	}
@@ -59,6 +88,14 @@ func (ev *events) take() ([]piece, bool) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	p := ev.pieces
-	ev.pieces = nil
+	ev.pieces, ev.bytes = nil, 0
 	return p, ev.done
+}
+
+// isDropped reports whether the job was canceled for a slow reader: no
+// more pieces come, nor its end.
+func (ev *events) isDropped() bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return ev.dropped
 }

@@ -191,7 +191,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		anthropicError(w, err)
 		return
 	}
-	ev := newEvents()
+	ev := newEvents(a.MaxPending)
 	sj, err := a.submit(r.Context(), j, ev)
 	if err != nil {
 		if r.Context().Err() == nil {
@@ -234,17 +234,10 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		json.NewEncoder(w).Encode(msg(content, stop, sj))
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl, _ := w.(http.Flusher)
+	sse := a.newSSE(w)
 	send := func(event string, v any) bool {
 		b, _ := json.Marshal(v)
-		_, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
-		if fl != nil {
-			fl.Flush()
-		}
-		return err == nil
+		return sse.write(fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b))
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
 	if j.tools != nil {
@@ -263,6 +256,9 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		case <-ev.wake:
 		}
 		pieces, done := ev.take()
+		if ev.isDropped() {
+			return // the job is canceled; the client reads too slowly to be told
+		}
 		for _, p := range pieces {
 			text := p.text
 			if tw != nil {
