@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"reddwarf/infer/gguf"
+	"reddwarf/infer/tokenizer"
 	"reddwarf/session/jsonmask"
 )
 
@@ -136,6 +138,51 @@ func BenchmarkDecodeFormat(b *testing.B) {
 			}
 			b.ReportMetric(float64(tokens)/elapsed.Seconds(), "tok/s")
 			b.ReportMetric(float64(tokens)/float64(b.N), "tokens/reply")
+		})
+	}
+}
+
+// BenchmarkMaskCold: computing one state's mask over Qwen2's real
+// vocabulary (151,936 tokens), as the first reply of a format does for each
+// new state (later replies find it cached): inside a string (nearly every
+// token allowed, each checked whole) and after an object's ':' (nearly
+// every token refused at its first byte).
+func BenchmarkMaskCold(b *testing.B) {
+	f, err := gguf.Open("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := tok.VocabSize()
+	v := jsonmask.Vocab{Pieces: make([][]byte, n), EOG: make([]bool, n)}
+	for id := range n {
+		v.Pieces[id], v.EOG[id] = tok.Piece(int32(id)), tok.IsEOG(int32(id))
+	}
+	sch, err := jsonmask.Compile([]byte(testFormatSchema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// NewMasker alone (indexing the vocabulary, once per engine), to
+	// subtract from the two below.
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			jsonmask.NewMasker(v)
+		}
+	})
+	for _, st := range []struct{ name, prefix string }{{"in-string", `{"name":"ab`}, {"after-colon", `{"name":`}} {
+		b.Run(st.name, func(b *testing.B) {
+			m := jsonmask.NewMatcher(sch)
+			if !m.Feed([]byte(st.prefix)) {
+				b.Fatal("prefix refused")
+			}
+			for b.Loop() {
+				k := jsonmask.NewMasker(v) // an empty cache: every Mask computes
+				k.Mask(m, 1000)
+			}
 		})
 	}
 }

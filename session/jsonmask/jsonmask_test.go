@@ -302,3 +302,33 @@ func TestAffixes(t *testing.T) {
 		t.Fatalf("<12: completion %q", NewMatcher(n).Completion())
 	}
 }
+
+// TestMaskMatchesBruteForce: at every state of random replies, the mask
+// (first-byte index, string fast path, cache) allows exactly the tokens
+// whose bytes the matcher accepts, and the end tokens when it is Done.
+func TestMaskMatchesBruteForce(t *testing.T) {
+	v := testVocab(rand.New(rand.NewPCG(5, 6)))
+	v.Pieces = append(v.Pieces, []byte("日本"), []byte("a\"b"), []byte("x\\n"), []byte("\xe6"), []byte("ok\x01"))
+	v.EOG = append(v.EOG, false, false, false, false, false)
+	k := NewMasker(v)
+	for _, s := range []*Schema{AnyJSON(), mustCompile(t, testSchema)} {
+		for seed := range uint64(16) {
+			r := rand.New(rand.NewPCG(seed, 9))
+			m := NewMatcher(s)
+			for step := 0; step < 30 && !m.Done(); step++ {
+				mask := k.Mask(m, 1000)
+				var ids []int32
+				for id, p := range v.Pieces {
+					want := v.EOG[id] && m.Done() || len(p) > 0 && m.Clone().Feed(p)
+					if Allowed(mask, int32(id)) != want {
+						t.Fatalf("token %q after state %x: mask %v, matcher %v", p, m.appendKey(nil), !want, want)
+					}
+					if want && !v.EOG[id] {
+						ids = append(ids, int32(id))
+					}
+				}
+				m.Feed(v.Pieces[ids[r.IntN(len(ids))]])
+			}
+		}
+	}
+}

@@ -1,8 +1,20 @@
 package jsonmask
 
 import (
+	"bytes"
 	"sync"
+	"unicode/utf8"
 )
+
+// hasControl reports whether p has a byte JSON strings refuse raw.
+func hasControl(p []byte) bool {
+	for _, c := range p {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
 
 // Vocab is what a Masker needs of a tokenizer: each token's bytes ("" for
 // a control token, which is never allowed) and whether it ends
@@ -22,6 +34,10 @@ type Masker struct {
 	// refuses a byte skips every token starting with it at once.
 	byFirst [256][]int32
 	eog     []int32
+	// strSafe marks tokens that are whole UTF-8 characters with no '"',
+	// '\\' or control byte: inside a string they are always allowed and
+	// leave it as it was, so a string's mask needs no walk for them.
+	strSafe []bool
 
 	mu    sync.Mutex
 	cache map[string][]uint64
@@ -32,8 +48,9 @@ const maxCached = 512
 
 // NewMasker indexes v.
 func NewMasker(v Vocab) *Masker {
-	k := &Masker{v: v, cache: map[string][]uint64{}}
+	k := &Masker{v: v, cache: map[string][]uint64{}, strSafe: make([]bool, len(v.Pieces))}
 	for id, p := range v.Pieces {
+		k.strSafe[id] = len(p) > 0 && utf8.Valid(p) && !bytes.ContainsAny(p, "\"\\") && !hasControl(p)
 		if len(p) > 0 {
 			k.byFirst[p[0]] = append(k.byFirst[p[0]], int32(id))
 		}
@@ -92,6 +109,8 @@ func (k *Masker) compute(m *Matcher) []uint64 {
 			mask[id>>6] |= 1 << (id & 63)
 		}
 	}
+	top := &m.stack[len(m.stack)-1]
+	inString := top.k == kString && top.st == strChar
 	var w Matcher
 	for b := range 256 {
 		ids := k.byFirst[b]
@@ -105,7 +124,7 @@ func (k *Masker) compute(m *Matcher) []uint64 {
 		after := w.Clone() // the state after the first byte, shared by ids
 		for _, id := range ids {
 			p := k.v.Pieces[id]
-			if len(p) > 1 {
+			if len(p) > 1 && !(inString && k.strSafe[id]) {
 				w.copyFrom(after)
 				if !w.Feed(p[1:]) {
 					continue
