@@ -67,16 +67,27 @@ func (j *Job) draw() int32 {
 // maskLogits copies logits into dst with the tokens mask does not allow at
 // -Inf.
 func maskLogits(dst, logits []float32, mask []uint64) []float32 {
-	dst = append(dst[:0], logits...)
+	if cap(dst) < len(logits) {
+		dst = make([]float32, len(logits))
+	}
+	dst = dst[:len(logits)]
 	inf := float32(math.Inf(-1))
 	for w, bits := range mask {
-		if bits == ^uint64(0) {
-			continue
-		}
-		end := min(len(dst), (w+1)*64)
-		for i := w * 64; i < end; i++ {
-			if bits&(1<<(i&63)) == 0 {
+		lo, hi := w*64, min(len(dst), (w+1)*64)
+		switch bits {
+		case ^uint64(0):
+			copy(dst[lo:hi], logits[lo:hi])
+		case 0:
+			for i := lo; i < hi; i++ {
 				dst[i] = inf
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				if bits&(1<<(i&63)) != 0 {
+					dst[i] = logits[i]
+				} else {
+					dst[i] = inf
+				}
 			}
 		}
 	}

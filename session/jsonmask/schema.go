@@ -25,6 +25,7 @@ package jsonmask
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ type Schema struct {
 func (s *Schema) WithAffixes(prefix, suffix string) *Schema {
 	c := *s
 	c.prefix, c.suffix = prefix, suffix
-	c.key = fmt.Sprintf("%q%q", prefix, suffix) + s.key
+	c.key = digest(fmt.Sprintf("%q%q", prefix, suffix) + s.key)
 	return &c
 }
 
@@ -114,11 +115,18 @@ func Compile(src []byte) (*Schema, error) {
 	s.root = root
 	var compact bytes.Buffer
 	if json.Compact(&compact, src) == nil {
-		s.key = "schema:" + compact.String()
+		s.key = digest("schema:" + compact.String())
 	} else {
-		s.key = "schema:" + string(src)
+		s.key = digest("schema:" + string(src))
 	}
 	return s, nil
+}
+
+// digest shortens a schema's text to a cache key: equal schemas share
+// masks, and every step hashes a short key, not the whole schema.
+func digest(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return string(h[:16])
 }
 
 // ignored are the keywords that do not constrain a value.
