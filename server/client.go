@@ -224,9 +224,13 @@ func (c *Client) writePolled(out []byte) {
 			c.wq = append(c.wq, out[n:]...)
 			c.srv.poller.setWriting(c, true)
 		}
-		if cap(out) > 64*1024 {
-			c.R.buf = nil // don't keep a big buffer for an idle client
-		}
+	}
+	if cap(out) > 64*1024 {
+		// Don't keep a big buffer: its bytes are sent or copied to wq, and
+		// only wq counts as the client's memory (clientsMemory), so a kept
+		// one would be held twice and counted once — enough, for a slow
+		// reader of big replies, to make eviction delete keys.
+		c.R.buf = nil
 	}
 	c.pendingOut.Store(int64(len(c.wq)))
 	if len(c.wq) == 0 {
