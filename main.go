@@ -22,6 +22,7 @@ import (
 	"reddwarf/httpapi"
 	"reddwarf/internal/cli"
 	"reddwarf/persist"
+	"reddwarf/script"
 	"reddwarf/server"
 	"reddwarf/session"
 
@@ -92,6 +93,7 @@ func serve(args []string) int {
 	s.Register(p.Hooks())
 	s.Register(e.Hooks())
 	s.Commands.Register(commands.All(e, p)...)
+	s.Commands.Register(commands.Scripting(script.New(s))...)
 	// An unreadable or corrupt snapshot stops the start: the server must
 	// not come up on an empty keyspace silently.
 	if err := p.Load(); err != nil {

@@ -539,6 +539,11 @@ func parseXread(x *server.Ctx, grouped bool) (*xreadArgs, error) {
 		o := x.Args[i]
 		switch {
 		case is(o, "BLOCK") && more > 0:
+			if x.InScript() {
+				// Redis 7.0 refuses it rather than not blocking: BLOCK
+				// makes no sense in a script.
+				return nil, server.Errorf(x.Arg(0) + " command is not allowed with BLOCK option from scripts")
+			}
 			i++
 			ms, ok := server.ParseInt(x.Args[i])
 			if !ok {

@@ -150,6 +150,13 @@ func (s *Server) process(c *Client, args [][]byte) {
 		s.rejectCommand(c, spec, ErrNoAuth)
 		return
 	}
+	// A script past busy-reply-threshold: only allow-busy commands run.
+	if s.busy != nil {
+		if err := s.busyRefusal(spec, args); err != nil {
+			s.rejectCommand(c, spec, err)
+			return
+		}
+	}
 	// 3. A RESP2 client in pub/sub mode may only (un)subscribe, ping, quit, reset.
 	if c.InPubSub() && c.R.resp == 2 && !pubsubAllowed(spec.Name) {
 		s.rejectCommand(c, spec, Errorf("Can't execute '"+spec.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
@@ -159,10 +166,15 @@ func (s *Server) process(c *Client, args [][]byte) {
 	// (evict.go); DENYOOM commands are refused, queued or not, only when
 	// nothing more can be evicted. Inside MULTI every queued command counts:
 	// queueing itself takes memory. EXEC counts as the commands it would run.
+	s.oomAtCommand = false
 	if s.Config.MaxMemory > 0 {
 		denyOOM := spec.Flags&FlagDenyOOM != 0 || (c.multi != nil && !multiEnd(spec.Name)) ||
 			(spec.Name == "exec" && c.multi != nil && c.multi.flags&FlagDenyOOM != 0)
-		if s.evictBeforeCommand(denyOOM) == evictFail && denyOOM {
+		// Scripts (and EXEC, which may run them) need the state even when
+		// they are not refused for it: their first DENYOOM call is.
+		probe := denyOOM || spec.Group == "scripting" || spec.Name == "exec"
+		s.oomAtCommand = s.evictBeforeCommand(probe) == evictFail
+		if s.oomAtCommand && denyOOM {
 			s.rejectCommand(c, spec, errOOM)
 			return
 		}

@@ -265,8 +265,10 @@ func (s *Server) runRequest(r request) {
 // parks the rest of the batch in c.pending; Unblock resumes it.
 func (s *Server) runBatch(c *Client, batch [][][]byte) {
 	s.linkClient(c) // the link event may still be queued behind this batch
-	if c.blocked != nil {
-		c.pending = append(c.pending, batch...) // queued behind the blocked command
+	if c.blocked != nil || (s.busy != nil && s.busy.caller == c) {
+		// Queued behind the blocked command, or behind the script that
+		// is serving other clients from inside it (script.go).
+		c.pending = append(c.pending, batch...)
 		return
 	}
 	c.pending = batch

@@ -64,6 +64,9 @@ type Server struct {
 	heldForLog     []*Client // clients whose replies wait for the log to be written (flushWrites)
 	ctxStack       []*Ctx    // reusable handler contexts (EXEC nests)
 	ctxDepth       int
+	busy           *busyScript          // a script past busy-reply-threshold (script.go)
+	oomAtCommand   bool                 // over maxmemory when this command started (script.go)
+	inScript       int                  // a script's redis.call is running (script.go)
 	blockedOn      map[dbKey][]*KeyWait // clients blocked on keys, oldest first (keyblock.go)
 	readyKeys      []dbKey              // keys signalled ready during the current command
 	drained        int                  // commands taken by the current drain (loop.go)

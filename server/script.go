@@ -1,0 +1,121 @@
+package server
+
+import (
+	"strconv"
+	"time"
+)
+
+// Scripting support: what the script package (EVAL, FCALL) needs of the
+// loop. A script runs inside its command's handler on the loop goroutine;
+// redis.call runs a command through ScriptCall; a script past
+// busy-reply-threshold lets the loop answer other clients from inside it
+// (ServeWhileBusy, Redis's processEventsWhileBlocked), and they get -BUSY
+// for every command not flagged allow-busy.
+
+// busyScript is the script that went past busy-reply-threshold.
+type busyScript struct {
+	caller *Client
+	eval   bool // EVAL (SCRIPT KILL) rather than FCALL (FUNCTION KILL)
+}
+
+var (
+	errBusyEval     = CodeError("BUSY", "Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+	errBusyFunction = CodeError("BUSY", "Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+)
+
+// busyRefusal returns -BUSY for a command that may not run while a
+// script is busy: those not flagged allow-busy, and SHUTDOWN without
+// NOSAVE (only NOSAVE may stop a server whose script is mid-way).
+func (s *Server) busyRefusal(spec *Spec, args [][]byte) error {
+	b := s.busy
+	if b == nil {
+		return nil
+	}
+	allowed := spec.Flags&FlagAllowBusy != 0
+	if allowed && spec.Name == "shutdown" {
+		allowed = false
+		for _, a := range args[1:] {
+			if EqualFold(a, "nosave") {
+				allowed = true
+			}
+		}
+	}
+	if allowed {
+		return nil
+	}
+	if b.eval {
+		return errBusyEval
+	}
+	return errBusyFunction
+}
+
+// ScriptCall runs args for a script's redis.call as c, with the checks a
+// queued command meets when EXEC runs it, and returns the reply encoded
+// in RESP version resp; c's own output is left as it was. The caller has
+// looked the command up and checked its arity and script flags. With
+// propagate false (redis.set_repl(redis.REPL_NONE)) what the command
+// changed is not logged.
+func (s *Server) ScriptCall(c *Client, resp int, propagate bool, args [][]byte) []byte {
+	saved := c.R
+	c.R = Reply{resp: resp}
+	mark := len(s.propOps)
+	s.inScript++
+	s.Call(c, args)
+	s.inScript--
+	if !propagate {
+		clear(s.propOps[mark:])
+		s.propOps = s.propOps[:mark]
+	}
+	out := c.R.buf
+	c.R = saved
+	return out
+}
+
+// OOMAtCommand reports whether the running command found the server over
+// maxmemory with nothing left to evict when it started (Redis's
+// pre_command_oom_state): a script refuses its first DENYOOM call then.
+func (s *Server) OOMAtCommand() bool { return s.oomAtCommand }
+
+// BusyThreshold is busy-reply-threshold (lua-time-limit): how long a
+// script runs before the loop answers other clients with -BUSY.
+func (s *Server) BusyThreshold() time.Duration {
+	n, _ := strconv.ParseInt(s.Config.Get("busy-reply-threshold"), 10, 64)
+	return time.Duration(n) * time.Millisecond
+}
+
+// ServeWhileBusy is called from inside a script that went past
+// busy-reply-threshold, every few milliseconds: it runs what other clients
+// sent (they get -BUSY but for allow-busy commands: SCRIPT KILL,
+// FUNCTION KILL, SHUTDOWN NOSAVE...) and writes their replies. caller's
+// own later commands wait behind the script. eval says which KILL the
+// -BUSY names. It reports whether the server is stopping (SHUTDOWN
+// NOSAVE ran): the script must end.
+func (s *Server) ServeWhileBusy(caller *Client, eval bool) (stopping bool) {
+	if s.busy == nil {
+		s.busy = &busyScript{caller: caller, eval: eval}
+	}
+	cur, curArgs, start, now, depth := s.current, caller.curArgs, s.startNS, s.nowMS, s.ctxDepth
+	chain := s.clock.chain
+	if s.poller != nil {
+		s.poller.wait(0, s.readClient, s.writeQueued)
+	}
+	s.takeQueued()
+	s.flushWrites()
+	s.current, caller.curArgs, s.startNS, s.nowMS, s.ctxDepth = cur, curArgs, start, now, depth
+	s.clock.chain = chain
+	return s.stopAsked
+}
+
+// EndBusy ends the busy state when the script returns.
+func (s *Server) EndBusy() { s.busy = nil }
+
+// ScriptBusy reports whether a script is running past the threshold.
+func (s *Server) ScriptBusy() bool { return s.busy != nil }
+
+// RawError is an error reply whose text already starts with its code (a
+// script's {err="CODE msg"}).
+func RawError(msg string) *Error { return &Error{msg} }
+
+// InScript reports whether the command runs from a script's redis.call
+// (Redis's CLIENT_SCRIPT): XREAD refuses BLOCK there.
+func (x *Ctx) InScript() bool { return x.S.inScript > 0 }
