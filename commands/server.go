@@ -760,6 +760,9 @@ func commandKeys(x *server.Ctx) (*server.Spec, []int, bool) {
 		return nil, nil, false
 	}
 	idx := s.KeyIndexes(args)
+	if len(idx) == 0 && s.Flags&server.FlagNoMandatoryKeys != 0 {
+		return s, nil, true
+	}
 	if len(idx) == 0 && s.Flags&server.FlagMovableKeys != 0 {
 		// Redis's getkeys procs refuse a line whose numkeys doesn't fit.
 		x.Error(server.Errorf("Invalid arguments specified for command"))

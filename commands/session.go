@@ -17,7 +17,9 @@ import (
 
 const (
 	bl = server.FlagBlocking
-	nm = server.FlagNoMulti
+	// nm: GEN and PREFILL block their client on the engine, which a
+	// transaction or a script can't wait for: refused in both.
+	nm = server.FlagNoMulti | server.FlagNoscript
 	// md: runs on the model (the dispatcher answers "no model loaded"
 	// without one); qb: a write that may reach a key a job is busy on
 	// (it queues behind the job, or only reads the state the job leaves).

@@ -151,6 +151,11 @@ func sortGeneric(x *server.Ctx, readonly bool) {
 		}
 	}
 	nosort := by != "" && !strings.Contains(by, "*")
+	if nosort && o != nil && o.Type == server.TypeSet && (store != "" || x.InScript()) {
+		// A set's own order is its hash table's: what a script reads or
+		// STORE writes must not depend on it, so Redis sorts it ALPHA.
+		nosort, alpha, by = false, true, ""
+	}
 	if nosort && ordered && desc {
 		// A list or sorted set without a sort keeps its order, reversed by DESC.
 		for i, j := 0, len(elems)-1; i < j; i, j = i+1, j-1 {

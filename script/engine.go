@@ -56,6 +56,7 @@ func New(s *server.Server) *Engine {
 	e := &Engine{s: s, scripts: map[string]*evalScript{}, libs: map[string]*library{}, funcs: map[string]*function{}, rng: 0x1234ABCD330E}
 	e.eval = e.newVM(false)
 	e.fn = e.newVM(true)
+	s.SetScriptStats(e.stats)
 	return e
 }
 
@@ -98,8 +99,8 @@ func parseShebang(body string) (flags, string, error) {
 	if end < 0 {
 		return 0, "", server.Errorf("Invalid script shebang")
 	}
-	parts := strings.Fields(body[:end])
-	if len(parts) == 0 {
+	parts, err := server.SplitArgs(body[:end])
+	if err != nil || len(parts) == 0 {
 		return 0, "", server.Errorf("Invalid engine in script shebang")
 	}
 	if parts[0] != "#!lua" {
@@ -160,4 +161,12 @@ type runCtx struct {
 	start    time.Time
 	db       *server.DB // the caller's database, given back at the end
 	busy     bool       // past the threshold: the loop serves others
+}
+
+func (e *Engine) stats() server.ScriptStats {
+	st := server.ScriptStats{Scripts: len(e.scripts), Functions: len(e.funcs), Libraries: len(e.libs), EvalBytes: e.scriptsMem}
+	for _, lib := range e.libs {
+		st.FunctionBytes += int64(len(lib.code))
+	}
+	return st
 }

@@ -22,6 +22,7 @@ var (
 // Eval is EVAL, EVALSHA (bySHA) and their _RO forms (ro):
 // args are script-or-sha numkeys key... arg....
 func (e *Engine) Eval(x *server.Ctx, bySHA, ro bool) {
+	x.FeedMonitors()
 	keys, argv, err := splitKeys(x.Args[2], x.Args[3:])
 	if err != nil {
 		x.Error(err)
@@ -140,15 +141,24 @@ func (e *Engine) runScript(x *server.Ctx, v *vm, fn *lua.LFunction, name string,
 			obj = ae.Object
 		}
 		L.SetTop(0)
-		x.Error(scriptError(obj, name, r.killed))
+		reply := scriptError(obj, name, r.killed)
+		if counted(obj) {
+			x.ErrorCounted(reply)
+		} else {
+			x.Error(reply)
+		}
 		return
 	}
 	ret := L.Get(-1)
 	L.SetTop(0)
 	if t, ok := ret.(*lua.LTable); ok {
 		if msg, ok := t.RawGetString("err").(lua.LString); ok {
-			m := strings.TrimPrefix(string(msg), "-")
-			x.Error(server.RawError(m))
+			reply := server.RawError(strings.TrimPrefix(string(msg), "-"))
+			if counted(t) {
+				x.ErrorCounted(reply)
+			} else {
+				x.Error(reply)
+			}
 			return
 		}
 	}
@@ -285,4 +295,11 @@ func checkInt(L *lua.LState, i int) int {
 	}
 	L.TypeError(i, lua.LTNumber)
 	return 0
+}
+
+// counted reports an error table of a redis.call error, already counted
+// in the error statistics when the command failed.
+func counted(v lua.LValue) bool {
+	t, ok := v.(*lua.LTable)
+	return ok && lua.LVAsBool(t.RawGetString("ignore_err_stats_update"))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc64"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,8 +157,8 @@ func (e *Engine) parseLibrary(code string) (*library, error) {
 	if end < 0 {
 		return nil, server.Errorf("Invalid library metadata")
 	}
-	parts := strings.Fields(code[:end])
-	if len(parts) == 0 {
+	parts, err := server.SplitArgs(code[:end])
+	if err != nil || len(parts) == 0 {
 		return nil, server.Errorf("Invalid library metadata")
 	}
 	engine := parts[0][2:]
@@ -168,6 +169,11 @@ func (e *Engine) parseLibrary(code string) (*library, error) {
 				return nil, server.Errorf("Invalid metadata value, name argument was given multiple times")
 			}
 			name, named = p[5:], true
+			// name="foo": Redis's argument splitting takes quotes
+			// inside a word too.
+			if uq, err := strconv.Unquote(name); err == nil && strings.HasPrefix(name, `"`) {
+				name = uq
+			}
 			continue
 		}
 		return nil, server.Errorf("Invalid metadata value given: " + p)
@@ -223,7 +229,7 @@ func (e *Engine) link(libs []*library, replace bool) error {
 	}
 	for _, lib := range libs {
 		for name := range lib.funcs {
-			if f := e.funcs[name]; f != nil && !(replace && slices.ContainsFunc(libs, func(l *library) bool { return l.name == f.lib.name })) {
+			if f := e.funcs[strings.ToLower(name)]; f != nil && !(replace && slices.ContainsFunc(libs, func(l *library) bool { return l.name == f.lib.name })) {
 				return server.Errorf("Function " + name + " already exists")
 			}
 		}
@@ -231,12 +237,12 @@ func (e *Engine) link(libs []*library, replace bool) error {
 	for _, lib := range libs {
 		if old := e.libs[lib.name]; old != nil {
 			for name := range old.funcs {
-				delete(e.funcs, name)
+				delete(e.funcs, strings.ToLower(name))
 			}
 		}
 		e.libs[lib.name] = lib
 		for name, f := range lib.funcs {
-			e.funcs[name] = f
+			e.funcs[strings.ToLower(name)] = f
 		}
 	}
 	return nil
@@ -261,7 +267,7 @@ func (e *Engine) FunctionDelete(name string) error {
 		return server.Errorf("Library not found")
 	}
 	for f := range lib.funcs {
-		delete(e.funcs, f)
+		delete(e.funcs, strings.ToLower(f))
 	}
 	delete(e.libs, name)
 	return nil
@@ -278,7 +284,8 @@ func (e *Engine) FunctionFlush() {
 
 // FCall is FCALL and FCALL_RO (ro).
 func (e *Engine) FCall(x *server.Ctx, ro bool) {
-	f := e.funcs[x.Arg(1)]
+	x.FeedMonitors()
+	f := e.funcs[strings.ToLower(x.Arg(1))] // names are case-insensitive, as Redis's
 	if f == nil {
 		x.Error(server.Errorf("Function not found"))
 		return
@@ -441,13 +448,20 @@ func (e *Engine) restoreCodes(codes []string, policy string) error {
 			return err
 		}
 		if seen[lib.name] {
-			return server.Errorf("Library '" + lib.name + "' already exists")
+			return server.Errorf("Library " + lib.name + " already exists")
 		}
 		seen[lib.name] = true
 		libs = append(libs, lib)
 	}
 	if policy == "flush" {
 		e.libs, e.funcs = map[string]*library{}, map[string]*function{}
+	}
+	if policy == "append" {
+		for _, lib := range libs {
+			if e.libs[lib.name] != nil {
+				return server.Errorf("Library " + lib.name + " already exists")
+			}
+		}
 	}
 	oldLibs, oldFuncs := e.libs, e.funcs
 	e.libs, e.funcs = maps(oldLibs), mapf(oldFuncs)

@@ -18,9 +18,8 @@ const (
 	replAll     = 3
 )
 
-// redisLib builds the redis table. functions: the FUNCTION LOAD
-// interpreter, which also has register_function.
-func (e *Engine) redisLib(L *lua.LState, functions bool) *lua.LTable {
+// redisLib builds the redis table scripts and functions see.
+func (e *Engine) redisLib(L *lua.LState) *lua.LTable {
 	t := L.NewTable()
 	set := func(name string, fn lua.LGFunction) { t.RawSetString(name, L.NewFunction(fn)) }
 	set("call", e.redisCall(true))
@@ -35,9 +34,6 @@ func (e *Engine) redisLib(L *lua.LState, functions bool) *lua.LTable {
 	set("breakpoint", func(L *lua.LState) int { L.Push(lua.LFalse); return 1 })
 	set("debug", func(L *lua.LState) int { return 0 })
 	set("acl_check_cmd", e.redisACLCheck)
-	if functions {
-		set("register_function", e.registerFunction)
-	}
 	for name, n := range map[string]int{"REPL_NONE": replNone, "REPL_AOF": replAOF, "REPL_SLAVE": replReplica, "REPL_REPLICA": replReplica, "REPL_ALL": replAll,
 		"LOG_DEBUG": 0, "LOG_VERBOSE": 1, "LOG_NOTICE": 2, "LOG_WARNING": 3} {
 		t.RawSetString(name, lua.LNumber(n))
@@ -114,6 +110,10 @@ func (e *Engine) redisCall(raiseErr bool) lua.LGFunction {
 		} else {
 			v, _ = respToLua(L, reply, 0)
 		}
+		if t, ok := v.(*lua.LTable); ok && (refused != "" || isErrorReply(reply)) {
+			// Counted where it happened: not again as the script's reply.
+			t.RawSetString("ignore_err_stats_update", lua.LTrue)
+		}
 		if raiseErr {
 			if t, ok := v.(*lua.LTable); ok && t.RawGetString("err").Type() == lua.LTString && refused == "" && isErrorReply(reply) {
 				L.Error(t, 0)
@@ -139,25 +139,45 @@ func (e *Engine) callCommand(r *runCtx, args [][]byte) (reply []byte, refused st
 			spec = sub
 		}
 	}
-	if spec == nil || (spec.Arity > 0 && len(args) != spec.Arity) || len(args) < -spec.Arity {
-		if spec == nil {
-			return nil, "Unknown Redis command called from script"
-		}
-		return nil, "Wrong number of args calling Redis command from script"
-	}
-	if spec.Flags&server.FlagNoscript != 0 {
-		return nil, "This Redis command is not allowed from script"
-	}
-	if r.readOnly && spec.Flags&(server.FlagWrite|server.FlagMayReplicate) != 0 {
-		return nil, "Write commands are not allowed from read-only scripts."
-	}
-	if r.flags&flagAllowOOM == 0 && s.Config.MaxMemory > 0 && !r.wrote && s.OOMAtCommand() && spec.Flags&server.FlagDenyOOM != 0 {
-		return nil, "-OOM command not allowed when used memory > 'maxmemory'."
+	refused = e.refusal(r, spec, args)
+	if refused != "" {
+		t := errorText(refused)
+		s.ScriptRejected(spec, server.RawError(t))
+		return nil, refused
 	}
 	if spec.Flags&server.FlagWrite != 0 {
 		r.wrote = true
 	}
 	return s.ScriptCall(r.c, r.resp, r.repl&replAOF != 0, args), ""
+}
+
+// errorText is the reply text of a refusal: "-CODE msg" or "ERR msg".
+func errorText(e string) string {
+	if strings.HasPrefix(e, "-") {
+		return e[1:]
+	}
+	return "ERR " + e
+}
+
+// refusal is why a script's command may not run, or "".
+func (e *Engine) refusal(r *runCtx, spec *server.Spec, args [][]byte) string {
+	s := e.s
+	if spec == nil || (spec.Arity > 0 && len(args) != spec.Arity) || len(args) < -spec.Arity {
+		if spec == nil {
+			return "Unknown Redis command called from script"
+		}
+		return "Wrong number of args calling Redis command from script"
+	}
+	if spec.Flags&server.FlagNoscript != 0 {
+		return "This Redis command is not allowed from script"
+	}
+	if r.readOnly && spec.Flags&(server.FlagWrite|server.FlagMayReplicate) != 0 {
+		return "Write commands are not allowed from read-only scripts."
+	}
+	if r.flags&flagAllowOOM == 0 && s.Config.MaxMemory > 0 && !r.wrote && s.OOMAtCommand() && spec.Flags&server.FlagDenyOOM != 0 {
+		return "-OOM command not allowed when used memory > 'maxmemory'."
+	}
+	return ""
 }
 
 func redisErrorReply(L *lua.LState) int {

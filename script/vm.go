@@ -52,7 +52,7 @@ func (e *Engine) newVM(functions bool) *vm {
 	g.RawSetString("cjson", openCjson(L))
 	g.RawSetString("bit", openBit(L))
 	g.RawSetString("cmsgpack", openCmsgpack(L))
-	g.RawSetString("redis", e.redisLib(L, functions))
+	g.RawSetString("redis", e.redisLib(L))
 	g.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
 	g.RawSetString("rawset", L.NewFunction(v.rawset))
 	v.errh = L.NewFunction(v.errorHandler)
@@ -77,7 +77,7 @@ func (e *Engine) newVM(functions bool) *vm {
 			r.RawSetString(name, L.GetField(g.RawGetString("redis"), name))
 		}
 		v.loadAPI = L.NewTable()
-		v.loadAPI.RawSetString("redis", v.readonly(r))
+		v.loadAPI.RawSetString("redis", v.readonlyStrict(r))
 	}
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		k := L.Get(2)
@@ -110,6 +110,23 @@ func refuseWrite(L *lua.LState) int {
 // readonly returns a proxy of t: reads see t, writes fail.
 func (v *vm) readonly(t *lua.LTable) *lua.LTable {
 	return v.readonlyOnce(t, map[*lua.LTable]*lua.LTable{})
+}
+
+// readonlyStrict is readonly where reading a missing field is an error
+// too (Redis's error metatable on the redis table a library's body sees).
+func (v *vm) readonlyStrict(t *lua.LTable) *lua.LTable {
+	p := v.readonly(t)
+	mt := p.Metatable.(*lua.LTable) // GetMetatable would answer __metatable
+	mt.RawSetString("__index", v.L.NewFunction(func(L *lua.LState) int {
+		k := L.Get(2)
+		val := t.RawGet(k)
+		if val == lua.LNil {
+			L.RaiseError("Script attempted to access nonexistent global variable '%s'", k.String())
+		}
+		L.Push(val)
+		return 1
+	}))
+	return p
 }
 
 func (v *vm) readonlyOnce(t *lua.LTable, seen map[*lua.LTable]*lua.LTable) *lua.LTable {
@@ -163,7 +180,7 @@ func (v *vm) setmetatable(L *lua.LState) int {
 			L.ArgError(2, "nil or table expected")
 		}
 	}
-	if cur, ok := L.GetMetatable(t).(*lua.LTable); ok {
+	if cur, ok := t.Metatable.(*lua.LTable); ok {
 		if cur.RawGetString("__metatable") != lua.LNil {
 			L.RaiseError("cannot change a protected metatable")
 		}

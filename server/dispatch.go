@@ -579,7 +579,11 @@ func (s *Server) feedMonitors(c *Client, args [][]byte) {
 	b = append(b, " ["...)
 	b = strconv.AppendInt(b, int64(c.DB.ID), 10)
 	b = append(b, ' ')
-	b = append(b, c.Addr...)
+	if s.inScript > 0 {
+		b = append(b, "lua"...) // a script's command, as Redis names its Lua client
+	} else {
+		b = append(b, c.Addr...)
+	}
 	b = append(b, ']')
 	for _, a := range args {
 		b = append(b, ' ')

@@ -165,6 +165,10 @@ func (s *Server) infoSection(name string) []string {
 		rss := int64(ms.Sys)
 		peak := int64(ms.HeapSys)
 		clients := s.clientsMemory()
+		var sc ScriptStats
+		if s.scriptStats != nil {
+			sc = s.scriptStats()
+		}
 		// Redis's allocator figures, from Go's heap: allocated = live
 		// objects, active = spans in use, resident = spans obtained.
 		allocated, active, resident := int64(ms.HeapAlloc), int64(ms.HeapInuse), int64(ms.HeapSys)
@@ -186,20 +190,22 @@ func (s *Server) infoSection(name string) []string {
 			fmt.Sprintf("allocator_resident:%d", resident),
 			fmt.Sprintf("total_system_memory:%d", totalSystemMemory()),
 			"total_system_memory_human:" + humanize.IBytes(uint64(totalSystemMemory())),
-			// No scripting or functions: their engines hold nothing.
+			// Scripting: the cached EVAL bodies and the loaded
+			// libraries (their interpreters' heaps are Go's, counted in
+			// used_memory).
 			"used_memory_lua:0",
 			"used_memory_vm_eval:0",
 			"used_memory_lua_human:0B",
-			"used_memory_scripts_eval:0",
-			"number_of_cached_scripts:0",
-			"number_of_functions:0",
-			"number_of_libraries:0",
+			fmt.Sprintf("used_memory_scripts_eval:%d", sc.EvalBytes),
+			fmt.Sprintf("number_of_cached_scripts:%d", sc.Scripts),
+			fmt.Sprintf("number_of_functions:%d", sc.Functions),
+			fmt.Sprintf("number_of_libraries:%d", sc.Libraries),
 			"used_memory_vm_functions:0",
 			"used_memory_vm_total:0",
 			"used_memory_vm_total_human:0B",
-			"used_memory_functions:0",
-			"used_memory_scripts:0",
-			"used_memory_scripts_human:0B",
+			fmt.Sprintf("used_memory_functions:%d", sc.FunctionBytes),
+			fmt.Sprintf("used_memory_scripts:%d", sc.EvalBytes+sc.FunctionBytes),
+			"used_memory_scripts_human:" + humanize.IBytes(uint64(sc.EvalBytes+sc.FunctionBytes)),
 			fmt.Sprintf("maxmemory:%d", s.Config.MaxMemory),
 			"maxmemory_human:" + humanize.IBytes(uint64(s.Config.MaxMemory)),
 			"maxmemory_policy:" + s.Config.MaxMemoryPolicy,

@@ -59,9 +59,12 @@ func (s *Server) ScriptCall(c *Client, resp int, propagate bool, args [][]byte) 
 	saved := c.R
 	c.R = Reply{resp: resp}
 	mark := len(s.propOps)
+	saved2 := s.scriptCmd
+	s.scriptCmd = s.ctxStack[s.ctxDepth-1] // the EVAL or FCALL running the script
 	s.inScript++
 	s.Call(c, args)
 	s.inScript--
+	s.scriptCmd = saved2
 	if !propagate {
 		clear(s.propOps[mark:])
 		s.propOps = s.propOps[:mark]
@@ -119,3 +122,39 @@ func RawError(msg string) *Error { return &Error{msg} }
 // InScript reports whether the command runs from a script's redis.call
 // (Redis's CLIENT_SCRIPT): XREAD refuses BLOCK there.
 func (x *Ctx) InScript() bool { return x.S.inScript > 0 }
+
+// ScriptStats are the scripting figures of INFO memory.
+type ScriptStats struct {
+	Scripts, Functions, Libraries int
+	EvalBytes, FunctionBytes      int64 // cached EVAL bodies, library code
+}
+
+// SetScriptStats registers where INFO reads the scripting figures.
+func (s *Server) SetScriptStats(fn func() ScriptStats) { s.scriptStats = fn }
+
+// ScriptRejected counts a command a script's redis.call refused before
+// running it (unknown, noscript, a write from a read-only script, OOM):
+// the error in the error statistics, the command's rejected_calls.
+func (s *Server) ScriptRejected(spec *Spec, err error) {
+	s.countError(err)
+	if spec != nil {
+		s.cmdStat(spec.Name).Rejected++
+	}
+}
+
+// ErrorCounted replies err, already counted in the error statistics (a
+// redis.call error the script raises again as its reply), and marks the
+// call failed.
+func (x *Ctx) ErrorCounted(err error) {
+	x.failed = true
+	x.R.Error(err)
+}
+
+// FeedMonitors shows x's command to MONITOR clients now: EVAL and FCALL
+// (flagged skip_monitor) call it before their script runs, so the
+// script's commands follow it, as Redis shows them.
+func (x *Ctx) FeedMonitors() {
+	if len(x.S.monitors) > 0 {
+		x.S.feedMonitors(x.C, x.Args)
+	}
+}

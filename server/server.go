@@ -67,6 +67,8 @@ type Server struct {
 	busy           *busyScript          // a script past busy-reply-threshold (script.go)
 	oomAtCommand   bool                 // over maxmemory when this command started (script.go)
 	inScript       int                  // a script's redis.call is running (script.go)
+	scriptCmd      *Ctx                 // the EVAL or FCALL whose script runs it
+	scriptStats    func() ScriptStats   // INFO memory's scripting lines (script.go)
 	blockedOn      map[dbKey][]*KeyWait // clients blocked on keys, oldest first (keyblock.go)
 	readyKeys      []dbKey              // keys signalled ready during the current command
 	drained        int                  // commands taken by the current drain (loop.go)

@@ -46,6 +46,9 @@ const (
 	// readers see, FORK and COPY read their source and check their
 	// destination themselves. Ours: COMMAND INFO does not print it.
 	FlagQueueBehindJob
+	// FlagNoMandatoryKeys: the command may name no key at all (EVAL with
+	// numkeys 0): COMMAND GETKEYS replies an empty list for it.
+	FlagNoMandatoryKeys
 )
 
 var flagNames = []struct {
@@ -57,7 +60,7 @@ var flagNames = []struct {
 	{FlagBlocking, "blocking"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
 	{FlagSkipMonitor, "skip_monitor"}, {FlagSkipSlowlog, "skip_slowlog"},
 	{FlagFast, "fast"}, {FlagNoAuth, "no_auth"}, {FlagMayReplicate, "may_replicate"},
-	{FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"}, {FlagNoAsyncLoading, "no_async_loading"},
+	{FlagNoMandatoryKeys, "no_mandatory_keys"}, {FlagNoMulti, "no_multi"}, {FlagAllowBusy, "allow_busy"}, {FlagNoAsyncLoading, "no_async_loading"},
 	{FlagMovableKeys, "movablekeys"},
 }
 
@@ -286,11 +289,13 @@ func (s *Spec) ACLCategories() []string {
 		add("@sortedset")
 	case "stream":
 		add("@stream")
+	case "scripting":
+		add("@scripting")
 	}
 	if s.Flags&FlagWrite != 0 {
 		add("@write")
 	}
-	if s.Flags&FlagReadonly != 0 && s.Group != "connection" && s.Group != "server" {
+	if s.Flags&FlagReadonly != 0 && s.Group != "connection" && s.Group != "server" && s.Group != "scripting" {
 		add("@read")
 	}
 	if s.Flags&FlagAdmin != 0 {

@@ -300,6 +300,14 @@ func (s *Server) trackingAfterCall(c *Client, spec *Spec, args [][]byte) {
 	if t == nil || spec.Flags&FlagReadonly == 0 || spec.Flags&FlagPubsub != 0 || t.bcast {
 		return
 	}
+	switch {
+	case s.inScript > 0:
+		// A script that reads remembers the keys it declared (Redis
+		// 7.0), not those its commands name.
+		spec, args = s.scriptCmd.Cmd, s.scriptCmd.Args
+	case spec.Name == "eval_ro" || spec.Name == "evalsha_ro" || spec.Name == "fcall_ro":
+		return // only what the script reads counts
+	}
 	if (t.optin && !t.caching) || (t.optout && t.caching) {
 		return
 	}

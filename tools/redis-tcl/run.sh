@@ -49,7 +49,7 @@ sha256=4b1dc4ee6d622a09fff9c6777191209750fb5e5a725ef78ea012d6eef4c22982
 default_units="unit/protocol unit/keyspace unit/expire unit/scan unit/multi unit/pubsub unit/quit
 unit/info-command unit/introspection unit/introspection-2 unit/other unit/dump unit/slowlog
 unit/querybuf unit/type/string unit/type/incr unit/bitops unit/bitfield unit/tracking
-unit/type/stream unit/type/stream-cgroups"
+unit/type/stream unit/type/stream-cgroups unit/scripting unit/functions"
 
 target=${TARGET:-reddwarf}
 units=()

@@ -1,0 +1,194 @@
+package redistests
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Lua scripting and functions, checked against the behaviour of Redis
+// 7.0: every test here passes against redis-server too
+// (REDDWARF_TARGET=redis), but those on reddwarf's own persistence.
+
+func TestEvalRepliesConvertAsRedisDocuments(t *testing.T) {
+	c := client(t)
+	want(t, c, int64(100), "EVAL", "return 100.5", "0")
+	want(t, c, "hello", "EVAL", "return 'hello'", "0")
+	want(t, c, int64(1), "EVAL", "return true", "0")
+	want(t, c, nil, "EVAL", "return false", "0")
+	want(t, c, "fine", "EVAL", "return {ok='fine'}", "0")
+	wantErr(t, c, "My Error", "EVAL", "return {err='My Error'}", "0")
+	wantErr(t, c, "ERR boom", "EVAL", "return redis.error_reply('boom')", "0")
+	want(t, c, "[1 2 3 ciao [1 2]]", "EVAL", "return {1,2,3,'ciao',{1,2}}", "0")
+	want(t, c, "[1 2]", "EVAL", "return {1,2,nil,4}", "0") // arrays end at the first nil
+	want(t, c, "[a b x y]", "EVAL", "return {KEYS[1],KEYS[2],ARGV[1],ARGV[2]}", "2", "a", "b", "x", "y")
+	do(t, c, "SET", "n", "5")
+	do(t, c, "RPUSH", "l", "a", "b")
+	want(t, c, "[number 6 string table <nil>]", "EVAL",
+		"return {type(redis.call('incr',KEYS[1])), redis.call('get',KEYS[1]), type(redis.call('get',KEYS[1])), type(redis.call('lrange',KEYS[2],0,-1)), redis.call('get','nokey')}", "2", "n", "l")
+	want(t, c, "[table OK]", "EVAL", "local r = redis.call('set','x','y'); return {type(r), r.ok}", "0")
+	want(t, c, "WRONGTYPE Operation against a key holding the wrong kind of value", "EVAL", "return redis.pcall('incr',KEYS[1]).err", "1", "l")
+	want(t, c, "da39a3ee5e6b4b0d3255bfef95601890afd80709", "EVAL", "return redis.sha1hex('')", "0")
+	want(t, c, `[1,2,{"a":"x\/y"}]`, "EVAL", "return cjson.encode({1,2,{a='x/y'}})", "0")
+	want(t, c, "cb3fb999999999999a", "EVAL", "local s = cmsgpack.pack(0.1); local h = ''; for i = 1, #s do h = h .. string.format('%02x', string.byte(s, i)) end; return h", "0")
+	want(t, c, int64(3), "EVAL", "return bit.bxor(1,2)", "0")
+}
+
+func TestEvalErrorsAsRedisRaisesThem(t *testing.T) {
+	c := client(t)
+	wantErr(t, c, "ERR Unknown Redis command called from script script: 206396248e12c6e742fd7296250433c8d7343b74, on @user_script:1.", "EVAL", "return redis.call('nosuch')", "0")
+	wantErr(t, c, "ERR Unknown Redis command called from script", "EVAL", "return redis.pcall('nosuch')", "0")
+	wantErr(t, c, "ERR Wrong number of args calling Redis command from script script: 6eba4e311779d6008f131fae6b48c40f8247503f, on @user_script:1.", "EVAL", "return redis.call('incr','a','b')", "0")
+	wantErr(t, c, "ERR user_script:1: Script attempted to access nonexistent global variable 'a' script: bbfcd1ececc90deec823f7fb730e4bfb2a4ba625, on @user_script:1.", "EVAL", "return a", "0")
+	wantErrPrefix(t, c, "ERR user_script:1: Attempt to modify a readonly table", "EVAL", "a=1", "0")
+	wantErrPrefix(t, c, "ERR user_script:1: Attempt to modify a readonly table", "EVAL", "redis.call = function() return 1 end", "0")
+	wantErrPrefix(t, c, "ERR user_script:1: Script attempted to access nonexistent global variable 'os'", "EVAL", "return os.time()", "0")
+	wantErrPrefix(t, c, "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile'", "EVAL", "loadfile('x')", "0")
+	wantErr(t, c, "ERR This Redis command is not allowed from script script: c329a1a294be6bf95b44144f7502610661ae925a, on @user_script:1.", "EVAL", "return redis.call('multi')", "0")
+	wantErr(t, c, "ERR Number of keys can't be negative", "EVAL", "return 1", "-1")
+	wantErr(t, c, "ERR Number of keys can't be greater than number of args", "EVAL", "return 1", "2", "a")
+	wantErr(t, c, "NOSCRIPT No matching script. Please use EVAL.", "EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0")
+	wantErr(t, c, "ERR Write commands are not allowed from read-only scripts. script: 4cb91861d207e5689edc816618ab68f9d6de3b44, on @user_script:1.", "EVAL_RO", "return redis.call('set','x',1)", "0")
+	wantErr(t, c, "ERR Can not execute a script with write flag using *_ro command.", "EVAL_RO", "#!lua\nreturn 1", "0")
+	wantErrPrefix(t, c, "ERR Unexpected flag in script shebang: nope", "EVAL", "#!lua flags=nope\nreturn 1", "0")
+}
+
+func TestScriptLoadExistsFlushAndEvalsha(t *testing.T) {
+	c := client(t)
+	sha := do(t, c, "SCRIPT", "LOAD", "return ARGV[1]").(string)
+	want(t, c, "x", "EVALSHA", sha, "0", "x")
+	want(t, c, "x", "EVALSHA", strings.ToUpper(sha), "0", "x")
+	want(t, c, "[1 0]", "SCRIPT", "EXISTS", sha, "ffffffffffffffffffffffffffffffffffffffff")
+	want(t, c, "OK", "SCRIPT", "FLUSH", "ASYNC")
+	want(t, c, "[0]", "SCRIPT", "EXISTS", sha)
+	wantErrPrefix(t, c, "NOSCRIPT", "EVALSHA", sha, "0")
+}
+
+// A script's SELECT is its own: the caller stays in its database.
+func TestEvalSelectDoesNotMoveTheCaller(t *testing.T) {
+	c := client(t)
+	cn := conn(t, c)
+	do(t, cn, "SELECT", "9")
+	do(t, cn, "SET", "k", "nine")
+	want(t, cn, "nine", "EVAL", "return redis.call('get','k')", "0")
+	want(t, cn, "zero", "EVAL", "redis.call('select','0'); redis.call('set','k','zero'); return redis.call('get','k')", "0")
+	want(t, cn, "nine", "GET", "k")
+}
+
+// Redis 7.0 logs what a script did, in MULTI/EXEC when it is more than one
+// command, never the EVAL; redis.set_repl(redis.REPL_NONE) leaves the
+// calls after it out.
+func TestEvalPropagatesItsEffects(t *testing.T) {
+	s := startServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	waitFor(t, "the AOF rewrite", func() bool {
+		info := c.Info(ctx, "persistence").Val()
+		return strings.Contains(info, "aof_rewrite_in_progress:0") && !strings.Contains(info, "aof_rewrite_scheduled:1")
+	})
+	for _, line := range [][]any{
+		{"EVAL", "redis.call('set',KEYS[1],'1'); redis.call('incr',KEYS[1]); return redis.call('get',KEYS[1])", "1", "a"},
+		{"EVAL", "return redis.call('set',KEYS[1],'v')", "1", "b"},
+		{"EVAL", "return redis.call('get',KEYS[1])", "1", "b"},
+		{"EVAL", "redis.set_repl(redis.REPL_NONE); redis.call('set','hidden','1'); redis.set_repl(redis.REPL_ALL); return redis.call('set','shown','1')", "0"},
+	} {
+		if err := c.Do(ctx, line...).Err(); err != nil {
+			t.Fatalf("%v: %v", line, err)
+		}
+	}
+	var got []string
+	for _, cmd := range readAOFCommands(t, s.Dir) {
+		if strings.EqualFold(cmd[0], "SELECT") {
+			continue
+		}
+		got = append(got, strings.ToLower(strings.Join(cmd, " ")))
+	}
+	wantLog := "multi|set a 1|incr a|exec|set b v|set shown 1"
+	if strings.Join(got, "|") != wantLog {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "|"), wantLog)
+	}
+}
+
+// Past busy-reply-threshold other clients get -BUSY, SCRIPT KILL stops a
+// script that has not written, and the script's own connection gets the
+// kill as its error; one that wrote can't be killed.
+func TestBusyScriptKill(t *testing.T) {
+	s := startServer(t, "--lua-time-limit", "50")
+	runner := redis.NewClient(options(s.Addr(), 2))
+	defer runner.Close()
+	other := redis.NewClient(options(s.Addr(), 2))
+	defer other.Close()
+	do(t, other, "PING")
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.Do(context.Background(), "EVAL", "local i = 0 while true do i = i + 1 end", "0").Err()
+	}()
+	waitFor(t, "-BUSY", func() bool {
+		err := other.Do(ctx, "PING").Err()
+		return err != nil && strings.HasPrefix(err.Error(), "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+	})
+	wantErrPrefix(t, other, "BUSY", "GET", "x")
+	want(t, other, "OK", "SCRIPT", "KILL")
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "Script killed by user with SCRIPT KILL...") {
+			t.Errorf("killed script's reply: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the script was not killed")
+	}
+	want(t, other, "PONG", "PING")
+	wantErr(t, other, "NOTBUSY No scripts in execution right now.", "SCRIPT", "KILL")
+
+	go func() {
+		done <- runner.Do(context.Background(), "EVAL", "redis.call('set','w','1') local t = redis.call('time') while true do if tonumber(redis.call('time')[1]) > tonumber(t[1]) + 2 then return 'done' end end", "0").Err()
+	}()
+	waitFor(t, "-BUSY", func() bool { return other.Do(ctx, "PING").Err() != nil })
+	wantErrPrefix(t, other, "UNKILLABLE Sorry the script already executed write commands", "SCRIPT", "KILL")
+	if err := <-done; err != nil {
+		t.Errorf("the unkillable script: %v", err)
+	}
+	want(t, other, "1", "GET", "w")
+}
+
+func TestFunctionLoadCallListDeleteDumpRestore(t *testing.T) {
+	c := client(t)
+	do(t, c, "FUNCTION", "FLUSH")
+	t.Cleanup(func() { do(t, c, "FUNCTION", "FLUSH") })
+	lib := "#!lua name=mylib\nredis.register_function('myset', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n" +
+		"redis.register_function{function_name='myget', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}"
+	want(t, c, "mylib", "FUNCTION", "LOAD", lib)
+	wantErr(t, c, "ERR Library 'mylib' already exists", "FUNCTION", "LOAD", lib)
+	want(t, c, "mylib", "FUNCTION", "LOAD", "REPLACE", lib)
+	want(t, c, "OK", "FCALL", "myset", "1", "k", "v")
+	want(t, c, "v", "FCALL_RO", "MYGET", "1", "k")
+	wantErr(t, c, "ERR Can not execute a script with write flag using *_ro command.", "FCALL_RO", "myset", "1", "k", "v")
+	wantErr(t, c, "ERR Function not found", "FCALL", "nosuch", "0")
+	want(t, c, "[[library_name mylib engine LUA functions [[name myget description reads flags [no-writes]] [name myset description <nil> flags []]]]]", "FUNCTION", "LIST")
+	wantErrPrefix(t, c, "ERR Error registering functions", "FUNCTION", "LOAD", "#!lua name=bad\nredis.call('ping')")
+	dump := do(t, c, "FUNCTION", "DUMP").(string)
+	want(t, c, "OK", "FUNCTION", "DELETE", "mylib")
+	wantErr(t, c, "ERR Library not found", "FUNCTION", "DELETE", "mylib")
+	want(t, c, "OK", "FUNCTION", "RESTORE", dump)
+	wantErr(t, c, "ERR Library mylib already exists", "FUNCTION", "RESTORE", dump)
+	want(t, c, "OK", "FUNCTION", "RESTORE", dump, "REPLACE")
+	want(t, c, "v", "FCALL", "myget", "1", "k")
+	wantErr(t, c, "ERR DUMP payload version or checksum are wrong", "FUNCTION", "RESTORE", "garbage")
+}
+
+// FUNCTION LOAD is logged as it came, so a restart from the log has the
+// library again.
+func TestFunctionsSurviveARestartThroughTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := startIn(t, dir, "--appendonly", "yes", "--appendfsync", "always")
+	c := redisClientAt(t, s.Addr())
+	do(t, c, "FUNCTION", "LOAD", "#!lua name=keep\nredis.register_function('hello', function() return 'hi' end)")
+	s.stop()
+	s2 := startIn(t, dir, "--appendonly", "yes")
+	c2 := redisClientAt(t, s2.Addr())
+	want(t, c2, "hi", "FCALL", "hello", "0")
+}
