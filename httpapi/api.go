@@ -253,6 +253,9 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 	if j.tools != nil && j.tools.force != "" && !a.e.HermesTools() {
 		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls as <tool_call> blocks (Hermes, Qwen)")
 	}
+	if j.opt.Format != nil {
+		a.e.PrepareFormats() // its first call indexes the vocabulary: not on the loop
+	}
 	var toks []int32 // a stateless chat: the whole conversation, rendered
 	if j.chat && j.session == "" {
 		var err error

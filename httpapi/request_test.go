@@ -63,6 +63,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"prompt":"a","stop":["x"],"temperature":0.5,"top_p":1,"seed":3}`,
 		`{"prompt":["a"],"session":"k","n":1}`, `{"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}`,
 		`{`, `null`, `{"prompt":"a"}{"prompt":"b"}`,
+		`{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer"}}}}}],"tool_choice":"required"}`,
+		`{"messages":[{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"1","content":"r"}],"logprobs":true,"top_logprobs":3}`,
+		`{"prompt":"x","logprobs":2,"response_format":{"type":"json_schema","json_schema":{"schema":{"enum":[1,"a"]}}}}`,
 	} {
 		f.Add([]byte(s), true)
 		f.Add([]byte(s), false)
@@ -82,8 +85,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		if o.MaxTokens < 1 || o.Sampler.Temperature < 0 || o.Sampler.TopP <= 0 || o.Sampler.TopP > 1 || len(j.session) > maxSessionKey {
 			t.Fatalf("options out of bounds: %+v", j)
 		}
-		if chat && (len(j.messages) == 0 || j.messages[len(j.messages)-1].Role != "user") {
-			t.Fatalf("chat job without a last user message: %+v", j)
+		if chat && (len(j.messages) == 0 || (j.messages[len(j.messages)-1].Role != "user" && j.messages[len(j.messages)-1].Role != "tool")) {
+			t.Fatalf("chat job without a last user or tool message: %+v", j)
+		}
+		if o.TopLogProbs < 0 || o.TopLogProbs > 20 || (j.tools != nil && j.tools.force != "" && o.Format == nil) {
+			t.Fatalf("logprobs or tools out of bounds: %+v", j)
 		}
 		for _, s := range o.Stops {
 			if s == "" {
@@ -136,6 +142,7 @@ func TestDecodeMessages(t *testing.T) {
 func FuzzDecodeMessages(f *testing.F) {
 	f.Add([]byte(`{"max_tokens":5,"system":"s","messages":[{"role":"user","content":"hi"}],"stream":true}`))
 	f.Add([]byte(`{"max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],"stop_sequences":["a"]}`))
+	f.Add([]byte(`{"max_tokens":5,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"f"},"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r"}]}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		j, err := decodeMessages(body, "")
 		if err != nil {
@@ -144,7 +151,7 @@ func FuzzDecodeMessages(f *testing.F) {
 			}
 			return
 		}
-		if len(j.messages) == 0 || j.messages[len(j.messages)-1].Role != "user" || j.opt.MaxTokens < 1 {
+		if last := j.messages[len(j.messages)-1].Role; len(j.messages) == 0 || (last != "user" && last != "tool") || j.opt.MaxTokens < 1 {
 			t.Fatalf("bad job %+v", j)
 		}
 	})

@@ -62,6 +62,9 @@ func decodeTools(rawTools, rawChoice json.RawMessage) (*toolSet, error) {
 	if err := json.Unmarshal(rawTools, &ts.defs); err != nil {
 		return nil, bad("tools", "tools must be an array of {type: function, function: {name, description, parameters}}")
 	}
+	if len(ts.defs) == 0 {
+		return decodeTools(nil, rawChoice) // [] is no tools
+	}
 	if len(ts.defs) > maxTools {
 		return nil, bad("tools", "at most %d tools", maxTools)
 	}

@@ -62,8 +62,9 @@ type Engine struct {
 	journal  Journal          // the session store's owner (SetJournal), nil: none
 	sm       store.Model      // what the store's pages are filed under
 	mask     *jsonmask.Masker // structured output's token masks (format.go); nil until used
-	storable bool             // the store can hold the model's sessions as pages (storable)
-	paged    bool             // the model's sessions are K/V pages only (pagedArch)
+	maskOnce sync.Once
+	storable bool // the store can hold the model's sessions as pages (storable)
+	paged    bool // the model's sessions are K/V pages only (pagedArch)
 
 	// encodeSlots holds a token per prompt being encoded off the loop
 	// (OffLoop); its capacity bounds them.
