@@ -93,7 +93,9 @@ func serve(args []string) int {
 	s.Register(p.Hooks())
 	s.Register(e.Hooks())
 	s.Commands.Register(commands.All(e, p)...)
-	s.Commands.Register(commands.Scripting(script.New(s))...)
+	sc := script.New(s)
+	s.Register(sc.Hooks())
+	s.Commands.Register(commands.Scripting(sc)...)
 	// An unreadable or corrupt snapshot stops the start: the server must
 	// not come up on an empty keyspace silently.
 	if err := p.Load(); err != nil {

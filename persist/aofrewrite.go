@@ -50,6 +50,7 @@ func (p *Engine) BgRewriteAOF() error {
 	if a.rw != nil {
 		return ErrRewriteRunning
 	}
+	functions := p.s.FunctionsPayload() // taken with the view, on the loop
 	items, _, err := p.takeViewFor(true)
 	if err != nil {
 		if a.onlyForRewrite {
@@ -77,7 +78,17 @@ func (p *Engine) BgRewriteAOF() error {
 	diskMax := p.s.Config.Int("session-disk-max")
 	go func() {
 		held := map[rdb.PageKey]bool{}
-		err := writeBase(w, items, a.st, p.codec, p.model, held)
+		var err error
+		if functions != nil {
+			// The libraries first, as Redis's base starts with its
+			// functions: the log after it may call them.
+			err = w.Append(rdb.AppendCommand(nil, []byte("FUNCTION"), []byte("RESTORE"), functions, []byte("REPLACE")))
+		}
+		if err == nil {
+			err = writeBase(w, items, a.st, p.codec, p.model, held)
+		} else {
+			releaseView(items)
+		}
 		if err == nil {
 			err = w.Commit()
 		} else {

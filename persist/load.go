@@ -145,6 +145,11 @@ func (p *Engine) loadSnapshot(path string) (int, error) {
 				snap.Aux[rdb.AuxArch], got, p.codec.Arch(), fp, rdb.ErrIncompatible)
 		}
 	}
+	if fn, ok := snap.Aux[rdb.AuxFunctions]; ok {
+		if err := p.s.RestoreFunctions([]byte(fn)); err != nil {
+			return 0, fmt.Errorf("its function libraries: %w", err)
+		}
+	}
 	// Read every string first, so a corrupt one leaves the keyspace empty.
 	type loaded struct {
 		e rdb.Entry

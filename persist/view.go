@@ -262,5 +262,8 @@ func (p *Engine) aux() [][2]string {
 	if p.codec != nil {
 		a = append(a, [2]string{rdb.AuxArch, p.codec.Arch()}, [2]string{rdb.AuxFingerprint, strconv.FormatUint(p.codec.Fingerprint(), 16)})
 	}
+	if fn := p.s.FunctionsPayload(); fn != nil {
+		a = append(a, [2]string{rdb.AuxFunctions, string(fn)})
+	}
 	return a
 }

@@ -108,6 +108,7 @@ const (
 	AuxCTime       = "ctime"
 	AuxFingerprint = "model-fp"
 	AuxArch        = "model-arch"
+	AuxFunctions   = "functions" // the FUNCTION DUMP payload of the function libraries
 )
 
 // Limits every reader enforces before allocating (hostile input).

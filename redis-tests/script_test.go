@@ -192,3 +192,38 @@ func TestFunctionsSurviveARestartThroughTheLog(t *testing.T) {
 	c2 := redisClientAt(t, s2.Addr())
 	want(t, c2, "hi", "FCALL", "hello", "0")
 }
+
+// The libraries are in the snapshot and at the head of a rewritten log's
+// base, so neither SAVE nor BGREWRITEAOF loses them.
+func TestFunctionsSurviveSnapshotsAndLogRewrites(t *testing.T) {
+	lib := "#!lua name=keep\nredis.register_function('hello', function() return 'hi' end)"
+	t.Run("snapshot", func(t *testing.T) {
+		dir := t.TempDir()
+		s := startIn(t, dir)
+		c := redisClientAt(t, s.Addr())
+		do(t, c, "FUNCTION", "LOAD", lib)
+		do(t, c, "SET", "k", "v")
+		do(t, c, "SAVE")
+		s.stop()
+		s2 := startIn(t, dir)
+		c2 := redisClientAt(t, s2.Addr())
+		want(t, c2, "hi", "FCALL", "hello", "0")
+		want(t, c2, "v", "GET", "k")
+	})
+	t.Run("rewritten log", func(t *testing.T) {
+		dir := t.TempDir()
+		s := startIn(t, dir, "--appendonly", "yes", "--appendfsync", "always")
+		c := redisClientAt(t, s.Addr())
+		do(t, c, "FUNCTION", "LOAD", lib)
+		do(t, c, "BGREWRITEAOF")
+		waitFor(t, "the AOF rewrite", func() bool {
+			return strings.Contains(c.Info(ctx, "persistence").Val(), "aof_rewrite_in_progress:0")
+		})
+		do(t, c, "FUNCTION", "LOAD", strings.ReplaceAll(strings.ReplaceAll(lib, "keep", "later"), "hello", "later"))
+		s.stop()
+		s2 := startIn(t, dir, "--appendonly", "yes")
+		c2 := redisClientAt(t, s2.Addr())
+		want(t, c2, "hi", "FCALL", "hello", "0")
+		want(t, c2, "hi", "FCALL", "later", "0")
+	})
+}

@@ -170,3 +170,18 @@ func (e *Engine) stats() server.ScriptStats {
 	}
 	return st
 }
+
+// Hooks are the engine's server hooks: its libraries in snapshots and in
+// the append-only log's base.
+func (e *Engine) Hooks() server.Hooks {
+	return server.Hooks{
+		Name: "script",
+		Functions: func() []byte {
+			if len(e.libs) == 0 {
+				return nil
+			}
+			return e.Dump()
+		},
+		RestoreFunctions: func(p []byte) error { return e.Restore(p, "replace") },
+	}
+}

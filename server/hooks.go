@@ -77,6 +77,34 @@ type Hooks struct {
 	// Model says the subsystem serves a model: commands flagged FlagModel
 	// may run.
 	Model bool
+	// Functions returns the FUNCTION DUMP payload of the loaded function
+	// libraries, nil when there are none: snapshots keep it (aux field
+	// "functions") and an append-only log's rewritten base starts with a
+	// FUNCTION RESTORE of it. RestoreFunctions loads one read from a
+	// snapshot. Call both on the loop.
+	Functions        func() []byte
+	RestoreFunctions func(payload []byte) error
+}
+
+// FunctionsPayload returns the function libraries' payload for a snapshot
+// or a log base (Hooks.Functions), nil when there are none.
+func (s *Server) FunctionsPayload() []byte {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.Functions != nil {
+			return h.Functions()
+		}
+	}
+	return nil
+}
+
+// RestoreFunctions loads the libraries of a payload a snapshot kept.
+func (s *Server) RestoreFunctions(payload []byte) error {
+	for i := range s.hooks {
+		if h := &s.hooks[i]; h.RestoreFunctions != nil {
+			return h.RestoreFunctions(payload)
+		}
+	}
+	return Errorf("the snapshot holds function libraries and no scripting engine is registered")
 }
 
 // Register adds a subsystem's hooks. Call it before Start: the list is
