@@ -75,6 +75,21 @@ func TestBandwidth(t *testing.T) {
 	results = append(results, result{Name: "hbm_read", Bytes: readBytes, Seconds: sec, GBs: hbm})
 	t.Logf("HBM read: %.0f GB/s", hbm)
 
+	// The host's cost of one op when nothing waits: a kernel of a few
+	// µs at most, queued back to back (timeit drains every 8 calls), a
+	// plain one (Add of 2,048 values) and one that stages a host array
+	// (RoPE of one position, as a decode step's).
+	a1, _ := d.Alloc(2048)
+	a2, _ := d.Alloc(2048)
+	a3, _ := d.Alloc(2048)
+	sec = timeit(func() { d.Add(a3, a1, a2, 2048) })
+	results = append(results, result{Name: "op_add_2048", Bytes: 3 * 4 * 2048, Seconds: sec})
+	t.Logf("Add of 2,048 values back to back: %.2f µs an op", sec*1e6)
+	pos := []int32{7}
+	sec = timeit(func() { d.Rope(a1, pos, metalkit.Rope{Heads: 32, HeadDim: 64, Dim: 64, Base: 10000, Scale: 1}) })
+	results = append(results, result{Name: "op_rope_1", Bytes: 2 * 4 * 2048, Seconds: sec})
+	t.Logf("RoPE of one position (2,048 values) back to back: %.2f µs an op", sec*1e6)
+
 	rng := rand.New(rand.NewSource(5))
 	for _, typ := range []metalkit.DType{metalkit.Q8_0, metalkit.Q4_K} {
 		for _, sh := range [][2]int{{8192, 2048}, {2048, 8192}} {

@@ -94,9 +94,10 @@ func actBlock(t metalkit.DType) int {
 // and batches that are not multiples of the kernel's 8 columns.
 //
 // Against the float64 product of the dequantised rows the GPU's only error
-// is float32 rounding: a lane sums each 32-value unit (a chain of 32
-// roundings), adds it to its running sum (cols/1024 more), then a 5-step
-// shuffle tree, so |Δ| ≤ (32 + cols/1024 + 5)·u·Σ|w·x| (the dequantised
+// is float32 rounding: a lane sums its 8 values of a 32-value unit (a
+// chain of 8 roundings), adds that to its running sum (one of every 8
+// units: ceil(cols/256) more), then a 5-step shuffle tree, so
+// |Δ| ≤ (8 + ceil(cols/256) + 5)·u·Σ|w·x| (the dequantised
 // value d·q is the same float32 product on both sides, or one fused
 // rounding more, covered by doubling the bound).
 //
@@ -132,7 +133,7 @@ func TestMatMul(t *testing.T) {
 				cgot := get(t, cpu, cout, sh.batch*sh.rows)
 
 				row := make([]float32, sh.cols)
-				gamma := 2 * float64(32+sh.cols/1024+5) * u
+				gamma := 2 * float64(8+(sh.cols+255)/256+5) * u
 				blk := actBlock(typ)
 				for r := 0; r < sh.rows; r++ {
 					m.Row(r, row)
@@ -397,5 +398,68 @@ func TestAttention(t *testing.T) {
 			outs[i] = get(t, dev, out, len(q))
 		}
 		near(t, fmt.Sprintf("Attention %+v", shape), outs[0], outs[1], 0, 2*3.0/2048)
+	}
+}
+
+// TestQueuedOps queues many ops that stage host arrays (Embed's tokens,
+// RoPE's positions, Write's values: 256 bytes to 75 KiB each), reading
+// nothing until the end, with the staging area starting at 512 bytes, so
+// that it fills (the device drains and the area is reused) every few ops
+// and is outgrown several times: each op must see its own arrays, not a
+// later op's, although none waits for the GPU. Results are compared with
+// the CPU device's.
+func TestQueuedOps(t *testing.T) {
+	d := openDevice(t)
+	d.stageMin = 512
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(7))
+	const rows, cols, ops = 61, 64, 40
+	m := quantMatrix(t, metalkit.Q8_0, rows, cols, randVec(rng, rows*cols, 1))
+	type op struct {
+		tokens, pos []int32
+		add         []float32
+	}
+	var plan []op
+	for i := 0; i < ops; i++ {
+		n := 1 + rng.Intn(9)
+		if i == 10 || i == 25 {
+			n = 150 + 150*(i/25) // Writes of 38 and 75 KiB
+		}
+		o := op{add: randVec(rng, n*cols, 1)}
+		for j := 0; j < n; j++ {
+			o.tokens = append(o.tokens, int32(rng.Intn(rows)))
+			o.pos = append(o.pos, int32(rng.Intn(4096)))
+		}
+		plan = append(plan, o)
+	}
+	r := metalkit.Rope{Heads: 2, HeadDim: cols / 2, Dim: cols / 2, Base: 10000, Scale: 1}
+	var outs [2][][]float32
+	for i, dev := range []metalkit.Device{d, cpu} {
+		w, err := dev.Upload(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bufs []metalkit.Buffer
+		for _, o := range plan {
+			n := len(o.tokens) * cols
+			x, _ := dev.Alloc(n)
+			y, _ := dev.Alloc(n)
+			dev.Embed(x, w, o.tokens)
+			dev.Rope(x, o.pos, r)
+			dev.Write(y, 0, o.add)
+			dev.Add(x, x, y, n)
+			bufs = append(bufs, x)
+		}
+		for j, b := range bufs {
+			outs[i] = append(outs[i], get(t, dev, b, len(plan[j].tokens)*cols))
+		}
+	}
+	for j := range plan {
+		// RoPE's tolerance of TestFloatOps (two units in the last place
+		// of values of magnitude ≲ 2), then the exact add.
+		near(t, fmt.Sprintf("op %d (%d tokens)", j, len(plan[j].tokens)), outs[0][j], outs[1][j], 0, 4*2*u*4)
+	}
+	if d.stageBytes < 300*cols*4 {
+		t.Errorf("the staging area is %d bytes: the test did not outgrow it", d.stageBytes)
 	}
 }

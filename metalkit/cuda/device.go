@@ -27,9 +27,13 @@ var weightKernels = map[metalkit.DType]string{
 // Device is metalkit.Device on one NVIDIA GPU: weights, buffers and KV
 // pages in its memory, every op a kernel launched on the context's default
 // stream, so ops run in call order and Read (a synchronous copy) waits
-// for them. Methods lock the calling goroutine to its OS thread while they
-// run, since the driver keeps the current context per thread. Not safe for
-// concurrent use.
+// for them. An op does not wait for the GPU: its small host arrays
+// (tokens, positions, page tables) and Write's values go up through
+// pinned memory with asynchronous copies on the same stream (stage), so a
+// forward pass queues its kernels back to back and the host waits once,
+// in Read. Methods lock the calling goroutine to its OS thread while they
+// run, since the driver keeps the current context per thread. Not safe
+// for concurrent use.
 type Device struct {
 	drv    *driver
 	dev    int32
@@ -40,10 +44,26 @@ type Device struct {
 	args   *launchArgs
 	pinner runtime.Pinner
 	allocs map[uint64]bool // every live allocation, freed by Close
-	// scratch is device memory for a call's small host arrays (tokens,
-	// positions, page tables) and attention scores, grown as needed.
-	scratch, scratchBytes uint64
+	// The staging area: stageBytes of pinned host memory at stageHost
+	// and as many of device memory at stageDev, of which the first
+	// stageUsed are handed out since the GPU last drained (see reserve).
+	// stageMin is the size first allocated (tests shrink it).
+	stageHost                       unsafe.Pointer
+	stageDev                        uint64
+	stageBytes, stageUsed, stageMin uint64
+	// work is device memory for attention scores, grown as needed.
+	work, workBytes uint64
 }
+
+// Staging sizes: the area starts at defaultStageBytes (a decode step of
+// a 1B llama stages a few hundred bytes, so it fills about once in
+// thousands of ops when nothing reads between them); Writes of more than
+// stageWriteMax bytes copy synchronously instead (uploads at load time,
+// where the wait does not matter and a pinned copy of them would).
+const (
+	defaultStageBytes = 4 << 20
+	stageWriteMax     = 1 << 20
+)
 
 // launchArgs is cuLaunchKernel's argument block: params[i] points at
 // slots[i], each slot holding one argument in its low bytes. It lives on
@@ -63,7 +83,7 @@ func Open(ordinal int) (*Device, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}}
+	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes}
 	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
 		return nil, err
 	}
@@ -120,6 +140,10 @@ func (d *Device) Close() error {
 		d.drv.cuMemFree(p)
 	}
 	d.allocs = nil
+	if d.stageHost != nil {
+		d.drv.cuMemFreeHost(d.stageHost)
+		d.stageHost = nil
+	}
 	d.drv.cuModuleUnload(d.mod)
 	d.pinner.Unpin()
 	return d.drv.check("cuDevicePrimaryCtxRelease", d.drv.cuDevicePrimaryCtxRelease(d.dev))
@@ -144,10 +168,10 @@ type buffer struct {
 func (b *buffer) Len() int { return b.n }
 
 type weights struct {
-	m        metalkit.Matrix // Data is the host copy's, kept for Matrix()
-	ptr      uint64
-	rowBytes int
-	kernel   string
+	m             metalkit.Matrix // Data is the host copy's, kept for Matrix()
+	ptr           uint64
+	rowBytes      int
+	matmul, embed string // the kernels' names
 }
 
 func (w *weights) Matrix() metalkit.Matrix { return w.m }
@@ -186,7 +210,7 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 			return nil, err
 		}
 	}
-	return &weights{m: m, ptr: p, rowBytes: rowBytes, kernel: k}, nil
+	return &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, embed: "embed_" + k}, nil
 }
 
 func (d *Device) Alloc(n int) (metalkit.Buffer, error) {
@@ -207,7 +231,14 @@ func (d *Device) Write(b metalkit.Buffer, off int, src []float32) {
 		return
 	}
 	defer d.bind()()
-	d.must("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), uint64(4*len(src))))
+	n := 4 * len(src)
+	if n > stageWriteMax {
+		// From pageable memory the driver waits for the stream to drain
+		// first, so the copy is still in call order.
+		d.must("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), uint64(n)))
+		return
+	}
+	d.copyIn(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), n)
 }
 
 func (d *Device) Read(dst []float32, b metalkit.Buffer, off int) error {
@@ -217,15 +248,31 @@ func (d *Device) Read(dst []float32, b metalkit.Buffer, off int) error {
 	}
 	defer d.bind()()
 	if len(dst) == 0 {
-		return d.drv.check("cuCtxSynchronize", d.drv.cuCtxSynchronize())
+		return d.drain()
 	}
-	return d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), bb.ptr+uint64(4*off), uint64(4*len(dst))))
+	// A synchronous copy on the default stream: it starts when every op
+	// before it has finished, so the GPU has drained when it returns.
+	if err := d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), bb.ptr+uint64(4*off), uint64(4*len(dst)))); err != nil {
+		return err
+	}
+	d.stageUsed = 0
+	return nil
 }
 
 // Sync waits for every op before it (benchmarks time with it).
 func (d *Device) Sync() error {
 	defer d.bind()()
-	return d.drv.check("cuCtxSynchronize", d.drv.cuCtxSynchronize())
+	return d.drain()
+}
+
+// drain waits for every op and copy queued so far; then no queued work
+// reads the staging area, which is emptied.
+func (d *Device) drain() error {
+	if err := d.drv.check("cuCtxSynchronize", d.drv.cuCtxSynchronize()); err != nil {
+		return err
+	}
+	d.stageUsed = 0
+	return nil
 }
 
 // buf is b's device buffer, checked to hold n values.
@@ -246,7 +293,7 @@ func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buff
 	}
 	defer d.bind()()
 	const warps = 4 // rows per block of 128 threads
-	d.launch("matmul_"+ww.kernel, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
+	d.launch(ww.matmul, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
 }
 
 func (d *Device) Embed(out metalkit.Buffer, table metalkit.Weights, tokens []int32) {
@@ -261,8 +308,8 @@ func (d *Device) Embed(out metalkit.Buffer, table metalkit.Weights, tokens []int
 		return
 	}
 	defer d.bind()()
-	tp := d.upload32(0, tokens)
-	d.launch("embed_"+ww.kernel, grid(len(tokens), 1), 128, o, ww.ptr, tp, i32(ww.m.Cols), int64(ww.rowBytes))
+	tp := d.upload32(tokens)
+	d.launch(ww.embed, grid(len(tokens), 1), 128, o, ww.ptr, tp, i32(ww.m.Cols), int64(ww.rowBytes))
 }
 
 func (d *Device) RMSNorm(out, x, w metalkit.Buffer, rows, n int, eps float32) {
@@ -311,12 +358,12 @@ func (d *Device) Rope(x metalkit.Buffer, pos []int32, r metalkit.Rope) {
 	}
 	defer d.bind()()
 	// Positions, then the factors' bits, in one upload: a second one could
-	// grow the scratch area and free the first.
+	// grow the staging area and free the first.
 	arg := append([]int32(nil), pos...)
 	for _, f := range r.Factors[:min(len(r.Factors), r.Dim/2)] {
 		arg = append(arg, int32(math.Float32bits(f)))
 	}
-	pp := d.upload32(0, arg)
+	pp := d.upload32(arg)
 	var fp uint64
 	if r.Factors != nil {
 		fp = pp + uint64(4*len(pos))
@@ -354,7 +401,7 @@ func (d *Device) PutKV(pool metalkit.KVPool, layer int, slots []int32, k, v meta
 		return
 	}
 	defer d.bind()()
-	sp := d.upload32(0, slots)
+	sp := d.upload32(slots)
 	d.launch("put_kv", grid(len(slots), 1), 256, p.ptr, kp, vp, sp, i32(layer), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
 }
 
@@ -368,8 +415,8 @@ func (d *Device) Attention(out, q metalkit.Buffer, pool metalkit.KVPool, layer, 
 		panic(fmt.Sprintf("cuda: Attention %d query heads over %d KV heads", heads, s.Heads))
 	}
 	o, qp := buf(out, len(rows)*heads*s.HeadDim, "Attention out"), buf(q, len(rows)*heads*s.HeadDim, "Attention q")
-	// One int32 array: each row's (page table offset, from, n, scratch
-	// offset), then the page tables; scores follow as float32s.
+	// One int32 array: each row's (page table offset, from, n, scores
+	// offset in the work area), then the page tables.
 	meta := make([]int32, 4*len(rows))
 	var pages []int32
 	scores := 0
@@ -390,34 +437,89 @@ func (d *Device) Attention(out, q metalkit.Buffer, pool metalkit.KVPool, layer, 
 		meta[4*i] -= int32(len(meta)) // offsets into pages, which follows meta
 	}
 	defer d.bind()()
-	all := append(meta, pages...)
-	mp := d.upload32(4*scores, all) // scores first, then meta and pages
-	d.launch("attention", grid(len(rows), heads), 128, o, qp, p.ptr, mp+uint64(4*len(meta)), mp, d.scratch, i32(layer), i32(heads), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
+	work := d.workspace(scores)
+	mp := d.upload32(append(meta, pages...))
+	d.launch("attention", grid(len(rows), heads), 128, o, qp, p.ptr, mp+uint64(4*len(meta)), mp, work, i32(layer), i32(heads), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
 }
 
-// upload32 copies v to the scratch area at byte offset skip+, growing it
-// (after the kernels before it have finished) when it is too small; the
-// first skip bytes are left for a kernel's own scratch (attention scores).
-func (d *Device) upload32(skip int, v []int32) uint64 {
-	need := uint64(skip + 4*len(v))
-	if need > d.scratchBytes {
-		d.must("cuCtxSynchronize", d.drv.cuCtxSynchronize())
-		if d.scratch != 0 {
-			d.drv.cuMemFree(d.scratch)
-			delete(d.allocs, d.scratch)
+// upload32 copies v to device memory for the ops queued next (the
+// staging area's device side) and returns where; see copyIn.
+func (d *Device) upload32(v []int32) uint64 {
+	return d.copyIn(0, unsafe.Pointer(&v[0]), 4*len(v))
+}
+
+// copyIn copies n bytes at src to device address dst (0: the staging
+// area's device bytes that mirror the host bytes used) in stream order,
+// and returns dst: into the next free bytes of the pinned staging area
+// (reserve), then asynchronously from there, queued after every op before
+// it and before every op after, so it returns without waiting for the GPU
+// and src may be reused at once.
+func (d *Device) copyIn(dst uint64, src unsafe.Pointer, n int) uint64 {
+	off := d.reserve(n)
+	if dst == 0 {
+		dst = d.stageDev + off
+	}
+	host := unsafe.Add(d.stageHost, off)
+	copy(unsafe.Slice((*byte)(host), n), unsafe.Slice((*byte)(src), n))
+	d.must("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(dst, host, uint64(n), 0))
+	return dst
+}
+
+// reserve hands out the next n bytes of the staging area (host and device
+// at the same offset), 256-aligned. Bytes handed out stay unused until
+// the GPU has drained: a queued copy may not yet have read its host bytes,
+// nor a queued kernel its device bytes. So a full area first drains (and
+// one too small for n is replaced by a larger), and Read and Sync, which
+// drain anyway, empty it.
+func (d *Device) reserve(n int) uint64 {
+	size := (uint64(n) + 255) &^ 255
+	if d.stageUsed+size > d.stageBytes {
+		if err := d.drain(); err != nil {
+			panic(err)
 		}
-		size := max(need, 2*d.scratchBytes, 1<<20)
+		if size > d.stageBytes {
+			if d.stageHost != nil {
+				d.drv.cuMemFreeHost(d.stageHost)
+				d.stageHost = nil
+				d.drv.cuMemFree(d.stageDev)
+				delete(d.allocs, d.stageDev)
+			}
+			grow := max(size, 2*d.stageBytes, d.stageMin)
+			d.must(fmt.Sprintf("cuMemAllocHost %d bytes", grow), d.drv.cuMemAllocHost(&d.stageHost, grow))
+			p, err := d.alloc(int(grow))
+			if err != nil {
+				panic(err)
+			}
+			d.stageDev, d.stageBytes = p, grow
+		}
+	}
+	off := d.stageUsed
+	d.stageUsed += size
+	return off
+}
+
+// workspace returns device memory for n float32s, for one op's own use
+// (attention scores): ops run one after another on the stream, so each
+// may use all of it. Growing it waits for the queued ops, which may use
+// the old one.
+func (d *Device) workspace(n int) uint64 {
+	need := uint64(4 * max(n, 1))
+	if need > d.workBytes {
+		if err := d.drain(); err != nil {
+			panic(err)
+		}
+		if d.work != 0 {
+			d.drv.cuMemFree(d.work)
+			delete(d.allocs, d.work)
+		}
+		size := max(need, 2*d.workBytes, 1<<20)
 		p, err := d.alloc(int(size))
 		if err != nil {
 			panic(err)
 		}
-		d.scratch, d.scratchBytes = p, size
+		d.work, d.workBytes = p, size
 	}
-	p := d.scratch + uint64(skip)
-	// The copy is ordered after the kernels launched before it on the
-	// default stream, so none of them still reads the old contents.
-	d.must("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(p, unsafe.Pointer(&v[0]), uint64(4*len(v))))
-	return p
+	return d.work
 }
 
 // Kernel argument kinds: a device pointer is a uint64, the rest as named.

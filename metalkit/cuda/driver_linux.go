@@ -28,6 +28,9 @@ type driver struct {
 	cuMemsetD8                func(p uint64, v uint8, n uint64) int32
 	cuMemcpyHtoD              func(dst uint64, src unsafe.Pointer, n uint64) int32
 	cuMemcpyDtoH              func(dst unsafe.Pointer, src uint64, n uint64) int32
+	cuMemcpyHtoDAsync         func(dst uint64, src unsafe.Pointer, n uint64, stream uintptr) int32
+	cuMemAllocHost            func(p *unsafe.Pointer, size uint64) int32
+	cuMemFreeHost             func(p unsafe.Pointer) int32
 	cuLaunchKernel            func(f uintptr, gx, gy, gz, bx, by, bz, shared uint32, stream uintptr, params, extra unsafe.Pointer) int32
 	cuGetErrorString          func(err int32, s **byte) int32
 }
@@ -68,6 +71,9 @@ func loadDriver() (*driver, error) {
 		{&d.cuMemsetD8, "cuMemsetD8_v2"},
 		{&d.cuMemcpyHtoD, "cuMemcpyHtoD_v2"},
 		{&d.cuMemcpyDtoH, "cuMemcpyDtoH_v2"},
+		{&d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"},
+		{&d.cuMemAllocHost, "cuMemAllocHost_v2"},
+		{&d.cuMemFreeHost, "cuMemFreeHost"},
 		{&d.cuLaunchKernel, "cuLaunchKernel"},
 		{&d.cuGetErrorString, "cuGetErrorString"},
 	} {

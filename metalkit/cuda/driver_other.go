@@ -20,6 +20,9 @@ type driver struct {
 	cuMemsetD8                func(p uint64, v uint8, n uint64) int32
 	cuMemcpyHtoD              func(dst uint64, src unsafe.Pointer, n uint64) int32
 	cuMemcpyDtoH              func(dst unsafe.Pointer, src uint64, n uint64) int32
+	cuMemcpyHtoDAsync         func(dst uint64, src unsafe.Pointer, n uint64, stream uintptr) int32
+	cuMemAllocHost            func(p *unsafe.Pointer, size uint64) int32
+	cuMemFreeHost             func(p unsafe.Pointer) int32
 	cuLaunchKernel            func(f uintptr, gx, gy, gz, bx, by, bz, shared uint32, stream uintptr, params, extra unsafe.Pointer) int32
 	cuInit                    func(flags uint32) int32
 	cuDeviceGet               func(dev *int32, ordinal int32) int32

@@ -139,42 +139,176 @@ __device__ __forceinline__ float warp_sum(float s) {
 	return s;
 }
 
+// f16a is f16 for a 2-byte aligned p: one 16-bit load.
+__device__ __forceinline__ float f16a(const uint8_t *p) {
+	return __half2float(__ushort_as_half(*(const unsigned short *)p));
+}
+
+// u16x4 loads 8 bytes from a 2-byte aligned p (Q8_0, Q4_0 and Q6_K
+// blocks are 34, 18 and 210 bytes long, so their quants are no better
+// aligned) as four 16-bit words, byte i in bits 8(i%2) of word i/2.
+__device__ __forceinline__ void u16x4(const uint8_t *p, unsigned int w[4]) {
+	const unsigned short *s = (const unsigned short *)p;
+#pragma unroll
+	for (int i = 0; i < 4; i++) w[i] = s[i];
+}
+
+__device__ __forceinline__ int byte8(const unsigned int w[4], int i) { return (w[i >> 1] >> (8 * (i & 1))) & 255; }
+
+// deq8 writes values 8p..8p+7 of unit u of row into v: a quarter of what
+// deq writes, with the same arithmetic per value (so the same floats), for
+// matmul, where four lanes share a unit and a warp's loads cover eight
+// consecutive units.
+template <int T> __device__ __forceinline__ void deq8(const uint8_t *row, int u, int p, float v[8]);
+
+template <> __device__ __forceinline__ void deq8<F32>(const uint8_t *row, int u, int p, float v[8]) {
+	const float4 *q = (const float4 *)(row + 128 * u + 32 * p);
+	float4 a = q[0], b = q[1];
+	v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+
+template <> __device__ __forceinline__ void deq8<F16>(const uint8_t *row, int u, int p, float v[8]) {
+	uint4 a = *(const uint4 *)(row + 64 * u + 16 * p);
+	unsigned int w[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		v[2 * i] = __half2float(__ushort_as_half((unsigned short)(w[i] & 0xffff)));
+		v[2 * i + 1] = __half2float(__ushort_as_half((unsigned short)(w[i] >> 16)));
+	}
+}
+
+template <> __device__ __forceinline__ void deq8<BF16>(const uint8_t *row, int u, int p, float v[8]) {
+	uint4 a = *(const uint4 *)(row + 64 * u + 16 * p);
+	unsigned int w[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+	for (int i = 0; i < 4; i++) v[2 * i] = __uint_as_float(w[i] << 16), v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+}
+
+template <> __device__ __forceinline__ void deq8<Q8_0>(const uint8_t *row, int u, int p, float v[8]) {
+	const uint8_t *b = row + 34 * u;
+	float d = f16a(b);
+	unsigned int w[4];
+	u16x4(b + 2 + 8 * p, w);
+#pragma unroll
+	for (int i = 0; i < 8; i++) v[i] = d * (float)(int8_t)byte8(w, i);
+}
+
+// Q4_0: values 8p.. are the low nibbles of bytes 8p.. for p < 2, the high
+// nibbles of bytes 8(p−2).. after.
+template <> __device__ __forceinline__ void deq8<Q4_0>(const uint8_t *row, int u, int p, float v[8]) {
+	const uint8_t *b = row + 18 * u;
+	float d = f16a(b);
+	unsigned int w[4];
+	u16x4(b + 2 + 8 * (p & 1), w);
+	int shift = 4 * (p >> 1);
+#pragma unroll
+	for (int i = 0; i < 8; i++) v[i] = d * (float)(((byte8(w, i) >> shift) & 15) - 8);
+}
+
+template <> __device__ __forceinline__ void deq8<Q4_K>(const uint8_t *row, int u, int p, float v[8]) {
+	const uint8_t *b = row + 144 * (u >> 3);
+	int k = u & 7;
+	const uint8_t *s = b + 4;
+	// deq's two cases as selects of three unconditional loads, which
+	// matmul can then issue before it uses any.
+	int a = s[k + 4], c = s[k], e = s[k & 3];
+	int sc = k < 4 ? c & 63 : (a & 15) | (e >> 6) << 4;
+	int m = k < 4 ? a & 63 : (a >> 4) | (c >> 6) << 4;
+	float d = f16a(b) * sc, mn = __fmul_rn(f16a(b + 2), (float)m);
+	// Super-blocks are 144 bytes, so the quants' 8 bytes are 8-aligned.
+	uint2 q = *(const uint2 *)(b + 16 + 32 * (k >> 1) + 8 * p);
+	int shift = 4 * (k & 1);
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		int byte = ((i < 4 ? q.x : q.y) >> (8 * (i & 3))) & 255;
+		v[i] = __fmul_rn(d, (float)((byte >> shift) & 15)) - mn;
+	}
+}
+
+template <> __device__ __forceinline__ void deq8<Q6_K>(const uint8_t *row, int u, int p, float v[8]) {
+	const uint8_t *b = row + 210 * (u >> 3);
+	int h = (u >> 2) & 1, j = u & 3;
+	unsigned int ql[4], qh[4];
+	u16x4(b + 64 * h + 32 * (j & 1) + 8 * p, ql);
+	u16x4(b + 128 + 32 * h + 8 * p, qh);
+	float s = (float)((const int8_t *)(b + 192))[8 * h + 2 * j + (p >> 1)];
+	float d = f16a(b + 208);
+	int lshift = 4 * (j >> 1), hshift = 2 * j;
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		int q = ((byte8(ql, i) >> lshift) & 15) | ((byte8(qh, i) >> hshift) & 3) << 4;
+		v[i] = d * s * (float)(q - 32);
+	}
+}
+
+template <> __device__ __forceinline__ void deq8<Q2_K>(const uint8_t *row, int u, int p, float v[8]) {
+	const uint8_t *b = row + 84 * (u >> 3);
+	int h = (u >> 2) & 1, j = u & 3;
+	float d = f16a(b + 80), dmin = f16a(b + 82);
+	int sc = b[2 * (u & 7) + (p >> 1)];
+	// Super-blocks are 84 bytes, so the quants' 8 bytes are 4-aligned.
+	const unsigned int *q = (const unsigned int *)(b + 16 + 32 * h + 8 * p);
+	unsigned int q0 = q[0], q1 = q[1];
+	float a = d * (float)(sc & 15), mn = __fmul_rn(dmin, (float)(sc >> 4));
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		int byte = ((i < 4 ? q0 : q1) >> (8 * (i & 3))) & 255;
+		v[i] = __fmul_rn(a, (float)((byte >> (2 * j)) & 3)) - mn;
+	}
+}
+
 // matmul: out[c·rows + r] = w[r]·x[c·cols:] for c < batch. Float rows
 // whose cols is not a multiple of 32 come padded with zeros to whole units
-// (rowBytes is the padded stride). One warp per
-// row; each lane dequantises its units once and uses them for up to eight
-// columns at a time, so a batch reads the weights ceil(batch/8) times.
+// (rowBytes is the padded stride). One warp per row; four lanes share a
+// 32-value unit, eight values each, so one load instruction of the warp
+// reads eight consecutive units (272 contiguous bytes of Q8_0) and the
+// activations it multiplies (a contiguous 1 KiB), coalesced; a lane loads
+// four units before using them, so that it has several loads in flight (a
+// 2048-row matrix gives only a few warps per SM). Each lane dequantises its values
+// once and uses them for up to eight columns at a time, so a batch reads
+// the weights ceil(batch/8) times.
 template <int T>
 __device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, int cols, int batch, long long rowBytes) {
 	int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
 	if (r >= rows) return;
 	const uint8_t *row = w + r * rowBytes;
-	int units = (cols + 31) >> 5;
-	bool aligned = (cols & 31) == 0;
+	int units = (cols + 31) >> 5, p = lane & 3;
+	// Only float rows can end inside a unit: quantised rows are whole blocks.
+	bool aligned = (T != F32 && T != F16 && T != BF16) || (cols & 31) == 0;
 	for (int c0 = 0; c0 < batch; c0 += 8) {
 		int nc = min(8, batch - c0);
 		float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-		for (int u = lane; u < units; u += 32) {
-			float v[32];
-			deq<T>(row, u, v);
+		// Four units' weights are loaded before any is used, so a lane
+		// has four loads in flight rather than one: past the row's end
+		// the last unit is loaded again (no branch to keep the loads
+		// apart) and not used.
+		for (int u0 = lane >> 2; u0 < units; u0 += 32) {
+			float v[4][8];
 #pragma unroll
-			for (int c = 0; c < 8; c++) {
-				if (c < nc) {
-					const float *xr = x + (long long)(c0 + c) * cols + 32 * u;
-					float s = 0;
-					if (aligned) {
+			for (int k = 0; k < 4; k++) deq8<T>(row, min(u0 + 8 * k, units - 1), p, v[k]);
 #pragma unroll
-						for (int i = 0; i < 8; i++) {
-							float4 a = ((const float4 *)xr)[i];
-							s += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+			for (int k = 0; k < 4; k++) {
+				if (u0 + 8 * k >= units) break;
+				int i0 = 32 * (u0 + 8 * k) + 8 * p;
+#pragma unroll
+				for (int c = 0; c < 8; c++) {
+					if (c < nc) {
+						const float *xr = x + (long long)(c0 + c) * cols + i0;
+						const float *w8 = v[k];
+						float s = 0;
+						if (aligned) {
+							float4 a = ((const float4 *)xr)[0], b = ((const float4 *)xr)[1];
+							s = w8[0] * a.x + w8[1] * a.y + w8[2] * a.z + w8[3] * a.w + w8[4] * b.x + w8[5] * b.y +
+							    w8[6] * b.z + w8[7] * b.w;
+						} else {
+							// A row padded past cols (f32/f16/bf16
+							// only): the padding's weights are 0, but
+							// x ends.
+							int m = min(8, cols - i0);
+							for (int i = 0; i < m; i++) s += w8[i] * xr[i];
 						}
-					} else {
-						// A row padded past cols (f32/f16/bf16 only):
-						// the padding's weights are 0, but x ends.
-						int m = min(32, cols - 32 * u);
-						for (int i = 0; i < m; i++) s += v[i] * xr[i];
+						acc[c] += s;
 					}
-					acc[c] += s;
 				}
 			}
 		}
