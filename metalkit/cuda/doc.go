@@ -13,8 +13,9 @@
 // # What runs on the GPU
 //
 //   - MatMul and Embed for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q2_K weights
-//     (float rows of any width, padded to 32 at upload), one warp per row, each lane
-//     dequantising 32-value units to f32 once for up to 8 columns; the
+//     (float rows of any width, padded to 32 at upload), one warp per row, four
+//     lanes per 32-value unit so that a warp's loads are coalesced, each lane
+//     dequantising its 8 values to f32 once for up to 8 columns; the
 //     activations stay f32 (no 8-bit rounding as on the CPU).
 //   - RMSNorm, Softmax, SwiGLU, Add, RoPE (normal, NEOX, with factors; angles
 //     in double precision as metalkit.RopeFactors), KV pages in f16 in
@@ -22,10 +23,21 @@
 //   - Upload refuses IQ2_XXS (ErrUnsupported), deepseek4's other 2-bit
 //     format; DeepSeek4Ops has no kernels yet.
 //
+// # Ordering
+//
+// Every op is a kernel on the context's default stream, so ops run in call
+// order. None waits for the GPU: an op's small host array (tokens,
+// positions, KV slots, page tables) and a Write of up to 1 MiB go up
+// through a pinned staging area with asynchronous copies on the same
+// stream (Device.copyIn), whose bytes are reused only after the GPU has
+// drained. The host waits in Read (and Sync), so a forward pass queues its
+// kernels back to back and waits once, for its logits.
+//
 // # Tests
 //
 // cuda_test.go compares every op with metalkit.CPUDevice on odd sizes,
 // tolerances derived in each test's comment; they skip without a GPU.
 // gpu-test.sh builds the test binary here and runs it on a GPU machine,
-// with the bandwidth benchmark (bench_test.go), writing results to $OUT.
+// with the bandwidth benchmark (bench_test.go), writing results to $OUT;
+// bench/gpu-seam.sh packs these with infer's GPU tests into one lent call.
 package cuda
