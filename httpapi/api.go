@@ -15,6 +15,7 @@ import (
 
 	"reddwarf/server"
 	"reddwarf/session"
+	"reddwarf/session/chattmpl"
 )
 
 // API serves the HTTP endpoints for one server and its engine.
@@ -250,7 +251,7 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		}
 		return a.e.OffLoop(sj, enc, ctx.Done())
 	}
-	if j.tools != nil && j.tools.force != "" && !a.e.HermesTools() {
+	if j.tools != nil && j.tools.force != "" && a.e.ToolFormat() != chattmpl.ToolsHermes {
 		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls as <tool_call> blocks (Hermes, Qwen)")
 	}
 	if j.opt.Format != nil {

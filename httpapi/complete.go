@@ -47,7 +47,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 			choice["logprobs"] = a.logprobs(sj.LogProbs, chat, len(sj.Text))
 		}
 		if chat && j.tools != nil {
-			if text, calls := parseCalls(string(sj.Text), "call_"); len(calls) > 0 {
+			if text, calls := parseCalls(a.e.ToolFormat(), string(sj.Text), "call_"); len(calls) > 0 {
 				msg := choice["message"].(map[string]any)
 				msg["content"], msg["tool_calls"] = nil, openAICalls(calls, false)
 				if text != "" {
@@ -66,7 +66,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
 	if chat && j.tools != nil {
-		tw = &toolWatch{}
+		tw = &toolWatch{format: a.e.ToolFormat()}
 	}
 	if chat && !send(out.chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
 		a.cancel(sj)
@@ -114,7 +114,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 	}
 	fr := finishReason(sj.StopReason)
 	if tw != nil {
-		_, calls := parseCalls(string(sj.Text), "call_")
+		_, calls := parseCalls(a.e.ToolFormat(), string(sj.Text), "call_")
 		if len(calls) > 0 {
 			send(out.chunk(map[string]any{"tool_calls": openAICalls(calls, true)}, nil))
 			fr = "tool_calls"

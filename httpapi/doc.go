@@ -44,9 +44,10 @@
 // pieces they spell.
 //
 // tools and tool_choice (tools.go): the tools go to the model's chat
-// template; Hermes <tool_call> blocks in the reply come back as OpenAI
-// tool_calls or Anthropic tool_use blocks; a forced tool_choice
-// constrains the reply to one such block.
+// template; calls in the reply, in the format the template shows (Hermes
+// <tool_call> blocks, Llama 3.x, Mistral), come back as OpenAI tool_calls
+// or Anthropic tool_use blocks; a forced tool_choice constrains the reply
+// to one Hermes block (Hermes templates only).
 //
 // A streaming client that reads too slowly is dropped as Redis drops a
 // client past its output buffer limit: when one event waits 30 s

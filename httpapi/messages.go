@@ -221,7 +221,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set("Content-Type", "application/json")
 		content, stop := []any{map[string]any{"type": "text", "text": string(sj.Text)}}, stopReason(sj.StopReason)
 		if j.tools != nil {
-			if text, calls := parseCalls(string(sj.Text), "toolu_"); len(calls) > 0 {
+			if text, calls := parseCalls(a.e.ToolFormat(), string(sj.Text), "toolu_"); len(calls) > 0 {
 				content, stop = nil, "tool_use"
 				if text != "" {
 					content = append(content, map[string]any{"type": "text", "text": text})
@@ -241,7 +241,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
 	if j.tools != nil {
-		tw = &toolWatch{}
+		tw = &toolWatch{format: a.e.ToolFormat()}
 	}
 	if !send("message_start", map[string]any{"type": "message_start", "message": msg([]any{}, nil, nil)}) ||
 		!send("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}}) {
@@ -283,7 +283,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 	stop := stopReason(sj.StopReason)
 	var calls []toolCall
 	if tw != nil {
-		if _, calls = parseCalls(string(sj.Text), "toolu_"); len(calls) == 0 {
+		if _, calls = parseCalls(a.e.ToolFormat(), string(sj.Text), "toolu_"); len(calls) == 0 {
 			if rest := sj.Text[tw.emitted:]; len(rest) > 0 {
 				send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(rest)}})
 			}

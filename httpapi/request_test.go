@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reddwarf/session/chattmpl"
 	"reddwarf/session/jsonmask"
 	"reflect"
 	"slices"
@@ -202,5 +203,34 @@ func TestDecodeTools(t *testing.T) {
 	want := `[{Role:user Content:q ToolCalls:[] ToolCallID:} {Role:assistant Content:let me see ToolCalls:[{ID:t1 Name:f Arguments:map[a:1]}] ToolCallID:} {Role:tool Content:42 ToolCalls:[] ToolCallID:t1} {Role:user Content:thanks ToolCalls:[] ToolCallID:}]`
 	if got != want || j.tools == nil || j.tools.force != "*" {
 		t.Fatalf("anthropic blocks became %s (force %v)\nwant %s", got, j.tools, want)
+	}
+}
+
+// TestToolWatchAndIDs: streamed text passes until a call starts, in each
+// format; Mistral's calls get the nine-character IDs its template needs.
+func TestToolWatchAndIDs(t *testing.T) {
+	for _, c := range []struct {
+		f      chattmpl.ToolFormat
+		pieces []string
+		out    string
+	}{
+		{chattmpl.ToolsHermes, []string{"Let me ", "look.<tool", "_call>\n{\"name\"", "...</tool_call>"}, "Let me look."},
+		{chattmpl.ToolsHermes, []string{"a <to", "ast> b"}, "a <toast> b"},
+		{chattmpl.ToolsLlama3, []string{" ", " {\"name\"", ": \"f\"}"}, ""},
+		{chattmpl.ToolsLlama3, []string{" ", "Hello {", "}"}, " Hello {}"},
+		{chattmpl.ToolsMistral, []string{"[{\"name\"", "}]"}, ""},
+	} {
+		w := &toolWatch{format: c.f}
+		out := ""
+		for _, p := range c.pieces {
+			out += string(w.push([]byte(p)))
+		}
+		if out != c.out {
+			t.Errorf("%d %q: passed %q, want %q", c.f, c.pieces, out, c.out)
+		}
+	}
+	_, calls := parseCalls(chattmpl.ToolsMistral, `[{"name":"f","arguments":{}},{"name":"g","arguments":{},"id":"abcdefghi"}]`, "call_")
+	if len(calls) != 2 || !mistralID.MatchString(calls[0].id) || calls[1].id != "abcdefghi" {
+		t.Fatalf("Mistral calls %+v", calls)
 	}
 }

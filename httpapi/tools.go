@@ -16,10 +16,11 @@ import (
 //
 // A request's tools (OpenAI's list, or Anthropic's re-expressed as it)
 // are given to the model's chat template, which lists them for the model;
-// the reply is parsed for calls in the Hermes format the Qwen templates
-// ask for (<tool_call>{"name": ..., "arguments": {...}}</tool_call>,
-// chattmpl.ParseToolCalls), which come back as OpenAI tool_calls or
-// Anthropic tool_use blocks. tool_choice "required" (Anthropic "any") or
+// the reply is parsed for calls in the format the template shows
+// (chattmpl.ToolFormat: Hermes <tool_call> blocks for Qwen, a whole-reply
+// {"name", "parameters"} object for Llama 3.x, a [TOOL_CALLS] array for
+// Mistral), which come back as OpenAI tool_calls or Anthropic tool_use
+// blocks. tool_choice "required" (Anthropic "any") or
 // a named function forces a call: the reply is constrained, as GEN …
 // SCHEMA is, to one Hermes block naming one of the tools, whose arguments
 // follow the tool's parameters schema when one tool is possible (any JSON
@@ -143,22 +144,35 @@ type toolCall struct {
 	input          any // the decoded arguments (Anthropic's input)
 }
 
-// parseCalls splits a reply into text and calls, giving each an ID with
-// prefix ("call_", "toolu_").
-func parseCalls(reply, prefix string) (string, []toolCall) {
-	text, calls := chattmpl.ParseToolCalls(reply)
+// parseCalls splits a reply into text and the calls it makes in the
+// model's format f, giving each an ID with prefix ("call_", "toolu_"), or
+// for Mistral, whose template refuses any other, nine letters and digits
+// (the model's own where it wrote one).
+func parseCalls(f chattmpl.ToolFormat, reply, prefix string) (string, []toolCall) {
+	text, calls := f.Parse(reply)
 	out := make([]toolCall, len(calls))
 	base := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i, c := range calls {
 		b, _ := json.Marshal(c.Arguments)
-		out[i] = toolCall{id: prefix + base + "_" + strconv.Itoa(i), name: c.Name, args: string(b), input: c.Arguments}
+		id := prefix + base + "_" + strconv.Itoa(i)
+		if f == chattmpl.ToolsMistral {
+			id = c.ID
+			if !mistralID.MatchString(id) {
+				// 36^8 and up, under 36^9: nine base-36 digits.
+				id = strconv.FormatInt(2821109907456+(time.Now().UnixNano()+int64(i))%1e12, 36)
+			}
+		}
+		out[i] = toolCall{id: id, name: c.Name, args: string(b), input: c.Arguments}
 	}
 	return text, out
 }
 
-// holdBack is how much of streamed text may go out now when a tool
-// call may start in it: everything before the first "<tool_call>", less
-// a tail that could be the start of one. held reports that a call began.
+// mistralID is the call ID Mistral's template accepts.
+var mistralID = regexp.MustCompile(`^[a-zA-Z0-9]{9}$`)
+
+// holdBack is how much of streamed Hermes text may go out now: everything
+// before the first "<tool_call>", less a tail that could be the start of
+// one. held reports that a call began.
 func holdBack(text string) (n int, held bool) {
 	if i := strings.Index(text, chattmpl.ToolCallOpen); i >= 0 {
 		return i, true
@@ -185,11 +199,16 @@ func openAICalls(calls []toolCall, indexed bool) []any {
 	return out
 }
 
-// toolWatch passes a stream's text on until a tool call starts in it.
+// toolWatch passes a stream's text on until a tool call starts in it: for
+// Hermes at a "<tool_call>"; for Llama 3 and Mistral, whose calls are the
+// whole reply, a reply that opens with '{' or '[' is held to its end
+// (leading space is held until the first other byte says which).
 type toolWatch struct {
+	format  chattmpl.ToolFormat
 	acc     []byte
 	emitted int  // bytes of acc passed on
 	held    bool // a call started: nothing more passes
+	free    bool // (Llama 3, Mistral) the reply is text: everything passes
 }
 
 // push adds streamed text and returns what may go out now.
@@ -198,8 +217,24 @@ func (w *toolWatch) push(p []byte) []byte {
 	if w.held {
 		return nil
 	}
-	n, held := holdBack(string(w.acc))
+	n := len(w.acc)
+	switch w.format {
+	case chattmpl.ToolsHermes:
+		n, w.held = holdBack(string(w.acc))
+	case chattmpl.ToolsLlama3, chattmpl.ToolsMistral:
+		if !w.free {
+			t := strings.TrimLeft(string(w.acc), " \t\r\n")
+			switch {
+			case t == "":
+				return nil
+			case t[0] == '{' || t[0] == '[':
+				w.held = true
+				return nil
+			}
+			w.free = true
+		}
+	}
 	out := w.acc[w.emitted:n]
-	w.emitted, w.held = n, held
+	w.emitted = n
 	return out
 }

@@ -14,8 +14,8 @@ import (
 // (tokenizer.chat_template), preferred over the hard-coded ChatFormats.
 type chatTemplate struct {
 	t       *chattmpl.Template
-	hermes  bool   // the template writes tool calls as <tool_call> blocks
-	bosText string // stripped off a first turn: the job adds BOS itself
+	tools   chattmpl.ToolFormat // how the template writes tool calls
+	bosText string              // stripped off a first turn: the job adds BOS itself
 }
 
 // newChatTemplate compiles a model's chat template (src, "" for none);
@@ -36,7 +36,7 @@ func newChatTemplate(src string, tok *tokenizer.Tokenizer) *chatTemplate {
 	if err != nil {
 		return nil
 	}
-	c := &chatTemplate{t: t, hermes: strings.Contains(src, chattmpl.ToolCallOpen)}
+	c := &chatTemplate{t: t, tools: chattmpl.DetectToolFormat(src)}
 	if tok.WantsBOS() {
 		c.bosText = bos
 	}

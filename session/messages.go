@@ -82,10 +82,15 @@ func (e *Engine) encodeMessages(msgs []Message, tools []any, afterEnd, think boo
 	return out, nil
 }
 
-// HermesTools reports whether the model's chat template asks for tool
-// calls in the Hermes format (<tool_call> blocks), which the HTTP front
-// end parses and can force.
-func (e *Engine) HermesTools() bool { return e.tmpl != nil && e.tmpl.hermes }
+// ToolFormat is how the model's chat template writes tool calls, which
+// the HTTP front end parses (and, for Hermes, can force); ToolsNone for a
+// model without a template or one that shows none.
+func (e *Engine) ToolFormat() chattmpl.ToolFormat {
+	if e.tmpl == nil {
+		return chattmpl.ToolsNone
+	}
+	return e.tmpl.tools
+}
 
 // Tail is what a request continuing a session appends of its messages
 // msgs: those after the last assistant message, the key holding the

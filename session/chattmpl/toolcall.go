@@ -14,6 +14,66 @@ const (
 	ToolCallClose = "</tool_call>"
 )
 
+// ToolFormat is how a template's model writes tool calls.
+type ToolFormat int
+
+const (
+	ToolsNone    ToolFormat = iota // the template shows no tool calls
+	ToolsHermes                    // <tool_call>{"name", "arguments"}</tool_call> (Qwen, Hermes)
+	ToolsLlama3                    // the whole reply {"name", "parameters"} (Llama 3.1/3.2)
+	ToolsMistral                   // [TOOL_CALLS][{"name", "arguments", "id"}] (Mistral)
+)
+
+// DetectToolFormat tells a template's tool-call format from its source.
+func DetectToolFormat(src string) ToolFormat {
+	switch {
+	case strings.Contains(src, ToolCallOpen):
+		return ToolsHermes
+	case strings.Contains(src, "[TOOL_CALLS]"):
+		return ToolsMistral
+	case strings.Contains(src, `"parameters": `) && strings.Contains(src, "tool_calls"):
+		return ToolsLlama3
+	}
+	return ToolsNone
+}
+
+// Parse splits a reply into its text and the tool calls it makes in
+// format f. Llama 3's <|python_tag|> and Mistral's [TOOL_CALLS] are
+// control tokens, absent from a reply's text: a Llama 3 call is a reply
+// that is one JSON object with a name and parameters, a Mistral one a
+// reply that is a JSON array of such objects (after any text).
+func (f ToolFormat) Parse(reply string) (text string, calls []ToolCall) {
+	switch f {
+	case ToolsHermes:
+		return ParseToolCalls(reply)
+	case ToolsLlama3:
+		body := strings.TrimPrefix(strings.TrimSpace(reply), "<|python_tag|>")
+		if c, ok := parseCall(body); ok {
+			return "", []ToolCall{c}
+		}
+	case ToolsMistral:
+		body := strings.TrimSpace(reply)
+		before, after, ok := strings.Cut(body, "[TOOL_CALLS]")
+		if !ok {
+			before, after = "", body
+		}
+		if i := strings.Index(after, "["); i >= 0 {
+			var raw []json.RawMessage
+			if json.Unmarshal([]byte(after[i:]), &raw) == nil && len(raw) > 0 {
+				for _, r := range raw {
+					c, ok := parseCall(string(r))
+					if !ok {
+						return strings.TrimSpace(reply), nil
+					}
+					calls = append(calls, c)
+				}
+				return strings.TrimSpace(before + after[:i]), calls
+			}
+		}
+	}
+	return strings.TrimSpace(reply), nil
+}
+
 // ParseToolCalls splits a reply into its text and the tool calls it makes
 // in the Hermes format. A block whose JSON does not parse, or lacks a
 // name, stays text; so does an unclosed one. Arguments is the decoded
@@ -49,11 +109,16 @@ func parseCall(body string) (ToolCall, bool) {
 	d := json.NewDecoder(strings.NewReader(body))
 	d.UseNumber()
 	var v struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
+		Name       string          `json:"name"`
+		Arguments  json.RawMessage `json:"arguments"`
+		Parameters json.RawMessage `json:"parameters"` // Llama 3's name for them
+		ID         string          `json:"id"`         // Mistral's
 	}
 	if err := d.Decode(&v); err != nil || d.More() || v.Name == "" {
 		return ToolCall{}, false
+	}
+	if len(v.Arguments) == 0 {
+		v.Arguments = v.Parameters
 	}
 	args := bytes.TrimSpace(v.Arguments)
 	var s string
@@ -69,5 +134,5 @@ func parseCall(body string) (ToolCall, bool) {
 	if ad.Decode(&obj) != nil || ad.More() {
 		return ToolCall{}, false
 	}
-	return ToolCall{Name: v.Name, Arguments: obj}, true
+	return ToolCall{ID: v.ID, Name: v.Name, Arguments: obj}, true
 }

@@ -73,3 +73,36 @@ func readTemplate(t *testing.T, name string) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestToolFormats: each template's format is told from its source, and
+// replies in it parse into calls; anything else stays text.
+func TestToolFormats(t *testing.T) {
+	for file, want := range map[string]ToolFormat{
+		"Qwen-Qwen2.5-7B-Instruct.jinja": ToolsHermes, "Qwen-Qwen3-0.6B.jinja": ToolsHermes,
+		"meta-llama-Llama-3.2-3B-Instruct.jinja": ToolsLlama3, "mistralai-Mistral-Nemo-Instruct-2407.jinja": ToolsMistral,
+		"google-gemma-2-2b-it.jinja": ToolsNone, "microsoft-Phi-3.5-mini-instruct.jinja": ToolsNone,
+	} {
+		if got := DetectToolFormat(readTemplate(t, file)); got != want {
+			t.Errorf("%s: format %d, want %d", file, got, want)
+		}
+	}
+	for _, c := range []struct {
+		f        ToolFormat
+		in, text string
+		calls    string
+	}{
+		{ToolsLlama3, ` {"name": "get_weather", "parameters": {"city": "Oslo"}}`, "", `[{"ID":"","Name":"get_weather","Arguments":{"city":"Oslo"}}]`},
+		{ToolsLlama3, `<|python_tag|>{"name": "f", "parameters": {}}`, "", `[{"ID":"","Name":"f","Arguments":{}}]`},
+		{ToolsLlama3, `The weather is {"name": "f"}`, `The weather is {"name": "f"}`, "null"},
+		{ToolsMistral, `[{"name": "f", "arguments": {"a": 1}, "id": "abcDEF123"}]`, "", `[{"ID":"abcDEF123","Name":"f","Arguments":{"a":1}}]`},
+		{ToolsMistral, `Sure. [TOOL_CALLS][{"name": "f", "arguments": {}}]`, "Sure.", `[{"ID":"","Name":"f","Arguments":{}}]`},
+		{ToolsMistral, `[1, 2]`, `[1, 2]`, "null"},
+		{ToolsNone, `<tool_call>{"name":"f"}</tool_call>`, `<tool_call>{"name":"f"}</tool_call>`, "null"},
+	} {
+		text, calls := c.f.Parse(c.in)
+		got, _ := json.Marshal(calls)
+		if text != c.text || string(got) != c.calls {
+			t.Errorf("%d %q: text %q calls %s, want %q %s", c.f, c.in, text, got, c.text, c.calls)
+		}
+	}
+}
