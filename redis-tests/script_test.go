@@ -2,6 +2,10 @@ package redistests
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +230,35 @@ func TestFunctionsSurviveSnapshotsAndLogRewrites(t *testing.T) {
 		want(t, c2, "hi", "FCALL", "hello", "0")
 		want(t, c2, "hi", "FCALL", "later", "0")
 	})
+}
+
+// TestBullMQ runs node/bullmq.test.js: BullMQ, a job queue built on Lua
+// scripts, blocking commands and streams, doing real work. Its
+// dependencies (bullmq and ioredis, pinned by package-lock.json) are
+// installed by `npm ci` the first time; without node and npm it skips.
+func TestBullMQ(t *testing.T) {
+	client(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: the BullMQ test needs node and npm")
+	}
+	dir, _ := filepath.Abs("bullmq")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "bullmq")); err != nil {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			t.Skip("npm is not installed: the BullMQ test needs it (npm ci in " + dir + ")")
+		}
+		ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+		ci.Dir = dir
+		if out, err := ci.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+		}
+	}
+	cmd := exec.Command(node, "--test", "--test-reporter=spec")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), fmt.Sprintf("REDDWARF_PORT=%d", shared.Port), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("node --test: %v\n%s", err, out)
+	}
 }
