@@ -46,8 +46,13 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		if j.opt.LogProbs {
 			choice["logprobs"] = a.logprobs(sj.LogProbs, chat, len(sj.Text))
 		}
+		if chat && j.opt.Think {
+			th, an := splitThinking(string(sj.Text))
+			msg := choice["message"].(map[string]any)
+			msg["content"], msg["reasoning_content"] = an, th
+		}
 		if chat && j.tools != nil {
-			if text, calls := parseCalls(a.e.ToolFormat(), string(sj.Text), "call_"); len(calls) > 0 {
+			if text, calls := parseCalls(a.e.ToolFormat(), answerOf(string(sj.Text), j.opt.Think), "call_"); len(calls) > 0 {
 				msg := choice["message"].(map[string]any)
 				msg["content"], msg["tool_calls"] = nil, openAICalls(calls, false)
 				if text != "" {
@@ -63,6 +68,10 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 	send := func(v any) bool {
 		b, _ := json.Marshal(v)
 		return sse.write(append(append([]byte("data: "), b...), '\n', '\n'))
+	}
+	var tk *thinkWatch // parts thinking from the answer while it streams
+	if chat && j.opt.Think {
+		tk = &thinkWatch{}
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
 	if chat && j.tools != nil {
@@ -85,10 +94,19 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		}
 		for _, p := range pieces {
 			text := p.text
-			if tw != nil {
-				if text = tw.push(p.text); len(text) == 0 {
-					continue
+			if tk != nil {
+				th, an := tk.push(p.text)
+				if th != "" && !send(out.chunk(map[string]any{"reasoning_content": th}, nil)) {
+					a.cancel(sj)
+					return
 				}
+				text = []byte(an)
+			}
+			if tw != nil {
+				text = tw.push(text)
+			}
+			if len(text) == 0 && (tk != nil || tw != nil) {
+				continue
 			}
 			var c map[string]any
 			if chat {
@@ -113,13 +131,26 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		return
 	}
 	fr := finishReason(sj.StopReason)
+	if tk != nil {
+		th, an := tk.flush()
+		if th != "" {
+			send(out.chunk(map[string]any{"reasoning_content": th}, nil))
+		}
+		if tw != nil {
+			an = string(tw.push([]byte(an)))
+		}
+		if an != "" {
+			send(out.chunk(map[string]any{"content": an}, nil))
+		}
+	}
 	if tw != nil {
-		_, calls := parseCalls(a.e.ToolFormat(), string(sj.Text), "call_")
+		reply := answerOf(string(sj.Text), j.opt.Think)
+		_, calls := parseCalls(a.e.ToolFormat(), reply, "call_")
 		if len(calls) > 0 {
 			send(out.chunk(map[string]any{"tool_calls": openAICalls(calls, true)}, nil))
 			fr = "tool_calls"
-		} else if rest := sj.Text[tw.emitted:]; len(rest) > 0 {
-			send(out.chunk(map[string]any{"content": string(rest)}, nil))
+		} else if tw.emitted < len(reply) {
+			send(out.chunk(map[string]any{"content": reply[tw.emitted:]}, nil))
 		}
 	}
 	if chat {

@@ -49,6 +49,10 @@
 // or Anthropic tool_use blocks; a forced tool_choice constrains the reply
 // to one Hermes block (Hermes templates only).
 //
+// Anthropic's thinking and OpenAI's reasoning_effort set GEN CHAT's
+// THINK; the reply's thinking comes back as a thinking block or
+// reasoning_content (thinking.go).
+//
 // A streaming client that reads too slowly is dropped as Redis drops a
 // client past its output buffer limit: when one event waits 30 s
 // (API.WriteTimeout) to go out, or the pieces waiting for it pass 4 MiB

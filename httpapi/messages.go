@@ -23,7 +23,10 @@ type messagesRequest struct {
 	StopSequences []string        `json:"stop_sequences"`
 	Stream        bool            `json:"stream"`
 	Session       string          `json:"session"`
-	Tools         []struct {
+	Thinking      *struct {
+		Type string `json:"type"`
+	} `json:"thinking"`
+	Tools []struct {
 		Name        string          `json:"name"`
 		Description string          `json:"description"`
 		InputSchema json.RawMessage `json:"input_schema"`
@@ -142,6 +145,15 @@ func decodeMessages(body []byte, header string) (*job, error) {
 		}
 		c["tools"] = tools
 	}
+	if r.Thinking != nil {
+		switch r.Thinking.Type {
+		case "enabled":
+			c["reasoning_effort"] = "medium"
+		case "disabled":
+		default:
+			return nil, bad("thinking", "thinking.type must be enabled or disabled")
+		}
+	}
 	if tc := r.ToolChoice; tc != nil {
 		switch tc.Type {
 		case "auto", "none":
@@ -219,10 +231,17 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		content, stop := []any{map[string]any{"type": "text", "text": string(sj.Text)}}, stopReason(sj.StopReason)
+		reply := string(sj.Text)
+		var thinking []any
+		if j.opt.Think {
+			var th string
+			th, reply = splitThinking(reply)
+			thinking = []any{map[string]any{"type": "thinking", "thinking": th, "signature": ""}}
+		}
+		content, stop := append(thinking, map[string]any{"type": "text", "text": reply}), stopReason(sj.StopReason)
 		if j.tools != nil {
-			if text, calls := parseCalls(a.e.ToolFormat(), string(sj.Text), "toolu_"); len(calls) > 0 {
-				content, stop = nil, "tool_use"
+			if text, calls := parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) > 0 {
+				content, stop = thinking, "tool_use"
 				if text != "" {
 					content = append(content, map[string]any{"type": "text", "text": text})
 				}
@@ -243,10 +262,50 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 	if j.tools != nil {
 		tw = &toolWatch{format: a.e.ToolFormat()}
 	}
-	if !send("message_start", map[string]any{"type": "message_start", "message": msg([]any{}, nil, nil)}) ||
-		!send("content_block_start", map[string]any{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}}) {
+	var tk *thinkWatch // parts thinking from the answer while it streams
+	if j.opt.Think {
+		tk = &thinkWatch{}
+	}
+	// Content blocks open one after another: thinking, text, tool uses.
+	idx, cur := -1, ""
+	open := func(typ string) bool {
+		if cur == typ {
+			return true
+		}
+		if cur != "" && !send("content_block_stop", map[string]any{"type": "content_block_stop", "index": idx}) {
+			return false
+		}
+		idx, cur = idx+1, typ
+		block := map[string]any{"type": "text", "text": ""}
+		if typ == "thinking" {
+			block = map[string]any{"type": "thinking", "thinking": "", "signature": ""}
+		}
+		return send("content_block_start", map[string]any{"type": "content_block_start", "index": idx, "content_block": block})
+	}
+	emit := func(typ, s string) bool {
+		if s == "" {
+			return true
+		}
+		delta := map[string]any{"type": "text_delta", "text": s}
+		if typ == "thinking" {
+			delta = map[string]any{"type": "thinking_delta", "thinking": s}
+		}
+		return open(typ) && send("content_block_delta", map[string]any{"type": "content_block_delta", "index": idx, "delta": delta})
+	}
+	first := "text"
+	if tk != nil {
+		first = "thinking"
+	}
+	if !send("message_start", map[string]any{"type": "message_start", "message": msg([]any{}, nil, nil)}) || !open(first) {
 		a.cancel(sj)
 		return
+	}
+	// answer passes streamed answer text on, holding back tool calls.
+	answer := func(s string) bool {
+		if tw != nil {
+			s = string(tw.push([]byte(s)))
+		}
+		return emit("text", s)
 	}
 	for {
 		select {
@@ -260,13 +319,16 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 			return // the job is canceled; the client reads too slowly to be told
 		}
 		for _, p := range pieces {
-			text := p.text
-			if tw != nil {
-				if text = tw.push(p.text); len(text) == 0 {
-					continue
+			text := string(p.text)
+			if tk != nil {
+				th, an := tk.push(p.text)
+				if !emit("thinking", th) {
+					a.cancel(sj)
+					return
 				}
+				text = an
 			}
-			if !send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(text)}}) {
+			if !answer(text) {
 				a.cancel(sj)
 				return
 			}
@@ -281,21 +343,26 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	stop := stopReason(sj.StopReason)
+	if tk != nil {
+		th, an := tk.flush()
+		emit("thinking", th)
+		answer(an)
+	}
 	var calls []toolCall
 	if tw != nil {
-		if _, calls = parseCalls(a.e.ToolFormat(), string(sj.Text), "toolu_"); len(calls) == 0 {
-			if rest := sj.Text[tw.emitted:]; len(rest) > 0 {
-				send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": string(rest)}})
-			}
+		reply := answerOf(string(sj.Text), j.opt.Think)
+		if _, calls = parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) == 0 && tw.emitted < len(reply) {
+			emit("text", reply[tw.emitted:])
 		}
 	}
-	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
-	for i, c := range calls {
-		send("content_block_start", map[string]any{"type": "content_block_start", "index": i + 1,
+	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": idx})
+	for _, c := range calls {
+		idx++
+		send("content_block_start", map[string]any{"type": "content_block_start", "index": idx,
 			"content_block": map[string]any{"type": "tool_use", "id": c.id, "name": c.name, "input": map[string]any{}}})
-		send("content_block_delta", map[string]any{"type": "content_block_delta", "index": i + 1,
+		send("content_block_delta", map[string]any{"type": "content_block_delta", "index": idx,
 			"delta": map[string]any{"type": "input_json_delta", "partial_json": c.args}})
-		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": i + 1})
+		send("content_block_stop", map[string]any{"type": "content_block_stop", "index": idx})
 		stop = "tool_use"
 	}
 	send("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},

@@ -48,7 +48,10 @@ type genRequest struct {
 	Logprobs    json.RawMessage `json:"logprobs"`
 	TopLogprobs *int            `json:"top_logprobs"`
 	Tools       json.RawMessage `json:"tools"`
-	ToolChoice  json.RawMessage `json:"tool_choice"`
+	// ReasoningEffort other than none and minimal asks a reasoning model
+	// to think first (GEN … CHAT THINK).
+	ReasoningEffort string          `json:"reasoning_effort"`
+	ToolChoice      json.RawMessage `json:"tool_choice"`
 	// Session names the session key, for clients that cannot set the
 	// X-Session-Key header.
 	Session string `json:"session"`
@@ -244,6 +247,13 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 	}
 	if err := logprobOptions(&r, chat, &j.opt); err != nil {
 		return nil, err
+	}
+	switch r.ReasoningEffort {
+	case "", "none", "minimal":
+	case "low", "medium", "high":
+		j.opt.Think = chat
+	default:
+		return nil, bad("reasoning_effort", "reasoning_effort must be none, minimal, low, medium or high")
 	}
 	if chat {
 		if j.tools, err = decodeTools(r.Tools, r.ToolChoice); err != nil {

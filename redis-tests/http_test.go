@@ -149,13 +149,19 @@ func TestHTTPChatHistory(t *testing.T) {
 // which lists tools and writes tool calls as Hermes <tool_call> blocks
 // (the vocabulary's own Qwen2 template has no tools).
 func hermesVocab(t *testing.T) string {
+	return templateVocab(t, "Qwen-Qwen2.5-7B-Instruct.jinja")
+}
+
+// templateVocab writes Qwen2's vocabulary with the chat template in
+// session/chattmpl/testdata/name.
+func templateVocab(t *testing.T, name string) string {
 	t.Helper()
 	f, err := gguf.Open("../infer/tokenizer/testdata/ggml-vocab-qwen2.gguf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tmpl, err := os.ReadFile("../session/chattmpl/testdata/Qwen-Qwen2.5-7B-Instruct.jinja")
+	tmpl, err := os.ReadFile("../session/chattmpl/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +185,7 @@ func hermesVocab(t *testing.T) string {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "vocab-qwen2-hermes.gguf")
+	path := filepath.Join(t.TempDir(), "vocab-qwen2-"+strings.TrimSuffix(name, ".jinja")+".gguf")
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -289,5 +295,55 @@ func TestHTTPNodeSDKs(t *testing.T) {
 	}
 	if n := do(t, c, "DBSIZE"); n != int64(5) {
 		t.Fatalf("DBSIZE %v: stateless requests must leave no key", n)
+	}
+}
+
+// TestHTTPThinking: with Qwen3's template, reasoning_effort (OpenAI) and
+// thinking (Anthropic) let the model think (enable_thinking), and without
+// them the template closes the thinking block at once, as GEN … CHAT with
+// and without THINK; the reply's thinking comes back apart (a random-weight
+// model never closes it, so all its reply is thinking).
+func TestHTTPThinking(t *testing.T) {
+	_, url, c := startHTTPServerVocab(t, "pw", templateVocab(t, "Qwen-Qwen3-0.6B.jinja"))
+	post := func(path, key, body string) map[string]any {
+		out := curl(t, "-H", "Authorization: Bearer pw", "-H", "X-Session-Key: "+key, url+path, "-d", body)
+		if !strings.HasSuffix(out, "\n200") {
+			t.Fatalf("%s %s: %s", path, body, out)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(strings.TrimSuffix(out, "\n200")), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	msgs := `"messages":[{"role":"user","content":"2+2?"}],"max_tokens":4,"temperature":0`
+	off := post("/v1/chat/completions", "think-off", `{`+msgs+`}`)
+	on := post("/v1/chat/completions", "think-on", `{`+msgs+`,"reasoning_effort":"high"}`)
+	if text := str(t, c, "TEXT", "think-off"); !strings.Contains(text, "assistant\n<think>\n\n</think>\n\n") {
+		t.Fatalf("without reasoning_effort the template should close the thinking block: %q", text)
+	}
+	if text := str(t, c, "TEXT", "think-on"); strings.Contains(text, "assistant\n<think>\n\n</think>") {
+		t.Fatalf("with reasoning_effort the template must leave thinking open: %q", text)
+	}
+	msg := on["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)
+	if _, ok := msg["reasoning_content"].(string); !ok || msg["content"] != "" {
+		t.Fatalf("a thinking reply never closed is all reasoning_content: %v", msg)
+	}
+	if _, ok := off["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["reasoning_content"]; ok {
+		t.Fatalf("reasoning_content without reasoning_effort: %v", off)
+	}
+	// (At temperature 1 this model writes visible text, not only spaces.)
+	a := post("/v1/messages", "think-anthropic", `{"messages":[{"role":"user","content":"2+2?"}],"max_tokens":6,"temperature":1,"thinking":{"type":"enabled","budget_tokens":1024}}`)
+	content := a["content"].([]any)
+	if text := str(t, c, "TEXT", "think-anthropic"); strings.Contains(text, "assistant\n<think>\n\n</think>") {
+		t.Fatalf("thinking enabled, but the template closed it: %q", text)
+	}
+	if len(content) == 0 || content[0].(map[string]any)["type"] != "thinking" {
+		t.Fatalf("anthropic thinking reply %v", a)
+	}
+	// Streamed, the thinking comes as thinking_delta events of block 0.
+	out := curl(t, "-N", "-H", "Authorization: Bearer pw", url+"/v1/messages", "-d", `{`+msgs+`,"stream":true,"thinking":{"type":"enabled","budget_tokens":1024}}`)
+	if !strings.Contains(out, `"content_block":{"signature":"","thinking":"","type":"thinking"}`) || !strings.Contains(out, "event: message_stop") {
+		t.Fatalf("streamed thinking: %s", out)
 	}
 }
