@@ -1,0 +1,93 @@
+package script
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"reddwarf/server"
+)
+
+// callLua runs fn(arg) in a fresh sandbox of e and returns its first
+// result, or the error a script would see.
+func callLua(t testing.TB, e *Engine, fn string, arg string) (lua.LValue, error) {
+	t.Helper()
+	L := e.eval.L
+	f, err := L.Load(strings.NewReader("local a = ...; return ("+fn+")(a)"), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Env = e.eval.env
+	L.SetTop(0)
+	L.Push(f)
+	L.Push(lua.LString(arg))
+	err = L.PCall(1, 1, nil)
+	defer L.SetTop(0)
+	if err != nil {
+		return nil, err
+	}
+	return L.Get(-1), nil
+}
+
+func TestCjsonRoundTrip(t *testing.T) {
+	e := New(server.New(server.NewConfig()))
+	for _, doc := range []string{`[1,2,{"a":"x\/y"}]`, `{"k":[true,false,null]}`, `"\u00e9\ud83d\ude00"`, `-5e3`} {
+		v, err := callLua(t, e, "cjson.decode", doc)
+		if err != nil {
+			t.Fatalf("decode %s: %v", doc, err)
+		}
+		L := e.eval.L
+		L.Push(L.GetField(L.GetGlobal("cjson"), "encode"))
+		L.Push(v)
+		if err := L.PCall(1, 1, nil); err != nil {
+			t.Fatalf("encode %s: %v", doc, err)
+		}
+		back := L.Get(-1).String()
+		L.SetTop(0)
+		v2, err := callLua(t, e, "cjson.decode", back)
+		if err != nil {
+			t.Fatalf("%s encoded as %s, which does not decode: %v", doc, back, err)
+		}
+		if lua.LVAsString(v) != "" && lua.LVAsString(v) != lua.LVAsString(v2) {
+			t.Errorf("%s: %v then %v", doc, v, v2)
+		}
+	}
+	if _, err := callLua(t, e, "cjson.decode", `{"a":`); err == nil || !strings.Contains(err.Error(), "Expected value but found T_END") {
+		t.Errorf("truncated JSON: %v", err)
+	}
+}
+
+func TestFunctionPayloadRefusesCorruption(t *testing.T) {
+	e := New(server.New(server.NewConfig()))
+	if _, err := e.FunctionLoad("#!lua name=l\nredis.register_function('f', function() return 1 end)", false); err != nil {
+		t.Fatal(err)
+	}
+	p := e.Dump()
+	for i := range p {
+		bad := bytes.Clone(p)
+		bad[i] ^= 0x40
+		if err := e.Restore(bad, "replace"); err == nil {
+			t.Errorf("byte %d flipped: restored", i)
+		}
+	}
+	if err := e.Restore(p, "flush"); err != nil || len(e.funcs) != 1 {
+		t.Errorf("restore: %v, %d functions", err, len(e.funcs))
+	}
+}
+
+// The decoders scripts feed untrusted bytes to end in a Lua error, never
+// a Go panic (the interpreter would turn it into a crash of the call).
+func FuzzDecoders(f *testing.F) {
+	e := New(server.New(server.NewConfig()))
+	f.Add([]byte(`{"a":[1,2,{"b":null}],"c":"\u0041"}`))
+	f.Add([]byte{0x82, 0xa1, 0x79, 0x05, 0xa1, 0x78, 0x93, 0xc0, 0xc3, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, fn := range []string{"cjson.decode", "cmsgpack.unpack", "function(s) return cmsgpack.unpack_limit(s, 2, 1) end"} {
+			callLua(t, e, fn, string(b)) // an error is fine; a panic fails the fuzz run
+		}
+		e.Restore(b, "append")
+	})
+}
