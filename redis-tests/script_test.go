@@ -262,3 +262,12 @@ func TestBullMQ(t *testing.T) {
 		t.Errorf("node --test: %v\n%s", err, out)
 	}
 }
+
+// A script sees the time its EVAL started: a key that expires while it
+// runs is still there for its later commands (Redis 7.0).
+func TestEvalTimeIsFrozen(t *testing.T) {
+	c := client(t)
+	do(t, c, "SET", "k", "v", "PX", "100")
+	want(t, c, "[v v]", "EVAL", "local a = redis.call('get', KEYS[1]) local t = redis.call('time') while true do local n = redis.call('time') if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 300000 then break end end return {a, redis.call('get', KEYS[1])}", "1", "k")
+	want(t, c, nil, "GET", "k")
+}

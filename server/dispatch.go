@@ -278,7 +278,11 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	if s.ctxDepth > 1 {
 		start = s.clock.now()
 	}
-	s.nowMS = s.clock.wallMS(start)
+	if s.inScript == 0 {
+		// A script's commands see the time its EVAL started: no key
+		// expires mid-script (Redis 7.0's script time snapshot).
+		s.nowMS = s.clock.wallMS(start)
+	}
 	c.lastCmd = spec.Name
 	dirty := s.Dirty
 	s.safeHandle(x)
