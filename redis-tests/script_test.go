@@ -271,3 +271,50 @@ func TestEvalTimeIsFrozen(t *testing.T) {
 	want(t, c, "[v v]", "EVAL", "local a = redis.call('get', KEYS[1]) local t = redis.call('time') while true do local n = redis.call('time') if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 300000 then break end end return {a, redis.call('get', KEYS[1])}", "1", "k")
 	want(t, c, nil, "GET", "k")
 }
+
+// SHUTDOWN NOSAVE stops a server whose script runs past the threshold,
+// even one that wrote; SHUTDOWN without NOSAVE gets -BUSY.
+func TestShutdownNosaveStopsABusyScript(t *testing.T) {
+	s := startServer(t, "--lua-time-limit", "50")
+	runner := redis.NewClient(options(s.Addr(), 2))
+	defer runner.Close()
+	other := redis.NewClient(options(s.Addr(), 2))
+	defer other.Close()
+	do(t, other, "PING")
+	go runner.Do(context.Background(), "EVAL", "redis.call('set','x','1') while true do end", "0")
+	waitFor(t, "-BUSY", func() bool { return other.Do(ctx, "PING").Err() != nil })
+	wantErrPrefix(t, other, "BUSY", "SHUTDOWN")
+	wantErrPrefix(t, other, "UNKILLABLE", "SCRIPT", "KILL")
+	other.Do(ctx, "SHUTDOWN", "NOSAVE") // the connection closes: no reply
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not exit after SHUTDOWN NOSAVE")
+	}
+}
+
+// A script looping inside a coroutine is served past the threshold and
+// killed as any other.
+func TestBusyScriptInACoroutineIsKillable(t *testing.T) {
+	s := startServer(t, "--lua-time-limit", "50")
+	runner := redis.NewClient(options(s.Addr(), 2))
+	defer runner.Close()
+	other := redis.NewClient(options(s.Addr(), 2))
+	defer other.Close()
+	do(t, other, "PING")
+	want(t, other, "[1 2 done]", "EVAL", "local co = coroutine.wrap(function(a) local b = coroutine.yield(a) coroutine.yield(b) return 'done' end) return {co(1), co(2), co()}", "0")
+	done := make(chan error, 1)
+	go func() {
+		done <- runner.Do(context.Background(), "EVAL", "local co = coroutine.create(function() while true do end end) return coroutine.resume(co)", "0").Err()
+	}()
+	waitFor(t, "-BUSY", func() bool { return other.Do(ctx, "PING").Err() != nil })
+	want(t, other, "OK", "SCRIPT", "KILL")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the script was not killed")
+	}
+	want(t, other, "PONG", "PING")
+}

@@ -49,6 +49,42 @@ func (e *Engine) newVM(functions bool) *vm {
 		m.RawSetString("random", L.NewFunction(e.mathRandom))
 		m.RawSetString("randomseed", L.NewFunction(e.mathRandomSeed))
 	}
+	v.hook = &hook{e: e}
+	if co, ok := g.RawGetString("coroutine").(*lua.LTable); ok {
+		// A coroutine's thread polls its own context, a child of the
+		// hook that the hook can't reach: create gives it the hook
+		// itself, so a script looping in a coroutine is still served
+		// past the threshold and killable; wrap is rebuilt on create.
+		create := co.RawGetString("create").(*lua.LFunction)
+		co.RawSetString("create", L.NewFunction(func(L *lua.LState) int {
+			L.Push(create)
+			L.Push(L.Get(1))
+			L.Call(1, 1)
+			th := L.Get(-1)
+			if t, ok := th.(*lua.LState); ok {
+				t.SetContext(v.hook)
+			}
+			return 1
+		}))
+		wrap, err := L.LoadString(`local create, resume, error = ...
+local function pass(ok, ...)
+  if not ok then error((...), 2) end
+  return ...
+end
+return function(f)
+  local co = create(f)
+  return function(...) return pass(resume(co, ...)) end
+end`)
+		if err == nil {
+			L.Push(wrap)
+			L.Push(co.RawGetString("create"))
+			L.Push(co.RawGetString("resume"))
+			L.Push(g.RawGetString("error"))
+			L.Call(3, 1)
+			co.RawSetString("wrap", L.Get(-1))
+			L.Pop(1)
+		}
+	}
 	g.RawSetString("cjson", openCjson(L))
 	g.RawSetString("bit", openBit(L))
 	g.RawSetString("cmsgpack", openCmsgpack(L))
@@ -97,7 +133,6 @@ func (e *Engine) newVM(functions bool) *vm {
 	L.SetMetatable(v.env, mt)
 	v.ro[v.env] = true
 	g.RawSetString("_G", v.env)
-	v.hook = &hook{e: e}
 	L.SetContext(v.hook)
 	return v
 }
