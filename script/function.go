@@ -194,12 +194,14 @@ func (e *Engine) parseLibrary(code string) (*library, error) {
 	}
 	fn.Env = v.env
 	lib := &library{name: name, code: code, funcs: map[string]*function{}}
-	e.loading, v.loading = lib, true
+	e.loading = lib
+	v.setLoading(true)
 	e.loadStart = time.Now()
 	v.L.SetTop(0)
 	v.L.Push(fn)
 	err = v.L.PCall(0, 0, v.errh)
-	e.loading, v.loading, e.loadTimedOut = nil, false, false
+	e.loading, e.loadTimedOut = nil, false
+	v.setLoading(false)
 	v.hook.n = 0
 	v.L.SetTop(0)
 	if err != nil {

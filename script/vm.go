@@ -22,6 +22,18 @@ type vm struct {
 	hook    *hook
 	loadAPI *lua.LTable // the globals a library's body sees (functions only)
 	loading bool        // FUNCTION LOAD is running a library's body
+	envMeta *lua.LTable // env's metatable: its __index is the globals, or loadAPI while loading
+}
+
+// setLoading switches what scripts' globals read: the load API while
+// FUNCTION LOAD runs a library's body, else the globals.
+func (v *vm) setLoading(on bool) {
+	v.loading = on
+	if on {
+		v.envMeta.RawSetString("__index", v.loadAPI)
+	} else {
+		v.envMeta.RawSetString("__index", v.globals)
+	}
 }
 
 const errReadonly = "Attempt to modify a readonly table"
@@ -103,6 +115,7 @@ end`)
 	// Strings' methods ("x"):upper() read the real string library.
 	v.env = L.NewTable()
 	mt := L.NewTable()
+	v.envMeta = mt
 	if functions {
 		// What a library's body sees while FUNCTION LOAD runs it: only
 		// a reduced redis table.
@@ -115,19 +128,19 @@ end`)
 		v.loadAPI = L.NewTable()
 		v.loadAPI.RawSetString("redis", v.readonlyStrict(r))
 	}
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		k := L.Get(2)
-		src := g
-		if v.loading {
-			src = v.loadAPI
-		}
-		val := src.RawGet(k)
-		if val == lua.LNil {
-			L.RaiseError("Script attempted to access nonexistent global variable '%s'", k.String())
-		}
-		L.Push(val)
-		return 1
+	// Reads of existing globals go table to table (no Go call); a missing
+	// one reaches the real globals' own __index, which raises. While
+	// FUNCTION LOAD runs a body, the load API's table stands in.
+	missing := L.NewTable()
+	missing.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("Script attempted to access nonexistent global variable '%s'", L.Get(2).String())
+		return 0
 	}))
+	L.SetMetatable(g, missing)
+	if v.loadAPI != nil {
+		L.SetMetatable(v.loadAPI, missing)
+	}
+	mt.RawSetString("__index", g)
 	mt.RawSetString("__newindex", L.NewFunction(refuseWrite))
 	mt.RawSetString("__metatable", v.frozen())
 	L.SetMetatable(v.env, mt)
