@@ -122,6 +122,7 @@ func (s *Store) dropSegments(dead map[uint64]bool) error {
 	for seq := range dead {
 		seg := s.segs[seq]
 		os.Remove(s.path(seg.name))
+		os.Remove(s.path(idxName(seg.name)))
 		s.retired = append(s.retired, seg.f)
 		delete(s.segs, seq)
 		if s.active == seg {

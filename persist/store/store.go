@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,6 +126,7 @@ type counters struct {
 	pageReads, pageReadBytes, pagesCorrupt        atomic.Int64
 	fsyncs, writeErrors, rewrites, reclaimedSegs  atomic.Int64
 	lastFsyncNanos, lastRewriteNanos, tornRepairs atomic.Int64
+	segsIndexed, segsScanned                     atomic.Int64 // at Open: segments indexed from their index file, or by their headers
 }
 
 type logFile struct {
@@ -266,6 +268,9 @@ func (s *Store) removeStrays() {
 	for _, e := range ents {
 		n := e.Name()
 		ours := strings.HasPrefix(n, s.o.Name+".") || (strings.HasPrefix(n, "temp-") && strings.Contains(n, "."+s.o.Name+"."))
+		if seg, ok := strings.CutSuffix(n, ".idx"); ok && named[seg] {
+			continue // a segment's index goes with its segment
+		}
 		if ours && !named[n] && e.Type().IsRegular() {
 			s.o.Logf("store: removing %s, which the manifest does not name", n)
 			os.Remove(s.path(n))
@@ -302,6 +307,12 @@ func (s *Store) openSegments() error {
 				return fmt.Errorf("store: segment %s holds pages of %d tokens, the model's are %d: %w", mf.Name, pt, s.o.Model.PageTokens, rdb.ErrIncompatible)
 			}
 		}
+		if !last && s.loadSegmentIndex(seg, fi.Size()) {
+			seg.size = fi.Size()
+			s.stats.segsIndexed.Add(1)
+			continue
+		}
+		s.stats.segsScanned.Add(1)
 		valid, err := rdb.ScanSegment(f, fi.Size(), mf.Name, last, func(off int64, h *rdb.PageHead) error {
 			if _, dup := s.index[h.PageKey]; !dup {
 				s.index[h.PageKey] = pageLoc{seg: mf.Seq, off: off, size: h.Size()}
@@ -683,9 +694,54 @@ func (s *Store) PutPage(p *rdb.PageRecord) (bool, error) {
 	return true, nil
 }
 
+// idxName is the name of a segment's index file (FORMAT.md §5.2.1).
+func idxName(seg string) string { return seg + ".idx" }
+
+// sealSegment writes the index of seg, which takes no more pages, so
+// start-up reads it instead of every page header. A failure is only
+// logged: start-up then scans the segment. With mu.
+func (s *Store) sealSegment(seg *segment) {
+	var entries []rdb.SegIndexEntryLoc
+	for k, loc := range s.index {
+		if loc.seg == seg.seq {
+			entries = append(entries, rdb.SegIndexEntryLoc{PageKey: k, Off: loc.off, Size: loc.size})
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Off < entries[j].Off })
+	b := rdb.AppendSegIndex(nil, seg.seq, seg.size, entries)
+	if err := rdb.WriteFileAtomic(s.path(idxName(seg.name)), func(f *os.File) error { _, err := f.Write(b); return err }); err != nil {
+		s.o.Logf("store: writing the index of %s: %v (start-up will scan it)", seg.name, err)
+	}
+}
+
+// loadSegmentIndex fills the index from seg's index file; false when
+// there is none usable (missing, damaged, or not for the segment as it
+// is), and the segment must be scanned.
+func (s *Store) loadSegmentIndex(seg *segment, size int64) bool {
+	b, err := os.ReadFile(s.path(idxName(seg.name)))
+	if err != nil || int64(len(b)) > rdb.SegIndexHeader+rdb.MaxSegIndexEntries*rdb.SegIndexEntry+8 {
+		return false
+	}
+	entries, err := rdb.ParseSegIndex(b, idxName(seg.name), seg.seq, size)
+	if err != nil {
+		s.o.Logf("store: %v (scanning the segment instead)", err)
+		return false
+	}
+	for _, e := range entries {
+		if _, dup := s.index[e.PageKey]; !dup {
+			s.index[e.PageKey] = pageLoc{seg: seg.seq, off: e.Off, size: e.Size}
+		}
+	}
+	seg.pages = len(entries)
+	return true
+}
+
 // newSegment creates the next segment (header, fsync) and lists it in
 // the manifest before any page goes into it.
 func (s *Store) newSegment() error {
+	if s.active != nil {
+		s.sealSegment(s.active)
+	}
 	seq := s.nextSeq
 	name := s.segName(seq)
 	f, err := os.OpenFile(s.path(name), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
@@ -818,6 +874,8 @@ type Stats struct {
 	RewriteRunning   bool
 	LastRewrite      time.Duration
 	ReclaimedSegs    int64
+	SegsIndexed      int64 // at Open, segments whose index file served
+	SegsScanned      int64 // at Open, segments whose record headers were read
 	LastWriteErr     error
 }
 
@@ -839,6 +897,7 @@ func (s *Store) Stats() Stats {
 	st.PagesCorrupt, st.Fsyncs, st.LastFsync = c.pagesCorrupt.Load(), c.fsyncs.Load(), time.Duration(c.lastFsyncNanos.Load())
 	st.WriteErrors, st.TornRepairs, st.Rewrites = c.writeErrors.Load(), c.tornRepairs.Load(), c.rewrites.Load()
 	st.LastRewrite, st.ReclaimedSegs = time.Duration(c.lastRewriteNanos.Load()), c.reclaimedSegs.Load()
+	st.SegsIndexed, st.SegsScanned = c.segsIndexed.Load(), c.segsScanned.Load()
 	return st
 }
 
@@ -863,6 +922,8 @@ func (st Stats) Info() []string {
 		{"store_base_bytes", itoa(st.BaseSize)},
 		{"store_segments", itoa(int64(st.Segments))},
 		{"store_segment_bytes", itoa(st.SegmentBytes)},
+		{"store_segments_indexed_at_start", itoa(st.SegsIndexed)},
+		{"store_segments_scanned_at_start", itoa(st.SegsScanned)},
 		{"store_pages", itoa(int64(st.Pages))},
 		{"store_pages_written", itoa(st.PagesWritten)},
 		{"store_page_bytes_written", itoa(st.PageBytesWritten)},

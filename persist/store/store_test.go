@@ -704,3 +704,67 @@ func TestRewriteReclaimKeepsPagesWrittenDuringIt(t *testing.T) {
 	}
 	s.Close()
 }
+
+// TestSegmentIndexes: a sealed segment gets an index file, and a reopen
+// reads the indexes instead of every page header, finding every page; a
+// damaged or stale index is not an error: that segment is scanned.
+func TestSegmentIndexes(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, FsyncNo)
+	w := newWriter(t, s)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 6; i++ {
+		w.gen(fmt.Sprintf("k%d", i), randTokens(rng, 20*testPageTokens)) // several 8 KiB segments
+	}
+	var keys []rdb.PageKey
+	for _, toks := range w.tokens {
+		keys = append(keys, s.PageKeys(toks)...)
+	}
+	segs := s.Stats().Segments
+	s.Close()
+	idx, _ := filepath.Glob(filepath.Join(dir, "*.seg.idx"))
+	if len(idx) != segs-1 || segs < 3 {
+		t.Fatalf("%d index files for %d segments (the active one has none)", len(idx), segs)
+	}
+	check := func(what string, indexed, scanned int64) {
+		t.Helper()
+		s, _ := open(t, dir, FsyncNo)
+		defer s.Close()
+		st := s.Stats()
+		if st.SegsIndexed != indexed || st.SegsScanned != scanned {
+			t.Errorf("%s: %d segments indexed, %d scanned; want %d and %d", what, st.SegsIndexed, st.SegsScanned, indexed, scanned)
+		}
+		for _, k := range keys {
+			if _, err := s.ReadPage(k); err != nil {
+				t.Fatalf("%s: page %016x: %v", what, k.Hash, err)
+			}
+		}
+	}
+	check("indexed", int64(segs-1), 1)
+	b, _ := os.ReadFile(idx[0])
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(idx[0], b, 0o644)
+	os.Remove(idx[1])
+	check("one damaged, one missing", int64(segs-3), 3)
+}
+
+// FuzzParseSegIndex: any bytes are refused or give entries inside the
+// segment, in order, never a panic.
+func FuzzParseSegIndex(f *testing.F) {
+	good := rdb.AppendSegIndex(nil, 7, 4096, []rdb.SegIndexEntryLoc{{PageKey: rdb.PageKey{Hash: 1, Fingerprint: 2, Kind: 1}, Off: 32, Size: 100}, {Off: 132, Size: 64}})
+	f.Add(good)
+	f.Add(good[:50])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		es, err := rdb.ParseSegIndex(b, "f", 7, 4096)
+		if err != nil {
+			return
+		}
+		next := int64(rdb.SegmentHeader)
+		for _, e := range es {
+			if e.Off < next || e.Off+e.Size > 4096 {
+				t.Fatalf("entry %+v outside the segment", e)
+			}
+			next = e.Off + e.Size
+		}
+	})
+}
