@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -126,7 +126,7 @@ type counters struct {
 	pageReads, pageReadBytes, pagesCorrupt        atomic.Int64
 	fsyncs, writeErrors, rewrites, reclaimedSegs  atomic.Int64
 	lastFsyncNanos, lastRewriteNanos, tornRepairs atomic.Int64
-	segsIndexed, segsScanned                     atomic.Int64 // at Open: segments indexed from their index file, or by their headers
+	segsIndexed, segsScanned                      atomic.Int64 // at Open: segments indexed from their index file, or by their headers
 }
 
 type logFile struct {
