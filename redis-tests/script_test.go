@@ -318,3 +318,25 @@ func TestBusyScriptInACoroutineIsKillable(t *testing.T) {
 	}
 	want(t, other, "PONG", "PING")
 }
+
+// Scripts call the session commands that do not block (an agent's
+// atomic "checkpoint, fork, read" step); GEN and PREFILL wait for the
+// engine, so scripts are refused them, as MULTI is.
+func TestScriptsCallSessionCommands(t *testing.T) {
+	onlyReddwarf(t)
+	c := client(t)
+	n := do(t, c, "PREFILL", "s:main", "Once upon a time there was a little girl named Lily.").(int64)
+	got := do(t, c, "EVAL", `
+local pos = redis.call('CHECKPOINT', KEYS[1], 'start')
+redis.call('FORK', KEYS[1], KEYS[2])
+local toks = redis.call('TOKENS', KEYS[2])
+local top = redis.call('LOGITS', KEYS[2], 'TOP', 1)
+local back = redis.call('ROLLBACK', KEYS[2], -2)
+return {pos, #toks, back, type(top)}`, "2", "s:main", "s:fork")
+	if fmt.Sprint(got) != fmt.Sprintf("[%d %d %d table]", n, n, n-2) {
+		t.Errorf("script over sessions = %v (prefill %d)", got, n)
+	}
+	want(t, c, n, "EVAL", "return #redis.call('TOKENS', KEYS[1])", "1", "s:main")
+	wantErrPrefix(t, c, "ERR This Redis command is not allowed from script", "EVAL", "return redis.call('GEN', KEYS[1], 'more')", "1", "s:main")
+	wantErrPrefix(t, c, "ERR This Redis command is not allowed from script", "EVAL", "return redis.call('PREFILL', KEYS[1], 'more')", "1", "s:main")
+}
