@@ -90,8 +90,9 @@ func actBlock(t metalkit.DType) int {
 	return 0
 }
 
-// TestMatMul checks every weight type the device uploads, decode (batch 1)
-// and batches that are not multiples of the kernel's 8 columns.
+// TestMatMul checks every weight type the device uploads, decode (batch 1:
+// the matvec kernel, or matmul for a float row padded to whole units) and
+// batches that are not multiples of the kernel's 8 columns.
 //
 // Against the float64 product of the dequantised rows the GPU's only error
 // is float32 rounding: a lane sums its 8 values of a 32-value unit (a
@@ -112,7 +113,7 @@ func TestMatMul(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K}
 	for _, typ := range types {
-		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {3, 256, 17}, {11, 172, 3}, {5, 77, 9}} {
+		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {67, 2304, 1}, {3, 256, 17}, {11, 172, 3}, {11, 172, 1}, {5, 77, 9}} {
 			if sh.cols%typ.BlockSize() != 0 {
 				continue // quantised rows are whole blocks
 			}

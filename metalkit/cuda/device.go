@@ -168,10 +168,10 @@ type buffer struct {
 func (b *buffer) Len() int { return b.n }
 
 type weights struct {
-	m             metalkit.Matrix // Data is the host copy's, kept for Matrix()
-	ptr           uint64
-	rowBytes      int
-	matmul, embed string // the kernels' names
+	m                     metalkit.Matrix // Data is the host copy's, kept for Matrix()
+	ptr                   uint64
+	rowBytes              int
+	matmul, matvec, embed string // the kernels' names
 }
 
 func (w *weights) Matrix() metalkit.Matrix { return w.m }
@@ -210,7 +210,7 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 			return nil, err
 		}
 	}
-	return &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, embed: "embed_" + k}, nil
+	return &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, matvec: "matvec_" + k, embed: "embed_" + k}, nil
 }
 
 func (d *Device) Alloc(n int) (metalkit.Buffer, error) {
@@ -293,6 +293,11 @@ func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buff
 	}
 	defer d.bind()()
 	const warps = 4 // rows per block of 128 threads
+	// Decode: the lean kernel for one column (whole 32-value units only).
+	if batch == 1 && m.Cols%32 == 0 {
+		d.launch(ww.matvec, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), int64(ww.rowBytes))
+		return
+	}
 	d.launch(ww.matmul, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
 }
 
@@ -353,8 +358,8 @@ func (d *Device) Rope(x metalkit.Buffer, pos []int32, r metalkit.Rope) {
 	if r.Factors != nil && len(r.Factors) < r.Dim/2 || r.Dim > r.HeadDim || r.Dim%2 != 0 {
 		panic(fmt.Sprintf("cuda: Rope over %d of %d values with %d factors", r.Dim, r.HeadDim, len(r.Factors)))
 	}
-	if len(pos) == 0 {
-		return
+	if len(pos) == 0 || r.Heads == 0 || r.Dim == 0 {
+		return // nothing rotates (and a grid may not be empty)
 	}
 	defer d.bind()()
 	// Positions, then the factors' bits, in one upload: a second one could
@@ -372,7 +377,8 @@ func (d *Device) Rope(x metalkit.Buffer, pos []int32, r metalkit.Rope) {
 	if r.Neox {
 		neox = 1
 	}
-	d.launch("rope", grid(len(pos), 1), 128, xp, pp, fp, i32(r.Heads), i32(r.HeadDim), i32(r.Dim), f32(r.Base), f32(r.Scale), i32(neox))
+	pairs := r.Heads * r.Dim / 2
+	d.launch("rope", grid(len(pos), (pairs+127)/128), 128, xp, pp, fp, i32(r.Heads), i32(r.HeadDim), i32(r.Dim), f32(r.Base), f32(r.Scale), i32(neox))
 }
 
 func (d *Device) NewKVPool(l metalkit.KVShape, pages int) (metalkit.KVPool, error) {

@@ -16,7 +16,9 @@
 //     (float rows of any width, padded to 32 at upload), one warp per row, four
 //     lanes per 32-value unit so that a warp's loads are coalesced, each lane
 //     dequantising its 8 values to f32 once for up to 8 columns; the
-//     activations stay f32 (no 8-bit rounding as on the CPU).
+//     activations stay f32 (no 8-bit rounding as on the CPU). One column
+//     (decode) takes matvec, the same sums in a kernel with few registers
+//     that loads four units' weights and activations before using any.
 //   - RMSNorm, Softmax, SwiGLU, Add, RoPE (normal, NEOX, with factors; angles
 //     in double precision as metalkit.RopeFactors), KV pages in f16 in
 //     infer's page layout, paged attention over many sessions per call.

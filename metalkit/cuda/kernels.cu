@@ -257,6 +257,10 @@ template <> __device__ __forceinline__ void deq8<Q2_K>(const uint8_t *row, int u
 	}
 }
 
+__device__ __forceinline__ float dot8(const float v[8], float4 a, float4 b) {
+	return v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x + v[5] * b.y + v[6] * b.z + v[7] * b.w;
+}
+
 // matmul: out[c·rows + r] = w[r]·x[c·cols:] for c < batch. Float rows
 // whose cols is not a multiple of 32 come padded with zeros to whole units
 // (rowBytes is the padded stride). One warp per row; four lanes share a
@@ -294,18 +298,15 @@ __device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, i
 				for (int c = 0; c < 8; c++) {
 					if (c < nc) {
 						const float *xr = x + (long long)(c0 + c) * cols + i0;
-						const float *w8 = v[k];
 						float s = 0;
 						if (aligned) {
-							float4 a = ((const float4 *)xr)[0], b = ((const float4 *)xr)[1];
-							s = w8[0] * a.x + w8[1] * a.y + w8[2] * a.z + w8[3] * a.w + w8[4] * b.x + w8[5] * b.y +
-							    w8[6] * b.z + w8[7] * b.w;
+							s = dot8(v[k], ((const float4 *)xr)[0], ((const float4 *)xr)[1]);
 						} else {
 							// A row padded past cols (f32/f16/bf16
 							// only): the padding's weights are 0, but
 							// x ends.
 							int m = min(8, cols - i0);
-							for (int i = 0; i < m; i++) s += w8[i] * xr[i];
+							for (int i = 0; i < m; i++) s += v[k][i] * xr[i];
 						}
 						acc[c] += s;
 					}
@@ -314,10 +315,43 @@ __device__ void matmul(float *out, const uint8_t *w, const float *x, int rows, i
 		}
 #pragma unroll
 		for (int c = 0; c < 8; c++) {
-			float s = warp_sum(acc[c]);
-			if (lane == 0 && c < nc) out[(long long)(c0 + c) * rows + r] = s;
+			if (c < nc) { // the same for the whole warp
+				float s = warp_sum(acc[c]);
+				if (lane == 0) out[(long long)(c0 + c) * rows + r] = s;
+			}
 		}
 	}
+}
+
+// matvec is matmul for one column (decode), on quantised rows (whole
+// units): the same sums in the same order, in a kernel of its own so that
+// it needs few registers (more warps per SM to hide the loads' latency)
+// and loads the four units' activations together with their weights.
+template <int T>
+__device__ void matvec(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes) {
+	int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+	if (r >= rows) return;
+	const uint8_t *row = w + r * rowBytes;
+	int units = cols >> 5, p = lane & 3;
+	float acc = 0;
+	for (int u0 = lane >> 2; u0 < units; u0 += 32) {
+		float v[4][8];
+		float4 xa[4], xb[4];
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			int u = min(u0 + 8 * k, units - 1);
+			deq8<T>(row, u, p, v[k]);
+			const float4 *xr = (const float4 *)(x + 32 * u + 8 * p);
+			xa[k] = xr[0], xb[k] = xr[1];
+		}
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			float s = dot8(v[k], xa[k], xb[k]);
+			if (u0 + 8 * k < units) acc += s;
+		}
+	}
+	acc = warp_sum(acc);
+	if (lane == 0) out[r] = acc;
 }
 
 // embed: out[i·cols:] = row tokens[i] of w, one block per token.
@@ -337,6 +371,10 @@ template <int T> __device__ void embed(float *out, const uint8_t *w, const int *
 	extern "C" __global__ void matmul_##name(float *out, const uint8_t *w, const float *x, int rows, int cols,        \
 						 int batch, long long rowBytes) {                                        \
 		matmul<T>(out, w, x, rows, cols, batch, rowBytes);                                                       \
+	}                                                                                                                \
+	extern "C" __global__ void matvec_##name(float *out, const uint8_t *w, const float *x, int rows, int cols,        \
+						 long long rowBytes) {                                                   \
+		matvec<T>(out, w, x, rows, cols, rowBytes);                                                              \
 	}                                                                                                                \
 	extern "C" __global__ void embed_##name(float *out, const uint8_t *w, const int *tokens, int cols,               \
 						long long rowBytes) {                                                    \
@@ -421,14 +459,18 @@ extern "C" __global__ void swiglu(float *out, const float *gate, const float *up
 	}
 }
 
-// rope: one block per row (heads·headDim values at position pos[row]); a
-// thread per rotated pair, its angle θ = pos·scale·base^(−2i/dim)/factor_i
-// in double precision as metalkit.RopeFactors computes it.
+// rope: blocks (row, y) for a row of heads·headDim values at position
+// pos[row]; a thread per rotated pair (block y's), its angle
+// θ = pos·scale·base^(−2i/dim)/factor_i in double precision as
+// metalkit.RopeFactors computes it. A thread does one pair, not a loop of
+// them: the double pow and sincos take microseconds, which a decode step's
+// single row would otherwise pay once per pair a thread has.
 extern "C" __global__ void rope(float *x, const int *pos, const float *factors, int heads, int headDim, int dim,
 				float base, float scale, int neox) {
 	float *xr = x + (long long)blockIdx.x * heads * headDim;
 	int half = dim >> 1;
-	for (int t = threadIdx.x; t < heads * half; t += blockDim.x) {
+	int t = blockIdx.y * blockDim.x + threadIdx.x;
+	if (t < heads * half) {
 		int h = t / half, i = t % half;
 		double theta = (double)pos[blockIdx.x] * (double)scale * pow((double)base, -(double)(2 * i) / (double)dim);
 		if (factors) theta /= (double)factors[i];
@@ -481,6 +523,9 @@ extern "C" __global__ void attention(float *out, const float *q, const __half *p
 	for (int t = from + threadIdx.x; t < n; t += blockDim.x) {
 		const __half *kb = pool + (long long)pt[t / pageTokens] * pageValues + kOff + t % pageTokens;
 		float s = 0;
+		// Unrolled so that a thread has eight loads in flight, not one
+		// (the sum's order is unchanged).
+#pragma unroll 8
 		for (int j = 0; j < hd; j++) s += qs[j] * __half2float(kb[(long long)j * pageTokens]);
 		sc[t - from] = s;
 		m = fmaxf(m, s);
@@ -499,6 +544,7 @@ extern "C" __global__ void attention(float *out, const float *q, const __half *p
 	float *o = out + ((long long)row * heads + h) * hd;
 	for (int j = threadIdx.x; j < hd; j += blockDim.x) {
 		float acc = 0;
+#pragma unroll 8
 		for (int t = from; t < n; t++) {
 			const __half *vb = pool + (long long)pt[t / pageTokens] * pageValues + vOff + t % pageTokens;
 			acc += sc[t - from] * __half2float(vb[(long long)j * pageTokens]);
