@@ -150,3 +150,44 @@ func TestScriptRepliesCompareWithRedis(t *testing.T) {
 		}
 	}
 }
+
+// The struct library packs and unpacks as Redis's does.
+func TestStructLibraryCompareWithRedis(t *testing.T) {
+	if target == "redis" {
+		t.Skip("the reference is the target: nothing to compare")
+	}
+	client(t)
+	ref := referenceRedis(t).(*redis.Client)
+	mine, theirs := dialProto(t, shared.Addr(), 2), dialProto(t, ref.Options().Addr, 2)
+	hex := "local function hex(s) local h = '' for i = 1, #s do h = h .. string.format('%02x', string.byte(s, i)) end return h end "
+	for _, script := range []string{
+		"return hex(struct.pack('>I2<i4bBhHlL', 258, -2, -1, 255, -300, 65000, -5, 7))",
+		"return hex(struct.pack('!4 b i4 b d', 1, 2, 3, 1.5))",
+		"return hex(struct.pack('c3 s x f >d', 'abcdef', 'zt', 0.5, -2.25))",
+		"return hex(struct.pack('i8', 2^40))",
+		"return {struct.unpack('>I2<i4bB', struct.pack('>I2<i4bB', 258, -2, -1, 255))}",
+		"local a, b, c, n = struct.unpack('d s c2', struct.pack('d s c2', 3.25, 'str', 'xy')) return {tostring(a), b, c, n}",
+		"return {struct.unpack('b c0', struct.pack('b c0', 3, 'abc'))}",
+		"return {struct.size('!8 b d i2'), struct.size('<i3 h c5')}",
+	} {
+		a, b := mine.do(t, "EVAL", hex+script, "0"), theirs.do(t, "EVAL", hex+script, "0")
+		if a != b {
+			t.Errorf("EVAL %q\nreddwarf: %q\nredis:    %q", script, a, b)
+		}
+	}
+	// Errors: the same message (gopher-lua words the argument's position
+	// its own way: "to (anonymous)" for Lua's "to '?'").
+	for script, msg := range map[string]string{
+		"return {struct.unpack('h', 'ab', 2)}":     "data string too short",
+		"return {pcall(struct.size, 's')}":         "option 's' has no fixed size",
+		"return {pcall(struct.pack, 'i33', 1)}":    "integral size 33 is larger than limit of 32",
+		"return {pcall(struct.unpack, 'd', 'ab')}": "data string too short",
+		"return {pcall(struct.pack, 'q', 1)}":      "invalid format option 'q'",
+		"return {pcall(struct.pack, '!3', 1)}":     "alignment 3 is not a power of 2",
+	} {
+		a, b := mine.do(t, "EVAL", script, "0"), theirs.do(t, "EVAL", script, "0")
+		if !strings.Contains(a, msg) || !strings.Contains(b, msg) {
+			t.Errorf("EVAL %q\nreddwarf: %q\nredis:    %q\nwant both to say %q", script, a, b, msg)
+		}
+	}
+}

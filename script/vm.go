@@ -100,6 +100,7 @@ end`)
 	g.RawSetString("cjson", openCjson(L))
 	g.RawSetString("bit", openBit(L))
 	g.RawSetString("cmsgpack", openCmsgpack(L))
+	g.RawSetString("struct", openStruct(L))
 	g.RawSetString("redis", e.redisLib(L))
 	g.RawSetString("setmetatable", L.NewFunction(v.setmetatable))
 	g.RawSetString("rawset", L.NewFunction(v.rawset))
@@ -107,7 +108,7 @@ end`)
 	g.RawSetString("__redis__err__handler", v.errh)
 
 	// Every table reachable from the globals becomes a read-only proxy.
-	for _, name := range []string{"string", "math", "table", "coroutine", "cjson", "bit", "cmsgpack", "redis"} {
+	for _, name := range []string{"string", "math", "table", "coroutine", "cjson", "bit", "cmsgpack", "struct", "redis"} {
 		if t, ok := g.RawGetString(name).(*lua.LTable); ok {
 			g.RawSetString(name, v.readonly(t))
 		}
