@@ -255,3 +255,120 @@ func benchInfo(b *testing.B, c *redis.Client, section, field string) int64 {
 	b.Fatalf("INFO %s has no %s", section, field)
 	return 0
 }
+
+// BenchmarkStoreMaxmemory is issue 12's memory check at full size:
+// maxmemory 128mb (REDDWARF_BENCH_MAXMEMORY_MB) while 8 clients prefill
+// REDDWARF_BENCH_STORE_MB of sessions (default 2048) on the synthetic tiny
+// llama (2 KiB of KV per token). It reports the server's peak RSS and
+// used_memory beside the limit, sessions paged out and keys evicted (must
+// be 0), and checks that sampled sessions continue exactly (a greedy GEN
+// equals the one taken right after their PREFILL).
+//
+//	go test ./redis-tests -run '^$' -bench StoreMaxmemory -benchtime 1x -timeout 60m
+func BenchmarkStoreMaxmemory(b *testing.B) {
+	if target != "reddwarf" {
+		b.Skip("the session store is reddwarf's")
+	}
+	mb, limitMB := 2048, 128
+	if v := os.Getenv("REDDWARF_BENCH_STORE_MB"); v != "" {
+		mb, _ = strconv.Atoi(v)
+	}
+	if v := os.Getenv("REDDWARF_BENCH_MAXMEMORY_MB"); v != "" {
+		limitMB, _ = strconv.Atoi(v)
+	}
+	dir := b.TempDir()
+	model := filepath.Join(dir, "tiny.gguf")
+	vocab, _ := filepath.Abs("../models/stories260K.gguf")
+	if out, err := exec.Command(serverBinary, "synth", "--arch", "llama", "--shape", "tiny", "--quant", "q8_0", "--vocab", vocab, "-o", model).CombinedOutput(); err != nil {
+		b.Fatalf("reddwarf synth: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	s := startBench(b, data, "--model", model, "--appendonly", "yes", "--maxmemory", fmt.Sprint(limitMB<<20), "--maxmemory-policy", "allkeys-lru")
+	const perSession = 2000
+	sessions := max(1, mb<<20/(perSession*2048))
+	ctx := context.Background()
+	var peak int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			peak = max(peak, processRSS(s.cmd.Process.Pid))
+		}
+	}()
+	type probe struct{ key, text string }
+	probes := make(chan probe, sessions)
+	var wg sync.WaitGroup
+	work := make(chan int, 16)
+	// Running jobs' pages cannot leave RAM: at most a quarter of the limit
+	// in flight (4 MiB a session), else PREFILLs get -OOM, as they should.
+	for w := 0; w < min(8, max(1, limitMB/16)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := options(s.Addr(), 2)
+			o.ReadTimeout = 10 * time.Minute
+			c := redis.NewClient(o)
+			defer c.Close()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for i := range work {
+				key := fmt.Sprint("s", i)
+				args := []any{"PREFILL", key, "IDS"}
+				for range perSession {
+					args = append(args, 3+rng.IntN(500))
+				}
+				if err := c.Do(ctx, args...).Err(); err != nil {
+					b.Error(err)
+					return
+				}
+				if i%25 == 0 {
+					p := "p" + key
+					c.Do(ctx, "FORK", key, p)
+					t, err := c.Do(ctx, "GEN", p, "", "MAXTOKENS", 8, "TEMPERATURE", 0).Text()
+					c.Del(ctx, p)
+					if err == nil {
+						probes <- probe{key, t}
+					}
+				}
+			}
+		}()
+	}
+	t0 := time.Now()
+	for i := 0; i < sessions; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	fill := time.Since(t0)
+	close(stop)
+	<-sampled
+	close(probes)
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	bad, n := 0, 0
+	for p := range probes {
+		n++
+		got, err := c.Do(ctx, "GEN", p.key, "", "MAXTOKENS", 8, "TEMPERATURE", 0).Text()
+		if err != nil || got != p.text {
+			bad++
+			b.Errorf("%s continues with %q (%v), before it was paged out %q", p.key, got, err, p.text)
+		}
+	}
+	if ev := benchInfo(b, c, "stats", "evicted_keys"); ev != 0 {
+		b.Errorf("evicted_keys %d", ev)
+	}
+	if k := c.DBSize(ctx).Val(); k != int64(sessions) {
+		b.Errorf("DBSIZE %d, want %d", k, sessions)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak_rss_MB")
+	b.ReportMetric(float64(benchInfo(b, c, "memory", "used_memory"))/(1<<20), "used_memory_MB")
+	b.ReportMetric(float64(limitMB), "maxmemory_MB")
+	b.ReportMetric(float64(benchInfo(b, c, "store", "store_sessions_paged_out")), "paged_out")
+	b.Logf("%d sessions of %d tokens (%d MiB of KV) under maxmemory %d MiB in %v: %d sampled sessions continued exactly, %d did not", sessions, perSession, sessions*perSession*2048>>20, limitMB, fill.Round(time.Second), n-bad, bad)
+}
