@@ -46,8 +46,21 @@
 // Step, Cron, AfterFlushAll and ClientGone reach all of them; Gate and
 // Shutdown stop at the first error; Info takes the first subsystem that
 // renders the section; KeyBusy and DBBusy are true when any subsystem
-// says so; FreeMemory adds up what each released. A hook must not
-// register others or block: it runs inside the loop's turn.
+// says so; FreeMemory adds up what each released; Functions and
+// RestoreFunctions (the scripting engine's libraries in snapshots and a
+// rewritten log's base) take the first subsystem that has them. A hook
+// must not register others or block: it runs inside the loop's turn.
+//
+// # Scripts
+//
+// A script runs inside its EVAL's or FCALL's handler (script.go):
+// redis.call is ScriptCall, the checks of a command EXEC runs and then
+// call, as the calling client with its reply captured. A script past
+// busy-reply-threshold calls ServeWhileBusy from its interpreter's hook:
+// one non-blocking turn of steps 1's reading and replying (no engine
+// step), where every command but those flagged allow-busy (and SHUTDOWN
+// without NOSAVE) gets -BUSY and the script's own client's commands wait
+// in its pending queue, as behind a blocked command.
 //
 // # The BUSY rule
 //
