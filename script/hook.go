@@ -76,11 +76,11 @@ func (e *Engine) interrupt(r *runCtx) bool {
 	}
 	if !r.busy {
 		r.busy = true
-		what := "Lua slow script detected: still in execution after %d milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: %s."
+		kill := "SCRIPT KILL"
 		if !r.eval {
-			what = "Slow script detected: still in execution after %d milliseconds. You can try killing the script using the FUNCTION KILL command. Script name is: %s."
+			kill = "FUNCTION KILL"
 		}
-		e.s.Logf("warning", what, time.Since(r.start).Milliseconds(), r.name)
+		e.s.Logf("warning", "Slow script detected: still in execution after %d milliseconds. You can try killing the script using the %s command. Script name is: %s.", time.Since(r.start).Milliseconds(), kill, r.name)
 	}
 	if e.s.ServeWhileBusy(r.c, r.eval) {
 		r.killed = true
