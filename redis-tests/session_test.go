@@ -238,7 +238,7 @@ func TestSessionsObeyTheKeyspace(t *testing.T) {
 	}
 	// COMMAND INFO describes the session commands from the table.
 	info := fmt.Sprint(do(t, c, "COMMAND", "INFO", "gen", "logits"))
-	for _, w := range []string{"gen -3 [write denyoom blocking", "logits -2 [readonly"} {
+	for _, w := range []string{"gen -3 [write denyoom noscript blocking no_multi]", "logits -2 [readonly"} {
 		if !strings.Contains(info, w) {
 			t.Errorf("COMMAND INFO lacks %q: %s", w, info)
 		}
