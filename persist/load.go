@@ -146,6 +146,13 @@ func (p *Engine) loadSnapshot(path string) (int, error) {
 		}
 	}
 	if fn, ok := snap.Aux[rdb.AuxFunctions]; ok {
+		for i := 1; ; i++ {
+			more, ok := snap.Aux[rdb.AuxFunctions+"."+strconv.Itoa(i)]
+			if !ok {
+				break
+			}
+			fn += more
+		}
 		if err := p.s.RestoreFunctions([]byte(fn)); err != nil {
 			return 0, fmt.Errorf("its function libraries: %w", err)
 		}

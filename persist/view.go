@@ -263,7 +263,17 @@ func (p *Engine) aux() [][2]string {
 		a = append(a, [2]string{rdb.AuxArch, p.codec.Arch()}, [2]string{rdb.AuxFingerprint, strconv.FormatUint(p.codec.Fingerprint(), 16)})
 	}
 	if fn := p.s.FunctionsPayload(); fn != nil {
-		a = append(a, [2]string{rdb.AuxFunctions, string(fn)})
+		// An aux value is at most MaxAuxLen: a bigger payload goes in
+		// pieces, "functions", "functions.1", ... (loadSnapshot joins them).
+		for i := 0; len(fn) > 0; i++ {
+			n := min(len(fn), rdb.MaxAuxLen)
+			name := rdb.AuxFunctions
+			if i > 0 {
+				name += "." + strconv.Itoa(i)
+			}
+			a = append(a, [2]string{name, string(fn[:n])})
+			fn = fn[n:]
+		}
 	}
 	return a
 }

@@ -340,3 +340,16 @@ return {pos, #toks, back, type(top)}`, "2", "s:main", "s:fork")
 	wantErrPrefix(t, c, "ERR This Redis command is not allowed from script", "EVAL", "return redis.call('GEN', KEYS[1], 'more')", "1", "s:main")
 	wantErrPrefix(t, c, "ERR This Redis command is not allowed from script", "EVAL", "return redis.call('PREFILL', KEYS[1], 'more')", "1", "s:main")
 }
+
+// A library set bigger than one snapshot aux field (1 MiB) is kept whole.
+func TestBigFunctionLibrariesSurviveASnapshot(t *testing.T) {
+	dir := t.TempDir()
+	s := startIn(t, dir)
+	c := redisClientAt(t, s.Addr())
+	big := "#!lua name=big\nlocal pad = '" + strings.Repeat("x", 1500000) + "'\nredis.register_function('padlen', function() return #pad end)"
+	do(t, c, "FUNCTION", "LOAD", big)
+	do(t, c, "SAVE")
+	s.stop()
+	s2 := startIn(t, dir)
+	want(t, redisClientAt(t, s2.Addr()), int64(1500000), "FCALL", "padlen", "0")
+}
