@@ -91,3 +91,14 @@ func FuzzDecoders(f *testing.F) {
 		e.Restore(b, "append")
 	})
 }
+
+func TestStringRepRefusesGiantResults(t *testing.T) {
+	e := New(server.New(server.NewConfig()))
+	if _, err := callLua(t, e, "function() return string.rep('ab', 1e12) end", ""); err == nil || !strings.Contains(err.Error(), "resulting string too large") {
+		t.Errorf("string.rep of 2 TB: %v", err)
+	}
+	v, err := callLua(t, e, "function() return string.rep('ab', 3) end", "")
+	if err != nil || v.String() != "ababab" {
+		t.Errorf("string.rep('ab', 3) = %v, %v", v, err)
+	}
+}

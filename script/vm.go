@@ -38,6 +38,9 @@ func (v *vm) setLoading(on bool) {
 
 const errReadonly = "Attempt to modify a readonly table"
 
+// maxScriptString bounds what one string.rep may build.
+const maxScriptString = 512 << 20
+
 func (e *Engine) newVM(functions bool) *vm {
 	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024, RegistryMaxSize: 1 << 22, RegistryGrowStep: 64})
 	v := &vm{L: L, globals: L.G.Global, ro: map[*lua.LTable]bool{}}
@@ -56,6 +59,22 @@ func (e *Engine) newVM(functions bool) *vm {
 	}
 	if str, ok := g.RawGetString("string").(*lua.LTable); ok {
 		str.RawSetString("dump", lua.LNil) // no bytecode: loadstring reads source only
+		// string.rep is the one call that can ask for gigabytes at once,
+		// and a failed allocation kills a Go process: results over
+		// proto-max-bulk-len's maximum (512 MB) are refused, as Lua
+		// refuses an overflowing one.
+		rep := str.RawGetString("rep").(*lua.LFunction)
+		str.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
+			s, n := L.CheckString(1), L.CheckInt(2)
+			if n > 0 && len(s) > 0 && int64(len(s))*int64(n) > maxScriptString {
+				L.RaiseError("resulting string too large")
+			}
+			L.Push(rep)
+			L.Push(lua.LString(s))
+			L.Push(lua.LNumber(n))
+			L.Call(2, 1)
+			return 1
+		}))
 	}
 	if m, ok := g.RawGetString("math").(*lua.LTable); ok {
 		m.RawSetString("random", L.NewFunction(e.mathRandom))
