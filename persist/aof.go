@@ -86,6 +86,9 @@ func (p *Engine) openAOFWith(apply store.Apply) error {
 		// only deleted keys' pages are in seal, and a rewrite can drop
 		// them (the segment being appended to is never dropped).
 		SegmentMax: segmentMax(diskMax),
+		// A rewrite's base and compaction copies are paced so they never
+		// take the disk from the loop's appends and fsyncs.
+		RewriteRate: p.s.Config.Int("session-rewrite-rate"),
 		Model:      p.model,
 		Logf:       func(format string, args ...any) { p.s.Logf("warning", format, args...) },
 	}, apply)

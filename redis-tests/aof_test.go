@@ -212,6 +212,16 @@ func TestAOFConfig(t *testing.T) {
 		if info := dc.Info(ctx, "persistence").Val(); !strings.Contains(info, "aof_enabled:1") {
 			t.Errorf("INFO by default:\n%s", info)
 		}
+		// The rewrite's pace (reddwarf's own directive).
+		if got := dc.ConfigGet(ctx, "session-rewrite-rate").Val()["session-rewrite-rate"]; got != "67108864" {
+			t.Errorf("session-rewrite-rate = %q, want 64mb", got)
+		}
+		if err := dc.ConfigSet(ctx, "session-rewrite-rate", "1mb").Err(); err != nil {
+			t.Errorf("CONFIG SET session-rewrite-rate 1mb: %v", err)
+		}
+		if err := dc.Do(ctx, "BGREWRITEAOF").Err(); err != nil {
+			t.Errorf("BGREWRITEAOF after the rate changed: %v", err)
+		}
 		dc.Close()
 	}
 	s := startServer(t, "--appendonly", "no")

@@ -202,6 +202,10 @@ var directives = []*directive{
 	{name: "aof-load-truncated", def: "yes", kind: kindBool},
 	// session-disk-max bounds the store's bytes (0: the disk's size).
 	{name: "session-disk-max", def: "0", kind: kindMemory, min: 0, max: longMax, then: stepAOF},
+	// session-rewrite-rate bounds the bytes a second a rewrite's base and
+	// its compaction write (persist/store's limiter), so a rewrite never
+	// takes the disk from the GENs' appends; 0 = unlimited.
+	{name: "session-rewrite-rate", def: "64mb", kind: kindMemory, min: 0, max: longMax, then: stepAOF},
 	{name: "lazyfree-lazy-user-del", def: "no", kind: kindBool},
 	{name: "lazyfree-lazy-user-flush", def: "no", kind: kindBool},
 	{name: "hash-max-listpack-entries", def: "512", kind: kindInt, min: 0, max: longMax, unsigned: true, set: func(c *Config, v string) error { c.HashMaxListpackEntries = atoi64(v); return nil }},
