@@ -89,8 +89,8 @@ func (p *Engine) openAOFWith(apply store.Apply) error {
 		// A rewrite's base and compaction copies are paced so they never
 		// take the disk from the loop's appends and fsyncs.
 		RewriteRate: p.s.Config.Int("session-rewrite-rate"),
-		Model:      p.model,
-		Logf:       func(format string, args ...any) { p.s.Logf("warning", format, args...) },
+		Model:       p.model,
+		Logf:        func(format string, args ...any) { p.s.Logf("warning", format, args...) },
 	}, apply)
 	if err != nil {
 		return err
