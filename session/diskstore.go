@@ -174,14 +174,8 @@ func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Sess
 		st = m.NewState()
 	}
 	from := st.Len()
-	rest := toks[from:]
-	for len(rest) > 0 {
-		n := min(len(rest), 512)
-		if err := m.Step([]infer.Seq{{State: st, Tokens: rest[:n]}}); err != nil {
-			st.Release()
-			return nil, 0, fmt.Errorf("session: recomputing tokens [%d, %d): %w", st.Len(), st.Len()+n, err)
-		}
-		rest = rest[n:]
+	if err := feed(m, st, toks[from:]); err != nil {
+		return nil, 0, err
 	}
 	if d.Logits != nil {
 		if err := st.SetLogits(d.Logits); err != nil {
@@ -190,6 +184,20 @@ func RestoreState(m *infer.Model, ds *store.Store, sm store.Model, d *store.Sess
 		}
 	}
 	return st, len(toks) - from, nil
+}
+
+// feed runs rest through m after st's tokens, in chunks of 512; on error
+// st is released.
+func feed(m *infer.Model, st *infer.State, rest []int32) error {
+	for len(rest) > 0 {
+		n := min(len(rest), 512)
+		if err := m.Step([]infer.Seq{{State: st, Tokens: rest[:n]}}); err != nil {
+			st.Release()
+			return fmt.Errorf("session: recomputing tokens [%d, %d): %w", st.Len(), st.Len()+n, err)
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
 // resumeState is RestoreState's start for a storable architecture state:

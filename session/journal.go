@@ -145,13 +145,8 @@ func (c *Codec) FromStore(ds *store.Store, d *store.Session) (server.Value, int,
 		stored = min(d.Stored, len(d.Tokens)/infer.PageTokens)
 	} else {
 		st = c.m.NewState()
-		for rest := d.Tokens; len(rest) > 0; {
-			n := min(len(rest), 512)
-			if err := c.m.Step([]infer.Seq{{State: st, Tokens: rest[:n]}}); err != nil {
-				st.Release()
-				return nil, 0, fmt.Errorf("session: recomputing tokens [%d, %d): %w", st.Len(), st.Len()+n, err)
-			}
-			rest = rest[n:]
+		if err := feed(c.m, st, d.Tokens); err != nil {
+			return nil, 0, err
 		}
 	}
 	sess := c.live.New(st, d.RNG)
