@@ -100,7 +100,10 @@ func (t *Tokenizer) bpeWord(out []int32, piece string) []int32 {
 }
 
 func (t *Tokenizer) bpeMerge(out []int32, enc []byte) []int32 {
-	syms := make([]bpeSymbol, 0, len(enc)/2+1)
+	// Sized exactly: growing a slice is a copy in the runtime, which no
+	// goroutine can preempt, and for a piece of megabytes (a model that
+	// does not pre-split, as gemma4) that copy took a second.
+	syms := make([]bpeSymbol, 0, utf8.RuneCount(enc))
 	for i := 0; i < len(enc); {
 		_, n := utf8.DecodeRune(enc[i:])
 		id, ok := t.byText[string(enc[i:i+n])]

@@ -9,7 +9,7 @@ import "unicode"
 //
 // The building block is a matcher: the length in runes of the match of one
 // regex at position i of a piece [i, end), or 0 if the regex does not match
-// there. splitStage runs a matcher over every piece like a regex iterator
+// there. splitFrom runs a matcher over a piece like a regex iterator
 // (leftmost match, then continue after it) and keeps both the matches and the
 // unmatched runs between them as pieces, which is what llama.cpp's
 // unicode_regex_split and HF's Split(behavior=Isolated) do. A pre-tokenizer is
@@ -26,38 +26,51 @@ type preTokenizer []matcher
 
 // split returns the pieces of cs.
 func (p preTokenizer) split(cs []rune) []span {
-	pieces := []span{{0, len(cs)}}
-	if len(cs) == 0 {
-		return nil
-	}
-	for _, m := range p {
-		pieces = splitStage(cs, pieces, m)
-	}
+	var pieces []span
+	p.each(cs, func(sp span) { pieces = append(pieces, sp) })
 	return pieces
 }
 
-func splitStage(cs []rune, in []span, m matcher) []span {
-	out := make([]span, 0, len(in)*2)
-	for _, p := range in {
-		gap := p.s
-		for i := p.s; i < p.e; {
-			n := m(cs, i, p.e)
-			if n == 0 {
-				i++
-				continue
-			}
-			if gap < i {
-				out = append(out, span{gap, i})
-			}
-			out = append(out, span{i, i + n})
-			i += n
-			gap = i
-		}
-		if gap < p.e {
-			out = append(out, span{gap, p.e})
-		}
+// each calls fn with the pieces of cs in order, without a slice of them
+// all: each stage splits one piece of the stage before as soon as it is
+// made (stages split pieces independently, so the order is the same as
+// running every stage over the whole text). For a prompt of megabytes
+// that saves the tens of megabytes of spans that every stage would make,
+// and the runtime's copies of them as they grow, which no goroutine can
+// preempt: one stalled a GC cycle, and every other goroutine on two
+// cores, for 50 ms.
+func (p preTokenizer) each(cs []rune, fn func(span)) {
+	if len(cs) == 0 {
+		return
 	}
-	return out
+	p.splitFrom(0, cs, span{0, len(cs)}, fn)
+}
+
+// splitFrom splits the piece sp with stage k and passes every piece it
+// makes to stage k+1 (to fn after the last stage).
+func (p preTokenizer) splitFrom(k int, cs []rune, sp span, fn func(span)) {
+	if k == len(p) {
+		fn(sp)
+		return
+	}
+	m := p[k]
+	gap := sp.s
+	for i := sp.s; i < sp.e; {
+		n := m(cs, i, sp.e)
+		if n == 0 {
+			i++
+			continue
+		}
+		if gap < i {
+			p.splitFrom(k+1, cs, span{gap, i}, fn)
+		}
+		p.splitFrom(k+1, cs, span{i, i + n}, fn)
+		i += n
+		gap = i
+	}
+	if gap < sp.e {
+		p.splitFrom(k+1, cs, span{gap, sp.e}, fn)
+	}
 }
 
 // preTokenizerFor maps tokenizer.ggml.pre to its stages; unknown names get
