@@ -29,6 +29,9 @@ type Client struct {
 	R    Reply           // pending output (loop-owned)
 	kick chan struct{}   // wakes the writer goroutine
 	gone chan struct{}   // closed when the loop closes the connection
+	// batchSlots bounds the batches a goroutine reader has handed the
+	// loop and the loop has not finished (serveConn): see takeBatchSlot.
+	batchSlots chan struct{}
 
 	mu               sync.Mutex                 // guards the writer hand-off below
 	wq               []byte                     // output the writer goroutine still has to send
@@ -76,6 +79,7 @@ type Client struct {
 	// batch resumes when it is cleared. See blocked.go.
 	blocked *Blocked
 	pending [][][]byte // commands of the batch not yet run while blocked
+	slotsHeld int        // batch slots of batches in pending or running (loop)
 	curArgs [][]byte   // the running command, for CLIENT LIST's qbuf
 
 	// tracking is the CLIENT TRACKING state, nil while off (tracking.go).
@@ -114,6 +118,40 @@ func (c *Client) CloseAfterReply() { c.closeAfterReply = true }
 
 // kill closes the socket now; the network goroutine notices and the loop
 // unlinks the client.
+// Batches in flight. A goroutine reader (serveConn) reads the next
+// pipeline while the loop runs the one before, so that reading overlaps
+// running; but it may hand the loop only maxBatchesInFlight batches that
+// have not finished, as Redis reads a client's socket only when the query
+// buffer it read before is done. Otherwise a client that writes faster
+// than the loop runs its commands (a PING flood) fills the requests
+// channel with batches that no buffer limit counts, and their memory
+// evicts keys. A slot is freed when the batch has run, or, for a client
+// blocked or queued behind a busy script, when what waits in c.pending
+// has.
+const maxBatchesInFlight = 2
+
+// takeBatchSlot waits until c may hand the loop another batch; false when
+// the connection was closed meanwhile. Reader goroutine.
+func (c *Client) takeBatchSlot() bool {
+	select {
+	case c.batchSlots <- struct{}{}:
+		return true
+	case <-c.gone:
+		return false
+	}
+}
+
+// freeBatchSlots frees the slots of c's batches once none waits to run
+// (loop goroutine).
+func (c *Client) freeBatchSlots() {
+	if c.blocked != nil || len(c.pending) > 0 {
+		return
+	}
+	for ; c.slotsHeld > 0; c.slotsHeld-- {
+		<-c.batchSlots
+	}
+}
+
 func (c *Client) kill() {
 	if c.closed {
 		return

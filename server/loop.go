@@ -249,7 +249,9 @@ func (s *Server) runRequest(r request) {
 		return
 	}
 	if len(r.batch) > 0 {
+		r.c.slotsHeld++ // taken by serveConn
 		s.runBatch(r.c, r.batch)
+		r.c.freeBatchSlots()
 	}
 	if r.protoErr != "" {
 		c := r.c
@@ -276,7 +278,7 @@ func (s *Server) runBatch(c *Client, batch [][][]byte) {
 }
 
 // resume runs c.pending until it is empty or the client blocks, then
-// releases the network goroutine.
+// frees the batch slots of a goroutine reader (freeBatchSlots).
 func (s *Server) resume(c *Client) {
 	s.clock.chain = false // the first command of a batch reads the clock
 	defer func() { s.clock.chain = false }()
@@ -290,6 +292,7 @@ func (s *Server) resume(c *Client) {
 	}
 	if c.blocked == nil {
 		c.pending = nil
+		c.freeBatchSlots()
 	}
 }
 

@@ -397,6 +397,8 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		fd:      -1,
 		kick:    make(chan struct{}, 1),
 		gone:    make(chan struct{}),
+
+		batchSlots: make(chan struct{}, maxBatchesInFlight),
 	}
 	c.R.resp = 2
 	c.DB = s.DBs[0]
@@ -451,6 +453,10 @@ func (s *Server) serveConn(c *Client) {
 	rd.counter = &s.netInput
 	for {
 		batch, err := rd.readBatch()
+		if len(batch) > 0 && !c.takeBatchSlot() {
+			c.netConn.Close() // closed by the loop while we waited
+			return
+		}
 		var pe protocolError
 		switch {
 		case err == nil:
