@@ -77,10 +77,10 @@ type Client struct {
 	softLimitSince        int64 // unix ms when pending output was first seen over the soft limit; 0 when under
 	// blocked is set while the client waits (GEN): the rest of its request
 	// batch resumes when it is cleared. See blocked.go.
-	blocked *Blocked
-	pending [][][]byte // commands of the batch not yet run while blocked
+	blocked   *Blocked
+	pending   [][][]byte // commands of the batch not yet run while blocked
 	slotsHeld int        // batch slots of batches in pending or running (loop)
-	curArgs [][]byte   // the running command, for CLIENT LIST's qbuf
+	curArgs   [][]byte   // the running command, for CLIENT LIST's qbuf
 
 	// tracking is the CLIENT TRACKING state, nil while off (tracking.go).
 	tracking *clientTracking
