@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -300,6 +301,65 @@ func TestAffixes(t *testing.T) {
 	}
 	if m := NewMatcher(n); !m.Feed([]byte("<12")) || m.Done() || m.Completion() != ">" {
 		t.Fatalf("<12: completion %q", NewMatcher(n).Completion())
+	}
+}
+
+// TestPrefixes: one of several prefixes (a call naming one of several
+// functions before its arguments, with control tokens spelled as
+// "\x01<marker>") then the document and the suffix; a masker allows a
+// control token's piece only where a prefix spells it.
+func TestPrefixes(t *testing.T) {
+	const call, sep = "\x01<call>", "\x01<sep>"
+	s, err := mustCompile(t, `{"type":"object"}`).WithPrefixes([]string{call + "get_weather" + sep, call + "get_time" + sep, call + "f" + sep}, "\x01<end>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{call + "get_time" + sep + "{\"zone\": \"CET\"}\x01<end>", call + "f" + sep + "{}\x01<end>"} {
+		if m := NewMatcher(s); !m.Feed([]byte(doc)) || !m.Done() {
+			t.Errorf("%q refused", doc)
+		}
+	}
+	for _, bad := range []string{call + "get_" + sep, call + "get_timer" + sep, "{}", call + "f" + sep + "{\"a\": \"\x01<end>\"}"} {
+		if m := NewMatcher(s); m.Feed([]byte(bad)) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if c := NewMatcher(s).Completion(); c != call+"f"+sep+"{}\x01<end>" {
+		t.Errorf("completion %q", c)
+	}
+	m := NewMatcher(s)
+	m.Feed([]byte(call + "get_"))
+	if c := m.Completion(); c != "time"+sep+"{}\x01<end>" {
+		t.Errorf("completion after get_: %q", c)
+	}
+	// The masker: the control tokens, the names' pieces.
+	v := Vocab{Pieces: [][]byte{[]byte(call), []byte(sep), []byte("\x01<end>"), []byte("get_"), []byte("time"), []byte("f"), []byte("{}"), []byte("x")},
+		EOG: make([]bool, 8)}
+	k := NewMasker(v)
+	m = NewMatcher(s)
+	for _, step := range []struct {
+		feed  string
+		allow []int32
+	}{{"", []int32{0}}, {call, []int32{3, 5}}, {"get_", []int32{4}}, {"time", []int32{1}}, {sep, []int32{6}}, {"{}", []int32{2}}} {
+		m.Feed([]byte(step.feed))
+		mask := k.Mask(m, 100)
+		for id := range v.Pieces {
+			if want := slices.Contains(step.allow, int32(id)); Allowed(mask, int32(id)) != want {
+				t.Errorf("after %q: token %q allowed %v", step.feed, v.Pieces[id], !want)
+			}
+		}
+	}
+	// {"type": "object"} is any object; with additionalProperties false, {}.
+	for src, doc := range map[string]string{`{"type":"object"}`: `{"a": [1, {"b": null}]}`, `{"type":"object","additionalProperties":false}`: `{}`} {
+		if m := NewMatcher(mustCompile(t, src)); !m.Feed([]byte(doc)) || !m.Done() {
+			t.Errorf("%s refused %s", src, doc)
+		}
+	}
+	if m := NewMatcher(mustCompile(t, `{"type":"object","additionalProperties":false}`)); m.Feed([]byte(`{"a"`)) {
+		t.Error(`additionalProperties false took a property`)
+	}
+	if _, err := AnyJSON().WithPrefixes([]string{"ab", "abc"}, ""); err == nil {
+		t.Error("a prefix of another prefix accepted")
 	}
 }
 

@@ -17,8 +17,9 @@ func hasControl(p []byte) bool {
 }
 
 // Vocab is what a Masker needs of a tokenizer: each token's bytes ("" for
-// a control token, which is never allowed) and whether it ends
-// generation (allowed once the document is whole).
+// a token never allowed; a control token may be spelled with a byte no
+// JSON holds, so that only a schema's affixes allow it) and whether it
+// ends generation (allowed once the document is whole).
 type Vocab struct {
 	Pieces [][]byte
 	EOG    []bool
@@ -62,6 +63,10 @@ func NewMasker(v Vocab) *Masker {
 	}
 	return k
 }
+
+// Piece is token id's bytes as the Masker reads them (Vocab.Pieces): what
+// a Matcher is fed when id is drawn.
+func (k *Masker) Piece(id int32) []byte { return k.v.Pieces[id] }
 
 // Allowed reports whether bit id of mask is set.
 func Allowed(mask []uint64, id int32) bool { return mask[id>>6]&(1<<(id&63)) != 0 }

@@ -9,7 +9,7 @@ import (
 type kind uint8
 
 const (
-	kRoot    kind = iota // the document: st 0 before its value (pos: prefix bytes matched), 1 after (pos: suffix bytes)
+	kRoot    kind = iota // the document: st 0 before its value (pos: prefix bytes matched, seen: prefixes still matching), 1 after (pos: suffix bytes)
 	kValue               // a value of node is next (whitespace may come first)
 	kObject              // st: obj*
 	kArray               // st: arr*
@@ -80,7 +80,19 @@ type Matcher struct {
 
 // NewMatcher starts a document of schema s.
 func NewMatcher(s *Schema) *Matcher {
-	return &Matcher{s: s, stack: []frame{{k: kRoot, n: s.root}}}
+	return &Matcher{s: s, stack: []frame{{k: kRoot, n: s.root, seen: litSet(len(s.prefixes))}}}
+}
+
+// inPrefix reports whether root frame f is still in its prefix: some
+// prefix still matching is longer than the bytes matched. (None is a
+// proper prefix of another, so once one is whole it is the only one.)
+func (m *Matcher) inPrefix(f *frame) bool {
+	for i, p := range m.s.prefixes {
+		if f.seen&(1<<i) != 0 && len(p) > int(f.pos) {
+			return true
+		}
+	}
+	return false
 }
 
 // Clone copies m.
@@ -183,6 +195,9 @@ func (m *Matcher) startValue(n *node, c byte) bool {
 	case (c == '{' || c == '[') && len(m.stack) > MaxNesting:
 		return false
 	case c == '{' && (n.t == tAny || n.t == tObject):
+		if n.open {
+			n = anyNode // {"type": "object"}: any object
+		}
 		f = frame{k: kObject, st: objOpen, n: n, cur: -1}
 		m.push(f)
 		return true
@@ -232,11 +247,17 @@ func (m *Matcher) feedByte(c byte) bool {
 		f := &m.stack[len(m.stack)-1]
 		switch f.k {
 		case kRoot:
-			if f.st == 0 && int(f.pos) < len(m.s.prefix) {
-				if c != m.s.prefix[f.pos] {
+			if f.st == 0 && m.inPrefix(f) {
+				var seen uint64
+				for i, p := range m.s.prefixes {
+					if f.seen&(1<<i) != 0 && len(p) > int(f.pos) && p[f.pos] == c {
+						seen |= 1 << i
+					}
+				}
+				if seen == 0 {
 					return false
 				}
-				f.pos++
+				f.seen, f.pos = seen, f.pos+1
 				return true
 			}
 			if f.st == 1 {
@@ -517,8 +538,14 @@ func (m *Matcher) nextChunk() string {
 	switch f.k {
 	case kRoot:
 		switch {
-		case f.st == 0 && int(f.pos) < len(m.s.prefix):
-			return m.s.prefix[f.pos:]
+		case f.st == 0 && m.inPrefix(f):
+			best := ""
+			for i, p := range m.s.prefixes {
+				if f.seen&(1<<i) != 0 && len(p) > int(f.pos) && (best == "" || len(p) < len(best)) {
+					best = p
+				}
+			}
+			return best[f.pos:]
 		case f.st == 1:
 			return m.s.suffix[f.pos:]
 		}

@@ -11,7 +11,8 @@
 // subset: "type" object, array, string, number, integer,
 // boolean, null (one type, not a list); "properties" and "required" (an
 // object takes only its listed properties, each at most once, as if
-// "additionalProperties" were false); "items"; "enum" (any JSON values,
+// "additionalProperties" were false; one with neither takes any
+// properties); "items"; "enum" (any JSON values,
 // matched as their compact encodings). A schema without "type" is
 // inferred from properties, items or enum, else any JSON value.
 // Annotations ($schema, title, description, default, examples, strict,
@@ -62,6 +63,7 @@ type node struct {
 	props    []*node  // object: property schemas, by name order
 	keys     []string // object: the properties' encoded names, `"name"`
 	required uint64   // object: bits of props that must appear
+	open     bool     // object: no properties or required given, so any object
 	items    *node    // array
 	lits     []string // enum: compact encodings; bool: true, false
 }
@@ -73,17 +75,46 @@ type Schema struct {
 	nodes int
 	// key tells masks of different schemas apart in a shared cache.
 	key string
-	// prefix and suffix are text around the document (WithAffixes).
-	prefix, suffix string
+	// prefixes (one of them) and suffix are text around the document
+	// (WithAffixes, WithPrefixes).
+	prefixes []string
+	suffix   string
 }
 
 // WithAffixes returns s with literal text before and after the document:
 // a tool call's "<tool_call>\n" and "\n</tool_call>".
 func (s *Schema) WithAffixes(prefix, suffix string) *Schema {
+	var ps []string
+	if prefix != "" {
+		ps = []string{prefix}
+	}
+	c, _ := s.WithPrefixes(ps, suffix)
+	return c
+}
+
+// MaxPrefixes bounds WithPrefixes' choices (a bit each in a frame).
+const MaxPrefixes = 64
+
+// WithPrefixes returns s with one of prefixes before the document and
+// suffix after it: a call whose function's name precedes its arguments
+// ("<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>"), one prefix per name
+// the reply may call. No prefix may be a proper prefix of another (the
+// document would not know where it starts).
+func (s *Schema) WithPrefixes(prefixes []string, suffix string) (*Schema, error) {
+	if len(prefixes) > MaxPrefixes {
+		return nil, fmt.Errorf("at most %d prefixes", MaxPrefixes)
+	}
+	for i, a := range prefixes {
+		for k, b := range prefixes {
+			if i != k && len(a) < len(b) && strings.HasPrefix(b, a) || a == "" && len(prefixes) > 1 {
+				return nil, fmt.Errorf("prefix %q begins prefix %q", a, b)
+			}
+		}
+	}
 	c := *s
-	c.prefix, c.suffix = prefix, suffix
-	c.key = digest(fmt.Sprintf("%q%q", prefix, suffix) + s.key)
-	return &c
+	c.prefixes, c.suffix = prefixes, suffix
+	c.key = digest(fmt.Sprintf("%q%q", prefixes, suffix) + s.key)
+	return &c, nil
 }
 
 // AnyJSON is the schema every JSON value satisfies.
@@ -223,6 +254,7 @@ func (s *Schema) compile(v any, depth int, at string) (*node, error) {
 	}
 	switch n.t {
 	case tObject:
+		n.open = m["properties"] == nil && m["required"] == nil && m["additionalProperties"] != false
 		props, _ := m["properties"].(map[string]any)
 		if m["properties"] != nil && props == nil {
 			return nil, fmt.Errorf("%s: properties must be an object", at)
