@@ -48,11 +48,19 @@ type StreamDecoder struct {
 	pending []byte
 	pushed  bool // anything pushed yet
 	strip   bool // drop the leading space of the next non-empty piece
+	// Markers: control tokens come out as their text (KeepMarkers).
+	markers bool
 }
 
 // NewStreamDecoder returns a decoder in the middle of a sequence: pieces are
 // emitted as they are, unless BOS is pushed first.
 func (t *Tokenizer) NewStreamDecoder() *StreamDecoder { return &StreamDecoder{t: t} }
+
+// KeepMarkers makes d write control tokens (chat markers, "<|channel|>")
+// as their text, where Piece gives nothing: a reply whose structure is
+// spelled in them (gpt-oss's channels, a tool call's markers) can then be
+// parsed from its text.
+func (d *StreamDecoder) KeepMarkers() { d.markers = true }
 
 // Push adds id and returns the text that is now complete (possibly "").
 func (d *StreamDecoder) Push(id int32) string {
@@ -61,6 +69,9 @@ func (d *StreamDecoder) Push(id int32) string {
 	}
 	d.pushed = true
 	p := d.t.Piece(id)
+	if d.markers && d.t.Type(id) == TypeControl {
+		p = []byte(d.t.Text(id))
+	}
 	if d.strip && len(p) > 0 {
 		if p[0] == ' ' {
 			p = p[1:]

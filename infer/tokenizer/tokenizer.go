@@ -174,6 +174,16 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 			t.eog[x] = true
 		}
 	}
+	// gpt-oss (harmony) ends a reply with <|return|> or <|call|>; its
+	// <|end|> closes one message of several (thinking, then the answer or
+	// a tool call), so it must not end generation. llama.cpp does the same.
+	if r, ok := t.byText["<|return|>"]; ok && t.eog[r] {
+		if c, ok := t.byText["<|call|>"]; ok && t.eog[c] {
+			if e, ok := t.byText["<|end|>"]; ok && e != t.eos {
+				delete(t.eog, e)
+			}
+		}
+	}
 
 	// Specials, longest first: the partition tries them in this order.
 	for i, ty := range t.types {
