@@ -15,7 +15,6 @@ import (
 
 	"reddwarf/server"
 	"reddwarf/session"
-	"reddwarf/session/chattmpl"
 )
 
 // API serves the HTTP endpoints for one server and its engine.
@@ -251,8 +250,15 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		}
 		return a.e.OffLoop(sj, enc, ctx.Done())
 	}
-	if j.tools != nil && j.tools.force != "" && a.e.ToolFormat() != chattmpl.ToolsHermes {
-		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls as <tool_call> blocks (Hermes, Qwen)")
+	if j.tools != nil {
+		j.opt.Markers = true // the reply is parsed for calls, markers and all
+		if j.tools.force != "" {
+			f, err := j.tools.format(a.e.ToolFormat(), a.e.MaskSpelling)
+			if err != nil {
+				return nil, err
+			}
+			j.opt.Format = f
+		}
 	}
 	if j.opt.Format != nil {
 		a.e.PrepareFormats() // its first call indexes the vocabulary: not on the loop

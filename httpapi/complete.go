@@ -52,8 +52,10 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 			msg["content"], msg["reasoning_content"] = an, th
 		}
 		if chat && j.tools != nil {
-			if text, calls := parseCalls(a.e.ToolFormat(), answerOf(string(sj.Text), j.opt.Think), "call_"); len(calls) > 0 {
-				msg := choice["message"].(map[string]any)
+			text, calls := parseCalls(a.e.ToolFormat(), answerOf(string(sj.Text), j.opt.Think), "call_")
+			msg := choice["message"].(map[string]any)
+			msg["content"] = text // without the format's markers
+			if len(calls) > 0 {
 				msg["content"], msg["tool_calls"] = nil, openAICalls(calls, false)
 				if text != "" {
 					msg["content"] = text
@@ -149,8 +151,8 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		if len(calls) > 0 {
 			send(out.chunk(map[string]any{"tool_calls": openAICalls(calls, true)}, nil))
 			fr = "tool_calls"
-		} else if tw.emitted < len(reply) {
-			send(out.chunk(map[string]any{"content": reply[tw.emitted:]}, nil))
+		} else if rest := tw.rest(reply); rest != "" {
+			send(out.chunk(map[string]any{"content": rest}, nil))
 		}
 	}
 	if chat {

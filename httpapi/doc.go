@@ -45,9 +45,10 @@
 //
 // tools and tool_choice (tools.go): the tools go to the model's chat
 // template; calls in the reply, in the format the template shows (Hermes
-// <tool_call> blocks, Llama 3.x, Mistral), come back as OpenAI tool_calls
-// or Anthropic tool_use blocks; a forced tool_choice constrains the reply
-// to one Hermes block (Hermes templates only).
+// <tool_call> blocks, Llama 3.x, Mistral, DeepSeek V3.1/R1 and DSML,
+// gpt-oss's harmony), come back as OpenAI tool_calls or Anthropic
+// tool_use blocks; a forced tool_choice constrains the reply to one call
+// in that format (all but DSML, whose arguments are not JSON).
 //
 // Anthropic's thinking and OpenAI's reasoning_effort set GEN CHAT's
 // THINK; the reply's thinking comes back as a thinking block or

@@ -240,7 +240,9 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 		content, stop := append(thinking, map[string]any{"type": "text", "text": reply}), stopReason(sj.StopReason)
 		if j.tools != nil {
-			if text, calls := parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) > 0 {
+			text, calls := parseCalls(a.e.ToolFormat(), reply, "toolu_")
+			content = append(thinking, map[string]any{"type": "text", "text": text}) // without the format's markers
+			if len(calls) > 0 {
 				content, stop = thinking, "tool_use"
 				if text != "" {
 					content = append(content, map[string]any{"type": "text", "text": text})
@@ -351,8 +353,8 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 	var calls []toolCall
 	if tw != nil {
 		reply := answerOf(string(sj.Text), j.opt.Think)
-		if _, calls = parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) == 0 && tw.emitted < len(reply) {
-			emit("text", reply[tw.emitted:])
+		if _, calls = parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) == 0 {
+			emit("text", tw.rest(reply))
 		}
 	}
 	send("content_block_stop", map[string]any{"type": "content_block_stop", "index": idx})

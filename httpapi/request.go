@@ -259,11 +259,9 @@ func decodeRequest(body []byte, chat bool, header string) (*job, error) {
 		if j.tools, err = decodeTools(r.Tools, r.ToolChoice); err != nil {
 			return nil, err
 		}
-		if j.tools != nil && j.tools.force != "" {
-			if j.opt.Format != nil {
-				return nil, bad("tool_choice", "a forced tool_choice and response_format cannot be combined")
-			}
-			j.opt.Format = j.tools.format()
+		// (A forced call's format depends on the model: API.submit.)
+		if j.tools != nil && j.tools.force != "" && j.opt.Format != nil {
+			return nil, bad("tool_choice", "a forced tool_choice and response_format cannot be combined")
 		}
 	}
 	return j, nil

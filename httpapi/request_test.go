@@ -89,7 +89,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if chat && (len(j.messages) == 0 || (j.messages[len(j.messages)-1].Role != "user" && j.messages[len(j.messages)-1].Role != "tool")) {
 			t.Fatalf("chat job without a last user or tool message: %+v", j)
 		}
-		if o.TopLogProbs < 0 || o.TopLogProbs > 20 || (j.tools != nil && j.tools.force != "" && o.Format == nil) {
+		if o.TopLogProbs < 0 || o.TopLogProbs > 20 || (j.tools != nil && j.tools.force != "" && o.Format != nil) {
 			t.Fatalf("logprobs or tools out of bounds: %+v", j)
 		}
 		for _, s := range o.Stops {
@@ -179,15 +179,23 @@ func TestDecodeTools(t *testing.T) {
 		}
 	}
 	j, err := decodeRequest([]byte(`{"messages":[{"role":"user","content":"x"}],`+tools+`,"tool_choice":{"type":"function","function":{"name":"f"}}}`), true, "")
-	if err != nil || j.opt.Format == nil || len(j.toolList()) != 2 {
+	if err != nil || len(j.toolList()) != 2 {
 		t.Fatalf("forced: %+v %v", j, err)
 	}
-	m := jsonmask.NewMatcher(j.opt.Format)
+	same := func(s string) string { return s }
+	f, err := j.tools.format(chattmpl.ToolsHermes, same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := jsonmask.NewMatcher(f)
 	if !m.Feed([]byte("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>")) || !m.Done() {
 		t.Fatal("the forced format refuses a valid call")
 	}
-	if m := jsonmask.NewMatcher(j.opt.Format); m.Feed([]byte(`<tool_call>\n{"name": "g"`)) {
+	if m := jsonmask.NewMatcher(f); m.Feed([]byte(`<tool_call>\n{"name": "g"`)) {
 		t.Fatal("the forced format lets another tool be called")
+	}
+	if _, err := j.tools.format(chattmpl.ToolsDSML, same); err == nil {
+		t.Fatal("a forced call in DSML, whose arguments are not JSON")
 	}
 	if j, err := decodeRequest([]byte(`{"messages":[{"role":"user","content":"x"}],`+tools+`,"tool_choice":"none"}`), true, ""); err != nil || j.tools != nil {
 		t.Fatalf("tool_choice none: %+v %v", j, err)
@@ -209,11 +217,12 @@ func TestDecodeTools(t *testing.T) {
 // TestToolWatchAndIDs: streamed text passes until a call starts, in each
 // format; Mistral's calls get the nine-character IDs its template needs.
 func TestToolWatchAndIDs(t *testing.T) {
-	for _, c := range []struct {
+	type watchCase struct {
 		f      chattmpl.ToolFormat
 		pieces []string
 		out    string
-	}{
+	}
+	for _, c := range []watchCase{
 		{chattmpl.ToolsHermes, []string{"Let me ", "look.<tool", "_call>\n{\"name\"", "...</tool_call>"}, "Let me look."},
 		{chattmpl.ToolsHermes, []string{"a <to", "ast> b"}, "a <toast> b"},
 		{chattmpl.ToolsLlama3, []string{" ", " {\"name\"", ": \"f\"}"}, ""},
@@ -229,8 +238,90 @@ func TestToolWatchAndIDs(t *testing.T) {
 			t.Errorf("%d %q: passed %q, want %q", c.f, c.pieces, out, c.out)
 		}
 	}
+	for _, c := range []watchCase{
+		{chattmpl.ToolsLlama3, []string{"<|python", "_tag|>{\"name\"", ": \"f\"}"}, ""},
+		{chattmpl.ToolsMistral, []string{"[TOOL_", "CALLS][{\"name\"", "}]"}, ""},
+		{chattmpl.ToolsDeepSeekV3, []string{"Let me", " look.<｜tool▁", "calls▁begin｜><｜tool▁call▁begin｜>f"}, "Let me look."},
+		{chattmpl.ToolsDeepSeekR1, []string{"Sure <｜tool▁", "calls▁begin｜>"}, "Sure "},
+		{chattmpl.ToolsDSML, []string{"Checking.\n\n<｜DS", "ML｜tool_calls>\n"}, "Checking.\n\n"},
+		{chattmpl.ToolsHarmony, []string{"<|channel|>final", "<|message|>Hi"}, ""},
+	} {
+		w := &toolWatch{format: c.f}
+		out := ""
+		for _, p := range c.pieces {
+			out += string(w.push([]byte(p)))
+		}
+		if out != c.out {
+			t.Errorf("%d %q: passed %q, want %q", c.f, c.pieces, out, c.out)
+		}
+	}
+	// Harmony's text comes at the end, parsed.
+	w := &toolWatch{format: chattmpl.ToolsHarmony}
+	w.push([]byte("<|channel|>analysis<|message|>hm<|end|><|start|>assistant<|channel|>final<|message|>Hi there"))
+	if r := w.rest("<|channel|>analysis<|message|>hm<|end|><|start|>assistant<|channel|>final<|message|>Hi there"); r != "Hi there" {
+		t.Errorf("harmony rest %q", r)
+	}
 	_, calls := parseCalls(chattmpl.ToolsMistral, `[{"name":"f","arguments":{}},{"name":"g","arguments":{},"id":"abcdefghi"}]`, "call_")
 	if len(calls) != 2 || !mistralID.MatchString(calls[0].id) || calls[1].id != "abcdefghi" {
 		t.Fatalf("Mistral calls %+v", calls)
+	}
+}
+
+// TestForcedFormats: a forced call's constraint, in each format with a
+// call syntax, takes a call as the model writes it (and as the template
+// renders one), its shortest completion is a call, and both parse back
+// into the forced function with its arguments; with several tools, the
+// name is any of theirs.
+func TestForcedFormats(t *testing.T) {
+	ts, err := decodeTools([]byte(`[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},{"type":"function","function":{"name":"get_time"}}]`), []byte(`{"type":"function","function":{"name":"get_weather"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(s string) string { return s }
+	for f, doc := range map[chattmpl.ToolFormat]string{
+		chattmpl.ToolsHermes:     "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>",
+		chattmpl.ToolsLlama3:     `{"name": "get_weather", "parameters": {"city": "Oslo"}}`,
+		chattmpl.ToolsMistral:    `[TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Oslo"}}]`,
+		chattmpl.ToolsDeepSeekV3: `<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Oslo"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>`,
+		chattmpl.ToolsDeepSeekR1: "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Oslo\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+		chattmpl.ToolsHarmony:    `<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{"city": "Oslo"}`,
+	} {
+		s, err := ts.format(f, same)
+		if err != nil {
+			t.Fatalf("%d: %v", f, err)
+		}
+		if m := jsonmask.NewMatcher(s); !m.Feed([]byte(doc)) || !m.Done() {
+			t.Errorf("%d: the forced format refuses %q", f, doc)
+		}
+		if m := jsonmask.NewMatcher(s); m.Feed([]byte(strings.Replace(doc, "get_weather", "get_time", 1))) && m.Done() {
+			t.Errorf("%d: the forced format calls another tool", f)
+		}
+		short := jsonmask.NewMatcher(s).Completion()
+		for _, d := range []string{doc, short} {
+			text, calls := parseCalls(f, d, "call_")
+			if text != "" || len(calls) != 1 || calls[0].name != "get_weather" {
+				t.Errorf("%d: %q parses as %q %+v", f, d, text, calls)
+			}
+		}
+		if _, calls := parseCalls(f, doc, "call_"); len(calls) == 1 && calls[0].args != `{"city":"Oslo"}` {
+			t.Errorf("%d: arguments %s", f, calls[0].args)
+		}
+	}
+	ts.force = "*"
+	for _, f := range []chattmpl.ToolFormat{chattmpl.ToolsDeepSeekV3, chattmpl.ToolsHarmony, chattmpl.ToolsLlama3} {
+		s, err := ts.format(f, same)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"get_weather", "get_time"} {
+			syn, _ := f.Call()
+			doc := syn.Open + name + syn.Mid + `{"any": [1]}` + syn.Close
+			if syn.NameKey != "" {
+				doc = `{"name": "` + name + `", "parameters": {"any": [1]}}`
+			}
+			if m := jsonmask.NewMatcher(s); !m.Feed([]byte(doc)) || !m.Done() {
+				t.Errorf("%d: required refuses %q", f, doc)
+			}
+		}
 	}
 }

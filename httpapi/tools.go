@@ -19,13 +19,16 @@ import (
 // the reply is parsed for calls in the format the template shows
 // (chattmpl.ToolFormat: Hermes <tool_call> blocks for Qwen, a whole-reply
 // {"name", "parameters"} object for Llama 3.x, a [TOOL_CALLS] array for
-// Mistral), which come back as OpenAI tool_calls or Anthropic tool_use
-// blocks. tool_choice "required" (Anthropic "any") or
-// a named function forces a call: the reply is constrained, as GEN …
-// SCHEMA is, to one Hermes block naming one of the tools, whose arguments
-// follow the tool's parameters schema when one tool is possible (any JSON
-// object when several are, or when its schema is outside jsonmask's
-// subset). Forcing needs a template that speaks Hermes.
+// Mistral, DeepSeek's V3.1, R1 and DSML (V3.2, V4) formats, gpt-oss's
+// harmony channels), which come back as OpenAI tool_calls or Anthropic
+// tool_use blocks. The reply keeps its control tokens' text
+// (GenOptions.Markers), so formats spelled in them (harmony, Mistral's
+// [TOOL_CALLS]) parse. tool_choice "required" (Anthropic "any") or a
+// named function forces a call: the reply is constrained, as GEN …
+// SCHEMA is, to one call in the model's own format (toolSet.format):
+// its opening markers and the function's name, then its arguments as
+// JSON following the tool's parameters schema, then its closing markers.
+// DSML's arguments are not JSON: forcing a call refuses such a model.
 
 // toolDef is one entry of OpenAI's tools.
 type toolDef struct {
@@ -112,10 +115,19 @@ func decodeTools(rawTools, rawChoice json.RawMessage) (*toolSet, error) {
 }
 
 // format is the constraint a forced tool_choice puts on the reply: one
-// Hermes block calling one of the tools (ts.force "*") or the named one.
-func (ts *toolSet) format() *jsonmask.Schema {
+// call, in the model's format f, of one of the tools (ts.force "*") or
+// the named one. Its arguments follow the tool's parameters schema when
+// one tool is possible (any JSON object when several are, or when its
+// schema is outside jsonmask's subset). spell writes the call's markers
+// as the masker reads them (session.Engine.MaskSpelling: a control
+// token's text stands for that token).
+func (ts *toolSet) format(f chattmpl.ToolFormat, spell func(string) string) (*jsonmask.Schema, error) {
+	syn, ok := f.Call()
+	if !ok {
+		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls with JSON arguments (Hermes, Llama 3.x, Mistral, DeepSeek V3/R1, gpt-oss)")
+	}
 	var names []string
-	var args json.RawMessage = json.RawMessage(`{"type":"object"}`)
+	args := json.RawMessage(`{"type":"object"}`)
 	for _, d := range ts.defs {
 		if ts.force == "*" || ts.force == d.Function.Name {
 			names = append(names, d.Function.Name)
@@ -129,13 +141,30 @@ func (ts *toolSet) format() *jsonmask.Schema {
 	if len(names) > 1 {
 		args = json.RawMessage(`{"type":"object"}`)
 	}
-	enum, _ := json.Marshal(names)
-	src := `{"type":"object","properties":{"name":{"enum":` + string(enum) + `},"arguments":` + string(args) + `},"required":["name","arguments"]}`
-	s, err := jsonmask.Compile([]byte(src))
-	if err != nil { // cannot happen: args compiled alone
-		s, _ = jsonmask.Compile([]byte(`{"type":"object","properties":{"name":{"enum":` + string(enum) + `},"arguments":{"type":"object"}},"required":["name","arguments"]}`))
+	if syn.NameKey == "" {
+		// The name precedes the arguments: one prefix per name.
+		if len(names) > jsonmask.MaxPrefixes {
+			return nil, bad("tool_choice", "tool_choice required can choose among at most %d tools with this model", jsonmask.MaxPrefixes)
+		}
+		s, _ := jsonmask.Compile(args) // compiled above
+		prefixes := make([]string, len(names))
+		for i, n := range names {
+			prefixes[i] = spell(syn.Open + n + syn.Mid)
+		}
+		s, err := s.WithPrefixes(prefixes, spell(syn.Close))
+		if err != nil { // cannot happen: names end where Mid begins
+			return nil, bad("tool_choice", "%v", err)
+		}
+		return s, nil
 	}
-	return s.WithAffixes(chattmpl.ToolCallOpen+"\n", "\n"+chattmpl.ToolCallClose)
+	enum, _ := json.Marshal(names)
+	key := func(k string) string { b, _ := json.Marshal(k); return string(b) }
+	src := `{"type":"object","properties":{` + key(syn.NameKey) + `:{"enum":` + string(enum) + `},` + key(syn.ArgsKey) + `:` + string(args) + `},"required":[` + key(syn.NameKey) + `,` + key(syn.ArgsKey) + `]}`
+	s, err := jsonmask.Compile([]byte(src))
+	if err != nil {
+		return nil, bad("tool_choice", "%v", err) // cannot happen: args compiled alone
+	}
+	return s.WithAffixes(spell(syn.Open), spell(syn.Close)), nil
 }
 
 // toolCall is a parsed call with its ID and arguments as JSON text.
@@ -170,15 +199,15 @@ func parseCalls(f chattmpl.ToolFormat, reply, prefix string) (string, []toolCall
 // mistralID is the call ID Mistral's template accepts.
 var mistralID = regexp.MustCompile(`^[a-zA-Z0-9]{9}$`)
 
-// holdBack is how much of streamed Hermes text may go out now: everything
-// before the first "<tool_call>", less a tail that could be the start of
-// one. held reports that a call began.
-func holdBack(text string) (n int, held bool) {
-	if i := strings.Index(text, chattmpl.ToolCallOpen); i >= 0 {
+// holdBack is how much of streamed text may go out now: everything
+// before the first start (a call's opening marker), less a tail that
+// could be the beginning of one. held reports that a call began.
+func holdBack(text, start string) (n int, held bool) {
+	if i := strings.Index(text, start); i >= 0 {
 		return i, true
 	}
-	for k := min(len(text), len(chattmpl.ToolCallOpen)-1); k > 0; k-- {
-		if strings.HasSuffix(text, chattmpl.ToolCallOpen[:k]) {
+	for k := min(len(text), len(start)-1); k > 0; k-- {
+		if strings.HasSuffix(text, start[:k]) {
 			return len(text) - k, false
 		}
 	}
@@ -200,9 +229,13 @@ func openAICalls(calls []toolCall, indexed bool) []any {
 }
 
 // toolWatch passes a stream's text on until a tool call starts in it: for
-// Hermes at a "<tool_call>"; for Llama 3 and Mistral, whose calls are the
-// whole reply, a reply that opens with '{' or '[' is held to its end
-// (leading space is held until the first other byte says which).
+// Hermes and DeepSeek's formats at the call's opening marker
+// (ToolFormat.CallStart); for Llama 3 and Mistral, whose calls are the
+// whole reply, a reply that opens with '{' or '[' (or Mistral's
+// [TOOL_CALLS]) is held to its end (leading space is held until the first
+// other byte says which); gpt-oss's is held whole, its text being known
+// only once its channels are (the caller sends the parsed text at the
+// end, emitted being 0).
 type toolWatch struct {
 	format  chattmpl.ToolFormat
 	acc     []byte
@@ -219,22 +252,44 @@ func (w *toolWatch) push(p []byte) []byte {
 	}
 	n := len(w.acc)
 	switch w.format {
-	case chattmpl.ToolsHermes:
-		n, w.held = holdBack(string(w.acc))
+	case chattmpl.ToolsHarmony:
+		return nil
 	case chattmpl.ToolsLlama3, chattmpl.ToolsMistral:
 		if !w.free {
 			t := strings.TrimLeft(string(w.acc), " \t\r\n")
+			lead := "[TOOL_CALLS]" // the control token before the calls, kept
+			if w.format == chattmpl.ToolsLlama3 {
+				lead = "<|python_tag|>"
+			}
 			switch {
-			case t == "":
+			case t == "" || strings.HasPrefix(lead, t):
 				return nil
-			case t[0] == '{' || t[0] == '[':
+			case t[0] == '{' || t[0] == '[' || strings.HasPrefix(t, lead):
 				w.held = true
 				return nil
 			}
 			w.free = true
 		}
+	default:
+		if start := w.format.CallStart(); start != "" {
+			n, w.held = holdBack(string(w.acc), start)
+		}
 	}
 	out := w.acc[w.emitted:n]
 	w.emitted = n
 	return out
+}
+
+// rest is what a finished reply without calls still owes the stream:
+// the text the watch held back, or for a reply held whole, its parsed
+// text.
+func (w *toolWatch) rest(reply string) string {
+	if w.emitted == 0 {
+		text, _ := w.format.Parse(reply)
+		return text
+	}
+	if w.emitted < len(reply) {
+		return reply[w.emitted:]
+	}
+	return ""
 }

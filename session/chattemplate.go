@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -131,8 +132,12 @@ func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, tool
 func placeholders(msgs []Message) []chattmpl.Message {
 	ms := make([]chattmpl.Message, len(msgs))
 	for i, m := range msgs {
-		ms[i] = chattmpl.Message{Role: m.Role, Content: fmt.Sprintf("\x01reddwarf-message-%d\x01", i),
-			ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID}
+		ms[i] = chattmpl.Message{Role: m.Role, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID}
+		if m.Content != "" {
+			// (An empty text stays empty: templates test it, gpt-oss's
+			// to leave out an assistant's analysis beside its tool call.)
+			ms[i].Content = fmt.Sprintf("\x01reddwarf-message-%d\x01", i)
+		}
 	}
 	return ms
 }
@@ -145,15 +150,37 @@ func encodeFilled(tok *tokenizer.Tokenizer, s string, ms []chattmpl.Message, msg
 	special := tokenizer.EncodeOptions{ParseSpecial: true}
 	var out []int32
 	for i, m := range msgs {
+		if ms[i].Content == "" {
+			continue
+		}
+		text := m.Content
 		before, after, ok := strings.Cut(s, ms[i].Content)
+		if !ok {
+			// A template that writes a text with tojson (Llama 3.x's and
+			// gpt-oss's tool results) escapes the placeholder's control
+			// bytes: the text goes in escaped the same way.
+			before, after, ok = strings.Cut(s, jsonInner(ms[i].Content))
+			text = jsonInner(m.Content)
+		}
 		if !ok {
 			continue
 		}
 		out = append(out, tok.Encode(before, special)...)
-		out = append(out, tok.Encode(m.Content, tokenizer.EncodeOptions{})...)
+		out = append(out, tok.Encode(text, tokenizer.EncodeOptions{})...)
 		s = after
 	}
 	return append(out, tok.Encode(s, special)...)
+}
+
+// jsonInner is s as a JSON string without its quotes, as tojson writes
+// it (no HTML escaping).
+func jsonInner(s string) string {
+	var b strings.Builder
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	e.Encode(s)
+	out := strings.TrimSuffix(b.String(), "\n")
+	return out[1 : len(out)-1]
 }
 
 // encode renders a user turn (render) as token ids; as ChatFormat.Encode

@@ -10,6 +10,7 @@ import (
 
 	"reddwarf/infer/gguf"
 	"reddwarf/infer/tokenizer"
+	"reddwarf/session/chattmpl"
 )
 
 // templateTokenizer is a byte-level BPE vocabulary (the 256 GPT-2 byte
@@ -279,4 +280,31 @@ func spell(tok *tokenizer.Tokenizer, ids []int32) string {
 		}
 	}
 	return b.String()
+}
+
+// TestToolMessagesThroughTemplates: a tool call and its result go through
+// templates that write a result with tojson (Llama 3.2, gpt-oss) and an
+// empty assistant text as none (gpt-oss leaves out the analysis message
+// it would otherwise write): the encoding holds the result as the
+// template writes it, quotes and escapes included, and no empty analysis.
+func TestToolMessagesThroughTemplates(t *testing.T) {
+	call := []chattmpl.ToolCall{{ID: "c1", Name: "get_weather", Arguments: map[string]any{"city": "Oslo"}}}
+	conv := []Message{{Role: "user", Content: "Weather?"}, {Role: "assistant", ToolCalls: call}, {Role: "tool", Content: `21 "degrees"`, ToolCallID: "c1"}}
+	for file, want := range map[string]string{
+		"meta-llama-Llama-3.2-3B-Instruct.jinja": "<|start_header_id|>ipython<|end_header_id|>\n\n\"21 \\\"degrees\\\"\"<|eot_id|>",
+		"openai-gpt-oss-120b.jinja":              "<|end|><|start|>assistant to=functions.get_weather<|channel|>commentary json<|message|>{\"city\": \"Oslo\"}<|call|><|start|>functions.get_weather to=assistant<|channel|>commentary<|message|>\"21 \\\"degrees\\\"\"<|end|>",
+	} {
+		tok, f := templateTokenizer(t, file, []string{"<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|call|>", "<|return|>"}, 1)
+		e := &Engine{Tok: tok, tmpl: newChatTemplate(templateSource(t, f), tok)}
+		if e.tmpl == nil {
+			t.Fatalf("%s: no chat template", file)
+		}
+		ids, err := e.encodeMessages(conv, nil, false, false)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if s := spell(tok, ids); !strings.Contains(s, want) || strings.Contains(s, "reddwarf-message") || strings.Contains(s, "<|channel|>analysis") {
+			t.Errorf("%s: rendered %q\nwant it to hold %q", file, s, want)
+		}
+	}
 }

@@ -495,6 +495,9 @@ func (e *Engine) start(j *Job) error {
 			j.sampler.SetRNGState(rng)
 		}
 		j.dec = e.Tok.NewStreamDecoder()
+		if j.Opt.Markers {
+			j.dec.KeepMarkers()
+		}
 		if j.Opt.Format != nil {
 			j.matcher, j.masker = jsonmask.NewMatcher(j.Opt.Format), e.masker()
 		}
@@ -542,7 +545,7 @@ func (e *Engine) afterLogits(j *Job) {
 		return
 	}
 	if j.matcher != nil {
-		j.matcher.Feed(e.Tok.Piece(t)) // draw allowed it
+		j.matcher.Feed(j.masker.Piece(t)) // draw allowed it
 	}
 	if j.Opt.LogProbs {
 		j.LogProbs = append(j.LogProbs, tokenLogProb(j.st.Logits(), t, j.Opt.TopLogProbs))

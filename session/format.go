@@ -2,7 +2,9 @@ package session
 
 import (
 	"math"
+	"strings"
 
+	"reddwarf/infer/tokenizer"
 	"reddwarf/session/jsonmask"
 )
 
@@ -30,11 +32,42 @@ func (e *Engine) masker() *jsonmask.Masker {
 		v := jsonmask.Vocab{Pieces: make([][]byte, n), EOG: make([]bool, n)}
 		for id := range n {
 			v.Pieces[id] = e.Tok.Piece(int32(id))
+			if t := e.Tok.Text(int32(id)); e.Tok.Type(int32(id)) == tokenizer.TypeControl && t != "" {
+				v.Pieces[id] = []byte(markerByte + t)
+			}
 			v.EOG[id] = e.Tok.IsEOG(int32(id))
 		}
 		e.mask = jsonmask.NewMasker(v)
 	})
 	return e.mask
+}
+
+// markerByte spells a control token for the masker: its text after a byte
+// no JSON document holds anywhere, so such a token is never allowed inside
+// a value, only where a format's literal text (a tool call's markers,
+// MaskSpelling) names it.
+const markerByte = "\x01"
+
+// MaskSpelling is s as the masker reads it (for jsonmask's literal
+// affixes): each control token of the vocabulary that s spells becomes
+// markerByte and its text, the rest stays as it is. Any goroutine.
+func (e *Engine) MaskSpelling(s string) string {
+	// The encoding finds the control tokens, in order; the text between
+	// them is kept as it is (its pieces may add a SentencePiece space).
+	var out strings.Builder
+	for _, id := range e.Tok.Encode(s, tokenizer.EncodeOptions{ParseSpecial: true, Continue: true}) {
+		t := e.Tok.Text(id)
+		if e.Tok.Type(id) != tokenizer.TypeControl || t == "" {
+			continue
+		}
+		if i := strings.Index(s, t); i >= 0 {
+			out.WriteString(s[:i])
+			out.WriteString(markerByte + t)
+			s = s[i+len(t):]
+		}
+	}
+	out.WriteString(s)
+	return out.String()
 }
 
 // PrepareFormats builds the token masker now, on the calling goroutine,

@@ -150,3 +150,36 @@ func BenchmarkDecodeFormat(b *testing.B) {
 	b.ReportMetric(rate(1)/rate(0), "json/none")
 	b.ReportMetric(rate(2)/rate(0), "schema/none")
 }
+
+// TestFormatMarkers: a format whose literal text spells a control token
+// (MaskSpelling: a forced tool call's markers) makes the model write that
+// token, which only a prefix allows; with Markers the reply keeps its
+// text, without it the text leaves it out, as for any control token.
+func TestFormatMarkers(t *testing.T) {
+	e, srv := newTestEngine(t, 512)
+	db := srv.DBs[0]
+	bos := e.Tok.Text(e.Tok.BOS())
+	if got := e.MaskSpelling(bos + "call:"); got != "\x01"+bos+"call:" {
+		t.Fatalf("MaskSpelling %q", got)
+	}
+	s, err := jsonmask.AnyJSON().WithPrefixes([]string{e.MaskSpelling(bos + "call:")}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, markers := range []bool{false, true} {
+		o := seeded(7, 0)
+		o.Format, o.MaxTokens, o.Markers = s, 40, markers
+		j := gen(t, e, db, fmt.Sprint("m", markers), "Once upon a time", o)
+		want := "call:"
+		if markers {
+			want = bos + want
+		}
+		rest, ok := bytes.CutPrefix(j.Text, []byte(want))
+		if !ok || !json.Valid(rest) {
+			t.Fatalf("Markers %v: reply %q, want %q and JSON", markers, j.Text, want)
+		}
+		if toks := sess(t, db, fmt.Sprint("m", markers)).State.Tokens(); toks[len(toks)-j.GeneratedTokens] != e.Tok.BOS() {
+			t.Fatalf("the reply's first token is not the control token: %v", toks)
+		}
+	}
+}

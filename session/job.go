@@ -35,6 +35,10 @@ type GenOptions struct {
 	// MaxTopLogProbs).
 	LogProbs    bool
 	TopLogProbs int
+	// Markers keeps control tokens' text (chat markers such as gpt-oss's
+	// <|channel|>) in the reply, for a caller that parses its structure
+	// (tool calls); the reply is otherwise their text left out.
+	Markers bool
 }
 
 // DefaultGenOptions are GEN's defaults (as llama.cpp's server samples).

@@ -81,6 +81,9 @@ func TestToolFormats(t *testing.T) {
 		"Qwen-Qwen2.5-7B-Instruct.jinja": ToolsHermes, "Qwen-Qwen3-0.6B.jinja": ToolsHermes,
 		"meta-llama-Llama-3.2-3B-Instruct.jinja": ToolsLlama3, "mistralai-Mistral-Nemo-Instruct-2407.jinja": ToolsMistral,
 		"google-gemma-2-2b-it.jinja": ToolsNone, "microsoft-Phi-3.5-mini-instruct.jinja": ToolsNone,
+		"deepseek-ai-DeepSeek-V3.1.jinja": ToolsDeepSeekV3, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": ToolsDeepSeekR1,
+		"deepseek-ai-DeepSeek-V4.jinja": ToolsDSML, "deepseek-ai-DeepSeek-V4-Flash-0731.jinja": ToolsDSML,
+		"openai-gpt-oss-120b.jinja": ToolsHarmony,
 	} {
 		if got := DetectToolFormat(readTemplate(t, file)); got != want {
 			t.Errorf("%s: format %d, want %d", file, got, want)
@@ -98,6 +101,40 @@ func TestToolFormats(t *testing.T) {
 		{ToolsMistral, `Sure. [TOOL_CALLS][{"name": "f", "arguments": {}}]`, "Sure.", `[{"ID":"","Name":"f","Arguments":{}}]`},
 		{ToolsMistral, `[1, 2]`, `[1, 2]`, "null"},
 		{ToolsNone, `<tool_call>{"name":"f"}</tool_call>`, `<tool_call>{"name":"f"}</tool_call>`, "null"},
+
+		// DeepSeek V3.1: text, then calls in the section markers.
+		{ToolsDeepSeekV3, "I will look.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Oslo\"}<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{\"zone\": \"CET\", \"h24\": true}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+			"I will look.", `[{"ID":"","Name":"get_weather","Arguments":{"city":"Oslo"}},{"ID":"","Name":"get_time","Arguments":{"h24":true,"zone":"CET"}}]`},
+		{ToolsDeepSeekV3, "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{}<｜tool▁call▁end｜>", "", `[{"ID":"","Name":"f","Arguments":{}}]`}, // cut before the section's end
+		{ToolsDeepSeekV3, "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{oops}<｜tool▁call▁end｜>",
+			"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{oops}<｜tool▁call▁end｜>", "null"},
+		{ToolsDeepSeekV3, "no calls here", "no calls here", "null"},
+		// DeepSeek R1: the type, the name on its line, fenced JSON (the
+		// closing fence with or without a newline before it).
+		{ToolsDeepSeekR1, "<think>\nThe user wants weather.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Oslo\", \"days\": 2}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n```json\n{\"zone\": \"CET\"}```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+			"<think>\nThe user wants weather.\n</think>", `[{"ID":"","Name":"get_weather","Arguments":{"city":"Oslo","days":2}},{"ID":"","Name":"get_time","Arguments":{"zone":"CET"}}]`},
+		{ToolsDeepSeekR1, "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Os",
+			"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Os", "null"},
+		// DeepSeek V4 / V4 Flash (DSML): string and JSON parameters, two
+		// invokes, text before the block; V3.2's function_calls too.
+		{ToolsDSML, "Let me check.\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">New York</｜DSML｜parameter>\n<｜DSML｜parameter name=\"days\" string=\"false\">2</｜DSML｜parameter>\n</｜DSML｜invoke>\n<｜DSML｜invoke name=\"get_time\">\n\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>",
+			"Let me check.", `[{"ID":"","Name":"get_weather","Arguments":{"city":"New York","days":2}},{"ID":"","Name":"get_time","Arguments":{}}]`},
+		{ToolsDSML, "<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"xs\" string=\"false\">[1, {\"a\": null}]</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>",
+			"", `[{"ID":"","Name":"f","Arguments":{"xs":[1,{"a":null}]}}]`},
+		{ToolsDSML, "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"n\" string=\"false\">not json</｜DSML｜parameter>\n</｜DSML｜invoke>",
+			"<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter name=\"n\" string=\"false\">not json</｜DSML｜parameter>\n</｜DSML｜invoke>", "null"},
+		// gpt-oss (harmony, markers kept): thinking, then a call with the
+		// recipient in the channel header or in the role header; a final
+		// answer; a preamble before a call.
+		{ToolsHarmony, "<|channel|>analysis<|message|>Need weather for Oslo.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Oslo\"}",
+			"", `[{"ID":"","Name":"get_weather","Arguments":{"city":"Oslo"}}]`},
+		{ToolsHarmony, " to=functions.get_time<|channel|>commentary json<|message|>{\"zone\": \"CET\"}", "", `[{"ID":"","Name":"get_time","Arguments":{"zone":"CET"}}]`},
+		{ToolsHarmony, "<|channel|>analysis<|message|>Easy.<|end|><|start|>assistant<|channel|>final<|message|>It is 4.", "It is 4.", "null"},
+		{ToolsHarmony, "<|channel|>commentary<|message|>Checking the weather.<|end|><|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{}",
+			"Checking the weather.", `[{"ID":"","Name":"get_weather","Arguments":{}}]`},
+		{ToolsHarmony, "<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\": tru",
+			"<|channel|>commentary to=functions.f <|constrain|>json<|message|>{\"a\": tru", "null"},
+		{ToolsHarmony, "plain text without markers", "plain text without markers", "null"},
 	} {
 		text, calls := c.f.Parse(c.in)
 		got, _ := json.Marshal(calls)

@@ -12,7 +12,9 @@ import {Template} from "@huggingface/jinja";
 
 const dir = process.argv[2] ?? new URL("../../session/chattmpl/testdata", import.meta.url).pathname;
 
-// Each case: messages, add_generation_prompt. Kept in cases.json so the Go
+// Each case: messages (with tool_calls and tool results), tools,
+// add_generation_prompt. JSON objects are written with their keys sorted,
+// as Go's tojson writes a decoded object's. Kept in cases.json so the Go
 // test renders the very same inputs.
 const cases = JSON.parse(fs.readFileSync(path.join(dir, "cases.json"), "utf8"));
 const out = {};
@@ -21,10 +23,12 @@ for (const file of fs.readdirSync(dir).filter(f => f.endsWith(".jinja")).sort())
     out[file] = {};
     for (const [name, c] of Object.entries(cases)) {
         try {
-            out[file][name] = tmpl.render({
+            const vars = {
                 messages: c.messages, add_generation_prompt: c.add_generation_prompt,
                 bos_token: c.bos_token, eos_token: c.eos_token, date_string: c.date_string,
-            });
+            };
+            if (c.tools) vars.tools = c.tools; // "tools is defined" must stay false without them
+            out[file][name] = tmpl.render(vars);
         } catch (e) {
             out[file][name] = {error: String(e.message ?? e)};
         }
