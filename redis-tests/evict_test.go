@@ -3,6 +3,7 @@ package redistests
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,37 @@ func TestEvictionSkipsASessionWithARunningGen(t *testing.T) {
 	wantInfo(t, c, "inference", "kv_pages", "0")
 	wantInfo(t, c, "inference", "sessions", "0")
 	wantErr(t, c, oomError, "GEN", "k2", "hi")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "0")
+}
+
+// The token masks GEN … JSON caches (a bit per vocabulary token each: 19
+// KB apiece for Qwen2's 151k tokens, up to 512 of them) are a cache, not
+// data: INFO inference format_mask_cache_bytes shows them, and memory
+// pressure drops them before any key is evicted, under noeviction too, as
+// the prefix cache's idle pages are.
+func TestMaxmemoryDropsTheFormatMaskCache(t *testing.T) {
+	_, _, c := startHTTPServer(t, "pw") // a qwen2 synth model: Qwen2's vocabulary
+	str(t, c, "GEN", "j", "Once upon a time", "JSON", "MAXTOKENS", 40, "SEED", 1, "TEMPERATURE", 1.5)
+	masks, err := strconv.ParseInt(infoField(t, c, "inference", "format_mask_cache_bytes"), 10, 64)
+	if err != nil || masks < 151000/8 {
+		t.Fatalf("format_mask_cache_bytes %d %v: a JSON reply caches at least one mask", masks, err)
+	}
+	do(t, c, "SET", "note", "x")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory-policy", "noeviction")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "1")
+	wantErr(t, c, oomError, "SET", "k2", "v")
+	wantInfo(t, c, "inference", "format_mask_cache_bytes", "0")
+	wantInfo(t, c, "stats", "evicted_keys", "0")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "0")
+	// The masks come back when needed, and go again with the keys.
+	str(t, c, "GEN", "j2", "Once upon a time", "JSON", "MAXTOKENS", 10, "SEED", 2)
+	if v := infoField(t, c, "inference", "format_mask_cache_bytes"); v == "0" {
+		t.Fatal("no mask cached after a second JSON reply")
+	}
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "1")
+	wantErr(t, c, oomError, "SET", "k3", "v") // everything evicted, still over
+	wantInfo(t, c, "inference", "format_mask_cache_bytes", "0")
+	want(t, c, int64(0), "EXISTS", "note") // (the sessions are paged out to the store, not deleted)
 	want(t, c, "OK", "CONFIG", "SET", "maxmemory", "0")
 }

@@ -57,7 +57,7 @@ import (
 // Sessions: a session's KV pages are Go heap ([]uint16 or []float32), so the
 // sample sees them. Pages a session shares with the prefix cache stay alive
 // through the cache when the session is evicted; Hooks.FreeMemory (the
-// engine: drop idle prefix-cache pages) runs before any key is evicted
+// engine: drop idle prefix-cache pages and cached token masks) runs before any key is evicted
 // (under noeviction too: the cache is no key's data) and after each evicted
 // session, and its bytes count as freed. GEN asks for the KV pages it will
 // need before it starts (MemoryFits), so it evicts too rather than fail.

@@ -45,7 +45,7 @@ type Hooks struct {
 	// cancelled).
 	ClientGone func(c *Client)
 	// FreeMemory drops what a subsystem keeps only as a cache (idle
-	// prefix-cache pages) when maxmemory is reached, before keys are
+	// prefix-cache pages, token masks) when maxmemory is reached, before keys are
 	// evicted; it returns the bytes released.
 	FreeMemory func() int64
 	// SessionsOnDisk reports that sessions live on disk (the session

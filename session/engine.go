@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"reddwarf/infer"
@@ -59,9 +60,11 @@ type Engine struct {
 	seeds    uint64         // splitmix64 sequence for new sessions' RNG
 	live     *Sessions      // every session of this engine's model
 	stats    Stats
-	journal  Journal          // the session store's owner (SetJournal), nil: none
-	sm       store.Model      // what the store's pages are filed under
-	mask     *jsonmask.Masker // structured output's token masks (format.go); nil until used
+	journal  Journal     // the session store's owner (SetJournal), nil: none
+	sm       store.Model // what the store's pages are filed under
+	// mask is structured output's token masker (format.go), nil until
+	// used; built off the loop, read by FreeMemory and INFO on it.
+	mask     atomic.Pointer[jsonmask.Masker]
 	maskOnce sync.Once
 	storable bool // the store can hold the model's sessions as pages (storable)
 	paged    bool // the model's sessions are K/V pages only (pagedArch)
@@ -144,8 +147,9 @@ func (e *Engine) Chat() *ChatFormat { return e.chat }
 // Hooks are what the engine plugs into the server (server.Register):
 // the loop's step, which keys are busy (the server refuses other writes to
 // them, server/doc.go), disconnect handling, INFO inference and model, the
-// cron's cache trim, dropping idle cached pages under maxmemory, and that
-// a model is served (commands flagged server.FlagModel may run).
+// cron's cache trim, dropping idle cached pages and token masks under
+// maxmemory, and that a model is served (commands flagged
+// server.FlagModel may run).
 func (e *Engine) Hooks() server.Hooks {
 	return server.Hooks{
 		Name:    "inference",
@@ -155,7 +159,7 @@ func (e *Engine) Hooks() server.Hooks {
 		DBBusy:  e.DBBusy,
 		EndJobs: e.EndJobs,
 		FreeMemory: func() int64 {
-			return int64(e.cache.Trim(0)) * e.pageBytes()
+			return int64(e.cache.Trim(0))*e.pageBytes() + e.dropMasks()
 		},
 		ClientGone: func(c *server.Client) {
 			if b := c.BlockedOf(); b != nil {

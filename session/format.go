@@ -37,9 +37,27 @@ func (e *Engine) masker() *jsonmask.Masker {
 			}
 			v.EOG[id] = e.Tok.IsEOG(int32(id))
 		}
-		e.mask = jsonmask.NewMasker(v)
+		e.mask.Store(jsonmask.NewMasker(v))
 	})
-	return e.mask
+	return e.mask.Load()
+}
+
+// maskCacheBytes is what the masker's cached masks hold (INFO inference
+// format_mask_cache_bytes); 0 before any job had a Format.
+func (e *Engine) maskCacheBytes() int64 {
+	if k := e.mask.Load(); k != nil {
+		return k.CacheBytes()
+	}
+	return 0
+}
+
+// dropMasks empties the masker's cache under memory pressure (part of
+// Hooks.FreeMemory) and returns the bytes it held.
+func (e *Engine) dropMasks() int64 {
+	if k := e.mask.Load(); k != nil {
+		return k.DropCache()
+	}
+	return 0
 }
 
 // markerByte spells a control token for the masker: its text after a byte

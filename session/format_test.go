@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -181,5 +182,25 @@ func TestFormatMarkers(t *testing.T) {
 		if toks := sess(t, db, fmt.Sprint("m", markers)).State.Tokens(); toks[len(toks)-j.GeneratedTokens] != e.Tok.BOS() {
 			t.Fatalf("the reply's first token is not the control token: %v", toks)
 		}
+	}
+}
+
+// TestFreeMemoryDropsMasks: the token masks a JSON reply cached count in
+// INFO inference and go with the engine's FreeMemory hook (maxmemory),
+// which reports their bytes as freed.
+func TestFreeMemoryDropsMasks(t *testing.T) {
+	e, srv := newTestEngine(t, 512)
+	if n := e.Hooks().FreeMemory(); n != 0 || e.maskCacheBytes() != 0 {
+		t.Fatalf("nothing cached yet: freed %d", n)
+	}
+	o := seeded(3, 0)
+	o.Format, o.MaxTokens = jsonmask.AnyJSON(), 20
+	gen(t, e, srv.DBs[0], "j", "Once upon a time", o)
+	masks := e.maskCacheBytes()
+	if masks == 0 || !slices.Contains(e.Info("inference"), fmt.Sprintf("format_mask_cache_bytes:%d", masks)) {
+		t.Fatalf("format_mask_cache_bytes %d, INFO %q", masks, e.Info("inference"))
+	}
+	if n := e.Hooks().FreeMemory(); n < masks || e.maskCacheBytes() != 0 {
+		t.Fatalf("FreeMemory freed %d of %d mask bytes, %d left", n, masks, e.maskCacheBytes())
 	}
 }

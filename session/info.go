@@ -22,6 +22,7 @@ func (e *Engine) Info(section string) []string {
 			fmt.Sprintf("prefix_cache_hit_tokens:%d", st.PrefixHitTokens),
 			fmt.Sprintf("prefix_disk_hit_tokens:%d", st.DiskHitTokens),
 			fmt.Sprintf("prefix_cache_pages:%d", e.cache.Pages()),
+			fmt.Sprintf("format_mask_cache_bytes:%d", e.maskCacheBytes()),
 			fmt.Sprintf("kv_bytes:%d", bytes),
 			fmt.Sprintf("kv_pages:%d", pages),
 			fmt.Sprintf("kv_page_tokens:%d", infer.PageTokens),

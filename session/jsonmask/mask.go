@@ -44,7 +44,9 @@ type Masker struct {
 	cache map[string][]uint64
 }
 
-// maxCached bounds the masks kept (each is vocab/8 bytes).
+// maxCached bounds the masks kept (each is vocab/8 bytes: about 10 MB
+// in all for a 150k-token vocabulary; Masker.DropCache frees them under
+// maxmemory).
 const maxCached = 512
 
 // NewMasker indexes v.
@@ -62,6 +64,29 @@ func NewMasker(v Vocab) *Masker {
 		}
 	}
 	return k
+}
+
+// CacheBytes is the memory the cached masks hold (their bit sets; the
+// keys are small beside them).
+func (k *Masker) CacheBytes() int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cacheBytes()
+}
+
+func (k *Masker) cacheBytes() int64 {
+	return int64(len(k.cache)) * int64((len(k.v.Pieces)+63)/64*8)
+}
+
+// DropCache forgets the cached masks (they are computed again when
+// needed) and returns the bytes they held: memory pressure drops them
+// before any key is evicted.
+func (k *Masker) DropCache() int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := k.cacheBytes()
+	k.cache = map[string][]uint64{}
+	return n
 }
 
 // Piece is token id's bytes as the Masker reads them (Vocab.Pieces): what
