@@ -95,7 +95,7 @@ func Scripting(e *script.Engine) []*server.Spec {
 						}
 						replace = true
 					}
-					name, err := e.FunctionLoad(x.Arg(i), replace)
+					name, err := e.FunctionLoad(x.C, x.Arg(i), replace)
 					if err != nil {
 						x.Error(err)
 						return
@@ -147,7 +147,7 @@ func Scripting(e *script.Engine) []*server.Spec {
 							return
 						}
 					}
-					if err := e.Restore(x.Args[2], policy); err != nil {
+					if err := e.Restore(x.C, x.Args[2], policy); err != nil {
 						x.Error(err)
 						return
 					}

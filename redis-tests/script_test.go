@@ -366,3 +366,96 @@ func TestBigFunctionLibrariesSurviveASnapshot(t *testing.T) {
 	s2 := startIn(t, dir)
 	want(t, redisClientAt(t, s2.Addr()), int64(1500000), "FCALL", "padlen", "0")
 }
+
+// busyGoCall is a script that spends about a second inside one Go
+// function, where the instruction hook never fires: a Lua pattern that
+// backtracks over every pair of positions.
+const busyGoCall = "local i = string.find(string.rep('a', 600), '.-.-b') return i"
+
+// A script stuck inside a Go library function (a backtracking pattern
+// here) does not hold the loop: past the threshold other clients get
+// -BUSY, SCRIPT KILL answers, and the kill lands when the function
+// returns to Lua. (Redis itself answers nobody while its C function
+// runs: reddwarf only.)
+func TestBusyInsideAGoFunctionIsServedAndKillable(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--lua-time-limit", "50")
+	runner := redis.NewClient(options(s.Addr(), 2))
+	defer runner.Close()
+	other := redis.NewClient(options(s.Addr(), 2))
+	defer other.Close()
+	do(t, other, "PING")
+	done := make(chan error, 1)
+	go func() { done <- runner.Do(context.Background(), "EVAL", busyGoCall, "0").Err() }()
+	waitFor(t, "-BUSY", func() bool {
+		err := other.Do(ctx, "GET", "x").Err()
+		return err != nil && strings.HasPrefix(err.Error(), "BUSY Redis is busy running a script. You can only call SCRIPT KILL")
+	})
+	want(t, other, "OK", "SCRIPT", "KILL")
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "Script killed by user with SCRIPT KILL...") {
+			t.Errorf("killed script's reply: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the script was not killed")
+	}
+	want(t, other, "PONG", "PING")
+}
+
+// A function whose body loops in a metamethod or in a Go function is
+// served and killed as a plain loop is; SHUTDOWN NOSAVE stops a server
+// whose script never leaves a Go function.
+func TestBusyFunctionsInMetamethodsAndGoCalls(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--lua-time-limit", "50")
+	runner := redis.NewClient(options(s.Addr(), 2))
+	defer runner.Close()
+	other := redis.NewClient(options(s.Addr(), 2))
+	defer other.Close()
+	do(t, runner, "FUNCTION", "LOAD", `#!lua name=busy
+redis.register_function('meta', function() local t = setmetatable({}, {__index = function() while true do end end}) return t.x end)
+redis.register_function('forever', function() return string.find(string.rep('a', 100000), '.-.-.-b') end)`)
+	done := make(chan error, 1)
+	go func() { done <- runner.Do(context.Background(), "FCALL", "meta", "0").Err() }()
+	waitFor(t, "-BUSY", func() bool {
+		err := other.Do(ctx, "PING").Err()
+		return err != nil && strings.HasPrefix(err.Error(), "BUSY Redis is busy running a script. You can only call FUNCTION KILL")
+	})
+	wantErrPrefix(t, other, "BUSY", "SCRIPT", "KILL")
+	want(t, other, "OK", "FUNCTION", "KILL")
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "Script killed by user") {
+		t.Errorf("killed function's reply: %v", err)
+	}
+	want(t, other, "PONG", "PING")
+
+	go runner.Do(context.Background(), "FCALL", "forever", "0")
+	waitFor(t, "-BUSY", func() bool { return other.Do(ctx, "PING").Err() != nil })
+	want(t, other, "OK", "FUNCTION", "KILL")
+	wantErrPrefix(t, other, "BUSY", "GET", "x") // still inside string.find
+	other.Do(ctx, "SHUTDOWN", "NOSAVE")
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not exit after SHUTDOWN NOSAVE")
+	}
+}
+
+// FUNCTION LOAD stops a library body that runs past 500 ms, with Redis
+// 7.0's error. (A body sees only register_function and log: it can't sit
+// in a longer Go function.)
+func TestFunctionLoadTimesOut(t *testing.T) {
+	c := client(t)
+	start := time.Now()
+	err := c.Do(ctx, "FUNCTION", "LOAD", "#!lua name=spin\nwhile true do end").Err()
+	if err == nil || err.Error() != "ERR Error registering functions: ERR FUNCTION LOAD timeout" {
+		t.Errorf("FUNCTION LOAD of a loop: %v", err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond || d > 10*time.Second {
+		t.Errorf("FUNCTION LOAD of a loop took %v, want about 500ms", d)
+	}
+	want(t, c, "PONG", "PING")
+	wantErr(t, c, "ERR Function not found", "FCALL", "x", "0")
+}

@@ -90,6 +90,7 @@ func (j *cjson) encode(L *lua.LState) int {
 }
 
 func (j *cjson) encodeValue(L *lua.LState, b *strings.Builder, v lua.LValue, depth int) {
+	checkStop(L)
 	switch v := v.(type) {
 	case lua.LString:
 		encodeJSONString(b, string(v))
@@ -285,6 +286,7 @@ func (d *jsonDecoder) skip() {
 }
 
 func (d *jsonDecoder) value(depth int) lua.LValue {
+	checkStop(d.L)
 	if d.i >= len(d.s) {
 		d.fail("value")
 	}

@@ -37,13 +37,14 @@ func msgpackPack(L *lua.LState) int {
 	}
 	var b []byte
 	for i := 1; i <= n; i++ {
-		b = msgpackEncode(b, L.Get(i), 0)
+		b = msgpackEncode(L, b, L.Get(i), 0)
 	}
 	L.Push(lua.LString(b))
 	return 1
 }
 
-func msgpackEncode(b []byte, v lua.LValue, level int) []byte {
+func msgpackEncode(L *lua.LState, b []byte, v lua.LValue, level int) []byte {
+	checkStop(L)
 	switch v := v.(type) {
 	case lua.LString:
 		n := len(v)
@@ -82,7 +83,7 @@ func msgpackEncode(b []byte, v lua.LValue, level int) []byte {
 		if n, ok := msgpackArrayLen(v); ok {
 			b = msgpackHeader(b, n, 0x90, 0xdc, 0xdd)
 			for i := 1; i <= n; i++ {
-				b = msgpackEncode(b, v.RawGetInt(i), level+1)
+				b = msgpackEncode(L, b, v.RawGetInt(i), level+1)
 			}
 			return b
 		}
@@ -90,8 +91,8 @@ func msgpackEncode(b []byte, v lua.LValue, level int) []byte {
 		v.ForEach(func(lua.LValue, lua.LValue) { n++ })
 		b = msgpackHeader(b, n, 0x80, 0xde, 0xdf)
 		v.ForEach(func(k, val lua.LValue) {
-			b = msgpackEncode(b, k, level+1)
-			b = msgpackEncode(b, val, level+1)
+			b = msgpackEncode(L, b, k, level+1)
+			b = msgpackEncode(L, b, val, level+1)
 		})
 		return b
 	}
@@ -205,6 +206,7 @@ func (d *msgpackDecoder) uint(n int) uint64 {
 }
 
 func (d *msgpackDecoder) value() lua.LValue {
+	checkStop(d.L)
 	c := d.take(1)[0]
 	switch {
 	case c < 0x80:

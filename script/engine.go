@@ -15,6 +15,8 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -39,9 +41,11 @@ type Engine struct {
 	run *runCtx // the script running now, nil between scripts
 	rng uint64  // math.random's state
 
-	loading      *library // the library FUNCTION LOAD is running
-	loadStart    time.Time
-	loadTimedOut bool
+	loading *library // the library FUNCTION LOAD is running
+
+	srv   sync.Mutex  // the server, between the loop goroutine and the watchdog (run.go)
+	watch watch       // under srv
+	stop  atomic.Bool // the running script or library body must stop (hook.go)
 }
 
 // evalScript is one cached EVAL body.
@@ -157,7 +161,7 @@ type runCtx struct {
 	resp     int  // redis.setresp
 	repl     int  // redis.set_repl: REPL_AOF logs the calls
 	wrote    bool // a write command ran: SCRIPT KILL can't stop it now
-	killed   bool
+	killed   bool // by SCRIPT KILL or FUNCTION KILL (the reply names the kill)
 	start    time.Time
 	db       *server.DB // the caller's database, given back at the end
 	busy     bool       // past the threshold: the loop serves others
@@ -182,6 +186,6 @@ func (e *Engine) Hooks() server.Hooks {
 			}
 			return e.Dump()
 		},
-		RestoreFunctions: func(p []byte) error { return e.Restore(p, "replace") },
+		RestoreFunctions: func(p []byte) error { return e.Restore(nil, p, "replace") },
 	}
 }

@@ -134,11 +134,14 @@ func (e *Engine) runScript(x *server.Ctx, v *vm, fn *lua.LFunction, name string,
 		L.Push(stringsTable(L, argv))
 		nargs = 2
 	}
-	err := L.PCall(nargs, 1, v.errh)
+	after := s.BusyThreshold()
+	if after <= 0 {
+		after = -1 // no threshold: the script is never interrupted
+	}
+	err := e.exec(func() error { return L.PCall(nargs, 1, v.errh) }, after, e.serveBusy(r))
 	e.run = nil
 	x.C.DB = r.db // a SELECT in the script is the script's own
 	s.EndBusy()
-	v.hook.n = 0
 	if err != nil {
 		var obj lua.LValue = lua.LString(err.Error())
 		var ae *lua.ApiError

@@ -148,8 +148,10 @@ func validName(s string) bool {
 }
 
 // parseLibrary reads "#!lua name=<name>" and compiles and runs the body,
-// returning the library with its functions.
-func (e *Engine) parseLibrary(code string) (*library, error) {
+// returning the library with its functions. c is the client that asked
+// (nil for a snapshot's libraries): the one whose commands wait if the
+// body outruns its time inside a Go function.
+func (e *Engine) parseLibrary(c *server.Client, code string) (*library, error) {
 	if !strings.HasPrefix(code, "#!") {
 		return nil, server.Errorf("Missing library metadata")
 	}
@@ -196,14 +198,17 @@ func (e *Engine) parseLibrary(code string) (*library, error) {
 	lib := &library{name: name, code: code, funcs: map[string]*function{}}
 	e.loading = lib
 	v.setLoading(true)
-	e.loadStart = time.Now()
 	v.L.SetTop(0)
 	v.L.Push(fn)
-	err = v.L.PCall(0, 0, v.errh)
-	e.loading, e.loadTimedOut = nil, false
+	err = e.exec(func() error { return v.L.PCall(0, 0, v.errh) }, loadTimeout, e.serveLoad(c))
+	e.loading = nil
+	e.s.EndBusy()
 	v.setLoading(false)
-	v.hook.n = 0
 	v.L.SetTop(0)
+	if err != nil && e.stop.Load() {
+		// Redis's words, without the line the interpreter adds.
+		return nil, server.Errorf("Error registering functions: ERR " + errLoadTimeout.Error())
+	}
 	if err != nil {
 		msg := err.Error()
 		if ae, ok := err.(*lua.ApiError); ok {
@@ -251,8 +256,8 @@ func (e *Engine) link(libs []*library, replace bool) error {
 }
 
 // FunctionLoad is FUNCTION LOAD [REPLACE] code.
-func (e *Engine) FunctionLoad(code string, replace bool) (string, error) {
-	lib, err := e.parseLibrary(code)
+func (e *Engine) FunctionLoad(c *server.Client, code string, replace bool) (string, error) {
+	lib, err := e.parseLibrary(c, code)
 	if err != nil {
 		return "", err
 	}
@@ -417,7 +422,7 @@ func (e *Engine) Dump() []byte {
 }
 
 // Restore is FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
-func (e *Engine) Restore(p []byte, policy string) error {
+func (e *Engine) Restore(c *server.Client, p []byte, policy string) error {
 	if len(p) < 10 || binary.LittleEndian.Uint64(p[len(p)-8:]) != crc64.Checksum(p[:len(p)-8], crcTable) ||
 		binary.LittleEndian.Uint16(p[len(p)-10:]) != dumpVersion {
 		return server.Errorf("DUMP payload version or checksum are wrong")
@@ -435,17 +440,17 @@ func (e *Engine) Restore(p []byte, policy string) error {
 		codes = append(codes, string(body[1+k:1+k+int(n)]))
 		body = body[1+k+int(n):]
 	}
-	return e.restoreCodes(codes, policy)
+	return e.restoreCodes(c, codes, policy)
 }
 
 // restoreCodes loads libraries from their code under a policy: FLUSH
 // drops the current ones first, APPEND refuses any clash, REPLACE
 // replaces same-named libraries. Nothing changes on an error.
-func (e *Engine) restoreCodes(codes []string, policy string) error {
+func (e *Engine) restoreCodes(c *server.Client, codes []string, policy string) error {
 	var libs []*library
 	seen := map[string]bool{}
 	for _, code := range codes {
-		lib, err := e.parseLibrary(code)
+		lib, err := e.parseLibrary(c, code)
 		if err != nil {
 			return err
 		}

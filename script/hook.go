@@ -3,22 +3,22 @@ package script
 import (
 	"errors"
 	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"reddwarf/server"
 )
 
 // hook is the interpreter's context. gopher-lua has no instruction hook
 // (Lua's lua_sethook, which Redis uses), but it calls its context's Done
-// before every instruction when one is set: Done counts instructions and,
-// every hookEvery of them, does what Redis's luaMaskCountHook does. Past
-// busy-reply-threshold it lets the loop serve other clients (they get
-// -BUSY, SCRIPT KILL and SHUTDOWN NOSAVE run); once the script is killed
-// it returns a closed channel, so the interpreter raises an error at every
-// instruction and a pcall in the script can't swallow the kill.
+// before every instruction when one is set. Done answers a closed channel
+// once the engine's stop flag is up, so the interpreter raises an error at
+// every instruction from then on and a pcall in the script can't swallow
+// the stop. The flag is raised by the loop goroutine (run.go): SCRIPT
+// KILL, FUNCTION KILL, SHUTDOWN NOSAVE, FUNCTION LOAD's timeout.
 type hook struct {
 	e *Engine
-	n int
 }
-
-const hookEvery = 100000
 
 var (
 	closed         = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -36,66 +36,60 @@ func (h *hook) Err() error {
 func (h *hook) Value(any) any { return nil }
 
 func (h *hook) Done() <-chan struct{} {
-	r := h.e.run
-	if r == nil {
-		if h.e.loading != nil {
-			h.n++
-			if h.n >= hookEvery {
-				h.n = 0
-				if time.Since(h.e.loadStart) > loadTimeout {
-					h.e.loadTimedOut = true
-				}
-			}
-			if h.e.loadTimedOut {
-				return closed
-			}
-		}
-		return nil
-	}
-	if r.killed {
-		return closed
-	}
-	h.n++
-	if h.n < hookEvery {
-		return nil
-	}
-	h.n = 0
-	if h.e.interrupt(r) {
+	if h.e.stop.Load() {
 		return closed
 	}
 	return nil
 }
 
-// interrupt runs past busy-reply-threshold: the loop serves the other
-// clients. It reports whether the script must stop (SCRIPT KILL,
-// FUNCTION KILL, SHUTDOWN NOSAVE).
-func (e *Engine) interrupt(r *runCtx) bool {
-	th := e.s.BusyThreshold()
-	if th <= 0 || time.Since(r.start) < th {
-		return false
+// checkStop raises, inside a Go library function, once the script must
+// stop (the hook's channel is closed): cjson and cmsgpack check it at
+// every value, so a kill lands without waiting for the whole of a huge one.
+func checkStop(L *lua.LState) {
+	if ctx := L.Context(); ctx != nil && ctx.Done() != nil {
+		L.RaiseError("%s", ctx.Err().Error())
 	}
-	if !r.busy {
-		r.busy = true
-		kill := "SCRIPT KILL"
-		if !r.eval {
-			kill = "FUNCTION KILL"
+}
+
+// serveBusy is the slowFunc of a script past busy-reply-threshold: the
+// loop serves the other clients (they get -BUSY, SCRIPT KILL and
+// SHUTDOWN NOSAVE run). A kill raises the stop flag for the hook; SHUTDOWN
+// NOSAVE stops the script too, and stops the waiting.
+func (e *Engine) serveBusy(r *runCtx) slowFunc {
+	return func() bool {
+		if !r.busy {
+			r.busy = true
+			kill := "SCRIPT KILL"
+			if !r.eval {
+				kill = "FUNCTION KILL"
+			}
+			e.s.Logf("warning", "Slow script detected: still in execution after %d milliseconds. You can try killing the script using the %s command. Script name is: %s.", time.Since(r.start).Milliseconds(), kill, r.name)
 		}
-		e.s.Logf("warning", "Slow script detected: still in execution after %d milliseconds. You can try killing the script using the %s command. Script name is: %s.", time.Since(r.start).Milliseconds(), kill, r.name)
+		return e.s.ServeWhileBusy(r.c, r.eval)
 	}
-	if e.s.ServeWhileBusy(r.c, r.eval) {
-		r.killed = true
+}
+
+// serveLoad is the slowFunc of a library body (FUNCTION LOAD, RESTORE, a
+// snapshot's libraries) past its time limit: Redis fails the load then.
+// A body stuck inside a Go function can't see the stop at once, so the
+// loop serves the other clients meanwhile, as for a busy function.
+func (e *Engine) serveLoad(c *server.Client) slowFunc {
+	return func() bool {
+		e.stop.Store(true)
+		return e.s.ServeWhileBusy(c, false)
 	}
-	if r.killed {
-		e.s.Logf("warning", "Lua script killed by user with SCRIPT KILL.")
-	}
-	return r.killed
 }
 
 // Kill is SCRIPT KILL (eval) and FUNCTION KILL: it stops the busy script
-// unless it has written.
+// unless it has written. It runs on the loop goroutine while the script
+// waits (the worker holds no server lock), so r.wrote is settled.
 func (e *Engine) Kill(eval bool) error {
 	r := e.run
 	switch {
+	case r == nil && e.loading != nil && !eval:
+		return nil // a library body past its time: already stopping
+	case r == nil && e.loading != nil:
+		return errBusyFunction
 	case r == nil:
 		return errNotBusy
 	case r.wrote:
@@ -106,5 +100,7 @@ func (e *Engine) Kill(eval bool) error {
 		return errBusyEval
 	}
 	r.killed = true
+	e.stop.Store(true)
+	e.s.Logf("warning", "Lua script killed by user with SCRIPT KILL.")
 	return nil
 }

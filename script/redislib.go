@@ -132,6 +132,7 @@ func isErrorReply(b []byte) bool { return len(b) > 0 && b[0] == '-' }
 // before it runs, then the command. refused is the error of a command
 // that did not run.
 func (e *Engine) callCommand(r *runCtx, args [][]byte) (reply []byte, refused string) {
+	defer e.lockedServer()()
 	s := e.s
 	spec := s.Commands.Lookup(args[0])
 	if spec != nil && len(spec.Sub) > 0 && len(args) >= 2 {
@@ -233,6 +234,7 @@ func (e *Engine) redisLog(L *lua.LState) int {
 		}
 		b.WriteString(L.ToString(i))
 	}
+	defer e.lockedServer()()
 	e.s.Logf(logLevels[int(lv)], "%s", b.String())
 	return 0
 }
@@ -275,6 +277,7 @@ func (e *Engine) redisACLCheck(L *lua.LState) int {
 	if e.run == nil {
 		return raise(L, "redis.acl_check_cmd can only be called inside a script invocation")
 	}
+	defer e.lockedServer()()
 	if L.GetTop() < 1 || e.s.Commands.Lookup([]byte(L.ToString(1))) == nil {
 		return raise(L, "Invalid command passed to redis.acl_check_cmd()")
 	}

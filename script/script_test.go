@@ -61,18 +61,18 @@ func TestCjsonRoundTrip(t *testing.T) {
 
 func TestFunctionPayloadRefusesCorruption(t *testing.T) {
 	e := New(server.New(server.NewConfig()))
-	if _, err := e.FunctionLoad("#!lua name=l\nredis.register_function('f', function() return 1 end)", false); err != nil {
+	if _, err := e.FunctionLoad(nil, "#!lua name=l\nredis.register_function('f', function() return 1 end)", false); err != nil {
 		t.Fatal(err)
 	}
 	p := e.Dump()
 	for i := range p {
 		bad := bytes.Clone(p)
 		bad[i] ^= 0x40
-		if err := e.Restore(bad, "replace"); err == nil {
+		if err := e.Restore(nil, bad, "replace"); err == nil {
 			t.Errorf("byte %d flipped: restored", i)
 		}
 	}
-	if err := e.Restore(p, "flush"); err != nil || len(e.funcs) != 1 {
+	if err := e.Restore(nil, p, "flush"); err != nil || len(e.funcs) != 1 {
 		t.Errorf("restore: %v, %d functions", err, len(e.funcs))
 	}
 }
@@ -88,7 +88,7 @@ func FuzzDecoders(f *testing.F) {
 		for _, fn := range []string{"cjson.decode", "cmsgpack.unpack", "function(s) return cmsgpack.unpack_limit(s, 2, 1) end"} {
 			callLua(t, e, fn, string(b)) // an error is fine; a panic fails the fuzz run
 		}
-		e.Restore(b, "append")
+		e.Restore(nil, b, "append")
 	})
 }
 
@@ -101,4 +101,36 @@ func TestStringRepRefusesGiantResults(t *testing.T) {
 	if err != nil || v.String() != "ababab" {
 		t.Errorf("string.rep('ab', 3) = %v, %v", v, err)
 	}
+}
+
+// A kill reaches inside cjson, cmsgpack and struct: called straight from
+// Go (no Lua instruction runs, so only the library's own check can see
+// the stop), each raises the kill instead of finishing the value.
+func TestGoLibrariesStopWhenKilled(t *testing.T) {
+	e := New(server.New(server.NewConfig()))
+	L := e.eval.L
+	big := "[" + strings.Repeat("1,", 1000) + "1]"
+	packed := string(append([]byte{0x93}, 1, 2, 3))
+	for _, c := range []struct{ lib, fn, arg, arg2 string }{
+		{"cjson", "decode", big, ""}, {"cmsgpack", "unpack", packed, ""}, {"struct", "unpack", "BBB", "abc"},
+	} {
+		fn := L.GetField(L.GetField(e.eval.globals, c.lib), c.fn)
+		call := func() error {
+			L.SetTop(0)
+			args := []lua.LValue{lua.LString(c.arg)}
+			if c.arg2 != "" {
+				args = append(args, lua.LString(c.arg2))
+			}
+			return L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}, args...)
+		}
+		e.stop.Store(false)
+		if err := call(); err != nil {
+			t.Fatalf("%s.%s unstopped: %v", c.lib, c.fn, err)
+		}
+		e.stop.Store(true)
+		if err := call(); err == nil || !strings.Contains(err.Error(), "Script killed by user") {
+			t.Errorf("%s.%s stopped: %v, want the kill", c.lib, c.fn, err)
+		}
+	}
+	e.stop.Store(false)
 }

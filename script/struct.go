@@ -113,6 +113,7 @@ func structPack(L *lua.LState) int {
 	arg := 2
 	var out []byte
 	for s.i < len(s.f) {
+		checkStop(L)
 		opt := s.f[s.i]
 		s.i++
 		size := s.size(opt)
@@ -192,6 +193,7 @@ func structUnpack(L *lua.LState) int {
 	pos--
 	var out []lua.LValue
 	for s.i < len(s.f) {
+		checkStop(L)
 		opt := s.f[s.i]
 		s.i++
 		size := s.size(opt)
@@ -275,6 +277,7 @@ func structSize(L *lua.LState) int {
 	s := &structFmt{L: L, f: L.CheckString(1), align: 1}
 	pos := 0
 	for s.i < len(s.f) {
+		checkStop(L)
 		opt := s.f[s.i]
 		s.i++
 		size := s.size(opt)

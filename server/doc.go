@@ -55,9 +55,10 @@
 //
 // A script runs inside its EVAL's or FCALL's handler (script.go):
 // redis.call is ScriptCall, the checks of a command EXEC runs and then
-// call, as the calling client with its reply captured. A script past
-// busy-reply-threshold calls ServeWhileBusy from its interpreter's hook:
-// one non-blocking turn of steps 1's reading and replying (no engine
+// call, as the calling client with its reply captured. Past
+// busy-reply-threshold the script package's watchdog goroutine calls
+// ServeWhileBusy every millisecond, the script kept off the server
+// meanwhile (even one inside a Go function is served): one non-blocking turn of steps 1's reading and replying (no engine
 // step), where every command but those flagged allow-busy (and SHUTDOWN
 // without NOSAVE) gets -BUSY and the script's own client's commands wait
 // in its pending queue, as behind a blocked command.

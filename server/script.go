@@ -1,6 +1,7 @@
 package server
 
 import (
+	"os"
 	"strconv"
 	"time"
 )
@@ -86,8 +87,10 @@ func (s *Server) BusyThreshold() time.Duration {
 	return time.Duration(n) * time.Millisecond
 }
 
-// ServeWhileBusy is called from inside a script that went past
-// busy-reply-threshold, every few milliseconds: it runs what other clients
+// ServeWhileBusy is called while a script that went past
+// busy-reply-threshold runs on the loop goroutine: the scripting engine's
+// watchdog goroutine calls it every millisecond, the script kept off the
+// server meanwhile. It runs what other clients
 // sent (they get -BUSY but for allow-busy commands: SCRIPT KILL,
 // FUNCTION KILL, SHUTDOWN NOSAVE...) and writes their replies. caller's
 // own later commands wait behind the script. eval says which KILL the
@@ -97,16 +100,35 @@ func (s *Server) ServeWhileBusy(caller *Client, eval bool) (stopping bool) {
 	if s.busy == nil {
 		s.busy = &busyScript{caller: caller, eval: eval}
 	}
-	cur, curArgs, start, now, depth := s.current, caller.curArgs, s.startNS, s.nowMS, s.ctxDepth
+	var curArgs [][]byte
+	if caller != nil { // nil: a snapshot's library body, loading
+		curArgs = caller.curArgs
+	}
+	cur, start, now, depth := s.current, s.startNS, s.nowMS, s.ctxDepth
 	chain := s.clock.chain
 	if s.poller != nil {
 		s.poller.wait(0, s.readClient, s.writeQueued)
 	}
 	s.takeQueued()
 	s.flushWrites()
-	s.current, caller.curArgs, s.startNS, s.nowMS, s.ctxDepth = cur, curArgs, start, now, depth
+	s.current, s.startNS, s.nowMS, s.ctxDepth = cur, start, now, depth
+	if caller != nil {
+		caller.curArgs = curArgs
+	}
 	s.clock.chain = chain
 	return s.stopAsked
+}
+
+// ExitStuck ends the process for SHUTDOWN NOSAVE when a busy script never
+// gives the loop goroutine back (it sits inside a Go function the
+// interpreter can't interrupt): Shutdown has run its hooks, and the loop
+// can't reach its exit.
+func (s *Server) ExitStuck() {
+	s.logf("warning", "The script did not stop: exiting without it.")
+	if s.logFile != nil {
+		s.logFile.Close()
+	}
+	os.Exit(0) // SHUTDOWN's status
 }
 
 // EndBusy ends the busy state when the script returns.
