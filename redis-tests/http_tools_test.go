@@ -12,7 +12,8 @@ import (
 // tool_choice gives a call written in the template's own syntax (checked
 // in the session's text), which comes back as OpenAI tool_calls, whole
 // and streamed; tool_choice required streams one call too; and the tool's
-// result, re-sent with the conversation, is rendered by the template. A
+// result, re-sent with the conversation, is rendered by the template, on a
+// new session and on the one that made the call. A
 // random-weight model never calls a tool by itself: forcing is what makes
 // the call, the parsing is what turns it into tool_calls.
 func TestHTTPToolFormats(t *testing.T) {
@@ -59,7 +60,7 @@ func TestHTTPToolFormats(t *testing.T) {
 					} `json:"message"`
 				} `json:"choices"`
 			}
-			out := post("tools", `{`+user+`,`+tools+`,"tool_choice":{"type":"function","function":{"name":"get_weather"}},"max_tokens":200,"seed":3,"temperature":1}`)
+			out := post("tools", `{`+user+`,`+tools+`,"tool_choice":{"type":"function","function":{"name":"get_weather"}},"max_tokens":120,"seed":3,"temperature":1}`)
 			if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp.Choices) != 1 {
 				t.Fatalf("%v: %s", err, out)
 			}
@@ -136,6 +137,16 @@ func TestHTTPToolFormats(t *testing.T) {
 			post("after", `{`+hist+`,`+tools+`,"max_tokens":2}`)
 			if text := str(t, rc, "TEXT", "after"); !strings.Contains(text, c.result) {
 				t.Fatalf("the template did not render the result as %q:\n%q", c.result, text)
+			}
+			// And on the session that made the call: only the result is
+			// appended after it.
+			before := len(int64s(t, do(t, rc, "TOKENS", "tools")))
+			post("tools", `{`+hist+`,`+tools+`,"max_tokens":2}`)
+			if text := str(t, rc, "TEXT", "tools"); !strings.Contains(text, c.result) || strings.Count(noSpace(text), noSpace(c.call)) != 1 {
+				t.Fatalf("the session did not get the result %q after its call:\n%q", c.result, text)
+			}
+			if n := len(int64s(t, do(t, rc, "TOKENS", "tools"))); n <= before {
+				t.Fatalf("the session did not grow: %d then %d tokens", before, n)
 			}
 		})
 	}

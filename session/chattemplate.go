@@ -74,14 +74,19 @@ var errTemplateAppend = errors.New("the model's chat template does not render a 
 // apply only to how the stand-in is closed, never to the session's
 // tokens, which stay as the model produced them.
 func (c *chatTemplate) render(prompt string, first bool, lastEnd string, think bool) (string, error) {
-	return c.renderTail([]chattmpl.Message{{Role: "user", Content: prompt}}, first, lastEnd, think, nil)
+	return c.renderTail([]chattmpl.Message{{Role: "user", Content: prompt}}, first, lastEnd, think, nil, nil)
 }
 
 // renderTail is render for any messages appended at once (an HTTP request
 // continuing a session with, say, a tool result and a user message): the
 // template over msgs alone for a first turn, else the difference between
-// the stand-in exchange and the stand-in followed by msgs.
-func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd string, think bool, tools []any) (string, error) {
+// the stand-in exchange and the stand-in followed by msgs. calls are the
+// tool calls of the assistant turn the session ends with (the request's
+// last assistant message): a template that renders a tool result only
+// after a turn that made the call (gpt-oss's) is rendered with them on the
+// stand-in, and what follows that turn's rendering is appended (the
+// session holds the call as the model wrote it, up to its end token).
+func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd string, think bool, tools []any, calls []chattmpl.ToolCall) (string, error) {
 	extra := templateVars(think, tools)
 	if first {
 		s, err := c.t.Render(msgs, true, extra)
@@ -91,18 +96,18 @@ func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd s
 		return strings.TrimPrefix(s, c.bosText), nil
 	}
 	hist := []chattmpl.Message{{Role: "user", Content: phUser}, {Role: "assistant", Content: phAssistant}}
-	before, err := c.t.Render(hist, false, extra)
+	closeB, closeA, err := c.closes(hist, msgs, extra)
+	if err != nil && len(calls) > 0 {
+		hist[1].ToolCalls = calls
+		if closeB, closeA, err = c.closes(hist, msgs, extra); err == nil {
+			return closeA[len(closeB):], nil
+		}
+	}
 	if err != nil {
 		return "", err
 	}
-	after, err := c.t.Render(append(hist, msgs...), true, extra)
-	if err != nil {
-		return "", err
-	}
-	_, closeB, okB := strings.Cut(before, phAssistant)
-	_, closeA, okA := strings.Cut(after, phAssistant)
-	if !okB || !okA || !strings.HasPrefix(closeA, closeB) {
-		return "", errTemplateAppend
+	if lastEnd == harmonyReturn {
+		lastEnd = harmonyEnd // see closes
 	}
 	if lastEnd != "" && strings.HasPrefix(closeA, lastEnd) {
 		return closeA[len(lastEnd):], nil
@@ -110,17 +115,46 @@ func (c *chatTemplate) renderTail(msgs []chattmpl.Message, first bool, lastEnd s
 	return closeA, nil
 }
 
+// gpt-oss's template ends the conversation's last assistant turn with
+// <|return|>, the token the model samples at the end of its answer, and
+// an earlier one with <|end|>, as the model reads its history; llama.cpp
+// renders the history with <|end|> for inference, and so does closes.
+const harmonyReturn, harmonyEnd = "<|return|>", "<|end|>"
+
+// closes renders the stand-in exchange hist alone and followed by msgs,
+// and returns what follows the assistant's text in each (closeA begins
+// with closeB).
+func (c *chatTemplate) closes(hist, msgs []chattmpl.Message, extra map[string]any) (closeB, closeA string, err error) {
+	before, err := c.t.Render(hist, false, extra)
+	if err != nil {
+		return "", "", err
+	}
+	after, err := c.t.Render(append(slices.Clone(hist), msgs...), true, extra)
+	if err != nil {
+		return "", "", err
+	}
+	_, closeB, okB := strings.Cut(before, phAssistant)
+	_, closeA, okA := strings.Cut(after, phAssistant)
+	if rest, ok := strings.CutPrefix(closeB, harmonyReturn); ok && len(hist[1].ToolCalls) == 0 {
+		closeB = harmonyEnd + rest
+	}
+	if !okB || !okA || !strings.HasPrefix(closeA, closeB) {
+		return "", "", errTemplateAppend
+	}
+	return closeB, closeA, nil
+}
+
 // encodeTail renders msgs appended at once to a session ending in prev
 // (renderTail) as token ids: each message's text stands in as a
 // placeholder, so the template's markers become special tokens and the
 // messages' own text stays text, as encodeMessages does.
-func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, tools []any, prev []int32, think bool) ([]int32, error) {
+func (c *chatTemplate) encodeTail(tok *tokenizer.Tokenizer, msgs []Message, tools []any, prev []int32, calls []chattmpl.ToolCall, think bool) ([]int32, error) {
 	lastEnd := ""
 	if n := len(prev); n > 0 && tok.IsEOG(prev[n-1]) {
 		lastEnd = tok.Text(prev[n-1])
 	}
 	ms := placeholders(msgs)
-	s, err := c.renderTail(ms, len(prev) == 0, lastEnd, think, tools)
+	s, err := c.renderTail(ms, len(prev) == 0, lastEnd, think, tools, calls)
 	if err != nil {
 		return nil, err
 	}

@@ -308,3 +308,48 @@ func TestToolMessagesThroughTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestHarmonySessionContinues: a gpt-oss session goes on after a reply
+// ended by <|return|> (which its template writes only for the last turn,
+// an earlier one ending in <|end|>) and after a tool call ended by
+// <|call|> (whose result the template renders only after the turn that
+// made the call): when the model wrote what the template renders, the
+// session holds exactly the template's rendering of the whole
+// conversation.
+func TestHarmonySessionContinues(t *testing.T) {
+	tok, f := templateTokenizer(t, "openai-gpt-oss-120b.jinja", []string{"<|startoftext|>", "<|return|>", "<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|call|>", "<|constrain|>"}, 1)
+	e := &Engine{Tok: tok, tmpl: newChatTemplate(templateSource(t, f), tok)}
+	if e.tmpl == nil {
+		t.Fatal("no chat template")
+	}
+	special := tokenizer.EncodeOptions{ParseSpecial: true}
+	call := []chattmpl.ToolCall{{ID: "c1", Name: "get_weather", Arguments: map[string]any{"city": "Oslo"}}}
+	conv := []Message{{Role: "user", Content: "Weather?"}}
+	sess, err := e.encodeConversation(conv, nil, -1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess = append(sess, tok.Encode(" to=functions.get_weather<|channel|>commentary json<|message|>{\"city\": \"Oslo\"}<|call|>", special)...)
+	conv = append(conv, Message{Role: "assistant", ToolCalls: call}, Message{Role: "tool", Content: "21 degrees", ToolCallID: "c1"})
+	p, err := e.encodeConversation(conv, nil, sess[len(sess)-1], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess = append(sess, p...)
+	sess = append(sess, tok.Encode("<|channel|>final<|message|>Sunny.<|return|>", special)...)
+	conv = append(conv, Message{Role: "assistant", Content: "Sunny."}, Message{Role: "user", Content: "Thanks"})
+	if p, err = e.encodeConversation(conv, nil, sess[len(sess)-1], false); err != nil {
+		t.Fatal(err)
+	}
+	sess = append(sess, p...)
+	whole, err := e.encodeMessages(conv, nil, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session keeps the <|return|> the model sampled where the
+	// template writes <|end|> for an earlier turn.
+	want := strings.Replace(spell(tok, whole), "Sunny.<|end|>", "Sunny.<|return|>", 1)
+	if got := spell(tok, sess); got != want {
+		t.Fatalf("session %q\nwhole   %q", got, want)
+	}
+}

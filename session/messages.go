@@ -116,8 +116,13 @@ func Tail(msgs []Message) []Message {
 // requests sending one message at a time and GEN CHAT turns make the same
 // tokens. Any goroutine.
 func (e *Engine) encodeConversation(msgs []Message, tools []any, last int32, think bool) ([]int32, error) {
+	var calls []chattmpl.ToolCall // those of the assistant turn the session ends with
 	if last >= 0 {
-		msgs = Tail(msgs)
+		tail := Tail(msgs)
+		if n := len(msgs) - len(tail); n > 0 && msgs[n-1].Role == "assistant" {
+			calls = msgs[n-1].ToolCalls
+		}
+		msgs = tail
 	}
 	if len(msgs) == 0 {
 		return nil, errors.New("no message to append after the last assistant message")
@@ -129,7 +134,7 @@ func (e *Engine) encodeConversation(msgs []Message, tools []any, last int32, thi
 		return e.encodeMessages(msgs, tools, false, think)
 	}
 	if e.tmpl != nil {
-		return e.tmpl.encodeTail(e.Tok, msgs, tools, []int32{last}, think)
+		return e.tmpl.encodeTail(e.Tok, msgs, tools, []int32{last}, calls, think)
 	}
 	if e.chat == nil {
 		return nil, ErrNoChatFormat
