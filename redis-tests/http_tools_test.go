@@ -10,8 +10,8 @@ import (
 // blocks (Llama 3.2, Mistral Nemo, DeepSeek V3.1 and R1, gpt-oss), on a
 // qwen2 synth model with that template, through curl: a forced
 // tool_choice gives a call written in the template's own syntax (checked
-// in the session's text), which comes back as OpenAI tool_calls, whole
-// and streamed; tool_choice required streams one call too; and the tool's
+// in the session's text), which comes back as OpenAI tool_calls and
+// Anthropic tool_use blocks, whole and streamed; tool_choice required streams one call too; and the tool's
 // result, re-sent with the conversation, is rendered by the template, on a
 // new session and on the one that made the call. A
 // random-weight model never calls a tool by itself: forcing is what makes
@@ -125,6 +125,30 @@ func TestHTTPToolFormats(t *testing.T) {
 				if finish != "tool_calls" || content != "" || len(calls) != 1 || (calls[0] != "get_weather" && (choice != `"required"` || calls[0] != "get_time")) {
 					t.Fatalf("streamed %s: finish %q content %q calls %v\n%s", choice, finish, content, calls, out)
 				}
+			}
+
+			// Anthropic's API, whole and streamed: a tool_use block.
+			atools := `"tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}],"tool_choice":{"type":"tool","name":"get_weather"}`
+			out = strings.TrimSuffix(curl(t, "-H", "x-api-key: pw", url+"/v1/messages", "-d", `{`+user+`,`+atools+`,"max_tokens":200,"temperature":1}`), "\n200")
+			var msg struct {
+				StopReason string `json:"stop_reason"`
+				Content    []struct {
+					Type, Name, Text string
+					Input            map[string]any
+				} `json:"content"`
+			}
+			if err := json.Unmarshal([]byte(out), &msg); err != nil || msg.StopReason != "tool_use" || len(msg.Content) == 0 {
+				t.Fatalf("anthropic: %v %s", err, out)
+			}
+			for _, b := range msg.Content {
+				if _, ok := b.Input["city"].(string); b.Type != "tool_use" || b.Name != "get_weather" || !ok {
+					t.Fatalf("anthropic block %+v in %s", b, out)
+				}
+			}
+			out = curl(t, "-N", "-H", "x-api-key: pw", url+"/v1/messages", "-d", `{`+user+`,`+atools+`,"max_tokens":200,"temperature":1,"stream":true}`)
+			if !strings.Contains(out, `"name":"get_weather","type":"tool_use"`) ||
+				!strings.Contains(out, `"stop_reason":"tool_use"`) || strings.Contains(out, `"text_delta"`) {
+				t.Fatalf("anthropic stream: %s", out)
 			}
 
 			// The result, with the conversation re-sent (stateless): the
