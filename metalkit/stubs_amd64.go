@@ -652,9 +652,20 @@ func dot16x4Q8_0xZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
 	}
 }
 
+// q8_0Dot16x8Z is q8_0Dot16xNZ for n = 8, its sums kept in registers.
+// (AVX512F+BW+VNNI)
+//
+//go:noescape
+func q8_0Dot16x8Z(w *byte, nb int, qs *int8, qsStride int, d *float32, cz *int32, sStride int, out *float32)
+
 // dot16x8Q8_0xZ is the eight-column Q8_0×16 kernel.
 func dot16x8Q8_0xZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
-	if !dot16xNQ8_0Z(w, a[:8], out[:]) {
+	a = a[:8]
+	nb := len(a[0].d)
+	qsStride, sStride, ok := q8Columns(a, nb)
+	if !ok || nb == 0 || len(w) < nb*q8xBlock {
 		dot16x8Go(w, a, out, fallback)
+		return
 	}
+	q8_0Dot16x8Z(&w[0], nb, &a[0].qs[0], qsStride, &a[0].d[0], &a[0].cz[0], sStride, &out[0])
 }
