@@ -46,13 +46,13 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		if j.opt.LogProbs {
 			choice["logprobs"] = a.logprobs(sj.LogProbs, chat, len(sj.Text))
 		}
-		if chat && j.opt.Think {
+		if chat && j.thinks() {
 			th, an := splitThinking(string(sj.Text))
 			msg := choice["message"].(map[string]any)
 			msg["content"], msg["reasoning_content"] = an, th
 		}
 		if chat && j.tools != nil {
-			text, calls := parseCalls(a.e.ToolFormat(), answerOf(string(sj.Text), j.opt.Think), "call_")
+			text, calls := parseCalls(a.e.ToolFormat(), answerOf(string(sj.Text), j.thinks()), "call_")
 			msg := choice["message"].(map[string]any)
 			msg["content"] = text // without the format's markers
 			if len(calls) > 0 {
@@ -72,7 +72,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		return sse.write(append(append([]byte("data: "), b...), '\n', '\n'))
 	}
 	var tk *thinkWatch // parts thinking from the answer while it streams
-	if chat && j.opt.Think {
+	if chat && j.thinks() {
 		tk = &thinkWatch{}
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
@@ -146,7 +146,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		}
 	}
 	if tw != nil {
-		reply := answerOf(string(sj.Text), j.opt.Think)
+		reply := answerOf(string(sj.Text), j.thinks())
 		_, calls := parseCalls(a.e.ToolFormat(), reply, "call_")
 		if len(calls) > 0 {
 			send(out.chunk(map[string]any{"tool_calls": openAICalls(calls, true)}, nil))

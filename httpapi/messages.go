@@ -233,7 +233,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set("Content-Type", "application/json")
 		reply := string(sj.Text)
 		var thinking []any
-		if j.opt.Think {
+		if j.thinks() {
 			var th string
 			th, reply = splitThinking(reply)
 			thinking = []any{map[string]any{"type": "thinking", "thinking": th, "signature": ""}}
@@ -265,7 +265,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		tw = &toolWatch{format: a.e.ToolFormat()}
 	}
 	var tk *thinkWatch // parts thinking from the answer while it streams
-	if j.opt.Think {
+	if j.thinks() {
 		tk = &thinkWatch{}
 	}
 	// Content blocks open one after another: thinking, text, tool uses.
@@ -352,7 +352,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	var calls []toolCall
 	if tw != nil {
-		reply := answerOf(string(sj.Text), j.opt.Think)
+		reply := answerOf(string(sj.Text), j.thinks())
 		if _, calls = parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) == 0 {
 			emit("text", tw.rest(reply))
 		}

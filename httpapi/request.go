@@ -125,6 +125,13 @@ func (j *job) toolList() []any {
 	return j.tools.list
 }
 
+// thinks reports whether the reply opens with thinking to part from the
+// answer: thinking was asked for, and no forced tool call makes the whole
+// reply a call (the template still gets enable_thinking).
+func (j *job) thinks() bool {
+	return j.opt.Think && (j.tools == nil || j.tools.force == "")
+}
+
 // badRequest is a request the client must fix (HTTP 400); param names
 // the field at fault.
 type badRequest struct{ msg, param string }

@@ -346,4 +346,19 @@ func TestHTTPThinking(t *testing.T) {
 	if !strings.Contains(out, `"content_block":{"signature":"","thinking":"","type":"thinking"}`) || !strings.Contains(out, "event: message_stop") {
 		t.Fatalf("streamed thinking: %s", out)
 	}
+	// A forced tool call is the whole reply, thinking asked or not: it
+	// comes back as a call, not as reasoning.
+	tools := `"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}}],"tool_choice":"required"`
+	forced := post("/v1/chat/completions", "think-tool", `{`+msgs+`,`+tools+`,"max_tokens":60,"reasoning_effort":"high"}`)
+	if ch := forced["choices"].([]any)[0].(map[string]any); ch["finish_reason"] != "tool_calls" || ch["message"].(map[string]any)["reasoning_content"] != nil {
+		t.Fatalf("forced call with reasoning_effort: %v", forced)
+	}
+	out = curl(t, "-N", "-H", "Authorization: Bearer pw", url+"/v1/chat/completions", "-d", `{`+msgs+`,`+tools+`,"max_tokens":60,"reasoning_effort":"high","stream":true}`)
+	if !strings.Contains(out, `"tool_calls":[{`) || strings.Contains(out, "reasoning_content") {
+		t.Fatalf("streamed forced call with reasoning_effort: %s", out)
+	}
+	a = post("/v1/messages", "think-tool-anthropic", `{"messages":[{"role":"user","content":"2+2?"}],"max_tokens":60,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"any"},"thinking":{"type":"enabled","budget_tokens":1024}}`)
+	if a["stop_reason"] != "tool_use" {
+		t.Fatalf("anthropic forced call with thinking: %v", a)
+	}
 }
