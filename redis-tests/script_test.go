@@ -459,3 +459,69 @@ func TestFunctionLoadTimesOut(t *testing.T) {
 	want(t, c, "PONG", "PING")
 	wantErr(t, c, "ERR Function not found", "FCALL", "x", "0")
 }
+
+// GEN jobs keep stepping while a script runs past the threshold, but
+// what a job writes waits for the script's end: the script sees its key
+// unchanged, and the GEN's reply comes after the script's. The script
+// reads the engine's step count in INFO itself, past the threshold, 2 s
+// apart; a long GEN runs meanwhile, and a short one finishes.
+func TestGenStepsWhileAScriptIsBusy(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--lua-time-limit", "50")
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	prompt := num(t, c, "PREFILL", "short", "Once upon a time")
+	sub := c.Subscribe(ctx, "__gen__:short")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gen := func(key string, n int, done chan<- time.Time) {
+		g := redis.NewClient(options(s.Addr(), 2))
+		go func() {
+			defer g.Close()
+			err := g.Do(ctx, "GEN", key, " there was", "MAXTOKENS", n, "TEMPERATURE", 0, "STREAM").Err()
+			if err != nil {
+				t.Errorf("GEN %s: %v", key, err)
+			}
+			done <- time.Now()
+		}()
+	}
+	longDone, shortDone := make(chan time.Time, 1), make(chan time.Time, 1)
+	gen("long", 1500, longDone)
+	gen("short", 50, shortDone)
+	if _, err := sub.ReceiveMessage(ctx); err != nil { // generating
+		t.Fatal(err)
+	}
+	runner := redis.NewClient(options(s.Addr(), 2))
+	defer runner.Close()
+	ev, err := runner.Do(ctx, "EVAL", `local function steps()
+  return tonumber(string.match(redis.call('INFO', 'inference'), 'engine_steps:(%d+)'))
+end
+local function wait(s)
+  local t = redis.call('TIME')
+  while (redis.call('TIME')[1] - t[1]) * 1000000 + redis.call('TIME')[2] - t[2] < s * 1000000 do end
+end
+local n = #redis.call('TOKENS', KEYS[1])
+wait(0.5)
+local a = steps()
+wait(2)
+return {n, #redis.call('TOKENS', KEYS[1]), steps() - a}`, "1", "short").Slice()
+	evalDone := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 3 || ev[0] != prompt || ev[1] != prompt {
+		t.Errorf("the script saw the short GEN's key go %v, want %d tokens throughout", ev[:2], prompt)
+	}
+	if len(ev) == 3 && ev[2].(int64) == 0 {
+		t.Errorf("the engine did not step while the script was busy")
+	}
+	if at := <-shortDone; at.Before(evalDone) {
+		t.Errorf("the short GEN replied %v before the script it finished under", evalDone.Sub(at))
+	}
+	<-longDone
+	if toks := do(t, c, "TOKENS", "short").([]any); int64(len(toks)) <= prompt {
+		t.Errorf("the short GEN's tokens were not committed after the script: %d", len(toks))
+	}
+}

@@ -65,7 +65,11 @@ func (e *Engine) serveBusy(r *runCtx) slowFunc {
 			}
 			e.s.Logf("warning", "Slow script detected: still in execution after %d milliseconds. You can try killing the script using the %s command. Script name is: %s.", time.Since(r.start).Milliseconds(), kill, r.name)
 		}
-		return e.s.ServeWhileBusy(r.c, r.eval)
+		if e.s.ServeWhileBusy(r.c, r.eval) {
+			return true
+		}
+		e.s.StepWhileBusy()
+		return false
 	}
 }
 

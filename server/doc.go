@@ -58,10 +58,14 @@
 // call, as the calling client with its reply captured. Past
 // busy-reply-threshold the script package's watchdog goroutine calls
 // ServeWhileBusy every millisecond, the script kept off the server
-// meanwhile (even one inside a Go function is served): one non-blocking turn of steps 1's reading and replying (no engine
-// step), where every command but those flagged allow-busy (and SHUTDOWN
-// without NOSAVE) gets -BUSY and the script's own client's commands wait
-// in its pending queue, as behind a blocked command.
+// meanwhile (even one inside a Go function is served): one non-blocking
+// turn of steps 1's reading and replying, where every command but those
+// flagged allow-busy (and SHUTDOWN without NOSAVE) gets -BUSY and the
+// script's own client's commands wait in its pending queue, as behind a
+// blocked command. Then StepWhileBusy runs one engine step: GEN jobs go
+// on (STREAM pieces flow), but a job that finishes keeps its result (the
+// key's new session, its client's reply) until the script ends, so a
+// script sees no key change under it.
 //
 // # The BUSY rule
 //

@@ -119,6 +119,19 @@ func (s *Server) ServeWhileBusy(caller *Client, eval bool) (stopping bool) {
 	return s.stopAsked
 }
 
+// StepWhileBusy runs one engine step while a script is busy (the
+// scripting watchdog calls it after ServeWhileBusy): GEN and PREFILL jobs
+// on any key keep going, their STREAM pieces reach subscribers, and what a
+// finished job writes waits for the script's end (session.Keyspace's
+// ScriptBusy). Without it, every job would stall for as long as a script
+// runs past the threshold.
+func (s *Server) StepWhileBusy() {
+	if s.hasWork() {
+		s.step()
+		s.flushWrites()
+	}
+}
+
 // ExitStuck ends the process for SHUTDOWN NOSAVE when a busy script never
 // gives the loop goroutine back (it sits inside a Go function the
 // interpreter can't interrupt): Shutdown has run its hooks, and the loop

@@ -110,6 +110,11 @@ type Keyspace interface {
 	// Post runs fn on the loop goroutine (from any goroutine): a prompt
 	// encoded again off the loop comes back through it (reencodeLater).
 	Post(fn func())
+	// ScriptBusy reports a script running past busy-reply-threshold. The
+	// server steps the engine meanwhile, but a finished job's result
+	// (its key's new session, its client's reply) waits for the script's
+	// end: a script sees no key change under it, as in Redis.
+	ScriptBusy() bool
 }
 
 // NewEngine makes an engine for m serving ks, configured by cfg
@@ -630,6 +635,9 @@ func (e *Engine) fail(j *Job, err error) {
 // tells its owner. Owners are told last, so what they run (a client's next
 // pipelined GEN) sees a consistent engine.
 func (e *Engine) reap() {
+	if e.ks.ScriptBusy() {
+		return // finished jobs stay in running, done, until the script ends
+	}
 	var finished []*Job
 	keep := e.running[:0]
 	for _, j := range e.running {
