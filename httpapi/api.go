@@ -15,6 +15,7 @@ import (
 
 	"reddwarf/server"
 	"reddwarf/session"
+	"reddwarf/session/chattmpl"
 )
 
 // API serves the HTTP endpoints for one server and its engine.
@@ -250,8 +251,10 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 		}
 		return a.e.OffLoop(sj, enc, ctx.Done())
 	}
+	if a.parsed(j) {
+		j.opt.Markers = true // the reply is parsed, markers and all
+	}
 	if j.tools != nil {
-		j.opt.Markers = true // the reply is parsed for calls, markers and all
 		if j.tools.force != "" {
 			f, err := j.tools.format(a.e.ToolFormat(), a.e.MaskSpelling)
 			if err != nil {
@@ -327,6 +330,13 @@ func (a *API) submit(ctx context.Context, j *job, ev *events) (*session.Job, err
 			return sj, err
 		}
 	}
+}
+
+// parsed reports whether j's reply is parsed in the model's tool format:
+// a chat with tools, or any chat of a gpt-oss model, whose answer is one
+// channel of several (the others its thinking, or calls).
+func (a *API) parsed(j *job) bool {
+	return j.chat && (j.tools != nil || a.e.ToolFormat() == chattmpl.ToolsHarmony)
 }
 
 // sseWriter writes a stream's events, each within a.WriteTimeout (a

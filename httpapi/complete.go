@@ -51,11 +51,15 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 			msg := choice["message"].(map[string]any)
 			msg["content"], msg["reasoning_content"] = an, th
 		}
-		if chat && j.tools != nil {
-			text, calls := parseCalls(a.e.ToolFormat(), answerOf(string(sj.Text), j.thinks()), "call_")
+		if a.parsed(j) {
+			reply := answerOf(string(sj.Text), j.thinks())
+			text, calls := parseCalls(a.e.ToolFormat(), reply, "call_")
 			msg := choice["message"].(map[string]any)
 			msg["content"] = text // without the format's markers
-			if len(calls) > 0 {
+			if th := a.e.ToolFormat().Thinking(reply); th != "" {
+				msg["reasoning_content"] = th
+			}
+			if len(calls) > 0 && j.tools != nil {
 				msg["content"], msg["tool_calls"] = nil, openAICalls(calls, false)
 				if text != "" {
 					msg["content"] = text
@@ -76,7 +80,7 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 		tk = &thinkWatch{}
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
-	if chat && j.tools != nil {
+	if a.parsed(j) {
 		tw = &toolWatch{format: a.e.ToolFormat()}
 	}
 	if chat && !send(out.chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
@@ -148,7 +152,10 @@ func (a *API) complete(w http.ResponseWriter, r *http.Request, body []byte, chat
 	if tw != nil {
 		reply := answerOf(string(sj.Text), j.thinks())
 		_, calls := parseCalls(a.e.ToolFormat(), reply, "call_")
-		if len(calls) > 0 {
+		if th := a.e.ToolFormat().Thinking(reply); th != "" {
+			send(out.chunk(map[string]any{"reasoning_content": th}, nil))
+		}
+		if len(calls) > 0 && j.tools != nil {
 			send(out.chunk(map[string]any{"tool_calls": openAICalls(calls, true)}, nil))
 			fr = "tool_calls"
 		} else if rest := tw.rest(reply); rest != "" {

@@ -239,10 +239,13 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 			thinking = []any{map[string]any{"type": "thinking", "thinking": th, "signature": ""}}
 		}
 		content, stop := append(thinking, map[string]any{"type": "text", "text": reply}), stopReason(sj.StopReason)
-		if j.tools != nil {
+		if a.parsed(j) {
 			text, calls := parseCalls(a.e.ToolFormat(), reply, "toolu_")
+			if th := a.e.ToolFormat().Thinking(reply); th != "" {
+				thinking = append(thinking, map[string]any{"type": "thinking", "thinking": th, "signature": ""})
+			}
 			content = append(thinking, map[string]any{"type": "text", "text": text}) // without the format's markers
-			if len(calls) > 0 {
+			if len(calls) > 0 && j.tools != nil {
 				content, stop = thinking, "tool_use"
 				if text != "" {
 					content = append(content, map[string]any{"type": "text", "text": text})
@@ -261,7 +264,7 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 		return sse.write(fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b))
 	}
 	var tw *toolWatch // holds back a tool call's text while it streams
-	if j.tools != nil {
+	if a.parsed(j) {
 		tw = &toolWatch{format: a.e.ToolFormat()}
 	}
 	var tk *thinkWatch // parts thinking from the answer while it streams
@@ -353,7 +356,8 @@ func (a *API) messages(w http.ResponseWriter, r *http.Request, body []byte) {
 	var calls []toolCall
 	if tw != nil {
 		reply := answerOf(string(sj.Text), j.thinks())
-		if _, calls = parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) == 0 {
+		if _, calls = parseCalls(a.e.ToolFormat(), reply, "toolu_"); len(calls) == 0 || j.tools == nil {
+			calls = nil
 			emit("text", tw.rest(reply))
 		}
 	}

@@ -23,7 +23,10 @@ import (
 // harmony channels), which come back as OpenAI tool_calls or Anthropic
 // tool_use blocks. The reply keeps its control tokens' text
 // (GenOptions.Markers), so formats spelled in them (harmony, Mistral's
-// [TOOL_CALLS]) parse. tool_choice "required" (Anthropic "any") or a
+// [TOOL_CALLS]) parse. A gpt-oss model's replies are parsed so with or
+// without tools: the content is the final channel, the analysis channel
+// the reasoning_content (a thinking block), as llama.cpp's server gives
+// them. tool_choice "required" (Anthropic "any") or a
 // named function forces a call: the reply is constrained, as GEN …
 // SCHEMA is, to one call in the model's own format (toolSet.format):
 // its opening markers and the function's name, then its arguments as

@@ -319,6 +319,23 @@ func dsmlParams(inv string) (map[string]any, bool) {
 	}
 }
 
+// Thinking is the thinking a reply in format f holds apart from its text
+// (gpt-oss's analysis channel), "" for formats that write it as text.
+func (f ToolFormat) Thinking(reply string) string {
+	if f != ToolsHarmony {
+		return ""
+	}
+	var out []string
+	for _, msg := range strings.Split(reply, hmStart) {
+		head, body, ok := strings.Cut(strings.TrimPrefix(msg, "assistant"), hmMessage)
+		if ok && strings.Contains(head, hmChannel+"analysis") && !strings.Contains(head, "to=") {
+			body, _, _ = strings.Cut(body, hmEnd)
+			out = append(out, strings.TrimSpace(body))
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
 // parseHarmony reads a gpt-oss reply (its markers kept in the text): a
 // sequence of messages, each a header (channel, recipient), <|message|>
 // and a body up to <|end|>, the next opening with <|start|>assistant. A

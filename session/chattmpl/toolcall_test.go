@@ -143,3 +143,23 @@ func TestToolFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestHarmonyThinking: gpt-oss's analysis messages are its thinking, kept
+// apart from the final answer and from a call's arguments; other formats
+// hold none apart.
+func TestHarmonyThinking(t *testing.T) {
+	for reply, want := range map[string]string{
+		"<|channel|>analysis<|message|>Add them.<|end|><|start|>assistant<|channel|>final<|message|>4":                                                      "Add them.",
+		"<|channel|>analysis<|message|>Need data.<|end|><|start|>assistant<|channel|>analysis to=functions.f <|constrain|>json<|message|>{}":                "Need data.",
+		"<|channel|>analysis<|message|>a<|end|><|start|>assistant<|channel|>commentary<|message|>b<|end|><|start|>assistant<|channel|>analysis<|message|>c": "a\n\nc",
+		"<|channel|>final<|message|>4": "",
+		"no markers":                   "",
+	} {
+		if got := ToolsHarmony.Thinking(reply); got != want {
+			t.Errorf("%q: thinking %q, want %q", reply, got, want)
+		}
+	}
+	if got := ToolsDeepSeekV3.Thinking("<think>x</think>y"); got != "" {
+		t.Errorf("DeepSeek thinking %q: its <think> is text to the HTTP layer", got)
+	}
+}
