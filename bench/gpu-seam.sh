@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# gpu-seam.sh: metalkit/cuda's GPU op tests and TestBandwidth (HBM read,
+# gpu-seam.sh: metalkit/cuda's GPU op tests (TestGraph: ops through CUDA
+# graphs give the bits of direct launches) and TestBandwidth (HBM read,
 # the op floor, matmul on a 1B llama's shapes), stories260K through the
-# Device ops, and the seam's llama forward on the synth 1B Q8_0 and Q4_K
-# files (TestDeviceLlamaSpeed: decode tok/s, 64 greedy steps against the
-# CPU path), in one lent call. What travels: three xz'd binaries, ~5.1 MB
+# Device ops (directly and as a CUDA graph a step, in lockstep), and the
+# seam's llama forward on the synth 1B Q8_0 and Q4_K files
+# (TestDeviceLlamaSpeed: 64 greedy steps of the direct path, the graph
+# path and the CPU path in lockstep; decode tok/s of both GPU paths,
+# alternately), in one lent call. What travels: three xz'd binaries, ~5.1 MB
 # (a call takes 64 MiB with the checkout, whose tracked files are ~60 MB).
 #
 #   Here:    bench/gpu-seam.sh pack DIR   (DIR: a folder of the checkout
@@ -44,7 +47,7 @@ run)
 	taskset -c 4-15 "$w/synth1b" "$w" >"$out/synth.txt" 2>&1 &
 	spid=$!
 	# Every op test in its own process (a kernel fault poisons the context).
-	for t in TestMatMul TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps; do
+	for t in TestEntries TestGraph TestMatMul TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps; do
 		(cd metalkit/cuda && REDDWARF_GPU=1 timeout 60 taskset -c 0-3 "$w/cuda.test" -test.v -test.count=1 -test.run "^$t\$") >>"$out/tests.txt" 2>&1
 		echo "$t rc=$?" >>"$out/tests.txt"
 	done
@@ -55,12 +58,12 @@ run)
 	(cd infer && REDDWARF_GPU=1 timeout 90 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
 	echo "stories rc=$?" >>"$out/stories.txt"
 	for q in q8_0 q4_k; do
-		(cd infer && METALKIT_BACKEND=avx2 REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=2 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
+		(cd infer && METALKIT_BACKEND=avx2 REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
 		echo "llama $q rc=$?" >>"$out/device-llama-$q.txt"
 	done
 	uptime >>"$out/host.txt"
 	cat "$out/host.txt"
-	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s' "$out"/tests.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -60
+	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -70
 	grep -h -E 'GB/s|µs' "$out/bandwidth.txt" | head -20
 	;;
 *)

@@ -85,6 +85,26 @@ type HostDevice interface {
 	Threads() int
 }
 
+// GraphDevice is a Device that can record a run of ops once and launch it
+// again as a whole (a CUDA graph), so that a decode step costs the host one
+// launch rather than one per op. The CPU device is not one: infer asks
+// with a type assertion and calls the ops directly otherwise.
+type GraphDevice interface {
+	Device
+	// Graph runs fn's ops as if fn had called them directly: the results
+	// are the same. fn must only call ops (no Alloc, Upload, NewKVPool or
+	// Read: those panic inside it) and must do nothing else that
+	// matters, since Graph calls it once to record its ops and again on
+	// every later call with key only to collect their host arrays
+	// (tokens, positions, KV slots, page tables, Write's values), which
+	// go up in one copy before the recorded launch. A later call whose
+	// ops differ from the recording (a new batch size, a grown work area)
+	// records anew, so key only says which recordings to keep: one per
+	// shape of step, e.g. "decode/1". Where recording fails, fn's ops run
+	// directly (the device logs why, once per key).
+	Graph(key string, fn func())
+}
+
 // Buffer is a device's array of float32 activations.
 type Buffer interface{ Len() int }
 

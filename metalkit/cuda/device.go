@@ -25,19 +25,21 @@ var weightKernels = map[metalkit.DType]string{
 }
 
 // Device is metalkit.Device on one NVIDIA GPU: weights, buffers and KV
-// pages in its memory, every op a kernel launched on the context's default
-// stream, so ops run in call order and Read (a synchronous copy) waits
-// for them. An op does not wait for the GPU: its small host arrays
-// (tokens, positions, page tables) and Write's values go up through
-// pinned memory with asynchronous copies on the same stream (stage), so a
-// forward pass queues its kernels back to back and the host waits once,
-// in Read. Methods lock the calling goroutine to its OS thread while they
-// run, since the driver keeps the current context per thread. Not safe
-// for concurrent use.
+// pages in its memory, every op a kernel launched on a stream of its own
+// (one stream can be recorded as a CUDA graph, the default stream cannot:
+// see Graph), so ops run in call order, and Read waits for them. An op
+// does not wait for the GPU: its small host arrays (tokens, positions,
+// page tables) and Write's values go up through pinned memory with
+// asynchronous copies on the same stream (copyIn), as do uploads and
+// zeroed allocations, so a forward pass queues its kernels back to back
+// and the host waits once, in Read. Methods lock the calling goroutine
+// to its OS thread while they run, since the driver keeps the current
+// context per thread. Not safe for concurrent use.
 type Device struct {
 	drv    *driver
 	dev    int32
 	ctx    uintptr
+	stream uintptr // every op's kernels and copies, in call order
 	mod    uintptr
 	name   string
 	fn     map[string]uintptr
@@ -51,8 +53,23 @@ type Device struct {
 	stageHost                       unsafe.Pointer
 	stageDev                        uint64
 	stageBytes, stageUsed, stageMin uint64
-	// work is device memory for attention scores, grown as needed.
-	work, workBytes uint64
+	// work is device memory for attention scores, grown as needed from
+	// workMin bytes (tests shrink it).
+	work, workBytes, workMin uint64
+
+	// CUDA graphs (graph.go): the recordings by key; rec, the one being
+	// recorded or replayed while Graph's fn runs (nil otherwise: ops
+	// launch directly); the argument area the recordings' host arrays
+	// are sent to, argBytes at argDev; the sizes a recording found the
+	// argument and work areas too small for; argMin, the argument area's
+	// first size (tests shrink it).
+	graphs           map[string]*graph
+	rec              *graph
+	argDev, argBytes uint64
+	argMin           uint64
+	needArgs         int
+	needWork         uint64
+	stats            GraphStats
 }
 
 // Staging sizes: the area starts at defaultStageBytes (a decode step of
@@ -83,7 +100,8 @@ func Open(ordinal int) (*Device, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes}
+	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes,
+		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes}
 	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
 		return nil, err
 	}
@@ -101,10 +119,33 @@ func Open(ordinal int) (*Device, error) {
 	if err := drv.check("cuCtxSetCurrent", drv.cuCtxSetCurrent(d.ctx)); err != nil {
 		return nil, err
 	}
-	image := append([]byte(ptx), 0) // the driver reads a NUL-terminated PTX string
-	if err := drv.check("cuModuleLoadData", drv.cuModuleLoadData(&d.mod, unsafe.Pointer(&image[0]))); err != nil {
+	// Every copy, fill and kernel goes on this one stream, non-blocking
+	// (CU_STREAM_NON_BLOCKING): the default stream, used only by Read's
+	// copy after everything has drained, neither waits for it nor makes
+	// it wait.
+	if err := drv.check("cuStreamCreate", drv.cuStreamCreate(&d.stream, 1)); err != nil {
 		drv.cuDevicePrimaryCtxRelease(d.dev)
 		return nil, err
+	}
+	image := append([]byte(ptx), 0) // the driver reads a NUL-terminated PTX string
+	if err := drv.check("cuModuleLoadData", drv.cuModuleLoadData(&d.mod, unsafe.Pointer(&image[0]))); err != nil {
+		drv.cuStreamDestroy(d.stream)
+		drv.cuDevicePrimaryCtxRelease(d.dev)
+		return nil, err
+	}
+	// Every kernel is looked up now, not at its first launch: a driver
+	// that loads kernels lazily would otherwise load one inside a graph
+	// recording, where waiting for the GPU is not allowed.
+	for _, name := range entries(ptx) {
+		var f uintptr
+		cname := append([]byte(name), 0)
+		if err := drv.check("cuModuleGetFunction "+name, drv.cuModuleGetFunction(&f, d.mod, &cname[0])); err != nil {
+			drv.cuModuleUnload(d.mod)
+			drv.cuStreamDestroy(d.stream)
+			drv.cuDevicePrimaryCtxRelease(d.dev)
+			return nil, err
+		}
+		d.fn[name] = f
 	}
 	for i := range d.args.params {
 		d.args.params[i] = unsafe.Pointer(&d.args.slots[i])
@@ -115,12 +156,29 @@ func Open(ordinal int) (*Device, error) {
 
 func (d *Device) Name() string { return d.name }
 
+// entries returns the names of the kernels (.entry directives) in p.
+func entries(p string) []string {
+	var names []string
+	for _, line := range strings.Split(p, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), ".visible .entry ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '('); i > 0 {
+			names = append(names, rest[:i])
+		}
+	}
+	return names
+}
+
 // bind makes d's context current on this goroutine's thread until the
-// returned func runs.
+// returned func runs. Inside Graph it is already, on a locked thread.
 func (d *Device) bind() func() {
 	runtime.LockOSThread()
-	if err := d.drv.check("cuCtxSetCurrent", d.drv.cuCtxSetCurrent(d.ctx)); err != nil {
-		panic(err)
+	if d.rec == nil {
+		if err := d.drv.check("cuCtxSetCurrent", d.drv.cuCtxSetCurrent(d.ctx)); err != nil {
+			panic(err)
+		}
 	}
 	return runtime.UnlockOSThread
 }
@@ -133,9 +191,12 @@ func (d *Device) must(what string, r int32) {
 	}
 }
 
-// Close frees every allocation and the module, and releases the context.
+// Close frees every allocation, graph, the stream and the module, and
+// releases the context.
 func (d *Device) Close() error {
 	defer d.bind()()
+	d.drain()
+	d.destroyGraphs()
 	for p := range d.allocs {
 		d.drv.cuMemFree(p)
 	}
@@ -145,18 +206,22 @@ func (d *Device) Close() error {
 		d.stageHost = nil
 	}
 	d.drv.cuModuleUnload(d.mod)
+	d.drv.cuStreamDestroy(d.stream)
 	d.pinner.Unpin()
 	return d.drv.check("cuDevicePrimaryCtxRelease", d.drv.cuDevicePrimaryCtxRelease(d.dev))
 }
 
 // alloc returns n zeroed bytes of device memory.
 func (d *Device) alloc(n int) (uint64, error) {
+	if d.rec != nil {
+		panic("cuda: Alloc, Upload or NewKVPool inside Graph")
+	}
 	var p uint64
 	if err := d.drv.check(fmt.Sprintf("cuMemAlloc %d bytes", n), d.drv.cuMemAlloc(&p, uint64(max(n, 1)))); err != nil {
 		return 0, err
 	}
 	d.allocs[p] = true
-	return p, d.drv.check("cuMemsetD8", d.drv.cuMemsetD8(p, 0, uint64(max(n, 1))))
+	return p, d.drv.check("cuMemsetD8Async", d.drv.cuMemsetD8Async(p, 0, uint64(max(n, 1)), d.stream))
 }
 
 // buffer is a Buffer: n float32s at ptr.
@@ -206,7 +271,9 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 		return nil, err
 	}
 	if len(data) > 0 {
-		if err := d.drv.check("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(p, unsafe.Pointer(&data[0]), uint64(len(data)))); err != nil {
+		// From pageable memory the driver copies data out before it
+		// returns; the copy to p is in stream order.
+		if err := d.drv.check("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(p, unsafe.Pointer(&data[0]), uint64(len(data)), d.stream)); err != nil {
 			return nil, err
 		}
 	}
@@ -232,10 +299,11 @@ func (d *Device) Write(b metalkit.Buffer, off int, src []float32) {
 	}
 	defer d.bind()()
 	n := 4 * len(src)
-	if n > stageWriteMax {
-		// From pageable memory the driver waits for the stream to drain
-		// first, so the copy is still in call order.
-		d.must("cuMemcpyHtoD", d.drv.cuMemcpyHtoD(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), uint64(n)))
+	if n > stageWriteMax && d.rec == nil {
+		// From pageable memory the driver copies src out before it
+		// returns (in a pinned buffer of its own), and the copy to the
+		// device is in stream order.
+		d.must("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), uint64(n), d.stream))
 		return
 	}
 	d.copyIn(bb.ptr+uint64(4*off), unsafe.Pointer(&src[0]), n)
@@ -246,21 +314,26 @@ func (d *Device) Read(dst []float32, b metalkit.Buffer, off int) error {
 	if off < 0 || off+len(dst) > bb.n {
 		panic(fmt.Sprintf("cuda: Read [%d, %d) of %d", off, off+len(dst), bb.n))
 	}
+	if d.rec != nil {
+		panic("cuda: Read inside Graph")
+	}
 	defer d.bind()()
 	if len(dst) == 0 {
 		return d.drain()
 	}
-	// A synchronous copy on the default stream: it starts when every op
-	// before it has finished, so the GPU has drained when it returns.
-	if err := d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), bb.ptr+uint64(4*off), uint64(4*len(dst)))); err != nil {
+	// Every op before it has finished after drain; then a synchronous
+	// copy.
+	if err := d.drain(); err != nil {
 		return err
 	}
-	d.stageUsed = 0
-	return nil
+	return d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), bb.ptr+uint64(4*off), uint64(4*len(dst))))
 }
 
 // Sync waits for every op before it (benchmarks time with it).
 func (d *Device) Sync() error {
+	if d.rec != nil {
+		panic("cuda: Sync inside Graph")
+	}
 	defer d.bind()()
 	return d.drain()
 }
@@ -461,13 +534,16 @@ func (d *Device) upload32(v []int32) uint64 {
 // it and before every op after, so it returns without waiting for the GPU
 // and src may be reused at once.
 func (d *Device) copyIn(dst uint64, src unsafe.Pointer, n int) uint64 {
+	if d.rec != nil {
+		return d.stageRec(d.rec, dst, src, n)
+	}
 	off := d.reserve(n)
 	if dst == 0 {
 		dst = d.stageDev + off
 	}
 	host := unsafe.Add(d.stageHost, off)
 	copy(unsafe.Slice((*byte)(host), n), unsafe.Slice((*byte)(src), n))
-	d.must("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(dst, host, uint64(n), 0))
+	d.must("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(dst, host, uint64(n), d.stream))
 	return dst
 }
 
@@ -507,9 +583,19 @@ func (d *Device) reserve(n int) uint64 {
 // workspace returns device memory for n float32s, for one op's own use
 // (attention scores): ops run one after another on the stream, so each
 // may use all of it. Growing it waits for the queued ops, which may use
-// the old one.
+// the old one; inside Graph, where it may not wait, a recording or replay
+// that needs more is thrown away and Graph grows it before recording again.
 func (d *Device) workspace(n int) uint64 {
 	need := uint64(4 * max(n, 1))
+	if g := d.rec; g != nil {
+		if need > d.workBytes {
+			d.needWork = max(d.needWork, need)
+			if g.diff == "" {
+				g.diff = fmt.Sprintf("attention's work area (%d bytes) is too small", d.workBytes)
+			}
+		}
+		return d.work
+	}
 	if need > d.workBytes {
 		if err := d.drain(); err != nil {
 			panic(err)
@@ -518,7 +604,7 @@ func (d *Device) workspace(n int) uint64 {
 			d.drv.cuMemFree(d.work)
 			delete(d.allocs, d.work)
 		}
-		size := max(need, 2*d.workBytes, 1<<20)
+		size := max(need, 2*d.workBytes, d.workMin)
 		p, err := d.alloc(int(size))
 		if err != nil {
 			panic(err)
@@ -541,11 +627,9 @@ func grid(x, y int) dims { return dims{uint32(x), uint32(y)} }
 // launch runs kernel name on a grid of threads-thread blocks with args, in
 // kernels.cu's parameter order.
 func (d *Device) launch(name string, g dims, threads int, args ...any) {
-	f, ok := d.fn[name]
+	f, ok := d.fn[name] // every kernel, since Open
 	if !ok {
-		cname := append([]byte(name), 0)
-		d.must("cuModuleGetFunction "+name, d.drv.cuModuleGetFunction(&f, d.mod, &cname[0]))
-		d.fn[name] = f
+		panic("cuda: no kernel " + name)
 	}
 	for i, a := range args {
 		switch v := a.(type) {
@@ -561,7 +645,13 @@ func (d *Device) launch(name string, g dims, threads int, args ...any) {
 			panic(fmt.Sprintf("cuda: %s argument %d: %T", name, i, a))
 		}
 	}
-	d.must("cuLaunchKernel "+name, d.drv.cuLaunchKernel(f, g.x, g.y, 1, uint32(threads), 1, 1, 0, 0, unsafe.Pointer(&d.args.params[0]), nil))
+	if r := d.rec; r != nil {
+		o := op{fn: f, g: g, threads: threads, nargs: len(args)}
+		copy(o.args[:], d.args.slots[:len(args)])
+		d.launchRec(r, o, f, name)
+		return
+	}
+	d.must("cuLaunchKernel "+name, d.drv.cuLaunchKernel(f, g.x, g.y, 1, uint32(threads), 1, 1, 0, d.stream, unsafe.Pointer(&d.args.params[0]), nil))
 }
 
 // bindLaunch is launch with the context bound, for callers outside the

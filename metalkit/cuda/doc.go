@@ -27,13 +27,26 @@
 //
 // # Ordering
 //
-// Every op is a kernel on the context's default stream, so ops run in call
+// Every op is a kernel on a stream the device creates, so ops run in call
 // order. None waits for the GPU: an op's small host array (tokens,
 // positions, KV slots, page tables) and a Write of up to 1 MiB go up
 // through a pinned staging area with asynchronous copies on the same
 // stream (Device.copyIn), whose bytes are reused only after the GPU has
 // drained. The host waits in Read (and Sync), so a forward pass queues its
 // kernels back to back and waits once, for its logits.
+//
+// # Graphs
+//
+// Device.Graph (metalkit.GraphDevice) records a run of ops as a CUDA graph
+// (stream capture) and launches it as one, so a decode step costs one
+// launch instead of ~180 (graph.go). The ops' host arrays go to fixed
+// places of an argument area whose image is sent in one copy before each
+// launch; kernels read every changing length from there. A replay runs
+// the caller's ops again only to collect their arrays, checking each
+// launch against the recording (kernel, grid, every parameter), and
+// records anew when they differ, so a replay never runs other kernels
+// than the ops ask for. Where the driver has no graphs or recording
+// fails, the ops run directly (logged once per key).
 //
 // # Tests
 //

@@ -33,6 +33,21 @@ type driver struct {
 	cuMemFreeHost             func(p unsafe.Pointer) int32
 	cuLaunchKernel            func(f uintptr, gx, gy, gz, bx, by, bz, shared uint32, stream uintptr, params, extra unsafe.Pointer) int32
 	cuGetErrorString          func(err int32, s **byte) int32
+	cuStreamCreate            func(s *uintptr, flags uint32) int32
+	cuStreamDestroy           func(s uintptr) int32
+	cuMemcpyDtoDAsync         func(dst, src uint64, n uint64, stream uintptr) int32
+	cuMemsetD8Async           func(p uint64, v uint8, n uint64, stream uintptr) int32
+
+	// CUDA graphs (a decode step as one launch; see graph.go), bound when
+	// the driver has them (CUDA 11.4 and later): graphs is false
+	// otherwise, and Device.Graph runs its ops directly.
+	graphs                      bool
+	cuStreamBeginCapture        func(s uintptr, mode int32) int32
+	cuStreamEndCapture          func(s uintptr, g *uintptr) int32
+	cuGraphInstantiateWithFlags func(exec *uintptr, g uintptr, flags uint64) int32
+	cuGraphLaunch               func(exec uintptr, s uintptr) int32
+	cuGraphExecDestroy          func(exec uintptr) int32
+	cuGraphDestroy              func(g uintptr) int32
 }
 
 // libNames are where the driver library is looked for, in order.
@@ -76,10 +91,33 @@ func loadDriver() (*driver, error) {
 		{&d.cuMemFreeHost, "cuMemFreeHost"},
 		{&d.cuLaunchKernel, "cuLaunchKernel"},
 		{&d.cuGetErrorString, "cuGetErrorString"},
+		{&d.cuStreamCreate, "cuStreamCreate"},
+		{&d.cuStreamDestroy, "cuStreamDestroy_v2"},
+		{&d.cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"},
+		{&d.cuMemsetD8Async, "cuMemsetD8Async"},
 	} {
 		sym, err := purego.Dlsym(lib, f.name)
 		if err != nil {
 			return nil, fmt.Errorf("cuda: driver has no %s: %w", f.name, err)
+		}
+		purego.RegisterFunc(f.fn, sym)
+	}
+	d.graphs = true
+	for _, f := range []struct {
+		fn   any
+		name string
+	}{
+		{&d.cuStreamBeginCapture, "cuStreamBeginCapture_v2"},
+		{&d.cuStreamEndCapture, "cuStreamEndCapture"},
+		{&d.cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags"},
+		{&d.cuGraphLaunch, "cuGraphLaunch"},
+		{&d.cuGraphExecDestroy, "cuGraphExecDestroy"},
+		{&d.cuGraphDestroy, "cuGraphDestroy"},
+	} {
+		sym, err := purego.Dlsym(lib, f.name)
+		if err != nil {
+			d.graphs = false
+			break
 		}
 		purego.RegisterFunc(f.fn, sym)
 	}

@@ -29,6 +29,18 @@ type driver struct {
 	cuDeviceGetName           func(name *byte, n int32, dev int32) int32
 	cuDevicePrimaryCtxRetain  func(ctx *uintptr, dev int32) int32
 	cuModuleLoadData          func(mod *uintptr, image unsafe.Pointer) int32
+	cuStreamCreate            func(s *uintptr, flags uint32) int32
+	cuStreamDestroy           func(s uintptr) int32
+	cuMemcpyDtoDAsync         func(dst, src uint64, n uint64, stream uintptr) int32
+	cuMemsetD8Async           func(p uint64, v uint8, n uint64, stream uintptr) int32
+
+	graphs                      bool
+	cuStreamBeginCapture        func(s uintptr, mode int32) int32
+	cuStreamEndCapture          func(s uintptr, g *uintptr) int32
+	cuGraphInstantiateWithFlags func(exec *uintptr, g uintptr, flags uint64) int32
+	cuGraphLaunch               func(exec uintptr, s uintptr) int32
+	cuGraphExecDestroy          func(exec uintptr) int32
+	cuGraphDestroy              func(g uintptr) int32
 }
 
 func loadDriver() (*driver, error) {
