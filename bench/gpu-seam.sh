@@ -47,7 +47,7 @@ run)
 	taskset -c 4-15 "$w/synth1b" "$w" >"$out/synth.txt" 2>&1 &
 	spid=$!
 	# Every op test in its own process (a kernel fault poisons the context).
-	for t in TestEntries TestGraph TestMatMul TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps; do
+	for t in TestEntries TestGraph TestAddRMSNorm TestMatMul TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps; do
 		(cd metalkit/cuda && REDDWARF_GPU=1 timeout 60 taskset -c 0-3 "$w/cuda.test" -test.v -test.count=1 -test.run "^$t\$") >>"$out/tests.txt" 2>&1
 		echo "$t rc=$?" >>"$out/tests.txt"
 	done

@@ -101,6 +101,12 @@ func (d *CPUDevice) Add(out, a, b Buffer, n int) {
 	Add(cpuBuf(out)[:n], cpuBuf(a)[:n], cpuBuf(b)[:n])
 }
 
+// AddRMSNorm is the two ops: on the CPU they are one pass each anyway.
+func (d *CPUDevice) AddRMSNorm(out, x, r, w Buffer, rows, n int, eps float32) {
+	d.Add(x, x, r, rows*n)
+	d.RMSNorm(out, x, w, rows, n, eps)
+}
+
 func (d *CPUDevice) SwiGLU(out, gate, up Buffer, n int) {
 	SwiGLU(cpuBuf(out)[:n], cpuBuf(gate)[:n], cpuBuf(up)[:n])
 }

@@ -49,6 +49,10 @@ type Device interface {
 	Softmax(x Buffer, rows, n int)
 	// Add: out[i] = a[i] + b[i] for i < n (residuals); out may be a.
 	Add(out, a, b Buffer, n int)
+	// AddRMSNorm is Add(x, x, r, rows·n) then RMSNorm(out, x, w, rows,
+	// n, eps), the same values, as one op where a device can (a residual
+	// followed by the next block's norm, twice a layer). out may be r.
+	AddRMSNorm(out, x, r, w Buffer, rows, n int, eps float32)
 	// SwiGLU: out[i] = silu(gate[i])·up[i] for i < n; out may be gate.
 	SwiGLU(out, gate, up Buffer, n int)
 

@@ -464,3 +464,34 @@ func TestQueuedOps(t *testing.T) {
 		t.Errorf("the staging area is %d bytes: the test did not outgrow it", d.stageBytes)
 	}
 }
+
+// TestAddRMSNorm: the fused op gives the bits of Add then RMSNorm on the
+// GPU (the same sums in the same order), x included, with out aliasing r
+// as infer's residuals do; and is within RMSNorm's tolerance of the CPU
+// device's.
+func TestAddRMSNorm(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(12))
+	rows, n := 3, 333
+	x, r, w := randVec(rng, rows*n, 3), randVec(rng, rows*n, 2), randVec(rng, n, 1)
+	// Fused on both devices, out = r.
+	var fx, fo [2][]float32
+	for i, dev := range []metalkit.Device{d, cpu} {
+		xb, rb, wb := put(t, dev, x), put(t, dev, r), put(t, dev, w)
+		dev.AddRMSNorm(rb, xb, rb, wb, rows, n, 1e-5)
+		fx[i], fo[i] = get(t, dev, xb, rows*n), get(t, dev, rb, rows*n)
+	}
+	// The two ops on the GPU.
+	xb, rb, wb := put(t, d, x), put(t, d, r), put(t, d, w)
+	d.Add(xb, xb, rb, rows*n)
+	d.RMSNorm(rb, xb, wb, rows, n, 1e-5)
+	sx, so := get(t, d, xb, rows*n), get(t, d, rb, rows*n)
+	for i := range sx {
+		if math.Float32bits(sx[i]) != math.Float32bits(fx[0][i]) || math.Float32bits(so[i]) != math.Float32bits(fo[0][i]) {
+			t.Fatalf("value %d: AddRMSNorm gives x %v out %v, Add then RMSNorm x %v out %v", i, fx[0][i], fo[0][i], sx[i], so[i])
+		}
+	}
+	near(t, "AddRMSNorm x", fx[0], fx[1], 0, 0)
+	near(t, "AddRMSNorm out", fo[0], fo[1], 2*float64(n)*u, 1e-30)
+}

@@ -69,7 +69,7 @@ type Device struct {
 	argMin           uint64
 	needArgs         int
 	needWork         uint64
-	stats            GraphStats
+	stats            map[string]*GraphStats
 }
 
 // Staging sizes: the area starts at defaultStageBytes (a decode step of
@@ -101,7 +101,8 @@ func Open(ordinal int) (*Device, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes,
-		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes}
+		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes,
+		stats: map[string]*GraphStats{}}
 	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
 		return nil, err
 	}
@@ -397,6 +398,19 @@ func (d *Device) RMSNorm(out, x, w metalkit.Buffer, rows, n int, eps float32) {
 	}
 	defer d.bind()()
 	d.launch("rmsnorm", grid(rows, 1), 256, o, xp, wp, i32(n), f32(eps))
+}
+
+// AddRMSNorm is one kernel: each block adds its row's residual, keeping
+// the sum in registers for the norm's sum of squares (the values and the
+// order of summation of add and rmsnorm, so the same bits).
+func (d *Device) AddRMSNorm(out, x, r, w metalkit.Buffer, rows, n int, eps float32) {
+	o, xp := buf(out, rows*n, "AddRMSNorm out"), buf(x, rows*n, "AddRMSNorm x")
+	rp, wp := buf(r, rows*n, "AddRMSNorm r"), buf(w, n, "AddRMSNorm w")
+	if rows == 0 {
+		return
+	}
+	defer d.bind()()
+	d.launch("add_rmsnorm", grid(rows, 1), 256, o, xp, rp, wp, i32(n), f32(eps))
 }
 
 func (d *Device) Softmax(x metalkit.Buffer, rows, n int) {

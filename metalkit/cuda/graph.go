@@ -29,15 +29,21 @@ import (
 // array against the room recorded for it. Any difference records fn
 // anew, so a replay launches exactly the kernels the ops would have.
 
-// GraphStats counts what Device.Graph did.
+// GraphStats counts what Device.Graph did with one key.
 type GraphStats struct {
 	Records int // calls that recorded fn as a new graph (and launched it)
 	Replays int // calls that launched a recorded graph
 	Direct  int // calls whose ops ran directly: no graph support, or recording failed
 }
 
-// GraphStats says how often Graph recorded, replayed and ran directly.
-func (d *Device) GraphStats() GraphStats { return d.stats }
+// GraphStats says how often Graph recorded, replayed and ran directly
+// with key.
+func (d *Device) GraphStats(key string) GraphStats {
+	if s := d.stats[key]; s != nil {
+		return *s
+	}
+	return GraphStats{}
+}
 
 // CUstreamCaptureMode: only this thread's calls are checked for ones that
 // would break the recording (Graph keeps its goroutine on one thread).
@@ -88,15 +94,20 @@ func (d *Device) Graph(key string, fn func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	d.must("cuCtxSetCurrent", d.drv.cuCtxSetCurrent(d.ctx))
+	stats := d.stats[key]
+	if stats == nil {
+		stats = &GraphStats{}
+		d.stats[key] = stats
+	}
 	g := d.graphs[key]
 	switch {
 	case g != nil && g.direct:
-		d.stats.Direct++
+		stats.Direct++
 		fn()
 		return
 	case g != nil:
 		if d.replay(g, fn) {
-			d.stats.Replays++
+			stats.Replays++
 			return
 		}
 		d.drv.cuGraphExecDestroy(g.exec) // freed once a launch in flight ends
@@ -106,12 +117,12 @@ func (d *Device) Graph(key string, fn func()) {
 	if err != nil {
 		log.Printf("cuda: %s: graph %q not recorded (%v): its ops run one by one", d.name, key, err)
 		d.graphs[key] = &graph{direct: true}
-		d.stats.Direct++
+		stats.Direct++
 		fn()
 		return
 	}
 	d.graphs[key] = g
-	d.stats.Records++
+	stats.Records++
 	d.launchGraph(g)
 }
 

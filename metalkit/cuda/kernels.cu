@@ -427,6 +427,26 @@ extern "C" __global__ void rmsnorm(float *out, const float *x, const float *w, i
 	for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
 }
 
+// add_rmsnorm: one block per row: x += r (a residual), then out as rmsnorm
+// computes it from x, with the same sums in the same order (so the bits of
+// add then rmsnorm). out may be r: each thread reads its r[i] before the
+// barrier in block_sum and writes out[i] after it.
+extern "C" __global__ void add_rmsnorm(float *out, float *x, const float *r, const float *w, int n, float eps) {
+	__shared__ float sh[32];
+	float *xr = x + (long long)blockIdx.x * n;
+	const float *rr = r + (long long)blockIdx.x * n;
+	float *o = out + (long long)blockIdx.x * n;
+	float s = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x) {
+		float v = xr[i] + rr[i];
+		xr[i] = v;
+		s += v * v;
+	}
+	s = block_sum(s, sh);
+	float inv = (float)(1.0 / sqrt((double)(s / (float)n + eps)));
+	for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
+}
+
 // softmax: one block per row of n values, in place.
 extern "C" __global__ void softmax(float *x, int n) {
 	__shared__ float sh[32];
