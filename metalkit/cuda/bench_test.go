@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"os"
 	"runtime"
@@ -16,7 +17,9 @@ import (
 // shapes of a 1B llama (2048 wide, FFN 8192) in Q8_0 and Q4_K: decode (one
 // column), 8 columns (8 sessions decoding together) and 512 (prefill),
 // each as GB/s of weights read (a weight byte is read once per 8 columns)
-// beside the measured read bandwidth, the roofline. It writes JSON to the
+// beside the measured read bandwidth, the roofline; and the GPU's time for
+// each op of that llama's decode step, 64 of one op recorded as one CUDA
+// graph (launch costs excluded). It writes JSON to the
 // file REDDWARF_GPU_BENCH names and runs only then (gpu-test.sh sets it):
 // it is a measurement, not a check.
 func TestBandwidth(t *testing.T) {
@@ -90,7 +93,52 @@ func TestBandwidth(t *testing.T) {
 	results = append(results, result{Name: "op_rope_1", Bytes: 2 * 4 * 2048, Seconds: sec})
 	t.Logf("RoPE of one position (2,048 values) back to back: %.2f µs an op", sec*1e6)
 
+	// The GPU's time for each op of a 1B llama's decode step: 64 of one
+	// op recorded as one graph and replayed (timeit drains every 8), so
+	// the host's launches are out of the time.
 	rng := rand.New(rand.NewSource(5))
+	inGraph := func(name string, op func()) {
+		sec := timeit(func() {
+			d.Graph("bench "+name, func() {
+				for range 64 {
+					op()
+				}
+			})
+		})
+		results = append(results, result{Name: "graph_op_" + name, Seconds: sec / 64})
+		t.Logf("%s, 64 in a graph: %.2f µs an op on the GPU", name, sec/64*1e6)
+	}
+	g1, _ := d.Alloc(8192)
+	g2, _ := d.Alloc(8192)
+	inGraph("rmsnorm_2048", func() { d.RMSNorm(a3, a1, a2, 1, 2048, 1e-5) })
+	inGraph("add_rmsnorm_2048", func() { d.AddRMSNorm(a3, a1, a2, a2, 1, 2048, 1e-5) })
+	inGraph("add_2048", func() { d.Add(a3, a1, a2, 2048) })
+	inGraph("swiglu_8192", func() { d.SwiGLU(g1, g1, g2, 8192) })
+	inGraph("rope_1x32x64", func() { d.Rope(a1, pos, metalkit.Rope{Heads: 32, HeadDim: 64, Dim: 64, Base: 500000, Scale: 1}) })
+	kvShape := metalkit.KVShape{Layers: 1, Heads: 8, HeadDim: 64, PageTokens: 16}
+	pool, err := d.NewKVPool(kvShape, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inGraph("put_kv_1x8x64", func() { d.PutKV(pool, 0, []int32{5}, a1, a2) })
+	for _, n := range []int{128, 1024} {
+		row := metalkit.AttnRow{N: n}
+		for p := 0; p*16 < n; p++ {
+			row.Pages = append(row.Pages, int32(p))
+		}
+		inGraph(fmt.Sprintf("attention_1x32x64_n%d", n), func() { d.Attention(a3, a1, pool, 0, 32, []metalkit.AttnRow{row}) })
+	}
+	for _, sh := range [][2]int{{2048, 2048}, {512, 2048}, {8192, 2048}, {2048, 8192}} {
+		m := quantMatrix(t, metalkit.Q8_0, sh[0], sh[1], randVec(rng, sh[0]*sh[1], 1))
+		gw, err := d.Upload(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := d.Alloc(sh[1])
+		out, _ := d.Alloc(sh[0])
+		inGraph(fmt.Sprintf("matvec_q8_0_%dx%d", sh[0], sh[1]), func() { d.MatMul(out, gw, x, 1) })
+	}
+
 	for _, typ := range []metalkit.DType{metalkit.Q8_0, metalkit.Q4_K} {
 		for _, sh := range [][2]int{{8192, 2048}, {2048, 8192}} {
 			rows, cols := sh[0], sh[1]
