@@ -38,6 +38,7 @@ run)
 	mkdir -p "$w"
 	for f in cuda.test infer.test synth1b; do xz -dc "$here/$f.xz" >"$w/$f" && chmod +x "$w/$f"; done
 	(
+		echo "start $(date -u +%T)"
 		echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
 		uptime
 		nvidia-smi --query-gpu=name,driver_version --format=csv
@@ -47,27 +48,27 @@ run)
 	taskset -c 4-15 "$w/synth1b" "$w" >"$out/synth.txt" 2>&1 &
 	spid=$!
 	# Every op test in its own process (a kernel fault poisons the context).
-	for t in TestEntries TestGraph TestAddRMSNorm TestMatMul TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps; do
-		(cd metalkit/cuda && REDDWARF_GPU=1 timeout 60 taskset -c 0-3 "$w/cuda.test" -test.v -test.count=1 -test.run "^$t\$") >>"$out/tests.txt" 2>&1
-		echo "$t rc=$?" >>"$out/tests.txt"
+	for t in TestEntries TestGraph TestAddRMSNorm TestQueuedOps TestAttention TestFloatOps TestEmbed TestUploadRefuses TestCPUMatMulBound TestMatMul; do
+		(cd metalkit/cuda && REDDWARF_GPU=1 timeout 45 taskset -c 0-3 "$w/cuda.test" -test.v -test.count=1 -test.run "^$t\$") >>"$out/tests.txt" 2>&1
+		echo "$t rc=$? at $(date -u +%T)" >>"$out/tests.txt"
 	done
 	wait $spid
-	echo "synth rc=$?" >>"$out/synth.txt"
-	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 90 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
-	echo "bandwidth rc=$?" >>"$out/bandwidth.txt"
-	(cd infer && REDDWARF_GPU=1 timeout 90 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
-	echo "stories rc=$?" >>"$out/stories.txt"
+	echo "synth rc=$? at $(date -u +%T)" >>"$out/synth.txt"
 	for q in q8_0 q4_k; do
 		(cd infer && METALKIT_BACKEND=avx2 REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
-		echo "llama $q rc=$?" >>"$out/device-llama-$q.txt"
+		echo "llama $q rc=$? at $(date -u +%T)" >>"$out/device-llama-$q.txt"
 	done
-	uptime >>"$out/host.txt"
+	(cd infer && REDDWARF_GPU=1 timeout 60 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
+	echo "stories rc=$? at $(date -u +%T)" >>"$out/stories.txt"
+	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 60 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
+	echo "bandwidth rc=$? at $(date -u +%T)" >>"$out/bandwidth.txt"
+	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
 	cat "$out/host.txt"
 	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -70
-	grep -h -E 'GB/s|µs' "$out/bandwidth.txt" | head -20
+	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | head -40
 	;;
 *)
-	sed -n '2,14p' "$0"
+	sed -n '2,/^set /p' "$0" | sed '$d'
 	exit 2
 	;;
 esac
