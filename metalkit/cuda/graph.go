@@ -235,12 +235,12 @@ func (d *Device) growForGraph() error {
 	if err := d.drain(); err != nil {
 		return err
 	}
+	size := max(need, 2*d.argBytes)
 	if d.argDev != 0 {
 		d.drv.cuMemFree(d.argDev)
 		delete(d.allocs, d.argDev)
 		d.argDev, d.argBytes = 0, 0
 	}
-	size := max(need, 2*d.argBytes)
 	p, err := d.alloc(int(size))
 	if err != nil {
 		return err
