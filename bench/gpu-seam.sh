@@ -60,7 +60,7 @@ run)
 	done
 	(cd infer && REDDWARF_GPU=1 timeout 60 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
 	echo "stories rc=$? at $(date -u +%T)" >>"$out/stories.txt"
-	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 60 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
+	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 75 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
 	echo "bandwidth rc=$? at $(date -u +%T)" >>"$out/bandwidth.txt"
 	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
 	cat "$out/host.txt"
