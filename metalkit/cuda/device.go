@@ -100,9 +100,7 @@ func Open(ordinal int) (*Device, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes,
-		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes,
-		stats: map[string]*GraphStats{}}
+	d := newDevice(drv)
 	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
 		return nil, err
 	}
@@ -148,11 +146,20 @@ func Open(ordinal int) (*Device, error) {
 		}
 		d.fn[name] = f
 	}
+	d.pinner.Pin(d.args)
+	return d, nil
+}
+
+// newDevice returns a Device on drv with its tables made and nothing
+// asked of the driver; Open fills in the rest (context, stream, module,
+// kernels) and pins args.
+func newDevice(drv *driver) *Device {
+	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes,
+		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes, stats: map[string]*GraphStats{}}
 	for i := range d.args.params {
 		d.args.params[i] = unsafe.Pointer(&d.args.slots[i])
 	}
-	d.pinner.Pin(d.args)
-	return d, nil
+	return d
 }
 
 func (d *Device) Name() string { return d.name }

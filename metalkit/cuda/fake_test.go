@@ -1,0 +1,353 @@
+//go:build linux
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"reddwarf/metalkit"
+)
+
+// A driver without a GPU, for the device's bookkeeping where no GPU is:
+// what Graph records, which host arrays reach which addresses, when a
+// replay is refused. Device memory is Go memory at made-up addresses;
+// copies happen when the stream would run them (at once, or when a
+// recorded graph is launched); a kernel "runs" by noting what it would
+// read: its grid, its parameters, and for the ops' host arrays (tokens,
+// positions, RoPE factors, KV slots, attention's rows and page tables)
+// their contents at that moment. The GPU tests (TestGraph) check the
+// arithmetic; these check that a replay hands every kernel the arrays the
+// direct ops would have.
+type fakeGPU struct {
+	t          *testing.T
+	mem        map[uint64][]byte // allocations by address
+	next       uint64
+	host       [][]byte // pinned host memory handed out, kept alive
+	fns        map[uintptr]string
+	nparams    map[string]int
+	capturing  bool
+	recording  []fakeAction
+	graphs     map[uintptr][]fakeAction
+	handles    uintptr
+	seen       []string // what each kernel read, in the order it ran
+	launches   int      // cuLaunchKernel calls outside a recording
+	graphRuns  int      // cuGraphLaunch calls
+	failInst   bool     // cuGraphInstantiateWithFlags fails
+	copyWhileC int      // host-to-device copies issued while recording (none should be)
+}
+
+// fakeAction is a recorded kernel launch (kernel != "") or device copy.
+type fakeAction struct {
+	kernel      string
+	g           dims
+	params      []uint64
+	dst, src, n uint64
+}
+
+func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
+	f := &fakeGPU{t: t, mem: map[uint64][]byte{}, next: 1 << 32, fns: map[uintptr]string{}, nparams: map[string]int{},
+		graphs: map[uintptr][]fakeAction{}}
+	drv := &driver{graphs: true}
+	ok := func() int32 { return 0 }
+	drv.cuCtxSetCurrent = func(uintptr) int32 { return ok() }
+	drv.cuCtxSynchronize = ok
+	drv.cuModuleUnload = func(uintptr) int32 { return 0 }
+	drv.cuStreamDestroy = func(uintptr) int32 { return 0 }
+	drv.cuDevicePrimaryCtxRelease = func(int32) int32 { return 0 }
+	drv.cuGetErrorString = func(err int32, s **byte) int32 {
+		msg := append([]byte("fake failure"), 0)
+		*s = &msg[0]
+		return 0
+	}
+	drv.cuMemAlloc = func(p *uint64, n uint64) int32 {
+		*p = f.next
+		f.mem[f.next] = make([]byte, n)
+		f.next += (n + 4095) &^ 4095
+		return 0
+	}
+	drv.cuMemFree = func(p uint64) int32 {
+		delete(f.mem, p)
+		return 0
+	}
+	drv.cuMemAllocHost = func(p *unsafe.Pointer, n uint64) int32 {
+		b := make([]byte, n)
+		f.host = append(f.host, b)
+		*p = unsafe.Pointer(&b[0])
+		return 0
+	}
+	drv.cuMemFreeHost = func(unsafe.Pointer) int32 { return 0 }
+	drv.cuMemsetD8Async = func(p uint64, v uint8, n uint64, _ uintptr) int32 {
+		clear(f.at(p, n))
+		return 0
+	}
+	drv.cuMemcpyHtoDAsync = func(dst uint64, src unsafe.Pointer, n uint64, _ uintptr) int32 {
+		if f.capturing {
+			f.copyWhileC++
+		}
+		copy(f.at(dst, n), unsafe.Slice((*byte)(src), n))
+		return 0
+	}
+	drv.cuMemcpyDtoH = func(dst unsafe.Pointer, src uint64, n uint64) int32 {
+		copy(unsafe.Slice((*byte)(dst), n), f.at(src, n))
+		return 0
+	}
+	drv.cuMemcpyDtoDAsync = func(dst, src, n uint64, _ uintptr) int32 {
+		f.do(fakeAction{dst: dst, src: src, n: n})
+		return 0
+	}
+	drv.cuLaunchKernel = func(fn uintptr, gx, gy, gz, bx, by, bz, shared uint32, _ uintptr, params, extra unsafe.Pointer) int32 {
+		name := f.fns[fn]
+		a := fakeAction{kernel: name, g: dims{gx, gy}}
+		ps := unsafe.Slice((*unsafe.Pointer)(params), f.nparams[name])
+		for _, p := range ps {
+			a.params = append(a.params, *(*uint64)(p))
+		}
+		if !f.capturing {
+			f.launches++
+		}
+		f.do(a)
+		return 0
+	}
+	drv.cuStreamBeginCapture = func(uintptr, int32) int32 {
+		f.capturing, f.recording = true, nil
+		return 0
+	}
+	drv.cuStreamEndCapture = func(_ uintptr, g *uintptr) int32 {
+		f.capturing = false
+		f.handles++
+		f.graphs[f.handles] = f.recording
+		*g = f.handles
+		return 0
+	}
+	drv.cuGraphInstantiateWithFlags = func(exec *uintptr, g uintptr, _ uint64) int32 {
+		if f.failInst {
+			return 999
+		}
+		f.handles++
+		f.graphs[f.handles] = slices.Clone(f.graphs[g])
+		*exec = f.handles
+		return 0
+	}
+	drv.cuGraphLaunch = func(exec uintptr, _ uintptr) int32 {
+		f.graphRuns++
+		for _, a := range f.graphs[exec] {
+			f.run(a)
+		}
+		return 0
+	}
+	drv.cuGraphExecDestroy = func(g uintptr) int32 {
+		delete(f.graphs, g)
+		return 0
+	}
+	drv.cuGraphDestroy = drv.cuGraphExecDestroy
+
+	d := newDevice(drv)
+	d.pinner.Pin(d.args)
+	t.Cleanup(d.pinner.Unpin)
+	d.name, d.stream = "fake", 1
+	for i, name := range entries(ptx) {
+		d.fn[name] = uintptr(i + 1)
+		f.fns[uintptr(i+1)] = name
+		f.nparams[name] = strings.Count(ptx, " "+name+"_param_")
+	}
+	return d, f
+}
+
+// at returns the n bytes of device memory at p.
+func (f *fakeGPU) at(p, n uint64) []byte {
+	for base, b := range f.mem {
+		if p >= base && p+n <= base+uint64(len(b)) {
+			return b[p-base : p-base+n]
+		}
+	}
+	f.t.Fatalf("fake GPU: %d bytes at %#x are not allocated", n, p)
+	return nil
+}
+
+func (f *fakeGPU) i32s(p uint64, n int) []int32 {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(&f.at(p, uint64(4*n))[0])), n)
+}
+
+// do runs a, or records it while the stream is recording.
+func (f *fakeGPU) do(a fakeAction) {
+	if f.capturing {
+		f.recording = append(f.recording, a)
+		return
+	}
+	f.run(a)
+}
+
+// run copies, or notes what a kernel reads: its parameters, with those
+// that point at an op's host array replaced by the array.
+func (f *fakeGPU) run(a fakeAction) {
+	if a.kernel == "" {
+		copy(f.at(a.dst, a.n), f.at(a.src, a.n))
+		return
+	}
+	p := slices.Clone(a.params)
+	var arrays []string
+	array := func(i int, v any) {
+		p[i] = 0
+		arrays = append(arrays, fmt.Sprint(v))
+	}
+	rows := int(a.g.x)
+	switch {
+	case strings.HasPrefix(a.kernel, "embed_"):
+		array(2, f.i32s(a.params[2], rows))
+	case a.kernel == "rope":
+		array(1, f.i32s(a.params[1], rows))
+		if a.params[2] != 0 {
+			array(2, f.i32s(a.params[2], int(int32(a.params[5]))/2))
+		}
+	case a.kernel == "put_kv":
+		array(3, f.i32s(a.params[3], rows))
+	case a.kernel == "attention":
+		meta := f.i32s(a.params[4], 4*rows)
+		pt := int(int32(a.params[10]))
+		var pages []int32
+		for r := range rows {
+			n := int(meta[4*r+2])
+			pages = append(pages, f.i32s(a.params[3]+uint64(4*meta[4*r]), (n+pt-1)/pt)...)
+		}
+		array(4, meta)
+		array(3, pages)
+	}
+	f.seen = append(f.seen, fmt.Sprintf("%s %v %v %v", a.kernel, a.g, p, arrays))
+}
+
+// TestGraphFake runs TestGraph's kind of step on the fake GPU: each step
+// directly, then through Graph on the same buffers, and requires every
+// kernel to read the same (parameters, host arrays) both ways; a replay
+// must launch no kernel itself, only the recorded graph, after one copy of
+// the step's arrays, and copy nothing from the host while recording. The
+// batch changes, page tables outgrow their room, and the argument and work
+// areas start too small, as in TestGraph. Then a driver whose graphs fail
+// to instantiate: the ops run directly, logged, with the same reads.
+func TestGraphFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	d.argMin, d.workMin = 256, 64
+	rng := rand.New(rand.NewSource(13))
+	const cols, vocab, pageTokens, heads = 64, 50, 4, 4
+	shape := metalkit.KVShape{Layers: 2, Heads: 2, HeadDim: cols / 2, PageTokens: pageTokens}
+	emb, err := d.Upload(quantMatrix(t, metalkit.Q8_0, vocab, cols, randVec(rng, vocab*cols, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wo, err := d.Upload(quantMatrix(t, metalkit.Q8_0, 48, 2*cols, randVec(rng, 48*2*cols, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bufs [5]metalkit.Buffer
+	for i := range bufs {
+		bufs[i] = put(t, d, make([]float32, 3*2*cols))
+	}
+	x, y, q, att, out := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+	pool, err := d.NewKVPool(shape, 160)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rope := metalkit.Rope{Heads: shape.Heads, HeadDim: shape.HeadDim, Dim: shape.HeadDim / 2, Base: 10000, Scale: 1,
+		Factors: []float32{1, 2, 3, 4, 5, 6, 7, 8}}
+	ops := func(tokens, pos []int32, add []float32, layer int) {
+		rows := len(tokens)
+		d.Embed(x, emb, tokens)
+		d.Write(y, 0, add)
+		d.Add(x, x, y, rows*cols)
+		d.Rope(x, pos, rope)
+		slots := make([]int32, rows)
+		var ar []metalkit.AttnRow
+		for r := range rows {
+			var table []int32
+			for p := 0; p*pageTokens <= int(pos[r]); p++ {
+				table = append(table, int32(r+3*p))
+			}
+			slots[r] = table[pos[r]/pageTokens]*pageTokens + pos[r]%pageTokens
+			ar = append(ar, metalkit.AttnRow{Pages: table, From: max(0, int(pos[r])-40), N: int(pos[r]) + 1})
+		}
+		d.PutKV(pool, layer, slots, x, x)
+		d.Attention(att, q, pool, layer, heads, ar)
+		d.AddRMSNorm(out, x, y, y, rows, cols, 1e-5)
+		d.MatMul(out, wo, att, rows)
+	}
+	step := func(stepNo int, fail bool) {
+		rows := 2
+		if stepNo >= 15 && stepNo < 25 {
+			rows = 3
+		}
+		tokens, pos := make([]int32, rows), make([]int32, rows)
+		for r := range rows {
+			tokens[r] = int32(rng.Intn(vocab))
+			pos[r] = int32(stepNo*3 + r)
+		}
+		add := randVec(rng, rows*cols, 1)
+		layer := stepNo % 2
+		key := fmt.Sprintf("step %d", layer)
+		launches, runs, copies := f.launches, f.graphRuns, f.copyWhileC
+		f.seen = nil
+		d.Graph(key, func() { ops(tokens, pos, add, layer) })
+		viaGraph := f.seen
+		graphLaunches, kernelLaunches := f.graphRuns-runs, f.launches-launches
+		f.seen = nil
+		ops(tokens, pos, add, layer)
+		direct := f.seen
+		if !slices.Equal(viaGraph, direct) {
+			t.Fatalf("step %d (%d rows): through Graph the kernels read\n%s\ndirectly\n%s", stepNo, rows, strings.Join(viaGraph, "\n"), strings.Join(direct, "\n"))
+		}
+		if f.copyWhileC != copies {
+			t.Errorf("step %d: %d host-to-device copies while recording", stepNo, f.copyWhileC-copies)
+		}
+		switch {
+		case fail && (graphLaunches != 0 || kernelLaunches != len(direct)):
+			t.Errorf("step %d: instantiation fails, yet %d graph launches and %d kernels launched of %d", stepNo, graphLaunches, kernelLaunches, len(direct))
+		case !fail && (graphLaunches != 1 || kernelLaunches != 0):
+			t.Errorf("step %d: %d graph launches and %d kernels launched directly; want 1 and 0", stepNo, graphLaunches, kernelLaunches)
+		}
+	}
+	for i := range 40 {
+		step(i, false)
+	}
+	st0, st1 := d.GraphStats("step 0"), d.GraphStats("step 1")
+	t.Logf("step 0: %+v, step 1: %+v; argument area %d bytes, work area %d", st0, st1, d.argBytes, d.workBytes)
+	if st0.Direct+st1.Direct != 0 || st0.Replays+st1.Replays < 10 || st0.Records+st1.Records < 6 {
+		t.Errorf("want none direct, at least 10 replays and 6 recordings (2 keys, 2 batch changes each)")
+	}
+
+	// Graphs that cannot be instantiated: every call runs its ops.
+	d2, f2 := newFakeDevice(t)
+	d, f = d2, f2
+	f.failInst = true
+	emb, _ = d.Upload(quantMatrix(t, metalkit.Q8_0, vocab, cols, randVec(rng, vocab*cols, 1)))
+	wo, _ = d.Upload(quantMatrix(t, metalkit.Q8_0, 48, 2*cols, randVec(rng, 48*2*cols, 1)))
+	for i := range bufs {
+		bufs[i] = put(t, d, make([]float32, 3*2*cols))
+	}
+	x, y, q, att, out = bufs[0], bufs[1], bufs[2], bufs[3], bufs[4]
+	pool, _ = d.NewKVPool(shape, 160)
+	for i := range 4 {
+		step(i, true)
+	}
+	if st := d.GraphStats("step 0"); st.Direct != 2 || st.Records+st.Replays != 0 {
+		t.Errorf("with graphs that fail, key step 0: %+v; want 2 direct", st)
+	}
+
+	// A Read inside Graph panics and leaves the stream out of recording.
+	func() {
+		defer func() { recover() }()
+		d.Graph("bad", func() { d.Read(make([]float32, 1), x, 0) })
+	}()
+	if f.capturing || d.rec != nil {
+		t.Errorf("after a panic inside Graph: recording %v, rec %v", f.capturing, d.rec)
+	}
+	if v := get(t, d, y, 1)[0]; math.IsNaN(float64(v)) {
+		t.Errorf("Read after the panic: %v", v)
+	}
+}
