@@ -82,11 +82,13 @@ func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
 		return 0
 	}
 	drv.cuMemFreeHost = func(unsafe.Pointer) int32 { return 0 }
-	drv.cuMemsetD8Async = func(p uint64, v uint8, n uint64, _ uintptr) int32 {
+	drv.cuMemsetD8Async = func(p uint64, v uint8, n uint64, s uintptr) int32 {
+		f.stream("cuMemsetD8Async", s)
 		clear(f.at(p, n))
 		return 0
 	}
-	drv.cuMemcpyHtoDAsync = func(dst uint64, src unsafe.Pointer, n uint64, _ uintptr) int32 {
+	drv.cuMemcpyHtoDAsync = func(dst uint64, src unsafe.Pointer, n uint64, s uintptr) int32 {
+		f.stream("cuMemcpyHtoDAsync", s)
 		if f.capturing {
 			f.copyWhileC++
 		}
@@ -97,12 +99,14 @@ func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
 		copy(unsafe.Slice((*byte)(dst), n), f.at(src, n))
 		return 0
 	}
-	drv.cuMemcpyDtoDAsync = func(dst, src, n uint64, _ uintptr) int32 {
+	drv.cuMemcpyDtoDAsync = func(dst, src, n uint64, s uintptr) int32 {
+		f.stream("cuMemcpyDtoDAsync", s)
 		f.do(fakeAction{dst: dst, src: src, n: n})
 		return 0
 	}
-	drv.cuLaunchKernel = func(fn uintptr, gx, gy, gz, bx, by, bz, shared uint32, _ uintptr, params, extra unsafe.Pointer) int32 {
+	drv.cuLaunchKernel = func(fn uintptr, gx, gy, gz, bx, by, bz, shared uint32, s uintptr, params, extra unsafe.Pointer) int32 {
 		name := f.fns[fn]
+		f.stream("cuLaunchKernel "+name, s)
 		a := fakeAction{kernel: name, g: dims{gx, gy}}
 		ps := unsafe.Slice((*unsafe.Pointer)(params), f.nparams[name])
 		for _, p := range ps {
@@ -114,7 +118,8 @@ func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
 		f.do(a)
 		return 0
 	}
-	drv.cuStreamBeginCapture = func(uintptr, int32) int32 {
+	drv.cuStreamBeginCapture = func(s uintptr, _ int32) int32 {
+		f.stream("cuStreamBeginCapture", s)
 		f.capturing, f.recording = true, nil
 		return 0
 	}
@@ -134,7 +139,8 @@ func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
 		*exec = f.handles
 		return 0
 	}
-	drv.cuGraphLaunch = func(exec uintptr, _ uintptr) int32 {
+	drv.cuGraphLaunch = func(exec uintptr, s uintptr) int32 {
+		f.stream("cuGraphLaunch", s)
 		f.graphRuns++
 		for _, a := range f.graphs[exec] {
 			f.run(a)
@@ -157,6 +163,15 @@ func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
 		f.nparams[name] = strings.Count(ptx, " "+name+"_param_")
 	}
 	return d, f
+}
+
+// stream fails the test unless s is the device's stream (1): work on
+// another, or on the default stream (0), would not be in call order with
+// the rest or could not be recorded.
+func (f *fakeGPU) stream(what string, s uintptr) {
+	if s != 1 {
+		f.t.Errorf("fake GPU: %s on stream %d", what, s)
+	}
 }
 
 // at returns the n bytes of device memory at p.
