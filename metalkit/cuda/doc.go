@@ -39,7 +39,7 @@
 //
 // Device.Graph (metalkit.GraphDevice) records a run of ops as a CUDA graph
 // (stream capture) and launches it as one, so a decode step costs one
-// launch instead of ~180 (graph.go). The ops' host arrays go to fixed
+// launch instead of 259 (graph.go). The ops' host arrays go to fixed
 // places of an argument area whose image is sent in one copy before each
 // launch; kernels read every changing length from there. A replay runs
 // the caller's ops again only to collect their arrays, checking each
