@@ -525,3 +525,26 @@ return {n, #redis.call('TOKENS', KEYS[1]), steps() - a}`, "1", "short").Slice()
 		t.Errorf("the short GEN's tokens were not committed after the script: %d", len(toks))
 	}
 }
+
+// A script that keeps allocating fails once it holds more than
+// script-max-memory, with Lua's words for a failed allocation, and the
+// server goes on; one that allocates as much but keeps none of it runs to
+// its end; CONFIG SET script-max-memory 0 lifts the limit.
+func TestScriptMemoryLimit(t *testing.T) {
+	onlyReddwarf(t)
+	s := startServer(t, "--script-max-memory", "64mb")
+	c := redis.NewClient(options(s.Addr(), 2))
+	defer c.Close()
+	want(t, c, []any{"script-max-memory", "67108864"}, "CONFIG", "GET", "script-max-memory")
+	hoard := "local t, s = {}, string.rep('x', 1024*1024) for i = 1, 300 do t[i] = s .. i end return #t"
+	err := c.Do(ctx, "EVAL", hoard, "0").Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "ERR user_script:1: not enough memory") {
+		t.Errorf("a script keeping 300 MB under a 64 MB limit: %v", err)
+	}
+	want(t, c, "PONG", "PING")
+	want(t, c, "ok", "EVAL", "for i = 1, 300 do local s = string.rep('x', 1024*1024) .. i end return 'ok'", "0")
+	do(t, c, "FUNCTION", "LOAD", "#!lua name=hog\nredis.register_function('hog', function() local t, s = {}, string.rep('y', 1024*1024) for i = 1, 300 do t[i] = s .. i end return #t end)")
+	wantErrPrefix(t, c, "ERR user_function:2: not enough memory", "FCALL", "hog", "0")
+	do(t, c, "CONFIG", "SET", "script-max-memory", "0")
+	want(t, c, int64(300), "EVAL", hoard, "0")
+}

@@ -46,6 +46,7 @@ type Engine struct {
 	srv   sync.Mutex  // the server, between the loop goroutine and the watchdog (run.go)
 	watch watch       // under srv
 	stop  atomic.Bool // the running script or library body must stop (hook.go)
+	oom   atomic.Bool // why: it kept more than script-max-memory (memory.go)
 }
 
 // evalScript is one cached EVAL body.

@@ -28,6 +28,9 @@ var (
 
 func (h *hook) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (h *hook) Err() error {
+	if h.e.oom.Load() {
+		return errScriptOOM
+	}
 	if h.e.loading != nil {
 		return errLoadTimeout
 	}

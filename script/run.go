@@ -45,6 +45,8 @@ type watch struct {
 	slow     slowFunc // nil between scripts
 	started  time.Time
 	after    time.Duration
+	maxMem   int64 // script-max-memory as the script began
+	mem      memGuard
 	watching bool // a watchdog loop is running
 }
 
@@ -54,12 +56,14 @@ func (e *Engine) exec(f func() error, after time.Duration, slow slowFunc) error 
 	w := &e.watch
 	e.srv.Lock()
 	e.stop.Store(false)
+	e.oom.Store(false)
 	w.slow, w.started, w.after = slow, time.Now(), after
-	if after >= 0 {
+	w.maxMem, w.mem = e.s.ScriptMaxMemory(), memGuard{}
+	if first := w.next(0); first >= 0 {
 		if w.timer == nil {
-			w.timer = time.AfterFunc(after, e.watchdog)
+			w.timer = time.AfterFunc(first, e.watchdog)
 		} else {
-			w.timer.Reset(after)
+			w.timer.Reset(first)
 		}
 	}
 	e.srv.Unlock()
@@ -73,10 +77,23 @@ func (e *Engine) exec(f func() error, after time.Duration, slow slowFunc) error 
 	return err
 }
 
-// watchdog serves while the running script is past its limit, until it
-// ends. One runs at a time; a timer that fires while one runs, or for a
-// script already ended, does nothing. When the script it served ends and
-// a new one is not due yet, it re-arms the timer for the new one.
+// next is how long after elapsed the watchdog has work: a heap sample
+// (every memEvery), serving (from after on); -1 for none.
+func (w *watch) next(elapsed time.Duration) time.Duration {
+	d := time.Duration(-1)
+	if w.maxMem > 0 {
+		d = memEvery
+	}
+	if w.after >= 0 && (d < 0 || w.after-elapsed < d) {
+		d = max(0, w.after-elapsed)
+	}
+	return d
+}
+
+// watchdog samples the running script's heap and serves while the script
+// is past its limit, until it ends. One runs at a time; a timer that
+// fires while one runs, or for a script already ended, does nothing; a
+// script not yet due gets the timer re-armed.
 func (e *Engine) watchdog() {
 	w := &e.watch
 	e.srv.Lock()
@@ -86,9 +103,15 @@ func (e *Engine) watchdog() {
 	}
 	w.watching = true
 	defer func() { w.watching = false }()
-	for w.slow != nil && w.after >= 0 {
-		if left := w.after - time.Since(w.started); left > 0 {
-			w.timer.Reset(left)
+	for w.slow != nil {
+		elapsed := time.Since(w.started)
+		if e.checkMemory(&w.mem, w.maxMem) {
+			return // stopped: the hook raises at the next instruction
+		}
+		if w.after < 0 || elapsed < w.after {
+			if d := w.next(elapsed); d >= 0 {
+				w.timer.Reset(d)
+			}
 			return
 		}
 		if w.slow() {

@@ -223,6 +223,8 @@ var directives = []*directive{
 	{name: "tcp-keepalive", def: "300", kind: kindInt, min: 0, max: intMax},
 	{name: "daemonize", def: "no", kind: kindBool, immutable: true},
 	{name: "busy-reply-threshold", def: "5000", kind: kindInt, min: 0, max: longMax},
+	// Ours: Redis lets a script allocate until the process dies.
+	{name: "script-max-memory", def: "1073741824", kind: kindMemory, min: 0, max: longMax},
 	{name: "active-expire-effort", def: "1", kind: kindInt, min: 1, max: 10},
 	{name: "set-proc-title", def: "yes", kind: kindBool, immutable: true},
 	{name: "repl-backlog-size", def: "1048576", kind: kindMemory, min: 1, max: longMax, then: stepReplBacklog},

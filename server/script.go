@@ -87,6 +87,10 @@ func (s *Server) BusyThreshold() time.Duration {
 	return time.Duration(n) * time.Millisecond
 }
 
+// ScriptMaxMemory is script-max-memory: how many bytes a script may keep
+// beyond what the heap held when it began (0: no limit).
+func (s *Server) ScriptMaxMemory() int64 { return s.Config.Int("script-max-memory") }
+
 // ServeWhileBusy is called while a script that went past
 // busy-reply-threshold runs on the loop goroutine: the scripting engine's
 // watchdog goroutine calls it every millisecond, the script kept off the
