@@ -12,9 +12,10 @@
 // of every row by four activations broadcast from memory, the first chain
 // starting from 8·cz = −128·Σ qs, which takes the flip back, and the
 // column's 16 sums accumulate in out: out += float(isum)·d_w·d_a.
-// Each block prefetches the lines 8 KiB ahead (PREFETCHT2; measured on
-// one EPYC thread against T0/T1 at 1-12 KiB and NTA: one column streamed
-// 13.9-14.0 GB/s of weights without it, 15.3-15.9 with it).
+// Each block prefetches the lines 8 KiB ahead (PREFETCHT2, the best of
+// T0/T1/T2 at 1-16 KiB and NTA on one thread of a 2-core Xeon VM, family 6
+// model 207, over an 850 MB matrix: one column streamed 14.9-15.0 GB/s of
+// weights without it, 16.0-16.1 with it).
 //
 // Registers: SI = block scales, R8 = block lines, DI/DX/BX = column 0's
 // quants, scale, correction for this block; R13/R14/R15 = column c's, AX =
@@ -116,10 +117,11 @@ column:
 // written back per block (8% faster from cache): a block is its loads,
 // 64 VPDPBUSD and 8 scale FMAs. Both kernels prefetch; with eight
 // columns a block's arithmetic takes long enough that the hardware
-// prefetcher alone left the loads waiting: one thread streamed 8.2 GB/s
-// of weights at eight columns against 14 at one; with the prefetch
-// 11.5-13.6 (the arithmetic alone, from cache, runs at one VPDPBUSD a
-// cycle, so what is left is overlap, not instructions).
+// prefetcher alone left the loads waiting: one thread streamed 8.9 GB/s
+// of weights at eight columns against 15 at one (same host and matrix);
+// with the prefetch 13.1-13.3 (the arithmetic alone, from cache, runs at
+// about one VPDPBUSD a cycle, so what is left is overlap, not
+// instructions).
 //
 // Registers as in q8_0Dot16xNZ; R13/R14/R15 walk the columns of a block.
 #define Q8X8_COL(ACC) \
