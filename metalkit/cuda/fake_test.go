@@ -25,7 +25,7 @@ import (
 // arithmetic; these check that a replay hands every kernel the arrays the
 // direct ops would have.
 type fakeGPU struct {
-	t          *testing.T
+	t          testing.TB
 	mem        map[uint64][]byte // allocations by address
 	next       uint64
 	host       [][]byte // pinned host memory handed out, kept alive
@@ -39,6 +39,7 @@ type fakeGPU struct {
 	launches   int      // cuLaunchKernel calls outside a recording
 	graphRuns  int      // cuGraphLaunch calls
 	failInst   bool     // cuGraphInstantiateWithFlags fails
+	quiet      bool     // kernels note nothing (benchmarks)
 	copyWhileC int      // host-to-device copies issued while recording (none should be)
 }
 
@@ -50,7 +51,7 @@ type fakeAction struct {
 	dst, src, n uint64
 }
 
-func newFakeDevice(t *testing.T) (*Device, *fakeGPU) {
+func newFakeDevice(t testing.TB) (*Device, *fakeGPU) {
 	f := &fakeGPU{t: t, mem: map[uint64][]byte{}, next: 1 << 32, fns: map[uintptr]string{}, nparams: map[string]int{},
 		graphs: map[uintptr][]fakeAction{}}
 	drv := &driver{graphs: true}
@@ -206,6 +207,9 @@ func (f *fakeGPU) do(a fakeAction) {
 func (f *fakeGPU) run(a fakeAction) {
 	if a.kernel == "" {
 		copy(f.at(a.dst, a.n), f.at(a.src, a.n))
+		return
+	}
+	if f.quiet {
 		return
 	}
 	p := slices.Clone(a.params)
@@ -364,5 +368,94 @@ func TestGraphFake(t *testing.T) {
 	}
 	if v := get(t, d, y, 1)[0]; math.IsNaN(float64(v)) {
 		t.Errorf("Read after the panic: %v", v)
+	}
+}
+
+// BenchmarkGraphHost is the host's side of a 1B llama's decode step (the
+// ops of infer's seam llama: 16 layers, 32/8 heads of 64, FFN 8192, a
+// 1024-position page table) on the fake GPU, whose calls cost nothing:
+// directly, that is the ops' own bookkeeping without the 4-7 µs a real
+// launch costs; through Graph, what a replay costs the host besides its
+// one copy and one launch.
+func BenchmarkGraphHost(b *testing.B) {
+	d, f := newFakeDevice(b)
+	f.quiet = true
+	const dim, layers, heads, kvHeads, hd, ffn, pageTokens = 2048, 16, 32, 8, 64, 8192, 16
+	rng := rand.New(rand.NewSource(1))
+	up := func(rows, cols int) metalkit.Weights {
+		w, err := d.Upload(quantMatrix(b, metalkit.Q8_0, rows, cols, randVec(rng, rows*cols, 1)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return w
+	}
+	wq, wkv, wUp, wDown, emb := up(dim, dim), up(kvHeads*hd, dim), up(ffn, dim), up(dim, ffn), up(64, dim)
+	buf := func(n int) metalkit.Buffer {
+		x, err := d.Alloc(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return x
+	}
+	x, xb, q, k, v, att, hb, hb2, norm := buf(dim), buf(dim), buf(dim), buf(kvHeads*hd), buf(kvHeads*hd), buf(dim), buf(ffn), buf(ffn), buf(dim)
+	pool, err := d.NewKVPool(metalkit.KVShape{Layers: layers, Heads: kvHeads, HeadDim: hd, PageTokens: pageTokens}, 1024/pageTokens)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pages := make([]int32, 1024/pageTokens)
+	for i := range pages {
+		pages[i] = int32(len(pages) - 1 - i)
+	}
+	rq := metalkit.Rope{Heads: heads, HeadDim: hd, Dim: hd, Base: 500000, Scale: 1}
+	rk := rq
+	rk.Heads = kvHeads
+	step := func(pos int) {
+		p := []int32{int32(pos)}
+		slot := []int32{pages[pos/pageTokens]*pageTokens + int32(pos%pageTokens)}
+		row := []metalkit.AttnRow{{Pages: pages, N: pos + 1}}
+		d.Embed(x, emb, []int32{int32(pos % 64)})
+		d.RMSNorm(xb, x, norm, 1, dim, 1e-5)
+		for l := range layers {
+			d.MatMul(q, wq, xb, 1)
+			d.MatMul(k, wkv, xb, 1)
+			d.MatMul(v, wkv, xb, 1)
+			d.Rope(q, p, rq)
+			d.Rope(k, p, rk)
+			d.PutKV(pool, l, slot, k, v)
+			d.Attention(att, q, pool, l, heads, row)
+			d.MatMul(xb, wq, att, 1)
+			d.Add(x, x, xb, dim)
+			d.RMSNorm(xb, x, norm, 1, dim, 1e-5)
+			d.MatMul(hb, wUp, xb, 1)
+			d.MatMul(hb2, wUp, xb, 1)
+			d.SwiGLU(hb, hb, hb2, ffn)
+			d.MatMul(xb, wDown, hb, 1)
+			d.Add(x, x, xb, dim)
+			d.RMSNorm(xb, x, norm, 1, dim, 1e-5)
+		}
+		d.MatMul(hb, wUp, xb, 1)
+	}
+	b.Run("direct", func(b *testing.B) {
+		f.launches = 0
+		for i := range b.N {
+			step(i % 1000)
+			if i%64 == 63 {
+				d.Sync() // empties the staging area, as each step's Read does
+			}
+		}
+		b.ReportMetric(float64(f.launches)/float64(b.N), "launches/step")
+	})
+	b.Run("graph", func(b *testing.B) {
+		f.launches = 0
+		for i := range b.N {
+			d.Graph("decode", func() { step(i % 1000) })
+			if i%64 == 63 {
+				d.Sync()
+			}
+		}
+		b.ReportMetric(float64(f.launches)/float64(b.N), "launches/step")
+	})
+	if st := d.GraphStats("decode"); st.Direct != 0 || st.Records != 1 {
+		b.Fatalf("graph stats %+v: want one recording, the rest replays", st)
 	}
 }
