@@ -459,27 +459,30 @@ func hscanCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	var items []string
-	if h != nil {
-		h.Each(func(f string, v []byte) bool {
-			items = append(items, f, string(v))
-			return true
-		})
-	}
-	collectionScan(x, items, 2)
+	collectionScan(x, func(cursor uint64, count int, emit func(name string, more ...string)) uint64 {
+		if h == nil {
+			return 0
+		}
+		return h.Scan(cursor, count, func(f string, v []byte) { emit(f, string(v)) })
+	})
 }
 
-// collectionScan answers HSCAN, SSCAN and ZSCAN: items are the
-// collection's elements, each `per` strings long (a field and its value
-// for HSCAN). The whole collection goes in one reply with cursor 0, which
-// Redis itself does for its compact encodings: every element present for
-// the whole scan is returned, whatever COUNT says.
-func collectionScan(x *server.Ctx, items []string, per int) {
-	if _, ok := parseCursor(x.Arg(2)); !ok {
+// scanFunc visits about count elements of a collection from cursor,
+// emitting each one's name and what goes with it in the reply (a hash
+// field's value, a member's score), and returns the next cursor.
+type scanFunc func(cursor uint64, count int, emit func(name string, more ...string)) uint64
+
+// collectionScan answers HSCAN, SSCAN and ZSCAN: it parses cursor, MATCH
+// and COUNT (default 10), lets scan visit the elements, and replies the
+// next cursor and those whose name matches. Like Redis, MATCH filters
+// after the visit, so a call may return fewer than COUNT, even none.
+func collectionScan(x *server.Ctx, scan scanFunc) {
+	cursor, ok := parseCursor(x.Arg(2))
+	if !ok {
 		x.Error(server.Errorf("invalid cursor"))
 		return
 	}
-	pattern := ""
+	count, pattern := int64(10), ""
 	for i := 3; i < len(x.Args); i += 2 {
 		if i+1 >= len(x.Args) {
 			x.Error(server.ErrSyntax)
@@ -496,6 +499,7 @@ func collectionScan(x *server.Ctx, items []string, per int) {
 				x.Error(server.ErrSyntax)
 				return
 			}
+			count = n
 		case is(x.Args[i], "MATCH"):
 			pattern = x.Arg(i + 1)
 		default:
@@ -504,13 +508,14 @@ func collectionScan(x *server.Ctx, items []string, per int) {
 		}
 	}
 	var out []string
-	for i := 0; i+per <= len(items); i += per {
-		if pattern == "" || pattern == "*" || server.GlobMatch(pattern, items[i], false) {
-			out = append(out, items[i:i+per]...)
+	next := scan(cursor, int(min(count, 1<<30)), func(name string, more ...string) {
+		if pattern == "" || pattern == "*" || server.GlobMatch(pattern, name, false) {
+			out = append(out, name)
+			out = append(out, more...)
 		}
-	}
+	})
 	x.R.Array(2)
-	x.R.BulkString("0")
+	x.R.BulkString(strconv.FormatUint(next, 10))
 	x.R.Strings(out)
 }
 

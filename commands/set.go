@@ -476,9 +476,10 @@ func sscanCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	var items []string
-	if s != nil {
-		items = s.Members()
-	}
-	collectionScan(x, items, 1)
+	collectionScan(x, func(cursor uint64, count int, emit func(name string, more ...string)) uint64 {
+		if s == nil {
+			return 0
+		}
+		return s.Scan(cursor, count, func(m string) { emit(m) })
+	})
 }

@@ -999,14 +999,12 @@ func zscanCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	var items []string
-	if z != nil {
-		z.Each(0, func(e server.ZEntry) bool {
-			items = append(items, e.Member, string(server.AppendDouble(nil, e.Score)))
-			return true
-		})
-	}
-	collectionScan(x, items, 2)
+	collectionScan(x, func(cursor uint64, count int, emit func(name string, more ...string)) uint64 {
+		if z == nil {
+			return 0
+		}
+		return z.Scan(cursor, count, func(e server.ZEntry) { emit(e.Member, string(server.AppendDouble(nil, e.Score))) })
+	})
 }
 
 // zpop removes up to count entries from the low (min) or high end and

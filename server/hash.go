@@ -14,6 +14,7 @@ type Hash struct {
 	vals   [][]byte
 	idx    map[string]int // nil while a listpack
 	bytes  int64          // sum of field and value lengths, for MEMORY USAGE
+	scan   scanIter       // HSCAN's order (scan.go)
 }
 
 // NewHash makes an empty hash (a listpack).
@@ -57,6 +58,7 @@ func (h *Hash) Set(cfg *Config, field string, val []byte) bool {
 	}
 	h.fields = append(h.fields, field)
 	h.vals = append(h.vals, v)
+	h.scan.added()
 	h.bytes += int64(len(field) + len(v))
 	if h.idx != nil {
 		h.idx[field] = len(h.fields) - 1

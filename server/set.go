@@ -17,6 +17,7 @@ type Set struct {
 	members []string
 	idx     map[string]int // nil while an intset
 	bytes   int64          // hashtable: sum of member lengths
+	scan    scanIter       // SSCAN's order (scan.go)
 }
 
 // NewSet makes an empty set (an intset).
@@ -79,6 +80,7 @@ func (s *Set) Add(cfg *Config, m string) bool {
 	s.idx[m] = len(s.members)
 	s.members = append(s.members, m)
 	s.bytes += int64(len(m))
+	s.scan.added()
 	return true
 }
 

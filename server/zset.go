@@ -17,6 +17,7 @@ type ZSet struct {
 	n      int
 	dict   map[string]float64 // nil while a listpack
 	bytes  int64              // sum of member lengths
+	scan   scanIter           // ZSCAN's order (scan.go)
 }
 
 // ZEntry is one member and its score.
@@ -122,6 +123,7 @@ func (z *ZSet) Add(cfg *Config, m string, s float64) bool {
 	}
 	z.insert(ZEntry{m, s})
 	z.bytes += int64(len(m))
+	z.scan.added()
 	if z.dict != nil {
 		z.dict[m] = s
 	} else if int64(z.n) > cfg.ZSetMaxListpackEntries || int64(len(m)) > cfg.ZSetMaxListpackValue {
