@@ -392,3 +392,61 @@ func TestMaskMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// TestSequence: literal text, raw text up to a terminator and JSON values
+// one after another (a DSML tool call: a string parameter raw, another as
+// JSON), fed whole and completed from every prefix; raw text takes
+// anything but the terminator and a control token's marker byte, and a
+// terminator begun and broken off stays text; the masker agrees with the
+// matcher token by token on random replies.
+func TestSequence(t *testing.T) {
+	const end = "</p>\x01<e>"
+	days := mustCompile(t, `{"type":"integer"}`)
+	s, err := Sequence(Part{Text: "\x01<call>\n<p city>"}, Part{RawUntil: end}, Part{Text: "\n<p days>"}, Part{Value: days}, Part{Text: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := "\x01<call>\n<p city>New </p York</p>\x01<e>\n<p days> 12</p>\x01<e>"
+	if m := NewMatcher(s); !m.Feed([]byte(doc)) || !m.Done() {
+		t.Fatalf("%q refused", doc)
+	}
+	for _, bad := range []string{"\x01<call>\n<p city>a\x01", "\x01<call>\n<p city>a</p>\x01<e>\n<p days>1.5", "\x01<call>\n<p city></p>\x01<e>\n<p days>1</p>\x01<e>x", "<call>"} {
+		if m := NewMatcher(s); m.Feed([]byte(bad)) && m.Done() || bad != "\x01<call>\n<p city></p>\x01<e>\n<p days>1</p>\x01<e>x" && m.Feed([]byte(bad)) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for i := range len(doc) {
+		m := NewMatcher(s)
+		m.Feed([]byte(doc[:i]))
+		full := doc[:i] + m.Completion()
+		if m2 := NewMatcher(s); !m2.Feed([]byte(full)) || !m2.Done() {
+			t.Fatalf("%q completed as %q", doc[:i], full)
+		}
+	}
+	if _, err := Sequence(Part{Text: "a", RawUntil: "b"}); err == nil {
+		t.Error("a part with two kinds accepted")
+	}
+	// The masker, on random replies through the sequence.
+	v := testVocab(rand.New(rand.NewPCG(7, 8)))
+	v.Pieces = append(v.Pieces, []byte("\x01<call>"), []byte("\x01<e>"), []byte("</p>"), []byte("York"), []byte("<p days>"))
+	v.EOG = append(v.EOG, false, false, false, false, false)
+	k := NewMasker(v)
+	for seed := range uint64(8) {
+		r := rand.New(rand.NewPCG(seed, 3))
+		m := NewMatcher(s)
+		for step := 0; step < 60 && !m.Done(); step++ {
+			mask := k.Mask(m, 1000)
+			var ids []int32
+			for id, p := range v.Pieces {
+				want := v.EOG[id] && m.Done() || len(p) > 0 && m.Clone().Feed(p)
+				if Allowed(mask, int32(id)) != want {
+					t.Fatalf("token %q after %q: mask %v, matcher %v", p, m.appendKey(nil), !want, want)
+				}
+				if want && !v.EOG[id] {
+					ids = append(ids, int32(id))
+				}
+			}
+			m.Feed(v.Pieces[ids[r.IntN(len(ids))]])
+		}
+	}
+}

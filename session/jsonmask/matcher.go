@@ -109,6 +109,11 @@ func (m *Matcher) copyFrom(o *Matcher) {
 // Done reports whether the bytes so far are a whole document (it may
 // still go on: a number's digits).
 func (m *Matcher) Done() bool {
+	if m.s.segs != nil {
+		// (A number or literal value last could end here too.)
+		return len(m.stack) == 1 && int(m.stack[0].cur) == len(m.s.segs) ||
+			len(m.stack) == 2 && int(m.stack[0].cur) == len(m.s.segs)-1 && m.canEnd(&m.stack[1])
+	}
 	if len(m.stack) == 1 {
 		return m.stack[0].st == 1 && int(m.stack[0].pos) == len(m.s.suffix)
 	}
@@ -162,6 +167,10 @@ func (m *Matcher) pop(lit int) {
 	p := &m.stack[len(m.stack)-1]
 	switch p.k {
 	case kRoot:
+		if m.s.segs != nil {
+			p.cur, p.pos = p.cur+1, 0 // the value part is done
+			return
+		}
 		p.st, p.pos = 1, 0
 	case kObject:
 		if f.key {
@@ -247,6 +256,9 @@ func (m *Matcher) feedByte(c byte) bool {
 		f := &m.stack[len(m.stack)-1]
 		switch f.k {
 		case kRoot:
+			if m.s.segs != nil {
+				return m.segFeed(f, c)
+			}
 			if f.st == 0 && m.inPrefix(f) {
 				var seen uint64
 				for i, p := range m.s.prefixes {
@@ -537,6 +549,9 @@ func (m *Matcher) nextChunk() string {
 	f := &m.stack[len(m.stack)-1]
 	switch f.k {
 	case kRoot:
+		if m.s.segs != nil {
+			return m.segNext(f)
+		}
 		switch {
 		case f.st == 0 && m.inPrefix(f):
 			best := ""
@@ -591,6 +606,9 @@ func (m *Matcher) nextChunk() string {
 			return objectCloser(p)
 		case kArray:
 			return "]"
+		}
+		if m.s.segs != nil {
+			return m.segAfterValue(&m.stack[0])
 		}
 		return m.s.suffix // the root's: it ends the value
 	case kObject:

@@ -79,6 +79,9 @@ type Schema struct {
 	// (WithAffixes, WithPrefixes).
 	prefixes []string
 	suffix   string
+	// segs, when set, are a Sequence's parts (root, prefixes and suffix
+	// unused).
+	segs []seg
 }
 
 // WithAffixes returns s with literal text before and after the document:
