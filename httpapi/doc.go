@@ -48,7 +48,7 @@
 // <tool_call> blocks, Llama 3.x, Mistral, DeepSeek V3.1/R1 and DSML,
 // gpt-oss's harmony), come back as OpenAI tool_calls or Anthropic
 // tool_use blocks; a forced tool_choice constrains the reply to one call
-// in that format (all but DSML, whose arguments are not JSON).
+// in that format (for DSML, the function's required parameters).
 //
 // Anthropic's thinking and OpenAI's reasoning_effort set GEN CHAT's
 // THINK; the reply's thinking comes back as a thinking block or

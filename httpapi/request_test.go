@@ -194,8 +194,8 @@ func TestDecodeTools(t *testing.T) {
 	if m := jsonmask.NewMatcher(f); m.Feed([]byte(`<tool_call>\n{"name": "g"`)) {
 		t.Fatal("the forced format lets another tool be called")
 	}
-	if _, err := j.tools.format(chattmpl.ToolsDSML, same); err == nil {
-		t.Fatal("a forced call in DSML, whose arguments are not JSON")
+	if _, err := j.tools.format(chattmpl.ToolsNone, same); err == nil {
+		t.Fatal("a forced call for a template without tool calls")
 	}
 	if j, err := decodeRequest([]byte(`{"messages":[{"role":"user","content":"x"}],`+tools+`,"tool_choice":"none"}`), true, ""); err != nil || j.tools != nil {
 		t.Fatalf("tool_choice none: %+v %v", j, err)
@@ -242,8 +242,10 @@ func TestToolWatchAndIDs(t *testing.T) {
 		{chattmpl.ToolsLlama3, []string{"<|python", "_tag|>{\"name\"", ": \"f\"}"}, ""},
 		{chattmpl.ToolsMistral, []string{"[TOOL_", "CALLS][{\"name\"", "}]"}, ""},
 		{chattmpl.ToolsDeepSeekV3, []string{"Let me", " look.<｜tool▁", "calls▁begin｜><｜tool▁call▁begin｜>f"}, "Let me look."},
-		{chattmpl.ToolsDeepSeekR1, []string{"Sure <｜tool▁", "calls▁begin｜>"}, "Sure "},
-		{chattmpl.ToolsDSML, []string{"Checking.\n\n<｜DS", "ML｜tool_calls>\n"}, "Checking.\n\n"},
+		{chattmpl.ToolsDeepSeekR1, []string{"Sure <｜tool▁", "calls▁begin｜>"}, "Sure"},
+		{chattmpl.ToolsDSML, []string{"Checking.\n\n<｜DS", "ML｜tool_calls>\n"}, "Checking."},
+		{chattmpl.ToolsDSML, []string{"\n", "\n<｜DSML｜tool_calls>"}, ""},
+		{chattmpl.ToolsHermes, []string{"a ", "b"}, "a b"},
 		{chattmpl.ToolsHarmony, []string{"<|channel|>final", "<|message|>Hi"}, ""},
 	} {
 		w := &toolWatch{format: c.f}
@@ -307,7 +309,28 @@ func TestForcedFormats(t *testing.T) {
 			t.Errorf("%d: arguments %s", f, calls[0].args)
 		}
 	}
+	// DSML: the required parameters, a string one as text, others JSON.
+	for f, doc := range map[chattmpl.ToolFormat]string{
+		chattmpl.ToolsDSML:              "\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">Oslo</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>",
+		chattmpl.ToolsDSMLFunctionCalls: "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">Oslo</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>",
+	} {
+		s, err := ts.format(f, same)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := jsonmask.NewMatcher(s); !m.Feed([]byte(doc)) || !m.Done() {
+			t.Errorf("%d: the forced format refuses %q", f, doc)
+		}
+		for d, args := range map[string]string{doc: `{"city":"Oslo"}`, jsonmask.NewMatcher(s).Completion(): `{"city":""}`} {
+			if text, calls := parseCalls(f, d, "call_"); text != "" || len(calls) != 1 || calls[0].name != "get_weather" || calls[0].args != args {
+				t.Errorf("%d: %q parses as %q %+v", f, d, text, calls)
+			}
+		}
+	}
 	ts.force = "*"
+	if _, err := ts.format(chattmpl.ToolsDSML, same); err == nil {
+		t.Error("a forced DSML call among two functions")
+	}
 	for _, f := range []chattmpl.ToolFormat{chattmpl.ToolsDeepSeekV3, chattmpl.ToolsHarmony, chattmpl.ToolsLlama3} {
 		s, err := ts.format(f, same)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,9 @@ import (
 // named function forces a call: the reply is constrained, as GEN …
 // SCHEMA is, to one call in the model's own format (toolSet.format):
 // its opening markers and the function's name, then its arguments as
-// JSON following the tool's parameters schema, then its closing markers.
-// DSML's arguments are not JSON: forcing a call refuses such a model.
+// JSON following the tool's parameters schema, then its closing markers
+// (for DSML, whose arguments are one parameter each, the required
+// parameters, each as text or JSON: dsmlFormat).
 
 // toolDef is one entry of OpenAI's tools.
 type toolDef struct {
@@ -125,9 +127,12 @@ func decodeTools(rawTools, rawChoice json.RawMessage) (*toolSet, error) {
 // as the masker reads them (session.Engine.MaskSpelling: a control
 // token's text stands for that token).
 func (ts *toolSet) format(f chattmpl.ToolFormat, spell func(string) string) (*jsonmask.Schema, error) {
+	if d, ok := f.DSML(); ok {
+		return ts.dsmlFormat(d, spell)
+	}
 	syn, ok := f.Call()
 	if !ok {
-		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls with JSON arguments (Hermes, Llama 3.x, Mistral, DeepSeek V3/R1, gpt-oss)")
+		return nil, bad("tool_choice", "a forced tool_choice needs a model whose chat template writes tool calls (Hermes, Llama 3.x, Mistral, DeepSeek, gpt-oss)")
 	}
 	var names []string
 	args := json.RawMessage(`{"type":"object"}`)
@@ -168,6 +173,73 @@ func (ts *toolSet) format(f chattmpl.ToolFormat, spell func(string) string) (*js
 		return nil, bad("tool_choice", "%v", err) // cannot happen: args compiled alone
 	}
 	return s.WithAffixes(spell(syn.Open), spell(syn.Close)), nil
+}
+
+// maxDSMLParams bounds the parameters a forced DSML call writes (a
+// jsonmask.Sequence has at most 120 parts, two or three per parameter).
+const maxDSMLParams = 48
+
+// dsmlFormat is format for DeepSeek's DSML, whose arguments are one
+// parameter each: the forced call writes the function's required
+// parameters, in name order, a string one as its text (string="true"),
+// any other as JSON following its schema (any JSON value where the schema
+// is outside jsonmask's subset). One function must be possible: each
+// function's parameters differ.
+func (ts *toolSet) dsmlFormat(d chattmpl.DSMLCall, spell func(string) string) (*jsonmask.Schema, error) {
+	var def *toolDef
+	for i := range ts.defs {
+		if ts.force == "*" || ts.force == ts.defs[i].Function.Name {
+			if def != nil {
+				return nil, bad("tool_choice", "with this model (DSML tool calls) tool_choice must name one function when several are given")
+			}
+			def = &ts.defs[i]
+		}
+	}
+	var params struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	json.Unmarshal(def.Function.Parameters, &params) // absent or odd: no parameters
+	var names []string
+	for _, n := range params.Required {
+		if _, ok := params.Properties[n]; ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) > maxDSMLParams {
+		return nil, bad("tool_choice", "a forced DSML call writes at most %d parameters", maxDSMLParams)
+	}
+	slices.Sort(names)
+	text := d.Open + def.Function.Name + d.Mid
+	var parts []jsonmask.Part
+	for _, n := range names {
+		raw := params.Properties[n]
+		var p struct {
+			Type any `json:"type"`
+			Enum any `json:"enum"`
+		}
+		json.Unmarshal(raw, &p)
+		if p.Type == "string" && p.Enum == nil {
+			parts = append(parts, jsonmask.Part{Text: spell(text + d.Param + n + d.ParamString)}, jsonmask.Part{RawUntil: spell(d.ParamEnd)})
+			text = "\n"
+			continue
+		}
+		s, err := jsonmask.Compile(raw)
+		if err != nil {
+			s = jsonmask.AnyJSON()
+		}
+		parts = append(parts, jsonmask.Part{Text: spell(text + d.Param + n + d.ParamJSON)}, jsonmask.Part{Value: s})
+		text = d.ParamEnd + "\n"
+	}
+	if len(names) == 0 {
+		text += "\n"
+	}
+	parts = append(parts, jsonmask.Part{Text: spell(text + d.Close)})
+	s, err := jsonmask.Sequence(parts...)
+	if err != nil {
+		return nil, bad("tool_choice", "%v", err)
+	}
+	return s, nil
 }
 
 // toolCall is a parsed call with its ID and arguments as JSON text.
@@ -276,6 +348,11 @@ func (w *toolWatch) push(p []byte) []byte {
 	default:
 		if start := w.format.CallStart(); start != "" {
 			n, w.held = holdBack(string(w.acc), start)
+			// Space waits for what follows it: before a call it is the
+			// template's separator ("\n\n" before DSML), not text.
+			for n > w.emitted && strings.IndexByte(" \t\r\n", w.acc[n-1]) >= 0 {
+				n--
+			}
 		}
 	}
 	out := w.acc[w.emitted:n]

@@ -24,8 +24,8 @@ func startHTTPServer(t *testing.T, pw string) (*Server, string, *redis.Client) {
 }
 
 // startHTTPServerVocab is startHTTPServer with the tokenizer (and chat
-// template) of the GGUF vocab.
-func startHTTPServerVocab(t *testing.T, pw, vocab string) (*Server, string, *redis.Client) {
+// template) of the GGUF vocab, and the server arguments args.
+func startHTTPServerVocab(t *testing.T, pw, vocab string, args ...string) (*Server, string, *redis.Client) {
 	t.Helper()
 	onlyReddwarf(t)
 	model := filepath.Join(t.TempDir(), "qwen2.gguf")
@@ -37,7 +37,7 @@ func startHTTPServerVocab(t *testing.T, pw, vocab string) (*Server, string, *red
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, "--model", model, "--http-port", fmt.Sprint(port), "--requirepass", pw)
+	s := startServer(t, append([]string{"--model", model, "--http-port", fmt.Sprint(port), "--requirepass", pw}, args...)...)
 	o := options(s.Addr(), 2)
 	o.Password = pw
 	c := redis.NewClient(o)

@@ -17,7 +17,7 @@ import (
 // random-weight model never calls a tool by itself: forcing is what makes
 // the call, the parsing is what turns it into tool_calls.
 func TestHTTPToolFormats(t *testing.T) {
-	tools := `"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}},` +
+	tools := `"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"]}}},` +
 		`{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"zone":{"type":"string"}}}}}]`
 	for _, c := range []struct {
 		template string
@@ -29,9 +29,13 @@ func TestHTTPToolFormats(t *testing.T) {
 		{"deepseek-ai-DeepSeek-V3.1.jinja", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{", "<｜tool▁output▁begin｜>21 degrees<｜tool▁output▁end｜>"},
 		{"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{", "<｜tool▁output▁begin｜>21 degrees<｜tool▁output▁end｜>"},
 		{"openai-gpt-oss-120b.jinja", "<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{", "functions.get_weather to=assistant<|channel|>commentary<|message|>\"21 degrees\"<|end|>"},
+		{"deepseek-ai-DeepSeek-V4.jinja", "<｜Assistant｜></think>\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">", "<｜User｜><tool_result>21 degrees</tool_result><｜Assistant｜>"},
+		{"deepseek-ai-DeepSeek-V4-Flash-0731.jinja", "<｜Assistant｜></think>\n\n<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">", "<｜User｜><tool_result>21 degrees</tool_result><｜Assistant｜>"},
 	} {
 		t.Run(strings.TrimSuffix(c.template, ".jinja"), func(t *testing.T) {
-			_, url, rc := startHTTPServerVocab(t, "pw", templateVocab(t, c.template))
+			// (A 2048-token context: Qwen2's vocabulary spells DeepSeek's
+			// markers in many tokens, and the long prompts and calls must fit.)
+			_, url, rc := startHTTPServerVocab(t, "pw", templateVocab(t, c.template), "--ctx", "2048")
 			post := func(key, body string) string {
 				args := []string{"-N", "-H", "Authorization: Bearer pw", url + "/v1/chat/completions", "-d", body}
 				if key != "" {
@@ -60,18 +64,21 @@ func TestHTTPToolFormats(t *testing.T) {
 					} `json:"message"`
 				} `json:"choices"`
 			}
-			out := post("tools", `{`+user+`,`+tools+`,"tool_choice":{"type":"function","function":{"name":"get_weather"}},"max_tokens":120,"seed":3,"temperature":1}`)
+			out := post("tools", `{`+user+`,`+tools+`,"tool_choice":{"type":"function","function":{"name":"get_weather"}},"max_tokens":300,"seed":3,"temperature":1}`)
 			if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp.Choices) != 1 {
 				t.Fatalf("%v: %s", err, out)
 			}
 			ch := resp.Choices[0]
 			var args map[string]any
 			if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) != 1 || ch.Message.ToolCalls[0].Function.Name != "get_weather" ||
-				json.Unmarshal([]byte(ch.Message.ToolCalls[0].Function.Arguments), &args) != nil || len(args) != 1 {
+				json.Unmarshal([]byte(ch.Message.ToolCalls[0].Function.Arguments), &args) != nil || len(args) != 2 {
 				t.Fatalf("forced call: %s", out)
 			}
 			if _, ok := args["city"].(string); !ok {
 				t.Fatalf("arguments %v lack the required city", args)
+			}
+			if d, ok := args["days"].(float64); !ok || d != float64(int64(d)) {
+				t.Fatalf("arguments %v lack the required integer days", args)
 			}
 			if ch.Message.Content != nil && *ch.Message.Content != "" {
 				t.Fatalf("the call leaked into content: %q", *ch.Message.Content)
@@ -83,7 +90,16 @@ func TestHTTPToolFormats(t *testing.T) {
 
 			// Streamed, forced by name and by required.
 			for _, choice := range []string{`{"type":"function","function":{"name":"get_weather"}}`, `"required"`} {
-				out := post("", `{`+user+`,`+tools+`,"tool_choice":`+choice+`,"max_tokens":200,"seed":5,"temperature":1,"stream":true}`)
+				body := `{` + user + `,` + tools + `,"tool_choice":` + choice + `,"max_tokens":300,"seed":5,"temperature":1,"stream":true}`
+				if dsml := strings.Contains(c.template, "V4"); dsml && choice == `"required"` {
+					// DSML writes each function's parameters apart: a forced
+					// call must name its function when several are given.
+					if out := curl(t, "-H", "Authorization: Bearer pw", url+"/v1/chat/completions", "-d", body); !strings.HasSuffix(out, "\n400") || !strings.Contains(out, `"param":"tool_choice"`) {
+						t.Fatalf("DSML, required among two functions: %s", out)
+					}
+					continue
+				}
+				out := post("", body)
 				var calls []string
 				content, finish := "", ""
 				for _, line := range strings.Split(out, "\n") {
@@ -129,7 +145,7 @@ func TestHTTPToolFormats(t *testing.T) {
 
 			// Anthropic's API, whole and streamed: a tool_use block.
 			atools := `"tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}],"tool_choice":{"type":"tool","name":"get_weather"}`
-			out = strings.TrimSuffix(curl(t, "-H", "x-api-key: pw", url+"/v1/messages", "-d", `{`+user+`,`+atools+`,"max_tokens":200,"temperature":1}`), "\n200")
+			out = strings.TrimSuffix(curl(t, "-H", "x-api-key: pw", url+"/v1/messages", "-d", `{`+user+`,`+atools+`,"max_tokens":300,"temperature":1}`), "\n200")
 			var msg struct {
 				StopReason string `json:"stop_reason"`
 				Content    []struct {
@@ -145,7 +161,7 @@ func TestHTTPToolFormats(t *testing.T) {
 					t.Fatalf("anthropic block %+v in %s", b, out)
 				}
 			}
-			out = curl(t, "-N", "-H", "x-api-key: pw", url+"/v1/messages", "-d", `{`+user+`,`+atools+`,"max_tokens":200,"temperature":1,"stream":true}`)
+			out = curl(t, "-N", "-H", "x-api-key: pw", url+"/v1/messages", "-d", `{`+user+`,`+atools+`,"max_tokens":300,"temperature":1,"stream":true}`)
 			if !strings.Contains(out, `"name":"get_weather","type":"tool_use"`) ||
 				!strings.Contains(out, `"stop_reason":"tool_use"`) || strings.Contains(out, `"text_delta"`) {
 				t.Fatalf("anthropic stream: %s", out)

@@ -64,7 +64,7 @@ func (e *Engine) dropMasks() int64 {
 // no JSON document holds anywhere, so such a token is never allowed inside
 // a value, only where a format's literal text (a tool call's markers,
 // MaskSpelling) names it.
-const markerByte = "\x01"
+const markerByte = string(jsonmask.MarkerByte)
 
 // MaskSpelling is s as the masker reads it (for jsonmask's literal
 // affixes): each control token of the vocabulary that s spells becomes

@@ -42,7 +42,7 @@ func TestRealTemplates(t *testing.T) {
 	var want map[string]map[string]json.RawMessage
 	readJSON(t, "expected.json", &want)
 	files, err := filepath.Glob("testdata/*.jinja")
-	if err != nil || len(files) < 11 {
+	if err != nil || len(files) < 12 {
 		t.Fatalf("templates in testdata: %v %v", files, err)
 	}
 	for _, f := range files {

@@ -34,6 +34,8 @@ const (
 	// (DeepSeek V3.2, V4, V4 Flash): a string="true" value is the
 	// string itself, a "false" one JSON.
 	ToolsDSML
+	// DeepSeek V3.2's DSML: V4's, its block named function_calls.
+	ToolsDSMLFunctionCalls
 	// gpt-oss's harmony messages: a call is
 	// <|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{args}
 	// (or " to=functions.NAME<|channel|>commentary json<|message|>…" with
@@ -65,6 +67,8 @@ func DetectToolFormat(src string) ToolFormat {
 	switch {
 	case strings.Contains(src, hmChannel) && strings.Contains(src, "to=") && strings.Contains(src, `"functions."`):
 		return ToolsHarmony
+	case strings.Contains(src, dsml) && strings.Contains(src, "function_calls"):
+		return ToolsDSMLFunctionCalls
 	case strings.Contains(src, dsml):
 		return ToolsDSML
 	case strings.Contains(src, dsSep) && strings.Contains(src, "```json"):
@@ -116,7 +120,7 @@ func (f ToolFormat) Parse(reply string) (text string, calls []ToolCall) {
 		}
 	case ToolsDeepSeekV3, ToolsDeepSeekR1:
 		return parseDeepSeek(reply)
-	case ToolsDSML:
+	case ToolsDSML, ToolsDSMLFunctionCalls:
 		return parseDSML(reply)
 	case ToolsHarmony:
 		return parseHarmony(reply)
@@ -134,7 +138,7 @@ type CallSyntax struct {
 }
 
 // Call is f's CallSyntax; false for a format without one whose arguments
-// are JSON (none, DSML).
+// are one JSON object (none; DSML, see DSMLCall).
 func (f ToolFormat) Call() (CallSyntax, bool) {
 	switch f {
 	case ToolsHermes:
@@ -154,6 +158,34 @@ func (f ToolFormat) Call() (CallSyntax, bool) {
 	return CallSyntax{}, false
 }
 
+// DSMLCall is how DSML formats write one call: Open, the name, Mid, the
+// parameters, Close; a parameter is Param, its name, then ParamString
+// and its text, or ParamJSON and its value as JSON, then ParamEnd.
+// (The template writes an empty line for a call without parameters.)
+type DSMLCall struct {
+	Open, Mid, Close                        string
+	Param, ParamString, ParamJSON, ParamEnd string
+}
+
+// DSML is f's DSMLCall; false for other formats.
+func (f ToolFormat) DSML() (DSMLCall, bool) {
+	block := "tool_calls>"
+	switch f {
+	case ToolsDSMLFunctionCalls:
+		block = "function_calls>"
+	case ToolsDSML:
+	default:
+		return DSMLCall{}, false
+	}
+	return DSMLCall{
+		Open:  "\n\n<" + dsml + block + "\n<" + dsml + `invoke name="`,
+		Mid:   "\">\n",
+		Close: "</" + dsml + "invoke>\n</" + dsml + block,
+		Param: "<" + dsml + `parameter name="`, ParamString: `" string="true">`, ParamJSON: `" string="false">`,
+		ParamEnd: "</" + dsml + "parameter>",
+	}, true
+}
+
 // CallStart is the text a call begins with in f, where a reply's text
 // before it is plain text ("" for formats whose calls are the whole
 // reply, and for harmony, whose text is known only at its end).
@@ -163,7 +195,7 @@ func (f ToolFormat) CallStart() string {
 		return ToolCallOpen
 	case ToolsDeepSeekV3, ToolsDeepSeekR1:
 		return dsCallsBegin
-	case ToolsDSML:
+	case ToolsDSML, ToolsDSMLFunctionCalls:
 		return "<" + dsml
 	}
 	return ""

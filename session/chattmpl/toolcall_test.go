@@ -82,7 +82,7 @@ func TestToolFormats(t *testing.T) {
 		"meta-llama-Llama-3.2-3B-Instruct.jinja": ToolsLlama3, "mistralai-Mistral-Nemo-Instruct-2407.jinja": ToolsMistral,
 		"google-gemma-2-2b-it.jinja": ToolsNone, "microsoft-Phi-3.5-mini-instruct.jinja": ToolsNone,
 		"deepseek-ai-DeepSeek-V3.1.jinja": ToolsDeepSeekV3, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja": ToolsDeepSeekR1,
-		"deepseek-ai-DeepSeek-V4.jinja": ToolsDSML, "deepseek-ai-DeepSeek-V4-Flash-0731.jinja": ToolsDSML,
+		"deepseek-ai-DeepSeek-V3.2.jinja": ToolsDSMLFunctionCalls, "deepseek-ai-DeepSeek-V4.jinja": ToolsDSML, "deepseek-ai-DeepSeek-V4-Flash-0731.jinja": ToolsDSML,
 		"openai-gpt-oss-120b.jinja": ToolsHarmony,
 	} {
 		if got := DetectToolFormat(readTemplate(t, file)); got != want {
