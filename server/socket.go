@@ -13,7 +13,7 @@ import (
 // at the end of the stream); 0, nil when the socket had nothing (EAGAIN).
 func readSocket(fd int, b []byte) (int, error) {
 	for {
-		n, err := unix.Read(fd, b)
+		n, err := nbRead(fd, b)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -32,7 +32,7 @@ func readSocket(fd int, b []byte) (int, error) {
 func writeSocket(fd int, b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
-		m, err := unix.Write(fd, b[n:])
+		m, err := nbWrite(fd, b[n:])
 		switch {
 		case err == unix.EINTR:
 			continue

@@ -2,7 +2,11 @@
 
 package server
 
-import "syscall"
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
 
 // totalSystemMemory is unknown here (INFO total_system_memory reads 0).
 func totalSystemMemory() int64 { return 0 }
@@ -14,3 +18,7 @@ func cpuTimes() (user, sys float64) {
 	}
 	return float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6, float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6
 }
+
+// nbRead and nbWrite are read(2) and write(2) on a non-blocking socket.
+func nbRead(fd int, b []byte) (int, error)  { return unix.Read(fd, b) }
+func nbWrite(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
