@@ -703,17 +703,56 @@ func timeoutArg(x *server.Ctx, i int) (int64, error) {
 	return x.S.Now() + int64(math.Ceil(ms)), nil
 }
 
-// blockOrTimeout blocks the client on keys with serve as its action, or,
-// where it may not block (MULTI), replies the timeout's null array at once.
-func blockOrTimeout(x *server.Ctx, reason string, keys []string, deadline int64, serve func(x *server.Ctx, key string) bool) {
+// blockingPop is what every blocking pop (BLPOP, BRPOP, BLMOVE,
+// BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP) is made of: the
+// commands differ only in their arguments and in pop. run is their one
+// path, now and when a key they wait on is filled.
+type blockingPop struct {
+	typ      server.ObjType // what the keys must hold: TypeList or TypeZSet
+	keys     []string       // in the order they are tried
+	deadline int64          // unix ms, 0 for forever
+	// pop pops from key, which holds typ or is absent, and replies; false
+	// (nothing replied) when there is nothing to pop. An error of another
+	// key than this one (BLMOVE's destination) it replies itself, true.
+	pop func(x *server.Ctx, key string) bool
+}
+
+// run tries the keys in order: the first that holds another type is an
+// error, the first with something to pop answers. Otherwise the client
+// blocks on them all (in MULTI it gets the timeout's null array at once).
+// When a key is filled meanwhile, pop answers if the key holds typ; a key
+// made another type is waited on still, as Redis does.
+func (b blockingPop) run(x *server.Ctx) {
+	for _, k := range b.keys {
+		if err := b.check(x, k); err != nil {
+			x.Error(err)
+			return
+		}
+		if b.pop(x, k) {
+			return
+		}
+	}
 	if !x.CanBlock() {
 		x.R.NullArray()
 		return
 	}
+	reason := "list"
+	if b.typ == server.TypeZSet {
+		reason = "zset"
+	}
 	x.S.BlockOnKeys(x, reason, &server.KeyWait{
-		DB: x.DB, Keys: keys, Args: x.Args, Cmd: x.Cmd, Serve: serve,
+		DB: x.DB, Keys: b.keys, Args: x.Args, Cmd: x.Cmd,
+		Serve:     func(x *server.Ctx, key string) bool { return b.check(x, key) == nil && b.pop(x, key) },
 		OnTimeout: func(r *server.Reply) { r.NullArray() },
-	}, deadline)
+	}, b.deadline)
+}
+
+// check is WRONGTYPE for a key holding another type than b's.
+func (b blockingPop) check(x *server.Ctx, key string) error {
+	if o := x.DB.Peek(key); o != nil && o.Type != b.typ {
+		return server.ErrWrongType
+	}
+	return nil
 }
 
 // BLPOP key [key ...] timeout
@@ -730,7 +769,7 @@ func bpopGeneric(x *server.Ctx, head bool) {
 		x.Error(err)
 		return
 	}
-	serve := func(x *server.Ctx, key string) bool {
+	blockingPop{typ: server.TypeList, keys: keys, deadline: deadline, pop: func(x *server.Ctx, key string) bool {
 		l, err := lookupListWrite(x, key)
 		if err != nil || l == nil {
 			return false
@@ -743,17 +782,7 @@ func bpopGeneric(x *server.Ctx, head bool) {
 		x.Propagate([]byte(strings.ToUpper(popEvent(head))), []byte(key)) // BLPOP is logged as LPOP
 		deleteIfEmpty(x, key, l.Len())
 		return true
-	}
-	for _, k := range keys {
-		if _, err := lookupListWrite(x, k); err != nil {
-			x.Error(err)
-			return
-		}
-		if serve(x, k) {
-			return
-		}
-	}
-	blockOrTimeout(x, "list", keys, deadline, serve)
+	}}.run(x)
 }
 
 // BRPOPLPUSH source destination timeout
@@ -778,21 +807,17 @@ func blmoveGeneric(x *server.Ctx, from, to bool, timeoutAt int) {
 		return
 	}
 	src, dst := x.Arg(1), x.Arg(2)
-	serve := func(x *server.Ctx, _ string) bool {
+	blockingPop{typ: server.TypeList, keys: []string{src}, deadline: deadline, pop: func(x *server.Ctx, _ string) bool {
 		moved, err := lmoveOnce(x, src, dst, from, to)
 		if err != nil {
-			x.Error(err) // the destination became another type: Redis replies the error
+			x.Error(err) // the destination holds another type: Redis replies the error
 			return true
 		}
 		if moved {
 			x.Propagate([]byte("LMOVE"), []byte(src), []byte(dst), whereName(from), whereName(to))
 		}
 		return moved
-	}
-	if serve(x, src) {
-		return
-	}
-	blockOrTimeout(x, "list", []string{src}, deadline, serve)
+	}}.run(x)
 }
 
 // BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
@@ -807,16 +832,9 @@ func blmpopCommand(x *server.Ctx) {
 		x.Error(err)
 		return
 	}
-	if lmpopOnce(x, m.keys, head, m.count) {
-		return
-	}
-	blockOrTimeout(x, "list", m.keys, deadline, func(x *server.Ctx, key string) bool {
-		l, err := lookupListWrite(x, key)
-		if err != nil || l == nil {
-			return false
-		}
+	blockingPop{typ: server.TypeList, keys: m.keys, deadline: deadline, pop: func(x *server.Ctx, key string) bool {
 		return lmpopOnce(x, []string{key}, head, m.count)
-	})
+	}}.run(x)
 }
 
 func whereName(head bool) []byte {

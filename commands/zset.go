@@ -1144,7 +1144,7 @@ func bzpopGeneric(x *server.Ctx, min bool) {
 		x.Error(err)
 		return
 	}
-	serve := func(x *server.Ctx, key string) bool {
+	blockingPop{typ: server.TypeZSet, keys: keys, deadline: deadline, pop: func(x *server.Ctx, key string) bool {
 		z, err := lookupZSetWrite(x, key)
 		if err != nil || z == nil {
 			return false
@@ -1159,17 +1159,7 @@ func bzpopGeneric(x *server.Ctx, min bool) {
 		x.R.BulkString(e.Member)
 		x.R.Double(e.Score)
 		return true
-	}
-	for _, k := range keys {
-		if _, err := lookupZSetWrite(x, k); err != nil {
-			x.Error(err)
-			return
-		}
-		if serve(x, k) {
-			return
-		}
-	}
-	blockOrTimeout(x, "zset", keys, deadline, serve)
+	}}.run(x)
 }
 
 // BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
@@ -1189,16 +1179,9 @@ func bzmpopCommand(x *server.Ctx) {
 		x.Error(server.ErrSyntax)
 		return
 	}
-	if zmpopOnce(x, m.keys, min, m.count) {
-		return
-	}
-	blockOrTimeout(x, "zset", m.keys, deadline, func(x *server.Ctx, key string) bool {
-		z, err := lookupZSetWrite(x, key)
-		if err != nil || z == nil {
-			return false
-		}
+	blockingPop{typ: server.TypeZSet, keys: m.keys, deadline: deadline, pop: func(x *server.Ctx, key string) bool {
 		return zmpopOnce(x, []string{key}, min, m.count)
-	})
+	}}.run(x)
 }
 
 // ZRANDMEMBER key [count [WITHSCORES]]

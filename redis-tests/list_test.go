@@ -1,6 +1,7 @@
 package redistests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +217,61 @@ func TestListMeetsTheGenericCommands(t *testing.T) {
 	if v := recv(t, ch); !same(v, "[target a]") {
 		t.Errorf("BLPOP after RENAME got %v", v)
 	}
+}
+
+// Every blocking pop meets keys of another type the same way, as Redis
+// 7.0: at the call, the keys are tried in order and the first of another
+// type is WRONGTYPE, even with a fillable key after it; a key made
+// another type while a client waits leaves it waiting; filled with the
+// right type again, it is served. BLMOVE woken into a destination of
+// another type replies WRONGTYPE and leaves the source as it was.
+func TestBlockingPopsMeetOtherTypesAlike(t *testing.T) {
+	c := client(t)
+	for _, k := range []struct {
+		args []any // blocking on "k", timeout 0
+		fill []any // gives "k" one element
+		got  string
+	}{
+		{[]any{"BLPOP", "k", 0}, []any{"RPUSH", "k", "a"}, "[k a]"},
+		{[]any{"BRPOP", "k", 0}, []any{"RPUSH", "k", "a"}, "[k a]"},
+		{[]any{"BLMOVE", "k", "d", "LEFT", "RIGHT", 0}, []any{"RPUSH", "k", "a"}, "a"},
+		{[]any{"BRPOPLPUSH", "k", "d", 0}, []any{"RPUSH", "k", "a"}, "a"},
+		{[]any{"BLMPOP", 0, 1, "k", "LEFT"}, []any{"RPUSH", "k", "a"}, "[k [a]]"},
+		{[]any{"BZPOPMIN", "k", 0}, []any{"ZADD", "k", 1, "a"}, "[k a 1]"},
+		{[]any{"BZPOPMAX", "k", 0}, []any{"ZADD", "k", 1, "a"}, "[k a 1]"},
+		{[]any{"BZMPOP", 0, 1, "k", "MIN"}, []any{"ZADD", "k", 1, "a"}, "[k [[a 1]]]"},
+	} {
+		do(t, c, "DEL", "k", "d")
+		do(t, c, "SET", "k", "string")
+		wantErrPrefix(t, c, "WRONGTYPE", k.args...)
+		do(t, c, "DEL", "k")
+		wc := redis.NewClient(options(shared.Addr(), 2)) // its own pool: each waiter holds a connection
+		defer wc.Close()
+		waiter := blocked(t, wc, k.args...)
+		n := blockedClients(t, c)
+		do(t, c, "SET", "k", "string")
+		time.Sleep(50 * time.Millisecond)
+		if m := blockedClients(t, c); m != n {
+			t.Errorf("%v: made a string, the key unblocked its waiter (%d blocked, was %d)", k.args[0], m, n)
+		}
+		do(t, c, "DEL", "k")
+		do(t, c, k.fill...)
+		if v := recv(t, waiter); fmt.Sprint(v) != k.got {
+			t.Errorf("%v: got %v, want %s", k.args[0], v, k.got)
+		}
+	}
+	// In key order: a string before a filled list is an error.
+	do(t, c, "DEL", "k", "d")
+	do(t, c, "SET", "s", "x")
+	do(t, c, "RPUSH", "l", "a")
+	wantErrPrefix(t, c, "WRONGTYPE", "BLPOP", "none", "s", "l", 0)
+	want(t, c, "[l a]", "BLPOP", "none", "l", "s", 0)
+	// BLMOVE into a string.
+	do(t, c, "SET", "d", "x")
+	waiter := blocked(t, c, "BLMOVE", "k", "d", "LEFT", "RIGHT", 0)
+	do(t, c, "RPUSH", "k", "a")
+	if v := recv(t, waiter); fmt.Sprint(v) == "a" || !strings.HasPrefix(fmt.Sprint(v), "WRONGTYPE") {
+		t.Errorf("BLMOVE woken into a string destination: %v", v)
+	}
+	want(t, c, "[a]", "LRANGE", "k", 0, -1)
 }
