@@ -476,18 +476,19 @@ func TestGenStepsWhileAScriptIsBusy(t *testing.T) {
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	gen := func(key string, n int, done chan<- time.Time) {
+	type genDone struct {
+		at  time.Time
+		err error
+	}
+	gen := func(key string, n int, done chan<- genDone) {
 		g := redis.NewClient(options(s.Addr(), 2))
 		go func() {
 			defer g.Close()
 			err := g.Do(ctx, "GEN", key, " there was", "MAXTOKENS", n, "TEMPERATURE", 0, "STREAM").Err()
-			if err != nil {
-				t.Errorf("GEN %s: %v", key, err)
-			}
-			done <- time.Now()
+			done <- genDone{time.Now(), err}
 		}()
 	}
-	longDone, shortDone := make(chan time.Time, 1), make(chan time.Time, 1)
+	longDone, shortDone := make(chan genDone, 1), make(chan genDone, 1)
 	gen("long", 1500, longDone)
 	gen("short", 50, shortDone)
 	if _, err := sub.ReceiveMessage(ctx); err != nil { // generating
@@ -517,10 +518,14 @@ return {n, #redis.call('TOKENS', KEYS[1]), steps() - a}`, "1", "short").Slice()
 	if len(ev) == 3 && ev[2].(int64) == 0 {
 		t.Errorf("the engine did not step while the script was busy")
 	}
-	if at := <-shortDone; at.Before(evalDone) {
-		t.Errorf("the short GEN replied %v before the script it finished under", evalDone.Sub(at))
+	if d := <-shortDone; d.err != nil {
+		t.Errorf("the short GEN: %v", d.err)
+	} else if d.at.Before(evalDone) {
+		t.Errorf("the short GEN replied %v before the script it finished under", evalDone.Sub(d.at))
 	}
-	<-longDone
+	if d := <-longDone; d.err != nil {
+		t.Errorf("the long GEN: %v", d.err)
+	}
 	if toks := do(t, c, "TOKENS", "short").([]any); int64(len(toks)) <= prompt {
 		t.Errorf("the short GEN's tokens were not committed after the script: %d", len(toks))
 	}

@@ -62,10 +62,11 @@
 // turn of steps 1's reading and replying, where every command but those
 // flagged allow-busy (and SHUTDOWN without NOSAVE) gets -BUSY and the
 // script's own client's commands wait in its pending queue, as behind a
-// blocked command. Then StepWhileBusy runs one engine step: GEN jobs go
-// on (STREAM pieces flow), but a job that finishes keeps its result (the
-// key's new session, its client's reply) until the script ends, so a
-// script sees no key change under it.
+// blocked command. Then StepWhileBusy runs one engine step: running GEN
+// jobs go on (STREAM pieces flow), but a job that finishes keeps its
+// result (the key's new session, its client's reply) until the script
+// ends, and queued jobs start only then (a start may evict), so a script
+// sees no key change under it.
 //
 // # The BUSY rule
 //

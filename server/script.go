@@ -124,10 +124,10 @@ func (s *Server) ServeWhileBusy(caller *Client, eval bool) (stopping bool) {
 }
 
 // StepWhileBusy runs one engine step while a script is busy (the
-// scripting watchdog calls it after ServeWhileBusy): GEN and PREFILL jobs
-// on any key keep going, their STREAM pieces reach subscribers, and what a
-// finished job writes waits for the script's end (session.Keyspace's
-// ScriptBusy). Without it, every job would stall for as long as a script
+// scripting watchdog calls it after ServeWhileBusy): running GEN and
+// PREFILL jobs keep going, their STREAM pieces reach subscribers, and what
+// a finished job writes, and the start of queued ones, wait for the
+// script's end (session.Keyspace's ScriptBusy). Without it, every job would stall for as long as a script
 // runs past the threshold.
 func (s *Server) StepWhileBusy() {
 	if s.hasWork() {

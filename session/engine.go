@@ -113,7 +113,8 @@ type Keyspace interface {
 	// ScriptBusy reports a script running past busy-reply-threshold. The
 	// server steps the engine meanwhile, but a finished job's result
 	// (its key's new session, its client's reply) waits for the script's
-	// end: a script sees no key change under it, as in Redis.
+	// end, and so do queued jobs (starting one may evict): a script sees
+	// no key change under it, as in Redis.
 	ScriptBusy() bool
 }
 
@@ -328,7 +329,11 @@ func (e *Engine) unbusy(j *Job) {
 // per generating job), sample, and finish the jobs that are done.
 func (e *Engine) Step() {
 	t0 := time.Now()
-	e.startJobs()
+	if !e.ks.ScriptBusy() {
+		// Starting a job may evict keys to make room (checkMemory): not
+		// under a busy script, which must see no key change.
+		e.startJobs()
+	}
 	chunk := int(e.cfg.Int("prefill-chunk"))
 	if chunk <= 0 {
 		chunk = 256
