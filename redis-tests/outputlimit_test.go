@@ -204,3 +204,26 @@ func waitNoClient(t *testing.T, c doer, name string) {
 	}
 	t.Errorf("client %q is still connected", name)
 }
+
+// A client blocked in BLPOP that sends more commands and then hangs up is
+// gone: its BLPOP does not take the next element pushed. Its commands
+// after the BLPOP wait as query buffer; the server goes on reading its
+// socket meanwhile, so it sees the hang-up (with goroutine readers, one
+// that stopped reading while its batches waited never did).
+func TestBlockedClientThatHangsUpTakesNothing(t *testing.T) {
+	s := startServer(t)
+	c := redisClientAt(t, s.Addr())
+	r := dialRaw(t, s.Addr())
+	r.send("BLPOP q 0\r\n")
+	waitFor(t, "the BLPOP to block", func() bool { return infoInt(t, c, "clients", "blocked_clients") == 1 })
+	// More commands, in separate writes (separate batches), then gone.
+	for i := 0; i < 5; i++ {
+		r.send("PING\r\n")
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.c.Close()
+	waitFor(t, "the hang-up", func() bool { return infoInt(t, c, "clients", "blocked_clients") == 0 })
+	want(t, c, int64(1), "RPUSH", "q", "x")
+	want(t, c, int64(1), "LLEN", "q")
+}
+

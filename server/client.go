@@ -77,10 +77,10 @@ type Client struct {
 	softLimitSince        int64 // unix ms when pending output was first seen over the soft limit; 0 when under
 	// blocked is set while the client waits (GEN): the rest of its request
 	// batch resumes when it is cleared. See blocked.go.
-	blocked   *Blocked
-	pending   [][][]byte // commands of the batch not yet run while blocked
-	slotsHeld int        // batch slots of batches in pending or running (loop)
-	curArgs   [][]byte   // the running command, for CLIENT LIST's qbuf
+	blocked     *Blocked
+	pending     [][][]byte // commands of the batch not yet run while blocked
+	parkedBytes int64      // commandBytes of pending: query buffer of a blocked client
+	curArgs     [][]byte   // the running command, for CLIENT LIST's qbuf
 
 	// tracking is the CLIENT TRACKING state, nil while off (tracking.go).
 	tracking *clientTracking
@@ -120,14 +120,15 @@ func (c *Client) CloseAfterReply() { c.closeAfterReply = true }
 // unlinks the client.
 // Batches in flight. A goroutine reader (serveConn) reads the next
 // pipeline while the loop runs the one before, so that reading overlaps
-// running; but it may hand the loop only maxBatchesInFlight batches that
-// have not finished, as Redis reads a client's socket only when the query
-// buffer it read before is done. Otherwise a client that writes faster
-// than the loop runs its commands (a PING flood) fills the requests
-// channel with batches that no buffer limit counts, and their memory
-// evicts keys. A slot is freed when the batch has run, or, for a client
-// blocked or queued behind a busy script, when what waits in c.pending
-// has.
+// running; but it may hand the loop only maxBatchesInFlight batches the
+// loop has not taken yet, as Redis reads a client's socket once per turn
+// of its loop. Otherwise a client that writes faster than the loop runs
+// its commands (a PING flood) fills the requests channel with batches
+// that no buffer limit counts, and their memory evicts keys. The loop
+// frees a batch's slot once it has taken it: run, or parked in c.pending
+// behind a blocked command, where parkedBytes counts it as query buffer
+// (so a blocked client's reader goes on reading, and sees a hang-up, as
+// Redis keeps reading a blocked client's socket).
 const maxBatchesInFlight = 2
 
 // takeBatchSlot waits until c may hand the loop another batch; false when
@@ -141,15 +142,14 @@ func (c *Client) takeBatchSlot() bool {
 	}
 }
 
-// freeBatchSlots frees the slots of c's batches once none waits to run
-// (loop goroutine).
-func (c *Client) freeBatchSlots() {
-	if c.blocked != nil || len(c.pending) > 0 {
-		return
+// commandBytes is what one parsed command holds, as the query buffer
+// counts it.
+func commandBytes(args [][]byte) int64 {
+	n := int64(16 * len(args))
+	for _, a := range args {
+		n += int64(len(a))
 	}
-	for ; c.slotsHeld > 0; c.slotsHeld-- {
-		<-c.batchSlots
-	}
+	return n
 }
 
 func (c *Client) kill() {

@@ -374,7 +374,7 @@ func (s *Server) infoSection(name string) []string {
 func (s *Server) clientsMemory() int64 {
 	var n int64
 	for _, c := range s.clients {
-		n += 1024 + int64(len(c.R.buf)) + c.pendingOut.Load()
+		n += 1024 + int64(len(c.R.buf)) + c.pendingOut.Load() + c.parkedBytes
 		if rd := c.reader.Load(); rd != nil {
 			n += rd.qbufSize.Load()
 		}

@@ -249,9 +249,8 @@ func (s *Server) runRequest(r request) {
 		return
 	}
 	if len(r.batch) > 0 {
-		r.c.slotsHeld++ // taken by serveConn
+		<-r.c.batchSlots // taken by serveConn; the batch is ours now
 		s.runBatch(r.c, r.batch)
-		r.c.freeBatchSlots()
 	}
 	if r.protoErr != "" {
 		c := r.c
@@ -269,30 +268,48 @@ func (s *Server) runBatch(c *Client, batch [][][]byte) {
 	s.linkClient(c) // the link event may still be queued behind this batch
 	if c.blocked != nil || (s.busy != nil && s.busy.caller == c) {
 		// Queued behind the blocked command, or behind the script that
-		// is serving other clients from inside it (script.go).
+		// is serving other clients from inside it (script.go), as query
+		// buffer: past client-query-buffer-limit the client is closed,
+		// as Redis closes one whose query buffer outgrows it.
+		for _, args := range batch {
+			c.parkedBytes += commandBytes(args)
+		}
 		c.pending = append(c.pending, batch...)
+		if c.parkedBytes > s.Config.ClientQueryBufferLimit {
+			s.logf("warning", "Closing client that reached max query buffer length: id=%d addr=%s", c.ID, c.Addr)
+			c.pending, c.parkedBytes = nil, 0
+			c.kill()
+		}
 		return
 	}
 	c.pending = batch
 	s.resume(c)
 }
 
-// resume runs c.pending until it is empty or the client blocks, then
-// frees the batch slots of a goroutine reader (freeBatchSlots).
+// resume runs c.pending until it is empty or the client blocks.
 func (s *Server) resume(c *Client) {
 	s.clock.chain = false // the first command of a batch reads the clock
 	defer func() { s.clock.chain = false }()
 	for len(c.pending) > 0 && c.blocked == nil {
 		args := c.pending[0]
 		c.pending = c.pending[1:]
+		if c.parkedBytes > 0 {
+			c.parkedBytes -= commandBytes(args)
+		}
 		if c.closed || c.closeAfterReply {
 			continue // QUIT, CLIENT KILL: nothing after it runs
 		}
 		s.execute(c, args)
 	}
 	if c.blocked == nil {
-		c.pending = nil
-		c.freeBatchSlots()
+		c.pending, c.parkedBytes = nil, 0
+		return
+	}
+	if c.parkedBytes == 0 {
+		// Just blocked: what follows the command waits as query buffer.
+		for _, args := range c.pending {
+			c.parkedBytes += commandBytes(args)
+		}
 	}
 }
 
