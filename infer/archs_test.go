@@ -244,7 +244,7 @@ func TestLoadSplit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parts, err := loadSplit(f, "t", c.dims, c.rows, c.cols)
+		parts, err := loadSplit(f, "t", c.dims, c.rows, c.cols, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func TestLoadSplit(t *testing.T) {
 			}
 			off += c.rows[pi]
 		}
-		if _, err := loadSplit(f, "t", []uint64{c.dims[0], 1}, []int{1}, c.cols); err == nil {
+		if _, err := loadSplit(f, "t", []uint64{c.dims[0], 1}, []int{1}, c.cols, true); err == nil {
 			t.Errorf("%v %v: wrong dims accepted", c.typ, c.dims)
 		}
 	}

@@ -51,7 +51,7 @@ type gemma3Post struct {
 
 // loadGemma3 reads the "gemma3." hyperparameters and every tensor.
 func loadGemma3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
-	base, ld, err := newLlamaBody(f, kv)
+	base, ld, err := newLlamaBody(f, opt, kv)
 	if err != nil {
 		return nil, err
 	}

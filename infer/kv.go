@@ -72,13 +72,16 @@ func (l KVLayout) blockOffset(layer, kind, head int) int {
 	return ((layer*2+kind)*l.Heads + head) * l.blockValues()
 }
 
-// page is one reference-counted KV page. Exactly one of f16 and f32 is set,
-// by the layout's Type. refs counts the States (and, later, snapshot views)
-// that hold the page; a holder may write into a page only while refs == 1.
+// page is one reference-counted KV page. Exactly one of f16, f32 and dev
+// is set: f16 or f32 by the layout's Type for a page in host memory, dev
+// for a slot of a device's KV pool (devicekv.go). refs counts the States
+// (and prefix caches) that hold the page; a holder may write into a page
+// only while refs == 1.
 type page struct {
 	refs atomic.Int32
 	f16  []uint16
 	f32  []float32
+	dev  *devPage
 }
 
 func newPage(l KVLayout) *page {
@@ -92,7 +95,15 @@ func newPage(l KVLayout) *page {
 	return p
 }
 
-// clone returns a private copy of p with refs 1.
+// unref drops one reference; a device page whose last holder lets go goes
+// back to its pool.
+func (p *page) unref() {
+	if p.refs.Add(-1) == 0 && p.dev != nil {
+		p.dev.release()
+	}
+}
+
+// clone returns a private copy of host page p with refs 1.
 func (p *page) clone() *page {
 	q := &page{}
 	if p.f32 != nil {
@@ -116,6 +127,7 @@ type State struct {
 	layout KVLayout
 	vocab  int
 	ctx    int
+	kv     *deviceKV // the device's pool the pages live in; nil: host pages
 
 	tokens []int32
 	pages  []*page
@@ -133,7 +145,7 @@ var (
 
 // NewState returns an empty session for m.
 func (m *Model) NewState() *State {
-	s := &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx}
+	s := &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx, kv: m.kv}
 	if sa, ok := m.arch.(StatefulArch); ok {
 		s.ext = sa.NewArchState()
 	}
@@ -189,7 +201,7 @@ func (s *State) Bytes() int64 {
 // copies tokens and logits. Writes to either state later copy the shared page
 // they touch first.
 func (s *State) Clone() *State {
-	c := &State{layout: s.layout, vocab: s.vocab, ctx: s.ctx}
+	c := &State{layout: s.layout, vocab: s.vocab, ctx: s.ctx, kv: s.kv}
 	if s.ext != nil {
 		c.ext = s.ext.Clone()
 	}
@@ -223,7 +235,7 @@ func (s *State) Truncate(n int) error {
 	}
 	keep := (n + PageTokens - 1) / PageTokens
 	for i := keep; i < len(s.pages); i++ {
-		s.pages[i].refs.Add(-1)
+		s.pages[i].unref()
 		s.pages[i] = nil
 	}
 	s.pages = s.pages[:keep]
@@ -237,7 +249,7 @@ func (s *State) Truncate(n int) error {
 // session is deleted; the state stays usable (empty) afterwards.
 func (s *State) Release() {
 	for i, p := range s.pages {
-		p.refs.Add(-1)
+		p.unref()
 		s.pages[i] = nil
 	}
 	s.pages = nil
@@ -250,18 +262,90 @@ func (s *State) Release() {
 
 // reserve makes sure positions [Len(), Len()+n) have private pages to write
 // into: it appends fresh pages and copies a shared last page (copy-on-write).
-// The caller has checked the context size.
-func (s *State) reserve(n int) {
+// The caller has checked the context size. It fails only on a device whose
+// KV pool is full (ErrKVFull), leaving s as it was (unreserve drops pages
+// past the tokens; a private copy of a shared page holds the same rows).
+func (s *State) reserve(n int) error {
 	end := len(s.tokens) + n
 	first := len(s.tokens) / PageTokens // page of the first new position
 	if first < len(s.pages) && s.pages[first].refs.Load() > 1 {
 		old := s.pages[first]
-		s.pages[first] = old.clone()
-		old.refs.Add(-1)
+		if s.kv == nil {
+			s.pages[first] = old.clone()
+		} else {
+			p, err := s.kv.copyPage(old)
+			if err != nil {
+				return err
+			}
+			s.pages[first] = p
+		}
+		old.unref()
 	}
 	for len(s.pages)*PageTokens < end {
+		if s.kv == nil {
+			s.pages = append(s.pages, newPage(s.layout))
+			continue
+		}
+		p, err := s.kv.newPage()
+		if err != nil {
+			s.unreserve()
+			return err
+		}
+		s.pages = append(s.pages, p)
+	}
+	return nil
+}
+
+// unreserve drops the pages past the tokens (reserve's, when a batch
+// cannot be run after all).
+func (s *State) unreserve() {
+	keep := (len(s.tokens) + PageTokens - 1) / PageTokens
+	for i := keep; i < len(s.pages); i++ {
+		s.pages[i].unref()
+		s.pages[i] = nil
+	}
+	s.pages = s.pages[:keep]
+}
+
+// reserveHost appends host pages for positions [Len(), Len()+n) of an
+// empty State being restored: the rows are written on the host, and
+// toDevice then moves the pages to the device when the State's model runs
+// on one.
+func (s *State) reserveHost(n int) {
+	for len(s.pages)*PageTokens < len(s.tokens)+n {
 		s.pages = append(s.pages, newPage(s.layout))
 	}
+}
+
+// toDevice replaces each host page of s by a device page holding its
+// values, when s's model runs on a device (nothing otherwise). On error
+// (ErrKVFull) s is released.
+func (s *State) toDevice() error {
+	if s.kv == nil {
+		return nil
+	}
+	for i, p := range s.pages {
+		if p.dev != nil {
+			continue
+		}
+		q, err := s.kv.upload(p)
+		if err != nil {
+			s.Release()
+			return err
+		}
+		s.pages[i] = q
+	}
+	return nil
+}
+
+// hostPage returns page i's values in host memory: the page itself, or a
+// copy read back from the device (ReadPage) for a device page.
+func (s *State) hostPage(i int) (*page, error) {
+	p := s.pages[i]
+	if p.dev == nil {
+		return p, nil
+	}
+	return s.kv.download(p, s.layout)
 }
 
 // putKV stores the K and V rows (Width() values each) of layer at position
@@ -293,7 +377,10 @@ func (s *State) KVRow(layer, kind, pos int, out []float32) error {
 	if pos < 0 || pos >= len(s.tokens) || layer < 0 || layer >= s.layout.Layers || kind < 0 || kind > 1 {
 		return fmt.Errorf("infer: kv row layer %d kind %d pos %d: %w", layer, kind, pos, ErrRange)
 	}
-	p := s.pages[pos/PageTokens]
+	p, err := s.hostPage(pos / PageTokens)
+	if err != nil {
+		return err
+	}
 	l := s.layout
 	for h := 0; h < l.Heads; h++ {
 		o := l.blockOffset(layer, kind, h) + pos%PageTokens
@@ -331,7 +418,7 @@ func (m *Model) RestoreState(tokens []int32, logits []float32, row func(layer, k
 			return nil, err
 		}
 	}
-	s.reserve(len(tokens))
+	s.reserveHost(len(tokens))
 	k := make([]float32, s.layout.Width())
 	v := make([]float32, s.layout.Width())
 	for pos := range tokens {
@@ -344,6 +431,9 @@ func (m *Model) RestoreState(tokens []int32, logits []float32, row func(layer, k
 			}
 			s.putKV(layer, pos, k, v)
 		}
+	}
+	if err := s.toDevice(); err != nil {
+		return nil, err
 	}
 	s.tokens = append(s.tokens, tokens...)
 	return s, nil

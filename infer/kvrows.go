@@ -39,7 +39,10 @@ func (s *State) AppendKVRows(dst []byte, layer, kind, from, to int) ([]byte, err
 	// Page by page: each head's block holds, for every value index i, the
 	// page's slots contiguously; scatter them to the position-major rows.
 	for pos := from; pos < to; {
-		p := s.pages[pos/PageTokens]
+		p, err := s.hostPage(pos / PageTokens)
+		if err != nil {
+			return dst[:start], err
+		}
 		first := pos % PageTokens
 		last := min(PageTokens, first+(to-pos))
 		rowBase := (pos - from) * w // row of slot first, in values
@@ -90,7 +93,7 @@ func (m *Model) RestoreStateRows(tokens []int32, logits []float32, rows func(lay
 	}
 	n := len(tokens)
 	l := s.layout
-	s.reserve(n)
+	s.reserveHost(n)
 	for layer := 0; layer < l.Layers && n > 0; layer++ {
 		for kind := 0; kind < 2; kind++ {
 			data, typ, err := rows(layer, kind)
@@ -105,6 +108,9 @@ func (m *Model) RestoreStateRows(tokens []int32, logits []float32, rows func(lay
 			}
 			fillRows(s, layer, kind, data, typ)
 		}
+	}
+	if err := s.toDevice(); err != nil {
+		return nil, err
 	}
 	s.tokens = append(s.tokens, tokens...)
 	return s, nil

@@ -140,7 +140,7 @@ type llama struct {
 // loadLlama reads the config and every tensor, checking names, shapes and
 // types.
 func loadLlama(f *gguf.File, opt Options, kv KVType) (Arch, error) {
-	m, ld, err := newLlamaBody(f, kv)
+	m, ld, err := newLlamaBody(f, opt, kv)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func loadLlama(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 // the blocks (embedding, final norm, classifier, rope factors), and returns
 // the model with its layers allocated but not loaded, and the loader the
 // caller loads them with.
-func newLlamaBody(f *gguf.File, kv KVType) (*llama, *tensorLoader, error) {
+func newLlamaBody(f *gguf.File, opt Options, kv KVType) (*llama, *tensorLoader, error) {
 	arch := f.Architecture()
 	cfg, err := readLlamaConfig(f, arch)
 	if err != nil {
@@ -176,7 +176,7 @@ func newLlamaBody(f *gguf.File, kv KVType) (*llama, *tensorLoader, error) {
 		return nil, nil, fmt.Errorf("%s: block_count %d with %d tensors in the file", arch, cfg.Layers, len(f.Tensors))
 	}
 	m := &llama{cfg: cfg, kvType: kv}
-	ld := &tensorLoader{f: f, arch: arch}
+	ld := &tensorLoader{f: f, arch: arch, gguf: onDevice(opt)}
 	w := &m.w
 	ld.matrix(&w.embed, "token_embd.weight", cfg.Vocab, cfg.Dim)
 	ld.vector(&w.outNorm, "output_norm.weight", cfg.Dim)
@@ -236,6 +236,7 @@ func (ld *tensorLoader) denseFFN(l *llamaLayer, p string, c *llamaConfig) {
 type tensorLoader struct {
 	f    *gguf.File
 	arch string
+	gguf bool // keep matrices in the file's layout: a device uploads them (Upload takes that layout)
 	err  error
 	used map[string]bool
 }
@@ -297,7 +298,7 @@ func (ld *tensorLoader) split(dst []*metalkit.Matrix, name string, dims []uint64
 	}
 	ld.use(name)
 	var ms []metalkit.Matrix
-	ms, ld.err = loadSplit(ld.f, name, dims, rows, cols)
+	ms, ld.err = loadSplit(ld.f, name, dims, rows, cols, !ld.gguf)
 	if ld.err != nil {
 		ld.err = fmt.Errorf("%s: %w", ld.arch, ld.err)
 		return
@@ -307,10 +308,11 @@ func (ld *tensorLoader) split(dst []*metalkit.Matrix, name string, dims []uint64
 	}
 }
 
-// loadSplit is tensorLoader.split. Weights the kernels stream better in
-// another layout (Q4_K) are copied into it; when every part was, the file's
-// pages are then dropped, so the weights are resident once.
-func loadSplit(f *gguf.File, name string, dims []uint64, rows []int, cols int) ([]metalkit.Matrix, error) {
+// loadSplit is tensorLoader.split. With repack, weights the CPU kernels
+// stream better in another layout (Q4_K) are copied into it; when every
+// part was, the file's pages are then dropped, so the weights are resident
+// once.
+func loadSplit(f *gguf.File, name string, dims []uint64, rows []int, cols int, repack bool) ([]metalkit.Matrix, error) {
 	t, ok := f.Tensor(name)
 	if !ok {
 		return nil, fmt.Errorf("tensor %s missing (want shape %v)", name, dims)
@@ -332,11 +334,10 @@ func loadSplit(f *gguf.File, name string, dims []uint64, rows []int, cols int) (
 		if err != nil {
 			return nil, fmt.Errorf("tensor %s (%v, shape %v): %w", name, t.Type, t.Dims, err)
 		}
-		if p := metalkit.Repack(m); p.Repacked() {
-			m = p
-		} else {
-			all = false
+		if repack {
+			m = metalkit.Repack(m)
 		}
+		all = all && m.Repacked()
 		out[i], off = m, end
 	}
 	if off != len(data) {
@@ -409,8 +410,8 @@ func grow(b []float32, n int) []float32 {
 
 // Forward implements Arch: one batched step over all seqs.
 func (m *llama) Forward(d metalkit.Device, batch []Seq) {
-	// Every architecture runs on host memory today (metalkit.HostDevice);
-	// Model refuses any other device for it, so this cannot fail.
+	// This pass runs on host memory (metalkit.HostDevice); on any other
+	// device Model runs llamadevice.go's pass instead, so this cannot fail.
 	dev := d.(metalkit.HostDevice)
 	c := &m.cfg
 	w := &m.w

@@ -25,10 +25,39 @@ type Options struct {
 	CheckpointInterval int
 	// Device runs the forward passes; nil means the CPU device on a pool
 	// of Threads threads, which the Model makes and closes. A device given
-	// here stays the caller's to close, after the Model. Every
-	// architecture's pass runs on host memory today, so a device that is
-	// not a metalkit.HostDevice (a GPU) is refused with ErrDevice.
+	// here stays the caller's to close, after the Model. On a
+	// metalkit.HostDevice (the CPU) every architecture runs its own pass
+	// on host memory. On any other device (a GPU, or the CPU seen through
+	// metalkit.DeviceOnly, as tests do) the llama family (llama, qwen2,
+	// qwen3, phi3) runs llamadevice.go's pass through the Device ops, with
+	// the weights uploaded at Open and the KV pages in the device's pool;
+	// other architectures, and an f32 KV cache, are refused with ErrDevice.
 	Device metalkit.Device
+	// DeviceKVPages is how many KV pages (PageTokens positions each) the
+	// device's pool holds, for every session together: 0 means enough for
+	// 8 full contexts, at most 4 GiB, at least one context. Ignored on
+	// a HostDevice, whose pages are allocated as sessions grow.
+	DeviceKVPages int
+}
+
+// onDevice reports whether opt's device is one the forward runs on
+// through the Device ops (not a HostDevice).
+func onDevice(opt Options) bool {
+	if opt.Device == nil {
+		return false
+	}
+	_, host := opt.Device.(metalkit.HostDevice)
+	return !host
+}
+
+// deviceArchIDs are the architectures whose pass runs on a device that is
+// not a HostDevice (llamadevice.go), checked before the weights load.
+func deviceArchID(id string) bool {
+	switch id {
+	case "llama", "qwen2", "qwen3", "phi3":
+		return true
+	}
+	return false
 }
 
 // ErrDevice is returned by Open for a device the model cannot run on.
@@ -106,6 +135,8 @@ type Model struct {
 	archID  string
 	dev     metalkit.Device
 	pool    *metalkit.Pool // the CPU device's, when the Model made it; else nil
+	kv      *deviceKV      // the device's KV pages, when fwd runs; else nil
+	fwd     deviceForward  // the forward through the Device ops; nil: arch.Forward on a HostDevice
 	threads int
 	vocab   int
 	ctx     int
@@ -163,11 +194,12 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 	}
 	// The device first: refusing one must not wait for the weights to load.
 	dev, pool := opt.Device, (*metalkit.Pool)(nil)
-	if dev != nil {
-		if _, ok := dev.(metalkit.HostDevice); !ok {
-			return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
-		}
-	} else {
+	switch {
+	case onDevice(opt) && !deviceArchID(archID):
+		return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
+	case onDevice(opt) && kvType != KVF16:
+		return nil, fmt.Errorf("infer: %s: a %v KV cache on %s: a device's KV pages are f16: %w", name, kvType, dev.Name(), ErrDevice)
+	case dev == nil:
 		threads := opt.Threads
 		if threads <= 0 {
 			threads = runtime.NumCPU()
@@ -189,11 +221,34 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 		pool.Close()
 		return nil, fmt.Errorf("infer: %s: no context length in the model; set Options.Ctx", name)
 	}
-	return &Model{
+	m := &Model{
 		name: name, file: f, arch: arch, archID: archID,
-		dev: dev, pool: pool, threads: dev.(metalkit.HostDevice).Threads(),
+		dev: dev, pool: pool, threads: opt.Threads,
 		vocab: sh.Vocab, ctx: ctx, kvType: kvType,
-	}, nil
+	}
+	if h, ok := dev.(metalkit.HostDevice); ok {
+		m.threads = h.Threads()
+		return m, nil
+	}
+	// The forward through the Device ops: the weights go up now, and the
+	// KV pool is allocated once.
+	da, ok := arch.(deviceArch)
+	if !ok {
+		return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
+	}
+	l := arch.KVLayout()
+	pages := opt.DeviceKVPages
+	if pages <= 0 {
+		perCtx := (ctx + PageTokens - 1) / PageTokens
+		pages = max(perCtx, min(8*perCtx, (4<<30)/(2*l.pageValues())))
+	}
+	if m.kv, err = newDeviceKV(dev, l, pages); err == nil {
+		m.fwd, err = da.onDevice(dev, m.kv)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("infer: %s on %s: %w: %w", name, dev.Name(), err, ErrDevice)
+	}
+	return m, nil
 }
 
 // Close stops the compute pool (when the Model made it) and releases the
@@ -252,10 +307,24 @@ func (m *Model) Step(batch []Seq) error {
 	if err := m.checkBatch(batch); err != nil {
 		return err
 	}
-	for _, sq := range batch {
-		sq.State.reserve(len(sq.Tokens))
+	for i, sq := range batch {
+		if err := sq.State.reserve(len(sq.Tokens)); err != nil {
+			for _, done := range batch[:i] {
+				done.State.unreserve()
+			}
+			return err
+		}
 	}
-	m.arch.Forward(m.dev, batch)
+	if m.fwd != nil {
+		if err := m.fwd.forward(batch); err != nil {
+			for _, sq := range batch {
+				sq.State.unreserve()
+			}
+			return fmt.Errorf("infer: step on %s: %w", m.dev.Name(), err)
+		}
+	} else {
+		m.arch.Forward(m.dev, batch)
+	}
 	for _, sq := range batch {
 		sq.State.tokens = append(sq.State.tokens, sq.Tokens...)
 	}
@@ -276,7 +345,7 @@ func (m *Model) checkBatch(batch []Seq) error {
 			return fmt.Errorf("infer: seq %d: nil state: %w", i, ErrBadBatch)
 		case seen[s]:
 			return fmt.Errorf("infer: seq %d: state appears twice in one batch: %w", i, ErrBadBatch)
-		case s.layout != layout || s.vocab != m.vocab || s.ctx != m.ctx:
+		case s.layout != layout || s.vocab != m.vocab || s.ctx != m.ctx || s.kv != m.kv:
 			return fmt.Errorf("infer: seq %d: state belongs to another model: %w", i, ErrBadBatch)
 		case len(sq.Tokens) == 0:
 			return fmt.Errorf("infer: seq %d: no tokens: %w", i, ErrBadBatch)

@@ -28,7 +28,10 @@ func (s *State) AppendPagePayload(dst []byte, i int) ([]byte, error) {
 	if i < 0 || i >= s.FullPages() {
 		return dst, fmt.Errorf("infer: page %d of %d full pages: %w", i, s.FullPages(), ErrRange)
 	}
-	p := s.pages[i]
+	p, err := s.hostPage(i)
+	if err != nil {
+		return dst, err
+	}
 	if p.f32 != nil {
 		for _, v := range p.f32 {
 			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
@@ -79,6 +82,9 @@ func (m *Model) StateFromPages(tokens []int32, payloads [][]byte) (*State, error
 			}
 		}
 		s.pages = append(s.pages, p)
+	}
+	if err := s.toDevice(); err != nil {
+		return nil, err
 	}
 	s.tokens = append(s.tokens, tokens[:n]...)
 	return s, nil

@@ -30,7 +30,7 @@ func loadPhi3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 	if _, ok := f.Tensor("rope_factors_long.weight"); ok {
 		return nil, fmt.Errorf("phi3: long-context RoPE factors (rope_factors_long.weight) not supported")
 	}
-	m, ld, err := newLlamaBody(f, kv)
+	m, ld, err := newLlamaBody(f, opt, kv)
 	if err != nil {
 		return nil, err
 	}

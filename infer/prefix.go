@@ -192,7 +192,7 @@ func (c *PrefixCache) Lookup(m *Model, tokens []int32, limit int) (*State, int) 
 	if n == 0 || n > m.ctx {
 		return nil, 0
 	}
-	s := &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx}
+	s := &State{layout: m.arch.KVLayout(), vocab: m.vocab, ctx: m.ctx, kv: m.kv}
 	for _, p := range pages {
 		p.refs.Add(1)
 	}
@@ -279,7 +279,7 @@ func (c *PrefixCache) Trim(maxIdle int) int {
 		for _, sn := range x.e.snaps {
 			dropped += sn.weight
 		}
-		x.e.page.refs.Add(-1)
+		x.e.page.unref()
 		delete(c.entries, x.h)
 		dropped++
 	}
@@ -301,7 +301,7 @@ func (c *PrefixCache) SnapshotBytes() int64 {
 // Clear drops every entry, releasing the cache's page references.
 func (c *PrefixCache) Clear() {
 	for h, e := range c.entries {
-		e.page.refs.Add(-1)
+		e.page.unref()
 		delete(c.entries, h)
 	}
 }

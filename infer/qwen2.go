@@ -21,7 +21,7 @@ func init() { Register("qwen2", loadQwen2) }
 // loadQwen2 reads the "qwen2." hyperparameters and the tensors: llama's
 // plus the three biases of every block.
 func loadQwen2(f *gguf.File, opt Options, kv KVType) (Arch, error) {
-	m, ld, err := newLlamaBody(f, kv)
+	m, ld, err := newLlamaBody(f, opt, kv)
 	if err != nil {
 		return nil, err
 	}

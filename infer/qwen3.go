@@ -23,7 +23,7 @@ func init() { Register("qwen3", loadQwen3) }
 // loadQwen3 reads the "qwen3." hyperparameters and the tensors: llama's
 // plus the two head norms of every block.
 func loadQwen3(f *gguf.File, opt Options, kv KVType) (Arch, error) {
-	m, ld, err := newLlamaBody(f, kv)
+	m, ld, err := newLlamaBody(f, opt, kv)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func loadQwen3MoE(f *gguf.File, opt Options, kv KVType) (Arch, error) {
 	if experts == 0 || experts > 1<<12 || used == 0 || used > experts || ffn == 0 || ffn > 1<<24 {
 		return nil, fmt.Errorf("%s: expert_count %d, expert_used_count %d, expert_feed_forward_length %d: missing or out of range", arch, experts, used, ffn)
 	}
-	m, ld, err := newLlamaBody(f, kv)
+	m, ld, err := newLlamaBody(f, opt, kv)
 	if err != nil {
 		return nil, err
 	}

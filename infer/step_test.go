@@ -259,13 +259,10 @@ func TestOpenAndInfo(t *testing.T) {
 	}
 }
 
-// deviceOnly is the CPU device seen only through metalkit.Device, as a GPU
-// device is: no host slices.
-type deviceOnly struct{ metalkit.Device }
-
 // TestOpenOnDevice: a model runs on the device Options names (Info says
-// which, and the forward pass is the CPU path's to the bit); a device that
-// is not a HostDevice is refused with ErrDevice before the weights load.
+// which, and the forward pass is the CPU path's to the bit); on a device
+// that is not a HostDevice, an architecture without a device pass
+// (gemma3) and an f32 KV cache are refused with ErrDevice.
 func TestOpenOnDevice(t *testing.T) {
 	pool := metalkit.NewPool(2)
 	defer pool.Close()
@@ -290,9 +287,15 @@ func TestOpenOnDevice(t *testing.T) {
 	if !slices.Equal(s.Logits(), rs.Logits()) {
 		t.Error("logits on a given CPU device differ from the Model's own")
 	}
-	_, err = OpenBytes("stories", models.Stories260K, Options{Device: deviceOnly{dev}})
+	seam := metalkit.DeviceOnly(dev)
+	_, err = OpenBytes("stories", models.Stories260K, Options{Device: seam, KVType: "f32"})
 	if !errors.Is(err, ErrDevice) {
-		t.Fatalf("a device without host memory: err %v, want ErrDevice", err)
+		t.Fatalf("an f32 KV cache on a device without host memory: err %v, want ErrDevice", err)
+	}
+	t.Log(err)
+	_, err = OpenBytes("gemma3", synthArch(t, archCases[4]), Options{Device: seam})
+	if !errors.Is(err, ErrDevice) {
+		t.Fatalf("gemma3 on a device without host memory: err %v, want ErrDevice", err)
 	}
 	t.Log(err)
 }

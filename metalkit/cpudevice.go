@@ -111,6 +111,10 @@ func (d *CPUDevice) SwiGLU(out, gate, up Buffer, n int) {
 	SwiGLU(cpuBuf(out)[:n], cpuBuf(gate)[:n], cpuBuf(up)[:n])
 }
 
+func (d *CPUDevice) Copy(dst Buffer, dstOff int, src Buffer, srcOff, n int) {
+	copy(cpuBuf(dst)[dstOff:dstOff+n], cpuBuf(src)[srcOff:srcOff+n])
+}
+
 func (d *CPUDevice) NewKVPool(l KVShape, pages int) (KVPool, error) {
 	return &cpuKV{shape: l, data: make([]uint16, pages*l.PageValues())}, nil
 }
@@ -128,6 +132,26 @@ func (d *CPUDevice) PutKV(pool KVPool, layer int, slots []int32, k, v Buffer) {
 			}
 		}
 	}
+}
+
+func (d *CPUDevice) ReadPage(dst []uint16, pool KVPool, page int) error {
+	copy(dst, pool.(*cpuKV).page(page))
+	return nil
+}
+
+func (d *CPUDevice) WritePage(pool KVPool, page int, src []uint16) {
+	copy(pool.(*cpuKV).page(page), src)
+}
+
+func (d *CPUDevice) CopyPage(pool KVPool, dst, src int) {
+	p := pool.(*cpuKV)
+	copy(p.page(dst), p.page(src))
+}
+
+// page is the values of page i.
+func (p *cpuKV) page(i int) []uint16 {
+	n := p.shape.PageValues()
+	return p.data[i*n : (i+1)*n]
 }
 
 // kvIndex is the index in a pool's values of value j of head h's K (kind 0)

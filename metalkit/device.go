@@ -55,6 +55,10 @@ type Device interface {
 	AddRMSNorm(out, x, r, w Buffer, rows, n int, eps float32)
 	// SwiGLU: out[i] = silu(gate[i])·up[i] for i < n; out may be gate.
 	SwiGLU(out, gate, up Buffer, n int)
+	// Copy: dst[dstOff+i] = src[srcOff+i] for i < n, in op order (a
+	// batch's rows that need logits, gathered). dst may be src when the
+	// ranges do not overlap.
+	Copy(dst Buffer, dstOff int, src Buffer, srcOff, n int)
 
 	// NewKVPool allocates pages KV pages of layout l on the device.
 	NewKVPool(l KVShape, pages int) (KVPool, error)
@@ -64,6 +68,14 @@ type Device interface {
 	// Attention: paged grouped-query attention for many sessions of
 	// different lengths in one call; see AttnRow.
 	Attention(out, q Buffer, pool KVPool, layer, heads int, rows []AttnRow)
+	// ReadPage copies page of the pool (PageValues f16 values, in
+	// KVShape's layout) into dst after every op before it has run;
+	// WritePage sets it from src; CopyPage copies page src onto page dst
+	// on the device. They carry a session's KV pages to the host and back
+	// (saving, restoring, DUMP) and fork a shared page (copy-on-write).
+	ReadPage(dst []uint16, pool KVPool, page int) error
+	WritePage(pool KVPool, page int, src []uint16)
+	CopyPage(pool KVPool, dst, src int)
 
 	// Close frees everything the device allocated.
 	Close() error
@@ -96,8 +108,9 @@ type HostDevice interface {
 type GraphDevice interface {
 	Device
 	// Graph runs fn's ops as if fn had called them directly: the results
-	// are the same. fn must only call ops (no Alloc, Upload, NewKVPool or
-	// Read: those panic inside it) and must do nothing else that
+	// are the same. fn must only call ops (no Alloc, Upload, NewKVPool,
+	// Read, Copy or the page ops: those panic inside it) and must do
+	// nothing else that
 	// matters, since Graph calls it once to record its ops and again on
 	// every later call with key only to collect their host arrays
 	// (tokens, positions, KV slots, page tables, Write's values), which
@@ -108,6 +121,16 @@ type GraphDevice interface {
 	// directly (the device logs why, once per key).
 	Graph(key string, fn func())
 }
+
+// DeviceOnly returns d with only the Device methods, hiding HostDevice and
+// GraphDevice: the CPU device seen as a GPU is seen, so that infer runs its
+// device forward (the one a GPU runs) on it. For tests: `device cpu-seam`.
+func DeviceOnly(d Device) Device { return deviceOnly{d} }
+
+type deviceOnly struct{ Device }
+
+// Name says that the device is seen through the seam only.
+func (d deviceOnly) Name() string { return d.Device.Name() + " (seam)" }
 
 // Buffer is a device's array of float32 activations.
 type Buffer interface{ Len() int }

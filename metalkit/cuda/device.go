@@ -505,6 +505,72 @@ func (d *Device) PutKV(pool metalkit.KVPool, layer int, slots []int32, k, v meta
 	d.launch("put_kv", grid(len(slots), 1), 256, p.ptr, kp, vp, sp, i32(layer), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
 }
 
+// Copy is a device-to-device copy in stream order. Not inside Graph: the
+// rows it moves change from step to step, which a recording would not see.
+func (d *Device) Copy(dst metalkit.Buffer, dstOff int, src metalkit.Buffer, srcOff, n int) {
+	dp, sp := buf(dst, dstOff+n, "Copy dst"), buf(src, srcOff+n, "Copy src")
+	if dstOff < 0 || srcOff < 0 {
+		panic(fmt.Sprintf("cuda: Copy at %d from %d", dstOff, srcOff))
+	}
+	if d.rec != nil {
+		panic("cuda: Copy inside Graph")
+	}
+	if n == 0 {
+		return
+	}
+	defer d.bind()()
+	d.must("cuMemcpyDtoDAsync", d.drv.cuMemcpyDtoDAsync(dp+uint64(4*dstOff), sp+uint64(4*srcOff), uint64(4*n), d.stream))
+}
+
+// pageAt is the device address of page i of p, checked.
+func (p *kvPool) pageAt(i int, what string) uint64 {
+	if i < 0 || i >= p.pages {
+		panic(fmt.Sprintf("cuda: %s page %d of %d", what, i, p.pages))
+	}
+	return p.ptr + uint64(2*i*p.shape.PageValues())
+}
+
+func (d *Device) ReadPage(dst []uint16, pool metalkit.KVPool, page int) error {
+	p := pool.(*kvPool)
+	at, n := p.pageAt(page, "ReadPage"), p.shape.PageValues()
+	if len(dst) != n {
+		panic(fmt.Sprintf("cuda: ReadPage into %d values, a page has %d", len(dst), n))
+	}
+	if d.rec != nil {
+		panic("cuda: ReadPage inside Graph")
+	}
+	defer d.bind()()
+	if err := d.drain(); err != nil {
+		return err
+	}
+	return d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), at, uint64(2*n)))
+}
+
+func (d *Device) WritePage(pool metalkit.KVPool, page int, src []uint16) {
+	p := pool.(*kvPool)
+	at, n := p.pageAt(page, "WritePage"), p.shape.PageValues()
+	if len(src) != n {
+		panic(fmt.Sprintf("cuda: WritePage from %d values, a page has %d", len(src), n))
+	}
+	if d.rec != nil {
+		panic("cuda: WritePage inside Graph")
+	}
+	defer d.bind()()
+	// From pageable memory the driver copies src out before it returns,
+	// and the copy to the device is in stream order.
+	d.must("cuMemcpyHtoDAsync", d.drv.cuMemcpyHtoDAsync(at, unsafe.Pointer(&src[0]), uint64(2*n), d.stream))
+}
+
+func (d *Device) CopyPage(pool metalkit.KVPool, dst, src int) {
+	p := pool.(*kvPool)
+	to, from := p.pageAt(dst, "CopyPage"), p.pageAt(src, "CopyPage")
+	if d.rec != nil {
+		panic("cuda: CopyPage inside Graph")
+	}
+	defer d.bind()()
+	d.must("cuMemcpyDtoDAsync", d.drv.cuMemcpyDtoDAsync(to, from, uint64(2*p.shape.PageValues()), d.stream))
+}
+
 func (d *Device) Attention(out, q metalkit.Buffer, pool metalkit.KVPool, layer, heads int, rows []metalkit.AttnRow) {
 	p := pool.(*kvPool)
 	s := p.shape

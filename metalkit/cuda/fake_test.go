@@ -459,3 +459,65 @@ func BenchmarkGraphHost(b *testing.B) {
 		b.Fatalf("graph stats %+v: want one recording, the rest replays", st)
 	}
 }
+
+// TestPagesAndCopyFake: the ops that move KV pages between the host and
+// the pool (WritePage, ReadPage), within the pool (CopyPage) and rows
+// between buffers (Copy) reach the bytes they name, on the fake driver
+// (its copies are the driver's calls, made in stream order), and refuse
+// to run inside Graph, where a recording would keep their rows.
+func TestPagesAndCopyFake(t *testing.T) {
+	d, _ := newFakeDevice(t)
+	shape := metalkit.KVShape{Layers: 2, Heads: 2, HeadDim: 4, PageTokens: 8}
+	pool, err := d.NewKVPool(shape, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := shape.PageValues()
+	src := make([]uint16, n)
+	for i := range src {
+		src[i] = uint16(i*7 + 1)
+	}
+	d.WritePage(pool, 1, src)
+	d.CopyPage(pool, 2, 1)
+	for _, pg := range []int{0, 1, 2} {
+		got := make([]uint16, n)
+		if err := d.ReadPage(got, pool, pg); err != nil {
+			t.Fatal(err)
+		}
+		want := src
+		if pg == 0 {
+			want = make([]uint16, n)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("page %d: %v, want %v", pg, got[:8], want[:8])
+		}
+	}
+	b, err := d.Alloc(12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Write(b, 0, []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11})
+	d.Copy(b, 1, b, 8, 3)
+	got := make([]float32, 12)
+	if err := d.Read(got, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{0, 8, 9, 10, 4, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(got, want) {
+		t.Errorf("after Copy: %v, want %v", got, want)
+	}
+	for name, op := range map[string]func(){
+		"Copy":      func() { d.Copy(b, 0, b, 4, 4) },
+		"CopyPage":  func() { d.CopyPage(pool, 0, 1) },
+		"WritePage": func() { d.WritePage(pool, 0, src) },
+		"ReadPage":  func() { d.ReadPage(src, pool, 0) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "inside Graph") {
+					t.Errorf("%s inside Graph: panic %v, want one saying so", name, r)
+				}
+			}()
+			d.Graph("pages "+name, op)
+		}()
+	}
+}
