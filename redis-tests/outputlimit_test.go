@@ -226,4 +226,3 @@ func TestBlockedClientThatHangsUpTakesNothing(t *testing.T) {
 	want(t, c, int64(1), "RPUSH", "q", "x")
 	want(t, c, int64(1), "LLEN", "q")
 }
-
