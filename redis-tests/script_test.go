@@ -520,8 +520,11 @@ return {n, #redis.call('TOKENS', KEYS[1]), steps() - a}`, "1", "short").Slice()
 	}
 	if d := <-shortDone; d.err != nil {
 		t.Errorf("the short GEN: %v", d.err)
-	} else if d.at.Before(evalDone) {
-		t.Errorf("the short GEN replied %v before the script it finished under", evalDone.Sub(d.at))
+	} else if early := evalDone.Sub(d.at); early > 200*time.Millisecond {
+		// Both replies leave in one loop turn, on two connections: which
+		// the test reads first is a toss-up; a reply not held would come
+		// seconds before.
+		t.Errorf("the short GEN replied %v before the script it finished under", early)
 	}
 	if d := <-longDone; d.err != nil {
 		t.Errorf("the long GEN: %v", d.err)
