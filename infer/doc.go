@@ -6,8 +6,11 @@
 //
 //   - Model (model.go): a loaded GGUF plus its architecture and the
 //     metalkit.Device its passes run on (Options.Device; by default the CPU
-//     device on a pool of Threads; the passes use it as a
-//     metalkit.HostDevice until they are written in device buffers). Open maps a file read-only; OpenBytes uses bytes in memory (the
+//     device on a pool of Threads). On a metalkit.HostDevice each
+//     architecture runs its own pass on host memory; on any other device
+//     (a GPU) the llama family runs llamadevice.go's pass through the
+//     Device ops, its States' KV pages in the device's pool (devicekv.go).
+//     Open maps a file read-only; OpenBytes uses bytes in memory (the
 //     embedded stories260K). Info describes it; Step runs a batch.
 //   - Arch (model.go): one architecture's forward pass, registered by its
 //     general.architecture name. llama.go is the llama architecture, written

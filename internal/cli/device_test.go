@@ -10,7 +10,7 @@ import (
 )
 
 // TestOpenOnDevice: `device cpu` and `device auto` serve on the CPU where
-// no GPU is usable (or where one is but the model does not run there yet),
+// no GPU is usable, `device cpu-seam` on the CPU through the Device ops,
 // and `device cuda` without a usable GPU is an error that says so, which
 // makes the server refuse to start.
 func TestOpenOnDevice(t *testing.T) {
@@ -29,12 +29,20 @@ func TestOpenOnDevice(t *testing.T) {
 		}
 		m.Close()
 	}
+	m, err := openOnDevice("cpu-seam", infer.Options{Threads: 1}, open, logf)
+	if err != nil {
+		t.Fatalf("device cpu-seam: %v", err)
+	}
+	if got := m.Device().Name(); got != "cpu (seam)" {
+		t.Errorf("device cpu-seam: serves on %q, want cpu (seam)", got)
+	}
+	m.Close()
 	gpu, gpuErr := cuda.Open(0)
 	if gpuErr == nil {
 		gpu.Close()
 		t.Skip("a GPU is usable here: the refusal without one cannot be checked")
 	}
-	_, err := openOnDevice("cuda", infer.Options{Threads: 1}, open, logf)
+	_, err = openOnDevice("cuda", infer.Options{Threads: 1}, open, logf)
 	if err == nil || !strings.Contains(err.Error(), "device cuda: no usable NVIDIA GPU") {
 		t.Fatalf("device cuda without a GPU: err %v", err)
 	}

@@ -3,9 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"reddwarf/infer"
+	"reddwarf/metalkit"
 	"reddwarf/metalkit/cuda"
 	"reddwarf/models"
 	"reddwarf/server"
@@ -53,13 +55,32 @@ func LoadModel(s *server.Server) (*session.Engine, error) {
 
 // openOnDevice opens the model on the device the `device` directive names:
 // cpu; cuda (the first NVIDIA GPU; no usable one, or a model that cannot
-// run there, is an error, so the server refuses to start); or auto, the
-// GPU when one is usable and the model runs there, else the CPU. Model.Info
-// says which device serves (INFO model, MODEL).
+// run there, is an error, so the server refuses to start); auto, the GPU
+// when one is usable and the model runs there, else the CPU; or cpu-seam,
+// for tests: the CPU device seen only through the metalkit.Device ops
+// (metalkit.DeviceOnly), so that the server runs the forward and the KV
+// pool a GPU runs where there is none. Model.Info says which device serves
+// (INFO model, MODEL).
 func openOnDevice(device string, opt infer.Options, open func(infer.Options) (*infer.Model, error),
 	logf func(level, format string, args ...any)) (*infer.Model, error) {
-	if device == "cpu" {
+	switch device {
+	case "cpu":
 		return open(opt)
+	case "cpu-seam":
+		threads := opt.Threads
+		if threads <= 0 {
+			threads = runtime.NumCPU()
+		}
+		// The pool lives as long as the server: the Model does not close
+		// a device it was given.
+		pool := metalkit.NewPool(threads)
+		opt.Device = metalkit.DeviceOnly(metalkit.NewCPUDevice(pool))
+		m, err := open(opt)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("device cpu-seam: %w", err)
+		}
+		return m, nil
 	}
 	gpu, err := cuda.Open(0)
 	if err != nil {

@@ -1,0 +1,98 @@
+package redistests
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// `device cpu-seam` runs the model through the metalkit.Device ops with
+// its KV pages in the device's pool, as `device cuda` does on a GPU, but on
+// the CPU device: these tests run that path in the real binary and compare
+// every greedy text with a server on the normal CPU path. stories260K's
+// greedy choices are the same on both paths (infer's TestSeamStoriesGreedy).
+
+// greedyGen is GEN key prompt, greedy, n tokens.
+func greedyGen(t *testing.T, c doer, key, prompt string, n int) string {
+	t.Helper()
+	return pstr(t, c, "GEN", key, prompt, "MAXTOKENS", fmt.Sprint(n), "TEMPERATURE", "0")
+}
+
+// TestSeamServerGenForkDumpRestore: on a cpu-seam server, INFO model says
+// which device serves; GEN, concurrent GENs (batched together), FORK and
+// a continuation after it give the CPU server's texts; a session DUMPed on
+// one server and RESTOREd on the other continues with the same text both
+// ways; and a session SAVEd on the seam server continues after a restart.
+func TestSeamServerGenForkDumpRestore(t *testing.T) {
+	dir := t.TempDir()
+	seamSrv := startIn(t, dir, "--device", "cpu-seam")
+	seam := cli(t, seamSrv)
+	cpu := cli(t, startIn(t, t.TempDir(), "--device", "cpu"))
+	if got := infoField(t, seam, "model", "device"); got != "cpu (seam)" {
+		t.Fatalf("INFO model device %q, want cpu (seam)", got)
+	}
+	if got := infoField(t, cpu, "model", "device"); got != "cpu" {
+		t.Fatalf("the CPU server's INFO model device %q", got)
+	}
+	both := func(f func(c doer) string) string {
+		t.Helper()
+		a, b := f(seam), f(cpu)
+		if a != b {
+			t.Fatalf("seam %q\n cpu %q", a, b)
+		}
+		return a
+	}
+
+	both(func(c doer) string { return greedyGen(t, c, "s", "Once upon a time", 60) })
+
+	// Concurrent GENs: the engine steps them in shared batches (one
+	// session's prefill beside the others' decode tokens).
+	prompts := []string{"The dog", "Lily wanted to play with her ball in the park", "Tom", "A big red"}
+	cpuText := map[string]string{}
+	for i, p := range prompts {
+		cpuText[p] = greedyGen(t, cpu, fmt.Sprint("c", i), p, 40)
+	}
+	var wg sync.WaitGroup
+	got := make([]string, len(prompts))
+	errs := make([]error, len(prompts))
+	for i, p := range prompts {
+		wg.Go(func() {
+			got[i], errs[i] = seam.Do(ctx, "GEN", fmt.Sprint("c", i), p, "MAXTOKENS", "40", "TEMPERATURE", "0").Text()
+		})
+	}
+	wg.Wait()
+	for i, p := range prompts {
+		if errs[i] != nil || got[i] != cpuText[p] {
+			t.Errorf("concurrent GEN %q on the seam: %q (%v), CPU %q", p, got[i], errs[i], cpuText[p])
+		}
+	}
+
+	// FORK: the fork and the original go their own ways.
+	both(func(c doer) string {
+		do(t, c, "PREFILL", "sys", "Once upon a time there was a little girl named Lily. She loved to play outside.")
+		do(t, c, "FORK", "sys", "b")
+		return greedyGen(t, c, "b", " One day", 30) + "|" + greedyGen(t, c, "sys", " The cat", 30) + "|" + greedyGen(t, c, "b", "", 10)
+	})
+
+	// DUMP on one, RESTORE on the other, continue on both.
+	for _, mv := range []struct {
+		name     string
+		from, to doer
+	}{{"seam to cpu", seam, cpu}, {"cpu to seam", cpu, seam}} {
+		payload := pstr(t, mv.from, "DUMP", "b")
+		want(t, mv.to, "OK", "RESTORE", "moved", "0", payload)
+		if a, b := greedyGen(t, mv.to, "moved", " Then", 25), greedyGen(t, mv.from, "b", " Then", 25); a != b {
+			t.Errorf("%s: the restored session continues %q, the original %q", mv.name, a, b)
+		}
+		do(t, mv.to, "DEL", "moved")
+	}
+
+	// SAVE, restart, continue.
+	cont := greedyGen(t, cpu, "sys", " So", 20)
+	want(t, seam, "OK", "SAVE")
+	seamSrv.stop()
+	seam = cli(t, startIn(t, dir, "--device", "cpu-seam"))
+	if got := greedyGen(t, seam, "sys", " So", 20); got != cont {
+		t.Errorf("after SAVE and a restart the seam continues %q, the CPU server %q", got, cont)
+	}
+}
