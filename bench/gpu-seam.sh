@@ -2,19 +2,100 @@
 # gpu-seam.sh: metalkit/cuda's GPU op tests (TestGraph: ops through CUDA
 # graphs give the bits of direct launches) and TestBandwidth (HBM read,
 # the op floor, matmul on a 1B llama's shapes), stories260K through the
-# Device ops (directly and as a CUDA graph a step, in lockstep), and the
+# Device ops (directly and as a CUDA graph a step, in lockstep), the
 # seam's llama forward on the synth 1B Q8_0 and Q4_K files
 # (TestDeviceLlamaSpeed: 64 greedy steps of the direct path, the graph
 # path and the CPU path in lockstep; decode tok/s of both GPU paths,
-# alternately), in one lent call. What travels: three xz'd binaries, ~5.1 MB
-# (a call takes 64 MiB with the checkout, whose tracked files are ~60 MB).
+# alternately), Model.Step through the Device ops on the GPU against the
+# CPU path (TestSeam*: stories260K's sample, batches mixing prefill and
+# decode over four architectures, sessions moved between the paths,
+# forks, a full KV pool), and the server on the GPU (`--device cuda`, the
+# synth 1B Q8_0 file): `GEN` timed from a client against `reddwarf bench
+# --device cuda` on the same file (issue 15: within 5%), in one lent call.
+#
+# What travels: cuda.test, infer.test and reddwarf (which also writes the
+# synth files) in one tar.xz, ~6.2 MB: xz over the three finds the
+# embedded models and the runtime once (three separate .xz files would be
+# ~9.3 MB). A call takes 64 MiB with the checkout, whose tracked files are
+# ~60 MB, so this leaves well under 1 MB: check `du -sb` below.
 #
 #   Here:    bench/gpu-seam.sh pack DIR   (DIR: a folder of the checkout
 #            the call sends, ignored by git, e.g. .gpu-seam listed in
 #            .git/info/exclude; name it in the run call's carry)
 #   There:   bash DIR/gpu-seam.sh run    (from the checkout's root; writes
-#            eight files to $OUT)
+#            its files to $OUT)
+#   Either:  bench/gpu-seam.sh serve REDDWARF FILE DEVICE OUT (the server
+#            step alone; here with DEVICE cpu or cpu-seam, to try it)
 set -uo pipefail
+export LC_ALL=C # byte counts for RESP's bulk strings
+
+# resp_send ARGS...: one command on fd 3, as a RESP array.
+resp_send() {
+	local a
+	printf '*%d\r\n' $# >&3
+	for a in "$@"; do printf '$%d\r\n%s\r\n' ${#a} "$a" >&3; done
+}
+
+# resp_read: one reply from fd 3, printed one value a line (arrays
+# flattened; a bulk string's newlines kept); an error reply fails.
+resp_read() {
+	local line n i
+	IFS= read -r line <&3 || return 1
+	line=${line%$'\r'}
+	case $line in
+	'*'*) for ((i = 0; i < ${line#\*}; i++)); do resp_read || return 1; done ;;
+	'$-1') echo ;;
+	'$'*)
+		n=${line#\$}
+		IFS= read -r -N $((n + 2)) line <&3 || return 1
+		printf '%s\n' "${line%$'\r\n'}"
+		;;
+	-*) echo "$line" >&2; return 1 ;;
+	*) echo "${line:1}" ;;
+	esac
+}
+
+# serve REDDWARF FILE DEVICE OUT: start the server on DEVICE with FILE,
+# time GEN of 128 tokens after a prefilled prompt (three sessions, one
+# after another) from a client, and run `reddwarf bench` on the same
+# file, device and lengths; print both rates and their ratio.
+serve() {
+	local rd=$1 file=$2 dev=$3 out=$4 port=$((20000 + RANDOM % 20000)) i t0 t1 stats
+	local dir
+	dir=$(mktemp -d)
+	: >"$out/serve.txt"
+	"$rd" --port $port --dir "$dir" --save "" --appendonly no --model "$file" --device "$dev" --ctx 1024 >"$out/serve-server.log" 2>&1 &
+	local pid=$!
+	for ((i = 0; i < 600; i++)); do
+		{ exec 3<>/dev/tcp/127.0.0.1/$port; } 2>/dev/null && break
+		kill -0 $pid 2>/dev/null || { echo "server exited"; tail -5 "$out/serve-server.log"; return 1; }
+		sleep 0.1
+	done
+	resp_send INFO model && resp_read | tr -d '\r' | grep -E '^(device|architecture|quant):'
+	for i in 1 2 3; do
+		resp_send PREFILL "g$i" "Once upon a time there was a little robot who lived in a big old house by the sea." && resp_read >/dev/null
+		t0=$(date +%s%N)
+		resp_send GEN "g$i" "" MAXTOKENS 128 TEMPERATURE 0 WITHSTATS
+		stats=$(resp_read | tr '\n' ' ')
+		t1=$(date +%s%N)
+		echo "gen $i: client $(((t1 - t0) / 1000)) µs; $stats" | sed -E 's/text .*prompt_tokens/prompt_tokens/' >>"$out/serve.txt"
+		tail -1 "$out/serve.txt"
+	done
+	exec 3>&-
+	kill $pid
+	wait $pid 2>/dev/null
+	rm -rf "$dir"
+	"$rd" bench --model "$file" --device "$dev" --prompt-tokens 24 --gen-tokens 128 --bandwidth=false >"$out/serve-bench.json" 2>&1
+	tail -1 "$out/serve-bench.json" | grep -oE '"(model|decode_tok_s)":[^,]*'
+	# GEN's rate from the client: 128 tokens over the client's time of
+	# each GEN (its prefill of the empty prompt is nothing); bench's
+	# decode rate; the ratio of the best GEN to bench.
+	awk -v bench="$(tail -1 "$out/serve-bench.json" | grep -oE '"decode_tok_s":[0-9.e+]*' | cut -d: -f2)" '
+		/^gen / { us = $4; for (i = 1; i <= NF; i++) if ($i == "generated_tokens") n = $(i+1)
+			r = n / (us / 1e6); if (r > best) best = r; printf "GEN %d tokens: %.1f tok/s through the server\n", n, r }
+		END { printf "best GEN %.1f tok/s, reddwarf bench %.1f tok/s: ratio %.3f\n", best, bench, best / bench }' "$out/serve.txt"
+}
+
 case "${1:-}" in
 pack)
 	dir=${2:?usage: gpu-seam.sh pack DIR}
@@ -24,11 +105,14 @@ pack)
 	tmp=$(mktemp -d)
 	(cd "$root" && CGO_ENABLED=0 go test -c -ldflags='-s -w' -o "$tmp/cuda.test" ./metalkit/cuda)
 	(cd "$root" && CGO_ENABLED=0 go test -c -ldflags='-s -w' -o "$tmp/infer.test" ./infer)
-	(cd "$root" && CGO_ENABLED=0 go build -ldflags='-s -w' -o "$tmp/synth1b" ./bench/synth1b)
-	for f in cuda.test infer.test synth1b; do xz -9e -T2 -c "$tmp/$f" >"$dir/$f.xz"; done
+	(cd "$root" && CGO_ENABLED=0 go build -ldflags='-s -w' -o "$tmp/reddwarf" .)
+	tar -C "$tmp" -cf - cuda.test infer.test reddwarf | xz -9e -T1 >"$dir/gpu-seam.tar.xz"
 	cp "$0" "$dir/"
 	rm -rf "$tmp"
 	du -sb "$dir"
+	;;
+serve)
+	serve "${2:?usage: gpu-seam.sh serve REDDWARF FILE DEVICE OUT}" "${3:?}" "${4:?}" "${5:?}"
 	;;
 run)
 	here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +120,7 @@ run)
 	mkdir -p "$out"
 	w=/tmp/gpu-seam
 	mkdir -p "$w"
-	for f in cuda.test infer.test synth1b; do xz -dc "$here/$f.xz" >"$w/$f" && chmod +x "$w/$f"; done
+	xz -dc "$here/gpu-seam.tar.xz" | tar -C "$w" -xf -
 	(
 		echo "start $(date -u +%T)"
 		echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
@@ -45,13 +129,16 @@ run)
 	) >"$out/host.txt" 2>&1
 	# The 1B files are written on CPUs 4-15 while the op tests (which time
 	# nothing) run on 0-3.
-	taskset -c 4-15 "$w/synth1b" "$w" >"$out/synth.txt" 2>&1 &
+	(for q in q8_0 q4_k; do taskset -c 4-15 "$w/reddwarf" synth --arch llama --shape 1b --quant $q -o "$w/llama1b-$q.gguf" || exit 1; done) >"$out/synth.txt" 2>&1 &
 	spid=$!
 	# Every op test in its own process (a kernel fault poisons the context).
 	for t in TestEntries TestGraph TestAddRMSNorm TestQueuedOps TestAttention TestFloatOps TestEmbed TestUploadRefuses TestCPUMatMulBound TestMatMul; do
 		(cd metalkit/cuda && REDDWARF_GPU=1 timeout 45 taskset -c 0-3 "$w/cuda.test" -test.v -test.count=1 -test.run "^$t\$") >>"$out/tests.txt" 2>&1
 		echo "$t rc=$? at $(date -u +%T)" >>"$out/tests.txt"
 	done
+	# Model.Step through the Device ops on the GPU (the cuda subtests).
+	(cd infer && REDDWARF_GPU=1 timeout 90 taskset -c 0-3 "$w/infer.test" -test.v -test.count=1 -test.run '^TestSeam.*/cuda') >"$out/seam.txt" 2>&1
+	echo "seam rc=$? at $(date -u +%T)" >>"$out/seam.txt"
 	wait $spid
 	echo "synth rc=$? at $(date -u +%T)" >>"$out/synth.txt"
 	for q in q8_0 q4_k; do
@@ -60,11 +147,14 @@ run)
 	done
 	(cd infer && REDDWARF_GPU=1 timeout 60 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
 	echo "stories rc=$? at $(date -u +%T)" >>"$out/stories.txt"
+	timeout 90 bash "$0" serve "$w/reddwarf" "$w/llama1b-q8_0.gguf" cuda "$out" >"$out/serve-summary.txt" 2>&1
+	echo "serve rc=$? at $(date -u +%T)" >>"$out/serve-summary.txt"
 	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 75 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
 	echo "bandwidth rc=$? at $(date -u +%T)" >>"$out/bandwidth.txt"
 	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
 	cat "$out/host.txt"
-	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -70
+	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -80
+	cat "$out/serve-summary.txt"
 	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | head -40
 	;;
 *)

@@ -308,7 +308,8 @@ func (g *llamaDevice) grow(T int) error {
 func (g *llamaDevice) decodeKey(S int) string {
 	r := &g.run
 	for len(r.decodeKeys) <= S {
-		r.decodeKeys = append(r.decodeKeys, fmt.Sprintf("decode/%d", len(r.decodeKeys)))
+		// Per model: two models on one device keep their own recordings.
+		r.decodeKeys = append(r.decodeKeys, fmt.Sprintf("llama %p decode/%d", g, len(r.decodeKeys)))
 	}
 	return r.decodeKeys[S]
 }

@@ -9,25 +9,45 @@ import (
 	"testing"
 
 	"reddwarf/metalkit"
+	"reddwarf/metalkit/cuda"
 	"reddwarf/models"
 )
 
 // The seam path: a model on a device that is not a HostDevice runs
 // llamadevice.go's forward through the Device ops, its KV pages in the
-// device's pool. Here the device is the CPU device seen through
-// metalkit.DeviceOnly, so CI runs the path a GPU runs, and every result is
-// compared with llama.Forward on the host (Model's own CPU path).
+// device's pool. The tests run it on the CPU device seen through
+// metalkit.DeviceOnly everywhere, so CI runs the path a GPU runs, and on
+// the CUDA device where one is usable (bench/gpu-seam.sh runs them there
+// with REDDWARF_GPU=1, which makes a missing GPU a failure); every result
+// is compared with llama.Forward on the host (Model's own CPU path).
 
-// seamTol bounds |Δ logit| between the two paths: they differ in the order
-// of summation, RoPE's formulas and attention's kernel (AttendGroup on the
-// host, the device's reference loop here), and an f16 softmax weight may
-// round one step apart; TestDeviceStoriesGreedy's bound.
-const seamTol = 5e-2
+// onSeamDevices runs f as a subtest per device, with the bound on |Δ
+// logit| between its seam path and the host path. On the CPU device the
+// paths differ in the order of summation, RoPE's formulas and attention's
+// kernel (AttendGroup on the host, the device's reference loop), and an
+// f16 softmax weight may round one step apart: TestDeviceStoriesGreedy's
+// 5e-2. On a GPU every kernel sums in its own order and the CPU path
+// rounds activations to 8 bits for quantised weights: 0.5, as
+// TestDeviceLlamaSpeed allows (a broken kernel gives O(1) differences).
+func onSeamDevices(t *testing.T, f func(t *testing.T, d metalkit.Device, tol float64)) {
+	t.Run("cpu", func(t *testing.T) { f(t, metalkit.DeviceOnly(metalkit.NewCPUDevice(nil)), 5e-2) })
+	t.Run("cuda", func(t *testing.T) {
+		d, err := cuda.Open(0)
+		if err != nil {
+			if os.Getenv("REDDWARF_GPU") == "1" {
+				t.Fatalf("REDDWARF_GPU=1 but no device: %v", err)
+			}
+			t.Skipf("no CUDA device (%v): bench/gpu-seam.sh runs this on a GPU machine", err)
+		}
+		defer d.Close()
+		f(t, d, 0.5)
+	})
+}
 
-// openSeam opens the GGUF in data on the CPU device through the seam.
-func openSeam(t testing.TB, name string, data []byte, opt Options) *Model {
+// openSeam opens the GGUF in data on d, a device that is not a HostDevice.
+func openSeam(t testing.TB, d metalkit.Device, name string, data []byte, opt Options) *Model {
 	t.Helper()
-	opt.Device = metalkit.DeviceOnly(metalkit.NewCPUDevice(nil))
+	opt.Device = d
 	m, err := OpenBytes(name, data, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -38,8 +58,8 @@ func openSeam(t testing.TB, name string, data []byte, opt Options) *Model {
 	return m
 }
 
-// closeLogits fails unless a and b are within seamTol everywhere.
-func closeLogits(t testing.TB, what string, a, b []float32) float64 {
+// closeLogits fails unless a and b are within tol everywhere.
+func closeLogits(t testing.TB, tol float64, what string, a, b []float32) float64 {
 	t.Helper()
 	if len(a) != len(b) || len(a) == 0 {
 		t.Fatalf("%s: %d and %d logits", what, len(a), len(b))
@@ -47,7 +67,7 @@ func closeLogits(t testing.TB, what string, a, b []float32) float64 {
 	worst := 0.0
 	for i := range a {
 		e := math.Abs(float64(a[i] - b[i]))
-		if e > seamTol || a[i] != a[i] {
+		if e > tol || a[i] != a[i] {
 			t.Fatalf("%s: logit %d: seam %v, host %v", what, i, a[i], b[i])
 		}
 		worst = max(worst, e)
@@ -58,19 +78,26 @@ func closeLogits(t testing.TB, what string, a, b []float32) float64 {
 // TestSeamStoriesGreedy: stories260K through Model.Step on the seam path,
 // greedy from BOS, reproduces the published sample byte for byte (as
 // TestStoriesGreedyGolden does for llama.Forward), each step's logits
-// within seamTol of the host path's; INFO's device says which path.
+// within the device's bound of the host path's; INFO's device says which
+// device serves.
 func TestSeamStoriesGreedy(t *testing.T) {
 	want, err := os.ReadFile("testdata/stories260K-greedy256.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want = bytes.TrimSuffix(want, []byte("\n"))
-	m := openSeam(t, "stories", models.Stories260K, Options{})
+	onSeamDevices(t, func(t *testing.T, d metalkit.Device, tol float64) {
+		stories256(t, d, tol, want)
+	})
+}
+
+func stories256(t *testing.T, d metalkit.Device, tol float64, want []byte) {
+	m := openSeam(t, d, "stories", models.Stories260K, Options{})
 	defer m.Close()
 	host := openStories(t, "f16", 1)
 	defer host.Close()
-	if got := m.Info()[11]; got.Key != "device" || got.Value != "cpu (seam)" {
-		t.Errorf("Info %v, want device cpu (seam)", got)
+	if got := m.Info()[11]; got.Key != "device" || got.Value != d.Name() {
+		t.Errorf("Info %v, want device %s", got, d.Name())
 	}
 	s, hs := m.NewState(), host.NewState()
 	var got []byte
@@ -83,7 +110,7 @@ func TestSeamStoriesGreedy(t *testing.T) {
 		if err := host.Step([]Seq{{hs, []int32{tok}}}); err != nil {
 			t.Fatal(err)
 		}
-		worst = max(worst, closeLogits(t, "step", s.Logits(), hs.Logits()))
+		worst = max(worst, closeLogits(t, tol, "step", s.Logits(), hs.Logits()))
 		next := Argmax(s.Logits())
 		if next == 1 {
 			break
@@ -91,7 +118,7 @@ func TestSeamStoriesGreedy(t *testing.T) {
 		got = append(got, piece(m, tok, next)...)
 		tok = next
 	}
-	t.Logf("max |Δ logit| seam vs host %.3g", worst)
+	t.Logf("%s: max |Δ logit| seam vs host %.3g", d.Name(), worst)
 	if !bytes.Equal(got, want) {
 		t.Errorf("greedy text differs\n got: %q\nwant: %q", got, want)
 	}
@@ -117,64 +144,68 @@ func seamModels(t *testing.T) map[string][]byte {
 // the llama family; and where the seam's greedy choice differs it is a
 // near tie.
 func TestSeamBatchesMatchHost(t *testing.T) {
-	for arch, data := range seamModels(t) {
-		t.Run(arch, func(t *testing.T) {
-			m := openSeam(t, arch, data, Options{Ctx: 256})
-			defer m.Close()
-			host, err := OpenBytes(arch, data, Options{Ctx: 256, Threads: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer host.Close()
-			prompt := func(n, seed int) []int32 {
-				p := make([]int32, n)
-				for i := range p {
-					p[i] = int32((i*7919 + seed*104729) % min(m.Vocab(), 500))
-				}
-				return p
-			}
-			ss := []*State{m.NewState(), m.NewState(), m.NewState()}
-			hs := []*State{host.NewState(), host.NewState(), host.NewState()}
-			step := func(what string, toks [][]int32) {
-				var b, hb []Seq
-				for i, tk := range toks {
-					if tk != nil {
-						b, hb = append(b, Seq{ss[i], tk}), append(hb, Seq{hs[i], tk})
-					}
-				}
-				if err := m.Step(b); err != nil {
-					t.Fatal(err)
-				}
-				if err := host.Step(hb); err != nil {
-					t.Fatal(err)
-				}
-				for i := range b {
-					closeLogits(t, what, b[i].State.Logits(), hb[i].State.Logits())
-				}
-			}
-			step("prefill 40 and 5", [][]int32{prompt(40, 1), prompt(5, 2), nil})
-			next := func(i int) []int32 { return []int32{Argmax(hs[i].Logits())} }
-			step("decode, prefill 30 and 3", [][]int32{next(0), prompt(30, 3), prompt(3, 4)})
-			ties := 0
-			for range 24 {
-				for i := range ss {
-					if a, b := Argmax(ss[i].Logits()), Argmax(hs[i].Logits()); a != b {
-						if d := hs[i].Logits()[b] - hs[i].Logits()[a]; d > 2*seamTol {
-							t.Fatalf("session %d: seam chooses %d, host %d, %.3g apart", i, a, b, d)
-						}
-						ties++
-					}
-				}
-				step("decode", [][]int32{next(0), next(1), next(2)})
-			}
-			for i := range ss {
-				if ss[i].Len() != hs[i].Len() || ss[i].Pages() != hs[i].Pages() {
-					t.Errorf("session %d: %d tokens in %d pages, host %d in %d", i, ss[i].Len(), ss[i].Pages(), hs[i].Len(), hs[i].Pages())
-				}
-			}
-			t.Logf("%s: %d near ties chosen differently", arch, ties)
-		})
+	onSeamDevices(t, func(t *testing.T, d metalkit.Device, tol float64) {
+		for arch, data := range seamModels(t) {
+			t.Run(arch, func(t *testing.T) { seamBatches(t, d, tol, arch, data) })
+		}
+	})
+}
+
+func seamBatches(t *testing.T, d metalkit.Device, tol float64, arch string, data []byte) {
+	m := openSeam(t, d, arch, data, Options{Ctx: 256})
+	defer m.Close()
+	host, err := OpenBytes(arch, data, Options{Ctx: 256, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer host.Close()
+	prompt := func(n, seed int) []int32 {
+		p := make([]int32, n)
+		for i := range p {
+			p[i] = int32((i*7919 + seed*104729) % min(m.Vocab(), 500))
+		}
+		return p
+	}
+	ss := []*State{m.NewState(), m.NewState(), m.NewState()}
+	hs := []*State{host.NewState(), host.NewState(), host.NewState()}
+	step := func(what string, toks [][]int32) {
+		var b, hb []Seq
+		for i, tk := range toks {
+			if tk != nil {
+				b, hb = append(b, Seq{ss[i], tk}), append(hb, Seq{hs[i], tk})
+			}
+		}
+		if err := m.Step(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := host.Step(hb); err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			closeLogits(t, tol, what, b[i].State.Logits(), hb[i].State.Logits())
+		}
+	}
+	step("prefill 40 and 5", [][]int32{prompt(40, 1), prompt(5, 2), nil})
+	next := func(i int) []int32 { return []int32{Argmax(hs[i].Logits())} }
+	step("decode, prefill 30 and 3", [][]int32{next(0), prompt(30, 3), prompt(3, 4)})
+	ties := 0
+	for range 24 {
+		for i := range ss {
+			if a, b := Argmax(ss[i].Logits()), Argmax(hs[i].Logits()); a != b {
+				if gap := float64(hs[i].Logits()[b] - hs[i].Logits()[a]); gap > 2*tol {
+					t.Fatalf("session %d: seam chooses %d, host %d, %.3g apart", i, a, b, gap)
+				}
+				ties++
+			}
+		}
+		step("decode", [][]int32{next(0), next(1), next(2)})
+	}
+	for i := range ss {
+		if ss[i].Len() != hs[i].Len() || ss[i].Pages() != hs[i].Pages() {
+			t.Errorf("session %d: %d tokens in %d pages, host %d in %d", i, ss[i].Len(), ss[i].Pages(), hs[i].Len(), hs[i].Pages())
+		}
+	}
+	t.Logf("%s on %s: %d near ties chosen differently", arch, d.Name(), ties)
 }
 
 // greedy feeds tok and n-1 greedy choices after it to s on m, one token a
@@ -201,7 +232,11 @@ func greedy(t *testing.T, m *Model, s *State, n int) []int32 {
 // copy of the page they share (copy-on-write on the device); and Rewind
 // recomputes the logits there.
 func TestSeamSessionsMoveBetweenPaths(t *testing.T) {
-	seam := openSeam(t, "stories", models.Stories260K, Options{})
+	onSeamDevices(t, seamSessions)
+}
+
+func seamSessions(t *testing.T, d metalkit.Device, tol float64) {
+	seam := openSeam(t, d, "stories", models.Stories260K, Options{})
 	defer seam.Close()
 	host := openStories(t, "f16", 1)
 	defer host.Close()
@@ -284,7 +319,7 @@ func TestSeamSessionsMoveBetweenPaths(t *testing.T) {
 	if err := host.Step([]Seq{{hf, []int32{500, 501, 502}}}); err != nil {
 		t.Fatal(err)
 	}
-	closeLogits(t, "fork", f.Logits(), hf.Logits())
+	closeLogits(t, tol, "fork", f.Logits(), hf.Logits())
 	if got := greedy(t, seam, s, 40); !equal32(got, want) {
 		t.Errorf("original after a fork: greedy %v\nwant %v", got, want)
 	}
@@ -296,7 +331,7 @@ func TestSeamSessionsMoveBetweenPaths(t *testing.T) {
 	if err := host.Step([]Seq{{hf, []int32{503}}}); err != nil {
 		t.Fatal(err)
 	}
-	closeLogits(t, "fork after the original went on", f.Logits(), hf.Logits())
+	closeLogits(t, tol, "fork after the original went on", f.Logits(), hf.Logits())
 	// Rewind to 45 tokens recomputes the logits on the device.
 	if err := seam.Rewind(s, 45); err != nil {
 		t.Fatal(err)
@@ -311,7 +346,11 @@ func TestSeamSessionsMoveBetweenPaths(t *testing.T) {
 // when a State is released, and when one is dropped without Release (the
 // collector's cleanup).
 func TestSeamKVPoolFull(t *testing.T) {
-	m := openSeam(t, "stories", models.Stories260K, Options{DeviceKVPages: 3})
+	onSeamDevices(t, seamPoolFull)
+}
+
+func seamPoolFull(t *testing.T, d metalkit.Device, _ float64) {
+	m := openSeam(t, d, "stories", models.Stories260K, Options{DeviceKVPages: 3})
 	defer m.Close()
 	toks := make([]int32, 64)
 	for i := range toks {

@@ -15,7 +15,8 @@ import (
 )
 
 // Bench implements `reddwarf bench [--model FILE] [--threads N]
-// [--prompt-tokens N] [--gen-tokens N] [--sessions N] [--chunk N] [--kv f16|f32]`:
+// [--prompt-tokens N] [--gen-tokens N] [--sessions N] [--chunk N] [--kv f16|f32]
+// [--device cpu|cuda|auto|cpu-seam]`:
 // it prefills every session with a deterministic pseudo-random prompt, then
 // decodes greedily, all sessions batched in each step, and prints one JSON
 // object per line: progress, then a summary with prefill_tok_s and
@@ -56,6 +57,7 @@ func Bench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	sessions := fs.Int("sessions", 1, "concurrent sessions, decoded in one batch")
 	chunk := fs.Int("chunk", 512, "prefill chunk (tokens per session per step)")
 	kv := fs.String("kv", "f16", "KV cache type: f16 or f32")
+	device := fs.String("device", "cpu", "where the passes run, as the server's device directive: cpu, cuda, auto or cpu-seam")
 	measureBW := fs.Bool("bandwidth", true, "measure memory read bandwidth for the roofline")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -80,9 +82,19 @@ func Bench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	)
 	if name == "" {
 		name = "stories260K.gguf (embedded)"
-		m, err = infer.OpenBytes(name, models.Stories260K, opt)
-	} else {
-		m, err = infer.Open(name, opt)
+	}
+	open := func(opt infer.Options) (*infer.Model, error) {
+		if *modelPath == "" {
+			return infer.OpenBytes(name, models.Stories260K, opt)
+		}
+		return infer.Open(name, opt)
+	}
+	logf := func(level, format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+	switch *device {
+	case "cpu", "cuda", "auto", "cpu-seam":
+		m, err = openOnDevice(*device, opt, open, logf)
+	default:
+		err = fmt.Errorf("--device %q: want cpu, cuda, auto or cpu-seam", *device)
 	}
 	if err != nil {
 		return fail(err)
