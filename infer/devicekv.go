@@ -34,7 +34,13 @@ type deviceKV struct {
 	pool  metalkit.KVPool
 	pages int
 
-	mu   sync.Mutex
+	// run is held while the device runs ops: a step's pass and its
+	// Read, and each page copy. A device is not safe for concurrent use,
+	// and a State's pages are read on other goroutines than Step's
+	// (BGSAVE serialises snapshot views beside the loop).
+	run sync.Mutex
+
+	mu   sync.Mutex // guards free
 	free []int32
 }
 
@@ -112,6 +118,8 @@ func (kv *deviceKV) copyPage(p *page) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
+	kv.run.Lock()
+	defer kv.run.Unlock()
 	kv.d.CopyPage(kv.pool, int(q.dev.id), int(p.dev.id))
 	return q, nil
 }
@@ -122,6 +130,8 @@ func (kv *deviceKV) upload(p *page) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
+	kv.run.Lock()
+	defer kv.run.Unlock()
 	kv.d.WritePage(kv.pool, int(q.dev.id), p.f16)
 	return q, nil
 }
@@ -129,6 +139,8 @@ func (kv *deviceKV) upload(p *page) (*page, error) {
 // download returns a host page holding device page p's values.
 func (kv *deviceKV) download(p *page, l KVLayout) (*page, error) {
 	h := newPage(l)
+	kv.run.Lock()
+	defer kv.run.Unlock()
 	if err := kv.d.ReadPage(h.f16, kv.pool, int(p.dev.id)); err != nil {
 		return nil, err
 	}

@@ -133,6 +133,8 @@ func sameMatrix(a, b metalkit.Matrix) bool {
 func (g *llamaDevice) forward(batch []Seq) error {
 	r := &g.run
 	T, S := g.layout(batch)
+	g.kv.run.Lock()
+	defer g.kv.run.Unlock()
 	if err := g.grow(T); err != nil {
 		return err
 	}
