@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // `device cpu-seam` runs the model through the metalkit.Device ops with
@@ -87,6 +88,20 @@ func TestSeamServerGenForkDumpRestore(t *testing.T) {
 		do(t, mv.to, "DEL", "moved")
 	}
 
+	// BGSAVE while a GEN runs: the snapshot's pages are read back on
+	// another goroutine than the steps'.
+	done := make(chan error, 1)
+	go func() {
+		done <- seam.Do(ctx, "GEN", "long", "The little dog", "MAXTOKENS", "150", "TEMPERATURE", "0").Err()
+	}()
+	time.Sleep(20 * time.Millisecond)
+	want(t, seam, "Background saving started", "BGSAVE")
+	waitBgsave(t, seam)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	greedyGen(t, cpu, "long", "The little dog", 150)
+
 	// SAVE, restart, continue.
 	cont := greedyGen(t, cpu, "sys", " So", 20)
 	want(t, seam, "OK", "SAVE")
@@ -94,5 +109,8 @@ func TestSeamServerGenForkDumpRestore(t *testing.T) {
 	seam = cli(t, startIn(t, dir, "--device", "cpu-seam"))
 	if got := greedyGen(t, seam, "sys", " So", 20); got != cont {
 		t.Errorf("after SAVE and a restart the seam continues %q, the CPU server %q", got, cont)
+	}
+	if a, b := pstr(t, seam, "TEXT", "long"), pstr(t, cpu, "TEXT", "long"); a != b {
+		t.Errorf("after a restart the seam's long session reads %q, the CPU server's %q", a, b)
 	}
 }
