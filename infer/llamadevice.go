@@ -63,20 +63,6 @@ type llamaDeviceScratch struct {
 	decodeKeys  []string  // Graph keys by batch size
 }
 
-// deviceArch is an Arch whose forward also runs through the Device ops.
-type deviceArch interface {
-	Arch
-	// onDevice uploads the weights to d and returns the forward that
-	// runs there, with its KV pages in kv.
-	onDevice(d metalkit.Device, kv *deviceKV) (deviceForward, error)
-}
-
-// deviceForward is an Arch's forward on a device: Forward's contract, and
-// it fails only when the device does (a Read).
-type deviceForward interface {
-	forward(batch []Seq) error
-}
-
 // onDevice implements deviceArch.
 func (m *llama) onDevice(d metalkit.Device, kv *deviceKV) (deviceForward, error) {
 	c := &m.cfg

@@ -40,9 +40,9 @@ type Options struct {
 	DeviceKVPages int
 }
 
-// onDevice reports whether opt's device is one the forward runs on
+// runsOnDevice reports whether opt's device is one the forward runs on
 // through the Device ops (not a HostDevice).
-func onDevice(opt Options) bool {
+func runsOnDevice(opt Options) bool {
 	if opt.Device == nil {
 		return false
 	}
@@ -50,8 +50,9 @@ func onDevice(opt Options) bool {
 	return !host
 }
 
-// deviceArchIDs are the architectures whose pass runs on a device that is
-// not a HostDevice (llamadevice.go), checked before the weights load.
+// deviceArchID reports whether architecture id has a pass that runs on a
+// device that is not a HostDevice (llamadevice.go), checked before the
+// weights load.
 func deviceArchID(id string) bool {
 	switch id {
 	case "llama", "qwen2", "qwen3", "phi3":
@@ -78,6 +79,21 @@ type Arch interface {
 	// Model.Step does after it returns. Batches are validated before Forward
 	// is called, so it cannot fail on input.
 	Forward(dev metalkit.Device, batch []Seq)
+}
+
+// deviceArch is an Arch whose forward also runs through the Device ops on
+// a device that is not a HostDevice (llama's: llamadevice.go).
+type deviceArch interface {
+	Arch
+	// onDevice uploads the weights to d and returns the forward that
+	// runs there, with its KV pages in kv.
+	onDevice(d metalkit.Device, kv *deviceKV) (deviceForward, error)
+}
+
+// deviceForward is an Arch's forward on a device: Forward's contract, and
+// it fails only when the device does (a Read).
+type deviceForward interface {
+	forward(batch []Seq) error
 }
 
 // Shape is an architecture's dimensions, as Model.Info reports them.
@@ -195,9 +211,9 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 	// The device first: refusing one must not wait for the weights to load.
 	dev, pool := opt.Device, (*metalkit.Pool)(nil)
 	switch {
-	case onDevice(opt) && !deviceArchID(archID):
+	case runsOnDevice(opt) && !deviceArchID(archID):
 		return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
-	case onDevice(opt) && kvType != KVF16:
+	case runsOnDevice(opt) && kvType != KVF16:
 		return nil, fmt.Errorf("infer: %s: a %v KV cache on %s: a device's KV pages are f16: %w", name, kvType, dev.Name(), ErrDevice)
 	case dev == nil:
 		threads := opt.Threads

@@ -23,7 +23,8 @@ func greedyGen(t *testing.T, c doer, key, prompt string, n int) string {
 // which device serves; GEN, concurrent GENs (batched together), FORK and
 // a continuation after it give the CPU server's texts; a session DUMPed on
 // one server and RESTOREd on the other continues with the same text both
-// ways; and a session SAVEd on the seam server continues after a restart.
+// ways; a BGSAVE runs beside a GEN; and sessions SAVEd on the seam server
+// read and continue the same after a restart.
 func TestSeamServerGenForkDumpRestore(t *testing.T) {
 	dir := t.TempDir()
 	seamSrv := startIn(t, dir, "--device", "cpu-seam")
