@@ -12,8 +12,10 @@ type Field struct {
 
 // Info describes the model, in a fixed order: architecture, params, quant,
 // ctx, vocab, bytes_mapped, layers, dim, heads, kv_heads, name, device (the
-// metalkit device the forward passes run on: "cpu", "cuda:0 …"). The server
-// logs it at start and MODEL replies it as a map.
+// metalkit device the forward passes run on: "cpu", "cuda:0 …"), and on a
+// device that is not a HostDevice device_kv_pages and device_kv_pages_free
+// (its KV pool's size and free pages, now). The server logs it at start
+// and MODEL replies it as a map.
 func (m *Model) Info() []Field {
 	sh := m.arch.Shape()
 	name, _ := m.file.String("general.name")
@@ -24,7 +26,7 @@ func (m *Model) Info() []Field {
 	for i := range m.file.Tensors {
 		params += int64(m.file.Tensors[i].Elements())
 	}
-	return []Field{
+	f := []Field{
 		{"architecture", m.archID},
 		{"params", params},
 		{"quant", quantName(m.file)},
@@ -38,6 +40,11 @@ func (m *Model) Info() []Field {
 		{"name", name},
 		{"device", m.dev.Name()},
 	}
+	if m.kv != nil {
+		// The device's KV pool, which every session shares.
+		f = append(f, Field{"device_kv_pages", m.kv.pages}, Field{"device_kv_pages_free", m.kv.Free()})
+	}
+	return f
 }
 
 // fileTypes names llama.cpp's general.file_type values (enum llama_ftype).

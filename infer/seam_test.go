@@ -355,8 +355,8 @@ func seamSessions(t *testing.T, d metalkit.Device, tol float64) {
 
 // TestSeamKVPoolFull: a device's KV pool of DeviceKVPages pages refuses a
 // step that needs more (ErrKVFull, the state unchanged); pages come back
-// when a State is released, and when one is dropped without Release (the
-// collector's cleanup).
+// when a State is released (Info counts them), and when one is dropped
+// without Release (the collector's cleanup).
 func TestSeamKVPoolFull(t *testing.T) {
 	onSeamDevices(t, seamPoolFull)
 }
@@ -382,6 +382,9 @@ func seamPoolFull(t *testing.T, d metalkit.Device, _ float64) {
 	a.Release()
 	if m.kv.Free() != 3 {
 		t.Fatalf("after Release: %d pages free, want 3", m.kv.Free())
+	}
+	if info := m.Info(); len(info) != 14 || info[12] != (Field{"device_kv_pages", 3}) || info[13] != (Field{"device_kv_pages_free", 3}) {
+		t.Errorf("Info ends %v, want device_kv_pages 3, device_kv_pages_free 3", info[12:])
 	}
 	if err := m.Step([]Seq{{b, toks}}); err != nil {
 		t.Fatal(err)

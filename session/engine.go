@@ -365,6 +365,11 @@ func (e *Engine) Step() {
 	if len(batch) > 0 {
 		tf := time.Now()
 		err := e.Model.Step(batch)
+		if errors.Is(err, infer.ErrKVFull) && e.cache.Trim(0) > 0 {
+			// A device's KV pool is full, and the prefix cache's idle
+			// pages hold some of it: drop them and try once more.
+			err = e.Model.Step(batch)
+		}
 		e.stats.ForwardTime += time.Since(tf)
 		if err != nil {
 			for _, j := range fed {

@@ -9,6 +9,7 @@ import (
 
 	"reddwarf/infer"
 	"reddwarf/infer/tokenizer"
+	"reddwarf/metalkit"
 	"reddwarf/models"
 	"reddwarf/server"
 )
@@ -585,5 +586,55 @@ func TestSubmitAdmission(t *testing.T) {
 	// Once the key is free, the same job is refused at once.
 	if err := e.Submit(NewGen(db, "k", toks[:10], true, none)); !errors.Is(err, ErrContextFull) || e.HasWork() {
 		t.Fatalf("job on the full session: %v", err)
+	}
+}
+
+// TestDeviceKVFullTrimsPrefixCache: on a device whose KV pool is full
+// (stories260K through metalkit.DeviceOnly, a pool of 6 pages), the idle
+// pages the prefix cache keeps of a deleted session are dropped to make
+// room for a new one's GEN, which generates what it does on a fresh
+// engine; a GEN that needs more than the whole pool fails with
+// infer.ErrKVFull and the session is left as it was.
+func TestDeviceKVFullTrimsPrefixCache(t *testing.T) {
+	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Ctx: 512, DeviceKVPages: 6,
+		Device: metalkit.DeviceOnly(metalkit.NewCPUDevice(nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	srv := server.New(server.NewConfig())
+	e, err := NewEngine(srv, srv.Config, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Register(e.Hooks())
+	db := srv.DBs[0]
+	greedy := DefaultGenOptions()
+	greedy.Sampler = infer.SamplerConfig{}
+	greedy.MaxTokens = 8
+	long := strings.Repeat("The cat sat on the mat. ", 14) // about 100 tokens: 4 pages
+	gen(t, e, db, "one", long, greedy)
+	db.Delete("one")
+	if e.Cache().IdlePages() == 0 {
+		t.Fatal("the prefix cache keeps no page of the deleted session")
+	}
+	other := strings.Repeat("A dog ran in the park. ", 14)
+	got := gen(t, e, db, "two", other, greedy)
+	if got.CachedTokens != 0 {
+		t.Fatalf("reused %d tokens of another prompt", got.CachedTokens)
+	}
+	ref, refSrv := newTestEngineKV(t, 512, "f16")
+	if want := gen(t, ref, refSrv.DBs[0], "two", other, greedy); string(got.Text) != string(want.Text) {
+		t.Errorf("after the trim: %q, on the host %q", got.Text, want.Text)
+	}
+	before := sess(t, db, "two").State.Len()
+	j := NewGen(db, "two", e.enc(strings.Repeat(" and then a bird sang", 10)), true, greedy)
+	e.queue(j)
+	run(e)
+	if !errors.Is(j.Err, infer.ErrKVFull) {
+		t.Fatalf("a GEN past the whole pool: err %v, want ErrKVFull", j.Err)
+	}
+	if n := sess(t, db, "two").State.Len(); n != before {
+		t.Errorf("after the failed GEN the session has %d tokens, before it %d", n, before)
 	}
 }
