@@ -17,8 +17,10 @@ import (
 // layout, but each page is a slot of the pool (page.dev) instead of host
 // values. Copy-on-write works as on the host (a shared page is copied on
 // the device, CopyPage, before it is written), and whatever needs the
-// values on the host reads them back a page at a time (ReadPage: saving,
-// DUMP) or writes them up (WritePage: loading, RESTORE). The pool has a
+// values on the host reads them back (ReadPage: a whole page for the
+// session store's page payloads; one layer's K or V run of a page for
+// the rows DUMP and the snapshot write layer by layer, so each value
+// crosses once) or writes them up (WritePage: loading, RESTORE). The pool has a
 // fixed number of pages, chosen at Open (Options.DeviceKVPages); when they
 // are all held, Step fails with ErrKVFull and changes nothing.
 
@@ -136,12 +138,19 @@ func (kv *deviceKV) upload(p *page) (*page, error) {
 	return q, nil
 }
 
+// readRun copies values [off, off+len(dst)) of device page p into dst.
+func (kv *deviceKV) readRun(dst []uint16, p *page, off int) error {
+	kv.run.Lock()
+	defer kv.run.Unlock()
+	return kv.d.ReadPage(dst, kv.pool, int(p.dev.id), off)
+}
+
 // download returns a host page holding device page p's values.
 func (kv *deviceKV) download(p *page, l KVLayout) (*page, error) {
 	h := newPage(l)
 	kv.run.Lock()
 	defer kv.run.Unlock()
-	if err := kv.d.ReadPage(h.f16, kv.pool, int(p.dev.id)); err != nil {
+	if err := kv.d.ReadPage(h.f16, kv.pool, int(p.dev.id), 0); err != nil {
 		return nil, err
 	}
 	return h, nil

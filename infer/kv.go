@@ -338,6 +338,28 @@ func (s *State) toDevice() error {
 	return nil
 }
 
+// kindRun returns page i's values of layer's K (kind 0) or V rows, which
+// are one run of the page (blockOffset(layer, kind, 0) onwards, Heads
+// blocks): for a host page its own arrays and off 0; for a device page
+// only that run, read back into *buf, and off its offset in the page, so
+// value j of the page is at j - off.
+func (s *State) kindRun(i, layer, kind int, buf *[]uint16) (f16 []uint16, f32 []float32, off int, err error) {
+	p := s.pages[i]
+	if p.dev == nil {
+		return p.f16, p.f32, 0, nil
+	}
+	l := s.layout
+	off, n := l.blockOffset(layer, kind, 0), l.Heads*l.blockValues()
+	if cap(*buf) < n {
+		*buf = make([]uint16, n)
+	}
+	*buf = (*buf)[:n]
+	if err := s.kv.readRun(*buf, p, off); err != nil {
+		return nil, nil, 0, err
+	}
+	return *buf, nil, off, nil
+}
+
 // hostPage returns page i's values in host memory: the page itself, or a
 // copy read back from the device (ReadPage) for a device page.
 func (s *State) hostPage(i int) (*page, error) {
@@ -377,19 +399,20 @@ func (s *State) KVRow(layer, kind, pos int, out []float32) error {
 	if pos < 0 || pos >= len(s.tokens) || layer < 0 || layer >= s.layout.Layers || kind < 0 || kind > 1 {
 		return fmt.Errorf("infer: kv row layer %d kind %d pos %d: %w", layer, kind, pos, ErrRange)
 	}
-	p, err := s.hostPage(pos / PageTokens)
+	var run []uint16
+	f16, f32, off, err := s.kindRun(pos/PageTokens, layer, kind, &run)
 	if err != nil {
 		return err
 	}
 	l := s.layout
 	for h := 0; h < l.Heads; h++ {
-		o := l.blockOffset(layer, kind, h) + pos%PageTokens
+		o := l.blockOffset(layer, kind, h) - off + pos%PageTokens
 		dst := out[h*l.HeadDim : (h+1)*l.HeadDim]
 		for i := range dst {
-			if p.f32 != nil {
-				dst[i] = p.f32[o+i*PageTokens]
+			if f32 != nil {
+				dst[i] = f32[o+i*PageTokens]
 			} else {
-				dst[i] = metalkit.F16ToF32(p.f16[o+i*PageTokens])
+				dst[i] = metalkit.F16ToF32(f16[o+i*PageTokens])
 			}
 		}
 	}

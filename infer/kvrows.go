@@ -38,8 +38,9 @@ func (s *State) AppendKVRows(dst []byte, layer, kind, from, to int) ([]byte, err
 	out := dst[start:]
 	// Page by page: each head's block holds, for every value index i, the
 	// page's slots contiguously; scatter them to the position-major rows.
+	var run []uint16
 	for pos := from; pos < to; {
-		p, err := s.hostPage(pos / PageTokens)
+		f16, f32, off, err := s.kindRun(pos/PageTokens, layer, kind, &run)
 		if err != nil {
 			return dst[:start], err
 		}
@@ -47,18 +48,18 @@ func (s *State) AppendKVRows(dst []byte, layer, kind, from, to int) ([]byte, err
 		last := min(PageTokens, first+(to-pos))
 		rowBase := (pos - from) * w // row of slot first, in values
 		for h := 0; h < l.Heads; h++ {
-			base := l.blockOffset(layer, kind, h)
+			base := l.blockOffset(layer, kind, h) - off
 			for i := 0; i < l.HeadDim; i++ {
 				col := rowBase + h*l.HeadDim + i
-				if p.f16 != nil {
-					src := p.f16[base+i*PageTokens+first : base+i*PageTokens+last]
+				if f16 != nil {
+					src := f16[base+i*PageTokens+first : base+i*PageTokens+last]
 					for k, v := range src {
 						o := (col + k*w) * 2
 						out[o] = byte(v)
 						out[o+1] = byte(v >> 8)
 					}
 				} else {
-					src := p.f32[base+i*PageTokens+first : base+i*PageTokens+last]
+					src := f32[base+i*PageTokens+first : base+i*PageTokens+last]
 					for k, v := range src {
 						binary.LittleEndian.PutUint32(out[(col+k*w)*4:], math.Float32bits(v))
 					}

@@ -3,6 +3,7 @@ package infer
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"runtime"
@@ -317,6 +318,23 @@ func seamSessions(t *testing.T, d metalkit.Device, tol float64) {
 		}
 		src.Release()
 		dst.Release()
+	}
+
+	// KVRow reads one row back from the device: the host's row, within
+	// the bound.
+	{
+		s, hs := start(seam), start(host)
+		w := s.Layout().Width()
+		got, want := make([]float32, w), make([]float32, w)
+		for _, at := range [][3]int{{0, 0, 0}, {2, 1, 40}, {4, 0, 44}} {
+			if err := s.KVRow(at[0], at[1], at[2], got); err != nil {
+				t.Fatal(err)
+			}
+			if err := hs.KVRow(at[0], at[1], at[2], want); err != nil {
+				t.Fatal(err)
+			}
+			closeLogits(t, tol, fmt.Sprintf("KVRow layer %d kind %d position %d", at[0], at[1], at[2]), got, want)
+		}
 	}
 
 	// FORK on the seam path at 45 tokens (a shared, partial last page):

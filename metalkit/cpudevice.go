@@ -134,8 +134,8 @@ func (d *CPUDevice) PutKV(pool KVPool, layer int, slots []int32, k, v Buffer) {
 	}
 }
 
-func (d *CPUDevice) ReadPage(dst []uint16, pool KVPool, page int) error {
-	copy(dst, pool.(*cpuKV).page(page))
+func (d *CPUDevice) ReadPage(dst []uint16, pool KVPool, page, off int) error {
+	copy(dst, pool.(*cpuKV).page(page)[off:off+len(dst)])
 	return nil
 }
 

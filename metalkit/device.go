@@ -68,12 +68,14 @@ type Device interface {
 	// Attention: paged grouped-query attention for many sessions of
 	// different lengths in one call; see AttnRow.
 	Attention(out, q Buffer, pool KVPool, layer, heads int, rows []AttnRow)
-	// ReadPage copies page of the pool (PageValues f16 values, in
-	// KVShape's layout) into dst after every op before it has run;
-	// WritePage sets it from src; CopyPage copies page src onto page dst
-	// on the device. They carry a session's KV pages to the host and back
-	// (saving, restoring, DUMP) and fork a shared page (copy-on-write).
-	ReadPage(dst []uint16, pool KVPool, page int) error
+	// ReadPage copies values [off, off+len(dst)) of page of the pool
+	// (PageValues f16 values, in KVShape's layout: one layer's K or V
+	// rows are one run) into dst after every op before it has run;
+	// WritePage sets a whole page from src; CopyPage copies page src onto
+	// page dst on the device. They carry a session's KV pages to the host
+	// and back (saving, restoring, DUMP) and fork a shared page
+	// (copy-on-write).
+	ReadPage(dst []uint16, pool KVPool, page, off int) error
 	WritePage(pool KVPool, page int, src []uint16)
 	CopyPage(pool KVPool, dst, src int)
 

@@ -530,20 +530,20 @@ func (p *kvPool) pageAt(i int, what string) uint64 {
 	return p.ptr + uint64(2*i*p.shape.PageValues())
 }
 
-func (d *Device) ReadPage(dst []uint16, pool metalkit.KVPool, page int) error {
+func (d *Device) ReadPage(dst []uint16, pool metalkit.KVPool, page, off int) error {
 	p := pool.(*kvPool)
 	at, n := p.pageAt(page, "ReadPage"), p.shape.PageValues()
-	if len(dst) != n {
-		panic(fmt.Sprintf("cuda: ReadPage into %d values, a page has %d", len(dst), n))
+	if off < 0 || off+len(dst) > n {
+		panic(fmt.Sprintf("cuda: ReadPage [%d, %d) of a %d-value page", off, off+len(dst), n))
 	}
 	if d.rec != nil {
 		panic("cuda: ReadPage inside Graph")
 	}
 	defer d.bind()()
-	if err := d.drain(); err != nil {
+	if err := d.drain(); err != nil || len(dst) == 0 {
 		return err
 	}
-	return d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), at, uint64(2*n)))
+	return d.drv.check("cuMemcpyDtoH", d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), at+uint64(2*off), uint64(2*len(dst))))
 }
 
 func (d *Device) WritePage(pool metalkit.KVPool, page int, src []uint16) {

@@ -481,7 +481,7 @@ func TestPagesAndCopyFake(t *testing.T) {
 	d.CopyPage(pool, 2, 1)
 	for _, pg := range []int{0, 1, 2} {
 		got := make([]uint16, n)
-		if err := d.ReadPage(got, pool, pg); err != nil {
+		if err := d.ReadPage(got, pool, pg, 0); err != nil {
 			t.Fatal(err)
 		}
 		want := src
@@ -491,6 +491,13 @@ func TestPagesAndCopyFake(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("page %d: %v, want %v", pg, got[:8], want[:8])
 		}
+	}
+	part := make([]uint16, 5)
+	if err := d.ReadPage(part, pool, 2, 100); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(part, src[100:105]) {
+		t.Errorf("values [100, 105) of page 2: %v, want %v", part, src[100:105])
 	}
 	b, err := d.Alloc(12)
 	if err != nil {
@@ -509,7 +516,7 @@ func TestPagesAndCopyFake(t *testing.T) {
 		"Copy":      func() { d.Copy(b, 0, b, 4, 4) },
 		"CopyPage":  func() { d.CopyPage(pool, 0, 1) },
 		"WritePage": func() { d.WritePage(pool, 0, src) },
-		"ReadPage":  func() { d.ReadPage(src, pool, 0) },
+		"ReadPage":  func() { d.ReadPage(src, pool, 0, 0) },
 	} {
 		func() {
 			defer func() {
