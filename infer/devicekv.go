@@ -20,9 +20,10 @@ import (
 // values on the host reads them back (ReadPage: a whole page for the
 // session store's page payloads; one layer's K or V run of a page for
 // the rows DUMP and the snapshot write layer by layer, so each value
-// crosses once) or writes them up (WritePage: loading, RESTORE). The pool has a
-// fixed number of pages, chosen at Open (Options.DeviceKVPages); when they
-// are all held, Step fails with ErrKVFull and changes nothing.
+// crosses once) or writes them up (WritePage: loading, RESTORE). The
+// pool has a fixed number of pages, chosen at Open
+// (Options.DeviceKVBytes); when they are all held, Step fails with
+// ErrKVFull and changes nothing.
 
 // ErrKVFull is returned when a device model's KV pool has no free page.
 var ErrKVFull = errors.New("infer: the device's KV pool is full")

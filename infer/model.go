@@ -33,11 +33,12 @@ type Options struct {
 	// the weights uploaded at Open and the KV pages in the device's pool;
 	// other architectures, and an f32 KV cache, are refused with ErrDevice.
 	Device metalkit.Device
-	// DeviceKVPages is how many KV pages (PageTokens positions each) the
-	// device's pool holds, for every session together: 0 means enough for
-	// 8 full contexts, at most 4 GiB, at least one context. Ignored on
-	// a HostDevice, whose pages are allocated as sessions grow.
-	DeviceKVPages int
+	// DeviceKVBytes is the size of the device's pool of KV pages, which
+	// every session shares, rounded down to whole pages (at least one):
+	// 0 means enough for 8 full contexts, at most 4 GiB, at least one
+	// context. Ignored on a HostDevice, whose pages are allocated as
+	// sessions grow.
+	DeviceKVBytes int64
 }
 
 // runsOnDevice reports whether opt's device is one the forward runs on
@@ -253,10 +254,10 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
 	}
 	l := arch.KVLayout()
-	pages := opt.DeviceKVPages
-	if pages <= 0 {
+	pages := int(max(1, opt.DeviceKVBytes/l.PageBytes()))
+	if opt.DeviceKVBytes <= 0 {
 		perCtx := (ctx + PageTokens - 1) / PageTokens
-		pages = max(perCtx, min(8*perCtx, (4<<30)/(2*l.pageValues())))
+		pages = max(perCtx, min(8*perCtx, int((4<<30)/l.PageBytes())))
 	}
 	if m.kv, err = newDeviceKV(dev, l, pages); err == nil {
 		m.fwd, err = da.onDevice(dev, m.kv)

@@ -371,7 +371,7 @@ func seamSessions(t *testing.T, d metalkit.Device, tol float64) {
 	}
 }
 
-// TestSeamKVPoolFull: a device's KV pool of DeviceKVPages pages refuses a
+// TestSeamKVPoolFull: a device's KV pool of DeviceKVBytes refuses a
 // step that needs more (ErrKVFull, the state unchanged); pages come back
 // when a State is released (Info counts them), and when one is dropped
 // without Release (the collector's cleanup).
@@ -380,7 +380,8 @@ func TestSeamKVPoolFull(t *testing.T) {
 }
 
 func seamPoolFull(t *testing.T, d metalkit.Device, _ float64) {
-	m := openSeam(t, d, "stories", models.Stories260K, Options{DeviceKVPages: 3})
+	page := openStories(t, "f16", 1).Arch().KVLayout().PageBytes()
+	m := openSeam(t, d, "stories", models.Stories260K, Options{DeviceKVBytes: 3*page + page/2}) // 3 pages
 	defer m.Close()
 	toks := make([]int32, 64)
 	for i := range toks {

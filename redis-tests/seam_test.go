@@ -115,3 +115,27 @@ func TestSeamServerGenForkDumpRestore(t *testing.T) {
 		t.Errorf("after a restart the seam's long session reads %q, the CPU server's %q", a, b)
 	}
 }
+
+// TestSeamServerKVPoolFull: device-kv-memory sizes the device's KV pool
+// (INFO model says how many pages it holds and how many are free); a GEN
+// that needs more than it holds fails with an error that says so, and the
+// session is as it was; deleting a session gives its pages back.
+func TestSeamServerKVPoolFull(t *testing.T) {
+	// stories260K's page (32 positions of 5 layers' K and V rows, f16) is
+	// 20 KiB: 4 pages and a half.
+	c := cli(t, startIn(t, t.TempDir(), "--device", "cpu-seam", "--device-kv-memory", "90kb"))
+	if got := infoField(t, c, "model", "device_kv_pages"); got != "4" {
+		t.Fatalf("INFO model device_kv_pages %s, want 4", got)
+	}
+	greedyGen(t, c, "a", "Once upon a time", 20)
+	if got := infoField(t, c, "model", "device_kv_pages_free"); got != "3" {
+		t.Errorf("INFO model device_kv_pages_free %s after a 25-token session, want 3", got)
+	}
+	toks := pstr(t, c, "TOKENS", "a")
+	wantErrPrefix(t, c, "ERR infer: the device's KV pool is full", "GEN", "a", longPrompt, "MAXTOKENS", "5")
+	if got := pstr(t, c, "TOKENS", "a"); got != toks {
+		t.Errorf("after the failed GEN the session's tokens are %s, before %s", got, toks)
+	}
+	want(t, c, int64(1), "DEL", "a")
+	greedyGen(t, c, "b", "The dog", 100)
+}

@@ -248,6 +248,7 @@ var directives = []*directive{
 	{name: "model", def: "", kind: kindString, startupOnly: true},
 	{name: "threads", def: "0", kind: kindInt, startupOnly: true, min: 0, max: 1024},
 	{name: "device", def: "auto", kind: kindEnum, startupOnly: true, enum: []string{"auto", "cpu", "cuda", "cpu-seam"}},
+	{name: "device-kv-memory", def: "0", kind: kindMemory, startupOnly: true, min: 0, max: longMax},
 	{name: "ctx", def: "0", kind: kindInt, startupOnly: true, min: 0, max: 1 << 24},
 	{name: "prefill-chunk", def: "256", kind: kindInt, min: 1, max: 1 << 16},
 	{name: "kv-cache-type", def: "f16", kind: kindEnum, startupOnly: true, enum: []string{"f16", "f32"}},

@@ -596,7 +596,8 @@ func TestSubmitAdmission(t *testing.T) {
 // engine; a GEN that needs more than the whole pool fails with
 // infer.ErrKVFull and the session is left as it was.
 func TestDeviceKVFullTrimsPrefixCache(t *testing.T) {
-	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Ctx: 512, DeviceKVPages: 6,
+	ref, refSrv := newTestEngineKV(t, 512, "f16")
+	m, err := infer.OpenBytes("stories260K", models.Stories260K, infer.Options{Ctx: 512, DeviceKVBytes: 6 * ref.pageBytes(),
 		Device: metalkit.DeviceOnly(metalkit.NewCPUDevice(nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -623,7 +624,6 @@ func TestDeviceKVFullTrimsPrefixCache(t *testing.T) {
 	if got.CachedTokens != 0 {
 		t.Fatalf("reused %d tokens of another prompt", got.CachedTokens)
 	}
-	ref, refSrv := newTestEngineKV(t, 512, "f16")
 	if want := gen(t, ref, refSrv.DBs[0], "two", other, greedy); string(got.Text) != string(want.Text) {
 		t.Errorf("after the trim: %q, on the host %q", got.Text, want.Text)
 	}

@@ -27,6 +27,8 @@ func LoadModel(s *server.Server) (*session.Engine, error) {
 		Numerics: cfg.Get("dsv4-numerics"),
 		// deepseek4's automatic restore points (0 in the config: none).
 		CheckpointInterval: int(cfg.Int("checkpoint-interval")),
+		// A GPU's KV pool (0: the default size).
+		DeviceKVBytes: cfg.Int("device-kv-memory"),
 	}
 	if opt.CheckpointInterval == 0 {
 		opt.CheckpointInterval = -1
