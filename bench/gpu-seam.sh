@@ -67,6 +67,9 @@ serve() {
 	: >"$out/serve.txt"
 	"$rd" --port $port --dir "$dir" --save "" --appendonly no --model "$file" --device "$dev" --ctx 1024 >"$out/serve-server.log" 2>&1 &
 	local pid=$!
+	# The server goes with this script, however it ends (timeout's TERM).
+	trap "kill $pid 2>/dev/null" EXIT
+	trap "exit 1" TERM INT
 	for ((i = 0; i < 600; i++)); do
 		{ exec 3<>/dev/tcp/127.0.0.1/$port; } 2>/dev/null && break
 		kill -0 $pid 2>/dev/null || { echo "server exited"; tail -5 "$out/serve-server.log"; return 1; }
@@ -144,14 +147,15 @@ run)
 	echo "seam rc=$? at $(date -u +%T)" >>"$out/seam.txt"
 	wait $spid
 	echo "synth rc=$? at $(date -u +%T)" >>"$out/synth.txt"
+	# Issue 15's criterion first, so that a call cut short still has it.
+	timeout 90 bash "$0" serve "$w/reddwarf" "$w/llama1b-q8_0.gguf" cuda "$out" >"$out/serve-summary.txt" 2>&1
+	echo "serve rc=$? at $(date -u +%T)" >>"$out/serve-summary.txt"
 	for q in q8_0 q4_k; do
 		(cd infer && METALKIT_BACKEND=avx2 REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
 		echo "llama $q rc=$? at $(date -u +%T)" >>"$out/device-llama-$q.txt"
 	done
 	(cd infer && REDDWARF_GPU=1 timeout 60 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
 	echo "stories rc=$? at $(date -u +%T)" >>"$out/stories.txt"
-	timeout 90 bash "$0" serve "$w/reddwarf" "$w/llama1b-q8_0.gguf" cuda "$out" >"$out/serve-summary.txt" 2>&1
-	echo "serve rc=$? at $(date -u +%T)" >>"$out/serve-summary.txt"
 	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 75 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
 	echo "bandwidth rc=$? at $(date -u +%T)" >>"$out/bandwidth.txt"
 	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
