@@ -60,6 +60,11 @@
 //     Model.Rewind truncates and recomputes them by re-feeding one token.
 //   - Pages shared by Clone are written only after a copy (refs > 1); call
 //     Release on a State that is being deleted so its pages' counts drop.
+//   - On a device that is not a HostDevice the pages are slots of one
+//     pool of fixed size (Options.DeviceKVBytes): a Step that needs more
+//     than are free fails with ErrKVFull and changes nothing; a released
+//     State's pages go back at once, a dropped one's when the collector
+//     finds it.
 //   - KV rows are f16 by default, like llama.cpp; with f16 the attention
 //     products round q and the softmax weights to f16 as llama.cpp does.
 //     Options.KVType "f32" is exact (the tests compare it with a float64
