@@ -95,7 +95,7 @@ func hsetGeneric(x *server.Ctx, mset bool) {
 	}
 	added := 0
 	for i := 2; i < len(x.Args); i += 2 {
-		if h.Set(x.S.Config, string(x.Args[i]), x.Args[i+1]) {
+		if h.SetBytes(x.S.Config, x.Args[i], x.Args[i+1]) {
 			added++
 		}
 	}

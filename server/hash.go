@@ -46,16 +46,56 @@ func (h *Hash) Get(field string) ([]byte, bool) {
 	return nil, false
 }
 
+// findBytes is find for a field still in the request's bytes: the
+// conversions in a map index and a comparison allocate nothing.
+func (h *Hash) findBytes(field []byte) int {
+	if h.idx != nil {
+		if i, ok := h.idx[string(field)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, f := range h.fields {
+		if f == string(field) {
+			return i
+		}
+	}
+	return -1
+}
+
 // Set stores field = val (val is copied) and reports whether the field is
 // new. cfg's limits decide the encoding.
 func (h *Hash) Set(cfg *Config, field string, val []byte) bool {
-	v := append([]byte(nil), val...)
 	if i := h.find(field); i >= 0 {
-		h.bytes += int64(len(v) - len(h.vals[i]))
-		h.vals[i] = v
-		h.convertIfBig(cfg, len(field), len(v))
+		h.replace(cfg, i, val)
 		return false
 	}
+	h.insert(cfg, field, val)
+	return true
+}
+
+// SetBytes is Set for a field in the request's bytes (HSET): the field's
+// string is made only when the field is new.
+func (h *Hash) SetBytes(cfg *Config, field, val []byte) bool {
+	if i := h.findBytes(field); i >= 0 {
+		h.replace(cfg, i, val)
+		return false
+	}
+	h.insert(cfg, string(field), val)
+	return true
+}
+
+// replace sets field i's value to a copy of val.
+func (h *Hash) replace(cfg *Config, i int, val []byte) {
+	v := append([]byte(nil), val...)
+	h.bytes += int64(len(v) - len(h.vals[i]))
+	h.vals[i] = v
+	h.convertIfBig(cfg, len(h.fields[i]), len(v))
+}
+
+// insert adds a new field with a copy of val.
+func (h *Hash) insert(cfg *Config, field string, val []byte) {
+	v := append([]byte(nil), val...)
 	h.fields = append(h.fields, field)
 	h.vals = append(h.vals, v)
 	h.scan.added()
@@ -64,7 +104,6 @@ func (h *Hash) Set(cfg *Config, field string, val []byte) bool {
 		h.idx[field] = len(h.fields) - 1
 	}
 	h.convertIfBig(cfg, len(field), len(v))
-	return true
 }
 
 // convertIfBig turns a listpack into a hashtable past the config's limits.
