@@ -82,14 +82,9 @@ func run(m *testing.M) int {
 	}
 	code := m.Run()
 	shared.stop()
-	for _, log := range racyLogs {
-		fmt.Fprintln(os.Stderr, "data race reported in", log+":")
-		if b, err := os.ReadFile(log); err == nil {
-			if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
-				b = b[i:min(len(b), i+6000)]
-			}
-			os.Stderr.Write(b)
-		}
+	for _, r := range racyLogs {
+		fmt.Fprintln(os.Stderr, "data race reported in", r.log+":")
+		os.Stderr.Write(r.report)
 		code = 1
 	}
 	if code != 0 {
@@ -218,17 +213,27 @@ func (s *Server) stop() {
 	s.cmd.Wait()
 	// A race-detector build reports to the server's log, not to a test:
 	// the run fails at the end if any server logged a race.
-	if b, err := os.ReadFile(s.log); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
-		racesMu.Lock()
-		racyLogs = append(racyLogs, s.log)
-		racesMu.Unlock()
+	// The report is kept now: a test's log is in its TempDir, which is
+	// gone by the time the run ends.
+	if b, err := os.ReadFile(s.log); err == nil {
+		if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
+			racesMu.Lock()
+			racyLogs = append(racyLogs, raceReport{s.log, b[i:min(len(b), i+6000)]})
+			racesMu.Unlock()
+		}
 	}
 }
 
 var (
 	racesMu  sync.Mutex
-	racyLogs []string // server logs with a data race (REDDWARF_BUILD_FLAGS=-race)
+	racyLogs []raceReport // servers that logged a data race (REDDWARF_BUILD_FLAGS=-race)
 )
+
+// raceReport is a server log's path and the start of its first data race.
+type raceReport struct {
+	log    string
+	report []byte
+}
 
 // startServer starts a server of its own for one test, with extra
 // directives, stopped when the test ends.
