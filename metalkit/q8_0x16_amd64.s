@@ -2,6 +2,27 @@
 
 #include "textflag.h"
 
+// Q8X16_BLOCK loads block b's 16 scales (Z16) and its eight lines with the
+// sign bits flipped (Z8..Z15), and prefetches the lines 8 KiB ahead.
+#define Q8X16_BLOCK \
+	VCVTPH2PS  (SI), Z16;      \
+	VPXORD     (R8), Z31, Z8;  \
+	VPXORD     64(R8), Z31, Z9;  \
+	VPXORD     128(R8), Z31, Z10; \
+	VPXORD     192(R8), Z31, Z11; \
+	VPXORD     256(R8), Z31, Z12; \
+	VPXORD     320(R8), Z31, Z13; \
+	VPXORD     384(R8), Z31, Z14; \
+	VPXORD     448(R8), Z31, Z15; \
+	PREFETCHT2 8192(R8);       \
+	PREFETCHT2 8256(R8);       \
+	PREFETCHT2 8320(R8);       \
+	PREFETCHT2 8384(R8);       \
+	PREFETCHT2 8448(R8);       \
+	PREFETCHT2 8512(R8);       \
+	PREFETCHT2 8576(R8);       \
+	PREFETCHT2 8640(R8)
+
 // func q8_0Dot16xNZ(w *byte, nb int, qs *int8, qsStride int, d *float32, cz *int32, sStride int, n int, out *float32)
 //
 // Sixteen rows of a Q8_0×16 group (layout in q8_0x16.go) × n columns,
@@ -51,23 +72,7 @@ zero:
 	VPBROADCASTD AX, Z31
 
 block:
-	VCVTPH2PS (SI), Z16
-	VPXORD    (R8), Z31, Z8
-	VPXORD    64(R8), Z31, Z9
-	VPXORD    128(R8), Z31, Z10
-	VPXORD    192(R8), Z31, Z11
-	VPXORD    256(R8), Z31, Z12
-	VPXORD    320(R8), Z31, Z13
-	VPXORD    384(R8), Z31, Z14
-	VPXORD    448(R8), Z31, Z15
-	PREFETCHT2 8192(R8)
-	PREFETCHT2 8256(R8)
-	PREFETCHT2 8320(R8)
-	PREFETCHT2 8384(R8)
-	PREFETCHT2 8448(R8)
-	PREFETCHT2 8512(R8)
-	PREFETCHT2 8576(R8)
-	PREFETCHT2 8640(R8)
+	Q8X16_BLOCK
 	MOVQ      DI, R13
 	MOVQ      DX, R14
 	MOVQ      BX, R15
@@ -169,23 +174,7 @@ TEXT ·q8_0Dot16x8Z(SB), NOSPLIT, $0-64
 	VPBROADCASTD AX, Z31
 
 block8:
-	VCVTPH2PS  (SI), Z16
-	VPXORD     (R8), Z31, Z8
-	VPXORD     64(R8), Z31, Z9
-	VPXORD     128(R8), Z31, Z10
-	VPXORD     192(R8), Z31, Z11
-	VPXORD     256(R8), Z31, Z12
-	VPXORD     320(R8), Z31, Z13
-	VPXORD     384(R8), Z31, Z14
-	VPXORD     448(R8), Z31, Z15
-	PREFETCHT2 8192(R8)
-	PREFETCHT2 8256(R8)
-	PREFETCHT2 8320(R8)
-	PREFETCHT2 8384(R8)
-	PREFETCHT2 8448(R8)
-	PREFETCHT2 8512(R8)
-	PREFETCHT2 8576(R8)
-	PREFETCHT2 8640(R8)
+	Q8X16_BLOCK
 	MOVQ       DI, R13
 	MOVQ       DX, R14
 	MOVQ       BX, R15
