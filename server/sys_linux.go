@@ -26,24 +26,16 @@ func cpuTimes() (user, sys float64) {
 // made without telling the Go scheduler (RawSyscall): they never block, so
 // the entersyscall/exitsyscall pair that unix.Read and unix.Write pay
 // around every call buys nothing, and the loop makes two per request.
-func nbRead(fd int, b []byte) (int, error) {
-	var p unsafe.Pointer
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(p), uintptr(len(b)))
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
+func nbRead(fd int, b []byte) (int, error)  { return rawIO(unix.SYS_READ, fd, b) }
+func nbWrite(fd int, b []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, b) }
 
-func nbWrite(fd int, b []byte) (int, error) {
+// rawIO is read(2) or write(2) (trap) of b on fd through RawSyscall.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(p), uintptr(len(b)))
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(p), uintptr(len(b)))
 	if e != 0 {
 		return 0, e
 	}
