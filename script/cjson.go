@@ -316,16 +316,9 @@ func (d *jsonDecoder) value(depth int) lua.LValue {
 			d.i++
 			d.skip()
 			t.RawSetString(k, d.value(depth))
-			d.skip()
-			if d.i < len(d.s) && d.s[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.i < len(d.s) && d.s[d.i] == '}' {
-				d.i++
+			if d.itemEnds('}', "comma or object end") {
 				return t
 			}
-			d.fail("comma or object end")
 		}
 	case c == '[':
 		depth++
@@ -342,16 +335,9 @@ func (d *jsonDecoder) value(depth int) lua.LValue {
 		for n := 1; ; n++ {
 			d.skip()
 			t.RawSetInt(n, d.value(depth))
-			d.skip()
-			if d.i < len(d.s) && d.s[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.i < len(d.s) && d.s[d.i] == ']' {
-				d.i++
+			if d.itemEnds(']', "comma or array end") {
 				return t
 			}
-			d.fail("comma or array end")
 		}
 	case c == '"':
 		return lua.LString(d.str())
@@ -445,4 +431,21 @@ func (d *jsonDecoder) hex4() int {
 	}
 	d.i += 4
 	return int(n)
+}
+
+// itemEnds reads what follows an object's or array's item: a comma (false:
+// another item comes) or the closing byte (true); anything else fails as
+// what.
+func (d *jsonDecoder) itemEnds(closing byte, what string) bool {
+	d.skip()
+	if d.i < len(d.s) && d.s[d.i] == ',' {
+		d.i++
+		return false
+	}
+	if d.i < len(d.s) && d.s[d.i] == closing {
+		d.i++
+		return true
+	}
+	d.fail(what)
+	return false
 }

@@ -1,7 +1,6 @@
 package script
 
 import (
-	"encoding/binary"
 	"math"
 	"strings"
 
@@ -130,38 +129,15 @@ func structPack(L *lua.LState) int {
 			} else {
 				v = uint64(n)
 			}
-			b := make([]byte, size)
-			for k := 0; k < size; k++ {
-				idx := k
-				if s.big {
-					idx = size - 1 - k
-				}
-				b[idx] = byte(v)
-				v >>= 8
-			}
-			out = append(out, b...)
+			out = s.put(out, v, size)
 		case opt == 'x':
 			out = append(out, 0)
 		case opt == 'f':
-			var b [4]byte
-			bits := math.Float32bits(float32(L.CheckNumber(arg)))
+			out = s.put(out, uint64(math.Float32bits(float32(L.CheckNumber(arg)))), 4)
 			arg++
-			if s.big {
-				binary.BigEndian.PutUint32(b[:], bits)
-			} else {
-				binary.LittleEndian.PutUint32(b[:], bits)
-			}
-			out = append(out, b[:]...)
 		case opt == 'd':
-			var b [8]byte
-			bits := math.Float64bits(float64(L.CheckNumber(arg)))
+			out = s.put(out, math.Float64bits(float64(L.CheckNumber(arg))), 8)
 			arg++
-			if s.big {
-				binary.BigEndian.PutUint64(b[:], bits)
-			} else {
-				binary.LittleEndian.PutUint64(b[:], bits)
-			}
-			out = append(out, b[:]...)
 		case opt == 'c' || opt == 's':
 			str := L.CheckString(arg)
 			arg++
@@ -203,14 +179,7 @@ func structUnpack(L *lua.LState) int {
 		}
 		switch {
 		case isIntOpt(opt):
-			var v uint64
-			for k := 0; k < size; k++ {
-				idx := size - 1 - k
-				if s.big {
-					idx = k
-				}
-				v = v<<8 | uint64(data[pos+idx])
-			}
+			v := s.get(data[pos:], size)
 			if opt >= 'a' && size < 8 && size > 0 && v&(1<<(size*8-1)) != 0 {
 				v |= ^uint64(0) << (size * 8)
 			}
@@ -221,23 +190,9 @@ func structUnpack(L *lua.LState) int {
 			}
 		case opt == 'x':
 		case opt == 'f':
-			b := []byte(data[pos : pos+4])
-			var bits uint32
-			if s.big {
-				bits = binary.BigEndian.Uint32(b)
-			} else {
-				bits = binary.LittleEndian.Uint32(b)
-			}
-			out = append(out, lua.LNumber(math.Float32frombits(bits)))
+			out = append(out, lua.LNumber(math.Float32frombits(uint32(s.get(data[pos:], 4)))))
 		case opt == 'd':
-			b := []byte(data[pos : pos+8])
-			var bits uint64
-			if s.big {
-				bits = binary.BigEndian.Uint64(b)
-			} else {
-				bits = binary.LittleEndian.Uint64(b)
-			}
-			out = append(out, lua.LNumber(math.Float64frombits(bits)))
+			out = append(out, lua.LNumber(math.Float64frombits(s.get(data[pos:], 8))))
 		case opt == 'c':
 			if size == 0 {
 				if len(out) == 0 {
@@ -295,4 +250,32 @@ func structSize(L *lua.LState) int {
 	}
 	L.Push(lua.LNumber(pos))
 	return 1
+}
+
+// put appends the low size bytes of v in the format's byte order.
+func (s *structFmt) put(out []byte, v uint64, size int) []byte {
+	n := len(out)
+	out = append(out, make([]byte, size)...)
+	for k := 0; k < size; k++ {
+		idx := k
+		if s.big {
+			idx = size - 1 - k
+		}
+		out[n+idx] = byte(v)
+		v >>= 8
+	}
+	return out
+}
+
+// get reads size bytes of b in the format's byte order.
+func (s *structFmt) get(b string, size int) uint64 {
+	var v uint64
+	for k := 0; k < size; k++ {
+		idx := size - 1 - k
+		if s.big {
+			idx = k
+		}
+		v = v<<8 | uint64(b[idx])
+	}
+	return v
 }
