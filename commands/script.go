@@ -62,13 +62,7 @@ func Scripting(e *script.Engine) []*server.Spec {
 					x.R.OK()
 				}},
 			{Name: "script|kill", Arity: 2, Flags: server.FlagNoscript | server.FlagAllowBusy, Group: "scripting", Since: "2.6.0", Complexity: "O(1)", Summary: "Kill the script currently in execution.", Tips: allShards("one_succeeded"),
-				Handler: func(x *server.Ctx) {
-					if err := e.Kill(true); err != nil {
-						x.Error(err)
-						return
-					}
-					x.R.OK()
-				}},
+				Handler: killHandler(e, true)},
 			{Name: "script|help", Arity: 2, Flags: loading | stale, Group: "scripting", Since: "5.0.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands",
 				Handler: func(x *server.Ctx) {
 					helpReply(x, "script", []string{
@@ -178,13 +172,7 @@ func Scripting(e *script.Engine) []*server.Spec {
 			{Name: "function|stats", Arity: 2, Flags: server.FlagNoscript | server.FlagAllowBusy, Group: "scripting", Since: "7.0.0", Complexity: "O(1)", Summary: "Return information about the function currently running (name, description, duration)", Tips: []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
 				Handler: func(x *server.Ctx) { e.Stats(x.R) }},
 			{Name: "function|kill", Arity: 2, Flags: server.FlagNoscript | server.FlagAllowBusy, Group: "scripting", Since: "7.0.0", Complexity: "O(1)", Summary: "Kill the function currently in execution.", Tips: allShards("one_succeeded"),
-				Handler: func(x *server.Ctx) {
-					if err := e.Kill(false); err != nil {
-						x.Error(err)
-						return
-					}
-					x.R.OK()
-				}},
+				Handler: killHandler(e, false)},
 			{Name: "function|help", Arity: 2, Flags: loading | stale, Group: "scripting", Since: "7.0.0", Complexity: "O(1)", Summary: "Show helpful text about the different subcommands",
 				Handler: func(x *server.Ctx) {
 					helpReply(x, "function", []string{
@@ -207,5 +195,17 @@ func Scripting(e *script.Engine) []*server.Spec {
 					})
 				}},
 		}},
+	}
+}
+
+// killHandler is SCRIPT KILL (eval) or FUNCTION KILL: each stops only a
+// script of its own kind.
+func killHandler(e *script.Engine, eval bool) func(*server.Ctx) {
+	return func(x *server.Ctx) {
+		if err := e.Kill(eval); err != nil {
+			x.Error(err)
+			return
+		}
+		x.R.OK()
 	}
 }
