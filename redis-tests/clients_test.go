@@ -79,17 +79,7 @@ func TestNodeIoredisClient(t *testing.T) {
 		t.Skip("node is not installed: the ioredis client test needs node and npm")
 	}
 	dir, _ := filepath.Abs("node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ioredis")); err != nil {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			t.Skip("npm is not installed: the ioredis client test needs it to install ioredis (npm ci in " + dir + ")")
-		}
-		ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-		ci.Dir = dir
-		if out, err := ci.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
+	npmCI(t, dir, "ioredis")
 	cmd := exec.Command(node, "--test", "--test-reporter=spec")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), fmt.Sprintf("REDDWARF_PORT=%d", shared.Port), "NO_COLOR=1")

@@ -202,7 +202,7 @@ func TestHTTPToolCalls(t *testing.T) {
 	}
 	_, url, c := startHTTPServerVocab(t, "sdk-pass", hermesVocab(t))
 	dir, _ := filepath.Abs("http-node")
-	npmCI(t, dir)
+	npmCI(t, dir, "@anthropic-ai/sdk")
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", "tools.test.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "REDDWARF_HTTP_URL="+url, "REDDWARF_PASSWORD=sdk-pass", "NO_COLOR=1")
@@ -224,16 +224,16 @@ func TestHTTPToolCalls(t *testing.T) {
 	}
 }
 
-// npmCI installs http-node's packages (pinned by package-lock.json) the
-// first time.
-func npmCI(t *testing.T, dir string) {
+// npmCI installs dir's packages (pinned by its package-lock.json) the
+// first time: when node_modules has no module yet.
+func npmCI(t *testing.T, dir, module string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@anthropic-ai", "sdk")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", module)); err == nil {
 		return
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		t.Skip("npm is not installed: the SDK tests need it (npm ci in " + dir + ")")
+		t.Skip("npm is not installed: the test needs it (npm ci in " + dir + ")")
 	}
 	ci := exec.Command(npm, "ci", "--no-audit", "--no-fund")
 	ci.Dir = dir
@@ -254,7 +254,7 @@ func TestHTTPNodeSDKs(t *testing.T) {
 	}
 	_, url, c := startHTTPServer(t, "sdk-pass")
 	dir, _ := filepath.Abs("http-node")
-	npmCI(t, dir)
+	npmCI(t, dir, "@anthropic-ai/sdk")
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", "openai.test.js", "anthropic.test.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "REDDWARF_HTTP_URL="+url, "REDDWARF_PASSWORD=sdk-pass", "NO_COLOR=1")
