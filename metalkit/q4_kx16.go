@@ -8,8 +8,10 @@ import "encoding/binary"
 // dword), and the per-row scales d·a_k are a vector, so scale handling is
 // paid once per 16 rows instead of once per row, and each super-block's
 // nibbles and scales, unpacked once, serve several activation columns
-// (q4_kx16_amd64.s). The bytes are the GGUF bytes, moved: a group takes
-// exactly as much room as its 16 rows did, and so does the whole matrix.
+// (q4_kx16_amd64.s; without VNNI, q4_kx16y_amd64.s takes each group as two
+// halves of 8 rows in YMM lanes, with VPMADDUBSW). The bytes are the GGUF
+// bytes, moved: a group takes exactly as much room as its 16 rows did, and
+// so does the whole matrix.
 //
 // Group g (rows 16g..16g+15) starts where row 16g did; for each super-block
 // b its 16 blocks (q4KxBlock = 2304 bytes) lie at 2304·b within the group:

@@ -159,8 +159,11 @@ func newAVX2Backend(parent *backend) *backend {
 		dot4:   dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
 		dot1x4: dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
 	}
-	// The 16-row kernels stay the parent's, without repack.
-	b.formats[Q4_K] = formatKernels{dot4: dot4K(q4KDotAVX2, q4_KBytes, false), x16: parent.formats[Q4_K].x16}
+	b.formats[Q4_K] = formatKernels{
+		dot4:   dot4K(q4KDotAVX2, q4_KBytes, false),
+		x16:    &x16Kernels{dot: dot16Q4_KxAVX2, dotx4: dot16x4Q4_KxAVX2, dotx8: dot16x8Q4_KxAVX2},
+		repack: true,
+	}
 	b.formats[Q6_K] = formatKernels{dot4: dot4K(q6KDotAVX2, q6_KBytes, true)}
 	b.formats[Q2_K] = formatKernels{dot4: dot4Q2_KAVX2}
 	b.formats[IQ2_XXS] = formatKernels{dot4: dot4IQ2_XXSAVX2}
