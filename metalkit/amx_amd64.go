@@ -54,7 +54,7 @@ func newAMXBackend(parent *backend) *backend {
 func dot16x16Q8_0AMX(w []byte, a []q8Act, out *[256]float32, fallback dot16Func) {
 	a = a[:16]
 	nb := len(a[0].d)
-	qsStride, sStride, ok := q8Columns(a, nb)
+	qsStride, sStride, ok := q8Columns(a, nb, true)
 	if !ok || nb == 0 || len(w) < nb*q8xBlock {
 		dot16x16Go(w, a, out, fallback)
 		return

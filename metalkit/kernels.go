@@ -53,8 +53,8 @@ type formatKernels struct {
 	// q4_kx16.go; Q8_0×16, q8_0x16.go), nil where the format has none. They are kept even by a
 	// backend that does not repack, so that a repacked matrix always
 	// computes; repack says whether Repack should use the layout: a
-	// backend without its own kernels for it (avx2 for Q8_0) keeps the GGUF rows
-	// rather than fall back to the Go loops.
+	// backend without its own kernels for it keeps the GGUF rows rather
+	// than fall back to the Go loops.
 	x16    *x16Kernels
 	repack bool
 }

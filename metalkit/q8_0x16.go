@@ -7,9 +7,11 @@ package metalkit
 // are one vector per block. A group is one contiguous stream (the GGUF
 // rows are 16 streams a row apart, which the prefetchers follow less
 // well), and each block's weights, loaded once, serve every column of a
-// batch. The lines are also AMX's B-tile layout for K = 32 (eight rows of
-// 64 bytes, each four consecutive values of 16 rows). The bytes are the
-// GGUF bytes, moved: a group takes exactly as much room as its 16 rows.
+// batch. Without AVX-512 a line is two YMM of eight rows each (the avx2
+// kernels, q8_0x16_amd64.s). The lines are also AMX's B-tile layout for
+// K = 32 (eight rows of 64 bytes, each four consecutive values of 16
+// rows). The bytes are the GGUF bytes, moved: a group takes exactly as
+// much room as its 16 rows.
 //
 // Group g (rows 16g..16g+15, nb blocks a row) starts where row 16g did:
 //

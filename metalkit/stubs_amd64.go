@@ -153,7 +153,8 @@ func newAVX2Backend(parent *backend) *backend {
 	b.formats[Q8_0] = formatKernels{
 		dot4:   dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
 		dot1x4: dot1x4Asm(q8_0Dot1x4AVX2, q8_0Bytes),
-		x16:    parent.formats[Q8_0].x16,
+		x16:    &x16Kernels{dot: dot16Q8_0xAVX2, dotx4: dot16x4Q8_0xAVX2, dotx8: dot16x8Q8_0xAVX2},
+		repack: true,
 	}
 	b.formats[Q4_0] = formatKernels{
 		dot4:   dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
@@ -604,12 +605,13 @@ func readPatterns() []readPattern {
 func q8_0Dot16xNZ(w *byte, nb int, qs *int8, qsStride int, d *float32, cz *int32, sStride int, n int, out *float32)
 
 // q8Columns reports the byte strides between the quants and between the
-// scales (and corrections) of columns a, when they are evenly spaced in
-// memory as actBuf lays them out, each nb blocks of 32 with corrections.
-func q8Columns(a []q8Act, nb int) (qsStride, sStride int, ok bool) {
+// scales (and, where cz, corrections) of columns a, when they are evenly
+// spaced in memory as actBuf lays them out, each nb blocks of 32 (with
+// corrections where cz).
+func q8Columns(a []q8Act, nb int, cz bool) (qsStride, sStride int, ok bool) {
 	addr := func(p unsafe.Pointer) uintptr { return uintptr(p) }
 	for c := range a {
-		if len(a[c].d) != nb || len(a[c].cz) != nb || len(a[c].qs) < nb*q8_0Block {
+		if len(a[c].d) != nb || (cz && len(a[c].cz) != nb) || len(a[c].qs) < nb*q8_0Block {
 			return 0, 0, false
 		}
 	}
@@ -621,7 +623,7 @@ func q8Columns(a []q8Act, nb int) (qsStride, sStride int, ok bool) {
 	for c := 1; c < len(a); c++ {
 		if addr(unsafe.Pointer(&a[c].qs[0])) != addr(unsafe.Pointer(&a[0].qs[0]))+uintptr(c)*qs ||
 			addr(unsafe.Pointer(&a[c].d[0])) != addr(unsafe.Pointer(&a[0].d[0]))+uintptr(c)*s ||
-			addr(unsafe.Pointer(&a[c].cz[0])) != addr(unsafe.Pointer(&a[0].cz[0]))+uintptr(c)*s {
+			(cz && addr(unsafe.Pointer(&a[c].cz[0])) != addr(unsafe.Pointer(&a[0].cz[0]))+uintptr(c)*s) {
 			return 0, 0, false
 		}
 	}
@@ -632,7 +634,7 @@ func q8Columns(a []q8Act, nb int) (qsStride, sStride int, ok bool) {
 // or reports false where a's columns are not laid out as it needs.
 func dot16xNQ8_0Z(w []byte, a []q8Act, out []float32) bool {
 	nb := len(a[0].d)
-	qsStride, sStride, ok := q8Columns(a, nb)
+	qsStride, sStride, ok := q8Columns(a, nb, true)
 	if !ok || nb == 0 || len(w) < nb*q8xBlock || len(out) < 16*len(a) {
 		return false
 	}
@@ -665,10 +667,65 @@ func q8_0Dot16x8Z(w *byte, nb int, qs *int8, qsStride int, d *float32, cz *int32
 func dot16x8Q8_0xZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
 	a = a[:8]
 	nb := len(a[0].d)
-	qsStride, sStride, ok := q8Columns(a, nb)
+	qsStride, sStride, ok := q8Columns(a, nb, true)
 	if !ok || nb == 0 || len(w) < nb*q8xBlock {
 		dot16x8Go(w, a, out, fallback)
 		return
 	}
 	q8_0Dot16x8Z(&w[0], nb, &a[0].qs[0], qsStride, &a[0].d[0], &a[0].cz[0], sStride, &out[0])
+}
+
+// q8_0Dot16AVX2 dots the sixteen rows of a Q8_0×16 group (nb blocks a row,
+// at w) with one column of activations in 32-value blocks; out[r].
+// (AVX2+FMA+F16C)
+//
+//	dot16Q8_0xGo(w, column, out)
+//
+//go:noescape
+func q8_0Dot16AVX2(w *byte, nb int, qs *int8, d *float32, out *[16]float32)
+
+// q8_0Dot16xNAVX2 is q8_0Dot16AVX2 for n columns, n a multiple of 4:
+// column c's quants at qs + c·qsStride, its scales at d + c·sStride
+// (bytes); out[16c+r]. (AVX2+FMA+F16C)
+//
+//	for c := 0; c < n; c++ { dot16Q8_0xGo(w, column c, out[16c:16c+16]) }
+//
+//go:noescape
+func q8_0Dot16xNAVX2(w *byte, nb int, qs *int8, qsStride int, d *float32, sStride int, n int, out *float32)
+
+// dot16Q8_0xAVX2 is the avx2 one-column Q8_0×16 kernel.
+func dot16Q8_0xAVX2(w []byte, a *q8Act, out *[16]float32) {
+	nb := len(a.d)
+	if nb == 0 || len(w) < nb*q8xBlock || len(a.qs) < nb*q8_0Block {
+		dot16Q8_0xGo(w, a, out)
+		return
+	}
+	q8_0Dot16AVX2(&w[0], nb, &a.qs[0], &a.d[0], out)
+}
+
+// dot16xNQ8_0AVX2 runs q8_0Dot16xNAVX2 on columns a (len(a) a multiple of
+// 4), or reports false where a's columns are not laid out as it needs.
+func dot16xNQ8_0AVX2(w []byte, a []q8Act, out []float32) bool {
+	nb := len(a[0].d)
+	qsStride, sStride, ok := q8Columns(a, nb, false)
+	if !ok || nb == 0 || len(a)%4 != 0 || len(w) < nb*q8xBlock || len(out) < 16*len(a) {
+		return false
+	}
+	q8_0Dot16xNAVX2(&w[0], nb, &a[0].qs[0], qsStride, &a[0].d[0], sStride, len(a), &out[0])
+	return true
+}
+
+// dot16x4Q8_0xAVX2 is the avx2 four-column Q8_0×16 kernel; columns it
+// cannot take go one at a time to fallback.
+func dot16x4Q8_0xAVX2(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
+	if !dot16xNQ8_0AVX2(w, a[:4], out[:]) {
+		dot16x4Go(w, a, out, fallback)
+	}
+}
+
+// dot16x8Q8_0xAVX2 is the avx2 eight-column Q8_0×16 kernel.
+func dot16x8Q8_0xAVX2(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
+	if !dot16xNQ8_0AVX2(w, a[:8], out[:]) {
+		dot16x8Go(w, a, out, fallback)
+	}
 }
