@@ -160,6 +160,7 @@ func newAVX2Backend(parent *backend) *backend {
 		dot4:   dot4Asm(q4_0Dot4AVX2, q4_0Bytes, q4_0Block),
 		dot1x4: dot1x4Asm(q4_0Dot1x4AVX2, q4_0Bytes),
 	}
+	b.quant256 = quant256AVX2
 	b.formats[Q4_K] = formatKernels{
 		dot4:   dot4K(q4KDotAVX2, q4_KBytes, false),
 		x16:    &x16Kernels{dot: dot16Q4_KxAVX2, dotx4: dot16x4Q4_KxAVX2, dotx8: dot16x8Q4_KxAVX2},
