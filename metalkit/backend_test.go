@@ -382,6 +382,9 @@ func TestBackendQuantAct(t *testing.T) {
 				}
 			}
 		}
+		if b.quant256 == nil {
+			return
+		}
 		for _, nb := range []int{1, 2, 5} { // 256-value super-blocks
 			if b.quant256 == nil {
 				break

@@ -173,3 +173,102 @@ knext:
 kdone:
 	VZEROUPPER
 	RET
+
+// func quantQ8BlocksAVX2(x *float32, nb int, qs *int8, d *float32, cz *int32)
+//
+// quantQ8BlocksAVX512 with YMM (AVX2, for the avx2 backend). The packs
+// (VPACKSSDW, VPACKSSWB) work within 128-bit lanes, which leaves the
+// block's eight groups of four quants in the order 0 2 4 6 1 3 5 7;
+// VPERMD with Y13 puts them back. Y0-Y3 = the block; Y15 = abs mask.
+TEXT ·quantQ8BlocksAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         nb+8(FP), CX
+	MOVQ         qs+16(FP), DI
+	MOVQ         d+24(FP), DX
+	MOVQ         cz+32(FP), R8
+	MOVL         $0x7fffffff, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL         $0x42fe0000, AX // 127
+	VMOVD        AX, X14
+	MOVL         $0x3f800000, AX // 1
+	VMOVD        AX, X12
+	VMOVDQU      quantPermAVX2<>(SB), Y13
+
+qloop:
+	TESTQ CX, CX
+	JEQ   qdone
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VMOVUPS      64(SI), Y2
+	VMOVUPS      96(SI), Y3
+	VANDPS       Y15, Y0, Y4
+	VANDPS       Y15, Y1, Y5
+	VANDPS       Y15, Y2, Y6
+	VANDPS       Y15, Y3, Y7
+	VMAXPS       Y5, Y4, Y4
+	VMAXPS       Y7, Y6, Y6
+	VMAXPS       Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0x4e, X4, X5
+	VMAXPS       X5, X4, X4
+	VPERMILPS    $0xb1, X4, X5
+	VMAXPS       X5, X4, X4
+	VDIVSS       X14, X4, X4 // d
+	VMOVSS       X4, (DX)
+	VXORPS       X5, X5, X5
+	VMOVD        X4, AX
+	TESTL        AX, AX
+	JEQ          qzero
+	VDIVSS       X4, X12, X5 // 1/d
+
+qzero:
+	VBROADCASTSS X5, Y5
+	VMULPS       Y5, Y0, Y0
+	VMULPS       Y5, Y1, Y1
+	VMULPS       Y5, Y2, Y2
+	VMULPS       Y5, Y3, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	VPACKSSDW    Y1, Y0, Y4
+	VPACKSSDW    Y3, Y2, Y5
+	VPACKSSWB    Y5, Y4, Y4
+	VPERMD       Y4, Y13, Y4
+	VMOVDQU      Y4, (DI)
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y3, Y2, Y2
+	VPADDD       Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPADDD       X1, X0, X0
+	VMOVD        X0, AX
+	SHLL         $4, AX
+	NEGL         AX
+	MOVL         AX, (R8)
+	ADDQ         $128, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	ADDQ         $4, R8
+	DECQ         CX
+	JMP          qloop
+
+qdone:
+	VZEROUPPER
+	RET
+
+// The dword order that undoes the lane-wise packs: 0 4 1 5 2 6 3 7.
+DATA quantPermAVX2<>+0(SB)/4, $0
+DATA quantPermAVX2<>+4(SB)/4, $4
+DATA quantPermAVX2<>+8(SB)/4, $1
+DATA quantPermAVX2<>+12(SB)/4, $5
+DATA quantPermAVX2<>+16(SB)/4, $2
+DATA quantPermAVX2<>+20(SB)/4, $6
+DATA quantPermAVX2<>+24(SB)/4, $3
+DATA quantPermAVX2<>+28(SB)/4, $7
+GLOBL quantPermAVX2<>(SB), RODATA|NOPTR, $32

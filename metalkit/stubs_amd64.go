@@ -150,6 +150,7 @@ func newAVX2Backend(parent *backend) *backend {
 	b.dot, b.axpy = dotAVX2, axpyAVX2
 	b.dotF16, b.dotBF16, b.axpyF16 = dotF16AVX2, dotBF16AVX2, axpyF16AVX2
 	b.f16ToF32, b.f32ToF16 = f16ToF32AVX2, f32ToF16AVX2
+	b.quant32 = quant32AVX2
 	b.formats[Q8_0] = formatKernels{
 		dot4:   dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
 		dot1x4: dot1x4Asm(q8_0Dot1x4AVX2, q8_0Bytes),
@@ -212,6 +213,23 @@ func quant32AVX512(a *q8Act, x []float32) {
 		panic("metalkit: activation quantisation out of bounds")
 	}
 	quantQ8BlocksAVX512(&x[0], nb, &a.qs[0], &a.d[0], &a.cz[0])
+}
+
+// quantQ8BlocksAVX2 is quantQ8BlocksAVX512 with AVX2.
+//
+//go:noescape
+func quantQ8BlocksAVX2(x *float32, nb int, qs *int8, d *float32, cz *int32)
+
+// quant32AVX2 is quantAct for 32-value blocks with corrections (AVX2).
+func quant32AVX2(a *q8Act, x []float32) {
+	nb := len(x) / 32
+	if nb == 0 {
+		return
+	}
+	if len(a.qs) < nb*32 || len(a.d) < nb || len(a.cz) < nb {
+		panic("metalkit: activation quantisation out of bounds")
+	}
+	quantQ8BlocksAVX2(&x[0], nb, &a.qs[0], &a.d[0], &a.cz[0])
 }
 
 // quant256AVX512 is quantAct for 256-value blocks.
