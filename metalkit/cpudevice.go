@@ -264,3 +264,76 @@ func RMSNormExact(out, x, w []float32, eps float32) {
 		}
 	}
 }
+
+// ClampedSwiGLU implements DeepSeek4Ops with deepseek4's scalar loop
+// (SiLU, not the vector SwiGLU kernel, so its bits).
+func (d *CPUDevice) ClampedSwiGLU(out, gate, up Buffer, n int, limit float32) {
+	o, g, u := cpuBuf(out)[:n], cpuBuf(gate)[:n], cpuBuf(up)[:n]
+	for i := range o {
+		gv, uv := g[i], u[i]
+		if limit > 0 {
+			gv = min(gv, limit)
+			uv = min(max(uv, -limit), limit)
+		}
+		o[i] = SiLU(gv) * uv
+	}
+}
+
+// cpuExperts is a stacked expert tensor: m as uploaded, and each expert's
+// rows as a matrix of its own, repacked as Upload would.
+type cpuExperts struct {
+	m   Matrix
+	per []Matrix
+}
+
+func (w cpuExperts) Matrix() Matrix { return w.m }
+
+// UploadExperts implements DeepSeek4Ops.
+func (d *CPUDevice) UploadExperts(m Matrix, n int) (Weights, error) {
+	if m.Repacked() || n <= 0 || m.Rows%n != 0 {
+		return nil, fmt.Errorf("metalkit: upload %d experts of %v %dx%d (repacked %v): %w", n, m.Type, m.Rows, m.Cols, m.Repacked(), ErrUnsupported)
+	}
+	rows, rb := m.Rows/n, m.rowBytes()
+	w := cpuExperts{m: m, per: make([]Matrix, n)}
+	for e := range w.per {
+		sub, err := NewMatrix(m.Type, rows, m.Cols, m.Data[e*rows*rb:(e+1)*rows*rb:(e+1)*rows*rb])
+		if err != nil {
+			return nil, err
+		}
+		w.per[e] = Repack(sub)
+	}
+	return w, nil
+}
+
+// MatMulExperts implements DeepSeek4Ops with MatMul: each expert's pairs
+// are gathered into one batch, so its weights are read once, and the
+// results scattered back to the pairs' rows.
+func (d *CPUDevice) MatMulExperts(out Buffer, w Weights, x Buffer, experts []int32, per int) {
+	ew := w.(cpuExperts)
+	o, xs := cpuBuf(out), cpuBuf(x)
+	rows, cols := ew.m.Rows/len(ew.per), ew.m.Cols
+	if per < 1 || len(o) < len(experts)*rows || len(xs) < (len(experts)+per-1)/per*cols {
+		panic(fmt.Sprintf("metalkit: MatMulExperts of %d pairs, %d per x row: out %d, x %d values", len(experts), per, len(o), len(xs)))
+	}
+	pairs := make([][]int, len(ew.per))
+	for i, e := range experts {
+		if e < 0 || int(e) >= len(ew.per) {
+			panic(fmt.Sprintf("metalkit: MatMulExperts pair %d: expert %d of %d", i, e, len(ew.per)))
+		}
+		pairs[e] = append(pairs[e], i)
+	}
+	var xg, og []float32
+	for e, ps := range pairs {
+		if len(ps) == 0 {
+			continue
+		}
+		xg, og = xg[:0], append(og[:0], make([]float32, len(ps)*rows)...)
+		for _, i := range ps {
+			xg = append(xg, xs[i/per*cols:(i/per+1)*cols]...)
+		}
+		MatMul(d.pool, og, ew.per[e], xg, len(ps))
+		for j, i := range ps {
+			copy(o[i*rows:(i+1)*rows], og[j*rows:(j+1)*rows])
+		}
+	}
+}

@@ -159,3 +159,105 @@ func TestAttendGroupMatchesDevice(t *testing.T) {
 		}
 	}
 }
+
+// CPUDevice has deepseek4's ops.
+var _ DeepSeek4Ops = (*CPUDevice)(nil)
+
+// TestCPUDeviceClampedSwiGLU: with a limit, gate is capped above and up
+// clamped both ways before silu(gate)·up; a limit ≤ 0 clamps nothing. Each
+// value is deepseek4's scalar formula, to the bit; out may be gate.
+func TestCPUDeviceClampedSwiGLU(t *testing.T) {
+	d := NewCPUDevice(nil)
+	gate := []float32{-20, -3, -0.5, 0, 0.5, 6.5, 7, 30, 1e4}
+	up := []float32{9, -9, 0.25, 3, -7.5, 7, -100, 2, -1}
+	for _, lim := range []float32{7, 0, -1} {
+		g, u := append(cpuBuffer(nil), gate...), append(cpuBuffer(nil), up...)
+		d.ClampedSwiGLU(g, g, u, len(g), lim)
+		for i := range gate {
+			gv, uv := gate[i], up[i]
+			if lim > 0 {
+				gv, uv = min(gv, lim), min(max(uv, -lim), lim)
+			}
+			if want := SiLU(gv) * uv; math.Float32bits(g[i]) != math.Float32bits(want) {
+				t.Errorf("limit %v value %d: %v, want %v", lim, i, g[i], want)
+			}
+		}
+	}
+	// Two values worked by hand at limit 7: gate 30 counts as 7, up −100
+	// as −7.
+	g, u := cpuBuffer{30, 1}, cpuBuffer{2, -100}
+	d.ClampedSwiGLU(g, g, u, 2, 7)
+	if want := []float32{SiLU(7) * 2, SiLU(1) * -7}; g[0] != want[0] || g[1] != want[1] {
+		t.Errorf("clamped: %v, want %v", g, want)
+	}
+}
+
+// TestCPUDeviceMatMulExperts: every pair's row equals the product of its
+// expert's rows (the stacked tensor sliced by hand) with its x row, for
+// gate/up-style pairs (K per x row) and down-style ones (one x row each),
+// experts repeated, unused and out of order, over the weight types
+// deepseek4's experts come in. The reference is MatMul with one column,
+// the device's a batch of the expert's pairs: the same activation
+// quantisation and integer dots, so they differ only by float32 rounding
+// of the sums: within 2·cols·u·Σ|w·x|.
+func TestCPUDeviceMatMulExperts(t *testing.T) {
+	d := NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(9))
+	const n, rows, cols = 5, 32, 512
+	for _, typ := range []DType{IQ2_XXS, Q2_K, Q4_K, Q8_0, F16, F32} {
+		vals := make([]float32, n*rows*cols)
+		for i := range vals {
+			vals[i] = rng.Float32()*2 - 1
+		}
+		var data []byte
+		switch typ {
+		case IQ2_XXS:
+			data = QuantizeIQ2_XXS(vals)
+		case Q2_K:
+			data = QuantizeQ2_K(vals)
+		default:
+			var err error
+			if data, err = Quantize(typ, vals); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := NewMatrix(typ, n*rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := d.UploadExperts(m, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb := RowBytes(typ, cols)
+		for _, per := range []int{3, 1} {
+			experts := []int32{4, 0, 4, 2, 2, 2, 0, 4, 1, 4, 4, 0}
+			x := make(cpuBuffer, (len(experts)+per-1)/per*cols)
+			for i := range x {
+				x[i] = (rng.Float32()*2 - 1) * 2
+			}
+			out := make(cpuBuffer, len(experts)*rows)
+			d.MatMulExperts(out, w, x, experts, per)
+			row, ref := make([]float32, cols), make([]float32, rows)
+			for i, e := range experts {
+				sub, _ := NewMatrix(typ, rows, cols, m.Data[int(e)*rows*rb:(int(e)+1)*rows*rb])
+				xi := x[i/per*cols : (i/per+1)*cols]
+				MatMul(nil, ref, sub, xi, 1)
+				for r := 0; r < rows; r++ {
+					sub.Row(r, row)
+					var abs float64
+					for j, v := range row {
+						abs += math.Abs(float64(v) * float64(xi[j]))
+					}
+					got := out[i*rows+r]
+					if e := math.Abs(float64(got - ref[r])); e > 2*cols*abs/(1<<24) {
+						t.Fatalf("%v per %d pair %d (expert %d) row %d: %v, MatMul %v", typ, per, i, experts[i], r, got, ref[r])
+					}
+				}
+			}
+		}
+	}
+	if _, err := d.UploadExperts(Matrix{Type: F32, Rows: 10, Cols: 32, Data: make([]byte, 10*32*4)}, 3); err == nil {
+		t.Error("10 rows uploaded as 3 experts")
+	}
+}

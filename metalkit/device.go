@@ -183,13 +183,36 @@ type AttnRow struct {
 // Sinkhorn, the CSA/HCA compressors, the lightning indexer's top-k, hash
 // and biased top-k MoE routing with grouped expert matmuls, clamped
 // SwiGLU). A device that has them implements this too; infer/deepseek4
-// asks with a type assertion and runs its CPU path otherwise. None is
-// implemented yet: the methods are added here as each gets a kernel.
+// asks with a type assertion and runs its CPU path otherwise. The methods
+// are added here as each gets a kernel (metalkit/cuda/doc.go lists what
+// the device forward still needs).
 type DeepSeek4Ops interface {
 	Device
 	// ClampedSwiGLU: out[i] = silu(min(gate[i], limit)) ·
-	// clamp(up[i], -limit, limit) for i < n.
+	// clamp(up[i], −limit, limit) for i < n; limit ≤ 0 means no clamp
+	// (plain SwiGLU), as deepseek4's swigluClamp. out may be gate.
 	ClampedSwiGLU(out, gate, up Buffer, n int, limit float32)
+
+	// UploadExperts makes a stacked expert tensor resident for
+	// MatMulExperts: m holds n experts' matrices of m.Rows/n rows each,
+	// one after another, as a GGUF ffn_{gate,up,down}_exps tensor stores
+	// them (GGUF layout, not Repacked). A device may refuse (ErrUnsupported)
+	// rows that are not whole 32-value units. Matrix() of the result is m.
+	UploadExperts(m Matrix, n int) (Weights, error)
+	// MatMulExperts is every (row, expert) product of an MoE step as one
+	// op. With R = rows per expert, for pair i < len(experts) and
+	// e = experts[i] (0 ≤ e < n):
+	//
+	//	out[i·R + r] = expert e's row r · x[(i/per)·Cols : (i/per+1)·Cols]
+	//
+	// per is how many consecutive pairs share an x row: the router's K
+	// for the gate and up projections (x holds the T tokens' rows, pairs
+	// t·K … t·K+K−1 are token t's choices), 1 for down (x holds one row
+	// per pair, the gated activations). An expert's weights are read once
+	// for all its pairs of the call (per tile of columns on a GPU),
+	// whatever their order. The pairs' weighted sum back into the
+	// residual is not part of it.
+	MatMulExperts(out Buffer, w Weights, x Buffer, experts []int32, per int)
 }
 
 // ErrUnsupported is returned by Upload for a weight type or layout the

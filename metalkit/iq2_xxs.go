@@ -95,6 +95,11 @@ var iq2xxsGrid = [256]uint64{
 	0x2b2b082b08080808, 0x2b2b190808192b08, 0x2b2b2b0819190808, 0x2b2b2b1908081908,
 }
 
+// IQ2XXSGrid returns the IQ2_XXS codebook (entry g's byte i is value i's
+// magnitude) for devices that keep a copy of their own: metalkit/cuda's
+// kernels hold it as a table, which its tests check against this one.
+func IQ2XXSGrid() [256]uint64 { return iq2xxsGrid }
+
 // iq2xxsSigns returns the sign mask K(z) of a 7-bit selector.
 func iq2xxsSigns(z uint32) uint8 {
 	z &= 127
