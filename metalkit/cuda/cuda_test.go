@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"reddwarf/metalkit"
@@ -84,7 +86,7 @@ func actBlock(t metalkit.DType) int {
 	switch t {
 	case metalkit.Q8_0, metalkit.Q4_0:
 		return 32
-	case metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K:
+	case metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K, metalkit.IQ2_XXS:
 		return 256
 	}
 	return 0
@@ -111,7 +113,7 @@ func TestMatMul(t *testing.T) {
 	d := openDevice(t)
 	cpu := metalkit.NewCPUDevice(nil)
 	rng := rand.New(rand.NewSource(1))
-	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K}
+	types := []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K, metalkit.IQ2_XXS}
 	for _, typ := range types {
 		for _, sh := range []struct{ rows, cols, batch int }{{37, 768, 1}, {37, 768, 13}, {130, 2304, 9}, {67, 2304, 1}, {3, 256, 17}, {11, 172, 3}, {11, 172, 1}, {5, 77, 9}} {
 			if sh.cols%typ.BlockSize() != 0 {
@@ -181,7 +183,7 @@ func products(w, x []float32, blk int) (ref, abs, quant float64) {
 func TestCPUMatMulBound(t *testing.T) {
 	cpu := metalkit.NewCPUDevice(nil)
 	rng := rand.New(rand.NewSource(6))
-	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K} {
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K, metalkit.IQ2_XXS} {
 		rows, cols, batch := 37, 2304, 5
 		m := quantMatrix(t, typ, rows, cols, randVec(rng, rows*cols, 1))
 		x := randVec(rng, batch*cols, 2)
@@ -207,17 +209,27 @@ func TestCPUMatMulBound(t *testing.T) {
 	}
 }
 
-// TestUploadRefuses: IQ2_XXS has no kernel yet, and a repacked matrix is
-// in a CPU-only layout; both are refused, not computed wrong.
+// TestUploadRefuses: a repacked matrix is in a CPU-only layout, and
+// UploadExperts has kernels for deepseek4's expert types only, on rows of
+// whole 32-value units, split evenly; the rest is refused, not computed
+// wrong. (IQ2_XXS, once refused, uploads: TestMatMul.)
 func TestUploadRefuses(t *testing.T) {
 	d := openDevice(t)
-	m := quantMatrix(t, metalkit.IQ2_XXS, 2, 256, make([]float32, 512))
-	if _, err := d.Upload(m); err == nil {
-		t.Fatal("IQ2_XXS uploaded")
-	}
 	q := metalkit.Repack(quantMatrix(t, metalkit.Q4_K, 32, 256, make([]float32, 32*256)))
 	if _, err := d.Upload(q); err == nil && q.Repacked() {
 		t.Fatal("repacked Q4_K uploaded")
+	}
+	if _, err := d.Upload(quantMatrix(t, metalkit.IQ2_XXS, 2, 256, make([]float32, 512))); err != nil {
+		t.Fatalf("IQ2_XXS refused: %v", err)
+	}
+	for _, c := range []struct {
+		typ           metalkit.DType
+		rows, cols, n int
+	}{{metalkit.Q6_K, 4, 256, 2}, {metalkit.F32, 4, 48, 2}, {metalkit.Q8_0, 6, 64, 4}, {metalkit.Q8_0, 6, 64, 0}} {
+		m := quantMatrix(t, c.typ, c.rows, c.cols, make([]float32, c.rows*c.cols))
+		if _, err := d.UploadExperts(m, c.n); err == nil {
+			t.Errorf("%v %dx%d uploaded as %d experts", c.typ, c.rows, c.cols, c.n)
+		}
 	}
 }
 
@@ -245,7 +257,7 @@ func TestEmbed(t *testing.T) {
 		}
 		near(t, "past the last row", got[len(tokens)*77:], make([]float32, 5), 0, 0)
 	}
-	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K} {
+	for _, typ := range []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.BF16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K, metalkit.IQ2_XXS} {
 		m := quantMatrix(t, typ, 41, 512, randVec(rng, 41*512, 1))
 		w, err := d.Upload(m)
 		if err != nil {
@@ -494,4 +506,113 @@ func TestAddRMSNorm(t *testing.T) {
 	}
 	near(t, "AddRMSNorm x", fx[0], fx[1], 0, 0)
 	near(t, "AddRMSNorm out", fo[0], fo[1], 2*float64(n)*u, 1e-30)
+}
+
+// expertTypes are the weight types UploadExperts has kernels for.
+var expertTypes = []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.Q8_0, metalkit.Q4_K, metalkit.Q2_K, metalkit.IQ2_XXS}
+
+// TestIQ2XXSGrid (any machine): the codebook compiled into kernels.ptx is
+// metalkit's, byte for byte (kernels.cu holds a copy of the table).
+func TestIQ2XXSGrid(t *testing.T) {
+	const decl = ".b8 iq2xxs_grid[2048] = {"
+	i := strings.Index(ptx, decl)
+	if i < 0 {
+		t.Fatal("kernels.ptx has no 2048-byte iq2xxs_grid")
+	}
+	body := ptx[i+len(decl):]
+	body = body[:strings.IndexByte(body, '}')]
+	fields := strings.Split(body, ",")
+	grid := metalkit.IQ2XXSGrid()
+	if len(fields) != 2048 {
+		t.Fatalf("iq2xxs_grid has %d bytes", len(fields))
+	}
+	for j, f := range fields {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		want := int(grid[j/8] >> (8 * (j % 8)) & 255)
+		if err != nil || v != want {
+			t.Fatalf("iq2xxs_grid byte %d (entry %d): %q, metalkit's %d", j, j/8, f, want)
+		}
+	}
+}
+
+// TestClampedSwiGLU compares the GPU with the CPU device at limits that
+// clamp (gate and up reach ±10, the limit is 7) and that do not (0, −1),
+// out aliasing gate. The CPU rounds exp (taken in float64) once; the GPU's
+// expf is within 2 ulp (4u); then both round 1+e, the division and the
+// product: |Δ| ≤ (4 + 4 + 3)·u·|out| of each other, 16u allowed.
+func TestClampedSwiGLU(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(15))
+	const n = 1237
+	gate, up := randVec(rng, n, 10), randVec(rng, n, 10)
+	for _, lim := range []float32{7, 0, -1} {
+		var outs [2][]float32
+		for i, dev := range []metalkit.Device{d, cpu} {
+			g := put(t, dev, gate)
+			dev.(metalkit.DeepSeek4Ops).ClampedSwiGLU(g, g, put(t, dev, up), n, lim)
+			outs[i] = get(t, dev, g, n)
+		}
+		near(t, fmt.Sprintf("ClampedSwiGLU limit %v", lim), outs[0], outs[1], 16*u, 1e-30)
+	}
+}
+
+// TestMatMulExperts: stacked experts of every type UploadExperts takes,
+// 37 rows each (odd), with routings of a few pairs (the lean kernel) and
+// many (the tiled one: an expert with more than a tile of 8 pairs, one
+// with none), pairs sharing x rows (gate/up, per > 1) or not (down), and
+// repeated experts in any order. Each pair's row is checked as TestMatMul
+// checks a column, with its bounds: the lean kernel's sums are matvec's,
+// the tiled one's matmul's. The values past the last pair's stay 0.
+func TestMatMulExperts(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(14))
+	const n, rows, cols = 7, 37, 768
+	for _, typ := range expertTypes {
+		m := quantMatrix(t, typ, n*rows, cols, randVec(rng, n*rows*cols, 1))
+		gw, err := d.UploadExperts(m, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cw, err := cpu.UploadExperts(m, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ pairs, per int }{{6, 6}, {12, 1}, {15, 3}, {53, 1}, {60, 4}} {
+			experts := make([]int32, c.pairs)
+			for i := range experts {
+				e := rng.Intn(n)
+				if e == 5 || i%5 == 0 {
+					e = 3 // expert 5 unused, expert 3 over a tile's 8 pairs
+				}
+				experts[i] = int32(e)
+			}
+			x := randVec(rng, (c.pairs+c.per-1)/c.per*cols, 2)
+			var outs [2][]float32
+			for i, dev := range []metalkit.Device{d, cpu} {
+				out := put(t, dev, make([]float32, c.pairs*rows+3))
+				dev.(metalkit.DeepSeek4Ops).MatMulExperts(out, []metalkit.Weights{gw, cw}[i], put(t, dev, x), experts, c.per)
+				outs[i] = get(t, dev, out, c.pairs*rows+3)
+			}
+			got, cgot := outs[0], outs[1]
+			row := make([]float32, cols)
+			gamma := 2 * float64(8+(cols+255)/256+5) * u
+			for i, e := range experts {
+				xi := x[i/c.per*cols : (i/c.per+1)*cols]
+				for r := 0; r < rows; r++ {
+					m.Row(int(e)*rows+r, row)
+					ref, abs, quant := products(row, xi, actBlock(typ))
+					g, cv := float64(got[i*rows+r]), float64(cgot[i*rows+r])
+					if err := math.Abs(g - ref); err > gamma*abs {
+						t.Fatalf("%v %d pairs (%d per x row): pair %d (expert %d) row %d: gpu %v, float64 %v", typ, c.pairs, c.per, i, e, r, g, ref)
+					}
+					if err := math.Abs(g - cv); err > quant+2*gamma*abs {
+						t.Fatalf("%v %d pairs (%d per x row): pair %d (expert %d) row %d: gpu %v, cpu %v", typ, c.pairs, c.per, i, e, r, g, cv)
+					}
+				}
+			}
+			near(t, "past the last pair", got[c.pairs*rows:], make([]float32, 3), 0, 0)
+		}
+	}
 }

@@ -17,12 +17,16 @@ import (
 var ptx string
 
 // weightKernels names each weight type's kernels in kernels.cu (matmul_X,
-// embed_X); a type missing here (IQ2_XXS) is refused by Upload.
+// matvec_X, embed_X, experts_X, experts_vec_X); a type missing here is
+// refused by Upload.
 var weightKernels = map[metalkit.DType]string{
 	metalkit.F32: "f32", metalkit.F16: "f16", metalkit.BF16: "bf16",
 	metalkit.Q8_0: "q8_0", metalkit.Q4_0: "q4_0", metalkit.Q4_K: "q4_k", metalkit.Q6_K: "q6_k",
-	metalkit.Q2_K: "q2_k",
+	metalkit.Q2_K: "q2_k", metalkit.IQ2_XXS: "iq2_xxs",
 }
+
+// The device has deepseek4's ops so far (metalkit.DeepSeek4Ops).
+var _ metalkit.DeepSeek4Ops = (*Device)(nil)
 
 // Device is metalkit.Device on one NVIDIA GPU: weights, buffers and KV
 // pages in its memory, every op a kernel launched on a stream of its own
@@ -245,6 +249,10 @@ type weights struct {
 	ptr                   uint64
 	rowBytes              int
 	matmul, matvec, embed string // the kernels' names
+	// A stacked expert tensor (UploadExperts): experts matrices of
+	// m.Rows/experts rows; 0 for other weights. Its kernels' names.
+	experts                 int
+	expertsMany, expertsFew string
 }
 
 func (w *weights) Matrix() metalkit.Matrix { return w.m }
@@ -285,7 +293,8 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 			return nil, err
 		}
 	}
-	return &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, matvec: "matvec_" + k, embed: "embed_" + k}, nil
+	return &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, matvec: "matvec_" + k, embed: "embed_" + k,
+		expertsMany: "experts_" + k, expertsFew: "experts_vec_" + k}, nil
 }
 
 func (d *Device) Alloc(n int) (metalkit.Buffer, error) {

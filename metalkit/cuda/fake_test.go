@@ -40,6 +40,7 @@ type fakeGPU struct {
 	graphRuns  int      // cuGraphLaunch calls
 	failInst   bool     // cuGraphInstantiateWithFlags fails
 	quiet      bool     // kernels note nothing (benchmarks)
+	emulate    bool     // the expert kernels compute (expertsKernel)
 	copyWhileC int      // host-to-device copies issued while recording (none should be)
 }
 
@@ -239,8 +240,139 @@ func (f *fakeGPU) run(a fakeAction) {
 		}
 		array(4, meta)
 		array(3, pages)
+	case strings.HasPrefix(a.kernel, "experts_"):
+		gmax := int(int32(a.params[7]))
+		np := 0
+		for g := range gmax {
+			np += int(f.i32s(a.params[3], 3*gmax)[3*g+2])
+		}
+		array(3, f.i32s(a.params[3], 3*gmax+np))
+		if f.emulate {
+			f.expertsKernel(a)
+		}
 	}
 	f.seen = append(f.seen, fmt.Sprintf("%s %v %v %v", a.kernel, a.g, p, arrays))
+}
+
+func (f *fakeGPU) f32s(p uint64, n int) []float32 {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&f.at(p, uint64(4*n))[0])), n)
+}
+
+// expertsKernel computes what kernels.cu's experts and experts_vec do,
+// reading the launch as they read it (parameters in their order, the
+// groups then the pairs' indices), in float64 over the dequantised rows;
+// a pair written twice, or a grid other than (row blocks of 4, gmax),
+// fails the test.
+func (f *fakeGPU) expertsKernel(a fakeAction) {
+	name := strings.TrimPrefix(strings.TrimPrefix(a.kernel, "experts_vec_"), "experts_")
+	typ, found := metalkit.DType(0), false
+	for t, k := range weightKernels {
+		if k == name {
+			typ, found = t, true
+		}
+	}
+	out, w, x, meta := a.params[0], a.params[1], a.params[2], a.params[3]
+	rows, cols, per, gmax := int(int32(a.params[4])), int(int32(a.params[5])), int(int32(a.params[6])), int(int32(a.params[7]))
+	rowBytes := int(a.params[8])
+	if !found || int(a.g.x) != (rows+3)/4 || int(a.g.y) != gmax {
+		f.t.Errorf("fake GPU: %s (type found %v) on grid %v for %d rows, %d groups", a.kernel, found, a.g, rows, gmax)
+		return
+	}
+	groups := f.i32s(meta, 3*gmax)
+	done := map[int32]bool{}
+	row := make([]float32, cols)
+	for g := range gmax {
+		e, start, n := int(groups[3*g]), int(groups[3*g+1]), int(groups[3*g+2])
+		for _, i := range f.i32s(meta+uint64(4*(3*gmax+start)), n) {
+			if done[i] {
+				f.t.Errorf("fake GPU: %s writes pair %d twice", a.kernel, i)
+			}
+			done[i] = true
+			xi := f.f32s(x+uint64(4*(int(i)/per*cols)), cols)
+			o := f.f32s(out+uint64(4*int(i)*rows), rows)
+			for r := range rows {
+				m, err := metalkit.NewMatrix(typ, 1, cols, f.at(w+uint64((e*rows+r)*rowBytes), uint64(rowBytes)))
+				if err != nil {
+					f.t.Fatal(err)
+				}
+				m.Row(0, row)
+				var sum float64
+				for j, v := range row {
+					sum += float64(v) * float64(xi[j])
+				}
+				o[r] = float32(sum)
+			}
+		}
+	}
+}
+
+// TestMatMulExpertsFake: MatMulExperts' host side, on the fake GPU whose
+// expert kernels compute in Go as kernels.cu's read their launch
+// (expertsKernel): for every expert type, routings with repeated, unused
+// and out-of-order experts, pairs sharing x rows or not, few (the lean
+// kernel, up to expertsFewMax) and many (the tiled one), each pair's row
+// agrees with CPUDevice.MatMulExperts within TestCPUMatMulBound's bound
+// (the CPU's 8-bit activations and float32 sums against a float64 sum),
+// and the values past the last pair's stay 0. The GPU tests
+// (TestMatMulExperts) check the kernels' arithmetic.
+func TestMatMulExpertsFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	f.emulate = true
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(16))
+	const n, rows, cols = 5, 9, 512
+	for _, typ := range expertTypes {
+		m := quantMatrix(t, typ, n*rows, cols, randVec(rng, n*rows*cols, 1))
+		gw, err := d.UploadExperts(m, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cw, err := cpu.UploadExperts(m, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ pairs, per int }{{4, 4}, {16, 2}, {17, 1}, {40, 8}} {
+			experts := make([]int32, c.pairs)
+			for i := range experts {
+				e := rng.Intn(n)
+				if e == 1 {
+					e = 4 // expert 1 unused
+				}
+				experts[i] = int32(e)
+			}
+			x := randVec(rng, (c.pairs+c.per-1)/c.per*cols, 2)
+			var outs [2][]float32
+			f.seen = nil
+			for i, dev := range []metalkit.Device{d, cpu} {
+				out := put(t, dev, make([]float32, c.pairs*rows+2))
+				dev.(metalkit.DeepSeek4Ops).MatMulExperts(out, []metalkit.Weights{gw, cw}[i], put(t, dev, x), experts, c.per)
+				outs[i] = get(t, dev, out, c.pairs*rows+2)
+			}
+			want := "experts_" + weightKernels[typ]
+			if c.pairs <= expertsFewMax {
+				want = "experts_vec_" + weightKernels[typ]
+			}
+			if len(f.seen) != 1 || !strings.HasPrefix(f.seen[0], want+" ") {
+				t.Fatalf("%v %d pairs: kernels %q, want one %s", typ, c.pairs, f.seen, want)
+			}
+			row := make([]float32, cols)
+			for i, e := range experts {
+				xi := x[i/c.per*cols : (i/c.per+1)*cols]
+				for r := range rows {
+					m.Row(int(e)*rows+r, row)
+					ref, abs, quant := products(row, xi, actBlock(typ))
+					got, cv := float64(outs[0][i*rows+r]), float64(outs[1][i*rows+r])
+					if math.Abs(got-ref) > u*math.Abs(ref) || math.Abs(got-cv) > quant+float64(cols)*u*abs {
+						t.Fatalf("%v %d pairs (%d per x row): pair %d (expert %d) row %d: fake gpu %v, float64 %v, cpu %v", typ, c.pairs, c.per, i, e, r, got, ref, cv)
+					}
+				}
+			}
+			near(t, "past the last pair", outs[0][c.pairs*rows:], make([]float32, 2), 0, 0)
+		}
+	}
 }
 
 // TestGraphFake runs TestGraph's kind of step on the fake GPU: each step
@@ -248,7 +380,8 @@ func (f *fakeGPU) run(a fakeAction) {
 // kernel to read the same (parameters, host arrays) both ways; a replay
 // must launch no kernel itself, only the recorded graph, after one copy of
 // the step's arrays, and copy nothing from the host while recording. The
-// batch changes, page tables outgrow their room, and the argument and work
+// batch changes, the experts' routing changes every step (replays, not
+// recordings), page tables outgrow their room, and the argument and work
 // areas start too small, as in TestGraph. Then a driver whose graphs fail
 // to instantiate: the ops run directly, logged, with the same reads.
 func TestGraphFake(t *testing.T) {
@@ -265,6 +398,11 @@ func TestGraphFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 4 experts of 16 rows; each token picks 2, differently every step.
+	exps, err := d.UploadExperts(quantMatrix(t, metalkit.Q8_0, 4*16, 2*cols, randVec(rng, 4*16*2*cols, 1)), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var bufs [5]metalkit.Buffer
 	for i := range bufs {
 		bufs[i] = put(t, d, make([]float32, 3*2*cols))
@@ -276,7 +414,7 @@ func TestGraphFake(t *testing.T) {
 	}
 	rope := metalkit.Rope{Heads: shape.Heads, HeadDim: shape.HeadDim, Dim: shape.HeadDim / 2, Base: 10000, Scale: 1,
 		Factors: []float32{1, 2, 3, 4, 5, 6, 7, 8}}
-	ops := func(tokens, pos []int32, add []float32, layer int) {
+	ops := func(tokens, pos []int32, add []float32, layer int, picks []int32) {
 		rows := len(tokens)
 		d.Embed(x, emb, tokens)
 		d.Write(y, 0, add)
@@ -296,6 +434,7 @@ func TestGraphFake(t *testing.T) {
 		d.Attention(att, q, pool, layer, heads, ar)
 		d.AddRMSNorm(out, x, y, y, rows, cols, 1e-5)
 		d.MatMul(out, wo, att, rows)
+		d.MatMulExperts(q, exps, out, picks, 2)
 	}
 	step := func(stepNo int, fail bool) {
 		rows := 2
@@ -308,15 +447,19 @@ func TestGraphFake(t *testing.T) {
 			pos[r] = int32(stepNo*3 + r)
 		}
 		add := randVec(rng, rows*cols, 1)
+		picks := make([]int32, 2*rows)
+		for i := range picks {
+			picks[i] = int32(rng.Intn(4))
+		}
 		layer := stepNo % 2
 		key := fmt.Sprintf("step %d", layer)
 		launches, runs, copies := f.launches, f.graphRuns, f.copyWhileC
 		f.seen = nil
-		d.Graph(key, func() { ops(tokens, pos, add, layer) })
+		d.Graph(key, func() { ops(tokens, pos, add, layer, picks) })
 		viaGraph := f.seen
 		graphLaunches, kernelLaunches := f.graphRuns-runs, f.launches-launches
 		f.seen = nil
-		ops(tokens, pos, add, layer)
+		ops(tokens, pos, add, layer, picks)
 		direct := f.seen
 		if !slices.Equal(viaGraph, direct) {
 			t.Fatalf("step %d (%d rows): through Graph the kernels read\n%s\ndirectly\n%s", stepNo, rows, strings.Join(viaGraph, "\n"), strings.Join(direct, "\n"))
@@ -346,6 +489,7 @@ func TestGraphFake(t *testing.T) {
 	f.failInst = true
 	emb, _ = d.Upload(quantMatrix(t, metalkit.Q8_0, vocab, cols, randVec(rng, vocab*cols, 1)))
 	wo, _ = d.Upload(quantMatrix(t, metalkit.Q8_0, 48, 2*cols, randVec(rng, 48*2*cols, 1)))
+	exps, _ = d.UploadExperts(quantMatrix(t, metalkit.Q8_0, 4*16, 2*cols, randVec(rng, 4*16*2*cols, 1)), 4)
 	for i := range bufs {
 		bufs[i] = put(t, d, make([]float32, 3*2*cols))
 	}

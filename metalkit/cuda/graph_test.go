@@ -17,9 +17,12 @@ var _ metalkit.GraphDevice = (*Device)(nil)
 // which Open looks up (a name missing there panics at its first launch).
 func TestEntries(t *testing.T) {
 	names := entries(ptx)
-	want := []string{"rmsnorm", "softmax", "add", "swiglu", "rope", "put_kv", "attention", "read_sum"}
+	want := []string{"rmsnorm", "softmax", "add", "swiglu", "clamped_swiglu", "rope", "put_kv", "attention", "read_sum"}
 	for _, k := range weightKernels {
 		want = append(want, "matmul_"+k, "matvec_"+k, "embed_"+k)
+	}
+	for _, typ := range expertTypes {
+		want = append(want, "experts_"+weightKernels[typ], "experts_vec_"+weightKernels[typ])
 	}
 	for _, w := range want {
 		if !slices.Contains(names, w) {

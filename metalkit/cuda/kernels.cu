@@ -19,6 +19,79 @@
 #define Q4_K 12
 #define Q6_K 14
 #define Q2_K 10
+#define IQ2_XXS 16
+
+// iq2xxs_grid is IQ2_XXS's codebook, metalkit.IQ2XXSGrid (a test checks the
+// PTX's copy against it): entry g's byte i is the magnitude of value i of a
+// group of 8. In global memory, read through the read-only cache: the
+// lanes of a warp look up different entries, which constant memory would
+// serve one at a time.
+__device__ const unsigned long long iq2xxs_grid[256] = {
+	0x0808080808080808ull, 0x080808080808082bull, 0x0808080808081919ull, 0x0808080808082b08ull,
+	0x0808080808082b2bull, 0x0808080808190819ull, 0x0808080808191908ull, 0x08080808082b0808ull,
+	0x08080808082b082bull, 0x08080808082b2b08ull, 0x08080808082b2b2bull, 0x0808080819080819ull,
+	0x0808080819081908ull, 0x0808080819190808ull, 0x0808080819192b08ull, 0x08080808192b0819ull,
+	0x08080808192b1908ull, 0x080808082b080808ull, 0x080808082b08082bull, 0x080808082b082b2bull,
+	0x080808082b2b082bull, 0x0808081908080819ull, 0x0808081908081908ull, 0x0808081908190808ull,
+	0x0808081908191919ull, 0x0808081919080808ull, 0x080808192b081908ull, 0x080808192b192b08ull,
+	0x0808082b08080808ull, 0x0808082b0808082bull, 0x0808082b082b082bull, 0x0808082b2b08082bull,
+	0x0808190808080819ull, 0x0808190808081908ull, 0x0808190808190808ull, 0x08081908082b0819ull,
+	0x08081908082b1908ull, 0x0808190819080808ull, 0x080819081908082bull, 0x0808190819082b08ull,
+	0x08081908192b0808ull, 0x080819082b080819ull, 0x080819082b081908ull, 0x080819082b190808ull,
+	0x080819082b2b1908ull, 0x0808191908080808ull, 0x080819190808082bull, 0x0808191908082b08ull,
+	0x08081919082b0808ull, 0x080819191908192bull, 0x08081919192b2b19ull, 0x080819192b080808ull,
+	0x080819192b190819ull, 0x0808192b08082b19ull, 0x0808192b08190808ull, 0x0808192b19080808ull,
+	0x0808192b2b081908ull, 0x0808192b2b2b1908ull, 0x08082b0808080808ull, 0x08082b0808081919ull,
+	0x08082b0808082b08ull, 0x08082b0808191908ull, 0x08082b08082b2b08ull, 0x08082b0819080819ull,
+	0x08082b0819081908ull, 0x08082b0819190808ull, 0x08082b081919082bull, 0x08082b082b082b08ull,
+	0x08082b1908081908ull, 0x08082b1919080808ull, 0x08082b2b0808082bull, 0x08082b2b08191908ull,
+	0x0819080808080819ull, 0x0819080808081908ull, 0x0819080808190808ull, 0x08190808082b0819ull,
+	0x0819080819080808ull, 0x08190808192b0808ull, 0x081908082b081908ull, 0x081908082b190808ull,
+	0x081908082b191919ull, 0x0819081908080808ull, 0x0819081908082b08ull, 0x08190819082b0808ull,
+	0x0819081919190808ull, 0x0819081919192b2bull, 0x081908192b080808ull, 0x0819082b082b1908ull,
+	0x0819082b19081919ull, 0x0819190808080808ull, 0x0819190808082b08ull, 0x08191908082b0808ull,
+	0x08191908082b1919ull, 0x0819190819082b19ull, 0x081919082b080808ull, 0x0819191908192b08ull,
+	0x08191919192b082bull, 0x0819192b08080808ull, 0x0819192b0819192bull, 0x08192b0808080819ull,
+	0x08192b0808081908ull, 0x08192b0808190808ull, 0x08192b0819080808ull, 0x08192b082b080819ull,
+	0x08192b1908080808ull, 0x08192b1908081919ull, 0x08192b192b2b0808ull, 0x08192b2b19190819ull,
+	0x082b080808080808ull, 0x082b08080808082bull, 0x082b080808082b2bull, 0x082b080819081908ull,
+	0x082b0808192b0819ull, 0x082b08082b080808ull, 0x082b08082b08082bull, 0x082b0819082b2b19ull,
+	0x082b081919082b08ull, 0x082b082b08080808ull, 0x082b082b0808082bull, 0x082b190808080819ull,
+	0x082b190808081908ull, 0x082b190808190808ull, 0x082b190819080808ull, 0x082b19081919192bull,
+	0x082b191908080808ull, 0x082b191919080819ull, 0x082b1919192b1908ull, 0x082b192b2b190808ull,
+	0x082b2b0808082b08ull, 0x082b2b08082b0808ull, 0x082b2b082b191908ull, 0x082b2b2b19081908ull,
+	0x1908080808080819ull, 0x1908080808081908ull, 0x1908080808190808ull, 0x1908080808192b08ull,
+	0x19080808082b0819ull, 0x19080808082b1908ull, 0x1908080819080808ull, 0x1908080819082b08ull,
+	0x190808081919192bull, 0x19080808192b0808ull, 0x190808082b080819ull, 0x190808082b081908ull,
+	0x190808082b190808ull, 0x1908081908080808ull, 0x19080819082b0808ull, 0x19080819192b0819ull,
+	0x190808192b080808ull, 0x190808192b081919ull, 0x1908082b08080819ull, 0x1908082b08190808ull,
+	0x1908082b19082b08ull, 0x1908082b1919192bull, 0x1908082b192b2b08ull, 0x1908190808080808ull,
+	0x1908190808082b08ull, 0x19081908082b0808ull, 0x190819082b080808ull, 0x190819082b192b19ull,
+	0x190819190819082bull, 0x19081919082b1908ull, 0x1908192b08080808ull, 0x19082b0808080819ull,
+	0x19082b0808081908ull, 0x19082b0808190808ull, 0x19082b0819080808ull, 0x19082b0819081919ull,
+	0x19082b1908080808ull, 0x19082b1919192b08ull, 0x19082b19192b0819ull, 0x19082b192b08082bull,
+	0x19082b2b19081919ull, 0x19082b2b2b190808ull, 0x1919080808080808ull, 0x1919080808082b08ull,
+	0x1919080808190819ull, 0x1919080808192b19ull, 0x19190808082b0808ull, 0x191908082b080808ull,
+	0x191908082b082b08ull, 0x1919081908081908ull, 0x191908191908082bull, 0x191908192b2b1908ull,
+	0x1919082b2b190819ull, 0x191919082b190808ull, 0x191919082b19082bull, 0x1919191908082b2bull,
+	0x1919192b08080819ull, 0x1919192b19191908ull, 0x19192b0808080808ull, 0x19192b0808190819ull,
+	0x19192b0808192b19ull, 0x19192b08192b1908ull, 0x19192b1919080808ull, 0x19192b2b08082b08ull,
+	0x192b080808081908ull, 0x192b080808190808ull, 0x192b080819080808ull, 0x192b0808192b2b08ull,
+	0x192b081908080808ull, 0x192b081919191919ull, 0x192b082b08192b08ull, 0x192b082b192b0808ull,
+	0x192b190808080808ull, 0x192b190808081919ull, 0x192b191908190808ull, 0x192b19190819082bull,
+	0x192b19192b081908ull, 0x192b2b081908082bull, 0x2b08080808080808ull, 0x2b0808080808082bull,
+	0x2b08080808082b2bull, 0x2b08080819080819ull, 0x2b0808082b08082bull, 0x2b08081908081908ull,
+	0x2b08081908192b08ull, 0x2b08081919080808ull, 0x2b08082b08190819ull, 0x2b08190808080819ull,
+	0x2b08190808081908ull, 0x2b08190808190808ull, 0x2b08190808191919ull, 0x2b08190819080808ull,
+	0x2b081908192b0808ull, 0x2b08191908080808ull, 0x2b0819191908192bull, 0x2b0819192b191908ull,
+	0x2b08192b08082b19ull, 0x2b08192b19080808ull, 0x2b08192b192b0808ull, 0x2b082b080808082bull,
+	0x2b082b1908081908ull, 0x2b082b2b08190819ull, 0x2b19080808081908ull, 0x2b19080808190808ull,
+	0x2b190808082b1908ull, 0x2b19080819080808ull, 0x2b1908082b2b0819ull, 0x2b1908190819192bull,
+	0x2b1908192b080808ull, 0x2b19082b19081919ull, 0x2b19190808080808ull, 0x2b191908082b082bull,
+	0x2b19190819081908ull, 0x2b19191919190819ull, 0x2b192b082b080819ull, 0x2b192b19082b0808ull,
+	0x2b2b08080808082bull, 0x2b2b080819190808ull, 0x2b2b08082b081919ull, 0x2b2b081908082b19ull,
+	0x2b2b082b08080808ull, 0x2b2b190808192b08ull, 0x2b2b2b0819190808ull, 0x2b2b2b1908081908ull,
+};
 
 __device__ __forceinline__ float f16(const uint8_t *p) {
 	return __half2float(__ushort_as_half((unsigned short)(p[0] | p[1] << 8)));
@@ -257,6 +330,34 @@ template <> __device__ __forceinline__ void deq8<Q2_K>(const uint8_t *row, int u
 	}
 }
 
+// IQ2_XXS: 66-byte blocks of 256 values (d f16, then 8 sub-blocks of 8
+// bytes, two u32 w0, w1); unit u is sub-block u%8 of block u/8, and its
+// value group p (8 values) has codebook entry w0 byte p, sign selector z =
+// w1 bits 7p..7p+6 (bit 7 of the mask: z's parity), scale s = w1 >> 28:
+// x = d·(2s+1)/8 · grid · (−1 where the mask's bit is set)
+// (metalkit/iq2_xxs.go, the same float32 operations). Blocks are 66 bytes,
+// so the words are only 2-aligned.
+template <> __device__ __forceinline__ void deq8<IQ2_XXS>(const uint8_t *row, int u, int p, float v[8]) {
+	const uint8_t *b = row + 66 * (u >> 3);
+	unsigned int w[4];
+	u16x4(b + 2 + 8 * (u & 7), w);
+	unsigned int w0 = w[0] | w[1] << 16, w1 = w[2] | w[3] << 16;
+	float db = f16a(b) * (float)(2 * (w1 >> 28) + 1) / 8;
+	unsigned long long g = __ldg(&iq2xxs_grid[(w0 >> (8 * p)) & 255]);
+	unsigned int z = (w1 >> (7 * p)) & 127, signs = z | (__popc(z) & 1) << 7;
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		float m = db * (float)((unsigned int)(g >> (8 * i)) & 255);
+		v[i] = (signs >> i) & 1 ? -m : m;
+	}
+}
+
+// deq<IQ2_XXS> (embed) is its four groups.
+template <> __device__ __forceinline__ void deq<IQ2_XXS>(const uint8_t *row, int u, float v[32]) {
+#pragma unroll
+	for (int p = 0; p < 4; p++) deq8<IQ2_XXS>(row, u, p, v + 8 * p);
+}
+
 __device__ __forceinline__ float dot8(const float v[8], float4 a, float4 b) {
 	return v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x + v[5] * b.y + v[6] * b.z + v[7] * b.w;
 }
@@ -367,6 +468,97 @@ template <int T> __device__ void embed(float *out, const uint8_t *w, const int *
 	}
 }
 
+// experts: MatMulExperts, every (row, expert) pair of an MoE step in one
+// launch. w is a stacked expert tensor (experts of rows rows each, whole
+// units); block (x, y) does rows 4x..4x+3 of group y, one warp per row as
+// matmul. meta holds gmax groups (expert, start, count), one per expert
+// the pairs use (count 0 past the last: those blocks return), then the
+// pairs' indices grouped by expert, group y's at start..start+count−1;
+// pair i reads x row i/per and writes out row i. A group's pairs go eight
+// at a time through matmul's loop, so an expert's rows are read once per
+// eight of its pairs, with matmul's sums in matmul's order.
+template <int T>
+__device__ void experts(float *out, const uint8_t *w, const float *x, const int *meta, int rows, int cols, int per,
+			int gmax, long long rowBytes) {
+	const int *grp = meta + 3 * blockIdx.y;
+	int e = grp[0], n = grp[2];
+	int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+	if (n == 0 || r >= rows) return;
+	const int *pairs = meta + 3 * gmax + grp[1];
+	const uint8_t *row = w + ((long long)e * rows + r) * rowBytes;
+	int units = cols >> 5, p = lane & 3;
+	for (int c0 = 0; c0 < n; c0 += 8) {
+		int nc = min(8, n - c0);
+		const float *xc[8];
+#pragma unroll
+		for (int c = 0; c < 8; c++) xc[c] = x + (long long)(pairs[c0 + min(c, nc - 1)] / per) * cols;
+		float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+		for (int u0 = lane >> 2; u0 < units; u0 += 32) {
+			float v[4][8];
+#pragma unroll
+			for (int k = 0; k < 4; k++) deq8<T>(row, min(u0 + 8 * k, units - 1), p, v[k]);
+#pragma unroll
+			for (int k = 0; k < 4; k++) {
+				if (u0 + 8 * k >= units) break;
+				int i0 = 32 * (u0 + 8 * k) + 8 * p;
+#pragma unroll
+				for (int c = 0; c < 8; c++) {
+					if (c < nc) {
+						const float4 *xr = (const float4 *)(xc[c] + i0);
+						float s = dot8(v[k], xr[0], xr[1]);
+						acc[c] += s;
+					}
+				}
+			}
+		}
+#pragma unroll
+		for (int c = 0; c < 8; c++) {
+			if (c < nc) {
+				float s = warp_sum(acc[c]);
+				if (lane == 0) out[(long long)pairs[c0 + c] * rows + r] = s;
+			}
+		}
+	}
+}
+
+// experts_vec is experts for a few pairs (decode: a token's K experts,
+// mostly one pair per group): matvec's lean loop and sums, once per pair of
+// the group (a second pair of an expert reads its rows again, from cache).
+template <int T>
+__device__ void experts_vec(float *out, const uint8_t *w, const float *x, const int *meta, int rows, int cols,
+			    int per, int gmax, long long rowBytes) {
+	const int *grp = meta + 3 * blockIdx.y;
+	int e = grp[0], n = grp[2];
+	int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, lane = threadIdx.x & 31;
+	if (n == 0 || r >= rows) return;
+	const int *pairs = meta + 3 * gmax + grp[1];
+	const uint8_t *row = w + ((long long)e * rows + r) * rowBytes;
+	int units = cols >> 5, p = lane & 3;
+	for (int j = 0; j < n; j++) {
+		int i = pairs[j];
+		const float *xi = x + (long long)(i / per) * cols;
+		float acc = 0;
+		for (int u0 = lane >> 2; u0 < units; u0 += 32) {
+			float v[4][8];
+			float4 xa[4], xb[4];
+#pragma unroll
+			for (int k = 0; k < 4; k++) {
+				int u = min(u0 + 8 * k, units - 1);
+				deq8<T>(row, u, p, v[k]);
+				const float4 *xr = (const float4 *)(xi + 32 * u + 8 * p);
+				xa[k] = xr[0], xb[k] = xr[1];
+			}
+#pragma unroll
+			for (int k = 0; k < 4; k++) {
+				float s = dot8(v[k], xa[k], xb[k]);
+				if (u0 + 8 * k < units) acc += s;
+			}
+		}
+		acc = warp_sum(acc);
+		if (lane == 0) out[(long long)i * rows + r] = acc;
+	}
+}
+
 #define WEIGHT_KERNELS(name, T)                                                                                    \
 	extern "C" __global__ void matmul_##name(float *out, const uint8_t *w, const float *x, int rows, int cols,        \
 						 int batch, long long rowBytes) {                                        \
@@ -381,6 +573,17 @@ template <int T> __device__ void embed(float *out, const uint8_t *w, const int *
 		embed<T>(out, w, tokens, cols, rowBytes);                                                                \
 	}
 
+// The expert kernels, for the types deepseek4's expert tensors come in.
+#define EXPERT_KERNELS(name, T)                                                                                    \
+	extern "C" __global__ void experts_##name(float *out, const uint8_t *w, const float *x, const int *meta,          \
+						  int rows, int cols, int per, int gmax, long long rowBytes) {           \
+		experts<T>(out, w, x, meta, rows, cols, per, gmax, rowBytes);                                            \
+	}                                                                                                                \
+	extern "C" __global__ void experts_vec_##name(float *out, const uint8_t *w, const float *x, const int *meta,     \
+						      int rows, int cols, int per, int gmax, long long rowBytes) {       \
+		experts_vec<T>(out, w, x, meta, rows, cols, per, gmax, rowBytes);                                        \
+	}
+
 WEIGHT_KERNELS(f32, F32)
 WEIGHT_KERNELS(f16, F16)
 WEIGHT_KERNELS(bf16, BF16)
@@ -389,6 +592,14 @@ WEIGHT_KERNELS(q4_0, Q4_0)
 WEIGHT_KERNELS(q4_k, Q4_K)
 WEIGHT_KERNELS(q6_k, Q6_K)
 WEIGHT_KERNELS(q2_k, Q2_K)
+WEIGHT_KERNELS(iq2_xxs, IQ2_XXS)
+
+EXPERT_KERNELS(f32, F32)
+EXPERT_KERNELS(f16, F16)
+EXPERT_KERNELS(q8_0, Q8_0)
+EXPERT_KERNELS(q4_k, Q4_K)
+EXPERT_KERNELS(q2_k, Q2_K)
+EXPERT_KERNELS(iq2_xxs, IQ2_XXS)
 
 // block_sum returns the sum of every thread's s to all threads of a block
 // of at most 1024 threads; sh holds 32 floats.
@@ -476,6 +687,17 @@ extern "C" __global__ void swiglu(float *out, const float *gate, const float *up
 	if (i < n) {
 		float g = gate[i];
 		out[i] = g / (1 + expf(-g)) * up[i];
+	}
+}
+
+// clamped_swiglu: out[i] = silu(min(gate[i], lim))·clamp(up[i], ±lim);
+// lim ≤ 0 clamps nothing (deepseek4's experts).
+extern "C" __global__ void clamped_swiglu(float *out, const float *gate, const float *up, int n, float lim) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n) {
+		float g = gate[i], u = up[i];
+		if (lim > 0) g = fminf(g, lim), u = fminf(fmaxf(u, -lim), lim);
+		out[i] = g / (1 + expf(-g)) * u;
 	}
 }
 
