@@ -311,17 +311,27 @@ block1:
 	VPADDD       Y13, LO, LO;   \
 	VPADDD       Y12, HI, HI
 
+// Q8Y_COL0 is Q8Y_COL for a block's first line: it sets LO and HI.
+#define Q8Y_COL0(Q, LO, HI) \
+	VPBROADCASTD Q, Y12;        \
+	VPSIGNB      Y8, Y12, Y13;  \
+	VPSIGNB      Y9, Y12, Y12;  \
+	VPMADDUBSW   Y13, Y10, Y13; \
+	VPMADDUBSW   Y12, Y11, Y12; \
+	VPMADDWD     Y15, Y13, LO;  \
+	VPMADDWD     Y15, Y12, HI
+
 // Q8Y_LINE4 does line I (weights at WOFF(R8), quants at QOFF) for the
 // four columns at R13 + c·R9 (R10 = 3·R9).
-#define Q8Y_LINE4(QOFF, WOFF, WOFF2) \
-	VMOVDQU WOFF(R8), Y8;                 \
-	VMOVDQU WOFF2(R8), Y9;                \
-	VPABSB  Y8, Y10;                      \
-	VPABSB  Y9, Y11;                      \
-	Q8Y_COL(QOFF(R13), Y0, Y1);           \
-	Q8Y_COL(QOFF(R13)(R9*1), Y2, Y3);     \
-	Q8Y_COL(QOFF(R13)(R9*2), Y4, Y5);     \
-	Q8Y_COL(QOFF(R13)(R10*1), Y6, Y7)
+#define Q8Y_LINE4(COL, QOFF, WOFF, WOFF2) \
+	VMOVDQU WOFF(R8), Y8;             \
+	VMOVDQU WOFF2(R8), Y9;            \
+	VPABSB  Y8, Y10;                  \
+	VPABSB  Y9, Y11;                  \
+	COL(QOFF(R13), Y0, Y1);           \
+	COL(QOFF(R13)(R9*1), Y2, Y3);     \
+	COL(QOFF(R13)(R9*2), Y4, Y5);     \
+	COL(QOFF(R13)(R10*1), Y6, Y7)
 
 // Q8Y_OUT adds one column's block sums (LO, HI) times the scales to its
 // 16 outputs at OUT; the column's scale is at D, Y14 = the block's
@@ -394,22 +404,14 @@ blockN:
 	MOVQ      R15, AX
 
 quadN:
-	VPXOR     Y0, Y0, Y0
-	VPXOR     Y1, Y1, Y1
-	VPXOR     Y2, Y2, Y2
-	VPXOR     Y3, Y3, Y3
-	VPXOR     Y4, Y4, Y4
-	VPXOR     Y5, Y5, Y5
-	VPXOR     Y6, Y6, Y6
-	VPXOR     Y7, Y7, Y7
-	Q8Y_LINE4(0, 0, 32)
-	Q8Y_LINE4(4, 64, 96)
-	Q8Y_LINE4(8, 128, 160)
-	Q8Y_LINE4(12, 192, 224)
-	Q8Y_LINE4(16, 256, 288)
-	Q8Y_LINE4(20, 320, 352)
-	Q8Y_LINE4(24, 384, 416)
-	Q8Y_LINE4(28, 448, 480)
+	Q8Y_LINE4(Q8Y_COL0, 0, 0, 32)
+	Q8Y_LINE4(Q8Y_COL, 4, 64, 96)
+	Q8Y_LINE4(Q8Y_COL, 8, 128, 160)
+	Q8Y_LINE4(Q8Y_COL, 12, 192, 224)
+	Q8Y_LINE4(Q8Y_COL, 16, 256, 288)
+	Q8Y_LINE4(Q8Y_COL, 20, 320, 352)
+	Q8Y_LINE4(Q8Y_COL, 24, 384, 416)
+	Q8Y_LINE4(Q8Y_COL, 28, 448, 480)
 	Q8Y_OUT((R14), Y0, Y1, (AX), 32(AX))
 	Q8Y_OUT((R14)(R11*1), Y2, Y3, 64(AX), 96(AX))
 	Q8Y_OUT((R14)(R11*2), Y4, Y5, 128(AX), 160(AX))
