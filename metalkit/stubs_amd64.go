@@ -150,6 +150,7 @@ func newAVX2Backend(parent *backend) *backend {
 	b.dot, b.axpy = dotAVX2, axpyAVX2
 	b.dotF16, b.dotBF16, b.axpyF16 = dotF16AVX2, dotBF16AVX2, axpyF16AVX2
 	b.f16ToF32, b.f32ToF16 = f16ToF32AVX2, f32ToF16AVX2
+	b.expSub, b.swiglu = expSubAVX2Go, swigluAVX2Go
 	b.quant32 = quant32AVX2
 	b.formats[Q8_0] = formatKernels{
 		dot4:   dot4Asm(q8_0Dot4AVX2, q8_0Bytes, q8_0Block),
@@ -368,6 +369,32 @@ func expSubAVX512(x []float32, m float32) float32
 //
 //go:noescape
 func swigluAVX512(out, gate, up []float32)
+
+// expSubAVX2 is expSubAVX512 on eight lanes, for x[:len(x)&^7].
+// (AVX2+FMA)
+//
+//go:noescape
+func expSubAVX2(x []float32, m float32) float32
+
+// swigluAVX2 is swigluAVX512 on eight lanes, for gate[:len(gate)&^7].
+// (AVX2+FMA)
+//
+//go:noescape
+func swigluAVX2(out, gate, up []float32)
+
+// expSubAVX2Go is expSubAVX2 with the last len(x) mod 8 values in Go.
+func expSubAVX2Go(x []float32, m float32) float32 {
+	n := len(x) &^ 7
+	return expSubAVX2(x[:n], m) + expSubGo(x[n:], m)
+}
+
+// swigluAVX2Go is swigluAVX2 with the last len(gate) mod 8 values in Go.
+func swigluAVX2Go(out, gate, up []float32) {
+	n := len(gate) &^ 7
+	out, up = out[:len(gate)], up[:len(gate)]
+	swigluAVX2(out[:n], gate[:n], up[:n])
+	swigluGo(out[n:], gate[n:], up[n:])
+}
 
 // quantQ8BlocksAVX512 quantises nb blocks of 32 activations into qs, d and
 // cz, exactly as quantAct with 32-value blocks. (AVX512F+BW)
