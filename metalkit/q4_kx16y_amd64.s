@@ -185,38 +185,39 @@ GLOBL q4ky30<>(SB), RODATA|NOPTR, $32
 	VPMADDUBSW   Y14, Y12, Y14;        \
 	VPADDW       Y14, Y11, Y11
 
-// I += P·S_k for the four columns.
-#define Q4KY4_SCALE(K) \
-	VPMADDWD (32*(K))(SP), Y8, Y8;   \
-	VPADDD   Y8, Y4, Y4;           \
-	VPMADDWD (32*(K))(SP), Y9, Y9;   \
-	VPADDD   Y9, Y5, Y5;           \
-	VPMADDWD (32*(K))(SP), Y10, Y10; \
-	VPADDD   Y10, Y6, Y6;          \
-	VPMADDWD (32*(K))(SP), Y11, Y11; \
+// I += P·S_k for the four columns, S_k at S.
+#define Q4KY4_SCALE(S) \
+	VPMADDWD S, Y8, Y8;   \
+	VPADDD   Y8, Y4, Y4;  \
+	VPMADDWD S, Y9, Y9;   \
+	VPADDD   Y9, Y5, Y5;  \
+	VPMADDWD S, Y10, Y10; \
+	VPADDD   Y10, Y6, Y6; \
+	VPMADDWD S, Y11, Y11; \
 	VPADDD   Y11, Y7, Y7
 
-// Sub-block 2J+HI: NIB is Q4KY_LO or Q4KY_HI.
-#define Q4KY4_SUB(J, HI, NIB) \
-	NIB(256+512*J, (SI), Y12);        \
-	Q4KY4_FIRST(64*J+32*HI);          \
-	NIB(256+512*J+64, (SI), Y12);     \
-	Q4KY4_NEXT(64*J+32*HI+4);         \
-	NIB(256+512*J+128, (SI), Y12);    \
-	Q4KY4_NEXT(64*J+32*HI+8);         \
-	NIB(256+512*J+192, (SI), Y12);    \
-	Q4KY4_NEXT(64*J+32*HI+12);        \
-	NIB(256+512*J+256, (SI), Y12);    \
-	Q4KY4_NEXT(64*J+32*HI+16);        \
-	NIB(256+512*J+320, (SI), Y12);    \
-	Q4KY4_NEXT(64*J+32*HI+20);        \
-	NIB(256+512*J+384, (SI), Y12);    \
-	Q4KY4_NEXT(64*J+32*HI+24);        \
-	NIB(256+512*J+448, (SI), Y12);    \
-	Q4KY4_NEXT(64*J+32*HI+28);        \
-	Q4KY4_SCALE(2*J+HI)
+// The low (HI = 0, NIB = Q4KY_LO) or high (1, Q4KY_HI) sub-block of the
+// chunk at SI (nibbles from 256(SI)), DI (activations), AX (its S_k).
+#define Q4KY4_SUB(HI, NIB) \
+	NIB(256, (SI), Y12);        \
+	Q4KY4_FIRST(32*HI);         \
+	NIB(256+64, (SI), Y12);     \
+	Q4KY4_NEXT(32*HI+4);        \
+	NIB(256+128, (SI), Y12);    \
+	Q4KY4_NEXT(32*HI+8);        \
+	NIB(256+192, (SI), Y12);    \
+	Q4KY4_NEXT(32*HI+12);       \
+	NIB(256+256, (SI), Y12);    \
+	Q4KY4_NEXT(32*HI+16);       \
+	NIB(256+320, (SI), Y12);    \
+	Q4KY4_NEXT(32*HI+20);       \
+	NIB(256+384, (SI), Y12);    \
+	Q4KY4_NEXT(32*HI+24);       \
+	NIB(256+448, (SI), Y12);    \
+	Q4KY4_NEXT(32*HI+28);       \
+	Q4KY4_SCALE((32*HI)(AX))
 
-TEXT ·q4KDot8x4AVX2(SB), NOSPLIT, $448-72
+TEXT ·q4KDot8x4AVX2(SB), NOSPLIT, $456-72
 	MOVQ         w+0(FP), SI
 	MOVQ         half+8(FP), AX
 	SHLQ         $4, AX
@@ -250,21 +251,27 @@ loop4:
 	VPXOR        Y5, Y5, Y5
 	VPXOR        Y6, Y6, Y6
 	VPXOR        Y7, Y7, Y7
-	Q4KY4_SUB(0, 0, Q4KY_LO)
-	Q4KY4_SUB(0, 1, Q4KY_HI)
-	Q4KY4_SUB(1, 0, Q4KY_LO)
-	Q4KY4_SUB(1, 1, Q4KY_HI)
-	Q4KY4_SUB(2, 0, Q4KY_LO)
-	Q4KY4_SUB(2, 1, Q4KY_HI)
-	Q4KY4_SUB(3, 0, Q4KY_LO)
-	Q4KY4_SUB(3, 1, Q4KY_HI)
+	// The four chunks of the super-block, a loop rather than unrolled so
+	// that it runs from the op cache: SI and DI step through the chunks
+	// (DI ends at the next super-block's activations), AX through S_k.
+	LEAQ         0(SP), AX
+	MOVQ         $4, 448(SP)
+
+chunk4:
+	Q4KY4_SUB(0, Q4KY_LO)
+	Q4KY4_SUB(1, Q4KY_HI)
+	ADDQ         $512, SI
+	ADDQ         $64, DI
+	ADDQ         $64, AX
+	DECQ         448(SP)
+	JNE          chunk4
+
 	Q4KY_FINISH(Y4, (DX), Y0, 384)
 	Q4KY_FINISH(Y5, (DX)(R13*1), Y1, 384)
 	Q4KY_FINISH(Y6, (DX)(R13*2), Y2, 384)
 	Q4KY_FINISH(Y7, (DX)(BX*1), Y3, 384)
-	ADDQ         $2304, SI
+	ADDQ         $256, SI
 	ADDQ         $2304, R8
-	ADDQ         $256, DI
 	ADDQ         $4, DX
 	ADDQ         $16, R14
 	DECQ         CX
