@@ -3,8 +3,7 @@
 package metalkit
 
 // The avx2 backend's Q4_K×16 kernels (q4_kx16y_amd64.s): AVX2 has no
-// VNNI, so each group is computed in two halves of 8 rows, one YMM lane per
-// row.
+// VNNI, so a group is two halves of 8 rows, one YMM lane per row.
 
 // q4KDot16x1AVX2 dots the sixteen rows of a Q4_K×16 group (nb super-blocks
 // at w) with one column of Q8_K activations. (AVX2+FMA+F16C)
@@ -16,15 +15,15 @@ package metalkit
 //go:noescape
 func q4KDot16x1AVX2(w *byte, qs *int8, d *float32, bs32 *int16, nb int, out *[16]float32)
 
-// q4KDot8x4AVX2 dots rows 8·half..8·half+7 of a Q4_K×16 group with four
+// q4KDot16x4AVX2 dots the sixteen rows of a Q4_K×16 group with four
 // columns: column c's quants at qs + c·qsStride, scales at d + c·dStride,
-// 32-value sums at bs32 + 4c·dStride (bytes); row 8·half+r of column c
-// goes to out[16c+r] (out is &tile[8·half]). (AVX2+FMA+F16C)
+// 32-value sums at bs32 + 4c·dStride (bytes; actBuf's layout), out[16c+r].
+// (AVX2+FMA+F16C)
 //
-//	for c := 0; c < 4; c++ { for r := 0; r < 8; r++ { out[16c+r] = dot16Q4_KxGo(w, column c)[8·half+r] } }
+//	for c := 0; c < 4; c++ { out[16c:16c+16] = q4KDot16x1AVX2(w, column c) }
 //
 //go:noescape
-func q4KDot8x4AVX2(w *byte, half int, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *float32)
+func q4KDot16x4AVX2(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[64]float32)
 
 // dot16Q4_KxAVX2 wraps q4KDot16x1AVX2 with the bounds checks the assembly
 // skips.
@@ -40,10 +39,9 @@ func dot16Q4_KxAVX2(w []byte, a *q8Act, out *[16]float32) {
 	q4KDot16x1AVX2(&w[0], &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
 }
 
-// dot16x4Q4_KxAVX2 is the four-column kernel: q4KDot8x4AVX2 on each half
-// of the group. The columns must be evenly spaced in memory with their
-// scales and sums (as actBuf lays them out); otherwise it does one column
-// at a time with fallback.
+// dot16x4Q4_KxAVX2 wraps q4KDot16x4AVX2. The columns must be evenly spaced
+// in memory with their scales and sums (as actBuf lays them out);
+// otherwise it does one column at a time with fallback.
 func dot16x4Q4_KxAVX2(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
 	a = a[:4]
 	nb := len(a[0].d)
@@ -52,14 +50,12 @@ func dot16x4Q4_KxAVX2(w []byte, a []q8Act, out *[64]float32, fallback dot16Func)
 		dot16x4Go(w, a, out, fallback)
 		return
 	}
-	for h := 0; h < 2; h++ {
-		q4KDot8x4AVX2(&w[0], h, &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, &out[8*h])
-	}
+	q4KDot16x4AVX2(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
 }
 
 // dot16x8Q4_KxAVX2 is the eight-column kernel: two four-column tiles (the
-// group stays in L1 between them; AVX2's sixteen registers hold the sums
-// of four columns at a time).
+// group stays in L1 between them; AVX2's sixteen registers hold the int16
+// sums of four columns at a time).
 func dot16x8Q4_KxAVX2(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
 	dot16x4Q4_KxAVX2(w, a[0:4], (*[64]float32)(out[0:64]), fallback)
 	dot16x4Q4_KxAVX2(w, a[4:8], (*[64]float32)(out[64:128]), fallback)

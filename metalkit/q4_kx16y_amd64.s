@@ -22,6 +22,12 @@
 //     VPMADDWD by S_k into the int32 sum I, so the sub-block scales cost one
 //     multiply per eight.
 //   - F += float(I)·d·d_a.
+//
+// Both kernels take the two halves of a group together, so that each
+// broadcast of four activations serves two VPMADDUBSW. Per 32
+// multiply-adds the four-column kernel issues about 3.5 instructions
+// (broadcast share, VPMADDUBSW, VPADDW, unpacking and scales); on Zen 3 the
+// VPMADDUBSW+VPADDW pairs alone bound it at about 0.65 cycles.
 
 DATA q4kyIdxS<>+0x00(SB)/8, $0x8004800480008000
 DATA q4kyIdxS<>+0x08(SB)/8, $0x800c800c80088008
@@ -63,17 +69,17 @@ DATA q4ky30<>+0x10(SB)/8, $0x3030303030303030
 DATA q4ky30<>+0x18(SB)/8, $0x3030303030303030
 GLOBL q4ky30<>(SB), RODATA|NOPTR, $32
 
-// The half super-block with scales at W and d, dmin at DW (both (reg)):
-// S_k to S+32k(SP), M_p to M+32p(SP), d to DO(SP), dmin to DO+32(SP).
-// Uses Y8-Y13; Y15 = 0x0F bytes.
-#define Q4KY_SCALES(W, DW, S, M, DO) \
-	VCVTPH2PS  DW, Y8;                          \
-	VMOVUPS    Y8, (DO)(SP);                    \
-	VCVTPH2PS  (32)DW, Y8;                      \
-	VMOVUPS    Y8, (DO+32)(SP);                 \
-	VMOVDQU    (64)W, Y8;                       \
-	VMOVDQU    (128)W, Y9;                      \
-	VMOVDQU    (192)W, Y10;                     \
+// The half super-block with scales at WO+64(SI).. and d, dmin at DO(SI),
+// DO+32(SI): S_k to S+32k(SP), M_p to M+32p(SP), d to DS(SP), dmin to
+// DS+32(SP). Uses Y8-Y13; Y15 = 0x0F bytes.
+#define Q4KY_SCALES(WO, DO, S, M, DS) \
+	VCVTPH2PS  (DO)(SI), Y8;                    \
+	VMOVUPS    Y8, (DS)(SP);                    \
+	VCVTPH2PS  (DO+32)(SI), Y8;                 \
+	VMOVUPS    Y8, (DS+32)(SP);                 \
+	VMOVDQU    (WO+64)(SI), Y8;                 \
+	VMOVDQU    (WO+128)(SI), Y9;                \
+	VMOVDQU    (WO+192)(SI), Y10;               \
 	VPAND      q4ky3F<>(SB), Y8, Y11;           \
 	VPSRLW     $2, Y8, Y8;                      \
 	VPAND      q4ky30<>(SB), Y8, Y8;            \
@@ -146,152 +152,13 @@ GLOBL q4ky30<>(SB), RODATA|NOPTR, $32
 	VPSRLW  $4, N, N;   \
 	VPAND   Y15, N, N
 
-// func q4KDot8x4AVX2(w *byte, half int, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *float32)
-//
-// Rows 8·half..8·half+7 of a Q4_K×16 group × four columns (prefill): column
-// c's quants at qs + c·qsStride, its scales at d + c·dStride, its 32-value
-// sums at bs32 + 4c·dStride (bytes; actBuf's layout); row r of column c to
-// out[16c+r]. Each line of nibbles, unpacked once, serves four columns.
-// Registers: SI = the half's scales and nibbles, R8 = its d and dmin;
-// DI, DX, R14 = column 0's quants, scales and sums; R11, R12 = qsStride,
-// 3·qsStride; R13, BX = dStride, 3·dStride; R9, R10 = 4·dStride,
-// 12·dStride; CX = blocks left. Y0-Y3 = F, Y4-Y7 = I, Y8-Y11 = int16 sums
-// P by column; Y12 = nibbles, Y13/Y14 = products, Y15 = 0x0F bytes. Stack:
-// S_k at 32k, M_p at 256+32p, d at 384, dmin at 416.
-
-// One step (line L, activations at offset A) of the four columns; the
-// first step of a sub-block sets P, the others add to it.
-#define Q4KY4_FIRST(A) \
-	VPBROADCASTD (A)(DI), Y13;         \
-	VPMADDUBSW   Y13, Y12, Y8;         \
-	VPBROADCASTD (A)(DI)(R11*1), Y14;  \
-	VPMADDUBSW   Y14, Y12, Y9;         \
-	VPBROADCASTD (A)(DI)(R11*2), Y13;  \
-	VPMADDUBSW   Y13, Y12, Y10;        \
-	VPBROADCASTD (A)(DI)(R12*1), Y14;  \
-	VPMADDUBSW   Y14, Y12, Y11
-
-#define Q4KY4_NEXT(A) \
-	VPBROADCASTD (A)(DI), Y13;         \
-	VPMADDUBSW   Y13, Y12, Y13;        \
-	VPADDW       Y13, Y8, Y8;          \
-	VPBROADCASTD (A)(DI)(R11*1), Y14;  \
-	VPMADDUBSW   Y14, Y12, Y14;        \
-	VPADDW       Y14, Y9, Y9;          \
-	VPBROADCASTD (A)(DI)(R11*2), Y13;  \
-	VPMADDUBSW   Y13, Y12, Y13;        \
-	VPADDW       Y13, Y10, Y10;        \
-	VPBROADCASTD (A)(DI)(R12*1), Y14;  \
-	VPMADDUBSW   Y14, Y12, Y14;        \
-	VPADDW       Y14, Y11, Y11
-
-// I += P·S_k for the four columns, S_k at S.
-#define Q4KY4_SCALE(S) \
-	VPMADDWD S, Y8, Y8;   \
-	VPADDD   Y8, Y4, Y4;  \
-	VPMADDWD S, Y9, Y9;   \
-	VPADDD   Y9, Y5, Y5;  \
-	VPMADDWD S, Y10, Y10; \
-	VPADDD   Y10, Y6, Y6; \
-	VPMADDWD S, Y11, Y11; \
-	VPADDD   Y11, Y7, Y7
-
-// The low (HI = 0, NIB = Q4KY_LO) or high (1, Q4KY_HI) sub-block of the
-// chunk at SI (nibbles from 256(SI)), DI (activations), AX (its S_k).
-#define Q4KY4_SUB(HI, NIB) \
-	NIB(256, (SI), Y12);        \
-	Q4KY4_FIRST(32*HI);         \
-	NIB(256+64, (SI), Y12);     \
-	Q4KY4_NEXT(32*HI+4);        \
-	NIB(256+128, (SI), Y12);    \
-	Q4KY4_NEXT(32*HI+8);        \
-	NIB(256+192, (SI), Y12);    \
-	Q4KY4_NEXT(32*HI+12);       \
-	NIB(256+256, (SI), Y12);    \
-	Q4KY4_NEXT(32*HI+16);       \
-	NIB(256+320, (SI), Y12);    \
-	Q4KY4_NEXT(32*HI+20);       \
-	NIB(256+384, (SI), Y12);    \
-	Q4KY4_NEXT(32*HI+24);       \
-	NIB(256+448, (SI), Y12);    \
-	Q4KY4_NEXT(32*HI+28);       \
-	Q4KY4_SCALE((32*HI)(AX))
-
-TEXT ·q4KDot8x4AVX2(SB), NOSPLIT, $456-72
-	MOVQ         w+0(FP), SI
-	MOVQ         half+8(FP), AX
-	SHLQ         $4, AX
-	LEAQ         (SI)(AX*1), R8
-	LEAQ         (SI)(AX*2), SI
-	MOVQ         qs+16(FP), DI
-	MOVQ         qsStride+24(FP), R11
-	MOVQ         d+32(FP), DX
-	MOVQ         dStride+40(FP), R13
-	MOVQ         bs32+48(FP), R14
-	MOVQ         nb+56(FP), CX
-	LEAQ         (R11)(R11*2), R12
-	LEAQ         (R13)(R13*2), BX
-	LEAQ         (R13*4), R9
-	LEAQ         (R9)(R9*2), R10
-	MOVL         $0x0f0f0f0f, AX
-	VMOVD        AX, X15
-	VPBROADCASTD X15, Y15
-	VXORPS       Y0, Y0, Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-
-loop4:
-	Q4KY_SCALES((SI), (R8), 0, 256, 384)
-	Q4KY_MINS((R14), (DX), Y0, Y4, 256, 384)
-	Q4KY_MINS((R14)(R9*1), (DX)(R13*1), Y1, Y5, 256, 384)
-	Q4KY_MINS((R14)(R9*2), (DX)(R13*2), Y2, Y6, 256, 384)
-	Q4KY_MINS((R14)(R10*1), (DX)(BX*1), Y3, Y7, 256, 384)
-	VPXOR        Y4, Y4, Y4
-	VPXOR        Y5, Y5, Y5
-	VPXOR        Y6, Y6, Y6
-	VPXOR        Y7, Y7, Y7
-	// The four chunks of the super-block, a loop rather than unrolled so
-	// that it runs from the op cache: SI and DI step through the chunks
-	// (DI ends at the next super-block's activations), AX through S_k.
-	LEAQ         0(SP), AX
-	MOVQ         $4, 448(SP)
-
-chunk4:
-	Q4KY4_SUB(0, Q4KY_LO)
-	Q4KY4_SUB(1, Q4KY_HI)
-	ADDQ         $512, SI
-	ADDQ         $64, DI
-	ADDQ         $64, AX
-	DECQ         448(SP)
-	JNE          chunk4
-
-	Q4KY_FINISH(Y4, (DX), Y0, 384)
-	Q4KY_FINISH(Y5, (DX)(R13*1), Y1, 384)
-	Q4KY_FINISH(Y6, (DX)(R13*2), Y2, 384)
-	Q4KY_FINISH(Y7, (DX)(BX*1), Y3, 384)
-	ADDQ         $256, SI
-	ADDQ         $2304, R8
-	ADDQ         $4, DX
-	ADDQ         $16, R14
-	DECQ         CX
-	JNE          loop4
-
-	MOVQ    out+64(FP), AX
-	VMOVUPS Y0, (AX)
-	VMOVUPS Y1, 64(AX)
-	VMOVUPS Y2, 128(AX)
-	VMOVUPS Y3, 192(AX)
-	VZEROUPPER
-	RET
-
 // func q4KDot16x1AVX2(w *byte, qs *int8, d *float32, bs32 *int16, nb int, out *[16]float32)
 //
 // All sixteen rows of a Q4_K×16 group × one column (decode): both halves
 // in one pass, so each line of the group is read once, with the
-// super-block PF bytes ahead prefetched. Registers: SI, R8 = the halves'
-// scales and nibbles (R8 = SI+32), R9 = half 1's d and dmin (SI+16); DI, DX,
-// R14 = the column's quants, scales and sums; CX = blocks left. Y0/Y1 = F,
+// super-block PF bytes ahead prefetched. Registers: SI = the super-block
+// (half h's lines at 32h within each 64 bytes); DI, DX, R14 = the
+// column's quants, scales and sums; CX = blocks left. Y0/Y1 = F,
 // Y2/Y3 = I, Y4/Y5 = P by half; Y6/Y7 = nibbles, Y8 = activations, Y9/Y10
 // = products, Y15 = 0x0F bytes. Stack: half h's S_k at 256h+32k, M_p at
 // 512+128h+32p, d at 768+64h, dmin at 800+64h.
@@ -308,8 +175,8 @@ chunk4:
 	VPADDW       Y10, Y5, Y5
 
 #define Q4KY1_STEP(L, A, NIB, STEP) \
-	NIB(L, (SI), Y6); \
-	NIB(L, (R8), Y7); \
+	NIB(L, (SI), Y6);    \
+	NIB(L+32, (SI), Y7); \
 	STEP(A)
 
 #define Q4KY1_SUB(J, HI, NIB) \
@@ -372,8 +239,6 @@ TEXT ·q4KDot16x1AVX2(SB), 0, $896-48
 	MOVQ         d+16(FP), DX
 	MOVQ         bs32+24(FP), R14
 	MOVQ         nb+32(FP), CX
-	LEAQ         32(SI), R8
-	LEAQ         16(SI), R9
 	MOVL         $0x0f0f0f0f, AX
 	VMOVD        AX, X15
 	VPBROADCASTD X15, Y15
@@ -382,8 +247,8 @@ TEXT ·q4KDot16x1AVX2(SB), 0, $896-48
 
 loop1:
 	Q4KY_PREFETCH
-	Q4KY_SCALES((SI), (SI), 0, 512, 768)
-	Q4KY_SCALES((R8), (R9), 256, 640, 832)
+	Q4KY_SCALES(0, 0, 0, 512, 768)
+	Q4KY_SCALES(32, 16, 256, 640, 832)
 	Q4KY_MINS((R14), (DX), Y0, Y4, 512, 768)
 	Q4KY_MINS((R14), (DX), Y1, Y5, 640, 832)
 	VPXOR        Y2, Y2, Y2
@@ -399,8 +264,6 @@ loop1:
 	Q4KY_FINISH(Y2, (DX), Y0, 768)
 	Q4KY_FINISH(Y3, (DX), Y1, 832)
 	ADDQ         $2304, SI
-	ADDQ         $2304, R8
-	ADDQ         $2304, R9
 	ADDQ         $256, DI
 	ADDQ         $4, DX
 	ADDQ         $16, R14
@@ -410,5 +273,185 @@ loop1:
 	MOVQ    out+40(FP), AX
 	VMOVUPS Y0, (AX)
 	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func q4KDot16x4AVX2(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[64]float32)
+//
+// Sixteen rows × four columns, out[16c+r]: both halves of the group per
+// broadcast activation, so a broadcast serves two VPMADDUBSW. The int16
+// sums P take eight registers (Y0-Y7, column c half h in Y(2c+h)), so the
+// int32 sums I live on the stack and the float sums F in out. Registers:
+// SI = the super-block (the chunk's, in the chunk loop), DI, DX, R14 =
+// column 0's quants, scales and sums; R11, R12 = qsStride, 3·qsStride;
+// R13, BX = dStride, 3·dStride; R9, R10 = 4·dStride, 12·dStride; R8 =
+// out; CX = blocks left; AX = the chunk's S_k. Y8/Y9 = nibbles of the
+// halves, Y10/Y12 = activations, Y11/Y13 = products, Y15 = 0x0F bytes.
+// Stack: half h's S_k at 256h+32k, M_p at 512+128h+32p, d at 768+64h,
+// dmin at 800+64h; I of column c, half h at 896+64c+32h; chunks left at
+// 1152.
+#define Q4KY16_COL(A, Q, P0, P1, B, T) \
+	VPBROADCASTD (A)Q, B;      \
+	VPMADDUBSW   B, Y8, T;     \
+	VPADDW       T, P0, P0;    \
+	VPMADDUBSW   B, Y9, T;     \
+	VPADDW       T, P1, P1
+
+#define Q4KY16_COL0(A, Q, P0, P1, B) \
+	VPBROADCASTD (A)Q, B;      \
+	VPMADDUBSW   B, Y8, P0;    \
+	VPMADDUBSW   B, Y9, P1
+
+#define Q4KY16_FIRST(L, A, NIB) \
+	NIB(L, (SI), Y8);                           \
+	NIB(L+32, (SI), Y9);                        \
+	Q4KY16_COL0(A, (DI), Y0, Y1, Y10);          \
+	Q4KY16_COL0(A, (DI)(R11*1), Y2, Y3, Y12);   \
+	Q4KY16_COL0(A, (DI)(R11*2), Y4, Y5, Y10);   \
+	Q4KY16_COL0(A, (DI)(R12*1), Y6, Y7, Y12)
+
+#define Q4KY16_NEXT(L, A, NIB) \
+	NIB(L, (SI), Y8);                                \
+	NIB(L+32, (SI), Y9);                             \
+	Q4KY16_COL(A, (DI), Y0, Y1, Y10, Y11);           \
+	Q4KY16_COL(A, (DI)(R11*1), Y2, Y3, Y12, Y13);    \
+	Q4KY16_COL(A, (DI)(R11*2), Y4, Y5, Y10, Y11);    \
+	Q4KY16_COL(A, (DI)(R12*1), Y6, Y7, Y12, Y13)
+
+// I(c, h) += P·S_k.
+#define Q4KY16_ACC(P, S, I) \
+	VPMADDWD S, P, P;      \
+	VPADDD   (I)(SP), P, P; \
+	VMOVDQU  P, (I)(SP)
+
+#define Q4KY16_SUB(HI, NIB) \
+	Q4KY16_FIRST(256, 32*HI, NIB);        \
+	Q4KY16_NEXT(256+64, 32*HI+4, NIB);    \
+	Q4KY16_NEXT(256+128, 32*HI+8, NIB);   \
+	Q4KY16_NEXT(256+192, 32*HI+12, NIB);  \
+	Q4KY16_NEXT(256+256, 32*HI+16, NIB);  \
+	Q4KY16_NEXT(256+320, 32*HI+20, NIB);  \
+	Q4KY16_NEXT(256+384, 32*HI+24, NIB);  \
+	Q4KY16_NEXT(256+448, 32*HI+28, NIB);  \
+	Q4KY16_ACC(Y0, (32*HI)(AX), 896);     \
+	Q4KY16_ACC(Y1, (256+32*HI)(AX), 928); \
+	Q4KY16_ACC(Y2, (32*HI)(AX), 960);     \
+	Q4KY16_ACC(Y3, (256+32*HI)(AX), 992); \
+	Q4KY16_ACC(Y4, (32*HI)(AX), 1024);    \
+	Q4KY16_ACC(Y5, (256+32*HI)(AX), 1056); \
+	Q4KY16_ACC(Y6, (32*HI)(AX), 1088);    \
+	Q4KY16_ACC(Y7, (256+32*HI)(AX), 1120)
+
+// F(c, ·) −= float(Σ_p M_p·bsum32 pair p)·dmin·d_a for column c (sums at
+// BS, scale at DV, F at OUT(R8)), both halves per broadcast.
+#define Q4KY16_MINS(BS, DV, OUT) \
+	VPBROADCASTD (0)BS, Y10;               \
+	VPMADDWD     512(SP), Y10, Y0;         \
+	VPMADDWD     640(SP), Y10, Y1;         \
+	VPBROADCASTD (4)BS, Y10;               \
+	VPMADDWD     544(SP), Y10, Y11;        \
+	VPADDD       Y11, Y0, Y0;              \
+	VPMADDWD     672(SP), Y10, Y11;        \
+	VPADDD       Y11, Y1, Y1;              \
+	VPBROADCASTD (8)BS, Y10;               \
+	VPMADDWD     576(SP), Y10, Y11;        \
+	VPADDD       Y11, Y0, Y0;              \
+	VPMADDWD     704(SP), Y10, Y11;        \
+	VPADDD       Y11, Y1, Y1;              \
+	VPBROADCASTD (12)BS, Y10;              \
+	VPMADDWD     608(SP), Y10, Y11;        \
+	VPADDD       Y11, Y0, Y0;              \
+	VPMADDWD     736(SP), Y10, Y11;        \
+	VPADDD       Y11, Y1, Y1;              \
+	VCVTDQ2PS    Y0, Y0;                   \
+	VCVTDQ2PS    Y1, Y1;                   \
+	VBROADCASTSS DV, Y10;                  \
+	VMULPS       800(SP), Y10, Y11;        \
+	VMOVUPS      (OUT)(R8), Y12;           \
+	VFNMADD231PS Y11, Y0, Y12;             \
+	VMOVUPS      Y12, (OUT)(R8);           \
+	VMULPS       864(SP), Y10, Y11;        \
+	VMOVUPS      (OUT+32)(R8), Y12;        \
+	VFNMADD231PS Y11, Y1, Y12;             \
+	VMOVUPS      Y12, (OUT+32)(R8)
+
+// F(c, ·) += float(I(c, ·))·d·d_a.
+#define Q4KY16_END(DV, OUT, I) \
+	VBROADCASTSS DV, Y10;              \
+	VMULPS       768(SP), Y10, Y11;    \
+	VCVTDQ2PS    (I)(SP), Y0;          \
+	VMOVUPS      (OUT)(R8), Y12;       \
+	VFMADD231PS  Y11, Y0, Y12;         \
+	VMOVUPS      Y12, (OUT)(R8);       \
+	VMULPS       832(SP), Y10, Y11;    \
+	VCVTDQ2PS    (I+32)(SP), Y1;       \
+	VMOVUPS      (OUT+32)(R8), Y12;    \
+	VFMADD231PS  Y11, Y1, Y12;         \
+	VMOVUPS      Y12, (OUT+32)(R8)
+
+TEXT ·q4KDot16x4AVX2(SB), 0, $1160-64
+	MOVQ         w+0(FP), SI
+	MOVQ         qs+8(FP), DI
+	MOVQ         qsStride+16(FP), R11
+	MOVQ         d+24(FP), DX
+	MOVQ         dStride+32(FP), R13
+	MOVQ         bs32+40(FP), R14
+	MOVQ         nb+48(FP), CX
+	MOVQ         out+56(FP), R8
+	LEAQ         (R11)(R11*2), R12
+	LEAQ         (R13)(R13*2), BX
+	LEAQ         (R13*4), R9
+	LEAQ         (R9)(R9*2), R10
+	MOVL         $0x0f0f0f0f, AX
+	VMOVD        AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS       Y0, Y0, Y0
+	VMOVUPS      Y0, (R8)
+	VMOVUPS      Y0, 32(R8)
+	VMOVUPS      Y0, 64(R8)
+	VMOVUPS      Y0, 96(R8)
+	VMOVUPS      Y0, 128(R8)
+	VMOVUPS      Y0, 160(R8)
+	VMOVUPS      Y0, 192(R8)
+	VMOVUPS      Y0, 224(R8)
+
+loop16x4:
+	Q4KY_SCALES(0, 0, 0, 512, 768)
+	Q4KY_SCALES(32, 16, 256, 640, 832)
+	Q4KY16_MINS((R14), (DX), 0)
+	Q4KY16_MINS((R14)(R9*1), (DX)(R13*1), 64)
+	Q4KY16_MINS((R14)(R9*2), (DX)(R13*2), 128)
+	Q4KY16_MINS((R14)(R10*1), (DX)(BX*1), 192)
+	VPXOR        Y0, Y0, Y0
+	VMOVDQU      Y0, 896(SP)
+	VMOVDQU      Y0, 928(SP)
+	VMOVDQU      Y0, 960(SP)
+	VMOVDQU      Y0, 992(SP)
+	VMOVDQU      Y0, 1024(SP)
+	VMOVDQU      Y0, 1056(SP)
+	VMOVDQU      Y0, 1088(SP)
+	VMOVDQU      Y0, 1120(SP)
+	LEAQ         0(SP), AX
+	MOVQ         $4, 1152(SP)
+
+chunk16x4:
+	Q4KY16_SUB(0, Q4KY_LO)
+	Q4KY16_SUB(1, Q4KY_HI)
+	ADDQ         $512, SI
+	ADDQ         $64, DI
+	ADDQ         $64, AX
+	DECQ         1152(SP)
+	JNE          chunk16x4
+
+	Q4KY16_END((DX), 0, 896)
+	Q4KY16_END((DX)(R13*1), 64, 960)
+	Q4KY16_END((DX)(R13*2), 128, 1024)
+	Q4KY16_END((DX)(BX*1), 192, 1088)
+	ADDQ         $256, SI
+	ADDQ         $4, DX
+	ADDQ         $16, R14
+	DECQ         CX
+	JNE          loop16x4
+
 	VZEROUPPER
 	RET
