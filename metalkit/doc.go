@@ -24,7 +24,7 @@
 //     layout the kernels in use stream best: Q4_K and Q8_0 rows in groups
 //     of 16, one row per ZMM lane (q4_kx16.go, q8_0x16.go), the same size
 //     as the file's bytes.
-//     A backend without kernels for the layout (avx2) leaves m as it is;
+//     A backend without kernels for the layout leaves m as it is;
 //     the reference backend repacks, so METALKIT_NOASM=1 tests the layout.
 //   - Float kernels, output first: RMSNorm, Softmax, SiLU, SwiGLU, Add,
 //     Scale, Dot, Axpy, RopeNorm, RopeNeox, DotF16, AxpyF16, and the
@@ -60,7 +60,11 @@
 //
 //	avx2        AVX2+FMA+F16C: f32/f16/bf16 dots, axpy, f16 conversion,
 //	            Q8_0, Q4_0, Q4_K, Q6_K, Q2_K, IQ2_XXS integer dots
-//	            (VPMADDUBSW/VPMADDWD; the 2-bit ones a row at a time)
+//	            (VPMADDUBSW/VPMADDWD; the 2-bit ones a row at a time);
+//	            repacked Q4_K with VPMADDUBSW on broadcast activations, a
+//	            group as two halves of 8 YMM lanes (q4_kx16y_amd64.s: 16
+//	            rows × 1 and × 4 columns); the 256-value activation
+//	            quantiser (q8k_amd64.s)
 //	avx512vnni  adds AVX512-VNNI: Q8_0 on ZMM, two blocks per VPDPBUSD
 //	            with the weights' sign bit flipped and a per-block
 //	            activation correction (q8_0z_amd64.s: 4 rows × 1 column
