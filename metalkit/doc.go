@@ -64,7 +64,12 @@
 //	            repacked Q4_K with VPMADDUBSW on broadcast activations, a
 //	            group as two halves of 8 YMM lanes (q4_kx16y_amd64.s: 16
 //	            rows × 1 and × 4 columns); the 256-value activation
-//	            quantiser (q8k_amd64.s)
+//	            quantiser (q8k_amd64.s); repacked Q8_0 with
+//	            VPSIGNB/VPMADDUBSW/VPMADDWD on broadcast activations, a
+//	            line as two YMM of eight rows (q8_0x16_amd64.s: 16 rows ×
+//	            1 column, and × n columns four at a time); the 32-value
+//	            activation quantiser (quant_amd64.s); SwiGLU and ExpSub
+//	            (exp_amd64.s)
 //	avx512vnni  adds AVX512-VNNI: Q8_0 on ZMM, two blocks per VPDPBUSD
 //	            with the weights' sign bit flipped and a per-block
 //	            activation correction (q8_0z_amd64.s: 4 rows × 1 column
