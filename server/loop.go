@@ -162,14 +162,33 @@ func (s *Server) readClient(c *Client) {
 	batch, perr, rerr := rd.readFrom(c.fd)
 	if len(batch) > 0 {
 		s.runBatch(c, batch)
+		if len(c.pending) == 0 && c.blocked == nil {
+			// Ran to its end, nothing parked: the reader may refill the
+			// batch's argument lists next time.
+			rd.release()
+		}
 	}
-	var pe protocolError
 	switch {
+	case perr == nil:
+		if rerr != nil {
+			s.dropClient(c)
+		}
 	case perr == errQueryBufExceeded:
 		s.logf("warning", "Closing client that reached max query buffer length: id=%d addr=%s", c.ID, c.Addr)
 		s.dropClient(c)
+	default:
+		s.readFailed(c, perr, rerr)
+	}
+}
+
+// readFailed ends a read that met a protocol error: Redis runs what came
+// before (done), replies the error, then closes. Apart from readClient
+// because pe, whose address errors.As takes, lives on the heap: declared
+// there, it cost an allocation per read.
+func (s *Server) readFailed(c *Client, perr, rerr error) {
+	var pe protocolError
+	switch {
 	case errors.As(perr, &pe):
-		// Redis runs what came before, replies the error, then closes.
 		s.poller.setReading(c, false)
 		s.runRequest(request{c: c, protoErr: pe})
 	case rerr != nil:
