@@ -101,9 +101,11 @@ type respReader struct {
 	spareFree  bool
 }
 
-// release tells the reader that the last batch readFrom returned has run
-// to its end and nothing holds its argument lists (loop goroutine, polled
+// release tells the reader that every batch it returned has run to its
+// end and nothing holds their argument lists (loop goroutine, polled
 // clients only: batches handed to the loop over a channel never qualify).
+// The spare lists may be those of an earlier batch than the last: a batch
+// taken while they were in use got lists of its own.
 func (r *respReader) release() { r.spareFree = true }
 
 func newRespReader(conn net.Conn, limits *guardLimits, c *Client) *respReader {

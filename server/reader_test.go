@@ -287,3 +287,31 @@ func TestLoopClockWallTime(t *testing.T) {
 		}
 	}
 }
+
+// A batch's argument lists are refilled by a later batch only once the
+// loop released them: one still running (or parked) keeps its own.
+func TestReaderRefillsArgumentListsOnlyWhenReleased(t *testing.T) {
+	r := newTestReader("*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nGET\r\n$1\r\nc\r\n", 22)
+	first, err := r.readBatch()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first batch %q, %v", first, err)
+	}
+	second, err := r.readBatch() // first not released
+	if err != nil || len(second) != 1 {
+		t.Fatalf("second batch %q, %v", second, err)
+	}
+	if string(first[0][1]) != "a" || string(second[0][1]) != "b" {
+		t.Fatalf("an unreleased batch was overwritten: %q then %q", first, second)
+	}
+	r.release()
+	third, err := r.readBatch()
+	if err != nil || len(third) != 1 || string(third[0][1]) != "c" {
+		t.Fatalf("third batch %q, %v", third, err)
+	}
+	if &third[0][0] != &first[0][0] {
+		t.Errorf("the released lists were not refilled")
+	}
+	if string(second[0][1]) != "b" {
+		t.Errorf("the second batch, never released, changed: %q", second)
+	}
+}
