@@ -91,11 +91,25 @@ func (r *Reply) Bool(b bool) {
 	}
 }
 
+// bulkHeaders are the "$n\r\n" headers of short bulk strings, encoded
+// once (Redis's shared.bulkhdr): an LRANGE of 100 short elements
+// otherwise formats 100 lengths.
+var bulkHeaders = func() (h [32][]byte) {
+	for i := range h {
+		h[i] = []byte("$" + strconv.Itoa(i) + "\r\n")
+	}
+	return h
+}()
+
 // Bulk appends a bulk string.
 func (r *Reply) Bulk(b []byte) {
-	r.buf = append(r.buf, '$')
-	r.buf = strconv.AppendInt(r.buf, int64(len(b)), 10)
-	r.buf = append(r.buf, '\r', '\n')
+	if len(b) < len(bulkHeaders) {
+		r.buf = append(r.buf, bulkHeaders[len(b)]...)
+	} else {
+		r.buf = append(r.buf, '$')
+		r.buf = strconv.AppendInt(r.buf, int64(len(b)), 10)
+		r.buf = append(r.buf, '\r', '\n')
+	}
 	r.buf = append(r.buf, b...)
 	r.buf = append(r.buf, '\r', '\n')
 }
