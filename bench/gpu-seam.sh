@@ -151,7 +151,7 @@ run)
 	timeout 90 bash "$0" serve "$w/reddwarf" "$w/llama1b-q8_0.gguf" cuda "$out" >"$out/serve-summary.txt" 2>&1
 	echo "serve rc=$? at $(date -u +%T)" >>"$out/serve-summary.txt"
 	for q in q8_0 q4_k; do
-		(cd infer && METALKIT_BACKEND=avx2 REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
+		(cd infer && REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
 		echo "llama $q rc=$? at $(date -u +%T)" >>"$out/device-llama-$q.txt"
 	done
 	(cd infer && REDDWARF_GPU=1 timeout 60 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1

@@ -410,7 +410,7 @@ func TestDeviceLlamaSpeed(t *testing.T) {
 		d = c
 	}
 	defer d.Close()
-	m, err := Open(path, Options{KVType: "f16", Ctx: 1024})
+	m, err := Open(path, Options{KVType: "f16", Ctx: 1024, keepGGUF: true})
 	if err != nil {
 		t.Fatal(err)
 	}

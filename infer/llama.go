@@ -176,7 +176,7 @@ func newLlamaBody(f *gguf.File, opt Options, kv KVType) (*llama, *tensorLoader, 
 		return nil, nil, fmt.Errorf("%s: block_count %d with %d tensors in the file", arch, cfg.Layers, len(f.Tensors))
 	}
 	m := &llama{cfg: cfg, kvType: kv}
-	ld := &tensorLoader{f: f, arch: arch, gguf: runsOnDevice(opt)}
+	ld := &tensorLoader{f: f, arch: arch, gguf: runsOnDevice(opt) || opt.keepGGUF}
 	w := &m.w
 	ld.matrix(&w.embed, "token_embd.weight", cfg.Vocab, cfg.Dim)
 	ld.vector(&w.outNorm, "output_norm.weight", cfg.Dim)

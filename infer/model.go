@@ -39,6 +39,11 @@ type Options struct {
 	// context. Ignored on a HostDevice, whose pages are allocated as
 	// sessions grow.
 	DeviceKVBytes int64
+
+	// keepGGUF keeps every matrix in the file's layout even on the CPU
+	// device, for tests that run a CPU model beside a device and upload
+	// its weights (Upload takes only that layout), whatever backend runs.
+	keepGGUF bool
 }
 
 // runsOnDevice reports whether opt's device is one the forward runs on
