@@ -388,12 +388,24 @@ func expSubAVX2Go(x []float32, m float32) float32 {
 	return expSubAVX2(x[:n], m) + expSubGo(x[n:], m)
 }
 
-// swigluAVX2Go is swigluAVX2 with the last len(gate) mod 8 values in Go.
+// swigluAVX2Go is swigluAVX2 on any length: the last len(gate) mod 8
+// values go through the same kernel in a zero-padded block of eight, not
+// through swigluGo, whose exponential rounds differently. A value's
+// result must not depend on where a caller's range split fell (a prefill
+// splits rows over threads, a decode step does not), or a prompt fed at
+// once and token by token give different logits.
 func swigluAVX2Go(out, gate, up []float32) {
 	n := len(gate) &^ 7
 	out, up = out[:len(gate)], up[:len(gate)]
 	swigluAVX2(out[:n], gate[:n], up[:n])
-	swigluGo(out[n:], gate[n:], up[n:])
+	if n == len(gate) {
+		return
+	}
+	var o, g, u [8]float32
+	copy(g[:], gate[n:])
+	copy(u[:], up[n:])
+	swigluAVX2(o[:], g[:], u[:])
+	copy(out[n:], o[:])
 }
 
 // quantQ8BlocksAVX512 quantises nb blocks of 32 activations into qs, d and
