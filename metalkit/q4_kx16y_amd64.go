@@ -25,38 +25,11 @@ func q4KDot16x1AVX2(w *byte, qs *int8, d *float32, bs32 *int16, nb int, out *[16
 //go:noescape
 func q4KDot16x4AVX2(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[64]float32)
 
-// dot16Q4_KxAVX2 wraps q4KDot16x1AVX2 with the bounds checks the assembly
-// skips.
-func dot16Q4_KxAVX2(w []byte, a *q8Act, out *[16]float32) {
-	nb := len(a.d)
-	if nb == 0 {
-		*out = [16]float32{}
-		return
-	}
-	if len(w) < nb*q4KxBlock || len(a.qs) < nb*qkBlock || len(a.bs32) < nb*8 {
-		panic("metalkit: quantised dot out of bounds")
-	}
-	q4KDot16x1AVX2(&w[0], &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
-}
-
-// dot16x4Q4_KxAVX2 wraps q4KDot16x4AVX2. The columns must be evenly spaced
-// in memory with their scales and sums (as actBuf lays them out);
-// otherwise it does one column at a time with fallback.
-func dot16x4Q4_KxAVX2(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
-	a = a[:4]
-	nb := len(a[0].d)
-	qsStride, dStride, ok := q8KColumns(a, nb)
-	if nb == 0 || len(w) < nb*q4KxBlock || !ok {
-		dot16x4Go(w, a, out, fallback)
-		return
-	}
-	q4KDot16x4AVX2(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
-}
-
 // dot16x8Q4_KxAVX2 is the eight-column kernel: two four-column tiles (the
 // group stays in L1 between them; AVX2's sixteen registers hold the int16
 // sums of four columns at a time).
 func dot16x8Q4_KxAVX2(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
-	dot16x4Q4_KxAVX2(w, a[0:4], (*[64]float32)(out[0:64]), fallback)
-	dot16x4Q4_KxAVX2(w, a[4:8], (*[64]float32)(out[64:128]), fallback)
+	x4 := q4Kx16Dot4(q4KDot16x4AVX2)
+	x4.dot(w, a[0:4], (*[64]float32)(out[0:64]), fallback)
+	x4.dot(w, a[4:8], (*[64]float32)(out[64:128]), fallback)
 }

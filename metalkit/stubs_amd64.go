@@ -165,7 +165,7 @@ func newAVX2Backend(parent *backend) *backend {
 	b.quant256 = quant256AVX2
 	b.formats[Q4_K] = formatKernels{
 		dot4:   dot4K(q4KDotAVX2, q4_KBytes, false),
-		x16:    &x16Kernels{dot: dot16Q4_KxAVX2, dotx4: dot16x4Q4_KxAVX2, dotx8: dot16x8Q4_KxAVX2},
+		x16:    &x16Kernels{dot: q4Kx16Dot1(q4KDot16x1AVX2).dot, dotx4: q4Kx16Dot4(q4KDot16x4AVX2).dot, dotx8: dot16x8Q4_KxAVX2},
 		repack: true,
 	}
 	b.formats[Q6_K] = formatKernels{dot4: dot4K(q6KDotAVX2, q6_KBytes, true)}
@@ -194,7 +194,7 @@ func newVNNIBackend(parent *backend, iq2z bool) *backend {
 	b.formats[Q4_K] = formatKernels{
 		dot4:   dot4Q4_KZ,
 		dot1x4: dot1x4Q4_KZ,
-		x16:    &x16Kernels{dot: dot16Q4_KxZ, dotx4: dot16x4Q4_KxZ, dotx8: dot16x8Q4_KxZ},
+		x16:    &x16Kernels{dot: q4Kx16Dot1(q4KDot16x1Z).dot, dotx4: q4Kx16Dot4(q4KDot16x4Z).dot, dotx8: dot16x8Q4_KxZ},
 		repack: true,
 	}
 	b.formats[Q2_K] = formatKernels{dot4: dot4Q2_KZ, dot1x4: dot1x4Q2_KZ}
@@ -545,8 +545,11 @@ func q4KDot16x1Z(w *byte, qs *int8, d *float32, bs32 *int16, nb int, out *[16]fl
 //go:noescape
 func q4KDot16x4Z(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[64]float32)
 
-// dot16Q4_KxZ wraps q4KDot16x1Z with the bounds checks the assembly skips.
-func dot16Q4_KxZ(w []byte, a *q8Act, out *[16]float32) {
+// q4Kx16Dot1 is a one-column Q4_K×16 kernel in assembly (q4KDot16x1Z,
+// q4KDot16x1AVX2); dot calls it with the bounds checks the assembly skips.
+type q4Kx16Dot1 func(w *byte, qs *int8, d *float32, bs32 *int16, nb int, out *[16]float32)
+
+func (k q4Kx16Dot1) dot(w []byte, a *q8Act, out *[16]float32) {
 	nb := len(a.d)
 	if nb == 0 {
 		*out = [16]float32{}
@@ -555,7 +558,7 @@ func dot16Q4_KxZ(w []byte, a *q8Act, out *[16]float32) {
 	if len(w) < nb*q4KxBlock || len(a.qs) < nb*qkBlock || len(a.bs32) < nb*8 {
 		panic("metalkit: quantised dot out of bounds")
 	}
-	q4KDot16x1Z(&w[0], &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
+	k(&w[0], &a.qs[0], &a.d[0], &a.bs32[0], nb, out)
 }
 
 // q4KDot16x8Z is q4KDot16x4Z for eight columns, out[16c+r]. (AVX512F+BW+VNNI)
@@ -585,10 +588,13 @@ func q8KColumns(a []q8Act, nb int) (qsStride, dStride int, ok bool) {
 	return int(qs), int(d), true
 }
 
-// dot16x4Q4_KxZ wraps q4KDot16x4Z. The four columns must be evenly spaced
-// in memory with their scales and sums (as actBuf lays them out);
-// otherwise it does one column at a time with fallback.
-func dot16x4Q4_KxZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
+// q4Kx16Dot4 is a four-column Q4_K×16 kernel in assembly (q4KDot16x4Z,
+// q4KDot16x4AVX2). dot calls it where the four columns are evenly spaced
+// in memory with their scales and sums (as actBuf lays them out), and
+// otherwise does one column at a time with fallback.
+type q4Kx16Dot4 func(w *byte, qs *int8, qsStride int, d *float32, dStride int, bs32 *int16, nb int, out *[64]float32)
+
+func (k q4Kx16Dot4) dot(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
 	a = a[:4]
 	nb := len(a[0].d)
 	qsStride, dStride, ok := q8KColumns(a, nb)
@@ -596,10 +602,10 @@ func dot16x4Q4_KxZ(w []byte, a []q8Act, out *[64]float32, fallback dot16Func) {
 		dot16x4Go(w, a, out, fallback)
 		return
 	}
-	q4KDot16x4Z(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
+	k(&w[0], &a[0].qs[0], qsStride, &a[0].d[0], dStride, &a[0].bs32[0], nb, out)
 }
 
-// dot16x8Q4_KxZ wraps q4KDot16x8Z as dot16x4Q4_KxZ wraps q4KDot16x4Z.
+// dot16x8Q4_KxZ wraps q4KDot16x8Z as q4Kx16Dot4 wraps a four-column kernel.
 func dot16x8Q4_KxZ(w []byte, a []q8Act, out *[128]float32, fallback dot16Func) {
 	a = a[:8]
 	nb := len(a[0].d)
