@@ -508,6 +508,34 @@ func TestAddRMSNorm(t *testing.T) {
 	near(t, "AddRMSNorm out", fo[0], fo[1], 2*float64(n)*u, 1e-30)
 }
 
+// uploadExperts uploads m's n stacked experts to the device under test and
+// to the CPU device.
+func uploadExperts(t *testing.T, d, cpu metalkit.Device, m metalkit.Matrix, n int) (gw, cw metalkit.Weights) {
+	t.Helper()
+	gw, err := d.(metalkit.DeepSeek4Ops).UploadExperts(m, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cw, err = cpu.(metalkit.DeepSeek4Ops).UploadExperts(m, n); err != nil {
+		t.Fatal(err)
+	}
+	return gw, cw
+}
+
+// matMulExpertsBoth runs MatMulExperts on the device under test (gw) and
+// the CPU device (cw) and returns both outputs, n values each (past the
+// last pair's, to see that nothing is written there).
+func matMulExpertsBoth(t *testing.T, d, cpu metalkit.Device, gw, cw metalkit.Weights, x []float32, experts []int32, per, n int) (got, cgot []float32) {
+	t.Helper()
+	var outs [2][]float32
+	for i, dev := range []metalkit.Device{d, cpu} {
+		out := put(t, dev, make([]float32, n))
+		dev.(metalkit.DeepSeek4Ops).MatMulExperts(out, []metalkit.Weights{gw, cw}[i], put(t, dev, x), experts, per)
+		outs[i] = get(t, dev, out, n)
+	}
+	return outs[0], outs[1]
+}
+
 // expertTypes are the weight types UploadExperts has kernels for.
 var expertTypes = []metalkit.DType{metalkit.F32, metalkit.F16, metalkit.Q8_0, metalkit.Q4_K, metalkit.Q2_K, metalkit.IQ2_XXS}
 
@@ -571,14 +599,7 @@ func TestMatMulExperts(t *testing.T) {
 	const n, rows, cols = 7, 37, 768
 	for _, typ := range expertTypes {
 		m := quantMatrix(t, typ, n*rows, cols, randVec(rng, n*rows*cols, 1))
-		gw, err := d.UploadExperts(m, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cw, err := cpu.UploadExperts(m, n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		gw, cw := uploadExperts(t, d, cpu, m, n)
 		for _, c := range []struct{ pairs, per int }{{6, 6}, {12, 1}, {15, 3}, {53, 1}, {60, 4}} {
 			experts := make([]int32, c.pairs)
 			for i := range experts {
@@ -589,13 +610,7 @@ func TestMatMulExperts(t *testing.T) {
 				experts[i] = int32(e)
 			}
 			x := randVec(rng, (c.pairs+c.per-1)/c.per*cols, 2)
-			var outs [2][]float32
-			for i, dev := range []metalkit.Device{d, cpu} {
-				out := put(t, dev, make([]float32, c.pairs*rows+3))
-				dev.(metalkit.DeepSeek4Ops).MatMulExperts(out, []metalkit.Weights{gw, cw}[i], put(t, dev, x), experts, c.per)
-				outs[i] = get(t, dev, out, c.pairs*rows+3)
-			}
-			got, cgot := outs[0], outs[1]
+			got, cgot := matMulExpertsBoth(t, d, cpu, gw, cw, x, experts, c.per, c.pairs*rows+3)
 			row := make([]float32, cols)
 			gamma := 2 * float64(8+(cols+255)/256+5) * u
 			for i, e := range experts {

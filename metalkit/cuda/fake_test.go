@@ -326,14 +326,7 @@ func TestMatMulExpertsFake(t *testing.T) {
 	const n, rows, cols = 5, 9, 512
 	for _, typ := range expertTypes {
 		m := quantMatrix(t, typ, n*rows, cols, randVec(rng, n*rows*cols, 1))
-		gw, err := d.UploadExperts(m, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cw, err := cpu.UploadExperts(m, n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		gw, cw := uploadExperts(t, d, cpu, m, n)
 		for _, c := range []struct{ pairs, per int }{{4, 4}, {16, 2}, {17, 1}, {40, 8}} {
 			experts := make([]int32, c.pairs)
 			for i := range experts {
@@ -344,13 +337,8 @@ func TestMatMulExpertsFake(t *testing.T) {
 				experts[i] = int32(e)
 			}
 			x := randVec(rng, (c.pairs+c.per-1)/c.per*cols, 2)
-			var outs [2][]float32
 			f.seen = nil
-			for i, dev := range []metalkit.Device{d, cpu} {
-				out := put(t, dev, make([]float32, c.pairs*rows+2))
-				dev.(metalkit.DeepSeek4Ops).MatMulExperts(out, []metalkit.Weights{gw, cw}[i], put(t, dev, x), experts, c.per)
-				outs[i] = get(t, dev, out, c.pairs*rows+2)
-			}
+			gout, cout := matMulExpertsBoth(t, d, cpu, gw, cw, x, experts, c.per, c.pairs*rows+2)
 			want := "experts_" + weightKernels[typ]
 			if c.pairs <= expertsFewMax {
 				want = "experts_vec_" + weightKernels[typ]
@@ -364,13 +352,13 @@ func TestMatMulExpertsFake(t *testing.T) {
 				for r := range rows {
 					m.Row(int(e)*rows+r, row)
 					ref, abs, quant := products(row, xi, actBlock(typ))
-					got, cv := float64(outs[0][i*rows+r]), float64(outs[1][i*rows+r])
+					got, cv := float64(gout[i*rows+r]), float64(cout[i*rows+r])
 					if math.Abs(got-ref) > u*math.Abs(ref) || math.Abs(got-cv) > quant+float64(cols)*u*abs {
 						t.Fatalf("%v %d pairs (%d per x row): pair %d (expert %d) row %d: fake gpu %v, float64 %v, cpu %v", typ, c.pairs, c.per, i, e, r, got, ref, cv)
 					}
 				}
 			}
-			near(t, "past the last pair", outs[0][c.pairs*rows:], make([]float32, 2), 0, 0)
+			near(t, "past the last pair", gout[c.pairs*rows:], make([]float32, 2), 0, 0)
 		}
 	}
 }
