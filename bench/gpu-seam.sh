@@ -17,7 +17,7 @@
 # synth files) in one tar.xz, ~6.2 MB: xz over the three finds the
 # embedded models and the runtime once (three separate .xz files would be
 # ~9.3 MB). A call takes 64 MiB with the checkout, whose tracked files are
-# ~60 MB, so this leaves well under 1 MB: check `du -sb` below.
+# ~50 MB (the Gemma 4 vocabulary is gzipped for this), so this leaves ~7 MB: check `du -sb` below.
 #
 #   Here:    bench/gpu-seam.sh pack DIR   (DIR: a folder of the checkout
 #            the call sends, ignored by git, e.g. .gpu-seam listed in

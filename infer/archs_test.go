@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reddwarf/internal/testfile"
 	"slices"
 	"strings"
 	"testing"
@@ -46,14 +47,14 @@ var archCases = []archCase{
 	{"qwen3", gguf.TypeF32, 0.25, "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen3-tiny.json", 1e-2},
 	{"qwen3moe", gguf.TypeF32, 0.25, "tokenizer/testdata/ggml-vocab-qwen2.gguf", "llamacpp-qwen3moe-tiny.json", 1e-2},
 	{"phi3", gguf.TypeF32, 0.25, "tokenizer/testdata/ggml-vocab-phi-3.gguf", "llamacpp-phi3-tiny.json", 1e-2},
-	{"gemma3", gguf.TypeF32, 0.25, "tokenizer/testdata/ggml-vocab-gemma-4.gguf", "llamacpp-gemma3-tiny.json", 1e-2},
+	{"gemma3", gguf.TypeF32, 0.25, "tokenizer/testdata/ggml-vocab-gemma-4.gguf.gz", "llamacpp-gemma3-tiny.json", 1e-2},
 }
 
 // synthArch builds case c's model: = reddwarf synth --arch ARCH --shape tiny
 // --quant QUANT --std 0.25 --vocab VOCAB --seed 1.
 func synthArch(t testing.TB, c archCase) []byte {
 	t.Helper()
-	vocab, err := gguf.Open(c.vocab)
+	vocab, err := gguf.Open(testfile.Path(t, c.vocab))
 	if err != nil {
 		t.Fatal(err)
 	}

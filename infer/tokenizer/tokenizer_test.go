@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reddwarf/internal/testfile"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,12 +19,12 @@ const (
 	deepseekPath = "testdata/ggml-vocab-deepseek-llm.gguf"
 	qwen2Path    = "testdata/ggml-vocab-qwen2.gguf"
 	phi3Path     = "testdata/ggml-vocab-phi-3.gguf"
-	gemma4Path   = "testdata/ggml-vocab-gemma-4.gguf"
+	gemma4Path   = "testdata/ggml-vocab-gemma-4.gguf.gz" // gzipped: internal/testfile
 )
 
 func load(t testing.TB, path string) *Tokenizer {
 	t.Helper()
-	f, err := gguf.Open(path)
+	f, err := gguf.Open(testfile.Path(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestStories260K(t *testing.T) {
 // tests/test-tokenizer-0.cpp does: inputs are separated (and terminated) by
 // "\n__ggml_vocab_test__\n", outputs are one line of ids per input.
 func readVectors(t *testing.T, path string) (inputs []string, outputs [][]int32) {
-	path = filepath.Join("testdata", filepath.Base(path))
+	path = filepath.Join("testdata", strings.TrimSuffix(filepath.Base(path), ".gz"))
 	inp, err := os.ReadFile(path + ".inp")
 	if err != nil {
 		t.Fatal(err)
