@@ -213,6 +213,81 @@ type DeepSeek4Ops interface {
 	// whatever their order. The pairs' weighted sum back into the
 	// residual is not part of it.
 	MatMulExperts(out Buffer, w Weights, x Buffer, experts []int32, per int)
+
+	// The ops below are a decode or prefill step's other work, in the
+	// order a layer meets them. Per-session state (a compressor's
+	// frontier and rows, the raw window's ring) lives in Buffers the
+	// caller allocates; ops that read it take one session's rows
+	// [first, first+n) of the batch, at positions start…start+n−1.
+	// Expert ids and indexer selections are kept in Buffers as float32
+	// values (exact below 2^24), so that a step's routing never leaves
+	// the device.
+
+	// RMSNormF64 is RMSNorm with the sum of squares in float64
+	// (metalkit.RMSNormExact, deepseek4's numerics); w nil means no
+	// weight. out may be x.
+	RMSNormF64(out, x, w Buffer, rows, n int, eps float32)
+	// HCPre finishes a hyper-connection's pre step (spec §4.2) after the
+	// mix matmul: for each row t with HC state X[t] (hc streams of dim)
+	// and control vector m = mixes[t], pre_s = σ(scale0·m_s + base_s) +
+	// eps and x[t] = Σ_s pre_s·X_s. With postComb non-nil (mixes rows of
+	// (2+hc)·hc, coef = 3 scales then (2+hc)·hc bases) it also writes
+	// postComb[t] = post (hc: 2σ(scale1·m + base)) then comb (hc×hc: each
+	// row's softmax + eps, then sinkhorn alternating column and row
+	// normalisations, columns first and last); with postComb nil (the
+	// output head: mixes rows of hc, coef = 1 scale then hc bases) only x.
+	HCPre(x, postComb, X, mixes, coef Buffer, rows, hc, dim, sinkhorn int, eps float32)
+	// HCPost replaces each row's HC state by X'_j = post_j·y + Σ_i
+	// comb_ij·X_i (spec §4.3), post and comb from HCPre's postComb.
+	HCPost(X, y, postComb Buffer, rows, hc, dim int)
+	// RopeTail rotates, for each row i < len(pos) of heads vectors of
+	// width values, each vector's last 2·pairs values by the angles
+	// pos[i]·freq[k] (float32 products, as metalkit.RopeTail), backwards
+	// for sign −1.
+	RopeTail(x, freq Buffer, pos []int32, heads, width, pairs int, sign float32)
+	// RoundTrip rounds the first n of each of rows rows of stride values
+	// in place, as f says.
+	RoundTrip(x Buffer, rows, stride, n int, f RoundFormat)
+	// Route picks each row's k experts and their weights from router
+	// logits (rows × experts): P = sqrt(softplus(logit)); the experts
+	// hash[t·k:(t+1)·k] where hash is non-nil (routing by token id), else
+	// the k largest P + bias (bias nil: P; ties to the lower expert), in
+	// descending order; weights scale·P_e/max(Σ_chosen P, 2^-14), the sum
+	// in the chosen order. ids and weights get rows × k values.
+	Route(ids, weights, logits, bias Buffer, hash []int32, rows, experts, k int, scale float32)
+	// MatMulExpertsBy is MatMulExperts with the pairs' experts read from
+	// ids[0:pairs] on the device (Route's output).
+	MatMulExpertsBy(out Buffer, w Weights, x, ids Buffer, pairs, per int)
+	// ScaleRows multiplies row r of x (rows × n) by s[r].
+	ScaleRows(x, s Buffer, rows, n int)
+	// Combine sets out[t] = base[t] + Σ_j parts[t·k+j] (rows of n; base nil
+	// means 0), adding the parts in ascending order of their expert
+	// ids[t·k+j] as deepseek4's host forward does. out may be base.
+	Combine(out, base, parts, ids Buffer, rows, k, n int)
+	// Compress feeds rows [first, first+n) of a compressor's projections
+	// kv and gate (c's slot width each) at positions start… into st's
+	// frontier, and writes each window they complete into st.Rows, as
+	// Compressor says.
+	Compress(st CompressState, c Compressor, kv, gate Buffer, first, n, start int)
+	// RingPut stores rows [first, first+n) of kv (width each; positions
+	// start…) in a ring of window rows (position p in row p mod window):
+	// the last window of them.
+	RingPut(ring, kv Buffer, first, n, start, window, width int)
+	// IndexerTopK is the lightning indexer (spec §4.6) for rows [first,
+	// first+n): row t at position p scores compressed row i < (p+1)/4 as
+	// Σ_h iw[t·heads+h]·scale·max(0, iq_h·idx_i) (iq rows of heads ×
+	// width, already rotated and rounded) and writes into sel[t·k:] the k
+	// best in ascending order (ties to the lower row), or every row then
+	// −1s while there are at most k.
+	IndexerTopK(sel, iq, iw, idx Buffer, first, n, start, heads, width, k int, scale float32)
+	// AttendSink is deepseek4's attention for rows [first, first+n) at
+	// positions start…: row t's head h attends, with softmax scale
+	// 1/sqrt(width) and the head's sink as an extra logit without a
+	// value, to the raw rows of positions max(0, p−Window+1)…p (those
+	// before start from ring, the others from kv's rows) and then the
+	// compressed rows a.Ratio says (comp; sel from IndexerTopK at ratio
+	// 4), writing out[t·heads+h].
+	AttendSink(out, q, kv, ring, comp, sel Buffer, first, n, start int, a SinkAttention)
 }
 
 // ErrUnsupported is returned by Upload for a weight type or layout the

@@ -2,7 +2,6 @@ package deepseek4
 
 import (
 	"math"
-	"sort"
 
 	"reddwarf/infer"
 	"reddwarf/metalkit"
@@ -147,7 +146,7 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 		if sq.snap != nil && p == sq.snap.n {
 			m.snapLayer(li, si) // before position p changes the frontiers
 		}
-		if row := compressStep(ls.fKV, ls.fScore, r.ckv[t*cw:(t+1)*cw], r.cg[t*cw:(t+1)*cw], l.cmpAPE, ratio, W, p); row != nil {
+		if row := metalkit.CompressStep(ls.fKV, ls.fScore, r.ckv[t*cw:(t+1)*cw], r.cg[t*cw:(t+1)*cw], l.cmpAPE, ratio, W, p); row != nil {
 			metalkit.RMSNormExact(row, row, l.cmpNorm, c.Eps)
 			metalkit.RopeTail(row, m.ropeComp, p+1-ratio, 1)
 			if m.ds4 {
@@ -161,7 +160,7 @@ func (m *model) compress(li int, l *layerWeights, si int) {
 		if ratio != 4 {
 			continue
 		}
-		if row := compressStep(ls.iKV, ls.iScore, r.ikv[t*2*I:(t+1)*2*I], r.ig[t*2*I:(t+1)*2*I], l.idxCmpAPE, 4, I, p); row != nil {
+		if row := metalkit.CompressStep(ls.iKV, ls.iScore, r.ikv[t*2*I:(t+1)*2*I], r.ig[t*2*I:(t+1)*2*I], l.idxCmpAPE, 4, I, p); row != nil {
 			metalkit.RMSNormExact(row, row, l.idxCmpNorm, c.Eps)
 			metalkit.RopeTail(row, m.ropeComp, p+1-4, 1)
 			if m.ds4 {
@@ -259,20 +258,8 @@ func (m *model) indexerSelect(dev metalkit.HostDevice, li, T int) {
 					}
 				}
 			}
-			order = order[:0]
-			for i := 0; i < nc; i++ {
-				order = append(order, int32(i))
-			}
-			// Largest score first; equal scores: lower row first (ds4).
-			sort.Slice(order, func(x, y int) bool {
-				a, b := order[x], order[y]
-				if scores[a] != scores[b] {
-					return scores[a] > scores[b]
-				}
-				return a < b
-			})
-			copy(sel, order[:k])
-			sort.Slice(sel, func(x, y int) bool { return sel[x] < sel[y] })
+			order = growInt32(order, nc)
+			metalkit.TopKAscending(sel, scores, order)
 		}
 	})
 }
@@ -316,21 +303,7 @@ func (m *model) attend(dev metalkit.HostDevice, li int, l *layerWeights, T int) 
 				}
 			}
 			z = grow(z, len(rowsBuf))
-			mx := l.sinks[h]
-			for i, kr := range rowsBuf {
-				z[i] = metalkit.Dot(q, kr) * scale
-				mx = max(mx, z[i])
-			}
-			den := float32(math.Exp(float64(l.sinks[h] - mx)))
-			for i := range out {
-				out[i] = 0
-			}
-			for i, kr := range rowsBuf {
-				e := float32(math.Exp(float64(z[i] - mx)))
-				den += e
-				metalkit.Axpy(out, e, kr)
-			}
-			metalkit.Scale(out, 1/den)
+			metalkit.SinkAttend(out, q, rowsBuf, l.sinks[h], scale, z)
 			metalkit.RopeTail(out, freq, row.pos, -1)
 		}
 	})
@@ -357,66 +330,4 @@ func (m *model) outputProjection(dev metalkit.HostDevice, l *layerWeights, T int
 		}
 	}
 	dev.MatMulHost(r.y, l.oB, r.low, T)
-}
-
-// compressStep feeds one token's compressor projections (kv, gate: coff·w
-// values) into a frontier (spec §4.5) and returns the pooled row (w values,
-// a fresh slice) when position p completes a window, else nil.
-func compressStep(fKV, fScore, kv, gate, ape []float32, ratio, w, p int) []float32 {
-	cw := len(kv)
-	slot := p % ratio
-	if ratio == 4 {
-		slot += 4
-	}
-	apeRow := ape[(p%ratio)*cw : (p%ratio+1)*cw]
-	for j := 0; j < cw; j++ {
-		fKV[slot*cw+j] = kv[j]
-		fScore[slot*cw+j] = gate[j] + apeRow[j]
-	}
-	if (p+1)%ratio != 0 {
-		return nil
-	}
-	out := make([]float32, w)
-	if ratio == 4 {
-		// 8 candidates per column: A-halves of slots 0–3 (previous window),
-		// B-halves of slots 4–7 (current window).
-		for j := 0; j < w; j++ {
-			var sc, vs [8]float32
-			for s := 0; s < 4; s++ {
-				sc[s], vs[s] = fScore[s*cw+j], fKV[s*cw+j]
-				sc[4+s], vs[4+s] = fScore[(4+s)*cw+w+j], fKV[(4+s)*cw+w+j]
-			}
-			out[j] = poolColumn(sc[:], vs[:])
-		}
-		copy(fKV[:4*cw], fKV[4*cw:])
-		copy(fScore[:4*cw], fScore[4*cw:])
-		return out
-	}
-	var sc, vs []float32
-	sc, vs = make([]float32, ratio), make([]float32, ratio)
-	for j := 0; j < w; j++ {
-		for s := 0; s < ratio; s++ {
-			sc[s], vs[s] = fScore[s*cw+j], fKV[s*cw+j]
-		}
-		out[j] = poolColumn(sc, vs)
-	}
-	return out
-}
-
-// poolColumn is Σ softmax(sc)·vs; empty slots (score ≤ −5e29) weigh 0.
-func poolColumn(sc, vs []float32) float32 {
-	mx := float32(math.Inf(-1))
-	for _, s := range sc {
-		mx = max(mx, s)
-	}
-	if mx <= -5e29 {
-		return 0
-	}
-	var den, num float32
-	for i, s := range sc {
-		e := float32(math.Exp(float64(s - mx)))
-		den += e
-		num += e * vs[i]
-	}
-	return num / den
 }

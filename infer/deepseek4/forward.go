@@ -247,10 +247,10 @@ func (m *model) hcPre(dev metalkit.HostDevice, fn metalkit.Matrix, scale, base [
 				row[j] += c.HCEps
 			}
 		}
-		sinkhornCols(comb, H, c.HCEps)
+		metalkit.SinkhornCols(comb, H, c.HCEps)
 		for it := 1; it < c.Sinkhorn; it++ {
-			sinkhornRows(comb, H, c.HCEps)
-			sinkhornCols(comb, H, c.HCEps)
+			metalkit.SinkhornRows(comb, H, c.HCEps)
+			metalkit.SinkhornCols(comb, H, c.HCEps)
 		}
 		x := r.x[t*D : (t+1)*D]
 		X := r.X[t*hcD : (t+1)*hcD]
@@ -259,30 +259,6 @@ func (m *model) hcPre(dev metalkit.HostDevice, fn metalkit.Matrix, scale, base [
 		}
 		for s := 0; s < H; s++ {
 			metalkit.Axpy(x, pre[s], X[s*D:(s+1)*D])
-		}
-	}
-}
-
-func sinkhornRows(cm []float32, H int, eps float32) {
-	for i := 0; i < H; i++ {
-		var s float32
-		for j := 0; j < H; j++ {
-			s += cm[i*H+j]
-		}
-		for j := 0; j < H; j++ {
-			cm[i*H+j] /= s + eps
-		}
-	}
-}
-
-func sinkhornCols(cm []float32, H int, eps float32) {
-	for j := 0; j < H; j++ {
-		var s float32
-		for i := 0; i < H; i++ {
-			s += cm[i*H+j]
-		}
-		for i := 0; i < H; i++ {
-			cm[i*H+j] /= s + eps
 		}
 	}
 }

@@ -157,8 +157,8 @@ func TestRawRowsMatchReference(t *testing.T) {
 // rounding midpoint, with the block scale of row (v's 64-block).
 func nearFP8Midpoint(v float32, row []float32) float64 {
 	var best float64 = 1
-	for b := 0; b+fp8Block <= len(row); b += fp8Block {
-		blk := row[b : b+fp8Block]
+	for b := 0; b+metalkit.FP8Block <= len(row); b += metalkit.FP8Block {
+		blk := row[b : b+metalkit.FP8Block]
 		found := false
 		for _, x := range blk {
 			if x == v {

@@ -16,6 +16,12 @@ import (
 //go:embed kernels.ptx
 var ptx string
 
+// ds4ptx is deepseek4.cu compiled by gen.sh: deepseek4's own kernels, a
+// second module.
+//
+//go:embed deepseek4.ptx
+var ds4ptx string
+
 // weightKernels names each weight type's kernels in kernels.cu (matmul_X,
 // matvec_X, embed_X, experts_X, experts_vec_X); a type missing here is
 // refused by Upload.
@@ -45,6 +51,7 @@ type Device struct {
 	ctx    uintptr
 	stream uintptr // every op's kernels and copies, in call order
 	mod    uintptr
+	ds4mod uintptr // deepseek4.ptx's module
 	name   string
 	fn     map[string]uintptr
 	args   *launchArgs
@@ -130,28 +137,45 @@ func Open(ordinal int) (*Device, error) {
 		drv.cuDevicePrimaryCtxRelease(d.dev)
 		return nil, err
 	}
-	image := append([]byte(ptx), 0) // the driver reads a NUL-terminated PTX string
-	if err := drv.check("cuModuleLoadData", drv.cuModuleLoadData(&d.mod, unsafe.Pointer(&image[0]))); err != nil {
+	if err := d.loadModule(&d.mod, ptx); err != nil {
 		drv.cuStreamDestroy(d.stream)
 		drv.cuDevicePrimaryCtxRelease(d.dev)
 		return nil, err
 	}
-	// Every kernel is looked up now, not at its first launch: a driver
-	// that loads kernels lazily would otherwise load one inside a graph
-	// recording, where waiting for the GPU is not allowed.
-	for _, name := range entries(ptx) {
-		var f uintptr
-		cname := append([]byte(name), 0)
-		if err := drv.check("cuModuleGetFunction "+name, drv.cuModuleGetFunction(&f, d.mod, &cname[0])); err != nil {
-			drv.cuModuleUnload(d.mod)
-			drv.cuStreamDestroy(d.stream)
-			drv.cuDevicePrimaryCtxRelease(d.dev)
-			return nil, err
-		}
-		d.fn[name] = f
+	if err := d.loadModule(&d.ds4mod, ds4ptx); err != nil {
+		drv.cuModuleUnload(d.mod)
+		drv.cuStreamDestroy(d.stream)
+		drv.cuDevicePrimaryCtxRelease(d.dev)
+		return nil, err
 	}
 	d.pinner.Pin(d.args)
 	return d, nil
+}
+
+// loadModule loads the PTX module p into *mod and looks up every kernel
+// in it now, not at its first launch: a driver that loads kernels lazily
+// would otherwise load one inside a graph recording, where waiting for
+// the GPU is not allowed. On error nothing stays loaded.
+func (d *Device) loadModule(mod *uintptr, p string) error {
+	drv := d.drv
+	image := append([]byte(p), 0) // the driver reads a NUL-terminated PTX string
+	if err := drv.check("cuModuleLoadData", drv.cuModuleLoadData(mod, unsafe.Pointer(&image[0]))); err != nil {
+		return err
+	}
+	for _, name := range entries(p) {
+		var f uintptr
+		cname := append([]byte(name), 0)
+		err := drv.check("cuModuleGetFunction "+name, drv.cuModuleGetFunction(&f, *mod, &cname[0]))
+		if err == nil && d.fn[name] != 0 {
+			err = fmt.Errorf("cuda: kernel %s is in two modules", name)
+		}
+		if err != nil {
+			drv.cuModuleUnload(*mod)
+			return err
+		}
+		d.fn[name] = f
+	}
+	return nil
 }
 
 // newDevice returns a Device on drv with its tables made and nothing
@@ -217,6 +241,7 @@ func (d *Device) Close() error {
 		d.drv.cuMemFreeHost(d.stageHost)
 		d.stageHost = nil
 	}
+	d.drv.cuModuleUnload(d.ds4mod)
 	d.drv.cuModuleUnload(d.mod)
 	d.drv.cuStreamDestroy(d.stream)
 	d.pinner.Unpin()

@@ -34,6 +34,18 @@
 //     a time through matmul's loop (an expert's rows read once per eight
 //     pairs), or, for at most expertsFewMax pairs (decode), once each
 //     through matvec's leaner loop. Upload refuses a repacked matrix.
+//   - The rest of a deepseek4 step (deepseek4.cu, its own module
+//     deepseek4.ptx, gen.sh compiling both): RMSNormF64 (float64 sums),
+//     HCPre (weights, Sinkhorn, collapse) and HCPost, RopeTail, the
+//     FP8/FP4/f16 round trips, Route (biased or hash top-k writing expert
+//     ids and weights to device memory), MatMulExpertsBy (the grouping of
+//     MatMulExperts done by a kernel, experts_group, from those ids),
+//     ScaleRows, Combine, Compress (frontier, pooling, norm, RoPE,
+//     rounding in one kernel a session), RingPut, IndexerTopK (exact
+//     ranks, O(n²) in the compressed rows) and AttendSink (online softmax
+//     over four warps' shares of the window and compressed rows, with
+//     the sink). They do the CPU's operations in its order where that is
+//     cheap, so most match it bit for bit (deepseek4_test.go).
 //
 // # Ordering
 //

@@ -1,0 +1,614 @@
+// deepseek4's kernels (metalkit.DeepSeek4Ops beyond clamped SwiGLU and the
+// expert matmuls, which are in kernels.cu). gen.sh compiles this file to
+// deepseek4.ptx, a module of its own, loaded beside kernels.ptx.
+//
+// They follow metalkit's CPU code (deepseek4.go, cpudevice.go) operation
+// for operation where that is cheap: float64 where it uses float64 (norm
+// sums, exp, sin/cos), products and sums rounded separately (__fmul_rn,
+// __fadd_rn) where Go would not fuse them, the same orders of summation
+// where one thread does a sum. Where the GPU sums in parallel (dot
+// products, the attention's online softmax) the results differ in the
+// last bits; the tests in deepseek4_test.go say by how much.
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#define ROUND_FP8 1
+#define ROUND_FP4 2
+#define ROUND_F16 3
+
+// maxWidth is the widest row the kernels that keep one in shared memory
+// take (deepseek4's head dim is 512).
+#define MAX_WIDTH 2048
+// MAX_EXPERTS and MAX_K bound route's and experts_group's tables
+// (deepseek4 has 256 experts, 6 a token).
+#define MAX_EXPERTS 1024
+#define MAX_K 32
+
+// block_sum_d returns the sum of v over the block (blockDim.x a multiple of
+// 32, at most 1024) to every thread. s holds 32 doubles.
+__device__ double block_sum_d(double v, double *s) {
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_xor_sync(0xffffffff, v, o);
+	int w = threadIdx.x / 32, nw = blockDim.x / 32;
+	__syncthreads();
+	if (threadIdx.x % 32 == 0)
+		s[w] = v;
+	__syncthreads();
+	double t = 0;
+	for (int i = 0; i < nw; i++)
+		t += s[i];
+	return t;
+}
+
+// block_max_f returns the maximum of v over the block to every thread.
+__device__ float block_max_f(float v, float *s) {
+	for (int o = 16; o > 0; o >>= 1)
+		v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
+	int w = threadIdx.x / 32, nw = blockDim.x / 32;
+	__syncthreads();
+	if (threadIdx.x % 32 == 0)
+		s[w] = v;
+	__syncthreads();
+	float t = s[0];
+	for (int i = 1; i < nw; i++)
+		t = fmaxf(t, s[i]);
+	return t;
+}
+
+__device__ float sigmoid_d(float x) { return (float)(1.0 / (1.0 + exp(-(double)x))); }
+
+// pow2ceil is metalkit.Pow2Ceil: 2^ceil(log2(r)) for r > 0.
+__device__ float pow2ceil(float r) {
+	int e;
+	double f = frexp((double)r, &e);
+	if (f == 0.5)
+		e--;
+	return (float)ldexp(1.0, e);
+}
+
+// e4m3 is metalkit.RoundE4M3.
+__device__ float e4m3(float v) {
+	double m = fabs((double)v), q;
+	if (m < 1.0 / 64) {
+		q = rint(m * 512) / 512;
+	} else {
+		int e;
+		frexp(m, &e);
+		double step = ldexp(1.0, e - 1 - 3);
+		q = rint(m / step) * step;
+	}
+	return (float)(v < 0 ? -q : q);
+}
+
+// e2m1 is metalkit's roundE2M1.
+__device__ float e2m1(float v) {
+	const float vals[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+	const float mids[7] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5};
+	float m = fabsf(v);
+	int i = 0;
+	while (i < 7 && m > mids[i])
+		i++;
+	if (i < 7 && m == mids[i] && i % 2 == 1)
+		i++;
+	return v < 0 ? -vals[i] : vals[i];
+}
+
+// round_row rounds the first n values of the shared row x in place, as
+// metalkit's roundTrip does, with the whole block taking part (every
+// thread must call it). s is 32 floats of scratch.
+__device__ void round_row(float *x, int n, int fmt, float *s) {
+	if (fmt == ROUND_F16) {
+		for (int i = threadIdx.x; i < n; i += blockDim.x)
+			x[i] = __half2float(__float2half_rn(x[i]));
+		__syncthreads();
+		return;
+	}
+	if (fmt == ROUND_FP4) {
+		// The Hadamard butterflies in metalkit.Hadamard's order: each
+		// stage's pairs are disjoint, so a stage is one parallel step.
+		for (int h = 1; h < n; h *= 2) {
+			for (int p = threadIdx.x; p < n / 2; p += blockDim.x) {
+				int i = (p / h) * 2 * h, j = i + p % h;
+				float a = x[j], b = x[j + h];
+				x[j] = __fadd_rn(a, b);
+				x[j + h] = __fsub_rn(a, b);
+			}
+			__syncthreads();
+		}
+		float sc = (float)(1.0 / sqrt((double)n));
+		for (int i = threadIdx.x; i < n; i += blockDim.x)
+			x[i] = __fmul_rn(x[i], sc);
+		__syncthreads();
+	}
+	if (fmt != ROUND_FP8 && fmt != ROUND_FP4)
+		return;
+	int blk = fmt == ROUND_FP8 ? 64 : 32;
+	float lim = fmt == ROUND_FP8 ? 448.0f : 6.0f;
+	float amin = fmt == ROUND_FP8 ? 1e-4f : (float)(6 * ldexp(1.0, -126));
+	// One thread per value: the block's amax is a loop over its values,
+	// in the same order as the CPU's (max is exact in any order anyway).
+	float y[MAX_WIDTH / 32];
+	int k = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x, k++) {
+		int b0 = i / blk * blk;
+		float a = amin;
+		for (int j = b0; j < b0 + blk; j++)
+			a = fmaxf(a, fabsf(x[j]));
+		float sc = pow2ceil(a / lim);
+		float v = fminf(fmaxf(x[i] / sc, -lim), lim);
+		y[k] = __fmul_rn(fmt == ROUND_FP8 ? e4m3(v) : e2m1(v), sc);
+	}
+	__syncthreads();
+	k = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x, k++)
+		x[i] = y[k];
+	__syncthreads();
+}
+
+// rmsnorm_row sets the shared row x (n values) to x/sqrt(mean(x²)+eps)·w
+// (w null: no weight), the sum in float64 (metalkit.RMSNormExact).
+__device__ void rmsnorm_row(float *x, const float *w, int n, float eps, double *s) {
+	double ss = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		ss += (double)x[i] * (double)x[i];
+	ss = block_sum_d(ss, s);
+	float inv = (float)(1.0 / sqrt(ss / n + (double)eps));
+	__syncthreads();
+	for (int i = threadIdx.x; i < n; i += blockDim.x) {
+		float v = __fmul_rn(x[i], inv);
+		x[i] = w ? __fmul_rn(v, w[i]) : v;
+	}
+	__syncthreads();
+}
+
+// rope_tail_row is metalkit.RopeTail on the shared or global vector x of
+// width values at pos (threads < pairs take one pair each).
+__device__ void rope_tail_pair(float *x, const float *freq, int width, int pairs, int k, int pos, float sign) {
+	int off = width - 2 * pairs;
+	float th = __fmul_rn(freq[k], (float)pos);
+	double sn, cs;
+	sincos((double)th, &sn, &cs);
+	float s = __fmul_rn((float)sn, sign), c = (float)cs;
+	float a = x[off + 2 * k], b = x[off + 2 * k + 1];
+	x[off + 2 * k] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+	x[off + 2 * k + 1] = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
+}
+
+// rmsnorm_f64: one block per row of n values.
+extern "C" __global__ void rmsnorm_f64(float *out, const float *x, const float *w, int n, float eps) {
+	__shared__ double s[32];
+	const float *xr = x + (size_t)blockIdx.x * n;
+	float *o = out + (size_t)blockIdx.x * n;
+	double ss = 0;
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		ss += (double)xr[i] * (double)xr[i];
+	ss = block_sum_d(ss, s);
+	float inv = (float)(1.0 / sqrt(ss / n + (double)eps));
+	for (int i = threadIdx.x; i < n; i += blockDim.x) {
+		float v = __fmul_rn(xr[i], inv);
+		o[i] = w ? __fmul_rn(v, w[i]) : v;
+	}
+}
+
+// exp_sub is metalkit's expSubGo for one value: e^(v−m) by a degree-6
+// polynomial, as the CPU's Softmax computes it.
+__device__ float exp_sub(float v, float m) {
+	const float log2e = 1.44269504088896341f, ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+	v = fmaxf(__fsub_rn(v, m), -87.0f);
+	float n = rintf(__fmul_rn(v, log2e));
+	float r = __fsub_rn(__fsub_rn(v, __fmul_rn(n, ln2hi)), __fmul_rn(n, ln2lo));
+	float p = 1 + r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+	return __fmul_rn(p, __int_as_float(((int)n + 127) << 23));
+}
+
+// hc_pre: one block per row. Thread 0 computes the hc weights (a few
+// dozen values, serially as the CPU does); then the collapse
+// x = Σ_s pre_s·X_s, one thread per value, the streams in order.
+extern "C" __global__ void hc_pre(float *x, float *postComb, const float *X, const float *mixes, const float *coef,
+				  int hc, int dim, int sinkhorn, float eps) {
+	__shared__ float pre[16];
+	int t = blockIdx.x;
+	int mix = postComb ? (2 + hc) * hc : hc, ns = postComb ? 3 : 1;
+	const float *mx = mixes + (size_t)t * mix, *scale = coef, *base = coef + ns;
+	if (threadIdx.x == 0) {
+		for (int s = 0; s < hc; s++)
+			pre[s] = __fadd_rn(sigmoid_d(__fadd_rn(__fmul_rn(scale[0], mx[s]), base[s])), eps);
+		if (postComb) {
+			float *post = postComb + (size_t)t * (hc + hc * hc), *comb = post + hc;
+			for (int s = 0; s < hc; s++)
+				post[s] = 2 * sigmoid_d(__fadd_rn(__fmul_rn(scale[1], mx[hc + s]), base[hc + s]));
+			for (int i = 0; i < hc; i++) {
+				float *row = comb + i * hc, m;
+				for (int j = 0; j < hc; j++)
+					row[j] = __fadd_rn(__fmul_rn(scale[2], mx[2 * hc + i * hc + j]), base[2 * hc + i * hc + j]);
+				m = row[0];
+				for (int j = 1; j < hc; j++)
+					m = fmaxf(m, row[j]);
+				float sum = 0;
+				for (int j = 0; j < hc; j++) {
+					row[j] = exp_sub(row[j], m);
+					sum = __fadd_rn(sum, row[j]);
+				}
+				float inv = 1 / sum;
+				for (int j = 0; j < hc; j++)
+					row[j] = __fadd_rn(__fmul_rn(row[j], inv), eps);
+			}
+			for (int it = 0; it < max(sinkhorn, 1); it++) {
+				if (it > 0) { // rows, then columns again
+					for (int i = 0; i < hc; i++) {
+						float s = 0;
+						for (int j = 0; j < hc; j++)
+							s = __fadd_rn(s, comb[i * hc + j]);
+						for (int j = 0; j < hc; j++)
+							comb[i * hc + j] /= s + eps;
+					}
+				}
+				for (int j = 0; j < hc; j++) {
+					float s = 0;
+					for (int i = 0; i < hc; i++)
+						s = __fadd_rn(s, comb[i * hc + j]);
+					for (int i = 0; i < hc; i++)
+						comb[i * hc + j] /= s + eps;
+				}
+			}
+		}
+	}
+	__syncthreads();
+	const float *Xt = X + (size_t)t * hc * dim;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+		float v = 0;
+		for (int s = 0; s < hc; s++)
+			v = __fadd_rn(v, __fmul_rn(pre[s], Xt[s * dim + i]));
+		x[(size_t)t * dim + i] = v;
+	}
+}
+
+// hc_post: grid (rows, dim/256); each thread one value of every stream.
+extern "C" __global__ void hc_post(float *X, const float *y, const float *postComb, int hc, int dim) {
+	int t = blockIdx.x, i = blockIdx.y * blockDim.x + threadIdx.x;
+	if (i >= dim)
+		return;
+	float old[16];
+	float *Xt = X + (size_t)t * hc * dim;
+	const float *post = postComb + (size_t)t * (hc + hc * hc), *comb = post + hc;
+	for (int s = 0; s < hc; s++)
+		old[s] = Xt[s * dim + i];
+	float yv = y[(size_t)t * dim + i];
+	for (int j = 0; j < hc; j++) {
+		float v = __fmul_rn(post[j], yv);
+		for (int s = 0; s < hc; s++)
+			v = __fadd_rn(v, __fmul_rn(comb[s * hc + j], old[s]));
+		Xt[j * dim + i] = v;
+	}
+}
+
+// rope_tail: grid (rows, heads), one thread per rotated pair.
+extern "C" __global__ void rope_tail(float *x, const float *freq, const int *pos, int heads, int width, int pairs,
+				     float sign) {
+	int k = threadIdx.x;
+	if (k >= pairs)
+		return;
+	float *v = x + ((size_t)blockIdx.x * heads + blockIdx.y) * width;
+	rope_tail_pair(v, freq, width, pairs, k, pos[blockIdx.x], sign);
+}
+
+// round_trip: one block per row, the row's first n values through shared
+// memory.
+extern "C" __global__ void round_trip(float *x, int stride, int n, int fmt) {
+	__shared__ float row[MAX_WIDTH];
+	__shared__ float s[32];
+	float *xr = x + (size_t)blockIdx.x * stride;
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		row[i] = xr[i];
+	__syncthreads();
+	round_row(row, n, fmt, s);
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		xr[i] = row[i];
+}
+
+// route: one block per row. The scores in parallel; thread 0 picks the
+// experts (k passes over them, the first largest each time: a stable
+// descending sort's first k) and sums their scores in the chosen order.
+extern "C" __global__ void route(float *ids, float *weights, const float *logits, const float *bias, const int *hash,
+				 int experts, int k, float scale) {
+	__shared__ float P[MAX_EXPERTS], taken[MAX_EXPERTS];
+	int t = blockIdx.x;
+	for (int e = threadIdx.x; e < experts; e += blockDim.x) {
+		float x = logits[(size_t)t * experts + e];
+		P[e] = x > 20 ? (float)sqrt((double)x) : (float)sqrt(log1p(exp((double)x)));
+		taken[e] = 0;
+	}
+	__syncthreads();
+	if (threadIdx.x != 0)
+		return;
+	int chosen[MAX_K];
+	for (int j = 0; j < k; j++) {
+		if (hash) {
+			chosen[j] = hash[t * k + j];
+			continue;
+		}
+		int best = -1;
+		float bk = 0;
+		for (int e = 0; e < experts; e++) {
+			if (taken[e] != 0)
+				continue;
+			float key = bias ? __fadd_rn(P[e], bias[e]) : P[e];
+			if (best < 0 || key > bk) {
+				best = e;
+				bk = key;
+			}
+		}
+		taken[best] = 1;
+		chosen[j] = best;
+	}
+	float sum = 0;
+	for (int j = 0; j < k; j++)
+		sum = __fadd_rn(sum, P[chosen[j]]);
+	sum = fmaxf(sum, 6.103515625e-5f);
+	for (int j = 0; j < k; j++) {
+		ids[t * k + j] = (float)chosen[j];
+		weights[t * k + j] = __fdiv_rn(__fmul_rn(scale, P[chosen[j]]), sum);
+	}
+}
+
+// experts_group builds MatMulExperts' host array on the device from expert
+// ids: min(pairs, experts) groups (expert, start, count) in expert order,
+// unused ones zero, then the pairs' indices in group order. One block;
+// thread 0 does the scan and the placement (pairs are few: a step's rows
+// times the router's k).
+extern "C" __global__ void experts_group(int *meta, const float *ids, int pairs, int experts) {
+	__shared__ int count[MAX_EXPERTS], start[MAX_EXPERTS];
+	int gmax = min(pairs, experts);
+	for (int e = threadIdx.x; e < experts; e += blockDim.x)
+		count[e] = 0;
+	__syncthreads();
+	for (int i = threadIdx.x; i < pairs; i += blockDim.x)
+		atomicAdd(&count[(int)ids[i]], 1);
+	__syncthreads();
+	if (threadIdx.x != 0)
+		return;
+	int g = 0, at = 0;
+	for (int e = 0; e < experts; e++) {
+		start[e] = at;
+		if (count[e] == 0)
+			continue;
+		meta[3 * g] = e, meta[3 * g + 1] = at, meta[3 * g + 2] = count[e];
+		g++;
+		at += count[e];
+	}
+	for (; g < gmax; g++)
+		meta[3 * g] = 0, meta[3 * g + 1] = 0, meta[3 * g + 2] = 0;
+	for (int i = 0; i < pairs; i++)
+		meta[3 * gmax + start[(int)ids[i]]++] = i;
+}
+
+// scale_rows: grid (rows, n/256).
+extern "C" __global__ void scale_rows(float *x, const float *s, int n) {
+	int i = blockIdx.y * blockDim.x + threadIdx.x;
+	if (i < n)
+		x[(size_t)blockIdx.x * n + i] = __fmul_rn(x[(size_t)blockIdx.x * n + i], s[blockIdx.x]);
+}
+
+// combine: grid (rows, n/256); each thread adds its value of the row's k
+// parts in ascending expert order (ties in pair order).
+extern "C" __global__ void combine(float *out, const float *base, const float *parts, const float *ids, int k, int n) {
+	int t = blockIdx.x, i = blockIdx.y * blockDim.x + threadIdx.x;
+	if (i >= n)
+		return;
+	float v = base ? base[(size_t)t * n + i] : 0;
+	const float *id = ids + (size_t)t * k;
+	// Visit (id, j) pairs in ascending order: each step the least pair
+	// above the last one visited.
+	float lastID = -1;
+	int lastJ = -1;
+	for (int step = 0; step < k; step++) {
+		int bj = -1;
+		for (int j = 0; j < k; j++) {
+			bool after = id[j] > lastID || (id[j] == lastID && j > lastJ);
+			if (after && (bj < 0 || id[j] < id[bj]))
+				bj = j;
+		}
+		v = __fadd_rn(v, parts[((size_t)t * k + bj) * n + i]);
+		lastID = id[bj];
+		lastJ = bj;
+	}
+	out[(size_t)t * n + i] = v;
+}
+
+// compress: one block (256 threads) feeds a session's rows one after
+// another (each may complete a window that the next one's slot write
+// depends on). mode = roundN<<8 | f16<<4 | round format.
+extern "C" __global__ void compress(float *rows, float *fKV, float *fScore, const float *kv, const float *gate,
+				    const float *ape, const float *norm, const float *freq, int first, int n, int start,
+				    int ratio, int width, int pairs, int mode, float eps) {
+	__shared__ float row[MAX_WIDTH];
+	__shared__ double sd[32];
+	__shared__ float sf[32];
+	int cw = ratio == 4 ? 2 * width : width;
+	int roundN = mode >> 8, f16 = (mode >> 4) & 1, fmt = mode & 15;
+	for (int j = 0; j < n; j++) {
+		int t = first + j, p = start + j;
+		int slot = p % ratio + (ratio == 4 ? 4 : 0);
+		const float *a = ape + (size_t)(p % ratio) * cw;
+		for (int c = threadIdx.x; c < cw; c += blockDim.x) {
+			fKV[(size_t)slot * cw + c] = kv[(size_t)t * cw + c];
+			fScore[(size_t)slot * cw + c] = __fadd_rn(gate[(size_t)t * cw + c], a[c]);
+		}
+		__syncthreads();
+		if ((p + 1) % ratio != 0)
+			continue;
+		int cands = ratio == 4 ? 8 : ratio;
+		for (int c = threadIdx.x; c < width; c += blockDim.x) {
+			// Candidate s: ratio 4, the A half of slots 0–3, then the B
+			// half of slots 4–7; else slot s.
+#define CAND(s, arr) (ratio == 4 ? arr[(size_t)(s) * cw + ((s) < 4 ? 0 : width) + c] : arr[(size_t)(s) * cw + c])
+			float mx = -INFINITY;
+			for (int s = 0; s < cands; s++)
+				mx = fmaxf(mx, CAND(s, fScore));
+			float v = 0;
+			if (mx > -5e29f) {
+				float den = 0, num = 0;
+				for (int s = 0; s < cands; s++) {
+					float e = (float)exp((double)__fsub_rn(CAND(s, fScore), mx));
+					den = __fadd_rn(den, e);
+					num = __fadd_rn(num, __fmul_rn(e, CAND(s, fKV)));
+				}
+				v = num / den;
+			}
+#undef CAND
+			row[c] = v;
+		}
+		__syncthreads();
+		if (ratio == 4) {
+			for (int c = threadIdx.x; c < 4 * cw; c += blockDim.x) {
+				fKV[c] = fKV[4 * cw + c];
+				fScore[c] = fScore[4 * cw + c];
+			}
+		}
+		rmsnorm_row(row, norm, width, eps, sd);
+		if (threadIdx.x < pairs)
+			rope_tail_pair(row, freq, width, pairs, threadIdx.x, p + 1 - ratio, 1);
+		__syncthreads();
+		round_row(row, roundN, fmt, sf);
+		if (f16)
+			round_row(row, width, ROUND_F16, sf);
+		float *dst = rows + (size_t)((p + 1) / ratio - 1) * width;
+		for (int c = threadIdx.x; c < width; c += blockDim.x)
+			dst[c] = row[c];
+		__syncthreads();
+	}
+}
+
+// ring_put: grid (rows kept, width/256): kept row i is position p0 + i.
+extern "C" __global__ void ring_put(float *ring, const float *kv, int first, int start, int p0, int window, int width) {
+	int p = p0 + blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
+	if (c < width)
+		ring[(size_t)(p % window) * width + c] = kv[(size_t)(first + p - start) * width + c];
+}
+
+// indexer_topk: one block per row. Thread-strided over the compressed
+// rows: each thread scores a row over the heads in order (the CPU's
+// order; its dot products are sequential here); then a row's rank is
+// how many rows beat it (higher score, or equal and lower index), the k
+// of rank < k are kept and placed by how many kept rows precede them.
+// O(nc²) per row: enough at 8K context, a radix select past that.
+// work: rows × ncmax scores, then as many ranks.
+extern "C" __global__ void indexer_topk(float *sel, const float *iq, const float *iw, const float *idx, float *work,
+					int first, int n, int start, int heads, int width, int k, int ncmax, float scale) {
+	int j = blockIdx.x, t = first + j, pos = start + j, nc = (pos + 1) / 4;
+	float *s = sel + (size_t)t * k;
+	if (nc <= k) {
+		for (int i = threadIdx.x; i < k; i += blockDim.x)
+			s[i] = i < nc ? (float)i : -1.0f;
+		return;
+	}
+	float *score = work + (size_t)j * ncmax;
+	int *rank = (int *)(work + (size_t)n * ncmax) + (size_t)j * ncmax;
+	for (int ci = threadIdx.x; ci < nc; ci += blockDim.x) {
+		float sc = 0;
+		const float *kr = idx + (size_t)ci * width;
+		for (int h = 0; h < heads; h++) {
+			const float *q = iq + ((size_t)t * heads + h) * width;
+			float d = 0;
+			for (int i = 0; i < width; i++)
+				d = __fmaf_rn(q[i], kr[i], d);
+			if (d > 0)
+				sc = __fadd_rn(sc, __fmul_rn(__fmul_rn(iw[t * heads + h], scale), d));
+		}
+		score[ci] = sc;
+	}
+	__syncthreads();
+	for (int ci = threadIdx.x; ci < nc; ci += blockDim.x) {
+		float v = score[ci];
+		int r = 0;
+		for (int cj = 0; cj < nc; cj++)
+			r += score[cj] > v || (score[cj] == v && cj < ci);
+		rank[ci] = r;
+	}
+	__syncthreads();
+	for (int ci = threadIdx.x; ci < nc; ci += blockDim.x) {
+		if (rank[ci] >= k)
+			continue;
+		int at = 0;
+		for (int cj = 0; cj < ci; cj++)
+			at += rank[cj] < k;
+		s[at] = (float)ci;
+	}
+}
+
+#define ATT_WARPS 4
+#define ATT_MAXD 32 // values per lane: width ≤ 1024
+
+// attend_sink: grid (rows, heads), ATT_WARPS warps. Each warp runs an
+// online softmax over its share of the visible rows (lane l holds values
+// l, l+32, …), then the warps' partial sums are merged with the sink.
+extern "C" __global__ void attend_sink(float *out, const float *q, const float *kv, const float *ring, const float *comp,
+				       const float *sel, const float *sinks, int first, int start, int heads, int width,
+				       int window, int ratio, int k) {
+	__shared__ float wm[ATT_WARPS], wd[ATT_WARPS];
+	__shared__ float wacc[ATT_WARPS][ATT_MAXD * 32];
+	int j = blockIdx.x, h = blockIdx.y, t = first + j, pos = start + j;
+	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nd = width / 32;
+	const float *qh = q + ((size_t)t * heads + h) * width;
+	float qv[ATT_MAXD], acc[ATT_MAXD];
+	for (int d = 0; d < nd; d++)
+		qv[d] = qh[lane + 32 * d], acc[d] = 0;
+	float scale = (float)(1.0 / sqrt((double)width));
+	int lo = max(0, pos - window + 1), nw = pos - lo + 1;
+	int ncomp = ratio == 128 ? (pos + 1) / 128 : ratio == 4 ? k : 0;
+	float m = -INFINITY, den = 0;
+	for (int r = warp; r < nw + ncomp; r += ATT_WARPS) {
+		const float *kr;
+		if (r < nw) {
+			int p = lo + r;
+			kr = p < start ? ring + (size_t)(p % window) * width : kv + (size_t)(first + p - start) * width;
+		} else if (ratio == 128) {
+			kr = comp + (size_t)(r - nw) * width;
+		} else {
+			int ci = (int)sel[(size_t)t * k + r - nw];
+			if (ci < 0)
+				continue;
+			kr = comp + (size_t)ci * width;
+		}
+		float kvv[ATT_MAXD], z = 0;
+		for (int d = 0; d < nd; d++) {
+			kvv[d] = kr[lane + 32 * d];
+			z = __fmaf_rn(qv[d], kvv[d], z);
+		}
+		for (int o = 16; o > 0; o >>= 1)
+			z += __shfl_xor_sync(0xffffffff, z, o);
+		z *= scale;
+		if (z > m) {
+			float c = (float)exp((double)(m - z));
+			den = den * c + 1;
+			for (int d = 0; d < nd; d++)
+				acc[d] = acc[d] * c + kvv[d];
+			m = z;
+		} else {
+			float e = (float)exp((double)(z - m));
+			den += e;
+			for (int d = 0; d < nd; d++)
+				acc[d] += e * kvv[d];
+		}
+	}
+	if (lane == 0)
+		wm[warp] = m, wd[warp] = den;
+	for (int d = 0; d < nd; d++)
+		wacc[warp][lane + 32 * d] = acc[d];
+	__syncthreads();
+	float sink = sinks[h], M = sink;
+	for (int w = 0; w < ATT_WARPS; w++)
+		M = fmaxf(M, wm[w]);
+	float total = (float)exp((double)(sink - M)), c[ATT_WARPS];
+	for (int w = 0; w < ATT_WARPS; w++) {
+		c[w] = wd[w] > 0 ? (float)exp((double)(wm[w] - M)) : 0;
+		total += wd[w] * c[w];
+	}
+	float *o = out + ((size_t)t * heads + h) * width;
+	for (int i = threadIdx.x; i < width; i += blockDim.x) {
+		float v = 0;
+		for (int w = 0; w < ATT_WARPS; w++)
+			v += wacc[w][i] * c[w];
+		o[i] = v / total;
+	}
+}
