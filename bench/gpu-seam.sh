@@ -9,7 +9,9 @@
 # alternately), Model.Step through the Device ops on the GPU against the
 # CPU path (TestSeam*: stories260K's sample, batches mixing prefill and
 # decode over four architectures, sessions moved between the paths,
-# forks, a full KV pool), and the server on the GPU (`--device cuda`, the
+# forks, a full KV pool), TestDeviceLlamaProfile (each kernel's GPU time
+# in a step: decode of one and of eight sessions, a 512-token prefill;
+# printed last), and the server on the GPU (`--device cuda`, the
 # synth 1B Q8_0 file): `GEN` timed from a client against `reddwarf bench
 # --device cuda` on the same file (issue 15: within 5%), in one lent call.
 #
@@ -161,6 +163,11 @@ run)
 	for q in q8_0 q4_k; do
 		(cd infer && REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaSpeed$') >"$out/device-llama-$q.txt" 2>&1
 		echo "llama $q rc=$? at $(date -u +%T)" >>"$out/device-llama-$q.txt"
+		# Where a step's GPU time goes, kernel by kernel (decode of 1 and
+		# of 8 sessions, a 512-token prefill), into the same file: only
+		# 8 files come back from a call.
+		(cd infer && REDDWARF_GPU_MODEL="$w/llama1b-$q.gguf" timeout 100 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceLlamaProfile$') >>"$out/device-llama-$q.txt" 2>&1
+		echo "profile $q rc=$? at $(date -u +%T)" >>"$out/device-llama-$q.txt"
 	done
 	(cd infer && REDDWARF_GPU=1 timeout 60 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceStoriesGreedy$') >"$out/stories.txt" 2>&1
 	echo "stories rc=$? at $(date -u +%T)" >>"$out/stories.txt"
@@ -170,7 +177,13 @@ run)
 	cat "$out/host.txt"
 	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -80
 	cat "$out/serve-summary.txt"
-	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | head -40
+	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | sed 's/^ *bench_test.go:[0-9]*: //' | head -90
+	# The profiles last (the reply keeps the output's end): per step,
+	# each kernel's GPU time.
+	for q in q8_0 q4_k; do
+		echo "== profile $q"
+		sed -n -e '/GPU time by kernel/,/^ *total/p' -e '/^profile .*rc=/p' "$out/device-llama-$q.txt" | sed -e 's/^ *device.*_test.go:[0-9]*: //' -e 's/^        //'
+	done
 	;;
 *)
 	sed -n '2,/^set /p' "$0" | sed '$d'

@@ -81,6 +81,9 @@ type Device struct {
 	needArgs         int
 	needWork         uint64
 	stats            map[string]*GraphStats
+
+	// prof is the profile in progress (profile.go); nil when none.
+	prof *profiler
 }
 
 // Staging sizes: the area starts at defaultStageBytes (a decode step of
@@ -407,6 +410,9 @@ func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buff
 		return
 	}
 	defer d.bind()()
+	if d.prof != nil {
+		d.prof.note(fmt.Sprintf("%dx%d b=%d", m.Rows, m.Cols, batch), int64(m.Rows)*int64(ww.rowBytes))
+	}
 	const warps = 4 // rows per block of 128 threads
 	// Decode: the lean kernel for one column (whole 32-value units only).
 	if batch == 1 && m.Cols%32 == 0 {
@@ -770,6 +776,10 @@ func (d *Device) launch(name string, g dims, threads int, args ...any) {
 		o := op{fn: f, g: g, threads: threads, nargs: len(args)}
 		copy(o.args[:], d.args.slots[:len(args)])
 		d.launchRec(r, o, f, name)
+		return
+	}
+	if d.prof != nil {
+		d.launchProfiled(name, f, g, threads)
 		return
 	}
 	d.must("cuLaunchKernel "+name, d.drv.cuLaunchKernel(f, g.x, g.y, 1, uint32(threads), 1, 1, 0, d.stream, unsafe.Pointer(&d.args.params[0]), nil))

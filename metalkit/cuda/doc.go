@@ -70,6 +70,14 @@
 // than the ops ask for. Where the driver has no graphs or recording
 // fails, the ops run directly (logged once per key).
 //
+// # Profiling
+//
+// Device.StartProfile and StopProfile (profile.go) time every kernel
+// launched between them with CUDA events, by kernel and matmul shape
+// (Graph runs its ops directly meanwhile); infer's
+// TestDeviceLlamaProfile prints a llama step's table. Off, a launch pays
+// a nil check.
+//
 // # Tests
 //
 // cuda_test.go compares every op with metalkit.CPUDevice on odd sizes,

@@ -48,6 +48,16 @@ type driver struct {
 	cuGraphLaunch               func(exec uintptr, s uintptr) int32
 	cuGraphExecDestroy          func(exec uintptr) int32
 	cuGraphDestroy              func(g uintptr) int32
+
+	// CUDA events, for Device.StartProfile's per-kernel times; bound
+	// when the driver has them (events is false otherwise, and
+	// StartProfile fails).
+	events             bool
+	cuEventCreate      func(e *uintptr, flags uint32) int32
+	cuEventRecord      func(e uintptr, s uintptr) int32
+	cuEventSynchronize func(e uintptr) int32
+	cuEventElapsedTime func(ms *float32, start, end uintptr) int32
+	cuEventDestroy     func(e uintptr) int32
 }
 
 // libNames are where the driver library is looked for, in order.
@@ -117,6 +127,24 @@ func loadDriver() (*driver, error) {
 		sym, err := purego.Dlsym(lib, f.name)
 		if err != nil {
 			d.graphs = false
+			break
+		}
+		purego.RegisterFunc(f.fn, sym)
+	}
+	d.events = true
+	for _, f := range []struct {
+		fn   any
+		name string
+	}{
+		{&d.cuEventCreate, "cuEventCreate"},
+		{&d.cuEventRecord, "cuEventRecord"},
+		{&d.cuEventSynchronize, "cuEventSynchronize"},
+		{&d.cuEventElapsedTime, "cuEventElapsedTime"},
+		{&d.cuEventDestroy, "cuEventDestroy_v2"},
+	} {
+		sym, err := purego.Dlsym(lib, f.name)
+		if err != nil {
+			d.events = false
 			break
 		}
 		purego.RegisterFunc(f.fn, sym)

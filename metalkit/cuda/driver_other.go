@@ -41,6 +41,13 @@ type driver struct {
 	cuGraphLaunch               func(exec uintptr, s uintptr) int32
 	cuGraphExecDestroy          func(exec uintptr) int32
 	cuGraphDestroy              func(g uintptr) int32
+
+	events             bool
+	cuEventCreate      func(e *uintptr, flags uint32) int32
+	cuEventRecord      func(e uintptr, s uintptr) int32
+	cuEventSynchronize func(e uintptr) int32
+	cuEventElapsedTime func(ms *float32, start, end uintptr) int32
+	cuEventDestroy     func(e uintptr) int32
 }
 
 func loadDriver() (*driver, error) {

@@ -42,6 +42,7 @@ type fakeGPU struct {
 	quiet      bool     // kernels note nothing (benchmarks)
 	emulate    bool     // the expert kernels compute (expertsKernel)
 	copyWhileC int      // host-to-device copies issued while recording (none should be)
+	events     int      // events created and not destroyed
 }
 
 // fakeAction is a recorded kernel launch (kernel != "") or device copy.
@@ -154,6 +155,27 @@ func newFakeDevice(t testing.TB) (*Device, *fakeGPU) {
 		return 0
 	}
 	drv.cuGraphDestroy = drv.cuGraphExecDestroy
+	// Events: every timed kernel takes 1 ms.
+	drv.events = true
+	drv.cuEventCreate = func(e *uintptr, _ uint32) int32 {
+		f.handles++
+		*e = f.handles
+		f.events++
+		return 0
+	}
+	drv.cuEventRecord = func(_ uintptr, s uintptr) int32 {
+		f.stream("cuEventRecord", s)
+		return 0
+	}
+	drv.cuEventSynchronize = func(uintptr) int32 { return 0 }
+	drv.cuEventElapsedTime = func(ms *float32, _, _ uintptr) int32 {
+		*ms = 1
+		return 0
+	}
+	drv.cuEventDestroy = func(uintptr) int32 {
+		f.events--
+		return 0
+	}
 
 	d := newDevice(drv)
 	d.pinner.Pin(d.args)
@@ -658,5 +680,73 @@ func TestPagesAndCopyFake(t *testing.T) {
 			}()
 			d.Graph("pages "+name, op)
 		}()
+	}
+}
+
+// TestProfileFake: while profiling, Graph runs its ops directly and every
+// kernel is timed between two events (1 ms each on the fake GPU), by
+// kernel and, for matmuls, shape with the weight bytes; StopProfile
+// destroys the events, and afterwards Graph records again.
+func TestProfileFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	rng := rand.New(rand.NewSource(3))
+	w, err := d.Upload(quantMatrix(t, metalkit.Q8_0, 48, 64, randVec(rng, 48*64, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y := put(t, d, randVec(rng, 3*64, 1)), put(t, d, make([]float32, 3*48))
+	step := func() {
+		d.Graph("step", func() {
+			d.MatMul(y, w, x, 1)
+			d.MatMul(y, w, x, 3)
+			d.Add(x, x, x, 64)
+			d.Add(x, x, x, 64)
+		})
+	}
+	if err := d.StartProfile(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		step()
+	}
+	times, err := d.StopProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := d.GraphStats("step"); st.Direct != 3 || st.Records != 0 || f.graphRuns != 0 {
+		t.Errorf("while profiling: %+v, %d graph launches; want 3 direct, none recorded", st, f.graphRuns)
+	}
+	want := map[string]KernelTime{
+		"add":                   {Kernel: "add", Launches: 6, Seconds: 6e-3},
+		"matvec_q8_0 48x64 b=1": {Kernel: "matvec_q8_0", Shape: "48x64 b=1", Launches: 3, Seconds: 3e-3, WeightBytes: 3 * 48 * 68},
+		"matmul_q8_0 48x64 b=3": {Kernel: "matmul_q8_0", Shape: "48x64 b=3", Launches: 3, Seconds: 3e-3, WeightBytes: 3 * 48 * 68},
+	}
+	if len(times) != len(want) {
+		t.Fatalf("profile %+v, want %d kernels", times, len(want))
+	}
+	for _, kt := range times {
+		key := kt.Kernel
+		if kt.Shape != "" {
+			key += " " + kt.Shape
+		}
+		wk, ok := want[key]
+		if !ok || kt.Launches != wk.Launches || kt.WeightBytes != wk.WeightBytes || math.Abs(kt.Seconds-wk.Seconds) > 1e-9 {
+			t.Errorf("profile %+v, want %+v", kt, wk)
+		}
+	}
+	if times[0].Kernel != "add" {
+		t.Errorf("profile not longest first: %+v", times)
+	}
+	if f.events != 0 {
+		t.Errorf("%d events left after StopProfile", f.events)
+	}
+	var sb strings.Builder
+	WriteProfile(&sb, times, 3)
+	if !strings.Contains(sb.String(), "total") || !strings.Contains(sb.String(), "matvec_q8_0") {
+		t.Errorf("table:\n%s", sb.String())
+	}
+	step()
+	if st := d.GraphStats("step"); st.Records != 1 {
+		t.Errorf("after the profile: %+v, want the step recorded", st)
 	}
 }

@@ -101,6 +101,10 @@ func (d *Device) Graph(key string, fn func()) {
 	}
 	g := d.graphs[key]
 	switch {
+	case d.prof != nil: // a profile times each kernel: no graph
+		stats.Direct++
+		fn()
+		return
 	case g != nil && g.direct:
 		stats.Direct++
 		fn()
