@@ -13,7 +13,10 @@
 # in a step: decode of one and of eight sessions, a 512-token prefill;
 # printed last), and the server on the GPU (`--device cuda`, the
 # synth 1B Q8_0 file): `GEN` timed from a client against `reddwarf bench
-# --device cuda` on the same file (issue 15: within 5%), in one lent call.
+# --device cuda` on the same file (issue 15: within 5%), and deepseek4's
+# device forward (TestSeamDeepSeek4/cuda with the seam tests; last,
+# TestDeviceDeepSeek4Full on 3- and 2-layer full-width q2 synth files), in
+# one lent call.
 #
 # What travels: cuda.test, infer.test and reddwarf (which also writes the
 # synth files) in one tar.xz, ~6.2 MB: xz over the three finds the
@@ -173,9 +176,18 @@ run)
 	echo "stories rc=$? at $(date -u +%T)" >>"$out/stories.txt"
 	(cd metalkit/cuda && REDDWARF_GPU=1 REDDWARF_GPU_BENCH="$out/bandwidth.json" timeout 75 "$w/cuda.test" -test.v -test.count=1 -test.run '^TestBandwidth$') >"$out/bandwidth.txt" 2>&1
 	echo "bandwidth rc=$? at $(date -u +%T)" >>"$out/bandwidth.txt"
+	# deepseek4 at full width (issue 15): 3- and 2-layer q2 synth files;
+	# 64 greedy steps against the host forward, then decode ms/token of
+	# both (their difference: one layer). Last, so that a call cut short
+	# keeps the rest.
+	(for l in 3 2; do "$w/reddwarf" synth --arch deepseek4 --shape full --layers $l --quant q2 --fast -o "$w/ds4-full-$l.gguf" || exit 1; done) >"$out/ds4-synth.txt" 2>&1
+	echo "ds4 synth rc=$? at $(date -u +%T)" >>"$out/ds4-synth.txt"
+	(cd infer && REDDWARF_GPU=1 REDDWARF_GPU_DS4="$w/ds4-full-3.gguf $w/ds4-full-2.gguf" timeout 300 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeviceDeepSeek4Full$') >"$out/ds4-full.txt" 2>&1
+	echo "ds4 full rc=$? at $(date -u +%T)" >>"$out/ds4-full.txt"
+	rm -f "$w"/ds4-full-*.gguf
 	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
 	cat "$out/host.txt"
-	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt | grep -v -- '--- PASS: TestMatMul/' | head -80
+	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt "$out"/ds4-full.txt | grep -v -- '--- PASS: TestMatMul/' | head -100
 	cat "$out/serve-summary.txt"
 	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | sed 's/^ *bench_test.go:[0-9]*: //' | head -90
 	# The profiles last (the reply keeps the output's end): per step,

@@ -30,7 +30,8 @@ type Options struct {
 	// on host memory. On any other device (a GPU, or the CPU seen through
 	// metalkit.DeviceOnly, as tests do) the llama family (llama, qwen2,
 	// qwen3, phi3) runs llamadevice.go's pass through the Device ops, with
-	// the weights uploaded at Open and the KV pages in the device's pool;
+	// the weights uploaded at Open and the KV pages in the device's pool,
+	// and deepseek4 its own (a DeviceStepper);
 	// other architectures, and an f32 KV cache, are refused with ErrDevice.
 	Device metalkit.Device
 	// DeviceKVBytes is the size of the device's pool of KV pages, which
@@ -61,7 +62,7 @@ func runsOnDevice(opt Options) bool {
 // weights load.
 func deviceArchID(id string) bool {
 	switch id {
-	case "llama", "qwen2", "qwen3", "phi3":
+	case "llama", "qwen2", "qwen3", "phi3", "deepseek4":
 		return true
 	}
 	return false
@@ -95,6 +96,23 @@ type deviceArch interface {
 	// runs there, with its KV pages in kv.
 	onDevice(d metalkit.Device, kv *deviceKV) (deviceForward, error)
 }
+
+// DeviceStepper is an Arch outside this package whose forward also runs
+// through the Device ops on a device that is not a HostDevice, keeping its
+// sessions' state itself (a StatefulArch: deepseek4). It is loaded with
+// Options.Device set, so that it can keep the weights in the file's
+// layout; Open then calls OnDevice once, and Step calls the returned
+// step, which has Forward's contract and fails only when the device does.
+// No KV pool is made for it.
+type DeviceStepper interface {
+	Arch
+	OnDevice(d metalkit.Device) (step func(batch []Seq) error, err error)
+}
+
+// stepFunc is a DeviceStepper's step as a deviceForward.
+type stepFunc func(batch []Seq) error
+
+func (f stepFunc) forward(batch []Seq) error { return f(batch) }
 
 // deviceForward is an Arch's forward on a device: Forward's contract, and
 // it fails only when the device does (a Read).
@@ -253,7 +271,15 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 		return m, nil
 	}
 	// The forward through the Device ops: the weights go up now, and the
-	// KV pool is allocated once.
+	// KV pool is allocated once (a DeviceStepper keeps its own state).
+	if ds, ok := arch.(DeviceStepper); ok {
+		step, err := ds.OnDevice(dev)
+		if err != nil {
+			return nil, fmt.Errorf("infer: %s on %s: %w: %w", name, dev.Name(), err, ErrDevice)
+		}
+		m.fwd = stepFunc(step)
+		return m, nil
+	}
 	da, ok := arch.(deviceArch)
 	if !ok {
 		return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)

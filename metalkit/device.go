@@ -124,15 +124,25 @@ type GraphDevice interface {
 	Graph(key string, fn func())
 }
 
-// DeviceOnly returns d with only the Device methods, hiding HostDevice and
-// GraphDevice: the CPU device seen as a GPU is seen, so that infer runs its
-// device forward (the one a GPU runs) on it. For tests: `device cpu-seam`.
-func DeviceOnly(d Device) Device { return deviceOnly{d} }
+// DeviceOnly returns d with only the Device methods (and DeepSeek4Ops',
+// where d has them), hiding HostDevice and GraphDevice: the CPU device seen
+// as a GPU is seen, so that infer runs its device forward (the one a GPU
+// runs) on it. For tests: `device cpu-seam`.
+func DeviceOnly(d Device) Device {
+	if ds, ok := d.(DeepSeek4Ops); ok {
+		return deviceOnlyDS4{ds}
+	}
+	return deviceOnly{d}
+}
 
 type deviceOnly struct{ Device }
 
 // Name says that the device is seen through the seam only.
 func (d deviceOnly) Name() string { return d.Device.Name() + " (seam)" }
+
+type deviceOnlyDS4 struct{ DeepSeek4Ops }
+
+func (d deviceOnlyDS4) Name() string { return d.DeepSeek4Ops.Name() + " (seam)" }
 
 // Buffer is a device's array of float32 activations.
 type Buffer interface{ Len() int }

@@ -318,13 +318,11 @@ func (m *model) outputProjection(dev metalkit.HostDevice, l *layerWeights, T int
 	gw := H * W / c.OGroups
 	r.grp = grow(r.grp, T*gw)
 	r.low, r.lowg = grow(r.low, T*c.OGroups*c.OLora), grow(r.lowg, T*c.OLora)
-	rb := len(l.oA.Data) / l.oA.Rows
 	for g := 0; g < c.OGroups; g++ {
 		for t := 0; t < T; t++ {
 			copy(r.grp[t*gw:(t+1)*gw], r.att[t*H*W+g*gw:t*H*W+(g+1)*gw])
 		}
-		A := metalkit.Matrix{Type: l.oA.Type, Rows: c.OLora, Cols: gw, Data: l.oA.Data[g*c.OLora*rb : (g+1)*c.OLora*rb]}
-		dev.MatMulHost(r.lowg, A, r.grp, T)
+		dev.MatMulHost(r.lowg, l.oAg[g], r.grp, T)
 		for t := 0; t < T; t++ {
 			copy(r.low[t*c.OGroups*c.OLora+g*c.OLora:], r.lowg[t*c.OLora:(t+1)*c.OLora])
 		}

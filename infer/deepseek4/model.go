@@ -178,18 +178,19 @@ func readConfig(f *gguf.File) (config, error) {
 type layerWeights struct {
 	ratio int
 
-	hcAttnFn    metalkit.Matrix // hc_attn_fn.weight    (mix × HC·Dim)
-	hcAttnScale []float32       // hc_attn_scale.weight (3: pre, post, comb)
-	hcAttnBase  []float32       // hc_attn_base.weight  (mix)
-	attnNorm    []float32       // attn_norm.weight     (Dim)
-	qA          metalkit.Matrix // attn_q_a.weight      (QLora × Dim)
-	qANorm      []float32       // attn_q_a_norm.weight (QLora)
-	qB          metalkit.Matrix // attn_q_b.weight      (Heads·W × QLora)
-	kv          metalkit.Matrix // attn_kv.weight       (W × Dim)
-	kvNorm      []float32       // attn_kv_a_norm.weight (W)
-	sinks       []float32       // attn_sinks.weight    (Heads)
-	oA          metalkit.Matrix // attn_output_a.weight (OGroups·OLora × Heads·W/OGroups)
-	oB          metalkit.Matrix // attn_output_b.weight (Dim × OGroups·OLora)
+	hcAttnFn    metalkit.Matrix   // hc_attn_fn.weight    (mix × HC·Dim)
+	hcAttnScale []float32         // hc_attn_scale.weight (3: pre, post, comb)
+	hcAttnBase  []float32         // hc_attn_base.weight  (mix)
+	attnNorm    []float32         // attn_norm.weight     (Dim)
+	qA          metalkit.Matrix   // attn_q_a.weight      (QLora × Dim)
+	qANorm      []float32         // attn_q_a_norm.weight (QLora)
+	qB          metalkit.Matrix   // attn_q_b.weight      (Heads·W × QLora)
+	kv          metalkit.Matrix   // attn_kv.weight       (W × Dim)
+	kvNorm      []float32         // attn_kv_a_norm.weight (W)
+	sinks       []float32         // attn_sinks.weight    (Heads)
+	oA          metalkit.Matrix   // attn_output_a.weight (OGroups·OLora × Heads·W/OGroups)
+	oAg         []metalkit.Matrix // oA's groups (OLora × Heads·W/OGroups each), repacked as experts
+	oB          metalkit.Matrix   // attn_output_b.weight (Dim × OGroups·OLora)
 
 	// Attention compressor (r ≠ 0).
 	cmpAPE  []float32       // attn_compressor_ape.weight  (r × c·W), row = position in window
@@ -236,6 +237,11 @@ type weights struct {
 type loader struct {
 	f   *gguf.File
 	err error
+	// keep leaves every matrix in the file's layout, unrepacked and its
+	// pages kept, for a device's Upload (the forward through the Device
+	// ops); stacks then collects each expert tensor whole, by name.
+	keep   bool
+	stacks map[string]metalkit.Matrix
 }
 
 func (ld *loader) info(name string, want []uint64) *gguf.TensorInfo {
@@ -278,7 +284,7 @@ func (ld *loader) matrix(name string, rows, cols int) metalkit.Matrix {
 // as llama's weights are, and the file's pages for it are released.
 func (ld *loader) weight(name string, rows, cols int) metalkit.Matrix {
 	m := ld.matrix(name, rows, cols)
-	if ld.err != nil {
+	if ld.err != nil || ld.keep {
 		return m
 	}
 	if p := metalkit.Repack(m); p.Repacked() {
@@ -302,16 +308,19 @@ func (ld *loader) experts(name string, rows, cols, n int) []metalkit.Matrix {
 		ld.err = fmt.Errorf("deepseek4: tensor %s (%v, shape %v; want IQ2_XXS, Q2_K, Q4_K, Q8_0, F16 or F32): %w", name, t.Type, t.Dims, err)
 		return nil
 	}
+	if ld.keep {
+		ld.stacks[name] = all
+	}
 	rb := len(all.Data) / (rows * n)
 	out := make([]metalkit.Matrix, n)
-	repacked := true
+	repacked := !ld.keep
 	for e := range out {
 		m, err := metalkit.NewMatrix(all.Type, rows, cols, all.Data[e*rows*rb:(e+1)*rows*rb:(e+1)*rows*rb])
 		if err != nil {
 			ld.err = fmt.Errorf("deepseek4: tensor %s expert %d: %w", name, e, err)
 			return nil
 		}
-		if p := metalkit.Repack(m); p.Repacked() {
+		if p := metalkit.Repack(m); p.Repacked() && !ld.keep {
 			m = p
 		} else {
 			repacked = false
@@ -320,6 +329,29 @@ func (ld *loader) experts(name string, rows, cols, n int) []metalkit.Matrix {
 	}
 	if repacked {
 		ld.f.Release(t)
+	}
+	return out
+}
+
+// groups splits m (the tensor name) into n matrices of m.Rows/n rows,
+// each repacked as an expert's (so that a device's UploadExperts of m,
+// which repacks the same way on the CPU, gives the same products).
+func (ld *loader) groups(name string, m metalkit.Matrix, n int) []metalkit.Matrix {
+	if ld.err != nil {
+		return nil
+	}
+	rows, rb := m.Rows/n, len(m.Data)/m.Rows
+	out := make([]metalkit.Matrix, n)
+	for g := range out {
+		sub, err := metalkit.NewMatrix(m.Type, rows, m.Cols, m.Data[g*rows*rb:(g+1)*rows*rb:(g+1)*rows*rb])
+		if err != nil {
+			ld.err = fmt.Errorf("deepseek4: tensor %s group %d: %w", name, g, err)
+			return nil
+		}
+		if p := metalkit.Repack(sub); p.Repacked() && !ld.keep {
+			sub = p
+		}
+		out[g] = sub
 	}
 	return out
 }
@@ -380,6 +412,9 @@ type model struct {
 	ropeMain []float32 // per rotary pair: inverse frequency, ratio-0 layers
 	ropeComp []float32 // per rotary pair: inverse frequency (YaRN-blended), compressed layers
 	run      scratch
+	ctx      int                        // the Model's context (infer.Options.Ctx, else the trained one)
+	stacks   map[string]metalkit.Matrix // expert tensors whole, by name, for a device (loader.keep)
+	dev      *deviceModel               // the forward through the Device ops, when on one (device.go)
 }
 
 // load reads the config and every tensor, checking names, shapes and types.
@@ -417,7 +452,10 @@ func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) 
 	}
 	m.cfg = cfg
 	c := &m.cfg
-	ld := &loader{f: f}
+	// On a device that is not the host's, the weights go up in the
+	// file's layout (OnDevice), and the host forward does not run.
+	_, host := opt.Device.(metalkit.HostDevice)
+	ld := &loader{f: f, keep: opt.Device != nil && !host, stacks: map[string]metalkit.Matrix{}}
 	w := &m.w
 	D, W, hcD, mix := c.Dim, c.HeadDim, c.HC*c.Dim, c.mix()
 	w.embed = ld.weight("token_embd.weight", c.Vocab, D)
@@ -443,6 +481,7 @@ func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) 
 		l.kvNorm = ld.vector(p+"attn_kv_a_norm.weight", W)
 		l.sinks = ld.vector(p+"attn_sinks.weight", c.Heads)
 		l.oA = ld.matrix(p+"attn_output_a.weight", c.OGroups*c.OLora, c.Heads*W/c.OGroups)
+		l.oAg = ld.groups(p+"attn_output_a.weight", l.oA, c.OGroups)
 		l.oB = ld.weight(p+"attn_output_b.weight", D, c.OGroups*c.OLora)
 		if r != 0 {
 			coff := 1
@@ -497,6 +536,11 @@ func load(f *gguf.File, opt infer.Options, kv infer.KVType) (infer.Arch, error) 
 		return nil, ld.err
 	}
 	m.ropeMain, m.ropeComp = ropeFreqs(c)
+	m.stacks = ld.stacks
+	m.ctx = opt.Ctx
+	if m.ctx <= 0 {
+		m.ctx = c.Ctx
+	}
 	return m, nil
 }
 

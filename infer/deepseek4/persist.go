@@ -18,6 +18,7 @@ import (
 // afterwards). Layer 0 also gets the header: u32 tokens the state
 // describes, u32 layers.
 func (st *state) Sections() ([]rdb.Section, error) {
+	st.sync()
 	hdr := make([]byte, 8)
 	binary.LittleEndian.PutUint32(hdr, uint32(st.n))
 	binary.LittleEndian.PutUint32(hdr[4:], uint32(len(st.layers)))
@@ -48,6 +49,8 @@ func (st *state) Sections() ([]rdb.Section, error) {
 // size is checked against the model's shape; on error the state is left
 // as it was (it replays from the start: slow but correct).
 func (st *state) RestoreSections(tokens int, sections []rdb.Section) error {
+	st.sync()
+	defer st.hostChanged()
 	c := &st.arch.cfg
 	tmp := &state{arch: st.arch}
 	tmp.reset()

@@ -26,6 +26,32 @@ type state struct {
 	// kept until Snapshots hands it to a prefix cache: a later prompt that
 	// repeats this one's tokens resumes there.
 	pageSnap *state
+	// dev is the state on the device when the model runs there
+	// (device.go), holding dev.n positions; hostStale says that device
+	// steps ran since the host copy (layers) was last brought up to
+	// date. Every method that reads the host copy first syncs it, and
+	// one that changes it marks the device's out of date.
+	dev       *deviceState
+	hostStale bool
+}
+
+// sync brings the host copy up to date with the device's (device.go).
+// A failed Read means a dead device, which no caller can recover from.
+func (st *state) sync() {
+	if !st.hostStale || st.dev == nil {
+		return
+	}
+	if err := st.arch.dev.pull(st); err != nil {
+		panic(fmt.Sprintf("deepseek4: reading a session's state from the device: %v", err))
+	}
+}
+
+// hostChanged marks the device's copy out of date: the next device step
+// uploads the host's.
+func (st *state) hostChanged() {
+	if st.dev != nil {
+		st.dev.n = -1
+	}
 }
 
 // layerState is one layer's part. Rows are float32 (f16-rounded values
@@ -112,6 +138,7 @@ func (l *layerState) snapshot() layerState {
 // Clone implements ArchState. Full pages of compressed and indexer rows
 // are shared with the fork; the rest is copied.
 func (st *state) Clone() infer.ArchState {
+	st.sync()
 	c := &state{arch: st.arch, n: st.n, layers: make([]layerState, len(st.layers))}
 	for i := range st.layers {
 		l := &st.layers[i]
@@ -136,6 +163,8 @@ func (st *state) Truncate(toks []int32, n int) error {
 	if n >= st.n {
 		return nil // only pending tokens are dropped
 	}
+	st.sync()
+	defer st.hostChanged()
 	k := len(st.checkpoints) - 1
 	for k >= 0 && st.checkpoints[k].n > n {
 		k--
@@ -181,7 +210,13 @@ func (st *state) restoreEmpty() {
 }
 
 // Release implements ArchState.
-func (st *state) Release() { st.reset() }
+func (st *state) Release() {
+	if st.dev != nil {
+		st.arch.dev.release(st.dev)
+		st.dev, st.hostStale = nil, false
+	}
+	st.reset()
+}
 
 // Bytes implements ArchState: rows and frontiers as held (float32), plus
 // checkpoints.
@@ -210,6 +245,7 @@ func (st *state) Bytes() int64 {
 // to n or beyond replays from here. Taking one at an existing point is a
 // no-op.
 func (st *state) Checkpoint() {
+	st.sync()
 	if st.n == 0 || (len(st.checkpoints) > 0 && st.checkpoints[len(st.checkpoints)-1].n >= st.n) {
 		return
 	}
@@ -227,6 +263,7 @@ func (st *state) Checkpoint() {
 // current length (a copy). None describes more than n tokens; pending
 // replay tokens are not part of any.
 func (st *state) Snapshots() []infer.ArchSnapshot {
+	st.sync()
 	out := make([]infer.ArchSnapshot, 0, len(st.checkpoints)+2)
 	for k := range st.checkpoints {
 		if cp := &st.checkpoints[k]; cp.n <= st.n {

@@ -33,6 +33,7 @@ func rowRange(a, b, r int) (int, int) { return a / r, b / r }
 
 // PageRows implements infer.StorableArchState.
 func (st *state) PageRows(dst []byte, i int) ([]byte, error) {
+	st.sync()
 	p := infer.PageTokens
 	if i < 0 || (i+1)*p > st.n {
 		return dst, fmt.Errorf("deepseek4: page %d of a state of %d tokens: %w", i, st.n, infer.ErrRange)
@@ -65,6 +66,7 @@ func (st *state) appendRows(dst []byte, a, b int) []byte {
 
 // Resume implements infer.StorableArchState.
 func (st *state) Resume(dst []byte) ([]byte, error) {
+	st.sync()
 	c := &st.arch.cfg
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(st.n))
 	full := st.n / infer.PageTokens * infer.PageTokens
@@ -111,6 +113,8 @@ func (st *state) pageRowsSize(i int) int {
 // Restore implements infer.StorableArchState. Sizes are checked before
 // anything is allocated; the state changes only when all of it is read.
 func (st *state) Restore(n int, pages [][]byte, resume []byte) error {
+	st.sync()
+	defer st.hostChanged()
 	c := &st.arch.cfg
 	p := infer.PageTokens
 	if n < 0 || len(pages) != n/p {

@@ -1,0 +1,274 @@
+package infer_test
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"reddwarf/infer"
+	_ "reddwarf/infer/deepseek4"
+	"reddwarf/metalkit"
+	"reddwarf/metalkit/cuda"
+)
+
+// deepseek4's forward through the Device ops (infer/deepseek4/device.go)
+// against its host forward, on the CPU device seen through the seam
+// (cpu-seam, everywhere) and on the CUDA device (cuda: skipped without a
+// GPU, a failure with REDDWARF_GPU=1). These tests live in infer's test
+// binary (package infer_test) so that bench/gpu-seam.sh ships them with
+// the others.
+
+// ds4Devices opens the device a subtest names.
+var ds4Devices = map[string]func() (metalkit.Device, error){
+	"cpu-seam": func() (metalkit.Device, error) { return metalkit.DeviceOnly(metalkit.NewCPUDevice(nil)), nil },
+	"cuda":     func() (metalkit.Device, error) { return cuda.Open(0) },
+}
+
+func openDS4Device(t *testing.T, name string) metalkit.Device {
+	t.Helper()
+	d, err := ds4Devices[name]()
+	if err != nil {
+		if os.Getenv("REDDWARF_GPU") == "1" {
+			t.Fatalf("REDDWARF_GPU=1 but no device: %v", err)
+		}
+		t.Skipf("no %s device (%v): bench/gpu-seam.sh runs this on a GPU machine", name, err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// ds4Pair is one model file open twice: on the host (the reference) and
+// on a device.
+type ds4Pair struct {
+	host, dev *infer.Model
+	// tol is the largest |Δ| allowed between the two's logits, as a
+	// fraction of the host's largest |logit| (see the callers).
+	tol float64
+	// worst is the largest such fraction seen; margin the smallest gap
+	// between the host's best and second logit, as the same fraction.
+	worst, margin float64
+	ties          int // steps whose greedy tokens differed within a tie
+}
+
+func openDS4Pair(t *testing.T, d metalkit.Device, path string, opt infer.Options, tol float64) *ds4Pair {
+	t.Helper()
+	hopt := opt
+	if hopt.Threads == 0 {
+		hopt.Threads = 2
+	}
+	opt.Threads = 0
+	host, err := infer.Open(path, hopt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	opt.Device = d
+	dev, err := infer.Open(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	return &ds4Pair{host: host, dev: dev, tol: tol, margin: math.Inf(1)}
+}
+
+// step runs the same batch on both models (states hs on the host, ds on
+// the device, tokens per seq) and compares every seq's logits; it
+// returns the host's greedy tokens, which must be the device's too.
+func (p *ds4Pair) step(t *testing.T, what string, hs, ds []*infer.State, toks [][]int32) []int32 {
+	t.Helper()
+	hb, db := make([]infer.Seq, len(hs)), make([]infer.Seq, len(ds))
+	for i := range hs {
+		hb[i], db[i] = infer.Seq{State: hs[i], Tokens: toks[i]}, infer.Seq{State: ds[i], Tokens: toks[i]}
+	}
+	if err := p.host.Step(hb); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.dev.Step(db); err != nil {
+		t.Fatal(err)
+	}
+	next := make([]int32, len(hs))
+	for i := range hs {
+		hl, dl := hs[i].Logits(), ds[i].Logits()
+		var scale, diff float64
+		best, second := -1, -1
+		for j, v := range hl {
+			scale = max(scale, math.Abs(float64(v)))
+			diff = max(diff, math.Abs(float64(v-dl[j])))
+			if math.IsNaN(float64(dl[j])) {
+				t.Fatalf("%s seq %d: device logit %d is NaN", what, i, j)
+			}
+			switch {
+			case best < 0 || v > hl[best]:
+				best, second = j, best
+			case second < 0 || v > hl[second]:
+				second = j
+			}
+		}
+		scale = max(scale, 1e-6)
+		p.worst = max(p.worst, diff/scale)
+		p.margin = min(p.margin, float64(hl[best]-hl[second])/scale)
+		if diff > p.tol*scale {
+			t.Fatalf("%s seq %d: logits differ by %.3g (%.3g of max |logit| %.3g; allowed %.3g)", what, i, diff, diff/scale, scale, p.tol)
+		}
+		// The same greedy token, unless the host's two best are closer
+		// than the logits' difference (a tie within rounding: both go on
+		// with the host's token, counted).
+		if db := argmax(dl); db != best {
+			if gap := float64(hl[best] - hl[second]); gap > 2*diff {
+				t.Fatalf("%s seq %d: greedy token %d on the device, %d on the host (host margin %.3g of max |logit|, |Δlogit| %.3g)", what, i, db, best, gap/scale, diff/scale)
+			}
+			p.ties++
+		}
+		next[i] = int32(best)
+	}
+	return next
+}
+
+func argmax(x []float32) int {
+	b := 0
+	for i, v := range x {
+		if v > x[b] {
+			b = i
+		}
+	}
+	return b
+}
+
+// ds4Prompt is n pseudo-random tokens below vocab.
+func ds4Prompt(n, vocab int, seed uint32) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		seed = seed*1664525 + 1013904223
+		out[i] = int32(seed>>8) % int32(vocab)
+	}
+	return out
+}
+
+// ds4Session drives two sessions through a prefill (A: one chunk of 100
+// tokens, crossing ratio-4 and (with decode) ratio-128 windows and the
+// indexer's top-k; B: 37 tokens in the same step), 64 greedy decode steps
+// of both in one batch, then a fork of A and a rollback of A by 10
+// tokens (restore point every 64: a replay), and 8 more steps of A and the
+// fork: the device state's upload, read-back and re-upload.
+func ds4Session(t *testing.T, p *ds4Pair, steps int) {
+	V := p.host.Vocab()
+	hs := []*infer.State{p.host.NewState(), p.host.NewState()}
+	ds := []*infer.State{p.dev.NewState(), p.dev.NewState()}
+	next := p.step(t, "prefill", hs, ds, [][]int32{ds4Prompt(100, V, 1), ds4Prompt(37, V, 2)})
+	for i := 0; i < steps; i++ {
+		next = p.step(t, fmt.Sprintf("decode %d", i), hs, ds, [][]int32{{next[0]}, {next[1]}})
+	}
+	hf, df := hs[0].Clone(), ds[0].Clone()
+	for _, s := range []*infer.State{hs[0], ds[0]} {
+		if err := s.Truncate(s.Len() - 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs, ds = []*infer.State{hs[0], hf}, []*infer.State{ds[0], df}
+	next = []int32{ds4Prompt(1, V, 3)[0], next[0]}
+	for i := 0; i < 8; i++ {
+		next = p.step(t, fmt.Sprintf("after fork and rollback %d", i), hs, ds, [][]int32{{next[0]}, {next[1]}})
+	}
+}
+
+// TestSeamDeepSeek4: the tiny models through the Device ops, greedy and
+// with a fork and a rollback (ds4Session), against the host forward.
+//
+// Tolerances, as a fraction of the largest |logit|: on cpu-seam none: the
+// device ops run the host forward's kernels in its order on the same
+// layouts (CPUDevice's DeepSeek4Ops share its code), so the logits are
+// the same bits. That matters: the random tiny models have near ties in
+// their top-k choices (routing, the indexer), where a difference of 4e-7
+// in one projection flipped a choice and moved the logits by 1%. On cuda
+// every sum runs in another order, exp and the attention's softmax are
+// the GPU's (deepseek4_test.go bounds each op near u), and the Q8_0 /
+// IQ2_XXS / Q2_K matmuls of tiny-q2 differ from the CPU's by its 8-bit
+// rounding of the activations (relative 2^-8 per product, not
+// accumulating: 1/√cols of it on a sum): 2e-3 for the f32/f16 file, 3e-2
+// for the 2-bit one; the worst seen is logged. A greedy token may differ
+// only where the host's two best logits are closer than the logits'
+// difference (counted and logged as ties; both go on with the host's).
+func TestSeamDeepSeek4(t *testing.T) {
+	for _, dev := range []string{"cpu-seam", "cuda"} {
+		t.Run(dev, func(t *testing.T) {
+			d := openDS4Device(t, dev)
+			for _, c := range []struct {
+				file, numerics string
+				seam, cuda     float64
+			}{{"deepseek4-tiny.gguf", "ds4", 0, 2e-3}, {"deepseek4-tiny.gguf", "exact", 0, 2e-3}, {"deepseek4-tiny-q2.gguf", "ds4", 0, 3e-2}} {
+				tol := c.seam
+				if dev == "cuda" {
+					tol = c.cuda
+				}
+				p := openDS4Pair(t, d, "../models/"+c.file, infer.Options{Numerics: c.numerics, CheckpointInterval: 64}, tol)
+				ds4Session(t, p, 64)
+				t.Logf("%s %s: worst |Δlogit| %.3g of max |logit| (allowed %.3g); smallest greedy margin %.3g; %d ties", c.file, c.numerics, p.worst, tol, p.margin, p.ties)
+			}
+		})
+	}
+}
+
+// TestDeviceDeepSeek4Full: full-width synth files (REDDWARF_GPU_DS4: the
+// paths of an N-layer and an (N−1)-layer file, `reddwarf synth --arch
+// deepseek4 --shape full --layers N --quant q2 --fast`, bench/gpu-seam.sh
+// writes them) on the CUDA device: 64 greedy steps of the N-layer file in
+// lockstep with the host forward (the same tokens, logits within 3e-2 of
+// the largest as for tiny-q2), then decode speed of both files: ms per
+// token of each, their difference the cost of one layer.
+func TestDeviceDeepSeek4Full(t *testing.T) {
+	paths := strings.Fields(os.Getenv("REDDWARF_GPU_DS4"))
+	if len(paths) != 2 {
+		t.Skip("REDDWARF_GPU_DS4 is not set to two files: bench/gpu-seam.sh runs this on a GPU machine")
+	}
+	name := "cuda"
+	if os.Getenv("REDDWARF_GPU_DS4_SEAM") == "1" { // check this test itself anywhere
+		name = "cpu-seam"
+	}
+	d := openDS4Device(t, name)
+	opt := infer.Options{Ctx: 4096, Threads: runtime.NumCPU()}
+	start := time.Now()
+	p := openDS4Pair(t, d, paths[0], opt, 3e-2)
+	t.Logf("%s: both loaded in %v", paths[0], time.Since(start).Round(time.Millisecond))
+	hs, ds := []*infer.State{p.host.NewState()}, []*infer.State{p.dev.NewState()}
+	next := p.step(t, "prefill", hs, ds, [][]int32{ds4Prompt(20, p.host.Vocab(), 5)})
+	for i := 0; i < 64; i++ {
+		next = p.step(t, fmt.Sprintf("decode %d", i), hs, ds, [][]int32{{next[0]}})
+	}
+	t.Logf("64 greedy steps; worst |Δlogit| %.3g of max |logit|, smallest margin %.3g, %d ties", p.worst, p.margin, p.ties)
+	p.host.Close()
+
+	var ms [2]float64
+	for i, path := range paths {
+		m := p.dev
+		if i > 0 {
+			var err error
+			if m, err = infer.Open(path, infer.Options{Ctx: 4096, Device: d}); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+		}
+		s := m.NewState()
+		if err := m.Step([]infer.Seq{{State: s, Tokens: ds4Prompt(64, m.Vocab(), 6)}}); err != nil {
+			t.Fatal(err)
+		}
+		const n = 64
+		tok := int32(argmax(s.Logits()))
+		begin := time.Now()
+		for range n {
+			if err := m.Step([]infer.Seq{{State: s, Tokens: []int32{tok}}}); err != nil {
+				t.Fatal(err)
+			}
+			tok = int32(argmax(s.Logits()))
+		}
+		ms[i] = float64(time.Since(begin).Microseconds()) / 1000 / n
+		t.Logf("%s: decode %.3f ms/token (%.1f tok/s), %d tokens after a 64-token prompt", path, ms[i], 1000/ms[i], n)
+	}
+	N := p.dev.Arch().Shape().Layers
+	layer := ms[0] - ms[1]
+	whole := ms[0] + float64(43-N)*layer
+	t.Logf("per layer: %.3f ms; 43 layers projected: %.2f ms/token, %.1f tok/s (embedding and head: %.3f ms)", layer, whole, 1000/whole, ms[0]-float64(N)*layer)
+}
