@@ -71,6 +71,12 @@ func serve(args []string) int {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	if path := os.Getenv("REDDWARF_MEMPROFILE"); path != "" {
+		// Every allocation site since the start (go tool pprof
+		// -sample_index=alloc_space), written at shutdown: what a
+		// command costs the GC per request.
+		defer writeHeapProfile(path)
+	}
 	s := server.New(cfg)
 	e, err := cli.LoadModel(s)
 	if err != nil {
@@ -123,4 +129,16 @@ func serve(args []string) int {
 		}
 	}()
 	return s.Wait()
+}
+
+// writeHeapProfile writes the heap profile to path, errors to stderr.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reddwarf: memory profile:", err)
+	}
 }
