@@ -135,21 +135,9 @@ type CmdStat struct {
 	Hist                          [histBuckets]int64 // durations per bucket, with latency-tracking (latency.go)
 }
 
-// gcBallast is a never-touched allocation that raises the heap size the
-// garbage collector aims for. With a small live heap (a server of short
-// strings) Go would otherwise collect every few MB allocated, which at
-// hundreds of thousands of commands a second costs a quarter of the CPU.
-// It holds no pointers and is never written, so it costs address space,
-// not memory; UsedMemory subtracts it.
-var gcBallast []byte
-
-const gcBallastSize = 64 << 20
-
 // New makes a server from a configuration; Start listens.
 func New(cfg *Config) *Server {
-	if gcBallast == nil {
-		gcBallast = make([]byte, gcBallastSize)
-	}
+	raiseHeapFloor()
 	s := &Server{
 		Config:     cfg,
 		clients:    map[uint64]*Client{},

@@ -41,3 +41,12 @@ func rawIO(trap uintptr, fd int, b []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// prefault makes b's pages resident with one madvise(MADV_POPULATE_WRITE)
+// (Linux 5.14) instead of a page fault per page on first write, which on a
+// virtual machine is about 15× slower; older kernels fault each page.
+func prefault(b []byte) {
+	if unix.Madvise(b, unix.MADV_POPULATE_WRITE) != nil {
+		touchPages(b)
+	}
+}

@@ -22,3 +22,6 @@ func cpuTimes() (user, sys float64) {
 // nbRead and nbWrite are read(2) and write(2) on a non-blocking socket.
 func nbRead(fd int, b []byte) (int, error)  { return unix.Read(fd, b) }
 func nbWrite(fd int, b []byte) (int, error) { return unix.Write(fd, b) }
+
+// prefault makes b's pages resident.
+func prefault(b []byte) { touchPages(b) }

@@ -172,3 +172,11 @@ func EqualFold(arg []byte, kw string) bool {
 	}
 	return true
 }
+
+// touchPages writes a zero to every 4 KiB page of b (zeroed memory), so
+// that each page is resident when it returns.
+func touchPages(b []byte) {
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 0
+	}
+}
