@@ -18,12 +18,12 @@ import (
 // compressed and indexer rows) lives in device Buffers beside its host
 // copy (deviceState), which is brought up to date only when the host
 // needs it (state.pull). Per step only tokens, positions and hash routes
-// go up, and only the logits come back.
+// go up, and only the logits come back; a decode step is one graph launch
+// where the device records graphs (metalkit.GraphDevice).
 //
 // Not here yet (metalkit/cuda/doc.go): the page-boundary snapshots of a
 // prefill chunk (prefix cache: a device step takes none), device state
-// that grows by pages (each is allocated for the whole context), CUDA
-// graphs for a decode step.
+// that grows by pages (each is allocated for the whole context).
 
 // deviceModel is the weights on the device and a step's buffers.
 type deviceModel struct {
@@ -74,6 +74,7 @@ type deviceScratch struct {
 	groups               []int32   // rows × OGroups: 0…OGroups−1 each row (oA's "experts")
 	hash                 [][]int32 // per hash layer: rows × K expert ids
 	logitsHost           []float32
+	decodeKeys           map[int]string // Graph keys by batch size
 }
 
 // deviceState is one session's state on the device: n positions' worth,
@@ -208,7 +209,22 @@ func (g *deviceModel) step(batch []infer.Seq) error {
 		}
 	}
 	g.layOut()
-	g.pass(T, S)
+	if gd, ok := g.d.(metalkit.GraphDevice); ok && T == S {
+		// A decode step (one row a seq) as one launch where the device
+		// records graphs: its kernels read positions from device memory,
+		// so the recording replays from one position to the next.
+		if g.run.decodeKeys == nil {
+			g.run.decodeKeys = map[int]string{}
+		}
+		key, ok := g.run.decodeKeys[S]
+		if !ok {
+			key = fmt.Sprintf("deepseek4 %p decode/%d", g, S)
+			g.run.decodeKeys[S] = key
+		}
+		gd.Graph(key, func() { g.pass(T, S) })
+	} else {
+		g.pass(T, S)
+	}
 	c := &m.cfg
 	g.run.logitsHost = grow(g.run.logitsHost, S*c.Vocab)
 	if err := g.d.Read(g.run.logitsHost, g.run.logits, 0); err != nil {

@@ -417,10 +417,13 @@ extern "C" __global__ void combine(float *out, const float *base, const float *p
 
 // compress: one block (256 threads) feeds a session's rows one after
 // another (each may complete a window that the next one's slot write
-// depends on). mode = roundN<<8 | f16<<4 | round format.
+// depends on). mode = roundN<<8 | f16<<4 | round format. span is the
+// rows' (first, n, start) in device memory: a recorded decode step's
+// launch stays the same as the positions move.
 extern "C" __global__ void compress(float *rows, float *fKV, float *fScore, const float *kv, const float *gate,
-				    const float *ape, const float *norm, const float *freq, int first, int n, int start,
-				    int ratio, int width, int pairs, int mode, float eps) {
+				    const float *ape, const float *norm, const float *freq, const int *span, int ratio,
+				    int width, int pairs, int mode, float eps) {
+	int first = span[0], n = span[1], start = span[2];
 	__shared__ float row[MAX_WIDTH];
 	__shared__ double sd[32];
 	__shared__ float sf[32];
@@ -479,9 +482,11 @@ extern "C" __global__ void compress(float *rows, float *fKV, float *fScore, cons
 	}
 }
 
-// ring_put: grid (rows kept, width/256): kept row i is position p0 + i.
-extern "C" __global__ void ring_put(float *ring, const float *kv, int first, int start, int p0, int window, int width) {
-	int p = p0 + blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
+// ring_put: grid (min(n, window), width/256): the last rows of span's
+// (first, n, start) go to their positions' slots.
+extern "C" __global__ void ring_put(float *ring, const float *kv, const int *span, int window, int width) {
+	int first = span[0], n = span[1], start = span[2];
+	int p = start + n - min(n, window) + blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
 	if (c < width)
 		ring[(size_t)(p % window) * width + c] = kv[(size_t)(first + p - start) * width + c];
 }
@@ -492,9 +497,11 @@ extern "C" __global__ void ring_put(float *ring, const float *kv, int first, int
 // how many rows beat it (higher score, or equal and lower index), the k
 // of rank < k are kept and placed by how many kept rows precede them.
 // O(nc²) per row: enough at 8K context, a radix select past that.
-// work: rows × ncmax scores, then as many ranks.
+// work: rows × ncmax scores, then as many ranks (ncmax: the most rows idx
+// holds, so that the launch does not change as it fills).
 extern "C" __global__ void indexer_topk(float *sel, const float *iq, const float *iw, const float *idx, float *work,
-					int first, int n, int start, int heads, int width, int k, int ncmax, float scale) {
+					const int *span, int heads, int width, int k, int ncmax, float scale) {
+	int first = span[0], n = span[1], start = span[2];
 	int j = blockIdx.x, t = first + j, pos = start + j, nc = (pos + 1) / 4;
 	float *s = sel + (size_t)t * k;
 	if (nc <= k) {
@@ -543,9 +550,10 @@ extern "C" __global__ void indexer_topk(float *sel, const float *iq, const float
 // online softmax over its share of the visible rows (lane l holds values
 // l, l+32, …), then the warps' partial sums are merged with the sink.
 extern "C" __global__ void attend_sink(float *out, const float *q, const float *kv, const float *ring, const float *comp,
-				       const float *sel, const float *sinks, int first, int start, int heads, int width,
-				       int window, int ratio, int k) {
+				       const float *sel, const float *sinks, const int *span, int heads, int width, int window,
+				       int ratio, int k) {
 	__shared__ float wm[ATT_WARPS], wd[ATT_WARPS];
+	int first = span[0], start = span[2];
 	__shared__ float wacc[ATT_WARPS][ATT_MAXD * 32];
 	int j = blockIdx.x, h = blockIdx.y, t = first + j, pos = start + j;
 	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nd = width / 32;

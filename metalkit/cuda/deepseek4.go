@@ -269,29 +269,30 @@ func (d *Device) Compress(st metalkit.CompressState, c metalkit.Compressor, kv, 
 		mode |= 1 << 4
 	}
 	defer d.bind()()
-	d.launch("compress", grid(1, 1), 256, rp, fk, fs, kp, gp, ap, np, fp, i32(first), i32(n), i32(start), i32(c.Ratio), i32(c.Width), i32(c.RopePairs), i32(mode), f32(c.Eps))
+	d.launch("compress", grid(1, 1), 256, rp, fk, fs, kp, gp, ap, np, fp, d.span(first, n, start), i32(c.Ratio), i32(c.Width), i32(c.RopePairs), i32(mode), f32(c.Eps))
 }
 
 func (d *Device) RingPut(ring, kv metalkit.Buffer, first, n, start, window, width int) {
 	rp, kp := buf(ring, window*width, "RingPut ring"), buf(kv, (first+n)*width, "RingPut kv")
-	p0 := max(start+n-window, start)
-	if start+n-p0 <= 0 || width == 0 {
+	if n == 0 || width == 0 {
 		return
 	}
 	defer d.bind()()
-	d.launch("ring_put", grid(start+n-p0, (width+255)/256), 256, rp, kp, i32(first), i32(start), i32(p0), i32(window), i32(width))
+	d.launch("ring_put", grid(min(n, window), (width+255)/256), 256, rp, kp, d.span(first, n, start), i32(window), i32(width))
 }
 
 func (d *Device) IndexerTopK(sel, iq, iw, idx metalkit.Buffer, first, n, start, heads, width, k int, scale float32) {
-	ncmax := (start + n) / 4
 	sp, qp := buf(sel, (first+n)*k, "IndexerTopK sel"), buf(iq, (first+n)*heads*width, "IndexerTopK iq")
-	wp, xp := buf(iw, (first+n)*heads, "IndexerTopK iw"), buf(idx, ncmax*width, "IndexerTopK idx")
+	wp, xp := buf(iw, (first+n)*heads, "IndexerTopK iw"), buf(idx, (start+n)/4*width, "IndexerTopK idx")
 	if n == 0 || k == 0 {
 		return
 	}
+	// The work area's rows are as long as idx can hold, not as it holds
+	// now: the launch stays the same as the rows come.
+	ncmax := max(idx.Len()/width, 1)
 	defer d.bind()()
-	work := d.workspace(2 * n * max(ncmax, 1))
-	d.launch("indexer_topk", grid(n, 1), 256, sp, qp, wp, xp, work, i32(first), i32(n), i32(start), i32(heads), i32(width), i32(k), i32(ncmax), f32(scale))
+	work := d.workspace(2 * n * ncmax)
+	d.launch("indexer_topk", grid(n, 1), 256, sp, qp, wp, xp, work, d.span(first, n, start), i32(heads), i32(width), i32(k), i32(ncmax), f32(scale))
 }
 
 func (d *Device) AttendSink(out, q, kv, ring, comp, sel metalkit.Buffer, first, n, start int, a metalkit.SinkAttention) {
@@ -313,5 +314,12 @@ func (d *Device) AttendSink(out, q, kv, ring, comp, sel metalkit.Buffer, first, 
 		return
 	}
 	defer d.bind()()
-	d.launch("attend_sink", grid(n, H), 128, o, qp, kp, rp, cp, sp, hp, i32(first), i32(start), i32(H), i32(W), i32(a.Window), i32(a.Ratio), i32(a.TopK))
+	d.launch("attend_sink", grid(n, H), 128, o, qp, kp, rp, cp, sp, hp, d.span(first, n, start), i32(H), i32(W), i32(a.Window), i32(a.Ratio), i32(a.TopK))
+}
+
+// span uploads a session's rows (first, n, start) for a kernel to read:
+// kept out of the launch's parameters, it leaves a recorded decode step's
+// launches the same from one position to the next (graph.go replays them).
+func (d *Device) span(first, n, start int) uint64 {
+	return d.upload32([]int32{int32(first), int32(n), int32(start)})
 }
