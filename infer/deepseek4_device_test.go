@@ -1,6 +1,8 @@
 package infer_test
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -271,4 +273,79 @@ func TestDeviceDeepSeek4Full(t *testing.T) {
 	layer := ms[0] - ms[1]
 	whole := ms[0] + float64(43-N)*layer
 	t.Logf("per layer: %.3f ms; 43 layers projected: %.2f ms/token, %.1f tok/s (embedding and head: %.3f ms)", layer, whole, 1000/whole, ms[0]-float64(N)*layer)
+}
+
+// TestSeamDeepSeek4Reference: the tiny model's exact mode (no FP8/FP4
+// round trips, f32 rows) through the Device ops against transformers'
+// prefill + decode run (infer/deepseek4/testdata, TestStepMatchesReference's
+// data and bound: 1e-3 at every decoded position). On cpu-seam it holds
+// because the logits are the host forward's bits; on cuda the kernels'
+// own roundings (deepseek4_test.go: a few u per op) stay far below it.
+func TestSeamDeepSeek4Reference(t *testing.T) {
+	js, err := os.ReadFile("deepseek4/testdata/deepseek4-ref.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile("deepseek4/testdata/deepseek4-ref.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Sequences []struct {
+			Tokens  []int32 `json:"tokens"`
+			Prefill int     `json:"prefill"`
+		} `json:"sequences"`
+		Arrays []struct {
+			Name   string `json:"name"`
+			Offset int    `json:"offset"`
+		} `json:"arrays"`
+	}
+	if err := json.Unmarshal(js, &ref); err != nil {
+		t.Fatal(err)
+	}
+	array := func(name string, n int) []float32 {
+		for _, a := range ref.Arrays {
+			if a.Name == name {
+				out := make([]float32, n)
+				for i := range out {
+					out[i] = math.Float32frombits(binary.LittleEndian.Uint32(bin[a.Offset+4*i:]))
+				}
+				return out
+			}
+		}
+		t.Fatalf("reference array %s missing", name)
+		return nil
+	}
+	for _, dev := range []string{"cpu-seam", "cuda"} {
+		t.Run(dev, func(t *testing.T) {
+			d := openDS4Device(t, dev)
+			m, err := infer.Open("../models/deepseek4-tiny.gguf", infer.Options{Device: d, Numerics: "exact", KVType: "f32"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			V := m.Vocab()
+			for si, sq := range ref.Sequences {
+				want := array(fmt.Sprintf("exact/seq%d/stepwise", si), len(sq.Tokens)*V)
+				s := m.NewState()
+				var worst float64
+				for p := sq.Prefill - 1; p < len(sq.Tokens); p++ {
+					toks := sq.Tokens[p : p+1]
+					if p == sq.Prefill-1 {
+						toks = sq.Tokens[:sq.Prefill]
+					}
+					if err := m.Step([]infer.Seq{{State: s, Tokens: toks}}); err != nil {
+						t.Fatal(err)
+					}
+					for i, v := range s.Logits() {
+						worst = max(worst, math.Abs(float64(v-want[p*V+i])))
+					}
+					if worst > 1e-3 {
+						t.Fatalf("seq %d position %d: |Δlogit| %.3g against transformers (allowed 1e-3)", si, p, worst)
+					}
+				}
+				t.Logf("seq %d: prefill %d + %d decoded: max |Δlogit| %.3g", si, sq.Prefill, len(sq.Tokens)-sq.Prefill, worst)
+			}
+		})
+	}
 }

@@ -32,7 +32,8 @@ type Options struct {
 	// qwen3, phi3) runs llamadevice.go's pass through the Device ops, with
 	// the weights uploaded at Open and the KV pages in the device's pool,
 	// and deepseek4 its own (a DeviceStepper);
-	// other architectures, and an f32 KV cache, are refused with ErrDevice.
+	// other architectures, and an f32 KV cache (but deepseek4's, whose
+	// rows are its own state), are refused with ErrDevice.
 	Device metalkit.Device
 	// DeviceKVBytes is the size of the device's pool of KV pages, which
 	// every session shares, rounded down to whole pages (at least one):
@@ -237,7 +238,7 @@ func newModel(name string, f *gguf.File, opt Options) (*Model, error) {
 	switch {
 	case runsOnDevice(opt) && !deviceArchID(archID):
 		return nil, fmt.Errorf("infer: %s: %s's forward pass runs on host memory only so far, not on %s: %w", name, archID, dev.Name(), ErrDevice)
-	case runsOnDevice(opt) && kvType != KVF16:
+	case runsOnDevice(opt) && kvType != KVF16 && archID != "deepseek4": // deepseek4 keeps f32 rows on request
 		return nil, fmt.Errorf("infer: %s: a %v KV cache on %s: a device's KV pages are f16: %w", name, kvType, dev.Name(), ErrDevice)
 	case dev == nil:
 		threads := opt.Threads

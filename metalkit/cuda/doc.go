@@ -91,54 +91,46 @@
 //
 // # deepseek4 on the device: what is left
 //
-// infer/deepseek4 runs on the CPU only (a HostDevice forward over host
-// slices). The heavy per-token work now has kernels: its matmuls of every
-// weight type (IQ2_XXS and Q2_K experts included), the experts as one
-// grouped op, clamped SwiGLU, RMSNorm, Add. Not yet tuned on a GPU:
-// expertsFewMax, and whether the experts' lean kernel reaches matvec's
-// bandwidth. A device forward (a second forward in the package, in
-// Buffers, as infer/llamadevice.go is for llama) still needs, roughly in
-// the order a decode step meets them:
+// infer/deepseek4 has a forward through the Device ops (device.go): every
+// op of a decode or prefill step is a DeepSeek4Ops or Device call, the
+// weights go up once in the file's layout (experts whole, the output
+// projection's groups as experts), each session's ring, compressor
+// frontiers and compressed/indexer rows live in device Buffers, routing
+// never leaves the device, and a decode step is one graph launch. On the
+// CPU device through the seam it gives the host forward's logits bit for
+// bit (infer's TestSeamDeepSeek4, TestSeamDeepSeek4Reference,
+// TestDeviceDeepSeek4Full with REDDWARF_GPU_DS4_SEAM=1). What remains, in
+// the order a step meets it:
 //
-//   - Loading: the loader splits each ffn_*_exps tensor into per-expert
-//     (repacked) matrices; the device forward uploads the stacked tensor
-//     instead (UploadExperts). The q2 model (~81 GB) fits an H200, not an
-//     H100: measure per layer (N vs N−1 layers) there.
-//   - Hyper-connections: the HC state is HC×Dim per row (4 residual
-//     streams). hcPre is an RMSNorm with a float64 sum over HC·Dim (ds4's
-//     exact numerics: a kernel of its own, not RMSNorm), a small matmul
-//     (MatMul), then per row sigmoid/softmax on HC×HC values and Sinkhorn
-//     iterations (one block per row; tiny) and the weighted collapse
-//     x = Σ pre_s·X_s; hcPost is X'_j = post_j·y + Σ_i comb_ij·X_i
-//     (elementwise). Both per row, one kernel each.
-//   - Routing: router logits (MatMul), sqrt(softplus), then either hash
-//     routing (tid2eid by token: known on the host) or biased top-K. Today
-//     MatMulExperts takes the pairs' experts from the host, so biased
-//     top-K on the host reads the logits back once per layer (a sync per
-//     layer, and no graph). Next: a routing kernel writing expert ids and
-//     weights into device memory, and a grouping kernel building the same
-//     array (groups, then pairs) that the expert kernels already read, so
-//     that only MatMulExperts' host-side grouping moves to the GPU; then
-//     a combine op, y[t] += Σ_k w_tk·down[t·K+k] (the CPU scales the gated
-//     activations before down instead: equal up to rounding).
-//   - Attention state on the device, per session and layer: the raw
-//     sliding-window ring (Window × HeadDim, position p in slot p mod
-//     Window), the compressed rows and indexer rows (append-only,
-//     floor(n/ratio) of each; fork-shared pages, so device pages as
-//     KVPool's, with the session store's RAM tier below), and the
-//     compressor frontiers (partial pooling windows: values and scores,
-//     a few slots each; the small mutable part a checkpoint copies).
-//     Checkpoints and rollback (state.go) then copy device memory.
-//   - Attention kernels: queries (two MatMuls, RMSNorm, per-head norm,
-//     RoPE on the tail with YaRN frequencies: RopeTail, not Device.Rope's
-//     layout), K=V rows with ds4's FP8 (and FP4 for indexer rows) round
-//     trips, the compressors' gated softmax pooling over a window, the
-//     lightning indexer's scores Σ_h w_h·max(0, q_h·k_i) and its top-K
-//     (ITopK of the compressed rows, ascending), attention over the window
-//     plus the selected compressed rows with a per-head sink logit, RoPE
-//     back at −p, and the grouped low-rank output projection.
-//   - The output head: HC collapse (outputHC), norm, MatMul.
-//
-// Each as a DeepSeek4Ops method with a CPUDevice implementation and a test
-// against it here, as ClampedSwiGLU and MatMulExperts are.
+//   - Measured on a GPU: deepseek4_test.go's op tests, infer's
+//     TestSeamDeepSeek4/cuda and TestSeamDeepSeek4Reference/cuda (tiny
+//     models against the host forward and transformers), and
+//     TestDeviceDeepSeek4Full (3- and 2-layer full-width q2 synth files:
+//     64 greedy steps against the host, decode ms/token and per layer);
+//     bench/gpu-seam.sh runs them. Prefill speed (several rows a call) is
+//     not timed yet, nor compared with llama.cpp's CUDA build.
+//   - Speed of the small kernels, once timed: route and experts_group
+//     run their choice on one thread a row (256 experts × 6 picks);
+//     compress runs a session's rows one after another in one block (a
+//     long prefill chunk serialises there); indexer_topk ranks by
+//     comparing every pair of compressed rows (O(n²) a row: fine to 8K
+//     context, a radix select past that); attend_sink is four warps a
+//     (row, head) with float64 exp. expertsFewMax and the experts' lean
+//     kernel are still untuned.
+//   - Session state: each session's device state is allocated for the
+//     whole context at its first step (Options.Ctx; the full 1M context
+//     would need ~0.5 GB a ratio-4 layer), reused after Release but never
+//     freed, and not shared between forks (Clone reads the device state
+//     back; the fork uploads its own). Next: the compressed and indexer
+//     rows in device pages shared by forks, as KVPool's, with the
+//     session store's RAM tier below; checkpoints kept on the device (a
+//     restore point now reads the state back, as every host-side method
+//     does after device steps: state.sync).
+//   - Prefix cache: a device step takes no page-boundary snapshot of a
+//     prefill chunk (forward.go's snapLayer), so a later prompt resumes
+//     only from restore points.
+//   - Batches: ops that touch a session's state run once per session of
+//     the batch (a page table, as Attention's, would make them one).
+//   - The whole q2 model (~81 GB) fits an H200, not an H100: per layer
+//     is measured from N and N−1 layer files instead.
 package cuda
