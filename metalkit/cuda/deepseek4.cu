@@ -197,60 +197,72 @@ __device__ float exp_sub(float v, float m) {
 	v = fmaxf(__fsub_rn(v, m), -87.0f);
 	float n = rintf(__fmul_rn(v, log2e));
 	float r = __fsub_rn(__fsub_rn(v, __fmul_rn(n, ln2hi)), __fmul_rn(n, ln2lo));
-	float p = 1 + r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720))))));
+	float p = __fadd_rn(1.0f / 120, __fmul_rn(r, 1.0f / 720));
+	p = __fadd_rn(1.0f / 24, __fmul_rn(r, p));
+	p = __fadd_rn(1.0f / 6, __fmul_rn(r, p));
+	p = __fadd_rn(1.0f / 2, __fmul_rn(r, p));
+	p = __fadd_rn(1, __fmul_rn(r, p));
+	p = __fadd_rn(1, __fmul_rn(r, p));
 	return __fmul_rn(p, __int_as_float(((int)n + 127) << 23));
 }
 
-// hc_pre: one block per row. Thread 0 computes the hc weights (a few
-// dozen values, serially as the CPU does); then the collapse
-// x = Σ_s pre_s·X_s, one thread per value, the streams in order.
+// hc_pre: one block per row. Warp 0 computes the hc weights in shared
+// memory, a lane per value (hc² ≤ 32): each lane forms its row's or
+// column's sums itself, in the CPU's order, so every lane's divisor is
+// the CPU's. Then the collapse x = Σ_s pre_s·X_s, one thread per value,
+// the streams in order.
 extern "C" __global__ void hc_pre(float *x, float *postComb, const float *X, const float *mixes, const float *coef,
 				  int hc, int dim, int sinkhorn, float eps) {
-	__shared__ float pre[16];
-	int t = blockIdx.x;
+	__shared__ float pre[32], cm[32], ex[32];
+	int t = blockIdx.x, l = threadIdx.x;
 	int mix = postComb ? (2 + hc) * hc : hc, ns = postComb ? 3 : 1;
 	const float *mx = mixes + (size_t)t * mix, *scale = coef, *base = coef + ns;
-	if (threadIdx.x == 0) {
-		for (int s = 0; s < hc; s++)
-			pre[s] = __fadd_rn(sigmoid_d(__fadd_rn(__fmul_rn(scale[0], mx[s]), base[s])), eps);
-		if (postComb) {
-			float *post = postComb + (size_t)t * (hc + hc * hc), *comb = post + hc;
-			for (int s = 0; s < hc; s++)
-				post[s] = 2 * sigmoid_d(__fadd_rn(__fmul_rn(scale[1], mx[hc + s]), base[hc + s]));
-			for (int i = 0; i < hc; i++) {
-				float *row = comb + i * hc, m;
-				for (int j = 0; j < hc; j++)
-					row[j] = __fadd_rn(__fmul_rn(scale[2], mx[2 * hc + i * hc + j]), base[2 * hc + i * hc + j]);
-				m = row[0];
-				for (int j = 1; j < hc; j++)
-					m = fmaxf(m, row[j]);
+	if (l < 32) {
+		float *post = postComb ? postComb + (size_t)t * (hc + hc * hc) : 0;
+		if (l < hc) {
+			pre[l] = __fadd_rn(sigmoid_d(__fadd_rn(__fmul_rn(scale[0], mx[l]), base[l])), eps);
+			if (post)
+				post[l] = 2 * sigmoid_d(__fadd_rn(__fmul_rn(scale[1], mx[hc + l]), base[hc + l]));
+		}
+		if (post) {
+			int n = hc * hc, i = l / hc, j = l % hc;
+			bool act = l < n;
+			float v = act ? __fadd_rn(__fmul_rn(scale[2], mx[2 * hc + l]), base[2 * hc + l]) : 0;
+			cm[l] = v;
+			__syncwarp();
+			// Each row's softmax (metalkit.Softmax: max, ExpSub, scale by
+			// 1/sum), then + eps.
+			if (act) {
+				float m = cm[i * hc];
+				for (int jj = 1; jj < hc; jj++)
+					m = fmaxf(m, cm[i * hc + jj]);
+				ex[l] = exp_sub(v, m);
+			}
+			__syncwarp();
+			if (act) {
 				float sum = 0;
-				for (int j = 0; j < hc; j++) {
-					row[j] = exp_sub(row[j], m);
-					sum = __fadd_rn(sum, row[j]);
-				}
-				float inv = 1 / sum;
-				for (int j = 0; j < hc; j++)
-					row[j] = __fadd_rn(__fmul_rn(row[j], inv), eps);
+				for (int jj = 0; jj < hc; jj++)
+					sum = __fadd_rn(sum, ex[i * hc + jj]);
+				v = __fadd_rn(__fmul_rn(ex[l], 1 / sum), eps);
 			}
+			__syncwarp();
+			cm[l] = v;
+			__syncwarp();
+			// Sinkhorn: columns; then rows and columns, sinkhorn−1 times.
 			for (int it = 0; it < max(sinkhorn, 1); it++) {
-				if (it > 0) { // rows, then columns again
-					for (int i = 0; i < hc; i++) {
-						float s = 0;
-						for (int j = 0; j < hc; j++)
-							s = __fadd_rn(s, comb[i * hc + j]);
-						for (int j = 0; j < hc; j++)
-							comb[i * hc + j] /= s + eps;
-					}
-				}
-				for (int j = 0; j < hc; j++) {
+				for (int pass = it > 0 ? 0 : 1; pass < 2; pass++) {
 					float s = 0;
-					for (int i = 0; i < hc; i++)
-						s = __fadd_rn(s, comb[i * hc + j]);
-					for (int i = 0; i < hc; i++)
-						comb[i * hc + j] /= s + eps;
+					if (act)
+						for (int k = 0; k < hc; k++)
+							s = __fadd_rn(s, pass == 0 ? cm[i * hc + k] : cm[k * hc + j]);
+					__syncwarp();
+					if (act)
+						cm[l] = v = v / (s + eps);
+					__syncwarp();
 				}
 			}
+			if (act)
+				post[hc + l] = v;
 		}
 	}
 	__syncthreads();
@@ -306,41 +318,63 @@ extern "C" __global__ void round_trip(float *x, int stride, int n, int fmt) {
 		xr[i] = row[i];
 }
 
-// route: one block per row. The scores in parallel; thread 0 picks the
-// experts (k passes over them, the first largest each time: a stable
-// descending sort's first k) and sums their scores in the chosen order.
+// better reports whether candidate (k1, e1) beats (k2, e2) in a
+// descending stable sort of the keys: a larger key, or an equal one of a
+// lower expert; e < 0 is no candidate.
+__device__ bool better(float k1, int e1, float k2, int e2) {
+	return e1 >= 0 && (e2 < 0 || k1 > k2 || (k1 == k2 && e1 < e2));
+}
+
+// route: one block per row (blockDim a multiple of 32). The scores and
+// keys in parallel; then k picks, each the block's best untaken expert
+// (a stable descending sort's next: ties to the lower expert), found by
+// a reduction; thread 0 sums the chosen scores in the chosen order.
 extern "C" __global__ void route(float *ids, float *weights, const float *logits, const float *bias, const int *hash,
 				 int experts, int k, float scale) {
-	__shared__ float P[MAX_EXPERTS], taken[MAX_EXPERTS];
-	int t = blockIdx.x;
+	__shared__ float P[MAX_EXPERTS], key[MAX_EXPERTS];
+	__shared__ int taken[MAX_EXPERTS], chosen[MAX_K];
+	__shared__ float wk[32];
+	__shared__ int we[32];
+	int t = blockIdx.x, lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
 	for (int e = threadIdx.x; e < experts; e += blockDim.x) {
 		float x = logits[(size_t)t * experts + e];
 		P[e] = x > 20 ? (float)sqrt((double)x) : (float)sqrt(log1p(exp((double)x)));
+		key[e] = bias ? __fadd_rn(P[e], bias[e]) : P[e];
 		taken[e] = 0;
+	}
+	__syncthreads();
+	for (int j = 0; j < k; j++) {
+		if (hash) {
+			if (threadIdx.x == 0)
+				chosen[j] = hash[t * k + j];
+			continue;
+		}
+		float bk = 0;
+		int be = -1;
+		for (int e = threadIdx.x; e < experts; e += blockDim.x)
+			if (!taken[e] && better(key[e], e, bk, be))
+				bk = key[e], be = e;
+		for (int o = 16; o > 0; o >>= 1) {
+			float ok = __shfl_xor_sync(0xffffffff, bk, o);
+			int oe = __shfl_xor_sync(0xffffffff, be, o);
+			if (better(ok, oe, bk, be))
+				bk = ok, be = oe;
+		}
+		if (lane == 0)
+			wk[warp] = bk, we[warp] = be;
+		__syncthreads();
+		if (threadIdx.x == 0) {
+			for (int w = 1; w < nw; w++)
+				if (better(wk[w], we[w], bk, be))
+					bk = wk[w], be = we[w];
+			chosen[j] = be;
+			taken[be] = 1;
+		}
+		__syncthreads();
 	}
 	__syncthreads();
 	if (threadIdx.x != 0)
 		return;
-	int chosen[MAX_K];
-	for (int j = 0; j < k; j++) {
-		if (hash) {
-			chosen[j] = hash[t * k + j];
-			continue;
-		}
-		int best = -1;
-		float bk = 0;
-		for (int e = 0; e < experts; e++) {
-			if (taken[e] != 0)
-				continue;
-			float key = bias ? __fadd_rn(P[e], bias[e]) : P[e];
-			if (best < 0 || key > bk) {
-				best = e;
-				bk = key;
-			}
-		}
-		taken[best] = 1;
-		chosen[j] = best;
-	}
 	float sum = 0;
 	for (int j = 0; j < k; j++)
 		sum = __fadd_rn(sum, P[chosen[j]]);
@@ -353,33 +387,48 @@ extern "C" __global__ void route(float *ids, float *weights, const float *logits
 
 // experts_group builds MatMulExperts' host array on the device from expert
 // ids: min(pairs, experts) groups (expert, start, count) in expert order,
-// unused ones zero, then the pairs' indices in group order. One block;
-// thread 0 does the scan and the placement (pairs are few: a step's rows
-// times the router's k).
+// unused ones zero, then the pairs' indices in group order (a group's in
+// pair order). One block of 1024 threads, thread e for expert e: it
+// counts its pairs, a block-wide scan of the counts and of the non-empty
+// flags gives its group's start and index, and it writes its group.
 extern "C" __global__ void experts_group(int *meta, const float *ids, int pairs, int experts) {
-	__shared__ int count[MAX_EXPERTS], start[MAX_EXPERTS];
-	int gmax = min(pairs, experts);
-	for (int e = threadIdx.x; e < experts; e += blockDim.x)
-		count[e] = 0;
-	__syncthreads();
-	for (int i = threadIdx.x; i < pairs; i += blockDim.x)
-		atomicAdd(&count[(int)ids[i]], 1);
-	__syncthreads();
-	if (threadIdx.x != 0)
-		return;
-	int g = 0, at = 0;
-	for (int e = 0; e < experts; e++) {
-		start[e] = at;
-		if (count[e] == 0)
-			continue;
-		meta[3 * g] = e, meta[3 * g + 1] = at, meta[3 * g + 2] = count[e];
-		g++;
-		at += count[e];
+	__shared__ int wc[32], wn[32], total;
+	int e = threadIdx.x, lane = e % 32, warp = e / 32, gmax = min(pairs, experts);
+	int cnt = 0;
+	if (e < experts)
+		for (int i = 0; i < pairs; i++)
+			cnt += (int)ids[i] == e;
+	int nz = cnt > 0;
+	// Inclusive scans of cnt and nz: within the warp, then the warps'
+	// totals.
+	int sc = cnt, sn = nz;
+	for (int o = 1; o < 32; o <<= 1) {
+		int c = __shfl_up_sync(0xffffffff, sc, o), n = __shfl_up_sync(0xffffffff, sn, o);
+		if (lane >= o)
+			sc += c, sn += n;
 	}
-	for (; g < gmax; g++)
-		meta[3 * g] = 0, meta[3 * g + 1] = 0, meta[3 * g + 2] = 0;
-	for (int i = 0; i < pairs; i++)
-		meta[3 * gmax + start[(int)ids[i]]++] = i;
+	if (lane == 31)
+		wc[warp] = sc, wn[warp] = sn;
+	__syncthreads();
+	if (e == 0) {
+		int c = 0, n = 0;
+		for (int w = 0; w < (int)blockDim.x / 32; w++) {
+			int tc = wc[w], tn = wn[w];
+			wc[w] = c, wn[w] = n; // exclusive prefix of the warps
+			c += tc, n += tn;
+		}
+		total = n;
+	}
+	__syncthreads();
+	int start = wc[warp] + sc - cnt, g = wn[warp] + sn - nz;
+	if (nz) {
+		meta[3 * g] = e, meta[3 * g + 1] = start, meta[3 * g + 2] = cnt;
+		for (int i = 0, k = 0; i < pairs && k < cnt; i++)
+			if ((int)ids[i] == e)
+				meta[3 * gmax + start + k++] = i;
+	}
+	for (int u = total + e; u < gmax; u += blockDim.x)
+		meta[3 * u] = 0, meta[3 * u + 1] = 0, meta[3 * u + 2] = 0;
 }
 
 // scale_rows: grid (rows, n/256).

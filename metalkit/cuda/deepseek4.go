@@ -131,8 +131,8 @@ func (d *Device) RMSNormF64(out, x, w metalkit.Buffer, rows, n int, eps float32)
 }
 
 func (d *Device) HCPre(x, postComb, X, mixes, coef metalkit.Buffer, rows, hc, dim, sinkhorn int, eps float32) {
-	if hc > 16 {
-		panic(fmt.Sprintf("cuda: HCPre with %d streams (at most 16)", hc))
+	if hc*hc > 32 {
+		panic(fmt.Sprintf("cuda: HCPre with %d streams (at most 5: a warp's lane per comb value)", hc))
 	}
 	mix, ns := hc, 1
 	if postComb != nil {
@@ -221,7 +221,7 @@ func (d *Device) MatMulExpertsBy(out metalkit.Buffer, w metalkit.Weights, x, ids
 	defer d.bind()()
 	gmax := min(pairs, ww.experts)
 	mp := d.workspace(3*gmax + pairs)
-	d.launch("experts_group", grid(1, 1), 256, mp, ip, i32(pairs), i32(ww.experts))
+	d.launch("experts_group", grid(1, 1), 1024, mp, ip, i32(pairs), i32(ww.experts))
 	kernel := ww.expertsMany
 	if pairs <= expertsFewMax {
 		kernel = ww.expertsFew
