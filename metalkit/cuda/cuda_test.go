@@ -137,6 +137,9 @@ func TestMatMul(t *testing.T) {
 
 				row := make([]float32, sh.cols)
 				gamma := 2 * float64(8+(sh.cols+255)/256+5) * u
+				if d.onTensorCores(gw, sh.batch) {
+					gamma = mmaGamma(sh.cols)
+				}
 				blk := actBlock(typ)
 				for r := 0; r < sh.rows; r++ {
 					m.Row(r, row)
@@ -155,6 +158,26 @@ func TestMatMul(t *testing.T) {
 			})
 		}
 	}
+}
+
+// onTensorCores reports whether MatMul of w on batch columns runs mmaf16.
+func (d *Device) onTensorCores(w metalkit.Weights, batch int) bool {
+	return w.(*weights).mma != "" && d.mmaMin > 0 && batch >= d.mmaMin
+}
+
+// mmaGamma bounds |Δ|/Σ|w·x| for mmaf16 against the float64 product of
+// the dequantised rows. Each weight and activation is rounded to f16
+// (relative error ≤ 2⁻¹¹ each in f16's normal range, so a product moves
+// by ≤ (2·2⁻¹¹ + 2⁻²²)·|w·x|; below it, by ≤ 2⁻²⁵ times the other
+// factor, which the random inputs here make negligible); the tensor
+// core adds 16 exact products into the f32 accumulator once per k16 step
+// (cols/16 steps, each at most a couple of roundings of the running sum
+// and the products' sum, 2u·Σ|w·x| counted per step), and the split-k
+// warps' partial sums are added in three more roundings. Doubled for the
+// dequantised value's own rounding (d·q may round in f32 once more on
+// one side, as TestMatMul's bound allows).
+func mmaGamma(cols int) float64 {
+	return 2 * (2.0/2048 + 1.0/(1<<22) + 2*float64(cols/16+4)*u)
 }
 
 // products returns Σ w_i·x_i in float64, Σ|w_i·x_i|, and the bound on
@@ -628,6 +651,72 @@ func TestMatMulExperts(t *testing.T) {
 				}
 			}
 			near(t, "past the last pair", got[c.pairs*rows:], make([]float32, 3), 0, 0)
+		}
+	}
+}
+
+// TestMatMulMMA checks the tensor-core kernels (mmaf16) on every weight
+// type they take and every block shape, forced, on sizes that are not
+// multiples of a block's rows (16·k), columns (8·k) or chunk of units (4,
+// 8, 16 units): against the float64 product of the dequantised rows
+// within mmaGamma, against CPUDevice within the activations' 8-bit step
+// as TestMatMul, and every output written (the output is poisoned with
+// NaN first).
+func TestMatMulMMA(t *testing.T) {
+	d := openDevice(t)
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(21))
+	types := []metalkit.DType{metalkit.F16, metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q6_K, metalkit.Q2_K, metalkit.IQ2_XXS}
+	shapes := []struct{ rows, cols, batch int }{{37, 768, 8}, {37, 768, 13}, {130, 2304, 9}, {67, 2304, 61}, {3, 256, 17}, {131, 1280, 130}, {200, 512, 515}}
+	for _, typ := range types {
+		for _, sh := range shapes {
+			if sh.cols%typ.BlockSize() != 0 {
+				continue
+			}
+			m := quantMatrix(t, typ, sh.rows, sh.cols, randVec(rng, sh.rows*sh.cols, 1))
+			x := randVec(rng, sh.batch*sh.cols, 2)
+			gw, err := d.Upload(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cw, _ := cpu.Upload(m)
+			cout, _ := cpu.Alloc(sh.batch * sh.rows)
+			cpu.MatMul(cout, cw, put(t, cpu, x), sh.batch)
+			cgot := get(t, cpu, cout, sh.batch*sh.rows)
+			gx := put(t, d, x)
+			poison := make([]float32, sh.batch*sh.rows)
+			for i := range poison {
+				poison[i] = float32(math.NaN())
+			}
+			gout := put(t, d, poison)
+			for _, shape := range []string{"", "n8", "n16", "n64", "n64l"} {
+				t.Run(fmt.Sprintf("%v/%dx%dx%d/%s", typ, sh.rows, sh.cols, sh.batch, shape), func(t *testing.T) {
+					d.Write(gout, 0, poison)
+					d.mmaShape = shape
+					d.MatMul(gout, gw, gx, sh.batch)
+					d.mmaShape = ""
+					got := get(t, d, gout, sh.batch*sh.rows)
+					row := make([]float32, sh.cols)
+					gamma, worst := mmaGamma(sh.cols), 0.0
+					for r := 0; r < sh.rows; r++ {
+						m.Row(r, row)
+						for c := 0; c < sh.batch; c++ {
+							ref, abs, quant := products(row, x[c*sh.cols:(c+1)*sh.cols], actBlock(typ))
+							g, cv := float64(got[c*sh.rows+r]), float64(cgot[c*sh.rows+r])
+							if e := math.Abs(g - ref); !(e <= gamma*abs) {
+								t.Fatalf("row %d col %d: gpu %v, float64 %v: |Δ| %.3g > %.3g", r, c, g, ref, e, gamma*abs)
+							}
+							if e := math.Abs(g - cv); !(e <= quant+2*gamma*abs) {
+								t.Fatalf("row %d col %d: gpu %v, cpu %v: |Δ| %.3g > %.3g", r, c, g, cv, e, quant+2*gamma*abs)
+							}
+							worst = max(worst, math.Abs(g-ref)/(gamma*abs))
+						}
+					}
+					if shape == "" {
+						t.Logf("worst |Δ|/bound vs float64 %.3f", worst)
+					}
+				})
+			}
 		}
 	}
 }

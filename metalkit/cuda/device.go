@@ -84,7 +84,38 @@ type Device struct {
 
 	// prof is the profile in progress (profile.go); nil when none.
 	prof *profiler
+
+	// mmaMin is the smallest batch MatMul runs on the tensor cores
+	// (mmaShapes; 0: never); mmaShape, when set, is the block shape
+	// used for every such batch (benchmarks compare them).
+	mmaMin   int
+	mmaShape string
 }
+
+// mmaTypes are the weight types with tensor-core kernels (kernels.cu's
+// mmaf16): the quantised formats and F16, whose values f16 holds. F32
+// and BF16 rows can exceed f16's range or precision and keep matmul.
+var mmaTypes = map[metalkit.DType]bool{
+	metalkit.F16: true, metalkit.Q8_0: true, metalkit.Q4_0: true, metalkit.Q4_K: true, metalkit.Q6_K: true,
+	metalkit.Q2_K: true, metalkit.IQ2_XXS: true,
+}
+
+// mmaShapes are mmaf16's block shapes (kernels.cu's MMA_KERNELS), by the
+// largest batch each is picked for: rows × columns a block covers.
+var mmaShapes = []struct {
+	name       string
+	maxBatch   int
+	rows, cols int
+}{
+	{"n8", 8, 16, 8},
+	{"n16", 16, 16, 16},
+	{"n64", 64, 32, 64},
+	{"n64l", math.MaxInt, 128, 64},
+}
+
+// defaultMMAMin is where the tensor cores take over from matmul: below
+// it matmul reads the weights once for up to 8 columns, with f32 sums.
+const defaultMMAMin = 8
 
 // Staging sizes: the area starts at defaultStageBytes (a decode step of
 // a 1B llama stages a few hundred bytes, so it fills about once in
@@ -186,7 +217,8 @@ func (d *Device) loadModule(mod *uintptr, p string) error {
 // kernels) and pins args.
 func newDevice(drv *driver) *Device {
 	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes,
-		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes, stats: map[string]*GraphStats{}}
+		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes, stats: map[string]*GraphStats{},
+		mmaMin: defaultMMAMin}
 	for i := range d.args.params {
 		d.args.params[i] = unsafe.Pointer(&d.args.slots[i])
 	}
@@ -277,6 +309,7 @@ type weights struct {
 	ptr                   uint64
 	rowBytes              int
 	matmul, matvec, embed string // the kernels' names
+	mma                   string // the tensor-core kernels' suffix (mma_SHAPE_mma); "" if none
 	// A stacked expert tensor (UploadExperts): experts matrices of
 	// m.Rows/experts rows; 0 for other weights. Its kernels' names.
 	experts                 int
@@ -321,8 +354,12 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 			return nil, err
 		}
 	}
-	return &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, matvec: "matvec_" + k, embed: "embed_" + k,
-		expertsMany: "experts_" + k, expertsFew: "experts_vec_" + k}, nil
+	w := &weights{m: m, ptr: p, rowBytes: rowBytes, matmul: "matmul_" + k, matvec: "matvec_" + k, embed: "embed_" + k,
+		expertsMany: "experts_" + k, expertsFew: "experts_vec_" + k}
+	if mmaTypes[m.Type] && m.Cols%32 == 0 {
+		w.mma = k
+	}
+	return w, nil
 }
 
 func (d *Device) Alloc(n int) (metalkit.Buffer, error) {
@@ -418,6 +455,16 @@ func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buff
 	if batch == 1 && m.Cols%32 == 0 {
 		d.launch(ww.matvec, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), int64(ww.rowBytes))
 		return
+	}
+	// Batches: the tensor cores (mmaf16), the block shape by batch size.
+	if ww.mma != "" && d.mmaMin > 0 && batch >= d.mmaMin {
+		for _, sh := range mmaShapes {
+			if d.mmaShape == sh.name || d.mmaShape == "" && batch <= sh.maxBatch {
+				d.launch("mma_"+sh.name+"_"+ww.mma, grid((m.Rows+sh.rows-1)/sh.rows, (batch+sh.cols-1)/sh.cols), 128,
+					o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
+				return
+			}
+		}
 	}
 	d.launch(ww.matmul, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
 }

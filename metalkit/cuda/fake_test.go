@@ -750,3 +750,42 @@ func TestProfileFake(t *testing.T) {
 		t.Errorf("after the profile: %+v, want the step recorded", st)
 	}
 }
+
+// TestMatMulPicksKernelFake: MatMul runs one column on matvec, batches
+// under defaultMMAMin on matmul, and larger ones on the tensor cores with
+// the block shape for the batch (grid: row blocks × column blocks);
+// F32 weights never go to the tensor cores.
+func TestMatMulPicksKernelFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	rng := rand.New(rand.NewSource(4))
+	const rows, cols = 300, 64
+	q, err := d.Upload(quantMatrix(t, metalkit.Q8_0, rows, cols, randVec(rng, rows*cols, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := d.Upload(quantMatrix(t, metalkit.F32, rows, cols, randVec(rng, rows*cols, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, out := put(t, d, make([]float32, 200*cols)), put(t, d, make([]float32, 200*rows))
+	for _, c := range []struct {
+		w     metalkit.Weights
+		batch int
+		want  string
+	}{
+		{q, 1, "matvec_q8_0 {75 1}"},
+		{q, 7, "matmul_q8_0 {75 1}"},
+		{q, 8, "mma_n8_q8_0 {19 1}"},
+		{q, 9, "mma_n16_q8_0 {19 1}"},
+		{q, 17, "mma_n64_q8_0 {10 1}"},
+		{q, 65, "mma_n64l_q8_0 {3 2}"},
+		{q, 200, "mma_n64l_q8_0 {3 4}"},
+		{fl, 9, "matmul_f32 {75 1}"},
+	} {
+		f.seen = nil
+		d.MatMul(out, c.w, x, c.batch)
+		if len(f.seen) != 1 || !strings.HasPrefix(f.seen[0], c.want+" ") {
+			t.Errorf("batch %d: launched %q, want %s", c.batch, f.seen, c.want)
+		}
+	}
+}

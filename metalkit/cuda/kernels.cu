@@ -601,6 +601,205 @@ EXPERT_KERNELS(q4_k, Q4_K)
 EXPERT_KERNELS(q2_k, Q2_K)
 EXPERT_KERNELS(iq2_xxs, IQ2_XXS)
 
+// ---- Batches on the tensor cores: mmaf16 ----
+//
+// MatMul of 8 or more columns (prefill; several sessions decoding
+// together) as mma.sync m16n8k16 products of f16 operands with f32
+// accumulators, out[c·rows + r] = Σ_k w[r][k]·x[c][k].
+//
+// Why f16 operands, not int8 (activations quantised per block, s8×s8
+// products as the CPU device and llama.cpp's MMQ do): every weight type
+// already has deq8, which yields 8 values of a unit in f32, so one
+// template covers every quantised format (and F16) by rounding those to
+// f16, with no integer path per format (Q4_K's and Q2_K's mins, Q6_K's
+// signed scales, IQ2_XXS's codebook) to write and verify; f16 keeps 11
+// significant bits of a weight and of an activation, so the product is
+// closer to the f32 one than 8-bit activations get (the CPU's step is
+// amax/127 of a block); and the work per weight byte stays what the
+// matvec's is, dequantised once per block of BN columns. The int8 units
+// do twice the f16 rate, which matters only once a batch is compute
+// bound (prefill of hundreds of tokens), and the f16 rate on an H100's
+// mma.sync path is well above what a 1B llama's prefill target needs
+// (~120 TFLOP/s at 46,500 tok/s). Activations past f16's range (65504)
+// would become infinite: a llama's normed inputs and FFN activations are
+// far below it.
+//
+// No shared memory for weights: the dot product's order over k is free,
+// so each lane's A fragment is taken to be the 8 values deq8 gives it.
+// In a 32-value unit, lane (g, t) (g = lane/4, t = lane%4) dequantises
+// values 8t..8t+7 of rows g and g+8 of its 16-row tile; the unit's two
+// k16 steps take values 8t+0..3 (step 0) and 8t+4..7 (step 1) as the
+// fragment's k = 2t, 2t+1, 2t+8, 2t+9, and the activations' B fragment
+// is permuted the same way (x values 8t..8t+7 of column g, one 16-byte
+// read of the staged tile). The activations are staged by the whole
+// block per chunk of KC units, rounded to f16, in rows padded so that the
+// fragments' 16-byte reads hit distinct banks.
+//
+// Shape of a block: 4 warps as RG = 4/KW row groups × KW slices of each
+// chunk's units; a warp does MT 16-row tiles × NT 8-column tiles, so a
+// block covers BM = 16·MT·RG rows × BN = 8·NT columns. KW > 1 splits the
+// sum over k between warps (small batches: more blocks on a small
+// matrix, to keep every SM streaming weights); their partial sums are
+// added in shared memory in warp order, so the result does not depend on
+// timing. The sums' order is fixed by the shape, so a recording replays
+// the same bits.
+
+__device__ __forceinline__ unsigned int h2bits(float lo, float hi) {
+	__half2 h = __floats2half2_rn(lo, hi);
+	return *(unsigned int *)&h;
+}
+
+// mma16816 is c += a·b for one m16n8k16 tile (row-major A, column-major
+// B, f16 operands, f32 accumulators).
+__device__ __forceinline__ void mma16816(float c[4], const unsigned int a[4], unsigned int b0, unsigned int b1) {
+	asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+		     "{%0,%1,%2,%3};"
+		     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <int T, int MT, int NT, int KW>
+__device__ void mmaf16(float *out, const uint8_t *w, const float *x, int rows, int cols, int batch, long long rowBytes) {
+	constexpr int RG = 4 / KW, BM = 16 * MT * RG, BN = 8 * NT;
+	constexpr int KC = 4 * KW;	    // units staged per chunk
+	constexpr int S = 32 * KC + 32;	    // a staged column's stride, in halves
+	constexpr int XS = BN * S / 2;	    // the staged tile, in 4-byte words
+	constexpr int RED = (KW - 1) * RG * 32 * MT * NT * 4; // partial sums, in floats
+	__shared__ __align__(16) unsigned int sm[XS > RED ? XS : RED];
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+	int rg = warp % RG, ks = warp / RG;
+	int m0 = blockIdx.x * BM + 16 * MT * rg, n0 = blockIdx.y * BN;
+	int units = cols >> 5;
+	const uint8_t *wr[MT][2];
+#pragma unroll
+	for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+		for (int h = 0; h < 2; h++) wr[mt][h] = w + (long long)min(m0 + 16 * mt + 8 * h + g, rows - 1) * rowBytes;
+	}
+	float acc[MT][NT][4];
+#pragma unroll
+	for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+		for (int nt = 0; nt < NT; nt++) acc[mt][nt][0] = acc[mt][nt][1] = acc[mt][nt][2] = acc[mt][nt][3] = 0;
+	}
+	for (int c0 = 0; c0 < units; c0 += KC) {
+		// This warp's weights for the chunk (units c0+4ks..+3), loaded
+		// before the barrier so that they are in flight while the
+		// activations are staged. a[unit][mt][step][reg].
+		unsigned int a[4][MT][2][4];
+#pragma unroll
+		for (int uu = 0; uu < 4; uu++) {
+			int u = c0 + 4 * ks + uu;
+#pragma unroll
+			for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+				for (int h = 0; h < 2; h++) {
+					float v[8];
+					deq8<T>(wr[mt][h], min(u, units - 1), t, v);
+					if (u >= units) {
+#pragma unroll
+						for (int i = 0; i < 8; i++) v[i] = 0;
+					}
+					a[uu][mt][0][h] = h2bits(v[0], v[1]), a[uu][mt][0][2 + h] = h2bits(v[2], v[3]);
+					a[uu][mt][1][h] = h2bits(v[4], v[5]), a[uu][mt][1][2 + h] = h2bits(v[6], v[7]);
+				}
+			}
+		}
+		// Stage columns n0..n0+BN−1, units c0..c0+KC−1 of x as f16 (zeros
+		// past the batch or the row); consecutive threads read
+		// consecutive 32-byte pieces of a column.
+		__syncthreads(); // the last chunk's fragments are read
+		for (int i = threadIdx.x; i < BN * KC * 4; i += blockDim.x) {
+			int col = i / (KC * 4), piece = i % (KC * 4);
+			int n = n0 + col, u = c0 + piece / 4;
+			uint4 hv = make_uint4(0, 0, 0, 0);
+			if (n < batch && u < units) {
+				const float4 *xp = (const float4 *)(x + (long long)n * cols + 32 * c0 + 8 * piece);
+				float4 p = xp[0], q = xp[1];
+				hv = make_uint4(h2bits(p.x, p.y), h2bits(p.z, p.w), h2bits(q.x, q.y), h2bits(q.z, q.w));
+			}
+			*(uint4 *)&sm[(col * S + 8 * piece) / 2] = hv;
+		}
+		__syncthreads();
+#pragma unroll
+		for (int uu = 0; uu < 4; uu++) {
+#pragma unroll
+			for (int nt = 0; nt < NT; nt++) {
+				uint4 b = *(const uint4 *)&sm[((8 * nt + g) * S + 32 * (4 * ks + uu) + 8 * t) / 2];
+#pragma unroll
+				for (int mt = 0; mt < MT; mt++) {
+					mma16816(acc[mt][nt], a[uu][mt][0], b.x, b.y);
+					mma16816(acc[mt][nt], a[uu][mt][1], b.z, b.w);
+				}
+			}
+		}
+	}
+	if (KW > 1) {
+		// Warps ks > 0 hand their sums to warp 0 of their row group,
+		// which adds them in ks order.
+		float *red = (float *)sm;
+		constexpr int per = MT * NT * 4;
+		__syncthreads();
+		if (ks > 0) {
+			float *r = red + ((ks - 1) * RG + rg) * 32 * per;
+#pragma unroll
+			for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+				for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+					for (int i = 0; i < 4; i++) r[((mt * NT + nt) * 4 + i) * 32 + lane] = acc[mt][nt][i];
+				}
+			}
+		}
+		__syncthreads();
+		if (ks > 0) return;
+		for (int k = 1; k < KW; k++) {
+			const float *r = red + ((k - 1) * RG + rg) * 32 * per;
+#pragma unroll
+			for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+				for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+					for (int i = 0; i < 4; i++) acc[mt][nt][i] += r[((mt * NT + nt) * 4 + i) * 32 + lane];
+				}
+			}
+		}
+	}
+	// Lane (g, t) holds rows g and g+8, columns 2t and 2t+1 of each tile.
+#pragma unroll
+	for (int mt = 0; mt < MT; mt++) {
+#pragma unroll
+		for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+			for (int i = 0; i < 4; i++) {
+				int m = m0 + 16 * mt + g + 8 * (i >> 1), n = n0 + 8 * nt + 2 * t + (i & 1);
+				if (m < rows && n < batch) out[(long long)n * rows + m] = acc[mt][nt][i];
+			}
+		}
+	}
+}
+
+// The block shapes MatMul picks from by batch (device.go's mmaShapes):
+// name, MT, NT, KW.
+#define MMA_KERNEL(shape, name, T, MT, NT, KW)                                                                      \
+	extern "C" __global__ void __launch_bounds__(128) mma_##shape##_##name(float *out, const uint8_t *w, const float *x, \
+									int rows, int cols, int batch, long long rowBytes) { \
+		mmaf16<T, MT, NT, KW>(out, w, x, rows, cols, batch, rowBytes);                                            \
+	}
+#define MMA_KERNELS(name, T)                   \
+	MMA_KERNEL(n8, name, T, 1, 1, 4)        \
+	MMA_KERNEL(n16, name, T, 1, 2, 4)       \
+	MMA_KERNEL(n64, name, T, 1, 8, 2)       \
+	MMA_KERNEL(n64l, name, T, 2, 8, 1)
+
+MMA_KERNELS(f16, F16)
+MMA_KERNELS(q8_0, Q8_0)
+MMA_KERNELS(q4_0, Q4_0)
+MMA_KERNELS(q4_k, Q4_K)
+MMA_KERNELS(q6_k, Q6_K)
+MMA_KERNELS(q2_k, Q2_K)
+MMA_KERNELS(iq2_xxs, IQ2_XXS)
+
 // block_sum returns the sum of every thread's s to all threads of a block
 // of at most 1024 threads; sh holds 32 floats.
 __device__ float block_sum(float s, float *sh) {
