@@ -389,6 +389,8 @@ func TestFloatOps(t *testing.T) {
 // sides; the scores differ by float32 rounding order, which can move a
 // weight across an f16 rounding boundary: one f16 step (2^-11 of the
 // weight) per weight, so |Δout| ≤ 2^-11·Σw|v| ≤ 2^-11·max|v|, doubled.
+// Heads of 64 and 128 on pages of 16 or 32 run attn_pages, heads of 96
+// the general kernel.
 func TestAttention(t *testing.T) {
 	d := openDevice(t)
 	cpu := metalkit.NewCPUDevice(nil)
@@ -396,8 +398,15 @@ func TestAttention(t *testing.T) {
 	for _, shape := range []metalkit.KVShape{
 		{Layers: 2, Heads: 2, HeadDim: 64, PageTokens: 32},
 		{Layers: 1, Heads: 3, HeadDim: 96, PageTokens: 16},
+		{Layers: 1, Heads: 2, HeadDim: 128, PageTokens: 16},
+		{Layers: 2, Heads: 1, HeadDim: 64, PageTokens: 16},
 	} {
+		// Four query heads a KV head, five for the last shape (a second
+		// pass of attn_pages with one head).
 		heads := 4 * shape.Heads
+		if shape.Heads == 1 {
+			heads = 5
+		}
 		lens := []int{1, 17, 300, 1030}
 		total := 0
 		for _, l := range lens {

@@ -692,7 +692,13 @@ func (d *Device) Attention(out, q metalkit.Buffer, pool metalkit.KVPool, layer, 
 	defer d.bind()()
 	work := d.workspace(scores)
 	mp := d.upload32(append(meta, pages...))
-	d.launch("attention", grid(len(rows), heads), 128, o, qp, p.ptr, mp+uint64(4*len(meta)), mp, work, i32(layer), i32(heads), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
+	// The common shapes read a page at a time, a block per KV head
+	// (attn_pages); others a position a thread, a block per query head.
+	name, g := "attention", grid(len(rows), heads)
+	if (s.HeadDim == 64 || s.HeadDim == 128) && (s.PageTokens == 16 || s.PageTokens == 32) {
+		name, g = fmt.Sprintf("attn_pages_%d_%d", s.HeadDim, s.PageTokens), grid(len(rows), s.Heads)
+	}
+	d.launch(name, g, 128, o, qp, p.ptr, mp+uint64(4*len(meta)), mp, work, i32(layer), i32(heads), i32(s.Heads), i32(s.HeadDim), i32(s.PageTokens), int64(s.PageValues()))
 }
 
 // upload32 copies v to device memory for the ops queued next (the

@@ -252,7 +252,7 @@ func (f *fakeGPU) run(a fakeAction) {
 		}
 	case a.kernel == "put_kv":
 		array(3, f.i32s(a.params[3], rows))
-	case a.kernel == "attention":
+	case a.kernel == "attention" || strings.HasPrefix(a.kernel, "attn_pages_"):
 		meta := f.i32s(a.params[4], 4*rows)
 		pt := int(int32(a.params[10]))
 		var pages []int32
