@@ -141,7 +141,9 @@ func TestBandwidth(t *testing.T) {
 	}
 
 	// Matmul on a 1B llama's FFN shapes, each kernel at each batch in
-	// the same run: matmul (f32 FMA; 8 columns per weight read), and
+	// the same run: at one column matvec (2-byte loads) and matvec_s
+	// (16-byte loads through shared memory); then matmul (f32 FMA; 8
+	// columns per weight read), and
 	// mmaf16 (tensor cores) as MatMul picks its block shape and with
 	// each shape forced. Four copies of each matrix are used in turn, so
 	// that the weights (17.8 MB of Q8_0) come from HBM, not from the 50 MB
@@ -167,12 +169,21 @@ func TestBandwidth(t *testing.T) {
 				x := put(t, d, randVec(rng, batch*cols, 1))
 				out, _ := d.Alloc(batch * rows)
 				kernels := []string{"matmul"}
+				if batch == 1 {
+					kernels = []string{"matvec", "matvec_s"}
+				}
 				if batch >= defaultMMAMin {
 					kernels = append(kernels, "mma", "mma_n8", "mma_n16", "mma_n64", "mma_n64l")
 				}
 				for _, k := range kernels {
 					d.mmaMin, d.mmaShape = 0, ""
-					if k != "matmul" {
+					for _, gw := range gws {
+						ww := gw.(*weights)
+						if ww.matvec = "matvec_s_" + weightKernels[typ]; k == "matvec" {
+							ww.matvec = "matvec_" + weightKernels[typ]
+						}
+					}
+					if strings.HasPrefix(k, "mma") {
 						d.mmaMin, d.mmaShape = defaultMMAMin, strings.TrimPrefix(strings.TrimPrefix(k, "mma"), "_")
 					}
 					i := 0

@@ -100,6 +100,13 @@ var mmaTypes = map[metalkit.DType]bool{
 	metalkit.Q2_K: true, metalkit.IQ2_XXS: true,
 }
 
+// stagedMatvecTypes are the weight types with matvec_s, the decode
+// kernel that reads rows in 16-byte loads (32 units of each type are a
+// whole number of 16-byte pieces); used where rows start 16-byte aligned.
+var stagedMatvecTypes = map[metalkit.DType]bool{
+	metalkit.F16: true, metalkit.Q8_0: true, metalkit.Q4_0: true, metalkit.Q4_K: true, metalkit.Q2_K: true,
+}
+
 // mmaShapes are mmaf16's block shapes (kernels.cu's MMA_KERNELS), by the
 // largest batch each is picked for: rows × columns a block covers.
 var mmaShapes = []struct {
@@ -358,6 +365,9 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 		expertsMany: "experts_" + k, expertsFew: "experts_vec_" + k}
 	if mmaTypes[m.Type] && m.Cols%32 == 0 {
 		w.mma = k
+	}
+	if stagedMatvecTypes[m.Type] && rowBytes%16 == 0 {
+		w.matvec = "matvec_s_" + k
 	}
 	return w, nil
 }

@@ -455,6 +455,80 @@ __device__ void matvec(float *out, const uint8_t *w, const float *x, int rows, i
 	if (lane == 0) out[r] = acc;
 }
 
+// matvec_s is matvec with the weights read in 16-byte loads: the row is
+// read 32 units at a time (CB bytes, a whole number of 16-byte pieces),
+// each lane loading pieces lane, lane+32, ... of the chunk into
+// registers and then into its warp's part of shared memory, from where
+// deq8 reads them as matvec reads global memory, with the same lanes on
+// the same units and the same sums in the same order (so the same bits).
+// matvec's 2-byte loads (Q8_0's 34-byte blocks are only 2-aligned) cost
+// five load instructions per lane per unit; here a 1,088-byte Q8_0 chunk
+// is three per lane. The next chunk's loads are issued before this
+// chunk's arithmetic. Rows must start 16-byte aligned (rowBytes % 16 == 0).
+template <int T, int CB>
+__device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes) {
+	constexpr int NP = CB / 16, PER = (NP + 31) / 32; // pieces of a chunk; per lane
+	__shared__ __align__(16) uint4 stage[4][NP];
+	int warp = threadIdx.x >> 5, r = blockIdx.x * 4 + warp, lane = threadIdx.x & 31;
+	if (r >= rows) return;
+	const uint4 *row = (const uint4 *)(w + r * rowBytes);
+	int units = cols >> 5, p = lane & 3, chunks = (units + 31) >> 5;
+	long long rowPieces = rowBytes / 16;
+	uint4 buf[PER];
+#pragma unroll
+	for (int i = 0; i < PER; i++) {
+		int k = lane + 32 * i;
+		if (k < NP && k < rowPieces) buf[i] = row[k];
+	}
+	float acc = 0;
+	const uint8_t *chunk = (const uint8_t *)stage[warp];
+	for (int c = 0; c < chunks; c++) {
+		__syncwarp();
+#pragma unroll
+		for (int i = 0; i < PER; i++) {
+			int k = lane + 32 * i;
+			if (k < NP) stage[warp][k] = buf[i];
+		}
+		__syncwarp();
+		if (c + 1 < chunks) {
+#pragma unroll
+			for (int i = 0; i < PER; i++) {
+				long long k = (long long)(c + 1) * NP + lane + 32 * i;
+				if (lane + 32 * i < NP && k < rowPieces) buf[i] = row[k];
+			}
+		}
+		int base = 32 * c, left = units - base; // units of this chunk: min(32, left)
+		int u0 = lane >> 2;
+		float v[4][8];
+		float4 xa[4], xb[4];
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			int u = min(u0 + 8 * k, left - 1);
+			deq8<T>(chunk, u, p, v[k]);
+			const float4 *xr = (const float4 *)(x + 32 * (base + u) + 8 * p);
+			xa[k] = xr[0], xb[k] = xr[1];
+		}
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			float s = dot8(v[k], xa[k], xb[k]);
+			if (u0 + 8 * k < left) acc += s;
+		}
+	}
+	acc = warp_sum(acc);
+	if (lane == 0) out[r] = acc;
+}
+
+#define MATVEC_S(name, T, CB)                                                                                           \
+	extern "C" __global__ void matvec_s_##name(float *out, const uint8_t *w, const float *x, int rows, int cols,     \
+						   long long rowBytes) {                                                 \
+		matvec_s<T, CB>(out, w, x, rows, cols, rowBytes);                                                        \
+	}
+MATVEC_S(q8_0, Q8_0, 1088)
+MATVEC_S(q4_0, Q4_0, 576)
+MATVEC_S(q4_k, Q4_K, 576)
+MATVEC_S(q2_k, Q2_K, 336)
+MATVEC_S(f16, F16, 2048)
+
 // embed: out[i·cols:] = row tokens[i] of w, one block per token.
 template <int T> __device__ void embed(float *out, const uint8_t *w, const int *tokens, int cols, long long rowBytes) {
 	const uint8_t *row = w + tokens[blockIdx.x] * rowBytes;
@@ -826,15 +900,31 @@ __device__ float block_max(float s, float *sh) {
 }
 
 // rmsnorm: one block per row of n values; out = x·w/sqrt(mean(x²)+eps).
+// A thread's first 8 values are loaded together into registers (a
+// 2,048-value row is 8 a thread of 256), so their loads are in flight at
+// once rather than one after another; the sum's order is that of a
+// plain loop over i = threadIdx.x, + blockDim.x, ....
 extern "C" __global__ void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
 	__shared__ float sh[32];
 	const float *xr = x + (long long)blockIdx.x * n;
 	float *o = out + (long long)blockIdx.x * n;
-	float s = 0;
-	for (int i = threadIdx.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
+	float v[8], s = 0;
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		v[k] = i < n ? xr[i] : 0;
+	}
+#pragma unroll
+	for (int k = 0; k < 8; k++) s += v[k] * v[k]; // past n: adds 0, exactly
+	for (int i = threadIdx.x + 8 * blockDim.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
 	s = block_sum(s, sh);
 	float inv = (float)(1.0 / sqrt((double)(s / (float)n + eps)));
-	for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < n) o[i] = v[k] * inv * w[i];
+	}
+	for (int i = threadIdx.x + 8 * blockDim.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
 }
 
 // add_rmsnorm: one block per row: x += r (a residual), then out as rmsnorm
@@ -846,15 +936,31 @@ extern "C" __global__ void add_rmsnorm(float *out, float *x, const float *r, con
 	float *xr = x + (long long)blockIdx.x * n;
 	const float *rr = r + (long long)blockIdx.x * n;
 	float *o = out + (long long)blockIdx.x * n;
-	float s = 0;
-	for (int i = threadIdx.x; i < n; i += blockDim.x) {
-		float v = xr[i] + rr[i];
-		xr[i] = v;
-		s += v * v;
+	float v[8], s = 0;
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		v[k] = i < n ? xr[i] + rr[i] : 0;
+	}
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < n) xr[i] = v[k];
+		s += v[k] * v[k];
+	}
+	for (int i = threadIdx.x + 8 * blockDim.x; i < n; i += blockDim.x) {
+		float a = xr[i] + rr[i];
+		xr[i] = a;
+		s += a * a;
 	}
 	s = block_sum(s, sh);
 	float inv = (float)(1.0 / sqrt((double)(s / (float)n + eps)));
-	for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
+#pragma unroll
+	for (int k = 0; k < 8; k++) {
+		int i = threadIdx.x + k * blockDim.x;
+		if (i < n) o[i] = v[k] * inv * w[i];
+	}
+	for (int i = threadIdx.x + 8 * blockDim.x; i < n; i += blockDim.x) o[i] = xr[i] * inv * w[i];
 }
 
 // softmax: one block per row of n values, in place.
@@ -933,6 +1039,7 @@ extern "C" __global__ void put_kv(__half *pool, const float *k, const float *v, 
 				  int kvHeads, int hd, int pageTokens, long long pageValues) {
 	int slot = slots[blockIdx.x], w = kvHeads * hd;
 	long long base = (long long)(slot / pageTokens) * pageValues + slot % pageTokens;
+#pragma unroll 4
 	for (int t = threadIdx.x; t < 2 * w; t += blockDim.x) {
 		int kind = t / w, j = t % w;
 		float val = kind ? v[(long long)blockIdx.x * w + j] : k[(long long)blockIdx.x * w + j];
