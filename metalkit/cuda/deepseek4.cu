@@ -540,40 +540,51 @@ extern "C" __global__ void ring_put(float *ring, const float *kv, const int *spa
 		ring[(size_t)(p % window) * width + c] = kv[(size_t)(first + p - start) * width + c];
 }
 
-// indexer_topk: one block per row. Thread-strided over the compressed
-// rows: each thread scores a row over the heads in order (the CPU's
-// order; its dot products are sequential here); then a row's rank is
-// how many rows beat it (higher score, or equal and lower index), the k
-// of rank < k are kept and placed by how many kept rows precede them.
-// O(nc²) per row: enough at 8K context, a radix select past that.
-// work: rows × ncmax scores, then as many ranks (ncmax: the most rows idx
-// holds, so that the launch does not change as it fills).
-extern "C" __global__ void indexer_topk(float *sel, const float *iq, const float *iw, const float *idx, float *work,
-					const int *span, int heads, int width, int k, int ncmax, float scale) {
-	int first = span[0], n = span[1], start = span[2];
-	int j = blockIdx.x, t = first + j, pos = start + j, nc = (pos + 1) / 4;
+// indexer_scores: grid (rows, ncmax/8), a warp per compressed row: lanes
+// split the width, and lane 0 adds the heads' terms in the CPU's order
+// (w_h·scale, then ·max(0, q_h·k)). Rows past the row's own count exit.
+// work: rows × ncmax scores (ncmax: the most rows idx holds, so that the
+// launch does not change as it fills).
+extern "C" __global__ void indexer_scores(const float *iq, const float *iw, const float *idx, float *work,
+					  const int *span, int heads, int width, int ncmax, float scale) {
+	int first = span[0], start = span[2];
+	int j = blockIdx.x, t = first + j, nc = (start + j + 1) / 4;
+	int lane = threadIdx.x % 32, ci = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+	if (ci >= nc)
+		return;
+	const float *kr = idx + (size_t)ci * width;
+	float sc = 0;
+	for (int h = 0; h < heads; h++) {
+		const float *q = iq + ((size_t)t * heads + h) * width;
+		float d = 0;
+		for (int i = lane; i < width; i += 32)
+			d = __fmaf_rn(q[i], kr[i], d);
+		for (int o = 16; o > 0; o >>= 1)
+			d += __shfl_xor_sync(0xffffffff, d, o);
+		if (d > 0)
+			sc = __fadd_rn(sc, __fmul_rn(__fmul_rn(iw[t * heads + h], scale), d));
+	}
+	if (lane == 0)
+		work[(size_t)j * ncmax + ci] = sc;
+}
+
+// indexer_select: one block per row, after indexer_scores. A row's rank
+// is how many rows beat it (a higher score, or an equal one and a lower
+// index); the k of rank < k are kept, in ascending order, placed by how
+// many kept rows precede them. O(nc²) per row: enough at 8K context, a
+// radix select past that. Rows whose position has at most k compressed
+// rows take them all, then −1s. work: the scores, then as many ranks.
+extern "C" __global__ void indexer_select(float *sel, float *work, const int *span, int n, int k, int ncmax) {
+	int first = span[0], start = span[2];
+	int j = blockIdx.x, t = first + j, nc = (start + j + 1) / 4;
 	float *s = sel + (size_t)t * k;
 	if (nc <= k) {
 		for (int i = threadIdx.x; i < k; i += blockDim.x)
 			s[i] = i < nc ? (float)i : -1.0f;
 		return;
 	}
-	float *score = work + (size_t)j * ncmax;
+	const float *score = work + (size_t)j * ncmax;
 	int *rank = (int *)(work + (size_t)n * ncmax) + (size_t)j * ncmax;
-	for (int ci = threadIdx.x; ci < nc; ci += blockDim.x) {
-		float sc = 0;
-		const float *kr = idx + (size_t)ci * width;
-		for (int h = 0; h < heads; h++) {
-			const float *q = iq + ((size_t)t * heads + h) * width;
-			float d = 0;
-			for (int i = 0; i < width; i++)
-				d = __fmaf_rn(q[i], kr[i], d);
-			if (d > 0)
-				sc = __fadd_rn(sc, __fmul_rn(__fmul_rn(iw[t * heads + h], scale), d));
-		}
-		score[ci] = sc;
-	}
-	__syncthreads();
 	for (int ci = threadIdx.x; ci < nc; ci += blockDim.x) {
 		float v = score[ci];
 		int r = 0;
@@ -592,7 +603,7 @@ extern "C" __global__ void indexer_topk(float *sel, const float *iq, const float
 	}
 }
 
-#define ATT_WARPS 4
+#define ATT_WARPS 8
 #define ATT_MAXD 32 // values per lane: width ≤ 1024
 
 // attend_sink: grid (rows, heads), ATT_WARPS warps. Each warp runs an

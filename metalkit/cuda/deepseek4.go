@@ -111,6 +111,7 @@ const (
 	ds4MaxExperts = 1024
 	ds4MaxK       = 32
 	ds4MaxHeadDim = 1024
+	attWarps      = 8 // attend_sink's ATT_WARPS
 )
 
 // optBuf is buf for an optional buffer: nil is the null pointer.
@@ -292,7 +293,10 @@ func (d *Device) IndexerTopK(sel, iq, iw, idx metalkit.Buffer, first, n, start, 
 	ncmax := max(idx.Len()/width, 1)
 	defer d.bind()()
 	work := d.workspace(2 * n * ncmax)
-	d.launch("indexer_topk", grid(n, 1), 256, sp, qp, wp, xp, work, d.span(first, n, start), i32(heads), i32(width), i32(k), i32(ncmax), f32(scale))
+	span := d.span(first, n, start)
+	const warps = 8 // compressed rows a block of indexer_scores
+	d.launch("indexer_scores", grid(n, (ncmax+warps-1)/warps), 32*warps, qp, wp, xp, work, span, i32(heads), i32(width), i32(ncmax), f32(scale))
+	d.launch("indexer_select", grid(n, 1), 256, sp, work, span, i32(n), i32(k), i32(ncmax))
 }
 
 func (d *Device) AttendSink(out, q, kv, ring, comp, sel metalkit.Buffer, first, n, start int, a metalkit.SinkAttention) {
@@ -314,7 +318,7 @@ func (d *Device) AttendSink(out, q, kv, ring, comp, sel metalkit.Buffer, first, 
 		return
 	}
 	defer d.bind()()
-	d.launch("attend_sink", grid(n, H), 128, o, qp, kp, rp, cp, sp, hp, d.span(first, n, start), i32(H), i32(W), i32(a.Window), i32(a.Ratio), i32(a.TopK))
+	d.launch("attend_sink", grid(n, H), 32*attWarps, o, qp, kp, rp, cp, sp, hp, d.span(first, n, start), i32(H), i32(W), i32(a.Window), i32(a.Ratio), i32(a.TopK))
 }
 
 // span uploads a session's rows (first, n, start) for a kernel to read:

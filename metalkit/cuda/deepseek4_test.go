@@ -376,7 +376,7 @@ func TestIndexerTopK(t *testing.T) {
 	}
 }
 
-// TestAttendSink: the GPU's online softmax over four warps' shares of the
+// TestAttendSink: the GPU's online softmax over eight warps' shares of the
 // rows against the CPU's two passes. A logit z = q·k/√W differs by at
 // most W·u·Σ|q_i·k_i|/√W (dot products in another order, either side's
 // sums possibly fused); each weight e^(z−max)/den then by about twice

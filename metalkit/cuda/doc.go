@@ -41,9 +41,9 @@
 //     ids and weights to device memory), MatMulExpertsBy (the grouping of
 //     MatMulExperts done by a kernel, experts_group, from those ids),
 //     ScaleRows, Combine, Compress (frontier, pooling, norm, RoPE,
-//     rounding in one kernel a session), RingPut, IndexerTopK (exact
-//     ranks, O(n²) in the compressed rows) and AttendSink (online softmax
-//     over four warps' shares of the window and compressed rows, with
+//     rounding in one kernel a session), RingPut, IndexerTopK (scores a
+//     warp per compressed row, then exact ranks, O(n²) in the rows) and AttendSink (online softmax
+//     over eight warps' shares of the window and compressed rows, with
 //     the sink). They do the CPU's operations in its order where that is
 //     cheap, so most match it bit for bit (deepseek4_test.go).
 //
@@ -109,12 +109,12 @@
 //     64 greedy steps against the host, decode ms/token and per layer);
 //     bench/gpu-seam.sh runs them. Prefill speed (several rows a call) is
 //     not timed yet, nor compared with llama.cpp's CUDA build.
-//   - Speed of the small kernels, once timed: route and experts_group
-//     run their choice on one thread a row (256 experts × 6 picks);
+//   - Speed of the small kernels, once timed: route reduces over the
+//     block once a pick (6 a row), experts_group scans 1024 threads;
 //     compress runs a session's rows one after another in one block (a
-//     long prefill chunk serialises there); indexer_topk ranks by
+//     long prefill chunk serialises there); indexer_select ranks by
 //     comparing every pair of compressed rows (O(n²) a row: fine to 8K
-//     context, a radix select past that); attend_sink is four warps a
+//     context, a radix select past that); attend_sink is eight warps a
 //     (row, head) with float64 exp. expertsFewMax and the experts' lean
 //     kernel are still untuned.
 //   - Session state: each session's device state is allocated for the
