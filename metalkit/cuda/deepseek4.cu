@@ -283,13 +283,16 @@ extern "C" __global__ void hc_post(float *X, const float *y, const float *postCo
 	float old[16];
 	float *Xt = X + (size_t)t * hc * dim;
 	const float *post = postComb + (size_t)t * (hc + hc * hc), *comb = post + hc;
-	for (int s = 0; s < hc; s++)
-		old[s] = Xt[s * dim + i];
+#pragma unroll
+	for (int s = 0; s < 16; s++)
+		old[s] = s < hc ? Xt[s * dim + i] : 0;
 	float yv = y[(size_t)t * dim + i];
 	for (int j = 0; j < hc; j++) {
 		float v = __fmul_rn(post[j], yv);
-		for (int s = 0; s < hc; s++)
-			v = __fadd_rn(v, __fmul_rn(comb[s * hc + j], old[s]));
+#pragma unroll
+		for (int s = 0; s < 16; s++)
+			if (s < hc)
+				v = __fadd_rn(v, __fmul_rn(comb[s * hc + j], old[s]));
 		Xt[j * dim + i] = v;
 	}
 }
@@ -604,7 +607,7 @@ extern "C" __global__ void indexer_select(float *sel, float *work, const int *sp
 }
 
 #define ATT_WARPS 8
-#define ATT_MAXD 32 // values per lane: width ≤ 1024
+#define ATT_MAXD 16 // values per lane: width ≤ 512, kept in registers (unrolled, guarded loops)
 
 // attend_sink: grid (rows, heads), ATT_WARPS warps. Each warp runs an
 // online softmax over its share of the visible rows (lane l holds values
@@ -619,8 +622,9 @@ extern "C" __global__ void attend_sink(float *out, const float *q, const float *
 	int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nd = width / 32;
 	const float *qh = q + ((size_t)t * heads + h) * width;
 	float qv[ATT_MAXD], acc[ATT_MAXD];
-	for (int d = 0; d < nd; d++)
-		qv[d] = qh[lane + 32 * d], acc[d] = 0;
+#pragma unroll
+	for (int d = 0; d < ATT_MAXD; d++)
+		qv[d] = d < nd ? qh[lane + 32 * d] : 0, acc[d] = 0;
 	float scale = (float)(1.0 / sqrt((double)width));
 	int lo = max(0, pos - window + 1), nw = pos - lo + 1;
 	int ncomp = ratio == 128 ? (pos + 1) / 128 : ratio == 4 ? k : 0;
@@ -639,8 +643,9 @@ extern "C" __global__ void attend_sink(float *out, const float *q, const float *
 			kr = comp + (size_t)ci * width;
 		}
 		float kvv[ATT_MAXD], z = 0;
-		for (int d = 0; d < nd; d++) {
-			kvv[d] = kr[lane + 32 * d];
+#pragma unroll
+		for (int d = 0; d < ATT_MAXD; d++) {
+			kvv[d] = d < nd ? kr[lane + 32 * d] : 0;
 			z = __fmaf_rn(qv[d], kvv[d], z);
 		}
 		for (int o = 16; o > 0; o >>= 1)
@@ -649,20 +654,24 @@ extern "C" __global__ void attend_sink(float *out, const float *q, const float *
 		if (z > m) {
 			float c = (float)exp((double)(m - z));
 			den = den * c + 1;
-			for (int d = 0; d < nd; d++)
+#pragma unroll
+			for (int d = 0; d < ATT_MAXD; d++)
 				acc[d] = acc[d] * c + kvv[d];
 			m = z;
 		} else {
 			float e = (float)exp((double)(z - m));
 			den += e;
-			for (int d = 0; d < nd; d++)
+#pragma unroll
+			for (int d = 0; d < ATT_MAXD; d++)
 				acc[d] += e * kvv[d];
 		}
 	}
 	if (lane == 0)
 		wm[warp] = m, wd[warp] = den;
-	for (int d = 0; d < nd; d++)
-		wacc[warp][lane + 32 * d] = acc[d];
+#pragma unroll
+	for (int d = 0; d < ATT_MAXD; d++)
+		if (d < nd)
+			wacc[warp][lane + 32 * d] = acc[d];
 	__syncthreads();
 	float sink = sinks[h], M = sink;
 	for (int w = 0; w < ATT_WARPS; w++)

@@ -110,7 +110,7 @@ const (
 	ds4MaxWidth   = 2048
 	ds4MaxExperts = 1024
 	ds4MaxK       = 32
-	ds4MaxHeadDim = 1024
+	ds4MaxHeadDim = 512
 	attWarps      = 8 // attend_sink's ATT_WARPS
 )
 
