@@ -7,6 +7,8 @@ type AttnScratch struct {
 	scores []float32 // group × n: scores, then weights
 	block  []float32 // one head's K or V block of a page, as f32 (hd × PageTokens)
 	q      []float32 // the group's queries, rounded for f16 (group × hd)
+	page   []float32 // one page's scores or weights (group × attnPage)
+	q16    []uint16  // the group's queries as f16 (group × hd)
 }
 
 // NewAttnScratch returns scratch for groups of group heads of hd values
@@ -16,6 +18,8 @@ func NewAttnScratch(group, hd, maxLen, pageTokens int) *AttnScratch {
 		scores: make([]float32, group*maxLen),
 		block:  make([]float32, pageTokens*hd),
 		q:      make([]float32, group*hd),
+		page:   make([]float32, group*attnPage),
+		q16:    make([]uint16, group*hd),
 	}
 }
 
@@ -54,11 +58,18 @@ func AttendGroup(pages HostKVPages, kv HostKVHead, hd, group, from, n int, q, ou
 	f16, pt := kv.F16, kv.PageTokens
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	qs := sc.q[:group*hd]
-	for i, v := range q[:group*hd] {
-		if f16 {
-			v = F16ToF32(F32ToF16(v))
-		}
-		qs[i] = v * scale // scaling q scales every score
+	copy(qs, q[:group*hd])
+	if f16 {
+		q16 := sc.q16[:group*hd]
+		F32ToF16Row(q16, qs)
+		F16ToF32Row(qs, q16)
+	}
+	for i := range qs {
+		qs[i] *= scale // scaling q scales every score
+	}
+	if f16 && pt == attnPage && hd%16 == 0 {
+		attendPages32(pages, kv, hd, group, from, n, qs, out, sc)
+		return
 	}
 	m := n - from // positions attended; score t of head h is scores[h*m+t-from]
 	scores := sc.scores[:group*m]
@@ -112,9 +123,85 @@ func AttendGroup(pages HostKVPages, kv HostKVHead, hd, group, from, n int, q, ou
 	}
 }
 
+// attnPage is the page size, in positions, of the page kernels
+// (attnScores32, attnOut32): infer's PageTokens.
+const attnPage = 32
+
+// attendPages32 is AttendGroup for an f16 cache in pages of attnPage
+// positions and heads of a multiple of 16 values, a page at a time
+// through the backend's page kernels: one call computes a page's scores
+// for every head of the group, one adds its weighted values to out. The
+// scaled queries are qs.
+func attendPages32(pages HostKVPages, kv HostKVHead, hd, group, from, n int, qs, out []float32, sc *AttnScratch) {
+	m := n - from // positions attended; score t of head h is scores[h*m+t-from]
+	scores := sc.scores[:group*m]
+	page := sc.page[:group*attnPage]
+	for pi := from / attnPage; pi*attnPage < n; pi++ {
+		lo, hi := max(from, pi*attnPage), min(n, (pi+1)*attnPage)
+		off := lo - pi*attnPage
+		p16, _ := pages.KVPage(pi)
+		kern.attnScores32(p16[kv.K:kv.K+kv.Len], hd, qs, group, page)
+		for h := 0; h < group; h++ {
+			copy(scores[h*m+lo-from:h*m+hi-from], page[h*attnPage+off:])
+		}
+	}
+	for h := 0; h < group; h++ {
+		softmaxInPlace(scores[h*m:(h+1)*m], true)
+	}
+	clear(out[:group*hd])
+	for pi := from / attnPage; pi*attnPage < n; pi++ {
+		lo, hi := max(from, pi*attnPage), min(n, (pi+1)*attnPage)
+		off, cnt := lo-pi*attnPage, hi-lo
+		p16, _ := pages.KVPage(pi)
+		clear(page)
+		for h := 0; h < group; h++ {
+			copy(page[h*attnPage+off:], scores[h*m+lo-from:h*m+hi-from])
+		}
+		mask := uint32((uint64(1)<<cnt - 1) << off)
+		kern.attnOut32(p16[kv.V:kv.V+kv.Len], hd, page, group, mask, out)
+	}
+}
+
+// attnScores32Go sets out[32h+t] = Σ_i q[hd·h+i]·K[i][t] for heads h <
+// heads and the 32 positions t of a page's K block k (hd rows of 32
+// values, f16).
+func attnScores32Go(k []uint16, hd int, q []float32, heads int, out []float32) {
+	for h := 0; h < heads; h++ {
+		o := out[h*attnPage : (h+1)*attnPage]
+		clear(o)
+		for i, qv := range q[h*hd : (h+1)*hd] {
+			for t, x := range k[i*attnPage : (i+1)*attnPage] {
+				o[t] += qv * F16ToF32(x)
+			}
+		}
+	}
+}
+
+// attnOut32Go adds out[hd·h+i] += Σ_t w[32h+t]·V[i][t] for heads h <
+// heads, over the positions t of a page's V block v whose bit is set in
+// mask (the others may hold anything).
+func attnOut32Go(v []uint16, hd int, w []float32, heads int, mask uint32, out []float32) {
+	for h := 0; h < heads; h++ {
+		wh := w[h*attnPage : (h+1)*attnPage]
+		for i := 0; i < hd; i++ {
+			var s float32
+			for t, x := range v[i*attnPage : (i+1)*attnPage] {
+				if mask>>t&1 != 0 {
+					s += wh[t] * F16ToF32(x)
+				}
+			}
+			out[h*hd+i] += s
+		}
+	}
+}
+
 // softmaxInPlace replaces x by its softmax; with round16 the weights are
 // rounded to f16 precision (see roundF16Fast).
 func softmaxInPlace(x []float32, round16 bool) {
+	if round16 && kern.softmax16 != nil {
+		kern.softmax16(x)
+		return
+	}
 	mx := x[0]
 	for _, v := range x[1:] {
 		mx = max(mx, v)

@@ -429,3 +429,90 @@ func TestReadPatterns(t *testing.T) {
 		t.Fatal("the probe needs more than one read loop")
 	}
 }
+
+// TestBackendAttnPage32: each backend's page kernels against the Go loops,
+// on head sizes the ZMM kernels take (multiples of 16) and ones they hand
+// back (4, 12 for the scores; 12, 40 for the values), one to five heads,
+// and masks that cut a page at either end; masked-off slots of V hold Inf
+// and NaN, which must add nothing.
+func TestBackendAttnPage32(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		r := newRand(t, 31)
+		for _, hd := range []int{4, 12, 16, 40, 64, 128} {
+			for _, heads := range []int{1, 3, 4, 5} {
+				k, v := make([]uint16, attnPage*hd), make([]uint16, attnPage*hd)
+				for i := range k {
+					k[i], v[i] = F32ToF16(float32(r.NormFloat64())), F32ToF16(float32(r.NormFloat64()))
+				}
+				q := randVec(r, heads*hd)
+				got, want := make([]float32, attnPage*heads), make([]float32, attnPage*heads)
+				b.attnScores32(k, hd, q, heads, got)
+				attnScores32Go(k, hd, q, heads, want)
+				checkClose(t, fmt.Sprintf("scores hd %d heads %d", hd, heads), got, want, 1e-5*math.Sqrt(float64(hd)))
+				for _, m := range []struct{ off, cnt int }{{0, 32}, {0, 1}, {5, 20}, {31, 1}, {16, 16}} {
+					mask := uint32((uint64(1)<<m.cnt - 1) << m.off)
+					vv := append([]uint16(nil), v...)
+					for i := range vv {
+						if t := i % attnPage; mask>>t&1 == 0 {
+							vv[i] = 0x7c00 | uint16(i&1)<<9 // Inf, NaN
+						}
+					}
+					w := make([]float32, attnPage*heads)
+					for i := range w {
+						if mask>>(i%attnPage)&1 != 0 {
+							w[i] = float32(r.Float64())
+						}
+					}
+					out0 := randVec(r, heads*hd)
+					got, want := append([]float32(nil), out0...), append([]float32(nil), out0...)
+					b.attnOut32(vv, hd, w, heads, mask, got)
+					attnOut32Go(vv, hd, w, heads, mask, want)
+					checkClose(t, fmt.Sprintf("values hd %d heads %d mask %#x", hd, heads, mask), got, want, 1e-5*float64(m.cnt))
+				}
+			}
+		}
+	})
+}
+
+// TestBackendSoftmax16: each backend's rounded softmax against the Go
+// loop, on odd lengths (the ZMM loops' masked tails) and spread scores.
+// The weights are f16-rounded, so one exponential a float32 rounding away
+// can move a weight by one f16 step: the bound is that step.
+func TestBackendSoftmax16(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		if b.softmax16 == nil {
+			t.Skip("no softmax16 kernel")
+		}
+		r := newRand(t, 33)
+		for _, n := range append(oddLens, 4097) {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 4)
+			}
+			got, want := append([]float32(nil), x...), append([]float32(nil), x...)
+			b.softmax16(got)
+			softmax16Go(want)
+
+			for i := range want {
+				if d := math.Abs(float64(got[i] - want[i])); d > float64(want[i])/1024+1e-30 {
+					t.Fatalf("n=%d: weight %d = %g, want %g", n, i, got[i], want[i])
+				}
+				if r := roundF16Fast(got[i]); r != got[i] {
+					t.Fatalf("n=%d: weight %d = %g not f16-rounded", n, i, got[i])
+				}
+			}
+		}
+	})
+}
+
+// softmax16Go is softmaxInPlace(x, true) with Go's exponential.
+func softmax16Go(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	mx := slices.Max(x)
+	inv := 1 / expSubGo(x, mx)
+	for i := range x {
+		x[i] = roundF16Fast(x[i] * inv)
+	}
+}

@@ -120,10 +120,13 @@ func (pp poolPages) KVPage(pi int) ([]uint16, []float32) {
 // roundings of the output's magnitude.
 func TestAttendGroupMatchesDevice(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	for _, c := range []struct{ kvHeads, group, hd, n, from int }{{1, 1, 4, 5, 0}, {2, 3, 7, 37, 0}, {3, 2, 20, 70, 33}} {
+	for _, c := range []struct{ kvHeads, group, hd, n, from, pt int }{{1, 1, 4, 5, 0, 8}, {2, 3, 7, 37, 0, 8}, {3, 2, 20, 70, 33, 8},
+		// pages of 32 with heads of a multiple of 16: the page kernels
+		{2, 4, 64, 80, 0, 32}, {1, 3, 16, 70, 33, 32}, {2, 1, 32, 32, 0, 32}, {1, 2, 48, 97, 64, 32}} {
 		d := NewCPUDevice(nil)
-		s := KVShape{Layers: 2, Heads: c.kvHeads, HeadDim: c.hd, PageTokens: 8}
-		npages := (c.n + 7) / 8
+		pt := c.pt
+		s := KVShape{Layers: 2, Heads: c.kvHeads, HeadDim: c.hd, PageTokens: pt}
+		npages := (c.n + pt - 1) / pt
 		pool, _ := d.NewKVPool(s, npages+1)
 		pages := rng.Perm(npages + 1)[:npages]
 		order := make([]int32, npages)
@@ -136,7 +139,7 @@ func TestAttendGroupMatchesDevice(t *testing.T) {
 			for j := range k {
 				k[j], v[j] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
 			}
-			d.PutKV(pool, 1, []int32{order[pos/8]*8 + int32(pos%8)}, k, v)
+			d.PutKV(pool, 1, []int32{order[pos/pt]*int32(pt) + int32(pos%pt)}, k, v)
 		}
 		heads := c.kvHeads * c.group
 		q := make(cpuBuffer, heads*c.hd)
@@ -145,10 +148,10 @@ func TestAttendGroupMatchesDevice(t *testing.T) {
 		}
 		want := make(cpuBuffer, len(q))
 		d.Attention(want, q, pool, 1, heads, []AttnRow{{Pages: order, From: c.from, N: c.n}})
-		sc := NewAttnScratch(c.group, c.hd, c.n, 8)
+		sc := NewAttnScratch(c.group, c.hd, c.n, pt)
 		got := make([]float32, len(q))
 		for g := 0; g < c.kvHeads; g++ {
-			kv := HostKVHead{K: s.kvIndex(0, 1, 0, g, 0), V: s.kvIndex(0, 1, 1, g, 0), Len: c.hd * 8, PageTokens: 8, F16: true}
+			kv := HostKVHead{K: s.kvIndex(0, 1, 0, g, 0), V: s.kvIndex(0, 1, 1, g, 0), Len: c.hd * pt, PageTokens: pt, F16: true}
 			sl := q[g*c.group*c.hd : (g+1)*c.group*c.hd]
 			AttendGroup(poolPages{pool.(*cpuKV), order}, kv, c.hd, c.group, c.from, c.n, sl, got[g*c.group*c.hd:(g+1)*c.group*c.hd], sc)
 		}

@@ -86,7 +86,11 @@
 //	            popcount (iq2_xxsz_amd64.s; also needs VBMI and BITALG);
 //	            SwiGLU (exp_amd64.s); Q4_0 with VPDPBUSD on
 //	            YMM; activation quantisers for 32- and 256-value blocks
-//	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM
+//	            (quant_amd64.s) and ExpSub (exp_amd64.s) on ZMM;
+//	            attention over pages of 32 positions of an f16 cache:
+//	            a page's scores for a group of heads, its weighted
+//	            values (16 rows' sums folded into one vector), and the
+//	            f16-rounded softmax (attend_amd64.s)
 //	amx         adds AMX-TILE+INT8 (and the tile state, requested from
 //	            Linux once): repacked Q8_0 groups × 16 columns by one
 //	            TDPBSSD per block (amx_amd64.s, hand-encoded); the

@@ -35,6 +35,15 @@ type vecKernels struct {
 	quant32 func(a *q8Act, x []float32)
 	// quant256 is quantAct for 256-value blocks; nil means the Go loop.
 	quant256 func(a *q8Act, x []float32)
+
+	// attnScores32 and attnOut32: attention's two products over one page
+	// of 32 positions of an f16 cache (attend.go).
+	attnScores32 func(k []uint16, hd int, q []float32, heads int, out []float32)
+	attnOut32    func(v []uint16, hd int, w []float32, heads int, mask uint32, out []float32)
+	// softmax16 replaces x by its softmax rounded to f16 precision
+	// (attention's weights over an f16 cache); nil means
+	// softmaxInPlace's Go loops.
+	softmax16 func(x []float32)
 }
 
 // formatKernels are the kernels a backend computes one weight format with,
@@ -121,6 +130,9 @@ var goBackend = backend{
 		f32ToF16: f32ToF16RowGo,
 		expSub:   expSubGo,
 		swiglu:   swigluGo,
+
+		attnScores32: attnScores32Go,
+		attnOut32:    attnOut32Go,
 	},
 	formats: map[DType]formatKernels{
 		Q8_0:    {dot4: dot4Q8_0Go, x16: &x16Kernels{dot: dot16Q8_0xGo, dotx4: dot16x4Go, dotx8: dot16x8Go}, repack: true},

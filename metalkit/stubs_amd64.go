@@ -180,6 +180,7 @@ func newVNNIBackend(parent *backend, iq2z bool) *backend {
 	b := parent.derive("avx512vnni")
 	b.expSub, b.swiglu = expSubAVX512, swigluAVX512
 	b.quant32, b.quant256 = quant32AVX512, quant256AVX512
+	b.attnScores32, b.attnOut32, b.softmax16 = attnScores32AVX512, attnOut32AVX512, softmax16AVX512
 	b.formats[Q8_0] = formatKernels{
 		dot4:   dot4Q8_0Z(dot4Asm(q8_0Dot4VNNI, q8_0Bytes, q8_0Block)),
 		dot1x4: dot1x4Asm(q8_0Dot1x4VNNI, q8_0Bytes),
