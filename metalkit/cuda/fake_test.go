@@ -789,3 +789,24 @@ func TestMatMulPicksKernelFake(t *testing.T) {
 		}
 	}
 }
+
+// TestReadChunksFake: Read copies through the pinned staging area in
+// pieces of stageWriteMax bytes; a read of several pieces, at an offset,
+// returns the buffer's values, and leaves the area empty.
+func TestReadChunksFake(t *testing.T) {
+	d, _ := newFakeDevice(t)
+	rng := rand.New(rand.NewSource(8))
+	n := stageWriteMax/4*2 + 1001
+	v := randVec(rng, n+7, 1)
+	b := put(t, d, v)
+	got := make([]float32, n)
+	if err := d.Read(got, b, 7); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, v[7:]) {
+		t.Fatal("Read in pieces differs from what was written")
+	}
+	if d.stageUsed != 0 {
+		t.Errorf("staging area holds %d bytes after Read", d.stageUsed)
+	}
+}
