@@ -219,8 +219,9 @@ func TestSeamDeepSeek4(t *testing.T) {
 // deepseek4 --shape full --layers N --quant q2 --fast`, bench/gpu-seam.sh
 // writes them) on the CUDA device: 64 greedy steps of the N-layer file in
 // lockstep with the host forward (the same tokens, logits within 3e-2 of
-// the largest as for tiny-q2), then decode speed of both files: ms per
-// token of each, their difference the cost of one layer.
+// the largest as for tiny-q2), then prefill (a 512-token chunk) and
+// decode speed of both files: ms per token of each, their difference the
+// cost of one layer.
 func TestDeviceDeepSeek4Full(t *testing.T) {
 	paths := strings.Fields(os.Getenv("REDDWARF_GPU_DS4"))
 	if len(paths) != 2 {
@@ -243,7 +244,8 @@ func TestDeviceDeepSeek4Full(t *testing.T) {
 	t.Logf("64 greedy steps; worst |Δlogit| %.3g of max |logit|, smallest margin %.3g, %d ties", p.worst, p.margin, p.ties)
 	p.host.Close()
 
-	var ms [2]float64
+	var ms, pre [2]float64
+	const prefill = 512
 	for i, path := range paths {
 		m := p.dev
 		if i > 0 {
@@ -253,13 +255,26 @@ func TestDeviceDeepSeek4Full(t *testing.T) {
 			}
 			defer m.Close()
 		}
+		// Prefill: one chunk of 512 tokens, after a first one that
+		// uploads the state and grows the buffers.
 		s := m.NewState()
+		if err := m.Step([]infer.Seq{{State: s, Tokens: ds4Prompt(prefill, m.Vocab(), 7)}}); err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		if err := m.Step([]infer.Seq{{State: s, Tokens: ds4Prompt(prefill, m.Vocab(), 8)}}); err != nil {
+			t.Fatal(err)
+		}
+		pre[i] = float64(time.Since(begin).Microseconds()) / 1000 / prefill
+		t.Logf("%s: prefill %.4f ms/token (%.0f tok/s), a chunk of %d tokens after %d", path, pre[i], 1000/pre[i], prefill, prefill)
+
+		s = m.NewState()
 		if err := m.Step([]infer.Seq{{State: s, Tokens: ds4Prompt(64, m.Vocab(), 6)}}); err != nil {
 			t.Fatal(err)
 		}
 		const n = 64
 		tok := int32(argmax(s.Logits()))
-		begin := time.Now()
+		begin = time.Now()
 		for range n {
 			if err := m.Step([]infer.Seq{{State: s, Tokens: []int32{tok}}}); err != nil {
 				t.Fatal(err)
@@ -272,7 +287,9 @@ func TestDeviceDeepSeek4Full(t *testing.T) {
 	N := p.dev.Arch().Shape().Layers
 	layer := ms[0] - ms[1]
 	whole := ms[0] + float64(43-N)*layer
-	t.Logf("per layer: %.3f ms; 43 layers projected: %.2f ms/token, %.1f tok/s (embedding and head: %.3f ms)", layer, whole, 1000/whole, ms[0]-float64(N)*layer)
+	t.Logf("decode per layer: %.3f ms; 43 layers projected: %.2f ms/token, %.1f tok/s (embedding and head: %.3f ms)", layer, whole, 1000/whole, ms[0]-float64(N)*layer)
+	pl := pre[0] - pre[1]
+	t.Logf("prefill per layer: %.4f ms/token (%.0f tok/s a layer); 43 layers projected: %.0f tok/s", pl, 1/pl*1000, 1000/(pre[0]+float64(43-N)*pl))
 }
 
 // TestSeamDeepSeek4Reference: the tiny model's exact mode (no FP8/FP4

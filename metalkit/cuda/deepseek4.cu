@@ -174,7 +174,8 @@ __device__ void rope_tail_pair(float *x, const float *freq, int width, int pairs
 	x[off + 2 * k + 1] = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
 }
 
-// rmsnorm_f64: one block per row of n values.
+// rmsnorm_f64: one block per row of n values (1024 threads: a decode
+// step's single row of HC·Dim values keeps many loads in flight).
 extern "C" __global__ void rmsnorm_f64(float *out, const float *x, const float *w, int n, float eps) {
 	__shared__ double s[32];
 	const float *xr = x + (size_t)blockIdx.x * n;
@@ -206,11 +207,13 @@ __device__ float exp_sub(float v, float m) {
 	return __fmul_rn(p, __int_as_float(((int)n + 127) << 23));
 }
 
-// hc_pre: one block per row. Warp 0 computes the hc weights in shared
-// memory, a lane per value (hc² ≤ 32): each lane forms its row's or
-// column's sums itself, in the CPU's order, so every lane's divisor is
-// the CPU's. Then the collapse x = Σ_s pre_s·X_s, one thread per value,
-// the streams in order.
+// hc_pre: grid (rows, dim/blockDim). In every block warp 0 computes the
+// row's hc weights in shared memory, a lane per value (hc² ≤ 32): each
+// lane forms its row's or column's sums itself, in the CPU's order, so
+// every lane's divisor is the CPU's (pre in every block; post and comb,
+// which only HCPost reads, in block 0). Then the block's share of the collapse
+// x = Σ_s pre_s·X_s, one thread per value, the streams in order: spread
+// over blocks, a decode step's one row reads X from many SMs.
 extern "C" __global__ void hc_pre(float *x, float *postComb, const float *X, const float *mixes, const float *coef,
 				  int hc, int dim, int sinkhorn, float eps) {
 	__shared__ float pre[32], cm[32], ex[32];
@@ -218,7 +221,7 @@ extern "C" __global__ void hc_pre(float *x, float *postComb, const float *X, con
 	int mix = postComb ? (2 + hc) * hc : hc, ns = postComb ? 3 : 1;
 	const float *mx = mixes + (size_t)t * mix, *scale = coef, *base = coef + ns;
 	if (l < 32) {
-		float *post = postComb ? postComb + (size_t)t * (hc + hc * hc) : 0;
+		float *post = postComb && blockIdx.y == 0 ? postComb + (size_t)t * (hc + hc * hc) : 0;
 		if (l < hc) {
 			pre[l] = __fadd_rn(sigmoid_d(__fadd_rn(__fmul_rn(scale[0], mx[l]), base[l])), eps);
 			if (post)
@@ -267,7 +270,8 @@ extern "C" __global__ void hc_pre(float *x, float *postComb, const float *X, con
 	}
 	__syncthreads();
 	const float *Xt = X + (size_t)t * hc * dim;
-	for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+	int i = blockIdx.y * blockDim.x + threadIdx.x;
+	if (i < dim) {
 		float v = 0;
 		for (int s = 0; s < hc; s++)
 			v = __fadd_rn(v, __fmul_rn(pre[s], Xt[s * dim + i]));

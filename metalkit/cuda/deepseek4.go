@@ -128,7 +128,7 @@ func (d *Device) RMSNormF64(out, x, w metalkit.Buffer, rows, n int, eps float32)
 		return
 	}
 	defer d.bind()()
-	d.launch("rmsnorm_f64", grid(rows, 1), 256, o, xp, wp, i32(n), f32(eps))
+	d.launch("rmsnorm_f64", grid(rows, 1), 1024, o, xp, wp, i32(n), f32(eps))
 }
 
 func (d *Device) HCPre(x, postComb, X, mixes, coef metalkit.Buffer, rows, hc, dim, sinkhorn int, eps float32) {
@@ -145,7 +145,7 @@ func (d *Device) HCPre(x, postComb, X, mixes, coef metalkit.Buffer, rows, hc, di
 		return
 	}
 	defer d.bind()()
-	d.launch("hc_pre", grid(rows, 1), 256, xp, pc, Xp, mp, cp, i32(hc), i32(dim), i32(sinkhorn), f32(eps))
+	d.launch("hc_pre", grid(rows, (dim+255)/256), 256, xp, pc, Xp, mp, cp, i32(hc), i32(dim), i32(sinkhorn), f32(eps))
 }
 
 func (d *Device) HCPost(X, y, postComb metalkit.Buffer, rows, hc, dim int) {
