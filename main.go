@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -133,6 +134,7 @@ func serve(args []string) int {
 
 // writeHeapProfile writes the heap profile to path, errors to stderr.
 func writeHeapProfile(path string) {
+	runtime.GC() // the profile counts what the last completed cycle saw
 	f, err := os.Create(path)
 	if err == nil {
 		err = pprof.Lookup("allocs").WriteTo(f, 0)
