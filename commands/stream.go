@@ -194,8 +194,8 @@ type trimArgs struct {
 
 // parseAddOrTrim reads XADD's options up to its ID, or XTRIM's, as
 // Redis's streamParseAddOrTrimArgsOrReply.
-func parseAddOrTrim(x *server.Ctx, xadd bool) (*trimArgs, error) {
-	t := &trimArgs{seqGiven: true}
+func parseAddOrTrim(x *server.Ctx, xadd bool) (trimArgs, error) {
+	t := trimArgs{seqGiven: true}
 	limitGiven := false
 	i := 2
 	for ; i < len(x.Args); i++ {
@@ -207,7 +207,7 @@ func parseAddOrTrim(x *server.Ctx, xadd bool) (*trimArgs, error) {
 			goto done
 		case (is(a, "MAXLEN") || is(a, "MINID")) && more > 0:
 			if t.spec.Strategy != server.TrimNone {
-				return nil, server.Errorf("syntax error, MAXLEN and MINID options at the same time are not compatible")
+				return trimArgs{}, server.Errorf("syntax error, MAXLEN and MINID options at the same time are not compatible")
 			}
 			t.spec.Approx = false
 			if next := x.Args[i+1]; more >= 2 && len(next) == 1 && (next[0] == '~' || next[0] == '=') {
@@ -217,16 +217,16 @@ func parseAddOrTrim(x *server.Ctx, xadd bool) (*trimArgs, error) {
 			if is(a, "MAXLEN") {
 				n, ok := server.ParseInt(x.Args[i+1])
 				if !ok {
-					return nil, server.ErrNotInteger
+					return trimArgs{}, server.ErrNotInteger
 				}
 				if n < 0 {
-					return nil, server.Errorf("The MAXLEN argument must be >= 0.")
+					return trimArgs{}, server.Errorf("The MAXLEN argument must be >= 0.")
 				}
 				t.spec.Strategy, t.spec.MaxLen = server.TrimMaxLen, n
 			} else {
 				id, err := strictID(x.Args[i+1])
 				if err != nil {
-					return nil, err
+					return trimArgs{}, err
 				}
 				t.spec.Strategy, t.spec.MinID = server.TrimMinID, id
 			}
@@ -234,10 +234,10 @@ func parseAddOrTrim(x *server.Ctx, xadd bool) (*trimArgs, error) {
 		case is(a, "LIMIT") && more > 0:
 			n, ok := server.ParseInt(x.Args[i+1])
 			if !ok {
-				return nil, server.ErrNotInteger
+				return trimArgs{}, server.ErrNotInteger
 			}
 			if n < 0 {
-				return nil, server.Errorf("The LIMIT argument must be >= 0.")
+				return trimArgs{}, server.Errorf("The LIMIT argument must be >= 0.")
 			}
 			t.spec.Limit, limitGiven = n, true
 			i++
@@ -246,25 +246,25 @@ func parseAddOrTrim(x *server.Ctx, xadd bool) (*trimArgs, error) {
 		case xadd:
 			id, seqGiven, err := parseStreamID(a, 0, true, true)
 			if err != nil {
-				return nil, err
+				return trimArgs{}, err
 			}
 			t.id, t.seqGiven, t.idGiven, t.idPos = id, seqGiven, true, i
 			goto done
 		default:
-			return nil, server.ErrSyntax
+			return trimArgs{}, server.ErrSyntax
 		}
 	}
 	t.idPos = i
 done:
 	if t.spec.Limit != 0 && t.spec.Strategy == server.TrimNone {
-		return nil, server.Errorf("syntax error, LIMIT cannot be used without specifying a trimming strategy")
+		return trimArgs{}, server.Errorf("syntax error, LIMIT cannot be used without specifying a trimming strategy")
 	}
 	if !xadd && t.spec.Strategy == server.TrimNone {
-		return nil, server.Errorf("syntax error, XTRIM must be called with a trimming strategy")
+		return trimArgs{}, server.Errorf("syntax error, XTRIM must be called with a trimming strategy")
 	}
 	switch {
 	case limitGiven && !t.spec.Approx:
-		return nil, server.Errorf("syntax error, LIMIT cannot be used without the special ~ option")
+		return trimArgs{}, server.Errorf("syntax error, LIMIT cannot be used without the special ~ option")
 	case !limitGiven && t.spec.Approx:
 		// Approximate trimming is bounded so one call can't take long.
 		t.spec.Limit = 100 * x.S.Config.StreamNodeMaxEntries
@@ -370,7 +370,7 @@ func xaddCommand(x *server.Ctx) {
 	x.Notify("xadd", key)
 	// Logged with the ID it got and, for approximate trimming, the exact
 	// trimming that leaves the same entries on replay.
-	prop := make([][]byte, 0, 7+len(x.Args)-fieldPos)
+	prop := x.PropagateArgs(7 + len(x.Args) - fieldPos)
 	prop = append(prop, x.Args[0], x.Args[1])
 	if t.nomkstream {
 		prop = append(prop, []byte("NOMKSTREAM"))
@@ -379,7 +379,7 @@ func xaddCommand(x *server.Ctx) {
 		if s.Trim(t.spec) > 0 {
 			x.Notify("xtrim", key)
 		}
-		prop = append(prop, trimPropagation(s, t)...)
+		prop = append(prop, trimPropagation(s, &t)...)
 	}
 	prop = append(prop, idText)
 	x.Propagate(append(prop, x.Args[fieldPos:]...)...)
@@ -403,7 +403,7 @@ func xtrimCommand(x *server.Ctx) {
 		x.Notify("xtrim", key)
 		x.Modified(key)
 		x.S.Dirty += n - 1
-		x.Propagate(append([][]byte{[]byte("XTRIM"), x.Args[1]}, trimPropagation(s, t)...)...)
+		x.Propagate(append([][]byte{[]byte("XTRIM"), x.Args[1]}, trimPropagation(s, &t)...)...)
 	}
 	x.R.Int(n)
 }

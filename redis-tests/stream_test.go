@@ -130,6 +130,49 @@ func TestStreamReplaysFromTheAppendOnlyLog(t *testing.T) {
 	}
 }
 
+// XADDs with generated IDs inside one EXEC, each with its own fields and
+// trimming, are logged each with the ID it got (their logged forms are
+// built in memory the server reuses once the EXEC is logged) and replay to
+// the same streams.
+func TestStreamXaddsInOneExecReplayWithTheirIDs(t *testing.T) {
+	dir := t.TempDir()
+	s := startIn(t, dir, "--appendonly", "yes", "--appendfsync", "always")
+	c := cli(t, s)
+	for round := 0; round < 3; round++ {
+		var cmds [][]any
+		for i := 0; i < 40; i++ {
+			key := fmt.Sprint("s", i%3)
+			switch i % 4 {
+			case 0:
+				cmds = append(cmds, []any{"XADD", key, "*", "i", i, "round", round})
+			case 1:
+				cmds = append(cmds, []any{"XADD", key, "MAXLEN", "~", 10, "*", "i", i})
+			case 2:
+				cmds = append(cmds, []any{"XADD", key, "MAXLEN", 25, "*", "i", strings.Repeat("v", i)})
+			default:
+				cmds = append(cmds, []any{"XADD", key, "NOMKSTREAM", "*", "a", i, "b", i, "c", i})
+			}
+		}
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, cmd := range cmds {
+				p.Do(ctx, cmd...)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	before := pstr(t, c, "XRANGE", "s0", "-", "+") + pstr(t, c, "XRANGE", "s1", "-", "+") + pstr(t, c, "XRANGE", "s2", "-", "+")
+	s.stop()
+	s = startIn(t, dir, "--appendonly", "yes")
+	c = cli(t, s)
+	after := pstr(t, c, "XRANGE", "s0", "-", "+") + pstr(t, c, "XRANGE", "s1", "-", "+") + pstr(t, c, "XRANGE", "s2", "-", "+")
+	if after != before {
+		t.Errorf("after replaying the log:\n%s\nbefore:\n%s", after, before)
+	}
+}
+
 // XREAD BLOCK is served by the XADD that feeds it, XREADGROUP BLOCK gets
 // the entry and owns it, and a group reader whose group is destroyed gets
 // NOGROUP; all through go-redis's own stream API.

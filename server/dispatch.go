@@ -35,6 +35,22 @@ func (x *Ctx) Propagate(args ...[]byte) {
 	x.props = append(x.props, Op{DB: x.DB.ID, Args: args})
 }
 
+// PropagateArgs returns an empty argument list with room for n, to build
+// the form a handler passes to Propagate (XADD's, with the ID it got). Its
+// memory is the server's and is reused once the top-level command has been
+// logged (Op.Args are the caller's only until Propagate returns), so a
+// rewritten command costs no allocation; the handler must not keep it.
+func (x *Ctx) PropagateArgs(n int) [][]byte {
+	s := x.S
+	if cap(s.propArgs)-len(s.propArgs) < n {
+		// A fresh array: lists handed out of the old one stay valid.
+		s.propArgs = make([][]byte, 0, max(2*cap(s.propArgs), n, 64))
+	}
+	l := len(s.propArgs)
+	s.propArgs = s.propArgs[:l+n]
+	return s.propArgs[l : l : l+n]
+}
+
 // PropagateRaw logs rec, records already encoded for the log (Op.Raw),
 // instead of the command as it came; like Propagate, it may be called
 // more than once.
@@ -273,7 +289,10 @@ func (s *Server) call(c *Client, spec *Spec, args [][]byte) {
 	}
 	x := s.ctxStack[s.ctxDepth]
 	s.ctxDepth++
-	*x = Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB}
+	// The slot's Propagate list keeps its array (emptied) for the next
+	// command: most writes that log their own form call Propagate once.
+	clear(x.props)
+	*x = Ctx{S: s, C: c, Args: args, Cmd: spec, R: &c.R, DB: c.DB, props: x.props[:0]}
 	start := s.startNS
 	if s.ctxDepth > 1 {
 		start = s.clock.now()
@@ -339,7 +358,7 @@ func (s *Server) propagateCall(x *Ctx, dirty int64) {
 		s.ctxStack[s.ctxDepth-2].childDirty += moved
 	}
 	switch {
-	case x.props != nil:
+	case len(x.props) > 0:
 		s.propOps = append(s.propOps, x.props...)
 		x.C.awaitsLog = true
 	case moved-x.childDirty > 0 && !x.noProp:
@@ -378,12 +397,13 @@ func (s *Server) PropagateRaw(c *Client, db *DB, rec []byte) {
 }
 
 func (s *Server) flushPropagation() {
-	if len(s.propOps) == 0 {
-		return
+	if len(s.propOps) > 0 {
+		s.propagateHooks(s.propOps)
+		clear(s.propOps)
+		s.propOps = s.propOps[:0]
 	}
-	s.propagateHooks(s.propOps)
-	clear(s.propOps)
-	s.propOps = s.propOps[:0]
+	clear(s.propArgs) // PropagateArgs' lists: logged now, or never propagated
+	s.propArgs = s.propArgs[:0]
 }
 
 // safeHandle runs the handler; a panic (a bug, never input: handlers

@@ -74,10 +74,11 @@ type Server struct {
 	drained        int                  // commands taken by the current drain (loop.go)
 	cronTicks      uint64               // cron calls so far (clientsCron spreads clients over them)
 	noActiveExpire bool
-	lazySeen       bool  // a Lazy value was stored: commands check for damaged keys (db.go)
-	Dirty          int64 // changes since the last save (rdb_changes_since_last_save)
-	propOps        []Op  // what the running top-level command propagates (dispatch.go)
-	LastSave       int64 // unix seconds
+	lazySeen       bool     // a Lazy value was stored: commands check for damaged keys (db.go)
+	Dirty          int64    // changes since the last save (rdb_changes_since_last_save)
+	propOps        []Op     // what the running top-level command propagates (dispatch.go)
+	propArgs       [][]byte // argument lists handed out by Ctx.PropagateArgs, reused after flushPropagation
+	LastSave       int64    // unix seconds
 	watchers       map[watchedKeyID]map[*Client]struct{}
 	channels       map[string]map[*Client]struct{}
 	patterns       map[string]map[*Client]struct{}
