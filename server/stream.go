@@ -89,6 +89,9 @@ type streamNode struct {
 	// entries are encoded against (their size, not their content).
 	masterID StreamID
 	master   [][]byte
+	// What entries' field lists and bytes are cut from (own).
+	fieldLists [][]byte
+	fieldBytes []byte
 }
 
 type streamItem struct {
@@ -205,18 +208,8 @@ func (s *Stream) Nodes() int { return len(s.nodes) }
 // Append adds an entry with id (greater than LastID: the caller checked)
 // and a copy of fields, starting a new node when the last one is full.
 func (s *Stream) Append(id StreamID, fields [][]byte, maxEntries, maxBytes int64) {
-	// One allocation holds every field's bytes (two per entry in all).
-	size := 0
-	for _, f := range fields {
-		size += len(f)
-	}
-	buf := make([]byte, 0, size)
-	own := make([][]byte, len(fields))
-	for i, f := range fields {
-		buf = append(buf, f...)
-		own[i] = buf[len(buf)-len(f) : len(buf) : len(buf)]
-	}
-	s.appendOwned(id, own, maxEntries, maxBytes)
+	n := s.tail(fields, maxEntries, maxBytes)
+	s.add(n, id, n.own(fields))
 	s.EntriesAdded++
 	s.LastID = id
 	if s.length == 1 {
@@ -226,36 +219,81 @@ func (s *Stream) Append(id StreamID, fields [][]byte, maxEntries, maxBytes int64
 
 // appendOwned adds an entry whose fields the stream owns from now on.
 func (s *Stream) appendOwned(id StreamID, fields [][]byte, maxEntries, maxBytes int64) {
-	eb := entryBytes(fields)
+	s.add(s.tail(fields, maxEntries, maxBytes), id, fields)
+}
+
+// tail returns the node an entry of fields goes to: the last one, or a
+// new, empty one when that is full.
+func (s *Stream) tail(fields [][]byte, maxEntries, maxBytes int64) *streamNode {
 	if maxBytes <= 0 || maxBytes > 1<<30 {
 		maxBytes = 1 << 30
 	}
-	var n *streamNode
 	if len(s.nodes) > 0 {
 		// Redis's test: the listpack's bytes plus the new entry's raw
 		// field and value lengths, and the entries (deleted ones too).
-		n = s.nodes[len(s.nodes)-1]
+		n := s.nodes[len(s.nodes)-1]
 		raw := 0
 		for _, f := range fields {
 			raw += len(f)
 		}
-		if int64(n.bytes+raw) >= maxBytes || (maxEntries > 0 && int64(n.live+n.deleted) >= maxEntries) {
-			n = nil
+		if int64(n.bytes+raw) < maxBytes && (maxEntries <= 0 || int64(n.live+n.deleted) < maxEntries) {
+			return n
 		}
 	}
-	if n == nil {
-		n = &streamNode{masterID: id, bytes: 7 + 2 + 2 + 2 + 2}
+	n := &streamNode{}
+	s.nodes = append(s.nodes, n)
+	return n
+}
+
+// add appends an entry with owned fields to n, the stream's last node; the
+// first entry of a node is its master entry.
+func (s *Stream) add(n *streamNode, id StreamID, fields [][]byte) {
+	if len(n.items) == 0 {
+		n.masterID, n.bytes = id, 7+2+2+2+2
 		for i := 0; i < len(fields); i += 2 {
 			n.master = append(n.master, fields[i])
 			n.bytes += lpStrSize(fields[i])
 		}
-		s.nodes = append(s.nodes, n)
 	}
 	n.bytes += n.lpEntrySize(id, fields)
 	n.items = append(n.items, streamItem{StreamEntry: StreamEntry{ID: id, Fields: fields}})
 	n.live++
-	s.bytes += int64(eb)
+	s.bytes += int64(entryBytes(fields))
 	s.length++
+}
+
+// Chunk sizes of a node's field arrays (own): doubling from the first
+// size up to the last, an entry larger than that getting an array of its
+// own size.
+const (
+	fieldBytesFirst, fieldBytesMax = 64, 4096
+	fieldListsFirst, fieldListsMax = 8, 128
+)
+
+// own copies fields into n's arrays, so that an entry costs no allocation
+// of its own (XADD made three): the arrays are never moved, a full one is
+// replaced (entries keep pointing into the old one, which lives while
+// they do).
+func (n *streamNode) own(fields [][]byte) [][]byte {
+	size := 0
+	for _, f := range fields {
+		size += len(f)
+	}
+	if cap(n.fieldBytes)-len(n.fieldBytes) < size {
+		n.fieldBytes = make([]byte, 0, max(size, min(2*cap(n.fieldBytes), fieldBytesMax), fieldBytesFirst))
+	}
+	if cap(n.fieldLists)-len(n.fieldLists) < len(fields) {
+		n.fieldLists = make([][]byte, 0, max(len(fields), min(2*cap(n.fieldLists), fieldListsMax), fieldListsFirst))
+	}
+	l := len(n.fieldLists)
+	n.fieldLists = n.fieldLists[:l+len(fields)]
+	own := n.fieldLists[l : l+len(fields) : l+len(fields)]
+	for i, f := range fields {
+		b := len(n.fieldBytes)
+		n.fieldBytes = append(n.fieldBytes, f...)
+		own[i] = n.fieldBytes[b : b+len(f) : b+len(f)]
+	}
+	return own
 }
 
 // seek returns the position of the first item (tombstones included) whose

@@ -114,6 +114,45 @@ func TestStreamNodesSplitByBytesAsRedis(t *testing.T) {
 	}
 }
 
+// Entries keep their own fields while their node's field arrays fill up and
+// are replaced (own): entries of 1 to 5 pairs, values from empty to past
+// the largest chunk, the caller's buffers overwritten after each Append.
+func TestStreamEntriesKeepTheirFieldsAcrossNodeArrays(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := NewStream()
+	var want [][][]byte
+	buf := make([]byte, 2*fieldBytesMax)
+	for i := uint64(1); i <= 3000; i++ {
+		var fields, copied [][]byte
+		for p := 0; p <= r.IntN(5); p++ {
+			size := r.IntN(40)
+			if r.IntN(50) == 0 {
+				size = fieldBytesMax + r.IntN(fieldBytesMax)
+			}
+			name := []byte(fmt.Sprint("f", p))
+			for j := range size {
+				buf[j] = byte(i) + byte(j)
+			}
+			fields = append(fields, name, buf[:size])
+			copied = append(copied, slices.Clone(name), slices.Clone(buf[:size]))
+		}
+		s.Append(StreamID{i, 0}, fields, 1000, 1<<20)
+		clear(buf)
+		want = append(want, copied)
+	}
+	i := 0
+	s.Range(StreamID{}, MaxStreamID, false, func(e *StreamEntry) bool {
+		if !slices.EqualFunc(e.Fields, want[i], func(a, b []byte) bool { return string(a) == string(b) }) {
+			t.Fatalf("entry %v: fields changed", e.ID)
+		}
+		i++
+		return true
+	})
+	if i != len(want) {
+		t.Fatalf("%d entries, want %d", i, len(want))
+	}
+}
+
 // Appending costs the same whatever the stream's length (O(1) amortised),
 // and a range of 10 entries costs a seek, O(log N), plus the 10: compare
 // the ns/op across sizes.
