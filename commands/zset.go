@@ -150,8 +150,9 @@ func zaddGeneric(x *server.Ctx, o zaddOptions, scores []float64, rest [][]byte) 
 	var last float64
 	lastOK := false
 	for j, s := range scores {
-		m := string(rest[2*j+1])
-		cur, exists := z.Score(m)
+		// The member is looked up without a string of its own (the
+		// conversion does not escape) and copied only to be stored.
+		cur, exists := z.Score(string(rest[2*j+1]))
 		if (o.nx && exists) || (o.xx && !exists) {
 			continue
 		}
@@ -166,19 +167,26 @@ func zaddGeneric(x *server.Ctx, o zaddOptions, scores []float64, rest [][]byte) 
 			continue
 		}
 		last, lastOK = s, true
-		if !exists {
+		switch {
+		case !exists:
 			added++
-		} else if s != cur {
+		case s != cur:
 			changed++
+		default:
+			continue // the score it has: nothing changes
 		}
-		z.Add(x.S.Config, m, s)
+		z.Add(x.S.Config, string(rest[2*j+1]), s)
 	}
 	if created && z.Len() > 0 {
 		x.DB.Set(key, server.NewValue(server.TypeZSet, z), false)
 	}
 	if added+changed > 0 {
 		x.Modified(key)
-		x.Notify(map[bool]string{true: "zincr", false: "zadd"}[o.incr], key)
+		event := "zadd"
+		if o.incr {
+			event = "zincr"
+		}
+		x.Notify(event, key)
 	}
 	switch {
 	case o.incr && !lastOK:

@@ -29,6 +29,28 @@ func TestZaddFlagsRangesAndScores(t *testing.T) {
 	want(t, c, "zset", "TYPE", "z")
 }
 
+// A ZADD that gives members the scores they have changes nothing, as in
+// Redis: it replies 0 (with CH too), a WATCH on the key survives it, and
+// INCR by 0 replies the score; a real change then fails the EXEC.
+func TestZaddOfTheSameScoresChangesNothing(t *testing.T) {
+	c := client(t)
+	cn := conn(t, c)
+	do(t, c, "ZADD", "same", 1, "a", 2, "b")
+	do(t, cn, "WATCH", "same")
+	want(t, c, int64(0), "ZADD", "same", 1, "a", 2, "b", 1, "a")
+	want(t, c, int64(0), "ZADD", "same", "CH", 2, "b")
+	want(t, c, "1", "ZADD", "same", "INCR", 0, "a")
+	want(t, c, "[a 1 b 2]", "ZRANGE", "same", 0, -1, "WITHSCORES")
+	do(t, cn, "MULTI")
+	do(t, cn, "PING")
+	want(t, cn, "[PONG]", "EXEC")
+	do(t, cn, "WATCH", "same")
+	want(t, c, int64(1), "ZADD", "same", "CH", 3, "a")
+	do(t, cn, "MULTI")
+	do(t, cn, "PING")
+	want(t, cn, nil, "EXEC")
+}
+
 func TestZsetAlgebraPopsAndBlockingPops(t *testing.T) {
 	c := client(t)
 	do(t, c, "ZADD", "a", 1, "x", 2, "y")
