@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # redis-benchmark against reddwarf and against redis-server on this machine
 # (both without persistence: no save points, appendonly no),
-# test by test, with the same parameters: ping, set and get, 100000 requests,
-# 50 clients, without pipelining (-P 1) and with 16-deep pipelines (-P 16).
-# Prints each pair of requests per second and the ratio reddwarf/redis.
-# A benchmark, not a test: it never fails on a slow result.
+# test by test, with the same parameters: 50 clients, without pipelining
+# (-P 1, N requests, default 100000) and with 16-deep pipelines (-P 16,
+# N16 requests, default 10×N: a run of N at 16 times the rate is too short
+# to measure). Before measuring, every test runs once on both servers
+# (warm-up: the servers' heaps and the machine's caches, not what a fresh
+# process pays once). Each pair then runs REPS times (default 3), and each
+# server's best counts. Prints each pair of requests per second and the
+# ratio reddwarf/redis, with the CPU's flags and the load average before
+# and after. A benchmark, not a test: it never fails on a slow result.
 #
 #   redis-tests/bench.sh            # from anywhere in the repository
-#   N=1000000 redis-tests/bench.sh  # more requests
+#   N=200000 redis-tests/bench.sh   # more requests (N16=2000000 then)
 #   TESTS=lpush,lpop,sadd,hset,zadd,lrange_100,xadd redis-tests/bench.sh  # other tests
-#   REPS=3 redis-tests/bench.sh     # each pair 3 times, each server's best
+#   REPS=5 WARMUP=0 redis-tests/bench.sh  # best of 5, no warm-up pass
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 n=${N:-100000}
-reps=${REPS:-}
+n16=${N16:-$((10 * n))}
+reps=${REPS:-3}
+warmup=${WARMUP:-1}
 tests=${TESTS:-ping,set,get}
 tmp=$(mktemp -d)
 pids=()
@@ -66,33 +73,49 @@ pids+=($!)
 wait_ping "$rd_port"
 wait_ping "$rs_port"
 
-# rps PORT PIPELINE TEST -> lines "test rps" (lrange_100 also prints the
-# LPUSH that fills its list). redis-benchmark 7.0 has no XADD test of its
-# own: "xadd" runs the command line XADD s * field value.
+# rps PORT PIPELINE TEST [REQUESTS] -> lines "test rps" (lrange_100 also
+# prints the LPUSH that fills its list). redis-benchmark 7.0 has no XADD
+# test of its own: "xadd" runs the command line XADD s * field value.
+# redis-benchmark spins when its server dies: timeout bounds it.
 rps() {
+	local reqs=${4:-$n}
+	if [ -z "${4:-}" ] && [ "$2" -gt 1 ]; then reqs=$n16; fi
 	if [ "$3" = xadd ]; then
 		redis-cli -p "$1" DEL s >/dev/null
-		redis-benchmark -p "$1" -n "$n" -c 50 -P "$2" -q XADD s '*' field value 2>/dev/null |
+		timeout 300 redis-benchmark -p "$1" -n "$reqs" -c 50 -P "$2" -q XADD s '*' field value 2>/dev/null |
 			tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); print "XADD", a[1] }'
 		return
 	fi
-	redis-benchmark -p "$1" -t "$3" -n "$n" -c 50 -P "$2" -q 2>/dev/null |
+	timeout 300 redis-benchmark -p "$1" -t "$3" -n "$reqs" -c 50 -P "$2" -q 2>/dev/null |
 		tr '\r' '\n' | awk -F': ' '/requests per second/ { split($2, a, " "); name = $1; gsub(/ /, "_", name); print name, a[1] }'
 }
 
+# load prints the load averages (1, 5, 15 minutes).
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+if [ "$warmup" != 0 ]; then
+	for t in ${tests//,/ }; do
+		rps "$rd_port" 16 "$t" "$n" >/dev/null
+		rps "$rs_port" 16 "$t" "$n" >/dev/null
+	done
+fi
+
+echo "redis-benchmark -t $tests -c 50, -P 1 -n $n, -P 16 -n $n16, on $(nproc) cores; $(redis-server --version | cut -d' ' -f1-3); best of $reps$( [ "$warmup" = 0 ] && echo ", no warm-up")"
+grep -m1 '^model name' /proc/cpuinfo
+grep -m1 '^flags' /proc/cpuinfo
+echo "load before: $(load)"
+printf '%-22s %4s %14s %14s %8s\n' test P reddwarf redis ratio
+best() { awk 'NF == 2 { if (!($1 in m) || $2 > m[$1]) m[$1] = $2 } END { for (k in m) print k, m[k] }' | sort; }
 # Each test runs on both servers back to back, the first server taking
 # turns, so that a change of load on a shared machine (which lasts
 # seconds) falls on both sides of a ratio rather than on one server's
 # whole series. With REPS=k each pair runs k times and each server's best
 # counts: the run the other tenants of the machine disturbed least.
-echo "redis-benchmark -t $tests -n $n -c 50 on $(nproc) cores; $(redis-server --version | cut -d' ' -f1-3)${reps:+; best of $reps}"
-printf '%-22s %4s %14s %14s %8s\n' test P reddwarf redis ratio
-best() { awk 'NF == 2 { if (!($1 in m) || $2 > m[$1]) m[$1] = $2 } END { for (k in m) print k, m[k] }' | sort; }
 turn=0
 for p in 1 16; do
 	for t in ${tests//,/ }; do
 		rd= rs=
-		for _ in $(seq "${reps:-1}"); do
+		for _ in $(seq "$reps"); do
 			if ((turn++ % 2 == 0)); then
 				rd+=$(rps "$rd_port" "$p" "$t")$'\n'
 				rs+=$(rps "$rs_port" "$p" "$t")$'\n'
@@ -107,3 +130,4 @@ for p in 1 16; do
 		done
 	done
 done
+echo "load after: $(load)"
