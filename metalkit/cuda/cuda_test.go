@@ -698,6 +698,17 @@ func TestMatMulMMA(t *testing.T) {
 				poison[i] = float32(math.NaN())
 			}
 			gout := put(t, d, poison)
+			// The float64 products and bounds, once for every block shape.
+			n := sh.batch * sh.rows
+			refs, abss, quants := make([]float64, n), make([]float64, n), make([]float64, n)
+			row := make([]float32, sh.cols)
+			for r := 0; r < sh.rows; r++ {
+				m.Row(r, row)
+				for c := 0; c < sh.batch; c++ {
+					i := c*sh.rows + r
+					refs[i], abss[i], quants[i] = products(row, x[c*sh.cols:(c+1)*sh.cols], actBlock(typ))
+				}
+			}
 			for _, shape := range []string{"", "n8", "n16", "n64", "n64l"} {
 				t.Run(fmt.Sprintf("%v/%dx%dx%d/%s", typ, sh.rows, sh.cols, sh.batch, shape), func(t *testing.T) {
 					d.Write(gout, 0, poison)
@@ -705,13 +716,12 @@ func TestMatMulMMA(t *testing.T) {
 					d.MatMul(gout, gw, gx, sh.batch)
 					d.mmaShape = ""
 					got := get(t, d, gout, sh.batch*sh.rows)
-					row := make([]float32, sh.cols)
 					gamma, worst := mmaGamma(sh.cols), 0.0
 					for r := 0; r < sh.rows; r++ {
-						m.Row(r, row)
 						for c := 0; c < sh.batch; c++ {
-							ref, abs, quant := products(row, x[c*sh.cols:(c+1)*sh.cols], actBlock(typ))
-							g, cv := float64(got[c*sh.rows+r]), float64(cgot[c*sh.rows+r])
+							i := c*sh.rows + r
+							ref, abs, quant := refs[i], abss[i], quants[i]
+							g, cv := float64(got[i]), float64(cgot[i])
 							if e := math.Abs(g - ref); !(e <= gamma*abs) {
 								t.Fatalf("row %d col %d: gpu %v, float64 %v: |Δ| %.3g > %.3g", r, c, g, ref, e, gamma*abs)
 							}
