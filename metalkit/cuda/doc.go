@@ -20,10 +20,20 @@
 //     dequantising its 8 values to f32 once for up to 8 columns; the
 //     activations stay f32 (no 8-bit rounding as on the CPU). One column
 //     (decode) takes matvec, the same sums in a kernel with few registers
-//     that loads four units' weights and activations before using any.
+//     that loads four units' weights and activations before using any;
+//     for Q8_0, Q4_0, Q4_K, Q2_K and F16 rows that start 16-byte aligned,
+//     matvec_s, the same sums (the same bits) with the row read in 16-byte
+//     loads through shared memory. Batches of defaultMMAMin (8) columns
+//     and more of F16 and the quantised types run on the tensor cores
+//     (mmaf16: mma.sync m16n8k16, weights dequantised straight into f16
+//     fragments, activations rounded to f16, f32 sums; kernels.cu says
+//     why f16 rather than int8), one of four block shapes by batch size.
 //   - RMSNorm, Softmax, SwiGLU, Add, RoPE (normal, NEOX, with factors; angles
 //     in double precision as metalkit.RopeFactors), KV pages in f16 in
-//     infer's page layout, paged attention over many sessions per call.
+//     infer's page layout, paged attention over many sessions per call:
+//     heads of 64 or 128 on pages of 16 or 32 positions a page at a time
+//     (attn_pages: a block per row and KV head, 16-byte loads), other
+//     shapes a position a thread (attention).
 //   - metalkit.DeepSeek4Ops (deepseek4.go): ClampedSwiGLU, and
 //     MatMulExperts on a stacked expert tensor (UploadExperts: a GGUF
 //     ffn_*_exps tensor as stored, one allocation) for IQ2_XXS, Q2_K, Q4_K,
