@@ -179,8 +179,9 @@ func TestBandwidth(t *testing.T) {
 					d.mmaMin, d.mmaShape = 0, ""
 					for _, gw := range gws {
 						ww := gw.(*weights)
-						if ww.matvec = "matvec_s_" + weightKernels[typ]; k == "matvec" {
-							ww.matvec = "matvec_" + weightKernels[typ]
+						ww.matvec, ww.matvecRows = "matvec_s_"+weightKernels[typ], 8
+						if k == "matvec" {
+							ww.matvec, ww.matvecRows = "matvec_"+weightKernels[typ], 4
 						}
 					}
 					if strings.HasPrefix(k, "mma") {

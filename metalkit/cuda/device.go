@@ -317,6 +317,7 @@ type weights struct {
 	rowBytes              int
 	matmul, matvec, embed string // the kernels' names
 	mma                   string // the tensor-core kernels' suffix (mma_SHAPE_mma); "" if none
+	matvecRows            int    // rows a block of the matvec kernel does
 	// A stacked expert tensor (UploadExperts): experts matrices of
 	// m.Rows/experts rows; 0 for other weights. Its kernels' names.
 	experts                 int
@@ -366,8 +367,9 @@ func (d *Device) Upload(m metalkit.Matrix) (metalkit.Weights, error) {
 	if mmaTypes[m.Type] && m.Cols%32 == 0 {
 		w.mma = k
 	}
+	w.matvecRows = 4
 	if stagedMatvecTypes[m.Type] && rowBytes%16 == 0 {
-		w.matvec = "matvec_s_" + k
+		w.matvec, w.matvecRows = "matvec_s_"+k, 8 // two rows a warp
 	}
 	return w, nil
 }
@@ -479,7 +481,7 @@ func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buff
 	const warps = 4 // rows per block of 128 threads
 	// Decode: the lean kernel for one column (whole 32-value units only).
 	if batch == 1 && m.Cols%32 == 0 {
-		d.launch(ww.matvec, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), int64(ww.rowBytes))
+		d.launch(ww.matvec, grid((m.Rows+ww.matvecRows-1)/ww.matvecRows, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), int64(ww.rowBytes))
 		return
 	}
 	// Batches: the tensor cores (mmaf16), the block shape by batch size.

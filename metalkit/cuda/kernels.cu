@@ -455,67 +455,91 @@ __device__ void matvec(float *out, const uint8_t *w, const float *x, int rows, i
 	if (lane == 0) out[r] = acc;
 }
 
-// matvec_s is matvec with the weights read in 16-byte loads: the row is
-// read 32 units at a time (CB bytes, a whole number of 16-byte pieces),
-// each lane loading pieces lane, lane+32, ... of the chunk into
-// registers and then into its warp's part of shared memory, from where
-// deq8 reads them as matvec reads global memory, with the same lanes on
-// the same units and the same sums in the same order (so the same bits).
-// matvec's 2-byte loads (Q8_0's 34-byte blocks are only 2-aligned) cost
-// five load instructions per lane per unit; here a 1,088-byte Q8_0 chunk
-// is three per lane. The next chunk's loads are issued before this
-// chunk's arithmetic. Rows must start 16-byte aligned (rowBytes % 16 == 0).
+// matvec_s is matvec with the weights read in 16-byte loads, two rows a
+// warp: each row is read 32 units at a time (CB bytes, a whole number of
+// 16-byte pieces), each lane loading pieces lane, lane+32, ... of the
+// chunk into registers and then into its warp's part of shared memory,
+// from where deq8 reads them as matvec reads global memory, with the same
+// lanes on the same units and the same sums in the same order (so the
+// same bits). matvec's 2-byte loads (Q8_0's 34-byte blocks are only
+// 2-aligned) cost five load instructions per lane per unit; here a
+// 1,088-byte Q8_0 chunk is three per lane. The next chunk's loads are
+// issued before this chunk's arithmetic. A lane's activations serve both
+// rows: for Q4_K, 4.5 bits a weight, the f32 activations otherwise move
+// 7 times the weights' bytes through L1. Rows must start 16-byte aligned
+// (rowBytes % 16 == 0).
 template <int T, int CB>
 __device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes) {
-	constexpr int NP = CB / 16, PER = (NP + 31) / 32; // pieces of a chunk; per lane
-	__shared__ __align__(16) uint4 stage[4][NP];
-	int warp = threadIdx.x >> 5, r = blockIdx.x * 4 + warp, lane = threadIdx.x & 31;
-	if (r >= rows) return;
-	const uint4 *row = (const uint4 *)(w + r * rowBytes);
+	constexpr int NP = CB / 16, PER = (NP + 31) / 32, R = 2; // pieces of a chunk; per lane; rows a warp
+	__shared__ __align__(16) uint4 stage[4][R][NP];
+	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+	int r0 = (blockIdx.x * 4 + warp) * R;
+	if (r0 >= rows) return;
+	int nr = min(R, rows - r0);
+	const uint4 *row[R];
+#pragma unroll
+	for (int j = 0; j < R; j++) row[j] = (const uint4 *)(w + (long long)min(r0 + j, rows - 1) * rowBytes);
 	int units = cols >> 5, p = lane & 3, chunks = (units + 31) >> 5;
 	long long rowPieces = rowBytes / 16;
-	uint4 buf[PER];
+	uint4 buf[R][PER];
 #pragma unroll
-	for (int i = 0; i < PER; i++) {
-		int k = lane + 32 * i;
-		if (k < NP && k < rowPieces) buf[i] = row[k];
-	}
-	float acc = 0;
-	const uint8_t *chunk = (const uint8_t *)stage[warp];
-	for (int c = 0; c < chunks; c++) {
-		__syncwarp();
+	for (int j = 0; j < R; j++) {
 #pragma unroll
 		for (int i = 0; i < PER; i++) {
 			int k = lane + 32 * i;
-			if (k < NP) stage[warp][k] = buf[i];
+			if (k < NP && k < rowPieces) buf[j][i] = row[j][k];
+		}
+	}
+	float acc[R];
+#pragma unroll
+	for (int j = 0; j < R; j++) acc[j] = 0;
+	for (int c = 0; c < chunks; c++) {
+		__syncwarp();
+#pragma unroll
+		for (int j = 0; j < R; j++) {
+#pragma unroll
+			for (int i = 0; i < PER; i++) {
+				int k = lane + 32 * i;
+				if (k < NP) stage[warp][j][k] = buf[j][i];
+			}
 		}
 		__syncwarp();
 		if (c + 1 < chunks) {
 #pragma unroll
-			for (int i = 0; i < PER; i++) {
-				long long k = (long long)(c + 1) * NP + lane + 32 * i;
-				if (lane + 32 * i < NP && k < rowPieces) buf[i] = row[k];
+			for (int j = 0; j < R; j++) {
+#pragma unroll
+				for (int i = 0; i < PER; i++) {
+					long long k = (long long)(c + 1) * NP + lane + 32 * i;
+					if (lane + 32 * i < NP && k < rowPieces) buf[j][i] = row[j][k];
+				}
 			}
 		}
 		int base = 32 * c, left = units - base; // units of this chunk: min(32, left)
 		int u0 = lane >> 2;
-		float v[4][8];
 		float4 xa[4], xb[4];
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
 			int u = min(u0 + 8 * k, left - 1);
-			deq8<T>(chunk, u, p, v[k]);
 			const float4 *xr = (const float4 *)(x + 32 * (base + u) + 8 * p);
 			xa[k] = xr[0], xb[k] = xr[1];
 		}
 #pragma unroll
-		for (int k = 0; k < 4; k++) {
-			float s = dot8(v[k], xa[k], xb[k]);
-			if (u0 + 8 * k < left) acc += s;
+		for (int j = 0; j < R; j++) {
+			float v[4][8];
+#pragma unroll
+			for (int k = 0; k < 4; k++) deq8<T>((const uint8_t *)stage[warp][j], min(u0 + 8 * k, left - 1), p, v[k]);
+#pragma unroll
+			for (int k = 0; k < 4; k++) {
+				float s = dot8(v[k], xa[k], xb[k]);
+				if (u0 + 8 * k < left) acc[j] += s;
+			}
 		}
 	}
-	acc = warp_sum(acc);
-	if (lane == 0) out[r] = acc;
+#pragma unroll
+	for (int j = 0; j < R; j++) {
+		float s = warp_sum(acc[j]);
+		if (lane == 0 && j < nr) out[r0 + j] = s;
+	}
 }
 
 #define MATVEC_S(name, T, CB)                                                                                           \
