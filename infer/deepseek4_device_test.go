@@ -322,6 +322,41 @@ func TestDeviceDeepSeek4Full(t *testing.T) {
 		ms[i] = float64(time.Since(begin).Microseconds()) / 1000 / n
 		t.Logf("%s: decode %.3f ms/token (%.1f tok/s), %d tokens after a 64-token prompt", path, ms[i], 1000/ms[i], n)
 	}
+	// Where the N-layer file's GPU time goes, kernel by kernel: 16
+	// decode steps, then one 512-token prefill chunk.
+	if c, ok := d.(*cuda.Device); ok {
+		profile := func(what string, steps int, run func()) {
+			if err := c.StartProfile(); err != nil {
+				t.Fatal(err)
+			}
+			run()
+			times, err := c.StopProfile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sb strings.Builder
+			cuda.WriteProfile(&sb, times, steps)
+			t.Logf("%s, %s: GPU time by kernel, per step:\n%s", paths[0], what, sb.String())
+		}
+		m := p.dev
+		s := m.NewState()
+		if err := m.Step([]infer.Seq{{State: s, Tokens: ds4Prompt(64, m.Vocab(), 9)}}); err != nil {
+			t.Fatal(err)
+		}
+		profile("decode, 1 session", 16, func() {
+			for range 16 {
+				if err := m.Step([]infer.Seq{{State: s, Tokens: []int32{int32(argmax(s.Logits()))}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+		profile("a 512-token prefill chunk", 1, func() {
+			if err := m.Step([]infer.Seq{{State: s, Tokens: ds4Prompt(prefill, m.Vocab(), 10)}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
 	N := p.dev.Arch().Shape().Layers
 	layer := ms[0] - ms[1]
 	whole := ms[0] + float64(43-N)*layer
