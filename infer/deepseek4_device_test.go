@@ -1,11 +1,13 @@
 package infer_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"reddwarf/infer"
 	_ "reddwarf/infer/deepseek4"
+	"reddwarf/infer/synth"
 	"reddwarf/metalkit"
 	"reddwarf/metalkit/cuda"
 )
@@ -196,9 +199,10 @@ func ds4Session(t *testing.T, p *ds4Pair, steps int) {
 	}
 }
 
-// TestSeamDeepSeek4: the tiny models through the Device ops, greedy and
-// with a fork and a rollback (ds4Session), against the host forward, both
-// fed the host's greedy tokens.
+// TestSeamDeepSeek4: the tiny models and a small synth file with
+// deepseek4's full head, window and indexer widths through the Device
+// ops, greedy and with a fork and a rollback (ds4Session), against the
+// host forward, both fed the host's greedy tokens.
 //
 // On cpu-seam: the same bits, every file and numerics. The device ops run
 // the host forward's kernels in its order on the same layouts
@@ -211,10 +215,11 @@ func ds4Session(t *testing.T, p *ds4Pair, steps int) {
 // activations (the CPU rounds them to 8 bits for quantised weights), so
 // what two correct implementations may differ by is measured here on the
 // CPU, between metalkit's assembly kernels and its Go ones
-// (METALKIT_NOASM=1), on this test's tokens (2026-12-08): exact numerics,
-// f32 tiny: 2.7e-4 of the largest |logit|, every greedy token equal; ds4
-// numerics: up to 0.33 (tiny) and 0.21 (tiny-q2), greedy tokens equal at
-// 62 and 60 of 65 rows: the FP8/FP4 round trips are discontinuous (a
+// (METALKIT_NOASM=1), on this test's tokens (2026-12-08): exact numerics:
+// 2.7e-4 of the largest |logit| (tiny) and 1.1e-4 (the synth file,
+// ds4SynthShape), every greedy token equal; ds4 numerics: up to 0.33
+// (tiny), 0.21 (tiny-q2) and 0.035 (synth), greedy tokens equal at 62,
+// 60 and 64 of 65 rows: the FP8/FP4 round trips are discontinuous (a
 // value within float32 noise of a rounding boundary lands a whole FP8
 // step away, and the attention carries it on; TestNumericsReference
 // sees the reference disagree with itself by 0.85 that way). So: exact
@@ -223,23 +228,50 @@ func ds4Session(t *testing.T, p *ds4Pair, steps int) {
 // more (TestNumericsReference's bar) and logits finite and within the
 // largest |logit|.
 func TestSeamDeepSeek4(t *testing.T) {
+	synthPath := writeDS4Synth(t)
 	for _, dev := range []string{"cpu-seam", "cuda"} {
 		t.Run(dev, func(t *testing.T) {
 			d := openDS4Device(t, dev)
 			for _, c := range []struct {
 				file, numerics string
 				tol, agree     float64 // on cuda
-			}{{"deepseek4-tiny.gguf", "exact", 2e-3, 1}, {"deepseek4-tiny.gguf", "ds4", 1, 0.85}, {"deepseek4-tiny-q2.gguf", "ds4", 1, 0.85}} {
+			}{
+				{"../models/deepseek4-tiny.gguf", "exact", 2e-3, 1}, {"../models/deepseek4-tiny.gguf", "ds4", 1, 0.85},
+				{"../models/deepseek4-tiny-q2.gguf", "ds4", 1, 0.85}, {synthPath, "exact", 2e-3, 1}, {synthPath, "ds4", 1, 0.85},
+			} {
 				tol, agree := c.tol, c.agree
 				if dev == "cpu-seam" {
 					tol, agree = 0, 1
 				}
-				p := openDS4Pair(t, d, "../models/"+c.file, infer.Options{Numerics: c.numerics, CheckpointInterval: 64}, tol, agree)
+				p := openDS4Pair(t, d, c.file, infer.Options{Numerics: c.numerics, CheckpointInterval: 64}, tol, agree)
 				ds4Session(t, p, 64)
-				p.check(t, c.file+" "+c.numerics)
+				p.check(t, filepath.Base(c.file)+" "+c.numerics)
 			}
 		})
 	}
+}
+
+// ds4SynthShape is a small synth shape with deepseek4's real head width
+// (512), window (128), indexer width (128) and 6 of 16 experts, so that
+// the device ops see full-width rows at a test's cost: 4 layers (ratios 0,
+// 0, 4, 128), dim 256, F32 weights.
+var ds4SynthShape = synth.DeepSeek4Shape{Name: "seam", Dim: 256, Layers: 4, Vocab: 256, Heads: 4, HeadDim: 512, RopeDim: 64,
+	QLora: 64, OGroups: 2, OLora: 64, Experts: 16, ExpertsUsed: 6, FFN: 256, Hash: 1,
+	Window: 128, IHeads: 8, IDim: 128, ITopK: 16, Ctx: 1024}
+
+// writeDS4Synth writes ds4SynthShape's file into the test's temporary
+// directory and returns its path.
+func writeDS4Synth(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := synth.DeepSeek4(&buf, synth.DeepSeek4Options{Shape: ds4SynthShape, Quant: "f32", Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "deepseek4-seam.gguf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestDeviceDeepSeek4Full: full-width synth files (REDDWARF_GPU_DS4: the
