@@ -14,7 +14,7 @@
 # printed last), and the server on the GPU (`--device cuda`, the
 # synth 1B Q8_0 file): `GEN` timed from a client against `reddwarf bench
 # --device cuda` on the same file (issue 15: within 5%), and deepseek4's
-# device forward (TestSeamDeepSeek4/cuda with the seam tests; last,
+# device forward (TestDeepSeek4Seam*/cuda after the seam tests; last,
 # TestDeviceDeepSeek4Full on 3- and 2-layer full-width q2 synth files), in
 # one lent call.
 #
@@ -158,6 +158,10 @@ run)
 	# Model.Step through the Device ops on the GPU (the cuda subtests).
 	(cd infer && REDDWARF_GPU=1 timeout 90 taskset -c 0-3 "$w/infer.test" -test.v -test.count=1 -test.run '^TestSeam.*/cuda') >"$out/seam.txt" 2>&1
 	echo "seam rc=$? at $(date -u +%T)" >>"$out/seam.txt"
+	# deepseek4 through the Device ops on the GPU against its host forward
+	# and transformers (tiny models, a small synth file).
+	(cd infer && REDDWARF_GPU=1 timeout 120 taskset -c 0-3 "$w/infer.test" -test.v -test.count=1 -test.run '^TestDeepSeek4Seam.*/cuda') >"$out/ds4-seam.txt" 2>&1
+	echo "ds4 seam rc=$? at $(date -u +%T)" >>"$out/ds4-seam.txt"
 	wait $spid
 	echo "synth rc=$? at $(date -u +%T)" >>"$out/synth.txt"
 	# Issue 15's criterion first, so that a call cut short still has it.
@@ -187,7 +191,7 @@ run)
 	rm -f "$w"/ds4-full-*.gguf
 	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
 	cat "$out/host.txt"
-	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt "$out"/ds4-full.txt | grep -v -- '--- PASS: TestMatMul/' | head -100
+	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt "$out"/ds4-seam.txt "$out"/ds4-full.txt | grep -v -- '--- PASS: TestMatMul/' | head -100
 	cat "$out/serve-summary.txt"
 	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | sed 's/^ *bench_test.go:[0-9]*: //' | head -90
 	# The profiles last (the reply keeps the output's end): per step,

@@ -199,7 +199,7 @@ func ds4Session(t *testing.T, p *ds4Pair, steps int) {
 	}
 }
 
-// TestSeamDeepSeek4: the tiny models and a small synth file with
+// TestDeepSeek4Seam: the tiny models and a small synth file with
 // deepseek4's full head, window and indexer widths through the Device
 // ops, greedy and with a fork and a rollback (ds4Session), against the
 // host forward, both fed the host's greedy tokens.
@@ -227,7 +227,7 @@ func ds4Session(t *testing.T, p *ds4Pair, steps int) {
 // difference aside); ds4 numerics greedy tokens equal at 85% of rows or
 // more (TestNumericsReference's bar) and logits finite and within the
 // largest |logit|.
-func TestSeamDeepSeek4(t *testing.T) {
+func TestDeepSeek4Seam(t *testing.T) {
 	synthPath := writeDS4Synth(t)
 	for _, dev := range []string{"cpu-seam", "cuda"} {
 		t.Run(dev, func(t *testing.T) {
@@ -397,13 +397,13 @@ func TestDeviceDeepSeek4Full(t *testing.T) {
 	t.Logf("prefill per layer: %.4f ms/token (%.0f tok/s a layer); 43 layers projected: %.0f tok/s", pl, 1/pl*1000, 1000/(pre[0]+float64(43-N)*pl))
 }
 
-// TestSeamDeepSeek4Reference: the tiny model's exact mode (no FP8/FP4
+// TestDeepSeek4SeamReference: the tiny model's exact mode (no FP8/FP4
 // round trips, f32 rows) through the Device ops against transformers'
 // prefill + decode run (infer/deepseek4/testdata, TestStepMatchesReference's
 // data and bound: 1e-3 at every decoded position). On cpu-seam it holds
 // because the logits are the host forward's bits; on cuda the kernels'
 // own roundings (deepseek4_test.go: a few u per op) stay far below it.
-func TestSeamDeepSeek4Reference(t *testing.T) {
+func TestDeepSeek4SeamReference(t *testing.T) {
 	js, err := os.ReadFile("deepseek4/testdata/deepseek4-ref.json")
 	if err != nil {
 		t.Fatal(err)

@@ -108,12 +108,12 @@
 // frontiers and compressed/indexer rows live in device Buffers, routing
 // never leaves the device, and a decode step is one graph launch. On the
 // CPU device through the seam it gives the host forward's logits bit for
-// bit (infer's TestSeamDeepSeek4, TestSeamDeepSeek4Reference,
+// bit (infer's TestDeepSeek4Seam, TestDeepSeek4SeamReference,
 // TestDeviceDeepSeek4Full with REDDWARF_GPU_DS4_SEAM=1). What remains, in
 // the order a step meets it:
 //
 //   - Measured on a GPU: deepseek4_test.go's op tests, infer's
-//     TestSeamDeepSeek4/cuda and TestSeamDeepSeek4Reference/cuda (tiny
+//     TestDeepSeek4Seam/cuda and TestDeepSeek4SeamReference/cuda (tiny
 //     models against the host forward and transformers), and
 //     TestDeviceDeepSeek4Full (3- and 2-layer full-width q2 synth files:
 //     64 greedy steps against the host, decode ms/token and per layer);
