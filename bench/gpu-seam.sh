@@ -151,7 +151,7 @@ run)
 	(for q in q8_0 q4_k; do taskset -c 4-15 "$w/reddwarf" synth --arch llama --shape 1b --quant $q -o "$w/llama1b-$q.gguf" || exit 1; done) >"$out/synth.txt" 2>&1 &
 	spid=$!
 	# Every op test in its own process (a kernel fault poisons the context).
-	for t in TestEntries TestGraph TestAddRMSNorm TestQueuedOps TestAttention TestFloatOps TestEmbed TestUploadRefuses TestCPUMatMulBound TestMatMul TestMatMulMMA TestIQ2XXSGrid TestClampedSwiGLU TestMatMulExperts TestRMSNormF64 TestHCPre TestHCPost TestRopeTail TestRoundTrip TestRoute TestMatMulExpertsBy TestScaleRowsCombine TestCompress TestRingPut TestIndexerTopK TestAttendSink; do
+	for t in TestEntries TestGraph TestAddRMSNorm TestQueuedOps TestAttention TestFloatOps TestEmbed TestUploadRefuses TestCPUMatMulBound TestMatMul TestMatMulMMA TestMatMuls TestIQ2XXSGrid TestClampedSwiGLU TestMatMulExperts TestRMSNormF64 TestHCPre TestHCPost TestRopeTail TestRoundTrip TestRoute TestMatMulExpertsBy TestScaleRowsCombine TestCompress TestRingPut TestIndexerTopK TestAttendSink; do
 		(cd metalkit/cuda && REDDWARF_GPU=1 timeout 45 taskset -c 0-3 "$w/cuda.test" -test.v -test.count=1 -test.run "^$t\$") >>"$out/tests.txt" 2>&1
 		echo "$t rc=$? at $(date -u +%T)" >>"$out/tests.txt"
 	done

@@ -42,6 +42,7 @@ type llamaDeviceLayer struct {
 	qNorm, kNorm                      metalkit.Buffer // (headDim), qwen3
 	bq, bk, bv                        metalkit.Buffer // biases tiled over the scratch's rows, qwen2
 	wq, wk, wv, wo, wGate, wUp, wDown metalkit.Weights
+	qkv, gateUp                       []metalkit.Weights // {wq, wk, wv}, {wGate, wUp}: matMuls' operands
 }
 
 // llamaDeviceScratch is a step's device buffers, for up to rows token
@@ -49,13 +50,14 @@ type llamaDeviceLayer struct {
 // comes back), and its host arrays.
 type llamaDeviceScratch struct {
 	rows        int
-	x, xb       metalkit.Buffer // residual stream, normed input (rows × dim)
-	q, att      metalkit.Buffer // queries, attention output (rows × heads·headDim)
-	k, v        metalkit.Buffer // new keys, values (rows × kvHeads·headDim)
-	hb, hb2     metalkit.Buffer // ffn gate then SwiGLU, ffn up (rows × ffn)
-	logits      metalkit.Buffer // classifier output (rows × vocab; seqs used)
-	tokens, pos []int32         // per row
-	slots       []int32         // per row: KV pool slot (page·PageTokens + position in page)
+	x, xb       metalkit.Buffer   // residual stream, normed input (rows × dim)
+	q, att      metalkit.Buffer   // queries, attention output (rows × heads·headDim)
+	k, v        metalkit.Buffer   // new keys, values (rows × kvHeads·headDim)
+	hb, hb2     metalkit.Buffer   // ffn gate then SwiGLU, ffn up (rows × ffn)
+	qkv, gateUp []metalkit.Buffer // {q, k, v}, {hb, hb2}: matMuls' outputs
+	logits      metalkit.Buffer   // classifier output (rows × vocab; seqs used)
+	tokens, pos []int32           // per row
+	slots       []int32           // per row: KV pool slot (page·PageTokens + position in page)
 	attn        []metalkit.AttnRow
 	tables      [][]int32 // per seq: its pages' pool ids, in position order
 	last        []int     // per seq: index of its last row
@@ -103,6 +105,10 @@ func (m *llama) onDevice(d metalkit.Device, kv *deviceKV) (deviceForward, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	for i := range g.layers {
+		l := &g.layers[i]
+		l.qkv, l.gateUp = []metalkit.Weights{l.wq, l.wk, l.wv}, []metalkit.Weights{l.wGate, l.wUp}
 	}
 	rope := metalkit.Rope{HeadDim: c.HeadDim, Dim: c.RopeDim, Base: c.RopeBase, Scale: c.RopeScale, Neox: c.RopeNeox, Factors: m.w.ropeFreqs}
 	g.qRope, g.kRope = rope, rope
@@ -160,9 +166,7 @@ func (g *llamaDevice) pass(T, S int) {
 		l := &g.layers[li]
 
 		// Attention block: x += Wo · attention(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x)).
-		d.MatMul(r.q, l.wq, r.xb, T)
-		d.MatMul(r.k, l.wk, r.xb, T)
-		d.MatMul(r.v, l.wv, r.xb, T)
+		g.matMuls(r.qkv, l.qkv, r.xb, T)
 		if l.bq != nil { // qwen2: Q/K/V biases
 			d.Add(r.q, r.q, l.bq, T*qDim)
 			d.Add(r.k, r.k, l.bk, T*kvDim)
@@ -186,8 +190,7 @@ func (g *llamaDevice) pass(T, S int) {
 		d.AddRMSNorm(r.xb, r.x, r.xb, l.ffnNorm, T, c.Dim, c.Eps)
 
 		// Feed-forward block: x += Wdown · (SiLU(Wgate·n(x)) ⊙ Wup·n(x)).
-		d.MatMul(r.hb, l.wGate, r.xb, T)
-		d.MatMul(r.hb2, l.wUp, r.xb, T)
+		g.matMuls(r.gateUp, l.gateUp, r.xb, T)
 		d.SwiGLU(r.hb, r.hb, r.hb2, T*c.FFN)
 		d.MatMul(r.xb, l.wDown, r.hb, T)
 		next := g.outNorm
@@ -200,6 +203,18 @@ func (g *llamaDevice) pass(T, S int) {
 	// Classifier, for the last row of each seq (rows [0, S)):
 	// logits = Wout · n(x).
 	d.MatMul(r.logits, g.output, r.xb, S)
+}
+
+// matMuls sets outs[i] = ws[i]·x for every i: one op where the device
+// has MatMuls (on a GPU one launch at decode), else MatMul each.
+func (g *llamaDevice) matMuls(outs []metalkit.Buffer, ws []metalkit.Weights, x metalkit.Buffer, T int) {
+	if mm, ok := g.d.(metalkit.MatMulsDevice); ok {
+		mm.MatMuls(outs, ws, x, T)
+		return
+	}
+	for i, w := range ws {
+		g.d.MatMul(outs[i], w, x, T)
+	}
 }
 
 // keepLastRows moves each seq's last row of x and att to rows [0, seqs).
@@ -280,6 +295,7 @@ func (g *llamaDevice) grow(T int) error {
 	r.k, r.v = alloc(rows*kvDim), alloc(rows*kvDim)
 	r.hb, r.hb2 = alloc(rows*c.FFN), alloc(rows*c.FFN)
 	r.logits = alloc(rows * c.Vocab)
+	r.qkv, r.gateUp = []metalkit.Buffer{r.q, r.k, r.v}, []metalkit.Buffer{r.hb, r.hb2}
 	for i := range g.layers {
 		l, hl := &g.layers[i], &g.m.w.layers[i]
 		l.bq, l.bk, l.bv = tiled(hl.bq), tiled(hl.bk), tiled(hl.bv)

@@ -739,3 +739,49 @@ func TestMatMulMMA(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMuls: MatMuls of two to four matrices on one column (one
+// matvecs_s launch) gives each matrix MatMul's bits, for every type with a
+// staged matvec, on heights that are not multiples of a block's 8 rows.
+func TestMatMuls(t *testing.T) {
+	d := openDevice(t)
+	rng := rand.New(rand.NewSource(23))
+	for _, typ := range []metalkit.DType{metalkit.Q8_0, metalkit.Q4_0, metalkit.Q4_K, metalkit.Q2_K, metalkit.F16} {
+		const cols = 1280
+		heights := []int{37, 130, 5, 64}
+		var ws []metalkit.Weights
+		var outs []metalkit.Buffer
+		for _, rows := range heights {
+			w, err := d.Upload(quantMatrix(t, typ, rows, cols, randVec(rng, rows*cols, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, outs = append(ws, w), append(outs, put(t, d, make([]float32, rows)))
+		}
+		x := put(t, d, randVec(rng, cols, 2))
+		for n := 2; n <= 4; n++ {
+			d.MatMuls(outs[:n], ws[:n], x, 1)
+			for i := 0; i < n; i++ {
+				got := get(t, d, outs[i], heights[i])
+				want := put(t, d, make([]float32, heights[i]))
+				d.MatMul(want, ws[i], x, 1)
+				if w := get(t, d, want, heights[i]); !slicesEqualBits(got, w) {
+					t.Fatalf("%v, %d matrices: matrix %d differs from MatMul", typ, n, i)
+				}
+			}
+		}
+	}
+}
+
+// slicesEqualBits reports whether a and b hold the same float32 bits.
+func slicesEqualBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}

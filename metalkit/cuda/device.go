@@ -497,6 +497,50 @@ func (d *Device) MatMul(out metalkit.Buffer, w metalkit.Weights, x metalkit.Buff
 	d.launch(ww.matmul, grid((m.Rows+warps-1)/warps, 1), 32*warps, o, ww.ptr, xp, i32(m.Rows), i32(m.Cols), i32(batch), int64(ww.rowBytes))
 }
 
+var _ metalkit.MatMulsDevice = (*Device)(nil)
+
+// MatMuls runs up to four matrices of one type and width on one column
+// (decode: Q, K and V; gate and up) as one launch of matvecs_s, each
+// matrix's rows as MatMul's matvec_s computes them (the same bits); other
+// cases are MatMul per matrix.
+func (d *Device) MatMuls(outs []metalkit.Buffer, ws []metalkit.Weights, x metalkit.Buffer, batch int) {
+	if len(outs) != len(ws) {
+		panic(fmt.Sprintf("cuda: MatMuls of %d matrices into %d buffers", len(ws), len(outs)))
+	}
+	one := batch == 1 && len(ws) >= 2 && len(ws) <= 4
+	for _, w := range ws {
+		ww, w0 := w.(*weights), ws[0].(*weights)
+		one = one && ww.m.Type == w0.m.Type && ww.m.Cols == w0.m.Cols && ww.rowBytes == w0.rowBytes &&
+			strings.HasPrefix(ww.matvec, "matvec_s_") && ww.m.Rows > 0
+	}
+	if !one {
+		for i, w := range ws {
+			d.MatMul(outs[i], w, x, batch)
+		}
+		return
+	}
+	w0 := ws[0].(*weights)
+	xp := buf(x, w0.m.Cols, "MatMuls x")
+	args := []any{xp, i32(w0.m.Cols), int64(w0.rowBytes)}
+	blocks, bytes, shape := 0, int64(0), ""
+	for i, w := range ws {
+		ww := w.(*weights)
+		o := buf(outs[i], ww.m.Rows, "MatMuls out")
+		args = append(args, o, ww.ptr, i32(ww.m.Rows))
+		blocks += (ww.m.Rows + 7) / 8
+		bytes += int64(ww.m.Rows) * int64(ww.rowBytes)
+		shape += fmt.Sprintf("+%d", ww.m.Rows)
+	}
+	for len(args) < 15 {
+		args = append(args, uint64(0), uint64(0), i32(0))
+	}
+	defer d.bind()()
+	if d.prof != nil {
+		d.prof.note(fmt.Sprintf("%sx%d b=1", shape[1:], w0.m.Cols), bytes)
+	}
+	d.launch("matvecs_s_"+strings.TrimPrefix(w0.matvec, "matvec_s_"), grid(blocks, 1), 128, args...)
+}
+
 func (d *Device) Embed(out metalkit.Buffer, table metalkit.Weights, tokens []int32) {
 	ww := table.(*weights)
 	o := buf(out, len(tokens)*ww.m.Cols, "Embed out")

@@ -810,3 +810,37 @@ func TestReadChunksFake(t *testing.T) {
 		t.Errorf("staging area holds %d bytes after Read", d.stageUsed)
 	}
 }
+
+// TestMatMulsFake: MatMuls of up to four matrices of one staged type and
+// width on one column is one matvecs_s launch over all their row blocks,
+// the unused matrix slots zero; anything else is MatMul per matrix.
+func TestMatMulsFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	rng := rand.New(rand.NewSource(5))
+	up := func(typ metalkit.DType, rows, cols int) metalkit.Weights {
+		w, err := d.Upload(quantMatrix(t, typ, rows, cols, randVec(rng, rows*cols, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	q, k, v := up(metalkit.Q8_0, 64, 256), up(metalkit.Q8_0, 17, 256), up(metalkit.Q8_0, 16, 256)
+	other := up(metalkit.Q4_K, 16, 256)
+	x := put(t, d, make([]float32, 9*256))
+	outs := []metalkit.Buffer{put(t, d, make([]float32, 9*64)), put(t, d, make([]float32, 9*17)), put(t, d, make([]float32, 9*16))}
+	f.seen = nil
+	d.MatMuls(outs, []metalkit.Weights{q, k, v}, x, 1)
+	if len(f.seen) != 1 || !strings.HasPrefix(f.seen[0], "matvecs_s_q8_0 {13 1} ") {
+		t.Fatalf("Q, K, V on one column: launched %q, want one matvecs_s_q8_0 over 8+3+2 blocks", f.seen)
+	}
+	for _, c := range []struct {
+		ws    []metalkit.Weights
+		batch int
+	}{{[]metalkit.Weights{q, k, v}, 2}, {[]metalkit.Weights{q, other}, 1}} {
+		f.seen = nil
+		d.MatMuls(outs[:len(c.ws)], c.ws, x, c.batch)
+		if len(f.seen) != len(c.ws) {
+			t.Errorf("%d matrices, batch %d: launched %q, want one launch each", len(c.ws), c.batch, f.seen)
+		}
+	}
+}

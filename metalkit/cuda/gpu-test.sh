@@ -35,7 +35,7 @@ run)
 	# One process per test: a kernel fault leaves the CUDA context unusable
 	# and panics the binary, which must not hide the other tests' results.
 	status=0
-	tests='TestEntries TestGraph TestAddRMSNorm TestMatMul TestMatMulMMA TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps TestIQ2XXSGrid TestClampedSwiGLU TestMatMulExperts TestRMSNormF64 TestHCPre TestHCPost TestRopeTail TestRoundTrip TestRoute TestMatMulExpertsBy TestScaleRowsCombine TestCompress TestRingPut TestIndexerTopK TestAttendSink'
+	tests='TestEntries TestGraph TestAddRMSNorm TestMatMul TestMatMulMMA TestMatMuls TestCPUMatMulBound TestUploadRefuses TestEmbed TestFloatOps TestAttention TestQueuedOps TestIQ2XXSGrid TestClampedSwiGLU TestMatMulExperts TestRMSNormF64 TestHCPre TestHCPost TestRopeTail TestRoundTrip TestRoute TestMatMulExpertsBy TestScaleRowsCombine TestCompress TestRingPut TestIndexerTopK TestAttendSink'
 	for v in nocgo cgo; do
 		: >"$out/test-$v.txt"
 		for t in $tests; do

@@ -469,11 +469,11 @@ __device__ void matvec(float *out, const uint8_t *w, const float *x, int rows, i
 // 7 times the weights' bytes through L1. Rows must start 16-byte aligned
 // (rowBytes % 16 == 0).
 template <int T, int CB>
-__device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes) {
+__device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes, int blk) {
 	constexpr int NP = CB / 16, PER = (NP + 31) / 32, R = 2; // pieces of a chunk; per lane; rows a warp
 	__shared__ __align__(16) uint4 stage[4][R][NP];
 	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-	int r0 = (blockIdx.x * 4 + warp) * R;
+	int r0 = (blk * 4 + warp) * R;
 	if (r0 >= rows) return;
 	int nr = min(R, rows - r0);
 	const uint4 *row[R];
@@ -542,10 +542,33 @@ __device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows,
 	}
 }
 
+// matvecs_s is matvec_s for up to four matrices of one type and width
+// times the same x (MatMuls), in one launch: blocks in turn over matrix 0's
+// rows (8 a block), then matrix 1's, ...; rows 0 ends the list.
+template <int T, int CB>
+__device__ void matvecs_s(const float *x, int cols, long long rowBytes, float *o0, const uint8_t *w0, int rows0,
+			  float *o1, const uint8_t *w1, int rows1, float *o2, const uint8_t *w2, int rows2, float *o3,
+			  const uint8_t *w3, int rows3) {
+	int b = blockIdx.x, nb;
+	if (b < (nb = (rows0 + 7) >> 3)) return matvec_s<T, CB>(o0, w0, x, rows0, cols, rowBytes, b);
+	b -= nb;
+	if (b < (nb = (rows1 + 7) >> 3)) return matvec_s<T, CB>(o1, w1, x, rows1, cols, rowBytes, b);
+	b -= nb;
+	if (b < (nb = (rows2 + 7) >> 3)) return matvec_s<T, CB>(o2, w2, x, rows2, cols, rowBytes, b);
+	b -= nb;
+	if (b < (rows3 + 7) >> 3) matvec_s<T, CB>(o3, w3, x, rows3, cols, rowBytes, b);
+}
+
 #define MATVEC_S(name, T, CB)                                                                                           \
 	extern "C" __global__ void matvec_s_##name(float *out, const uint8_t *w, const float *x, int rows, int cols,     \
 						   long long rowBytes) {                                                 \
-		matvec_s<T, CB>(out, w, x, rows, cols, rowBytes);                                                        \
+		matvec_s<T, CB>(out, w, x, rows, cols, rowBytes, blockIdx.x);                                            \
+	}                                                                                                                \
+	extern "C" __global__ void matvecs_s_##name(const float *x, int cols, long long rowBytes, float *o0,             \
+						    const uint8_t *w0, int rows0, float *o1, const uint8_t *w1,          \
+						    int rows1, float *o2, const uint8_t *w2, int rows2, float *o3,       \
+						    const uint8_t *w3, int rows3) {                                      \
+		matvecs_s<T, CB>(x, cols, rowBytes, o0, w0, rows0, o1, w1, rows1, o2, w2, rows2, o3, w3, rows3);        \
 	}
 MATVEC_S(q8_0, Q8_0, 1088)
 MATVEC_S(q4_0, Q4_0, 576)
