@@ -59,7 +59,9 @@ func saddCommand(x *server.Ctx) {
 	}
 	added := 0
 	for _, m := range x.Args[2:] {
-		if s.Add(x.S.Config, string(m)) {
+		// A member already there is found without a string of its own
+		// (the conversion does not escape); one is made only to store.
+		if !s.Has(string(m)) && s.Add(x.S.Config, string(m)) {
 			added++
 		}
 	}
