@@ -148,7 +148,8 @@ func TestBandwidth(t *testing.T) {
 	// each shape forced. Four copies of each matrix are used in turn, so
 	// that the weights (17.8 MB of Q8_0) come from HBM, not from the 50 MB
 	// L2. GB/s counts the matrix's bytes once per call (what a step needs
-	// to read); tok/s is columns per second through this one matrix.
+	// to read), and % is that of the HBM read bandwidth; col/s is
+	// columns (tokens) per second through this one matrix.
 	for _, typ := range []metalkit.DType{metalkit.Q8_0, metalkit.Q4_K} {
 		for _, sh := range [][2]int{{8192, 2048}, {2048, 8192}} {
 			rows, cols := sh[0], sh[1]
@@ -197,7 +198,9 @@ func TestBandwidth(t *testing.T) {
 						GBs: float64(bytes) / sec / 1e9, TokPerS: float64(batch) / sec}
 					r.Roofline = r.GBs / hbm
 					results = append(results, r)
-					t.Logf("%-8s %v %dx%d batch %3d: %8.1f µs, %5.0f GB/s of weights (%3.0f%% of read bandwidth), %9.0f columns/s, %6.1f TFLOP/s",
+					// Compact: gpu-seam.sh prints these lines, and a
+					// call's reply keeps only the output's end.
+					t.Logf("%-9s %v %dx%d b=%-3d %8.1f µs %5.0f GB/s %3.0f%% %8.0f col/s %5.1f TFLOP/s",
 						k, typ, rows, cols, batch, sec*1e6, r.GBs, 100*r.Roofline, r.TokPerS, 2*float64(rows)*float64(cols)*float64(batch)/sec/1e12)
 				}
 				d.mmaMin, d.mmaShape = defaultMMAMin, ""
