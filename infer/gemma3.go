@@ -103,7 +103,6 @@ func (m *gemma3) Forward(d metalkit.Device, batch []Seq) {
 	c := &m.cfg
 	w := &m.w
 	r := &m.run
-	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 
 	// Embed, scaled by √dim.
 	T := m.embedBatch(batch)
@@ -127,11 +126,7 @@ func (m *gemma3) Forward(d metalkit.Device, batch []Seq) {
 		if m.qScale != 1 {
 			metalkit.Scale(r.q, m.qScale)
 		}
-		for t, row := range r.rows {
-			m.rope(r.q[t*qDim:(t+1)*qDim], c.Heads, row.pos, base, scale)
-			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos, base, scale)
-			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
-		}
+		m.ropeAndStore(dev, li, base, scale)
 		m.attention(dev, li, window)
 		if li == len(w.layers)-1 {
 			T = m.keepLastRows() // only the rows that need logits go on

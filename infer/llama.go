@@ -416,7 +416,6 @@ func (m *llama) Forward(d metalkit.Device, batch []Seq) {
 	c := &m.cfg
 	w := &m.w
 	r := &m.run
-	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 
 	// Embed: row t of x is the embedding of the batch's t-th token.
 	T := m.embedBatch(batch)
@@ -434,11 +433,7 @@ func (m *llama) Forward(d metalkit.Device, batch []Seq) {
 		addBias(r.v, l.bv, T)
 		m.normHeads(r.q, l.qNorm, T*c.Heads) // qwen3: RMSNorm of each head
 		m.normHeads(r.k, l.kNorm, T*c.KVHeads)
-		for t, row := range r.rows {
-			m.rope(r.q[t*qDim:(t+1)*qDim], c.Heads, row.pos, c.RopeBase, c.RopeScale)
-			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos, c.RopeBase, c.RopeScale)
-			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
-		}
+		m.ropeAndStore(dev, li, c.RopeBase, c.RopeScale)
 		m.attention(dev, li, 0)
 		if li == len(w.layers)-1 {
 			// The last layer's output matters only for rows that need
@@ -579,6 +574,29 @@ func (m *llama) rope(x []float32, nHeads, pos int, base, scale float32) {
 	default:
 		metalkit.RopeNorm(x, nHeads, c.HeadDim, c.RopeDim, pos, base, scale)
 	}
+}
+
+// ropeAndStore rotates every row's query and key heads for the row's
+// position (frequency base and scale, per layer in gemma3) and stores its
+// keys and values in its state at layer li. The rows are split across the
+// pool: a decode batch of S sessions is S rows of this work, each storing
+// into its own cache pages (a strided write per value, most of them cache
+// misses), which one core doing alone left the others waiting. Split in
+// contiguous ranges as attention's (row, KV head) jobs are, each row's new
+// keys and values are then in the cache of the core that attends them.
+func (m *llama) ropeAndStore(dev metalkit.HostDevice, li int, base, scale float32) {
+	c := &m.cfg
+	r := &m.run
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	store := func(start, end int) {
+		for t := start; t < end; t++ {
+			row := r.rows[t]
+			m.rope(r.q[t*qDim:(t+1)*qDim], c.Heads, row.pos, base, scale)
+			m.rope(r.k[t*kvDim:(t+1)*kvDim], c.KVHeads, row.pos, base, scale)
+			row.s.putKV(li, row.pos, r.k[t*kvDim:(t+1)*kvDim], r.v[t*kvDim:(t+1)*kvDim])
+		}
+	}
+	dev.Parallel(len(r.rows), store)
 }
 
 // attention computes r.att for every row of layer li: each row's query heads
