@@ -272,6 +272,8 @@ func (f *fakeGPU) run(a fakeAction) {
 		if f.emulate {
 			f.expertsKernel(a)
 		}
+	case strings.HasPrefix(a.kernel, "mma_") && f.emulate:
+		f.mmaKernel(a)
 	}
 	f.seen = append(f.seen, fmt.Sprintf("%s %v %v %v", a.kernel, a.g, p, arrays))
 }
@@ -841,6 +843,241 @@ func TestMatMulsFake(t *testing.T) {
 		d.MatMuls(outs[:len(c.ws)], c.ws, x, c.batch)
 		if len(f.seen) != len(c.ws) {
 			t.Errorf("%d matrices, batch %d: launched %q, want one launch each", len(c.ws), c.batch, f.seen)
+		}
+	}
+}
+
+// mmaKernel computes an mma_SHAPE_TYPE launch as kernels.cu's mmaf16 does,
+// step by step: each lane's A fragments from its rows' dequantised values
+// 8t..8t+7 of each unit, the block's f16 staging of x with its padded
+// stride, the B fragments read back from it, mma.sync m16n8k16 on the
+// fragments as the PTX ISA lays them out (A: a0 row g, k 2t..2t+1; a1
+// row g+8; a2, a3 k+8; B: b0 k 2t..2t+1 of column g, b1 k+8; C: c0, c1
+// row g, columns 2t, 2t+1; c2, c3 row g+8), the split-k warps' sums
+// through the shared-memory layout, and the stores. So the index
+// arithmetic is checked here; the GPU test checks the hardware agrees.
+func (f *fakeGPU) mmaKernel(a fakeAction) {
+	parts := strings.SplitN(strings.TrimPrefix(a.kernel, "mma_"), "_", 2)
+	shapes := map[string][3]int{"n8": {1, 1, 4}, "n16": {1, 2, 4}, "n64": {1, 8, 2}, "n64l": {2, 8, 1}}
+	sh, ok := shapes[parts[0]]
+	typ, found := metalkit.DType(0), false
+	for t, k := range weightKernels {
+		if k == parts[1] {
+			typ, found = t, true
+		}
+	}
+	if !ok || !found {
+		f.t.Fatalf("fake GPU: no emulation of %s", a.kernel)
+	}
+	MT, NT, KW := sh[0], sh[1], sh[2]
+	RG, KC := 4/KW, 4*KW
+	BM, BN, S := 16*MT*RG, 8*NT, 32*KC+32
+	out, wp, xp := a.params[0], a.params[1], a.params[2]
+	rows, cols, batch, rowBytes := int(int32(a.params[3])), int(int32(a.params[4])), int(int32(a.params[5])), int(a.params[6])
+	units := cols / 32
+	m, err := metalkit.NewMatrix(typ, rows, cols, f.at(wp, uint64(rows*rowBytes)))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	w := make([]float32, rows*cols)
+	for r := range rows {
+		m.Row(r, w[r*cols:(r+1)*cols])
+	}
+	x, o := f.f32s(xp, batch*cols), f.f32s(out, batch*rows)
+	h2 := func(lo, hi float32) uint32 { return uint32(metalkit.F32ToF16(lo)) | uint32(metalkit.F32ToF16(hi))<<16 }
+	half := func(v uint32, i int) float64 { return float64(metalkit.F16ToF32(uint16(v >> (16 * i)))) }
+	// mma is one warp's mma16816: c[lane] += A·B from the lanes' fragments.
+	mma := func(c [][4]float32, av [][4]uint32, b0, b1 []uint32) {
+		var A [16][16]float64
+		var B [16][8]float64
+		for lane := range 32 {
+			g, t := lane/4, lane%4
+			for i := range 2 {
+				A[g][2*t+i], A[g+8][2*t+i] = half(av[lane][0], i), half(av[lane][1], i)
+				A[g][2*t+8+i], A[g+8][2*t+8+i] = half(av[lane][2], i), half(av[lane][3], i)
+				B[2*t+i][g], B[2*t+8+i][g] = half(b0[lane], i), half(b1[lane], i)
+			}
+		}
+		for lane := range 32 {
+			g, t := lane/4, lane%4
+			for i := range 4 {
+				mr, nc := g+8*(i>>1), 2*t+(i&1)
+				var sum float64
+				for k := range 16 {
+					sum += A[mr][k] * B[k][nc]
+				}
+				c[lane][i] += float32(sum)
+			}
+		}
+	}
+	for bx := 0; bx < int(a.g.x); bx++ {
+		for by := 0; by < int(a.g.y); by++ {
+			// acc[warp][mt][nt][lane]
+			acc := make([][][][][4]float32, 4)
+			for wi := range acc {
+				acc[wi] = make([][][][4]float32, MT)
+				for mt := range MT {
+					acc[wi][mt] = make([][][4]float32, NT)
+					for nt := range NT {
+						acc[wi][mt][nt] = make([][4]float32, 32)
+					}
+				}
+			}
+			sm := make([]uint16, BN*S)
+			for c0 := 0; c0 < units; c0 += KC {
+				// A fragments: frag[warp][uu][mt][step][lane]
+				frag := make([][][][][][4]uint32, 4)
+				for warp := range 4 {
+					rg, ks := warp%RG, warp/RG
+					m0 := bx*BM + 16*MT*rg
+					frag[warp] = make([][][][][4]uint32, 4)
+					for uu := range 4 {
+						u := c0 + 4*ks + uu
+						frag[warp][uu] = make([][][][4]uint32, MT)
+						for mt := range MT {
+							frag[warp][uu][mt] = [][][4]uint32{make([][4]uint32, 32), make([][4]uint32, 32)}
+							for lane := range 32 {
+								g, t := lane/4, lane%4
+								for h := range 2 {
+									r := min(m0+16*mt+8*h+g, rows-1)
+									var v [8]float32
+									if u < units {
+										copy(v[:], w[r*cols+32*u+8*t:])
+									}
+									frag[warp][uu][mt][0][lane][h], frag[warp][uu][mt][0][lane][2+h] = h2(v[0], v[1]), h2(v[2], v[3])
+									frag[warp][uu][mt][1][lane][h], frag[warp][uu][mt][1][lane][2+h] = h2(v[4], v[5]), h2(v[6], v[7])
+								}
+							}
+						}
+					}
+				}
+				for i := 0; i < BN*KC*4; i++ {
+					col, piece := i/(KC*4), i%(KC*4)
+					n, u := by*BN+col, c0+piece/4
+					for k := range 8 {
+						var v uint16
+						if n < batch && u < units {
+							v = metalkit.F32ToF16(x[n*cols+32*c0+8*piece+k])
+						}
+						sm[col*S+8*piece+k] = v
+					}
+				}
+				for warp := range 4 {
+					ks := warp / RG
+					for uu := range 4 {
+						for nt := range NT {
+							b := make([][4]uint32, 32)
+							for lane := range 32 {
+								g, t := lane/4, lane%4
+								at := (8*nt+g)*S + 32*(4*ks+uu) + 8*t
+								for j := range 4 {
+									b[lane][j] = uint32(sm[at+2*j]) | uint32(sm[at+2*j+1])<<16
+								}
+							}
+							bx0, by0, bz, bw := make([]uint32, 32), make([]uint32, 32), make([]uint32, 32), make([]uint32, 32)
+							for lane := range 32 {
+								bx0[lane], by0[lane], bz[lane], bw[lane] = b[lane][0], b[lane][1], b[lane][2], b[lane][3]
+							}
+							for mt := range MT {
+								mma(acc[warp][mt][nt], frag[warp][uu][mt][0], bx0, by0)
+								mma(acc[warp][mt][nt], frag[warp][uu][mt][1], bz, bw)
+							}
+						}
+					}
+				}
+			}
+			if KW > 1 {
+				per := MT * NT * 4
+				red := make([]float32, (KW-1)*RG*32*per)
+				for warp := range 4 {
+					rg, ks := warp%RG, warp/RG
+					if ks == 0 {
+						continue
+					}
+					base := ((ks-1)*RG + rg) * 32 * per
+					for mt := range MT {
+						for nt := range NT {
+							for i := range 4 {
+								for lane := range 32 {
+									red[base+((mt*NT+nt)*4+i)*32+lane] = acc[warp][mt][nt][lane][i]
+								}
+							}
+						}
+					}
+				}
+				for warp := range RG {
+					for k := 1; k < KW; k++ {
+						base := ((k-1)*RG + warp) * 32 * per
+						for mt := range MT {
+							for nt := range NT {
+								for i := range 4 {
+									for lane := range 32 {
+										acc[warp][mt][nt][lane][i] += red[base+((mt*NT+nt)*4+i)*32+lane]
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			for warp := range RG { // ks == 0
+				m0 := bx*BM + 16*MT*warp
+				for mt := range MT {
+					for nt := range NT {
+						for lane := range 32 {
+							g, t := lane/4, lane%4
+							for i := range 4 {
+								mr, n := m0+16*mt+g+8*(i>>1), by*BN+8*nt+2*t+(i&1)
+								if mr < rows && n < batch {
+									o[n*rows+mr] = acc[warp][mt][nt][lane][i]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMatMulMMAFake runs the tensor-core path's emulation (mmaKernel) on
+// every block shape, on sizes off the tiles, against the float64 product
+// of the dequantised rows within mmaGamma, every output written.
+func TestMatMulMMAFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	f.emulate = true
+	rng := rand.New(rand.NewSource(31))
+	for _, c := range []struct {
+		typ               metalkit.DType
+		rows, cols, batch int
+	}{{metalkit.Q8_0, 37, 160, 9}, {metalkit.Q4_K, 21, 512, 19}, {metalkit.Q8_0, 130, 96, 70}, {metalkit.F16, 5, 64, 8}} {
+		m := quantMatrix(t, c.typ, c.rows, c.cols, randVec(rng, c.rows*c.cols, 1))
+		x := randVec(rng, c.batch*c.cols, 2)
+		gw, err := d.Upload(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gx := put(t, d, x)
+		row := make([]float32, c.cols)
+		for _, shape := range []string{"n8", "n16", "n64", "n64l"} {
+			poison := make([]float32, c.batch*c.rows)
+			for i := range poison {
+				poison[i] = float32(math.NaN())
+			}
+			out := put(t, d, poison)
+			d.mmaShape = shape
+			d.MatMul(out, gw, gx, c.batch)
+			d.mmaShape = ""
+			got := get(t, d, out, c.batch*c.rows)
+			for r := range c.rows {
+				m.Row(r, row)
+				for col := range c.batch {
+					ref, abs, _ := products(row, x[col*c.cols:(col+1)*c.cols], 0)
+					if e := math.Abs(float64(got[col*c.rows+r]) - ref); !(e <= mmaGamma(c.cols)*abs) {
+						t.Fatalf("%v %dx%dx%d %s: row %d col %d: %v, float64 %v", c.typ, c.rows, c.cols, c.batch, shape, r, col, got[col*c.rows+r], ref)
+					}
+				}
+			}
 		}
 	}
 }
