@@ -262,6 +262,9 @@ func (f *fakeGPU) run(a fakeAction) {
 		}
 		array(4, meta)
 		array(3, pages)
+		if f.emulate && strings.HasPrefix(a.kernel, "attn_pages_") {
+			f.attnPagesKernel(a)
+		}
 	case strings.HasPrefix(a.kernel, "experts_"):
 		gmax := int(int32(a.params[7]))
 		np := 0
@@ -274,6 +277,8 @@ func (f *fakeGPU) run(a fakeAction) {
 		}
 	case strings.HasPrefix(a.kernel, "mma_") && f.emulate:
 		f.mmaKernel(a)
+	case (strings.HasPrefix(a.kernel, "matvec_s_") || strings.HasPrefix(a.kernel, "matvecs_s_")) && f.emulate:
+		f.matvecSKernel(a)
 	}
 	f.seen = append(f.seen, fmt.Sprintf("%s %v %v %v", a.kernel, a.g, p, arrays))
 }
@@ -1077,6 +1082,358 @@ func TestMatMulMMAFake(t *testing.T) {
 						t.Fatalf("%v %dx%dx%d %s: row %d col %d: %v, float64 %v", c.typ, c.rows, c.cols, c.batch, shape, r, col, got[col*c.rows+r], ref)
 					}
 				}
+			}
+		}
+	}
+}
+
+// attnPagesKernel computes an attn_pages_HD_PT launch as kernels.cu does,
+// lane by lane: the 16-byte pieces each lane reads of a K or V page, the
+// shuffles that add the lanes' sums (butterflies over the lane bits the
+// kernel names), the softmax a warp a head, the warps' partial outputs.
+func (f *fakeGPU) attnPagesKernel(a fakeAction) {
+	var HD, PT int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(a.kernel, "attn_pages_"), "%d_%d", &HD, &PT); err != nil {
+		f.t.Fatal(err)
+	}
+	P8, QG := PT/8, 4
+	NJ, JS := HD*P8/32, 32/P8
+	outp, qp, pool, pagesp, metap, scratch := a.params[0], a.params[1], a.params[2], a.params[3], a.params[4], a.params[5]
+	layer, heads, kvHeads := int(int32(a.params[6])), int(int32(a.params[7])), int(int32(a.params[8]))
+	pageValues := int(a.params[11])
+	f16 := func(i int) float32 { // pool value i
+		b := f.at(pool+uint64(2*i), 2)
+		return metalkit.F16ToF32(uint16(b[0]) | uint16(b[1])<<8)
+	}
+	round := func(v float32) float32 { return metalkit.F16ToF32(metalkit.F32ToF16(v)) }
+	// butterfly adds v[lane^o] for each o, as __shfl_xor_sync steps do.
+	butterfly := func(v []float32, os []int) {
+		for _, o := range os {
+			w := slices.Clone(v)
+			for l := range 32 {
+				v[l] = w[l] + w[l^o]
+			}
+		}
+	}
+	var scoreSteps, vSteps []int
+	for o := P8; o < 32; o <<= 1 {
+		scoreSteps = append(scoreSteps, o)
+	}
+	for o := 1; o < P8; o <<= 1 {
+		vSteps = append(vSteps, o)
+	}
+	for row := 0; row < int(a.g.x); row++ {
+		meta := f.i32s(metap+uint64(16*row), 4)
+		from, n := int(meta[1]), int(meta[2])
+		length := n - from
+		pt := func(p int) int { return int(f.i32s(pagesp+uint64(4*(int(meta[0])+p)), 1)[0]) }
+		for g := 0; g < int(a.g.y); g++ {
+			qpk := heads / kvHeads
+			sc := func(h int) []float32 {
+				return f.f32s(scratch+uint64(4*(int(meta[3])+(g*qpk+h)*length)), length)
+			}
+			scale := float32(1 / math.Sqrt(float64(HD)))
+			kOff, vOff := (layer*2*kvHeads+g)*HD*PT, ((layer*2+1)*kvHeads+g)*HD*PT
+			p0, p1 := from/PT, (n-1)/PT
+			if length <= 0 {
+				p1 = p0 - 1
+			}
+			for h0 := 0; h0 < qpk; h0 += QG {
+				nh := min(QG, qpk-h0)
+				qs := make([][]float32, QG)
+				for hh := range QG {
+					qs[hh] = make([]float32, HD)
+					if hh < nh {
+						qv := f.f32s(qp+uint64(4*((row*heads+g*qpk+h0+hh)*HD)), HD)
+						for j := range HD {
+							qs[hh][j] = round(qv[j]) * scale
+						}
+					}
+				}
+				for warp := range 4 {
+					for p := p0 + warp; p <= p1; p += 4 {
+						s := make([][]float32, QG*8) // [hh*8+i][lane]
+						for i := range s {
+							s[i] = make([]float32, 32)
+						}
+						for k := range NJ {
+							for lane := range 32 {
+								piece, j := lane+32*k, lane/P8+JS*k
+								for hh := range QG {
+									for i := range 8 {
+										s[hh*8+i][lane] += qs[hh][j] * f16(pt(p)*pageValues+kOff+8*piece+i)
+									}
+								}
+							}
+						}
+						for i := range s {
+							butterfly(s[i], scoreSteps)
+						}
+						for lane := range P8 {
+							for hh := range nh {
+								for i := range 8 {
+									if t := p*PT + 8*lane + i; t >= from && t < n {
+										sc(h0 + hh)[t-from] = s[hh*8+i][lane]
+									}
+								}
+							}
+						}
+					}
+				}
+				for hh := range nh {
+					v := sc(h0 + hh)
+					m := float32(math.Inf(-1))
+					for _, x := range v {
+						m = max(m, x)
+					}
+					var sum float32
+					for t := range v {
+						v[t] = float32(math.Exp(float64(v[t] - m)))
+						sum += v[t]
+					}
+					for t := range v {
+						v[t] = round(v[t] * (1 / sum))
+					}
+				}
+				red := make([][]float32, 4*QG) // [warp*QG+hh][j]
+				for warp := range 4 {
+					acc := make([][]float32, QG*NJ) // [hh*NJ+k][lane]
+					for i := range acc {
+						acc[i] = make([]float32, 32)
+					}
+					for p := p0 + warp; p <= p1; p += 4 {
+						for lane := range 32 {
+							for hh := range nh {
+								for i := range 8 {
+									t := p*PT + 8*(lane%P8) + i
+									if t < from || t >= n {
+										continue
+									}
+									w := sc(h0 + hh)[t-from]
+									for k := range NJ {
+										acc[hh*NJ+k][lane] += w * f16(pt(p)*pageValues+vOff+8*(lane+32*k)+i)
+									}
+								}
+							}
+						}
+					}
+					for hh := range QG {
+						red[warp*QG+hh] = make([]float32, HD)
+						for k := range NJ {
+							butterfly(acc[hh*NJ+k], vSteps)
+							for lane := 0; lane < 32; lane += P8 {
+								red[warp*QG+hh][lane/P8+JS*k] = acc[hh*NJ+k][lane]
+							}
+						}
+					}
+				}
+				for hh := range nh {
+					o := f.f32s(outp+uint64(4*((row*heads+g*qpk+h0+hh)*HD)), HD)
+					for j := range HD {
+						o[j] = red[hh][j] + red[QG+hh][j] + red[2*QG+hh][j] + red[3*QG+hh][j]
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAttentionFake runs attn_pages' emulation (attnPagesKernel) against
+// CPUDevice's Attention on TestAttention's rows (1, 17, 300 and 1,030
+// positions, a sliding window, pages scattered) for heads of 64 and 128 on
+// pages of 16 and 32 and groups of four and five query heads, with its
+// bound; the pages are CPUDevice's, copied over.
+func TestAttentionFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	f.emulate = true
+	cpu := metalkit.NewCPUDevice(nil)
+	rng := rand.New(rand.NewSource(4))
+	for _, c := range []struct {
+		shape metalkit.KVShape
+		heads int
+	}{
+		{metalkit.KVShape{Layers: 2, Heads: 2, HeadDim: 64, PageTokens: 32}, 8},
+		{metalkit.KVShape{Layers: 1, Heads: 2, HeadDim: 128, PageTokens: 16}, 8},
+		{metalkit.KVShape{Layers: 2, Heads: 1, HeadDim: 64, PageTokens: 16}, 5},
+	} {
+		shape := c.shape
+		lens := []int{1, 17, 300, 1030}
+		total := 0
+		for _, l := range lens {
+			total += (l + shape.PageTokens - 1) / shape.PageTokens
+		}
+		perm := rng.Perm(total + 3)
+		var rows []metalkit.AttnRow
+		var slots []int32
+		next := 0
+		for _, l := range lens {
+			r := metalkit.AttnRow{N: l}
+			for p := 0; p*shape.PageTokens < l; p++ {
+				r.Pages = append(r.Pages, int32(perm[next]))
+				next++
+			}
+			for pos := 0; pos < l; pos++ {
+				slots = append(slots, r.Pages[pos/shape.PageTokens]*int32(shape.PageTokens)+int32(pos%shape.PageTokens))
+			}
+			rows = append(rows, r)
+		}
+		rows[2].From = 300 - 64
+		w := shape.Heads * shape.HeadDim
+		k, v := randVec(rng, len(slots)*w, 2), randVec(rng, len(slots)*w, 3)
+		q := randVec(rng, len(rows)*c.heads*shape.HeadDim, 1)
+		cpool, err := cpu.NewKVPool(shape, total+3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu.PutKV(cpool, shape.Layers-1, slots, put(t, cpu, k), put(t, cpu, v))
+		cout := put(t, cpu, make([]float32, len(q)))
+		cpu.Attention(cout, put(t, cpu, q), cpool, shape.Layers-1, c.heads, rows)
+		want := get(t, cpu, cout, len(q))
+		gpool, err := d.NewKVPool(shape, total+3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := make([]uint16, shape.PageValues())
+		for i := range total + 3 {
+			if err := cpu.ReadPage(page, cpool, i, 0); err != nil {
+				t.Fatal(err)
+			}
+			d.WritePage(gpool, i, page)
+		}
+		gout := put(t, d, make([]float32, len(q)))
+		d.Attention(gout, put(t, d, q), gpool, shape.Layers-1, c.heads, rows)
+		near(t, fmt.Sprintf("attn_pages %+v", shape), get(t, d, gout, len(q)), want, 0, 2*3.0/2048)
+	}
+}
+
+// matvecSKernel computes a matvec_s_TYPE or matvecs_s_TYPE launch as
+// kernels.cu does: blocks over each matrix's rows, 8 a block (two a
+// warp), each row staged 32 units at a time from the 16-byte pieces a
+// lane loads (the next chunk's loaded before this one's arithmetic, a
+// piece past the row left as it was), and the staged chunk's units
+// dequantised as deq8 reads them.
+func (f *fakeGPU) matvecSKernel(a fakeAction) {
+	multi := strings.HasPrefix(a.kernel, "matvecs_s_")
+	name := strings.TrimPrefix(strings.TrimPrefix(a.kernel, "matvecs_s_"), "matvec_s_")
+	typ, found := metalkit.DType(0), false
+	for t, k := range weightKernels {
+		if k == name {
+			typ, found = t, true
+		}
+	}
+	if !found {
+		f.t.Fatalf("fake GPU: no emulation of %s", a.kernel)
+	}
+	type mat struct {
+		out, w uint64
+		rows   int
+	}
+	var mats []mat
+	var x uint64
+	var cols, rowBytes int
+	if multi {
+		x, cols, rowBytes = a.params[0], int(int32(a.params[1])), int(a.params[2])
+		for i := range 4 {
+			mats = append(mats, mat{a.params[3+3*i], a.params[4+3*i], int(int32(a.params[5+3*i]))})
+		}
+	} else {
+		mats = []mat{{a.params[0], a.params[1], int(int32(a.params[3]))}}
+		x, cols, rowBytes = a.params[2], int(int32(a.params[4])), int(a.params[5])
+	}
+	unitBytes := metalkit.RowBytes(typ, 256) / 8
+	cb := 32 * unitBytes
+	np, units := cb/16, cols/32
+	chunks, rowPieces := (units+31)/32, rowBytes/16
+	xs := f.f32s(x, cols)
+	b := 0
+	for _, m := range mats {
+		nb := (m.rows + 7) / 8
+		for blk := range nb {
+			if b+blk >= int(a.g.x) {
+				f.t.Fatalf("fake GPU: %s: block %d of a %d-block grid", a.kernel, b+blk, a.g.x)
+			}
+			for warp := range 4 {
+				r0 := (blk*4 + warp) * 2
+				if r0 >= m.rows {
+					continue
+				}
+				for j := range min(2, m.rows-r0) {
+					row := f.at(m.w+uint64((r0+j)*rowBytes), uint64(rowBytes))
+					stage := make([]byte, cb) // the buffer's pieces as the lanes hold them
+					load := func(c int) {
+						for k := range np {
+							if at := c*np + k; at < rowPieces {
+								copy(stage[16*k:16*k+16], row[16*at:])
+							}
+						}
+					}
+					var sum float32
+					for c := range chunks {
+						load(c)
+						left := min(32, units-32*c)
+						mc, err := metalkit.NewMatrix(typ, 1, 32*left, stage[:left*unitBytes])
+						if err != nil {
+							f.t.Fatal(err)
+						}
+						v := make([]float32, 32*left)
+						mc.Row(0, v)
+						for i, wv := range v {
+							sum += wv * xs[32*32*c+i]
+						}
+					}
+					f.f32s(m.out, m.rows)[r0+j] = sum
+				}
+			}
+		}
+		b += nb
+	}
+	if b != int(a.g.x) {
+		f.t.Errorf("fake GPU: %s: %d blocks needed, grid of %d", a.kernel, b, a.g.x)
+	}
+}
+
+// TestMatVecSFake runs matvec_s's and matvecs_s's emulation on rows whose
+// last chunk is partial (40 and 72 units) and heights off the blocks'
+// 8 rows, against the float64 product.
+func TestMatVecSFake(t *testing.T) {
+	d, f := newFakeDevice(t)
+	f.emulate = true
+	rng := rand.New(rand.NewSource(17))
+	for _, typ := range []metalkit.DType{metalkit.Q8_0, metalkit.Q4_K, metalkit.Q4_0, metalkit.F16} {
+		for _, cols := range []int{1280, 2304} {
+			heights := []int{37, 9, 64}
+			var ws []metalkit.Weights
+			var ms []metalkit.Matrix
+			var outs []metalkit.Buffer
+			for _, rows := range heights {
+				m := quantMatrix(t, typ, rows, cols, randVec(rng, rows*cols, 1))
+				w, err := d.Upload(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(w.(*weights).matvec, "matvec_s_") {
+					t.Fatalf("%v %d wide: matvec %s", typ, cols, w.(*weights).matvec)
+				}
+				ws, ms, outs = append(ws, w), append(ms, m), append(outs, put(t, d, make([]float32, rows)))
+			}
+			x := randVec(rng, cols, 2)
+			gx := put(t, d, x)
+			check := func(what string, i int) {
+				got := get(t, d, outs[i], heights[i])
+				row := make([]float32, cols)
+				for r := range heights[i] {
+					ms[i].Row(r, row)
+					ref, abs, _ := products(row, x, 0)
+					if e := math.Abs(float64(got[r]) - ref); !(e <= float64(cols)*u*abs) {
+						t.Fatalf("%v %d wide, %s, matrix %d row %d: %v, float64 %v", typ, cols, what, i, r, got[r], ref)
+					}
+				}
+			}
+			d.MatMul(outs[0], ws[0], gx, 1)
+			check("MatMul", 0)
+			d.MatMuls(outs, ws, gx, 1)
+			for i := range ws {
+				check("MatMuls", i)
 			}
 		}
 	}
