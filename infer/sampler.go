@@ -64,8 +64,52 @@ func (s *Sampler) float64() float64 {
 }
 
 // Argmax returns the index of the largest logit, the lowest such index on
-// ties (and -1 for no logits). NaNs never win.
+// ties (and -1 for no logits). NaNs never win. It keeps four running
+// maxima over interleaved positions: each compare is a branch almost
+// never taken, with no chain from one compare to the next; the plain loop
+// (argmaxLoop) took ~130 µs over a llama-3 vocabulary (128k logits), a
+// tenth of a GPU decode step. Where no logit is above −Inf it is the loop.
 func Argmax(logits []float32) int32 {
+	var bv [4]float32
+	bi := [4]int{-1, -1, -1, -1}
+	for k := range bv {
+		bv[k] = float32(math.Inf(-1))
+	}
+	n := len(logits) &^ 3
+	for i := 0; i < n; i += 4 {
+		q := logits[i : i+4 : i+4]
+		if q[0] > bv[0] {
+			bv[0], bi[0] = q[0], i
+		}
+		if q[1] > bv[1] {
+			bv[1], bi[1] = q[1], i+1
+		}
+		if q[2] > bv[2] {
+			bv[2], bi[2] = q[2], i+2
+		}
+		if q[3] > bv[3] {
+			bv[3], bi[3] = q[3], i+3
+		}
+	}
+	best, v := -1, float32(0)
+	for k := range bv {
+		if bi[k] >= 0 && (best < 0 || bv[k] > v || bv[k] == v && bi[k] < best) {
+			best, v = bi[k], bv[k]
+		}
+	}
+	if best < 0 {
+		return argmaxLoop(logits)
+	}
+	for i := n; i < len(logits); i++ {
+		if logits[i] > v {
+			best, v = i, logits[i]
+		}
+	}
+	return int32(best)
+}
+
+// argmaxLoop is Argmax as a plain loop.
+func argmaxLoop(logits []float32) int32 {
 	best := int32(-1)
 	var bv float32
 	for i, v := range logits {
