@@ -14,7 +14,7 @@ import (
 // are uploaded once at Open; the KV rows live in the model's device pool
 // (devicekv.go), a State's pages naming its slots. Per step only the
 // tokens, positions, KV slots and page tables go up, and only each Seq's
-// logits come back (one Read). A step of decode tokens only (one row a
+// logits come back (a Read each, into its State). A step of decode tokens only (one row a
 // Seq) runs as one graph launch where the device records graphs
 // (metalkit.GraphDevice), keyed by its batch size.
 //
@@ -61,7 +61,6 @@ type llamaDeviceScratch struct {
 	attn        []metalkit.AttnRow
 	tables      [][]int32 // per seq: its pages' pool ids, in position order
 	last        []int     // per seq: index of its last row
-	logitsHost  []float32 // seqs × vocab
 	decodeKeys  []string  // Graph keys by batch size
 }
 
@@ -135,18 +134,19 @@ func (g *llamaDevice) forward(batch []Seq) error {
 	} else {
 		g.pass(T, S)
 	}
+	// Each seq's logits are read straight into its State (a llama-3
+	// vocabulary is 0.5 MB a seq: one host copy fewer a step). A failed
+	// Read (a GPU that stopped) may leave a State's logits half new.
 	vocab := g.m.cfg.Vocab
-	r.logitsHost = grow(r.logitsHost, S*vocab)
-	if err := g.d.Read(r.logitsHost, r.logits, 0); err != nil {
-		return err
-	}
 	for i, sq := range batch {
 		s := sq.State
 		if cap(s.logits) < vocab {
 			s.logits = make([]float32, vocab)
 		}
 		s.logits = s.logits[:vocab]
-		copy(s.logits, r.logitsHost[i*vocab:(i+1)*vocab])
+		if err := g.d.Read(s.logits, r.logits, i*vocab); err != nil {
+			return err
+		}
 	}
 	return nil
 }
