@@ -42,7 +42,7 @@ type llamaDeviceLayer struct {
 	qNorm, kNorm                      metalkit.Buffer // (headDim), qwen3
 	bq, bk, bv                        metalkit.Buffer // biases tiled over the scratch's rows, qwen2
 	wq, wk, wv, wo, wGate, wUp, wDown metalkit.Weights
-	qkv, gateUp                       []metalkit.Weights // {wq, wk, wv}, {wGate, wUp}: matMuls' operands
+	qkv                               []metalkit.Weights // {wq, wk, wv}: matMuls' operands
 }
 
 // llamaDeviceScratch is a step's device buffers, for up to rows token
@@ -54,7 +54,7 @@ type llamaDeviceScratch struct {
 	q, att      metalkit.Buffer   // queries, attention output (rows × heads·headDim)
 	k, v        metalkit.Buffer   // new keys, values (rows × kvHeads·headDim)
 	hb, hb2     metalkit.Buffer   // ffn gate then SwiGLU, ffn up (rows × ffn)
-	qkv, gateUp []metalkit.Buffer // {q, k, v}, {hb, hb2}: matMuls' outputs
+	qkv         []metalkit.Buffer // {q, k, v}: matMuls' outputs
 	logits      metalkit.Buffer   // classifier output (rows × vocab; seqs used)
 	tokens, pos []int32           // per row
 	slots       []int32           // per row: KV pool slot (page·PageTokens + position in page)
@@ -107,7 +107,7 @@ func (m *llama) onDevice(d metalkit.Device, kv *deviceKV) (deviceForward, error)
 	}
 	for i := range g.layers {
 		l := &g.layers[i]
-		l.qkv, l.gateUp = []metalkit.Weights{l.wq, l.wk, l.wv}, []metalkit.Weights{l.wGate, l.wUp}
+		l.qkv = []metalkit.Weights{l.wq, l.wk, l.wv}
 	}
 	rope := metalkit.Rope{HeadDim: c.HeadDim, Dim: c.RopeDim, Base: c.RopeBase, Scale: c.RopeScale, Neox: c.RopeNeox, Factors: m.w.ropeFreqs}
 	g.qRope, g.kRope = rope, rope
@@ -190,8 +190,7 @@ func (g *llamaDevice) pass(T, S int) {
 		d.AddRMSNorm(r.xb, r.x, r.xb, l.ffnNorm, T, c.Dim, c.Eps)
 
 		// Feed-forward block: x += Wdown · (SiLU(Wgate·n(x)) ⊙ Wup·n(x)).
-		g.matMuls(r.gateUp, l.gateUp, r.xb, T)
-		d.SwiGLU(r.hb, r.hb, r.hb2, T*c.FFN)
+		g.matMulSwiGLU(l, T)
 		d.MatMul(r.xb, l.wDown, r.hb, T)
 		next := g.outNorm
 		if li+1 < len(g.layers) {
@@ -215,6 +214,20 @@ func (g *llamaDevice) matMuls(outs []metalkit.Buffer, ws []metalkit.Weights, x m
 	for i, w := range ws {
 		g.d.MatMul(outs[i], w, x, T)
 	}
+}
+
+// matMulSwiGLU sets hb = SiLU(Wgate·xb) ⊙ (Wup·xb): one op where the
+// device has MatMulSwiGLU (on a GPU one launch at decode), else the two
+// MatMuls and SwiGLU (hb2 holding Wup·xb).
+func (g *llamaDevice) matMulSwiGLU(l *llamaDeviceLayer, T int) {
+	r := &g.run
+	if mm, ok := g.d.(metalkit.MatMulsDevice); ok {
+		mm.MatMulSwiGLU(r.hb, r.hb2, l.wGate, l.wUp, r.xb, T)
+		return
+	}
+	g.d.MatMul(r.hb, l.wGate, r.xb, T)
+	g.d.MatMul(r.hb2, l.wUp, r.xb, T)
+	g.d.SwiGLU(r.hb, r.hb, r.hb2, T*g.m.cfg.FFN)
 }
 
 // keepLastRows moves each seq's last row of x and att to rows [0, seqs).
@@ -295,7 +308,7 @@ func (g *llamaDevice) grow(T int) error {
 	r.k, r.v = alloc(rows*kvDim), alloc(rows*kvDim)
 	r.hb, r.hb2 = alloc(rows*c.FFN), alloc(rows*c.FFN)
 	r.logits = alloc(rows * c.Vocab)
-	r.qkv, r.gateUp = []metalkit.Buffer{r.q, r.k, r.v}, []metalkit.Buffer{r.hb, r.hb2}
+	r.qkv = []metalkit.Buffer{r.q, r.k, r.v}
 	for i := range g.layers {
 		l, hl := &g.layers[i], &g.m.w.layers[i]
 		l.bq, l.bk, l.bv = tiled(hl.bq), tiled(hl.bk), tiled(hl.bv)

@@ -14,6 +14,12 @@ type MatMulsDevice interface {
 	// MatMuls sets outs[i] as MatMul(outs[i], ws[i], x, batch) does, for
 	// every i, with the same results; the matrices have one width.
 	MatMuls(outs []Buffer, ws []Weights, x Buffer, batch int)
+	// MatMulSwiGLU sets out = SiLU(gate·x) ⊙ (up·x), as MatMul(out, gate,
+	// x, batch), MatMul(tmp, up, x, batch), SwiGLU(out, out, tmp,
+	// batch·rows) do, with the same results; tmp (batch × rows values)
+	// may be left as that sequence leaves it or untouched. A GPU does a
+	// decode step's in one kernel.
+	MatMulSwiGLU(out, tmp Buffer, gate, up Weights, x Buffer, batch int)
 }
 
 var _ MatMulsDevice = (*CPUDevice)(nil)
@@ -38,4 +44,12 @@ func checkMatMuls(outs []Buffer, ws []Weights) {
 			panic(fmt.Sprintf("metalkit: MatMuls of widths %d and %d", ws[0].Matrix().Cols, w.Matrix().Cols))
 		}
 	}
+}
+
+// MatMulSwiGLU is the two MatMuls and SwiGLU.
+func (d *CPUDevice) MatMulSwiGLU(out, tmp Buffer, gate, up Weights, x Buffer, batch int) {
+	checkMatMuls([]Buffer{out, tmp}, []Weights{gate, up})
+	d.MatMul(out, gate, x, batch)
+	d.MatMul(tmp, up, x, batch)
+	d.SwiGLU(out, out, tmp, batch*gate.Matrix().Rows)
 }

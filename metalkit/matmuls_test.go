@@ -56,3 +56,58 @@ func TestCPUMatMuls(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUMatMulSwiGLU: MatMulSwiGLU gives MatMul, MatMul, SwiGLU's bits.
+func TestCPUMatMulSwiGLU(t *testing.T) {
+	d := NewCPUDevice(nil)
+	defer d.Close()
+	rng := rand.New(rand.NewSource(10))
+	const rows, cols, batch = 40, 256, 2
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = rng.Float32()*2 - 1
+		}
+		return v
+	}
+	up := func() Weights {
+		data, err := Quantize(Q8_0, vec(rows*cols))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMatrix(Q8_0, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := d.Upload(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	gate, upw := up(), up()
+	x, _ := d.Alloc(batch * cols)
+	d.Write(x, 0, vec(batch*cols))
+	out, tmp, want, want2 := make4(t, d, batch*rows)
+	d.MatMulSwiGLU(out, tmp, gate, upw, x, batch)
+	d.MatMul(want, gate, x, batch)
+	d.MatMul(want2, upw, x, batch)
+	d.SwiGLU(want, want, want2, batch*rows)
+	got, exp := make([]float32, batch*rows), make([]float32, batch*rows)
+	d.Read(got, out, 0)
+	d.Read(exp, want, 0)
+	if !slices.Equal(got, exp) {
+		t.Error("MatMulSwiGLU differs from MatMul, MatMul, SwiGLU")
+	}
+}
+
+func make4(t *testing.T, d Device, n int) (a, b, c, e Buffer) {
+	var bs [4]Buffer
+	for i := range bs {
+		var err error
+		if bs[i], err = d.Alloc(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bs[0], bs[1], bs[2], bs[3]
+}

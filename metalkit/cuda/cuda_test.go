@@ -742,7 +742,8 @@ func TestMatMulMMA(t *testing.T) {
 
 // TestMatMuls: MatMuls of two to four matrices on one column (one
 // matvecs_s launch) gives each matrix MatMul's bits, for every type with a
-// staged matvec, on heights that are not multiples of a block's 8 rows.
+// staged matvec, on heights that are not multiples of a block's 8 rows;
+// MatMulSwiGLU gives the bits of MatMul, MatMul and SwiGLU.
 func TestMatMuls(t *testing.T) {
 	d := openDevice(t)
 	rng := rand.New(rand.NewSource(23))
@@ -769,6 +770,21 @@ func TestMatMuls(t *testing.T) {
 					t.Fatalf("%v, %d matrices: matrix %d differs from MatMul", typ, n, i)
 				}
 			}
+		}
+		// MatMulSwiGLU (one matvec_swiglu_s launch where staged): the
+		// bits of MatMul, MatMul, SwiGLU.
+		up, err := d.Upload(quantMatrix(t, typ, heights[0], cols, randVec(rng, heights[0]*cols, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, tmp := put(t, d, make([]float32, heights[0])), put(t, d, make([]float32, heights[0]))
+		d.MatMulSwiGLU(out, tmp, ws[0], up, x, 1)
+		want, want2 := put(t, d, make([]float32, heights[0])), put(t, d, make([]float32, heights[0]))
+		d.MatMul(want, ws[0], x, 1)
+		d.MatMul(want2, up, x, 1)
+		d.SwiGLU(want, want, want2, heights[0])
+		if !slicesEqualBits(get(t, d, out, heights[0]), get(t, d, want, heights[0])) {
+			t.Fatalf("%v: MatMulSwiGLU differs from MatMul, MatMul, SwiGLU", typ)
 		}
 	}
 }

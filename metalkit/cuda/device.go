@@ -541,6 +541,30 @@ func (d *Device) MatMuls(outs []metalkit.Buffer, ws []metalkit.Weights, x metalk
 	d.launch("matvecs_s_"+strings.TrimPrefix(w0.matvec, "matvec_s_"), grid(blocks, 1), 128, args...)
 }
 
+// MatMulSwiGLU is one launch of matvec_swiglu_s on one column (decode)
+// where gate and up have one staged type and shape: a warp reads gate's
+// row r and up's row r and writes SiLU(g)·u, the bits of matvec_s twice
+// and swiglu. Otherwise MatMul, MatMul, SwiGLU; tmp is then up's product.
+func (d *Device) MatMulSwiGLU(out, tmp metalkit.Buffer, gate, up metalkit.Weights, x metalkit.Buffer, batch int) {
+	g, u := gate.(*weights), up.(*weights)
+	if g.m.Rows != u.m.Rows || g.m.Cols != u.m.Cols {
+		panic(fmt.Sprintf("cuda: MatMulSwiGLU of %dx%d and %dx%d", g.m.Rows, g.m.Cols, u.m.Rows, u.m.Cols))
+	}
+	if batch != 1 || g.m.Type != u.m.Type || g.rowBytes != u.rowBytes || !strings.HasPrefix(g.matvec, "matvec_s_") || g.m.Rows == 0 {
+		d.MatMul(out, gate, x, batch)
+		d.MatMul(tmp, up, x, batch)
+		d.SwiGLU(out, out, tmp, batch*g.m.Rows)
+		return
+	}
+	o, xp := buf(out, g.m.Rows, "MatMulSwiGLU out"), buf(x, g.m.Cols, "MatMulSwiGLU x")
+	defer d.bind()()
+	if d.prof != nil {
+		d.prof.note(fmt.Sprintf("2x%dx%d b=1", g.m.Rows, g.m.Cols), 2*int64(g.m.Rows)*int64(g.rowBytes))
+	}
+	d.launch("matvec_swiglu_s_"+strings.TrimPrefix(g.matvec, "matvec_s_"), grid((g.m.Rows+3)/4, 1), 128,
+		o, g.ptr, u.ptr, xp, i32(g.m.Rows), i32(g.m.Cols), int64(g.rowBytes))
+}
+
 func (d *Device) Embed(out metalkit.Buffer, table metalkit.Weights, tokens []int32) {
 	ww := table.(*weights)
 	o := buf(out, len(tokens)*ww.m.Cols, "Embed out")

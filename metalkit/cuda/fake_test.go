@@ -277,7 +277,8 @@ func (f *fakeGPU) run(a fakeAction) {
 		}
 	case strings.HasPrefix(a.kernel, "mma_") && f.emulate:
 		f.mmaKernel(a)
-	case (strings.HasPrefix(a.kernel, "matvec_s_") || strings.HasPrefix(a.kernel, "matvecs_s_")) && f.emulate:
+	case (strings.HasPrefix(a.kernel, "matvec_s_") || strings.HasPrefix(a.kernel, "matvecs_s_") ||
+		strings.HasPrefix(a.kernel, "matvec_swiglu_s_")) && f.emulate:
 		f.matvecSKernel(a)
 	}
 	f.seen = append(f.seen, fmt.Sprintf("%s %v %v %v", a.kernel, a.g, p, arrays))
@@ -1313,8 +1314,8 @@ func TestAttentionFake(t *testing.T) {
 // piece past the row left as it was), and the staged chunk's units
 // dequantised as deq8 reads them.
 func (f *fakeGPU) matvecSKernel(a fakeAction) {
-	multi := strings.HasPrefix(a.kernel, "matvecs_s_")
-	name := strings.TrimPrefix(strings.TrimPrefix(a.kernel, "matvecs_s_"), "matvec_s_")
+	multi, swiglu := strings.HasPrefix(a.kernel, "matvecs_s_"), strings.HasPrefix(a.kernel, "matvec_swiglu_s_")
+	name := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(a.kernel, "matvecs_s_"), "matvec_s_"), "matvec_swiglu_s_")
 	typ, found := metalkit.DType(0), false
 	for t, k := range weightKernels {
 		if k == name {
@@ -1331,7 +1332,11 @@ func (f *fakeGPU) matvecSKernel(a fakeAction) {
 	var mats []mat
 	var x uint64
 	var cols, rowBytes int
-	if multi {
+	var up uint64
+	if swiglu { // out, gate, up, x, rows, cols, rowBytes
+		mats = []mat{{a.params[0], a.params[1], int(int32(a.params[4]))}}
+		up, x, cols, rowBytes = a.params[2], a.params[3], int(int32(a.params[5])), int(a.params[6])
+	} else if multi {
 		x, cols, rowBytes = a.params[0], int(int32(a.params[1])), int(a.params[2])
 		for i := range 4 {
 			mats = append(mats, mat{a.params[3+3*i], a.params[4+3*i], int(int32(a.params[5+3*i]))})
@@ -1345,6 +1350,43 @@ func (f *fakeGPU) matvecSKernel(a fakeAction) {
 	np, units := cb/16, cols/32
 	chunks, rowPieces := (units+31)/32, rowBytes/16
 	xs := f.f32s(x, cols)
+	// rowSum is row r of the matrix at w times x, as a warp stages and
+	// sums it.
+	rowSum := func(w uint64, r int) float32 {
+		row := f.at(w+uint64(r*rowBytes), uint64(rowBytes))
+		stage := make([]byte, cb) // the buffer's pieces as the lanes hold them
+		var sum float32
+		for c := range chunks {
+			for k := range np {
+				if at := c*np + k; at < rowPieces {
+					copy(stage[16*k:16*k+16], row[16*at:])
+				}
+			}
+			left := min(32, units-32*c)
+			mc, err := metalkit.NewMatrix(typ, 1, 32*left, stage[:left*unitBytes])
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			v := make([]float32, 32*left)
+			mc.Row(0, v)
+			for i, wv := range v {
+				sum += wv * xs[32*32*c+i]
+			}
+		}
+		return sum
+	}
+	if swiglu {
+		m := mats[0]
+		if int(a.g.x) != (m.rows+3)/4 {
+			f.t.Errorf("fake GPU: %s on %d blocks for %d rows", a.kernel, a.g.x, m.rows)
+		}
+		o := f.f32s(m.out, m.rows)
+		for r := range m.rows {
+			g, u := rowSum(m.w, r), rowSum(up, r)
+			o[r] = g / (1 + float32(math.Exp(float64(-g)))) * u
+		}
+		return
+	}
 	b := 0
 	for _, m := range mats {
 		nb := (m.rows + 7) / 8
@@ -1358,30 +1400,7 @@ func (f *fakeGPU) matvecSKernel(a fakeAction) {
 					continue
 				}
 				for j := range min(2, m.rows-r0) {
-					row := f.at(m.w+uint64((r0+j)*rowBytes), uint64(rowBytes))
-					stage := make([]byte, cb) // the buffer's pieces as the lanes hold them
-					load := func(c int) {
-						for k := range np {
-							if at := c*np + k; at < rowPieces {
-								copy(stage[16*k:16*k+16], row[16*at:])
-							}
-						}
-					}
-					var sum float32
-					for c := range chunks {
-						load(c)
-						left := min(32, units-32*c)
-						mc, err := metalkit.NewMatrix(typ, 1, 32*left, stage[:left*unitBytes])
-						if err != nil {
-							f.t.Fatal(err)
-						}
-						v := make([]float32, 32*left)
-						mc.Row(0, v)
-						for i, wv := range v {
-							sum += wv * xs[32*32*c+i]
-						}
-					}
-					f.f32s(m.out, m.rows)[r0+j] = sum
+					f.f32s(m.out, m.rows)[r0+j] = rowSum(m.w, r0+j)
 				}
 			}
 		}
@@ -1434,6 +1453,32 @@ func TestMatVecSFake(t *testing.T) {
 			d.MatMuls(outs, ws, gx, 1)
 			for i := range ws {
 				check("MatMuls", i)
+			}
+			// Gate and up: SwiGLU of the two rows' products.
+			up := quantMatrix(t, typ, heights[0], cols, randVec(rng, heights[0]*cols, 1))
+			gu, err := d.Upload(up)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := put(t, d, make([]float32, heights[0]))
+			f.seen = nil
+			d.MatMulSwiGLU(out, nil, ws[0], gu, gx, 1)
+			if len(f.seen) != 1 || !strings.HasPrefix(f.seen[0], "matvec_swiglu_s_") {
+				t.Fatalf("MatMulSwiGLU launched %q", f.seen)
+			}
+			got := get(t, d, out, heights[0])
+			row := make([]float32, cols)
+			for r := range heights[0] {
+				ms[0].Row(r, row)
+				g, gabs, _ := products(row, x, 0)
+				up.Row(r, row)
+				uv, uabs, _ := products(row, x, 0)
+				want := g / (1 + math.Exp(-g)) * uv
+				// Each product within cols·u of its float64 value; SiLU's
+				// slope is at most 1.1.
+				if e := math.Abs(float64(got[r]) - want); !(e <= 2*float64(cols)*u*(1.1*gabs*math.Abs(uv)+math.Abs(g)*uabs)+1e-6) {
+					t.Fatalf("%v %d wide: MatMulSwiGLU row %d: %v, float64 %v", typ, cols, r, got[r], want)
+				}
 			}
 		}
 	}

@@ -468,17 +468,24 @@ __device__ void matvec(float *out, const uint8_t *w, const float *x, int rows, i
 // rows: for Q4_K, 4.5 bits a weight, the f32 activations otherwise move
 // 7 times the weights' bytes through L1. Rows must start 16-byte aligned
 // (rowBytes % 16 == 0).
-template <int T, int CB>
-__device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes, int blk) {
+//
+// With SW (MatMulSwiGLU), a warp's two rows are row r of w (the gate) and
+// row r of w2 (up), r = blk·4 + warp, and it writes out[r] =
+// silu(gate·x)·(up·x) with swiglu's formula: the bits of the two matvecs
+// and SwiGLU.
+template <int T, int CB, bool SW = false>
+__device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows, int cols, long long rowBytes, int blk,
+			 const uint8_t *w2 = nullptr) {
 	constexpr int NP = CB / 16, PER = (NP + 31) / 32, R = 2; // pieces of a chunk; per lane; rows a warp
 	__shared__ __align__(16) uint4 stage[4][R][NP];
 	int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-	int r0 = (blk * 4 + warp) * R;
+	int r0 = SW ? blk * 4 + warp : (blk * 4 + warp) * R;
 	if (r0 >= rows) return;
 	int nr = min(R, rows - r0);
 	const uint4 *row[R];
 #pragma unroll
 	for (int j = 0; j < R; j++) row[j] = (const uint4 *)(w + (long long)min(r0 + j, rows - 1) * rowBytes);
+	if (SW) row[0] = (const uint4 *)(w + (long long)r0 * rowBytes), row[1] = (const uint4 *)(w2 + (long long)r0 * rowBytes);
 	int units = cols >> 5, p = lane & 3, chunks = (units + 31) >> 5;
 	long long rowPieces = rowBytes / 16;
 	uint4 buf[R][PER];
@@ -535,10 +542,15 @@ __device__ void matvec_s(float *out, const uint8_t *w, const float *x, int rows,
 			}
 		}
 	}
+	if (SW) {
+		float g = warp_sum(acc[0]), u = warp_sum(acc[1]);
+		if (lane == 0) out[r0] = g / (1 + expf(-g)) * u;
+	} else {
 #pragma unroll
-	for (int j = 0; j < R; j++) {
-		float s = warp_sum(acc[j]);
-		if (lane == 0 && j < nr) out[r0 + j] = s;
+		for (int j = 0; j < R; j++) {
+			float s = warp_sum(acc[j]);
+			if (lane == 0 && j < nr) out[r0 + j] = s;
+		}
 	}
 }
 
@@ -569,6 +581,10 @@ __device__ void matvecs_s(const float *x, int cols, long long rowBytes, float *o
 						    int rows1, float *o2, const uint8_t *w2, int rows2, float *o3,       \
 						    const uint8_t *w3, int rows3) {                                      \
 		matvecs_s<T, CB>(x, cols, rowBytes, o0, w0, rows0, o1, w1, rows1, o2, w2, rows2, o3, w3, rows3);        \
+	}                                                                                                                \
+	extern "C" __global__ void matvec_swiglu_s_##name(float *out, const uint8_t *gate, const uint8_t *up,            \
+							  const float *x, int rows, int cols, long long rowBytes) {      \
+		matvec_s<T, CB, true>(out, gate, x, rows, cols, rowBytes, blockIdx.x, up);                              \
 	}
 MATVEC_S(q8_0, Q8_0, 1088)
 MATVEC_S(q4_0, Q4_0, 576)
