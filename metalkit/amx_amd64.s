@@ -34,12 +34,16 @@ GLOBL amxQ8Cfg<>(SB), RODATA|NOPTR, $64
 #define TILERELEASE         BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
 
 // Column C's block sums (row C of the stored C tile at CX), scaled by the
-// weights' scales (Z16) and the column's (at R13), into accumulator ACC.
+// weights' scales (Z16) times the column's (at R13), into accumulator ACC:
+// ACC += float(isum)·(d_w·d_a), rounded as the VNNI kernels round it
+// (q8_0x16_amd64.s), so that a column gets the same bits in a 16-column
+// tile as alone. (Scaling by d_w first, then d_a, rounded differently:
+// TestBackendX16TilesExact.)
 #define AMX_Q8_COL(C, ACC) \
-	VCVTDQ2PS        (64*C)(CX), Z17; \
-	VMULPS           Z16, Z17, Z17;   \
-	VFMADD231PS.BCST (R13), Z17, ACC; \
-	ADDQ             R10, R13
+	VCVTDQ2PS   (64*C)(CX), Z17; \
+	VMULPS.BCST (R13), Z16, Z18;  \
+	VFMADD231PS Z18, Z17, ACC;    \
+	ADDQ        R10, R13
 
 // func q8_0Tile16x16AMX(w *byte, nb int, qs *int8, qsStride int, d *float32, sStride int, out *[256]float32)
 //

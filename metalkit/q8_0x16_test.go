@@ -3,6 +3,7 @@ package metalkit
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -128,6 +129,55 @@ func TestBackendQ8_0x16(t *testing.T) {
 					k.dotx16(w, a, &got16, k.dot)
 					dot16x16Go(w, a, &want16, ref.dot)
 					checkClose(t, fmt.Sprintf("Q8_0x16 16x16 nb=%d", nb), got16[:], want16[:], tol(nb))
+				}
+			}
+		}
+	})
+}
+
+// TestBackendX16TilesExact: within a backend, the 4-, 8- and 16-column
+// kernels of a repacked format give each (row, column) the same float bits
+// as the one-column kernel. MatMul picks the tile by how many columns a
+// call has, so a prefill chunk and the same tokens one by one, or a session
+// decoding alone and in a batch, go through different tiles: they must not
+// round differently (infer's exactness tests compare exactly that).
+func TestBackendX16TilesExact(t *testing.T) {
+	r := newRand(t, 43)
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		for _, f := range []struct {
+			typ   DType
+			bs    int
+			group func(testing.TB, int) ([]byte, []byte)
+		}{{Q8_0, 32, randQ8Group}, {Q4_K, qkBlock, randQ4KGroup}} {
+			k := b.formats[f.typ].x16
+			for _, nb := range []int{1, 3, 8, 17} {
+				w, _ := f.group(t, nb)
+				var ab actBuf
+				a := ab.prepare(nb*f.bs, 16, f.bs)
+				for c := range a {
+					quantAct(&a[c], randVec(r, nb*f.bs), f.bs)
+				}
+				var one [16][16]float32
+				for c := range a {
+					k.dot(w, &a[c], &one[c])
+				}
+				same := func(name string, got []float32, col0 int) {
+					for i, v := range got {
+						if want := one[col0+i/16][i%16]; math.Float32bits(v) != math.Float32bits(want) {
+							t.Fatalf("%v nb=%d %s: column %d row %d = %g, one-column kernel %g", f.typ, nb, name, col0+i/16, i%16, v, want)
+						}
+					}
+				}
+				var o4 [64]float32
+				k.dotx4(w, a[4:8], &o4, k.dot)
+				same("16x4", o4[:], 4)
+				var o8 [128]float32
+				k.dotx8(w, a[8:16], &o8, k.dot)
+				same("16x8", o8[:], 8)
+				if k.dotx16 != nil {
+					var o16 [256]float32
+					k.dotx16(w, a, &o16, k.dot)
+					same("16x16", o16[:], 0)
 				}
 			}
 		}
