@@ -84,6 +84,8 @@ type Device struct {
 
 	// prof is the profile in progress (profile.go); nil when none.
 	prof *profiler
+	// ropePow caches Rope's powers by (base, dim) (ropePowers).
+	ropePow map[ropeKey][]int32
 
 	// mmaMin is the smallest batch MatMul runs on the tensor cores
 	// (mmaShapes; 0: never); mmaShape, when set, is the block shape
@@ -225,7 +227,7 @@ func (d *Device) loadModule(mod *uintptr, p string) error {
 func newDevice(drv *driver) *Device {
 	d := &Device{drv: drv, fn: map[string]uintptr{}, allocs: map[uint64]bool{}, args: &launchArgs{}, stageMin: defaultStageBytes,
 		workMin: 1 << 20, graphs: map[string]*graph{}, argMin: minArgBytes, stats: map[string]*GraphStats{},
-		mmaMin: defaultMMAMin}
+		mmaMin: defaultMMAMin, ropePow: map[ropeKey][]int32{}}
 	for i := range d.args.params {
 		d.args.params[i] = unsafe.Pointer(&d.args.slots[i])
 	}
@@ -639,13 +641,18 @@ func (d *Device) Rope(x metalkit.Buffer, pos []int32, r metalkit.Rope) {
 		return // nothing rotates (and a grid may not be empty)
 	}
 	defer d.bind()()
-	// Positions, then the factors' bits, in one upload: a second one could
-	// grow the staging area and free the first.
-	arg := append([]int32(nil), pos...)
-	for _, f := range r.Factors[:min(len(r.Factors), r.Dim/2)] {
+	// The powers base^(−2i/dim) as RopeFactors computes them (doubles,
+	// first: 8-byte aligned), the positions, then the factors' bits, in
+	// one upload: a second one could grow the staging area and free the
+	// first.
+	half := r.Dim / 2
+	arg := append(make([]int32, 0, 2*half+len(pos)+half), d.ropePowers(r.Base, r.Dim)...)
+	arg = append(arg, pos...)
+	for _, f := range r.Factors[:min(len(r.Factors), half)] {
 		arg = append(arg, int32(math.Float32bits(f)))
 	}
-	pp := d.upload32(arg)
+	pw := d.upload32(arg)
+	pp := pw + uint64(8*half)
 	var fp uint64
 	if r.Factors != nil {
 		fp = pp + uint64(4*len(pos))
@@ -655,7 +662,29 @@ func (d *Device) Rope(x metalkit.Buffer, pos []int32, r metalkit.Rope) {
 		neox = 1
 	}
 	pairs := r.Heads * r.Dim / 2
-	d.launch("rope", grid(len(pos), (pairs+127)/128), 128, xp, pp, fp, i32(r.Heads), i32(r.HeadDim), i32(r.Dim), f32(r.Base), f32(r.Scale), i32(neox))
+	d.launch("rope", grid(len(pos), (pairs+127)/128), 128, xp, pp, fp, i32(r.Heads), i32(r.HeadDim), i32(r.Dim), f32(r.Base), f32(r.Scale), i32(neox), pw)
+}
+
+// ropePowers returns base^(−2i/dim) for i < dim/2 as RopeFactors computes
+// them, each double as two int32s (low word first), computed once per
+// (base, dim): a decode step ropes twice a layer.
+func (d *Device) ropePowers(base float32, dim int) []int32 {
+	key := ropeKey{base, dim}
+	if p, ok := d.ropePow[key]; ok {
+		return p
+	}
+	p := make([]int32, dim/2*2)
+	for i := range dim / 2 {
+		bits := math.Float64bits(math.Pow(float64(base), -float64(2*i)/float64(dim)))
+		p[2*i], p[2*i+1] = int32(uint32(bits)), int32(uint32(bits>>32))
+	}
+	d.ropePow[key] = p
+	return p
+}
+
+type ropeKey struct {
+	base float32
+	dim  int
 }
 
 func (d *Device) NewKVPool(l metalkit.KVShape, pages int) (metalkit.KVPool, error) {

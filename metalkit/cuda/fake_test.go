@@ -250,6 +250,7 @@ func (f *fakeGPU) run(a fakeAction) {
 		if a.params[2] != 0 {
 			array(2, f.i32s(a.params[2], int(int32(a.params[5]))/2))
 		}
+		array(9, f.i32s(a.params[9], int(int32(a.params[5])))) // the powers: dim/2 doubles
 	case a.kernel == "put_kv":
 		array(3, f.i32s(a.params[3], rows))
 	case a.kernel == "attention" || strings.HasPrefix(a.kernel, "attn_pages_"):

@@ -1072,17 +1072,20 @@ extern "C" __global__ void clamped_swiglu(float *out, const float *gate, const f
 // rope: blocks (row, y) for a row of heads·headDim values at position
 // pos[row]; a thread per rotated pair (block y's), its angle
 // θ = pos·scale·base^(−2i/dim)/factor_i in double precision as
-// metalkit.RopeFactors computes it. A thread does one pair, not a loop of
-// them: the double pow and sincos take microseconds, which a decode step's
-// single row would otherwise pay once per pair a thread has.
+// metalkit.RopeFactors computes it, with base^(−2i/dim) from pw (the host
+// computes it with Go's math.Pow, as RopeFactors does: the same doubles,
+// and no double pow on the GPU, which cost a decode step's two ropes a
+// layer about a microsecond each). A thread does one pair, not a loop of
+// them: the double sincos takes about that long again, which a decode
+// step's single row would otherwise pay once per pair a thread has.
 extern "C" __global__ void rope(float *x, const int *pos, const float *factors, int heads, int headDim, int dim,
-				float base, float scale, int neox) {
+				float base, float scale, int neox, const double *pw) {
 	float *xr = x + (long long)blockIdx.x * heads * headDim;
 	int half = dim >> 1;
 	int t = blockIdx.y * blockDim.x + threadIdx.x;
 	if (t < heads * half) {
 		int h = t / half, i = t % half;
-		double theta = (double)pos[blockIdx.x] * (double)scale * pow((double)base, -(double)(2 * i) / (double)dim);
+		double theta = (double)pos[blockIdx.x] * (double)scale * pw[i];
 		if (factors) theta /= (double)factors[i];
 		double sn, cs;
 		sincos(theta, &sn, &cs);
