@@ -383,7 +383,7 @@ func TestFloatOps(t *testing.T) {
 	}
 }
 
-// TestAttention: sessions of 1, 17, 300 and 1030 positions (sliding window
+// TestAttention: sessions of 1, 17, 300, 1030 and 2100 positions (sliding window
 // on one) share one call and one pool, their pages scattered, with
 // grouped-query heads. q and the softmax weights are rounded to f16 on both
 // sides; the scores differ by float32 rounding order, which can move a
@@ -407,7 +407,9 @@ func TestAttention(t *testing.T) {
 		if shape.Heads == 1 {
 			heads = 5
 		}
-		lens := []int{1, 17, 300, 1030}
+		// 2,100 positions: past the 2,048 whose scores attn_pages keeps
+		// in shared memory.
+		lens := []int{1, 17, 300, 1030, 2100}
 		total := 0
 		for _, l := range lens {
 			total += (l + shape.PageTokens - 1) / shape.PageTokens
