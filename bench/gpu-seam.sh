@@ -193,12 +193,15 @@ run)
 	cat "$out/host.txt"
 	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt "$out"/ds4-seam.txt "$out"/ds4-full.txt | grep -v -- '--- PASS: TestMatMul/' | head -100
 	cat "$out/serve-summary.txt"
-	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | sed 's/^ *bench_test.go:[0-9]*: //' | head -90
+	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | sed 's/^ *bench_test.go:[0-9]*: //' | head -120
 	# The profiles last (the reply keeps the output's end): per step,
-	# each kernel's GPU time.
+	# each kernel's GPU time, the 12 longest of each table and its total
+	# (the whole tables are in device-llama-*.txt).
 	for q in q8_0 q4_k; do
 		echo "== profile $q"
-		sed -n -e '/GPU time by kernel/,/^ *total/p' -e '/^profile .*rc=/p' "$out/device-llama-$q.txt" | sed -e 's/^ *device.*_test.go:[0-9]*: //' -e 's/^        //'
+		sed -n -e '/GPU time by kernel/,/^ *total/p' -e '/^profile .*rc=/p' "$out/device-llama-$q.txt" |
+			sed -e 's/^ *device.*_test.go:[0-9]*: //' -e 's/^        //' |
+			awk '/GPU time by kernel/ { n = 0 } { n++ } n <= 14 || /^total|rc=/'
 	done
 	;;
 *)
