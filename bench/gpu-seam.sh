@@ -191,7 +191,7 @@ run)
 	rm -f "$w"/ds4-full-*.gguf
 	(echo "end $(date -u +%T)"; uptime) >>"$out/host.txt"
 	cat "$out/host.txt"
-	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt "$out"/ds4-seam.txt "$out"/ds4-full.txt | grep -v -- '--- PASS: TestMatMul/' | head -100
+	grep -h -E '^(--- |ok|FAIL)|rc=|panic|_test.go|tok/s|cuda: ' "$out"/tests.txt "$out"/seam.txt "$out"/stories.txt "$out"/device-llama-*.txt "$out"/ds4-seam.txt "$out"/ds4-full.txt | grep -v -E -- '--- PASS: TestMatMul(MMA)?/|/bound vs float64 ' | head -100
 	cat "$out/serve-summary.txt"
 	grep -h -E 'GB/s|µs|rc=' "$out/bandwidth.txt" | sed 's/^ *bench_test.go:[0-9]*: //' | head -120
 	# The profiles last (the reply keeps the output's end): per step,

@@ -79,10 +79,12 @@ func TestDeviceLlamaProfile(t *testing.T) {
 		t.Logf("%s on %s, %s: %.1f µs a step as the server runs it; GPU time by kernel, per step:\n%s", path, c.Name(), what, stepSec*1e6, sb.String())
 	}
 
+	stepSec := map[int]float64{}
 	for _, n := range []int{1, 8} {
 		batch := sessions(n)
 		decode(batch, 4) // warm up: the recording
 		sec := decode(batch, 32)
+		stepSec[n] = sec
 		steps := 32
 		if n > 1 {
 			steps = 16
@@ -92,6 +94,10 @@ func TestDeviceLlamaProfile(t *testing.T) {
 			sq.State.Release()
 		}
 	}
+
+	// Issue 15: 8 sessions decoding together against 1, aggregate.
+	t.Logf("%s on %s: decode 1 session %.1f tok/s, 8 together %.1f tok/s in all: %.2f×", path, c.Name(),
+		1/stepSec[1], 8/stepSec[8], stepSec[1]*8/stepSec[8])
 
 	long := make([]int32, 512)
 	for i := range long {
@@ -107,6 +113,7 @@ func TestDeviceLlamaProfile(t *testing.T) {
 		return time.Since(start).Seconds()
 	}
 	prefill() // warm up
-	sec := prefill()
+	sec := min(prefill(), prefill())
+	t.Logf("%s on %s: prefill of 512 tokens %.2f ms, %.0f tok/s", path, c.Name(), sec*1e3, 512/sec)
 	profile("prefill of 512 tokens", 1, sec, func() { prefill() })
 }
