@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"reddwarf/infer/synth"
 	"reddwarf/metalkit"
 	"reddwarf/metalkit/cuda"
+	"reddwarf/rdb"
 )
 
 // deepseek4's forward through the Device ops (infer/deepseek4/device.go)
@@ -470,4 +472,55 @@ func TestDeepSeek4SeamReference(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeepSeek4SeamSnapshots: the device forward keeps the prefix cache's
+// page-boundary snapshots as the host forward does (cpu-seam: the same
+// bytes): a prefill chunk crossing a boundary (run to it first), one
+// starting at a boundary (the state before it), one inside a page (none),
+// beside decode steps of another session.
+func TestDeepSeek4SeamSnapshots(t *testing.T) {
+	d := openDS4Device(t, "cpu-seam")
+	p := openDS4Pair(t, d, "../models/deepseek4-tiny.gguf", infer.Options{CheckpointInterval: 64}, 0, 1)
+	V := p.host.Vocab()
+	hs := []*infer.State{p.host.NewState(), p.host.NewState()}
+	ds := []*infer.State{p.dev.NewState(), p.dev.NewState()}
+	type snapshotter interface {
+		Snapshots() []infer.ArchSnapshot
+	}
+	type sectioned interface {
+		Sections() ([]rdb.Section, error)
+	}
+	compare := func(what string) {
+		t.Helper()
+		for i := range hs {
+			h := hs[i].Ext().(snapshotter).Snapshots()
+			g := ds[i].Ext().(snapshotter).Snapshots()
+			if len(h) != len(g) {
+				t.Fatalf("%s seq %d: %d snapshots on the host, %d on the device", what, i, len(h), len(g))
+			}
+			for k := range h {
+				hsec, err := h[k].State.(sectioned).Sections()
+				if err != nil {
+					t.Fatal(err)
+				}
+				gsec, err := g[k].State.(sectioned).Sections()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h[k].N != g[k].N || !reflect.DeepEqual(hsec, gsec) {
+					t.Fatalf("%s seq %d snapshot %d: after %d tokens on the host, %d on the device; same bytes: %v", what, i, k, h[k].N, g[k].N, reflect.DeepEqual(hsec, gsec))
+				}
+			}
+			t.Logf("%s seq %d: %d snapshots equal", what, i, len(h))
+		}
+	}
+	next := p.step(t, "crossing", hs, ds, [][]int32{ds4Prompt(100, V, 1), ds4Prompt(32, V, 2)})
+	compare("a chunk crossing a boundary")
+	next = p.step(t, "at a boundary", hs, ds, [][]int32{{next[0]}, ds4Prompt(32, V, 3)})
+	compare("a chunk starting at a boundary")
+	p.step(t, "crossing again", hs, ds, [][]int32{{next[0]}, ds4Prompt(40, V, 4)})
+	compare("a chunk crossing a boundary, beside decode")
+	p.step(t, "inside", hs, ds, [][]int32{{next[0]}, ds4Prompt(5, V, 5)})
+	compare("a chunk inside a page")
 }

@@ -21,9 +21,11 @@ import (
 // go up, and only the logits come back; a decode step is one graph launch
 // where the device records graphs (metalkit.GraphDevice).
 //
-// Not here yet (metalkit/cuda/doc.go): the page-boundary snapshots of a
-// prefill chunk (prefix cache: a device step takes none), device state
-// that grows by pages (each is allocated for the whole context).
+// A prefill chunk that crosses a page boundary runs in two steps, the
+// rows before the last boundary first, so that the state there can be
+// kept for the prefix cache, as forward.go keeps it in one pass. Not here
+// yet (metalkit/cuda/doc.go): device state that grows by pages (each is
+// allocated for the whole context).
 
 // deviceModel is the weights on the device and a step's buffers.
 type deviceModel struct {
@@ -183,8 +185,46 @@ func (m *model) OnDevice(d metalkit.Device) (func(batch []infer.Seq) error, erro
 // every seq's pending replay tokens and new ones.
 func (g *deviceModel) forward(batch []infer.Seq) error {
 	m := g.m
+	// Each seq's rows: its pending replay tokens, then the new ones.
+	rows := make([][]int32, len(batch))
+	var cut []int // seqs whose chunk first runs to a page boundary
+	for i, sq := range batch {
+		st := sq.State.Ext().(*state)
+		rows[i] = append(append([]int32(nil), sq.State.Tokens()[st.n:]...), sq.Tokens...)
+		// A prefill chunk keeps the state at the last page boundary
+		// before its last row, for the prefix cache (forward.go's
+		// snapshots): at the chunk's start it is the state now; inside
+		// the chunk, the rows before it run first, on their own.
+		b := (st.n + len(rows[i]) - 1) / infer.PageTokens * infer.PageTokens
+		switch {
+		case len(rows[i]) < 2 || b == 0 || b < st.n:
+		case b == st.n:
+			st.pageSnap = st.Clone().(*state)
+		default:
+			cut = append(cut, i)
+		}
+	}
+	if len(cut) > 0 {
+		first, firstRows := make([]infer.Seq, len(cut)), make([][]int32, len(cut))
+		for k, i := range cut {
+			st := batch[i].State.Ext().(*state)
+			b := (st.n + len(rows[i]) - 1) / infer.PageTokens * infer.PageTokens
+			first[k], firstRows[k] = batch[i], rows[i][:b-st.n]
+			rows[i] = rows[i][b-st.n:]
+		}
+		g.mu.Lock()
+		err := g.step(first, firstRows)
+		g.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		for _, sq := range m.run.seqs {
+			sq.st.n += sq.n // no restore point here: the host forward takes them after the whole chunk
+			sq.st.pageSnap = sq.st.Clone().(*state)
+		}
+	}
 	g.mu.Lock()
-	if err := g.step(batch); err != nil {
+	if err := g.step(batch, rows); err != nil {
 		g.mu.Unlock()
 		return err
 	}
@@ -193,11 +233,11 @@ func (g *deviceModel) forward(batch []infer.Seq) error {
 	return nil
 }
 
-// step runs the pass and sets the logits; the rows are not yet counted
-// into the states.
-func (g *deviceModel) step(batch []infer.Seq) error {
+// step runs the pass over rows[i] of each batch[i].State and sets the
+// logits; the rows are not yet counted into the states.
+func (g *deviceModel) step(batch []infer.Seq, rows [][]int32) error {
 	m := g.m
-	m.layOutRows(batch)
+	m.layOutRows(batch, rows)
 	r := &m.run
 	T, S := len(r.rows), len(r.seqs)
 	if err := g.grow(T); err != nil {
@@ -397,17 +437,16 @@ func (g *deviceModel) head(T, S int) {
 	d.MatMul(r.logits, g.output, r.hb, S)
 }
 
-// layOutRows lists the batch's token rows, seq by seq (pending replay
-// tokens first), as forward.go's layOut, without its host buffers or
-// page snapshots.
-func (m *model) layOutRows(batch []infer.Seq) {
+// layOutRows lists the batch's token rows, seq by seq (rows[i] for
+// batch[i]), as forward.go's layOut, without its host buffers or page
+// snapshots.
+func (m *model) layOutRows(batch []infer.Seq, rows [][]int32) {
 	r := &m.run
 	r.rows, r.seqs = r.rows[:0], r.seqs[:0]
 	for i, sq := range batch {
 		st := sq.State.Ext().(*state)
-		toks := append(append([]int32(nil), sq.State.Tokens()[st.n:]...), sq.Tokens...)
-		r.seqs = append(r.seqs, batchSeq{st: st, s: sq.State, first: len(r.rows), n: len(toks), start: st.n})
-		for j, t := range toks {
+		r.seqs = append(r.seqs, batchSeq{st: st, s: sq.State, first: len(r.rows), n: len(rows[i]), start: st.n})
+		for j, t := range rows[i] {
 			r.rows = append(r.rows, batchRow{seq: i, pos: st.n + j, tok: t})
 		}
 	}

@@ -136,9 +136,12 @@
 //     session store's RAM tier below; checkpoints kept on the device (a
 //     restore point now reads the state back, as every host-side method
 //     does after device steps: state.sync).
-//   - Prefix cache: a device step takes no page-boundary snapshot of a
-//     prefill chunk (forward.go's snapLayer), so a later prompt resumes
-//     only from restore points.
+//   - Prefix cache: a prefill chunk that crosses a page boundary runs in
+//     two steps (the rows before the boundary first) so that the state
+//     there is kept, as forward.go keeps it in one pass: an extra read of
+//     the weights and of the state back to the host per such chunk. A
+//     kernel-side capture (compress stopping at the boundary) would save
+//     both.
 //   - Batches: ops that touch a session's state run once per session of
 //     the batch (a page table, as Attention's, would make them one).
 //   - The whole q2 model (~81 GB) fits an H200, not an H100: per layer
