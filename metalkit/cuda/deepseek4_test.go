@@ -12,7 +12,9 @@ import (
 // sizes. Most of them do the CPU's operations in the CPU's order, and are
 // held to its bits or to a unit or two of rounding where a float64
 // function's last bit (exp, sin, a float64 sum in another order) may round
-// the other way; each test says which and why. They skip without a GPU.
+// the other way; each test says which and why. They skip without a GPU;
+// with the cudaemu tag they run on the CPU emulator of package emu
+// (deepseek4_emu_test.go).
 
 // both runs op on the GPU d and on the CPU device over the same buffers
 // (vals[i] put on each; nil gives a nil Buffer) and returns every buffer
@@ -62,7 +64,7 @@ func maxAbs(x []float32) float64 {
 // side of a rounding boundary; the products after it are the same
 // operations. Bound: 2u for the scale, u for each of the two products.
 func TestRMSNormF64(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(41))
 	for _, c := range []struct{ rows, n int }{{1, 4096}, {3, 517}, {7, 64}} {
 		x, w := randVec(rng, c.rows*c.n, 3), randVec(rng, c.n, 2)
@@ -89,7 +91,7 @@ func TestRMSNormF64(t *testing.T) {
 // x = Σ pre_s·X_s is the CPU's Axpy order, which may fuse its
 // multiply-adds: |Δ| ≤ (hc+2)·u·Σ|pre_s·X_s| plus pre's 2u.
 func TestHCPre(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(42))
 	const hc, sinkhorn = 4, 20
 	for _, c := range []struct{ rows, dim int }{{1, 4096}, {5, 333}} {
@@ -122,7 +124,7 @@ func TestHCPre(t *testing.T) {
 // multiply-add (one rounding fewer per term): |Δ| ≤ (hc+1)·u·(|post·y| +
 // Σ|comb·X|).
 func TestHCPost(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(43))
 	const hc = 4
 	for _, c := range []struct{ rows, dim int }{{1, 4096}, {3, 301}} {
@@ -139,7 +141,7 @@ func TestHCPost(t *testing.T) {
 // the last float64 bit rounds the other way), then the CPU's products and
 // sums: |Δ| ≤ 4u·(|a|+|b|).
 func TestRopeTail(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(44))
 	for _, c := range []struct{ heads, width, pairs int }{{64, 512, 32}, {3, 128, 32}, {5, 70, 7}} {
 		pos := []int32{0, 1, 4095, 123457}
@@ -162,7 +164,7 @@ func TestRopeTail(t *testing.T) {
 // rounded: the same bits. The values span decades, and include exact
 // zeros and a block of tiny ones (FP8's floor on the scale).
 func TestRoundTrip(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(45))
 	const rows, stride = 5, 600
 	x := make([]float32, rows*stride)
@@ -192,7 +194,7 @@ func TestRoundTrip(t *testing.T) {
 // are the CPU's operations on scores that may differ by a unit where
 // float64 log1p/exp round the other way: 8u.
 func TestRoute(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(46))
 	const rows, experts, k = 5, 256, 6
 	logits := randVec(rng, rows*experts, 8)
@@ -225,7 +227,10 @@ func TestRoute(t *testing.T) {
 // grouping's array, so the same kernel computes the same bits as
 // MatMulExperts with the ids from the host.
 func TestMatMulExpertsBy(t *testing.T) {
-	d := openDevice(t)
+	if emulated {
+		t.Skip("the expert kernels are kernels.cu's: not emulated")
+	}
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(47))
 	const n, rows, cols = 9, 37, 512
 	m := quantMatrix(t, metalkit.Q8_0, n*rows, cols, randVec(rng, n*rows*cols, 1))
@@ -251,7 +256,7 @@ func TestMatMulExpertsBy(t *testing.T) {
 // TestScaleRowsCombine: one product per value; sums in the CPU's order
 // (ascending expert, equal experts in pair order): the same bits.
 func TestScaleRowsCombine(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(48))
 	const rows, k, n = 3, 6, 1029
 	x, s := randVec(rng, rows*n, 3), randVec(rng, rows, 2)
@@ -284,7 +289,7 @@ func TestScaleRowsCombine(t *testing.T) {
 // 1 in 200 of them (each within its format's step, 2^-2 relative for FP4
 // at the scale of its block).
 func TestCompress(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(49))
 	for _, c := range []struct {
 		ratio, width, roundN int
@@ -337,7 +342,7 @@ func TestCompress(t *testing.T) {
 
 // TestRingPut: copies.
 func TestRingPut(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(50))
 	const window, width = 128, 96
 	ring, kv := randVec(rng, window*width, 1), randVec(rng, 300*width, 1)
@@ -355,7 +360,7 @@ func TestRingPut(t *testing.T) {
 // lower row. Rows whose position has at most k compressed rows get them
 // all, then −1s.
 func TestIndexerTopK(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(51))
 	const heads, width, k = 5, 128, 40
 	ints := func(n, r int) []float32 {
@@ -384,7 +389,7 @@ func TestIndexerTopK(t *testing.T) {
 // a convex combination of rows plus the sink's share, by that times
 // max|v|, with 2× margin.
 func TestAttendSink(t *testing.T) {
-	d := openDevice(t)
+	d := ds4Device(t)
 	rng := rand.New(rand.NewSource(52))
 	const heads, width, window, k = 5, 128, 16, 8
 	for _, c := range []struct{ ratio, first, n, start int }{{0, 0, 1, 3}, {0, 0, 1, 200}, {128, 1, 3, 700}, {4, 0, 20, 90}, {4, 0, 1, 40}} {

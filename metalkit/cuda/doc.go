@@ -97,7 +97,13 @@
 // bench/gpu-seam.sh packs these with infer's GPU tests into one lent call.
 // fake_test.go runs the host side on a fake driver here (graph recording
 // and replay, and MatMulExperts' grouping, whose kernels it computes in
-// Go as kernels.cu reads their launch).
+// Go as kernels.cu reads their launch). With the cudaemu tag (cgo and a
+// C++20 compiler: `go test -tags cudaemu ./metalkit/cuda`, a few minutes
+// on two cores) deepseek4_test.go's op tests run without a GPU on package
+// emu, which compiles deepseek4.cu for the CPU with a thread per CUDA
+// thread, and deepseek4_emu_test.go runs the deepseek4 device forward on
+// the device's Go side (kernels doing nothing) and on the fake driver (a
+// decode step recorded once, then replayed).
 //
 // # deepseek4 on the device: what is left
 //
