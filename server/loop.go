@@ -90,6 +90,7 @@ func (s *Server) loopPolled() {
 	p := s.poller
 	period := time.Second / time.Duration(max(s.Config.Hz, 1))
 	lastCron := time.Now()
+	p.allowHoldingP(runtime.GOMAXPROCS(0) > 1)
 	for {
 		if since := time.Since(lastCron); since >= period {
 			lastCron = lastCron.Add(since / period * period)
@@ -97,6 +98,7 @@ func (s *Server) loopPolled() {
 			s.flushWrites()
 			s.dropClosed()
 			period = time.Second / time.Duration(max(s.Config.Hz, 1))
+			p.allowHoldingP(runtime.GOMAXPROCS(0) > 1) // it may change (cgroup limits)
 		}
 		select {
 		case <-s.stopping:

@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,6 +33,11 @@ type poller struct {
 	sleeping atomic.Bool // the loop is (about to be) inside wait
 	events   []unix.EpollEvent
 	clients  map[int32]*Client
+	// busy: the last wait returned events, so the next one is likely
+	// short and is made without telling the scheduler (epollWait).
+	busy bool
+	// holdP allows those waits (allowHoldingP).
+	holdP bool
 }
 
 func newPoller() *poller {
@@ -128,7 +134,8 @@ func (p *poller) setWriting(c *Client, on bool) {
 // write for each that can take queued output, waiting at most timeoutMS
 // for the first (0: just look).
 func (p *poller) wait(timeoutMS int, read, write func(c *Client)) {
-	n, err := unix.EpollWait(p.epfd, p.events, timeoutMS)
+	n, err := p.epollWait(timeoutMS)
+	p.busy = n > 0
 	if err != nil {
 		return // EINTR: the caller loops
 	}
@@ -151,6 +158,44 @@ func (p *poller) wait(timeoutMS int, read, write func(c *Client)) {
 		}
 	}
 }
+
+// epollWait is epoll_wait(2) on the loop's set. While the server is busy
+// (the last wait found events) and always when it does not block
+// (timeout 0), it is made with RawSyscall: the loop goroutine keeps its P
+// and the Go scheduler does not see a syscall.
+//
+// Through the scheduler (entersyscall), a wait leaves the P in a syscall,
+// and under load that wakes the runtime's sysmon thread thousands of times
+// a second: the loop goroutine never parks, so sysmon finds it on the same
+// scheduling tick every 10 ms and preempts it; when that finds it inside
+// the wait, sysmon takes the P from the syscall and hands it off, and each
+// such retake puts sysmon back to sleeping 20 µs (nanosleep, about 70 µs
+// here with timer slack) for the next 50 rounds. Under redis-benchmark
+// -P 1 that was 0.06 nanosleeps per request, about 9% of the server's CPU
+// on its own thread, and the loop moved between three threads (futex
+// hand-offs, cold caches). A raw wait retakes nothing: sysmon's 10 ms
+// preemption signal interrupts it (EINTR, the caller loops) and sysmon
+// backs off to 10 ms sleeps. A GC stop-the-world interrupts it the same
+// way (with GODEBUG=asyncpreemptoff=1 it waits for the wait's timeout).
+//
+// An idle loop waits through the scheduler, as before: a raw wait that
+// sleeps holds a P that other goroutines could use, and the 10 ms
+// preemptions would wake it a hundred times a second for nothing.
+func (p *poller) epollWait(timeoutMS int) (int, error) {
+	if timeoutMS != 0 && !(p.busy && p.holdP) {
+		return unix.EpollWait(p.epfd, p.events, timeoutMS)
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd),
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), uintptr(timeoutMS), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// allowHoldingP lets busy waits hold the loop's P (epollWait): the loop
+// says no with GOMAXPROCS 1, where that P is the only one.
+func (p *poller) allowHoldingP(on bool) { p.holdP = on }
 
 // wake interrupts wait (any goroutine). It costs a write only when the
 // loop sleeps: the loop sets sleeping before it last looks at its

@@ -15,3 +15,4 @@ func (p *poller) setReading(c *Client, on bool)                   {}
 func (p *poller) setWriting(c *Client, on bool)                   {}
 func (p *poller) wait(timeoutMS int, read, write func(c *Client)) {}
 func (p *poller) wake()                                           {}
+func (p *poller) allowHoldingP(on bool)                           {}
