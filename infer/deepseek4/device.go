@@ -23,9 +23,8 @@ import (
 //
 // A prefill chunk that crosses a page boundary runs in two steps, the
 // rows before the last boundary first, so that the state there can be
-// kept for the prefix cache, as forward.go keeps it in one pass. Not here
-// yet (metalkit/cuda/doc.go): device state that grows by pages (each is
-// allocated for the whole context).
+// kept for the prefix cache, as forward.go keeps it in one pass. A
+// session's compressed and indexer rows grow by doubling (reserve).
 
 // deviceModel is the weights on the device and a step's buffers.
 type deviceModel struct {
@@ -37,7 +36,8 @@ type deviceModel struct {
 	outNorm, outCoef       metalkit.Buffer
 	ropeMain, ropeComp     metalkit.Buffer
 	layers                 []deviceLayer
-	free                   []*deviceState // released sessions' buffers, reused
+	free                   []*deviceState    // released sessions' buffers, reused
+	spare                  []metalkit.Buffer // row buffers a session outgrew, reused
 	run                    deviceScratch
 }
 
@@ -243,8 +243,8 @@ func (g *deviceModel) step(batch []infer.Seq, rows [][]int32) error {
 	if err := g.grow(T); err != nil {
 		return err
 	}
-	for i := range r.seqs {
-		if err := g.attach(r.seqs[i].st); err != nil {
+	for _, sq := range r.seqs {
+		if err := g.attach(sq.st, sq.start+sq.n); err != nil {
 			return err
 		}
 	}
@@ -525,12 +525,10 @@ func (g *deviceModel) grow(T int) error {
 	return nil
 }
 
-// attach gives st its device state, uploading the host copy where the
-// device's is missing or out of date.
-func (g *deviceModel) attach(st *state) error {
-	if st.dev != nil && st.dev.n == st.n {
-		return nil
-	}
+// attach gives st its device state, with room for the rows of positions
+// before end, uploading the host copy where the device's is missing or
+// out of date.
+func (g *deviceModel) attach(st *state, end int) error {
 	if st.dev == nil {
 		if k := len(g.free); k > 0 {
 			st.dev, g.free = g.free[k-1], g.free[:k-1]
@@ -542,11 +540,27 @@ func (g *deviceModel) attach(st *state) error {
 			st.dev = ds
 		}
 	}
-	g.upload(st)
+	valid := 0 // positions whose rows the device holds
+	if st.dev.n == st.n {
+		valid = st.n
+	}
+	if err := g.reserve(st.dev, end, valid); err != nil {
+		return err
+	}
+	if st.dev.n != st.n {
+		g.upload(st)
+	}
 	return nil
 }
 
-// newState allocates a session's device state for the whole context.
+// devRowsFirst is how many positions' compressed and indexer rows a
+// session's device state first has room for; reserve doubles the room as
+// the session grows (at most to the context), so that a short session
+// does not hold a whole context's rows.
+const devRowsFirst = 128
+
+// newState allocates a session's device state: the ring and frontiers,
+// and room for devRowsFirst positions' rows.
 func (g *deviceModel) newState() (*deviceState, error) {
 	m := g.m
 	c := &m.cfg
@@ -560,18 +574,72 @@ func (g *deviceModel) newState() (*deviceState, error) {
 		b, err = g.d.Alloc(max(n, 1))
 		return b
 	}
+	first := min(devRowsFirst, m.ctx)
 	for i := range ds.layers {
 		l := &ds.layers[i]
 		l.ring = alloc(c.Window * c.HeadDim)
 		if r := c.Ratios[i]; r != 0 {
 			s, w := frontierSlots(r, c.HeadDim)
-			l.cmp = metalkit.CompressState{Rows: alloc(m.ctx / r * c.HeadDim), KV: alloc(s * w), Score: alloc(s * w)}
+			l.cmp = metalkit.CompressState{Rows: alloc(max(first/r, 1) * c.HeadDim), KV: alloc(s * w), Score: alloc(s * w)}
 			if r == 4 {
-				l.idx = metalkit.CompressState{Rows: alloc(m.ctx / 4 * c.IDim), KV: alloc(8 * 2 * c.IDim), Score: alloc(8 * 2 * c.IDim)}
+				l.idx = metalkit.CompressState{Rows: alloc(max(first/4, 1) * c.IDim), KV: alloc(8 * 2 * c.IDim), Score: alloc(8 * 2 * c.IDim)}
 			}
 		}
 	}
 	return ds, err
+}
+
+// reserve gives ds's row buffers room for the rows of positions before
+// end, keeping those of the first valid positions: a buffer too small is
+// replaced by one twice as large (or as needed), the kept rows copied
+// over, and the old one kept for another session's growth (a device has
+// no Free).
+func (g *deviceModel) reserve(ds *deviceState, end, valid int) error {
+	c := &g.m.cfg
+	for i := range ds.layers {
+		l, r := &ds.layers[i], c.Ratios[i]
+		if r == 0 {
+			continue
+		}
+		if err := g.growRows(&l.cmp.Rows, end/r*c.HeadDim, valid/r*c.HeadDim); err != nil {
+			return err
+		}
+		if r == 4 {
+			if err := g.growRows(&l.idx.Rows, end/4*c.IDim, valid/4*c.IDim); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// growRows makes *b hold need values, keeping its first keep.
+func (g *deviceModel) growRows(b *metalkit.Buffer, need, keep int) error {
+	if (*b).Len() >= need {
+		return nil
+	}
+	size := max(need, 2*(*b).Len())
+	var nb metalkit.Buffer
+	for i, sb := range g.spare { // the smallest spare that fits
+		if sb.Len() >= size && (nb == nil || sb.Len() < nb.Len()) {
+			nb = sb
+			g.spare[i] = g.spare[len(g.spare)-1]
+			g.spare = g.spare[:len(g.spare)-1]
+			break
+		}
+	}
+	if nb == nil {
+		var err error
+		if nb, err = g.d.Alloc(size); err != nil {
+			return err
+		}
+	}
+	if keep > 0 {
+		g.d.Copy(nb, 0, *b, 0, keep)
+	}
+	g.spare = append(g.spare, *b)
+	*b = nb
+	return nil
 }
 
 // upload copies st's host state into its device state.

@@ -133,11 +133,12 @@
 //     context, a radix select past that); attend_sink is eight warps a
 //     (row, head) with float64 exp. expertsFewMax and the experts' lean
 //     kernel are still untuned.
-//   - Session state: each session's device state is allocated for the
-//     whole context at its first step (Options.Ctx; the full 1M context
-//     would need ~0.5 GB a ratio-4 layer), reused after Release but never
-//     freed, and not shared between forks (Clone reads the device state
-//     back; the fork uploads its own). Next: the compressed and indexer
+//   - Session state: each session's device state holds its ring and
+//     frontiers and room for its compressed and indexer rows, doubled as
+//     it grows (the buffers it outgrows, and a released session's state,
+//     are reused, never freed: a device has no Free); it is not shared
+//     between forks (Clone reads the device state back; the fork uploads
+//     its own). Next: the compressed and indexer
 //     rows in device pages shared by forks, as KVPool's, with the
 //     session store's RAM tier below; checkpoints kept on the device (a
 //     restore point now reads the state back, as every host-side method
