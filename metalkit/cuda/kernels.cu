@@ -846,7 +846,7 @@ __device__ void mmaf16(float *out, const uint8_t *w, const float *x, int rows, i
 		// past the batch or the row); consecutive threads read
 		// consecutive 32-byte pieces of a column.
 		__syncthreads(); // the last chunk's fragments are read
-		for (int i = threadIdx.x; i < BN * KC * 4; i += blockDim.x) {
+		for (int i = threadIdx.x; i < BN * KC * 4; i += 128) { // 128 threads (__launch_bounds__)
 			int col = i / (KC * 4), piece = i % (KC * 4);
 			int n = n0 + col, u = c0 + piece / 4;
 			uint4 hv = make_uint4(0, 0, 0, 0);
