@@ -538,6 +538,123 @@ extern "C" __global__ void compress(float *rows, float *fKV, float *fScore, cons
 	}
 }
 
+// A prefill chunk's compressor (Compress with more than one row): the
+// windows the chunk completes are pooled in parallel from the chunk's
+// rows and the frontier as it was before it (compress_windows), then the
+// frontier is set to what feeding the rows one by one leaves
+// (compress_frontier). Same operations, in the same order per value, as
+// compress: the same bits.
+
+// cand_at is candidate s of column c (offset off: 0 or, for ratio 4's
+// second half, width) of window w: the slot and position it comes from.
+// Ratio 4: candidates 0–3 are window w−1's positions (first halves),
+// 4–7 window w's (second halves); else candidate s is position w·ratio+s.
+// A position before the chunk is read from the frontier: slot 4 + p%4 if
+// in the chunk's first window start/4, else slot p%4 (ratio 4); slot s
+// (else).
+__device__ void cand_at(const float *fKV, const float *fScore, const float *kv, const float *gate, const float *ape,
+			int first, int start, int ratio, int width, int w, int s, int c, float *v, float *sc) {
+	int cw = ratio == 4 ? 2 * width : width;
+	int p, off = 0, slot = s;
+	if (ratio == 4) {
+		int win = s < 4 ? w - 1 : w;
+		p = win * 4 + s % 4;
+		off = s < 4 ? 0 : width;
+		if (p < start && s < 4 && win == start / 4)
+			slot = 4 + s;
+	} else {
+		p = w * ratio + s;
+	}
+	if (p >= start) {
+		size_t t = (size_t)(first + p - start) * cw + off + c;
+		*v = kv[t];
+		*sc = __fadd_rn(gate[t], ape[(size_t)(p % ratio) * cw + off + c]);
+	} else {
+		*v = fKV[(size_t)slot * cw + off + c];
+		*sc = fScore[(size_t)slot * cw + off + c];
+	}
+}
+
+// compress_windows: a block per window the chunk completes (span's
+// first, n, start: windows start/ratio … (start+n)/ratio − 1).
+extern "C" __global__ void compress_windows(float *rows, const float *fKV, const float *fScore, const float *kv,
+					    const float *gate, const float *ape, const float *norm, const float *freq,
+					    const int *span, int ratio, int width, int pairs, int mode, float eps) {
+	int first = span[0], start = span[2];
+	int w = start / ratio + blockIdx.x;
+	__shared__ float row[MAX_WIDTH];
+	__shared__ double sd[32];
+	__shared__ float sf[32];
+	int roundN = mode >> 8, f16 = (mode >> 4) & 1, fmt = mode & 15;
+	int cands = ratio == 4 ? 8 : ratio;
+	for (int c = threadIdx.x; c < width; c += blockDim.x) {
+		float mx = -INFINITY, v, sc;
+		for (int s = 0; s < cands; s++) {
+			cand_at(fKV, fScore, kv, gate, ape, first, start, ratio, width, w, s, c, &v, &sc);
+			mx = fmaxf(mx, sc);
+		}
+		float out = 0;
+		if (mx > -5e29f) {
+			float den = 0, num = 0;
+			for (int s = 0; s < cands; s++) {
+				cand_at(fKV, fScore, kv, gate, ape, first, start, ratio, width, w, s, c, &v, &sc);
+				float e = (float)exp((double)__fsub_rn(sc, mx));
+				den = __fadd_rn(den, e);
+				num = __fadd_rn(num, __fmul_rn(e, v));
+			}
+			out = num / den;
+		}
+		row[c] = out;
+	}
+	__syncthreads();
+	rmsnorm_row(row, norm, width, eps, sd);
+	if (threadIdx.x < pairs)
+		rope_tail_pair(row, freq, width, pairs, threadIdx.x, w * ratio, 1);
+	__syncthreads();
+	round_row(row, roundN, fmt, sf);
+	if (f16)
+		round_row(row, width, ROUND_F16, sf);
+	float *dst = rows + (size_t)w * width;
+	for (int c = threadIdx.x; c < width; c += blockDim.x)
+		dst[c] = row[c];
+}
+
+// compress_frontier: grid (slot width/256, slots: 4 at ratio 4, else
+// ratio). Slot s (ratio 4: slots s and 4+s, by one thread) gets the last
+// chunk position that feeds it, else keeps its value; at ratio 4 slot s
+// also takes what slot 4+s held when the chunk's last window completed.
+extern "C" __global__ void compress_frontier(float *fKV, float *fScore, const float *kv, const float *gate,
+					     const float *ape, const int *span, int ratio, int width) {
+	int first = span[0], n = span[1], start = span[2];
+	int cw = ratio == 4 ? 2 * width : width, c = blockIdx.x * blockDim.x + threadIdx.x, s = blockIdx.y;
+	if (c >= cw)
+		return;
+	int end = start + n;
+	// last is the last chunk position ≡ s (mod ratio), or −1.
+	int last = (end - 1) - (((end - 1) % ratio) - s + ratio) % ratio;
+	if (last < start)
+		last = -1;
+	size_t hi = (size_t)(ratio == 4 ? 4 + s : s) * cw + c; // the slot position `last` writes
+	float kv0 = fKV[hi], sc0 = fScore[hi];                   // its value before the chunk
+	if (last >= 0) {
+		size_t t = (size_t)(first + last - start) * cw + c;
+		fKV[hi] = kv[t];
+		fScore[hi] = __fadd_rn(gate[t], ape[(size_t)s * cw + c]);
+	}
+	if (ratio != 4 || end / 4 == start / 4)
+		return; // no window completed (ratio 4: slots 0–3 unchanged)
+	int p = (end / 4 - 1) * 4 + s; // position s of the last window completed
+	size_t lo = (size_t)s * cw + c;
+	if (p >= start) {
+		size_t t = (size_t)(first + p - start) * cw + c;
+		fKV[lo] = kv[t];
+		fScore[lo] = __fadd_rn(gate[t], ape[(size_t)s * cw + c]);
+	} else {
+		fKV[lo] = kv0;
+		fScore[lo] = sc0;
+	}
+}
+
 // ring_put: grid (min(n, window), width/256): the last rows of span's
 // (first, n, start) go to their positions' slots.
 extern "C" __global__ void ring_put(float *ring, const float *kv, const int *span, int window, int width) {

@@ -270,7 +270,16 @@ func (d *Device) Compress(st metalkit.CompressState, c metalkit.Compressor, kv, 
 		mode |= 1 << 4
 	}
 	defer d.bind()()
-	d.launch("compress", grid(1, 1), 256, rp, fk, fs, kp, gp, ap, np, fp, d.span(first, n, start), i32(c.Ratio), i32(c.Width), i32(c.RopePairs), i32(mode), f32(c.Eps))
+	span := d.span(first, n, start)
+	if n == 1 {
+		d.launch("compress", grid(1, 1), 256, rp, fk, fs, kp, gp, ap, np, fp, span, i32(c.Ratio), i32(c.Width), i32(c.RopePairs), i32(mode), f32(c.Eps))
+		return
+	}
+	// A prefill chunk: its windows in parallel, then the frontier.
+	if windows := (start+n)/c.Ratio - start/c.Ratio; windows > 0 {
+		d.launch("compress_windows", grid(windows, 1), 256, rp, fk, fs, kp, gp, ap, np, fp, span, i32(c.Ratio), i32(c.Width), i32(c.RopePairs), i32(mode), f32(c.Eps))
+	}
+	d.launch("compress_frontier", grid((cw+255)/256, min(slots, c.Ratio)), 256, fk, fs, kp, gp, ap, span, i32(c.Ratio), i32(c.Width))
 }
 
 func (d *Device) RingPut(ring, kv metalkit.Buffer, first, n, start, window, width int) {

@@ -279,9 +279,10 @@ func TestScaleRowsCombine(t *testing.T) {
 }
 
 // TestCompress feeds both compressors' kinds (ratio 4 with FP4 rows of
-// 128, ratio 128 with FP8 on 448 of 512 values and f16) through a prefill
-// chunk and then single rows, as decode does. The frontier is copies and
-// one sum each: the same bits. The pooling is the CPU's operations in its
+// 128, ratio 128 with FP8 on 448 of 512 values and f16) through single
+// rows and prefill chunks starting inside windows (a chunk's windows are
+// pooled in parallel, then its frontier set), then single rows, as decode
+// does. The frontier is copies and one sum each: the same bits. The pooling is the CPU's operations in its
 // order (float64 exp), the norm's float64 sum in another order: a pooled
 // value may differ by a unit or two before the rounding steps, which then
 // agree except where a value sits on a rounding boundary, where the two
@@ -316,7 +317,12 @@ func TestCompress(t *testing.T) {
 			st := metalkit.CompressState{Rows: b[0], KV: b[1], Score: b[2]}
 			cm := metalkit.Compressor{Ratio: c.ratio, Width: c.width, RopePairs: 32, RoundN: c.roundN, Round: c.round, F16: c.f16,
 				APE: b[5], Norm: b[6], Freq: b[7], Eps: 1e-6}
-			dev.Compress(st, cm, b[3], b[4], 0, c.chunk, 0)
+			// Single rows and chunks (first, n): chunks starting inside
+			// a window, the second after windows the first completed.
+			a := c.chunk / 2
+			for _, r := range [][2]int{{0, 1}, {1, 1}, {2, 1}, {3, a - 3}, {a, 1}, {a + 1, 1}, {a + 2, c.chunk - a - 2}} {
+				dev.Compress(st, cm, b[3], b[4], r[0], r[1], r[0])
+			}
 			for p := c.chunk; p < c.total; p++ {
 				dev.Compress(st, cm, b[3], b[4], p, 1, p)
 			}

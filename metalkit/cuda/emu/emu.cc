@@ -71,6 +71,8 @@ static std::map<std::string, thunk> kernels = {
 	{"scale_rows", [](const uint64_t *a) { scale_rows(P<float *>(a[0]), P<const float *>(a[1]), I(a[2])); }},
 	{"combine", [](const uint64_t *a) { combine(P<float *>(a[0]), P<const float *>(a[1]), P<const float *>(a[2]), P<const float *>(a[3]), I(a[4]), I(a[5])); }},
 	{"compress", [](const uint64_t *a) { compress(P<float *>(a[0]), P<float *>(a[1]), P<float *>(a[2]), P<const float *>(a[3]), P<const float *>(a[4]), P<const float *>(a[5]), P<const float *>(a[6]), P<const float *>(a[7]), P<const int *>(a[8]), I(a[9]), I(a[10]), I(a[11]), I(a[12]), F(a[13])); }},
+	{"compress_windows", [](const uint64_t *a) { compress_windows(P<float *>(a[0]), P<const float *>(a[1]), P<const float *>(a[2]), P<const float *>(a[3]), P<const float *>(a[4]), P<const float *>(a[5]), P<const float *>(a[6]), P<const float *>(a[7]), P<const int *>(a[8]), I(a[9]), I(a[10]), I(a[11]), I(a[12]), F(a[13])); }},
+	{"compress_frontier", [](const uint64_t *a) { compress_frontier(P<float *>(a[0]), P<float *>(a[1]), P<const float *>(a[2]), P<const float *>(a[3]), P<const float *>(a[4]), P<const int *>(a[5]), I(a[6]), I(a[7])); }},
 	{"ring_put", [](const uint64_t *a) { ring_put(P<float *>(a[0]), P<const float *>(a[1]), P<const int *>(a[2]), I(a[3]), I(a[4])); }},
 	{"indexer_scores", [](const uint64_t *a) { indexer_scores(P<const float *>(a[0]), P<const float *>(a[1]), P<const float *>(a[2]), P<float *>(a[3]), P<const int *>(a[4]), I(a[5]), I(a[6]), I(a[7]), F(a[8])); }},
 	{"indexer_select", [](const uint64_t *a) { indexer_select(P<float *>(a[0]), P<float *>(a[1]), P<const int *>(a[2]), I(a[3]), I(a[4]), I(a[5])); }},
