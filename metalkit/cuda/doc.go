@@ -51,7 +51,8 @@
 //     ids and weights to device memory), MatMulExpertsBy (the grouping of
 //     MatMulExperts done by a kernel, experts_group, from those ids),
 //     ScaleRows, Combine, Compress (frontier, pooling, norm, RoPE,
-//     rounding in one kernel a session), RingPut, IndexerTopK (scores a
+//     rounding: one kernel a session at decode; a prefill chunk's
+//     windows pooled in parallel, then its frontier), RingPut, IndexerTopK (scores a
 //     warp per compressed row, then exact ranks, O(n²) in the rows) and AttendSink (online softmax
 //     over eight warps' shares of the window and compressed rows, with
 //     the sink). They do the CPU's operations in its order where that is
@@ -127,8 +128,9 @@
 //     not timed yet, nor compared with llama.cpp's CUDA build.
 //   - Speed of the small kernels, once timed: route reduces over the
 //     block once a pick (6 a row), experts_group scans 1024 threads;
-//     compress runs a session's rows one after another in one block (a
-//     long prefill chunk serialises there); indexer_select ranks by
+//     a prefill chunk's compressor windows are a block each
+//     (compress_windows) but its frontier update and decode's compress
+//     are one block a session; indexer_select ranks by
 //     comparing every pair of compressed rows (O(n²) a row: fine to 8K
 //     context, a radix select past that); attend_sink is eight warps a
 //     (row, head) with float64 exp. expertsFewMax and the experts' lean
