@@ -17,7 +17,7 @@ import (
 // in the file's layout; each session's state (ring, compressor frontiers,
 // compressed and indexer rows) lives in device Buffers beside its host
 // copy (deviceState), which is brought up to date only when the host
-// needs it (state.pull). Per step only tokens, positions and hash routes
+// needs it (state.sync). Per step only tokens, positions and hash routes
 // go up, and only the logits come back; a decode step is one graph launch
 // where the device records graphs (metalkit.GraphDevice).
 //
@@ -44,19 +44,19 @@ type deviceModel struct {
 // deviceLayer is one block's tensors on the device; those a layer's
 // ratio does not use are nil.
 type deviceLayer struct {
-	hcAttnFn, hcFFNFn        metalkit.Weights
-	hcAttnCoef, hcFFNCoef    metalkit.Buffer // scales then bases (HCPre's coef)
-	attnNorm, ffnNorm        metalkit.Buffer
-	qANorm, kvNorm, bias     metalkit.Buffer
-	qA, qB, kv, oA, oB       metalkit.Weights // oA: OGroups "experts"
-	cmpKV, cmpGate           metalkit.Weights
-	idxQB, idxProj           metalkit.Weights
-	idxCmpKV, idxCmpGate     metalkit.Weights
-	router                   metalkit.Weights
-	gateExps, upExps, downEx metalkit.Weights
-	gateSh, upSh, downSh     metalkit.Weights
-	cmp, idx                 metalkit.Compressor
-	attn                     metalkit.SinkAttention
+	hcAttnFn, hcFFNFn          metalkit.Weights
+	hcAttnCoef, hcFFNCoef      metalkit.Buffer // scales then bases (HCPre's coef)
+	attnNorm, ffnNorm          metalkit.Buffer
+	qANorm, kvNorm, bias       metalkit.Buffer
+	qA, qB, kv, oA, oB         metalkit.Weights // oA: OGroups "experts"
+	cmpKV, cmpGate             metalkit.Weights
+	idxQB, idxProj             metalkit.Weights
+	idxCmpKV, idxCmpGate       metalkit.Weights
+	router                     metalkit.Weights
+	gateExps, upExps, downExps metalkit.Weights
+	gateSh, upSh, downSh       metalkit.Weights
+	cmp, idx                   metalkit.Compressor
+	attn                       metalkit.SinkAttention
 }
 
 // deviceScratch is a step's device buffers for up to rows token rows
@@ -153,7 +153,7 @@ func (m *model) OnDevice(d metalkit.Device) (func(batch []infer.Seq) error, erro
 		gl.router = upload(l.router)
 		gl.gateExps = experts(m.stacks[p+"ffn_gate_exps.weight"], c.Experts)
 		gl.upExps = experts(m.stacks[p+"ffn_up_exps.weight"], c.Experts)
-		gl.downEx = experts(m.stacks[p+"ffn_down_exps.weight"], c.Experts)
+		gl.downExps = experts(m.stacks[p+"ffn_down_exps.weight"], c.Experts)
 		gl.gateSh, gl.upSh, gl.downSh = upload(l.gateSh), upload(l.upSh), upload(l.downSh)
 		gl.attn = metalkit.SinkAttention{Heads: c.Heads, Width: c.HeadDim, Window: c.Window, Ratio: l.ratio, TopK: c.ITopK, Sinks: vector(l.sinks)}
 		if l.ratio != 0 {
@@ -405,7 +405,7 @@ func (g *deviceModel) moe(li int, l *deviceLayer, T int, hash []int32) {
 	d.MatMulExpertsBy(r.eu, l.upExps, r.h, r.ids, T*K, K)
 	d.ClampedSwiGLU(r.eg, r.eg, r.eu, T*K*F, lim)
 	d.ScaleRows(r.eg, r.wts, T*K, F)
-	d.MatMulExpertsBy(r.ed, l.downEx, r.eg, r.ids, T*K, 1)
+	d.MatMulExpertsBy(r.ed, l.downExps, r.eg, r.ids, T*K, 1)
 	var base metalkit.Buffer
 	if c.Shared > 0 {
 		d.MatMul(r.sg, l.gateSh, r.h, T)
