@@ -410,25 +410,7 @@ func TestAttention(t *testing.T) {
 		// 2,100 positions: past the 2,048 whose scores attn_pages keeps
 		// in shared memory.
 		lens := []int{1, 17, 300, 1030, 2100}
-		total := 0
-		for _, l := range lens {
-			total += (l + shape.PageTokens - 1) / shape.PageTokens
-		}
-		perm := rng.Perm(total + 3) // 3 pages nobody uses
-		var rows []metalkit.AttnRow
-		var slots []int32
-		next := 0
-		for _, l := range lens {
-			r := metalkit.AttnRow{N: l}
-			for p := 0; p*shape.PageTokens < l; p++ {
-				r.Pages = append(r.Pages, int32(perm[next]))
-				next++
-			}
-			for pos := 0; pos < l; pos++ {
-				slots = append(slots, r.Pages[pos/shape.PageTokens]*int32(shape.PageTokens)+int32(pos%shape.PageTokens))
-			}
-			rows = append(rows, r)
-		}
+		rows, slots, total := pagedRows(rng, shape, lens)
 		rows[2].From = 300 - 64 // a sliding window of 64
 		w := shape.Heads * shape.HeadDim
 		k, v := randVec(rng, len(slots)*w, 2), randVec(rng, len(slots)*w, 3)
@@ -802,4 +784,27 @@ func slicesEqualBits(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// pagedRows gives sessions of the lengths lens their pages in a random
+// order among total+3 pages (3 that nobody uses), as AttnRows, and the KV
+// slots of their positions in row order, as PutKV takes them.
+func pagedRows(rng *rand.Rand, shape metalkit.KVShape, lens []int) (rows []metalkit.AttnRow, slots []int32, total int) {
+	for _, l := range lens {
+		total += (l + shape.PageTokens - 1) / shape.PageTokens
+	}
+	perm := rng.Perm(total + 3)
+	next := 0
+	for _, l := range lens {
+		r := metalkit.AttnRow{N: l}
+		for p := 0; p*shape.PageTokens < l; p++ {
+			r.Pages = append(r.Pages, int32(perm[next]))
+			next++
+		}
+		for pos := 0; pos < l; pos++ {
+			slots = append(slots, r.Pages[pos/shape.PageTokens]*int32(shape.PageTokens)+int32(pos%shape.PageTokens))
+		}
+		rows = append(rows, r)
+	}
+	return rows, slots, total
 }

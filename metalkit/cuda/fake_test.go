@@ -1260,25 +1260,7 @@ func TestAttentionFake(t *testing.T) {
 	} {
 		shape := c.shape
 		lens := []int{1, 17, 300, 1030}
-		total := 0
-		for _, l := range lens {
-			total += (l + shape.PageTokens - 1) / shape.PageTokens
-		}
-		perm := rng.Perm(total + 3)
-		var rows []metalkit.AttnRow
-		var slots []int32
-		next := 0
-		for _, l := range lens {
-			r := metalkit.AttnRow{N: l}
-			for p := 0; p*shape.PageTokens < l; p++ {
-				r.Pages = append(r.Pages, int32(perm[next]))
-				next++
-			}
-			for pos := 0; pos < l; pos++ {
-				slots = append(slots, r.Pages[pos/shape.PageTokens]*int32(shape.PageTokens)+int32(pos%shape.PageTokens))
-			}
-			rows = append(rows, r)
-		}
+		rows, slots, total := pagedRows(rng, shape, lens)
 		rows[2].From = 300 - 64
 		w := shape.Heads * shape.HeadDim
 		k, v := randVec(rng, len(slots)*w, 2), randVec(rng, len(slots)*w, 3)
